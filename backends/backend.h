@@ -1,0 +1,82 @@
+#pragma once
+// The kernel set every backend provides. Kernels see strided memory (a View), never autograd state.
+// Callers (ops/) have already validated shapes, dtypes and devices, broadcast operands with stride-0
+// views, and allocated outputs; kernels only compute.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+
+namespace ember {
+
+// A strided view of memory: data points at element [0, ..., 0]; strides are in elements.
+struct View {
+  void* data = nullptr;
+  DType dtype = DType::Float32;
+  Shape shape;
+  Strides strides;
+  int64_t numel() const { return shape_numel(shape); }
+  int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
+};
+
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf,
+  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf
+};
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
+};
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+
+enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, ArgMax, ArgMin };
+
+enum class RandomKind : uint8_t { Uniform, Normal, Bits };
+
+struct Backend {
+  std::string (*name)();
+  void* (*allocate)(size_t nbytes, Device device);
+  void (*deallocate)(void* ptr, size_t nbytes, Device device);
+
+  // out[i] = value
+  void (*fill)(const View& out, double value);
+  // out[i] = convert(in[i]); same shape, any dtypes (in may be broadcast with stride 0)
+  void (*copy)(const View& in, const View& out);
+  // out[i] = op(in[i]); dtypes equal except IsNan/IsInf/LogicalNot (bool out)
+  void (*unary)(UnaryOp op, const View& in, const View& out);
+  // out[i] = op(a[i], b[i]); a, b share a dtype; out has it too, or bool for comparisons
+  void (*binary)(BinaryOp op, const View& a, const View& b, const View& out);
+  // out[i] = cond[i] ? a[i] : b[i]
+  void (*where)(const View& cond, const View& a, const View& b, const View& out);
+  // out (keepdim shape, size 1 on reduced dims) = reduction of in over dims; ArgMax/ArgMin write
+  // int64 indices along the single reduced dim
+  void (*reduce)(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims);
+  // out = alpha * a @ b + beta * out over matching batch dims: a [..., m, k], b [..., k, n]
+  void (*matmul)(const View& a, const View& b, const View& out, double alpha, double beta);
+  // out[..., i, ...] = cumulative sum of in along dim
+  void (*cumsum)(const View& in, const View& out, int64_t dim);
+  // out[i][j][k] = in[i][index[i][j][k]][k] (dim = 1 shown); index int64, already bounds-checked
+  void (*gather)(const View& in, int64_t dim, const View& index, const View& out);
+  // out[i][index[i][j][k]][k] += src[i][j][k]; index already bounds-checked
+  void (*scatter_add)(const View& out, int64_t dim, const View& index, const View& src);
+  // out.select(dim, j) = in.select(dim, index[j])
+  void (*index_select)(const View& in, int64_t dim, const View& index, const View& out);
+  // out.select(dim, index[j]) += src.select(dim, j)
+  void (*index_add)(const View& out, int64_t dim, const View& index, const View& src);
+  // out[i] = random value for element i of the Philox stream at (seed, offset); see core/philox.h
+  void (*random)(RandomKind kind, const View& out, uint64_t seed, uint64_t offset, double a,
+                 double b);
+  // returns {min, max} of an integer tensor, for bounds checks; {0, -1} for empty tensors
+  std::pair<int64_t, int64_t> (*index_range)(const View& index);
+  // true when any element of a floating tensor is NaN or infinite (anomaly mode)
+  bool (*has_nonfinite)(const View& in);
+};
+
+const Backend& backend(Device device);
+const Backend& cpu_backend();
+const Backend& cuda_backend();
+
+}  // namespace ember

@@ -1,0 +1,478 @@
+// GEMM through OpenBLAS loaded at run time, with kernels chosen for this CPU. See docs/blas.md.
+//
+// Build: link with -ldl (CMake: ${CMAKE_DL_LIBS}) for dlopen/dlsym, and with OpenMP
+// (OpenMP::OpenMP_CXX) so the fallback GEMM uses the same thread pool as OpenBLAS's OpenMP build.
+// Do NOT link OpenBLAS itself: it must be loaded after OPENBLAS_CORETYPE is decided, which a
+// link-time dependency makes impossible (its constructor runs before main).
+#include "backends/cpu/blas.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/error.h"
+
+namespace ember::cpu::blas {
+namespace {
+
+// CBLAS enum values are fixed by the CBLAS standard; spelling them here means ember needs no BLAS
+// header at build time. Debian's libopenblas.so.0 uses 32-bit ints (the ILP64 build is a
+// different soname, libopenblas64.so.0, which we never load).
+constexpr int kRowMajor = 101;
+constexpr int kNoTrans = 111;
+constexpr int kTrans = 112;
+
+template <class T>
+using CblasGemm = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, T alpha,
+                           const T* a, int lda, const T* b, int ldb, T beta, T* c, int ldc);
+using SetNumThreads = void (*)(int);
+using GetNumThreads = int (*)();
+using GetString = char* (*)();
+
+// The OpenMP build first: it shares ember's OpenMP thread pool instead of starting its own
+// pthreads, which fight OpenMP's workers for the cores.
+constexpr const char* kLibraryCandidates[] = {
+    "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+    "libopenblas.so.0",
+    "libopenblas.so",
+};
+
+struct Backend {
+  CblasGemm<float> sgemm = nullptr;  // null: use naive_gemm
+  CblasGemm<double> dgemm = nullptr;
+  SetNumThreads set_num_threads = nullptr;
+  GetNumThreads get_num_threads = nullptr;
+  std::string description;
+};
+
+struct CoreChoice {
+  const char* core = nullptr;  // null: leave the choice to OpenBLAS
+  const char* because = nullptr;
+};
+
+#if defined(__x86_64__) || defined(__i386__)
+uint64_t read_xcr0() {
+  uint32_t lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (uint64_t(hi) << 32) | lo;
+}
+#endif
+
+// A CPU feature is usable only if the OS also saves its registers on context switch (XCR0); a
+// hypervisor can advertise AVX-512 in cpuid yet not enable it.
+CoreChoice choose_core() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return {};
+  const bool has_fma = ecx & bit_FMA;
+  if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX)) return {};
+  const uint64_t xcr0 = read_xcr0();
+  const bool os_saves_ymm = (xcr0 & 0x6) == 0x6;      // SSE + AVX state
+  const bool os_saves_zmm = (xcr0 & 0xe6) == 0xe6;    // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return {};
+  const bool has_avx2 = ebx & bit_AVX2;
+  const bool has_avx512 = (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ebx & bit_AVX512DQ) &&
+                          (ebx & bit_AVX512VL);
+  if (has_avx512 && os_saves_zmm) return {"SkylakeX", "AVX-512"};
+  if (has_avx2 && has_fma && os_saves_ymm) return {"Haswell", "AVX2+FMA"};
+#endif
+  return {};
+}
+
+bool same_core_name(std::string_view x, std::string_view y) {
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(), [](char p, char q) {
+    return std::tolower(static_cast<unsigned char>(p)) == std::tolower(static_cast<unsigned char>(q));
+  });
+}
+
+// OpenBLAS reads OPENBLAS_CORETYPE exactly once, in the constructor that runs during dlopen. We
+// set it only for that moment and then restore the environment, so child processes and anything
+// else reading the environment see what the user set.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value, /*overwrite=*/1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// |c - reference| <= tol * (|alpha| * sum_p |op(A)_ip op(B)_pj| + |beta c_ij|) with tol = 2(k+2)eps
+// bounds the rounding of any summation order in both results; a wrong kernel (bad indexing, a
+// clobbered register, a missed tail) misses by O(1) times the scale.
+template <class T>
+std::string check_one(CblasGemm<T> gemm, bool trans_a, bool trans_b, int m, int n, int k,
+                      T alpha, T beta, bool garbage_c) {
+  uint32_t state = 12345u + 7u * m + 13u * n + 17u * k;
+  auto next = [&state] {  // LCG in [-1, 1): deterministic and dependency-free
+    state = state * 1664525u + 1013904223u;
+    return T(int32_t(state >> 8) - (1 << 23)) / T(1 << 23);
+  };
+  std::vector<T> a(size_t(m) * k), b(size_t(k) * n), c(size_t(m) * n);
+  for (T& x : a) x = next();
+  for (T& x : b) x = next();
+  for (T& x : c) x = garbage_c ? std::numeric_limits<T>::quiet_NaN() : next();
+  const int lda = trans_a ? m : k, ldb = trans_b ? k : n, ldc = n;
+
+  std::vector<T> expected = c;
+  reference_gemm<T>(trans_a, trans_b, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta,
+                    expected.data(), ldc);
+  std::vector<T> abs_a(a.size()), abs_b(b.size()), scale(c.size());
+  std::transform(a.begin(), a.end(), abs_a.begin(), [](T x) { return std::abs(x); });
+  std::transform(b.begin(), b.end(), abs_b.begin(), [](T x) { return std::abs(x); });
+  std::transform(c.begin(), c.end(), scale.begin(),
+                 [beta](T x) { return beta == T(0) ? T(0) : std::abs(beta * x); });
+  reference_gemm<T>(trans_a, trans_b, m, n, k, std::abs(alpha), abs_a.data(), lda, abs_b.data(),
+                    ldb, T(1), scale.data(), ldc);
+
+  gemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, alpha,
+       a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  const T tol = T(2 * (k + 2)) * std::numeric_limits<T>::epsilon();
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (!(std::abs(c[i] - expected[i]) <= tol * scale[i])) {  // written so NaN fails too
+      return fmt::format("{}gemm(trans_a={}, trans_b={}, {}x{}x{}) gives {} at ({}, {}), expected {}",
+                         sizeof(T) == 4 ? 's' : 'd', trans_a, trans_b, m, n, k, c[i], i / n,
+                         i % n, expected[i]);
+    }
+  }
+  return {};
+}
+
+// Shapes: 67x45x33 is odd in every dimension (tails of every kernel); 7x16x9 takes the
+// small-matrix kernels some cores have; 160x150x140 is big enough for OpenBLAS to use threads.
+template <class T>
+std::string self_check(CblasGemm<T> gemm) {
+  for (bool trans_a : {false, true}) {
+    for (bool trans_b : {false, true}) {
+      std::string failure = check_one<T>(gemm, trans_a, trans_b, 67, 45, 33, T(0.75), T(-1.25), false);
+      if (failure.empty()) failure = check_one<T>(gemm, trans_a, trans_b, 7, 16, 9, T(1), T(0), true);
+      if (!failure.empty()) return failure;
+    }
+  }
+  std::string failure = check_one<T>(gemm, false, false, 67, 45, 33, T(-0.5), T(0), true);
+  if (failure.empty()) failure = check_one<T>(gemm, false, false, 160, 150, 140, T(1), T(0.5), false);
+  return failure;
+}
+
+Backend fallback(std::string reason) {
+  Backend backend;
+  backend.description = "ember fallback GEMM (" + reason + ")";
+  return backend;
+}
+
+template <class Fn>
+Fn symbol(void* library, const char* name) {
+  return reinterpret_cast<Fn>(dlsym(library, name));
+}
+
+Backend load_backend() {
+  // Another library in the process may have loaded OpenBLAS already; its kernels were chosen then
+  // and cannot change, so we use that copy as it is.
+  void* library = nullptr;
+  const char* path = nullptr;
+  for (const char* candidate : kLibraryCandidates) {
+    if ((library = dlopen(candidate, RTLD_NOW | RTLD_NOLOAD))) {
+      path = candidate;
+      break;
+    }
+  }
+  const bool loaded_before = library != nullptr;
+
+  const char* user_core = std::getenv("OPENBLAS_CORETYPE");
+  if (user_core && !*user_core) user_core = nullptr;  // empty means unset, as in most tools
+  const CoreChoice choice = user_core ? CoreChoice{} : choose_core();
+
+  std::string load_errors;
+  if (!library) {
+    std::optional<ScopedEnv> core_env;
+    if (choice.core) core_env.emplace("OPENBLAS_CORETYPE", choice.core);
+    for (const char* candidate : kLibraryCandidates) {
+      // RTLD_LOCAL: OpenBLAS's symbols must not interpose another BLAS that the program links.
+      if ((library = dlopen(candidate, RTLD_NOW | RTLD_LOCAL))) {
+        path = candidate;
+        break;
+      }
+      const char* error = dlerror();
+      load_errors += fmt::format("{}{}", load_errors.empty() ? "" : "; ", error ? error : candidate);
+    }
+  }
+  if (!library) return fallback("OpenBLAS not found: " + load_errors);
+
+  Backend backend;
+  backend.sgemm = symbol<CblasGemm<float>>(library, "cblas_sgemm");
+  backend.dgemm = symbol<CblasGemm<double>>(library, "cblas_dgemm");
+  backend.set_num_threads = symbol<SetNumThreads>(library, "openblas_set_num_threads");
+  backend.get_num_threads = symbol<GetNumThreads>(library, "openblas_get_num_threads");
+  const auto get_corename = symbol<GetString>(library, "openblas_get_corename");
+  const auto get_config = symbol<GetString>(library, "openblas_get_config");
+  for (auto [found, name] : {std::pair{backend.sgemm != nullptr, "cblas_sgemm"},
+                             {backend.dgemm != nullptr, "cblas_dgemm"},
+                             {backend.set_num_threads != nullptr, "openblas_set_num_threads"},
+                             {backend.get_num_threads != nullptr, "openblas_get_num_threads"},
+                             {get_corename != nullptr, "openblas_get_corename"},
+                             {get_config != nullptr, "openblas_get_config"}}) {
+    if (!found) return fallback(fmt::format("{} has no symbol {}", path, name));
+  }
+
+  // The config string starts "OpenBLAS 0.3.21 ..."; keep the name and version.
+  std::string version = get_config();
+  if (auto space = version.find(' ', version.find(' ') + 1); space != std::string::npos) {
+    version.resize(space);
+  }
+  const std::string core = get_corename();
+  std::string origin;
+  if (loaded_before) {
+    origin = "loaded before ember could choose its kernels";
+  } else if (user_core) {
+    origin = same_core_name(core, user_core)
+                 ? "from OPENBLAS_CORETYPE"
+                 : fmt::format("OPENBLAS_CORETYPE={} unknown to this OpenBLAS; its own detection",
+                               user_core);
+  } else if (choice.core) {
+    origin = same_core_name(core, choice.core)
+                 ? fmt::format("chosen by ember: {}", choice.because)
+                 : fmt::format("ember asked for {}, OpenBLAS chose its own", choice.core);
+  } else {
+    origin = "OpenBLAS's own detection";
+  }
+  const std::string kernels = fmt::format("{} core={}", version, core);
+
+  std::string failure = self_check<float>(backend.sgemm);
+  if (failure.empty()) failure = self_check<double>(backend.dgemm);
+  // Keep the library loaded even when unused: unloading a library whose OpenMP workers may be
+  // running is not safe.
+  if (!failure.empty()) {
+    return fallback(fmt::format("{} ({}) failed ember's self-check: {}", kernels, origin, failure));
+  }
+  backend.description = fmt::format("{} ({})", kernels, origin);
+  return backend;
+}
+
+const Backend& backend() {
+  static std::once_flag once;
+  static Backend instance;
+  std::call_once(once, [] { instance = load_backend(); });
+  return instance;
+}
+
+// Rejects what cblas would reject (it prints an xerbla message and returns without writing C).
+void check_arguments(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const void* a,
+                     int64_t lda, const void* b, int64_t ldb, const void* c, int64_t ldc) {
+  EMBER_ASSERT(m >= 0 && n >= 0 && k >= 0);
+  EMBER_ASSERT(lda >= std::max<int64_t>(1, trans_a ? m : k));
+  EMBER_ASSERT(ldb >= std::max<int64_t>(1, trans_b ? k : n));
+  EMBER_ASSERT(ldc >= std::max<int64_t>(1, n));
+  EMBER_ASSERT(m == 0 || n == 0 || c != nullptr);
+  EMBER_ASSERT(m == 0 || n == 0 || k == 0 || (a != nullptr && b != nullptr));
+}
+
+// C = beta * C; beta == 0 writes zeros so that NaN garbage in C does not survive (BLAS semantics).
+template <class T>
+void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
+  if (beta == T(1)) return;
+  for (int64_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + n, T(0));
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+bool fits_blas_int(std::initializer_list<int64_t> values) {
+  return std::all_of(values.begin(), values.end(),
+                     [](int64_t v) { return v <= std::numeric_limits<int>::max(); });
+}
+
+template <class T>
+void gemm(CblasGemm<T> fast, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+          const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  check_arguments(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+  if (m == 0 || n == 0) return;
+  // Handled here rather than trusted to the library: C = beta*C exactly, A and B unread.
+  if (k == 0 || alpha == T(0)) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  // Sizes beyond 32-bit BLAS ints (absurd for memory, possible for a strided view's ld) take the
+  // slow but correct path rather than being truncated.
+  if (fast && fits_blas_int({m, n, k, lda, ldb, ldc})) {
+    fast(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(m), int(n),
+         int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  } else {
+    naive_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The register tile of C that one micro-kernel call computes: kMr rows by kTileBytes of columns,
+// sized so the accumulators fill 12 of the 16 (SSE, AVX2) or 32 (AVX-512) vector registers and
+// leave room for the B row and the broadcast A value.
+constexpr int64_t kMr = 6;
+#if defined(__AVX512F__)
+constexpr int64_t kTileBytes = 128;
+#elif defined(__AVX__)
+constexpr int64_t kTileBytes = 64;
+#else
+constexpr int64_t kTileBytes = 32;
+#endif
+template <class T>
+constexpr int64_t kNr = kTileBytes / sizeof(T);
+
+// Cache blocking (GotoBLAS's loop order): a kKc x kNc panel of op(B) is packed once and shared by
+// the threads; each thread packs kMc x kKc blocks of alpha * op(A) (L2-sized), and the
+// micro-kernel streams one kMr-row sliver of A against one kNr-column sliver of B (L1-sized).
+constexpr int64_t kMc = 96, kKc = 256, kNc = 1024;
+
+// acc = sum_p a_sliver[p, :] (outer) b_sliver[p, :]; C[:rows, :cols] += acc. Slivers are padded
+// with zeros to the full tile, so only the write-back is cut to the edge. The accumulators are
+// GCC/Clang vector types: they compile to whatever vector ISA the build targets (4 SSE registers
+// per row, 2 AVX, 1 AVX-512) and stay in registers at every optimisation level, which plain loops
+// did not (-O3 spilled them and ran 5x slower than -O2).
+template <class T>
+void micro_kernel(int64_t kb, const T* __restrict a_sliver, const T* __restrict b_sliver,
+                  T* __restrict c, int64_t ldc, int64_t rows, int64_t cols) {
+  constexpr int64_t nr = kNr<T>;
+  typedef T Vec __attribute__((vector_size(nr * sizeof(T))));
+  Vec acc[kMr] = {};
+  for (int64_t p = 0; p < kb; ++p) {
+    Vec b_row;
+    std::memcpy(&b_row, b_sliver + p * nr, sizeof b_row);  // unaligned load
+#pragma GCC unroll 16  // fully: -O2 leaves this loop rolled and acc[r] in memory otherwise
+    for (int64_t r = 0; r < kMr; ++r) acc[r] += a_sliver[p * kMr + r] * b_row;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) c[r * ldc + j] += acc[r][j];
+  }
+}
+
+}  // namespace
+
+template <class T>
+void naive_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  check_arguments(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+  if (m == 0 || n == 0) return;
+  scale_c(m, n, beta, c, ldc);
+  if (k == 0 || alpha == T(0)) return;
+
+  constexpr int64_t nr = kNr<T>;
+  auto op_a = [=](int64_t i, int64_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
+  auto op_b = [=](int64_t p, int64_t j) { return trans_b ? b[j * ldb + p] : b[p * ldb + j]; };
+  auto round_up = [](int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; };
+
+  std::vector<T> b_panel(size_t(std::min(k, kKc) * round_up(std::min(n, kNc), nr)));
+  const bool parallel = m > kMc && double(m) * double(n) * double(k) >= 1e6;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<T> a_block(size_t(round_up(std::min(m, kMc), kMr) * std::min(k, kKc)));
+    for (int64_t j0 = 0; j0 < n; j0 += kNc) {
+      const int64_t nb = std::min(kNc, n - j0);
+      for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+        const int64_t kb = std::min(kKc, k - p0);
+        // b_panel, sliver s: [p, jj] = op(B)[p0 + p, j0 + s * nr + jj], zero past column nb.
+#pragma omp for schedule(static)
+        for (int64_t js = 0; js < nb; js += nr) {
+          T* sliver = b_panel.data() + js * kb;
+          for (int64_t p = 0; p < kb; ++p) {
+            for (int64_t jj = 0; jj < nr; ++jj) {
+              sliver[p * nr + jj] = js + jj < nb ? op_b(p0 + p, j0 + js + jj) : T(0);
+            }
+          }
+        }
+#pragma omp for schedule(static)
+        for (int64_t i0 = 0; i0 < m; i0 += kMc) {
+          const int64_t mb = std::min(kMc, m - i0);
+          // a_block, sliver s: [p, r] = alpha * op(A)[i0 + s * kMr + r, p0 + p], zero past row mb.
+          for (int64_t is = 0; is < mb; is += kMr) {
+            T* sliver = a_block.data() + is * kb;
+            for (int64_t p = 0; p < kb; ++p) {
+              for (int64_t r = 0; r < kMr; ++r) {
+                sliver[p * kMr + r] = is + r < mb ? alpha * op_a(i0 + is + r, p0 + p) : T(0);
+              }
+            }
+          }
+          for (int64_t js = 0; js < nb; js += nr) {
+            for (int64_t is = 0; is < mb; is += kMr) {
+              micro_kernel<T>(kb, a_block.data() + is * kb, b_panel.data() + js * kb,
+                              c + (i0 + is) * ldc + j0 + js, ldc, std::min(kMr, mb - is),
+                              std::min(nr, nb - js));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+template void naive_gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                const float*, int64_t, float, float*, int64_t);
+template void naive_gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                                 int64_t, const double*, int64_t, double, double*, int64_t);
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm<float>(backend().sgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+           int64_t ldc) {
+  gemm<double>(backend().dgemm, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+std::string kernel_description() { return backend().description; }
+
+void set_num_threads(int n) {
+  EMBER_CHECK(n >= 1, "set_num_threads", "thread count must be at least 1, got {}", n);
+  const Backend& active = backend();
+  if (active.set_num_threads) active.set_num_threads(n);
+#ifdef _OPENMP
+  omp_set_num_threads(n);  // the fallback GEMM's threads; OpenBLAS's OpenMP build does the same
+#endif
+}
+
+int num_threads() {
+  const Backend& active = backend();
+  if (active.get_num_threads) return active.get_num_threads();
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace ember::cpu::blas

@@ -1,0 +1,56 @@
+#pragma once
+// GEMM for the CPU backend: OpenBLAS loaded at run time with the kernels chosen for this CPU, or
+// ember's own portable GEMM when OpenBLAS is missing or fails its self-check. See docs/blas.md.
+//
+// All matrices are row-major, as cblas_?gemm with CblasRowMajor:
+//   C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C
+// where op(A) = A (stored m x k, lda >= k) or A^T (stored k x m, lda >= m), and likewise for B.
+// As in BLAS, beta == 0 overwrites C (NaN in C does not survive) and alpha == 0 or k == 0 reads
+// neither A nor B.
+#include <cstdint>
+#include <string>
+
+namespace ember::cpu::blas {
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+           int64_t ldc);
+
+// Which GEMM runs and why, e.g. "OpenBLAS 0.3.21 core=SkylakeX (chosen by ember: AVX-512)" or
+// "ember fallback GEMM (OpenBLAS not found: ...)". Loads OpenBLAS if that has not happened yet.
+std::string kernel_description();
+
+// Threads used by one GEMM call. With the OpenMP build of OpenBLAS this is also the calling
+// thread's OpenMP thread count (OpenBLAS sets it with omp_set_num_threads).
+void set_num_threads(int n);
+int num_threads();
+
+// The test oracle: the textbook triple loop with the BLAS conventions above. Slow on purpose.
+template <class T>
+void reference_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      T sum = 0;
+      if (alpha != T(0)) {
+        for (int64_t p = 0; p < k; ++p) {
+          const T a_ip = trans_a ? a[p * lda + i] : a[i * lda + p];
+          const T b_pj = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+          sum += a_ip * b_pj;  // C_ij = sum_p op(A)_ip * op(B)_pj
+        }
+      }
+      T& c_ij = c[i * ldc + j];
+      c_ij = alpha * sum + (beta == T(0) ? T(0) : beta * c_ij);
+    }
+  }
+}
+
+// ember's portable cache-blocked GEMM: the fallback when OpenBLAS is unusable. Same conventions
+// and arguments as sgemm/dgemm; defined (for float and double) in blas.cpp.
+template <class T>
+void naive_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+}  // namespace ember::cpu::blas

@@ -1,0 +1,36 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include "backends/cpu/blas.h"
+#include "core/storage.h"
+
+namespace ember {
+
+const Backend& cpu_backend() {
+  static const Backend table{
+      .name = [] { return std::string("cpu"); },
+      .allocate = [](size_t nbytes, Device) { return CpuAllocator::allocate(nbytes); },
+      .deallocate = [](void* p, size_t nbytes, Device) { CpuAllocator::deallocate(p, nbytes); },
+      .fill = cpu::fill,
+      .copy = cpu::copy,
+      .unary = cpu::unary,
+      .binary = cpu::binary,
+      .where = cpu::where,
+      .reduce = cpu::reduce,
+      .matmul = cpu::matmul,
+      .cumsum = cpu::cumsum,
+      .gather = cpu::gather,
+      .scatter_add = cpu::scatter_add,
+      .index_select = cpu::index_select,
+      .index_add = cpu::index_add,
+      .random = cpu::random,
+      .index_range = cpu::index_range,
+      .has_nonfinite = cpu::has_nonfinite,
+  };
+  return table;
+}
+
+const Backend& backend(Device device) {
+  return device.is_cpu() ? cpu_backend() : cuda_backend();
+}
+
+}  // namespace ember

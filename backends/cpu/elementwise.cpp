@@ -1,0 +1,287 @@
+// CPU elementwise kernels: fill, copy (with conversion), unary, binary, where.
+// 16-bit floats are loaded to float32, computed, and rounded back.
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/loops.h"
+
+namespace ember::cpu {
+namespace {
+
+template <typename T>
+constexpr bool is_half_like = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// Applies f elementwise; the contiguous case is a plain indexed loop the compiler can vectorise.
+template <typename Out, typename In, typename F>
+void unary_loop(const View& in, const View& out, F f) {
+  std::array<const View*, 2> views{&out, &in};
+  for_each_run<2>(views, [&](const std::array<char*, 2>& p, const std::array<int64_t, 2>& s, int64_t n) {
+    Out* o = reinterpret_cast<Out*>(p[0]);
+    const In* a = reinterpret_cast<const In*>(p[1]);
+    if (s[0] == sizeof(Out) && s[1] == sizeof(In)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]));
+    }
+  });
+}
+
+template <typename Out, typename In, typename F>
+void binary_loop(const View& a, const View& b, const View& out, F f) {
+  std::array<const View*, 3> views{&out, &a, &b};
+  for_each_run<3>(views, [&](const std::array<char*, 3>& p, const std::array<int64_t, 3>& s, int64_t n) {
+    Out* o = reinterpret_cast<Out*>(p[0]);
+    const In* x = reinterpret_cast<const In*>(p[1]);
+    const In* y = reinterpret_cast<const In*>(p[2]);
+    if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == sizeof(In)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    } else if (s[0] == sizeof(Out) && s[1] == sizeof(In) && s[2] == 0) {
+      const In yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    } else if (s[0] == sizeof(Out) && s[1] == 0 && s[2] == sizeof(In)) {
+      const In xv = *x;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(*reinterpret_cast<const In*>(p[1] + i * s[1]),
+                                                     *reinterpret_cast<const In*>(p[2] + i * s[2]));
+    }
+  });
+}
+
+template <typename To, typename From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return static_cast<float>(v) != 0.0f || (!is_half_like<From> && v != From{});
+  } else if constexpr (is_half_like<To> || is_half_like<From>) {
+    return To(static_cast<float>(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+// ---- unary math in the compute type C (float for 16-bit floats, T otherwise) ----
+template <typename C>
+C apply_unary(UnaryOp op, C x) {
+  if constexpr (std::is_floating_point_v<C>) {
+    switch (op) {
+      case UnaryOp::Neg: return -x;
+      case UnaryOp::Abs: return std::abs(x);
+      case UnaryOp::Sign: return static_cast<C>((x > 0) - (x < 0));
+      case UnaryOp::Exp: return std::exp(x);
+      case UnaryOp::Log: return std::log(x);
+      case UnaryOp::Log1p: return std::log1p(x);
+      case UnaryOp::Expm1: return std::expm1(x);
+      case UnaryOp::Sqrt: return std::sqrt(x);
+      case UnaryOp::Rsqrt: return C(1) / std::sqrt(x);
+      case UnaryOp::Sin: return std::sin(x);
+      case UnaryOp::Cos: return std::cos(x);
+      case UnaryOp::Tanh: return std::tanh(x);
+      case UnaryOp::Sigmoid: return C(1) / (C(1) + std::exp(-x));
+      case UnaryOp::Relu: return (x > 0 || std::isnan(x)) ? x : C(0);  // NaN stays NaN, as in PyTorch
+      case UnaryOp::Erf: return std::erf(x);
+      case UnaryOp::Reciprocal: return C(1) / x;
+      case UnaryOp::Floor: return std::floor(x);
+      case UnaryOp::Ceil: return std::ceil(x);
+      case UnaryOp::Round: return std::nearbyint(x);  // ties to even, like torch.round
+      default: break;
+    }
+  } else {
+    switch (op) {
+      case UnaryOp::Neg: return static_cast<C>(-x);
+      case UnaryOp::Abs: return x < 0 ? static_cast<C>(-x) : x;
+      case UnaryOp::Sign: return static_cast<C>((x > 0) - (x < 0));
+      case UnaryOp::Relu: return x > 0 ? x : C(0);
+      case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: return x;
+      default: break;
+    }
+  }
+  EMBER_FAIL("unary", "op {} is not defined for this dtype", static_cast<int>(op));
+}
+
+template <typename T, UnaryOp kOp>
+void unary_typed(const View& in, const View& out) {
+  using C = compute_t<T>;
+  unary_loop<T, T>(in, out, [](T v) { return T(apply_unary<C>(kOp, static_cast<C>(v))); });
+}
+
+template <typename T>
+void unary_dispatch(UnaryOp op, const View& in, const View& out) {
+  using C = compute_t<T>;
+  if (op == UnaryOp::IsNan || op == UnaryOp::IsInf || op == UnaryOp::LogicalNot) {
+    unary_loop<bool, T>(in, out, [op](T v) {
+      const C x = static_cast<C>(v);
+      if (op == UnaryOp::LogicalNot) return !static_cast<bool>(x);
+      if constexpr (std::is_floating_point_v<C>) return op == UnaryOp::IsNan ? std::isnan(x) : std::isinf(x);
+      return false;
+    });
+    return;
+  }
+  if constexpr (std::is_same_v<T, bool>) {
+    EMBER_FAIL("unary", "op {} is not defined for bool tensors", static_cast<int>(op));
+  } else {
+    // Each op gets its own instantiation so the switch is resolved outside the loop.
+#define EMBER_UNARY_CASE(name) case UnaryOp::name: return unary_typed<T, UnaryOp::name>(in, out);
+    switch (op) {
+      EMBER_UNARY_CASE(Neg) EMBER_UNARY_CASE(Abs) EMBER_UNARY_CASE(Sign) EMBER_UNARY_CASE(Relu)
+      EMBER_UNARY_CASE(Floor) EMBER_UNARY_CASE(Ceil) EMBER_UNARY_CASE(Round)
+      default: break;
+    }
+    if constexpr (std::is_floating_point_v<C>) {
+      switch (op) {
+        EMBER_UNARY_CASE(Exp) EMBER_UNARY_CASE(Log) EMBER_UNARY_CASE(Log1p) EMBER_UNARY_CASE(Expm1)
+        EMBER_UNARY_CASE(Sqrt) EMBER_UNARY_CASE(Rsqrt) EMBER_UNARY_CASE(Sin) EMBER_UNARY_CASE(Cos)
+        EMBER_UNARY_CASE(Tanh) EMBER_UNARY_CASE(Sigmoid) EMBER_UNARY_CASE(Erf) EMBER_UNARY_CASE(Reciprocal)
+        default: break;
+      }
+    }
+#undef EMBER_UNARY_CASE
+    EMBER_FAIL("unary", "op {} is not defined for {} tensors", static_cast<int>(op), dtype_v<T>);
+  }
+}
+
+// ---- binary ----
+template <typename C>
+inline C apply_binary_arith(BinaryOp op, C a, C b) {
+  switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div:
+      if constexpr (std::is_floating_point_v<C>) return a / b;
+      else return b == 0 ? C(0) : static_cast<C>(a / b);  // ops/ checks integer division by zero
+    case BinaryOp::Pow:
+      if constexpr (std::is_floating_point_v<C>) return std::pow(a, b);
+      else { int64_t r = 1; for (int64_t e = 0; e < static_cast<int64_t>(b); ++e) r *= static_cast<int64_t>(a); return static_cast<C>(r); }
+    case BinaryOp::Maximum:
+      if constexpr (std::is_floating_point_v<C>) { if (std::isnan(a) || std::isnan(b)) return a + b; }
+      return a > b ? a : b;
+    case BinaryOp::Minimum:
+      if constexpr (std::is_floating_point_v<C>) { if (std::isnan(a) || std::isnan(b)) return a + b; }
+      return a < b ? a : b;
+    case BinaryOp::Atan2:
+      if constexpr (std::is_floating_point_v<C>) return std::atan2(a, b);
+      else return static_cast<C>(std::atan2(double(a), double(b)));
+    case BinaryOp::Remainder:  // Python's modulo: the result has the sign of b
+      if constexpr (std::is_floating_point_v<C>) { C r = std::fmod(a, b); return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+      else { if (b == 0) return 0; C r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<C>(r + b) : r; }
+    default: return C(0);
+  }
+}
+
+template <typename C>
+inline bool apply_comparison(BinaryOp op, C a, C b) {
+  switch (op) {
+    case BinaryOp::Eq: return a == b;
+    case BinaryOp::Ne: return a != b;
+    case BinaryOp::Lt: return a < b;
+    case BinaryOp::Le: return a <= b;
+    case BinaryOp::Gt: return a > b;
+    case BinaryOp::Ge: return a >= b;
+    case BinaryOp::LogicalAnd: return (a != C(0)) && (b != C(0));
+    case BinaryOp::LogicalOr: return (a != C(0)) || (b != C(0));
+    case BinaryOp::LogicalXor: return (a != C(0)) != (b != C(0));
+    default: return false;
+  }
+}
+
+template <typename T, BinaryOp kOp>
+void binary_typed(const View& a, const View& b, const View& out) {
+  using C = compute_t<T>;
+  if constexpr (kOp >= BinaryOp::Eq) {
+    binary_loop<bool, T>(a, b, out, [](T x, T y) { return apply_comparison<C>(kOp, static_cast<C>(x), static_cast<C>(y)); });
+  } else {
+    binary_loop<T, T>(a, b, out, [](T x, T y) { return T(apply_binary_arith<C>(kOp, static_cast<C>(x), static_cast<C>(y))); });
+  }
+}
+
+template <typename T>
+void binary_dispatch(BinaryOp op, const View& a, const View& b, const View& out) {
+#define EMBER_BINARY_CASE(name) case BinaryOp::name: return binary_typed<T, BinaryOp::name>(a, b, out);
+  switch (op) {
+    EMBER_BINARY_CASE(Add) EMBER_BINARY_CASE(Sub) EMBER_BINARY_CASE(Mul) EMBER_BINARY_CASE(Div)
+    EMBER_BINARY_CASE(Pow) EMBER_BINARY_CASE(Maximum) EMBER_BINARY_CASE(Minimum) EMBER_BINARY_CASE(Atan2)
+    EMBER_BINARY_CASE(Remainder) EMBER_BINARY_CASE(Eq) EMBER_BINARY_CASE(Ne) EMBER_BINARY_CASE(Lt)
+    EMBER_BINARY_CASE(Le) EMBER_BINARY_CASE(Gt) EMBER_BINARY_CASE(Ge) EMBER_BINARY_CASE(LogicalAnd)
+    EMBER_BINARY_CASE(LogicalOr) EMBER_BINARY_CASE(LogicalXor)
+  }
+#undef EMBER_BINARY_CASE
+}
+
+}  // namespace
+
+void fill(const View& out, double value) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T v = convert<T>(value);
+    std::array<const View*, 1> views{&out};
+    for_each_run<1>(views, [&](const std::array<char*, 1>& p, const std::array<int64_t, 1>& s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
+    });
+  });
+}
+
+void copy(const View& in, const View& out) {
+  visit_dtype(out.dtype, [&](auto out_tag) {
+    using Out = decltype(out_tag);
+    visit_dtype(in.dtype, [&](auto in_tag) {
+      using In = decltype(in_tag);
+      if constexpr (std::is_same_v<In, Out>) {
+        std::array<const View*, 2> views{&out, &in};
+        for_each_run<2>(views, [&](const std::array<char*, 2>& p, const std::array<int64_t, 2>& s, int64_t n) {
+          if (s[0] == sizeof(Out) && s[1] == sizeof(In)) {
+            std::memcpy(p[0], p[1], n * sizeof(Out));
+          } else {
+            for (int64_t i = 0; i < n; ++i)
+              *reinterpret_cast<Out*>(p[0] + i * s[0]) = *reinterpret_cast<const In*>(p[1] + i * s[1]);
+          }
+        });
+      } else {
+        unary_loop<Out, In>(in, out, [](In v) { return convert<Out>(v); });
+      }
+    });
+  });
+}
+
+void unary(UnaryOp op, const View& in, const View& out) {
+  visit_dtype(in.dtype, [&](auto tag) { unary_dispatch<decltype(tag)>(op, in, out); });
+}
+
+void binary(BinaryOp op, const View& a, const View& b, const View& out) {
+  visit_dtype(a.dtype, [&](auto tag) { binary_dispatch<decltype(tag)>(op, a, b, out); });
+}
+
+void where(const View& cond, const View& a, const View& b, const View& out) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::array<const View*, 4> views{&out, &cond, &a, &b};
+    for_each_run<4>(views, [&](const std::array<char*, 4>& p, const std::array<int64_t, 4>& s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) =
+            c ? *reinterpret_cast<const T*>(p[2] + i * s[2]) : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+      }
+    });
+  });
+}
+
+bool has_nonfinite(const View& in) {
+  bool found = false;
+  visit_dtype(in.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (is_half_like<T> || std::is_floating_point_v<T>) {
+      std::array<const View*, 1> views{&in};
+      for_each_run<1>(views, [&](const std::array<char*, 1>& p, const std::array<int64_t, 1>& s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i)
+          if (!std::isfinite(static_cast<double>(static_cast<compute_t<T>>(*reinterpret_cast<const T*>(p[0] + i * s[0])))))
+            found = true;
+      }, INT64_MAX);
+    }
+  });
+  return found;
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,149 @@
+// CPU gather/scatter/index kernels and the Philox random fill. Indices were bounds-checked by ops/
+// (with index_range below) before any kernel reads through them.
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/loops.h"
+#include "core/philox.h"
+
+namespace ember::cpu {
+namespace {
+
+inline int64_t offset_of(int64_t i, std::span<const int64_t> shape, std::span<const int64_t> strides) {
+  int64_t off = 0;
+  for (size_t d = shape.size(); d-- > 0;) {
+    off += (i % shape[d]) * strides[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> index_range(const View& index) {
+  int64_t lo = 0, hi = -1;
+  bool first = true;
+  visit_dtype(index.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) {
+      const T* p = static_cast<const T*>(index.data);
+      const int64_t n = index.numel();
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t v = static_cast<int64_t>(p[offset_of(i, index.shape, index.strides)]);
+        if (first) { lo = hi = v; first = false; }
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+  });
+  return {lo, hi};
+}
+
+// out[i][j][k] = in[i][index[i][j][k]][k] (dim = 1)
+void gather(const View& in, int64_t dim, const View& index, const View& out) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t* idx = static_cast<const int64_t*>(index.data);
+    const T* src = static_cast<const T*>(in.data);
+    T* dst = static_cast<T*>(out.data);
+    Strides in_strides = in.strides;
+    in_strides[dim] = 0;  // the position along dim comes from the index instead
+    parallel_for(out.numel(), 4, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t j = idx[offset_of(i, out.shape, index.strides)];
+        dst[offset_of(i, out.shape, out.strides)] = src[offset_of(i, out.shape, in_strides) + j * in.strides[dim]];
+      }
+    });
+  });
+}
+
+// out[i][index[i][j][k]][k] += src[i][j][k] (dim = 1). Sequential: indices may repeat.
+void scatter_add(const View& out, int64_t dim, const View& index, const View& src) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    const int64_t* idx = static_cast<const int64_t*>(index.data);
+    const T* s = static_cast<const T*>(src.data);
+    T* dst = static_cast<T*>(out.data);
+    Strides out_strides = out.strides;
+    out_strides[dim] = 0;
+    const int64_t n = index.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t j = idx[offset_of(i, index.shape, index.strides)];
+      T& d = dst[offset_of(i, index.shape, out_strides) + j * out.strides[dim]];
+      d = T(static_cast<C>(static_cast<C>(d) + static_cast<C>(s[offset_of(i, index.shape, src.strides)])));
+    }
+  });
+}
+
+// out.select(dim, j) = in.select(dim, index[j])
+void index_select(const View& in, int64_t dim, const View& index, const View& out) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t* idx = static_cast<const int64_t*>(index.data);
+    const T* src = static_cast<const T*>(in.data);
+    T* dst = static_cast<T*>(out.data);
+    Strides in_strides = in.strides;
+    in_strides[dim] = 0;
+    Strides index_strides(out.ndim(), 0);
+    index_strides[dim] = index.ndim() ? index.strides[0] : 0;
+    parallel_for(out.numel(), 4, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t j = idx[offset_of(i, out.shape, index_strides)];
+        dst[offset_of(i, out.shape, out.strides)] = src[offset_of(i, out.shape, in_strides) + j * in.strides[dim]];
+      }
+    });
+  });
+}
+
+// out.select(dim, index[j]) += src.select(dim, j). Sequential: indices may repeat.
+void index_add(const View& out, int64_t dim, const View& index, const View& src) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    const int64_t* idx = static_cast<const int64_t*>(index.data);
+    const T* s = static_cast<const T*>(src.data);
+    T* dst = static_cast<T*>(out.data);
+    Strides out_strides = out.strides;
+    out_strides[dim] = 0;
+    Strides index_strides(src.ndim(), 0);
+    index_strides[dim] = index.ndim() ? index.strides[0] : 0;
+    const int64_t n = src.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t j = idx[offset_of(i, src.shape, index_strides)];
+      T& d = dst[offset_of(i, src.shape, out_strides) + j * out.strides[dim]];
+      d = T(static_cast<C>(static_cast<C>(d) + static_cast<C>(s[offset_of(i, src.shape, src.strides)])));
+    }
+  });
+}
+
+// Element i of out takes Philox output i of the stream at (seed, offset); see core/philox.h.
+// Uniform: a + (b - a) * u; Normal: a + b * z; Bits: low + bits % (high - low) with a = low, b = high.
+void random(RandomKind kind, const View& out, uint64_t seed, uint64_t offset, double a, double b) {
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* dst = static_cast<T*>(out.data);
+    parallel_for(out.numel(), 20, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const uint64_t idx = offset + static_cast<uint64_t>(i);
+        double v;
+        if (kind == RandomKind::Bits) {
+          const uint64_t range = static_cast<uint64_t>(b - a);
+          v = a + static_cast<double>(random_bits64(seed, idx) % range);
+        } else if constexpr (std::is_same_v<T, double>) {
+          v = kind == RandomKind::Uniform ? a + (b - a) * uniform_double(seed, idx) : a + b * normal_double(seed, idx);
+        } else {
+          v = kind == RandomKind::Uniform ? a + (b - a) * static_cast<double>(uniform_float(seed, idx))
+                                          : a + b * static_cast<double>(normal_float(seed, idx));
+        }
+        if constexpr (std::is_same_v<T, bool>) {
+          dst[offset_of(i, out.shape, out.strides)] = v != 0;
+        } else {
+          dst[offset_of(i, out.shape, out.strides)] = T(static_cast<compute_t<T>>(v));
+        }
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

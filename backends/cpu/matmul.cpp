@@ -1,0 +1,136 @@
+// Batched matrix multiply on the CPU: float32/float64 through OpenBLAS (see backends/cpu/blas.h),
+// 16-bit floats via float32, integers with a plain loop. A matrix whose rows or columns are
+// contiguous goes to BLAS as it is (transposed if needed); anything else is copied first.
+#include <vector>
+
+#include "backends/cpu/blas.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/loops.h"
+
+namespace ember::cpu {
+namespace {
+
+// How BLAS can read one [rows, cols] matrix with element strides (rs, cs), if at all.
+struct BlasLayout {
+  bool ok;
+  bool trans;
+  int64_t ld;
+};
+BlasLayout blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  const int64_t r1 = std::max<int64_t>(rows, 1), c1 = std::max<int64_t>(cols, 1);
+  if ((cs == 1 || cols <= 1) && (rows <= 1 || rs >= c1)) return {true, false, rows <= 1 ? c1 : rs};
+  if ((rs == 1 || rows <= 1) && (cols <= 1 || cs >= r1)) return {true, true, cols <= 1 ? r1 : cs};
+  return {false, false, 0};
+}
+
+template <typename T>
+void gemm_blas(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_t ars, int64_t acs,
+               const T* b, int64_t brs, int64_t bcs, double beta, T* c, int64_t crs, int64_t ccs) {
+  std::vector<T> a_copy, b_copy, c_copy;
+  BlasLayout la = blas_layout(m, k, ars, acs);
+  if (!la.ok) {  // copy to a contiguous [m, k]
+    a_copy.resize(m * k);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < k; ++j) a_copy[i * k + j] = a[i * ars + j * acs];
+    a = a_copy.data();
+    la = {true, false, std::max<int64_t>(k, 1)};
+  }
+  BlasLayout lb = blas_layout(k, n, brs, bcs);
+  if (!lb.ok) {
+    b_copy.resize(k * n);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < n; ++j) b_copy[i * n + j] = b[i * brs + j * bcs];
+    b = b_copy.data();
+    lb = {true, false, std::max<int64_t>(n, 1)};
+  }
+  // C must be row-major with unit column stride for cblas row-major.
+  const bool c_direct = (ccs == 1 || n <= 1) && (m <= 1 || crs >= std::max<int64_t>(n, 1));
+  T* c_target = c;
+  int64_t ldc = m <= 1 ? std::max<int64_t>(n, 1) : crs;
+  if (!c_direct) {
+    c_copy.resize(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c_copy[i * n + j] = beta == 0 ? T(0) : c[i * crs + j * ccs];
+    c_target = c_copy.data();
+    ldc = std::max<int64_t>(n, 1);
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    blas::sgemm(la.trans, lb.trans, m, n, k, static_cast<float>(alpha), a, la.ld, b, lb.ld,
+                static_cast<float>(beta), c_target, ldc);
+  } else {
+    blas::dgemm(la.trans, lb.trans, m, n, k, alpha, a, la.ld, b, lb.ld, beta, c_target, ldc);
+  }
+  if (!c_direct)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * crs + j * ccs] = c_copy[i * n + j];
+}
+
+// c = alpha * a @ b + beta * c in the compute type, for dtypes BLAS does not take.
+template <typename T>
+void gemm_loop(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_t ars, int64_t acs,
+               const T* b, int64_t brs, int64_t bcs, double beta, T* c, int64_t crs, int64_t ccs) {
+  using C = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      C acc = 0;
+      for (int64_t p = 0; p < k; ++p) acc += static_cast<C>(static_cast<compute_t<T>>(a[i * ars + p * acs])) *
+                                             static_cast<C>(static_cast<compute_t<T>>(b[p * brs + j * bcs]));
+      T& dst = c[i * crs + j * ccs];
+      const double prev = beta == 0 ? 0.0 : beta * static_cast<double>(static_cast<compute_t<T>>(dst));
+      dst = T(static_cast<compute_t<T>>(alpha * static_cast<double>(acc) + prev));
+    }
+}
+
+}  // namespace
+
+void matmul(const View& a, const View& b, const View& out, double alpha, double beta) {
+  const int64_t nd = out.ndim();
+  const int64_t m = out.shape[nd - 2], n = out.shape[nd - 1], k = a.shape[nd - 1];
+  Shape batch_shape(out.shape.begin(), out.shape.end() - 2);
+  const int64_t batches = shape_numel(batch_shape);
+  auto batch_offset = [&](const View& v, int64_t i) {
+    int64_t off = 0;
+    for (int64_t d = nd - 3; d >= 0; --d) {
+      off += (i % batch_shape[d]) * v.strides[d];
+      i /= batch_shape[d];
+    }
+    return off;
+  };
+  visit_dtype(out.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = static_cast<const T*>(a.data);
+    const T* pb = static_cast<const T*>(b.data);
+    T* pc = static_cast<T*>(out.data);
+    const int64_t ars = a.strides[nd - 2], acs = a.strides[nd - 1];
+    const int64_t brs = b.strides[nd - 2], bcs = b.strides[nd - 1];
+    const int64_t crs = out.strides[nd - 2], ccs = out.strides[nd - 1];
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      for (int64_t i = 0; i < batches; ++i)
+        gemm_blas<T>(m, n, k, alpha, pa + batch_offset(a, i), ars, acs, pb + batch_offset(b, i), brs, bcs,
+                     beta, pc + batch_offset(out, i), crs, ccs);
+    } else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+      // Widen to float32, multiply with BLAS, round once at the end.
+      std::vector<float> fa(m * k), fb(k * n), fc(m * n);
+      for (int64_t i = 0; i < batches; ++i) {
+        const T* ai = pa + batch_offset(a, i);
+        const T* bi = pb + batch_offset(b, i);
+        T* ci = pc + batch_offset(out, i);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < k; ++c) fa[r * k + c] = static_cast<float>(ai[r * ars + c * acs]);
+        for (int64_t r = 0; r < k; ++r)
+          for (int64_t c = 0; c < n; ++c) fb[r * n + c] = static_cast<float>(bi[r * brs + c * bcs]);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < n; ++c) fc[r * n + c] = beta == 0 ? 0.f : static_cast<float>(ci[r * crs + c * ccs]);
+        gemm_blas<float>(m, n, k, alpha, fa.data(), k, 1, fb.data(), n, 1, beta, fc.data(), n, 1);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < n; ++c) ci[r * crs + c * ccs] = T(fc[r * n + c]);
+      }
+    } else {
+      for (int64_t i = 0; i < batches; ++i)
+        gemm_loop<T>(m, n, k, alpha, pa + batch_offset(a, i), ars, acs, pb + batch_offset(b, i), brs, bcs,
+                     beta, pc + batch_offset(out, i), crs, ccs);
+    }
+  });
+}
+
+}  // namespace ember::cpu

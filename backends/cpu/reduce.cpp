@@ -1,0 +1,154 @@
+// CPU reductions over any set of dims, and cumsum. The reduced dims are moved last (a view), so each
+// output element reduces one strided block; floating sums accumulate in double for accuracy.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/loops.h"
+
+namespace ember::cpu {
+namespace {
+
+template <typename T>
+using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double,
+                                 std::conditional_t<std::is_same_v<T, bool>, int64_t, int64_t>>;
+
+struct ReduceGeometry {
+  // Output elements are indexed by the kept dims; each reduces `inner` elements of the reduced dims.
+  Shape kept_shape, reduced_shape;
+  Strides kept_in_strides, kept_out_strides, reduced_strides;
+};
+
+ReduceGeometry make_geometry(const View& in, const View& out, std::span<const int64_t> dims) {
+  ReduceGeometry g;
+  std::vector<bool> is_reduced(in.ndim(), false);
+  for (int64_t d : dims) is_reduced[d] = true;
+  for (int64_t d = 0; d < in.ndim(); ++d) {
+    if (is_reduced[d]) {
+      g.reduced_shape.push_back(in.shape[d]);
+      g.reduced_strides.push_back(in.strides[d]);
+    } else {
+      g.kept_shape.push_back(in.shape[d]);
+      g.kept_in_strides.push_back(in.strides[d]);
+      g.kept_out_strides.push_back(out.strides[d]);
+    }
+  }
+  return g;
+}
+
+// Offsets (in elements) of linear index i in a shape with the given strides.
+inline int64_t offset_of(int64_t i, const Shape& shape, const Strides& strides) {
+  int64_t off = 0;
+  for (size_t d = shape.size(); d-- > 0;) {
+    off += (i % shape[d]) * strides[d];
+    i /= shape[d];
+  }
+  return off;
+}
+
+template <typename T>
+void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims) {
+  using C = compute_t<T>;
+  const ReduceGeometry g = make_geometry(in, out, dims);
+  const int64_t outer = shape_numel(g.kept_shape);
+  const int64_t inner = shape_numel(g.reduced_shape);
+  const T* src = static_cast<const T*>(in.data);
+  // Fast path: one reduced dim with stride 1 (the usual "sum over the last dim").
+  const bool contiguous_inner = g.reduced_shape.size() == 1 && g.reduced_strides[0] == 1;
+  parallel_for(outer, inner, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      const T* base = src + offset_of(o, g.kept_shape, g.kept_in_strides);
+      const int64_t out_off = offset_of(o, g.kept_shape, g.kept_out_strides);
+      auto at = [&](int64_t j) -> C {
+        return static_cast<C>(contiguous_inner ? base[j] : base[offset_of(j, g.reduced_shape, g.reduced_strides)]);
+      };
+      switch (op) {
+        case ReduceOp::Sum: {
+          acc_t<T> acc = 0;
+          if (contiguous_inner) {
+            for (int64_t j = 0; j < inner; ++j) acc += static_cast<C>(base[j]);
+          } else {
+            for (int64_t j = 0; j < inner; ++j) acc += at(j);
+          }
+          static_cast<T*>(out.data)[out_off] = T(static_cast<C>(acc));
+          break;
+        }
+        case ReduceOp::Prod: {
+          acc_t<T> acc = 1;
+          for (int64_t j = 0; j < inner; ++j) acc *= at(j);
+          static_cast<T*>(out.data)[out_off] = T(static_cast<C>(acc));
+          break;
+        }
+        case ReduceOp::Max:
+        case ReduceOp::Min: {
+          const bool is_max = op == ReduceOp::Max;
+          C best = at(0);
+          for (int64_t j = 1; j < inner; ++j) {
+            const C v = at(j);
+            if constexpr (std::is_floating_point_v<C>) {
+              if (std::isnan(best)) break;  // NaN propagates, like PyTorch
+              if (std::isnan(v)) { best = v; break; }
+            }
+            if (is_max ? v > best : v < best) best = v;
+          }
+          static_cast<T*>(out.data)[out_off] = T(best);
+          break;
+        }
+        case ReduceOp::ArgMax:
+        case ReduceOp::ArgMin: {
+          const bool is_max = op == ReduceOp::ArgMax;
+          C best = at(0);
+          int64_t best_j = 0;
+          for (int64_t j = 1; j < inner; ++j) {
+            const C v = at(j);
+            if constexpr (std::is_floating_point_v<C>) {
+              if (std::isnan(best)) break;
+              if (std::isnan(v)) { best = v; best_j = j; break; }
+            }
+            if (is_max ? v > best : v < best) { best = v; best_j = j; }  // first index wins ties
+          }
+          static_cast<int64_t*>(out.data)[out_off] = best_j;
+          break;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims) {
+  visit_dtype(in.dtype, [&](auto tag) { reduce_typed<decltype(tag)>(op, in, out, dims); });
+}
+
+void cumsum(const View& in, const View& out, int64_t dim) {
+  visit_dtype(in.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    using C = compute_t<T>;
+    Shape outer_shape;
+    Strides in_strides, out_strides;
+    for (int64_t d = 0; d < in.ndim(); ++d) {
+      if (d == dim) continue;
+      outer_shape.push_back(in.shape[d]);
+      in_strides.push_back(in.strides[d]);
+      out_strides.push_back(out.strides[d]);
+    }
+    const int64_t n = in.shape[dim], si = in.strides[dim], so = out.strides[dim];
+    const T* src = static_cast<const T*>(in.data);
+    T* dst = static_cast<T*>(out.data);
+    parallel_for(shape_numel(outer_shape), n, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        const T* a = src + offset_of(o, outer_shape, in_strides);
+        T* b = dst + offset_of(o, outer_shape, out_strides);
+        acc_t<T> acc = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          acc += static_cast<C>(a[j * si]);
+          b[j * so] = T(static_cast<C>(acc));
+        }
+      }
+    });
+  });
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,418 @@
+#include "core/autograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ember {
+
+// ---------------------------------------------------------------- grad mode and anomaly mode
+namespace {
+thread_local bool grad_mode_enabled = true;
+thread_local bool anomaly_mode_enabled = false;
+std::atomic<uint64_t> next_sequence_nr{0};
+}  // namespace
+
+bool GradMode::is_enabled() { return grad_mode_enabled; }
+void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
+bool AnomalyMode::is_enabled() { return anomaly_mode_enabled; }
+void AnomalyMode::set_enabled(bool enabled) { anomaly_mode_enabled = enabled; }
+
+// ---------------------------------------------------------------- saved tensors
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output), defined_(t.defined()) {
+  if (!t.defined()) return;
+  version_ = t.storage()->version();
+  // An output must not hold its own grad_fn (a cycle); an input may (it is another node).
+  data_ = is_output ? t.detach() : t;
+}
+
+Tensor SavedTensor::unpack(const Node& owner) const {
+  if (!defined_) return Tensor();
+  EMBER_CHECK(!owner.saved_released(), "autograd",
+              "trying to backward through '{}' a second time: its saved tensors were freed after the "
+              "first backward. Pass retain_graph=true to the first backward to keep them",
+              owner.name());
+  EMBER_CHECK(data_.storage()->version() == version_, "autograd",
+              "a tensor of shape {} saved by '{}' for backward was modified by an in-place operation "
+              "(its version is {}, it was {} when saved)",
+              shape_str(data_.shape()), owner.name(), data_.storage()->version(), version_);
+  if (!is_output_) return data_;
+  // Re-attach the output to the node that made it, so double backward sees the dependency.
+  Tensor t = make_view(data_, data_.shape(), data_.strides(), data_.offset());
+  autograd::set_history(t, std::const_pointer_cast<Node>(owner.shared_from_this()), 0);
+  return t;
+}
+
+// ---------------------------------------------------------------- nodes
+Node::Node() : sequence_nr(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+// Destroying a long chain of nodes recursively (each ~Node releasing the next) would overflow the
+// stack for a 100k-step graph. Instead, the outermost destructor drains a queue of nodes whose last
+// owner is going away, and inner destructors only add to it.
+Node::~Node() {
+  thread_local bool draining = false;
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  auto steal = [](std::shared_ptr<Node>& n) {
+    if (n && n.use_count() == 1) pending.push_back(std::move(n));
+  };
+  for (Edge& e : next_edges) steal(e.node);
+  for (SavedTensor& s : saved) {
+    if (s.raw().defined() && s.raw().impl_ptr().use_count() == 1) {
+      steal(s.raw().impl()->grad_fn);
+    }
+  }
+  next_edges.clear();
+  saved.clear();
+  if (draining) return;
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // may push more onto pending
+  }
+  draining = false;
+}
+
+void Node::release_saved() {
+  for (SavedTensor& s : saved) s.reset();
+  saved_released_ = true;
+}
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {
+  outputs.push_back({leaf_->shape, leaf_->dtype, leaf_->device()});
+}
+
+std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
+  Tensor g = std::move(grads[0]);
+  if (!g.defined()) return {};
+  for (const TensorHook& hook : leaf_->hooks) {
+    Tensor replaced = hook(g);
+    if (replaced.defined()) g = replaced;
+  }
+  Tensor leaf(leaf_);
+  if (!leaf_->grad) {
+    // The first gradient is copied: it may be shared with another leaf (the grad of a + b flows
+    // to both) or with the graph, and the user may later change .grad in place.
+    leaf.set_grad(GradMode::is_enabled() ? g.clone() : g.detach().clone());
+  } else if (GradMode::is_enabled()) {
+    leaf.set_grad(leaf.grad() + g);  // create_graph: keep the history of the sum
+  } else {
+    Tensor existing = leaf.grad();
+    existing.add_(g);
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- history
+namespace autograd {
+
+Edge gradient_edge(const Tensor& t) {
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  EMBER_ASSERT(impl->requires_grad);
+  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t output_nr) {
+  TensorImpl* impl = t.impl();
+  impl->grad_fn = fn;
+  impl->output_nr = output_nr;
+  impl->requires_grad = false;
+  if (fn->outputs.size() <= output_nr) fn->outputs.resize(output_nr + 1);
+  fn->outputs[output_nr] = {t.shape(), t.dtype(), t.device()};
+}
+
+}  // namespace autograd
+
+// ---------------------------------------------------------------- engine
+namespace {
+
+// Per-run bookkeeping for one node: how many gradients it still waits for, and their running sums.
+struct NodeTask {
+  int dependencies = 0;
+  std::vector<Tensor> input_grads;
+  bool needed = true;
+};
+
+void check_backward_anomaly(const Node& node, const std::vector<Tensor>& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    if (g.defined() && g.is_floating_point() && backend(g.device()).has_nonfinite(
+            View{g.data_ptr(), g.dtype(), g.shape(), g.strides()})) {
+      EMBER_FAIL("anomaly", "the backward of '{}' produced NaN or Inf in its gradient for input {} "
+                 "(shape {})", node.name(), i, shape_str(g.shape()));
+    }
+  }
+}
+
+Tensor accumulate(const Tensor& sum, const Tensor& g) {
+  if (!sum.defined()) return g;
+  return sum + g;
+}
+
+struct CaptureSlot {
+  Node* node;
+  uint32_t input_nr;
+};
+
+// Runs the graph behind `roots` backwards. With `captures`, returns the gradients arriving at those
+// slots and executes only the nodes between the roots and them; without, accumulates into leaves.
+std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector<Tensor>& root_grads,
+                               bool retain_graph, bool create_graph,
+                               const std::vector<Edge>* captures) {
+  std::unordered_map<Node*, NodeTask> tasks;
+  std::vector<Node*> order;  // discovery order
+  // 1. Discover the graph and count each node's incoming edges (explicit stack: no recursion).
+  {
+    std::vector<Node*> stack;
+    for (const Edge& r : roots) {
+      if (tasks.emplace(r.node.get(), NodeTask{}).second) stack.push_back(r.node.get());
+    }
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      order.push_back(n);
+      for (const Edge& e : n->next_edges) {
+        if (!e.valid()) continue;
+        auto [it, inserted] = tasks.try_emplace(e.node.get());
+        it->second.dependencies++;
+        if (inserted) stack.push_back(e.node.get());
+      }
+    }
+  }
+  // 2. For grad(): only nodes from which a captured slot is reachable need to run.
+  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> capture_at;
+  if (captures) {
+    for (size_t i = 0; i < captures->size(); ++i) {
+      const Edge& c = (*captures)[i];
+      capture_at[c.node.get()].push_back({c.input_nr, i});
+    }
+    // Reverse topological sweep: Kahn order over a copy of the dependency counts.
+    std::unordered_map<Node*, int> deps;
+    for (auto& [n, t] : tasks) deps[n] = t.dependencies;
+    std::vector<Node*> topo, ready;
+    for (const Edge& r : roots)
+      if (deps[r.node.get()] == 0 && std::find(ready.begin(), ready.end(), r.node.get()) == ready.end())
+        ready.push_back(r.node.get());
+    while (!ready.empty()) {
+      Node* n = ready.back();
+      ready.pop_back();
+      topo.push_back(n);
+      for (const Edge& e : n->next_edges)
+        if (e.valid() && --deps[e.node.get()] == 0) ready.push_back(e.node.get());
+    }
+    for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
+      Node* n = *it;
+      bool needed = capture_at.count(n) > 0;
+      for (const Edge& e : n->next_edges)
+        if (e.valid() && tasks[e.node.get()].needed) needed = true;
+      tasks[n].needed = needed;
+    }
+  }
+  std::vector<Tensor> captured(captures ? captures->size() : 0);
+
+  // 3. Seed the roots and run nodes as their last incoming gradient arrives. Among ready nodes the
+  //    most recently created runs first, which keeps memory low for long chains.
+  auto later_first = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
+  std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    NodeTask& t = tasks[roots[i].node.get()];
+    if (t.input_grads.size() <= roots[i].input_nr) t.input_grads.resize(roots[i].node->outputs.size());
+    t.input_grads[roots[i].input_nr] = accumulate(t.input_grads[roots[i].input_nr], root_grads[i]);
+  }
+  {
+    std::unordered_set<Node*> seeded;
+    for (const Edge& r : roots)
+      if (tasks[r.node.get()].dependencies == 0 && seeded.insert(r.node.get()).second) ready.push(r.node.get());
+  }
+
+  EnableGradGuard grad_mode(create_graph);
+  while (!ready.empty()) {
+    Node* node = ready.top();
+    ready.pop();
+    NodeTask& task = tasks[node];
+    std::vector<Tensor> grads = std::move(task.input_grads);
+    grads.resize(std::max<size_t>(node->outputs.size(), 1));
+    for (auto& [output_nr, hook] : node->pre_hooks) {
+      if (!grads[output_nr].defined()) continue;
+      Tensor replaced = hook(grads[output_nr]);
+      if (replaced.defined()) grads[output_nr] = replaced;
+    }
+    if (captures) {
+      auto it = capture_at.find(node);
+      if (it != capture_at.end())
+        for (auto [input_nr, slot] : it->second) captured[slot] = grads[input_nr];
+    }
+    const bool is_leaf_sink = dynamic_cast<AccumulateGrad*>(node) != nullptr;
+    std::vector<Tensor> outputs;
+    if (task.needed && !(captures && is_leaf_sink)) {
+      outputs = node->apply(std::move(grads));
+      if (AnomalyMode::is_enabled()) check_backward_anomaly(*node, outputs);
+      if (!retain_graph) node->release_saved();
+      EMBER_ASSERT(outputs.size() == node->next_edges.size() || is_leaf_sink);
+    }
+    for (size_t i = 0; i < node->next_edges.size(); ++i) {
+      const Edge& e = node->next_edges[i];
+      if (!e.valid()) continue;
+      NodeTask& next = tasks[e.node.get()];
+      if (i < outputs.size() && outputs[i].defined()) {
+        if (next.input_grads.empty()) next.input_grads.resize(std::max<size_t>(e.node->outputs.size(), 1));
+        next.input_grads[e.input_nr] = accumulate(next.input_grads[e.input_nr], outputs[i]);
+      }
+      if (--next.dependencies == 0) ready.push(e.node.get());
+    }
+  }
+  return captured;
+}
+
+// Default gradient of a root: ones for a scalar; otherwise the caller must say.
+Tensor root_gradient(const char* op, const Tensor& out, const Tensor& given, size_t i) {
+  if (given.defined()) {
+    EMBER_CHECK(given.shape() == out.shape(), op,
+                "grad_outputs[{}] has shape {} but output {} has shape {}", i, shape_str(given.shape()),
+                i, shape_str(out.shape()));
+    return given;
+  }
+  EMBER_CHECK(out.numel() == 1, op,
+              "output {} has shape {}: gradients can be created implicitly only for scalar outputs; "
+              "pass grad_outputs",
+              i, shape_str(out.shape()));
+  return ones_like(out);
+}
+
+std::vector<Edge> root_edges(const char* op, const std::vector<Tensor>& outputs) {
+  std::vector<Edge> roots;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    EMBER_CHECK(outputs[i].defined() && outputs[i].requires_grad(), op,
+                "output {} does not require grad and has no grad_fn: nothing to differentiate", i);
+    roots.push_back(autograd::gradient_edge(outputs[i]));
+  }
+  return roots;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              bool retain_graph, bool create_graph) {
+  EMBER_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "backward",
+              "got {} outputs but {} grad_outputs", outputs.size(), grad_outputs.size());
+  std::vector<Edge> roots = root_edges("backward", outputs);
+  std::vector<Tensor> root_grads;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    root_grads.push_back(root_gradient("backward", outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i));
+  run_engine(roots, root_grads, retain_graph || create_graph, create_graph, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, GradOptions options) {
+  EMBER_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "grad",
+              "got {} outputs but {} grad_outputs", outputs.size(), grad_outputs.size());
+  std::vector<Edge> roots = root_edges("grad", outputs);
+  std::vector<Tensor> root_grads;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    root_grads.push_back(root_gradient("grad", outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i));
+  std::vector<Edge> captures;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EMBER_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad",
+                "input {} does not require grad", i);
+    captures.push_back(autograd::gradient_edge(inputs[i]));
+  }
+  std::vector<Tensor> result = run_engine(roots, root_grads, options.retain_graph || options.create_graph,
+                                          options.create_graph, &captures);
+  for (size_t i = 0; i < result.size(); ++i) {
+    EMBER_CHECK(result[i].defined() || options.allow_unused, "grad",
+                "input {} (shape {}) was not used to compute the outputs; pass allow_unused=true if "
+                "that is expected",
+                i, shape_str(inputs[i].shape()));
+    if (result[i].defined() && !options.create_graph) result[i] = result[i].detach();
+  }
+  return result;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  ember::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
+                  retain_graph, create_graph);
+}
+
+void Tensor::register_hook(TensorHook hook) const {
+  EMBER_CHECK(requires_grad(), "register_hook", "cannot register a hook on a tensor that does not require grad");
+  if (is_leaf()) {
+    impl_->hooks.push_back(std::move(hook));
+  } else {
+    impl_->grad_fn->pre_hooks.push_back({impl_->output_nr, std::move(hook)});
+  }
+}
+
+Tensor& Tensor::retain_grad() {
+  EMBER_CHECK(requires_grad(), "retain_grad", "cannot retain the grad of a tensor that does not require grad");
+  if (is_leaf() || impl_->retains_grad) return *this;
+  impl_->retains_grad = true;
+  std::weak_ptr<TensorImpl> weak = impl_;
+  register_hook([weak](const Tensor& g) {
+    if (auto impl = weak.lock()) {
+      Tensor self(impl);
+      if (!impl->grad) self.set_grad(g.detach().clone());
+      else self.grad().add_(g.detach());
+    }
+    return Tensor();
+  });
+  return *this;
+}
+
+namespace detail {
+void check_forward_anomaly(const char* op, const Tensor& out) {
+  if (out.defined() && out.is_floating_point() &&
+      backend(out.device()).has_nonfinite(View{out.data_ptr(), out.dtype(), out.shape(), out.strides()})) {
+    EMBER_FAIL("anomaly", "the forward of '{}' produced NaN or Inf (output shape {})", op, shape_str(out.shape()));
+  }
+}
+}  // namespace detail
+
+// ---------------------------------------------------------------- DOT export
+namespace autograd {
+std::string to_dot(const Tensor& t) {
+  std::string out = "digraph autograd {\n  node [shape=box, fontname=\"monospace\"];\n";
+  out += fmt::format("  root [label=\"{} {}\", shape=ellipse];\n", t.name().empty() ? "output" : t.name(),
+                     shape_str(t.shape()));
+  if (!t.requires_grad()) return out + "}\n";
+  Edge root = gradient_edge(t);
+  std::unordered_map<Node*, int> ids;
+  std::vector<Node*> stack{root.node.get()};
+  ids[root.node.get()] = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    const int id = ids[n];
+    std::string label = n->name();
+    if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+      label = fmt::format("{}\\n{} {}", acc->leaf()->name.empty() ? "leaf" : acc->leaf()->name,
+                          shape_str(acc->leaf()->shape), dtype_name(acc->leaf()->dtype));
+      out += fmt::format("  n{} [label=\"{}\", style=filled, fillcolor=lightblue];\n", id, label);
+    } else {
+      std::string shapes;
+      for (const OutputMeta& m : n->outputs) shapes += " " + shape_str(m.shape);
+      out += fmt::format("  n{} [label=\"{}\\n{}\"];\n", id, label, shapes);
+    }
+    for (const Edge& e : n->next_edges) {
+      if (!e.valid()) continue;
+      auto [it, inserted] = ids.try_emplace(e.node.get(), static_cast<int>(ids.size()));
+      if (inserted) stack.push_back(e.node.get());
+      out += fmt::format("  n{} -> n{};\n", id, it->second);
+    }
+  }
+  out += "  root -> n0;\n}\n";
+  return out;
+}
+}  // namespace autograd
+
+}  // namespace ember

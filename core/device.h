@@ -1,0 +1,35 @@
+#pragma once
+// A device is a value: Device::cpu() or Device::cuda(n). Whether CUDA is usable is the backend's question.
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ember {
+
+enum class DeviceType : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int8_t index = 0;
+
+  static constexpr Device cpu() { return {DeviceType::CPU, 0}; }
+  static constexpr Device cuda(int index = 0) { return {DeviceType::CUDA, static_cast<int8_t>(index)}; }
+  // Parses "cpu", "cuda", "cuda:1"; throws ember::Error otherwise.
+  static Device parse(const std::string& text);
+
+  constexpr bool is_cpu() const { return type == DeviceType::CPU; }
+  constexpr bool is_cuda() const { return type == DeviceType::CUDA; }
+  constexpr bool operator==(const Device&) const = default;
+  std::string str() const { return is_cpu() ? "cpu" : fmt::format("cuda:{}", index); }
+};
+
+}  // namespace ember
+
+template <>
+struct fmt::formatter<ember::Device> : fmt::formatter<std::string> {
+  template <typename Ctx>
+  auto format(const ember::Device& d, Ctx& ctx) const {
+    return fmt::formatter<std::string>::format(d.str(), ctx);
+  }
+};

@@ -1,0 +1,111 @@
+#include "core/storage.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/error.h"
+
+namespace ember {
+namespace {
+
+constexpr size_t kAlignment = 64;  // a cache line; also what AVX-512 loads like
+
+// Rounds small requests up to a multiple of 64 bytes and large ones to 1/8 of their power of two,
+// so a freed block is likely to fit the next request of a similar size.
+size_t round_size(size_t n) {
+  if (n <= 4096) return (n + kAlignment - 1) / kAlignment * kAlignment;
+  size_t p = 1;
+  while (p < n) p <<= 1;
+  const size_t step = std::max<size_t>(p / 8, 4096);
+  return (n + step - 1) / step * step;
+}
+
+struct CpuCache {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  CpuAllocator::Stats stats;
+};
+
+CpuCache& cache() {
+  static CpuCache* c = new CpuCache;  // never destroyed: storages may die during static destruction
+  return *c;
+}
+
+}  // namespace
+
+void* CpuAllocator::allocate(size_t nbytes) {
+  const size_t size = round_size(std::max<size_t>(nbytes, 1));
+  CpuCache& c = cache();
+  {
+    std::lock_guard lock(c.mutex);
+    auto it = c.free_blocks.find(size);
+    c.stats.bytes_in_use += size;
+    c.stats.peak_bytes_in_use = std::max(c.stats.peak_bytes_in_use, c.stats.bytes_in_use);
+    if (it != c.free_blocks.end()) {
+      void* p = it->second;
+      c.free_blocks.erase(it);
+      c.stats.bytes_cached -= size;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(kAlignment, size);
+  if (!p) {
+    empty_cache();
+    p = std::aligned_alloc(kAlignment, size);
+  }
+  if (!p) {
+    std::lock_guard lock(c.mutex);
+    c.stats.bytes_in_use -= size;
+    EMBER_FAIL("allocator", "out of CPU memory allocating {} bytes", nbytes);
+  }
+  return p;
+}
+
+void CpuAllocator::deallocate(void* ptr, size_t nbytes) {
+  const size_t size = round_size(std::max<size_t>(nbytes, 1));
+  CpuCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  c.stats.bytes_in_use -= size;
+  c.stats.bytes_cached += size;
+  c.free_blocks.emplace(size, ptr);
+}
+
+void CpuAllocator::empty_cache() {
+  CpuCache& c = cache();
+  std::lock_guard lock(c.mutex);
+  for (auto& [size, p] : c.free_blocks) std::free(p);
+  c.free_blocks.clear();
+  c.stats.bytes_cached = 0;
+}
+
+CpuAllocator::Stats CpuAllocator::stats() {
+  std::lock_guard lock(cache().mutex);
+  return cache().stats;
+}
+
+Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  data_ = device.is_cpu() ? CpuAllocator::allocate(nbytes) : backend(device).allocate(nbytes, device);
+}
+
+Storage::Storage(void* data, size_t nbytes, Device device, void (*deleter)(void*, void*),
+                 void* deleter_ctx)
+    : data_(data), nbytes_(nbytes), device_(device), deleter_(deleter), deleter_ctx_(deleter_ctx),
+      owned_(false) {}
+
+Storage::~Storage() {
+  if (!owned_) {
+    if (deleter_) deleter_(deleter_ctx_, data_);
+    return;
+  }
+  if (device_.is_cpu()) {
+    CpuAllocator::deallocate(data_, nbytes_);
+  } else {
+    backend(device_).deallocate(data_, nbytes_, device_);
+  }
+}
+
+}  // namespace ember

@@ -1,0 +1,441 @@
+// Tensor methods and factories. Methods that are ops forward to the free functions in ops/.
+#include "core/tensor.h"
+
+#include <cmath>
+
+#include "core/generator.h"
+#include "ops/ops.h"
+
+namespace ember {
+
+// ---------------------------------------------------------------- construction
+Tensor make_tensor(std::shared_ptr<Storage> storage, Shape shape, Strides strides, int64_t offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset) {
+  Tensor t = make_tensor(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
+  t.impl()->is_view = true;
+  return t;
+}
+
+Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device) {
+  int64_t numel = 1;
+  for (int64_t s : shape) {
+    EMBER_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));
+    EMBER_CHECK(s == 0 || numel <= INT64_MAX / s, "empty", "shape {} has too many elements", shape_str(shape));
+    numel *= s;
+  }
+  auto storage = std::make_shared<Storage>(static_cast<size_t>(numel) * dtype_size(dtype), device);
+  return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);
+}
+
+int64_t Tensor::size(int64_t d) const { return impl_->shape[normalize_dim("size", d, dim())]; }
+int64_t Tensor::stride(int64_t d) const { return impl_->strides[normalize_dim("stride", d, dim())]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t d = dim() - 1; d >= 0; --d) {
+    const int64_t s = impl_->shape[d];
+    if (s == 0) return true;
+    if (s != 1 && impl_->strides[d] != expected) return false;
+    expected *= s;
+  }
+  return true;
+}
+
+template <typename T>
+T* Tensor::data() const {
+  EMBER_CHECK(dtype() == dtype_v<T>, "data", "tensor holds {}, requested {}", dtype(), dtype_v<T>);
+  EMBER_CHECK(device().is_cpu(), "data", "tensor is on {}; move it to the CPU first", device());
+  return static_cast<T*>(data_ptr());
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor c = ember::contiguous(cast(to_device(detach(), Device::cpu()), dtype_v<T>));
+  const T* p = static_cast<const T*>(c.data_ptr());
+  return std::vector<T>(p, p + c.numel());
+}
+
+template <typename T>
+T Tensor::item() const {
+  EMBER_CHECK(numel() == 1, "item", "only a one-element tensor can be converted to a number, got shape {}",
+              shape_str(shape()));
+  return to_vector<T>()[0];
+}
+double Tensor::item_double() const { return item<double>(); }
+
+#define EMBER_INSTANTIATE(T)                          \
+  template T* Tensor::data<T>() const;                \
+  template std::vector<T> Tensor::to_vector<T>() const; \
+  template T Tensor::item<T>() const;
+EMBER_INSTANTIATE(bool)
+EMBER_INSTANTIATE(uint8_t)
+EMBER_INSTANTIATE(int32_t)
+EMBER_INSTANTIATE(int64_t)
+EMBER_INSTANTIATE(Half)
+EMBER_INSTANTIATE(BFloat16)
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
+#undef EMBER_INSTANTIATE
+
+// ---------------------------------------------------------------- autograd state
+bool Tensor::requires_grad() const { return impl_->requires_grad || impl_->grad_fn != nullptr; }
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  EMBER_CHECK(is_leaf(), "requires_grad_", "only leaf tensors can change requires_grad; use detach() for a non-leaf");
+  EMBER_CHECK(!requires_grad || is_floating_point(), "requires_grad_",
+              "only floating-point tensors can require gradients, got {}", dtype());
+  impl_->requires_grad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::detach() const {
+  Tensor t = make_tensor(storage(), shape(), strides(), offset(), dtype());
+  t.impl()->is_view = true;
+  return t;
+}
+
+Tensor& Tensor::detach_() {
+  impl_->grad_fn.reset();
+  impl_->requires_grad = false;
+  return *this;
+}
+
+// ---------------------------------------------------------------- conversions and views
+Tensor Tensor::to(DType t) const { return cast(*this, t); }
+Tensor Tensor::to(Device d) const { return to_device(*this, d); }
+Tensor Tensor::contiguous() const { return ember::contiguous(*this); }
+Tensor Tensor::clone() const { return ember::clone(*this); }
+Tensor Tensor::view(std::span<const int64_t> s) const { return ember::view(*this, s); }
+Tensor Tensor::reshape(std::span<const int64_t> s) const { return ember::reshape(*this, s); }
+Tensor Tensor::permute(std::span<const int64_t> d) const { return ember::permute(*this, d); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return ember::transpose(*this, d0, d1); }
+Tensor Tensor::t() const {
+  EMBER_CHECK(dim() <= 2, "t", "expects a tensor of at most 2 dimensions, got shape {}", shape_str(shape()));
+  return dim() < 2 ? *this : transpose(0, 1);
+}
+Tensor Tensor::expand(std::span<const int64_t> s) const { return ember::expand(*this, s); }
+Tensor Tensor::squeeze() const { return ember::squeeze(*this); }
+Tensor Tensor::squeeze(int64_t d) const { return ember::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(int64_t d) const { return ember::unsqueeze(*this, d); }
+Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const { return ember::narrow(*this, d, start, length); }
+Tensor Tensor::slice(int64_t d, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
+  return ember::slice(*this, d, start, end, step);
+}
+Tensor Tensor::select(int64_t d, int64_t index) const { return ember::select(*this, d, index); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return ember::flatten(*this, s, e); }
+Tensor Tensor::unflatten(int64_t d, std::span<const int64_t> sizes) const { return ember::unflatten(*this, d, sizes); }
+Tensor Tensor::as_strided(std::span<const int64_t> s, std::span<const int64_t> st, int64_t off) const {
+  return ember::as_strided(*this, s, st, off);
+}
+Tensor Tensor::diagonal(int64_t off, int64_t d1, int64_t d2) const { return ember::diagonal(*this, off, d1, d2); }
+
+// ---------------------------------------------------------------- in-place
+namespace {
+
+// Writes `result` into self's memory. When autograd is involved, self takes result's history
+// (PyTorch's "rebase"): self's old value was cloned into the graph before the op, so nothing
+// saved for backward is overwritten.
+void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
+  const Tensor value = result.dtype() == self.dtype() ? result : cast(result, self.dtype());
+  const bool track = GradMode::is_enabled() && value.requires_grad();
+  {
+    const Tensor src = value.shape() == self.shape() ? value : expand(value, self.shape());
+    backend(self.device()).copy(kview(src), kview(self));
+  }
+  self.storage()->bump_version();
+  if (track) autograd::set_history(self, value.grad_fn(), value.impl()->output_nr);
+  (void)op;
+}
+
+void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
+  EMBER_CHECK(self.defined(), op, "called on an undefined tensor");
+  if (!GradMode::is_enabled()) return;
+  const bool involves_grad = self.requires_grad() || (other && other->defined() && other->requires_grad());
+  if (!involves_grad) return;
+  EMBER_CHECK(!(self.is_leaf() && self.requires_grad()), op,
+              "a leaf tensor that requires grad (shape {}) is used in an in-place operation; wrap it in NoGradGuard "
+              "or work on a clone",
+              shape_str(self.shape()));
+  EMBER_CHECK(!self.impl()->is_view || !self.is_leaf(), op,
+              "in-place {} on a view (shape {}) while recording gradients is not supported; use the out-of-place op",
+              op, shape_str(self.shape()));
+  if (other && other->defined()) {
+    Shape s = broadcast_shapes(op, self.shape(), other->shape());
+    EMBER_CHECK(s == self.shape(), op, "the result of shape {} does not fit the in-place target of shape {}",
+                shape_str(s), shape_str(self.shape()));
+  }
+}
+
+// The value of self to compute with: a clone when self's history must survive the overwrite.
+Tensor operand(const Tensor& self) {
+  return GradMode::is_enabled() && self.requires_grad() ? clone(self) : self;
+}
+
+void check_fits(const char* op, const Tensor& self, const Tensor& other) {
+  Shape s = broadcast_shapes(op, self.shape(), other.shape());
+  EMBER_CHECK(s == self.shape(), op, "the result of shape {} does not fit the in-place target of shape {}",
+              shape_str(s), shape_str(self.shape()));
+}
+
+}  // namespace
+
+Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
+  check_in_place("add_", *this, &other);
+  check_fits("add_", *this, other);
+  // Fast path (optimizer updates, gradient accumulation): same dtype, no graph.
+  if (!(GradMode::is_enabled() && (requires_grad() || other.requires_grad())) && alpha.to_double() == 1 &&
+      other.dtype() == dtype() && other.device() == device()) {
+    const Tensor src = other.shape() == shape() ? other : ember::expand(other, shape());
+    backend(device()).binary(BinaryOp::Add, kview(*this), kview(src), kview(*this));
+    storage()->bump_version();
+    return *this;
+  }
+  assign_in_place("add_", *this, add(operand(*this), other, alpha));
+  return *this;
+}
+Tensor& Tensor::add_(Scalar other) { return add_(wrap_scalar(other, *this)); }
+Tensor& Tensor::sub_(const Tensor& other) {
+  check_in_place("sub_", *this, &other);
+  check_fits("sub_", *this, other);
+  assign_in_place("sub_", *this, sub(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_in_place("mul_", *this, &other);
+  check_fits("mul_", *this, other);
+  assign_in_place("mul_", *this, mul(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::mul_(Scalar other) { return mul_(wrap_scalar(other, *this)); }
+Tensor& Tensor::div_(const Tensor& other) {
+  check_in_place("div_", *this, &other);
+  check_fits("div_", *this, other);
+  assign_in_place("div_", *this, div(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::div_(Scalar other) { return div_(wrap_scalar(other, *this)); }
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_in_place("copy_", *this, &src);
+  check_fits("copy_", *this, src);
+  if (GradMode::is_enabled() && src.requires_grad()) {
+    // Gradient flows to src only: the old value of self is overwritten.
+    Tensor value = src.dtype() == dtype() ? src * 1 : cast(src, dtype());
+    if (value.device() != device()) value = to_device(value, device());
+    assign_in_place("copy_", *this, value.shape() == shape() ? value : ember::expand(value, shape()) * 1);
+    return *this;
+  }
+  Tensor s = src.device() == device() ? src : to_device(src, device());
+  const Tensor b = s.shape() == shape() ? s : ember::expand(s, shape());
+  backend(device()).copy(kview(b), kview(*this));
+  storage()->bump_version();
+  if (GradMode::is_enabled() && requires_grad()) detach_();  // the new value has no history
+  return *this;
+}
+
+Tensor& Tensor::fill_(Scalar value) {
+  check_in_place("fill_", *this, nullptr);
+  backend(device()).fill(kview(*this), value.to_double());
+  storage()->bump_version();
+  if (GradMode::is_enabled() && !is_leaf()) detach_();  // a constant has no history
+  return *this;
+}
+
+Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
+  check_in_place("clamp_", *this, nullptr);
+  assign_in_place("clamp_", *this, clamp(operand(*this), lo, hi));
+  return *this;
+}
+
+Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
+  check_in_place("uniform_", *this, nullptr);
+  Generator& g = gen ? *gen : default_generator();
+  backend(device()).random(RandomKind::Uniform, kview(*this), g.seed(), g.reserve(numel()), lo, hi);
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::normal_(double mean, double std, Generator* gen) {
+  check_in_place("normal_", *this, nullptr);
+  Generator& g = gen ? *gen : default_generator();
+  backend(device()).random(RandomKind::Normal, kview(*this), g.seed(), g.reserve(numel()), mean, std);
+  storage()->bump_version();
+  return *this;
+}
+
+// ---------------------------------------------------------------- op methods
+Tensor Tensor::sum() const { return ember::sum(*this); }
+Tensor Tensor::sum(std::span<const int64_t> d, bool keepdim) const { return ember::sum(*this, d, keepdim); }
+Tensor Tensor::mean() const { return ember::mean(*this); }
+Tensor Tensor::mean(std::span<const int64_t> d, bool keepdim) const { return ember::mean(*this, d, keepdim); }
+Tensor Tensor::exp() const { return ember::exp(*this); }
+Tensor Tensor::log() const { return ember::log(*this); }
+Tensor Tensor::sqrt() const { return ember::sqrt(*this); }
+Tensor Tensor::abs() const { return ember::abs(*this); }
+Tensor Tensor::tanh() const { return ember::tanh(*this); }
+Tensor Tensor::sigmoid() const { return ember::sigmoid(*this); }
+Tensor Tensor::relu() const { return ember::relu(*this); }
+Tensor Tensor::pow(Scalar e) const { return ember::pow(*this, e); }
+Tensor Tensor::matmul(const Tensor& o) const { return ember::matmul(*this, o); }
+
+// ---------------------------------------------------------------- factories
+Tensor empty(std::span<const int64_t> shape, TensorOptions o) {
+  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+  if (o.requires_grad) t.requires_grad_();
+  return t;
+}
+
+Tensor full(std::span<const int64_t> shape, Scalar value, TensorOptions o) {
+  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+  backend(o.device).fill(kview(t), value.to_double());
+  if (o.requires_grad) t.requires_grad_();
+  return t;
+}
+Tensor zeros(std::span<const int64_t> shape, TensorOptions o) { return full(shape, 0, o); }
+Tensor ones(std::span<const int64_t> shape, TensorOptions o) { return full(shape, 1, o); }
+Tensor scalar_tensor(Scalar value, TensorOptions o) { return full(std::span<const int64_t>(), value, o); }
+
+Tensor arange(double start, double end, double step, TensorOptions o) {
+  EMBER_CHECK(step != 0, "arange", "step must be non-zero");
+  EMBER_CHECK(std::isfinite(start) && std::isfinite(end), "arange", "start and end must be finite, got {} and {}", start, end);
+  EMBER_CHECK((end - start) / step >= 0 || start == end, "arange", "the range [{}, {}) with step {} is inconsistent",
+              start, end, step);
+  const int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  Tensor t = Tensor::empty({std::max<int64_t>(n, 0)}, DType::Float64, Device::cpu());
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  Tensor out = cast(t, o.dtype).to(o.device);
+  if (out.is_same(t)) out = clone(t);
+  if (o.requires_grad) out.requires_grad_();
+  return out;
+}
+
+Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
+  EMBER_CHECK(steps >= 0, "linspace", "steps must be non-negative, got {}", steps);
+  Tensor t = Tensor::empty({steps}, DType::Float64, Device::cpu());
+  double* p = t.data<double>();
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
+  // Symmetric evaluation (as PyTorch does): the second half counts back from end, so both ends are exact.
+  for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
+  Tensor out = cast(t, o.dtype).to(o.device);
+  if (out.is_same(t)) out = clone(t);
+  if (o.requires_grad) out.requires_grad_();
+  return out;
+}
+
+Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
+  const int64_t cols = m.value_or(n);
+  EMBER_CHECK(n >= 0 && cols >= 0, "eye", "sizes must be non-negative, got {} x {}", n, cols);
+  Tensor t = zeros({n, cols}, {.dtype = o.dtype, .device = o.device});
+  Tensor d = t.diagonal();
+  backend(o.device).fill(kview(d), 1.0);
+  if (o.requires_grad) t.requires_grad_();
+  return t;
+}
+
+namespace {
+Tensor random_tensor(RandomKind kind, std::span<const int64_t> shape, TensorOptions o, Generator* gen, double a, double b) {
+  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+  Generator& g = gen ? *gen : default_generator();
+  const uint64_t offset = g.reserve(static_cast<uint64_t>(t.numel()));
+  backend(o.device).random(kind, kview(t), g.seed(), offset, a, b);
+  if (o.requires_grad) t.requires_grad_();
+  return t;
+}
+}  // namespace
+
+Tensor rand(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
+  EMBER_CHECK(is_floating(o.dtype), "rand", "expected a floating dtype, got {}", o.dtype);
+  return random_tensor(RandomKind::Uniform, shape, o, gen, 0, 1);
+}
+Tensor randn(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
+  EMBER_CHECK(is_floating(o.dtype), "randn", "expected a floating dtype, got {}", o.dtype);
+  return random_tensor(RandomKind::Normal, shape, o, gen, 0, 1);
+}
+Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
+  EMBER_CHECK(low < high, "randint", "low ({}) must be less than high ({})", low, high);
+  return random_tensor(RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
+}
+Tensor bernoulli(std::span<const int64_t> shape, double p, TensorOptions o, Generator* gen) {
+  EMBER_CHECK(p >= 0 && p <= 1, "bernoulli", "probability must be in [0, 1], got {}", p);
+  Tensor u = random_tensor(RandomKind::Uniform, shape, {.dtype = DType::Float64, .device = o.device}, gen, 0, 1);
+  return cast(lt(u, Scalar(p)), o.dtype);
+}
+Tensor bernoulli(const Tensor& p, Generator* gen) {
+  check_floating("bernoulli", p);
+  NoGradGuard no_grad;
+  Tensor u = random_tensor(RandomKind::Uniform, p.shape(), {.dtype = DType::Float64, .device = p.device()}, gen, 0, 1);
+  return cast(lt(u, cast(p, DType::Float64)), p.dtype());
+}
+
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor full_like(const Tensor& t, Scalar v) { return full(t.shape(), v, {.dtype = t.dtype(), .device = t.device()}); }
+Tensor rand_like(const Tensor& t, Generator* g) { return rand(t.shape(), {.dtype = t.dtype(), .device = t.device()}, g); }
+Tensor randn_like(const Tensor& t, Generator* g) { return randn(t.shape(), {.dtype = t.dtype(), .device = t.device()}, g); }
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, std::span<const int64_t> shape, TensorOptions opts) {
+  EMBER_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector",
+              "{} values cannot fill shape {}", values.size(), shape_str(shape));
+  Tensor t = Tensor::empty(shape, dtype_v<T>, Device::cpu());
+  std::copy(values.begin(), values.end(), static_cast<T*>(t.data_ptr()));
+  Tensor out = cast(t, opts.dtype).to(opts.device);
+  if (opts.requires_grad) out.requires_grad_();
+  return out;
+}
+template Tensor from_vector(const std::vector<float>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<double>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<int64_t>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<int32_t>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<uint8_t>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<Half>&, std::span<const int64_t>, TensorOptions);
+template Tensor from_vector(const std::vector<BFloat16>&, std::span<const int64_t>, TensorOptions);
+
+template <>
+Tensor from_vector(const std::vector<bool>& values, std::span<const int64_t> shape, TensorOptions opts) {
+  std::vector<uint8_t> bytes(values.begin(), values.end());
+  return cast(from_vector(bytes, shape, {.dtype = DType::UInt8}), DType::Bool).to(opts.dtype).to(opts.device);
+}
+
+Tensor from_blob(void* data, std::span<const int64_t> shape, DType dtype, Device device, std::function<void(void*)> deleter) {
+  struct Owner {
+    std::function<void(void*)> fn;
+  };
+  auto* owner = deleter ? new Owner{std::move(deleter)} : nullptr;
+  auto storage = std::make_shared<Storage>(
+      data, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device,
+      owner ? +[](void* ctx, void* p) {
+        auto* o = static_cast<Owner*>(ctx);
+        o->fn(p);
+        delete o;
+      } : nullptr,
+      owner);
+  return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);
+}
+
+Device Device::parse(const std::string& text) {
+  if (text == "cpu") return cpu();
+  if (text == "cuda") return cuda(0);
+  if (text.rfind("cuda:", 0) == 0) {
+    try {
+      size_t used = 0;
+      const int index = std::stoi(text.substr(5), &used);
+      if (used == text.size() - 5 && index >= 0 && index < 128) return cuda(index);
+    } catch (const std::exception&) {
+    }
+  }
+  EMBER_FAIL("device", "cannot parse device \"{}\": expected \"cpu\", \"cuda\" or \"cuda:N\"", text);
+}
+
+}  // namespace ember

@@ -1,0 +1,56 @@
+#include "ops/activation.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "ops/ops.h"
+
+namespace ember {
+Tensor relu(const Tensor& x) {
+  EMBER_CHECK(x.dtype() != DType::Bool, "relu", "not defined for bool tensors");
+  return detail::relu_primitive(x);
+}
+
+Tensor sigmoid(const Tensor& x) {
+  return detail::sigmoid_primitive(x.is_floating_point() ? x : cast(x, DType::Float32));
+}
+
+// x for x > 0, slope * x otherwise
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  check_floating("leaky_relu", x);
+  return where(gt(x, Scalar(0)), x, x * negative_slope);
+}
+
+Tensor gelu(const Tensor& x, const char* approximate) {
+  check_floating("gelu", x);
+  if (std::strcmp(approximate, "tanh") == 0) {
+    // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const double k = std::sqrt(2.0 / std::numbers::pi);
+    return 0.5 * x * (1 + tanh(k * (x + 0.044715 * x * x * x)));
+  }
+  EMBER_CHECK(std::strcmp(approximate, "none") == 0, "gelu", "approximate must be \"none\" or \"tanh\", got \"{}\"",
+              approximate);
+  return 0.5 * x * (1 + erf(x * (1 / std::numbers::sqrt2)));  // x Phi(x)
+}
+
+Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  check_floating("softplus", x);
+  Tensor bx = x * beta;
+  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z
+  Tensor soft = (relu(bx) + log1p(exp(neg(abs(bx))))) / beta;
+  return where(gt(bx, Scalar(threshold)), x, soft);
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  check_floating("elu", x);
+  // expm1 of min(x, 0) keeps the unused branch finite for large x (no inf * 0 in the gradient)
+  return where(gt(x, Scalar(0)), x, alpha * expm1(minimum(x, zeros_like(x))));
+}
+
+Tensor log_sigmoid(const Tensor& x) { return neg(softplus(neg(x))); }
+
+
+}  // namespace ember

@@ -1,0 +1,375 @@
+// Elementwise primitives and their gradients. Every binary op first promotes both operands to the
+// result dtype and broadcasts them with expand views, so the primitives below see equal shapes and
+// dtypes, and never have to unbroadcast a gradient (expand's backward sums).
+#include "ops/elementwise.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "ops/ops.h"
+
+namespace ember {
+
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.device() == b.device(), op, "expected tensors on one device, got {} ({} {}) and {} ({} {})",
+              a.device(), shape_str(a.shape()), a.dtype(), b.device(), shape_str(b.shape()), b.dtype());
+}
+
+void check_floating(const char* op, const Tensor& t) {
+  EMBER_CHECK(t.is_floating_point(), op, "expected a floating-point tensor, got {} of shape {}", t.dtype(),
+              shape_str(t.shape()));
+}
+
+// ---------------------------------------------------------------- type promotion
+namespace {
+int category(DType t) { return t == DType::Bool ? 0 : is_floating(t) ? 2 : 1; }
+}  // namespace
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  // Three priority classes: dimensioned tensors, 0-dim tensors, wrapped numbers.
+  std::optional<DType> cls[3];
+  for (const Tensor* t : {&a, &b}) {
+    const int c = t->impl()->is_wrapped_number ? 2 : t->dim() == 0 ? 1 : 0;
+    cls[c] = cls[c] ? promote_types(*cls[c], t->dtype()) : t->dtype();
+  }
+  std::optional<DType> result = cls[0];
+  if (cls[1] && (!result || category(*cls[1]) > category(*result))) result = cls[1];
+  if (cls[2] && (!result || category(*cls[2]) > category(*result))) {
+    // A wrapped number of a higher category brings that category's default dtype.
+    result = category(*cls[2]) == 2 ? (result && category(*result) == 2 ? *result : DType::Float32)
+             : category(*cls[2]) == 1 ? DType::Int64 : DType::Bool;
+  }
+  return *result;
+}
+
+Tensor wrap_scalar(Scalar s, const Tensor& like) {
+  Tensor t = scalar_tensor(s, {.dtype = s.default_dtype(), .device = like.device()});
+  t.impl()->is_wrapped_number = true;
+  return t;
+}
+
+namespace {
+
+// ---------------------------------------------------------------- primitives
+struct Binary {
+  static constexpr const char* name = "binary";
+  const char* display_name;
+  BinaryOp op;
+  Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
+    Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+    backend(a.device()).binary(op, kview(a), kview(b), kview(out));
+    switch (op) {
+      case BinaryOp::Mul: case BinaryOp::Maximum: case BinaryOp::Minimum: case BinaryOp::Atan2:
+      case BinaryOp::Remainder:
+        ctx.save(a, b);
+        break;
+      case BinaryOp::Div:
+        ctx.save(a, b);
+        break;
+      case BinaryOp::Pow:
+        ctx.save(a, b);
+        ctx.save_output(out);
+        break;
+      default: break;
+    }
+    return out;
+  }
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    switch (op) {
+      case BinaryOp::Add: return {g, g};            // d(a+b) = da + db
+      case BinaryOp::Sub: return {g, neg(g)};       // d(a-b) = da - db
+      case BinaryOp::Mul: {                         // d(ab) = b da + a db
+        auto [a, b] = ctx.saved<2>();
+        return {g * b, g * a};
+      }
+      case BinaryOp::Div: {                         // d(a/b) = da / b - a db / b^2
+        auto [a, b] = ctx.saved<2>();
+        return {g / b, neg(g) * a / (b * b)};
+      }
+      case BinaryOp::Pow: {                         // d(a^b) = b a^(b-1) da + a^b ln(a) db
+        auto [a, b, out] = ctx.saved<3>();
+        Tensor ga = g * b * pow(a, b - 1);
+        // ln(a) is -inf at a = 0; PyTorch defines the exponent's gradient as 0 there (for b >= 0).
+        Tensor gb = where(logical_and(eq(a, Scalar(0)), ge(b, Scalar(0))), zeros_like(g), g * out * log(a));
+        return {ga, gb};
+      }
+      case BinaryOp::Maximum:
+      case BinaryOp::Minimum: {                     // the larger (smaller) input gets g; ties split it
+        auto [a, b] = ctx.saved<2>();
+        Tensor a_wins = op == BinaryOp::Maximum ? gt(a, b) : lt(a, b);
+        Tensor tie = eq(a, b);
+        Tensor wa = cast(a_wins, g.dtype()) + cast(tie, g.dtype()) * 0.5;
+        return {g * wa, g * (1 - wa)};
+      }
+      case BinaryOp::Atan2: {                       // d atan2(a, b) = (b da - a db) / (a^2 + b^2)
+        auto [a, b] = ctx.saved<2>();
+        Tensor denom = a * a + b * b;
+        return {g * b / denom, neg(g) * a / denom};
+      }
+      case BinaryOp::Remainder: {                   // a - floor(a/b) b
+        auto [a, b] = ctx.saved<2>();
+        return {g, neg(g) * floor(a / b)};
+      }
+      default: EMBER_FAIL(display_name, "is not differentiable");
+    }
+  }
+};
+
+struct Unary {
+  static constexpr const char* name = "unary";
+  const char* display_name;
+  UnaryOp op;
+  Tensor forward(Ctx& ctx, const Tensor& x) {
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    backend(x.device()).unary(op, kview(x), kview(out));
+    switch (op) {
+      case UnaryOp::Exp: case UnaryOp::Expm1: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Tanh:
+      case UnaryOp::Sigmoid: case UnaryOp::Reciprocal: case UnaryOp::Relu:
+        ctx.save_output(out);
+        break;
+      default:
+        ctx.save(x);
+    }
+    return out;
+  }
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    const Tensor s = ctx.saved(0);  // the input, or the output for ops whose derivative uses it
+    switch (op) {
+      case UnaryOp::Neg: return {neg(g)};
+      case UnaryOp::Abs: return {g * sign(s)};                          // d|x| = sign(x)
+      case UnaryOp::Sign: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
+        return {zeros_like(g)};                                         // piecewise constant
+      case UnaryOp::Exp: return {g * s};                                // d e^x = e^x
+      case UnaryOp::Log: return {g / s};                                // d ln x = 1/x
+      case UnaryOp::Log1p: return {g / (s + 1)};                        // 1/(1+x)
+      case UnaryOp::Expm1: return {g * (s + 1)};                        // e^x = y + 1
+      case UnaryOp::Sqrt: return {g / (2 * s)};                         // 1/(2 sqrt x)
+      case UnaryOp::Rsqrt: return {g * -0.5 * s * s * s};               // -x^-3/2 / 2 = -y^3/2
+      case UnaryOp::Sin: return {g * cos(s)};
+      case UnaryOp::Cos: return {neg(g) * sin(s)};
+      case UnaryOp::Tanh: return {g * (1 - s * s)};                     // 1 - tanh^2
+      case UnaryOp::Sigmoid: return {g * s * (1 - s)};                  // s (1 - s)
+      case UnaryOp::Relu: return {g * cast(gt(s, Scalar(0)), g.dtype())};  // 1 where x > 0
+      case UnaryOp::Erf: return {g * (2 / std::sqrt(std::numbers::pi)) * exp(neg(s * s))};
+      case UnaryOp::Reciprocal: return {neg(g) * s * s};                // -1/x^2 = -y^2
+      default: EMBER_FAIL(display_name, "is not differentiable");
+    }
+  }
+};
+
+struct Where {
+  static constexpr const char* name = "where";
+  Tensor cond;
+  Tensor forward(Ctx&, const Tensor& a, const Tensor& b) {
+    Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+    backend(a.device()).where(kview(cond), kview(a), kview(b), kview(out));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) {  // each branch gets g where it was chosen
+    Tensor z = zeros_like(g);
+    return {where(cond, g, z), where(cond, z, g)};
+  }
+};
+
+// Promotes and broadcasts two operands for a binary op.
+std::pair<Tensor, Tensor> prepare_binary(const char* op, const Tensor& a, const Tensor& b, DType dtype) {
+  EMBER_CHECK(a.defined() && b.defined(), op, "got an undefined tensor");
+  if (a.device() != b.device()) {
+    // A CPU number may join a CUDA tensor (as in PyTorch); anything else is an error.
+    const bool a_scalar = a.dim() == 0 && a.device().is_cpu(), b_scalar = b.dim() == 0 && b.device().is_cpu();
+    EMBER_CHECK(a_scalar || b_scalar, op, "expected tensors on one device, got {} ({} {}) and {} ({} {})",
+                a.device(), shape_str(a.shape()), a.dtype(), b.device(), shape_str(b.shape()), b.dtype());
+  }
+  Tensor x = a, y = b;
+  if (x.device() != y.device()) (a.dim() == 0 ? x : y) = to_device(a.dim() == 0 ? a : b, a.dim() == 0 ? b.device() : a.device());
+  if (x.dtype() != dtype) x = cast(x, dtype);
+  if (y.dtype() != dtype) y = cast(y, dtype);
+  if (x.shape() != y.shape()) {
+    Shape s = broadcast_shapes(op, x.shape(), y.shape());
+    x = expand(x, s);
+    y = expand(y, s);
+  }
+  return {x, y};
+}
+
+Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  auto [x, y] = prepare_binary(name, a, b, dtype);
+  return apply(Binary{name, op}, x, y);
+}
+
+Tensor comparison(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  auto [x, y] = prepare_binary(name, a, b, dtype);
+  Tensor out = Tensor::empty(x.shape(), DType::Bool, x.device());
+  backend(x.device()).binary(op, kview(x), kview(y), kview(out));
+  return out;
+}
+
+Tensor unary(const char* name, UnaryOp op, const Tensor& x, bool needs_float) {
+  EMBER_CHECK(x.defined(), name, "got an undefined tensor");
+  if (needs_float && !x.is_floating_point()) return apply(Unary{name, op}, cast(x, DType::Float32));
+  EMBER_CHECK(x.dtype() != DType::Bool || op == UnaryOp::LogicalNot, name, "not defined for bool tensors");
+  return apply(Unary{name, op}, x);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public binary ops
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  if (alpha.to_double() == 1) return binary("add", BinaryOp::Add, a, b);
+  return binary("add", BinaryOp::Add, a, mul(b, wrap_scalar(alpha, b)));
+}
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  EMBER_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, "sub", "subtracting bool tensors is not supported; use logical_xor");
+  if (alpha.to_double() == 1) return binary("sub", BinaryOp::Sub, a, b);
+  return binary("sub", BinaryOp::Sub, a, mul(b, wrap_scalar(alpha, b)));
+}
+Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) {
+  DType dtype = result_type(a, b);
+  if (!is_floating(dtype)) dtype = DType::Float32;  // true division
+  auto [x, y] = prepare_binary("div", a, b, dtype);
+  return apply(Binary{"div", BinaryOp::Div}, x, y);
+}
+Tensor pow(const Tensor& a, const Tensor& b) { return binary("pow", BinaryOp::Pow, a, b); }
+Tensor pow(const Tensor& a, Scalar exponent) {
+  const double e = exponent.to_double();
+  if (e == 1) return a.is_floating_point() ? a * 1 : clone(a);
+  if (e == 2) return a * a;  // exact and cheaper, with the same derivative 2a
+  if (e == 0.5 && a.is_floating_point()) return sqrt(a);
+  return binary("pow", BinaryOp::Pow, a, wrap_scalar(exponent, a));
+}
+Tensor pow(Scalar base, const Tensor& exponent) { return binary("pow", BinaryOp::Pow, wrap_scalar(base, exponent), exponent); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary("maximum", BinaryOp::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary("minimum", BinaryOp::Minimum, a, b); }
+Tensor atan2(const Tensor& a, const Tensor& b) {
+  DType dtype = result_type(a, b);
+  if (!is_floating(dtype)) dtype = DType::Float32;
+  auto [x, y] = prepare_binary("atan2", a, b, dtype);
+  return apply(Binary{"atan2", BinaryOp::Atan2}, x, y);
+}
+Tensor remainder(const Tensor& a, const Tensor& b) { return binary("remainder", BinaryOp::Remainder, a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(cond.dtype() == DType::Bool, "where", "the condition must be bool, got {} (shape {})", cond.dtype(),
+              shape_str(cond.shape()));
+  check_same_device("where", cond, a);
+  const DType dtype = result_type(a, b);
+  auto [x, y] = prepare_binary("where", a, b, dtype);
+  Shape s = broadcast_shapes("where", cond.shape(), x.shape());
+  Tensor c = expand(cond, s);
+  if (x.shape() != s) {
+    x = expand(x, s);
+    y = expand(y, s);
+  }
+  return apply(Where{c}, x, y);
+}
+Tensor where(const Tensor& cond, const Tensor& a, Scalar b) { return where(cond, a, wrap_scalar(b, a)); }
+Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where(cond, wrap_scalar(a, b), b); }
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  // where() keeps the gradient 1 inside [lo, hi] and 0 outside, as in PyTorch.
+  Tensor out = x;
+  if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, *lo), out);
+  if (hi) out = where(gt(out, Scalar(*hi)), full_like(out, *hi), out);
+  return out;
+}
+
+Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) { return a + weight * (b - a); }
+
+// ---------------------------------------------------------------- public unary ops
+Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::Neg, x, false); }
+Tensor abs(const Tensor& x) { return unary("abs", UnaryOp::Abs, x, false); }
+Tensor sign(const Tensor& x) { return unary("sign", UnaryOp::Sign, x, false); }
+Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::Exp, x, true); }
+Tensor log(const Tensor& x) { return unary("log", UnaryOp::Log, x, true); }
+Tensor log1p(const Tensor& x) { return unary("log1p", UnaryOp::Log1p, x, true); }
+Tensor expm1(const Tensor& x) { return unary("expm1", UnaryOp::Expm1, x, true); }
+Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::Sqrt, x, true); }
+Tensor rsqrt(const Tensor& x) { return unary("rsqrt", UnaryOp::Rsqrt, x, true); }
+Tensor square(const Tensor& x) { return x * x; }
+Tensor reciprocal(const Tensor& x) { return unary("reciprocal", UnaryOp::Reciprocal, x, true); }
+Tensor sin(const Tensor& x) { return unary("sin", UnaryOp::Sin, x, true); }
+Tensor cos(const Tensor& x) { return unary("cos", UnaryOp::Cos, x, true); }
+Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::Tanh, x, true); }
+Tensor erf(const Tensor& x) { return unary("erf", UnaryOp::Erf, x, true); }
+Tensor floor(const Tensor& x) { return unary("floor", UnaryOp::Floor, x, false); }
+Tensor ceil(const Tensor& x) { return unary("ceil", UnaryOp::Ceil, x, false); }
+Tensor round(const Tensor& x) { return unary("round", UnaryOp::Round, x, false); }
+
+namespace {
+Tensor predicate(UnaryOp op, const Tensor& x) {
+  Tensor out = Tensor::empty(x.shape(), DType::Bool, x.device());
+  backend(x.device()).unary(op, kview(x), kview(out));
+  return out;
+}
+}  // namespace
+Tensor isnan(const Tensor& x) { return predicate(UnaryOp::IsNan, x); }
+Tensor isinf(const Tensor& x) { return predicate(UnaryOp::IsInf, x); }
+Tensor isfinite(const Tensor& x) { return logical_not(logical_or(isnan(x), isinf(x))); }
+Tensor logical_not(const Tensor& x) { return predicate(UnaryOp::LogicalNot, x); }
+
+// ---------------------------------------------------------------- comparisons
+Tensor eq(const Tensor& a, const Tensor& b) { return comparison("eq", BinaryOp::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return comparison("ne", BinaryOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return comparison("lt", BinaryOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return comparison("le", BinaryOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return comparison("gt", BinaryOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return comparison("ge", BinaryOp::Ge, a, b); }
+Tensor logical_and(const Tensor& a, const Tensor& b) { return comparison("logical_and", BinaryOp::LogicalAnd, a, b); }
+Tensor logical_or(const Tensor& a, const Tensor& b) { return comparison("logical_or", BinaryOp::LogicalOr, a, b); }
+Tensor logical_xor(const Tensor& a, const Tensor& b) { return comparison("logical_xor", BinaryOp::LogicalXor, a, b); }
+Tensor eq(const Tensor& a, Scalar b) { return eq(a, wrap_scalar(b, a)); }
+Tensor ne(const Tensor& a, Scalar b) { return ne(a, wrap_scalar(b, a)); }
+Tensor lt(const Tensor& a, Scalar b) { return lt(a, wrap_scalar(b, a)); }
+Tensor le(const Tensor& a, Scalar b) { return le(a, wrap_scalar(b, a)); }
+Tensor gt(const Tensor& a, Scalar b) { return gt(a, wrap_scalar(b, a)); }
+Tensor ge(const Tensor& a, Scalar b) { return ge(a, wrap_scalar(b, a)); }
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  if (a.shape() != b.shape()) return false;
+  NoGradGuard no_grad;
+  Tensor x = cast(a, DType::Float64), y = cast(b, DType::Float64);
+  Tensor close = le(abs(x - y), atol + rtol * abs(y));
+  close = logical_or(close, eq(x, y));  // equal infinities
+  if (equal_nan) close = logical_or(close, logical_and(isnan(x), isnan(y)));
+  return all(close);
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  return all(eq(a, b));
+}
+
+// ---------------------------------------------------------------- operators
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, Scalar b) { return add(a, wrap_scalar(b, a)); }
+Tensor operator-(const Tensor& a, Scalar b) { return sub(a, wrap_scalar(b, a)); }
+Tensor operator*(const Tensor& a, Scalar b) { return mul(a, wrap_scalar(b, a)); }
+Tensor operator/(const Tensor& a, Scalar b) { return div(a, wrap_scalar(b, a)); }
+Tensor operator+(Scalar a, const Tensor& b) { return add(wrap_scalar(a, b), b); }
+Tensor operator-(Scalar a, const Tensor& b) { return sub(wrap_scalar(a, b), b); }
+Tensor operator*(Scalar a, const Tensor& b) { return mul(wrap_scalar(a, b), b); }
+Tensor operator/(Scalar a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator<(const Tensor& a, Scalar b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, Scalar b) { return le(a, b); }
+Tensor operator>(const Tensor& a, Scalar b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, Scalar b) { return ge(a, b); }
+
+}  // namespace ember
+
+namespace ember::detail {
+Tensor relu_primitive(const Tensor& x) { return apply(Unary{"relu", UnaryOp::Relu}, x); }
+Tensor sigmoid_primitive(const Tensor& x) { return apply(Unary{"sigmoid", UnaryOp::Sigmoid}, x); }
+}  // namespace ember::detail

@@ -1,0 +1,154 @@
+// Gather/scatter style ops. Each pair is the other's gradient: index_select <-> index_add,
+// gather <-> scatter_add, so gradients of any order stay inside these four primitives.
+#include "ops/index.h"
+
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+void check_index(const char* op, const Tensor& index, int64_t bound, const Tensor& x, int64_t dim) {
+  EMBER_CHECK(index.dtype() == DType::Int64 || index.dtype() == DType::Int32, op,
+              "indices must be int64 or int32, got {} (shape {})", index.dtype(), shape_str(index.shape()));
+  check_same_device(op, x, index);
+  if (index.numel() == 0) return;
+  auto [lo, hi] = backend(index.device()).index_range(kview(index));
+  EMBER_CHECK(lo >= 0 && hi < bound, op,
+              "index out of range: indices span [{}, {}] but dimension {} of the input (shape {}) has size {}", lo, hi,
+              dim, shape_str(x.shape()), bound);
+}
+
+Tensor as_int64(const Tensor& index) { return index.dtype() == DType::Int64 ? index : cast(index, DType::Int64); }
+
+struct IndexSelect {
+  static constexpr const char* name = "index_select";
+  int64_t dim;
+  Tensor index;
+  Shape in_shape;
+  Tensor forward(Ctx&, const Tensor& x) {
+    Shape shape = x.shape();
+    shape[dim] = index.numel();
+    Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+    if (out.numel() > 0) backend(x.device()).index_select(kview(x), dim, kview(index), kview(out));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) {  // each picked row's gradient goes back to its source row
+    return {index_add(zeros(in_shape, {.dtype = g.dtype(), .device = g.device()}), dim, index, g)};
+  }
+};
+
+struct IndexAdd {
+  static constexpr const char* name = "index_add";
+  int64_t dim;
+  Tensor index;
+  Tensor forward(Ctx&, const Tensor& x, const Tensor& src) {
+    Tensor out = clone(x);
+    if (src.numel() > 0) backend(x.device()).index_add(kview(out), dim, kview(index), kview(src));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) { return {g, index_select(g, dim, index)}; }
+};
+
+struct Gather {
+  static constexpr const char* name = "gather";
+  int64_t dim;
+  Tensor index;
+  Shape in_shape;
+  Tensor forward(Ctx&, const Tensor& x) {
+    Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+    if (out.numel() > 0) backend(x.device()).gather(kview(x), dim, kview(index), kview(out));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) {
+    return {scatter_add(zeros(in_shape, {.dtype = g.dtype(), .device = g.device()}), dim, index, g)};
+  }
+};
+
+struct ScatterAdd {
+  static constexpr const char* name = "scatter_add";
+  int64_t dim;
+  Tensor index;
+  Tensor forward(Ctx&, const Tensor& x, const Tensor& src) {
+    Tensor out = clone(x);
+    if (index.numel() > 0) backend(x.device()).scatter_add(kview(out), dim, kview(index), kview(src));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) { return {g, gather(g, dim, index)}; }
+};
+
+}  // namespace
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  EMBER_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape {}", shape_str(index.shape()));
+  const int64_t d = normalize_dim("index_select", dim, x.dim());
+  if (x.dim() == 0) return index_select(reshape(x, std::vector<int64_t>{1}), 0, index).reshape(std::vector<int64_t>{});
+  check_index("index_select", index, x.size(d), x, d);
+  return apply(IndexSelect{d, as_int64(reshape(index, std::vector<int64_t>{-1})), x.shape()}, x);
+}
+
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  const int64_t d = normalize_dim("index_add", dim, x.dim());
+  EMBER_CHECK(index.dim() <= 1, "index_add", "index must be 1-D, got shape {}", shape_str(index.shape()));
+  Shape expect = x.shape();
+  if (x.dim() > 0) expect[d] = index.numel();
+  EMBER_CHECK(src.shape() == expect, "index_add", "source of shape {} does not match input {} with {} indices along dim {}",
+              shape_str(src.shape()), shape_str(x.shape()), index.numel(), d);
+  check_index("index_add", index, x.dim() ? x.size(d) : 1, x, d);
+  Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
+  return apply(IndexAdd{d, as_int64(reshape(index, std::vector<int64_t>{-1}))}, x, s);
+}
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  const int64_t d = normalize_dim("gather", dim, x.dim());
+  EMBER_CHECK(index.dim() == x.dim(), "gather", "index has {} dimensions ({}) but the input has {} ({})", index.dim(),
+              shape_str(index.shape()), x.dim(), shape_str(x.shape()));
+  for (int64_t k = 0; k < x.dim(); ++k)
+    EMBER_CHECK(k == d || index.size(k) <= x.size(k), "gather", "index shape {} exceeds input shape {} in dimension {}",
+                shape_str(index.shape()), shape_str(x.shape()), k);
+  check_index("gather", index, x.dim() ? x.size(d) : 1, x, d);
+  return apply(Gather{d, as_int64(index), x.shape()}, x);
+}
+
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  const int64_t d = normalize_dim("scatter_add", dim, x.dim());
+  EMBER_CHECK(index.dim() == x.dim() && src.dim() == x.dim(), "scatter_add",
+              "input {}, index {} and src {} must have the same number of dimensions", shape_str(x.shape()),
+              shape_str(index.shape()), shape_str(src.shape()));
+  for (int64_t k = 0; k < x.dim(); ++k) {
+    EMBER_CHECK(index.size(k) <= src.size(k), "scatter_add", "index shape {} exceeds src shape {} in dimension {}",
+                shape_str(index.shape()), shape_str(src.shape()), k);
+    EMBER_CHECK(k == d || index.size(k) <= x.size(k), "scatter_add", "index shape {} exceeds input shape {} in dimension {}",
+                shape_str(index.shape()), shape_str(x.shape()), k);
+  }
+  check_index("scatter_add", index, x.dim() ? x.size(d) : 1, x, d);
+  Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
+  return apply(ScatterAdd{d, as_int64(index)}, x, s);
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
+  EMBER_CHECK(mask.dtype() == DType::Bool, "masked_fill", "mask must be bool, got {}", mask.dtype());
+  Tensor v = full({}, value, {.dtype = x.dtype(), .device = x.device()});
+  return where(mask, v.expand(x.shape()), x);
+}
+
+Tensor one_hot(const Tensor& labels, int64_t num_classes) {
+  EMBER_CHECK(labels.dtype() == DType::Int64 || labels.dtype() == DType::Int32, "one_hot",
+              "expected integer class indices, got {}", labels.dtype());
+  if (num_classes < 0) num_classes = labels.numel() ? max(labels).item<int64_t>() + 1 : 0;
+  if (labels.numel() > 0) {
+    auto [lo, hi] = backend(labels.device()).index_range(kview(labels));
+    EMBER_CHECK(lo >= 0 && hi < num_classes, "one_hot", "class values span [{}, {}] but num_classes is {}", lo, hi,
+                num_classes);
+  }
+  Tensor classes = arange(0, static_cast<double>(num_classes), 1, {.dtype = DType::Int64, .device = labels.device()});
+  return cast(eq(unsqueeze(as_int64(labels), -1), classes), DType::Int64);
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  EMBER_CHECK(weight.dim() == 2, "embedding", "weight must be [num_embeddings, dim], got {}", shape_str(weight.shape()));
+  Shape out = indices.shape();
+  out.push_back(weight.size(1));
+  return reshape(index_select(weight, 0, reshape(indices, std::vector<int64_t>{-1})), out);
+}
+
+}  // namespace ember

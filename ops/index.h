@@ -1,0 +1,17 @@
+#pragma once
+// Indexing with integer tensors. Every index is bounds-checked: an out-of-range index is an
+// ember::Error naming the op, never a read outside memory.
+#include "core/tensor.h"
+
+namespace ember {
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D int64
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);  // int64 result
+// weight [num, dim] rows picked by indices of any shape -> [..., dim]
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+
+}  // namespace ember

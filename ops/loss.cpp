@@ -1,0 +1,141 @@
+// Losses as composites of primitives; the formulas follow torch.nn.functional's definitions.
+#include "ops/loss.h"
+
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+Tensor reduce_loss(const char* op, const Tensor& loss, const std::string& reduction) {
+  if (reduction == "mean") return mean(loss);
+  if (reduction == "sum") return sum(loss);
+  EMBER_CHECK(reduction == "none", op, "reduction must be \"mean\", \"sum\" or \"none\", got \"{}\"", reduction);
+  return loss;
+}
+
+void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
+  EMBER_CHECK(input.shape() == target.shape(), op, "input shape {} and target shape {} differ", shape_str(input.shape()),
+              shape_str(target.shape()));
+  check_same_device(op, input, target);
+  check_floating(op, input);
+}
+
+// Moves the class dim (1) last and flattens: [N, C, d...] -> [N*d..., C]; target -> [N*d...].
+std::pair<Tensor, Tensor> flatten_classes(const char* op, const Tensor& input, const Tensor& target) {
+  EMBER_CHECK(input.dim() >= 1, op, "input must have a class dimension, got shape {}", shape_str(input.shape()));
+  if (input.dim() == 1) return {unsqueeze(input, 0), reshape(target, std::vector<int64_t>{1})};
+  Shape expect = input.shape();
+  expect.erase(expect.begin() + 1);
+  EMBER_CHECK(target.shape() == expect, op, "target shape {} does not fit input shape {} (expected {})",
+              shape_str(target.shape()), shape_str(input.shape()), shape_str(expect));
+  const int64_t c = input.size(1);
+  Tensor x = input.dim() == 2 ? input : reshape(transpose(flatten(input, 2), 1, 2), std::vector<int64_t>{-1, c});
+  return {x, reshape(target, std::vector<int64_t>{-1})};
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  check_same_shape("mse_loss", input, target);
+  Tensor d = input - target;
+  return reduce_loss("mse_loss", d * d, reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  check_same_shape("l1_loss", input, target);
+  return reduce_loss("l1_loss", abs(input - target), reduction);
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight, int64_t ignore_index,
+                const std::string& reduction) {
+  check_floating("nll_loss", input);
+  EMBER_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, "nll_loss",
+              "target must hold class indices (int64), got {}", target.dtype());
+  auto [x, t] = flatten_classes("nll_loss", input, target);
+  const int64_t c = x.size(1);
+  Tensor valid = ne(t, Scalar(ignore_index));
+  Tensor safe_t = where(valid, cast(t, DType::Int64), zeros_like(cast(t, DType::Int64)));
+  if (safe_t.numel() > 0) {
+    auto [lo, hi] = backend(safe_t.device()).index_range(kview(safe_t));
+    EMBER_CHECK(lo >= 0 && hi < c, "nll_loss", "target classes span [{}, {}] but the input has {} classes", lo, hi, c);
+  }
+  Tensor picked = squeeze(gather(x, 1, unsqueeze(safe_t, 1)), 1);  // log p of the target class
+  Tensor w = cast(valid, x.dtype());
+  if (weight) {
+    EMBER_CHECK(weight->dim() == 1 && weight->size(0) == c, "nll_loss", "weight must be [{}], got {}", c,
+                shape_str(weight->shape()));
+    w = w * index_select(cast(*weight, x.dtype()), 0, safe_t);
+  }
+  Tensor loss = neg(picked) * w;
+  if (reduction == "mean") return sum(loss) / sum(w);  // weighted mean over non-ignored targets
+  Shape out_shape = target.shape();
+  return reduce_loss("nll_loss", reduction == "none" ? reshape(loss, out_shape) : loss, reduction);
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                     int64_t ignore_index, const std::string& reduction, double label_smoothing) {
+  check_floating("cross_entropy", input);
+  EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy", "label_smoothing must be in [0, 1], got {}",
+              label_smoothing);
+  const int64_t class_dim = input.dim() == 1 ? 0 : 1;
+  Tensor logp = log_softmax(input, class_dim);
+  const int64_t c = input.size(class_dim);
+  if (target.is_floating_point()) {  // class probabilities
+    check_same_shape("cross_entropy", input, target);
+    Tensor t = label_smoothing > 0 ? target * (1 - label_smoothing) + label_smoothing / c : target;
+    Tensor per = logp * t;
+    if (weight) {
+      Shape ws(input.dim(), 1);
+      ws[class_dim] = c;
+      per = per * reshape(*weight, ws);
+    }
+    Tensor loss = neg(sum(per, {class_dim}));
+    return reduce_loss("cross_entropy", loss, reduction);
+  }
+  Tensor nll = nll_loss(logp, target, weight, ignore_index, reduction);
+  if (label_smoothing == 0) return nll;
+  // Smoothing mixes in the uniform distribution: eps/C of loss on every class (weighted like nll).
+  auto [x, t] = flatten_classes("cross_entropy", logp, target);
+  Tensor valid = cast(ne(t, Scalar(ignore_index)), x.dtype());
+  Tensor per_class = weight ? x * unsqueeze(cast(*weight, x.dtype()), 0) : x;
+  Tensor smooth = neg(sum(per_class, {1})) * valid;
+  Tensor smooth_red;
+  if (reduction == "mean") {
+    Tensor denom = sum(valid);
+    if (weight) {
+      Tensor safe_t = where(ne(t, Scalar(ignore_index)), cast(t, DType::Int64), zeros_like(cast(t, DType::Int64)));
+      denom = sum(valid * index_select(cast(*weight, x.dtype()), 0, safe_t));
+    }
+    smooth_red = sum(smooth) / denom;
+  } else if (reduction == "sum") {
+    smooth_red = sum(smooth);
+  } else {
+    smooth_red = reshape(smooth, target.shape());
+  }
+  return nll * (1 - label_smoothing) + smooth_red * (label_smoothing / c);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                            const std::string& reduction) {
+  check_same_shape("binary_cross_entropy", input, target);
+  // PyTorch clamps the logs at -100 so that p = 0 or 1 gives a finite loss.
+  Tensor log_p = clamp(log(input), -100.0, std::nullopt);
+  Tensor log_1mp = clamp(log(1 - input), -100.0, std::nullopt);
+  Tensor loss = neg(target * log_p + (1 - target) * log_1mp);
+  if (weight) loss = loss * *weight;
+  return reduce_loss("binary_cross_entropy", loss, reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                                        const std::string& reduction, const std::optional<Tensor>& pos_weight) {
+  check_same_shape("binary_cross_entropy_with_logits", input, target);
+  // -[p y log s(x) + (1 - y) log(1 - s(x))] with log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
+  Tensor log_sig = log_sigmoid(input);
+  Tensor log_one_minus = log_sigmoid(neg(input));
+  Tensor pos = pos_weight ? target * *pos_weight : target;
+  Tensor loss = neg(pos * log_sig + (1 - target) * log_one_minus);
+  if (weight) loss = loss * *weight;
+  return reduce_loss("binary_cross_entropy_with_logits", loss, reduction);
+}
+
+}  // namespace ember

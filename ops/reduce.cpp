@@ -1,0 +1,261 @@
+// Reductions. Sum, prod and amax/amin are primitives; mean, var, std, logsumexp and norm are
+// composites of them, so their gradients (and gradients of gradients) come for free.
+#include "ops/reduce.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+// Normalised, sorted, de-duplicated dims; empty input means every dim.
+Dims reduce_dims(const char* op, const Tensor& x, std::span<const int64_t> dims) {
+  Dims out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < x.dim(); ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) {
+    const int64_t n = normalize_dim(op, d, x.dim());
+    EMBER_CHECK(std::find(out.begin(), out.end(), n) == out.end(), op, "dimension {} appears twice in {}", n,
+                shape_str(dims));
+    out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  if (x.dim() == 0) out.clear();
+  return out;
+}
+
+Shape keepdim_shape(const Tensor& x, const Dims& dims) {
+  Shape s = x.shape();
+  for (int64_t d : dims) s[d] = 1;
+  return s;
+}
+
+Shape reduced_shape(const Tensor& x, const Dims& dims, bool keepdim) {
+  if (keepdim) return keepdim_shape(x, dims);
+  Shape s;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (std::find(dims.begin(), dims.end(), d) == dims.end()) s.push_back(x.shape()[d]);
+  return s;
+}
+
+int64_t count_of(const Tensor& x, const Dims& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= x.shape()[d];
+  return n;
+}
+
+// Runs a reduce kernel into a keepdim-shaped output, then drops the reduced dims if asked.
+Tensor run_reduce(ReduceOp op, const Tensor& x, const Dims& dims, bool keepdim, DType out_dtype) {
+  Shape ks = keepdim_shape(x, dims);
+  Tensor out = Tensor::empty(ks, out_dtype, x.device());
+  if (x.numel() == 0) {
+    backend(x.device()).fill(kview(out), op == ReduceOp::Prod ? 1.0 : 0.0);
+  } else if (out.numel() > 0) {
+    backend(x.device()).reduce(op, kview(x), kview(out), dims);
+  }
+  return keepdim ? out : make_view(out, reduced_shape(x, dims, false), contiguous_strides(reduced_shape(x, dims, false)), out.offset());
+}
+
+struct Sum {
+  static constexpr const char* name = "sum";
+  Dims dims;
+  bool keepdim;
+  Shape in_shape;
+  Tensor forward(Ctx&, const Tensor& x) { return run_reduce(ReduceOp::Sum, x, dims, keepdim, x.dtype()); }
+  Grads backward(Ctx&, const Tensor& g) {  // each input element contributed once: broadcast g back
+    Shape ks = in_shape;
+    for (int64_t d : dims) ks[d] = 1;
+    return {expand(reshape(g, ks), in_shape)};
+  }
+};
+
+struct Prod {
+  static constexpr const char* name = "prod";
+  int64_t dim;  // x was moved so that this is the last dim
+  bool keepdim;
+  Tensor forward(Ctx& ctx, const Tensor& x) {
+    ctx.save(x);
+    return run_reduce(ReduceOp::Prod, x, Dims{dim}, keepdim, x.dtype());
+  }
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    // d prod / d x_i = product of the others. Computed without dividing by x_i (which fails at 0):
+    // row i of a [n, n] matrix holds x with x_i replaced by 1.
+    Tensor x = ctx.saved(0);
+    const int64_t n = x.size(dim);
+    Tensor moved = transpose(x, dim, -1);  // [..., n]
+    Shape square = moved.shape();
+    square.insert(square.end() - 1, n);     // [..., n, n]
+    Tensor rows = expand(unsqueeze(moved, -2), square);
+    Tensor diagonal = eye(n, std::nullopt, {.dtype = DType::Bool, .device = x.device()});
+    Tensor others = prod(where(diagonal, Scalar(1), rows), -1);  // [..., n]
+    Tensor gk = keepdim ? g : unsqueeze(g, dim);
+    return {transpose(transpose(gk, dim, -1) * others, dim, -1)};
+  }
+};
+
+// amax/amin: the gradient goes to the elements equal to the result, split evenly among ties.
+struct Extreme {
+  static constexpr const char* name = "amax";
+  const char* display_name;
+  ReduceOp op;
+  Dims dims;
+  bool keepdim;
+  Tensor forward(Ctx& ctx, const Tensor& x) {
+    Tensor out = run_reduce(op, x, dims, true, x.dtype());
+    ctx.save(x);
+    ctx.save(out);
+    return keepdim ? out : reshape(out, reduced_shape(x, dims, false));
+  }
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    auto [x, out] = ctx.saved<2>();
+    Tensor mask = cast(eq(x, out), g.dtype());
+    Tensor count = sum(mask, dims, true);
+    Tensor gk = keepdim ? g : reshape(g, keepdim_shape(x, dims));
+    return {gk * mask / count};
+  }
+};
+
+struct Cumsum {
+  static constexpr const char* name = "cumsum";
+  int64_t dim;
+  Tensor forward(Ctx&, const Tensor& x) {
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (x.numel() > 0) backend(x.device()).cumsum(kview(x), kview(out), dim);
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) {  // y_j = sum_{i<=j} x_i  =>  dx_i = sum_{j>=i} g_j
+    const int64_t d = dim;
+    return {flip(cumsum(flip(g, std::vector<int64_t>{d}), d), std::vector<int64_t>{d})};
+  }
+};
+
+DType sum_dtype(DType t) { return is_floating(t) ? t : DType::Int64; }
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+  Dims d = reduce_dims("sum", x, dims);
+  Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
+  return apply(Sum{d, keepdim, x.shape()}, in);
+}
+
+Tensor mean(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+  EMBER_CHECK(x.is_floating_point(), "mean", "expected a floating-point tensor, got {} of shape {}", x.dtype(),
+              shape_str(x.shape()));
+  Dims d = reduce_dims("mean", x, dims);
+  const int64_t n = count_of(x, d);
+  return sum(x, d, keepdim) / static_cast<double>(n);  // 0/0 = NaN for an empty mean, as in PyTorch
+}
+
+Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  if (!dim) return prod(flatten(x), 0, false).reshape(keepdim ? Shape(x.dim(), 1) : Shape{});
+  const int64_t d = normalize_dim("prod", *dim, x.dim());
+  Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
+  if (x.dim() == 0) return in;
+  return apply(Prod{d, keepdim}, in);
+}
+
+Tensor var(const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  check_floating("var", x);
+  Dims d = reduce_dims("var", x, dims);
+  const int64_t n = count_of(x, d);
+  Tensor centered = x - mean(x, d, true);
+  return sum(centered * centered, d, keepdim) / static_cast<double>(std::max<int64_t>(n - correction, 0));
+}
+
+Tensor std(const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  return sqrt(var(x, dims, correction, keepdim));
+}
+
+namespace {
+Tensor extreme(const char* name, ReduceOp op, const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+  Dims d = reduce_dims(name, x, dims);
+  for (int64_t k : d)
+    EMBER_CHECK(x.shape()[k] > 0, name, "cannot reduce over dimension {} of size 0 (shape {})", k, shape_str(x.shape()));
+  EMBER_CHECK(x.numel() > 0 || !d.empty(), name, "cannot reduce an empty tensor of shape {}", shape_str(x.shape()));
+  return apply(Extreme{name, op, d, keepdim}, x);
+}
+
+Tensor arg_extreme(const char* name, ReduceOp op, const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  if (!dim) {
+    EMBER_CHECK(x.numel() > 0, name, "cannot reduce an empty tensor of shape {}", shape_str(x.shape()));
+    Tensor flat = reshape(x, std::vector<int64_t>{-1});
+    Tensor r = arg_extreme(name, op, flat, 0, false);
+    return keepdim ? reshape(r, Shape(x.dim(), 1)) : r;
+  }
+  const int64_t d = normalize_dim(name, *dim, x.dim());
+  if (x.dim() == 0) return zeros({}, {.dtype = DType::Int64, .device = x.device()});
+  EMBER_CHECK(x.shape()[d] > 0, name, "cannot reduce over dimension {} of size 0 (shape {})", d, shape_str(x.shape()));
+  return run_reduce(op, x, Dims{d}, keepdim, DType::Int64);
+}
+}  // namespace
+
+Tensor amax(const Tensor& x, std::span<const int64_t> dims, bool keepdim) { return extreme("amax", ReduceOp::Max, x, dims, keepdim); }
+Tensor amin(const Tensor& x, std::span<const int64_t> dims, bool keepdim) { return extreme("amin", ReduceOp::Min, x, dims, keepdim); }
+Tensor max(const Tensor& x) { return extreme("max", ReduceOp::Max, x, {}, false); }
+Tensor min(const Tensor& x) { return extreme("min", ReduceOp::Min, x, {}, false); }
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  const int64_t d = dim;
+  return {extreme("max", ReduceOp::Max, x, std::span<const int64_t>(&d, 1), keepdim), argmax(x, dim, keepdim)};
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  const int64_t d = dim;
+  return {extreme("min", ReduceOp::Min, x, std::span<const int64_t>(&d, 1), keepdim), argmin(x, dim, keepdim)};
+}
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmax", ReduceOp::ArgMax, x, dim, keepdim); }
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmin", ReduceOp::ArgMin, x, dim, keepdim); }
+
+Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+  check_floating("logsumexp", x);
+  Dims d = reduce_dims("logsumexp", x, dims);
+  // Shift by the max for stability; the shift is a constant for the gradient (it cancels), and
+  // infinite maxima are replaced by 0 so that inf - inf does not make NaN.
+  Tensor m = amax(x, d, true).detach();
+  m = where(isinf(m), zeros_like(m), m);
+  Tensor out = log(sum(exp(x - m), d, true)) + m;
+  return keepdim ? out : reshape(out, reduced_shape(x, d, false));
+}
+
+Tensor norm(const Tensor& x, double p, std::span<const int64_t> dims, bool keepdim) {
+  check_floating("norm", x);
+  Dims d = reduce_dims("norm", x, dims);
+  if (std::isinf(p)) return p > 0 ? amax(abs(x), d, keepdim) : amin(abs(x), d, keepdim);
+  if (p == 1) return sum(abs(x), d, keepdim);
+  if (p == 2) {
+    // sqrt's gradient is infinite at 0; route zero norms through a safe value so the gradient is 0.
+    Tensor sq = sum(x * x, d, keepdim);
+    Tensor is_zero = eq(sq, Scalar(0));
+    Tensor safe = where(is_zero, ones_like(sq), sq);
+    return where(is_zero, zeros_like(sq), sqrt(safe));
+  }
+  Tensor s = sum(pow(abs(x), p), d, keepdim);
+  Tensor is_zero = eq(s, Scalar(0));
+  Tensor safe = where(is_zero, ones_like(s), s);
+  return where(is_zero, zeros_like(s), pow(safe, 1.0 / p));
+}
+
+Tensor cumsum(const Tensor& x, int64_t dim) {
+  const int64_t d = normalize_dim("cumsum", dim, x.dim());
+  Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
+  if (x.dim() == 0) return clone(in);
+  return apply(Cumsum{d}, in);
+}
+
+bool all(const Tensor& x) {
+  if (x.numel() == 0) return true;
+  Tensor b = x.dtype() == DType::Bool ? x : ne(x, Scalar(0));
+  return amin(cast(b, DType::UInt8)).item<uint8_t>() != 0;
+}
+
+bool any(const Tensor& x) {
+  if (x.numel() == 0) return false;
+  Tensor b = x.dtype() == DType::Bool ? x : ne(x, Scalar(0));
+  return amax(cast(b, DType::UInt8)).item<uint8_t>() != 0;
+}
+
+}  // namespace ember

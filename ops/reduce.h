@@ -1,0 +1,42 @@
+#pragma once
+// Reductions over any set of dims (empty dims = all dims), with keepdim, and cumulative sums.
+#include <optional>
+#include <utility>
+
+#include "core/tensor.h"
+
+namespace ember {
+
+Tensor sum(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
+Tensor prod(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+// correction = 1 gives the unbiased estimate (PyTorch's default).
+Tensor var(const Tensor& x, std::span<const int64_t> dims = {}, int64_t correction = 1, bool keepdim = false);
+Tensor std(const Tensor& x, std::span<const int64_t> dims = {}, int64_t correction = 1, bool keepdim = false);
+// Largest (smallest) value over dims; ties share the gradient equally.
+Tensor amax(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
+// {values, indices} along one dim; the first index wins ties.
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor max(const Tensor& x);  // of all elements
+Tensor min(const Tensor& x);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim = false);
+// p-norm over dims (p = 2 by default; p = inf is the max norm). Gradient 0 at 0, as in PyTorch.
+Tensor norm(const Tensor& x, double p = 2, std::span<const int64_t> dims = {}, bool keepdim = false);
+Tensor cumsum(const Tensor& x, int64_t dim);
+bool all(const Tensor& x);
+bool any(const Tensor& x);
+
+inline Tensor sum(const Tensor& x, std::initializer_list<int64_t> d, bool keepdim = false) { return sum(x, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+inline Tensor mean(const Tensor& x, std::initializer_list<int64_t> d, bool keepdim = false) { return mean(x, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+inline Tensor var(const Tensor& x, std::initializer_list<int64_t> d, int64_t correction = 1, bool keepdim = false) { return var(x, std::span<const int64_t>(d.begin(), d.size()), correction, keepdim); }
+inline Tensor std(const Tensor& x, std::initializer_list<int64_t> d, int64_t correction = 1, bool keepdim = false) { return std(x, std::span<const int64_t>(d.begin(), d.size()), correction, keepdim); }
+inline Tensor amax(const Tensor& x, std::initializer_list<int64_t> d, bool keepdim = false) { return amax(x, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+inline Tensor amin(const Tensor& x, std::initializer_list<int64_t> d, bool keepdim = false) { return amin(x, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+inline Tensor logsumexp(const Tensor& x, std::initializer_list<int64_t> d, bool keepdim = false) { return logsumexp(x, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+inline Tensor norm(const Tensor& x, double p, std::initializer_list<int64_t> d, bool keepdim = false) { return norm(x, p, std::span<const int64_t>(d.begin(), d.size()), keepdim); }
+
+}  // namespace ember

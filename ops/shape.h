@@ -1,0 +1,57 @@
+#pragma once
+// Views (sharing storage) and ops that rearrange elements.
+#include <optional>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ember {
+
+// Views: the Tensor methods of the same names call these.
+Tensor reshape(const Tensor& x, std::span<const int64_t> shape);
+Tensor view(const Tensor& x, std::span<const int64_t> shape);  // error when it would need a copy
+Tensor permute(const Tensor& x, std::span<const int64_t> dims);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor expand(const Tensor& x, std::span<const int64_t> shape);
+Tensor squeeze(const Tensor& x, std::optional<int64_t> dim = std::nullopt);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step = 1);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor unflatten(const Tensor& x, int64_t dim, std::span<const int64_t> sizes);
+Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<const int64_t> strides, int64_t storage_offset);
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
+
+// Sums broadcast dims away so the result has `shape` (the backward of expand).
+Tensor sum_to(const Tensor& x, std::span<const int64_t> shape);
+// Inverse of a view's backward: a zero tensor of base_shape with x added at the strided places.
+Tensor as_strided_scatter(const Tensor& x, std::span<const int64_t> base_shape, std::span<const int64_t> view_shape,
+                          std::span<const int64_t> view_strides, int64_t view_offset);
+
+// Copies
+Tensor contiguous(const Tensor& x);
+Tensor clone(const Tensor& x);
+Tensor cast(const Tensor& x, DType dtype);
+Tensor to_device(const Tensor& x, Device device);
+
+// Rearranging
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
+std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> sizes, int64_t dim = 0);
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
+Tensor repeat(const Tensor& x, std::span<const int64_t> repeats);
+Tensor flip(const Tensor& x, std::span<const int64_t> dims);
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+// pad = {last_lo, last_hi, second_last_lo, second_last_hi, ...} as in torch.nn.functional.pad;
+// negative amounts crop.
+Tensor pad(const Tensor& x, std::span<const int64_t> pad, double value = 0);
+
+inline Tensor repeat(const Tensor& x, std::initializer_list<int64_t> r) { return repeat(x, std::span<const int64_t>(r.begin(), r.size())); }
+inline Tensor flip(const Tensor& x, std::initializer_list<int64_t> d) { return flip(x, std::span<const int64_t>(d.begin(), d.size())); }
+inline Tensor pad(const Tensor& x, std::initializer_list<int64_t> p, double value = 0) { return pad(x, std::span<const int64_t>(p.begin(), p.size()), value); }
+
+}  // namespace ember

@@ -1,0 +1,27 @@
+// softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), with m = max(x) for stability. Composites: the
+// shift m is detached (softmax does not depend on it), so the gradient is exact and twice
+// differentiable without a hand-written rule.
+#include "ops/softmax.h"
+
+#include "ops/ops.h"
+
+namespace ember {
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  check_floating("softmax", x);
+  const int64_t d = normalize_dim("softmax", dim, x.dim());
+  if (x.dim() == 0) return exp(x - x.detach());
+  Tensor m = amax(x, {d}, true).detach();
+  m = where(isinf(m), zeros_like(m), m);
+  Tensor e = exp(x - m);
+  return e / sum(e, {d}, true);
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  check_floating("log_softmax", x);
+  const int64_t d = normalize_dim("log_softmax", dim, x.dim());
+  if (x.dim() == 0) return x - x;
+  return x - logsumexp(x, {d}, true);
+}
+
+}  // namespace ember
