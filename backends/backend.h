@@ -12,12 +12,13 @@
 
 namespace ember {
 
-// A strided view of memory: data points at element [0, ..., 0]; strides are in elements.
+// A strided view of memory: data points at element [0, ..., 0]; strides are in elements. The shape
+// and strides are borrowed from the tensor the view was made of, which must outlive the call.
 struct View {
   void* data = nullptr;
   DType dtype = DType::Float32;
-  Shape shape;
-  Strides strides;
+  std::span<const int64_t> shape;
+  std::span<const int64_t> strides;
   int64_t numel() const { return shape_numel(shape); }
   int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
 };

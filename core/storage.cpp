@@ -24,10 +24,16 @@ size_t round_size(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Free blocks by rounded size: small sizes (multiples of 64 up to 4096) index an array directly,
+// larger ones go through a map. A vector per size keeps allocate/free free of node allocations.
 struct CpuCache {
   std::mutex mutex;
-  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  std::vector<void*> small[4096 / kAlignment + 1];
+  std::map<size_t, std::vector<void*>> large;
   CpuAllocator::Stats stats;
+  std::vector<void*>& blocks_of(size_t rounded) {
+    return rounded <= 4096 ? small[rounded / kAlignment] : large[rounded];
+  }
 };
 
 CpuCache& cache() {
@@ -42,12 +48,12 @@ void* CpuAllocator::allocate(size_t nbytes) {
   CpuCache& c = cache();
   {
     std::lock_guard lock(c.mutex);
-    auto it = c.free_blocks.find(size);
+    std::vector<void*>& blocks = c.blocks_of(size);
     c.stats.bytes_in_use += size;
     c.stats.peak_bytes_in_use = std::max(c.stats.peak_bytes_in_use, c.stats.bytes_in_use);
-    if (it != c.free_blocks.end()) {
-      void* p = it->second;
-      c.free_blocks.erase(it);
+    if (!blocks.empty()) {
+      void* p = blocks.back();
+      blocks.pop_back();
       c.stats.bytes_cached -= size;
       return p;
     }
@@ -71,14 +77,19 @@ void CpuAllocator::deallocate(void* ptr, size_t nbytes) {
   std::lock_guard lock(c.mutex);
   c.stats.bytes_in_use -= size;
   c.stats.bytes_cached += size;
-  c.free_blocks.emplace(size, ptr);
+  c.blocks_of(size).push_back(ptr);
 }
 
 void CpuAllocator::empty_cache() {
   CpuCache& c = cache();
   std::lock_guard lock(c.mutex);
-  for (auto& [size, p] : c.free_blocks) std::free(p);
-  c.free_blocks.clear();
+  for (auto& blocks : c.small) {
+    for (void* p : blocks) std::free(p);
+    blocks.clear();
+  }
+  for (auto& [size, blocks] : c.large)
+    for (void* p : blocks) std::free(p);
+  c.large.clear();
   c.stats.bytes_cached = 0;
 }
 

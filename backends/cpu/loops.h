@@ -27,6 +27,13 @@ void for_each_run(const std::array<const View*, N>& views, Run&& run, int64_t gr
   const View& first = *views[0];
   const int64_t numel = first.numel();
   if (numel == 0) return;
+  if (numel == 1) {  // common for scalars; skip the dim merging below
+    std::array<char*, N> p;
+    std::array<int64_t, N> s{};
+    for (int k = 0; k < N; ++k) p[k] = static_cast<char*>(views[k]->data);
+    run(p, s, 1);
+    return;
+  }
   // Merge dims (drop size-1 dims; fuse d into d+1 when every operand is contiguous across them).
   int64_t shape[16];
   int64_t strides[N][16];
