@@ -2,6 +2,7 @@
 // The kernel set every backend provides. Kernels see strided memory (a View), never autograd state.
 // Callers (ops/) have already validated shapes, dtypes and devices, broadcast operands with stride-0
 // views, and allocated outputs; kernels only compute.
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -36,6 +37,13 @@ inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, ArgMax, ArgMin };
 
 enum class RandomKind : uint8_t { Uniform, Normal, Bits };
+
+// A sliding window over the last two dims of [N, C, H, W] (im2col, col2im, max pooling). Block
+// (bh, bw) of the blocks[0] x blocks[1] grid covers input rows bh * stride[0] - padding[0] +
+// i * dilation[0] for i < kernel[0], and columns likewise; positions outside [0, H) x [0, W) are padding.
+struct Window2d {
+  std::array<int64_t, 2> kernel{1, 1}, dilation{1, 1}, padding{0, 0}, stride{1, 1}, blocks{0, 0};
+};
 
 struct Backend {
   std::string (*name)();
@@ -74,6 +82,15 @@ struct Backend {
   std::pair<int64_t, int64_t> (*index_range)(const View& index);
   // true when any element of a floating tensor is NaN or infinite (anomaly mode)
   bool (*has_nonfinite)(const View& in);
+  // out[n, (c * kh + i) * kw + j, bh * bw_count + bw] = in[n, c, row(bh, i), col(bw, j)] or 0 in
+  // the padding; in [N, C, H, W], out [N, C * kh * kw, blocks_h * blocks_w]
+  void (*im2col)(const View& in, const View& out, const Window2d& w);
+  // the adjoint of im2col: out[n, c, row(bh, i), col(bw, j)] += cols[n, (c * kh + i) * kw + j, b];
+  // out [N, C, H, W] holds the values added to (zeros for a plain col2im)
+  void (*col2im)(const View& cols, const View& out, const Window2d& w);
+  // out[n, c, bh, bw] = max of the window (padding never wins; NaN propagates), indices[...] =
+  // row * W + col of the first maximum (int64); out and indices [N, C, blocks_h, blocks_w]
+  void (*max_pool2d)(const View& in, const View& out, const View& indices, const Window2d& w);
 };
 
 const Backend& backend(Device device);

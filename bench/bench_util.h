@@ -33,8 +33,8 @@ Timing time_steps(Step&& step, TimingOptions options = {}) {
   for (double& elapsed : ms) {
     const auto start = std::chrono::steady_clock::now();
     step();
-    elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+    elapsed =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
   std::sort(ms.begin(), ms.end());
   const size_t n = ms.size();
@@ -55,7 +55,7 @@ struct Extra {
   double value;
 };
 
-// Enough digits to compare, few enough to read: 1234.5 -> "1234.5", 3.14159 -> "3.14", 0.01234 -> "0.0123".
+// Enough digits to compare, few enough to read: 1234.5, 3.14, 0.0123.
 inline std::string format_figure(double value) {
   char text[32];
   const double magnitude = std::abs(value);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cpu/blas.h"
+#include "ops/ops.h"
 #include "bench/bench_util.h"
 
 namespace {
@@ -43,6 +44,14 @@ std::function<void()> prepare_blas(int64_t n) {
   };
 }
 
+// ember::matmul on tensors: the same GEMM plus ember's shape checks, dispatch and output allocation.
+std::function<void()> prepare_matmul(int64_t n) {
+  ember::Generator gen(1);
+  auto a = std::make_shared<ember::Tensor>(ember::randn({n, n}, {}, &gen));
+  auto b = std::make_shared<ember::Tensor>(ember::randn({n, n}, {}, &gen));
+  return [=] { bench::do_not_optimize(ember::matmul(*a, *b)); };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,7 +61,7 @@ int main(int argc, char** argv) {
 
   const std::vector<GemmCase> cases = {
       {"blas", prepare_blas},
-      // {"matmul", prepare_matmul},  ember::matmul on Tensors of the same data
+      {"matmul", prepare_matmul},
   };
 
   ember::cpu::blas::set_num_threads(2);

@@ -5,6 +5,7 @@
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "core/error.h"
 #include "ops/ops.h"
@@ -15,6 +16,11 @@ namespace ember {
 namespace {
 thread_local bool grad_mode_enabled = true;
 thread_local bool anomaly_mode_enabled = false;
+// Set while the engine runs a node's backward formula. The ops inside it are not checked one by one
+// in anomaly mode: the engine checks the gradients the formula returns, and names the node. (An
+// intermediate NaN that does not reach a gradient, such as pow's exponent term for a constant
+// exponent, is not an anomaly.)
+thread_local bool in_backward_formula = false;
 std::atomic<uint64_t> next_sequence_nr{0};
 }  // namespace
 
@@ -52,13 +58,15 @@ Tensor SavedTensor::unpack(const Node& owner) const {
 Node::Node() : sequence_nr(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
 
 // Destroying a long chain of nodes recursively (each ~Node releasing the next) would overflow the
-// stack for a 100k-step graph. Instead, the outermost destructor drains a queue of nodes whose last
-// owner is going away, and inner destructors only add to it.
+// stack for a 100k-step graph. Instead, the outermost destructor drains a queue of the references
+// this node held, and inner destructors only add to it. Every reference is moved to the queue, not
+// only sole ones: a node is often owned twice by its consumer (an edge, and the grad_fn of a saved
+// input), and checking use_count() per reference would miss that both die here.
 Node::~Node() {
   thread_local bool draining = false;
   thread_local std::vector<std::shared_ptr<Node>> pending;
   auto steal = [](std::shared_ptr<Node>& n) {
-    if (n && n.use_count() == 1) pending.push_back(std::move(n));
+    if (n) pending.push_back(std::move(n));
   };
   for (Edge& e : next_edges) steal(e.node);
   for (SavedTensor& s : saved) {
@@ -147,6 +155,7 @@ struct NodeTask {
 void check_backward_anomaly(const Node& node, const std::vector<Tensor>& grads) {
   for (size_t i = 0; i < grads.size(); ++i) {
     const Tensor& g = grads[i];
+    if (i < node.next_edges.size() && !node.next_edges[i].valid()) continue;  // goes nowhere
     if (g.defined() && g.is_floating_point() && backend(g.device()).has_nonfinite(
             View{g.data_ptr(), g.dtype(), g.shape(), g.strides()})) {
       EMBER_FAIL("anomaly", "the backward of '{}' produced NaN or Inf in its gradient for input {} "
@@ -250,13 +259,27 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
     }
     if (captures) {
       auto it = capture_at.find(node);
-      if (it != capture_at.end())
+      if (it != capture_at.end()) {
+        // A leaf's hooks run in AccumulateGrad::apply, which grad() skips: run them here instead.
+        if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && grads[0].defined()) {
+          for (const TensorHook& hook : acc->leaf()->hooks) {
+            Tensor replaced = hook(grads[0]);
+            if (replaced.defined()) grads[0] = replaced;
+          }
+        }
         for (auto [input_nr, slot] : it->second) captured[slot] = grads[input_nr];
+      }
     }
     const bool is_leaf_sink = dynamic_cast<AccumulateGrad*>(node) != nullptr;
     std::vector<Tensor> outputs;
     if (task.needed && !(captures && is_leaf_sink)) {
-      outputs = node->apply(std::move(grads));
+      {
+        struct FormulaScope {
+          bool prev = std::exchange(in_backward_formula, true);
+          ~FormulaScope() { in_backward_formula = prev; }
+        } scope;
+        outputs = node->apply(std::move(grads));
+      }
       if (AnomalyMode::is_enabled()) check_backward_anomaly(*node, outputs);
       if (!retain_graph) node->release_saved();
       EMBER_ASSERT(outputs.size() == node->next_edges.size() || is_leaf_sink);
@@ -371,6 +394,7 @@ Tensor& Tensor::retain_grad() {
 
 namespace detail {
 void check_forward_anomaly(const char* op, const Tensor& out) {
+  if (in_backward_formula) return;  // the engine checks the formula's results (check_backward_anomaly)
   if (out.defined() && out.is_floating_point() &&
       backend(out.device()).has_nonfinite(View{out.data_ptr(), out.dtype(), out.shape(), out.strides()})) {
     EMBER_FAIL("anomaly", "the forward of '{}' produced NaN or Inf (output shape {})", op, shape_str(out.shape()));

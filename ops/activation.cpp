@@ -39,15 +39,20 @@ Tensor silu(const Tensor& x) { return x * sigmoid(x); }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   check_floating("softplus", x);
   Tensor bx = x * beta;
-  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z
-  Tensor soft = (relu(bx) + log1p(exp(neg(abs(bx))))) / beta;
+  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z. Both kinks are written with
+  // one mask (z >= 0 picks z and -z) so that at z = 0 the gradient is 1 - 1/2 = sigmoid(0); relu
+  // and abs would each give 0 there.
+  Tensor pos = ge(bx, Scalar(0));
+  Tensor soft = (where(pos, bx, Scalar(0)) + log1p(exp(where(pos, neg(bx), bx)))) / beta;
   return where(gt(bx, Scalar(threshold)), x, soft);
 }
 
 Tensor elu(const Tensor& x, double alpha) {
   check_floating("elu", x);
-  // expm1 of min(x, 0) keeps the unused branch finite for large x (no inf * 0 in the gradient)
-  return where(gt(x, Scalar(0)), x, alpha * expm1(minimum(x, zeros_like(x))));
+  // expm1 of min(x, 0) keeps the unused branch finite for large x (no inf * 0 in the gradient);
+  // written with the same mask (not minimum, which splits a tie) so that elu'(0) = alpha as in PyTorch.
+  Tensor pos = gt(x, Scalar(0));
+  return where(pos, x, alpha * expm1(where(pos, Scalar(0), x)));
 }
 
 Tensor log_sigmoid(const Tensor& x) { return neg(softplus(neg(x))); }

@@ -43,7 +43,12 @@ DType result_type(const Tensor& a, const Tensor& b) {
 }
 
 Tensor wrap_scalar(Scalar s, const Tensor& like) {
-  Tensor t = scalar_tensor(s, {.dtype = s.default_dtype(), .device = like.device()});
+  // A float number keeps its double value (as PyTorch's wrapped numbers do): storing it as float32
+  // would make x_f64 * 0.1 multiply by 0.10000000149. Promotion only looks at its category, so
+  // float32 is kept where the op computes in float32 anyway (no cast per op).
+  DType dtype = s.default_dtype();
+  if (dtype == DType::Float32 && like.dtype() != DType::Float32) dtype = DType::Float64;
+  Tensor t = scalar_tensor(s, {.dtype = dtype, .device = like.device()});
   t.impl()->is_wrapped_number = true;
   return t;
 }
@@ -88,7 +93,8 @@ struct Binary {
       }
       case BinaryOp::Pow: {                         // d(a^b) = b a^(b-1) da + a^b ln(a) db
         auto [a, b, out] = ctx.saved<3>();
-        Tensor ga = g * b * pow(a, b - 1);
+        // b a^(b-1) is 0 * inf = NaN at a = 0, b = 0; PyTorch defines it as 0 wherever b = 0.
+        Tensor ga = where(eq(b, Scalar(0)), zeros_like(g), g * b * pow(a, b - 1));
         // ln(a) is -inf at a = 0; PyTorch defines the exponent's gradient as 0 there (for b >= 0).
         Tensor gb = where(logical_and(eq(a, Scalar(0)), ge(b, Scalar(0))), zeros_like(g), g * out * log(a));
         return {ga, gb};
@@ -189,6 +195,11 @@ std::pair<Tensor, Tensor> prepare_binary(const char* op, const Tensor& a, const 
     x = expand(x, s);
     y = expand(y, s);
   }
+  // A wrapped number that needed no cast or expand is now an operand like any other: were it saved
+  // still flagged, a backward formula reusing it (b - 1 in pow's) would promote it as a number, to
+  // float32.
+  if (x.impl()->is_wrapped_number) x = x.detach();
+  if (y.impl()->is_wrapped_number) y = y.detach();
   return {x, y};
 }
 
@@ -221,7 +232,10 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return binary("add", BinaryOp::Add, a, mul(b, wrap_scalar(alpha, b)));
 }
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
-  EMBER_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, "sub", "subtracting bool tensors is not supported; use logical_xor");
+  // As in PyTorch, a bool operand on either side is refused (a - True is a mistake for ~a or logical_not).
+  EMBER_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, "sub",
+              "subtracting a bool tensor is not supported ({} - {}); use logical_not or logical_xor", a.dtype(),
+              b.dtype());
   if (alpha.to_double() == 1) return binary("sub", BinaryOp::Sub, a, b);
   return binary("sub", BinaryOp::Sub, a, mul(b, wrap_scalar(alpha, b)));
 }
@@ -249,7 +263,10 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
   auto [x, y] = prepare_binary("atan2", a, b, dtype);
   return apply(Binary{"atan2", BinaryOp::Atan2}, x, y);
 }
-Tensor remainder(const Tensor& a, const Tensor& b) { return binary("remainder", BinaryOp::Remainder, a, b); }
+Tensor remainder(const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(result_type(a, b) != DType::Bool, "remainder", "not defined for bool tensors");  // as in PyTorch
+  return binary("remainder", BinaryOp::Remainder, a, b);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   EMBER_CHECK(cond.dtype() == DType::Bool, "where", "the condition must be bool, got {} (shape {})", cond.dtype(),

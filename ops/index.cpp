@@ -68,12 +68,20 @@ struct ScatterAdd {
   static constexpr const char* name = "scatter_add";
   int64_t dim;
   Tensor index;
+  Shape src_shape;  // src may be larger than index in any dim; only its index-shaped corner is read
   Tensor forward(Ctx&, const Tensor& x, const Tensor& src) {
     Tensor out = clone(x);
     if (index.numel() > 0) backend(x.device()).scatter_add(kview(out), dim, kview(index), kview(src));
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) { return {g, gather(g, dim, index)}; }
+  Grads backward(Ctx&, const Tensor& g) {
+    // d src = g gathered at index, and 0 for the elements of src outside index's shape
+    Tensor gs = gather(g, dim, index);
+    if (gs.shape() == src_shape) return {g, gs};
+    std::vector<int64_t> amounts;  // pad the high end of every dim, last dim first
+    for (int64_t d = index.dim() - 1; d >= 0; --d) amounts.insert(amounts.end(), {0, src_shape[d] - index.size(d)});
+    return {g, pad(gs, amounts)};
+  }
 };
 
 }  // namespace
@@ -122,11 +130,15 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   }
   check_index("scatter_add", index, x.dim() ? x.size(d) : 1, x, d);
   Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
-  return apply(ScatterAdd{d, as_int64(index)}, x, s);
+  return apply(ScatterAdd{d, as_int64(index), s.shape()}, x, s);
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
   EMBER_CHECK(mask.dtype() == DType::Bool, "masked_fill", "mask must be bool, got {}", mask.dtype());
+  // The mask broadcasts to x's shape (it cannot grow x), as in PyTorch.
+  EMBER_CHECK(broadcast_shapes("masked_fill", mask.shape(), x.shape()) == x.shape(), "masked_fill",
+              "mask of shape {} does not broadcast to the input's shape {}", shape_str(mask.shape()),
+              shape_str(x.shape()));
   Tensor v = full({}, value, {.dtype = x.dtype(), .device = x.device()});
   return where(mask, v.expand(x.shape()), x);
 }
@@ -146,6 +158,7 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
   EMBER_CHECK(weight.dim() == 2, "embedding", "weight must be [num_embeddings, dim], got {}", shape_str(weight.shape()));
+  check_index("embedding", indices, weight.size(0), weight, 0);  // names embedding, not index_select
   Shape out = indices.shape();
   out.push_back(weight.size(1));
   return reshape(index_select(weight, 0, reshape(indices, std::vector<int64_t>{-1})), out);

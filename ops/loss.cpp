@@ -46,30 +46,38 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& red
   return reduce_loss("l1_loss", abs(input - target), reduction);
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight, int64_t ignore_index,
-                const std::string& reduction) {
-  check_floating("nll_loss", input);
-  EMBER_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, "nll_loss",
+namespace {
+// nll_loss under the name of the op the caller called (nll_loss or cross_entropy), for its errors.
+Tensor nll(const char* op, const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+           int64_t ignore_index, const std::string& reduction) {
+  check_floating(op, input);
+  EMBER_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
               "target must hold class indices (int64), got {}", target.dtype());
-  auto [x, t] = flatten_classes("nll_loss", input, target);
+  auto [x, t] = flatten_classes(op, input, target);
   const int64_t c = x.size(1);
   Tensor valid = ne(t, Scalar(ignore_index));
   Tensor safe_t = where(valid, cast(t, DType::Int64), zeros_like(cast(t, DType::Int64)));
   if (safe_t.numel() > 0) {
     auto [lo, hi] = backend(safe_t.device()).index_range(kview(safe_t));
-    EMBER_CHECK(lo >= 0 && hi < c, "nll_loss", "target classes span [{}, {}] but the input has {} classes", lo, hi, c);
+    EMBER_CHECK(lo >= 0 && hi < c, op, "target classes span [{}, {}] but the input has {} classes", lo, hi, c);
   }
   Tensor picked = squeeze(gather(x, 1, unsqueeze(safe_t, 1)), 1);  // log p of the target class
   Tensor w = cast(valid, x.dtype());
   if (weight) {
-    EMBER_CHECK(weight->dim() == 1 && weight->size(0) == c, "nll_loss", "weight must be [{}], got {}", c,
+    EMBER_CHECK(weight->dim() == 1 && weight->size(0) == c, op, "weight must be [{}], got {}", c,
                 shape_str(weight->shape()));
     w = w * index_select(cast(*weight, x.dtype()), 0, safe_t);
   }
   Tensor loss = neg(picked) * w;
   if (reduction == "mean") return sum(loss) / sum(w);  // weighted mean over non-ignored targets
   Shape out_shape = target.shape();
-  return reduce_loss("nll_loss", reduction == "none" ? reshape(loss, out_shape) : loss, reduction);
+  return reduce_loss(op, reduction == "none" ? reshape(loss, out_shape) : loss, reduction);
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight, int64_t ignore_index,
+                const std::string& reduction) {
+  return nll("nll_loss", input, target, weight, ignore_index, reduction);
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
@@ -92,7 +100,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
     Tensor loss = neg(sum(per, {class_dim}));
     return reduce_loss("cross_entropy", loss, reduction);
   }
-  Tensor nll = nll_loss(logp, target, weight, ignore_index, reduction);
+  Tensor nll = ember::nll("cross_entropy", logp, target, weight, ignore_index, reduction);
   if (label_smoothing == 0) return nll;
   // Smoothing mixes in the uniform distribution: eps/C of loss on every class (weighted like nll).
   auto [x, t] = flatten_classes("cross_entropy", logp, target);
@@ -118,9 +126,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
                             const std::string& reduction) {
   check_same_shape("binary_cross_entropy", input, target);
-  // PyTorch clamps the logs at -100 so that p = 0 or 1 gives a finite loss.
-  Tensor log_p = clamp(log(input), -100.0, std::nullopt);
-  Tensor log_1mp = clamp(log(1 - input), -100.0, std::nullopt);
+  // PyTorch clamps the logs at -100 so that p = 0 or 1 gives a finite loss. The log of an exact 0 is
+  // taken of 1 instead (the value is -100 anyway), so its gradient is 0 there, not 0 * inf = NaN.
+  auto clamped_log = [](const Tensor& q) {
+    Tensor zero = eq(q, Scalar(0));
+    return where(zero, Scalar(-100.0), clamp(log(where(zero, Scalar(1), q)), -100.0, std::nullopt));
+  };
+  Tensor log_p = clamped_log(input);
+  Tensor log_1mp = clamped_log(1 - input);
   Tensor loss = neg(target * log_p + (1 - target) * log_1mp);
   if (weight) loss = loss * *weight;
   return reduce_loss("binary_cross_entropy", loss, reduction);

@@ -41,14 +41,19 @@ class Ctx {
   Node* node_;
 };
 
+// The name errors, anomaly mode and to_dot show: the op's display_name member where it has one (one
+// Binary struct serves "mul", "div", ...), else Op::name.
+template <class Op>
+const char* op_name(const Op& op) {
+  if constexpr (requires { op.display_name; }) return op.display_name;
+  else return Op::name;
+}
+
 template <class Op>
 class OpNode final : public Node {
  public:
   explicit OpNode(Op op) : op(std::move(op)) {}
-  const char* name() const override {
-    if constexpr (requires(const Op& o) { o.display_name; }) return op.display_name;
-    else return Op::name;
-  }
+  const char* name() const override { return op_name(op); }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     if (!grads[0].defined()) return std::vector<Tensor>(next_edges.size());
     Ctx ctx(this);
@@ -79,7 +84,7 @@ Tensor apply(Op op, const Inputs&... inputs) {
   if (!GradMode::is_enabled() || !(detail::needs_grad(inputs) || ...)) {
     Ctx ctx(nullptr);
     Tensor out = op.forward(ctx, inputs...);
-    if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(Op::name, out);
+    if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(op_name(op), out);
     return out;
   }
   auto node = std::make_shared<OpNode<Op>>(std::move(op));
@@ -91,7 +96,7 @@ Tensor apply(Op op, const Inputs&... inputs) {
   }
   (detail::collect_edges(node->next_edges, inputs), ...);
   autograd::set_history(out, node, 0);
-  if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(Op::name, out);
+  if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(node->name(), out);
   return out;
 }
 

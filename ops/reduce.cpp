@@ -213,6 +213,8 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { retur
 Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
   check_floating("logsumexp", x);
   Dims d = reduce_dims("logsumexp", x, dims);
+  // An empty input has no max to shift by; the sum of nothing is 0 and its log -inf (as in PyTorch).
+  if (x.numel() == 0) return log(sum(exp(x), d, keepdim));
   // Shift by the max for stability; the shift is a constant for the gradient (it cancels), and
   // infinite maxima are replaced by 0 so that inf - inf does not make NaN.
   Tensor m = amax(x, d, true).detach();

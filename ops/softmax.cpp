@@ -11,6 +11,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   check_floating("softmax", x);
   const int64_t d = normalize_dim("softmax", dim, x.dim());
   if (x.dim() == 0) return exp(x - x.detach());
+  if (x.numel() == 0) return clone(x);  // nothing to normalise (amax has no identity)
   Tensor m = amax(x, {d}, true).detach();
   m = where(isinf(m), zeros_like(m), m);
   Tensor e = exp(x - m);

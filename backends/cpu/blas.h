@@ -6,7 +6,8 @@
 //   C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C
 // where op(A) = A (stored m x k, lda >= k) or A^T (stored k x m, lda >= m), and likewise for B.
 // As in BLAS, beta == 0 overwrites C (NaN in C does not survive) and alpha == 0 or k == 0 reads
-// neither A nor B.
+// neither A nor B. Negative sizes, or leading dimensions below those minimums (and at least 1),
+// throw ember::Error("[sgemm] inconsistent sizes: ...").
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,7 @@ void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double a
 
 // Which GEMM runs and why, e.g. "OpenBLAS 0.3.21 core=SkylakeX (chosen by ember: AVX-512)" or
 // "ember fallback GEMM (OpenBLAS not found: ...)". Loads OpenBLAS if that has not happened yet.
+// EMBER_BLAS=fallback in the environment makes ember use its own GEMM without loading OpenBLAS.
 std::string kernel_description();
 
 // Threads used by one GEMM call. With the OpenMP build of OpenBLAS this is also the calling
@@ -29,8 +31,8 @@ int num_threads();
 
 // The test oracle: the textbook triple loop with the BLAS conventions above. Slow on purpose.
 template <class T>
-void reference_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                    int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void reference_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                    const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       T sum = 0;

@@ -25,12 +25,32 @@ const Backend& cpu_backend() {
       .random = cpu::random,
       .index_range = cpu::index_range,
       .has_nonfinite = cpu::has_nonfinite,
+      .im2col = cpu::im2col,
+      .col2im = cpu::col2im,
+      .max_pool2d = cpu::max_pool2d,
   };
   return table;
 }
 
 const Backend& backend(Device device) {
   return device.is_cpu() ? cpu_backend() : cuda_backend();
+}
+
+}  // namespace ember
+
+#include <omp.h>
+
+#include "core/info.h"
+
+namespace ember {
+
+std::string info() {
+  return fmt::format(
+      "ember 0.1.0\n"
+      "  threads: {} (OpenMP, shared with OpenBLAS)\n"
+      "  gemm: {}\n"
+      "  cuda: {}\n",
+      omp_get_max_threads(), cpu::blas::kernel_description(), cuda_backend().name());
 }
 
 }  // namespace ember

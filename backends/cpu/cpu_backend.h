@@ -19,5 +19,8 @@ void index_add(const View& out, int64_t dim, const View& index, const View& src)
 void random(RandomKind kind, const View& out, uint64_t seed, uint64_t offset, double a, double b);
 std::pair<int64_t, int64_t> index_range(const View& index);
 bool has_nonfinite(const View& in);
+void im2col(const View& in, const View& out, const Window2d& w);
+void col2im(const View& cols, const View& out, const Window2d& w);
+void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w);
 
 }  // namespace ember::cpu

@@ -28,6 +28,9 @@ const Backend& cuda_backend() {
       .random = [](RandomKind, const View&, uint64_t, uint64_t, double, double) { no_cuda(); },
       .index_range = [](const View&) -> std::pair<int64_t, int64_t> { no_cuda(); },
       .has_nonfinite = [](const View&) -> bool { no_cuda(); },
+      .im2col = [](const View&, const View&, const Window2d&) { no_cuda(); },
+      .col2im = [](const View&, const View&, const Window2d&) { no_cuda(); },
+      .max_pool2d = [](const View&, const View&, const View&, const Window2d&) { no_cuda(); },
   };
   return table;
 }

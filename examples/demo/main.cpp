@@ -3,6 +3,7 @@
 
 int main() {
   using namespace ember;
+  fmt::print("{}\n", info());
   manual_seed(0);
   Tensor x = randn({256, 8});
   Tensor true_w = randn({8, 1});

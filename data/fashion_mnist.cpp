@@ -1,0 +1,59 @@
+#include "data/fashion_mnist.h"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "ops/ops.h"
+
+namespace ember::data {
+
+Tensor read_idx(const std::string& path) {
+  EMBER_CHECK(std::filesystem::exists(path), "fashion_mnist",
+              "\"{}\" not found: install the Debian package dataset-fashion-mnist (scripts/install-deps.sh does)", path);
+  gzFile f = gzopen(path.c_str(), "rb");  // also reads uncompressed files
+  EMBER_CHECK(f != nullptr, "fashion_mnist", "cannot open \"{}\"", path);
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  int n;
+  while ((n = gzread(f, chunk, sizeof chunk)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+  int err = 0;
+  const char* msg = n < 0 ? gzerror(f, &err) : nullptr;
+  gzclose(f);
+  EMBER_CHECK(n == 0, "fashion_mnist", "\"{}\" is not a valid gzip file ({})", path, msg ? msg : "read error");
+  // IDX: two zero bytes, a type code (0x08 = unsigned byte), the number of dims, then big-endian sizes.
+  EMBER_CHECK(bytes.size() >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0x08 && bytes[3] >= 1 && bytes[3] <= 4,
+              "fashion_mnist", "\"{}\" is not an IDX file of unsigned bytes", path);
+  const int ndim = bytes[3];
+  EMBER_CHECK(bytes.size() >= 4 + 4u * ndim, "fashion_mnist", "\"{}\" is truncated in its header", path);
+  Shape shape;
+  uint64_t numel = 1;
+  for (int d = 0; d < ndim; ++d) {
+    const uint8_t* p = bytes.data() + 4 + 4 * d;
+    const uint32_t size = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    shape.push_back(size);
+    numel *= size;
+  }
+  const size_t header = 4 + 4 * static_cast<size_t>(ndim);
+  EMBER_CHECK(bytes.size() - header == numel, "fashion_mnist", "\"{}\" holds {} bytes of data but its shape {} needs {}", path,
+              bytes.size() - header, shape_str(shape), numel);
+  Tensor t = Tensor::empty(shape, DType::UInt8);
+  std::copy(bytes.begin() + header, bytes.end(), static_cast<uint8_t*>(t.data_ptr()));
+  return t;
+}
+
+std::shared_ptr<TensorDataset> fashion_mnist(bool train, const std::string& dir) {
+  const std::string prefix = dir + (train ? "/train" : "/t10k");
+  Tensor images = read_idx(prefix + "-images-idx3-ubyte.gz");
+  Tensor labels = read_idx(prefix + "-labels-idx1-ubyte.gz");
+  EMBER_CHECK(images.dim() == 3 && images.size(1) == 28 && images.size(2) == 28 && labels.dim() == 1 &&
+                  labels.size(0) == images.size(0),
+              "fashion_mnist", "unexpected shapes in {}: images {} and labels {}", dir, shape_str(images.shape()),
+              shape_str(labels.shape()));
+  EMBER_CHECK(labels.numel() == 0 || max(labels).item<int64_t>() < 10, "fashion_mnist", "labels in {} exceed 9", dir);
+  NoGradGuard no_grad;
+  return std::make_shared<TensorDataset>(images.to(DType::Float32).unsqueeze(1) / 255.0, labels.to(DType::Int64));
+}
+
+}  // namespace ember::data

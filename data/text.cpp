@@ -1,0 +1,58 @@
+#include "data/text.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "ops/ops.h"
+
+namespace ember::data {
+
+TextFile::TextFile(std::vector<uint8_t> bytes, int64_t seq_len, int64_t stride)
+    : bytes_(std::move(bytes)), seq_len_(seq_len), stride_(stride > 0 ? stride : seq_len) {
+  EMBER_CHECK(seq_len > 0, "TextFile", "seq_len must be positive, got {}", seq_len);
+  EMBER_CHECK(static_cast<int64_t>(bytes_.size()) > seq_len, "TextFile", "{} bytes of text are too few for seq_len {}",
+              bytes_.size(), seq_len);
+}
+
+std::shared_ptr<TextFile> TextFile::load(const std::string& path, int64_t seq_len, int64_t stride) {
+  namespace fs = std::filesystem;
+  EMBER_CHECK(fs::exists(path), "TextFile", "\"{}\" not found{}", path,
+              path.rfind(kFortunesDir, 0) == 0 ? ": install the Debian package fortunes (scripts/install-deps.sh does)" : "");
+  std::vector<std::string> files;
+  if (fs::is_directory(path)) {
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.is_regular_file() && e.path().extension() != ".dat" && e.path().extension() != ".u8") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(path);
+  }
+  std::vector<uint8_t> bytes;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    EMBER_CHECK(in.good(), "TextFile", "cannot read \"{}\"", f);
+    bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return std::make_shared<TextFile>(std::move(bytes), seq_len, stride);
+}
+
+int64_t TextFile::size() const { return (static_cast<int64_t>(bytes_.size()) - seq_len_ - 1) / stride_ + 1; }
+
+Batch TextFile::get_batch(const std::vector<int64_t>& indices) const {
+  const int64_t b = static_cast<int64_t>(indices.size());
+  Tensor data = Tensor::empty({b, seq_len_}, DType::Int64), target = Tensor::empty({b, seq_len_}, DType::Int64);
+  int64_t* d = data.data<int64_t>();
+  int64_t* t = target.data<int64_t>();
+  for (int64_t i = 0; i < b; ++i) {
+    EMBER_CHECK(indices[i] >= 0 && indices[i] < size(), "TextFile", "example {} out of range [0, {})", indices[i], size());
+    const uint8_t* src = bytes_.data() + indices[i] * stride_;
+    for (int64_t j = 0; j < seq_len_; ++j) {
+      d[i * seq_len_ + j] = src[j];
+      t[i * seq_len_ + j] = src[j + 1];
+    }
+  }
+  return {data, target};
+}
+
+}  // namespace ember::data

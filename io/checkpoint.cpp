@@ -1,0 +1,84 @@
+#include "io/checkpoint.h"
+
+#include <cstring>
+
+#include "io/safetensors.h"
+#include "ops/ops.h"
+
+namespace ember::io {
+namespace {
+
+constexpr const char* kFormat = "ember-checkpoint-1";
+
+void add_prefixed(nn::NamedTensors& out, const std::string& prefix, const nn::NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors) out.emplace_back(prefix + name, t);
+}
+
+nn::NamedTensors take_prefixed(const nn::NamedTensors& all, const std::string& prefix) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : all)
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+// uint64 values travel as the bits of an int64 tensor.
+Tensor u64_tensor(uint64_t v) {
+  int64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return from_vector(std::vector<int64_t>{bits});
+}
+uint64_t u64_of(const Tensor& t, const std::string& path, const char* what) {
+  EMBER_CHECK(t.dtype() == DType::Int64 && t.numel() == 1, "checkpoint", "{}: \"{}\" must be one int64", path, what);
+  const int64_t bits = t.item<int64_t>();
+  uint64_t v;
+  std::memcpy(&v, &bits, 8);
+  return v;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Checkpoint& c) {
+  nn::NamedTensors all;
+  if (c.model) add_prefixed(all, "model.", c.model->state_dict());
+  if (c.optimizer) add_prefixed(all, "optimizer.", c.optimizer->state_dict());
+  if (c.scheduler) add_prefixed(all, "scheduler.", c.scheduler->state_dict());
+  add_prefixed(all, "extra.", c.extra);
+  const Generator& gen = c.generator ? *c.generator : default_generator();
+  auto [seed, offset] = gen.get_state();
+  all.emplace_back("rng.seed", u64_tensor(seed));
+  all.emplace_back("rng.offset", u64_tensor(offset));
+  all.emplace_back("step", from_vector(std::vector<int64_t>{c.step}));
+  save_safetensors(path, all, {{"format", kFormat}});
+}
+
+int64_t load_checkpoint(const std::string& path, Checkpoint& c) {
+  SafetensorsFile file = load_safetensors(path);
+  auto format = file.metadata.find("format");
+  EMBER_CHECK(format != file.metadata.end() && format->second == kFormat, "checkpoint",
+              "{}: not an ember checkpoint (metadata format is \"{}\")", path,
+              format == file.metadata.end() ? "" : format->second);
+  auto find = [&](const std::string& name) -> const Tensor& {
+    for (const auto& [n, t] : file.tensors)
+      if (n == name) return t;
+    EMBER_FAIL("checkpoint", "{}: missing \"{}\"", path, name);
+  };
+  // The generator state and step are checked before any object is changed.
+  const uint64_t seed = u64_of(find("rng.seed"), path, "rng.seed");
+  const uint64_t offset = u64_of(find("rng.offset"), path, "rng.offset");
+  const Tensor& step = find("step");
+  EMBER_CHECK(step.dtype() == DType::Int64 && step.numel() == 1, "checkpoint", "{}: \"step\" must be one int64", path);
+  try {
+    if (c.model) c.model->load_state_dict(take_prefixed(file.tensors, "model."));
+    if (c.optimizer) c.optimizer->load_state_dict(take_prefixed(file.tensors, "optimizer."));
+    if (c.scheduler) c.scheduler->load_state_dict(take_prefixed(file.tensors, "scheduler."));
+  } catch (const Error& e) {
+    throw Error(fmt::format("[checkpoint] {}: {}", path, e.what()));
+  }
+  c.extra = take_prefixed(file.tensors, "extra.");
+  Generator& gen = c.generator ? *c.generator : default_generator();
+  gen.set_state({seed, offset});
+  c.step = step.item<int64_t>();
+  return c.step;
+}
+
+}  // namespace ember::io

@@ -1,0 +1,40 @@
+#include "io/image.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#include <stb/stb_image_write.h>
+
+#include "ops/ops.h"
+
+namespace ember::io {
+
+void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow, double low, double high, int64_t padding) {
+  EMBER_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), "save_image_grid",
+              "expected images [N, 1 or 3, H, W], got shape {}", shape_str(images.shape()));
+  EMBER_CHECK(high > low && nrow > 0 && padding >= 0, "save_image_grid", "need high > low, nrow > 0, padding >= 0");
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  EMBER_CHECK(n > 0 && h > 0 && w > 0, "save_image_grid", "no pixels to write (shape {})", shape_str(images.shape()));
+  const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
+  const int64_t width = cols * w + (cols + 1) * padding, height = rows * h + (rows + 1) * padding;
+  std::vector<double> v = images.to_vector<double>();
+  std::vector<uint8_t> pixels(static_cast<size_t>(width * height * c), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t y0 = padding + (i / cols) * (h + padding), x0 = padding + (i % cols) * (w + padding);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          const double value = v[((i * c + ch) * h + y) * w + x];
+          const double scaled = std::isnan(value) ? 0 : std::clamp((value - low) / (high - low), 0.0, 1.0);
+          pixels[((y0 + y) * width + (x0 + x)) * c + ch] = static_cast<uint8_t>(std::lround(scaled * 255));
+        }
+  }
+  const int ok = stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height), static_cast<int>(c),
+                                pixels.data(), static_cast<int>(width * c));
+  EMBER_CHECK(ok != 0, "save_image_grid", "could not write \"{}\"", path);
+}
+
+}  // namespace ember::io

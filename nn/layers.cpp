@@ -1,0 +1,214 @@
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "nn/init.h"
+#include "ops/ops.h"
+
+namespace ember::nn {
+namespace {
+// PyTorch's default for linear and conv layers: kaiming_uniform_(a = sqrt(5)) for the weight, which
+// is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias.
+void default_init(Tensor& weight, Tensor* bias, int64_t fan_in) {
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias && bias->defined()) {
+    const double bound = fan_in > 0 ? 1 / std::sqrt(static_cast<double>(fan_in)) : 0;
+    init::uniform_(*bias, -bound, bound);
+  }
+}
+std::string pair_str(std::array<int64_t, 2> a) { return fmt::format("({}, {})", a[0], a[1]); }
+}  // namespace
+
+// ---------------------------------------------------------------- Linear
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
+  EMBER_CHECK(in >= 0 && out >= 0, "Linear", "sizes must be non-negative, got {} -> {}", in, out);
+  weight = register_parameter("weight", empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", empty({out}));
+  default_init(weight, &bias, in);
+}
+Tensor LinearImpl::forward(const Tensor& x) {
+  EMBER_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear",
+              "expected input with last dimension {}, got shape {}", in_features, shape_str(x.shape()));
+  Tensor y = matmul(x, weight.t());
+  return bias.defined() ? y + bias : y;
+}
+std::string LinearImpl::extra_repr() const {
+  return fmt::format("in_features={}, out_features={}, bias={}", in_features, out_features, bias.defined());
+}
+
+// ---------------------------------------------------------------- convolutions
+Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
+    : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
+              "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  weight = register_parameter("weight", empty({out, in / o.groups, k[0], k[1]}));
+  if (o.bias) bias = register_parameter("bias", empty({out}));
+  default_init(weight, &bias, in / o.groups * k[0] * k[1]);
+}
+Tensor Conv2dImpl::forward(const Tensor& x) {
+  return conv2d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride, options.padding,
+                options.dilation, options.groups);
+}
+std::string Conv2dImpl::extra_repr() const {
+  return fmt::format("{}, {}, kernel_size={}, stride={}, padding={}{}", in_channels, out_channels, pair_str(kernel),
+                     pair_str(options.stride), pair_str(options.padding),
+                     options.groups > 1 ? fmt::format(", groups={}", options.groups) : "");
+}
+
+ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
+    : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
+              "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  weight = register_parameter("weight", empty({in, out / o.groups, k[0], k[1]}));
+  if (o.bias) bias = register_parameter("bias", empty({out}));
+  // PyTorch computes fan_in from weight dim 1: (out / groups) * kh * kw.
+  default_init(weight, &bias, out / o.groups * k[0] * k[1]);
+}
+Tensor ConvTranspose2dImpl::forward(const Tensor& x) {
+  return conv_transpose2d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride,
+                          options.padding, options.output_padding, options.groups, options.dilation);
+}
+std::string ConvTranspose2dImpl::extra_repr() const {
+  return fmt::format("{}, {}, kernel_size={}, stride={}, padding={}", in_channels, out_channels, pair_str(kernel),
+                     pair_str(options.stride), pair_str(options.padding));
+}
+
+Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
+    : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
+              "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  weight = register_parameter("weight", empty({out, in / o.groups, k}));
+  if (o.bias) bias = register_parameter("bias", empty({out}));
+  default_init(weight, &bias, in / o.groups * k);
+}
+Tensor Conv1dImpl::forward(const Tensor& x) {
+  return conv1d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride, options.padding,
+                options.dilation, options.groups);
+}
+std::string Conv1dImpl::extra_repr() const {
+  return fmt::format("{}, {}, kernel_size=({},), stride=({},), padding=({},){}", in_channels, out_channels, kernel,
+                     options.stride, options.padding, options.groups > 1 ? fmt::format(", groups={}", options.groups) : "");
+}
+
+// ---------------------------------------------------------------- normalisation
+BatchNormImpl::BatchNormImpl(int64_t n, int64_t spatial_dims, double eps_, double momentum_, bool affine, bool track)
+    : num_features(n), eps(eps_), momentum(momentum_), spatial_dims_(spatial_dims) {
+  if (affine) {
+    weight = register_parameter("weight", ones({n}));
+    bias = register_parameter("bias", zeros({n}));
+  }
+  if (track) {
+    running_mean = register_buffer("running_mean", zeros({n}));
+    running_var = register_buffer("running_var", ones({n}));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = DType::Int64}));
+  }
+}
+Tensor BatchNormImpl::forward(const Tensor& x) {
+  const int64_t expected = spatial_dims_ + 2;
+  EMBER_CHECK(x.dim() == expected || (spatial_dims_ == 1 && x.dim() == 2), type_name(),
+              "expected a {}-D input, got shape {}", expected, shape_str(x.shape()));
+  const bool use_batch_stats = training_ || !running_mean.defined();
+  if (training_ && num_batches_tracked.defined()) {
+    NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return batch_norm(x, running_mean, running_var, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
+                    bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, use_batch_stats, momentum, eps);
+}
+std::string BatchNormImpl::extra_repr() const {
+  return fmt::format("{}, eps={}, momentum={}", num_features, eps, momentum);
+}
+
+LayerNormImpl::LayerNormImpl(Shape shape, double eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
+  if (affine) {
+    weight = register_parameter("weight", ones(normalized_shape));
+    bias = register_parameter("bias", zeros(normalized_shape));
+  }
+}
+Tensor LayerNormImpl::forward(const Tensor& x) {
+  return layer_norm(x, normalized_shape, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
+                    bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, eps);
+}
+std::string LayerNormImpl::extra_repr() const { return fmt::format("{}, eps={}", shape_str(normalized_shape), eps); }
+
+GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels, double eps_, bool affine)
+    : num_groups(groups), num_channels(channels), eps(eps_) {
+  EMBER_CHECK(groups > 0 && channels % groups == 0, "GroupNorm", "num_groups ({}) must divide num_channels ({})", groups,
+              channels);
+  if (affine) {
+    weight = register_parameter("weight", ones({channels}));
+    bias = register_parameter("bias", zeros({channels}));
+  }
+}
+Tensor GroupNormImpl::forward(const Tensor& x) {
+  return group_norm(x, num_groups, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
+                    bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, eps);
+}
+std::string GroupNormImpl::extra_repr() const { return fmt::format("{}, {}, eps={}", num_groups, num_channels, eps); }
+
+RMSNormImpl::RMSNormImpl(Shape shape, std::optional<double> eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
+  if (affine) weight = register_parameter("weight", ones(normalized_shape));
+}
+Tensor RMSNormImpl::forward(const Tensor& x) {
+  return rms_norm(x, normalized_shape, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt, eps);
+}
+std::string RMSNormImpl::extra_repr() const {
+  return fmt::format("{}, eps={}", shape_str(normalized_shape), eps ? fmt::format("{}", *eps) : "None");
+}
+
+// ---------------------------------------------------------------- embedding, dropout, functions
+EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {
+  weight = register_parameter("weight", empty({n, d}));
+  init::normal_(weight);
+}
+Tensor EmbeddingImpl::forward(const Tensor& indices) { return embedding(weight, indices); }
+std::string EmbeddingImpl::extra_repr() const { return fmt::format("{}, {}", num_embeddings, embedding_dim); }
+
+DropoutImpl::DropoutImpl(double p_) : p(p_) {
+  EMBER_CHECK(p >= 0 && p <= 1, "Dropout", "probability must be in [0, 1], got {}", p);
+}
+Tensor DropoutImpl::forward(const Tensor& x) { return dropout(x, p, training_); }
+std::string DropoutImpl::extra_repr() const { return fmt::format("p={}", p); }
+
+std::shared_ptr<FunctionalImpl> ReLU() { return std::make_shared<FunctionalImpl>("ReLU", [](const Tensor& x) { return relu(x); }); }
+std::shared_ptr<FunctionalImpl> LeakyReLU(double s) {
+  return std::make_shared<FunctionalImpl>("LeakyReLU", [s](const Tensor& x) { return leaky_relu(x, s); },
+                                          fmt::format("negative_slope={}", s));
+}
+std::shared_ptr<FunctionalImpl> GELU(const std::string& approximate) {
+  return std::make_shared<FunctionalImpl>("GELU", [approximate](const Tensor& x) { return gelu(x, approximate.c_str()); },
+                                          approximate == "none" ? "" : fmt::format("approximate='{}'", approximate));
+}
+std::shared_ptr<FunctionalImpl> SiLU() { return std::make_shared<FunctionalImpl>("SiLU", [](const Tensor& x) { return silu(x); }); }
+std::shared_ptr<FunctionalImpl> Tanh() { return std::make_shared<FunctionalImpl>("Tanh", [](const Tensor& x) { return tanh(x); }); }
+std::shared_ptr<FunctionalImpl> Sigmoid() { return std::make_shared<FunctionalImpl>("Sigmoid", [](const Tensor& x) { return sigmoid(x); }); }
+std::shared_ptr<FunctionalImpl> ELU(double a) {
+  return std::make_shared<FunctionalImpl>("ELU", [a](const Tensor& x) { return elu(x, a); }, fmt::format("alpha={}", a));
+}
+std::shared_ptr<FunctionalImpl> Softplus(double b, double t) {
+  return std::make_shared<FunctionalImpl>("Softplus", [b, t](const Tensor& x) { return softplus(x, b, t); },
+                                          fmt::format("beta={}, threshold={}", b, t));
+}
+std::shared_ptr<FunctionalImpl> Flatten(int64_t s, int64_t e) {
+  return std::make_shared<FunctionalImpl>("Flatten", [s, e](const Tensor& x) { return flatten(x, s, e); },
+                                          fmt::format("start_dim={}, end_dim={}", s, e));
+}
+std::shared_ptr<FunctionalImpl> Unflatten(int64_t dim, Shape sizes) {
+  return std::make_shared<FunctionalImpl>("Unflatten", [dim, sizes](const Tensor& x) { return unflatten(x, dim, sizes); },
+                                          fmt::format("dim={}, unflattened_size={}", dim, shape_str(sizes)));
+}
+
+std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t k, std::optional<int64_t> stride, int64_t padding) {
+  const int64_t s = stride.value_or(k);
+  return std::make_shared<FunctionalImpl>(
+      "MaxPool2d", [k, s, padding](const Tensor& x) { return max_pool2d(x, {k, k}, std::array<int64_t, 2>{s, s}, {padding, padding}); },
+      fmt::format("kernel_size={}, stride={}, padding={}", k, s, padding));
+}
+std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t k, std::optional<int64_t> stride, int64_t padding) {
+  const int64_t s = stride.value_or(k);
+  return std::make_shared<FunctionalImpl>(
+      "AvgPool2d", [k, s, padding](const Tensor& x) { return avg_pool2d(x, {k, k}, std::array<int64_t, 2>{s, s}, {padding, padding}); },
+      fmt::format("kernel_size={}, stride={}, padding={}", k, s, padding));
+}
+
+}  // namespace ember::nn

@@ -1,0 +1,191 @@
+#pragma once
+// The standard layers. Each is a class FooImpl with a factory function nn::Foo(...) returning a
+// shared_ptr, initialised the way PyTorch initialises it.
+#include <array>
+#include <functional>
+#include <optional>
+
+#include "nn/module.h"
+
+namespace ember::nn {
+
+class LinearImpl : public UnaryModule {
+ public:
+  LinearImpl(int64_t in_features, int64_t out_features, bool bias = true);
+  Tensor forward(const Tensor& x) override;  // x @ weight^T + bias
+  std::string type_name() const override { return "Linear"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;  // weight [out, in]
+  int64_t in_features, out_features;
+};
+inline std::shared_ptr<LinearImpl> Linear(int64_t in, int64_t out, bool bias = true) {
+  return std::make_shared<LinearImpl>(in, out, bias);
+}
+
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};
+  std::array<int64_t, 2> dilation{1, 1};
+  int64_t groups = 1;
+  bool bias = true;
+  std::array<int64_t, 2> output_padding{0, 0};  // ConvTranspose2d only
+};
+
+class Conv2dImpl : public UnaryModule {
+ public:
+  Conv2dImpl(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel, Conv2dOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;  // weight [out, in/groups, kh, kw]
+  int64_t in_channels, out_channels;
+  std::array<int64_t, 2> kernel;
+  Conv2dOptions options;
+};
+inline std::shared_ptr<Conv2dImpl> Conv2d(int64_t in, int64_t out, int64_t kernel, Conv2dOptions o = {}) {
+  return std::make_shared<Conv2dImpl>(in, out, std::array<int64_t, 2>{kernel, kernel}, o);
+}
+
+class ConvTranspose2dImpl : public UnaryModule {
+ public:
+  ConvTranspose2dImpl(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel, Conv2dOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ConvTranspose2d"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;  // weight [in, out/groups, kh, kw]
+  int64_t in_channels, out_channels;
+  std::array<int64_t, 2> kernel;
+  Conv2dOptions options;
+};
+inline std::shared_ptr<ConvTranspose2dImpl> ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, Conv2dOptions o = {}) {
+  return std::make_shared<ConvTranspose2dImpl>(in, out, std::array<int64_t, 2>{kernel, kernel}, o);
+}
+
+struct Conv1dOptions {
+  int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+  bool bias = true;
+};
+class Conv1dImpl : public UnaryModule {
+ public:
+  Conv1dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel, Conv1dOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv1d"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;  // weight [out, in/groups, k]
+  int64_t in_channels, out_channels, kernel;
+  Conv1dOptions options;
+};
+inline std::shared_ptr<Conv1dImpl> Conv1d(int64_t in, int64_t out, int64_t kernel, Conv1dOptions o = {}) {
+  return std::make_shared<Conv1dImpl>(in, out, kernel, o);
+}
+
+// BatchNorm over dim 1 of [N, C] / [N, C, L] (BatchNorm1d) or [N, C, H, W] (BatchNorm2d).
+class BatchNormImpl : public UnaryModule {
+ public:
+  BatchNormImpl(int64_t num_features, int64_t spatial_dims, double eps = 1e-5, double momentum = 0.1, bool affine = true,
+                bool track_running_stats = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return spatial_dims_ == 2 ? "BatchNorm2d" : "BatchNorm1d"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  int64_t num_features;
+  double eps, momentum;
+
+ private:
+  int64_t spatial_dims_;
+};
+inline std::shared_ptr<BatchNormImpl> BatchNorm1d(int64_t n, double eps = 1e-5, double momentum = 0.1) {
+  return std::make_shared<BatchNormImpl>(n, 1, eps, momentum);
+}
+inline std::shared_ptr<BatchNormImpl> BatchNorm2d(int64_t n, double eps = 1e-5, double momentum = 0.1) {
+  return std::make_shared<BatchNormImpl>(n, 2, eps, momentum);
+}
+
+class LayerNormImpl : public UnaryModule {
+ public:
+  LayerNormImpl(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "LayerNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;
+  Shape normalized_shape;
+  double eps;
+};
+inline std::shared_ptr<LayerNormImpl> LayerNorm(int64_t n, double eps = 1e-5) { return std::make_shared<LayerNormImpl>(Shape{n}, eps); }
+
+class GroupNormImpl : public UnaryModule {
+ public:
+  GroupNormImpl(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GroupNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;
+  int64_t num_groups, num_channels;
+  double eps;
+};
+inline std::shared_ptr<GroupNormImpl> GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5) {
+  return std::make_shared<GroupNormImpl>(groups, channels, eps);
+}
+
+class RMSNormImpl : public UnaryModule {
+ public:
+  RMSNormImpl(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "RMSNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight;
+  Shape normalized_shape;
+  std::optional<double> eps;
+};
+inline std::shared_ptr<RMSNormImpl> RMSNorm(int64_t n, std::optional<double> eps = std::nullopt) {
+  return std::make_shared<RMSNormImpl>(Shape{n}, eps);
+}
+
+class EmbeddingImpl : public UnaryModule {
+ public:
+  EmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim);
+  Tensor forward(const Tensor& indices) override;
+  std::string type_name() const override { return "Embedding"; }
+  std::string extra_repr() const override;
+  Tensor weight;  // [num_embeddings, embedding_dim], N(0, 1)
+  int64_t num_embeddings, embedding_dim;
+};
+inline std::shared_ptr<EmbeddingImpl> Embedding(int64_t n, int64_t d) { return std::make_shared<EmbeddingImpl>(n, d); }
+
+class DropoutImpl : public UnaryModule {
+ public:
+  explicit DropoutImpl(double p = 0.5);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dropout"; }
+  std::string extra_repr() const override;
+  double p;
+};
+inline std::shared_ptr<DropoutImpl> Dropout(double p = 0.5) { return std::make_shared<DropoutImpl>(p); }
+
+// A stateless function as a module (activations, Flatten, Unflatten).
+class FunctionalImpl : public UnaryModule {
+ public:
+  FunctionalImpl(std::string name, std::function<Tensor(const Tensor&)> fn, std::string repr = "")
+      : name_(std::move(name)), repr_(std::move(repr)), fn_(std::move(fn)) {}
+  Tensor forward(const Tensor& x) override { return fn_(x); }
+  std::string type_name() const override { return name_; }
+  std::string extra_repr() const override { return repr_; }
+
+ private:
+  std::string name_, repr_;
+  std::function<Tensor(const Tensor&)> fn_;
+};
+std::shared_ptr<FunctionalImpl> ReLU();
+std::shared_ptr<FunctionalImpl> LeakyReLU(double negative_slope = 0.01);
+std::shared_ptr<FunctionalImpl> GELU(const std::string& approximate = "none");
+std::shared_ptr<FunctionalImpl> SiLU();
+std::shared_ptr<FunctionalImpl> Tanh();
+std::shared_ptr<FunctionalImpl> Sigmoid();
+std::shared_ptr<FunctionalImpl> ELU(double alpha = 1);
+std::shared_ptr<FunctionalImpl> Softplus(double beta = 1, double threshold = 20);
+std::shared_ptr<FunctionalImpl> Flatten(int64_t start_dim = 1, int64_t end_dim = -1);
+std::shared_ptr<FunctionalImpl> Unflatten(int64_t dim, Shape sizes);
+std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt, int64_t padding = 0);
+std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt, int64_t padding = 0);
+
+}  // namespace ember::nn

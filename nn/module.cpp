@@ -1,0 +1,178 @@
+#include "nn/module.h"
+
+#include <set>
+
+#include "ops/ops.h"
+
+namespace ember::nn {
+
+void Module::check_new_name(const std::string& name) const {
+  EMBER_CHECK(!name.empty() && name.find('.') == std::string::npos, "Module",
+              "invalid name \"{}\" in {}: names must be non-empty and contain no '.'", name, type_name());
+  auto taken = [&](const auto& list) {
+    for (const auto& [n, v] : list)
+      if (n == name) return true;
+    return false;
+  };
+  EMBER_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_), "Module",
+              "{} already has a member named \"{}\"", type_name(), name);
+}
+
+Tensor& Module::register_parameter(std::string name, Tensor value, bool requires_grad) {
+  check_new_name(name);
+  if (value.defined() && requires_grad && !value.requires_grad()) value.requires_grad_();
+  parameters_.emplace_back(std::move(name), std::move(value));
+  return parameters_.back().second;
+}
+
+Tensor& Module::register_buffer(std::string name, Tensor value) {
+  check_new_name(name);
+  buffers_.emplace_back(std::move(name), std::move(value));
+  return buffers_.back().second;
+}
+
+void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const {
+  for (const auto& [name, t] : params ? parameters_ : buffers_)
+    if (t.defined()) out.emplace_back(prefix + name, t);
+  if (!recurse) return;
+  for (const auto& [name, child] : children_)
+    if (child) child->collect(prefix + name + ".", params, true, out);
+}
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  NamedTensors out;
+  collect("", true, recurse, out);
+  // A parameter shared by two modules (tied weights) is listed once, under its first name.
+  std::set<TensorImpl*> seen;
+  NamedTensors unique;
+  for (auto& [n, t] : out)
+    if (seen.insert(t.impl()).second) unique.emplace_back(std::move(n), std::move(t));
+  return unique;
+}
+
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters(recurse)) out.push_back(t);
+  return out;
+}
+
+NamedTensors Module::named_buffers(bool recurse) const {
+  NamedTensors out;
+  collect("", false, recurse, out);
+  return out;
+}
+
+std::vector<Tensor> Module::buffers(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_buffers(recurse)) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out{{"", shared_from_this()}};
+  for (const auto& [name, child] : children_) {
+    if (!child) continue;
+    for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
+  }
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (const Tensor& p : parameters()) n += p.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_)
+    if (child) child->train(on);
+}
+
+namespace {
+// Replaces t's contents (storage, layout, dtype) in place, keeping its autograd identity as a leaf.
+void replace_data(Tensor& t, const Tensor& value) {
+  TensorImpl* impl = t.impl();
+  impl->storage = value.storage();
+  impl->shape = value.shape();
+  impl->strides = value.strides();
+  impl->offset = value.offset();
+  impl->dtype = value.dtype();
+  if (impl->grad) impl->grad.reset();
+}
+}  // namespace
+
+void Module::to(Device device) {
+  NoGradGuard no_grad;
+  for (auto& [n, t] : named_parameters()) replace_data(t, t.to(device));
+  for (auto& [n, t] : named_buffers()) replace_data(t, t.to(device));
+}
+
+void Module::to(DType dtype) {
+  NoGradGuard no_grad;
+  for (auto& [n, t] : named_parameters())
+    if (t.is_floating_point()) replace_data(t, t.to(dtype));
+  for (auto& [n, t] : named_buffers())
+    if (t.is_floating_point()) replace_data(t, t.to(dtype));
+}
+
+void Module::zero_grad() {
+  for (Tensor& p : parameters()) p.zero_grad();
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out = named_parameters();
+  for (auto& b : named_buffers()) out.push_back(std::move(b));
+  return out;
+}
+
+void Module::load_state_dict(const NamedTensors& state, bool strict) {
+  NoGradGuard no_grad;
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : state) {
+    EMBER_CHECK(given.emplace(name, &t).second, "load_state_dict", "key \"{}\" appears twice", name);
+  }
+  std::set<std::string> used;
+  for (auto& [name, target] : state_dict()) {
+    auto it = given.find(name);
+    if (it == given.end()) {
+      EMBER_CHECK(!strict, "load_state_dict", "missing key \"{}\" (shape {}) for {}", name, shape_str(target.shape()),
+                  type_name());
+      continue;
+    }
+    const Tensor& value = *it->second;
+    EMBER_CHECK(value.shape() == target.shape(), "load_state_dict",
+                "shape mismatch for \"{}\": the module has {}, the state dict {}", name, shape_str(target.shape()),
+                shape_str(value.shape()));
+    Tensor dst = target;
+    dst.copy_(value.to(target.device()).to(target.dtype()));
+    used.insert(name);
+  }
+  if (strict)
+    for (const auto& [name, t] : state)
+      EMBER_CHECK(used.count(name), "load_state_dict", "unexpected key \"{}\" (shape {}) for {}", name,
+                  shape_str(t.shape()), type_name());
+}
+
+void Module::format_tree(std::string& out, const std::string& name, int indent) const {
+  const std::string pad(indent, ' ');
+  int64_t own = 0;
+  for (const auto& [n, t] : parameters_)
+    if (t.defined()) own += t.numel();
+  std::string head = (name.empty() ? "" : "(" + name + "): ") + type_name() + "(" + extra_repr();
+  if (children_.empty()) {
+    out += pad + head + ")" + (own ? fmt::format("  # {} params", own) : "") + "\n";
+    return;
+  }
+  out += pad + head + fmt::format(")  # {} params\n", num_parameters());
+  for (const auto& [n, child] : children_)
+    if (child) child->format_tree(out, n, indent + 2);
+}
+
+std::string Module::str() const {
+  std::string out;
+  format_tree(out, "", 0);
+  return out;
+}
+
+}  // namespace ember::nn

@@ -1,0 +1,5 @@
+#pragma once
+#include "nn/container.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/module.h"

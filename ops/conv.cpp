@@ -1,0 +1,230 @@
+// Convolutions. Two primitives, Unfold (im2col) and Fold (col2im), are each other's gradient (fold is
+// the adjoint of unfold); conv2d is unfold + matmul, conv_transpose2d is matmul + fold. Every
+// gradient is therefore made of unfold, fold and matmul, and differentiates again to any order.
+#include "ops/conv.h"
+
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+// Kernel positions along one dim: floor((size + 2 pad - dil (k - 1) - 1) / stride) + 1 (may be <= 0).
+int64_t block_count(int64_t size, int64_t k, int64_t dil, int64_t pad, int64_t stride) {
+  const int64_t span = size + 2 * pad - dil * (k - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+// k_major: the columns [N, K, L] are stored as [K, N, L] (strides [L, N L, 1]), so that
+// permute(cols, {1, 0, 2}) is a contiguous [K, N L] matrix and a convolution is one GEMM with
+// weight [O, K] over the whole batch (its weight gradient one GEMM too, with no [N, O, K] partial sums).
+Tensor unfold_raw(const Tensor& x, const Window2d& w, bool k_major);
+Tensor fold_raw(const Tensor& cols, Size2 out_hw, const Window2d& w, bool k_major);
+
+struct Unfold {
+  static constexpr const char* name = "unfold";
+  Window2d w;
+  Size2 in_hw;
+  bool k_major;
+  Tensor forward(Ctx&, const Tensor& x) {
+    const int64_t N = x.size(0), K = x.size(1) * w.kernel[0] * w.kernel[1], L = w.blocks[0] * w.blocks[1];
+    Tensor out;
+    if (k_major) {
+      Tensor base = Tensor::empty({K, N, L}, x.dtype(), x.device());
+      out = make_tensor(base.storage(), Shape{N, K, L}, Strides{L, N * L, 1}, 0, x.dtype());
+    } else {
+      out = Tensor::empty({N, K, L}, x.dtype(), x.device());
+    }
+    if (out.numel() > 0) backend(x.device()).im2col(kview(x), kview(out), w);
+    return out;
+  }
+  // unfold is linear; its adjoint, fold, scatters each column entry back to the pixel it came from
+  Grads backward(Ctx&, const Tensor& g) { return {fold_raw(g, in_hw, w, k_major)}; }
+};
+
+struct Fold {
+  static constexpr const char* name = "fold";
+  Window2d w;
+  Size2 out_hw;
+  bool k_major;  // the layout its gradient (an unfold) is produced in
+  Tensor forward(Ctx&, const Tensor& cols) {
+    const int64_t kk = w.kernel[0] * w.kernel[1];
+    Tensor out = zeros({cols.size(0), cols.size(1) / kk, out_hw[0], out_hw[1]},
+                       {.dtype = cols.dtype(), .device = cols.device()});
+    if (cols.numel() > 0) backend(cols.device()).col2im(kview(cols), kview(out), w);
+    return out;
+  }
+  // fold is linear; its adjoint, unfold, reads back the pixel each column entry was added to
+  Grads backward(Ctx&, const Tensor& g) { return {unfold_raw(g, w, k_major)}; }
+};
+
+Tensor unfold_raw(const Tensor& x, const Window2d& w, bool k_major) {
+  return apply(Unfold{w, {x.size(2), x.size(3)}, k_major}, x);
+}
+Tensor fold_raw(const Tensor& cols, Size2 out_hw, const Window2d& w, bool k_major) {
+  return apply(Fold{w, out_hw, k_major}, cols);
+}
+
+void check_window(const char* op, Size2 kernel, Size2 dilation, Size2 padding, Size2 stride) {
+  EMBER_CHECK(kernel[0] > 0 && kernel[1] > 0, op, "kernel size must be positive, got [{}, {}]", kernel[0], kernel[1]);
+  EMBER_CHECK(dilation[0] > 0 && dilation[1] > 0, op, "dilation must be positive, got [{}, {}]", dilation[0],
+              dilation[1]);
+  EMBER_CHECK(stride[0] > 0 && stride[1] > 0, op, "stride must be positive, got [{}, {}]", stride[0], stride[1]);
+  EMBER_CHECK(padding[0] >= 0 && padding[1] >= 0, op, "padding must be non-negative, got [{}, {}]", padding[0],
+              padding[1]);
+}
+
+// The window of kernel positions over an input of spatial size hw, or an error naming the op.
+Window2d make_window(const char* op, const Tensor& x, Size2 hw, Size2 kernel, Size2 dilation, Size2 padding,
+                     Size2 stride) {
+  check_window(op, kernel, dilation, padding, stride);
+  Window2d w{kernel, dilation, padding, stride, {0, 0}};
+  for (int d = 0; d < 2; ++d) {
+    w.blocks[d] = block_count(hw[d], kernel[d], dilation[d], padding[d], stride[d]);
+    EMBER_CHECK(w.blocks[d] > 0, op,
+                "the kernel [{}, {}] (dilation [{}, {}]) is larger than the padded input: spatial size [{}, {}], "
+                "padding [{}, {}] (input shape {})",
+                kernel[0], kernel[1], dilation[0], dilation[1], hw[0], hw[1], padding[0], padding[1],
+                shape_str(x.shape()));
+  }
+  return w;
+}
+
+void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias,
+                         int64_t dims) {
+  EMBER_CHECK(x.defined() && weight.defined(), op, "got an undefined tensor");
+  check_floating(op, x);
+  check_same_device(op, x, weight);
+  EMBER_CHECK(x.dim() == dims + 2, op, "expected input [N, C, {}], got shape {}", dims == 1 ? "L" : "H, W",
+              shape_str(x.shape()));
+  EMBER_CHECK(weight.dim() == dims + 2, op, "expected a {}-D weight, got shape {}", dims + 2,
+              shape_str(weight.shape()));
+  EMBER_CHECK(x.dtype() == weight.dtype(), op, "input {} and weight {} dtypes differ: {} and {}", shape_str(x.shape()),
+              shape_str(weight.shape()), x.dtype(), weight.dtype());
+  if (bias && bias->defined()) {
+    check_same_device(op, x, *bias);
+    EMBER_CHECK(bias->dtype() == x.dtype(), op, "bias dtype {} differs from the input's {}", bias->dtype(), x.dtype());
+  }
+}
+
+}  // namespace
+
+Tensor unfold(const Tensor& x, Size2 kernel, Size2 dilation, Size2 padding, Size2 stride) {
+  EMBER_CHECK(x.defined(), "unfold", "got an undefined tensor");
+  EMBER_CHECK(x.dim() == 3 || x.dim() == 4, "unfold", "expected input [N, C, H, W] or [C, H, W], got shape {}",
+              shape_str(x.shape()));
+  check_floating("unfold", x);
+  if (x.dim() == 3) return squeeze(unfold(unsqueeze(x, 0), kernel, dilation, padding, stride), 0);
+  Window2d w = make_window("unfold", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
+  return unfold_raw(x, w, false);
+}
+
+Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, Size2 dilation, Size2 padding, Size2 stride) {
+  EMBER_CHECK(cols.defined(), "fold", "got an undefined tensor");
+  EMBER_CHECK(cols.dim() == 2 || cols.dim() == 3, "fold",
+              "expected input [N, C * kh * kw, L] or [C * kh * kw, L], got shape {}", shape_str(cols.shape()));
+  check_floating("fold", cols);
+  if (cols.dim() == 2) return squeeze(fold(unsqueeze(cols, 0), output_size, kernel, dilation, padding, stride), 0);
+  EMBER_CHECK(output_size[0] > 0 && output_size[1] > 0, "fold", "output size must be positive, got [{}, {}]",
+              output_size[0], output_size[1]);
+  check_window("fold", kernel, dilation, padding, stride);
+  const int64_t kk = kernel[0] * kernel[1];
+  EMBER_CHECK(cols.size(1) % kk == 0, "fold", "dimension 1 of input {} must be divisible by the kernel size {} x {}",
+              shape_str(cols.shape()), kernel[0], kernel[1]);
+  Window2d w = make_window("fold", cols, output_size, kernel, dilation, padding, stride);
+  EMBER_CHECK(w.blocks[0] * w.blocks[1] == cols.size(2), "fold",
+              "input {} has {} blocks but output size [{}, {}] with kernel [{}, {}] gives {} x {} = {}",
+              shape_str(cols.shape()), cols.size(2), output_size[0], output_size[1], kernel[0], kernel[1],
+              w.blocks[0], w.blocks[1], w.blocks[0] * w.blocks[1]);
+  return fold_raw(cols, output_size, w, false);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups) {
+  check_conv_operands("conv2d", x, weight, bias, 2);
+  const int64_t N = x.size(0), C = x.size(1), O = weight.size(0);
+  EMBER_CHECK(groups > 0, "conv2d", "groups must be positive, got {}", groups);
+  EMBER_CHECK(C % groups == 0 && O % groups == 0, "conv2d",
+              "groups {} must divide the input channels {} and output channels {} (input {}, weight {})", groups, C, O,
+              shape_str(x.shape()), shape_str(weight.shape()));
+  EMBER_CHECK(weight.size(1) * groups == C, "conv2d",
+              "channel mismatch: input {} has {} channels but weight {} expects {} x {} groups", shape_str(x.shape()),
+              C, shape_str(weight.shape()), weight.size(1), groups);
+  if (bias && bias->defined())
+    EMBER_CHECK(bias->dim() == 1 && bias->size(0) == O, "conv2d", "bias must have shape [{}], got {}", O,
+                shape_str(bias->shape()));
+  const Size2 kernel{weight.size(2), weight.size(3)};
+  Window2d w = make_window("conv2d", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
+  const int64_t L = w.blocks[0] * w.blocks[1], K = C * kernel[0] * kernel[1];
+  // out[g] = weight[g] [O/G, K/G] @ cols[g] [K/G, N L]: one GEMM per group for the whole batch
+  Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
+  Tensor cols_g = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{groups, K / groups, N * L});
+  Tensor out = matmul(reshape(weight, std::vector<int64_t>{groups, O / groups, K / groups}), cols_g);  // [G, O/G, N L]
+  out = permute(reshape(out, std::vector<int64_t>{O, N, L}), std::vector<int64_t>{1, 0, 2});  // [N, O, L] view
+  out = reshape(out, std::vector<int64_t>{N, O, w.blocks[0], w.blocks[1]});
+  if (bias && bias->defined()) out = out + reshape(*bias, std::vector<int64_t>{1, O, 1, 1});
+  return contiguous(out);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,
+              int64_t padding, int64_t dilation, int64_t groups) {
+  const char* op = "conv1d";
+  check_conv_operands(op, x, weight, bias, 1);
+  EMBER_CHECK(groups > 0 && x.size(1) % groups == 0 && weight.size(0) % groups == 0, op,
+              "groups {} must be positive and divide the input channels {} and output channels {} (input {}, weight {})",
+              groups, x.size(1), weight.size(0), shape_str(x.shape()), shape_str(weight.shape()));
+  EMBER_CHECK(weight.size(1) * groups == x.size(1), op,
+              "channel mismatch: input {} has {} channels but weight {} expects {} x {} groups", shape_str(x.shape()),
+              x.size(1), shape_str(weight.shape()), weight.size(1), groups);
+  check_window(op, {1, weight.size(2)}, {1, dilation}, {0, padding}, {1, stride});
+  EMBER_CHECK(block_count(x.size(2), weight.size(2), dilation, padding, stride) > 0, op,
+              "the kernel {} (dilation {}) is longer than the padded input: input shape {}, padding {}", weight.size(2),
+              dilation, shape_str(x.shape()), padding);
+  // A height-1 image and a height-1 kernel.
+  Tensor out = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, Size2{1, stride}, Size2{0, padding},
+                      Size2{1, dilation}, groups);
+  return squeeze(out, 2);
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride,
+                        Size2 padding, Size2 output_padding, int64_t groups, Size2 dilation) {
+  const char* op = "conv_transpose2d";
+  check_conv_operands(op, x, weight, bias, 2);
+  const int64_t N = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);
+  EMBER_CHECK(groups > 0, op, "groups must be positive, got {}", groups);
+  EMBER_CHECK(C_in % groups == 0, op, "groups {} must divide the input channels {} (input {})", groups, C_in,
+              shape_str(x.shape()));
+  EMBER_CHECK(weight.size(0) == C_in, op,
+              "channel mismatch: input {} has {} channels but weight {} expects {} (weight is [C_in, C_out / groups, "
+              "kh, kw])",
+              shape_str(x.shape()), C_in, shape_str(weight.shape()), weight.size(0));
+  const int64_t C_out = weight.size(1) * groups;
+  if (bias && bias->defined())
+    EMBER_CHECK(bias->dim() == 1 && bias->size(0) == C_out, op, "bias must have shape [{}], got {}", C_out,
+                shape_str(bias->shape()));
+  const Size2 kernel{weight.size(2), weight.size(3)};
+  check_window(op, kernel, dilation, padding, stride);
+  Size2 out_hw;
+  for (int d = 0; d < 2; ++d) {
+    EMBER_CHECK(output_padding[d] >= 0 && output_padding[d] < std::max(stride[d], dilation[d]), op,
+                "output_padding [{}, {}] must be non-negative and smaller than stride [{}, {}] or dilation [{}, {}]",
+                output_padding[0], output_padding[1], stride[0], stride[1], dilation[0], dilation[1]);
+    out_hw[d] = (x.size(2 + d) - 1) * stride[d] - 2 * padding[d] + dilation[d] * (kernel[d] - 1) +
+                output_padding[d] + 1;
+    EMBER_CHECK(out_hw[d] > 0, op, "the output size [{}, {}] is not positive (input {}, weight {}, padding [{}, {}])",
+                out_hw[0], out_hw[1], shape_str(x.shape()), shape_str(weight.shape()), padding[0], padding[1]);
+  }
+  // The input pixels are the blocks of the fold: one block per input position, whatever output_padding adds.
+  const Window2d w{kernel, dilation, padding, stride, {H, W}};
+  // cols[g] = weight[g]^T [C_out/G kh kw, C_in/G] @ x[g] [C_in/G, N H W]: one GEMM per group; each
+  // input pixel spread over its kernel footprint, which fold then sums into the output image.
+  const int64_t kk = kernel[0] * kernel[1];
+  Tensor xg = reshape(permute(x, std::vector<int64_t>{1, 0, 2, 3}), std::vector<int64_t>{groups, C_in / groups, N * H * W});
+  Tensor wt = reshape(weight, std::vector<int64_t>{groups, C_in / groups, -1}).mT();  // [G, C_out/G kh kw, C_in/G]
+  Tensor cols = reshape(matmul(wt, xg), std::vector<int64_t>{C_out * kk, N, H * W});
+  cols = permute(cols, std::vector<int64_t>{1, 0, 2});  // [N, C_out kh kw, H W] stored K-major
+  Tensor out = fold_raw(cols, out_hw, w, /*k_major=*/true);
+  if (bias && bias->defined()) out = out + reshape(*bias, std::vector<int64_t>{1, C_out, 1, 1});
+  return out;
+}
+
+}  // namespace ember

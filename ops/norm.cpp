@@ -1,0 +1,160 @@
+// Normalisation layers. Each is (x - mean) * rsqrt(var + eps) (or x * rsqrt(mean(x^2) + eps)) over
+// some dims, then an optional per-feature affine map, written with public ops only: the gradient and
+// the gradient of the gradient come from mean, mul and rsqrt.
+#include "ops/norm.h"
+
+#include <limits>
+
+#include "ops/ops.h"
+
+namespace ember {
+namespace {
+
+// (x - mean) / sqrt(biased var + eps) over dims.
+Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) {
+  Tensor mu = mean(x, dims, true);
+  Tensor centered = x - mu;
+  Tensor var = mean(square(centered), dims, true);
+  return centered * rsqrt(var + eps);
+}
+
+// A per-channel parameter [C] viewed as [1, C, 1, ...] against an ndim-dimensional input.
+Tensor channel_view(const Tensor& p, int64_t ndim) {
+  Shape s(static_cast<size_t>(ndim), 1);
+  s[1] = p.size(0);
+  return reshape(p, s);
+}
+
+void check_channel_param(const char* op, const char* what, const Tensor& x, const Tensor& p) {
+  check_same_device(op, x, p);
+  EMBER_CHECK(p.dim() == 1 && p.size(0) == x.size(1), op, "{} must have shape [{}] (the channels of input {}), got {}",
+              what, x.size(1), shape_str(x.shape()), shape_str(p.shape()));
+}
+
+// The trailing dims of x that normalized_shape names, or an error naming the op.
+std::vector<int64_t> trailing_dims(const char* op, const Tensor& x, std::span<const int64_t> normalized_shape) {
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  EMBER_CHECK(k >= 1 && k <= x.dim(), op, "normalized_shape {} must name 1 to {} trailing dims of input {}",
+              shape_str(normalized_shape), x.dim(), shape_str(x.shape()));
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t d = x.dim() - k + i;
+    EMBER_CHECK(x.size(d) == normalized_shape[i], op, "normalized_shape {} does not match the trailing dims of input {}",
+                shape_str(normalized_shape), shape_str(x.shape()));
+    dims.push_back(d);
+  }
+  return dims;
+}
+
+void check_feature_param(const char* op, const char* what, const Tensor& x, const Tensor& p,
+                         std::span<const int64_t> normalized_shape) {
+  check_same_device(op, x, p);
+  EMBER_CHECK(std::equal(p.shape().begin(), p.shape().end(), normalized_shape.begin(), normalized_shape.end()), op,
+              "{} must have the normalized shape {}, got {}", what, shape_str(normalized_shape), shape_str(p.shape()));
+}
+
+bool has(const std::optional<Tensor>& t) { return t && t->defined(); }
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight,
+                  const std::optional<Tensor>& bias, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  EMBER_CHECK(x.dim() >= 2, op, "expected input [N, C, ...], got shape {}", shape_str(x.shape()));
+  if (running_mean.defined()) check_channel_param(op, "running_mean", x, running_mean);
+  if (running_var.defined()) check_channel_param(op, "running_var", x, running_var);
+  if (has(weight)) check_channel_param(op, "weight", x, *weight);
+  if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  const int64_t C = x.size(1);
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  Tensor y;
+  if (training) {
+    const int64_t n = C > 0 ? x.numel() / C : 0;
+    EMBER_CHECK(n > 1, op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));
+    Tensor mu = mean(x, dims, true);
+    Tensor centered = x - mu;
+    Tensor var = mean(square(centered), dims, true);  // biased: used to normalise
+    y = centered * rsqrt(var + eps);
+    NoGradGuard no_grad;  // the running statistics are buffers, outside the graph
+    const std::vector<int64_t> flat{C};
+    if (running_mean.defined())
+      running_mean.copy_(running_mean * (1 - momentum) + cast(reshape(mu, flat), running_mean.dtype()) * momentum);
+    if (running_var.defined()) {
+      const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
+      running_var.copy_(running_var * (1 - momentum) + cast(reshape(var, flat), running_var.dtype()) * (momentum * unbias));
+    }
+  } else {
+    EMBER_CHECK(running_mean.defined() && running_var.defined(), op,
+                "running_mean and running_var must be defined in evaluation mode (input {})", shape_str(x.shape()));
+    Tensor mu = channel_view(cast(running_mean, x.dtype()), x.dim());
+    Tensor var = channel_view(cast(running_var, x.dtype()), x.dim());
+    y = (x - mu) * rsqrt(var + eps);
+  }
+  if (has(weight)) y = y * channel_view(*weight, x.dim());
+  if (has(bias)) y = y + channel_view(*bias, x.dim());
+  return y;
+}
+
+Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight,
+                  const std::optional<Tensor>& bias, double eps) {
+  const char* op = "layer_norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  std::vector<int64_t> dims = trailing_dims(op, x, normalized_shape);
+  if (has(weight)) check_feature_param(op, "weight", x, *weight, normalized_shape);
+  if (has(bias)) check_feature_param(op, "bias", x, *bias, normalized_shape);
+  Tensor y = normalize(x, dims, eps);
+  if (has(weight)) y = y * *weight;  // broadcasts over the leading dims
+  if (has(bias)) y = y + *bias;
+  return y;
+}
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const std::optional<Tensor>& weight,
+                  const std::optional<Tensor>& bias, double eps) {
+  const char* op = "group_norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  EMBER_CHECK(x.dim() >= 2, op, "expected input [N, C, ...], got shape {}", shape_str(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1);
+  EMBER_CHECK(num_groups > 0 && C % num_groups == 0, op, "num_groups {} must be positive and divide the {} channels of input {}",
+              num_groups, C, shape_str(x.shape()));
+  if (has(weight)) check_channel_param(op, "weight", x, *weight);
+  if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  int64_t inner = C / num_groups;
+  for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
+  // [N, G, C/G * spatial]: statistics per sample and group
+  Tensor xg = reshape(x, std::vector<int64_t>{N, num_groups, inner});
+  const int64_t last = 2;
+  Tensor y = reshape(normalize(xg, std::span<const int64_t>(&last, 1), eps), x.shape());
+  if (has(weight)) y = y * channel_view(*weight, x.dim());
+  if (has(bias)) y = y + channel_view(*bias, x.dim());
+  return y;
+}
+
+Tensor rms_norm(const Tensor& x, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight,
+                std::optional<double> eps) {
+  const char* op = "rms_norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  std::vector<int64_t> dims = trailing_dims(op, x, normalized_shape);
+  if (has(weight)) check_feature_param(op, "weight", x, *weight, normalized_shape);
+  double e = 0;
+  if (eps) {
+    e = *eps;
+  } else {  // torch.finfo(x.dtype).eps
+    switch (x.dtype()) {
+      case DType::Float64: e = std::numeric_limits<double>::epsilon(); break;
+      case DType::Float16: e = 0.0009765625; break;   // 2^-10
+      case DType::BFloat16: e = 0.0078125; break;     // 2^-7
+      default: e = std::numeric_limits<float>::epsilon(); break;
+    }
+  }
+  Tensor y = x * rsqrt(mean(square(x), dims, true) + e);
+  if (has(weight)) y = y * *weight;
+  return y;
+}
+
+}  // namespace ember

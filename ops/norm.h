@@ -1,0 +1,40 @@
+#pragma once
+// Normalisation layers as composites of mean, subtraction and rsqrt: differentiable to any order.
+// Variances are biased (divided by n), as in PyTorch's normalisation layers.
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ember {
+
+// x [N, C, ...]; per-channel statistics over every dim but 1. In training, normalises with the batch
+// statistics and, when running_mean/running_var are defined, updates them in place without recording
+// a graph: running = (1 - momentum) running + momentum stat, with the unbiased batch variance. In
+// evaluation, normalises with the running statistics (which must be defined). weight, bias: [C].
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight,
+                  const std::optional<Tensor>& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// Normalises over the trailing dims given by normalized_shape; weight and bias have that shape.
+Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape,
+                  const std::optional<Tensor>& weight = std::nullopt, const std::optional<Tensor>& bias = std::nullopt,
+                  double eps = 1e-5);
+// x [N, C, ...]: statistics per sample over each group of C / num_groups channels; weight, bias: [C].
+Tensor group_norm(const Tensor& x, int64_t num_groups, const std::optional<Tensor>& weight = std::nullopt,
+                  const std::optional<Tensor>& bias = std::nullopt, double eps = 1e-5);
+// x * rsqrt(mean(x^2 over the trailing normalized_shape dims) + eps) * weight; eps defaults to the
+// machine epsilon of x's dtype (as torch.nn.functional.rms_norm).
+Tensor rms_norm(const Tensor& x, std::span<const int64_t> normalized_shape,
+                const std::optional<Tensor>& weight = std::nullopt, std::optional<double> eps = std::nullopt);
+
+inline Tensor layer_norm(const Tensor& x, std::initializer_list<int64_t> normalized_shape,
+                         const std::optional<Tensor>& weight = std::nullopt,
+                         const std::optional<Tensor>& bias = std::nullopt, double eps = 1e-5) {
+  return layer_norm(x, std::span<const int64_t>(normalized_shape.begin(), normalized_shape.size()), weight, bias, eps);
+}
+inline Tensor rms_norm(const Tensor& x, std::initializer_list<int64_t> normalized_shape,
+                       const std::optional<Tensor>& weight = std::nullopt, std::optional<double> eps = std::nullopt) {
+  return rms_norm(x, std::span<const int64_t>(normalized_shape.begin(), normalized_shape.size()), weight, eps);
+}
+
+}  // namespace ember

@@ -1,0 +1,39 @@
+#pragma once
+// Pooling and resizing over the last two dims of [N, C, H, W] (or [C, H, W]). All differentiable to
+// any order: max pooling scatters its gradient to the saved argmax positions with scatter_add (whose
+// own gradient is gather), the others are linear maps built from unfold or small matrices.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ember {
+
+using Size2 = std::array<int64_t, 2>;
+
+// Max over each kernel window (stride defaults to the kernel); padding is -inf and at most half the kernel.
+Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0});
+// Mean over each window; padding counts as zeros when count_include_pad, else is left out of the mean.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
+                  bool count_include_pad = true);
+// Output cell (i, j) is the mean of rows [floor(i H / Ho), ceil((i + 1) H / Ho)) and likewise for columns.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+// Square windows: one number for both spatial dims.
+inline Tensor max_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
+                         int64_t padding = 0) {
+  return max_pool2d(x, Size2{kernel, kernel}, stride ? std::optional<Size2>(Size2{*stride, *stride}) : std::nullopt,
+                    Size2{padding, padding});
+}
+inline Tensor avg_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
+                         int64_t padding = 0, bool count_include_pad = true) {
+  return avg_pool2d(x, Size2{kernel, kernel}, stride ? std::optional<Size2>(Size2{*stride, *stride}) : std::nullopt,
+                    Size2{padding, padding}, count_include_pad);
+}
+
+// Resizes [N, C, H, W] to [N, C, size...]: mode "nearest" (PyTorch's legacy nearest: source index
+// floor(dst * in / out)) or "bilinear" (with align_corners as in PyTorch).
+Tensor interpolate(const Tensor& x, Size2 size, const std::string& mode = "nearest", bool align_corners = false);
+
+}  // namespace ember

@@ -1,0 +1,113 @@
+#include "optim/lr_scheduler.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "ops/ops.h"
+
+namespace ember::optim {
+
+LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
+  for (const auto& g : optimizer_.param_groups()) base_lrs_.push_back(g.get("lr"));
+}
+
+void LRScheduler::apply_lrs() {
+  auto& groups = optimizer_.param_groups();
+  for (size_t i = 0; i < groups.size() && i < base_lrs_.size(); ++i) groups[i]["lr"] = lr_at(last_epoch_, base_lrs_[i]);
+  set_other_options(last_epoch_);
+}
+
+void LRScheduler::step() {
+  ++last_epoch_;
+  apply_lrs();
+}
+
+std::vector<double> LRScheduler::get_last_lr() const {
+  std::vector<double> out;
+  for (const auto& g : optimizer_.param_groups()) out.push_back(g.get("lr"));
+  return out;
+}
+
+NamedTensors LRScheduler::state_dict() const {
+  NamedTensors out{{"last_epoch", scalar_tensor(static_cast<double>(last_epoch_), {.dtype = DType::Float64})}};
+  for (size_t i = 0; i < base_lrs_.size(); ++i)
+    out.emplace_back(fmt::format("base_lrs.{}", i), scalar_tensor(base_lrs_[i], {.dtype = DType::Float64}));
+  return out;
+}
+
+void LRScheduler::load_state_dict(const NamedTensors& state) {
+  for (const auto& [key, value] : state) {
+    EMBER_CHECK(value.numel() == 1, "LRScheduler", "\"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
+    if (key == "last_epoch") {
+      last_epoch_ = static_cast<int64_t>(value.item<double>());
+    } else if (key.rfind("base_lrs.", 0) == 0) {
+      const size_t i = std::stoul(key.substr(9));
+      EMBER_CHECK(i < base_lrs_.size(), "LRScheduler", "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs_.size());
+      base_lrs_[i] = value.item<double>();
+    } else {
+      EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);
+    }
+  }
+  apply_lrs();
+}
+
+StepLR::StepLR(Optimizer& o, int64_t s, double g) : LRScheduler(o), step_size(s), gamma(g) {
+  EMBER_CHECK(s > 0, "StepLR", "step_size must be positive, got {}", s);
+}
+double StepLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e / step_size)); }
+
+ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o), gamma(g) {}
+double ExponentialLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e)); }
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& o, int64_t t, double m) : LRScheduler(o), t_max(t), eta_min(m) {
+  EMBER_CHECK(t > 0, "CosineAnnealingLR", "t_max must be positive, got {}", t);
+}
+double CosineAnnealingLR::lr_at(int64_t e, double base) const {
+  return eta_min + (base - eta_min) * (1 + std::cos(std::numbers::pi * static_cast<double>(e) / static_cast<double>(t_max))) / 2;
+}
+
+WarmupCosineLR::WarmupCosineLR(Optimizer& o, int64_t w, int64_t t, double m)
+    : LRScheduler(o), warmup_steps(w), total_steps(t), min_lr(m) {
+  EMBER_CHECK(w >= 0 && t > w, "WarmupCosineLR", "need 0 <= warmup_steps < total_steps, got {} and {}", w, t);
+  apply_lrs();
+}
+double WarmupCosineLR::lr_at(int64_t e, double base) const {
+  if (e < warmup_steps) return base * static_cast<double>(e + 1) / static_cast<double>(warmup_steps);
+  const double progress = std::min(1.0, static_cast<double>(e - warmup_steps) / static_cast<double>(total_steps - warmup_steps));
+  return min_lr + (base - min_lr) * (1 + std::cos(std::numbers::pi * progress)) / 2;
+}
+
+OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, double f, bool cycle, double base_m,
+                       double max_m)
+    : LRScheduler(o), max_lr(m), total_steps(t), pct_start(p), div_factor(d), final_div_factor(f),
+      cycle_momentum(cycle), base_momentum(base_m), max_momentum(max_m) {
+  EMBER_CHECK(t > 1 && p > 0 && p < 1, "OneCycleLR", "need total_steps > 1 and 0 < pct_start < 1, got {} and {}", t, p);
+  if (cycle_momentum)
+    for (const auto& g : o.param_groups())
+      EMBER_CHECK(g.options.count("momentum") || g.options.count("beta1"), "OneCycleLR",
+                  "cycle_momentum needs an optimizer with momentum or beta1");
+  apply_lrs();
+}
+
+// PyTorch's phases end at steps (pct_start * total - 1) and (total - 1); each is a cosine from its
+// start value to its end value. Past the last step the cosine continues (PyTorch does not clamp).
+double OneCycleLR::anneal_at(int64_t e, double start, double peak, double end) const {
+  const double up_end = pct_start * static_cast<double>(total_steps) - 1, down_end = static_cast<double>(total_steps) - 1;
+  auto anneal = [](double from, double to, double pct) { return to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1); };
+  const double step = static_cast<double>(e);
+  if (step <= up_end) return anneal(start, peak, step / up_end);
+  return anneal(peak, end, (step - up_end) / (down_end - up_end));
+}
+
+double OneCycleLR::lr_at(int64_t e, double) const {
+  const double initial = max_lr / div_factor;
+  return anneal_at(e, initial, max_lr, initial / final_div_factor);
+}
+
+void OneCycleLR::set_other_options(int64_t e) {
+  if (!cycle_momentum) return;
+  const double momentum = anneal_at(e, max_momentum, base_momentum, max_momentum);
+  for (auto& g : optimizer_.param_groups()) g[g.options.count("beta1") ? "beta1" : "momentum"] = momentum;
+}
+
+}  // namespace ember::optim

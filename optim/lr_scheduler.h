@@ -1,0 +1,87 @@
+#pragma once
+// Learning-rate schedules. Each sets every group's lr from its initial lr and the step count
+// (closed forms of torch.optim.lr_scheduler); call step() once per epoch or iteration, after
+// optimizer.step().
+#include "optim/optimizer.h"
+
+namespace ember::optim {
+
+class LRScheduler {
+ public:
+  explicit LRScheduler(Optimizer& optimizer);
+  virtual ~LRScheduler() = default;
+  void step();
+  int64_t last_epoch() const { return last_epoch_; }
+  std::vector<double> get_last_lr() const;
+  // {"last_epoch"} and the base lrs, for checkpoints.
+  NamedTensors state_dict() const;
+  void load_state_dict(const NamedTensors& state);
+
+ protected:
+  virtual double lr_at(int64_t epoch, double base_lr) const = 0;
+  // Other options a schedule sets along with the lr (OneCycleLR's momentum).
+  virtual void set_other_options(int64_t epoch) {}
+  void apply_lrs();
+  Optimizer& optimizer_;
+  std::vector<double> base_lrs_;
+  int64_t last_epoch_ = 0;
+};
+
+// lr = base * gamma^floor(epoch / step_size)
+class StepLR : public LRScheduler {
+ public:
+  StepLR(Optimizer& o, int64_t step_size, double gamma = 0.1);
+  double lr_at(int64_t epoch, double base) const override;
+  int64_t step_size;
+  double gamma;
+};
+
+// lr = base * gamma^epoch
+class ExponentialLR : public LRScheduler {
+ public:
+  ExponentialLR(Optimizer& o, double gamma);
+  double lr_at(int64_t epoch, double base) const override;
+  double gamma;
+};
+
+// lr = eta_min + (base - eta_min) (1 + cos(pi epoch / t_max)) / 2
+class CosineAnnealingLR : public LRScheduler {
+ public:
+  CosineAnnealingLR(Optimizer& o, int64_t t_max, double eta_min = 0);
+  double lr_at(int64_t epoch, double base) const override;
+  int64_t t_max;
+  double eta_min;
+};
+
+// Linear warm-up from 0 to base over warmup_steps, then cosine down to min_lr at total_steps.
+class WarmupCosineLR : public LRScheduler {
+ public:
+  WarmupCosineLR(Optimizer& o, int64_t warmup_steps, int64_t total_steps, double min_lr = 0);
+  double lr_at(int64_t epoch, double base) const override;
+  int64_t warmup_steps, total_steps;
+  double min_lr;
+};
+
+// torch.optim.lr_scheduler.OneCycleLR (cosine annealing, two phases): from max_lr / div_factor up to
+// max_lr over pct_start of the steps, then down to max_lr / (div_factor * final_div_factor). With
+// cycle_momentum, the momentum ("momentum", or Adam's "beta1") moves the opposite way, between
+// max_momentum and base_momentum.
+class OneCycleLR : public LRScheduler {
+ public:
+  OneCycleLR(Optimizer& o, double max_lr, int64_t total_steps, double pct_start = 0.3, double div_factor = 25,
+             double final_div_factor = 1e4, bool cycle_momentum = true, double base_momentum = 0.85,
+             double max_momentum = 0.95);
+  double lr_at(int64_t epoch, double base) const override;
+  void set_other_options(int64_t epoch) override;
+  double max_lr;
+  int64_t total_steps;
+  double pct_start, div_factor, final_div_factor;
+  bool cycle_momentum;
+  double base_momentum, max_momentum;
+
+ private:
+  // (phase-start value, phase-end value, progress) at a step, for a schedule going lo -> hi -> end.
+  double anneal_at(int64_t epoch, double start, double peak, double end) const;
+};
+
+}  // namespace ember::optim

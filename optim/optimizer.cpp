@@ -1,0 +1,98 @@
+#include "optim/optimizer.h"
+
+#include <set>
+
+#include "ops/ops.h"
+
+namespace ember::optim {
+
+double& ParamGroup::operator[](const std::string& key) { return options[key]; }
+double ParamGroup::get(const std::string& key) const {
+  auto it = options.find(key);
+  EMBER_CHECK(it != options.end(), "optimizer", "parameter group has no option \"{}\"", key);
+  return it->second;
+}
+
+Optimizer::Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name)
+    : name_(name), defaults_(std::move(defaults)) {
+  add_param_group(std::move(params));
+}
+
+void Optimizer::add_param_group(std::vector<Tensor> params, std::map<std::string, double> options) {
+  std::set<TensorImpl*> seen;
+  for (const auto& g : groups_)
+    for (const Tensor& p : g.params) seen.insert(p.impl());
+  for (const Tensor& p : params) {
+    EMBER_CHECK(p.defined() && p.is_leaf() && p.is_floating_point(), name_,
+                "can only optimise floating-point leaf tensors (shape {})", p.defined() ? shape_str(p.shape()) : "?");
+    EMBER_CHECK(seen.insert(p.impl()).second, name_, "a parameter (shape {}) appears in more than one group or twice",
+                shape_str(p.shape()));
+  }
+  for (const auto& [k, v] : options)
+    EMBER_CHECK(defaults_.count(k), name_, "unknown option \"{}\"", k);
+  ParamGroup group{std::move(params), defaults_};
+  for (const auto& [k, v] : options) group.options[k] = v;
+  groups_.push_back(std::move(group));
+}
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (Tensor& p : g.params) p.zero_grad();
+}
+
+std::map<std::string, Tensor>& Optimizer::state_of(const Tensor& param) { return state_[param.impl()]; }
+
+NamedTensors Optimizer::state_dict() const {
+  NamedTensors out;
+  int64_t index = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    for (const auto& [k, v] : groups_[g].options)
+      out.emplace_back(fmt::format("param_groups.{}.{}", g, k), scalar_tensor(v, {.dtype = DType::Float64}));
+    for (const Tensor& p : groups_[g].params) {
+      auto it = state_.find(p.impl());
+      if (it != state_.end())
+        for (const auto& [k, t] : it->second) out.emplace_back(fmt::format("state.{}.{}", index, k), t);
+      ++index;
+    }
+  }
+  return out;
+}
+
+void Optimizer::load_state_dict(const NamedTensors& state) {
+  std::vector<Tensor> params;
+  for (auto& g : groups_)
+    for (Tensor& p : g.params) params.push_back(p);
+  std::unordered_map<TensorImpl*, std::map<std::string, Tensor>> new_state;
+  std::vector<ParamGroup> new_groups = groups_;
+  for (const auto& [key, value] : state) {
+    size_t a = key.find('.'), b = key.find('.', a + 1);
+    EMBER_CHECK(a != std::string::npos && b != std::string::npos, name_, "unexpected key \"{}\" in state dict", key);
+    const std::string kind = key.substr(0, a), field = key.substr(b + 1);
+    int64_t index = -1;
+    try {
+      index = std::stoll(key.substr(a + 1, b - a - 1));
+    } catch (const std::exception&) {
+    }
+    if (kind == "param_groups") {
+      EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(new_groups.size()), name_,
+                  "state dict key \"{}\" names group {}, but the optimizer has {}", key, index, new_groups.size());
+      EMBER_CHECK(defaults_.count(field), name_, "unknown option in state dict key \"{}\"", key);
+      EMBER_CHECK(value.numel() == 1, name_, "option \"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
+      new_groups[index].options[field] = value.item<double>();
+    } else if (kind == "state") {
+      EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(params.size()), name_,
+                  "state dict key \"{}\" names parameter {}, but the optimizer has {}", key, index, params.size());
+      const Tensor& p = params[index];
+      EMBER_CHECK(value.dim() == 0 || value.shape() == p.shape(), name_,
+                  "state \"{}\" has shape {} but parameter {} has shape {}", key, shape_str(value.shape()), index,
+                  shape_str(p.shape()));
+      new_state[p.impl()][field] = value.dim() == 0 ? value.to(DType::Float64).clone() : value.to(p.device()).to(p.dtype()).clone();
+    } else {
+      EMBER_FAIL(name_, "unexpected key \"{}\" in state dict", key);
+    }
+  }
+  groups_ = std::move(new_groups);
+  state_ = std::move(new_state);
+}
+
+}  // namespace ember::optim

@@ -1,0 +1,53 @@
+#pragma once
+// Optimizer: parameter groups with their hyper-parameters, per-parameter state, and a state_dict
+// of flat names ("state.3.exp_avg", "param_groups.0.lr") that a checkpoint stores as tensors.
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/module.h"
+
+namespace ember::optim {
+
+using NamedTensors = nn::NamedTensors;
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  std::map<std::string, double> options;  // "lr", "weight_decay", "momentum", ...
+  double& operator[](const std::string& key);
+  double get(const std::string& key) const;
+};
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name);
+  virtual ~Optimizer() = default;
+
+  // One update of every parameter that has a gradient.
+  virtual void step() = 0;
+  // Drops every gradient (.grad becomes undefined, as set_to_none=True in PyTorch).
+  void zero_grad();
+
+  // A group with its own options; keys not given take the constructor's defaults.
+  void add_param_group(std::vector<Tensor> params, std::map<std::string, double> options = {});
+  std::vector<ParamGroup>& param_groups() { return groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+
+  NamedTensors state_dict() const;
+  // Restores what state_dict wrote, for the same parameters in the same order; anything that does not
+  // fit (another optimizer's keys, a shape mismatch, a missing group) is an error naming the key.
+  void load_state_dict(const NamedTensors& state);
+
+ protected:
+  // The state of one parameter ("exp_avg", "step", ...), created empty on first use.
+  std::map<std::string, Tensor>& state_of(const Tensor& param);
+
+  const char* name_;
+  std::map<std::string, double> defaults_;
+  std::vector<ParamGroup> groups_;
+  std::unordered_map<TensorImpl*, std::map<std::string, Tensor>> state_;
+};
+
+}  // namespace ember::optim

@@ -1,0 +1,168 @@
+#include "optim/optimizers.h"
+
+#include <cmath>
+
+#include "ops/ops.h"
+
+namespace ember::optim {
+namespace {
+// The step count lives in the state as a 0-dim float64 tensor, so state_dict can save it.
+double next_step(std::map<std::string, Tensor>& state) {
+  Tensor& step = state["step"];
+  if (!step.defined()) step = zeros({}, {.dtype = DType::Float64});
+  step.add_(1);
+  return step.item<double>();
+}
+Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Tensor& like) {
+  Tensor& t = state[name];
+  if (!t.defined()) t = zeros_like(like);
+  return t;
+}
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, SGDOptions o)
+    : Optimizer(std::move(params),
+                {{"lr", o.lr}, {"momentum", o.momentum}, {"dampening", o.dampening}, {"weight_decay", o.weight_decay},
+                 {"nesterov", o.nesterov ? 1.0 : 0.0}},
+                "SGD") {
+  EMBER_CHECK(o.lr >= 0 && o.momentum >= 0 && o.weight_decay >= 0, "SGD", "lr, momentum and weight_decay must be >= 0");
+  EMBER_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD", "nesterov needs momentum > 0 and dampening 0");
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  for (auto& group : groups_) {
+    const double lr = group.get("lr"), momentum = group.get("momentum"), dampening = group.get("dampening");
+    const double wd = group.get("weight_decay");
+    const bool nesterov = group.get("nesterov") != 0;
+    for (Tensor& p : group.params) {
+      if (!p.grad().defined()) continue;
+      Tensor g = p.grad();
+      if (wd != 0) g = g + p * wd;
+      if (momentum != 0) {
+        auto& state = state_of(p);
+        Tensor& buf = state["momentum_buffer"];
+        if (!buf.defined()) {
+          buf = g.clone();
+        } else {
+          buf.mul_(momentum).add_(g * (1 - dampening));
+        }
+        g = nesterov ? g + buf * momentum : buf;
+      }
+      p.add_(g * -lr);
+    }
+  }
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, false, "Adam") {}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char* name)
+    : Optimizer(std::move(params),
+                {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
+                 {"amsgrad", o.amsgrad ? 1.0 : 0.0}},
+                name),
+      decoupled_weight_decay_(decoupled) {
+  EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0, name, "lr, eps and weight_decay must be >= 0");
+  EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, name, "betas must be in [0, 1), got ({}, {})",
+              o.beta1, o.beta2);
+}
+
+AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, true, "AdamW") {}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  for (auto& group : groups_) {
+    const double lr = group.get("lr"), b1 = group.get("beta1"), b2 = group.get("beta2"), eps = group.get("eps");
+    const double wd = group.get("weight_decay");
+    const bool amsgrad = group.get("amsgrad") != 0;
+    for (Tensor& p : group.params) {
+      if (!p.grad().defined()) continue;
+      Tensor g = p.grad();
+      auto& state = state_of(p);
+      const double t = next_step(state);
+      if (wd != 0) {
+        if (decoupled_weight_decay_) p.mul_(1 - lr * wd);
+        else g = g + p * wd;
+      }
+      Tensor& m = buffer(state, "exp_avg", p);
+      Tensor& v = buffer(state, "exp_avg_sq", p);
+      m.mul_(b1).add_(g * (1 - b1));
+      v.mul_(b2).add_(g * g * (1 - b2));
+      const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t);
+      Tensor second = v;
+      if (amsgrad) {
+        Tensor& vmax = buffer(state, "max_exp_avg_sq", p);
+        vmax.copy_(maximum(vmax, v));
+        second = vmax;
+      }
+      Tensor denom = sqrt(second) / std::sqrt(bias2) + eps;
+      p.add_(m / denom * (-lr / bias1));
+    }
+  }
+}
+
+RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o)
+    : Optimizer(std::move(params),
+                {{"lr", o.lr}, {"alpha", o.alpha}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
+                 {"momentum", o.momentum}, {"centered", o.centered ? 1.0 : 0.0}},
+                "RMSprop") {
+  EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.momentum >= 0 && o.alpha >= 0, "RMSprop",
+              "lr, alpha, eps and momentum must be >= 0");
+}
+
+void RMSprop::step() {
+  NoGradGuard no_grad;
+  for (auto& group : groups_) {
+    const double lr = group.get("lr"), alpha = group.get("alpha"), eps = group.get("eps");
+    const double wd = group.get("weight_decay"), momentum = group.get("momentum");
+    const bool centered = group.get("centered") != 0;
+    for (Tensor& p : group.params) {
+      if (!p.grad().defined()) continue;
+      Tensor g = p.grad();
+      auto& state = state_of(p);
+      next_step(state);
+      if (wd != 0) g = g + p * wd;
+      Tensor& v = buffer(state, "square_avg", p);
+      v.mul_(alpha).add_(g * g * (1 - alpha));
+      Tensor avg;
+      if (centered) {
+        Tensor& mean_g = buffer(state, "grad_avg", p);
+        mean_g.mul_(alpha).add_(g * (1 - alpha));
+        avg = sqrt(v - mean_g * mean_g) + eps;
+      } else {
+        avg = sqrt(v) + eps;
+      }
+      if (momentum > 0) {
+        Tensor& buf = buffer(state, "momentum_buffer", p);
+        buf.mul_(momentum).add_(g / avg);
+        p.add_(buf * -lr);
+      } else {
+        p.add_(g / avg * -lr);
+      }
+    }
+  }
+}
+
+Lion::Lion(std::vector<Tensor> params, LionOptions o)
+    : Optimizer(std::move(params), {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"weight_decay", o.weight_decay}},
+                "Lion") {
+  EMBER_CHECK(o.lr >= 0 && o.weight_decay >= 0, "Lion", "lr and weight_decay must be >= 0");
+}
+
+void Lion::step() {
+  NoGradGuard no_grad;
+  for (auto& group : groups_) {
+    const double lr = group.get("lr"), b1 = group.get("beta1"), b2 = group.get("beta2"), wd = group.get("weight_decay");
+    for (Tensor& p : group.params) {
+      if (!p.grad().defined()) continue;
+      Tensor g = p.grad();
+      auto& state = state_of(p);
+      Tensor& m = buffer(state, "exp_avg", p);
+      if (wd != 0) p.mul_(1 - lr * wd);
+      p.add_(sign(m * b1 + g * (1 - b1)) * -lr);
+      m.mul_(b2).add_(g * (1 - b2));
+    }
+  }
+}
+
+}  // namespace ember::optim

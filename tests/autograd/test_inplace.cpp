@@ -1,0 +1,135 @@
+// In-place ops: the storage version counter, shared by views, and gradients through in-place
+// changes of non-leaf tensors (the tensor takes the history of the op that overwrote it).
+#include <catch2/catch.hpp>
+
+#include "tests/autograd/helpers.h"
+
+using namespace ember;
+using ember::test::check_values;
+using ember::test::leaf;
+
+TEST_CASE("each in-place op bumps the storage version by one") {
+  Tensor t = zeros({4});
+  uint32_t v = t.storage()->version();
+  auto bumped = [&](const char* what) {
+    INFO(what);
+    CHECK(t.storage()->version() == v + 1);
+    v = t.storage()->version();
+  };
+  t.add_(1);
+  bumped("add_(scalar)");
+  t.add_(ones({4}));
+  bumped("add_(tensor)");
+  t.mul_(2);
+  bumped("mul_");
+  t.sub_(ones({4}));
+  bumped("sub_");
+  t.div_(2);
+  bumped("div_");
+  t.copy_(full({4}, 7.0));
+  bumped("copy_");
+  t.fill_(3);
+  bumped("fill_");
+  t.zero_();
+  bumped("zero_");
+  t.clamp_(-1, 1);
+  bumped("clamp_");
+  check_values(t, {0, 0, 0, 0});
+  // An out-of-place op does not.
+  Tensor u = t + 1;
+  CHECK(t.storage()->version() == v);
+  (void)u;
+}
+
+TEST_CASE("views and detached tensors share the version counter") {
+  Tensor t = zeros({2, 3});
+  Tensor row = t[1];
+  Tensor flat = t.view({6});
+  Tensor col = t.transpose(0, 1);
+  Tensor d = t.detach();
+  for (const Tensor* v : {&row, &flat, &col, &d}) CHECK(v->storage() == t.storage());
+  const uint32_t v0 = t.storage()->version();
+  row.fill_(5);
+  CHECK(t.storage()->version() == v0 + 1);
+  CHECK(flat.storage()->version() == v0 + 1);
+  check_values(t, {0, 0, 0, 5, 5, 5});
+  d.add_(1);
+  CHECK(t.storage()->version() == v0 + 2);
+  col.mul_(2);
+  CHECK(row.storage()->version() == v0 + 3);
+  check_values(t, {2, 2, 2, 12, 12, 12});
+}
+
+TEST_CASE("a modified view invalidates what was saved from its base") {
+  Tensor x = leaf({1, 2, 3, 4});
+  Tensor a = x * 1;  // a non-leaf
+  Tensor b = a * a;  // saves a
+  {
+    NoGradGuard no_grad;
+    a.detach().narrow(0, 1, 2).zero_();
+  }
+  CHECK_THROWS_WITH(b.sum().backward(), Catch::Contains("saved by 'mul'"));
+}
+
+TEST_CASE("in-place ops on a non-leaf give correct gradients") {
+  Tensor x = leaf({1, -2, 0.5});
+  Tensor y = x * 2;
+  y.add_(1);
+  y.mul_(3);  // y = 3 (2x + 1)
+  check_values(y, {9, -9, 6});
+  CHECK(std::string(y.grad_fn()->name()) == "mul");
+  y.sum().backward();
+  check_values(x.grad(), {6, 6, 6});
+}
+
+TEST_CASE("in-place multiplication by a tensor that requires grad") {
+  Tensor x = leaf({1, 2});
+  Tensor w = leaf({3, -4});
+  Tensor y = x * 1;
+  y.mul_(w);  // y = x w
+  y.mul_(y.detach().clone());  // y = x w * c with c = x w a constant
+  y.sum().backward();
+  // d/dx = w * (x w), d/dw = x * (x w)
+  check_values(x.grad(), {3 * 3, -4 * -8});
+  check_values(w.grad(), {1 * 3, 2 * -8});
+}
+
+TEST_CASE("in-place on an output that its op saved makes backward through that op an error") {
+  // exp saves its output e (sharing e's storage); e.mul_(2) overwrites that storage. Backward through
+  // exp must then fail rather than use 2 e^x as e^x, both from a graph built before the change ...
+  Tensor x = leaf({0.5});
+  Tensor e = exp(x);
+  Tensor s = e.sum();
+  e.mul_(2);
+  CHECK_THROWS_WITH(s.backward(), Catch::Contains("saved by 'exp'"));
+  // ... and from e's new history, which also runs through exp (as in PyTorch).
+  Tensor x2 = leaf({0.5});
+  Tensor e2 = exp(x2);
+  e2.mul_(2);
+  CHECK_THROWS_WITH(e2.sum().backward(), Catch::Contains("saved by 'exp'"));
+  // An op that saves nothing of its output (mul by a constant saves its inputs) is fine.
+  Tensor x3 = leaf({0.5});
+  Tensor m = x3 * 3;
+  m.mul_(2);
+  m.sum().backward();
+  check_values(x3.grad(), {6});
+}
+
+TEST_CASE("copy_ from a tensor that requires grad sends the gradient to the source") {
+  Tensor x = leaf({1, 2, 3});
+  Tensor t = zeros({3}, {.dtype = DType::Float64});
+  t.copy_(x * 2);
+  CHECK(t.requires_grad());
+  check_values(t, {2, 4, 6});
+  (t * t).sum().backward();  // d/dx (2x)^2 = 8x
+  check_values(x.grad(), {8, 16, 24});
+}
+
+TEST_CASE("fill_ on a non-leaf makes it a constant") {
+  Tensor x = leaf({1, 2});
+  Tensor y = x * 2;
+  y.fill_(5);
+  CHECK_FALSE(y.requires_grad());
+  (x * y).sum().backward();
+  check_values(x.grad(), {5, 5});
+}

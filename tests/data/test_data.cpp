@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "data/dataset.h"
+#include "data/fashion_mnist.h"
+#include "data/text.h"
+#include "ops/ops.h"
+
+using namespace ember;
+
+namespace {
+std::shared_ptr<data::TensorDataset> numbered(int64_t n) {
+  return std::make_shared<data::TensorDataset>(arange(0, n, 1, {.dtype = DType::Float32}).reshape({n, 1}),
+                                               arange(0, n, 1, {.dtype = DType::Int64}));
+}
+std::vector<int64_t> targets_of(data::DataLoader& loader) {
+  std::vector<int64_t> seen;
+  for (const data::Batch& b : loader)
+    for (int64_t v : b.target.to_vector<int64_t>()) seen.push_back(v);
+  return seen;
+}
+}  // namespace
+
+TEST_CASE("a shuffled epoch visits every example once, in an order fixed by the seed", "[data]") {
+  data::DataLoader a(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 5});
+  data::DataLoader b(numbered(103), {.batch_size = 10, .shuffle = true, .prefetch = 0, .seed = 5});
+  CHECK(a.num_batches() == 11);
+  std::vector<int64_t> first = targets_of(a), again = targets_of(b);
+  CHECK(first == again);  // background prefetching does not change the order
+  std::vector<int64_t> sorted = first;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 103; ++i) CHECK(sorted[i] == i);
+  std::vector<int64_t> original(103);
+  for (int64_t i = 0; i < 103; ++i) original[i] = i;
+  CHECK(first != original);
+  CHECK(targets_of(a) != first);  // the next epoch has another order
+  a.set_epoch(0);
+  CHECK(targets_of(a) == first);  // and epoch 0 can be replayed (for --resume)
+}
+
+TEST_CASE("drop_last drops the short batch; data and target rows stay paired", "[data]") {
+  data::DataLoader loader(numbered(25), {.batch_size = 10, .shuffle = true, .drop_last = true});
+  int64_t batches = 0;
+  for (const data::Batch& b : loader) {
+    ++batches;
+    CHECK(b.data.size(0) == 10);
+    CHECK(equal(b.data.reshape({-1}).to(DType::Int64), b.target));
+  }
+  CHECK(batches == 2);
+}
+
+TEST_CASE("an error in the dataset reaches the training loop", "[data]") {
+  struct Failing : data::Dataset {
+    int64_t size() const override { return 4; }
+    data::Batch get_batch(const std::vector<int64_t>&) const override { EMBER_FAIL("Failing", "broken example"); }
+  };
+  data::DataLoader loader(std::make_shared<Failing>(), {.batch_size = 2});
+  CHECK_THROWS_WITH(loader.begin(), Catch::Contains("broken example"));
+}
+
+TEST_CASE("TextFile gives next-byte targets", "[data]") {
+  const std::string text = "hello, world";
+  data::TextFile file(std::vector<uint8_t>(text.begin(), text.end()), 4, 2);
+  CHECK(file.size() == (12 - 4 - 1) / 2 + 1);
+  data::Batch b = file.get_batch({1});
+  CHECK(b.data.to_vector<int64_t>() == std::vector<int64_t>{'l', 'l', 'o', ','});
+  CHECK(b.target.to_vector<int64_t>() == std::vector<int64_t>{'l', 'o', ',', ' '});
+  CHECK_THROWS_WITH(file.get_batch({100}), Catch::Contains("out of range"));
+}
+
+TEST_CASE("Fashion-MNIST from the Debian package", "[data]") {
+  if (!std::filesystem::exists(data::kFashionMnistDir)) {
+    WARN("dataset-fashion-mnist is not installed; skipped");
+    return;
+  }
+  auto test = data::fashion_mnist(false);
+  CHECK(test->size() == 10000);
+  CHECK(test->data().shape() == Shape{10000, 1, 28, 28});
+  CHECK(amin(test->data()).item<float>() == 0.0f);
+  CHECK(amax(test->data()).item<float>() == 1.0f);
+  // The test set is balanced: 1,000 images of each class.
+  Tensor counts = sum(one_hot(test->targets(), 10), {0});
+  CHECK(equal(counts, full({10}, 1000, {.dtype = DType::Int64})));
+  CHECK_THROWS_WITH(data::fashion_mnist(false, "/nonexistent"), Catch::Contains("dataset-fashion-mnist"));
+}

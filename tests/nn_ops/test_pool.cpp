@@ -1,0 +1,305 @@
+// max_pool2d, avg_pool2d, adaptive_avg_pool2d and interpolate: values against float64 loops (and
+// PyTorch's printed results for small bilinear cases), gradcheck and gradgradcheck, errors.
+#include <limits>
+
+#include "tests/nn_ops/helpers.h"
+
+using namespace ember;
+using namespace nn_test;
+using ember::testing::Fn;
+
+namespace {
+
+// Window (by, bx) covers rows by s - p + i, i < k; padding never wins a max and counts for a mean only
+// when count_include_pad.
+enum class Pool { Max, AvgIncludePad, AvgExcludePad };
+Tensor ref_pool(const Tensor& x, Pool kind, Size2 k, Size2 s, Size2 p) {
+  const Shape xs = x.shape();
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+  const int64_t Ho = (H + 2 * p[0] - k[0]) / s[0] + 1, Wo = (W + 2 * p[1] - k[1]) / s[1] + 1;
+  const std::vector<double> xv = vals(x);
+  const Shape os{N, C, Ho, Wo};
+  std::vector<double> out(N * C * Ho * Wo);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < Ho; ++oy)
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          double best = -std::numeric_limits<double>::infinity(), total = 0;
+          int64_t count = 0;
+          for (int64_t i = 0; i < k[0]; ++i)
+            for (int64_t j = 0; j < k[1]; ++j) {
+              const int64_t iy = oy * s[0] - p[0] + i, ix = ox * s[1] - p[1] + j;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              const double v = xv[at4(xs, n, c, iy, ix)];
+              best = std::max(best, v);
+              total += v;
+              ++count;
+            }
+          out[at4(os, n, c, oy, ox)] = kind == Pool::Max             ? best
+                                       : kind == Pool::AvgIncludePad ? total / static_cast<double>(k[0] * k[1])
+                                                                     : total / static_cast<double>(count);
+        }
+  return from_vector(out, os, f64());
+}
+
+// Output (oy, ox) averages rows [floor(oy H / Ho), ceil((oy + 1) H / Ho)) and the columns likewise.
+Tensor ref_adaptive(const Tensor& x, Size2 size) {
+  const Shape xs = x.shape();
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], Ho = size[0], Wo = size[1];
+  const std::vector<double> xv = vals(x);
+  const Shape os{N, C, Ho, Wo};
+  std::vector<double> out(N * C * Ho * Wo);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < Ho; ++oy)
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          const int64_t y0 = oy * H / Ho, y1 = ((oy + 1) * H + Ho - 1) / Ho;
+          const int64_t x0 = ox * W / Wo, x1 = ((ox + 1) * W + Wo - 1) / Wo;
+          double total = 0;
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t xx = x0; xx < x1; ++xx) total += xv[at4(xs, n, c, y, xx)];
+          out[at4(os, n, c, oy, ox)] = total / static_cast<double>((y1 - y0) * (x1 - x0));
+        }
+  return from_vector(out, os, f64());
+}
+
+// Per-pixel bilinear interpolation as PyTorch's upsample_bilinear2d computes it.
+Tensor ref_bilinear(const Tensor& x, Size2 size, bool align_corners) {
+  const Shape xs = x.shape();
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], Ho = size[0], Wo = size[1];
+  auto source = [&](int64_t o, int64_t in, int64_t out) {
+    double src;
+    if (align_corners) {
+      src = out > 1 ? static_cast<double>(o) * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+    } else {
+      src = (static_cast<double>(o) + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+      if (src < 0) src = 0;
+    }
+    const int64_t i0 = static_cast<int64_t>(src);
+    const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+    return std::tuple<int64_t, int64_t, double>{i0, i1, src - static_cast<double>(i0)};
+  };
+  const std::vector<double> xv = vals(x);
+  const Shape os{N, C, Ho, Wo};
+  std::vector<double> out(N * C * Ho * Wo);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < Ho; ++oy)
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          auto [y0, y1, ly] = source(oy, H, Ho);
+          auto [x0, x1, lx] = source(ox, W, Wo);
+          out[at4(os, n, c, oy, ox)] =
+              (1 - ly) * ((1 - lx) * xv[at4(xs, n, c, y0, x0)] + lx * xv[at4(xs, n, c, y0, x1)]) +
+              ly * ((1 - lx) * xv[at4(xs, n, c, y1, x0)] + lx * xv[at4(xs, n, c, y1, x1)]);
+        }
+  return from_vector(out, os, f64());
+}
+
+// PyTorch's legacy nearest: source index min(floor(o * (float)in / out), in - 1).
+Tensor ref_nearest(const Tensor& x, Size2 size) {
+  const Shape xs = x.shape();
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], Ho = size[0], Wo = size[1];
+  auto source = [](int64_t o, int64_t in, int64_t out) {
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    return std::min(static_cast<int64_t>(std::floor(static_cast<float>(o) * scale)), in - 1);
+  };
+  const std::vector<double> xv = vals(x);
+  const Shape os{N, C, Ho, Wo};
+  std::vector<double> out(N * C * Ho * Wo);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < Ho; ++oy)
+        for (int64_t ox = 0; ox < Wo; ++ox)
+          out[at4(os, n, c, oy, ox)] = xv[at4(xs, n, c, source(oy, H, Ho), source(ox, W, Wo))];
+  return from_vector(out, os, f64());
+}
+
+void has(const std::string& msg, const std::string& part) {
+  INFO(msg);
+  CHECK(msg.find(part) != std::string::npos);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------ max_pool2d
+
+TEST_CASE("max_pool2d matches loops", "[nn_ops][pool]") {
+  struct Case {
+    V shape;
+    Size2 k;
+    std::optional<Size2> s;
+    Size2 p;
+  };
+  for (const Case& c : std::vector<Case>{{{2, 3, 6, 6}, {2, 2}, std::nullopt, {0, 0}},
+                                         {{2, 3, 7, 6}, {3, 2}, Size2{2, 2}, {1, 1}},
+                                         {{1, 2, 5, 7}, {3, 3}, Size2{1, 2}, {1, 0}},
+                                         {{1, 1, 4, 4}, {4, 4}, std::nullopt, {2, 2}}}) {
+    Tensor x = rnd(c.shape, 1);
+    Tensor got = max_pool2d(x, c.k, c.s, c.p);
+    Tensor want = ref_pool(x, Pool::Max, c.k, c.s.value_or(c.k), c.p);
+    CHECK(got.shape() == want.shape());
+    CHECK(compare(vals(got), vals(want)) == "");
+  }
+  // unbatched [C, H, W], non-contiguous input, float32
+  Tensor x = rnd({2, 5, 6}, 2);
+  CHECK(compare(vals(max_pool2d(x, {2, 2})), vals(ref_pool(x.unsqueeze(0), Pool::Max, {2, 2}, {2, 2}, {0, 0})[0])) == "");
+  Tensor xt = rnd({1, 2, 6, 5}, 3).transpose(2, 3);
+  CHECK(compare(vals(max_pool2d(xt, {3, 3}, Size2{2, 2}, {1, 1})),
+                vals(ref_pool(xt.contiguous(), Pool::Max, {3, 3}, {2, 2}, {1, 1}))) == "");
+  Tensor xf = rnd({1, 2, 6, 6}, 4);
+  CHECK(compare(vals(max_pool2d(xf.to(DType::Float32), {3, 3}, Size2{1, 1}, {1, 1})),
+                vals(ref_pool(xf, Pool::Max, {3, 3}, {1, 1}, {1, 1})), 1e-6, 1e-6) == "");
+}
+
+TEST_CASE("pooling: square-window overloads", "[nn_ops][pool]") {
+  Tensor x = rnd({1, 2, 7, 7}, 5);
+  CHECK(vals(max_pool2d(x, 3, 2, 1)) == vals(max_pool2d(x, {3, 3}, Size2{2, 2}, {1, 1})));
+  CHECK(vals(max_pool2d(x, 2)) == vals(max_pool2d(x, {2, 2})));
+  CHECK(vals(avg_pool2d(x, 3, 2, 1, false)) == vals(avg_pool2d(x, {3, 3}, Size2{2, 2}, {1, 1}, false)));
+  CHECK(vals(avg_pool2d(x, 2)) == vals(avg_pool2d(x, {2, 2})));
+}
+
+TEST_CASE("max_pool2d sends the gradient to the first maximum of each window", "[nn_ops][pool][grad]") {
+  // Overlapping windows (stride 1): an element that is the max of several windows collects each gradient.
+  Tensor x = from_vector(std::vector<double>{1, 5, 2, 0,  //
+                                             3, 4, 9, 1,  //
+                                             8, 2, 7, 6},
+                         V{1, 1, 3, 4}, f64(true));
+  Tensor out = max_pool2d(x, {2, 2}, Size2{1, 1});
+  CHECK(vals(out) == std::vector<double>{5, 9, 9, 8, 9, 9});
+  out.backward(ones_like(out));
+  CHECK(vals(x.grad()) == std::vector<double>{0, 1, 0, 0, 0, 0, 4, 0, 1, 0, 0, 0});
+  // ties: the first (row-major) position wins, as in PyTorch
+  Tensor t = ones({1, 1, 2, 2}, f64(true));
+  max_pool2d(t, {2, 2}).sum().backward();
+  CHECK(vals(t.grad()) == std::vector<double>{1, 0, 0, 0});
+}
+
+TEST_CASE("max_pool2d: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
+  Tensor x = rnd({2, 2, 5, 4}, 10, true);
+  Fn f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 2}, Size2{2, 1}, {1, 1}); };
+  NN_GRADCHECKS(f, std::vector<Tensor>{x});
+  Fn g = [](const std::vector<Tensor>& in) { return square(max_pool2d(in[0], {2, 2})); };
+  NN_GRADCHECKS(g, std::vector<Tensor>{x});
+}
+
+// ------------------------------------------------------------------------------------------ avg_pool2d
+
+TEST_CASE("avg_pool2d matches loops", "[nn_ops][pool]") {
+  struct Case {
+    V shape;
+    Size2 k;
+    std::optional<Size2> s;
+    Size2 p;
+  };
+  for (const Case& c : std::vector<Case>{{{2, 3, 6, 6}, {2, 2}, std::nullopt, {0, 0}},
+                                         {{2, 3, 7, 6}, {3, 2}, Size2{2, 2}, {1, 1}},
+                                         {{1, 2, 5, 7}, {3, 3}, Size2{1, 2}, {1, 0}}}) {
+    Tensor x = rnd(c.shape, 20);
+    const Size2 s = c.s.value_or(c.k);
+    CHECK(compare(vals(avg_pool2d(x, c.k, c.s, c.p)), vals(ref_pool(x, Pool::AvgIncludePad, c.k, s, c.p))) == "");
+    CHECK(compare(vals(avg_pool2d(x, c.k, c.s, c.p, false)), vals(ref_pool(x, Pool::AvgExcludePad, c.k, s, c.p))) ==
+          "");
+  }
+  Tensor x = rnd({3, 4, 4}, 21);  // unbatched
+  CHECK(avg_pool2d(x, {2, 2}).shape() == Shape{3, 2, 2});
+}
+
+TEST_CASE("avg_pool2d: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
+  Tensor x = rnd({2, 2, 5, 4}, 22, true);
+  Fn inc = [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], {3, 2}, Size2{2, 1}, {1, 1}); };
+  NN_GRADCHECKS(inc, std::vector<Tensor>{x});
+  Fn exc = [](const std::vector<Tensor>& in) { return square(avg_pool2d(in[0], {3, 3}, Size2{2, 2}, {1, 1}, false)); };
+  NN_GRADCHECKS(exc, std::vector<Tensor>{x});
+}
+
+// ------------------------------------------------------------------------------------------ adaptive_avg_pool2d
+
+TEST_CASE("adaptive_avg_pool2d matches loops", "[nn_ops][pool]") {
+  Tensor x = rnd({2, 3, 5, 7}, 30);
+  for (Size2 size : std::vector<Size2>{{3, 4}, {1, 1}, {5, 7}, {2, 3}, {7, 9}, {1, 3}}) {
+    INFO(size[0] << "x" << size[1]);
+    Tensor got = adaptive_avg_pool2d(x, size);
+    CHECK(got.shape() == Shape{2, 3, size[0], size[1]});
+    CHECK(compare(vals(got), vals(ref_adaptive(x, size))) == "");
+  }
+  CHECK(adaptive_avg_pool2d(rnd({3, 4, 4}, 31), {2, 2}).shape() == Shape{3, 2, 2});
+}
+
+TEST_CASE("adaptive_avg_pool2d: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
+  Tensor x = rnd({1, 2, 5, 4}, 32, true);
+  Fn f = [](const std::vector<Tensor>& in) { return square(adaptive_avg_pool2d(in[0], {3, 3})); };
+  NN_GRADCHECKS(f, std::vector<Tensor>{x});
+  Fn global = [](const std::vector<Tensor>& in) { return square(adaptive_avg_pool2d(in[0], {1, 1})); };
+  NN_GRADCHECKS(global, std::vector<Tensor>{x});
+}
+
+// ------------------------------------------------------------------------------------------ interpolate
+
+TEST_CASE("interpolate: PyTorch's results on a 2 x 2 image", "[nn_ops][pool]") {
+  Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, V{1, 1, 2, 2}, f64());
+  // F.interpolate(x, size=(4, 4), mode='bilinear', align_corners=False)
+  CHECK(compare(vals(interpolate(x, {4, 4}, "bilinear")),
+                {1.0, 1.25, 1.75, 2.0, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3.0, 3.25, 3.75, 4.0}) == "");
+  // align_corners=True
+  const double t = 1.0 / 3;
+  CHECK(compare(vals(interpolate(x, {4, 4}, "bilinear", true)),
+                {1, 1 + t, 1 + 2 * t, 2, 1 + 2 * t, 2, 2 + t, 2 + 2 * t, 2 + t, 2 + 2 * t, 3, 3 + t, 3, 3 + t,
+                 3 + 2 * t, 4}) == "");
+  // mode='nearest'
+  CHECK(vals(interpolate(x, {4, 4})) == std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  // nearest 3 -> 5: sources floor(o * 0.6) = 0, 0, 1, 1, 2
+  Tensor r = from_vector(std::vector<double>{10, 20, 30}, V{1, 1, 1, 3}, f64());
+  CHECK(vals(interpolate(r, {1, 5})) == std::vector<double>{10, 10, 20, 20, 30});
+  // the result is a new tensor even when the size does not change
+  Tensor same = interpolate(x, {2, 2});
+  CHECK_FALSE(same.is_same(x));
+  CHECK(same.storage() != x.storage());
+}
+
+TEST_CASE("interpolate matches per-pixel loops", "[nn_ops][pool]") {
+  Tensor x = rnd({2, 3, 5, 4}, 40);
+  // integer factors (repeat / strided slice), identity, and general ratios (index_select)
+  for (Size2 size : std::vector<Size2>{{10, 8}, {15, 12}, {7, 9}, {3, 2}, {1, 1}, {5, 4}, {2, 7}, {5, 2}}) {
+    INFO(size[0] << "x" << size[1]);
+    CHECK(compare(vals(interpolate(x, size, "nearest")), vals(ref_nearest(x, size))) == "");
+    CHECK(compare(vals(interpolate(x, size, "bilinear")), vals(ref_bilinear(x, size, false))) == "");
+    CHECK(compare(vals(interpolate(x, size, "bilinear", true)), vals(ref_bilinear(x, size, true))) == "");
+  }
+}
+
+TEST_CASE("interpolate: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
+  Tensor x = rnd({1, 2, 3, 4}, 41, true);
+  for (const char* mode : {"nearest", "bilinear"}) {
+    INFO(mode);
+    Fn up = [mode](const std::vector<Tensor>& in) { return square(interpolate(in[0], {5, 7}, mode)); };
+    NN_GRADCHECKS(up, std::vector<Tensor>{x});
+    Fn down = [mode](const std::vector<Tensor>& in) { return square(interpolate(in[0], {2, 3}, mode)); };
+    NN_GRADCHECKS(down, std::vector<Tensor>{x});
+  }
+  Fn factors = [](const std::vector<Tensor>& in) {  // x2 along H, /2 along W; then x3 along H, x1 along W
+    return square(interpolate(interpolate(in[0], {6, 2}), {18, 2}));
+  };
+  NN_GRADCHECKS(factors, std::vector<Tensor>{x});
+  Fn aligned = [](const std::vector<Tensor>& in) { return square(interpolate(in[0], {4, 6}, "bilinear", true)); };
+  NN_GRADCHECKS(aligned, std::vector<Tensor>{x});
+}
+
+// ------------------------------------------------------------------------------------------ errors
+
+TEST_CASE("pooling errors name the op and the shapes", "[nn_ops][pool][errors]") {
+  Tensor x = rnd({1, 2, 4, 4}, 50);
+  has(error_of([&] { max_pool2d(x, {5, 5}); }), "[max_pool2d] the kernel [5, 5] is larger than the padded input");
+  has(error_of([&] { max_pool2d(x, {2, 2}, std::nullopt, {2, 0}); }), "[max_pool2d] padding [2, 0]");
+  has(error_of([&] { max_pool2d(x, {2, 2}, Size2{0, 1}); }), "[max_pool2d] stride must be positive");
+  has(error_of([&] { max_pool2d(rnd({4, 4}, 1), {2, 2}); }), "[max_pool2d] expected input [N, C, H, W]");
+  has(error_of([&] { max_pool2d(ones({1, 1, 4, 4}, {.dtype = DType::Int64}), {2, 2}); }), "[max_pool2d]");
+  has(error_of([&] { avg_pool2d(x, {0, 2}); }), "[avg_pool2d] kernel size must be positive");
+  has(error_of([&] { avg_pool2d(x, {3, 3}, std::nullopt, {2, 2}); }), "[avg_pool2d] padding [2, 2]");
+  has(error_of([&] { adaptive_avg_pool2d(x, {0, 2}); }), "[adaptive_avg_pool2d] output size must be positive");
+  has(error_of([&] { adaptive_avg_pool2d(rnd({2, 2, 2, 2, 2}, 1), {1, 1}); }), "[adaptive_avg_pool2d] expected input");
+  has(error_of([&] { interpolate(x, {4, 4}, "bicubic"); }), "[interpolate] mode must be \"nearest\" or \"bilinear\"");
+  has(error_of([&] { interpolate(x, {4, 4}, "nearest", true); }), "[interpolate] align_corners");
+  has(error_of([&] { interpolate(rnd({2, 4, 4}, 1), {4, 4}); }), "[interpolate] expected input [N, C, H, W]");
+  has(error_of([&] { interpolate(x, {0, 4}); }), "[interpolate] output size must be positive");
+}
