@@ -16,8 +16,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
+# A short run of the Fashion-MNIST classifier (a minute or two on 2 cores); the full run is
+# $(BUILD)/examples/classify --epochs 5.
 demo: build
-	@$(BUILD)/examples/demo
+	@$(BUILD)/examples/classify --steps 300 --epochs 1 --out out/demo
+	@echo "outputs in out/demo: metrics.csv, checkpoint.safetensors, predictions.png"
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 1200

@@ -72,6 +72,8 @@ void DataLoader::start_epoch() {
     if (options_.drop_last && end - start < options_.batch_size) break;
     batches_.emplace_back(order.begin() + start, order.begin() + end);
   }
+  batches_.erase(batches_.begin(), batches_.begin() + std::min<int64_t>(skip_, static_cast<int64_t>(batches_.size())));
+  skip_ = 0;
   next_batch_ = 0;
   produced_ = consumed_ = 0;
   ++epoch_;

@@ -58,7 +58,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   int64_t num_batches() const;
-  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  void set_epoch(int64_t epoch) { epoch_ = epoch; skip_ = 0; }
+  // Where a resumed run continues: the next epoch starts after its first `batches_done` batches.
+  void set_position(int64_t epoch, int64_t batches_done) { epoch_ = epoch; skip_ = batches_done; }
   int64_t epoch() const { return epoch_; }
 
   class Iterator {
@@ -86,6 +88,7 @@ class DataLoader {
   std::shared_ptr<const Dataset> dataset_;
   DataLoaderOptions options_;
   int64_t epoch_ = 0;
+  int64_t skip_ = 0;
   std::vector<std::vector<int64_t>> batches_;
   size_t next_batch_ = 0;
   // background prefetching

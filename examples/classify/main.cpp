@@ -77,13 +77,13 @@ int main(int argc, char** argv) {
     }
     const int64_t steps_per_epoch = train_loader.num_batches();
     int64_t epoch = step / steps_per_epoch;
-    train_loader.set_epoch(epoch);
+    train_loader.set_position(epoch, step % steps_per_epoch);
     examples::CsvLog log(opt.out + "/metrics.csv",
                          {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "images_per_s", "seconds"});
     const auto start = std::chrono::steady_clock::now();
     bool stop = false;
     for (; epoch < opt.epochs && !stop; ++epoch) {
-      examples::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs), steps_per_epoch);
+      examples::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs), train_loader.num_batches());
       double loss_sum = 0;
       int64_t correct = 0, seen = 0, batches = 0;
       const auto epoch_start = std::chrono::steady_clock::now();

@@ -86,3 +86,12 @@ TEST_CASE("Fashion-MNIST from the Debian package", "[data]") {
   CHECK(equal(counts, full({10}, 1000, {.dtype = DType::Int64})));
   CHECK_THROWS_WITH(data::fashion_mnist(false, "/nonexistent"), Catch::Contains("dataset-fashion-mnist"));
 }
+
+TEST_CASE("set_position resumes an epoch after its first batches", "[data]") {
+  data::DataLoader loader(numbered(50), {.batch_size = 10, .shuffle = true, .seed = 9});
+  loader.set_epoch(1);
+  std::vector<int64_t> full = targets_of(loader);
+  loader.set_position(1, 3);
+  std::vector<int64_t> rest = targets_of(loader);
+  CHECK(rest == std::vector<int64_t>(full.begin() + 30, full.end()));
+}
