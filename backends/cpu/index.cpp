@@ -57,7 +57,9 @@ void gather(const View& in, int64_t dim, const View& index, const View& out) {
   });
 }
 
-// out[i][index[i][j][k]][k] += src[i][j][k] (dim = 1). Sequential: indices may repeat.
+// out[i][index[i][j][k]][k] += src[i][j][k] (dim = 1). Indices may repeat along dim, but two
+// elements that differ outside dim never write the same place: the work is split over the other dims
+// and each line along dim is summed in order, so the result is deterministic.
 void scatter_add(const View& out, int64_t dim, const View& index, const View& src) {
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -65,14 +67,28 @@ void scatter_add(const View& out, int64_t dim, const View& index, const View& sr
     const int64_t* idx = static_cast<const int64_t*>(index.data);
     const T* s = static_cast<const T*>(src.data);
     T* dst = static_cast<T*>(out.data);
-    Strides out_strides = out.strides;
-    out_strides[dim] = 0;
-    const int64_t n = index.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t j = idx[offset_of(i, index.shape, index.strides)];
-      T& d = dst[offset_of(i, index.shape, out_strides) + j * out.strides[dim]];
-      d = T(static_cast<C>(static_cast<C>(d) + static_cast<C>(s[offset_of(i, index.shape, src.strides)])));
+    Shape lines;  // index's shape without dim
+    Strides idx_strides, src_strides, out_strides;
+    for (int64_t d = 0; d < index.ndim(); ++d) {
+      if (d == dim) continue;
+      lines.push_back(index.shape[d]);
+      idx_strides.push_back(index.strides[d]);
+      src_strides.push_back(src.strides[d]);
+      out_strides.push_back(out.strides[d]);
     }
+    const int64_t n = index.shape[dim];
+    const int64_t is = index.strides[dim], ss = src.strides[dim], os = out.strides[dim];
+    parallel_for(shape_numel(lines), n * 4, [&](int64_t begin, int64_t end) {
+      for (int64_t line = begin; line < end; ++line) {
+        const int64_t* ip = idx + offset_of(line, lines, idx_strides);
+        const T* sp = s + offset_of(line, lines, src_strides);
+        T* op = dst + offset_of(line, lines, out_strides);
+        for (int64_t j = 0; j < n; ++j) {
+          T& d = op[ip[j * is] * os];
+          d = T(static_cast<C>(static_cast<C>(d) + static_cast<C>(sp[j * ss])));
+        }
+      }
+    });
   });
 }
 

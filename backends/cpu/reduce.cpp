@@ -56,6 +56,8 @@ void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const 
   const T* src = static_cast<const T*>(in.data);
   // Fast path: one reduced dim with stride 1 (the usual "sum over the last dim").
   const bool contiguous_inner = g.reduced_shape.size() == 1 && g.reduced_strides[0] == 1;
+  const Shape outer_reduced_shape(g.reduced_shape.begin(), g.reduced_shape.end() - (g.reduced_shape.empty() ? 0 : 1));
+  const Strides outer_reduced_strides(g.reduced_strides.begin(), g.reduced_strides.end() - (g.reduced_strides.empty() ? 0 : 1));
   parallel_for(outer, inner, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
       const T* base = src + offset_of(o, g.kept_shape, g.kept_in_strides);
@@ -66,10 +68,17 @@ void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const 
       switch (op) {
         case ReduceOp::Sum: {
           acc_t<T> acc = 0;
-          if (contiguous_inner) {
+          if (g.reduced_shape.empty() || inner == 0) {
+            if (inner == 1) acc = static_cast<C>(base[0]);
+          } else if (contiguous_inner) {
             for (int64_t j = 0; j < inner; ++j) acc += static_cast<C>(base[j]);
           } else {
-            for (int64_t j = 0; j < inner; ++j) acc += at(j);
+            // Walk the last reduced dim as a strided run; only the others need index arithmetic.
+            const int64_t run = g.reduced_shape.back(), run_stride = g.reduced_strides.back();
+            for (int64_t r = 0; r < inner / run; ++r) {
+              const T* p = base + offset_of(r, outer_reduced_shape, outer_reduced_strides);
+              for (int64_t k = 0; k < run; ++k) acc += static_cast<C>(p[k * run_stride]);
+            }
           }
           static_cast<T*>(out.data)[out_off] = T(static_cast<C>(acc));
           break;

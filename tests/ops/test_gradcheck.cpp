@@ -175,3 +175,31 @@ TEST_CASE("the sample helpers build the layouts they promise", "[ops][table]") {
   }
   CHECK(with_noncontiguous * 10 >= total * 8);
 }
+
+TEST_CASE("no op keeps memory alive through a reference cycle in its graph", "[ops][leak]") {
+  // Forward under grad mode, then first and second derivatives with create_graph; once every result
+  // is dropped, every buffer allocated on the way must have been freed. A node that saves a tensor
+  // whose grad_fn is that node (a cycle) keeps both alive forever, most visibly when backward never
+  // reaches the node (the detached max inside softmax).
+  for (const OpEntry& entry : op_table()) {
+    for (const OpSample& s : entry.samples()) {
+      INFO(entry.name << " / " << s.variant);
+      const size_t before = CpuAllocator::stats().bytes_in_use;
+      try {
+        Tensor out = entry.fn(s.inputs);
+        std::vector<Tensor> wrt;
+        for (const Tensor& x : s.inputs)
+          if (x.requires_grad()) wrt.push_back(x);
+        std::vector<Tensor> g = grad({sum(out)}, wrt, {}, {.create_graph = true, .allow_unused = true});
+        Tensor total = zeros({}, {.dtype = DType::Float64});
+        for (const Tensor& gi : g)
+          if (gi.defined()) total = total + sum(gi * gi);
+        if (total.requires_grad()) grad({total}, wrt, {}, {.allow_unused = true});
+        Tensor only_forward = entry.fn(s.inputs);  // a graph backward never walks
+      } catch (const std::exception& e) {
+        FAIL_CHECK("threw: " << e.what());
+      }
+      CHECK(CpuAllocator::stats().bytes_in_use == before);
+    }
+  }
+}
