@@ -111,7 +111,7 @@ struct Extreme {
     // Detached: with keepdim, out itself is returned and gets this node as its grad_fn; saving it as
     // is would make a node -> out -> node cycle that leaks whenever backward never reaches the node
     // (softmax's detached max).
-    ctx.save(out);  // TEMP-REVERT
+    ctx.save(out.detach());
     return keepdim ? out : reshape(out, reduced_shape(x, dims, false));
   }
   Grads backward(Ctx& ctx, const Tensor& g) {
