@@ -1,11 +1,13 @@
 # The README's commands. Each installs what is missing (scripts/install-deps.sh), then builds.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test bench bench-torch sanitize install clean
+.PHONY: all deps build demo test bench bench-torch sanitize fuzz install clean
 
 all: build
 
@@ -43,8 +45,21 @@ sanitize: deps
 	@cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 1800
 
+# libFuzzer on the safetensors loader for FUZZ_SECONDS, under ASan + UBSan (clang). New inputs that
+# reach new code are kept in $(FUZZ_BUILD)/corpus; a crash leaves crash-* in the current folder.
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g" \
+	  -DEMBER_SANITIZE=address,undefined,fuzzer-no-link -DEMBER_FUZZ=ON \
+	  -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_safetensors
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	@ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/tests/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/safetensors.dict \
+	  $(FUZZ_BUILD)/corpus tests/fuzz/seeds
+
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

@@ -168,7 +168,11 @@ SafetensorsFile deserialize_safetensors(const uint8_t* data, size_t size, const 
                 shape_str(shape), numel * elem);
     entries.push_back({name, *dtype, shape, begin, end});
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  // Stable, so that empty tensors sharing an offset keep the header's (name) order: loading is then
+  // deterministic, and a loaded file written back loads in the same order.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin < b.begin || (a.begin == b.begin && a.end < b.end);
+  });
   uint64_t expected = 0;
   for (const Entry& e : entries) {
     EMBER_CHECK(e.begin == expected, "safetensors", "{}: \"{}\" starts at byte {} but the previous tensor ended at {} ({})",

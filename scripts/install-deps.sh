@@ -9,12 +9,14 @@ packages=(
   catch2 libfmt-dev libstb-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist fortunes
 )
-# Optional extras: `scripts/install-deps.sh --bench` adds Google Benchmark; `--torch` the libtorch peer.
+# Optional extras: `scripts/install-deps.sh --bench` adds Google Benchmark; `--torch` the libtorch peer;
+# `--fuzz` clang with libFuzzer and LLVM's OpenMP runtime (make fuzz).
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libbenchmark-dev) ;;
     --torch) packages+=(libtorch-dev) ;;
     --sanitize) packages+=(clang libclang-rt-dev) ;;
+    --fuzz) packages+=(clang libclang-rt-dev libomp-dev) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
