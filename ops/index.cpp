@@ -59,9 +59,7 @@ struct Gather {
     if (out.numel() > 0) backend(x.device()).gather(kview(x), dim, kview(index), kview(out));
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) {
-    return {scatter_add(zeros(in_shape, {.dtype = g.dtype(), .device = g.device()}), dim, index, g)};
-  }
+  Grads backward(Ctx&, const Tensor& g) { return {detail::scatter_add_into_zeros(in_shape, dim, index, g)}; }
 };
 
 struct ScatterAdd {
@@ -84,7 +82,28 @@ struct ScatterAdd {
   }
 };
 
+// scatter_add into a fresh zero tensor, with no input to copy and no gradient for one.
+struct ScatterAddIntoZeros {
+  static constexpr const char* name = "scatter_add";
+  int64_t dim;
+  Tensor index;  // same shape as src
+  Shape out_shape;
+  Tensor forward(Ctx&, const Tensor& src) {
+    Tensor out = zeros(out_shape, {.dtype = src.dtype(), .device = src.device()});
+    if (index.numel() > 0) backend(src.device()).scatter_add(kview(out), dim, kview(index), kview(src));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) { return {gather(g, dim, index)}; }
+};
+
 }  // namespace
+
+namespace detail {
+Tensor scatter_add_into_zeros(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
+  EMBER_ASSERT(index.shape() == src.shape() && index.dtype() == DType::Int64 && index.device() == src.device());
+  return apply(ScatterAddIntoZeros{dim, index, shape}, src);
+}
+}  // namespace detail
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   EMBER_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape {}", shape_str(index.shape()));

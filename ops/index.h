@@ -14,4 +14,11 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);  // int64 result
 // weight [num, dim] rows picked by indices of any shape -> [..., dim]
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 
+namespace detail {
+// scatter_add(zeros(shape), dim, index, src) for indices already known to be in range (checked by the
+// op that made or used them, as in the backward of gather and of max pooling): no copy of the zeros
+// and no scan of the indices. index is int64 and has src's shape. Not for user-supplied indices.
+Tensor scatter_add_into_zeros(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src);
+}  // namespace detail
+
 }  // namespace ember

@@ -34,9 +34,10 @@ struct MaxPool2d {
   // d out[n, c, o] / d x[n, c, p] = [p == argmax(o)]: the gradient is added at each window's argmax
   Grads backward(Ctx&, const Tensor& g) {
     const int64_t N = in_shape[0], C = in_shape[1];
-    Tensor flat = zeros({N, C, in_shape[2] * in_shape[3]}, {.dtype = g.dtype(), .device = g.device()});
     Tensor idx = reshape(indices, std::vector<int64_t>{N, C, -1});
-    return {reshape(scatter_add(flat, 2, idx, reshape(g, std::vector<int64_t>{N, C, -1})), in_shape)};
+    Tensor flat = detail::scatter_add_into_zeros(Shape{N, C, in_shape[2] * in_shape[3]}, 2, idx,
+                                                 reshape(g, std::vector<int64_t>{N, C, -1}));
+    return {reshape(flat, in_shape)};
   }
 };
 

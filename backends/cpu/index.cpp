@@ -18,6 +18,15 @@ inline int64_t offset_of(int64_t i, std::span<const int64_t> shape, std::span<co
   return off;
 }
 
+bool is_contiguous_view(const View& v) {
+  int64_t expected = 1;
+  for (size_t d = v.shape.size(); d-- > 0;) {
+    if (v.shape[d] != 1 && v.strides[d] != expected) return false;
+    expected *= v.shape[d];
+  }
+  return true;
+}
+
 }  // namespace
 
 std::pair<int64_t, int64_t> index_range(const View& index) {
@@ -28,6 +37,16 @@ std::pair<int64_t, int64_t> index_range(const View& index) {
     if constexpr (std::is_integral_v<T>) {
       const T* p = static_cast<const T*>(index.data);
       const int64_t n = index.numel();
+      if (n > 0 && is_contiguous_view(index)) {  // the usual case: a vectorised min/max scan
+        T mn = p[0], mx = p[0];
+        for (int64_t i = 1; i < n; ++i) {
+          mn = std::min(mn, p[i]);
+          mx = std::max(mx, p[i]);
+        }
+        lo = static_cast<int64_t>(mn);
+        hi = static_cast<int64_t>(mx);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) {
         const int64_t v = static_cast<int64_t>(p[offset_of(i, index.shape, index.strides)]);
         if (first) { lo = hi = v; first = false; }

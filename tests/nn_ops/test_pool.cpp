@@ -175,6 +175,31 @@ TEST_CASE("max_pool2d sends the gradient to the first maximum of each window", "
   CHECK(vals(t.grad()) == std::vector<double>{1, 0, 0, 0});
 }
 
+TEST_CASE("max_pool2d: a NaN wins, the first NaN stays, an all -inf window picks its first element", "[nn_ops][pool]") {
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> data{1,   nan, nan, nan, -inf, -inf,  //
+                                 nan, 3,   5,   nan, -inf, -inf};
+  auto is = [](const std::vector<double>& got, const std::vector<double>& want) {
+    bool same = got.size() == want.size();
+    for (size_t i = 0; same && i < got.size(); ++i) same = std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i];
+    return same;
+  };
+  for (DType dtype : {DType::Float64, DType::Float32}) {
+    // 2x2, stride 2, no padding: the straight-line fast path. The gradient marks each window's argmax.
+    Tensor x = from_vector(data, V{1, 1, 2, 6}, f64()).to(dtype).requires_grad_(true);
+    Tensor out = max_pool2d(x, {2, 2});
+    CHECK(is(vals(out), {nan, nan, -inf}));
+    out.backward(ones_like(out));
+    CHECK(vals(x.grad()) == std::vector<double>{0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0});
+    // with padding: the general kernel; windows over columns (-1, 0), (1, 2), (3, 4), (5, 6)
+    Tensor y = from_vector(data, V{1, 1, 2, 6}, f64()).to(dtype).requires_grad_(true);
+    Tensor padded = max_pool2d(y, {2, 2}, Size2{2, 2}, {0, 1});
+    CHECK(is(vals(padded), {nan, nan, nan, -inf}));
+    padded.backward(ones_like(padded));
+    CHECK(vals(y.grad()) == std::vector<double>{0, 1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0});
+  }
+}
+
 TEST_CASE("max_pool2d: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
   Tensor x = rnd({2, 2, 5, 4}, 10, true);
   Fn f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 2}, Size2{2, 1}, {1, 1}); };
