@@ -155,7 +155,9 @@ struct Unary {
       case UnaryOp::Cos: return {neg(g) * sin(s)};
       case UnaryOp::Tanh: return {g * (1 - s * s)};                     // 1 - tanh^2
       case UnaryOp::Sigmoid: return {g * s * (1 - s)};                  // s (1 - s)
-      case UnaryOp::Relu: return {g * cast(gt(s, Scalar(0)), g.dtype())};  // 1 where x > 0
+      // g where x > 0, else 0 (as PyTorch's threshold_backward, a NaN in g stays out of the zeros);
+      // one select instead of a cast and a multiply
+      case UnaryOp::Relu: return {where(gt(s, Scalar(0)), g, Scalar(0))};
       case UnaryOp::Erf: return {g * (2 / std::sqrt(std::numbers::pi)) * exp(neg(s * s))};
       case UnaryOp::Reciprocal: return {neg(g) * s * s};                // -1/x^2 = -y^2
       default: EMBER_FAIL(display_name, "is not differentiable");
