@@ -268,20 +268,19 @@ void where(const View& cond, const View& a, const View& b, const View& out) {
       const T* x = reinterpret_cast<const T*>(p[2]);
       const T* y = reinterpret_cast<const T*>(p[3]);
       constexpr int64_t size = sizeof(T);
-      if (s[0] == size && s[1] == 1 && s[2] == size && (s[3] == size || s[3] == 0)) {  // contiguous, b maybe a scalar
-        // (each value is loaded before the select: a load only on one side would be kept as a branch)
-        if (s[3] == 0) {
-          const T other = *y;
-          for (int64_t i = 0; i < n; ++i) {
-            const T xv = x[i];
-            o[i] = c[i] ? xv : other;
-          }
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            const T xv = x[i], yv = y[i];
-            o[i] = c[i] ? xv : yv;
-          }
+      // Contiguous runs, either side possibly a broadcast scalar (masked_fill, relu's backward); each
+      // value is loaded before the select, since a load on one side only would be kept as a branch.
+      auto select = [&]<bool x_scalar, bool y_scalar>() {
+        for (int64_t i = 0; i < n; ++i) {
+          const T xv = x[x_scalar ? 0 : i], yv = y[y_scalar ? 0 : i];
+          o[i] = c[i] ? xv : yv;
         }
+      };
+      if (s[0] == size && s[1] == 1 && (s[2] == size || s[2] == 0) && (s[3] == size || s[3] == 0)) {
+        if (s[2] == 0 && s[3] == 0) select.template operator()<true, true>();
+        else if (s[2] == 0) select.template operator()<true, false>();
+        else if (s[3] == 0) select.template operator()<false, true>();
+        else select.template operator()<false, false>();
         return;
       }
       for (int64_t i = 0; i < n; ++i) {

@@ -807,6 +807,31 @@ TEST_CASE("large tensors through the parallel kernels match loops", "[ops][value
   CHECK(compare(vals(exp(a32)), want_exp, 1e-6, 0) == "");
 }
 
+TEST_CASE("reductions over long runs and merged dims match loops", "[ops][values][reduce][large]") {
+  // Reduced dims that are adjacent in memory merge into one run, size-1 dims drop out, and runs of
+  // 64 or more use several partial sums; each case here takes one of those paths.
+  const Shape shape = {6, 3, 1, 40, 7};
+  const std::vector<std::vector<int64_t>> dim_sets = {{0, 1, 2, 3, 4}, {3, 4}, {2, 3, 4}, {0, 3, 4}, {0, 2}, {1, 2, 3}, {2}};
+  Rng r(2403);
+  for (const Layout layout : {Layout::Contiguous, Layout::Transposed, Layout::Strided}) {
+    std::vector<double> v = r.values(numel(shape), uniform(-1, 1));
+    Tensor x = make_tensor_from(v, shape, layout, false, DType::Float64);
+    for (const auto& dims : dim_sets) {
+      INFO("layout " << int(layout) << " dims " << shape_str(dims));
+      CHECK(compare(vals(sum(x, dims)), naive_reduce(v, shape, dims, g_sum), 1e-12, 1e-12) == "");
+      CHECK(compare(vals(amax(x, dims)), naive_reduce(v, shape, dims, [](const auto& g) {
+                      return *std::max_element(g.begin(), g.end());
+                    }), 0, 0) == "");
+      Tensor x32 = x.to(DType::Float32);
+      CHECK(compare(vals(sum(x32, dims)), naive_reduce(vals(x32), shape, dims, g_sum), 1e-5, 1e-5) == "");
+    }
+    auto [top, where] = max(x, 3);
+    CHECK(compare(vals(where), naive_reduce(v, shape, {3}, [](const auto& g) {
+                    return double(std::max_element(g.begin(), g.end()) - g.begin());
+                  }), 0, 0) == "");
+  }
+}
+
 TEST_CASE("float16 and bfloat16 compute in float32 and round once", "[ops][values][half]") {
   // 3000 ones: a float16 accumulator would stop at 2048 (2048 + 1 rounds back to 2048)
   for (DType dt : {DType::Float16, DType::BFloat16}) {
