@@ -13,16 +13,20 @@ namespace ember::cuda {
 namespace {
 
 // A view over `shape` with the given strides (lets one operand be addressed in another's shape).
+// It owns its arrays; view() borrows them, so take it from an object that stays put.
 struct OwnedView {
+  void* data;
+  DType dtype;
+  int ndim;
   int64_t shape[kMaxDims], strides[kMaxDims];
-  KView view;
-  OwnedView(void* data, DType dtype, int ndim, const int64_t* shp, const int64_t* str) {
+  OwnedView(void* data_, DType dtype_, int ndim_, const int64_t* shp, const int64_t* str)
+      : data(data_), dtype(dtype_), ndim(ndim_) {
     for (int d = 0; d < ndim; ++d) {
       shape[d] = shp[d];
       strides[d] = str[d];
     }
-    view = KView{data, dtype, ndim, shape, strides};
   }
+  KView view() const { return KView{data, dtype, ndim, shape, strides}; }
   // The same, with dim left out.
   static OwnedView without(const KView& v, int dim, const int64_t* shape_src) {
     int64_t shp[kMaxDims], str[kMaxDims];
@@ -179,7 +183,8 @@ void gather_like(const KView& in, int dim, const KView& index_in_out_shape, cons
   if (n == 0) return;
   OwnedView src(in.data, in.dtype, out.ndim, out.shape, in.strides);
   src.strides[dim] = 0;  // the position along dim comes from the index instead
-  const KView* views[3] = {&out, &index_in_out_shape, &src.view};
+  const KView src_view = src.view();
+  const KView* views[3] = {&out, &index_in_out_shape, &src_view};
   const Strided<3> g = make_strided<3>(views);
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -192,12 +197,13 @@ void gather_like(const KView& in, int dim, const KView& index_in_out_shape, cons
 // Per position outside dim (lines of `shape_src` without dim), out += src along dim in index order.
 void add_along(const KView& out, int dim, const KView& lines_shape_src, const int64_t* idx, int64_t idx_stride,
                const KView& src, int64_t n, cudaStream_t s) {
-  OwnedView o = OwnedView::without(out, dim, lines_shape_src.shape);
-  OwnedView x = OwnedView::without(lines_shape_src, dim, lines_shape_src.shape);
-  OwnedView r = OwnedView::without(src, dim, lines_shape_src.shape);
-  const int64_t lines = o.view.numel();
+  const OwnedView o = OwnedView::without(out, dim, lines_shape_src.shape);
+  const OwnedView x = OwnedView::without(lines_shape_src, dim, lines_shape_src.shape);
+  const OwnedView r = OwnedView::without(src, dim, lines_shape_src.shape);
+  const KView ov = o.view(), xv = x.view(), rv = r.view();
+  const int64_t lines = ov.numel();
   if (lines == 0 || n == 0) return;
-  const KView* views[3] = {&o.view, &x.view, &r.view};
+  const KView* views[3] = {&ov, &xv, &rv};
   const Strided<3> g = make_strided<3>(views);
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
