@@ -11,14 +11,16 @@
 # <this checkout>/build-gpu.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DEST=$1
+DEST=$(realpath -m "$1")
 cmake -S "$ROOT" -B "$ROOT/build-gpu" -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=ON \
   -DEMBER_NATIVE=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$ROOT/build-gpu" -j"${JOBS:-2}"
+rm -rf "$DEST"
 mkdir -p "$DEST"
-rsync -a --delete --exclude 'build*' --exclude '.git' --exclude deps "$ROOT/" "$DEST/"
-rsync -a --delete --include '*/' --include '*.so*' --include 'test_*' --include 'bench_*' \
-  --include 'CTestTestfile.cmake' --exclude '*' --prune-empty-dirs "$ROOT/build-gpu/" "$DEST/build-gpu/"
+# Sources (tracked and new files, no build trees), then the build's binaries and CTest files.
+(cd "$ROOT" && git ls-files --cached --others --exclude-standard -z | tar --null -T - -cf -) | tar -C "$DEST" -xf -
+(cd "$ROOT" && find build-gpu \( -name '*.so*' -o -name 'test_*' -type f -perm -u+x -o -name 'bench_*' -type f -perm -u+x \
+   -o -name CTestTestfile.cmake \) -print0 | tar --null -T - -cf -) | tar -C "$DEST" -xf -
 mkdir -p "$DEST/deps/lib"
 for lib in /usr/lib/x86_64-linux-gnu/libfmt.so.9 /usr/lib/x86_64-linux-gnu/libgomp.so.1 \
            /lib/x86_64-linux-gnu/libgfortran.so.5 /lib/x86_64-linux-gnu/libquadmath.so.0; do

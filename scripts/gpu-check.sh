@@ -41,7 +41,8 @@ if [[ -z "$BUILD" ]]; then
 fi
 
 echo "== tests"
-(cd "$BUILD" && ctest --output-on-failure --timeout 600 -j4) >"$OUT/ctest.log" 2>&1
+# CTEST_ARGS (e.g. "-R cuda") narrows the run, for rehearsing this script.
+(cd "$BUILD" && ctest --output-on-failure --timeout 600 -j4 ${CTEST_ARGS:-}) >"$OUT/ctest.log" 2>&1
 tail -15 "$OUT/ctest.log"
 # The CUDA test alone, with its per-test durations and any mismatch report.
 OMP_NUM_THREADS=4 "$BUILD/tests/test_cuda" --durations yes >"$OUT/test_cuda.log" 2>&1
