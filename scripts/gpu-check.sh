@@ -47,6 +47,15 @@ tail -15 "$OUT/ctest.log"
 # The CUDA test alone, with its per-test durations and any mismatch report.
 OMP_NUM_THREADS=4 "$BUILD/tests/test_cuda" --durations yes >"$OUT/test_cuda.log" 2>&1
 echo "test_cuda exit code $?"; tail -25 "$OUT/test_cuda.log"
+# The same tests under compute-sanitizer's memcheck (out-of-bounds and misaligned accesses in the
+# kernels), without the 2^31-element test, which would take minutes there.
+if command -v compute-sanitizer >/dev/null || [[ -x /usr/local/cuda/bin/compute-sanitizer ]]; then
+  SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  echo "== memcheck" | tee -a "$OUT/test_cuda.log"
+  OMP_NUM_THREADS=4 timeout 200 "$SANITIZER" --tool memcheck --error-exitcode 3 "$BUILD/tests/test_cuda" \
+    "~[large]~[nodevice]" >>"$OUT/test_cuda.log" 2>&1
+  echo "memcheck exit code $?"; grep -E "ERROR SUMMARY|All tests passed|test cases" "$OUT/test_cuda.log" | tail -3
+fi
 
 echo "== benchmarks"
 OMP_NUM_THREADS=2 "$BUILD/bench/bench_cuda" >"$OUT/ember_bench.txt" 2>"$OUT/ember_bench.err"

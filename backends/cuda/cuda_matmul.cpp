@@ -104,7 +104,16 @@ void gemm(const View& a, const View& b, const View& out, double alpha, double be
     const char* pb = static_cast<const char*>(b.data) + ob * esize;
     char* pc = static_cast<char*>(out.data) + oc * esize;
     cublasStatus_t status;
-    if (lc.row_major) {  // C^T (col-major [n, m]) = B^T A^T
+    if (outer == 1 && last.size == 1) {  // one GEMM: the plain call, as a direct cuBLAS user makes it
+      const bool rm = lc.row_major;  // C^T = B^T A^T, or C = A B (see gemm's comment above)
+      const Layout& first = rm ? lb : la;
+      const Layout& second = rm ? la : lb;
+      status = cublasGemmEx(h, first.row_major == rm ? CUBLAS_OP_N : CUBLAS_OP_T,
+                            second.row_major == rm ? CUBLAS_OP_N : CUBLAS_OP_T, narrow_int(rm ? n : m, "n"),
+                            narrow_int(rm ? m : n, "m"), narrow_int(k, "k"), palpha, rm ? pb : pa, type,
+                            narrow_int(first.ld, "ld"), rm ? pa : pb, type, narrow_int(second.ld, "ld"), pbeta, pc,
+                            type, narrow_int(lc.ld, "ld"), compute, CUBLAS_GEMM_DEFAULT);
+    } else if (lc.row_major) {  // C^T (col-major [n, m]) = B^T A^T
       status = cublasGemmStridedBatchedEx(
           h, lb.row_major ? CUBLAS_OP_N : CUBLAS_OP_T, la.row_major ? CUBLAS_OP_N : CUBLAS_OP_T, narrow_int(n, "n"),
           narrow_int(m, "m"), narrow_int(k, "k"), palpha, pb, type, narrow_int(lb.ld, "ld"), last.sb, pa, type,

@@ -3,6 +3,7 @@
 #include "backends/cuda/runtime.h"
 
 #include <array>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -78,11 +79,34 @@ DeviceState& state(int device) {
 
 thread_local int current_device = -1;
 
+// Every block ember got from cudaMalloc, by address, so that device_of() can answer for the memory it
+// handed out without asking the driver (cudaPointerGetAttributes costs about as much as the rest
+// of a small op's host work).
+struct Segments {
+  std::mutex mutex;
+  std::map<uintptr_t, std::pair<size_t, int>> blocks;  // base -> (size, device)
+};
+Segments& segments() {
+  static auto* s = new Segments;
+  return *s;
+}
+void add_segment(void* p, size_t size, int device) {
+  std::lock_guard lock(segments().mutex);
+  segments().blocks[reinterpret_cast<uintptr_t>(p)] = {size, device};
+}
+void remove_segment(void* p) {
+  std::lock_guard lock(segments().mutex);
+  segments().blocks.erase(reinterpret_cast<uintptr_t>(p));
+}
+
 void free_cached(int device, DeviceState& s) {
   // cudaFree synchronises the device, so no queued kernel still uses a block when it goes back.
   set_device(device);
   for (auto& [size, blocks] : s.free_blocks)
-    for (void* p : blocks) cudaFree(p);
+    for (void* p : blocks) {
+      remove_segment(p);
+      cudaFree(p);
+    }
   s.free_blocks.clear();
   s.stats.cached_bytes = 0;
   s.stats.reserved_bytes = s.stats.allocated_bytes;
@@ -124,6 +148,16 @@ void set_device(int device) {
 }
 
 int device_of(const void* ptr) {
+  {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(ptr);
+    std::lock_guard lock(segments().mutex);
+    auto it = segments().blocks.upper_bound(p);
+    if (it != segments().blocks.begin()) {
+      --it;
+      if (p < it->first + it->second.first) return it->second.second;
+    }
+  }
+  // Not ember's: host memory, or device memory from elsewhere (from_blob). Ask the driver.
   cudaPointerAttributes attr{};
   if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
     cudaGetLastError();
@@ -180,6 +214,7 @@ void* device_allocate(size_t nbytes, int device) {
                  device, bytes_str(nbytes), nbytes, bytes_str(s.stats.allocated_bytes), bytes_str(s.stats.cached_bytes),
                  bytes_str(free_b), bytes_str(total_b), cudaGetErrorString(status));
     }
+    add_segment(p, size, device);
     ++s.stats.device_mallocs;
     s.stats.reserved_bytes += size;
   }
