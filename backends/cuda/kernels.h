@@ -64,7 +64,8 @@ void launch_reduce(KReduce op, const KView& in, const KView& out, const int64_t*
 void launch_cumsum(const KView& in, const KView& out, int dim, cudaStream_t s);
 // minmax: device int64[2], written {min, max}; returns false for non-integer dtypes (no launch).
 bool launch_index_range(const KView& index, int64_t* minmax, cudaStream_t s);
-// Integer (and bool) batched matmul, which cuBLAS does not do: int64 accumulation.
+// Batched matmul as a plain loop (int64 accumulation for integers, double for floats): the
+// integer and bool dtypes cuBLAS does not do, and k == 0 (out = beta * out) for every dtype.
 void launch_matmul_int(const KView& a, const KView& b, const KView& out, double alpha, double beta,
                        cudaStream_t s);
 
