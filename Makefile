@@ -37,10 +37,11 @@ bench-torch:
 	@bash scripts/install-deps.sh --bench --torch
 	@bash scripts/run-bench.sh $(BUILD) --torch
 
-# The tests under AddressSanitizer + UndefinedBehaviorSanitizer (no examples or benchmarks).
+# The tests under AddressSanitizer + UndefinedBehaviorSanitizer (no examples or benchmarks; no CUDA:
+# ASan and the CUDA runtime's reserved address ranges do not mix).
 sanitize: deps
 	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g" \
-	  -DEMBER_SANITIZE=address,undefined -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF >/dev/null
+	  -DEMBER_SANITIZE=address,undefined -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF -DEMBER_CUDA=OFF >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j$(JOBS)
 	@cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 1800

@@ -1,6 +1,7 @@
 // Linked when ember is built without CUDA: every entry point throws a clear error, so a CUDA tensor
 // on such a build fails at its first use with a message that says why.
 #include "backends/backend.h"
+#include "backends/cuda/cuda.h"
 #include "core/error.h"
 
 namespace ember {
@@ -34,5 +35,16 @@ const Backend& cuda_backend() {
   };
   return table;
 }
+
+namespace cuda {
+bool is_available() { return false; }
+int device_count() { return 0; }
+std::string device_name(int) { no_cuda(); }
+void synchronize(int) {}
+MemoryStats memory_stats(int) { no_cuda(); }
+void reset_peak_memory_stats(int) { no_cuda(); }
+void empty_cache() {}
+DeviceMemory device_memory(int) { no_cuda(); }
+}  // namespace cuda
 
 }  // namespace ember

@@ -1015,6 +1015,7 @@ std::vector<OpEntry> build_table() {
       };
     };
   };
+  // Class weights, made on the device of the input they weigh (tests/cuda runs the table on CUDA).
   auto w5 = [] {
     return from_vector(std::vector<double>{0.5, 2.0, 1.0, 0.25, 1.5}, Shape{5}, {.dtype = DType::Float64});
   };
@@ -1044,14 +1045,14 @@ std::vector<OpEntry> build_table() {
               f2([](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, std::nullopt, -100, "mean", 0.1); }),
               nullptr, nullptr});
   t.push_back(OpEntry{"cross_entropy(weight)", ce_samples({1, 4, 0, 1}),
-                      f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5()); }), nullptr,
+                      f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5().to(x.device())); }), nullptr,
                       nullptr});
   t.push_back(OpEntry{"cross_entropy(weight, ignore_index=3, label_smoothing=0.2)", ce_samples({3, 4, 0, 3}),
-                      f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5(), 3, "mean", 0.2); }),
+                      f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5().to(x.device()), 3, "mean", 0.2); }),
                       nullptr, nullptr});
   t.push_back(
       OpEntry{"cross_entropy(weight, label_smoothing=0.3, sum)", ce_samples({2, 4, 0, 2}),
-              f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5(), -100, "sum", 0.3); }),
+              f2([w5](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w5().to(x.device()), -100, "sum", 0.3); }),
               nullptr, nullptr});
   // class probabilities as the target (differentiable too)
   auto prob_samples = [] {
@@ -1081,15 +1082,15 @@ std::vector<OpEntry> build_table() {
                       f2([](const Tensor& x, const Tensor& y) { return cross_entropy(x, y); }), nullptr, nullptr});
   t.push_back(
       OpEntry{"cross_entropy(probabilities, weight, label_smoothing=0.1, none)", prob_samples,
-              f2([w4](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w4(), -100, "none", 0.1); }),
+              f2([w4](const Tensor& x, const Tensor& y) { return cross_entropy(x, y, w4().to(x.device()), -100, "none", 0.1); }),
               nullptr, nullptr});
   t.push_back(OpEntry{"nll_loss", ce_samples({1, 4, 0, 1}),
                       f2([](const Tensor& x, const Tensor& y) { return nll_loss(x, y); }), nullptr, nullptr});
   t.push_back(OpEntry{"nll_loss(weight, ignore_index=0, sum)", ce_samples({0, 4, 0, 1}),
-                      f2([w5](const Tensor& x, const Tensor& y) { return nll_loss(x, y, w5(), 0, "sum"); }), nullptr,
+                      f2([w5](const Tensor& x, const Tensor& y) { return nll_loss(x, y, w5().to(x.device()), 0, "sum"); }), nullptr,
                       nullptr});
   t.push_back(OpEntry{"nll_loss(weight, none)", ce_samples({2, 4, 0, 1}),
-                      f2([w5](const Tensor& x, const Tensor& y) { return nll_loss(x, y, w5(), -100, "none"); }),
+                      f2([w5](const Tensor& x, const Tensor& y) { return nll_loss(x, y, w5().to(x.device()), -100, "none"); }),
                       nullptr, nullptr});
   const Dist prob = uniform(0.1, 0.9);
   t.push_back(OpEntry{"binary_cross_entropy", pair_samples(prob, uniform(0, 1), 1301),

@@ -1,0 +1,111 @@
+#pragma once
+// Shared by the .cu kernel files: strided index arithmetic (64-bit throughout, so a tensor of more
+// than 2^31 elements works), launch geometry, and the device-side twins of the CPU backend's scalar
+// rules (conversion, 16-bit floats computed in float32).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "backends/cuda/kernels.h"
+
+namespace ember::cuda {
+
+template <typename T>
+inline constexpr bool is_half_like = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// N operands that share one shape. Built on the host: size-1 dims are dropped and adjacent dims that
+// are contiguous for every operand are merged, so a contiguous tensor becomes one flat dim and the
+// per-element division below runs once.
+template <int N>
+struct Strided {
+  int ndim = 0;
+  int64_t shape[kMaxDims];
+  int64_t strides[N][kMaxDims];
+
+  // Element offsets of operand k at linear (row-major) index i.
+  __device__ __forceinline__ void offsets(int64_t i, int64_t (&off)[N]) const {
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+      const int64_t size = shape[d];
+      const int64_t q = i / size;
+      const int64_t r = i - q * size;
+      i = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[k] += r * strides[k][d];
+    }
+  }
+  bool contiguous() const {  // every operand one dense run (or a single element)
+    if (ndim == 0) return true;
+    if (ndim > 1) return false;
+    for (int k = 0; k < N; ++k)
+      if (strides[k][0] != 1) return false;
+    return true;
+  }
+};
+
+// views[0] gives the shape; all views have it.
+template <int N>
+Strided<N> make_strided(const KView* const (&views)[N]) {
+  Strided<N> g;
+  const KView& first = *views[0];
+  int nd = 0;
+  for (int d = 0; d < first.ndim; ++d) {
+    if (first.shape[d] == 1) continue;
+    g.shape[nd] = first.shape[d];
+    for (int k = 0; k < N; ++k) g.strides[k][nd] = views[k]->strides[d];
+    ++nd;
+  }
+  int merged = 0;
+  for (int d = 0; d < nd; ++d) {
+    if (merged > 0) {
+      bool fusable = true;
+      for (int k = 0; k < N; ++k)
+        if (g.strides[k][merged - 1] != g.strides[k][d] * g.shape[d]) fusable = false;
+      if (fusable) {
+        g.shape[merged - 1] *= g.shape[d];
+        for (int k = 0; k < N; ++k) g.strides[k][merged - 1] = g.strides[k][d];
+        continue;
+      }
+    }
+    g.shape[merged] = g.shape[d];
+    for (int k = 0; k < N; ++k) g.strides[k][merged] = g.strides[k][d];
+    ++merged;
+  }
+  g.ndim = merged;
+  return g;
+}
+
+inline constexpr int kThreads = 256;
+
+// Blocks for a grid-stride loop over n items: enough to fill the chip several times over, capped so
+// that huge tensors loop instead of launching millions of blocks.
+inline unsigned grid_for(int64_t n, int threads = kThreads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(blocks, 65536)));
+}
+
+#define EMBER_GRID_STRIDE(i, n)                                                             \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+// The CPU backend's convert<To>(From) (backends/cpu/elementwise.cpp), on the device.
+template <typename To, typename From>
+__host__ __device__ __forceinline__ To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    if constexpr (is_half_like<From>) return static_cast<float>(v) != 0.0f;
+    else return static_cast<float>(v) != 0.0f || v != From{};
+  } else if constexpr (is_half_like<To> || is_half_like<From>) {
+    return To(static_cast<float>(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+// Floating accumulation type of the reductions (double, as on the CPU) and integer one (int64).
+template <typename T>
+using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+
+}  // namespace ember::cuda

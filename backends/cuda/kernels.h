@@ -1,0 +1,84 @@
+#pragma once
+// The interface between the CUDA backend's C++ side (cuda_backend.cpp, compiled by the host compiler,
+// which owns validation, error messages, the allocator and cuBLAS) and its kernels (kernels_*.cu,
+// compiled by nvcc). nvcc compiles the .cu files as C++17 and never sees fmt or backend.h (fmt 9 does
+// not build under nvcc in C++20 mode), so everything here is plain C++17: a KView is a View with
+// raw shape/stride pointers, and launchers only enqueue work on the given stream. They do not check
+// their inputs; the caller has (see cuda_backend.cpp), and checks cudaGetLastError after each launch.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace ember::cuda {
+
+inline constexpr int kMaxDims = 16;
+
+// Strided memory: data points at element [0, ..., 0]; shape and strides (in elements) are borrowed.
+struct KView {
+  void* data = nullptr;
+  DType dtype = DType::Float32;
+  int ndim = 0;
+  const int64_t* shape = nullptr;
+  const int64_t* strides = nullptr;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; ++d) n *= shape[d];
+    return n;
+  }
+};
+
+// Same order as ember::UnaryOp / BinaryOp / ReduceOp / RandomKind (backends/backend.h); the casts
+// between them are checked with static_asserts in cuda_backend.cpp.
+enum class KUnary : uint8_t {
+  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf,
+  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf
+};
+enum class KBinary : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
+};
+enum class KReduce : uint8_t { Sum, Prod, Max, Min, ArgMax, ArgMin };
+enum class KRandom : uint8_t { Uniform, Normal, Bits };
+
+struct KWindow {
+  int64_t kernel[2], dilation[2], padding[2], stride[2], blocks[2];
+};
+
+// ---- kernels_elementwise.cu
+void launch_fill(const KView& out, double value, cudaStream_t s);
+// Same-device strided copy with dtype conversion (in may be broadcast with stride 0).
+void launch_copy(const KView& in, const KView& out, cudaStream_t s);
+void launch_unary(KUnary op, const KView& in, const KView& out, cudaStream_t s);
+void launch_binary(KBinary op, const KView& a, const KView& b, const KView& out, cudaStream_t s);
+void launch_where(const KView& cond, const KView& a, const KView& b, const KView& out, cudaStream_t s);
+// Sets *flag (device int) to 1 when any element is NaN or infinite.
+void launch_has_nonfinite(const KView& in, int* flag, cudaStream_t s);
+
+// ---- kernels_reduce.cu
+// `scratch` is device memory of reduce_scratch_bytes(...) bytes for the two-pass path.
+size_t reduce_scratch_bytes(KReduce op, const KView& in, const int64_t* dims, int ndims);
+void launch_reduce(KReduce op, const KView& in, const KView& out, const int64_t* dims, int ndims,
+                   void* scratch, cudaStream_t s);
+void launch_cumsum(const KView& in, const KView& out, int dim, cudaStream_t s);
+// minmax: device int64[2], written {min, max}; returns false for non-integer dtypes (no launch).
+bool launch_index_range(const KView& index, int64_t* minmax, cudaStream_t s);
+// Batched matmul as a plain loop (int64 accumulation for integers, double for floats): the
+// integer and bool dtypes cuBLAS does not do, and k == 0 (out = beta * out) for every dtype.
+void launch_matmul_int(const KView& a, const KView& b, const KView& out, double alpha, double beta,
+                       cudaStream_t s);
+
+// ---- kernels_index.cu
+void launch_gather(const KView& in, int dim, const KView& index, const KView& out, cudaStream_t s);
+void launch_scatter_add(const KView& out, int dim, const KView& index, const KView& src, cudaStream_t s);
+void launch_index_select(const KView& in, int dim, const KView& index, const KView& out, cudaStream_t s);
+void launch_index_add(const KView& out, int dim, const KView& index, const KView& src, cudaStream_t s);
+void launch_random(KRandom kind, const KView& out, uint64_t seed, uint64_t offset, double a, double b,
+                   cudaStream_t s);
+void launch_im2col(const KView& in, const KView& out, const KWindow& w, cudaStream_t s);
+void launch_col2im(const KView& cols, const KView& out, const KWindow& w, cudaStream_t s);
+void launch_max_pool2d(const KView& in, const KView& out, const KView& indices, const KWindow& w,
+                       cudaStream_t s);
+
+}  // namespace ember::cuda
