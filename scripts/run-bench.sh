@@ -9,7 +9,7 @@ set -euo pipefail
 build=${1:-build}
 torch=${2:-}
 rounds=${ROUNDS:-3}
-workloads=(w1_gemm w8_overhead w2_w3_train)
+workloads=(${WORKLOADS:-w1_gemm w8_overhead w2_w3_train w4_w5_gan})
 ember_bin() { case $1 in w1_gemm) echo "$build/bench/bench_w1_gemm_blas";; *) echo "$build/bench/bench_$1";; esac; }
 
 export OMP_NUM_THREADS=2
