@@ -3,6 +3,7 @@
 # each workload alternately (ember, torch, ember, torch, ...) for ROUNDS rounds, then prints per
 # case the median of the rounds' medians for both and the ratio ember/torch.
 #   scripts/run-bench.sh BUILD_DIR [--torch]
+#   WORKLOADS="w4_w5_gan" ROUNDS=3 scripts/run-bench.sh build --torch   (only some workloads)
 # libtorch runs in its fastest configuration here: OpenBLAS forced to its AVX-512 kernels
 # (OPENBLAS_CORETYPE=SkylakeX) and 2 threads. ember runs with the environment as given.
 set -euo pipefail

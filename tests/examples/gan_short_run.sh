@@ -5,7 +5,7 @@
 #  - the losses match gan_short_run_trajectory.csv, which PyTorch computed from the same initial
 #    weights and random draws (make_gan_reference.py replays the run's --trace), within 2e-5 relative;
 #  - a second run gives bit-identical losses, and so does a run stopped at step 8 and resumed;
-#  - BCE and WGAN (weight clipping) runs finish with finite losses, a Fashion-MNIST run writes a
+#  - BCE, WGAN (weight clipping), hinge and SN-GAN (hinge + spectral norm) runs finish with finite losses, a Fashion-MNIST run writes a
 #    sample grid, and a corrupt checkpoint is a clear error, not a crash.
 #   gan_short_run.sh path/to/gan path/to/gan_short_run_trajectory.csv
 set -euo pipefail
@@ -45,9 +45,10 @@ diff <(losses "$out/a/metrics.csv") <(losses "$out/c/metrics.csv") >/dev/null ||
 diff <(tail -1 "$out/a/summary.txt") <(tail -1 "$out/c/summary.txt") >/dev/null || { echo "the resumed run's figures differ"; exit 1; }
 
 # The other losses run and stay finite.
-for loss in bce wgan hinge; do
-  "$bin" --data 8gaussians --loss "$loss" --steps 10 --batch-size 64 --log-every 1 --eval-samples 500 --seed 7 --quiet --out "$out/$loss" >/dev/null
-  tail -n +2 "$out/$loss/metrics.csv" | cut -d, -f2-5 | awk -F, -v l="$loss" '{ for (i = 1; i <= 4; i++) if ($i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { print l ": non-finite " $0; exit 1 } }'
+for loss in bce wgan hinge "hinge --spectral-norm"; do
+  # shellcheck disable=SC2086  # "hinge --spectral-norm" is two arguments
+  "$bin" --data 8gaussians --loss $loss --steps 10 --batch-size 64 --log-every 1 --eval-samples 500 --seed 7 --quiet --out "$out/${loss// /}" >/dev/null
+  tail -n +2 "$out/${loss// /}/metrics.csv" | cut -d, -f2-5 | awk -F, -v l="$loss" '{ for (i = 1; i <= 4; i++) if ($i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { print l ": non-finite " $0; exit 1 } }'
 done
 
 if [[ -d /usr/share/datasets/fashion-mnist ]]; then
