@@ -3,13 +3,14 @@
 # each workload alternately (ember, torch, ember, torch, ...) for ROUNDS rounds, then prints per
 # case the median of the rounds' medians for both and the ratio ember/torch.
 #   scripts/run-bench.sh BUILD_DIR [--torch]
+#   WORKLOADS="w4_w5_gan" ROUNDS=3 scripts/run-bench.sh build --torch   (only some workloads)
 # libtorch runs in its fastest configuration here: OpenBLAS forced to its AVX-512 kernels
 # (OPENBLAS_CORETYPE=SkylakeX) and 2 threads. ember runs with the environment as given.
 set -euo pipefail
 build=${1:-build}
 torch=${2:-}
 rounds=${ROUNDS:-3}
-workloads=(w1_gemm w8_overhead w2_w3_train)
+workloads=(${WORKLOADS:-w1_gemm w8_overhead w2_w3_train w4_w5_gan})
 ember_bin() { case $1 in w1_gemm) echo "$build/bench/bench_w1_gemm_blas";; *) echo "$build/bench/bench_$1";; esac; }
 
 export OMP_NUM_THREADS=2

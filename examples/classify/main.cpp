@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "data/fashion_mnist.h"
+#include "examples/classify/network.h"
 #include "examples/common/progress.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
@@ -18,15 +19,6 @@
 using namespace ember;
 
 namespace {
-
-// conv(1->32, 3x3, pad 1)-ReLU-maxpool 2, conv(32->64, 3x3, pad 1)-ReLU-maxpool 2, flatten,
-// linear(3136->128)-ReLU-linear(128->10). Its penultimate layer (the 128 features) is what the GAN
-// trainer's Frechet distance is computed in.
-std::shared_ptr<nn::SequentialImpl> make_classifier() {
-  return nn::Sequential({nn::Conv2d(1, 32, 3, {.padding = {1, 1}}), nn::ReLU(), nn::MaxPool2d(2),
-                         nn::Conv2d(32, 64, 3, {.padding = {1, 1}}), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
-                         nn::Linear(3136, 128), nn::ReLU(), nn::Dropout(0.25), nn::Linear(128, 10)});
-}
 
 struct Evaluation {
   double loss, accuracy;
@@ -64,7 +56,7 @@ int main(int argc, char** argv) {
     data::DataLoader train_loader(train_set, {.batch_size = opt.batch_size, .shuffle = true, .drop_last = true, .seed = opt.seed});
     data::DataLoader test_loader(test_set, {.batch_size = 1000});
 
-    auto model = make_classifier();
+    auto model = examples::make_classifier();
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
     fmt::print("{}{}", info(), model->str());
 
