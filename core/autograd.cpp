@@ -30,7 +30,8 @@ bool AnomalyMode::is_enabled() { return anomaly_mode_enabled; }
 void AnomalyMode::set_enabled(bool enabled) { anomaly_mode_enabled = enabled; }
 
 // ---------------------------------------------------------------- saved tensors
-SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output), defined_(t.defined()) {
+SavedTensor::SavedTensor(const Tensor& t, bool is_output, uint32_t output_nr)
+    : is_output_(is_output), output_nr_(output_nr), defined_(t.defined()) {
   if (!t.defined()) return;
   version_ = t.storage()->version();
   // An output must not hold its own grad_fn (a cycle); an input may (it is another node).
@@ -50,9 +51,35 @@ Tensor SavedTensor::unpack(const Node& owner) const {
   if (!is_output_) return data_;
   // Re-attach the output to the node that made it, so double backward sees the dependency.
   Tensor t = make_view(data_, data_.shape(), data_.strides(), data_.offset());
-  autograd::set_history(t, std::const_pointer_cast<Node>(owner.shared_from_this()), 0);
+  autograd::set_history(t, std::const_pointer_cast<Node>(owner.shared_from_this()), output_nr_);
   return t;
 }
+
+// ---------------------------------------------------------------- hooks
+namespace {
+// Runs hooks in order on g. A hook returns an undefined tensor to keep g, or a replacement that must
+// look like g: a gradient of another shape, dtype or device would land on the wrong tensor.
+// tensor_name is called only to word an error.
+template <class Name>
+Tensor run_hooks(const std::vector<TensorHook>& hooks, Tensor g, Name&& tensor_name) {
+  for (const TensorHook& hook : hooks) {
+    Tensor replaced = hook(g);
+    if (!replaced.defined()) continue;
+    EMBER_CHECK(replaced.shape() == g.shape() && replaced.dtype() == g.dtype() && replaced.device() == g.device(),
+                "hook", "a hook on tensor {} returned a gradient of shape {} ({}, {}) where one of shape {} ({}, {}) "
+                "was expected",
+                tensor_name(), shape_str(replaced.shape()), replaced.dtype(), replaced.device(), shape_str(g.shape()),
+                g.dtype(), g.device());
+    g = replaced;
+  }
+  return g;
+}
+
+std::string describe_leaf(const TensorImpl& leaf) {
+  return leaf.name.empty() ? fmt::format("(a leaf of shape {})", shape_str(leaf.shape))
+                           : fmt::format("'{}' (a leaf of shape {})", leaf.name, shape_str(leaf.shape));
+}
+}  // namespace
 
 // ---------------------------------------------------------------- nodes
 Node::Node() : sequence_nr(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
@@ -98,11 +125,10 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::mo
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
-  for (const TensorHook& hook : leaf_->hooks) {
-    Tensor replaced = hook(g);
-    if (replaced.defined()) g = replaced;
-  }
+  if (!leaf_->hooks.empty()) g = run_hooks(leaf_->hooks, std::move(g), [&] { return describe_leaf(*leaf_); });
   Tensor leaf(leaf_);
+  // Under create_graph, .grad stays in the graph even where the gradient is constant in the leaf.
+  if (GradMode::is_enabled()) g = detail::constant_in_graph(g, leaf);
   if (!leaf_->grad) {
     // The first gradient is copied: it may be shared with another leaf (the grad of a + b flows
     // to both) or with the graph, and the user may later change .grad in place.
@@ -254,18 +280,16 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
     grads.resize(std::max<size_t>(node->outputs.size(), 1));
     for (auto& [output_nr, hook] : node->pre_hooks) {
       if (!grads[output_nr].defined()) continue;
-      Tensor replaced = hook(grads[output_nr]);
-      if (replaced.defined()) grads[output_nr] = replaced;
+      grads[output_nr] = run_hooks({hook}, grads[output_nr], [&, nr = output_nr] {
+        return fmt::format("(output {} of '{}', shape {})", nr, node->name(), shape_str(node->outputs[nr].shape));
+      });
     }
     if (captures) {
       auto it = capture_at.find(node);
       if (it != capture_at.end()) {
         // A leaf's hooks run in AccumulateGrad::apply, which grad() skips: run them here instead.
         if (auto* acc = dynamic_cast<AccumulateGrad*>(node); acc && grads[0].defined()) {
-          for (const TensorHook& hook : acc->leaf()->hooks) {
-            Tensor replaced = hook(grads[0]);
-            if (replaced.defined()) grads[0] = replaced;
-          }
+          grads[0] = run_hooks(acc->leaf()->hooks, grads[0], [&] { return describe_leaf(*acc->leaf()); });
         }
         for (auto [input_nr, slot] : it->second) captured[slot] = grads[input_nr];
       }
@@ -316,7 +340,8 @@ Tensor root_gradient(const char* op, const Tensor& out, const Tensor& given, siz
 std::vector<Edge> root_edges(const char* op, const std::vector<Tensor>& outputs) {
   std::vector<Edge> roots;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    EMBER_CHECK(outputs[i].defined() && outputs[i].requires_grad(), op,
+    EMBER_CHECK(outputs[i].defined(), op, "output {} is an undefined tensor", i);
+    EMBER_CHECK(outputs[i].requires_grad(), op,
                 "output {} does not require grad and has no grad_fn: nothing to differentiate", i);
     roots.push_back(autograd::gradient_edge(outputs[i]));
   }
@@ -346,7 +371,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     root_grads.push_back(root_gradient("grad", outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i));
   std::vector<Edge> captures;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    EMBER_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad",
+    EMBER_CHECK(inputs[i].defined(), "grad", "input {} is an undefined tensor", i);
+    EMBER_CHECK(inputs[i].requires_grad(), "grad",
                 "input {} does not require grad", i);
     captures.push_back(autograd::gradient_edge(inputs[i]));
   }
@@ -357,7 +383,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                 "input {} (shape {}) was not used to compute the outputs; pass allow_unused=true if "
                 "that is expected",
                 i, shape_str(inputs[i].shape()));
-    if (result[i].defined() && !options.create_graph) result[i] = result[i].detach();
+    if (!result[i].defined()) continue;
+    // create_graph: the gradient of an input that requires grad is in the graph, with a zero second
+    // derivative where it is constant in the input (relu, pooling, linear ops), rather than not
+    // requiring grad at all.
+    result[i] = options.create_graph ? detail::constant_in_graph(result[i], inputs[i]) : result[i].detach();
   }
   return result;
 }

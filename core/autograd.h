@@ -31,7 +31,7 @@ struct OutputMeta {
 class SavedTensor {
  public:
   SavedTensor() = default;
-  SavedTensor(const Tensor& t, bool is_output);
+  SavedTensor(const Tensor& t, bool is_output, uint32_t output_nr = 0);
   Tensor unpack(const Node& owner) const;
   void reset() { data_ = Tensor(); }
   bool defined() const { return defined_; }
@@ -41,6 +41,7 @@ class SavedTensor {
   Tensor data_;
   uint32_t version_ = 0;
   bool is_output_ = false;
+  uint32_t output_nr_ = 0;  // which of the owner's outputs, when is_output_
   bool defined_ = false;
 };
 

@@ -54,6 +54,7 @@ void format_dim(std::string& out, const std::vector<double>& values, const Shape
 }  // namespace
 
 std::string Tensor::str() const {
+  if (!defined()) return "Tensor(undefined)";  // printing is how users find out; it must not throw
   NoGradGuard no_grad;
   const Tensor c = ember::contiguous(cast(to_device(detach(), Device::cpu()), DType::Float64));
   const std::vector<double> values(static_cast<const double*>(c.data_ptr()), static_cast<const double*>(c.data_ptr()) + c.numel());

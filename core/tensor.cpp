@@ -36,8 +36,13 @@ Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device)
   return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);
 }
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[normalize_dim("size", d, dim())]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[normalize_dim("stride", d, dim())]; }
+void Tensor::throw_undefined(const char* what) {
+  EMBER_FAIL(what, "the tensor is undefined (a default-constructed Tensor, or a gradient that no backward has "
+             "written or that zero_grad() reset)");
+}
+
+int64_t Tensor::size(int64_t d) const { return get("size")->shape[normalize_dim("size", d, dim())]; }
+int64_t Tensor::stride(int64_t d) const { return get("stride")->strides[normalize_dim("stride", d, dim())]; }
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -87,7 +92,7 @@ EMBER_INSTANTIATE(double)
 #undef EMBER_INSTANTIATE
 
 // ---------------------------------------------------------------- autograd state
-bool Tensor::requires_grad() const { return impl_->requires_grad || impl_->grad_fn != nullptr; }
+bool Tensor::requires_grad() const { return get("requires_grad")->requires_grad || impl_->grad_fn != nullptr; }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   EMBER_CHECK(is_leaf(), "requires_grad_", "only leaf tensors can change requires_grad; use detach() for a non-leaf");
@@ -104,7 +109,7 @@ Tensor Tensor::detach() const {
 }
 
 Tensor& Tensor::detach_() {
-  impl_->grad_fn.reset();
+  get("detach_")->grad_fn.reset();
   impl_->requires_grad = false;
   return *this;
 }

@@ -83,25 +83,25 @@ class Tensor {
 
   // ---- metadata ----
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Strides& strides() const { return impl_->strides; }
-  int64_t dim() const { return static_cast<int64_t>(impl_->shape.size()); }
+  const Shape& shape() const { return get("shape")->shape; }
+  const Strides& strides() const { return get("strides")->strides; }
+  int64_t dim() const { return static_cast<int64_t>(get("dim")->shape.size()); }
   int64_t size(int64_t d) const;
   int64_t stride(int64_t d) const;
-  int64_t numel() const { return shape_numel(impl_->shape); }
-  int64_t offset() const { return impl_->offset; }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->device(); }
+  int64_t numel() const { return shape_numel(get("numel")->shape); }
+  int64_t offset() const { return get("offset")->offset; }
+  DType dtype() const { return get("dtype")->dtype; }
+  Device device() const { return get("device")->device(); }
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
   size_t element_size() const { return dtype_size(dtype()); }
-  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
-  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<Storage>& storage() const { return get("storage")->storage; }
+  TensorImpl* impl() const { return get("impl"); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
   // Pointer to element [0, ..., 0].
   void* data_ptr() const {
-    return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(element_size());
+    return static_cast<char*>(get("data_ptr")->storage->data()) + impl_->offset * static_cast<int64_t>(element_size());
   }
   template <typename T>
   T* data() const;  // checks the dtype; CPU only
@@ -115,11 +115,11 @@ class Tensor {
   // ---- autograd ----
   bool requires_grad() const;
   Tensor& requires_grad_(bool requires_grad = true);
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
-  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
-  Tensor grad() const { return Tensor(impl_->grad); }
-  void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
-  void zero_grad() { impl_->grad.reset(); }
+  bool is_leaf() const { return get("is_leaf")->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return get("grad_fn")->grad_fn; }
+  Tensor grad() const { return Tensor(get("grad")->grad); }
+  void set_grad(const Tensor& g) { get("set_grad")->grad = g.impl_; }
+  void zero_grad() { get("zero_grad")->grad.reset(); }
   // Non-leaf tensors keep their .grad after backward.
   Tensor& retain_grad();
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
@@ -128,8 +128,8 @@ class Tensor {
   // A new tensor sharing storage, cut from the graph.
   Tensor detach() const;
   Tensor& detach_();
-  Tensor& set_name(std::string name) { impl_->name = std::move(name); return *this; }
-  const std::string& name() const { return impl_->name; }
+  Tensor& set_name(std::string name) { get("set_name")->name = std::move(name); return *this; }
+  const std::string& name() const { return get("name")->name; }
 
   // ---- conversions ----
   Tensor to(DType dtype) const;
@@ -200,6 +200,12 @@ class Tensor {
   std::string str() const;  // PyTorch-like printing
 
  private:
+  // The impl, or an ember::Error naming `what` for an undefined (default-constructed) tensor.
+  TensorImpl* get(const char* what) const {
+    if (!impl_) [[unlikely]] throw_undefined(what);
+    return impl_.get();
+  }
+  [[noreturn]] static void throw_undefined(const char* what);
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -11,11 +11,13 @@
 namespace ember {
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.defined() && b.defined(), op, "got an undefined tensor");
   EMBER_CHECK(a.device() == b.device(), op, "expected tensors on one device, got {} ({} {}) and {} ({} {})",
               a.device(), shape_str(a.shape()), a.dtype(), b.device(), shape_str(b.shape()), b.dtype());
 }
 
 void check_floating(const char* op, const Tensor& t) {
+  EMBER_CHECK(t.defined(), op, "got an undefined tensor");
   EMBER_CHECK(t.is_floating_point(), op, "expected a floating-point tensor, got {} of shape {}", t.dtype(),
               shape_str(t.shape()));
 }
@@ -26,6 +28,7 @@ int category(DType t) { return t == DType::Bool ? 0 : is_floating(t) ? 2 : 1; }
 }  // namespace
 
 DType result_type(const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.defined() && b.defined(), "result_type", "got an undefined tensor");
   // Three priority classes: dimensioned tensors, 0-dim tensors, wrapped numbers.
   std::optional<DType> cls[3];
   for (const Tensor* t : {&a, &b}) {
@@ -167,17 +170,23 @@ struct Unary {
 
 struct Where {
   static constexpr const char* name = "where";
-  Tensor cond;
-  Tensor forward(Ctx&, const Tensor& a, const Tensor& b) {
+  Tensor forward(Ctx& ctx, const Tensor& cond, const Tensor& a, const Tensor& b) {
     Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
     backend(a.device()).where(kview(cond), kview(a), kview(b), kview(out));
+    ctx.save(cond);  // versioned: editing the condition before backward is an error, not a wrong gradient
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) {  // each branch gets g where it was chosen
+  Grads backward(Ctx& ctx, const Tensor& g) {  // each branch gets g where it was chosen
+    Tensor cond = ctx.saved(0);
     Tensor z = zeros_like(g);
-    return {where(cond, g, z), where(cond, z, g)};
+    return {Tensor(), where(cond, g, z), where(cond, z, g)};
   }
 };
+
+void check_operands_defined(const char* op, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.defined() && b.defined(), op, "got an undefined tensor as its {} operand",
+              !a.defined() ? "first" : "second");
+}
 
 // Promotes and broadcasts two operands for a binary op.
 std::pair<Tensor, Tensor> prepare_binary(const char* op, const Tensor& a, const Tensor& b, DType dtype) {
@@ -206,12 +215,14 @@ std::pair<Tensor, Tensor> prepare_binary(const char* op, const Tensor& a, const 
 }
 
 Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_operands_defined(name, a, b);
   const DType dtype = result_type(a, b);
   auto [x, y] = prepare_binary(name, a, b, dtype);
   return apply(Binary{name, op}, x, y);
 }
 
 Tensor comparison(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_operands_defined(name, a, b);
   const DType dtype = result_type(a, b);
   auto [x, y] = prepare_binary(name, a, b, dtype);
   Tensor out = Tensor::empty(x.shape(), DType::Bool, x.device());
@@ -234,6 +245,7 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return binary("add", BinaryOp::Add, a, mul(b, wrap_scalar(alpha, b)));
 }
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  check_operands_defined("sub", a, b);
   // As in PyTorch, a bool operand on either side is refused (a - True is a mistake for ~a or logical_not).
   EMBER_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, "sub",
               "subtracting a bool tensor is not supported ({} - {}); use logical_not or logical_xor", a.dtype(),
@@ -243,6 +255,7 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
 }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", BinaryOp::Mul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) {
+  check_operands_defined("div", a, b);
   DType dtype = result_type(a, b);
   if (!is_floating(dtype)) dtype = DType::Float32;  // true division
   auto [x, y] = prepare_binary("div", a, b, dtype);
@@ -260,17 +273,21 @@ Tensor pow(Scalar base, const Tensor& exponent) { return binary("pow", BinaryOp:
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary("maximum", BinaryOp::Maximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary("minimum", BinaryOp::Minimum, a, b); }
 Tensor atan2(const Tensor& a, const Tensor& b) {
+  check_operands_defined("atan2", a, b);
   DType dtype = result_type(a, b);
   if (!is_floating(dtype)) dtype = DType::Float32;
   auto [x, y] = prepare_binary("atan2", a, b, dtype);
   return apply(Binary{"atan2", BinaryOp::Atan2}, x, y);
 }
 Tensor remainder(const Tensor& a, const Tensor& b) {
+  check_operands_defined("remainder", a, b);
   EMBER_CHECK(result_type(a, b) != DType::Bool, "remainder", "not defined for bool tensors");  // as in PyTorch
   return binary("remainder", BinaryOp::Remainder, a, b);
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(cond.defined(), "where", "got an undefined condition");
+  check_operands_defined("where", a, b);
   EMBER_CHECK(cond.dtype() == DType::Bool, "where", "the condition must be bool, got {} (shape {})", cond.dtype(),
               shape_str(cond.shape()));
   check_same_device("where", cond, a);
@@ -282,7 +299,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     x = expand(x, s);
     y = expand(y, s);
   }
-  return apply(Where{c}, x, y);
+  return apply(Where{}, c, x, y);
 }
 Tensor where(const Tensor& cond, const Tensor& a, Scalar b) { return where(cond, a, wrap_scalar(b, a)); }
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where(cond, wrap_scalar(a, b), b); }

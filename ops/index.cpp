@@ -20,65 +20,72 @@ void check_index(const char* op, const Tensor& index, int64_t bound, const Tenso
 
 Tensor as_int64(const Tensor& index) { return index.dtype() == DType::Int64 ? index : cast(index, DType::Int64); }
 
+// The index is an input of each primitive (without a gradient) and saved for backward like any other
+// tensor: editing it in place between forward and backward is then an error, not a write out of
+// bounds.
 struct IndexSelect {
   static constexpr const char* name = "index_select";
   int64_t dim;
-  Tensor index;
   Shape in_shape;
-  Tensor forward(Ctx&, const Tensor& x) {
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& index) {
     Shape shape = x.shape();
     shape[dim] = index.numel();
     Tensor out = Tensor::empty(shape, x.dtype(), x.device());
     if (out.numel() > 0) backend(x.device()).index_select(kview(x), dim, kview(index), kview(out));
+    ctx.save(index);
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) {  // each picked row's gradient goes back to its source row
-    return {index_add(zeros(in_shape, {.dtype = g.dtype(), .device = g.device()}), dim, index, g)};
+  Grads backward(Ctx& ctx, const Tensor& g) {  // each picked row's gradient goes back to its source row
+    Tensor index = ctx.saved(0);
+    return {index_add(zeros(in_shape, {.dtype = g.dtype(), .device = g.device()}), dim, index, g), Tensor()};
   }
 };
 
 struct IndexAdd {
   static constexpr const char* name = "index_add";
   int64_t dim;
-  Tensor index;
-  Tensor forward(Ctx&, const Tensor& x, const Tensor& src) {
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& index, const Tensor& src) {
     Tensor out = clone(x);
     if (src.numel() > 0) backend(x.device()).index_add(kview(out), dim, kview(index), kview(src));
+    ctx.save(index);
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) { return {g, index_select(g, dim, index)}; }
+  Grads backward(Ctx& ctx, const Tensor& g) { return {g, Tensor(), index_select(g, dim, ctx.saved(0))}; }
 };
 
 struct Gather {
   static constexpr const char* name = "gather";
   int64_t dim;
-  Tensor index;
   Shape in_shape;
-  Tensor forward(Ctx&, const Tensor& x) {
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& index) {
     Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
     if (out.numel() > 0) backend(x.device()).gather(kview(x), dim, kview(index), kview(out));
+    ctx.save(index);
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) { return {detail::scatter_add_into_zeros(in_shape, dim, index, g)}; }
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    return {detail::scatter_add_into_zeros(in_shape, dim, ctx.saved(0), g), Tensor()};
+  }
 };
 
 struct ScatterAdd {
   static constexpr const char* name = "scatter_add";
   int64_t dim;
-  Tensor index;
   Shape src_shape;  // src may be larger than index in any dim; only its index-shaped corner is read
-  Tensor forward(Ctx&, const Tensor& x, const Tensor& src) {
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& index, const Tensor& src) {
     Tensor out = clone(x);
     if (index.numel() > 0) backend(x.device()).scatter_add(kview(out), dim, kview(index), kview(src));
+    ctx.save(index);
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) {
+  Grads backward(Ctx& ctx, const Tensor& g) {
     // d src = g gathered at index, and 0 for the elements of src outside index's shape
+    Tensor index = ctx.saved(0);
     Tensor gs = gather(g, dim, index);
-    if (gs.shape() == src_shape) return {g, gs};
+    if (gs.shape() == src_shape) return {g, Tensor(), gs};
     std::vector<int64_t> amounts;  // pad the high end of every dim, last dim first
     for (int64_t d = index.dim() - 1; d >= 0; --d) amounts.insert(amounts.end(), {0, src_shape[d] - index.size(d)});
-    return {g, pad(gs, amounts)};
+    return {g, Tensor(), pad(gs, amounts)};
   }
 };
 
@@ -86,14 +93,14 @@ struct ScatterAdd {
 struct ScatterAddIntoZeros {
   static constexpr const char* name = "scatter_add";
   int64_t dim;
-  Tensor index;  // same shape as src
   Shape out_shape;
-  Tensor forward(Ctx&, const Tensor& src) {
+  Tensor forward(Ctx& ctx, const Tensor& src, const Tensor& index) {  // index: same shape as src
     Tensor out = zeros(out_shape, {.dtype = src.dtype(), .device = src.device()});
     if (index.numel() > 0) backend(src.device()).scatter_add(kview(out), dim, kview(index), kview(src));
+    ctx.save(index);
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) { return {gather(g, dim, index)}; }
+  Grads backward(Ctx& ctx, const Tensor& g) { return {gather(g, dim, ctx.saved(0)), Tensor()}; }
 };
 
 }  // namespace
@@ -101,7 +108,7 @@ struct ScatterAddIntoZeros {
 namespace detail {
 Tensor scatter_add_into_zeros(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
   EMBER_ASSERT(index.shape() == src.shape() && index.dtype() == DType::Int64 && index.device() == src.device());
-  return apply(ScatterAddIntoZeros{dim, index, shape}, src);
+  return apply(ScatterAddIntoZeros{dim, shape}, src, index);
 }
 }  // namespace detail
 
@@ -110,7 +117,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = normalize_dim("index_select", dim, x.dim());
   if (x.dim() == 0) return index_select(reshape(x, std::vector<int64_t>{1}), 0, index).reshape(std::vector<int64_t>{});
   check_index("index_select", index, x.size(d), x, d);
-  return apply(IndexSelect{d, as_int64(reshape(index, std::vector<int64_t>{-1})), x.shape()}, x);
+  return apply(IndexSelect{d, x.shape()}, x, as_int64(reshape(index, std::vector<int64_t>{-1})));
 }
 
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -122,7 +129,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
               shape_str(src.shape()), shape_str(x.shape()), index.numel(), d);
   check_index("index_add", index, x.dim() ? x.size(d) : 1, x, d);
   Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
-  return apply(IndexAdd{d, as_int64(reshape(index, std::vector<int64_t>{-1}))}, x, s);
+  return apply(IndexAdd{d}, x, as_int64(reshape(index, std::vector<int64_t>{-1})), s);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -133,7 +140,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     EMBER_CHECK(k == d || index.size(k) <= x.size(k), "gather", "index shape {} exceeds input shape {} in dimension {}",
                 shape_str(index.shape()), shape_str(x.shape()), k);
   check_index("gather", index, x.dim() ? x.size(d) : 1, x, d);
-  return apply(Gather{d, as_int64(index), x.shape()}, x);
+  return apply(Gather{d, x.shape()}, x, as_int64(index));
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -149,7 +156,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   }
   check_index("scatter_add", index, x.dim() ? x.size(d) : 1, x, d);
   Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
-  return apply(ScatterAdd{d, as_int64(index), s.shape()}, x, s);
+  return apply(ScatterAdd{d, s.shape()}, x, as_int64(index), s);
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {

@@ -19,6 +19,9 @@ namespace detail {
 // op that made or used them, as in the backward of gather and of max pooling): no copy of the zeros
 // and no scan of the indices. index is int64 and has src's shape. Not for user-supplied indices.
 Tensor scatter_add_into_zeros(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src);
+// value, kept in input's graph with a zero derivative when it does not require grad (a gradient
+// computed under create_graph that happens to be constant in input).
+Tensor constant_in_graph(const Tensor& value, const Tensor& input);
 }  // namespace detail
 
 }  // namespace ember

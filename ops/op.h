@@ -5,6 +5,18 @@
 //   Grads backward(Ctx& ctx, const Tensor& grad)     one gradient per input, written with public ops
 // apply<Op>(Op{attributes}, inputs...) runs forward and, only when some input requires grad under
 // grad mode, records an OpNode<Op> in the graph.
+//
+// A primitive with several outputs returns std::array<Tensor, N> from forward and takes one gradient
+// per output in backward:
+//   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& x)
+//   Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads)   grads[i] undefined: output i unused
+// Outputs that are not floating point (indices) are not differentiable and get no history.
+//
+// Attributes are plain values (dims, flags, shapes). Every tensor that backward reads, integer and bool
+// ones included (indices, masks), is an input of forward and is saved with ctx.save: a saved tensor
+// remembers its version, so editing it in place before backward is an error instead of an
+// out-of-bounds write or a silently wrong gradient. Inputs that cannot require grad get an undefined
+// gradient from backward.
 #include <array>
 #include <utility>
 #include <vector>
@@ -25,9 +37,10 @@ class Ctx {
   void save(const Ts&... tensors) {
     if (node_) (node_->saved.emplace_back(tensors, false), ...);
   }
-  // Saves the op's own output (stored without its grad_fn to avoid a node owning itself).
-  void save_output(const Tensor& out) {
-    if (node_) node_->saved.emplace_back(out, true);
+  // Saves the op's own output number `output_nr` (stored without its grad_fn, which would be a node
+  // owning itself, and re-attached to this node when unpacked).
+  void save_output(const Tensor& out, uint32_t output_nr = 0) {
+    if (node_) node_->saved.emplace_back(out, true, output_nr);
   }
   Tensor saved(size_t i) const { return node_->saved[i].unpack(*node_); }
   template <size_t N>
@@ -49,15 +62,40 @@ const char* op_name(const Op& op) {
   else return Op::name;
 }
 
-template <class Op>
+// How many tensors a forward result holds: 1 for a Tensor, N for std::array<Tensor, N>.
+template <class Out>
+struct OutputCount;
+template <>
+struct OutputCount<Tensor> : std::integral_constant<size_t, 1> {};
+template <size_t N>
+struct OutputCount<std::array<Tensor, N>> : std::integral_constant<size_t, N> {};
+
+namespace detail {
+inline Tensor& output_at(Tensor& out, size_t) { return out; }
+template <size_t N>
+Tensor& output_at(std::array<Tensor, N>& out, size_t i) { return out[i]; }
+}  // namespace detail
+
+template <class Op, size_t kOutputs>
 class OpNode final : public Node {
  public:
   explicit OpNode(Op op) : op(std::move(op)) {}
   const char* name() const override { return op_name(op); }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    if (!grads[0].defined()) return std::vector<Tensor>(next_edges.size());
     Ctx ctx(this);
-    return op.backward(ctx, grads[0]);
+    if constexpr (kOutputs == 1) {
+      if (!grads[0].defined()) return std::vector<Tensor>(next_edges.size());
+      return op.backward(ctx, grads[0]);
+    } else {
+      std::array<Tensor, kOutputs> per_output;  // undefined where no gradient arrived
+      bool any = false;
+      for (size_t i = 0; i < kOutputs && i < grads.size(); ++i) {
+        per_output[i] = std::move(grads[i]);
+        any = any || per_output[i].defined();
+      }
+      if (!any) return std::vector<Tensor>(next_edges.size());
+      return op.backward(ctx, per_output);
+    }
   }
   Op op;
 };
@@ -79,24 +117,33 @@ void check_forward_anomaly(const char* op, const Tensor& out);
 }  // namespace detail
 
 // Inputs are Tensors or std::vector<Tensor>s (for ops like cat); each Tensor is one next edge.
+// Returns what forward returns: a Tensor, or std::array<Tensor, N> for a multi-output primitive.
 template <class Op, class... Inputs>
-Tensor apply(Op op, const Inputs&... inputs) {
+auto apply(Op op, const Inputs&... inputs) {
+  using Out = decltype(op.forward(std::declval<Ctx&>(), inputs...));
+  constexpr size_t kOutputs = OutputCount<Out>::value;
   if (!GradMode::is_enabled() || !(detail::needs_grad(inputs) || ...)) {
     Ctx ctx(nullptr);
-    Tensor out = op.forward(ctx, inputs...);
-    if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(op_name(op), out);
+    Out out = op.forward(ctx, inputs...);
+    if (AnomalyMode::is_enabled())
+      for (size_t i = 0; i < kOutputs; ++i) detail::check_forward_anomaly(op_name(op), detail::output_at(out, i));
     return out;
   }
-  auto node = std::make_shared<OpNode<Op>>(std::move(op));
-  Tensor out;
+  auto node = std::make_shared<OpNode<Op, kOutputs>>(std::move(op));
+  Out out;
   {
     NoGradGuard no_grad;  // forward's own ops are not recorded: backward is written by hand
     Ctx ctx(node.get());
     out = node->op.forward(ctx, inputs...);
   }
   (detail::collect_edges(node->next_edges, inputs), ...);
-  autograd::set_history(out, node, 0);
-  if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(node->name(), out);
+  node->outputs.resize(kOutputs);
+  for (size_t i = 0; i < kOutputs; ++i) {
+    Tensor& t = detail::output_at(out, i);
+    // Integer and bool outputs (indices, masks) carry no gradient, as in PyTorch.
+    if (t.defined() && t.is_floating_point()) autograd::set_history(t, node, static_cast<uint32_t>(i));
+    if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(node->name(), t);
+  }
   return out;
 }
 

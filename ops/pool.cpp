@@ -22,19 +22,20 @@ namespace {
 struct MaxPool2d {
   static constexpr const char* name = "max_pool2d";
   Window2d w;
-  Tensor indices;  // [N, C, Ho, Wo] int64 flat positions row * W + col, set by forward
   Shape in_shape;
-  Tensor forward(Ctx&, const Tensor& x) {
+  Tensor forward(Ctx& ctx, const Tensor& x) {
     const Shape out_shape{x.size(0), x.size(1), w.blocks[0], w.blocks[1]};
     Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
-    indices = Tensor::empty(out_shape, DType::Int64, x.device());
+    // [N, C, Ho, Wo] int64 flat positions row * W + col of each window's maximum
+    Tensor indices = Tensor::empty(out_shape, DType::Int64, x.device());
     if (out.numel() > 0) backend(x.device()).max_pool2d(kview(x), kview(out), kview(indices), w);
+    ctx.save(indices);
     return out;
   }
   // d out[n, c, o] / d x[n, c, p] = [p == argmax(o)]: the gradient is added at each window's argmax
-  Grads backward(Ctx&, const Tensor& g) {
+  Grads backward(Ctx& ctx, const Tensor& g) {
     const int64_t N = in_shape[0], C = in_shape[1];
-    Tensor idx = reshape(indices, std::vector<int64_t>{N, C, -1});
+    Tensor idx = reshape(ctx.saved(0), std::vector<int64_t>{N, C, -1});
     Tensor flat = detail::scatter_add_into_zeros(Shape{N, C, in_shape[2] * in_shape[3]}, 2, idx,
                                                  reshape(g, std::vector<int64_t>{N, C, -1}));
     return {reshape(flat, in_shape)};
@@ -144,7 +145,7 @@ Tensor nearest_dim(const Tensor& x, int64_t d, int64_t out) {
 Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding) {
   return batched(x, [&](const Tensor& x4) {
     Window2d w = pool_window("max_pool2d", x4, kernel, stride, padding);
-    return apply(MaxPool2d{w, Tensor(), x4.shape()}, x4);
+    return apply(MaxPool2d{w, x4.shape()}, x4);
   });
 }
 

@@ -13,6 +13,7 @@ namespace {
 
 // Normalised, sorted, de-duplicated dims; empty input means every dim.
 Dims reduce_dims(const char* op, const Tensor& x, std::span<const int64_t> dims) {
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   Dims out;
   if (dims.empty()) {
     for (int64_t d = 0; d < x.dim(); ++d) out.push_back(d);
@@ -123,6 +124,33 @@ struct Extreme {
   }
 };
 
+// max/min along one dim: a two-output primitive, values (differentiable) and indices (not). The
+// gradient of each value goes to the element it was taken from: scatter into zeros at the indices,
+// whose own gradient is gather, so every order of derivative stays inside public ops.
+struct ExtremeAlongDim {
+  static constexpr const char* name = "max";
+  const char* display_name;
+  ReduceOp arg_op;  // ArgMax or ArgMin
+  int64_t dim;
+  bool keepdim;
+  int64_t input_size;  // x's size along dim
+  std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& x) {
+    Tensor indices = run_reduce(arg_op, x, Dims{dim}, true, DType::Int64);
+    Tensor values = gather(x, dim, indices);
+    ctx.save(indices);
+    if (!keepdim) return {squeeze(values, dim), squeeze(indices, dim)};
+    return {values, indices};
+  }
+  // d values / d x = one-hot at indices along dim
+  Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads) {
+    Tensor indices = ctx.saved(0);
+    const Tensor& g = grads[0];
+    Shape in_shape = indices.shape();
+    in_shape[dim] = input_size;
+    return {detail::scatter_add_into_zeros(in_shape, dim, indices, keepdim ? g : unsqueeze(g, dim))};
+  }
+};
+
 struct Cumsum {
   static constexpr const char* name = "cumsum";
   int64_t dim;
@@ -202,13 +230,25 @@ Tensor amax(const Tensor& x, std::span<const int64_t> dims, bool keepdim) { retu
 Tensor amin(const Tensor& x, std::span<const int64_t> dims, bool keepdim) { return extreme("amin", ReduceOp::Min, x, dims, keepdim); }
 Tensor max(const Tensor& x) { return extreme("max", ReduceOp::Max, x, {}, false); }
 Tensor min(const Tensor& x) { return extreme("min", ReduceOp::Min, x, {}, false); }
-std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  const int64_t d = dim;
-  return {extreme("max", ReduceOp::Max, x, std::span<const int64_t>(&d, 1), keepdim), argmax(x, dim, keepdim)};
+namespace {
+ValuesIndices extreme_along(const char* name, ReduceOp arg_op, const Tensor& x, int64_t dim, bool keepdim) {
+  EMBER_CHECK(x.defined(), name, "got an undefined tensor");
+  const int64_t d = normalize_dim(name, dim, std::max<int64_t>(x.dim(), 1));
+  if (x.dim() == 0) {  // a 0-dim tensor is its own extreme, at index 0
+    auto [values, indices] = extreme_along(name, arg_op, reshape(x, std::vector<int64_t>{1}), 0, keepdim);
+    return {keepdim ? values : reshape(values, std::vector<int64_t>{}), reshape(indices, std::vector<int64_t>{})};
+  }
+  EMBER_CHECK(x.shape()[d] > 0, name, "cannot reduce over dimension {} of size 0 (shape {})", d, shape_str(x.shape()));
+  auto [values, indices] = apply(ExtremeAlongDim{name, arg_op, d, keepdim, x.shape()[d]}, x);
+  return {values, indices};
 }
-std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
-  const int64_t d = dim;
-  return {extreme("min", ReduceOp::Min, x, std::span<const int64_t>(&d, 1), keepdim), argmin(x, dim, keepdim)};
+}  // namespace
+
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_along("max", ReduceOp::ArgMax, x, dim, keepdim);
+}
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_along("min", ReduceOp::ArgMin, x, dim, keepdim);
 }
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmax", ReduceOp::ArgMax, x, dim, keepdim); }
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmin", ReduceOp::ArgMin, x, dim, keepdim); }
@@ -227,6 +267,7 @@ Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
 }
 
 Tensor norm(const Tensor& x, double p, std::span<const int64_t> dims, bool keepdim) {
+  EMBER_CHECK(x.defined(), "norm", "got an undefined tensor");
   check_floating("norm", x);
   Dims d = reduce_dims("norm", x, dims);
   if (std::isinf(p)) return p > 0 ? amax(abs(x), d, keepdim) : amin(abs(x), d, keepdim);

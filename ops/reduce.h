@@ -16,9 +16,15 @@ Tensor std(const Tensor& x, std::span<const int64_t> dims = {}, int64_t correcti
 // Largest (smallest) value over dims; ties share the gradient equally.
 Tensor amax(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
 Tensor amin(const Tensor& x, std::span<const int64_t> dims = {}, bool keepdim = false);
-// {values, indices} along one dim; the first index wins ties.
-std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
-std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+// The extremes along one dim and where they are (int64, the first index wins ties). Unlike amax, the
+// gradient goes to the one element each value came from, as in PyTorch. Binds as
+// `auto [values, indices] = max(x, 1);`
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor max(const Tensor& x);  // of all elements
 Tensor min(const Tensor& x);
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);

@@ -187,6 +187,18 @@ struct Clone {
   Grads backward(Ctx&, const Tensor& g) { return {g}; }
 };
 
+// A gradient computed under create_graph that turned out not to depend on `input` (relu, max pooling
+// and every linear op have first derivatives that are constant in their input) still belongs to the
+// graph of `input`: its derivative with respect to input is zero, not an error, as in PyTorch.
+struct ConstantInGraph {
+  static constexpr const char* name = "constant_gradient";
+  Tensor forward(Ctx&, const Tensor& value, const Tensor& input) { return value.detach(); }
+  Grads backward(Ctx&, const Tensor& g) { return {Tensor(), zeros(input_shape, {.dtype = dtype, .device = device})}; }
+  Shape input_shape;
+  DType dtype;
+  Device device;
+};
+
 struct Cast {
   static constexpr const char* name = "to";
   DType from, to;
@@ -463,6 +475,13 @@ Tensor as_strided_scatter(const Tensor& x, std::span<const int64_t> base_shape, 
 // ---------------------------------------------------------------- copies
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 Tensor clone(const Tensor& x) { return apply(Clone{}, x); }
+
+namespace detail {
+Tensor constant_in_graph(const Tensor& value, const Tensor& input) {
+  if (value.requires_grad() || !input.requires_grad()) return value;
+  return apply(ConstantInGraph{input.shape(), input.dtype(), input.device()}, value, input);
+}
+}  // namespace detail
 
 Tensor cast(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;

@@ -359,7 +359,7 @@ TEST_CASE("reductions on hand-worked values", "[ops][values][reduce]") {
   CHECK(argmax(x, 1).to_vector<int64_t>() == std::vector<int64_t>{1, 3});
   CHECK(argmin(x, 1).to_vector<int64_t>() == std::vector<int64_t>{0, 0});
   CHECK(argmax(x).item<int64_t>() == 7);
-  CHECK(max(x, 1).second.to_vector<int64_t>() == std::vector<int64_t>{1, 3});
+  CHECK(max(x, 1).indices.to_vector<int64_t>() == std::vector<int64_t>{1, 3});
   // var of [1, 5, 5, 2]: mean 3.25, squares 5.0625 + 3.0625 + 3.0625 + 1.5625 = 12.75
   CHECK(vals(var(x, {1}))[0] == Approx(12.75 / 3));
   CHECK(vals(var(x, {1}, 0))[0] == Approx(12.75 / 4));
@@ -420,7 +420,7 @@ TEST_CASE("0-dim tensors through reductions", "[ops][values][reduce]") {
   CHECK(prod(s, 0).item<double>() == 2.5);
   CHECK(cumsum(s, 0).item<double>() == 2.5);
   CHECK(argmax(s).item<int64_t>() == 0);
-  CHECK(max(s, 0).first.item<double>() == 2.5);
+  CHECK(max(s, 0).values.item<double>() == 2.5);
   CHECK(softmax(s, 0).item<double>() == 1.0);
   CHECK(log_softmax(s, 0).item<double>() == 0.0);
   CHECK(logsumexp(s, {0}).item<double>() == Approx(2.5));

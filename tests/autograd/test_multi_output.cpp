@@ -1,0 +1,145 @@
+// Primitives with several outputs: one gradient slot per output, an undefined gradient for an output
+// nobody used, saved outputs re-attached to the right slot, and higher orders through them.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "ops/op.h"
+#include "tests/autograd/helpers.h"
+#include "tests/support/gradcheck.h"
+
+using namespace ember;
+using ember::test::check_values;
+using ember::test::leaf;
+
+namespace {
+
+int sincos_backward_calls = 0;
+
+// {sin x, cos x} as one primitive whose backward reads both of its own saved outputs:
+// d/dx (g0 sin x + g1 cos x) = g0 cos x - g1 sin x.
+struct SinCos {
+  static constexpr const char* name = "sincos";
+  std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& x) {
+    Tensor s = sin(x), c = cos(x);
+    ctx.save_output(s, 0);
+    ctx.save_output(c, 1);
+    return {s, c};
+  }
+  Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads) {
+    ++sincos_backward_calls;
+    Tensor s = ctx.saved(0), c = ctx.saved(1);
+    Tensor g;
+    if (grads[0].defined()) g = grads[0] * c;
+    if (grads[1].defined()) g = g.defined() ? g - grads[1] * s : neg(grads[1] * s);
+    return {g};
+  }
+};
+
+std::array<Tensor, 2> sincos(const Tensor& x) { return apply(SinCos{}, x); }
+
+}  // namespace
+
+TEST_CASE("a two-output primitive gives each output its own gradient slot", "[autograd][multi_output]") {
+  const std::vector<double> xs = {-1.3, 0.2, 0.9, 2.5};
+  Tensor x = leaf(xs);
+  auto [s, c] = sincos(x);
+  REQUIRE(s.grad_fn() == c.grad_fn());  // one node
+  CHECK(s.impl()->output_nr == 0);
+  CHECK(c.impl()->output_nr == 1);
+  (2 * s + 3 * c).sum().backward();
+  std::vector<double> expected;
+  for (double v : xs) expected.push_back(2 * std::cos(v) - 3 * std::sin(v));
+  check_values(x.grad(), expected);
+}
+
+TEST_CASE("an output nobody used arrives as an undefined gradient", "[autograd][multi_output]") {
+  Tensor x = leaf({0.3, -0.7});
+  sincos_backward_calls = 0;
+  auto [s, c] = sincos(x);
+  c.sum().backward();  // only output 1 used: grads[0] undefined, and backward must not trip on it
+  CHECK(sincos_backward_calls == 1);
+  check_values(x.grad(), {-std::sin(0.3), -std::sin(-0.7)});
+  Tensor y = leaf({0.5});
+  sincos_backward_calls = 0;
+  s = sincos(y)[0];
+  s.sum().backward();
+  CHECK(sincos_backward_calls == 1);
+  check_values(y.grad(), {std::cos(0.5)});
+}
+
+TEST_CASE("a two-output primitive passes gradcheck and gradgradcheck through each output",
+          "[autograd][multi_output][gradcheck]") {
+  Tensor x = leaf({-1.1, 0.4, 1.7, 2.2, -0.3, 0.8}, {2, 3});
+  const std::vector<testing::Fn> fns = {
+      [](const std::vector<Tensor>& in) { return sincos(in[0])[0]; },
+      [](const std::vector<Tensor>& in) { return sincos(in[0])[1]; },
+      [](const std::vector<Tensor>& in) {
+        auto [s, c] = sincos(in[0]);
+        return s * c + c;
+      },
+  };
+  for (size_t i = 0; i < fns.size(); ++i) {
+    INFO("function " << i);
+    CHECK(testing::gradcheck(fns[i], {x}) == "");
+    CHECK(testing::gradgradcheck(fns[i], {x}) == "");
+  }
+}
+
+TEST_CASE("max and min along a dim return named values and indices", "[autograd][multi_output][max]") {
+  Tensor x = leaf({1, 5, 3, 7, 2, 7}, {2, 3});
+  auto r = max(x, 1);
+  check_values(r.values, {5, 7});
+  CHECK(r.indices.dtype() == DType::Int64);
+  CHECK(r.indices.to_vector<int64_t>() == std::vector<int64_t>{1, 0});  // the first of tied maxima
+  CHECK(r.values.requires_grad());
+  CHECK_FALSE(r.indices.requires_grad());
+  auto [values, indices] = min(x, 0, true);
+  CHECK(values.shape() == Shape{1, 3});
+  check_values(values, {1, 2, 3});
+  CHECK(indices.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 0});
+  // The gradient goes to the element the value came from, not split among ties (7 appears twice in
+  // row 1, but only index 0 of that row receives it).
+  r.values.sum().backward();
+  check_values(x.grad(), {0, 1, 0, 1, 0, 0});
+}
+
+TEST_CASE("max along a dim is a multi-output primitive: gradcheck and gradgradcheck",
+          "[autograd][multi_output][max][gradcheck]") {
+  Tensor x = leaf({0.1, 2.3, -1.2, 0.7, 1.9, -0.4, 3.1, 0.5, -2.2, 1.1, 0.0, 2.8}, {3, 4});
+  for (int64_t dim : {0, 1, -1}) {
+    for (bool keepdim : {false, true}) {
+      INFO("dim " << dim << " keepdim " << keepdim);
+      testing::Fn f = [dim, keepdim](const std::vector<Tensor>& in) {
+        auto [v, i] = max(in[0], dim, keepdim);
+        return v * v;
+      };
+      CHECK(testing::gradcheck(f, {x}) == "");
+      CHECK(testing::gradgradcheck(f, {x}) == "");
+    }
+  }
+  testing::Fn fmin = [](const std::vector<Tensor>& in) { return min(in[0], 1).values; };
+  CHECK(testing::gradcheck(fmin, {x}) == "");
+  CHECK(testing::gradgradcheck(fmin, {x}) == "");
+}
+
+TEST_CASE("max along a dim: the graph has one node named max with two outputs", "[autograd][multi_output][max]") {
+  Tensor x = leaf({1, 2, 3, 4}, {2, 2});
+  auto [v, i] = max(x, 0);
+  REQUIRE(v.grad_fn());
+  CHECK(std::string(v.grad_fn()->name()) == "max");
+  CHECK(v.grad_fn()->outputs.size() == 2);
+  auto [v2, i2] = min(x, 0);
+  CHECK(std::string(v2.grad_fn()->name()) == "min");
+}
+
+TEST_CASE("max along a dim of a 0-dim tensor, and errors", "[autograd][multi_output][max]") {
+  Tensor s = leaf({2.5}).reshape({});
+  auto [v, i] = max(s, 0);
+  CHECK(v.dim() == 0);
+  CHECK(v.item<double>() == 2.5);
+  CHECK(i.item<int64_t>() == 0);
+  CHECK_THROWS_WITH(max(zeros({2, 0}), 1), Catch::Contains("[max]") && Catch::Contains("size 0"));
+  CHECK_THROWS_WITH(max(zeros({2, 3}), 2), Catch::Contains("[max]"));
+  CHECK_THROWS_WITH(min(Tensor(), 0), Catch::Contains("[min]") && Catch::Contains("undefined"));
+}
