@@ -145,6 +145,13 @@ namespace {
 // (PyTorch's "rebase"): self's old value was cloned into the graph before the op, so nothing
 // saved for backward is overwritten.
 void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
+  // As PyTorch's can_cast: an in-place op never truncates a float result into an integer tensor
+  // (x.div_(2) on int64 would silently floor) or squeezes numbers into bools.
+  const bool float_into_integer = is_floating(result.dtype()) && !self.is_floating_point();
+  const bool number_into_bool = self.dtype() == DType::Bool && result.dtype() != DType::Bool;
+  EMBER_CHECK(!float_into_integer && !number_into_bool, op,
+              "result type {} can't be cast to the desired output type {} (in-place target of shape {} on {})",
+              result.dtype(), self.dtype(), shape_str(self.shape()), self.device());
   const Tensor value = result.dtype() == self.dtype() ? result : cast(result, self.dtype());
   const bool track = GradMode::is_enabled() && value.requires_grad();
   {
@@ -223,6 +230,20 @@ Tensor& Tensor::div_(const Tensor& other) {
   return *this;
 }
 Tensor& Tensor::div_(Scalar other) { return div_(wrap_scalar(other, *this)); }
+Tensor& Tensor::floor_divide_(const Tensor& other) {
+  check_in_place("floor_divide_", *this, &other);
+  check_fits("floor_divide_", *this, other);
+  assign_in_place("floor_divide_", *this, floor_divide(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::floor_divide_(Scalar other) { return floor_divide_(wrap_scalar(other, *this)); }
+Tensor& Tensor::remainder_(const Tensor& other) {
+  check_in_place("remainder_", *this, &other);
+  check_fits("remainder_", *this, other);
+  assign_in_place("remainder_", *this, remainder(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::remainder_(Scalar other) { return remainder_(wrap_scalar(other, *this)); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place("copy_", *this, &src);

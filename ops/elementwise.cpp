@@ -211,6 +211,28 @@ Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   return apply(Binary{name, op}, x, y);
 }
 
+// Integer division by zero raises, as in PyTorch (ZeroDivisionError), on every device: checking here
+// rather than in a kernel keeps CPU and CUDA alike. The divisor is checked after its cast to the
+// result dtype, where a value like 256 into uint8 becomes a zero.
+void check_integer_divisor(const char* op, const Tensor& a, const Tensor& b, const Tensor& divisor) {
+  if (is_floating(divisor.dtype())) return;
+  NoGradGuard no_grad;
+  EMBER_CHECK(!any(eq(divisor, Scalar(0))), op,
+              "ZeroDivisionError: integer division by zero ({} {} by {} {} on {})", shape_str(a.shape()),
+              a.dtype(), shape_str(b.shape()), b.dtype(), divisor.device());
+}
+
+// floor_divide and remainder on integers: the divisor is checked, then one integer kernel runs.
+Tensor integer_division(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  // As in PyTorch: bool has no division (a bool divisor is true or a division by zero).
+  EMBER_CHECK(dtype != DType::Bool, name, "not defined for bool tensors ({} {} and {} {})",
+              shape_str(a.shape()), a.dtype(), shape_str(b.shape()), b.dtype());
+  auto [x, y] = prepare_binary(name, a, b, dtype);
+  check_integer_divisor(name, a, b, y);
+  return apply(Binary{name, op}, x, y);
+}
+
 Tensor comparison(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   const DType dtype = result_type(a, b);
   auto [x, y] = prepare_binary(name, a, b, dtype);
@@ -251,6 +273,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) { return binary("pow", BinaryOp::Pow, a, b); }
 Tensor pow(const Tensor& a, Scalar exponent) {
   const double e = exponent.to_double();
+  // PyTorch refuses a negative number as an integer exponent rather than round 2^-1 to 0.
+  EMBER_CHECK(!(e < 0 && !a.is_floating_point() && exponent.is_integral()), "pow",
+              "Integers to negative integer powers are not allowed (base {} {}, exponent {})",
+              shape_str(a.shape()), a.dtype(), e);
   if (e == 1) return a.is_floating_point() ? a * 1 : clone(a);
   if (e == 2) return a * a;  // exact and cheaper, with the same derivative 2a
   if (e == 0.5 && a.is_floating_point()) return sqrt(a);
@@ -266,9 +292,15 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
   return apply(Binary{"atan2", BinaryOp::Atan2}, x, y);
 }
 Tensor remainder(const Tensor& a, const Tensor& b) {
-  EMBER_CHECK(result_type(a, b) != DType::Bool, "remainder", "not defined for bool tensors");  // as in PyTorch
-  return binary("remainder", BinaryOp::Remainder, a, b);
+  return integer_division("remainder", BinaryOp::Remainder, a, b);
 }
+Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, wrap_scalar(b, a)); }
+Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  // Floats: floor(a / b), whose gradient is 0 almost everywhere (PyTorch defines none).
+  if (is_floating(result_type(a, b))) return floor(div(a, b));
+  return integer_division("floor_divide", BinaryOp::Div, a, b);
+}
+Tensor floor_divide(const Tensor& a, Scalar b) { return floor_divide(a, wrap_scalar(b, a)); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   EMBER_CHECK(cond.dtype() == DType::Bool, "where", "the condition must be bool, got {} (shape {})", cond.dtype(),
