@@ -478,7 +478,7 @@ Device Device::parse(const std::string& text) {
     try {
       size_t used = 0;
       const int index = std::stoi(text.substr(5), &used);
-      if (used == text.size() - 5 && index >= 0 && index < 128) return cuda(index);
+      if (used == text.size() - 5 && index >= 0 && index <= kMaxCudaIndex) return cuda(index);
     } catch (const std::exception&) {
     }
   }
