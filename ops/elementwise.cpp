@@ -295,9 +295,26 @@ Tensor remainder(const Tensor& a, const Tensor& b) {
   return integer_division("remainder", BinaryOp::Remainder, a, b);
 }
 Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, wrap_scalar(b, a)); }
+namespace {
+// Python's float //, as PyTorch computes it: floor(a / b) would round 1 // 0.1 up to 10, where the
+// exact quotient 9.99... floors to 9. Dividing the exact multiple a - (a mod b) and rounding to the
+// nearest integer (ties down) gives 9. A zero divisor gives a / b (+-inf or NaN). The gradient is 0
+// almost everywhere (PyTorch defines none).
+Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
+  // 16-bit floats compute in float32, as every elementwise op does.
+  const DType compute = dtype == DType::Float16 || dtype == DType::BFloat16 ? DType::Float32 : dtype;
+  const Tensor x = cast(a, compute), y = cast(b, compute);
+  const Tensor quotient = div(x - remainder(x, y), y);  // an integer, up to rounding
+  const Tensor down = floor(quotient);
+  Tensor result = where(gt(quotient - down, Scalar(0.5)), down + 1, down);
+  result = where(eq(y, Scalar(0)), div(x, y), result);
+  return result.dtype() == dtype ? result : cast(result, dtype);
+}
+}  // namespace
+
 Tensor floor_divide(const Tensor& a, const Tensor& b) {
-  // Floats: floor(a / b), whose gradient is 0 almost everywhere (PyTorch defines none).
-  if (is_floating(result_type(a, b))) return floor(div(a, b));
+  const DType dtype = result_type(a, b);
+  if (is_floating(dtype)) return floating_floor_divide(a, b, dtype);
   return integer_division("floor_divide", BinaryOp::Div, a, b);
 }
 Tensor floor_divide(const Tensor& a, Scalar b) { return floor_divide(a, wrap_scalar(b, a)); }

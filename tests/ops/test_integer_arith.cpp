@@ -95,6 +95,10 @@ TEST_CASE("integer floor_divide and remainder round towards minus infinity", "[o
   // uint8 never sees a sign: 200 // 7 = 28, 200 % 7 = 4.
   CHECK(values(floor_divide(ints({200, 13}, DType::UInt8), Scalar(7))) == I64{28, 1});
   CHECK(values(remainder(ints({200, 13}, DType::UInt8), Scalar(7))) == I64{4, 6});
+  // Floats follow Python's //, not floor(a / b): 1.0 / 0.1 rounds to 10.0, but 1.0 // 0.1 is 9.0.
+  Tensor fa = from_vector(std::vector<double>{1.0, -1.0, 7.5, -7.5, 7.5, 0.3, 5.0}, {7}),
+         fb = from_vector(std::vector<double>{0.1, 0.1, 2, 2, -2, 0.1, 0.5}, {7});
+  CHECK(floor_divide(fa, fb).to_vector<double>() == std::vector<double>{9, -10, 3, -4, -4, 2, 10});
   // Broadcasting a column against a row: [[-5], [5]] // [2, -3] = [[-3, 1], [2, -2]].
   CHECK(values(floor_divide(ints({-5, 5}, DType::Int64, {2, 1}), ints({2, -3}, DType::Int64))) ==
         I64{-3, 1, 2, -2});
