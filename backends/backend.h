@@ -28,6 +28,8 @@ enum class UnaryOp : uint8_t {
   Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf,
   Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf
 };
+// On integer dtypes Div rounds down (floor_divide), Remainder takes the sign of the divisor, and a
+// zero divisor gives 0 (ops/ raises before calling a kernel with one).
 enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor

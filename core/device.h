@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.h"
+
 namespace ember {
 
 enum class DeviceType : uint8_t { CPU, CUDA };
@@ -14,7 +16,13 @@ struct Device {
   int8_t index = 0;
 
   static constexpr Device cpu() { return {DeviceType::CPU, 0}; }
-  static constexpr Device cuda(int index = 0) { return {DeviceType::CUDA, static_cast<int8_t>(index)}; }
+  static constexpr int kMaxCudaIndex = 127;  // the index is stored in an int8_t
+  // Throws ember::Error for an index outside [0, kMaxCudaIndex] (rather than wrap 200 to -56).
+  static constexpr Device cuda(int index = 0) {
+    EMBER_CHECK(index >= 0 && index <= kMaxCudaIndex, "device", "CUDA device index {} is out of range [0, {}]",
+                index, kMaxCudaIndex);
+    return {DeviceType::CUDA, static_cast<int8_t>(index)};
+  }
   // Parses "cpu", "cuda", "cuda:1"; throws ember::Error otherwise.
   static Device parse(const std::string& text);
 

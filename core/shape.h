@@ -55,6 +55,12 @@ inline Shape broadcast_shapes(const char* op, std::span<const int64_t> a, std::s
                 shape_str(b), i, da, db);
     out[i] = da == 1 ? db : da;
   }
+  // [2^40, 1] with [1, 2^40] broadcasts to 2^80 elements: refuse here, before strides overflow.
+  int64_t span = 1;
+  for (int64_t s : out)
+    EMBER_CHECK(!__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span), op,
+                "shapes {} and {} broadcast to {}, more elements than an int64 can count", shape_str(a),
+                shape_str(b), shape_str(out));
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -14,13 +16,15 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // a cache line; also what AVX-512 loads like
 
+// No machine maps more than 2^57 bytes (5-level paging gives user space 2^56), so a larger request
+// is refused outright; it also keeps round_size below from overflowing.
+constexpr size_t kMaxAllocation = size_t{1} << 57;
+
 // Rounds small requests up to a multiple of 64 bytes and large ones to 1/8 of their power of two,
-// so a freed block is likely to fit the next request of a similar size.
+// so a freed block is likely to fit the next request of a similar size. n <= kMaxAllocation.
 size_t round_size(size_t n) {
   if (n <= 4096) return (n + kAlignment - 1) / kAlignment * kAlignment;
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  const size_t step = std::max<size_t>(p / 8, 4096);
+  const size_t step = std::max<size_t>(std::bit_ceil(n) / 8, 4096);
   return (n + step - 1) / step * step;
 }
 
@@ -44,6 +48,8 @@ CpuCache& cache() {
 }  // namespace
 
 void* CpuAllocator::allocate(size_t nbytes) {
+  EMBER_CHECK(nbytes <= kMaxAllocation, "allocator",
+              "out of CPU memory allocating {} bytes (more than any machine can address, 2^57)", nbytes);
   const size_t size = round_size(std::max<size_t>(nbytes, 1));
   CpuCache& c = cache();
   {

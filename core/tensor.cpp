@@ -1,6 +1,7 @@
 // Tensor methods and factories. Methods that are ops forward to the free functions in ops/.
 #include "core/tensor.h"
 
+#include <array>
 #include <cmath>
 
 #include "core/generator.h"
@@ -25,14 +26,26 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   return t;
 }
 
-Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device) {
-  int64_t numel = 1;
+size_t checked_nbytes(const char* op, std::span<const int64_t> shape, DType dtype) {
+  // Zero-size dims count as 1 here: the strides of [0, 2^40, 2^40] would overflow all the same.
+  int64_t span = 1;
+  bool empty = false;
   for (int64_t s : shape) {
-    EMBER_CHECK(s >= 0, "empty", "negative dimension in shape {}", shape_str(shape));
-    EMBER_CHECK(s == 0 || numel <= INT64_MAX / s, "empty", "shape {} has too many elements", shape_str(shape));
-    numel *= s;
+    EMBER_CHECK(s >= 0, op, "negative dimension in shape {} ({})", shape_str(shape), dtype);
+    EMBER_CHECK(!__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span), op,
+                "shape {} ({}) has more elements than an int64 can count", shape_str(shape), dtype);
+    empty = empty || s == 0;
   }
-  auto storage = std::make_shared<Storage>(static_cast<size_t>(numel) * dtype_size(dtype), device);
+  int64_t nbytes = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(span, static_cast<int64_t>(dtype_size(dtype)), &nbytes), op,
+              "shape {} ({}) needs {} elements of {} bytes, more bytes than an int64 can count", shape_str(shape),
+              dtype, span, dtype_size(dtype));
+  return empty ? 0 : static_cast<size_t>(nbytes);
+}
+
+Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device, const char* op) {
+  const size_t nbytes = checked_nbytes(op, shape, dtype);
+  auto storage = std::make_shared<Storage>(nbytes, device);
   return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);
 }
 
@@ -150,6 +163,13 @@ namespace {
 // (PyTorch's "rebase"): self's old value was cloned into the graph before the op, so nothing
 // saved for backward is overwritten.
 void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
+  // As PyTorch's can_cast: an in-place op never truncates a float result into an integer tensor
+  // (x.div_(2) on int64 would silently floor) or squeezes numbers into bools.
+  const bool float_into_integer = is_floating(result.dtype()) && !self.is_floating_point();
+  const bool number_into_bool = self.dtype() == DType::Bool && result.dtype() != DType::Bool;
+  EMBER_CHECK(!float_into_integer && !number_into_bool, op,
+              "result type {} can't be cast to the desired output type {} (in-place target of shape {} on {})",
+              result.dtype(), self.dtype(), shape_str(self.shape()), self.device());
   const Tensor value = result.dtype() == self.dtype() ? result : cast(result, self.dtype());
   const bool track = GradMode::is_enabled() && value.requires_grad();
   {
@@ -228,6 +248,20 @@ Tensor& Tensor::div_(const Tensor& other) {
   return *this;
 }
 Tensor& Tensor::div_(Scalar other) { return div_(wrap_scalar(other, *this)); }
+Tensor& Tensor::floor_divide_(const Tensor& other) {
+  check_in_place("floor_divide_", *this, &other);
+  check_fits("floor_divide_", *this, other);
+  assign_in_place("floor_divide_", *this, floor_divide(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::floor_divide_(Scalar other) { return floor_divide_(wrap_scalar(other, *this)); }
+Tensor& Tensor::remainder_(const Tensor& other) {
+  check_in_place("remainder_", *this, &other);
+  check_fits("remainder_", *this, other);
+  assign_in_place("remainder_", *this, remainder(operand(*this), other));
+  return *this;
+}
+Tensor& Tensor::remainder_(Scalar other) { return remainder_(wrap_scalar(other, *this)); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place("copy_", *this, &src);
@@ -294,19 +328,23 @@ Tensor Tensor::matmul(const Tensor& o) const { return ember::matmul(*this, o); }
 
 // ---------------------------------------------------------------- factories
 Tensor empty(std::span<const int64_t> shape, TensorOptions o) {
-  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+  Tensor t = Tensor::empty(shape, o.dtype, o.device, "empty");
   if (o.requires_grad) t.requires_grad_();
   return t;
 }
 
-Tensor full(std::span<const int64_t> shape, Scalar value, TensorOptions o) {
-  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+namespace {
+Tensor filled(const char* op, std::span<const int64_t> shape, Scalar value, TensorOptions o) {
+  Tensor t = Tensor::empty(shape, o.dtype, o.device, op);
   backend(o.device).fill(kview(t), value.to_double());
   if (o.requires_grad) t.requires_grad_();
   return t;
 }
-Tensor zeros(std::span<const int64_t> shape, TensorOptions o) { return full(shape, 0, o); }
-Tensor ones(std::span<const int64_t> shape, TensorOptions o) { return full(shape, 1, o); }
+}  // namespace
+
+Tensor full(std::span<const int64_t> shape, Scalar value, TensorOptions o) { return filled("full", shape, value, o); }
+Tensor zeros(std::span<const int64_t> shape, TensorOptions o) { return filled("zeros", shape, 0, o); }
+Tensor ones(std::span<const int64_t> shape, TensorOptions o) { return filled("ones", shape, 1, o); }
 Tensor scalar_tensor(Scalar value, TensorOptions o) { return full(std::span<const int64_t>(), value, o); }
 
 Tensor arange(double start, double end, double step, TensorOptions o) {
@@ -314,8 +352,13 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
   EMBER_CHECK(std::isfinite(start) && std::isfinite(end), "arange", "start and end must be finite, got {} and {}", start, end);
   EMBER_CHECK((end - start) / step >= 0 || start == end, "arange", "the range [{}, {}) with step {} is inconsistent",
               start, end, step);
-  const int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
-  Tensor t = Tensor::empty({std::max<int64_t>(n, 0)}, DType::Float64, Device::cpu());
+  // The count is checked as a double: casting 1e30 to int64 is undefined behaviour.
+  const double count = std::ceil((end - start) / step);
+  EMBER_CHECK(count < 0x1p62, "arange", "[{}, {}) with step {} has {} elements, too many for any memory ({})",
+              start, end, step, count, o.dtype);
+  const int64_t n = static_cast<int64_t>(count);
+  checked_nbytes("arange", std::array<int64_t, 1>{std::max<int64_t>(n, 0)}, o.dtype);
+  Tensor t = Tensor::empty({std::max<int64_t>(n, 0)}, DType::Float64, Device::cpu(), "arange");
   double* p = t.data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
   Tensor out = cast(t, o.dtype).to(o.device);
@@ -326,7 +369,8 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
 
 Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   EMBER_CHECK(steps >= 0, "linspace", "steps must be non-negative, got {}", steps);
-  Tensor t = Tensor::empty({steps}, DType::Float64, Device::cpu());
+  checked_nbytes("linspace", std::array<int64_t, 1>{steps}, o.dtype);
+  Tensor t = Tensor::empty({steps}, DType::Float64, Device::cpu(), "linspace");
   double* p = t.data<double>();
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   // Symmetric evaluation (as PyTorch does): the second half counts back from end, so both ends are exact.
@@ -340,7 +384,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
 Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
   const int64_t cols = m.value_or(n);
   EMBER_CHECK(n >= 0 && cols >= 0, "eye", "sizes must be non-negative, got {} x {}", n, cols);
-  Tensor t = zeros({n, cols}, {.dtype = o.dtype, .device = o.device});
+  Tensor t = filled("eye", std::array<int64_t, 2>{n, cols}, 0, {.dtype = o.dtype, .device = o.device});
   Tensor d = t.diagonal();
   backend(o.device).fill(kview(d), 1.0);
   if (o.requires_grad) t.requires_grad_();
@@ -348,8 +392,9 @@ Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
 }
 
 namespace {
-Tensor random_tensor(RandomKind kind, std::span<const int64_t> shape, TensorOptions o, Generator* gen, double a, double b) {
-  Tensor t = Tensor::empty(shape, o.dtype, o.device);
+Tensor random_tensor(const char* op, RandomKind kind, std::span<const int64_t> shape, TensorOptions o, Generator* gen,
+                     double a, double b) {
+  Tensor t = Tensor::empty(shape, o.dtype, o.device, op);
   Generator& g = gen ? *gen : default_generator();
   const uint64_t offset = g.reserve(static_cast<uint64_t>(t.numel()));
   backend(o.device).random(kind, kview(t), g.seed(), offset, a, b);
@@ -360,25 +405,25 @@ Tensor random_tensor(RandomKind kind, std::span<const int64_t> shape, TensorOpti
 
 Tensor rand(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
   EMBER_CHECK(is_floating(o.dtype), "rand", "expected a floating dtype, got {}", o.dtype);
-  return random_tensor(RandomKind::Uniform, shape, o, gen, 0, 1);
+  return random_tensor("rand", RandomKind::Uniform, shape, o, gen, 0, 1);
 }
 Tensor randn(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
   EMBER_CHECK(is_floating(o.dtype), "randn", "expected a floating dtype, got {}", o.dtype);
-  return random_tensor(RandomKind::Normal, shape, o, gen, 0, 1);
+  return random_tensor("randn", RandomKind::Normal, shape, o, gen, 0, 1);
 }
 Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
   EMBER_CHECK(low < high, "randint", "low ({}) must be less than high ({})", low, high);
-  return random_tensor(RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
+  return random_tensor("randint", RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
 }
 Tensor bernoulli(std::span<const int64_t> shape, double p, TensorOptions o, Generator* gen) {
   EMBER_CHECK(p >= 0 && p <= 1, "bernoulli", "probability must be in [0, 1], got {}", p);
-  Tensor u = random_tensor(RandomKind::Uniform, shape, {.dtype = DType::Float64, .device = o.device}, gen, 0, 1);
+  Tensor u = random_tensor("bernoulli", RandomKind::Uniform, shape, {.dtype = DType::Float64, .device = o.device}, gen, 0, 1);
   return cast(lt(u, Scalar(p)), o.dtype);
 }
 Tensor bernoulli(const Tensor& p, Generator* gen) {
   check_floating("bernoulli", p);
   NoGradGuard no_grad;
-  Tensor u = random_tensor(RandomKind::Uniform, p.shape(), {.dtype = DType::Float64, .device = p.device()}, gen, 0, 1);
+  Tensor u = random_tensor("bernoulli", RandomKind::Uniform, p.shape(), {.dtype = DType::Float64, .device = p.device()}, gen, 0, 1);
   return cast(lt(u, cast(p, DType::Float64)), p.dtype());
 }
 
@@ -391,9 +436,10 @@ Tensor randn_like(const Tensor& t, Generator* g) { return randn(t.shape(), {.dty
 
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, std::span<const int64_t> shape, TensorOptions opts) {
+  checked_nbytes("from_vector", shape, opts.dtype);
   EMBER_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector",
               "{} values cannot fill shape {}", values.size(), shape_str(shape));
-  Tensor t = Tensor::empty(shape, dtype_v<T>, Device::cpu());
+  Tensor t = Tensor::empty(shape, dtype_v<T>, Device::cpu(), "from_vector");
   std::copy(values.begin(), values.end(), static_cast<T*>(t.data_ptr()));
   Tensor out = cast(t, opts.dtype).to(opts.device);
   if (opts.requires_grad) out.requires_grad_();
@@ -417,9 +463,10 @@ Tensor from_blob(void* data, std::span<const int64_t> shape, DType dtype, Device
   struct Owner {
     std::function<void(void*)> fn;
   };
+  const size_t nbytes = checked_nbytes("from_blob", shape, dtype);
   auto* owner = deleter ? new Owner{std::move(deleter)} : nullptr;
   auto storage = std::make_shared<Storage>(
-      data, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device,
+      data, nbytes, device,
       owner ? +[](void* ctx, void* p) {
         auto* o = static_cast<Owner*>(ctx);
         o->fn(p);
@@ -436,7 +483,7 @@ Device Device::parse(const std::string& text) {
     try {
       size_t used = 0;
       const int index = std::stoi(text.substr(5), &used);
-      if (used == text.size() - 5 && index >= 0 && index < 128) return cuda(index);
+      if (used == text.size() - 5 && index >= 0 && index <= kMaxCudaIndex) return cuda(index);
     } catch (const std::exception&) {
     }
   }

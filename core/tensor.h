@@ -74,11 +74,12 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- factories (also available as free functions below) ----
+  // `op` names the caller in the error for a negative size or a shape too large to address.
   static Tensor empty(std::span<const int64_t> shape, DType dtype = DType::Float32,
-                      Device device = Device::cpu());
+                      Device device = Device::cpu(), const char* op = "empty");
   static Tensor empty(std::initializer_list<int64_t> shape, DType dtype = DType::Float32,
-                      Device device = Device::cpu()) {
-    return empty(std::span<const int64_t>(shape.begin(), shape.size()), dtype, device);
+                      Device device = Device::cpu(), const char* op = "empty") {
+    return empty(std::span<const int64_t>(shape.begin(), shape.size()), dtype, device, op);
   }
 
   // ---- metadata ----
@@ -173,6 +174,10 @@ class Tensor {
   Tensor& mul_(Scalar other);
   Tensor& div_(const Tensor& other);
   Tensor& div_(Scalar other);
+  Tensor& floor_divide_(const Tensor& other);
+  Tensor& floor_divide_(Scalar other);
+  Tensor& remainder_(const Tensor& other);
+  Tensor& remainder_(Scalar other);
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(Scalar value);
   Tensor& zero_() { return fill_(0); }
@@ -213,6 +218,11 @@ class Tensor {
 Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset);
 // A Storage-backed tensor of the given geometry.
 Tensor make_tensor(std::shared_ptr<Storage> storage, Shape shape, Strides strides, int64_t offset, DType dtype);
+
+// The bytes of a contiguous tensor of this shape and dtype. Throws an ember::Error naming op, the
+// shape and the dtype when a size is negative, or when the element count, a contiguous stride or the
+// byte count would not fit in int64 (so no size computation downstream can overflow).
+size_t checked_nbytes(const char* op, std::span<const int64_t> shape, DType dtype);
 
 // ---- factories ----
 Tensor empty(std::span<const int64_t> shape, TensorOptions opts = {});

@@ -221,6 +221,28 @@ Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   return apply(Binary{name, op}, x, y);
 }
 
+// Integer division by zero raises, as in PyTorch (ZeroDivisionError), on every device: checking here
+// rather than in a kernel keeps CPU and CUDA alike. The divisor is checked after its cast to the
+// result dtype, where a value like 256 into uint8 becomes a zero.
+void check_integer_divisor(const char* op, const Tensor& a, const Tensor& b, const Tensor& divisor) {
+  if (is_floating(divisor.dtype())) return;
+  NoGradGuard no_grad;
+  EMBER_CHECK(!any(eq(divisor, Scalar(0))), op,
+              "ZeroDivisionError: integer division by zero ({} {} by {} {} on {})", shape_str(a.shape()),
+              a.dtype(), shape_str(b.shape()), b.dtype(), divisor.device());
+}
+
+// floor_divide and remainder on integers: the divisor is checked, then one integer kernel runs.
+Tensor integer_division(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  // As in PyTorch: bool has no division (a bool divisor is true or a division by zero).
+  EMBER_CHECK(dtype != DType::Bool, name, "not defined for bool tensors ({} {} and {} {})",
+              shape_str(a.shape()), a.dtype(), shape_str(b.shape()), b.dtype());
+  auto [x, y] = prepare_binary(name, a, b, dtype);
+  check_integer_divisor(name, a, b, y);
+  return apply(Binary{name, op}, x, y);
+}
+
 Tensor comparison(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   check_operands_defined(name, a, b);
   const DType dtype = result_type(a, b);
@@ -264,6 +286,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) { return binary("pow", BinaryOp::Pow, a, b); }
 Tensor pow(const Tensor& a, Scalar exponent) {
   const double e = exponent.to_double();
+  // PyTorch refuses a negative number as an integer exponent rather than round 2^-1 to 0.
+  EMBER_CHECK(!(e < 0 && !a.is_floating_point() && exponent.is_integral()), "pow",
+              "Integers to negative integer powers are not allowed (base {} {}, exponent {})",
+              shape_str(a.shape()), a.dtype(), e);
   if (e == 1) return a.is_floating_point() ? a * 1 : clone(a);
   if (e == 2) return a * a;  // exact and cheaper, with the same derivative 2a
   if (e == 0.5 && a.is_floating_point()) return sqrt(a);
@@ -281,9 +307,32 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
 }
 Tensor remainder(const Tensor& a, const Tensor& b) {
   check_operands_defined("remainder", a, b);
-  EMBER_CHECK(result_type(a, b) != DType::Bool, "remainder", "not defined for bool tensors");  // as in PyTorch
-  return binary("remainder", BinaryOp::Remainder, a, b);
+  return integer_division("remainder", BinaryOp::Remainder, a, b);
 }
+Tensor remainder(const Tensor& a, Scalar b) { return remainder(a, wrap_scalar(b, a)); }
+namespace {
+// Python's float //, as PyTorch computes it: floor(a / b) would round 1 // 0.1 up to 10, where the
+// exact quotient 9.99... floors to 9. Dividing the exact multiple a - (a mod b) and rounding to the
+// nearest integer (ties down) gives 9. A zero divisor gives a / b (+-inf or NaN). The gradient is 0
+// almost everywhere (PyTorch defines none).
+Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
+  // 16-bit floats compute in float32, as every elementwise op does.
+  const DType compute = dtype == DType::Float16 || dtype == DType::BFloat16 ? DType::Float32 : dtype;
+  const Tensor x = cast(a, compute), y = cast(b, compute);
+  const Tensor quotient = div(x - remainder(x, y), y);  // an integer, up to rounding
+  const Tensor down = floor(quotient);
+  Tensor result = where(gt(quotient - down, Scalar(0.5)), down + 1, down);
+  result = where(eq(y, Scalar(0)), div(x, y), result);
+  return result.dtype() == dtype ? result : cast(result, dtype);
+}
+}  // namespace
+
+Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  if (is_floating(dtype)) return floating_floor_divide(a, b, dtype);
+  return integer_division("floor_divide", BinaryOp::Div, a, b);
+}
+Tensor floor_divide(const Tensor& a, Scalar b) { return floor_divide(a, wrap_scalar(b, a)); }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   EMBER_CHECK(cond.defined(), "where", "got an undefined condition");

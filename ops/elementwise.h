@@ -17,12 +17,19 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);  // true division: integers give float32
 Tensor pow(const Tensor& a, const Tensor& b);
+// An integer tensor to a negative integer Scalar power raises, as in PyTorch; with a tensor exponent,
+// a negative power gives PyTorch's integer values (1 for base 1, +-1 for base -1, else 0).
 Tensor pow(const Tensor& a, Scalar exponent);
 Tensor pow(Scalar base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor atan2(const Tensor& a, const Tensor& b);
+// Integer division and remainder round down, as Python's // and % do; an integer zero divisor raises
+// (ZeroDivisionError). INT_MIN // -1 wraps to INT_MIN and INT_MIN % -1 is 0, as in PyTorch.
 Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, Scalar b);
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor floor_divide(const Tensor& a, Scalar b);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, Scalar b);
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b);

@@ -61,7 +61,9 @@ Shape infer_shape(const char* op, std::span<const int64_t> requested, const Shap
       infer_at = static_cast<int64_t>(i);
     } else {
       EMBER_CHECK(shape[i] >= 0, op, "invalid shape {}", shape_str(requested));
-      known *= shape[i];
+      EMBER_CHECK(!__builtin_mul_overflow(known, shape[i], &known), op,
+                  "shape {} has more elements than an int64 can count (input of size {}, shape {})",
+                  shape_str(requested), numel, shape_str(from));
     }
   }
   if (infer_at >= 0) {
@@ -311,6 +313,8 @@ Tensor expand(const Tensor& x, std::span<const int64_t> shape) {
     out[i] = want;
   }
   if (out == x.shape()) return x;
+  // An expanded view holds no more memory, but its element count and any copy of it must be countable.
+  checked_nbytes("expand", out, x.dtype());
   return apply(Expand{x.shape(), std::move(out)}, x);
 }
 
@@ -409,14 +413,25 @@ Tensor unflatten(const Tensor& x, int64_t dim, std::span<const int64_t> sizes) {
 Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<const int64_t> strides, int64_t storage_offset) {
   EMBER_CHECK(shape.size() == strides.size(), "as_strided", "shape {} and strides {} differ in length",
               shape_str(shape), shape_str(strides));
-  int64_t last = storage_offset;
+  bool is_empty = false;
   for (size_t i = 0; i < shape.size(); ++i) {
     EMBER_CHECK(shape[i] >= 0 && strides[i] >= 0, "as_strided", "negative size or stride in shape {} strides {}",
                 shape_str(shape), shape_str(strides));
-    if (shape[i] == 0) last = -1;
-    if (last >= 0) last += (shape[i] - 1) * strides[i];
+    is_empty = is_empty || shape[i] == 0;
+  }
+  checked_nbytes("as_strided", shape, x.dtype());
+  // The last element the view reaches (-1 when it reaches none), with overflow checked: a huge
+  // stride must not wrap around to an index inside the storage.
+  int64_t last = is_empty ? -1 : storage_offset;
+  bool overflow = false;
+  for (size_t i = 0; i < shape.size() && !is_empty; ++i) {
+    int64_t reach = 0;
+    overflow = overflow || __builtin_mul_overflow(shape[i] - 1, strides[i], &reach) ||
+               __builtin_add_overflow(last, reach, &last);
   }
   const int64_t capacity = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
+  EMBER_CHECK(!overflow, "as_strided", "shape {} strides {} offset {} reach past any storage ({} {})",
+              shape_str(shape), shape_str(strides), storage_offset, x.dtype(), shape_str(x.shape()));
   EMBER_CHECK(storage_offset >= 0 && last < capacity, "as_strided",
               "shape {} strides {} offset {} reach element {} of a storage of {} elements", shape_str(shape),
               shape_str(strides), storage_offset, last, capacity);

@@ -67,7 +67,11 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
               o.beta1, o.beta2);
 }
 
-AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, true, "AdamW") {}
+AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
+    : Adam(std::move(params),
+           AdamOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+                       .amsgrad = o.amsgrad},
+           true, "AdamW") {}
 
 void Adam::step() {
   NoGradGuard no_grad;

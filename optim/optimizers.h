@@ -4,6 +4,10 @@
 
 namespace ember::optim {
 
+// Every options struct's defaults are PyTorch's for the same optimizer, so a partly filled struct
+// ({.lr = 3e-4}) keeps PyTorch's values for the fields it leaves out.
+
+// PyTorch 1.x made lr a required argument of SGD; 2.2 and later default it to 1e-3, as here.
 struct SGDOptions {
   double lr = 1e-3;
   double momentum = 0;
@@ -37,10 +41,19 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, const char* name);
   bool decoupled_weight_decay_;
 };
+// AdamW's own options: the same fields as Adam's, but PyTorch's AdamW decays weights by 0.01 unless
+// told otherwise. A separate struct, so AdamW(params, {.lr = 1e-3}) keeps that 0.01 (with
+// AdamOptions, the field's default 0 would replace it).
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-2;
+  bool amsgrad = false;
+};
 class AdamW : public Adam {
  public:
-  // PyTorch's AdamW default weight decay is 0.01.
-  AdamW(std::vector<Tensor> params, AdamOptions options = {.weight_decay = 1e-2});
+  AdamW(std::vector<Tensor> params, AdamWOptions options = {});
 };
 
 struct RMSpropOptions {
@@ -59,6 +72,8 @@ class RMSprop : public Optimizer {
   void step() override;
 };
 
+// Lion is not in torch.optim; these are the defaults of the paper's reference implementation
+// (lucidrains/lion-pytorch): lr 1e-4, betas (0.9, 0.99), no weight decay.
 struct LionOptions {
   double lr = 1e-4;
   double beta1 = 0.9, beta2 = 0.99;

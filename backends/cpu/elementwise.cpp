@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backends/common/integer_math.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
 
@@ -151,11 +152,12 @@ inline C apply_binary_arith(BinaryOp op, C a, C b) {
     case BinaryOp::Sub: return a - b;
     case BinaryOp::Mul: return a * b;
     case BinaryOp::Div:
+      // Integers divide with floor rounding (floor_divide); div() itself computes in floating point.
       if constexpr (std::is_floating_point_v<C>) return a / b;
-      else return b == 0 ? C(0) : static_cast<C>(a / b);  // ops/ checks integer division by zero
+      else return integer_math::floor_divide(a, b);
     case BinaryOp::Pow:
       if constexpr (std::is_floating_point_v<C>) return std::pow(a, b);
-      else { int64_t r = 1; for (int64_t e = 0; e < static_cast<int64_t>(b); ++e) r *= static_cast<int64_t>(a); return static_cast<C>(r); }
+      else return integer_math::power(a, b);
     case BinaryOp::Maximum:
       if constexpr (std::is_floating_point_v<C>) { if (std::isnan(a) || std::isnan(b)) return a + b; }
       return a > b ? a : b;
@@ -167,7 +169,7 @@ inline C apply_binary_arith(BinaryOp op, C a, C b) {
       else return static_cast<C>(std::atan2(double(a), double(b)));
     case BinaryOp::Remainder:  // Python's modulo: the result has the sign of b
       if constexpr (std::is_floating_point_v<C>) { C r = std::fmod(a, b); return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
-      else { if (b == 0) return 0; C r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<C>(r + b) : r; }
+      else return integer_math::remainder(a, b);
     default: return C(0);
   }
 }

@@ -3,6 +3,7 @@
 // (common.cuh), with a division-free path when every operand is one dense run. The scalar rules are
 // the CPU backend's (backends/cpu/elementwise.cpp) line for line, so results agree: bit for bit where
 // the arithmetic is exact, and to the last ulp or so where CUDA's libm differs from glibc's.
+#include "backends/common/integer_math.h"
 #include "backends/cuda/common.cuh"
 
 namespace ember::cuda {
@@ -154,15 +155,10 @@ __device__ __forceinline__ C apply_binary(KBinary op, C a, C b) {
     case KBinary::Mul: return a * b;
     case KBinary::Div:
       if constexpr (std::is_floating_point_v<C>) return a / b;
-      else return b == 0 ? C(0) : static_cast<C>(a / b);  // ops/ checks integer division by zero
+      else return integer_math::floor_divide(a, b);  // floor_divide; div() computes in floating point
     case KBinary::Pow:
-      if constexpr (std::is_floating_point_v<C>) {
-        return d_pow(a, b);
-      } else {
-        int64_t r = 1;
-        for (int64_t e = 0; e < static_cast<int64_t>(b); ++e) r *= static_cast<int64_t>(a);
-        return static_cast<C>(r);
-      }
+      if constexpr (std::is_floating_point_v<C>) return d_pow(a, b);
+      else return integer_math::power(a, b);
     case KBinary::Maximum:
       if constexpr (std::is_floating_point_v<C>) { if (d_isnan(a) || d_isnan(b)) return a + b; }
       return a > b ? a : b;
@@ -177,9 +173,7 @@ __device__ __forceinline__ C apply_binary(KBinary op, C a, C b) {
         C r = d_fmod(a, b);
         return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
       } else {
-        if (b == 0) return 0;
-        C r = a % b;
-        return (r != 0 && ((r < 0) != (b < 0))) ? static_cast<C>(r + b) : r;
+        return integer_math::remainder(a, b);
       }
     default: return C(0);
   }

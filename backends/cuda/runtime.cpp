@@ -3,6 +3,7 @@
 #include "backends/cuda/runtime.h"
 
 #include <array>
+#include <bit>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -30,12 +31,13 @@ std::string bytes_str(size_t n) {
 // Rounds a request up to its bin: multiples of 512 bytes up to 1 MiB, then steps of 1/8 of the next
 // power of two (at most 12.5% waste), so a freed block is likely to fit the next request of a
 // similar size. Each bin has its own free list.
+// No GPU holds 2^50 bytes (1 PiB); refusing larger requests first keeps the rounding from overflowing.
+constexpr size_t kMaxAllocation = size_t{1} << 50;
+
 size_t round_size(size_t n) {
   n = std::max<size_t>(n, 1);
   if (n <= (size_t{1} << 20)) return (n + 511) / 512 * 512;
-  size_t p = 1;
-  while (p < n) p <<= 1;
-  const size_t step = p / 8;
+  const size_t step = std::bit_ceil(n) / 8;
   return (n + step - 1) / step * step;
 }
 
@@ -184,6 +186,8 @@ void synchronize(int device) {
 }
 
 void* device_allocate(size_t nbytes, int device) {
+  EMBER_CHECK(nbytes <= kMaxAllocation, "cuda",
+              "out of memory on cuda:{}: tried to allocate {} bytes, more than any GPU holds", device, nbytes);
   const size_t size = round_size(nbytes);
   DeviceState& s = state(device);
   std::lock_guard lock(s.mutex);

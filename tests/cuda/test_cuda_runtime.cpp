@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <limits>
 
 #include "core/generator.h"
 #include "tests/cuda/helpers.h"
@@ -112,6 +113,33 @@ TEST_CASE("an allocation larger than the card fails with ember::Error and the ne
   Tensor next = ones({1 << 20}, {.device = kCuda}) * 2;  // allocation and kernels still work
   CHECK(sum(next).item<double>() == 2.0 * (1 << 20));
   CHECK(sum(keep).item<double>() == 1000.0);
+}
+
+TEST_CASE("an absurd allocation is refused before cudaMalloc, at once", "[cuda][allocator]") {
+  EMBER_REQUIRE_CUDA();
+  // 2^61 bytes: fits the size arithmetic, but no GPU holds it; the rounding must not loop or wrap.
+  CHECK_THROWS_WITH(Tensor::empty({int64_t{1} << 59}, DType::Float32, kCuda),
+                    Catch::Contains("out of memory") && Catch::Contains("2305843009213693952"));
+  CHECK_THROWS_WITH(zeros({int64_t{1} << 62}, {.device = kCuda}), Catch::Contains("[zeros]"));
+}
+
+// ---------------------------------------------------------------- integer arithmetic
+
+TEST_CASE("integer division by zero raises on CUDA as on the CPU", "[cuda][integer]") {
+  EMBER_REQUIRE_CUDA();
+  const int64_t int64_min = std::numeric_limits<int64_t>::min();
+  Tensor a = from_vector(std::vector<int64_t>{7, -7, int64_min}, {3}).to(kCuda);
+  Tensor zero_inside = from_vector(std::vector<int64_t>{2, 0, -1}, {3}).to(kCuda);
+  CHECK_THROWS_WITH(remainder(a, zero_inside), Catch::Contains("ZeroDivisionError"));
+  CHECK_THROWS_WITH(floor_divide(a, Scalar(0)), Catch::Contains("ZeroDivisionError"));
+  Tensor minus = from_vector(std::vector<int64_t>{2, 2, -1}, {3}).to(kCuda);
+  // Python: 7 // 2 = 3, -7 // 2 = -4, INT64_MIN // -1 wraps; 7 % 2 = 1, -7 % 2 = 1, INT64_MIN % -1 = 0.
+  CHECK(floor_divide(a, minus).to_vector<int64_t>() == std::vector<int64_t>{3, -4, int64_min});
+  CHECK(remainder(a, minus).to_vector<int64_t>() == std::vector<int64_t>{1, 1, 0});
+  // pow by squaring: 2^63 wraps to INT64_MIN; an exponent of 2^62 takes 62 steps, not 2^62.
+  Tensor base = from_vector(std::vector<int64_t>{2, 2, -1}, {3}).to(kCuda);
+  Tensor e = from_vector(std::vector<int64_t>{63, int64_t{1} << 62, -3}, {3}).to(kCuda);
+  CHECK(pow(base, e).to_vector<int64_t>() == std::vector<int64_t>{int64_min, 0, -1});
 }
 
 // ---------------------------------------------------------------- Philox

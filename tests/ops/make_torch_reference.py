@@ -561,8 +561,8 @@ for op, fn in BINOPS.items():
                 rows.append([i, j, DTYPE_NAMES[r.dtype], enc(r)["data"]])
             except (RuntimeError, TypeError) as e:
                 if "ZeroDivisionError" in str(e):
-                    # integer remainder by 0 (a bool False divisor): PyTorch raises; ember gives 0
-                    # (checking would read the divisor on the host). Only the dtype is compared.
+                    # integer remainder by 0 (a bool False divisor): PyTorch raises, and ember must
+                    # raise ZeroDivisionError too (the test checks that, not a dtype).
                     rows.append([i, j, DTYPE_NAMES[torch.result_type(ta, tb)], [], "zero_division"])
                 else:
                     rows.append([i, j, "error", []])

@@ -95,10 +95,10 @@ TEST_CASE("Adam and AdamW follow PyTorch", "[optim]") {
         p, optim::AdamOptions{.lr = 0.05, .beta1 = 0.8, .beta2 = 0.95, .eps = 1e-6, .weight_decay = 0.02, .amsgrad = true});
   });
   check_against_torch("adamw", [](auto p) {
-    return std::make_unique<optim::AdamW>(p, optim::AdamOptions{.lr = 0.05, .beta1 = 0.85, .beta2 = 0.99, .weight_decay = 0.1});
+    return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.lr = 0.05, .beta1 = 0.85, .beta2 = 0.99, .weight_decay = 0.1});
   });
   check_against_torch("adamw_amsgrad", [](auto p) {
-    return std::make_unique<optim::AdamW>(p, optim::AdamOptions{.lr = 0.05, .weight_decay = 0.1, .amsgrad = true});
+    return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.lr = 0.05, .weight_decay = 0.1, .amsgrad = true});
   });
 }
 
