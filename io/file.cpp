@@ -59,7 +59,8 @@ fs::path resolve_final_symlinks(const std::string& path) {
     EMBER_CHECK(hops < kMaxSymlinkHops, "io", "cannot save to \"{}\": too many levels of symbolic links", path);
     std::error_code error;
     const fs::path target = fs::read_symlink(p, error);
-    EMBER_CHECK(!error, "io", "cannot save to \"{}\": reading the link \"{}\" failed: {}", path, p.string(), error.message());
+    EMBER_CHECK(!error, "io", "cannot save to \"{}\": reading the link \"{}\" failed: {}", path, p.string(),
+                error.message());
     p = target.is_absolute() ? target : p.parent_path() / target;
   }
 }
@@ -83,7 +84,8 @@ bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == 
 
 // Creates and locks a new temporary file next to the target. The lock tells a concurrent cleanup that
 // this writer is alive; the check after locking catches a cleanup that removed the name in between.
-int create_locked_temporary(const fs::path& dir, const std::string& prefix, const std::string& path, std::string& name) {
+int create_locked_temporary(const fs::path& dir, const std::string& prefix, const std::string& path,
+                            std::string& name) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     name = (dir / (prefix + random_suffix())).string();
     const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // the umask applies
@@ -142,7 +144,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
     const ssize_t n = ::read(fd.get(), bytes.data() + done, size - done);
     if (n < 0 && errno == EINTR) continue;
     EMBER_CHECK(n >= 0, "io", "reading \"{}\" failed after {} of {} bytes: {}", path, done, size, std::strerror(errno));
-    EMBER_CHECK(n > 0, "io", "\"{}\" ended after {} of its {} bytes (it was truncated while being read)", path, done, size);
+    EMBER_CHECK(n > 0, "io", "\"{}\" ended after {} of its {} bytes (it was truncated while being read)", path, done,
+                size);
     done += static_cast<size_t>(n);
   }
   return bytes;
@@ -150,16 +153,17 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
   const fs::path target = resolve_final_symlinks(path);
-  const std::string shown =
-      target.string() == path ? fmt::format("\"{}\"", path) : fmt::format("\"{}\" (a link to \"{}\")", path, target.string());
+  const std::string shown = target.string() == path ? fmt::format("\"{}\"", path)
+                                                    : fmt::format("\"{}\" (a link to \"{}\")", path, target.string());
   EMBER_CHECK(!target.filename().empty(), "io", "cannot save to {}: the path names a folder, not a file", shown);
   struct stat existing;
   const bool replacing = ::stat(target.c_str(), &existing) == 0;
   if (replacing)  // a rename would put a regular file in place of a folder, device, pipe or socket
-    EMBER_CHECK(S_ISREG(existing.st_mode), "io", "cannot save to {}: it is {}, not a file", shown, kind_of(existing.st_mode));
+    EMBER_CHECK(S_ISREG(existing.st_mode), "io", "cannot save to {}: it is {}, not a file", shown,
+                kind_of(existing.st_mode));
 
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string prefix = "." + target.filename().string() + kTempMarker;
+  const std::string prefix = fmt::format(".{}{}", target.filename().string(), kTempMarker);
   std::string temporary;
   const int fd = create_locked_temporary(dir, prefix, path, temporary);
   auto fail = [&](const char* what) {

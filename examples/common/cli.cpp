@@ -40,7 +40,8 @@ void report_error(const std::string& message) {
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
   std::fflush(stdout);
-  fmt::print(stderr, "error: {}\n", line);
+  // On a terminal a progress bar may hold the current line without its newline: clear it first.
+  fmt::print(stderr, "{}error: {}\n", ::isatty(::fileno(stderr)) ? "\r\033[K" : "", line);
 }
 
 // CLI11 writes a default as "--lr FLOAT:>0=0.001", which reads as part of the type; this puts it
@@ -106,7 +107,8 @@ CLI::Validator number_at_least(double min) {
 
 void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   show_defaults_in_help(app);
-  app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)")->check(integer_at_least(0));
+  app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)")
+      ->check(integer_at_least(0));
   if (epochs == Epochs::kOffered)
     app.add_option("--epochs", o.epochs, "Passes over the training set")->check(integer_at_least(0));
   app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_at_least(1));
@@ -137,7 +139,8 @@ void create_output_folder(const std::string& out) {
   fs::create_directories(out, error);
   EMBER_CHECK(!error, "--out", "cannot create the folder \"{}\": {}", out, error.message());
   EMBER_CHECK(fs::is_directory(out, error), "--out", "\"{}\" is not a folder", out);
-  EMBER_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--out", "cannot write into \"{}\": {}", out, std::strerror(errno));
+  EMBER_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--out", "cannot write into \"{}\": {}", out,
+              std::strerror(errno));
 }
 
 int run_trainer(CLI::App& app, int argc, char** argv, const std::function<void()>& train) {

@@ -198,16 +198,17 @@ TEST_CASE("a save removes the temporary files killed writers left next to it, an
   const fs::path dir = fresh_folder("orphans");
   const fs::path target = dir / "ck.safetensors";
   // Left by killed writers (".NAME.ember-tmp-" and 12 letters or digits): removed.
-  const std::vector<std::string> orphans = {".ck.safetensors.ember-tmp-AbCdEf123456", ".ck.safetensors.ember-tmp-000000000000"};
+  const std::vector<std::string> orphans = {".ck.safetensors.ember-tmp-AbCdEf123456",
+                                            ".ck.safetensors.ember-tmp-000000000000"};
   // Everything else is kept: a user's similar names, another file's temporaries, an old-style name,
   // a folder and a link with the pattern's name, and the file of a writer that is still running.
   const std::vector<std::string> kept_files = {
-      ".ck.safetensors.ember-tmp-AbCdEf12345",     // 11 characters
-      ".ck.safetensors.ember-tmp-AbCdEf1234567",   // 13
-      ".ck.safetensors.ember-tmp-AbCdEf12345!",    // not a letter or digit
-      "ck.safetensors.ember-tmp-AbCdEf123456",     // no leading dot
-      ".other.safetensors.ember-tmp-AbCdEf123456", // another target's
-      ".ck.safetensors.tmp-Ab12Cd",                // mkstemp's pattern: a user's name as likely as ember's
+      ".ck.safetensors.ember-tmp-AbCdEf12345",      // 11 characters
+      ".ck.safetensors.ember-tmp-AbCdEf1234567",    // 13
+      ".ck.safetensors.ember-tmp-AbCdEf12345!",     // not a letter or digit
+      "ck.safetensors.ember-tmp-AbCdEf123456",      // no leading dot
+      ".other.safetensors.ember-tmp-AbCdEf123456",  // another target's
+      ".ck.safetensors.tmp-Ab12Cd",                 // mkstemp's pattern: a user's name as likely as ember's
       "ck.safetensors.bak",
       "user_file"};
   for (const auto& name : orphans) write_text(dir / name, "orphan");
