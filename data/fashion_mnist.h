@@ -11,8 +11,8 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 inline constexpr const char* kFashionMnistClasses[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
-// images float32 [N, 1, 28, 28] in [0, 1]; labels int64 [N]. A missing or malformed file is an
-// ember::Error that says which package to install.
+// images float32 [N, 1, 28, 28] in [0, 1]; labels int64 [N]. A missing folder, a missing or malformed
+// file is an ember::Error naming the folder or file and the package that installs the files.
 std::shared_ptr<TensorDataset> fashion_mnist(bool train, const std::string& dir = kFashionMnistDir);
 
 // Reads one IDX file (gzip'd or plain): the raw unsigned bytes as uint8 of the file's shape.

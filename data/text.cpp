@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
+#include "io/file.h"
 #include "ops/ops.h"
 
 namespace ember::data {
@@ -18,21 +17,29 @@ TextFile::TextFile(std::vector<uint8_t> bytes, int64_t seq_len, int64_t stride)
 
 std::shared_ptr<TextFile> TextFile::load(const std::string& path, int64_t seq_len, int64_t stride) {
   namespace fs = std::filesystem;
-  EMBER_CHECK(fs::exists(path), "TextFile", "\"{}\" not found{}", path,
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  EMBER_CHECK(fs::exists(status), "TextFile", "\"{}\" not found{}", path,
               path.rfind(kFortunesDir, 0) == 0 ? ": install the Debian package fortunes (scripts/install-deps.sh does)" : "");
   std::vector<std::string> files;
-  if (fs::is_directory(path)) {
-    for (const auto& e : fs::directory_iterator(path))
-      if (e.is_regular_file() && e.path().extension() != ".dat" && e.path().extension() != ".u8") files.push_back(e.path());
+  if (fs::is_directory(status)) {
+    fs::directory_iterator it(path, error), end;
+    for (; !error && it != end; it.increment(error))
+      if (it->is_regular_file(error) && it->path().extension() != ".dat" && it->path().extension() != ".u8")
+        files.push_back(it->path());
+    EMBER_CHECK(!error, "TextFile", "cannot list the folder \"{}\": {}", path, error.message());
     std::sort(files.begin(), files.end());
   } else {
     files.push_back(path);
   }
   std::vector<uint8_t> bytes;
-  for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    EMBER_CHECK(in.good(), "TextFile", "cannot read \"{}\"", f);
-    bytes.insert(bytes.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  try {
+    for (const auto& f : files) {
+      std::vector<uint8_t> file_bytes = io::read_file(f);
+      bytes.insert(bytes.end(), file_bytes.begin(), file_bytes.end());
+    }
+  } catch (const Error& e) {
+    throw Error(fmt::format("[TextFile] {}", e.what()));
   }
   return std::make_shared<TextFile>(std::move(bytes), seq_len, stride);
 }

@@ -6,8 +6,10 @@
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
+#define STBI_WRITE_NO_STDIO
 #include <stb/stb_image_write.h>
 
+#include "io/file.h"
 #include "ops/ops.h"
 
 namespace ember::io {
@@ -32,9 +34,17 @@ void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow
           pixels[((y0 + y) * width + (x0 + x)) * c + ch] = static_cast<uint8_t>(std::lround(scaled * 255));
         }
   }
-  const int ok = stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height), static_cast<int>(c),
-                                pixels.data(), static_cast<int>(width * c));
-  EMBER_CHECK(ok != 0, "save_image_grid", "could not write \"{}\"", path);
+  // Encoded in memory and written with write_file_atomic, which names the reason a path cannot be
+  // written and refuses to write over a folder or a device.
+  std::vector<uint8_t> png;
+  auto append = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(context);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  const int ok = stbi_write_png_to_func(append, &png, static_cast<int>(width), static_cast<int>(height),
+                                        static_cast<int>(c), pixels.data(), static_cast<int>(width * c));
+  EMBER_CHECK(ok != 0, "save_image_grid", "could not encode the {}x{} PNG for \"{}\"", width, height, path);
+  write_file_atomic(path, png);
 }
 
 }  // namespace ember::io

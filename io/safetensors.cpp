@@ -1,13 +1,7 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -192,57 +186,6 @@ SafetensorsFile deserialize_safetensors(const uint8_t* data, size_t size, const 
     file.tensors.emplace_back(e.name, t);
   }
   return file;
-}
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EMBER_CHECK(in.good(), "io", "cannot open \"{}\": {}", path, std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  EMBER_CHECK(size >= 0, "io", "cannot read \"{}\"", path);
-  in.seekg(0);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  EMBER_CHECK(in.good() || size == 0, "io", "cannot read \"{}\"", path);
-  return bytes;
-}
-
-void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-  std::vector<char> name(tmp.begin(), tmp.end());
-  name.push_back('\0');
-  const int fd = mkstemp(name.data());
-  EMBER_CHECK(fd >= 0, "io", "cannot create a temporary file next to \"{}\": {}", path, std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(name.data());
-      EMBER_FAIL("io", "writing \"{}\" failed: {}", path, std::strerror(err));
-    }
-    written += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(name.data());
-    EMBER_FAIL("io", "flushing \"{}\" failed: {}", path, std::strerror(err));
-  }
-  if (::rename(name.data(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(name.data());
-    EMBER_FAIL("io", "renaming the temporary file onto \"{}\" failed: {}", path, std::strerror(err));
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {  // make the rename itself durable
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 void save_safetensors(const std::string& path, const nn::NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {

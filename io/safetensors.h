@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/file.h"  // read_file, write_file_atomic
 #include "nn/module.h"
 
 namespace ember::io {
@@ -22,13 +23,9 @@ std::vector<uint8_t> serialize_safetensors(const nn::NamedTensors& tensors,
                                            const std::map<std::string, std::string>& metadata = {});
 SafetensorsFile deserialize_safetensors(const uint8_t* data, size_t size, const std::string& origin = "<memory>");
 
+// Saved with write_file_atomic (io/file.h), so a checkpoint path may be a symbolic link.
 void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 SafetensorsFile load_safetensors(const std::string& path);
-
-// Writes `bytes` to path atomically: a temporary file in the same folder, fsync, rename, fsync of the
-// folder. A crash at any point leaves either the old file or the new one, never a torn one.
-void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
-std::vector<uint8_t> read_file(const std::string& path);
 
 }  // namespace ember::io

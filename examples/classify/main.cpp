@@ -6,10 +6,10 @@
 #include <ember/ember.h>
 
 #include <chrono>
-#include <filesystem>
 
 #include "data/fashion_mnist.h"
 #include "examples/classify/network.h"
+#include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
@@ -46,19 +46,19 @@ int main(int argc, char** argv) {
   examples::CommonOptions opt;
   opt.epochs = 5;
   add_common_options(app, opt);
-  CLI11_PARSE(app, argc, argv);
-  try {
+  return examples::run_trainer(app, argc, argv, [&] {
     EMBER_CHECK(opt.device == "cpu", "classify", "only --device cpu is supported by this build, got \"{}\"", opt.device);
-    std::filesystem::create_directories(opt.out);
+    examples::create_output_folder(opt.out);
     manual_seed(opt.seed);
-    auto train_set = data::fashion_mnist(true);
-    auto test_set = data::fashion_mnist(false);
+    const std::string data_dir = examples::dataset_dir(opt.data_dir);
+    auto train_set = data::fashion_mnist(true, data_dir);
+    auto test_set = data::fashion_mnist(false, data_dir);
     data::DataLoader train_loader(train_set, {.batch_size = opt.batch_size, .shuffle = true, .drop_last = true, .seed = opt.seed});
     data::DataLoader test_loader(test_set, {.batch_size = 1000});
 
     auto model = examples::make_classifier();
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
-    fmt::print("{}{}", info(), model->str());
+    if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
     int64_t step = 0;
@@ -68,12 +68,15 @@ int main(int argc, char** argv) {
       fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }
     const int64_t steps_per_epoch = train_loader.num_batches();
+    EMBER_CHECK(steps_per_epoch > 0, "classify", "--batch-size {} is larger than the {} training images", opt.batch_size,
+                train_set->size());
     int64_t epoch = step / steps_per_epoch;
     train_loader.set_position(epoch, step % steps_per_epoch);
     examples::CsvLog log(opt.out + "/metrics.csv",
                          {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "images_per_s", "seconds"});
     const auto start = std::chrono::steady_clock::now();
     bool stop = false;
+    bool saved_checkpoint = false;
     for (; epoch < opt.epochs && !stop; ++epoch) {
       examples::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs), train_loader.num_batches());
       double loss_sum = 0;
@@ -94,8 +97,9 @@ int main(int argc, char** argv) {
         }
         seen += b.data.size(0);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-        bar.update(batches, fmt::format("loss {:.4f} acc {:.3f} {:.0f} img/s", loss_sum / batches,
-                                        double(correct) / double(seen), double(seen) / secs));
+        if (!opt.quiet)
+          bar.update(batches, fmt::format("loss {:.4f} acc {:.3f} {:.0f} img/s", loss_sum / batches,
+                                          double(correct) / double(seen), double(seen) / secs));
         if (opt.steps > 0 && step >= opt.steps) {
           stop = true;
           break;
@@ -111,6 +115,7 @@ int main(int argc, char** argv) {
               test.loss, test.accuracy, double(seen) / epoch_secs, total_secs);
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer, .step = step};
       io::save_checkpoint(checkpoint_path, ck);
+      saved_checkpoint = true;
     }
     {  // 64 test images; the ones the model gets wrong are shown inverted
       NoGradGuard no_grad;
@@ -119,10 +124,11 @@ int main(int argc, char** argv) {
       Tensor right = eq(argmax((*model)(b.data), 1), b.target).reshape({64, 1, 1, 1});
       io::save_image_grid(where(right, b.data, 1 - b.data), opt.out + "/predictions.png", 8);
     }
-    fmt::print("wrote {}/metrics.csv, {}, {}/predictions.png\n", opt.out, checkpoint_path, opt.out);
-  } catch (const Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+    if (saved_checkpoint) {
+      fmt::print("wrote {}/metrics.csv, {}, {}/predictions.png\n", opt.out, checkpoint_path, opt.out);
+    } else {  // e.g. --epochs 0, or a --resume already past --epochs
+      fmt::print("wrote {}/metrics.csv, {}/predictions.png; no checkpoint: no epoch was trained (--epochs {}, step {})\n",
+                 opt.out, opt.out, opt.epochs, step);
+    }
+  });
 }

@@ -1,41 +1,21 @@
 #pragma once
-// What every example trainer shares: a progress bar, a CSV log, and the options DESIGN.md lists.
-#include <CLI/CLI.hpp>
+// What every example trainer shows and logs: a progress bar and a CSV log. (The command line is
+// examples/common/cli.h.)
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
+#include "core/error.h"
+
 namespace ember::examples {
-
-struct CommonOptions {
-  int64_t steps = 0;  // 0: run by epochs
-  int64_t epochs = 1;
-  int64_t batch_size = 64;
-  double lr = 1e-3;
-  std::string device = "cpu";
-  bool amp = false;
-  uint64_t seed = 0;
-  std::string out = "out";
-  std::string resume;
-};
-
-inline void add_common_options(CLI::App& app, CommonOptions& o) {
-  app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)");
-  app.add_option("--epochs", o.epochs, "Passes over the training set");
-  app.add_option("--batch-size", o.batch_size, "Examples per step")->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "Learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--device", o.device, "cpu or cuda[:N]");
-  app.add_flag("--amp", o.amp, "Mixed precision (autocast to bfloat16 where supported)");
-  app.add_option("--seed", o.seed, "Random seed");
-  app.add_option("--out", o.out, "Folder for metrics, images and checkpoints");
-  app.add_option("--resume", o.resume, "Checkpoint to resume from");
-}
 
 // One line redrawn in place on a terminal, or a line every few seconds into a log.
 class ProgressBar {
@@ -64,18 +44,26 @@ class ProgressBar {
 // Appends rows to a CSV file, writing the header when the file is new.
 class CsvLog {
  public:
-  CsvLog(const std::string& path, const std::vector<std::string>& columns) {
-    const bool exists = std::filesystem::exists(path);
+  CsvLog(const std::string& path, const std::vector<std::string>& columns) : path_(path) {
+    std::error_code error;
+    const bool exists = std::filesystem::exists(path, error);
     out_.open(path, std::ios::app);
-    if (!exists) out_ << fmt::format("{}\n", fmt::join(columns, ","));
+    EMBER_CHECK(out_.is_open(), "CsvLog", "cannot open \"{}\" for writing: {}", path, std::strerror(errno));
+    if (!exists) write(fmt::format("{}\n", fmt::join(columns, ",")));
   }
   template <typename... Ts>
   void row(const Ts&... values) {
-    out_ << fmt::format("{}\n", fmt::join(std::vector<std::string>{fmt::format("{}", values)...}, ","));
-    out_.flush();
+    write(fmt::format("{}\n", fmt::join(std::vector<std::string>{fmt::format("{}", values)...}, ",")));
   }
 
  private:
+  void write(const std::string& line) {
+    out_ << line;
+    out_.flush();
+    EMBER_CHECK(out_.good(), "CsvLog", "writing \"{}\" failed", path_);
+  }
+
+  std::string path_;
   std::ofstream out_;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "data/fashion_mnist.h"
+#include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/gan/networks.h"
@@ -41,7 +42,6 @@ struct GanOptions {
   int64_t eval_samples = 10000;
   std::string classifier = "out/classify/checkpoint.safetensors";
   bool fid_calibration = false;
-  bool quiet = false;
   std::string trace;  // a safetensors file of the initial weights and every random draw (for a PyTorch replay)
 };
 
@@ -60,11 +60,14 @@ class GanPair : public nn::Module {
 // batches an uninterrupted one would have.
 class RealData {
  public:
-  RealData(const std::string& kind, int64_t batch_size, uint64_t seed) : batch_size_(batch_size) {
+  RealData(const std::string& kind, const std::string& data_dir, int64_t batch_size, uint64_t seed)
+      : batch_size_(batch_size) {
     if (kind == "fashion-mnist") {
-      images_ = data::fashion_mnist(true);
+      images_ = data::fashion_mnist(true, data_dir);
       loader_ = std::make_unique<data::DataLoader>(
           images_, data::DataLoaderOptions{.batch_size = batch_size, .shuffle = true, .drop_last = true, .seed = seed});
+      EMBER_CHECK(loader_->num_batches() > 0, "gan", "--batch-size {} is larger than the {} training images", batch_size,
+                  images_->size());
     }
   }
   bool is_images() const { return loader_ != nullptr; }
@@ -122,26 +125,35 @@ int main(int argc, char** argv) {
   opt.lr = 0;          // 0: the loss's usual learning rate
   opt.batch_size = 0;  // 0: 256 for 8gaussians, 64 for fashion-mnist
   GanOptions g;
-  add_common_options(app, opt);
+  // Training is counted in generator steps, each drawing --critic-steps real batches: an epoch is no
+  // natural unit for it, and the 8-Gaussians toy has none.
+  add_common_options(app, opt, examples::Epochs::kNotOffered);
+  app.get_option("--steps")->description("Generator steps")->default_str("20000 (8gaussians), 3000 (fashion-mnist)");
+  app.get_option("--batch-size")->default_str("256 (8gaussians), 64 (fashion-mnist)");
+  app.get_option("--lr")->default_str("2e-4 (bce, hinge), 5e-5 (wgan), 1e-4 (wgan-gp)");
   app.add_option("--loss", g.loss, "bce (non-saturating DCGAN), hinge, wgan (weight clipping), wgan-gp")
       ->check(CLI::IsMember({"bce", "hinge", "wgan", "wgan-gp"}));
   app.add_option("--data", g.data, "8gaussians or fashion-mnist")->check(CLI::IsMember({"8gaussians", "fashion-mnist"}));
-  app.add_option("--critic-steps", g.critic_steps, "Critic steps per generator step (default 5 for wgan*, else 1)");
-  app.add_option("--gp-lambda", g.gp_lambda, "Weight of the gradient penalty (wgan-gp)");
-  app.add_option("--clip", g.clip, "Weight clipping bound c (wgan)");
+  app.add_option("--critic-steps", g.critic_steps, "Critic steps per generator step")
+      ->check(examples::integer_at_least(1))
+      ->default_str("5 (wgan, wgan-gp), 1 (bce, hinge)");
+  app.add_option("--gp-lambda", g.gp_lambda, "Weight of the gradient penalty (wgan-gp)")->check(examples::number_at_least(0));
+  app.add_option("--clip", g.clip, "Weight clipping bound c (wgan)")->check(examples::number_above(0));
   app.add_flag("--spectral-norm", g.spectral_norm, "Spectral normalisation on every critic layer (SN-GAN)");
-  app.add_option("--every", g.every, "Write a PNG and a checkpoint every N generator steps");
-  app.add_option("--log-every", g.log_every, "Append losses to metrics.csv every N generator steps")->check(CLI::PositiveNumber);
-  app.add_option("--eval-samples", g.eval_samples, "Samples for the final quality figures")->check(CLI::PositiveNumber);
+  app.add_option("--every", g.every, "Write a PNG and a checkpoint every N generator steps")
+      ->check(examples::integer_at_least(1))
+      ->default_str("1000 (8gaussians), 500 (fashion-mnist)");
+  app.add_option("--log-every", g.log_every, "Append losses to metrics.csv every N generator steps")
+      ->check(examples::integer_at_least(1));
+  app.add_option("--eval-samples", g.eval_samples, "Samples for the final quality figures")
+      ->check(examples::integer_at_least(1));
   app.add_option("--classifier", g.classifier, "examples/classify's checkpoint, for the Frechet distance");
   app.add_flag("--fid-calibration", g.fid_calibration,
                "Also measure the Frechet distance of train vs test images and of the untrained generator");
-  app.add_flag("--quiet", g.quiet, "No progress bar");
   app.add_option("--trace", g.trace,
                  "Write the initial weights and every batch, latent and interpolation weight drawn to this "
                  "safetensors file (tests/examples/make_gan_reference.py replays them in PyTorch)");
-  CLI11_PARSE(app, argc, argv);
-  try {
+  return examples::run_trainer(app, argc, argv, [&] {
     EMBER_CHECK(opt.device == "cpu", "gan", "only --device cpu is supported by this build, got \"{}\"", opt.device);
     const bool images = g.data == "fashion-mnist";
     const bool wasserstein = g.loss == "wgan" || g.loss == "wgan-gp";
@@ -149,7 +161,8 @@ int main(int argc, char** argv) {
     if (opt.batch_size <= 0) opt.batch_size = images ? 64 : 256;
     if (opt.steps <= 0) opt.steps = images ? 3000 : 20000;
     if (g.every <= 0) g.every = images ? 500 : 1000;
-    std::filesystem::create_directories(opt.out);
+    examples::create_output_folder(opt.out);
+    const std::string data_dir = examples::dataset_dir(opt.data_dir);
     manual_seed(opt.seed);
 
     // WGAN-GP's critic has no batch norm (the penalty is per example); SN-GAN's normalises instead.
@@ -175,20 +188,21 @@ int main(int argc, char** argv) {
       g_opt = std::make_unique<optim::Adam>(G.parameters(), adam);
       d_opt = std::make_unique<optim::Adam>(D.parameters(), adam);
     }
-    if (!g.quiet) fmt::print("{}{}", info(), model->str());
+    if (!opt.quiet) fmt::print("{}{}", info(), model->str());
     fmt::print("{} on {}: {} critic step(s) per generator step, batch {}, {} generator steps\n", g.loss, g.data,
                g.critic_steps, opt.batch_size, opt.steps);
 
-    RealData real_data(g.data, opt.batch_size, opt.seed);
+    RealData real_data(g.data, data_dir, opt.batch_size, opt.seed);
     const Tensor fixed_z = [&] {  // the same latents for every PNG (from their own stream)
       Generator z_gen(opt.seed + 1);
       return images ? randn({64, gan::kDcganLatent}, {}, &z_gen) : randn({2000, gan::kToyLatent}, {}, &z_gen);
     }();
     std::optional<gan::FeatureExtractor> fid;
     std::optional<nn::metrics::GaussianStats> test_stats;
-    if (images && !g.classifier.empty() && std::filesystem::exists(g.classifier)) {
+    std::error_code no_classifier;
+    if (images && !g.classifier.empty() && std::filesystem::exists(g.classifier, no_classifier)) {
       fid.emplace(g.classifier);
-      test_stats = fid->stats(data::fashion_mnist(false)->data());
+      test_stats = fid->stats(data::fashion_mnist(false, data_dir)->data());
     } else if (images) {
       fmt::print("no classifier checkpoint at \"{}\": no Frechet distance (train examples/classify first)\n", g.classifier);
     }
@@ -292,7 +306,7 @@ int main(int argc, char** argv) {
       if (step % g.log_every == 0 || step == opt.steps)
         log.row(step, fmt::format("{:.9g}", l.d_loss), fmt::format("{:.9g}", l.g_loss), fmt::format("{:.9g}", l.gp),
                 fmt::format("{:.9g}", l.w_estimate), fmt::format("{:.2f}", secs));
-      if (!g.quiet)
+      if (!opt.quiet)
         bar.update(step, fmt::format("D {:.4f} G {:.4f}{} {:.1f} ms/step", l.d_loss, l.g_loss,
                                      g.loss == "wgan-gp" ? fmt::format(" gp {:.4f}", l.gp) : "",
                                      1e3 * secs / double(step - first_step)));
@@ -307,7 +321,7 @@ int main(int argc, char** argv) {
           }
           const gan::ModeCoverage c = gan::mode_coverage(probe_samples);
           coverage_log.row(step, c.modes_covered, fmt::format("{:.4f}", c.share_near_mode));
-          if (!g.quiet)
+          if (!opt.quiet)
             fmt::print(stderr, "\nstep {}: {}/8 modes, {:.1f}% near a mode\n", step, c.modes_covered, 100 * c.share_near_mode);
         }
         nn::NamedTensors extra;
@@ -334,7 +348,7 @@ int main(int argc, char** argv) {
       G.train();
       return cat(parts, 0);
     };
-    std::ofstream summary(opt.out + "/summary.txt");
+    std::string summary;
     if (!images) {
       gan::ModeCoverage c = gan::mode_coverage(eval_samples());
       const std::string line =
@@ -342,7 +356,7 @@ int main(int argc, char** argv) {
                       "(per mode: {})",
                       g.loss, step, c.modes_covered, 100 * c.share_near_mode, g.eval_samples, fmt::join(c.per_mode, " "));
       fmt::print("{}\n", line);
-      summary << line << "\n";
+      summary += line + "\n";
     } else if (fid) {
       Tensor samples = (eval_samples() + 1) / 2;  // to the classifier's [0, 1]
       const std::string line = fmt::format("fashion-mnist {} step {}: Frechet distance (classifier features), "
@@ -350,12 +364,9 @@ int main(int argc, char** argv) {
                                            g.loss, step, g.eval_samples,
                                            nn::metrics::frechet_distance(fid->stats(samples), *test_stats));
       fmt::print("{}\n", line);
-      summary << line << "\n";
+      summary += line + "\n";
     }
+    io::write_file_atomic(opt.out + "/summary.txt", std::vector<uint8_t>(summary.begin(), summary.end()));
     fmt::print("wrote {}/metrics.csv, {}/samples_*.png, {}, {}/summary.txt\n", opt.out, opt.out, checkpoint_path, opt.out);
-  } catch (const Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -1,0 +1,170 @@
+#include "examples/common/cli.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <new>
+
+#include "core/error.h"
+#include "data/fashion_mnist.h"
+
+namespace ember::examples {
+namespace {
+
+template <typename T>
+bool parse_whole(const std::string& text, T& value) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  return ec == std::errc() && ptr == end;
+}
+
+bool parse_number(const std::string& text, double& value) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  value = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && errno != ERANGE && std::isfinite(value);
+}
+
+// One line, whatever the exception held.
+void report_error(const std::string& message) {
+  std::string line = message;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fflush(stdout);
+  // On a terminal a progress bar may hold the current line without its newline: clear it first.
+  fmt::print(stderr, "{}error: {}\n", ::isatty(::fileno(stderr)) ? "\r\033[K" : "", line);
+}
+
+// CLI11 writes a default as "--lr FLOAT:>0=0.001", which reads as part of the type; this puts it
+// after the description instead: "--lr FLOAT:>0   Learning rate [default: 0.001]".
+class DefaultsAfterDescription : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    return opt->get_type_size() == 0 || opt->get_type_name().empty() ? "" : " " + opt->get_type_name();
+  }
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    if (opt->get_type_size() == 0 || opt->get_default_str().empty()) return opt->get_description();
+    return fmt::format("{} [default: {}]", opt->get_description(), opt->get_default_str());
+  }
+};
+
+}  // namespace
+
+void show_defaults_in_help(CLI::App& app) {
+  app.option_defaults()->always_capture_default();
+  app.formatter(std::make_shared<DefaultsAfterDescription>());
+}
+
+CLI::Validator integer_at_least(int64_t min) {
+  const std::string expected = min == 1 ? "a positive integer" : fmt::format("an integer of at least {}", min);
+  return CLI::Validator(
+      [min, expected](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (parse_whole(text, value) && value >= min) return "";
+        return fmt::format("expected {}, got \"{}\"", expected, text);
+      },
+      min == 1 ? ">0" : fmt::format(">={}", min));
+}
+
+CLI::Validator unsigned_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t value = 0;
+        if (parse_whole(text, value)) return "";
+        return fmt::format("expected an integer from 0 to {}, got \"{}\"", UINT64_MAX, text);
+      },
+      ">=0");
+}
+
+CLI::Validator number_above(double min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        double value = 0;
+        if (parse_number(text, value) && value > min) return "";
+        return fmt::format("expected a number greater than {}, got \"{}\"", min, text);
+      },
+      fmt::format(">{}", min));
+}
+
+CLI::Validator number_at_least(double min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        double value = 0;
+        if (parse_number(text, value) && value >= min) return "";
+        return fmt::format("expected a number of at least {}, got \"{}\"", min, text);
+      },
+      fmt::format(">={}", min));
+}
+
+void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
+  show_defaults_in_help(app);
+  app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)")
+      ->check(integer_at_least(0));
+  if (epochs == Epochs::kOffered)
+    app.add_option("--epochs", o.epochs, "Passes over the training set")->check(integer_at_least(0));
+  app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_at_least(1));
+  app.add_option("--lr", o.lr, "Learning rate")->check(number_above(0));
+  app.add_option("--device", o.device, "cpu or cuda[:N]");
+  app.add_flag("--amp", o.amp, "Mixed precision (autocast to bfloat16 where supported)");
+  app.add_option("--seed", o.seed, "Random seed")->check(unsigned_integer());
+  app.add_option("--out", o.out, "Folder for metrics, images and checkpoints");
+  app.add_option("--resume", o.resume, "Checkpoint to resume from");
+  app.add_option("--data-dir", o.data_dir, "Folder of the Fashion-MNIST files")
+      ->default_str(fmt::format("$EMBER_DATA, else {}", data::kFashionMnistDir));
+  app.add_flag("--quiet", o.quiet, "No progress bar");
+}
+
+std::string dataset_dir(const std::string& data_dir_option) {
+  if (!data_dir_option.empty()) return data_dir_option;
+  const char* from_environment = std::getenv("EMBER_DATA");
+  if (from_environment != nullptr && *from_environment != '\0') return from_environment;
+  return data::kFashionMnistDir;
+}
+
+void create_output_folder(const std::string& out) {
+  namespace fs = std::filesystem;
+  EMBER_CHECK(!out.empty(), "--out", "the output folder is an empty path");
+  std::error_code error;
+  const fs::file_status status = fs::status(out, error);
+  EMBER_CHECK(!fs::exists(status) || fs::is_directory(status), "--out", "\"{}\" exists and is not a folder", out);
+  fs::create_directories(out, error);
+  EMBER_CHECK(!error, "--out", "cannot create the folder \"{}\": {}", out, error.message());
+  EMBER_CHECK(fs::is_directory(out, error), "--out", "\"{}\" is not a folder", out);
+  EMBER_CHECK(::access(out.c_str(), W_OK | X_OK) == 0, "--out", "cannot write into \"{}\": {}", out,
+              std::strerror(errno));
+}
+
+int run_trainer(CLI::App& app, int argc, char** argv, const std::function<void()>& train) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    report_error(fmt::format("{} (see --help)", e.what()));
+    return 1;
+  }
+  try {
+    train();
+    return 0;
+  } catch (const std::bad_alloc&) {
+    report_error("out of memory");
+  } catch (const std::exception& e) {
+    report_error(e.what());
+  } catch (...) {
+    report_error("an exception of unknown type");
+  }
+  return 1;
+}
+
+}  // namespace ember::examples

@@ -1,0 +1,57 @@
+#pragma once
+// What every example trainer's command line shares: the options DESIGN.md lists, validators whose
+// errors read as one short line, where the dataset lives, and a main() wrapper after which no
+// failure escapes as a crash: every error ends as one line "error: ..." on stderr and exit code 1.
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ember::examples {
+
+struct CommonOptions {
+  int64_t steps = 0;  // 0: run by epochs
+  int64_t epochs = 1;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  std::string device = "cpu";
+  bool amp = false;
+  uint64_t seed = 0;
+  std::string out = "out";
+  std::string resume;
+  std::string data_dir;  // empty: $EMBER_DATA, else the Debian package's folder (see dataset_dir)
+  bool quiet = false;
+};
+
+// Whether the trainer's data comes in epochs (a GAN counts generator steps instead).
+enum class Epochs { kOffered, kNotOffered };
+
+// Adds --steps, --epochs, --batch-size, --lr, --device, --amp, --seed, --out, --resume, --data-dir and
+// --quiet, with the values in `o` as the defaults --help shows. Also makes --help show the defaults of
+// the options added afterwards.
+void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs = Epochs::kOffered);
+
+// Makes --help show every option's default; call before adding options.
+void show_defaults_in_help(CLI::App& app);
+
+// Validators that check the text before CLI11 converts it, so that a bad value reads as
+// "--lr: expected a number greater than 0, got "abc"" (CLI11's own checks print DBL_MAX in full).
+CLI::Validator integer_at_least(int64_t min);
+CLI::Validator unsigned_integer();  // 0 to 2^64 - 1, for seeds
+CLI::Validator number_above(double min);
+CLI::Validator number_at_least(double min);
+
+// The folder of the Fashion-MNIST files: --data-dir when given, else $EMBER_DATA when set, else the
+// folder of the Debian package dataset-fashion-mnist.
+std::string dataset_dir(const std::string& data_dir_option);
+
+// Creates --out (and its parents) and checks that it is a folder this process can write into.
+void create_output_folder(const std::string& out);
+
+// Parses the command line, then runs `train`. --help prints the options and returns 0 without
+// training; a bad option or any exception from `train` prints one line "error: ..." to stderr and
+// returns 1. Use as `return examples::run_trainer(app, argc, argv, [&] { ... });`.
+int run_trainer(CLI::App& app, int argc, char** argv, const std::function<void()>& train);
+
+}  // namespace ember::examples

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The trainers' failures: a bad option or a bad path ends in exit code 1 and exactly one line
+# "error: ..." on stderr that says what is wrong (never an abort, exit 134, or a core dump); --help
+# exits 0 without training and shows the defaults. Seconds: nothing here trains more than a few steps.
+#   trainer_errors.sh path/to/classify path/to/gan path/to/demo
+set -uo pipefail
+classify=$(realpath "$1")
+gan=$(realpath "$2")
+demo=$(realpath "$3")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ulimit -c 0
+cd "$tmp" || exit 1  # so that a trainer that wrongly starts writes its default "out" folder here
+data_dir=/usr/share/datasets/fashion-mnist
+have_data=0
+[[ -d $data_dir ]] && have_data=1
+mkdir "$tmp/empty"
+echo "not a folder" >"$tmp/a_file"
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect_error TEXT MAX_LENGTH command...: exit code exactly 1, one line on stderr starting "error: ",
+# containing TEXT, at most MAX_LENGTH characters.
+expect_error() {
+  local expected=$1 max_length=$2
+  shift 2
+  local status=0 failures_before=$failures
+  "$@" >"$tmp/stdout" 2>"$tmp/stderr" </dev/null || status=$?
+  local what=${*//$tmp/\$tmp}
+  what=${what//$(dirname "$classify")\//}
+  if [[ $status -ne 1 ]]; then
+    fail "$what: exit code $status, expected 1; stderr: $(head -c 500 "$tmp/stderr")"
+    return
+  fi
+  local lines
+  lines=$(wc -l <"$tmp/stderr")
+  [[ $lines -eq 1 ]] || fail "$what: $lines lines on stderr, expected 1: $(head -c 500 "$tmp/stderr")"
+  grep -q '^error: ' "$tmp/stderr" || fail "$what: stderr does not start with \"error: \": $(head -c 500 "$tmp/stderr")"
+  grep -qF -- "$expected" "$tmp/stderr" || fail "$what: stderr lacks \"$expected\": $(cat "$tmp/stderr")"
+  local length
+  length=$(head -1 "$tmp/stderr" | wc -c)
+  ((length <= max_length)) || fail "$what: a $length-character line (at most $max_length): $(cat "$tmp/stderr")"
+  ((failures > failures_before)) || echo "ok: $what -> $(cat "$tmp/stderr")"
+}
+
+# expect_help BINARY DEFAULTS...: --help exits 0, trains nothing, writes nothing, shows each default.
+expect_help() {
+  local bin=$1
+  shift
+  local status=0
+  "$bin" --help >"$tmp/stdout" 2>"$tmp/stderr" </dev/null || status=$?
+  [[ $status -eq 0 ]] || fail "$(basename "$bin") --help: exit code $status"
+  [[ ! -s $tmp/stderr ]] || fail "$(basename "$bin") --help wrote to stderr: $(head -c 300 "$tmp/stderr")"
+  ! grep -qiE '^(step|epoch|resumed|trained|wrote)' "$tmp/stdout" || fail "$(basename "$bin") --help started training"
+  [[ ! -e $tmp/out ]] || fail "$(basename "$bin") --help created the output folder"
+  for default in "$@"; do
+    grep -qF -- "$default" "$tmp/stdout" || fail "$(basename "$bin") --help does not show \"$default\""
+  done
+}
+
+# ---- option errors read well (CLI11's own checks wrote DBL_MAX out in 357 characters)
+expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$classify" --lr abc
+expect_error '--batch-size: expected a positive integer, got "0"' 100 "$classify" --batch-size 0
+grep -qF '0.000000' "$tmp/stderr" && fail "--batch-size 0 still prints a range from 0.000000"
+expect_error '--steps: expected an integer of at least 0, got "-3"' 100 "$classify" --steps -3
+expect_error '--epochs: expected an integer of at least 0, got "1.5"' 100 "$classify" --epochs 1.5
+expect_error '--seed: expected an integer from 0' 120 "$classify" --seed -1
+expect_error '--bogus' 100 "$classify" --bogus
+expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$gan" --lr abc
+expect_error '--critic-steps: expected a positive integer, got "0"' 100 "$gan" --critic-steps 0
+expect_error '--loss' 120 "$gan" --loss bogus
+expect_error '--steps: expected an integer of at least 0, got "abc"' 100 "$demo" --steps abc
+
+# ---- --help: exit 0, no training, the defaults shown
+expect_help "$classify" "Passes over the training set [default: 5]" "Examples per step [default: 64]" \
+  "Learning rate [default: 0.001]" "--quiet" "--data-dir" "[default: \$EMBER_DATA, else $data_dir]"
+expect_help "$gan" "[default: wgan-gp]" "[default: 8gaussians]" "--quiet" "Generator steps [default: 20000 (8gaussians)" \
+  "--data-dir"
+expect_help "$demo" "Gradient descent steps [default: 200]" "Learning rate [default: 0.1]"
+grep -qF -- '--epochs' <("$gan" --help) && fail "gan --help lists --epochs"
+
+# gan counts generator steps: --epochs is not one of its options (an epoch is no unit for a GAN, and
+# the 8-Gaussians toy has none), so it is refused rather than silently ignored.
+expect_error '--epochs' 100 "$gan" --epochs 3
+
+# ---- bad paths
+expect_error '[--out] cannot create the folder "/dev/null/sub": Not a directory' 200 "$classify" --out /dev/null/sub
+expect_error "[--out] \"$tmp/a_file\" exists and is not a folder" 200 "$classify" --out "$tmp/a_file"
+expect_error '[--out] cannot create the folder "/dev/null/sub": Not a directory' 200 "$gan" --out /dev/null/sub
+expect_error "[--out] \"$tmp/a_file\" exists and is not a folder" 200 "$gan" --out "$tmp/a_file"
+expect_error "cannot read \"$tmp/empty\": it is a folder" 200 "$gan" --quiet --out "$tmp/g1" --resume "$tmp/empty"
+expect_error "cannot open \"$tmp/missing\"" 200 "$gan" --quiet --out "$tmp/g2" --resume "$tmp/missing"
+mkdir -p "$tmp/g3/checkpoint.safetensors"  # a folder where the checkpoint goes
+expect_error "it is a folder" 300 "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g3"
+mkdir -p "$tmp/g4/metrics.csv"
+expect_error "cannot open \"$tmp/g4/metrics.csv\"" 300 "$gan" --quiet --steps 1 --eval-samples 10 --out "$tmp/g4"
+
+# ---- the dataset folder: --data-dir, else $EMBER_DATA, else the Debian package's folder
+expect_error "the dataset folder \"$tmp/empty\" has no train-images-idx3-ubyte.gz" 300 \
+  "$classify" --quiet --out "$tmp/c1" --data-dir "$tmp/empty"
+expect_error "the dataset folder \"$tmp/empty\" has no train-images-idx3-ubyte.gz" 300 \
+  env EMBER_DATA="$tmp/empty" "$classify" --quiet --out "$tmp/c2"
+expect_error "the dataset folder \"$tmp/nowhere\" does not exist" 300 \
+  env EMBER_DATA="$tmp/nowhere" "$classify" --quiet --out "$tmp/c3"
+expect_error "the dataset folder \"$tmp/empty\" has no train-images-idx3-ubyte.gz" 300 \
+  "$gan" --data fashion-mnist --quiet --out "$tmp/g5" --data-dir "$tmp/empty"
+expect_error "the dataset folder \"$tmp/empty\" has no train-images-idx3-ubyte.gz" 300 \
+  env EMBER_DATA="$tmp/empty" "$gan" --data fashion-mnist --quiet --out "$tmp/g6"
+
+if ((have_data)); then
+  expect_error "cannot read \"$tmp/empty\": it is a folder" 200 "$classify" --quiet --out "$tmp/c4" --resume "$tmp/empty"
+  expect_error '--batch-size 100000 is larger than the 60000 training images' 200 \
+    "$classify" --quiet --out "$tmp/c5" --batch-size 100000
+  expect_error "cannot read \"$tmp/empty\": it is a folder" 300 \
+    "$gan" --data fashion-mnist --quiet --out "$tmp/g7" --classifier "$tmp/empty"
+  mkdir -p "$tmp/c6/metrics.csv"
+  expect_error "cannot open \"$tmp/c6/metrics.csv\"" 300 "$classify" --quiet --epochs 0 --out "$tmp/c6"
+
+  # --epochs 0 trains nothing and says so, without claiming a checkpoint; --data-dir wins over $EMBER_DATA.
+  status=0
+  EMBER_DATA="$tmp/empty" "$classify" --quiet --epochs 0 --out "$tmp/c7" --data-dir "$data_dir" >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
+  [[ $status -eq 0 ]] || fail "classify --epochs 0: exit code $status: $(cat "$tmp/stderr")"
+  [[ ! -e $tmp/c7/checkpoint.safetensors ]] || fail "classify --epochs 0 wrote a checkpoint"
+  grep -q 'checkpoint.safetensors' "$tmp/stdout" && fail "classify --epochs 0 claims a checkpoint: $(tail -1 "$tmp/stdout")"
+  grep -q 'no checkpoint' "$tmp/stdout" || fail "classify --epochs 0 does not say that it wrote no checkpoint"
+  [[ -s $tmp/c7/predictions.png ]] || fail "classify --epochs 0 did not write predictions.png"
+  echo "ok: classify --epochs 0 -> $(tail -1 "$tmp/stdout")"
+else
+  echo "dataset-fashion-mnist not installed: the cases that load it are skipped"
+fi
+
+# ---- and a good run still works (exit 0, silent stderr with --quiet)
+status=0
+"$gan" --quiet --steps 2 --batch-size 16 --every 2 --eval-samples 10 --out "$tmp/g8" >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
+[[ $status -eq 0 && ! -s $tmp/stderr && -s $tmp/g8/summary.txt ]] || fail "a short gan run failed ($status): $(cat "$tmp/stderr")"
+status=0
+"$demo" --steps 3 >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
+[[ $status -eq 0 ]] && grep -q '^step   3' "$tmp/stdout" || fail "demo --steps 3 did not run 3 steps ($status)"
+
+[[ ! -e $tmp/out ]] || fail "a failing run created the default output folder"
+if ((failures > 0)); then
+  echo "trainer errors: $failures failure(s)"
+  exit 1
+fi
+echo "trainer errors: passed"
