@@ -111,8 +111,12 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
-  return batch_norm(x, running_mean, running_var, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
-                    bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, use_batch_stats, momentum, eps);
+  return batch_norm(x, running_mean, running_var,
+                    {.weight = weight,
+                     .bias = bias,
+                     .training = use_batch_stats,
+                     .momentum = momentum,
+                     .eps = eps});
 }
 std::string BatchNormImpl::extra_repr() const {
   return fmt::format("{}, eps={}, momentum={}", num_features, eps, momentum);
