@@ -29,8 +29,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
 Tensor LinearImpl::forward(const Tensor& x) {
   EMBER_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear",
               "expected input with last dimension {}, got shape {}", in_features, shape_str(x.shape()));
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 std::string LinearImpl::extra_repr() const {
   return fmt::format("in_features={}, out_features={}, bias={}", in_features, out_features, bias.defined());
@@ -112,8 +111,12 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(1);
   }
-  return batch_norm(x, running_mean, running_var, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
-                    bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, use_batch_stats, momentum, eps);
+  return batch_norm(x, running_mean, running_var,
+                    {.weight = weight,
+                     .bias = bias,
+                     .training = use_batch_stats,
+                     .momentum = momentum,
+                     .eps = eps});
 }
 std::string BatchNormImpl::extra_repr() const {
   return fmt::format("{}, eps={}, momentum={}", num_features, eps, momentum);

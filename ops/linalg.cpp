@@ -86,4 +86,43 @@ Tensor dot(const Tensor& a, const Tensor& b) {
   return matmul(a, b);
 }
 
+Tensor linear(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+  const char* op = "linear";
+  const bool has_bias = bias && bias->defined();
+  EMBER_CHECK(x.defined() && weight.defined(), op, "got an undefined {}",
+              x.defined() ? "weight" : "input");
+  // Every message names all the operands: a wrong layer is easier to spot with the whole picture.
+  const std::string operands =
+      fmt::format("input {} ({}, {}), weight {} ({}, {}){}", shape_str(x.shape()), x.dtype(),
+                  x.device(), shape_str(weight.shape()), weight.dtype(), weight.device(),
+                  has_bias ? fmt::format(", bias {} ({}, {})", shape_str(bias->shape()),
+                                         bias->dtype(), bias->device())
+                           : std::string());
+  EMBER_CHECK(weight.dim() == 2, op, "weight must be [out_features, in_features]; got {}",
+              operands);
+  EMBER_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), op,
+              "the last dim of the input must be in_features = {}; got {}", weight.size(1),
+              operands);
+  EMBER_CHECK(x.device() == weight.device() && (!has_bias || bias->device() == x.device()), op,
+              "expected every operand on one device; got {}", operands);
+  EMBER_CHECK(x.dtype() == weight.dtype() && (!has_bias || bias->dtype() == x.dtype()), op,
+              "expected one dtype for every operand; got {}", operands);
+  EMBER_CHECK(x.is_floating_point(), op, "expected floating operands; got {}", operands);
+  if (has_bias)
+    EMBER_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), op,
+                "bias must be [out_features] = [{}]; got {}", weight.size(0), operands);
+  Tensor y;
+  if (x.dim() > 2 && x.is_contiguous()) {
+    // One [rows, in] @ [in, out] GEMM instead of a batch of small ones; the reshapes are views.
+    int64_t rows = 1;
+    for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
+    Shape out_shape = x.shape();
+    out_shape.back() = weight.size(0);
+    y = reshape(mm(reshape(x, std::vector<int64_t>{rows, x.size(-1)}), weight.mT()), out_shape);
+  } else {
+    y = matmul(x, weight.mT());
+  }
+  return has_bias ? y + *bias : y;
+}
+
 }  // namespace ember

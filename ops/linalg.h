@@ -1,4 +1,6 @@
 #pragma once
+#include <optional>
+
 #include "core/tensor.h"
 
 namespace ember {
@@ -9,5 +11,9 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // [B, m, k] @ [B, k, n], no broa
 Tensor mm(const Tensor& a, const Tensor& b);   // 2-D only
 Tensor outer(const Tensor& a, const Tensor& b);
 Tensor dot(const Tensor& a, const Tensor& b);
+// torch.nn.functional.linear: x [..., in], weight [out, in], bias [out] -> [..., out], the rows of
+// x times weight^T plus bias. A missing or undefined bias adds nothing.
+Tensor linear(const Tensor& x, const Tensor& weight,
+              const std::optional<Tensor>& bias = std::nullopt);
 
 }  // namespace ember

@@ -80,12 +80,37 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<T
   return nll("nll_loss", input, target, weight, ignore_index, reduction);
 }
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
-                     int64_t ignore_index, const std::string& reduction, double label_smoothing) {
-  check_floating("cross_entropy", input);
-  EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy", "label_smoothing must be in [0, 1], got {}",
-              label_smoothing);
+Tensor cross_entropy(const Tensor& input, const Tensor& target,
+                     const CrossEntropyOptions& options) {
+  return cross_entropy(input, target, options.weight, options.ignore_index, options.reduction,
+                       options.label_smoothing);
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target,
+                     const std::optional<Tensor>& weight_or_undefined, int64_t ignore_index,
+                     const std::string& reduction, double label_smoothing) {
+  const char* op = "cross_entropy";
+  EMBER_CHECK(input.defined() && target.defined(), op, "got an undefined {}",
+              input.defined() ? "target" : "input");
+  check_floating(op, input);
+  EMBER_CHECK(input.dim() >= 1, op, "input must have a class dimension, got shape {}",
+              shape_str(input.shape()));
+  EMBER_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op,
+              "label_smoothing must be in [0, 1], got {}", label_smoothing);
+  EMBER_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none", op,
+              "reduction must be \"mean\", \"sum\" or \"none\", got \"{}\"", reduction);
   const int64_t class_dim = input.dim() == 1 ? 0 : 1;
+  std::optional<Tensor> weight;
+  if (weight_or_undefined && weight_or_undefined->defined()) {
+    const Tensor& w = *weight_or_undefined;
+    EMBER_CHECK(w.dim() == 1 && w.size(0) == input.size(class_dim), op,
+                "weight must have one entry per class, [{}] for input {}; got {}",
+                input.size(class_dim), shape_str(input.shape()), shape_str(w.shape()));
+    EMBER_CHECK(w.is_floating_point(), op, "weight {} must be floating, got {} (input {} is {})",
+                shape_str(w.shape()), w.dtype(), shape_str(input.shape()), input.dtype());
+    check_same_device(op, input, w);
+    weight = cast(w, input.dtype());  // the loss keeps the input's dtype, as without a weight
+  }
   Tensor logp = log_softmax(input, class_dim);
   const int64_t c = input.size(class_dim);
   if (target.is_floating_point()) {  // class probabilities
@@ -98,7 +123,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
       per = per * reshape(*weight, ws);
     }
     Tensor loss = neg(sum(per, {class_dim}));
-    return reduce_loss("cross_entropy", loss, reduction);
+    return reduce_loss(op, loss, reduction);
   }
   Tensor nll = ember::nll("cross_entropy", logp, target, weight, ignore_index, reduction);
   if (label_smoothing == 0) return nll;

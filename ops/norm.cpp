@@ -3,6 +3,7 @@
 // the gradient of the gradient come from mean, mul and rsqrt.
 #include "ops/norm.h"
 
+#include <cmath>
 #include <limits>
 
 #include "ops/ops.h"
@@ -67,6 +68,14 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
   if (running_var.defined()) check_channel_param(op, "running_var", x, running_var);
   if (has(weight)) check_channel_param(op, "weight", x, *weight);
   if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  for (const auto& [what, p] : {std::pair{"weight", &weight}, std::pair{"bias", &bias}})
+    EMBER_CHECK(!has(*p) || (*p)->is_floating_point(), op,
+                "{} {} must be floating, got {} (input {} is {})", what, shape_str((*p)->shape()),
+                (*p)->dtype(), shape_str(x.shape()), x.dtype());
+  EMBER_CHECK(momentum >= 0 && momentum <= 1, op, "momentum must be in [0, 1], got {} (input {})",
+              momentum, shape_str(x.shape()));
+  EMBER_CHECK(eps > 0 && std::isfinite(eps), op,
+              "eps must be positive and finite, got {} (input {})", eps, shape_str(x.shape()));
   const int64_t C = x.size(1);
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
@@ -93,9 +102,16 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     Tensor var = channel_view(cast(running_var, x.dtype()), x.dim());
     y = (x - mu) * rsqrt(var + eps);
   }
-  if (has(weight)) y = y * channel_view(*weight, x.dim());
-  if (has(bias)) y = y + channel_view(*bias, x.dim());
+  // The affine parameters take x's dtype, so that y keeps it (as PyTorch's batch_norm does).
+  if (has(weight)) y = y * channel_view(cast(*weight, x.dtype()), x.dim());
+  if (has(bias)) y = y + channel_view(cast(*bias, x.dtype()), x.dim());
   return y;
+}
+
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  const BatchNormOptions& options) {
+  return batch_norm(x, std::move(running_mean), std::move(running_var), options.weight,
+                    options.bias, options.training, options.momentum, options.eps);
 }
 
 Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight,

@@ -9,12 +9,24 @@
 
 namespace ember {
 
-// x [N, C, ...]; per-channel statistics over every dim but 1. In training, normalises with the batch
-// statistics and, when running_mean/running_var are defined, updates them in place without recording
-// a graph: running = (1 - momentum) running + momentum stat, with the unbiased batch variance. In
-// evaluation, normalises with the running statistics (which must be defined). weight, bias: [C].
+// x [N, C, ...]; per-channel statistics over every dim but 1. In training, normalises with the
+// batch statistics and, when running_mean/running_var are defined, updates them in place without
+// recording a graph: running = (1 - momentum) running + momentum stat, with the unbiased batch
+// variance. In evaluation, normalises with the running statistics (which must be defined). weight,
+// bias: [C]. momentum is in [0, 1] and eps > 0; weight and bias are floating (used in x's dtype).
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight,
                   const std::optional<Tensor>& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// The same with named options; the defaults are torch.nn.functional.batch_norm's:
+//   batch_norm(x, running_mean, running_var, {.weight = gamma, .bias = beta, .training = true})
+struct BatchNormOptions {
+  std::optional<Tensor> weight;  // [C]
+  std::optional<Tensor> bias;    // [C]
+  bool training = false;
+  double momentum = 0.1;
+  double eps = 1e-5;
+};
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  const BatchNormOptions& options = {});
 // Normalises over the trailing dims given by normalized_shape; weight and bias have that shape.
 Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape,
                   const std::optional<Tensor>& weight = std::nullopt, const std::optional<Tensor>& bias = std::nullopt,

@@ -89,11 +89,20 @@ Tensor adaptive_matrix(int64_t in, int64_t out, const Tensor& like) {
   return resize_matrix(taps, in, like);
 }
 
-// Bilinear taps along one dim (PyTorch's area_pixel_compute_source_index for linear modes).
-Tensor linear_matrix(int64_t in, int64_t out, bool align_corners, const Tensor& like) {
+// Bilinear taps along one dim (PyTorch's area_pixel_compute_source_index for linear modes). A given
+// scale_factor maps coordinates by 1 / scale_factor (PyTorch's compute_scales_value) unless corners
+// are aligned; an unchanged size is a copy whatever the factor.
+Tensor linear_matrix(int64_t in, int64_t out, bool align_corners,
+                     std::optional<double> scale_factor, const Tensor& like) {
   std::vector<std::vector<std::pair<int64_t, double>>> taps(out);
-  const double scale = align_corners ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
-                                     : static_cast<double>(in) / static_cast<double>(out);
+  if (out == in) {
+    for (int64_t o = 0; o < out; ++o) taps[o] = {{o, 1.0}};
+    return resize_matrix(taps, in, like);
+  }
+  const double scale =
+      align_corners  ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
+      : scale_factor ? 1.0 / *scale_factor
+                     : static_cast<double>(in) / static_cast<double>(out);
   for (int64_t o = 0; o < out; ++o) {
     double src = align_corners ? scale * static_cast<double>(o) : scale * (static_cast<double>(o) + 0.5) - 0.5;
     if (src < 0) src = 0;
@@ -105,10 +114,13 @@ Tensor linear_matrix(int64_t in, int64_t out, bool align_corners, const Tensor& 
   return resize_matrix(taps, in, like);
 }
 
-// PyTorch's nearest source index: floor(dst * (float)in / out), clamped; exact for in == out and out == 2 in.
-std::vector<int64_t> nearest_sources(int64_t in, int64_t out) {
+// PyTorch's nearest source index: floor(dst * (float)in / out), clamped; exact for in == out and
+// out == 2 in. A given scale_factor replaces in / out with (float)(1 / scale_factor), as in
+// PyTorch's nearest_idx.
+std::vector<int64_t> nearest_sources(int64_t in, int64_t out, std::optional<double> scale_factor) {
   std::vector<int64_t> idx(out);
-  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  const float scale = scale_factor ? static_cast<float>(1.0 / *scale_factor)
+                                   : static_cast<float>(in) / static_cast<float>(out);
   for (int64_t o = 0; o < out; ++o) {
     if (out == in) idx[o] = o;
     else if (out == 2 * in) idx[o] = o >> 1;
@@ -119,9 +131,9 @@ std::vector<int64_t> nearest_sources(int64_t in, int64_t out) {
 
 // Nearest resize of dim d. Integer factors (the usual case) avoid index_select: upsampling by k repeats
 // each element k times (an expand, whose gradient is a sum), downsampling by k is a strided slice.
-Tensor nearest_dim(const Tensor& x, int64_t d, int64_t out) {
+Tensor nearest_dim(const Tensor& x, int64_t d, int64_t out, std::optional<double> scale_factor) {
   const int64_t in = x.size(d);
-  const std::vector<int64_t> idx = nearest_sources(in, out);
+  const std::vector<int64_t> idx = nearest_sources(in, out, scale_factor);
   if (out == in) return x;
   auto matches = [&](auto f) {
     for (int64_t o = 0; o < out; ++o)
@@ -186,20 +198,52 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
 }
 
 Tensor interpolate(const Tensor& x, Size2 size, const std::string& mode, bool align_corners) {
+  return interpolate(x, InterpolateOptions{.size = size,
+                                           .scale_factor = std::nullopt,
+                                           .mode = mode,
+                                           .align_corners = align_corners});
+}
+
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
   const char* op = "interpolate";
+  const auto& [size_opt, factor, mode, align_corners, recompute_scale_factor] = options;
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   check_floating(op, x);
   EMBER_CHECK(x.dim() == 4, op, "expected input [N, C, H, W] for a 2-D size, got shape {}", shape_str(x.shape()));
-  EMBER_CHECK(size[0] > 0 && size[1] > 0, op, "output size must be positive, got [{}, {}]", size[0], size[1]);
+  EMBER_CHECK(size_opt.has_value() != factor.has_value(), op,
+              "give exactly one of size and scale_factor, got {} (input {})",
+              size_opt ? "both" : "neither", shape_str(x.shape()));
+  EMBER_CHECK(mode == "nearest" || mode == "bilinear", op,
+              "mode must be \"nearest\" or \"bilinear\", got \"{}\"", mode);
+  EMBER_CHECK(mode == "bilinear" || !align_corners, op,
+              "align_corners only applies to the bilinear mode, not \"{}\"", mode);
   EMBER_CHECK(x.size(2) > 0 && x.size(3) > 0, op, "input {} has an empty spatial dim", shape_str(x.shape()));
+  Size2 size;
+  std::optional<double> scale[2];  // the factors that map coordinates, when they replace in / out
+  if (size_opt) {
+    size = *size_opt;
+  } else {
+    const double f[2] = {factor->h, factor->w};
+    for (int d = 0; d < 2; ++d) {
+      EMBER_CHECK(f[d] > 0 && std::isfinite(f[d]), op,
+                  "scale_factor must be positive and finite, got [{}, {}]", f[0], f[1]);
+      // PyTorch's output size: floor of the product in double precision.
+      const double out = std::floor(static_cast<double>(x.size(2 + d)) * f[d]);
+      EMBER_CHECK(out < 0x1p62, op, "scale_factor [{}, {}] makes input {} too large", f[0], f[1],
+                  shape_str(x.shape()));
+      size[d] = static_cast<int64_t>(out);
+      if (!recompute_scale_factor) scale[d] = f[d];
+    }
+  }
+  EMBER_CHECK(size[0] > 0 && size[1] > 0, op,
+              "output size must be positive, got [{}, {}] from input {}", size[0], size[1],
+              shape_str(x.shape()));
   if (mode == "nearest") {
-    EMBER_CHECK(!align_corners, op, "align_corners only applies to the bilinear mode, not \"nearest\"");
-    Tensor out = nearest_dim(nearest_dim(x, 2, size[0]), 3, size[1]);
+    Tensor out = nearest_dim(nearest_dim(x, 2, size[0], scale[0]), 3, size[1], scale[1]);
     return out.is_same(x) ? clone(x) : out;
   }
-  EMBER_CHECK(mode == "bilinear", op, "mode must be \"nearest\" or \"bilinear\", got \"{}\"", mode);
-  Tensor ah = linear_matrix(x.size(2), size[0], align_corners, x);  // [Ho, H]
-  Tensor aw = linear_matrix(x.size(3), size[1], align_corners, x);  // [Wo, W]
+  Tensor ah = linear_matrix(x.size(2), size[0], align_corners, scale[0], x);  // [Ho, H]
+  Tensor aw = linear_matrix(x.size(3), size[1], align_corners, scale[1], x);  // [Wo, W]
   return matmul(matmul(ah, x), aw.mT());
 }
 

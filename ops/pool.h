@@ -36,4 +36,26 @@ inline Tensor avg_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t>
 // floor(dst * in / out)) or "bilinear" (with align_corners as in PyTorch).
 Tensor interpolate(const Tensor& x, Size2 size, const std::string& mode = "nearest", bool align_corners = false);
 
+// A resize factor: one number for both spatial dims, or {h, w}.
+struct ScaleFactor2 {
+  // Implicit, so that `.scale_factor = 2` reads as in PyTorch.
+  ScaleFactor2(double both) : h(both), w(both) {}  // NOLINT(google-explicit-constructor)
+  ScaleFactor2(double h, double w) : h(h), w(w) {}
+  double h, w;
+};
+
+// torch.nn.functional.interpolate's options, with its defaults. Exactly one of size and
+// scale_factor is given. A scale_factor gives the output size floor(in * scale_factor) and, unless
+// recompute_scale_factor, maps output to input coordinates with 1 / scale_factor rather than
+// in / out, as PyTorch does (the two differ when in * scale_factor is not a whole number).
+//   interpolate(x, {.scale_factor = 2, .mode = "bilinear"})
+struct InterpolateOptions {
+  std::optional<Size2> size;
+  std::optional<ScaleFactor2> scale_factor;
+  std::string mode = "nearest";  // "nearest" or "bilinear"
+  bool align_corners = false;    // bilinear only: corner pixels' centres map to each other
+  bool recompute_scale_factor = false;
+};
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
+
 }  // namespace ember

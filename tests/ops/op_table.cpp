@@ -605,6 +605,44 @@ std::vector<OpEntry> build_table() {
                         return std::vector<ShapeCase>{{"[0] . [0]", {sample(r, {0}), sample(r, {0})}, {}}};
                       })});
 
+  // linear: x [..., in], weight [out, in], optional bias [out]; contiguous 3-D inputs take one
+  // GEMM, others the batched matmul
+  auto linear_fn = [](const Inputs& in) {
+    return in.size() == 3 ? linear(in[0], in[1], in[2]) : linear(in[0], in[1]);
+  };
+  t.push_back(OpEntry{
+      "linear",
+      [] {
+        Rng r(606);
+        return std::vector<OpSample>{
+            {"2-D with bias", {sample(r, {3, 4}), sample(r, {2, 4}), sample(r, {2})}},
+            {"3-D with bias", {sample(r, {2, 3, 4}), sample(r, {5, 4}), sample(r, {5})}},
+            {"transposed 3-D, transposed weight, strided bias",
+             {sample(r, {3, 2, 4}, kAny, Layout::Transposed),
+              sample(r, {2, 4}, kAny, Layout::Transposed), sample(r, {2}, kAny, Layout::Strided)}},
+            {"1-D input", {sample(r, {4}), sample(r, {3, 4}), sample(r, {3})}},
+        };
+      },
+      linear_fn, nullptr, shapes([](Rng& r) {
+        return std::vector<ShapeCase>{
+            {"[2, 0, 4] x [3, 4]",
+             {sample(r, {2, 0, 4}), sample(r, {3, 4}), sample(r, {3})},
+             {2, 0, 3}},
+            {"[2, 0] x [3, 0]", {sample(r, {2, 0}), sample(r, {3, 0}), sample(r, {3})}, {2, 3}},
+            {"[4] x [0, 4]", {sample(r, {4}), sample(r, {0, 4})}, {0}},
+        };
+      })});
+  t.push_back(
+      OpEntry{"linear(no bias)",
+              [] {
+                Rng r(607);
+                return std::vector<OpSample>{
+                    {"3-D", {sample(r, {2, 3, 4}), sample(r, {5, 4})}},
+                    {"strided 2-D", {sample(r, {3, 4}, kAny, Layout::Strided), sample(r, {2, 4})}},
+                };
+              },
+              linear_fn, nullptr, nullptr});
+
   // ------------------------------------------------------------ views
   auto view_entry = [&](std::string name, OpFn fn, Shape shape, std::function<std::vector<ShapeCase>(Rng&)> sc) {
     t.push_back(OpEntry{std::move(name), samples_3d(kAny, shape), std::move(fn), nullptr, sc ? shapes(sc) : nullptr});

@@ -100,6 +100,8 @@ TEST_CASE("the op table covers the ops it promises", "[ops][table]") {
                          "bmm",
                          "outer",
                          "dot",
+                         "linear",
+                         "linear(no bias)",
                          "reshape",
                          "permute",
                          "transpose",
