@@ -234,6 +234,7 @@ void check_integer_divisor(const char* op, const Tensor& a, const Tensor& b, con
 
 // floor_divide and remainder on integers: the divisor is checked, then one integer kernel runs.
 Tensor integer_division(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_operands_defined(name, a, b);
   const DType dtype = result_type(a, b);
   // As in PyTorch: bool has no division (a bool divisor is true or a division by zero).
   EMBER_CHECK(dtype != DType::Bool, name, "not defined for bool tensors ({} {} and {} {})",
@@ -328,6 +329,7 @@ Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
 }  // namespace
 
 Tensor floor_divide(const Tensor& a, const Tensor& b) {
+  check_operands_defined("floor_divide", a, b);
   const DType dtype = result_type(a, b);
   if (is_floating(dtype)) return floating_floor_divide(a, b, dtype);
   return integer_division("floor_divide", BinaryOp::Div, a, b);

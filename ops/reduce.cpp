@@ -236,7 +236,7 @@ ValuesIndices extreme_along(const char* name, ReduceOp arg_op, const Tensor& x, 
   const int64_t d = normalize_dim(name, dim, std::max<int64_t>(x.dim(), 1));
   if (x.dim() == 0) {  // a 0-dim tensor is its own extreme, at index 0
     auto [values, indices] = extreme_along(name, arg_op, reshape(x, std::vector<int64_t>{1}), 0, keepdim);
-    return {keepdim ? values : reshape(values, std::vector<int64_t>{}), reshape(indices, std::vector<int64_t>{})};
+    return {reshape(values, std::vector<int64_t>{}), reshape(indices, std::vector<int64_t>{})};  // keepdim too
   }
   EMBER_CHECK(x.shape()[d] > 0, name, "cannot reduce over dimension {} of size 0 (shape {})", d, shape_str(x.shape()));
   auto [values, indices] = apply(ExtremeAlongDim{name, arg_op, d, keepdim, x.shape()[d]}, x);
