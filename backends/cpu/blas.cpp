@@ -314,7 +314,7 @@ std::string check_one(CblasGemm<T> gemm, bool trans_a, bool trans_b, int m, int 
 
 // Shapes: 67x45x33 is odd in every dimension (tails of every kernel); 7x16x9 takes the
 // small-matrix kernels some cores have; 96x80x72 is a product ember would cut into blocks
-// (m*n*k > 2 * kMinBlockWork), here run whole.
+// (m*n*k >= 2 * kMinBlockWork), here run whole.
 template <class T>
 std::string self_check(CblasGemm<T> gemm) {
   struct Problem {
@@ -462,35 +462,41 @@ const Backend& backend() {
   return instance;
 }
 
-// The fixed blocking of a GEMM: C is cut into `count` blocks of `size` rows (or columns; the last
-// block may be shorter), each computed by one single-threaded BLAS call over the whole of K. The
-// blocks depend on m, n and k alone, never on the thread count, and no two blocks write the same
-// element of C, so every element is the same sum in the same order on 1, 2 or 16 threads; the
-// threads only decide who computes which block.
+// The fixed blocking of a GEMM: C is cut into a grid of blocks of `rows` x `cols` (the last row
+// and column of blocks may be smaller), each computed by one single-threaded BLAS call over the
+// whole of K. The grid depends on m, n and k alone, never on the thread count, and no two blocks
+// write the same element of C, so every element is the same sum in the same order on 1, 2 or 16
+// threads; the threads only decide who computes which block.
 struct Blocking {
-  bool by_rows;
-  int64_t size, count;
+  int64_t rows, cols;            // block size
+  int64_t row_blocks, col_blocks;
+  int64_t count() const { return row_blocks * col_blocks; }
 };
 
-// Below kMinBlockWork multiply-adds a block is not worth a thread (OpenBLAS itself runs products
-// under 4 * 65536 on one thread). Block sizes are multiples of kBlockAlign so that the register
-// tiles of the kernels (at most 16 rows or columns) stay whole, and at most kMaxBlocks blocks keep
-// the repacking of the other operand, which every block does again, a small part of the work.
+// A block packs its slices of op(A) and op(B) again, k * (rows + cols) copies for rows * cols * k
+// multiply-adds: square-ish blocks keep that small. The larger side is halved until there are
+// kTargetBlocks blocks (enough to share among many threads) and no side is over kMaxBlockSide,
+// but never below kMinBlockWork multiply-adds (not worth a thread; OpenBLAS itself runs products
+// under 4 * 65536 on one thread) or below kBlockAlign, which keeps the kernels' register tiles
+// (at most 16 rows or columns) whole.
 constexpr double kMinBlockWork = 1 << 18;
 constexpr int64_t kBlockAlign = 16;
-constexpr int64_t kMaxBlocks = 64;
+constexpr int64_t kTargetBlocks = 16;
+constexpr int64_t kMaxBlockSide = 512;
 
 Blocking gemm_blocking(int64_t m, int64_t n, int64_t k) {
-  const double work = double(m) * double(n) * double(k);
-  const bool by_rows = m >= n;
-  const int64_t extent = by_rows ? m : n;
-  if (work < 2 * kMinBlockWork || extent < 2 * kBlockAlign) return {by_rows, extent, 1};
-  // The smallest aligned block that is still worth a thread, then no more than kMaxBlocks of them.
-  const double work_per_line = work / double(extent);
-  int64_t size = std::max<int64_t>(kBlockAlign, int64_t(std::ceil(kMinBlockWork / work_per_line)));
-  size = std::max(size, (extent + kMaxBlocks - 1) / kMaxBlocks);
-  size = (size + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
-  return {by_rows, size, (extent + size - 1) / size};
+  auto halve = [](int64_t side) { return ((side + 1) / 2 + kBlockAlign - 1) / kBlockAlign * kBlockAlign; };
+  auto blocks = [](int64_t extent, int64_t side) { return (extent + side - 1) / side; };
+  int64_t rows = m, cols = n;
+  while (blocks(m, rows) * blocks(n, cols) < kTargetBlocks || std::max(rows, cols) > kMaxBlockSide) {
+    const bool split_rows = rows >= cols;
+    const int64_t side = split_rows ? rows : cols;
+    if (side < 2 * kBlockAlign) break;
+    const int64_t half = halve(side);
+    if (double(half) * double(split_rows ? cols : rows) * double(k) < kMinBlockWork) break;
+    (split_rows ? rows : cols) = half;
+  }
+  return {rows, cols, blocks(m, rows), blocks(n, cols)};
 }
 
 // Makes the OpenBLAS call in its scope run on the calling thread alone. The OpenMP build decides
@@ -536,14 +542,13 @@ void gemm(const char* name, CblasGemm<T> fast, bool trans_a, bool trans_b, int64
     return;
   }
   const Blocking blocking = gemm_blocking(m, n, k);
-  // Block i: rows [i * size, ...) of op(A) and C, or columns of op(B) and C.
+  // Block i: rows [r0, r0 + rows) of op(A) and C, columns [c0, c0 + cols) of op(B) and C.
   auto run_block = [&](int64_t i) {
-    const int64_t first = i * blocking.size;
-    const int64_t rows = blocking.by_rows ? std::min(blocking.size, m - first) : m;
-    const int64_t cols = blocking.by_rows ? n : std::min(blocking.size, n - first);
-    const T* a_block = blocking.by_rows ? a + (trans_a ? first : first * lda) : a;
-    const T* b_block = blocking.by_rows ? b : b + (trans_b ? first * ldb : first);
-    T* c_block = c + (blocking.by_rows ? first * ldc : first);
+    const int64_t r0 = i / blocking.col_blocks * blocking.rows, c0 = i % blocking.col_blocks * blocking.cols;
+    const int64_t rows = std::min(blocking.rows, m - r0), cols = std::min(blocking.cols, n - c0);
+    const T* a_block = a + (trans_a ? r0 : r0 * lda);
+    const T* b_block = b + (trans_b ? c0 * ldb : c0);
+    T* c_block = c + r0 * ldc + c0;
     if (fast) {
       OneOpenBlasThread one_thread;
       fast(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(rows), int(cols),
@@ -554,13 +559,13 @@ void gemm(const char* name, CblasGemm<T> fast, bool trans_a, bool trans_b, int64
     }
   };
 #ifdef _OPENMP
-  if (blocking.count > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+  if (blocking.count() > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < blocking.count; ++i) run_block(i);
+    for (int64_t i = 0; i < blocking.count(); ++i) run_block(i);
     return;
   }
 #endif
-  for (int64_t i = 0; i < blocking.count; ++i) run_block(i);
+  for (int64_t i = 0; i < blocking.count(); ++i) run_block(i);
 }
 
 }  // namespace
