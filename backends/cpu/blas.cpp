@@ -313,8 +313,8 @@ std::string check_one(CblasGemm<T> gemm, bool trans_a, bool trans_b, int m, int 
 }
 
 // Shapes: 67x45x33 is odd in every dimension (tails of every kernel); 7x16x9 takes the
-// small-matrix kernels some cores have; 96x80x72 is a product ember would cut into blocks
-// (m*n*k >= 2 * kMinBlockWork), here run whole.
+// small-matrix kernels some cores have; 96x80x72 is above the size (m*n*k > 262144) from which
+// OpenBLAS's own driver would use threads (ember always calls it on one).
 template <class T>
 std::string self_check(CblasGemm<T> gemm) {
   struct Problem {
