@@ -474,13 +474,13 @@ struct Blocking {
 };
 
 // A block packs its slices of op(A) and op(B) again, k * (rows + cols) copies for rows * cols * k
-// multiply-adds; with AVX-512 a copy costs about as much as a 32-wide multiply-add row, so blocks
-// must be large: 64 x 64 blocks made the [128, 784] @ [784, 256] product 44% slower on one thread,
-// 128 x 128 ones 1% (docs/determinism.md). The larger side is halved until there are kTargetBlocks
-// blocks (enough to share among many threads) and no side is over kMaxBlockSide, but no side is
-// cut below kMinBlockSide, and no block below kMinBlockWork multiply-adds (OpenBLAS itself runs
-// products under 4 * 65536 on one thread). Sides are multiples of kBlockAlign, which keeps the
-// kernels' register tiles (at most 16 rows or columns) whole.
+// multiply-adds, and next to AVX-512 multiply-adds packing is slow, so blocks must be large:
+// 64 x 64 blocks made the [128, 784] @ [784, 256] product 44% slower on one thread, 128 x 128 ones
+// 1% (docs/determinism.md). The larger side is halved until there are kTargetBlocks blocks (enough
+// to share among many threads) and no side is over kMaxBlockSide, but no side is cut below
+// kMinBlockSide, and no block below kMinBlockWork multiply-adds (OpenBLAS itself runs products
+// under 4 * 65536 on one thread). Sides are multiples of kBlockAlign, which keeps the kernels'
+// register tiles (at most 16 rows or columns) whole.
 constexpr double kMinBlockWork = 1 << 18;
 constexpr int64_t kBlockAlign = 16;
 constexpr int64_t kMinBlockSide = 128;
