@@ -203,8 +203,6 @@ constexpr const char* kLibraryCandidates[] = {
 struct Backend {
   CblasGemm<float> sgemm = nullptr;  // null: use naive_gemm
   CblasGemm<double> dgemm = nullptr;
-  SetNumThreads set_num_threads = nullptr;
-  GetNumThreads get_num_threads = nullptr;
   std::string description;
 };
 
@@ -315,8 +313,8 @@ std::string check_one(CblasGemm<T> gemm, bool trans_a, bool trans_b, int m, int 
 }
 
 // Shapes: 67x45x33 is odd in every dimension (tails of every kernel); 7x16x9 takes the
-// small-matrix kernels some cores have; 96x80x72 is twice the size (m*n*k > 262144) from which
-// OpenBLAS splits a GEMM across threads.
+// small-matrix kernels some cores have; 96x80x72 is above the size (m*n*k > 262144) from which
+// OpenBLAS's own driver would use threads (ember always calls it on one).
 template <class T>
 std::string self_check(CblasGemm<T> gemm) {
   struct Problem {
@@ -395,18 +393,27 @@ Backend load_backend() {
   Backend backend;
   backend.sgemm = symbol<CblasGemm<float>>(library, "cblas_sgemm");
   backend.dgemm = symbol<CblasGemm<double>>(library, "cblas_dgemm");
-  backend.set_num_threads = symbol<SetNumThreads>(library, "openblas_set_num_threads");
-  backend.get_num_threads = symbol<GetNumThreads>(library, "openblas_get_num_threads");
+  const auto set_num_threads = symbol<SetNumThreads>(library, "openblas_set_num_threads");
   const auto get_corename = symbol<GetString>(library, "openblas_get_corename");
   const auto get_config = symbol<GetString>(library, "openblas_get_config");
   for (auto [found, name] : {std::pair{backend.sgemm != nullptr, "cblas_sgemm"},
                              {backend.dgemm != nullptr, "cblas_dgemm"},
-                             {backend.set_num_threads != nullptr, "openblas_set_num_threads"},
-                             {backend.get_num_threads != nullptr, "openblas_get_num_threads"},
+                             {set_num_threads != nullptr, "openblas_set_num_threads"},
                              {get_corename != nullptr, "openblas_get_corename"},
                              {get_config != nullptr, "openblas_get_config"}}) {
     if (!found) return fallback(fmt::format("{} has no symbol {}", path, name));
   }
+  // OpenBLAS is only ever run on one thread: its threaded driver blocks K differently from its
+  // serial one and splits C by the thread count, so its results change with the number of threads
+  // (docs/determinism.md). ember splits C itself with a blocking fixed by the sizes (see gemm
+  // below). openblas_set_num_threads also sets the caller's OpenMP thread count; put it back.
+#ifdef _OPENMP
+  const int ember_threads = omp_get_max_threads();
+#endif
+  set_num_threads(1);
+#ifdef _OPENMP
+  omp_set_num_threads(ember_threads);
+#endif
 
   // The config string starts "OpenBLAS 0.3.21 ..."; keep the name and version.
   std::string version = get_config();
@@ -455,6 +462,66 @@ const Backend& backend() {
   return instance;
 }
 
+// The fixed blocking of a GEMM: C is cut into a grid of blocks of `rows` x `cols` (the last row
+// and column of blocks may be smaller), each computed by one single-threaded BLAS call over the
+// whole of K. The grid depends on m, n and k alone, never on the thread count, and no two blocks
+// write the same element of C, so every element is the same sum in the same order on 1, 2 or 16
+// threads; the threads only decide who computes which block.
+struct Blocking {
+  int64_t rows, cols;            // block size
+  int64_t row_blocks, col_blocks;
+  int64_t count() const { return row_blocks * col_blocks; }
+};
+
+// A block packs its slices of op(A) and op(B) again, k * (rows + cols) copies for rows * cols * k
+// multiply-adds, and next to AVX-512 multiply-adds packing is slow, so blocks must be large:
+// 64 x 64 blocks made the [128, 784] @ [784, 256] product 44% slower on one thread, 128 x 128 ones
+// 1% (docs/determinism.md). The larger side is halved until there are kTargetBlocks blocks (enough
+// to share among many threads) and no side is over kMaxBlockSide, but no side is cut below
+// kMinBlockSide, and no block below kMinBlockWork multiply-adds (OpenBLAS itself runs products
+// under 4 * 65536 on one thread). Sides are multiples of kBlockAlign, which keeps the kernels'
+// register tiles (at most 16 rows or columns) whole.
+constexpr double kMinBlockWork = 1 << 18;
+constexpr int64_t kBlockAlign = 16;
+constexpr int64_t kMinBlockSide = 128;
+constexpr int64_t kTargetBlocks = 16;
+constexpr int64_t kMaxBlockSide = 512;
+
+Blocking gemm_blocking(int64_t m, int64_t n, int64_t k) {
+  auto halve = [](int64_t side) { return ((side + 1) / 2 + kBlockAlign - 1) / kBlockAlign * kBlockAlign; };
+  auto blocks = [](int64_t extent, int64_t side) { return (extent + side - 1) / side; };
+  int64_t rows = m, cols = n;
+  while (blocks(m, rows) * blocks(n, cols) < kTargetBlocks || std::max(rows, cols) > kMaxBlockSide) {
+    const bool split_rows = rows >= cols;
+    const int64_t side = split_rows ? rows : cols;
+    if (side < 2 * kMinBlockSide) break;
+    const int64_t half = halve(side);
+    if (double(half) * double(split_rows ? cols : rows) * double(k) < kMinBlockWork) break;
+    (split_rows ? rows : cols) = half;
+  }
+  return {rows, cols, blocks(m, rows), blocks(n, cols)};
+}
+
+// Makes the OpenBLAS call in its scope run on the calling thread alone. The OpenMP build decides
+// its threads per call from omp_get_max_threads() (and follows it even after
+// openblas_set_num_threads(1)); inside an active parallel region it uses one thread by itself.
+class OneOpenBlasThread {
+ public:
+#ifdef _OPENMP
+  OneOpenBlasThread() : previous_(omp_get_max_threads()) {
+    if (previous_ != 1) omp_set_num_threads(1);
+  }
+  ~OneOpenBlasThread() {
+    if (previous_ != 1) omp_set_num_threads(previous_);
+  }
+#endif
+  OneOpenBlasThread(const OneOpenBlasThread&) = delete;
+  OneOpenBlasThread& operator=(const OneOpenBlasThread&) = delete;
+
+ private:
+  int previous_ = 1;
+};
+
 bool fits_blas_int(std::initializer_list<int64_t> values) {
   return std::all_of(values.begin(), values.end(),
                      [](int64_t v) { return v <= std::numeric_limits<int>::max(); });
@@ -473,12 +540,35 @@ void gemm(const char* name, CblasGemm<T> fast, bool trans_a, bool trans_b, int64
   }
   // Sizes beyond 32-bit BLAS ints (absurd for memory, possible for a strided view's ld) take the
   // slow but correct path rather than being truncated.
-  if (fast && fits_blas_int({m, n, k, lda, ldb, ldc})) {
-    fast(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(m), int(n),
-         int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
-  } else {
+  if (!fits_blas_int({m, n, k, lda, ldb, ldc})) {
     naive_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
   }
+  const Blocking blocking = gemm_blocking(m, n, k);
+  // Block i: rows [r0, r0 + rows) of op(A) and C, columns [c0, c0 + cols) of op(B) and C.
+  auto run_block = [&](int64_t i) {
+    const int64_t r0 = i / blocking.col_blocks * blocking.rows, c0 = i % blocking.col_blocks * blocking.cols;
+    const int64_t rows = std::min(blocking.rows, m - r0), cols = std::min(blocking.cols, n - c0);
+    const T* a_block = a + (trans_a ? r0 : r0 * lda);
+    const T* b_block = b + (trans_b ? c0 * ldb : c0);
+    T* c_block = c + r0 * ldc + c0;
+    if (fast) {
+      OneOpenBlasThread one_thread;
+      fast(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(rows), int(cols),
+           int(k), alpha, a_block, int(lda), b_block, int(ldb), beta, c_block, int(ldc));
+    } else {  // deterministic by itself; on one thread inside the parallel loop below
+      naive_gemm<T>(trans_a, trans_b, rows, cols, k, alpha, a_block, lda, b_block, ldb, beta, c_block,
+                    ldc);
+    }
+  };
+#ifdef _OPENMP
+  if (blocking.count() > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < blocking.count(); ++i) run_block(i);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < blocking.count(); ++i) run_block(i);
 }
 
 }  // namespace
@@ -500,16 +590,13 @@ std::string kernel_description() { return backend().description; }
 
 void set_num_threads(int n) {
   EMBER_CHECK(n >= 1, "set_num_threads", "thread count must be at least 1, got {}", n);
-  const Backend& active = backend();
-  if (active.set_num_threads) active.set_num_threads(n);
+  backend();  // loads OpenBLAS now, which pins it to one thread, so that n is not overwritten later
 #ifdef _OPENMP
-  omp_set_num_threads(n);  // the fallback GEMM's threads; OpenBLAS's OpenMP build does the same
+  omp_set_num_threads(n);  // the threads that share out the blocks of each GEMM
 #endif
 }
 
 int num_threads() {
-  const Backend& active = backend();
-  if (active.get_num_threads) return active.get_num_threads();
 #ifdef _OPENMP
   return omp_get_max_threads();
 #else

@@ -24,8 +24,9 @@ void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double a
 // EMBER_BLAS=fallback in the environment makes ember use its own GEMM without loading OpenBLAS.
 std::string kernel_description();
 
-// Threads used by one GEMM call. With the OpenMP build of OpenBLAS this is also the calling
-// thread's OpenMP thread count (OpenBLAS sets it with omp_set_num_threads).
+// Threads used by one GEMM call: the calling thread's OpenMP thread count. OpenBLAS itself always
+// runs on one thread; sgemm/dgemm cut C into blocks fixed by m, n and k and share the blocks out
+// among these threads, so results are bit-identical whatever the count (docs/determinism.md).
 void set_num_threads(int n);
 int num_threads();
 

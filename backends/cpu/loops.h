@@ -2,6 +2,12 @@
 // The strided iteration every CPU elementwise kernel is built on. Operands share one shape (broadcast
 // operands have stride 0). Adjacent dims that are contiguous for every operand are merged first, so a
 // contiguous tensor is one flat run; the element range is then split evenly across OpenMP threads.
+//
+// The split follows the thread count, so it may only cut work whose outputs are each computed by
+// one thread in an order fixed by the sizes (elementwise ops, one output row per item): results
+// are then bit-identical on any number of threads. A kernel that combines partial results (a long
+// sum) cuts its work into blocks fixed by the problem size and combines them in a fixed order
+// instead; see docs/determinism.md.
 #include <omp.h>
 
 #include <array>

@@ -1,5 +1,6 @@
 // CPU reductions over any set of dims, and cumsum. The reduced dims are moved last (a view), so each
 // output element reduces one strided block; floating sums accumulate in double for accuracy.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -78,6 +79,42 @@ acc_t<T> sum_run(const T* p, int64_t n, int64_t stride) {
   return acc;
 }
 
+// Thread-count independence (docs/determinism.md): every output element is reduced in an order fixed
+// by the sizes and layout alone. Outputs are shared out among threads whole; a contiguous run longer
+// than kSumBlock is summed in blocks of kSumBlock elements (each with sum_run) whose sums are then
+// added in block order, so that a long run can also be shared among threads when there are fewer
+// outputs than threads (a full sum). The block boundaries never depend on the thread count.
+constexpr int64_t kSumBlock = int64_t{1} << 16;
+
+template <typename T>
+acc_t<T> sum_blocks(const T* p, int64_t n) {
+  acc_t<T> acc = 0;
+  for (int64_t b = 0; b < n; b += kSumBlock) acc += sum_run(p + b, std::min(kSumBlock, n - b), 1);
+  return acc;
+}
+
+// Sum over one contiguous reduced run per output when the outputs are too few to occupy the threads:
+// the (output, block) pairs are shared out, and each output adds its block sums in order, exactly
+// as sum_blocks does.
+template <typename T>
+void sum_long_runs(const T* src, const ReduceGeometry& g, const View& out, int64_t outer, int64_t inner) {
+  using C = compute_t<T>;
+  const int64_t blocks = (inner + kSumBlock - 1) / kSumBlock;
+  std::vector<acc_t<T>> partial(outer * blocks);
+  parallel_for(outer * blocks, kSumBlock, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const int64_t o = j / blocks, first = j % blocks * kSumBlock;
+      partial[j] = sum_run(src + offset_of(o, g.kept_shape, g.kept_in_strides) + first,
+                           std::min(kSumBlock, inner - first), 1);
+    }
+  });
+  for (int64_t o = 0; o < outer; ++o) {
+    acc_t<T> acc = 0;
+    for (int64_t b = 0; b < blocks; ++b) acc += partial[o * blocks + b];
+    static_cast<T*>(out.data)[offset_of(o, g.kept_shape, g.kept_out_strides)] = T(static_cast<C>(acc));
+  }
+}
+
 template <typename T>
 void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims) {
   using C = compute_t<T>;
@@ -89,6 +126,11 @@ void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const 
   const bool contiguous_inner = g.reduced_shape.size() == 1 && g.reduced_strides[0] == 1;
   const Shape outer_reduced_shape(g.reduced_shape.begin(), g.reduced_shape.end() - (g.reduced_shape.empty() ? 0 : 1));
   const Strides outer_reduced_strides(g.reduced_strides.begin(), g.reduced_strides.end() - (g.reduced_strides.empty() ? 0 : 1));
+  if (op == ReduceOp::Sum && contiguous_inner && inner > kSumBlock && outer < omp_get_max_threads() &&
+      !omp_in_parallel()) {
+    sum_long_runs(src, g, out, outer, inner);
+    return;
+  }
   parallel_for(outer, inner, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
       const T* base = src + offset_of(o, g.kept_shape, g.kept_in_strides);
@@ -102,7 +144,7 @@ void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const 
           if (g.reduced_shape.empty() || inner == 0) {
             if (inner == 1) acc = static_cast<C>(base[0]);
           } else if (contiguous_inner) {
-            acc = sum_run(base, inner, 1);
+            acc = sum_blocks(base, inner);
           } else {
             // Walk the last reduced dim as a strided run; only the others need index arithmetic.
             const int64_t run = g.reduced_shape.back(), run_stride = g.reduced_strides.back();
