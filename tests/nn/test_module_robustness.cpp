@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nn/nn.h"
+#include "ops/ops.h"
 #include "optim/optim.h"
 
 using namespace ember;
@@ -100,7 +101,7 @@ TEST_CASE("a parameter stepped in place between forward and backward makes backw
     (*reference)(x).sum().backward();
     Tensor loss = (*m)(x).sum();
     optim::SGD opt(m->parameters(), {.lr = 0.1});
-    for (const Tensor& p : m->parameters()) p.set_grad(ones_like(p));
+    for (Tensor p : m->parameters()) p.set_grad(ones_like(p));
     opt.step();  // the mistake: a step before the backward of a loss computed with the old weights
     opt.zero_grad();
     try {
