@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/blas.h"
+#include "tests/backends/thread_count.h"
 #include "core/autograd.h"
 #include "ops/ops.h"
 
@@ -17,18 +18,7 @@ using namespace ember;
 
 namespace {
 
-// Sets the calling thread's OpenMP thread count (ember's kernels and its GEMM blocks), and restores
-// it on exit.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : previous_(omp_get_max_threads()) { cpu::blas::set_num_threads(n); }
-  ~ThreadCount() { cpu::blas::set_num_threads(previous_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int previous_;
-};
+using test::ThreadCount;
 
 std::vector<unsigned char> bytes_of(const Tensor& t) {
   const Tensor c = t.contiguous();

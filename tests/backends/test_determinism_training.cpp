@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/blas.h"
+#include "tests/backends/thread_count.h"
 #include "io/checkpoint.h"
 #include "nn/nn.h"
 #include "ops/ops.h"
@@ -19,16 +20,7 @@ using namespace ember;
 
 namespace {
 
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : previous_(omp_get_max_threads()) { cpu::blas::set_num_threads(n); }
-  ~ThreadCount() { cpu::blas::set_num_threads(previous_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int previous_;
-};
+using test::ThreadCount;
 
 // The bytes of every parameter, in order.
 std::vector<unsigned char> parameter_bytes(const nn::Module& model) {
