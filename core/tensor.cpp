@@ -423,6 +423,9 @@ Tensor bernoulli(std::span<const int64_t> shape, double p, TensorOptions o, Gene
 Tensor bernoulli(const Tensor& p, Generator* gen) {
   check_floating("bernoulli", p);
   NoGradGuard no_grad;
+  // As in PyTorch: a probability outside [0, 1] (or NaN) is a mistake, not a coin that always lands.
+  EMBER_CHECK(p.numel() == 0 || all(logical_and(ge(p, Scalar(0)), le(p, Scalar(1)))), "bernoulli",
+              "probabilities must be in [0, 1] (shape {}, {}, {})", shape_str(p.shape()), p.dtype(), p.device());
   Tensor u = random_tensor("bernoulli", RandomKind::Uniform, p.shape(), {.dtype = DType::Float64, .device = p.device()}, gen, 0, 1);
   return cast(lt(u, cast(p, DType::Float64)), p.dtype());
 }
@@ -464,6 +467,7 @@ Tensor from_blob(void* data, std::span<const int64_t> shape, DType dtype, Device
     std::function<void(void*)> fn;
   };
   const size_t nbytes = checked_nbytes("from_blob", shape, dtype);
+  EMBER_CHECK(data != nullptr || nbytes == 0, "from_blob", "null data for shape {} ({})", shape_str(shape), dtype);
   auto* owner = deleter ? new Owner{std::move(deleter)} : nullptr;
   auto storage = std::make_shared<Storage>(
       data, nbytes, device,

@@ -151,6 +151,13 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
                             const std::string& reduction) {
   check_same_shape("binary_cross_entropy", input, target);
+  // As in PyTorch: the input is a probability; a logit passed by mistake is an error, not a loss.
+  {
+    NoGradGuard no_grad;
+    EMBER_CHECK(input.numel() == 0 || all(logical_and(ge(input, Scalar(0)), le(input, Scalar(1)))),
+                "binary_cross_entropy", "all elements of the input (shape {}, {}) must be in [0, 1]; for logits "
+                "use binary_cross_entropy_with_logits", shape_str(input.shape()), input.dtype());
+  }
   // PyTorch clamps the logs at -100 so that p = 0 or 1 gives a finite loss. The log of an exact 0 is
   // taken of 1 instead (the value is -100 anyway), so its gradient is 0 there, not 0 * inf = NaN.
   auto clamped_log = [](const Tensor& q) {

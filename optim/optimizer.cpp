@@ -15,6 +15,7 @@ double ParamGroup::get(const std::string& key) const {
 
 Optimizer::Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name)
     : name_(name), defaults_(std::move(defaults)) {
+  EMBER_CHECK(!params.empty(), name_, "got an empty parameter list");  // as PyTorch: nothing to optimise
   add_param_group(std::move(params));
 }
 

@@ -1,0 +1,135 @@
+// A table of bad input, tried as a new user would: every case must end in an ember::Error whose
+// message starts with the op in brackets, never a crash, a hang, another exception type or a
+// silently accepted value. Each case runs in a child process, so a crash fails only its own row.
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "nn/nn.h"
+#include "ops/ops.h"
+#include "optim/optim.h"
+
+using namespace ember;
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::function<void()> f;
+};
+
+// Exit codes of the child: 0 an ember::Error starting with '[', 1 no error, 2 another exception,
+// 3 an ember::Error without the [op] prefix; a signal is a crash.
+int run_isolated(const Case& c) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);  // a hang is a failure too
+    int code = 1;
+    try {
+      c.f();
+    } catch (const Error& e) {
+      code = e.what()[0] == '[' ? 0 : 3;
+    } catch (...) {
+      code = 2;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops][robustness][bad_input]") {
+  const std::vector<Case> cases = {
+      {"reshape bad numel", []{ ones({2,3}).reshape({4}); }},
+      {"view noncontig", []{ ones({2,3}).t().view({6}); }},
+      {"permute dup", []{ ones({2,3}).permute({0,0}); }},
+      {"transpose oob", []{ ones({2,3}).transpose(0,5); }},
+      {"cat empty", []{ cat({}, 0); }},
+      {"cat mismatch", []{ cat({ones({2,3}), ones({2,4})}, 0); }},
+      {"stack mismatch", []{ stack({ones({2,3}), ones({2,4})}, 0); }},
+      {"matmul 0-d", []{ matmul(ones({}), ones({})); }},
+      {"matmul mismatch", []{ matmul(ones({2,3}), ones({4,5})); }},
+      {"matmul dtype mix", []{ matmul(ones({2,3}), ones({3,5},{.dtype=DType::Float64})); }},
+      {"conv2d chans", []{ conv2d(ones({1,3,5,5}), ones({4,2,3,3})); }},
+      {"conv2d kernel big", []{ conv2d(ones({1,3,2,2}), ones({4,3,3,3})); }},
+      {"conv2d stride 0", []{ conv2d(ones({1,3,5,5}), ones({4,3,3,3}), std::nullopt, {0,0}); }},
+      {"ce target oob", []{ cross_entropy(ones({2,3}), from_vector<int64_t>({0,5})); }},
+      {"ce target neg", []{ cross_entropy(ones({2,3}), from_vector<int64_t>({0,-3})); }},
+      {"ce target float shape", []{ cross_entropy(ones({2,3}), ones({2})); }},
+      {"embedding neg", []{ embedding(ones({4,2}), from_vector<int64_t>({-1})); }},
+      {"softmax dim", []{ softmax(ones({2,3}), 5); }},
+      {"item multi", []{ ones({2}).item<float>(); }},
+      {"from_vector shape", []{ from_vector<float>({1,2,3}, {2,2}); }},
+      {"randint lo>=hi", []{ randint(5, 5, {3}); }},
+      {"arange step0", []{ arange(0, 5, 0); }},
+      {"arange wrong sign", []{ arange(0, 5, -1); }},
+      {"arange nan", []{ arange(0, NAN, 1); }},
+      {"linspace neg", []{ linspace(0, 1, -3); }},
+      {"eye neg", []{ eye(-2); }},
+      {"narrow oob", []{ ones({3}).narrow(0, 2, 5); }},
+      {"slice step0", []{ ones({3}).slice(0, 0, 3, 0); }},
+      {"slice step neg", []{ ones({3}).slice(0, 0, 3, -1); }},
+      {"select oob", []{ ones({3}).select(0, 3); }},
+      {"select neg oob", []{ ones({3}).select(0, -4); }},
+      {"expand bad", []{ ones({3}).expand({4}); }},
+      {"expand neg", []{ ones({3}).expand({-2, 3}); }},
+      {"as_strided neg", []{ ones({6}).as_strided(std::vector<int64_t>{2}, std::vector<int64_t>{-1}, 0); }},
+      {"as_strided oob", []{ ones({6}).as_strided(std::vector<int64_t>{4}, std::vector<int64_t>{2}, 0); }},
+      {"mean int", []{ mean(ones({3},{.dtype=DType::Int64})); }},
+      {"sum dup dims", []{ ones({2,3}).sum({0,0}); }},
+      {"sum dim oob", []{ ones({2,3}).sum({7}); }},
+      {"index_select 2d", []{ index_select(ones({3}), 0, from_vector<int64_t>({0,1},{1,2})); }},
+      {"index_select float idx", []{ index_select(ones({3}), 0, ones({2})); }},
+      {"gather oob", []{ gather(ones({2,3}), 1, from_vector<int64_t>({0,9},{2,1})); }},
+      {"one_hot neg", []{ one_hot(from_vector<int64_t>({-1}), 3); }},
+      {"one_hot big classes", []{ one_hot(from_vector<int64_t>({1}), int64_t{1} << 40); }},
+      {"bernoulli p>1", []{ bernoulli(full({3}, 1.5)); }},
+      {"bernoulli p nan", []{ bernoulli(std::vector<int64_t>{3}, NAN); }},
+      {"dropout p>1", []{ dropout(ones({3}), 1.5, true); }},
+      {"Linear neg", []{ nn::Linear(-1, 3); }},
+      {"Linear huge", []{ nn::Linear(int64_t{1}<<40, int64_t{1}<<40); }},
+      {"Conv2d 0", []{ nn::Conv2d(0, 3, 3); }},
+      {"Linear wrong input", []{ auto l = nn::Linear(3, 2); (*l)(ones({2, 4})); }},
+      {"SGD negative lr", []{ auto w = ones({2}).requires_grad_(); optim::SGD o({w}, {.lr = -1}); }},
+      {"Adam bad beta", []{ auto w = ones({2}).requires_grad_(); optim::AdamOptions ao; ao.beta1 = 1.5; optim::Adam o({w}, ao); }},
+      {"Adam no params", []{ optim::Adam o({}, {}); }},
+      {"SGD nonleaf", []{ auto w = ones({2}).requires_grad_(); optim::SGD o({w * 2}, {}); o.step(); }},
+      {"load missing", []{ io::load_safetensors("/nonexistent.st"); }},
+      {"load dir", []{ io::load_safetensors("/tmp"); }},
+      {"max empty", []{ max(zeros({0})); }},
+      {"argmax empty", []{ argmax(zeros({0})); }},
+      {"pad neg too big", []{ pad(ones({3}), {-5, 0}); }},
+      {"interpolate 0 size", []{ interpolate(ones({1,1,2,2}), InterpolateOptions{.size = std::array<int64_t,2>{0, 0}}); }},
+      {"max_pool kernel 0", []{ max_pool2d(ones({1,1,4,4}), 0); }},
+      {"layer_norm bad shape", []{ layer_norm(ones({2,3}), std::vector<int64_t>{4}); }},
+      {"cumsum dim oob", []{ cumsum(ones({3}), 3); }},
+      {"grad nonscalar", []{ auto w = ones({2}).requires_grad_(); grad({w * 2}, {w}); }},
+      {"backward twice", []{ auto w = ones({2}).requires_grad_(); auto y = (w * w).sum(); y.backward(); y.backward(); }},
+      {"requires_grad int", []{ ones({2},{.dtype=DType::Int64}).requires_grad_(); }},
+      {"copy_ shape", []{ auto a = ones({3}); a.copy_(ones({4})); }},
+      {"add_ broadcast grow", []{ auto a = ones({3}); a.add_(ones({2,3})); }},
+      {"from_blob null", []{ from_blob(nullptr, std::vector<int64_t>{3}, DType::Float32); }},
+      {"mse shape", []{ mse_loss(ones({3}), ones({4})); }},
+      {"bce out of range", []{ binary_cross_entropy(full({3}, 2.0), ones({3})); }},
+      {"squeeze oob", []{ ones({3}).squeeze(3); }},
+      {"unflatten bad", []{ ones({6}).unflatten(0, {4, 2}); }},
+      {"flatten bad dims", []{ ones({2,3}).flatten(1, 0); }},
+      {"diagonal same dims", []{ ones({2,3}).diagonal(0, 0, 0); }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, >128 signal)");
+    CHECK(run_isolated(c) == 0);
+  }
+}
