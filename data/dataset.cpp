@@ -31,6 +31,13 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 
 DataLoader::~DataLoader() { stop_worker(); }
 
+void DataLoader::set_position(int64_t epoch, int64_t batches_done) {
+  EMBER_CHECK(epoch >= 0 && batches_done >= 0, "DataLoader", "position must be non-negative, got epoch {} and {} batches done",
+              epoch, batches_done);
+  epoch_ = epoch;
+  skip_ = batches_done;
+}
+
 int64_t DataLoader::num_batches() const {
   const int64_t n = dataset_->size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;

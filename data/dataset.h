@@ -58,9 +58,10 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   int64_t num_batches() const;
-  void set_epoch(int64_t epoch) { epoch_ = epoch; skip_ = 0; }
+  void set_epoch(int64_t epoch) { set_position(epoch, 0); }
   // Where a resumed run continues: the next epoch starts after its first `batches_done` batches.
-  void set_position(int64_t epoch, int64_t batches_done) { epoch_ = epoch; skip_ = batches_done; }
+  // Both non-negative (an ember::Error otherwise); past the epoch's end, the epoch is empty.
+  void set_position(int64_t epoch, int64_t batches_done);
   int64_t epoch() const { return epoch_; }
 
   class Iterator {

@@ -109,6 +109,8 @@ void Module::to(Device device) {
 }
 
 void Module::to(DType dtype) {
+  // As in PyTorch: parameters are floating point, so only a floating dtype is a conversion.
+  EMBER_CHECK(is_floating(dtype), type_name() + ".to", "only floating-point dtypes are allowed, got {}", dtype);
   NoGradGuard no_grad;
   for (auto& [n, t] : named_parameters())
     if (t.is_floating_point()) replace_data(t, t.to(dtype));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "nn/nn.h"
@@ -127,6 +128,13 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"unflatten bad", []{ ones({6}).unflatten(0, {4, 2}); }},
       {"flatten bad dims", []{ ones({2,3}).flatten(1, 0); }},
       {"diagonal same dims", []{ ones({2,3}).diagonal(0, 0, 0); }},
+      {"DataLoader negative position", []{ auto d = std::make_shared<data::TensorDataset>(ones({4,2}), Tensor()); data::DataLoader l(d, {.batch_size = 2}); l.set_position(-1, -5); for (auto& b : l) (void)b; }},
+      {"DataLoader batch 0", []{ auto d = std::make_shared<data::TensorDataset>(ones({4,2}), Tensor()); data::DataLoader l(d, {.batch_size = 0}); }},
+      {"TensorDataset sizes differ", []{ data::TensorDataset d(ones({4,2}), ones({3})); }},
+      {"Module to int64", []{ auto a = nn::Linear(3, 2); a->to(DType::Int64); }},
+      {"load_state_dict wrong shape", []{ auto a = nn::Linear(3, 2); auto b = nn::Linear(4, 2); b->load_state_dict(a->state_dict()); }},
+      {"Embedding module index out of range", []{ auto e = nn::Embedding(3, 2); (*e)(from_vector<int64_t>({5})); }},
+      {"Conv2d module wrong channels", []{ auto c = nn::Conv2d(3, 4, 3); (*c)(ones({1, 2, 5, 5})); }},
   };
   for (const Case& c : cases) {
     INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, >128 signal)");
