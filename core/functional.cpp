@@ -1,4 +1,5 @@
-// Function-level derivatives on top of ember::grad. docs/functional.md explains the tricks used here.
+// Function-level derivatives on top of ember::grad. docs/functional.md explains the tricks used
+// here.
 #include "core/functional.h"
 
 #include "core/autograd.h"
@@ -26,13 +27,16 @@ void check_inputs(const char* op, const std::vector<Tensor>& inputs) {
 
 // v[i] must look like like[i] (an input or the output): same shape, dtype and device.
 void check_vector(const char* op, const char* what, size_t i, const Tensor& v, const Tensor& like) {
-  EMBER_CHECK(v.defined(), op, "{}[{}] is an undefined tensor (expected {})", what, i, describe(like));
-  EMBER_CHECK(v.shape() == like.shape() && v.dtype() == like.dtype() && v.device() == like.device(), op,
-              "{}[{}] is {} but must match {}", what, i, describe(v), describe(like));
+  EMBER_CHECK(v.defined(), op, "{}[{}] is an undefined tensor (expected {})", what, i,
+              describe(like));
+  EMBER_CHECK(v.shape() == like.shape() && v.dtype() == like.dtype() && v.device() == like.device(),
+              op, "{}[{}] is {} but must match {}", what, i, describe(v), describe(like));
 }
 
-void check_vectors(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v) {
-  EMBER_CHECK(v.size() == inputs.size(), op, "got {} inputs but {} vectors v", inputs.size(), v.size());
+void check_vectors(const char* op, const std::vector<Tensor>& inputs,
+                   const std::vector<Tensor>& v) {
+  EMBER_CHECK(v.size() == inputs.size(), op, "got {} inputs but {} vectors v", inputs.size(),
+              v.size());
   for (size_t i = 0; i < v.size(); ++i) check_vector(op, "v", i, v[i], inputs[i]);
 }
 
@@ -59,7 +63,8 @@ Tensor call(const char* op, const Fn& f, const std::vector<Tensor>& xs) {
     out = f(xs);
   }
   EMBER_CHECK(out.defined(), op, "the function returned an undefined tensor");
-  EMBER_CHECK(out.is_floating_point(), op, "the function returned a {} tensor: only floating outputs have derivatives",
+  EMBER_CHECK(out.is_floating_point(), op,
+              "the function returned a {} tensor: only floating outputs have derivatives",
               describe(out));
   return out;
 }
@@ -71,8 +76,10 @@ void check_scalar(const char* op, const Tensor& out) {
 
 // d(outputs)/d(xs) weighted by weights; zeros for inputs the outputs do not depend on. Outputs that
 // do not require grad (constant in every input) contribute nothing.
-std::vector<Tensor> weighted_grads(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights,
-                                   const std::vector<Tensor>& xs, bool create_graph, bool retain_graph) {
+std::vector<Tensor> weighted_grads(const std::vector<Tensor>& outputs,
+                                   const std::vector<Tensor>& weights,
+                                   const std::vector<Tensor>& xs, bool create_graph,
+                                   bool retain_graph) {
   std::vector<Tensor> roots, root_weights;
   for (size_t k = 0; k < outputs.size(); ++k) {
     if (!outputs[k].defined() || !outputs[k].requires_grad()) continue;
@@ -81,8 +88,9 @@ std::vector<Tensor> weighted_grads(const std::vector<Tensor>& outputs, const std
   }
   std::vector<Tensor> grads(xs.size());
   if (!roots.empty()) {
-    grads = grad(roots, xs, root_weights,
-                 {.retain_graph = retain_graph, .create_graph = create_graph, .allow_unused = true});
+    grads =
+        grad(roots, xs, root_weights,
+             {.retain_graph = retain_graph, .create_graph = create_graph, .allow_unused = true});
   }
   for (size_t i = 0; i < xs.size(); ++i) {
     if (!grads[i].defined()) grads[i] = zeros_like(xs[i]);
@@ -101,7 +109,8 @@ std::vector<int64_t> concat(const Shape& a, const Shape& b) {
 // The Jacobian of `out` with respect to each of xs, one vjp per element of out (the rows), each
 // with a one-hot v; [i] has shape out ++ xs[i]. Plain loops rather than a batched (vmap-style)
 // backward: n backward passes through the same retained graph.
-std::vector<Tensor> jacobian_rows(const Tensor& out, const std::vector<Tensor>& xs, bool create_graph) {
+std::vector<Tensor> jacobian_rows(const Tensor& out, const std::vector<Tensor>& xs,
+                                  bool create_graph) {
   const int64_t m = out.numel();
   std::vector<std::vector<Tensor>> rows(xs.size());
   for (int64_t k = 0; k < m; ++k) {
@@ -142,7 +151,8 @@ VjpResult vjp(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& v, b
 
 // Forward mode from reverse mode. g(u) = J^T u is linear in u, so its own vjp with v is
 // (J^T)^T v = J v: differentiate f's vjp with respect to a dummy u (its value is irrelevant).
-JvpResult jvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v, bool create_graph) {
+JvpResult jvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v,
+              bool create_graph) {
   check_inputs("jvp", inputs);
   check_vectors("jvp", inputs, v);
   std::vector<Tensor> xs = differentiable_copies(inputs, create_graph);
@@ -162,7 +172,8 @@ JvpResult jvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<
 }
 
 // Reverse over reverse: with g = df/dx kept in the graph, d(g . v)/dx = H^T v = H v (H symmetric).
-HvpResult hvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v, bool create_graph) {
+HvpResult hvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v,
+              bool create_graph) {
   check_inputs("hvp", inputs);
   check_vectors("hvp", inputs, v);
   std::vector<Tensor> xs = differentiable_copies(inputs, create_graph);
@@ -207,7 +218,8 @@ std::vector<std::vector<Tensor>> hessian(const Fn& f, const std::vector<Tensor>&
       h[i] = jacobian_rows(g[i], xs, false);
     } else {
       for (const Tensor& x : xs)
-        h[i].push_back(zeros(concat(xs[i].shape(), x.shape()), {.dtype = x.dtype(), .device = x.device()}));
+        h[i].push_back(
+            zeros(concat(xs[i].shape(), x.shape()), {.dtype = x.dtype(), .device = x.device()}));
     }
   }
   return h;
@@ -234,6 +246,8 @@ HvpResult1 hvp(const Fn1& f, const Tensor& input, const Tensor& v, bool create_g
 Tensor jacobian(const Fn1& f, const Tensor& input, bool create_graph) {
   return jacobian(lift(f), std::vector<Tensor>{input}, create_graph)[0];
 }
-Tensor hessian(const Fn1& f, const Tensor& input) { return hessian(lift(f), std::vector<Tensor>{input})[0][0]; }
+Tensor hessian(const Fn1& f, const Tensor& input) {
+  return hessian(lift(f), std::vector<Tensor>{input})[0][0];
+}
 
 }  // namespace ember::autograd::functional

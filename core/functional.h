@@ -28,7 +28,8 @@ struct VjpResult {
   std::vector<Tensor> vjp;  // vjp[i] has inputs[i]'s shape: v^T df/dinputs[i]
 };
 // v^T J for each input; v has f's output shape (a one-element f may take an undefined v: ones).
-VjpResult vjp(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& v, bool create_graph = false);
+VjpResult vjp(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& v,
+              bool create_graph = false);
 
 struct JvpResult {
   Tensor output;
@@ -47,7 +48,8 @@ HvpResult hvp(const Fn& f, const std::vector<Tensor>& inputs, const std::vector<
               bool create_graph = false);
 
 // [i]: the output's shape followed by inputs[i]'s shape; one vjp per output element.
-std::vector<Tensor> jacobian(const Fn& f, const std::vector<Tensor>& inputs, bool create_graph = false);
+std::vector<Tensor> jacobian(const Fn& f, const std::vector<Tensor>& inputs,
+                             bool create_graph = false);
 
 // [i][j]: inputs[i]'s shape followed by inputs[j]'s shape, for a one-element f.
 std::vector<std::vector<Tensor>> hessian(const Fn& f, const std::vector<Tensor>& inputs);
@@ -65,6 +67,6 @@ VjpResult1 vjp(const Fn1& f, const Tensor& input, const Tensor& v, bool create_g
 JvpResult jvp(const Fn1& f, const Tensor& input, const Tensor& v, bool create_graph = false);
 HvpResult1 hvp(const Fn1& f, const Tensor& input, const Tensor& v, bool create_graph = false);
 Tensor jacobian(const Fn1& f, const Tensor& input, bool create_graph = false);  // out ++ in shape
-Tensor hessian(const Fn1& f, const Tensor& input);                             // in ++ in shape
+Tensor hessian(const Fn1& f, const Tensor& input);                              // in ++ in shape
 
 }  // namespace ember::autograd::functional

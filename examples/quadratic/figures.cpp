@@ -14,8 +14,10 @@ constexpr double kFloor = 1e-17;
 
 }  // namespace
 
-void draw_contours(const Problem& p, const std::vector<Trajectory>& paths, const std::string& file) {
-  EMBER_CHECK(p.n() == 2, "quadratic", "contour plots need a 2-dimensional problem, got n = {}", p.n());
+void draw_contours(const Problem& p, const std::vector<Trajectory>& paths,
+                   const std::string& file) {
+  EMBER_CHECK(p.n() == 2, "quadratic", "contour plots need a 2-dimensional problem, got n = {}",
+              p.n());
   const std::vector<double> a = p.a.to_vector<double>(), x_star = p.x_star.to_vector<double>();
   // The bounding box of every iterate, with a margin.
   double x_lo = x_star[0], x_hi = x_star[0], y_lo = x_star[1], y_hi = x_star[1];
@@ -45,7 +47,8 @@ void draw_contours(const Problem& p, const std::vector<Trajectory>& paths, const
   }
   std::vector<double> levels;
   for (double level = z_max / 2; level > z_max * 1e-4; level /= 2.5) levels.push_back(level);
-  io::Plot plot({.title = "f(x) = 1/2 x'Ax - b'x, condition number " + std::to_string(std::lround(p.condition())),
+  io::Plot plot({.title = "f(x) = 1/2 x'Ax - b'x, condition number " +
+                          std::to_string(std::lround(p.condition())),
                  .xlabel = "x1",
                  .ylabel = "x2",
                  .width = 720,
@@ -103,7 +106,8 @@ void draw_convergence(const std::vector<Trajectory>& runs, const std::vector<Rat
       err.push_back(e);
       if (e < y_min) break;
     }
-    if (it.size() >= 2) plot.line(it, err, {.label = r.label, .color = r.color, .width = 1, .dashed = true});
+    if (it.size() >= 2)
+      plot.line(it, err, {.label = r.label, .color = r.color, .width = 1, .dashed = true});
   }
   plot.save(file);
 }

@@ -16,8 +16,8 @@ namespace {
 
 const TensorOptions kF64{.dtype = DType::Float64};
 
-// H x = x - 2 u (u^T x) / (u^T u): the reflection through the hyperplane orthogonal to u, applied to
-// a vector or to every column of a matrix.
+// H x = x - 2 u (u^T x) / (u^T u): the reflection through the hyperplane orthogonal to u, applied
+// to a vector or to every column of a matrix.
 Tensor reflect(const Tensor& x, const Tensor& u) {
   const double scale = 2.0 / dot(u, u).item<double>();
   return x.dim() == 1 ? x - u * (dot(u, x) * scale) : x - outer(u, matmul(u, x)) * scale;
@@ -85,7 +85,8 @@ std::vector<double> cholesky_solve(std::vector<double> h, std::vector<double> g,
 
 int64_t iterations_for_rate(double rate, double factor, double tolerance) {
   if (rate <= 0) return 1;
-  return std::max<int64_t>(0, static_cast<int64_t>(std::ceil(std::log(tolerance / factor) / std::log(rate))));
+  return std::max<int64_t>(
+      0, static_cast<int64_t>(std::ceil(std::log(tolerance / factor) / std::log(rate))));
 }
 
 double accelerated_rate(double kappa) { return (std::sqrt(kappa) - 1) / (std::sqrt(kappa) + 1); }
@@ -106,7 +107,8 @@ Problem make_problem(int64_t n, double condition, uint64_t seed) {
   Tensor lambda = n == 1 ? ones({1}, kF64) : linspace(1, condition, n, kF64);
   for (int r = 0; r < 3; ++r) p.reflectors.push_back(randn({n}, kF64, &gen));
   p.eigenvalues = lambda;
-  // Q diag(lambda) Q^T = H1 H2 H3 diag(lambda) H3 H2 H1, one reflection of rows and columns at a time.
+  // Q diag(lambda) Q^T = H1 H2 H3 diag(lambda) H3 H2 H1, one reflection of rows and columns at a
+  // time.
   Tensor a = eye(n, std::nullopt, kF64) * lambda;
   for (int r = 2; r >= 0; --r) a = reflect(reflect(a, p.reflectors[r]).t(), p.reflectors[r]);
   p.a = (0.5 * (a + a.t())).contiguous();  // symmetric to the last bit
@@ -201,14 +203,14 @@ Trajectory newton(const Problem& p, const Tensor& x0, const RunOptions& o) {
   const Objective f = objective_fn(p);
   if (track.done()) return track.take();
   const int64_t n = p.n();
-  const std::vector<double> step =
-      cholesky_solve(fn::hessian(f, x0).to_vector<double>(), gradient(f, x0).to_vector<double>(), n);
+  const std::vector<double> step = cholesky_solve(fn::hessian(f, x0).to_vector<double>(),
+                                                  gradient(f, x0).to_vector<double>(), n);
   track.push(x0 - from_vector(step));
   return track.take();
 }
 
-std::vector<Tensor> conjugate_gradient_steps(const Objective& f, const Tensor& x0, int64_t max_steps,
-                                             double residual_tolerance,
+std::vector<Tensor> conjugate_gradient_steps(const Objective& f, const Tensor& x0,
+                                             int64_t max_steps, double residual_tolerance,
                                              const std::function<bool(const Tensor&)>& stop) {
   std::vector<Tensor> iterates = {x0};
   Tensor x = x0;
@@ -238,7 +240,8 @@ Trajectory conjugate_gradient(const Problem& p, const Tensor& x0, const RunOptio
   return track.take();
 }
 
-Trajectory ember_sgd(const Problem& p, const Tensor& x0, const RunOptions& o, double lr, double momentum) {
+Trajectory ember_sgd(const Problem& p, const Tensor& x0, const RunOptions& o, double lr,
+                     double momentum) {
   Tracker track(p, x0, o, momentum > 0 ? "ember optim::SGD, momentum" : "ember optim::SGD");
   Tensor x = x0.detach().clone().requires_grad_();
   optim::SGD opt({x}, {.lr = lr, .momentum = momentum});
@@ -268,10 +271,12 @@ Prediction predict_gradient_descent(double kappa, double tolerance) {
   return {iterations_for_rate((kappa - 1) / (kappa + 1), 1, tolerance), "((k-1)/(k+1))^t"};
 }
 Prediction predict_line_search(double kappa, double tolerance) {
-  return {iterations_for_rate((kappa - 1) / (kappa + 1), 1, tolerance), "((k-1)/(k+1))^t, Kantorovich"};
+  return {iterations_for_rate((kappa - 1) / (kappa + 1), 1, tolerance),
+          "((k-1)/(k+1))^t, Kantorovich"};
 }
 Prediction predict_heavy_ball(double kappa, double tolerance) {
-  return {iterations_for_rate(accelerated_rate(kappa), 1, tolerance), "((sqrt k-1)/(sqrt k+1))^t, asymptotic"};
+  return {iterations_for_rate(accelerated_rate(kappa), 1, tolerance),
+          "((sqrt k-1)/(sqrt k+1))^t, asymptotic"};
 }
 Prediction predict_conjugate_gradient(double kappa, int64_t n, double tolerance) {
   return {std::min(n, iterations_for_rate(accelerated_rate(kappa), 2, tolerance)),

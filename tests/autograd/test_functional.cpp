@@ -1,7 +1,6 @@
 // ember::autograd::functional against closed forms (quadratics, polynomials, softmax cross-entropy)
 // and central finite differences, all in float64.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "core/functional.h"
@@ -56,7 +55,8 @@ std::vector<double> central_difference(const fn::Fn& f, const std::vector<Tensor
 
 }  // namespace
 
-TEST_CASE("functional: a quadratic's gradient, Hessian-vector product and Hessian are Ax - b and A") {
+TEST_CASE(
+    "functional: a quadratic's gradient, Hessian-vector product and Hessian are Ax - b and A") {
   Tensor x = tensor(kX), v = tensor(kV);
   std::vector<double> grad_expected = mat_vec(kA, kX);
   for (size_t i = 0; i < 3; ++i) grad_expected[i] -= kB[i];
@@ -87,7 +87,9 @@ TEST_CASE("functional: a polynomial of two inputs, every derivative in closed fo
   const std::vector<double> dxv = {0.3, -0.2, 1.0}, dyv = {-1.0, 0.4, 0.6};
   Tensor x = tensor(xv), y = tensor(yv), dx = tensor(dxv), dy = tensor(dyv);
   // f(x, y) = sum(x^2 y + y^3)
-  fn::Fn f = [](const std::vector<Tensor>& in) { return (in[0] * in[0] * in[1] + pow(in[1], 3)).sum(); };
+  fn::Fn f = [](const std::vector<Tensor>& in) {
+    return (in[0] * in[0] * in[1] + pow(in[1], 3)).sum();
+  };
   // F(x, y) = x^2 y, elementwise
   fn::Fn F = [](const std::vector<Tensor>& in) { return in[0] * in[0] * in[1]; };
 
@@ -95,11 +97,11 @@ TEST_CASE("functional: a polynomial of two inputs, every derivative in closed fo
   std::vector<double> hxx(9, 0), hxy(9, 0), hyy(9, 0), jx(9, 0), jy(9, 0);
   for (size_t i = 0; i < 3; ++i) {
     const double a = xv[i], b = yv[i];
-    fx.push_back(2 * a * b);                                  // df/dx = 2xy
-    fy.push_back(a * a + 3 * b * b);                          // df/dy = x^2 + 3y^2
-    hv_x.push_back(2 * b * dxv[i] + 2 * a * dyv[i]);          // H_xx = 2y, H_xy = 2x
-    hv_y.push_back(2 * a * dxv[i] + 6 * b * dyv[i]);          // H_yx = 2x, H_yy = 6y
-    jv.push_back(2 * a * b * dxv[i] + a * a * dyv[i]);        // dF = 2xy dx + x^2 dy
+    fx.push_back(2 * a * b);                            // df/dx = 2xy
+    fy.push_back(a * a + 3 * b * b);                    // df/dy = x^2 + 3y^2
+    hv_x.push_back(2 * b * dxv[i] + 2 * a * dyv[i]);    // H_xx = 2y, H_xy = 2x
+    hv_y.push_back(2 * a * dxv[i] + 6 * b * dyv[i]);    // H_yx = 2x, H_yy = 6y
+    jv.push_back(2 * a * b * dxv[i] + a * a * dyv[i]);  // dF = 2xy dx + x^2 dy
     hxx[i * 4] = 2 * b;
     hxy[i * 4] = 2 * a;
     hyy[i * 4] = 6 * b;
@@ -155,13 +157,16 @@ TEST_CASE("functional: softmax cross-entropy has gradient p - onehot and Hessian
   check_values(fn::hvp(loss, z, tensor({1, 1, 1, 1})).hvp, {0, 0, 0, 0});
 }
 
-TEST_CASE("functional: jvp, vjp, hvp and jacobian of a nonlinear map agree with finite differences") {
+TEST_CASE(
+    "functional: jvp, vjp, hvp and jacobian of a nonlinear map agree with finite differences") {
   Generator gen(11);
   Tensor w = randn({4, 3}, f64, &gen);
   Tensor x = randn({3}, f64, &gen), c = randn({2, 2}, f64, &gen);
   Tensor vx = randn({3}, f64, &gen), vc = randn({2, 2}, f64, &gen);
   // F(x, c) = tanh(W x) * exp(c).flatten(): [4]
-  fn::Fn F = [w](const std::vector<Tensor>& in) { return tanh(matmul(w, in[0])) * exp(in[1]).flatten(); };
+  fn::Fn F = [w](const std::vector<Tensor>& in) {
+    return tanh(matmul(w, in[0])) * exp(in[1]).flatten();
+  };
   check_values(fn::jvp(F, {x, c}, {vx, vc}).jvp, central_difference(F, {x, c}, {vx, vc}), 1e-8);
 
   // Each column of the Jacobian is a finite difference along a basis vector.
@@ -171,7 +176,8 @@ TEST_CASE("functional: jvp, vjp, hvp and jacobian of a nonlinear map agree with 
   for (int64_t k = 0; k < 3; ++k) {
     Tensor e = zeros({3}, f64);
     e.narrow(0, k, 1).fill_(1);
-    check_values(jac[0].select(1, k).contiguous(), central_difference(F, {x, c}, {e, zeros({2, 2}, f64)}), 1e-8);
+    check_values(jac[0].select(1, k).contiguous(),
+                 central_difference(F, {x, c}, {e, zeros({2, 2}, f64)}), 1e-8);
   }
   // vjp is the transpose: u . (J v) == (J^T u) . v for any u, v.
   Tensor u = randn({4}, f64, &gen);
@@ -183,7 +189,8 @@ TEST_CASE("functional: jvp, vjp, hvp and jacobian of a nonlinear map agree with 
   // hvp is the finite difference of the gradient.
   fn::Fn s = [F](const std::vector<Tensor>& in) { return (F(in) * F(in)).sum(); };
   fn::Fn grad_x = [s](const std::vector<Tensor>& in) { return fn::vjp(s, in, Tensor()).vjp[0]; };
-  check_values(fn::hvp(s, {x, c}, {vx, vc}).hvp[0], central_difference(grad_x, {x, c}, {vx, vc}), 1e-7);
+  check_values(fn::hvp(s, {x, c}, {vx, vc}).hvp[0], central_difference(grad_x, {x, c}, {vx, vc}),
+               1e-7);
 }
 
 TEST_CASE("functional: inputs f does not use get zero derivatives, constant outputs too") {
@@ -200,11 +207,13 @@ TEST_CASE("functional: inputs f does not use get zero derivatives, constant outp
   check_values(fn::jvp(constant, {x}, {tensor({1, 1})}).jvp, {0, 0});
   // A linear map: jvp through the double-backward trick is exact, with no second-order term.
   Tensor m = tensor({1, 2, 3, 4, 5, 6}, {3, 2});
-  check_values(fn::jvp([m](const Tensor& x) { return matmul(m, x); }, x, tensor({1, -1})).jvp, {-1, -1, -1});
+  check_values(fn::jvp([m](const Tensor& x) { return matmul(m, x); }, x, tensor({1, -1})).jvp,
+               {-1, -1, -1});
   check_values(fn::jvp([](const Tensor& x) { return x; }, x, tensor({7, 8})).jvp, {7, 8});
 }
 
-TEST_CASE("functional: the caller's tensors are left alone, and create_graph results differentiate") {
+TEST_CASE(
+    "functional: the caller's tensors are left alone, and create_graph results differentiate") {
   Tensor x = tensor({0.5, -1.0, 2.0});
   auto cube = [](const Tensor& t) { return pow(t, 3).sum(); };
   fn::VjpResult1 r = fn::vjp(cube, x, Tensor());
@@ -216,7 +225,8 @@ TEST_CASE("functional: the caller's tensors are left alone, and create_graph res
   fn::HvpResult1 h = fn::hvp(cube, leaf, tensor({1, 1, 1}));
   CHECK_FALSE(leaf.grad().defined());
   CHECK_FALSE(h.hvp.requires_grad());
-  // With create_graph the gradient 3x^2 stays a function of the caller's leaf: its derivative is 6x.
+  // With create_graph the gradient 3x^2 stays a function of the caller's leaf: its derivative is
+  // 6x.
   fn::VjpResult1 g = fn::vjp(cube, leaf, Tensor(), /*create_graph=*/true);
   REQUIRE(g.vjp.requires_grad());
   check_values(grad({g.vjp.sum()}, {leaf})[0], {3, -6, 12});
@@ -230,17 +240,24 @@ TEST_CASE("functional: bad input is an ember::Error naming the function and the 
   Tensor x = tensor({1, 2, 3});
   auto sq = [](const Tensor& t) { return t * t; };
   auto total = [](const Tensor& t) { return (t * t).sum(); };
-  CHECK_THROWS_WITH(fn::vjp(sq, x, tensor({1, 2})), Contains("[vjp]") && Contains("[2]") && Contains("[3]"));
-  CHECK_THROWS_WITH(fn::vjp(sq, x, Tensor()), Contains("[vjp]") && Contains("one element") && Contains("[3]"));
-  CHECK_THROWS_WITH(fn::jvp(sq, x, tensor({1, 2, 3, 4})), Contains("[jvp]") && Contains("[4]") && Contains("[3]"));
-  CHECK_THROWS_WITH(fn::hvp(sq, x, tensor({1, 2, 3})), Contains("[hvp]") && Contains("one element") && Contains("[3]"));
+  CHECK_THROWS_WITH(fn::vjp(sq, x, tensor({1, 2})),
+                    Contains("[vjp]") && Contains("[2]") && Contains("[3]"));
+  CHECK_THROWS_WITH(fn::vjp(sq, x, Tensor()),
+                    Contains("[vjp]") && Contains("one element") && Contains("[3]"));
+  CHECK_THROWS_WITH(fn::jvp(sq, x, tensor({1, 2, 3, 4})),
+                    Contains("[jvp]") && Contains("[4]") && Contains("[3]"));
+  CHECK_THROWS_WITH(fn::hvp(sq, x, tensor({1, 2, 3})),
+                    Contains("[hvp]") && Contains("one element") && Contains("[3]"));
   CHECK_THROWS_WITH(fn::hessian(sq, x), Contains("[hessian]") && Contains("[3]"));
   CHECK_THROWS_WITH(fn::hvp(total, x, Tensor()), Contains("[hvp]") && Contains("undefined"));
   CHECK_THROWS_WITH(fn::jacobian(sq, Tensor()), Contains("[jacobian]") && Contains("undefined"));
-  CHECK_THROWS_WITH(fn::jacobian(sq, from_vector<int64_t>({1, 2})), Contains("[jacobian]") && Contains("int64"));
-  CHECK_THROWS_WITH(fn::hvp(total, x, ones({3})), Contains("[hvp]") && Contains("float32") && Contains("float64"));
+  CHECK_THROWS_WITH(fn::jacobian(sq, from_vector<int64_t>({1, 2})),
+                    Contains("[jacobian]") && Contains("int64"));
+  CHECK_THROWS_WITH(fn::hvp(total, x, ones({3})),
+                    Contains("[hvp]") && Contains("float32") && Contains("float64"));
   fn::Fn two = [](const std::vector<Tensor>& in) { return (in[0] * in[1]).sum(); };
-  CHECK_THROWS_WITH(fn::jvp(two, {x, x}, {x}), Contains("[jvp]") && Contains("2 inputs") && Contains("1 vectors"));
+  CHECK_THROWS_WITH(fn::jvp(two, {x, x}, {x}),
+                    Contains("[jvp]") && Contains("2 inputs") && Contains("1 vectors"));
   CHECK_THROWS_WITH(fn::vjp([](const Tensor&) { return Tensor(); }, x, Tensor()),
                     Contains("[vjp]") && Contains("undefined"));
 }

@@ -1,7 +1,6 @@
 // examples/quadratic: the problem is the quadratic it claims to be, conjugate gradients through hvp
 // solves an n-dimensional SPD system in at most n steps, and each method meets its textbook rate.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -87,7 +86,8 @@ TEST_CASE("quadratic: CG ends in as many steps as A has distinct eigenvalues") {
   CHECK(t.errors[2] > 1e-3);
 }
 
-TEST_CASE("quadratic: gradient descent contracts by (k-1)/(k+1) per step, the Kantorovich worst case") {
+TEST_CASE(
+    "quadratic: gradient descent contracts by (k-1)/(k+1) per step, the Kantorovich worst case") {
   const q::Problem p = q::make_problem(10, 20, 1);
   const double rate = 19.0 / 21.0;
   const Tensor start = q::zigzag_start(p, 1.0);
@@ -104,8 +104,8 @@ TEST_CASE("quadratic: gradient descent contracts by (k-1)/(k+1) per step, the Ka
 }
 
 TEST_CASE("quadratic: the predicted iteration counts") {
-  CHECK(q::predict_gradient_descent(100, 1e-8).iterations == 922);  // ln 1e-8 / ln(99/101)
-  CHECK(q::predict_heavy_ball(100, 1e-8).iterations == 92);         // ln 1e-8 / ln(9/11)
+  CHECK(q::predict_gradient_descent(100, 1e-8).iterations == 922);         // ln 1e-8 / ln(99/101)
+  CHECK(q::predict_heavy_ball(100, 1e-8).iterations == 92);                // ln 1e-8 / ln(9/11)
   CHECK(q::predict_conjugate_gradient(100, 1000, 1e-8).iterations == 96);  // ln 5e-9 / ln(9/11)
   CHECK(q::predict_conjugate_gradient(100, 50, 1e-8).iterations == 50);
   CHECK(q::predict_sgd(100, 1e-8).iterations == 1833);  // ln 1e-8 / ln 0.99
@@ -131,25 +131,29 @@ TEST_CASE("quadratic: on n = 1000, each method against its bound") {
   const double alpha = 4 / std::pow(1 + 10, 2), beta = std::pow(9.0 / 11.0, 2);
   const q::Trajectory sgd = q::ember_sgd(p, x0, o, alpha, beta);
   REQUIRE(sgd.iterations == hb.iterations);
-  for (size_t k = 0; k < hb.errors.size(); ++k) CHECK(sgd.errors[k] == Approx(hb.errors[k]).epsilon(1e-6));
+  for (size_t k = 0; k < hb.errors.size(); ++k)
+    CHECK(sgd.errors[k] == Approx(hb.errors[k]).epsilon(1e-6));
 }
 
 TEST_CASE("quadratic: bad problems and the figures") {
   CHECK_THROWS_WITH(q::make_problem(0, 10, 0), Contains("[quadratic]") && Contains("dimension"));
   CHECK_THROWS_WITH(q::make_problem(5, 0.5, 0), Contains("[quadratic]") && Contains("0.5"));
   const q::Problem p3 = q::make_problem(3, 4, 0);
-  CHECK_THROWS_WITH(q::draw_contours(p3, {}, "unused.svg"), Contains("[quadratic]") && Contains("n = 3"));
+  CHECK_THROWS_WITH(q::draw_contours(p3, {}, "unused.svg"),
+                    Contains("[quadratic]") && Contains("n = 3"));
 
   const q::Problem p = q::make_problem(2, 5, 0);
   const q::Trajectory cg =
       q::conjugate_gradient(p, q::zigzag_start(p, 1.0), {.tolerance = 1e-6, .record_points = true});
   REQUIRE(cg.points.size() == 3);  // two steps in two dimensions
-  const std::string file = (std::filesystem::temp_directory_path() / "ember_quadratic_contours.svg").string();
+  const std::string file =
+      (std::filesystem::temp_directory_path() / "ember_quadratic_contours.svg").string();
   q::draw_contours(p, {cg}, file);
   std::ifstream in(file);
   std::stringstream text;
   text << in.rdbuf();
-  CHECK_THAT(text.str(), Contains("<svg") && Contains("conjugate gradients") && Contains("minimum"));
+  CHECK_THAT(text.str(),
+             Contains("<svg") && Contains("conjugate gradients") && Contains("minimum"));
   std::filesystem::remove(file);
 
   // A run that ends exactly at the minimum (condition number 1) and a rate of 0 still plot on a
@@ -158,7 +162,8 @@ TEST_CASE("quadratic: bad problems and the figures") {
   exact.method = "one step";
   exact.errors = {1.0, 0.0};
   exact.iterations = 1;
-  const std::string convergence = (std::filesystem::temp_directory_path() / "ember_quadratic_rates.svg").string();
+  const std::string convergence =
+      (std::filesystem::temp_directory_path() / "ember_quadratic_rates.svg").string();
   CHECK_NOTHROW(q::draw_convergence({exact}, {{"rate 0", 0.0, 1}}, "kappa = 1", convergence));
   CHECK(std::filesystem::exists(convergence));
   std::filesystem::remove(convergence);
