@@ -210,6 +210,10 @@ TEST_CASE("functional: inputs f does not use get zero derivatives, constant outp
   check_values(fn::jvp([m](const Tensor& x) { return matmul(m, x); }, x, tensor({1, -1})).jvp,
                {-1, -1, -1});
   check_values(fn::jvp([](const Tensor& x) { return x; }, x, tensor({7, 8})).jvp, {7, 8});
+  // A linear scalar has a zero Hessian: its constant gradient stays in the graph, so hvp is zeros
+  // rather than an error.
+  check_values(fn::hvp([](const Tensor& x) { return 3 * x.sum(); }, x, tensor({1, 2})).hvp, {0, 0});
+  check_values(fn::hessian([](const Tensor& x) { return 3 * x.sum(); }, x), {0, 0, 0, 0});
 }
 
 TEST_CASE(
