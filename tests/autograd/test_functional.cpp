@@ -238,6 +238,11 @@ TEST_CASE(
   fn::JvpResult j = fn::jvp(cube, leaf, tensor({1, 2, 3}), /*create_graph=*/true);
   check_values(grad({j.jvp}, {leaf})[0], {3, -12, 36});
   CHECK_FALSE(leaf.grad().defined());
+  // A non-contiguous input that requires grad (a transposed view) works the same way.
+  Tensor m = tensor({1, 2, 3, 4}, {2, 2}).requires_grad_();
+  fn::VjpResult1 gm = fn::vjp(cube, m.t(), Tensor(), /*create_graph=*/true);
+  check_values(gm.vjp, {3, 27, 12, 48});  // 3 m^T squared
+  check_values(grad({gm.vjp.sum()}, {m})[0], {6, 12, 18, 24});
 }
 
 TEST_CASE("functional: bad input is an ember::Error naming the function and the shapes") {
