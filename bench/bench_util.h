@@ -1,5 +1,5 @@
 #pragma once
-// The timing harness of every ember benchmark (see BENCHMARKS.md): warm-up steps, then at least 20
+// The timing harness of every ember benchmark (see docs/benchmarks.md): warm-up steps, then at least 20
 // timed steps, and one line per case:
 //   name  median_ms  min_ms  max_ms  [key=value ...]
 // The median is the figure to compare: on a shared machine the mean is dragged by the slow
@@ -22,7 +22,7 @@ struct Timing {
 
 struct TimingOptions {
   int warmup_steps = 3;
-  int steps = 20;  // raised to 20 if lower: BENCHMARKS.md asks for at least 20
+  int steps = 20;  // raised to 20 if lower: every workload times at least 20
 };
 
 // Times `step()` (one training step, one GEMM, a loop of 100,000 adds: whatever one case is).

@@ -1,4 +1,4 @@
-// The BENCHMARKS.md workloads on a CUDA device (built only with the CUDA backend):
+// The reference workloads (docs/benchmarks.md) on a CUDA device (built only with the CUDA backend):
 //   W1/<dtype>/<N>/cublas   cublasGemmEx called directly on device buffers: the limit
 //   W1/<dtype>/<N>/matmul   ember::matmul on CUDA tensors (vs_cublas = its GFLOP/s over cuBLAS's)
 //   W2/mlp, W3/convnet      one Adam training step, the networks of bench/w2_w3_train.cpp

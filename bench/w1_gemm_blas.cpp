@@ -1,4 +1,4 @@
-// W1 (BENCHMARKS.md): square float32 GEMM C = A B for N = 256, 512, 1024, 2048 on 2 threads.
+// W1 (docs/benchmarks.md): square float32 GEMM C = A B for N = 256, 512, 1024, 2048 on 2 threads.
 // The first case, "blas", is cblas_sgemm through ember's loader: the limit the other cases are
 // measured against (vs_blas = their GFLOP/s over its GFLOP/s at the same N).
 //

@@ -1,4 +1,4 @@
-// W2 (MLP) and W3 (ConvNet) of BENCHMARKS.md: one Adam training step, batch 128 and 64.
+// W2 (MLP) and W3 (ConvNet) of docs/benchmarks.md: one Adam training step, batch 128 and 64.
 #include <ember/ember.h>
 #include <omp.h>
 

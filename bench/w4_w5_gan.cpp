@@ -1,4 +1,4 @@
-// W4 (DCGAN) and W5 (WGAN-GP) of BENCHMARKS.md: one critic step on a real and a fake batch plus one
+// W4 (DCGAN) and W5 (WGAN-GP) of docs/benchmarks.md: one critic step on a real and a fake batch plus one
 // generator step, batch 64, with the trainer's networks (examples/gan/networks.h).
 #include <ember/ember.h>
 #include <omp.h>

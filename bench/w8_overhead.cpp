@@ -1,4 +1,4 @@
-// W8 of BENCHMARKS.md: per-op framework overhead.
+// W8 of docs/benchmarks.md: per-op framework overhead.
 //   W8/add               100,000 x c = a + b on 1-element tensors, no grad
 //   W8/mul_sum_backward   10,000 x (a * b).sum() forward + backward on 16-element tensors
 #include <ember/ember.h>

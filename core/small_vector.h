@@ -1,6 +1,6 @@
 #pragma once
 // A vector that keeps up to N elements inline. Shapes and strides are almost always short, and
-// allocating them on the heap would dominate the cost of small ops (see W8 in BENCHMARKS.md).
+// allocating them on the heap would dominate the cost of small ops (see W8 in docs/benchmarks.md).
 #include <algorithm>
 #include <cstddef>
 #include <cstring>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs ember's benchmarks (BENCHMARKS.md). With --torch, also builds the libtorch peers and runs
+# Runs ember's benchmarks (the workloads of docs/benchmarks.md). With --torch, also builds the libtorch peers and runs
 # each workload alternately (ember, torch, ember, torch, ...) for ROUNDS rounds, then prints per
 # case the median of the rounds' medians for both and the ratio ember/torch.
 #   scripts/run-bench.sh BUILD_DIR [--torch]

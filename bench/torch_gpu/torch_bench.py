@@ -1,6 +1,6 @@
 """The PyTorch peer of bench/cuda_bench.cpp: the same cases, sizes, repetitions and timing rule
 (warm-up steps, then at least 20 timed steps, each ending with torch.cuda.synchronize(); the median
-is the figure). Prints lines in the BENCHMARKS.md format: name  median_ms  min_ms  max_ms  [k=v].
+is the figure). Prints lines in the format of docs/benchmarks.md: name  median_ms  min_ms  max_ms  [k=v].
 
     python3 bench/torch_gpu/torch_bench.py [W1|W2|W3|W8]...
 """

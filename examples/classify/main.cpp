@@ -1,4 +1,4 @@
-// Trains a small ConvNet on Fashion-MNIST (the W3 network of BENCHMARKS.md) and evaluates it on the
+// Trains a small ConvNet on Fashion-MNIST (the W3 network of docs/benchmarks.md) and evaluates it on the
 // test set after every epoch. Writes metrics.csv, checkpoint.safetensors (every epoch) and a grid of
 // test images with their predictions into --out.
 //   classify --epochs 5 --out out/classify

@@ -1,5 +1,5 @@
 #pragma once
-// The classifier of examples/classify (the W3 network of BENCHMARKS.md, with dropout). Shared with
+// The classifier of examples/classify (the W3 network of docs/benchmarks.md, with dropout). Shared with
 // examples/gan, whose Frechet distance is computed in this network's penultimate features.
 #include <memory>
 

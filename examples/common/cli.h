@@ -1,5 +1,5 @@
 #pragma once
-// What every example trainer's command line shares: the options DESIGN.md lists, validators whose
+// What every example trainer's command line shares: the options every trainer offers, validators whose
 // errors read as one short line, where the dataset lives, and a main() wrapper after which no
 // failure escapes as a crash: every error ends as one line "error: ..." on stderr and exit code 1.
 #include <CLI/CLI.hpp>

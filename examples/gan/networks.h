@@ -8,7 +8,7 @@ namespace ember::examples::gan {
 
 inline constexpr int64_t kDcganLatent = 100;
 
-// W4's DCGAN generator (BENCHMARKS.md): z [N, 100] -> linear -> 128x7x7, BN, ReLU -> convT(128->64, k4,
+// W4's DCGAN generator (docs/benchmarks.md): z [N, 100] -> linear -> 128x7x7, BN, ReLU -> convT(128->64, k4,
 // s2, p1) + BN + ReLU -> convT(64->1, k4, s2, p1) + tanh: images [N, 1, 28, 28] in [-1, 1].
 inline std::shared_ptr<nn::SequentialImpl> dcgan_generator() {
   return nn::Sequential({nn::Linear(kDcganLatent, 128 * 7 * 7), nn::Unflatten(1, {128, 7, 7}), nn::BatchNorm2d(128),
