@@ -20,8 +20,9 @@
 using namespace ember;
 
 int main(int argc, char **argv) {
-  CLI::App app{"Simple random walk: generating-function probabilities against "
-               "Monte Carlo"};
+  CLI::App app{
+      "Simple random walk: generating-function probabilities against "
+      "Monte Carlo"};
   examples::show_defaults_in_help(app);
   std::vector<double> ps = {0.5, 0.6};
   random_walk::SimulationOptions sim;
@@ -47,56 +48,43 @@ int main(int argc, char **argv) {
   return examples::run_trainer(app, argc, argv, [&] {
     sim.device = Device::parse(device);
     for (double p : ps)
-      EMBER_CHECK(p > 0 && p < 1, "random_walk",
-                  "--p must be strictly between 0 and 1, got {}", p);
-    EMBER_CHECK(sim.level <= sim.steps, "random_walk",
-                "--level {} cannot be reached in --steps {}", sim.level,
-                sim.steps);
+      EMBER_CHECK(p > 0 && p < 1, "random_walk", "--p must be strictly between 0 and 1, got {}", p);
+    EMBER_CHECK(sim.level <= sim.steps, "random_walk", "--level {} cannot be reached in --steps {}",
+                sim.level, sim.steps);
     examples::create_output_folder(out);
     std::string csv = "p,event,exact,simulated,ci95_lo,ci95_hi,inside\n";
     for (double p : ps) {
       sim.p = p;
       const auto start = std::chrono::steady_clock::now();
       const random_walk::SimulationCounts counts = random_walk::simulate(sim);
-      const double seconds = std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count();
-      fmt::print("\np = {}, q = {}: {} walks of {} steps on {} ({:.1f} s)\n", p,
-                 1 - p, sim.walks, sim.steps, sim.device, seconds);
-      fmt::print("{:<28} {:>11} {:>11}   {:<25}\n", "event", "exact",
-                 "simulated", "95% interval");
-      for (const random_walk::Comparison &row :
-           random_walk::compare(sim, counts)) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("\np = {}, q = {}: {} walks of {} steps on {} ({:.1f} s)\n", p, 1 - p, sim.walks,
+                 sim.steps, sim.device, seconds);
+      fmt::print("{:<28} {:>11} {:>11}   {:<25}\n", "event", "exact", "simulated", "95% interval");
+      for (const random_walk::Comparison &row : random_walk::compare(sim, counts)) {
         const random_walk::Interval ci = row.interval();
-        fmt::print("{:<28} {:>11.6f} {:>11.6f}   [{:.6f}, {:.6f}]{}\n",
-                   row.event, row.exact, row.estimate(), ci.lo, ci.hi,
-                   ci.contains(row.exact) ? "" : "  (outside)");
-        csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", p,
-                           row.event, row.exact, row.estimate(), ci.lo, ci.hi,
-                           ci.contains(row.exact) ? 1 : 0);
+        fmt::print("{:<28} {:>11.6f} {:>11.6f}   [{:.6f}, {:.6f}]{}\n", row.event, row.exact,
+                   row.estimate(), ci.lo, ci.hi, ci.contains(row.exact) ? "" : "  (outside)");
+        csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", p, row.event, row.exact,
+                           row.estimate(), ci.lo, ci.hi, ci.contains(row.exact) ? 1 : 0);
       }
-      const std::vector<double> exact =
-          random_walk::first_return_probabilities(p, sim.steps);
+      const std::vector<double> exact = random_walk::first_return_probabilities(p, sim.steps);
       double by_horizon = 0;
-      for (double f : exact)
-        by_horizon += f;
-      fmt::print("ever returns to 0: 1 - |p - q| = {:.6f} (returns after step "
-                 "{}: {:.6f})\n",
-                 random_walk::return_probability(p), sim.steps,
-                 random_walk::return_probability(p) - by_horizon);
-      fmt::print("ever reaches {}: min(1, p/q)^{} = {:.6f}\n", sim.level,
-                 sim.level, random_walk::passage_probability(p, sim.level));
+      for (double f : exact) by_horizon += f;
+      fmt::print(
+          "ever returns to 0: 1 - |p - q| = {:.6f} (returns after step "
+          "{}: {:.6f})\n",
+          random_walk::return_probability(p), sim.steps,
+          random_walk::return_probability(p) - by_horizon);
+      fmt::print("ever reaches {}: min(1, p/q)^{} = {:.6f}\n", sim.level, sim.level,
+                 random_walk::passage_probability(p, sim.level));
       const std::string figure = fmt::format("{}/first_return_p{}.svg", out, p);
       random_walk::first_return_plot(p, exact, counts).save(figure);
-      if (!quiet)
-        fmt::print("wrote {}\n", figure);
+      if (!quiet) fmt::print("wrote {}\n", figure);
     }
-    random_walk::first_return_family_plot(ps, sim.steps)
-        .save(out + "/return_by_step.svg");
-    io::write_file_atomic(out + "/comparison.csv",
-                          std::vector<uint8_t>(csv.begin(), csv.end()));
-    if (!quiet)
-      fmt::print("wrote {}/return_by_step.svg and {}/comparison.csv\n", out,
-                 out);
+    random_walk::first_return_family_plot(ps, sim.steps).save(out + "/return_by_step.svg");
+    io::write_file_atomic(out + "/comparison.csv", std::vector<uint8_t>(csv.begin(), csv.end()));
+    if (!quiet) fmt::print("wrote {}/return_by_step.svg and {}/comparison.csv\n", out, out);
   });
 }

@@ -21,8 +21,7 @@ std::vector<double> first_return_probabilities(double p, int64_t max_steps);
 // g[t] = P(the walk first reaches `level` (>= 1) at step t), t = 0..max_steps:
 // the coefficients of Phi(s)^level with Phi(s) = (1 - sqrt(1 - 4pq s^2)) /
 // (2qs), the first-passage function to +1.
-std::vector<double> first_passage_probabilities(double p, int level,
-                                                int64_t max_steps);
+std::vector<double> first_passage_probabilities(double p, int level, int64_t max_steps);
 
 // P(the walk ever returns to 0) = F(1) = 1 - |p - q|.
 double return_probability(double p);
@@ -32,12 +31,11 @@ double passage_probability(double p, int level);
 struct SimulationOptions {
   double p = 0.5;
   int64_t walks = 1 << 20;
-  int64_t steps = 100; // the horizon: later returns are not seen
-  int level = 1;       // the first-passage level
+  int64_t steps = 100;  // the horizon: later returns are not seen
+  int level = 1;        // the first-passage level
   Device device = Device::cpu();
   uint64_t seed = 0;
-  int64_t batch_elements =
-      1 << 23; // walks x steps per batch, which bounds the memory used
+  int64_t batch_elements = 1 << 23;  // walks x steps per batch, which bounds the memory used
 };
 
 struct SimulationCounts {
@@ -70,19 +68,15 @@ struct Comparison {
   double exact;
   int64_t hits;
   int64_t walks;
-  double estimate() const {
-    return static_cast<double>(hits) / static_cast<double>(walks);
-  }
-  Interval interval(double z = 1.96) const {
-    return wilson_interval(hits, walks, z);
-  }
+  double estimate() const { return static_cast<double>(hits) / static_cast<double>(walks); }
+  Interval interval(double z = 1.96) const { return wilson_interval(hits, walks, z); }
 };
 
 // The rows printed by the example: first return at the first few even steps,
 // return by the horizon, first passage to the level at its first few odd steps,
 // passage by the horizon.
-std::vector<Comparison> compare(const SimulationOptions &o,
-                                const SimulationCounts &counts, int rows = 5);
+std::vector<Comparison> compare(const SimulationOptions &o, const SimulationCounts &counts,
+                                int rows = 5);
 
 // A plot of P(first return at t) against t on a log axis, exact against
 // simulated with 95% bars.
@@ -90,7 +84,6 @@ io::Plot first_return_plot(double p, const std::vector<double> &exact,
                            const SimulationCounts &counts);
 // The exact first-return distributions of several p on one log axis (the tail
 // is heavier at p = 1/2).
-io::Plot first_return_family_plot(const std::vector<double> &ps,
-                                  int64_t max_steps);
+io::Plot first_return_family_plot(const std::vector<double> &ps, int64_t max_steps);
 
-} // namespace ember::random_walk
+}  // namespace ember::random_walk
