@@ -8,6 +8,7 @@
 //   random_walk --p 0.5 0.6 --walks 2000000 --out out/random_walk
 //   random_walk --device cuda   (the same seed gives the same counts as on the
 //   CPU)
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -29,7 +30,7 @@ int main(int argc, char **argv) {
   std::string device = "cpu", out = "out/random_walk";
   bool quiet = false;
   app.add_option("--p", ps, "Probabilities of a +1 step, one simulation each")
-      ->check(CLI::Range(0.0, 1.0).description(""))
+      ->check(examples::number_above(0))
       ->expected(1, 16);
   app.add_option("--walks", sim.walks, "Walks simulated for each p")
       ->check(examples::integer_at_least(1));
@@ -79,6 +80,22 @@ int main(int argc, char **argv) {
           random_walk::return_probability(p) - by_horizon);
       fmt::print("ever reaches {}: min(1, p/q)^{} = {:.6f}\n", sim.level, sim.level,
                  random_walk::passage_probability(p, sim.level));
+      if (sim.device.is_cuda()) {
+        // Philox draws are a function of (seed, counter) only, so the CPU replays the CUDA streams:
+        // the first walks' counts must agree exactly.
+        random_walk::SimulationOptions check = sim;
+        check.walks = std::min<int64_t>(sim.walks, 1 << 16);
+        check.device = Device::cpu();
+        const random_walk::SimulationCounts on_cpu = random_walk::simulate(check);
+        check.device = sim.device;
+        const random_walk::SimulationCounts on_cuda = random_walk::simulate(check);
+        const bool same = on_cpu.first_return == on_cuda.first_return &&
+                          on_cpu.first_passage == on_cuda.first_passage;
+        fmt::print("the first {} walks on cpu and {}: {}\n", check.walks, sim.device,
+                   same ? "identical counts" : "DIFFERENT counts");
+        EMBER_CHECK(same, "random_walk", "the CPU and {} simulations of seed {} differ", sim.device,
+                    sim.seed);
+      }
       const std::string figure = fmt::format("{}/first_return_p{}.svg", out, p);
       random_walk::first_return_plot(p, exact, counts).save(figure);
       if (!quiet) fmt::print("wrote {}\n", figure);
