@@ -8,23 +8,22 @@
 
 #include "core/error.h"
 #include "io/file.h"
+#include "io/plot_contour.h"
 
 namespace ember::io {
 namespace {
 
-// The ten colours of matplotlib's "tab10" palette: distinct, and readable on
-// white.
-constexpr std::array<const char *, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
-                                                   "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                                                   "#bcbd22", "#17becf"};
+// The ten colours of matplotlib's "tab10" palette: distinct, and readable on white.
+constexpr std::array<const char*, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                                  "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                                  "#bcbd22", "#17becf"};
 
 // Space around the plot area for tick labels, axis labels and the title.
 constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 40, kMarginBottom = 56;
 
-using Point = std::pair<double, double>;
-using Polyline = std::vector<Point>;
+using detail::Polyline;
 
-std::string escape_xml(const std::string &text) {
+std::string escape_xml(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -51,14 +50,14 @@ std::string escape_xml(const std::string &text) {
   return out;
 }
 
-void check_finite(const char *op, const char *name, const std::vector<double> &v) {
+void check_finite(const char* op, const char* name, const std::vector<double>& v) {
   for (size_t i = 0; i < v.size(); ++i)
     EMBER_CHECK(std::isfinite(v[i]), op,
                 "{}[{}] = {} is not finite (size {}); plots take finite data only", name, i, v[i],
                 v.size());
 }
 
-void check_positive_on_log_axis(const char *op, const char *axis, const std::vector<double> &v,
+void check_positive_on_log_axis(const char* op, const char* axis, const std::vector<double>& v,
                                 bool log) {
   if (!log) return;
   for (size_t i = 0; i < v.size(); ++i)
@@ -66,27 +65,26 @@ void check_positive_on_log_axis(const char *op, const char *axis, const std::vec
                 i, v[i], v.size());
 }
 
-void check_same_size(const char *op, const std::vector<double> &x, const std::vector<double> &y) {
+void check_same_size(const char* op, const std::vector<double>& x, const std::vector<double>& y) {
   EMBER_CHECK(!x.empty() && x.size() == y.size(), op,
               "x and y need equal, non-zero sizes, got {} and {}", x.size(), y.size());
 }
 
-void check_strictly_increasing(const char *op, const char *name, const std::vector<double> &v) {
+void check_strictly_increasing(const char* op, const char* name, const std::vector<double>& v) {
   for (size_t i = 1; i < v.size(); ++i)
     EMBER_CHECK(v[i] > v[i - 1], op,
                 "{} must be strictly increasing, but {}[{}] = {} follows {} (size {})", name, name,
                 i, v[i], v[i - 1], v.size());
 }
 
-void check_style(const char *op, const Style &style) {
+void check_style(const char* op, const Style& style) {
   EMBER_CHECK(std::isfinite(style.width) && style.width > 0, op,
               "style width must be positive, got {}", style.width);
   EMBER_CHECK(style.opacity >= 0 && style.opacity <= 1, op,
               "style opacity must be in [0, 1], got {}", style.opacity);
 }
 
-// One axis: its shown data range and ticks. A log axis works in log10 of the
-// data.
+// One axis: its shown data range and ticks. A log axis works in log10 of the data.
 struct Axis {
   bool log = false;
   double lo = 0, hi = 1;      // in axis units (log10 of the data on a log axis)
@@ -96,8 +94,7 @@ struct Axis {
   double to_unit(double v) const { return log ? std::log10(v) : v; }
 };
 
-// The tick spacing of 1, 2 or 5 times a power of ten that puts about `target`
-// ticks on [lo, hi].
+// The tick spacing of 1, 2 or 5 times a power of ten that puts about `target` ticks on [lo, hi].
 double nice_step(double lo, double hi, int target) {
   const double raw = (hi - lo) / target;
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
@@ -106,18 +103,18 @@ double nice_step(double lo, double hi, int target) {
   return mantissa * magnitude;
 }
 
-void set_linear_ticks(Axis &axis, int target) {
+void set_linear_ticks(Axis& axis, int target) {
   axis.step = nice_step(axis.lo, axis.hi, target);
   axis.ticks.clear();
   const double tolerance = axis.step * 1e-9;
-  for (double k = std::ceil((axis.lo - tolerance) / axis.step);
-       k * axis.step <= axis.hi + tolerance; ++k)
-    axis.ticks.push_back(std::abs(k) < 0.5 ? 0.0 : k * axis.step);
+  const double first = std::ceil((axis.lo - tolerance) / axis.step);
+  // Counted in integers: far from 0, ++k on a double can stop changing k.
+  for (int i = 0; i < 100 && (first + i) * axis.step <= axis.hi + tolerance; ++i)
+    axis.ticks.push_back(std::abs(first + i) < 0.5 ? 0.0 : (first + i) * axis.step);
 }
 
-// Decades; on a range of less than two decades, also the 2s and 5s between
-// them.
-void set_log_ticks(Axis &axis) {
+// Decades; on a range of less than two decades, also the 2s and 5s between them.
+void set_log_ticks(Axis& axis) {
   axis.ticks.clear();
   const double tolerance = 1e-9;
   const bool fine = axis.hi - axis.lo < 2;
@@ -128,8 +125,7 @@ void set_log_ticks(Axis &axis) {
       if (t >= axis.lo - tolerance && t <= axis.hi + tolerance) axis.ticks.push_back(t);
     }
   }
-  // Under one decade with no 1-2-5 tick inside: fall back to linear ticks on
-  // the data values.
+  // Under one decade with no 1-2-5 tick inside: fall back to linear ticks on the data values.
   if (axis.ticks.size() < 2) {
     Axis linear;
     linear.lo = std::pow(10.0, axis.lo);
@@ -141,10 +137,9 @@ void set_log_ticks(Axis &axis) {
   }
 }
 
-// The shown range of an axis from its data range [lo, hi] (in axis units) or
-// the user's limits.
+// The shown range of an axis from its data range [lo, hi] (in axis units) or the user's limits.
 Axis make_axis(bool log, double lo, double hi,
-               const std::optional<std::pair<double, double>> &limits, const char *name) {
+               const std::optional<std::pair<double, double>>& limits, const char* name) {
   Axis axis;
   axis.log = log;
   if (limits) {
@@ -154,6 +149,9 @@ Axis make_axis(bool log, double lo, double hi,
     EMBER_CHECK(!log || a > 0, "Plot", "{}lim [{}, {}] on a log axis must be positive", name, a, b);
     axis.lo = axis.to_unit(a);
     axis.hi = axis.to_unit(b);
+    EMBER_CHECK(std::isfinite(axis.hi - axis.lo) &&
+                    axis.hi - axis.lo > 1e-12 * std::max(std::abs(axis.lo), std::abs(axis.hi)),
+                "Plot", "{}lim [{}, {}] is too wide or too narrow to draw", name, a, b);
     return axis;
   }
   if (lo > hi) {  // no data at all
@@ -170,15 +168,17 @@ Axis make_axis(bool log, double lo, double hi,
     const double half = lo == 0 ? 1 : std::abs(lo) * 0.1;
     lo -= half, hi += half;
   }
-  // Widened to the next tick outside the data, so both ends of the axis are
-  // labelled.
+  EMBER_CHECK(std::isfinite(hi - lo), "Plot", "the {} data span [{}, {}] is too wide to draw", name,
+              lo, hi);
+  // Widened to the next tick outside the data, so both ends of the axis are labelled.
   const double step = nice_step(lo, hi, 6);
   axis.lo = std::floor(lo / step + 1e-9) * step;
   axis.hi = std::ceil(hi / step - 1e-9) * step;
+  if (!std::isfinite(axis.lo) || !std::isfinite(axis.hi)) axis.lo = lo, axis.hi = hi;
   return axis;
 }
 
-std::string tick_label(const Axis &axis, double t) {
+std::string tick_label(const Axis& axis, double t) {
   if (axis.log) {
     const double v = std::pow(10.0, t);
     const double exponent = std::round(t);
@@ -194,43 +194,6 @@ std::string tick_label(const Axis &axis, double t) {
 
 std::string num(double v) { return fmt::format("{:.2f}", v); }
 
-// Segments where the bilinear interpolant of one grid cell crosses `level`, by
-// marching squares. Corners are numbered 0 (x0, y0), 1 (x1, y0), 2 (x1, y1), 3
-// (x0, y1); edge k joins corner k and k + 1.
-void march_cell(double x0, double x1, double y0, double y1, const std::array<double, 4> &z,
-                double level, std::vector<Polyline> &out) {
-  const std::array<Point, 4> corner = {Point{x0, y0}, Point{x1, y0}, Point{x1, y1}, Point{x0, y1}};
-  int mask = 0;
-  for (int k = 0; k < 4; ++k)
-    if (z[k] >= level) mask |= 1 << k;
-  if (mask == 0 || mask == 15) return;
-  auto crossing = [&](int edge) {
-    const int a = edge, b = (edge + 1) % 4;
-    const double t = (level - z[a]) / (z[b] - z[a]);
-    return Point{corner[a].first + t * (corner[b].first - corner[a].first),
-                 corner[a].second + t * (corner[b].second - corner[a].second)};
-  };
-  std::vector<int> edges;  // the edges whose end corners lie on different sides of the level
-  for (int e = 0; e < 4; ++e)
-    if (((mask >> e) & 1) != ((mask >> ((e + 1) % 4)) & 1)) edges.push_back(e);
-  if (edges.size() == 2) {
-    out.push_back({crossing(edges[0]), crossing(edges[1])});
-    return;
-  }
-  // A saddle (two opposite corners above): the cell's mean decides whether the
-  // high corners connect.
-  const bool centre_high = (z[0] + z[1] + z[2] + z[3]) / 4 >= level;
-  const bool corner0_high = mask & 1;
-  if (centre_high == corner0_high) {  // corner 0's side passes through the
-                                      // centre: cut off corners 1, 3
-    out.push_back({crossing(0), crossing(1)});
-    out.push_back({crossing(2), crossing(3)});
-  } else {  // cut off corners 0 and 2
-    out.push_back({crossing(3), crossing(0)});
-    out.push_back({crossing(1), crossing(2)});
-  }
-}
-
 }  // namespace
 
 enum class SeriesKind { kLine, kScatter, kContour, kBars, kArrows };
@@ -239,9 +202,10 @@ struct Plot::Series {
   SeriesKind kind;
   Style style;
   std::vector<double> x, y, dx,
-      dy;                         // points, bar edges and heights (x, y), arrow vectors
-  std::vector<Polyline> lines;    // contour segments in data units
-  double x_lo, x_hi, y_lo, y_hi;  // the data extent in axis units
+      dy;                                    // points, bar edges and heights (x, y), arrow vectors
+  std::vector<double> levels;                // contour levels
+  std::vector<std::vector<Polyline>> lines;  // contour lines of each level, in data units
+  double x_lo, x_hi, y_lo, y_hi;             // the data extent in axis units
 };
 
 Plot::Plot(PlotOptions options) : options_(std::move(options)) {
@@ -256,22 +220,22 @@ Plot::Plot(PlotOptions options) : options_(std::move(options)) {
   make_axis(options_.log_y, 0, 1, options_.ylim, "y");
 }
 Plot::~Plot() = default;
-Plot::Plot(Plot &&) noexcept = default;
-Plot &Plot::operator=(Plot &&) noexcept = default;
+Plot::Plot(Plot&&) noexcept = default;
+Plot& Plot::operator=(Plot&&) noexcept = default;
 
 namespace {
-std::string pick_color(const Style &style, int &next_color) {
+std::string pick_color(const Style& style, int& next_color) {
   if (!style.color.empty()) return style.color;
   return kPalette[static_cast<size_t>(next_color++) % kPalette.size()];
 }
 
-std::pair<double, double> extent(const std::vector<double> &v, bool log) {
+std::pair<double, double> extent(const std::vector<double>& v, bool log) {
   auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   return log ? std::pair{std::log10(*lo), std::log10(*hi)} : std::pair{*lo, *hi};
 }
 }  // namespace
 
-Plot &Plot::line(const std::vector<double> &x, const std::vector<double> &y, Style style) {
+Plot& Plot::line(const std::vector<double>& x, const std::vector<double>& y, Style style) {
   check_same_size("Plot::line", x, y);
   check_finite("Plot::line", "x", x);
   check_finite("Plot::line", "y", y);
@@ -281,11 +245,11 @@ Plot &Plot::line(const std::vector<double> &x, const std::vector<double> &y, Sty
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({SeriesKind::kLine, std::move(style), x, y, {}, {}, {}, xl, xh, yl, yh});
+  series_.push_back({SeriesKind::kLine, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::scatter(const std::vector<double> &x, const std::vector<double> &y, Style style) {
+Plot& Plot::scatter(const std::vector<double>& x, const std::vector<double>& y, Style style) {
   check_same_size("Plot::scatter", x, y);
   check_finite("Plot::scatter", "x", x);
   check_finite("Plot::scatter", "y", y);
@@ -295,13 +259,13 @@ Plot &Plot::scatter(const std::vector<double> &x, const std::vector<double> &y, 
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({SeriesKind::kScatter, std::move(style), x, y, {}, {}, {}, xl, xh, yl, yh});
+  series_.push_back({SeriesKind::kScatter, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::contour(const std::vector<double> &xs, const std::vector<double> &ys,
-                    const std::vector<double> &z, const std::vector<double> &levels, Style style) {
-  const char *op = "Plot::contour";
+Plot& Plot::contour(const std::vector<double>& xs, const std::vector<double>& ys,
+                    const std::vector<double>& z, const std::vector<double>& levels, Style style) {
+  const char* op = "Plot::contour";
   EMBER_CHECK(xs.size() >= 2 && ys.size() >= 2, op,
               "the grid needs at least 2 x 2 points, got {} x {}", xs.size(), ys.size());
   EMBER_CHECK(z.size() == xs.size() * ys.size(), op,
@@ -318,25 +282,28 @@ Plot &Plot::contour(const std::vector<double> &xs, const std::vector<double> &ys
   check_positive_on_log_axis(op, "ys", ys, options_.log_y);
   check_style(op, style);
   style.color = pick_color(style, next_color_);
-  const size_t nx = xs.size();
-  std::vector<Polyline> segments;
-  for (double level : levels)
-    for (size_t j = 0; j + 1 < ys.size(); ++j)
-      for (size_t i = 0; i + 1 < nx; ++i)
-        march_cell(xs[i], xs[i + 1], ys[j], ys[j + 1],
-                   {z[j * nx + i], z[j * nx + i + 1], z[(j + 1) * nx + i + 1], z[(j + 1) * nx + i]},
-                   level, segments);
+  std::vector<std::vector<Polyline>> lines;
+  for (double level : levels) lines.push_back(detail::contour_lines(xs, ys, z, level));
   auto [xl, xh] = extent(xs, options_.log_x);
   auto [yl, yh] = extent(ys, options_.log_y);
-  Series s{
-      SeriesKind::kContour, std::move(style), {}, {}, {}, {}, std::move(segments), xl, xh, yl, yh};
-  series_.push_back(std::move(s));
+  series_.push_back({SeriesKind::kContour,
+                     std::move(style),
+                     {},
+                     {},
+                     {},
+                     {},
+                     levels,
+                     std::move(lines),
+                     xl,
+                     xh,
+                     yl,
+                     yh});
   return *this;
 }
 
-Plot &Plot::bars(const std::vector<double> &edges, const std::vector<double> &heights,
+Plot& Plot::bars(const std::vector<double>& edges, const std::vector<double>& heights,
                  Style style) {
-  const char *op = "Plot::bars";
+  const char* op = "Plot::bars";
   EMBER_CHECK(!heights.empty() && edges.size() == heights.size() + 1, op,
               "need edges.size() == heights.size() + 1 and at least one bar, "
               "got {} edges and {} heights",
@@ -365,13 +332,13 @@ Plot &Plot::bars(const std::vector<double> &edges, const std::vector<double> &he
     yl = std::min(yl, 0.0), yh = std::max(yh, 0.0);  // bars stand on zero
   }
   series_.push_back(
-      {SeriesKind::kBars, std::move(style), edges, heights, {}, {}, {}, xl, xh, yl, yh});
+      {SeriesKind::kBars, std::move(style), edges, heights, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::histogram(const std::vector<double> &values, int bins, Style style, bool density,
+Plot& Plot::histogram(const std::vector<double>& values, int bins, Style style, bool density,
                       std::optional<std::pair<double, double>> range) {
-  const char *op = "Plot::histogram";
+  const char* op = "Plot::histogram";
   EMBER_CHECK(!values.empty() && bins > 0, op,
               "need values and bins > 0, got {} values and {} bins", values.size(), bins);
   check_finite(op, "values", values);
@@ -390,13 +357,13 @@ Plot &Plot::histogram(const std::vector<double> &values, int bins, Style style, 
     inside += 1;
   }
   if (density && inside > 0)
-    for (double &c : counts) c /= inside * (hi - lo) / bins;
+    for (double& c : counts) c /= inside * (hi - lo) / bins;
   return bars(edges, counts, std::move(style));
 }
 
-Plot &Plot::arrows(const std::vector<double> &x, const std::vector<double> &y,
-                   const std::vector<double> &dx, const std::vector<double> &dy, Style style) {
-  const char *op = "Plot::arrows";
+Plot& Plot::arrows(const std::vector<double>& x, const std::vector<double>& y,
+                   const std::vector<double>& dx, const std::vector<double>& dy, Style style) {
+  const char* op = "Plot::arrows";
   EMBER_CHECK(!x.empty() && y.size() == x.size() && dx.size() == x.size() && dy.size() == x.size(),
               op, "x, y, dx, dy need equal, non-zero sizes, got {}, {}, {}, {}", x.size(), y.size(),
               dx.size(), dy.size());
@@ -420,13 +387,13 @@ Plot &Plot::arrows(const std::vector<double> &x, const std::vector<double> &y,
   auto [xl, xh] = extent(all_x, options_.log_x);
   auto [yl, yh] = extent(all_y, options_.log_y);
   series_.push_back(
-      {SeriesKind::kArrows, std::move(style), x, y, tip_x, tip_y, {}, xl, xh, yl, yh});
+      {SeriesKind::kArrows, std::move(style), x, y, tip_x, tip_y, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
 std::string Plot::svg() const {
   double xl = std::numeric_limits<double>::infinity(), xh = -xl, yl = xl, yh = -xl;
-  for (const Series &s : series_) {
+  for (const Series& s : series_) {
     xl = std::min(xl, s.x_lo), xh = std::max(xh, s.x_hi);
     if (s.y_lo <= s.y_hi &&
         !(s.kind == SeriesKind::kBars && options_.log_y && s.y_lo == 0 && s.y_hi == 0))
@@ -493,7 +460,7 @@ std::string Plot::svg() const {
 
   // The series, clipped to the plot area.
   out += "<g clip-path=\"url(#plot-clip)\">\n";
-  for (const Series &s : series_) {
+  for (const Series& s : series_) {
     const std::string color = escape_xml(s.style.color);
     const std::string stroke = fmt::format(
         "stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{}", color, s.style.width,
@@ -523,15 +490,20 @@ std::string Plot::svg() const {
         out += "</g>\n";
         break;
       case SeriesKind::kContour: {
-        out +=
-            "<path class=\"series contour\" fill=\"none\" "
-            "stroke-linecap=\"round\" " +
-            stroke + " d=\"";
-        for (const Polyline &segment : s.lines)
-          for (size_t i = 0; i < segment.size(); ++i)
-            out += fmt::format("{}{},{} ", i ? "L" : "M", num(px(segment[i].first)),
-                               num(py(segment[i].second)));
-        out += "\"/>\n";
+        // One path per level; each of its lines is one subpath.
+        for (size_t k = 0; k < s.levels.size(); ++k) {
+          if (s.lines[k].empty()) continue;
+          out += fmt::format(
+              "<path class=\"series contour\" data-level=\"{}\" fill=\"none\" "
+              "stroke-linejoin=\"round\" {} d=\"",
+              s.levels[k], stroke);
+          std::string d;
+          for (const Polyline& line : s.lines[k])
+            for (size_t i = 0; i < line.size(); ++i)
+              d += fmt::format("{}{}{},{}", d.empty() ? "" : " ", i ? "L" : "M",
+                               num(px(line[i].first)), num(py(line[i].second)));
+          out += d + "\"/>\n";
+        }
         break;
       }
       case SeriesKind::kBars: {
@@ -595,9 +567,9 @@ std::string Plot::svg() const {
         num(18), num(top + ph / 2), escape_xml(options_.ylabel));
 
   // The legend, in the plot area's top-right corner.
-  std::vector<const Series *> labelled;
+  std::vector<const Series*> labelled;
   size_t longest = 0;
-  for (const Series &s : series_)
+  for (const Series& s : series_)
     if (!s.style.label.empty())
       labelled.push_back(&s), longest = std::max(longest, s.style.label.size());
   if (!labelled.empty()) {
@@ -610,7 +582,7 @@ std::string Plot::svg() const {
         "stroke=\"#999999\"/>\n",
         num(bx), num(by), num(box_w), num(box_h));
     for (size_t i = 0; i < labelled.size(); ++i) {
-      const Series &s = *labelled[i];
+      const Series& s = *labelled[i];
       const double y = by + 4 + row * (i + 0.5);
       const std::string color = escape_xml(s.style.color);
       if (s.kind == SeriesKind::kScatter)
@@ -636,7 +608,7 @@ std::string Plot::svg() const {
   return out;
 }
 
-void Plot::save(const std::string &path) const {
+void Plot::save(const std::string& path) const {
   const std::string text = svg();
   write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }

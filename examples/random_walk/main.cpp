@@ -1,13 +1,12 @@
-// The simple random walk on the integers: exact first-return and first-passage
-// probabilities from generating functions, against a Monte Carlo simulation of
-// millions of walks with ember's Philox generator. Prints the comparison with
-// 95% intervals and writes into --out:
-//   first_return_p<P>.svg  the distribution of the first return time, exact
-//   against simulated return_by_step.svg     P(returned by step t) for every p,
-//   approaching 1 - |p - q| comparison.csv         the printed table
+// The simple random walk on the integers: exact first-return and first-passage probabilities from
+// generating functions, against a Monte Carlo simulation of millions of walks with ember's Philox
+// generator. Prints the comparison with 95% intervals and writes into --out:
+//   first_return_p<P>.svg  the distribution of the first return time, exact against simulated
+//   return_by_step.svg     P(returned by step t) for every p, approaching 1 - |p - q|
+//   comparison.csv         the printed table
+//
 //   random_walk --p 0.5 0.6 --walks 2000000 --out out/random_walk
-//   random_walk --device cuda   (the same seed gives the same counts as on the
-//   CPU)
+//   random_walk --device cuda   (the same seed gives the same counts as on the CPU)
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -20,7 +19,7 @@
 
 using namespace ember;
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   CLI::App app{
       "Simple random walk: generating-function probabilities against "
       "Monte Carlo"};
@@ -63,7 +62,7 @@ int main(int argc, char **argv) {
       fmt::print("\np = {}, q = {}: {} walks of {} steps on {} ({:.1f} s)\n", p, 1 - p, sim.walks,
                  sim.steps, sim.device, seconds);
       fmt::print("{:<28} {:>11} {:>11}   {:<25}\n", "event", "exact", "simulated", "95% interval");
-      for (const random_walk::Comparison &row : random_walk::compare(sim, counts)) {
+      for (const random_walk::Comparison& row : random_walk::compare(sim, counts)) {
         const random_walk::Interval ci = row.interval();
         fmt::print("{:<28} {:>11.6f} {:>11.6f}   [{:.6f}, {:.6f}]{}\n", row.event, row.exact,
                    row.estimate(), ci.lo, ci.hi, ci.contains(row.exact) ? "" : "  (outside)");

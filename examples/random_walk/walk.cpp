@@ -11,13 +11,13 @@
 namespace ember::random_walk {
 namespace {
 
-void check_p(const char *op, double p) {
+void check_p(const char* op, double p) {
   EMBER_CHECK(p > 0 && p < 1, op, "the step probability p must be in (0, 1), got {}", p);
 }
 
-// Adds one to counts[t] for every walk whose first true entry of `hit` [walks,
-// steps] is at step t (column t - 1); walks with no true entry are not counted.
-void tally_first_hits(const Tensor &hit, std::vector<int64_t> &counts) {
+// Adds one to counts[t] for every walk whose first true entry of `hit` [walks, steps] is at step t
+// (column t - 1); walks with no true entry are not counted.
+void tally_first_hits(const Tensor& hit, std::vector<int64_t>& counts) {
   auto [any_hit, first_column] = max(hit, 1);  // max of booleans: the first true wins ties
   const Tensor step = where(any_hit, first_column + 1, Scalar(0));
   for (int64_t t : step.to(Device::cpu()).to_vector<int64_t>())
@@ -30,10 +30,9 @@ std::vector<double> first_return_probabilities(double p, int64_t max_steps) {
   check_p("first_return_probabilities", p);
   EMBER_CHECK(max_steps >= 0, "first_return_probabilities", "max_steps must be >= 0, got {}",
               max_steps);
-  // sqrt(1 - x) = sum_n c_n x^n with c_0 = 1 and c_n = c_{n-1} (n - 3/2) / n
-  // (the binomial series); with x = 4pq s^2, F(s) = 1 - sqrt(1 - x) has f_{2n}
-  // = -c_n (4pq)^n for n >= 1. The factor (4pq)^n is folded into the recurrence
-  // so that no term overflows or underflows early.
+  // sqrt(1 - x) = sum_n c_n x^n with c_0 = 1 and c_n = c_{n-1} (n - 3/2) / n (the binomial series);
+  // with x = 4pq s^2, F(s) = 1 - sqrt(1 - x) has f_{2n} = -c_n (4pq)^n for n >= 1. The factor
+  // (4pq)^n is folded into the recurrence so that no term overflows or underflows early.
   const double x = 4 * p * (1 - p);
   std::vector<double> f(static_cast<size_t>(max_steps) + 1, 0.0);
   double term = 1;  // c_n x^n
@@ -54,9 +53,9 @@ std::vector<double> first_passage_probabilities(double p, int level, int64_t max
   const size_t size = static_cast<size_t>(max_steps) + 1;
   std::vector<double> phi(size, 0.0);
   for (size_t t = 1; t < size; t += 2) phi[t] = f[t + 1] / (2 * (1 - p));
-  // Reaching `level` means reaching +1 `level` times in a row from where the
-  // last passage ended, each an independent copy of the first passage to +1:
-  // the distribution is phi convolved `level` times.
+  // Reaching `level` means reaching +1 `level` times in a row from where the last passage ended,
+  // each an independent copy of the first passage to +1: the distribution is phi convolved `level`
+  // times.
   std::vector<double> power = phi;
   for (int k = 1; k < level; ++k) {
     std::vector<double> next(size, 0.0);
@@ -79,7 +78,7 @@ double passage_probability(double p, int level) {
   return std::pow(std::min(1.0, p / (1 - p)), level);
 }
 
-SimulationCounts simulate(const SimulationOptions &o) {
+SimulationCounts simulate(const SimulationOptions& o) {
   check_p("simulate", o.p);
   EMBER_CHECK(o.walks > 0 && o.steps >= 2 && o.level >= 1 && o.batch_elements > 0, "simulate",
               "need walks > 0, steps >= 2, level >= 1 and batch_elements > 0, "
@@ -94,8 +93,8 @@ SimulationCounts simulate(const SimulationOptions &o) {
       .first_passage = std::vector<int64_t>(static_cast<size_t>(o.steps) + 1, 0)};
   for (int64_t done = 0; done < o.walks; done += batch) {
     const std::vector<int64_t> shape = {std::min(batch, o.walks - done), o.steps};
-    // Each step is +1 with probability p: up = 1 or 0, step = 2 up - 1.
-    // Positions are small integers, exact in float32.
+    // Each step is +1 with probability p: up = 1 or 0, step = 2 up - 1. Positions are small
+    // integers, exact in float32.
     const Tensor up =
         bernoulli(shape, o.p, {.dtype = DType::Float32, .device = o.device}, &generator);
     const Tensor position = cumsum(up * 2.0 - 1.0, 1);
@@ -116,7 +115,7 @@ Interval wilson_interval(int64_t successes, int64_t trials, double z) {
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
-std::vector<Comparison> compare(const SimulationOptions &o, const SimulationCounts &counts,
+std::vector<Comparison> compare(const SimulationOptions& o, const SimulationCounts& counts,
                                 int rows) {
   const std::vector<double> f = first_return_probabilities(o.p, o.steps);
   const std::vector<double> g = first_passage_probabilities(o.p, o.level, o.steps);
@@ -142,8 +141,8 @@ std::vector<Comparison> compare(const SimulationOptions &o, const SimulationCoun
   return table;
 }
 
-io::Plot first_return_plot(double p, const std::vector<double> &exact,
-                           const SimulationCounts &counts) {
+io::Plot first_return_plot(double p, const std::vector<double>& exact,
+                           const SimulationCounts& counts) {
   EMBER_CHECK(exact.size() == counts.first_return.size(), "first_return_plot",
               "exact has {} entries but the counts have {}", exact.size(),
               counts.first_return.size());
@@ -172,7 +171,7 @@ io::Plot first_return_plot(double p, const std::vector<double> &exact,
   return plot;
 }
 
-io::Plot first_return_family_plot(const std::vector<double> &ps, int64_t max_steps) {
+io::Plot first_return_family_plot(const std::vector<double>& ps, int64_t max_steps) {
   io::Plot plot({.title = "probability of having returned to 0 by step t "
                           "(dashed: 1 - |p - q|)",
                  .xlabel = "step t",

@@ -1,6 +1,6 @@
-// io::Plot writes SVG documents: each test parses the text with a small XML
-// checker (balanced tags, quoted attributes, escaped text) and then asserts
-// where things landed in pixels.
+// io::Plot writes SVG documents: each test parses the text with a small XML checker (balanced tags,
+// quoted attributes, escaped text) and then asserts where things landed in pixels.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -23,10 +23,10 @@ namespace {
 struct Area {
   double x, y, w, h;
 };
-Area plot_area(const std::vector<Element> &doc) {
+Area plot_area(const std::vector<Element>& doc) {
   auto rects = find(doc, "rect", "plot-area");
   REQUIRE(rects.size() == 1);
-  const auto &a = rects[0]->attrs;
+  const auto& a = rects[0]->attrs;
   return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")),
           std::stod(a.at("height"))};
 }
@@ -56,13 +56,12 @@ TEST_CASE("a plot is a well-formed SVG with its series, labels and legend", "[pl
   CHECK(find(doc, "text", "xlabel").at(0)->text == "step <n>");
   CHECK(find(doc, "text", "ylabel").at(0)->text == "loss & error");
   std::vector<std::string> legend;
-  for (const Element &e : doc)
+  for (const Element& e : doc)
     if (e.name == "text" && e.parent >= 0 &&
         has_class(doc[static_cast<size_t>(e.parent)], "legend"))
       legend.push_back(e.text);
   CHECK(legend == std::vector<std::string>{"fixed & small", "decaying"});
-  // Unset colours come from the palette in turn: the two lines and the dots
-  // differ.
+  // Unset colours come from the palette in turn: the two lines and the dots differ.
   const auto lines = find(doc, "polyline", "series");
   CHECK(lines[0]->attrs.at("stroke") != lines[1]->attrs.at("stroke"));
 }
@@ -108,7 +107,7 @@ TEST_CASE("a log axis has its ticks at decades, equally spaced", "[plot]") {
   CHECK(tick_labels(doc, "y-ticks") ==
         std::vector<std::string>{"0.001", "0.01", "0.1", "1", "10", "100", "1000"});
   std::vector<double> ys;
-  for (const Element &e : doc)
+  for (const Element& e : doc)
     if (e.name == "text" && e.parent >= 0 &&
         has_class(doc[static_cast<size_t>(e.parent)], "y-ticks"))
       ys.push_back(std::stod(e.attrs.at("y")));
@@ -116,8 +115,7 @@ TEST_CASE("a log axis has its ticks at decades, equally spaced", "[plot]") {
   for (size_t i = 2; i < ys.size(); ++i)
     CHECK(ys[i] - ys[i - 1] == Approx(ys[1] - ys[0]).margin(0.02));
   const Area a = plot_area(doc);
-  // 1 is the middle decade of [1e-3, 1e3], so it maps to the middle of the plot
-  // area's height.
+  // 1 is the middle decade of [1e-3, 1e3], so it maps to the middle of the plot area's height.
   const auto points = numbers_in_pairs(find(doc, "polyline", "series").at(0)->attrs.at("points"));
   CHECK(points[1].second == Approx(a.y + a.h / 2).margin(0.01));
   CHECK_THROWS_WITH(Plot({.log_y = true}).line({0, 1}, {1, 0}),
@@ -134,8 +132,7 @@ TEST_CASE("the contour of x^2 + y^2 = 1 lies on the circle within a pixel", "[pl
   p.contour(grid, grid, z, {1.0});
   const auto doc = parse_xml(p.svg());
   const Area a = plot_area(doc);
-  // Equal aspect: the shorter side (height, 4 units) sets the scale; both axes
-  // are centred on 0.
+  // Equal aspect: the shorter side (height, 4 units) sets the scale; both axes are centred on 0.
   const double radius = a.h / 4, cx = a.x + a.w / 2, cy = a.y + a.h / 2;
   const auto paths = find(doc, "path", "contour");
   REQUIRE(paths.size() == 1);
@@ -148,6 +145,40 @@ TEST_CASE("the contour of x^2 + y^2 = 1 lies on the circle within a pixel", "[pl
     octants[static_cast<size_t>(std::min(7.0, angle / (M_PI / 4)))] = true;
   }
   CHECK(octants == std::vector<bool>(8, true));  // the whole circle, not an arc
+}
+
+TEST_CASE("contour lines join across cells: a closed circle, two open hyperbola branches",
+          "[plot]") {
+  std::vector<double> grid;
+  for (int i = 0; i <= 40; ++i) grid.push_back(-2 + 4.0 * i / 40);
+  std::vector<double> circle, saddle;
+  for (double y : grid)
+    for (double x : grid) circle.push_back(x * x + y * y), saddle.push_back(x * y);
+  Plot p({.xlim = std::pair{-2.0, 2.0}, .ylim = std::pair{-2.0, 2.0}});
+  p.contour(grid, grid, circle, {1.0, 2.25});
+  p.contour(grid, grid, saddle, {1.0});
+  const auto doc = parse_xml(p.svg());
+  const auto paths = find(doc, "path", "contour");
+  REQUIRE(paths.size() == 3);  // one per level
+  CHECK(paths[0]->attrs.at("data-level") == "1");
+  CHECK(paths[1]->attrs.at("data-level") == "2.25");
+  for (int k = 0; k < 2; ++k) {  // each circle is one closed line
+    const std::string& d = paths[k]->attrs.at("d");
+    CHECK(std::count(d.begin(), d.end(), 'M') == 1);
+    const auto points = numbers_in_pairs(d);
+    CHECK(points.front() == points.back());
+  }
+  // xy = 1 has a branch in the first and in the third quadrant, each from border to border.
+  const std::string& d = paths[2]->attrs.at("d");
+  CHECK(std::count(d.begin(), d.end(), 'M') == 2);
+  const Area a = plot_area(doc);
+  const auto points = numbers_in_pairs(d);
+  auto on_border = [&](std::pair<double, double> q) {
+    return std::abs(q.first - a.x) < 0.01 || std::abs(q.first - a.x - a.w) < 0.01 ||
+           std::abs(q.second - a.y) < 0.01 || std::abs(q.second - a.y - a.h) < 0.01;
+  };
+  CHECK(on_border(points.front()));
+  CHECK(on_border(points.back()));
 }
 
 TEST_CASE("histogram bars have the heights of their counts", "[plot]") {
@@ -207,6 +238,15 @@ TEST_CASE("bad data is an error naming the method and the sizes", "[plot]") {
                     Catch::Contains("[Plot::arrows]") && Catch::Contains("1, 1, 2, 1"));
   CHECK_THROWS_WITH(Plot({.xlim = std::pair{1.0, 1.0}}), Catch::Contains("xlim"));
   CHECK(find(parse_xml(p.svg()), "polyline", "series").empty());  // nothing half-added
+  // Spans a double cannot hold or a tick loop could not step through are errors, not hangs.
+  CHECK_THROWS_WITH(Plot({.xlim = std::pair{1e17, 1e17 + 16}}),
+                    Catch::Contains("too wide or too narrow"));
+  Plot wide;
+  wide.line({-1e308, 1e308}, {0, 1});
+  CHECK_THROWS_WITH(wide.svg(), Catch::Contains("[Plot]") && Catch::Contains("too wide"));
+  Plot far;
+  far.line({1e17, 1e17 + 16}, {0, 1});  // a single value at this scale: a window around it
+  CHECK_FALSE(tick_labels(parse_xml(far.svg()), "x-ticks").empty());
 }
 
 TEST_CASE("save writes the document atomically and reports a bad path", "[plot]") {

@@ -18,7 +18,7 @@ struct Element {
 };
 
 // Replaces the five predefined entities; anything else after '&' is malformed.
-inline std::string unescape(const std::string &raw) {
+inline std::string unescape(const std::string& raw) {
   static const std::map<std::string, char> entities = {
       {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
   std::string out;
@@ -43,10 +43,9 @@ inline bool is_name_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == ':' || c == '_';
 }
 
-// A well-formedness checker for the subset of XML that SVG files use: an
-// optional <?xml ...?> prolog, then one root element. Throws std::runtime_error
-// naming the first problem.
-inline std::vector<Element> parse_xml(const std::string &doc) {
+// A well-formedness checker for the subset of XML that SVG files use: an optional <?xml ...?>
+// prolog, then one root element. Throws std::runtime_error naming the first problem.
+inline std::vector<Element> parse_xml(const std::string& doc) {
   std::vector<Element> elements;
   std::vector<int> open;
   size_t i = 0;
@@ -128,7 +127,7 @@ inline std::vector<Element> parse_xml(const std::string &doc) {
   return elements;
 }
 
-inline bool has_class(const Element &e, const std::string &cls) {
+inline bool has_class(const Element& e, const std::string& cls) {
   auto it = e.attrs.find("class");
   if (it == e.attrs.end()) return false;
   std::istringstream words(it->second);
@@ -137,20 +136,19 @@ inline bool has_class(const Element &e, const std::string &cls) {
   return false;
 }
 
-inline std::vector<const Element *> find(const std::vector<Element> &doc, const std::string &name,
-                                         const std::string &cls = "") {
-  std::vector<const Element *> out;
-  for (const Element &e : doc)
+inline std::vector<const Element*> find(const std::vector<Element>& doc, const std::string& name,
+                                        const std::string& cls = "") {
+  std::vector<const Element*> out;
+  for (const Element& e : doc)
     if (e.name == name && (cls.empty() || has_class(e, cls))) out.push_back(&e);
   return out;
 }
 
-// The labels of the tick group with class `group` ("x-ticks" or "y-ticks"), in
-// document order.
-inline std::vector<std::string> tick_labels(const std::vector<Element> &doc,
-                                            const std::string &group) {
+// The labels of the tick group with class `group` ("x-ticks" or "y-ticks"), in document order.
+inline std::vector<std::string> tick_labels(const std::vector<Element>& doc,
+                                            const std::string& group) {
   std::vector<std::string> out;
-  for (const Element &e : doc)
+  for (const Element& e : doc)
     if (e.name == "text" && has_class(e, "tick-label") && e.parent >= 0 &&
         has_class(doc[static_cast<size_t>(e.parent)], group))
       out.push_back(e.text);
@@ -158,7 +156,7 @@ inline std::vector<std::string> tick_labels(const std::vector<Element> &doc,
 }
 
 inline std::vector<std::pair<double, double>> numbers_in_pairs(std::string s) {
-  for (char &c : s)
+  for (char& c : s)
     if (c == ',' || c == 'M' || c == 'L') c = ' ';
   std::istringstream in(s);
   std::vector<std::pair<double, double>> out;
