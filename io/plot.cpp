@@ -211,9 +211,7 @@ struct Plot::Series {
 Plot::Plot(PlotOptions options) : options_(std::move(options)) {
   EMBER_CHECK(options_.width >= 200 && options_.height >= 150 && options_.width <= 20000 &&
                   options_.height <= 20000,
-              "Plot",
-              "width and height must be in [200, 20000] x [150, 20000] pixels, "
-              "got {} x {}",
+              "Plot", "width and height must be in [200, 20000] x [150, 20000] pixels, got {} x {}",
               options_.width, options_.height);
   // The limits are checked now, so a bad one is reported where it was written.
   make_axis(options_.log_x, 0, 1, options_.xlim, "x");
@@ -304,10 +302,10 @@ Plot& Plot::contour(const std::vector<double>& xs, const std::vector<double>& ys
 Plot& Plot::bars(const std::vector<double>& edges, const std::vector<double>& heights,
                  Style style) {
   const char* op = "Plot::bars";
-  EMBER_CHECK(!heights.empty() && edges.size() == heights.size() + 1, op,
-              "need edges.size() == heights.size() + 1 and at least one bar, "
-              "got {} edges and {} heights",
-              edges.size(), heights.size());
+  EMBER_CHECK(
+      !heights.empty() && edges.size() == heights.size() + 1, op,
+      "need edges.size() == heights.size() + 1 and at least one bar, got {} edges and {} heights",
+      edges.size(), heights.size());
   check_finite(op, "edges", edges);
   check_finite(op, "heights", heights);
   check_strictly_increasing(op, "edges", edges);
@@ -315,8 +313,7 @@ Plot& Plot::bars(const std::vector<double>& edges, const std::vector<double>& he
   EMBER_CHECK(!options_.log_y ||
                   std::all_of(heights.begin(), heights.end(), [](double h) { return h >= 0; }),
               op,
-              "bars on a log y axis need heights >= 0 (zero-height bars are "
-              "not drawn), {} heights",
+              "bars on a log y axis need heights >= 0 (zero-height bars are not drawn), {} heights",
               heights.size());
   check_style(op, style);
   style.color = pick_color(style, next_color_);
@@ -404,8 +401,7 @@ std::string Plot::svg() const {
   const double left = kMarginLeft, top = kMarginTop;
   const double pw = options_.width - kMarginLeft - kMarginRight;
   const double ph = options_.height - kMarginTop - kMarginBottom;
-  if (options_.equal_aspect) {  // widen the axis whose unit is shorter, about
-                                // its centre
+  if (options_.equal_aspect) {  // widen the axis whose unit is shorter, about its centre
     const double per_px = std::max((ax.hi - ax.lo) / pw, (ay.hi - ay.lo) / ph);
     const double cx = (ax.lo + ax.hi) / 2, cy = (ay.lo + ay.hi) / 2;
     ax.lo = cx - per_px * pw / 2, ax.hi = cx + per_px * pw / 2;
@@ -421,24 +417,21 @@ std::string Plot::svg() const {
   std::string out;
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-      "height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n",
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
+      "{1}\" font-family=\"sans-serif\" font-size=\"12\">\n",
       options_.width, options_.height);
   out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   out += fmt::format(
-      "<defs><clipPath id=\"plot-clip\"><rect x=\"{}\" y=\"{}\" "
-      "width=\"{}\" height=\"{}\"/></clipPath></defs>\n",
+      "<defs><clipPath id=\"plot-clip\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
+      "height=\"{}\"/></clipPath></defs>\n",
       num(left), num(top), num(pw), num(ph));
 
   // Grid lines, ticks and tick labels.
   out += "<g class=\"x-ticks\" text-anchor=\"middle\">\n";
   for (double t : ax.ticks) {
     const double x = tx(t);
-    out += fmt::format(
-        "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" "
-        "stroke=\"#e5e5e5\"/>",
-        num(x), num(top), num(top + ph));
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>",
+                       num(x), num(top), num(top + ph));
     out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>",
                        num(x), num(top + ph), num(top + ph + 5));
     out += fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n", num(x),
@@ -447,10 +440,8 @@ std::string Plot::svg() const {
   out += "</g>\n<g class=\"y-ticks\" text-anchor=\"end\">\n";
   for (double t : ay.ticks) {
     const double y = ty(t);
-    out += fmt::format(
-        "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
-        "stroke=\"#e5e5e5\"/>",
-        num(left), num(y), num(left + pw));
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#e5e5e5\"/>",
+                       num(left), num(y), num(left + pw));
     out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>",
                        num(left - 5), num(y), num(left));
     out += fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n", num(left - 8),
@@ -469,10 +460,8 @@ std::string Plot::svg() const {
     const double radius = 1.5 + s.style.width;
     switch (s.kind) {
       case SeriesKind::kLine: {
-        out +=
-            "<polyline class=\"series\" fill=\"none\" "
-            "stroke-linejoin=\"round\" " +
-            stroke + " points=\"";
+        out += "<polyline class=\"series\" fill=\"none\" stroke-linejoin=\"round\" " + stroke +
+               " points=\"";
         for (size_t i = 0; i < s.x.size(); ++i)
           out += fmt::format("{}{},{}", i ? " " : "", num(px(s.x[i])), num(py(s.y[i])));
         out += "\"/>\n";
@@ -512,10 +501,9 @@ std::string Plot::svg() const {
         for (size_t i = 0; i < s.y.size(); ++i) {
           if (ay.log && s.y[i] <= 0) continue;
           const double x0 = px(s.x[i]), x1 = px(s.x[i + 1]), y = py(s.y[i]);
-          out += fmt::format(
-              "<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" "
-              "height=\"{}\"/>\n",
-              num(x0), num(std::min(y, base)), num(x1 - x0), num(std::abs(base - y)));
+          out +=
+              fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
+                          num(x0), num(std::min(y, base)), num(x1 - x0), num(std::abs(base - y)));
         }
         out += "</g>\n";
         break;
@@ -543,27 +531,24 @@ std::string Plot::svg() const {
   }
   out += "</g>\n";
   out += fmt::format(
-      "<rect class=\"plot-area\" x=\"{}\" y=\"{}\" width=\"{}\" "
-      "height=\"{}\" fill=\"none\" "
+      "<rect class=\"plot-area\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
       "stroke=\"black\"/>\n",
       num(left), num(top), num(pw), num(ph));
 
   // Title and axis labels.
   if (!options_.title.empty())
     out += fmt::format(
-        "<text class=\"title\" x=\"{}\" y=\"{}\" "
-        "text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+        "<text class=\"title\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
+        "font-size=\"15\">{}</text>\n",
         num(left + pw / 2), num(top - 14), escape_xml(options_.title));
   if (!options_.xlabel.empty())
-    out += fmt::format(
-        "<text class=\"xlabel\" x=\"{}\" y=\"{}\" "
-        "text-anchor=\"middle\">{}</text>\n",
-        num(left + pw / 2), num(options_.height - 14), escape_xml(options_.xlabel));
+    out +=
+        fmt::format("<text class=\"xlabel\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                    num(left + pw / 2), num(options_.height - 14), escape_xml(options_.xlabel));
   if (!options_.ylabel.empty())
     out += fmt::format(
-        "<text class=\"ylabel\" x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" "
-        "transform=\"rotate(-90 {0} {1})\">{2}"
-        "</text>\n",
+        "<text class=\"ylabel\" x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 "
+        "{0} {1})\">{2}</text>\n",
         num(18), num(top + ph / 2), escape_xml(options_.ylabel));
 
   // The legend, in the plot area's top-right corner.
@@ -577,9 +562,8 @@ std::string Plot::svg() const {
                  box_h = row * labelled.size() + 8;
     const double bx = left + pw - box_w - 8, by = top + 8;
     out += fmt::format(
-        "<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
-        "height=\"{}\" fill=\"white\" fill-opacity=\"0.85\" "
-        "stroke=\"#999999\"/>\n",
+        "<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" "
+        "fill-opacity=\"0.85\" stroke=\"#999999\"/>\n",
         num(bx), num(by), num(box_w), num(box_h));
     for (size_t i = 0; i < labelled.size(); ++i) {
       const Series& s = *labelled[i];
@@ -590,13 +574,12 @@ std::string Plot::svg() const {
                            num(y), color);
       else if (s.kind == SeriesKind::kBars)
         out += fmt::format(
-            "<rect x=\"{}\" y=\"{}\" width=\"20\" height=\"10\" "
-            "fill=\"{}\" fill-opacity=\"{}\"/>",
+            "<rect x=\"{}\" y=\"{}\" width=\"20\" height=\"10\" fill=\"{}\" fill-opacity=\"{}\"/>",
             num(bx + 8), num(y - 5), color, s.style.opacity);
       else
         out += fmt::format(
-            "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
-            "stroke=\"{3}\" stroke-width=\"{4}\"{5}/>",
+            "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" "
+            "stroke-width=\"{4}\"{5}/>",
             num(bx + 8), num(y), num(bx + 28), color, s.style.width,
             s.style.dashed ? " stroke-dasharray=\"6 4\"" : "");
       out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", num(bx + 34), num(y + 4),
