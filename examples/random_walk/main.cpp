@@ -20,9 +20,7 @@
 using namespace ember;
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "Simple random walk: generating-function probabilities against "
-      "Monte Carlo"};
+  CLI::App app{"Simple random walk: generating-function probabilities against Monte Carlo"};
   examples::show_defaults_in_help(app);
   std::vector<double> ps = {0.5, 0.6};
   random_walk::SimulationOptions sim;
@@ -72,11 +70,9 @@ int main(int argc, char** argv) {
       const std::vector<double> exact = random_walk::first_return_probabilities(p, sim.steps);
       double by_horizon = 0;
       for (double f : exact) by_horizon += f;
-      fmt::print(
-          "ever returns to 0: 1 - |p - q| = {:.6f} (returns after step "
-          "{}: {:.6f})\n",
-          random_walk::return_probability(p), sim.steps,
-          random_walk::return_probability(p) - by_horizon);
+      fmt::print("ever returns to 0: 1 - |p - q| = {:.6f} (returns after step {}: {:.6f})\n",
+                 random_walk::return_probability(p), sim.steps,
+                 random_walk::return_probability(p) - by_horizon);
       fmt::print("ever reaches {}: min(1, p/q)^{} = {:.6f}\n", sim.level, sim.level,
                  random_walk::passage_probability(p, sim.level));
       if (sim.device.is_cuda()) {

@@ -80,10 +80,10 @@ double passage_probability(double p, int level) {
 
 SimulationCounts simulate(const SimulationOptions& o) {
   check_p("simulate", o.p);
-  EMBER_CHECK(o.walks > 0 && o.steps >= 2 && o.level >= 1 && o.batch_elements > 0, "simulate",
-              "need walks > 0, steps >= 2, level >= 1 and batch_elements > 0, "
-              "got {}, {}, {} and {}",
-              o.walks, o.steps, o.level, o.batch_elements);
+  EMBER_CHECK(
+      o.walks > 0 && o.steps >= 2 && o.level >= 1 && o.batch_elements > 0, "simulate",
+      "need walks > 0, steps >= 2, level >= 1 and batch_elements > 0, got {}, {}, {} and {}",
+      o.walks, o.steps, o.level, o.batch_elements);
   NoGradGuard no_grad;
   Generator generator(o.seed);
   const int64_t batch = std::max<int64_t>(1, o.batch_elements / o.steps);
@@ -106,8 +106,7 @@ SimulationCounts simulate(const SimulationOptions& o) {
 
 Interval wilson_interval(int64_t successes, int64_t trials, double z) {
   EMBER_CHECK(trials > 0 && successes >= 0 && successes <= trials && z > 0, "wilson_interval",
-              "need 0 <= successes <= trials, trials > 0 and z > 0, got {} of "
-              "{} (z = {})",
+              "need 0 <= successes <= trials, trials > 0 and z > 0, got {} of {} (z = {})",
               successes, trials, z);
   const double n = static_cast<double>(trials), k = static_cast<double>(successes), z2 = z * z;
   const double centre = (k + z2 / 2) / (n + z2);
@@ -172,8 +171,7 @@ io::Plot first_return_plot(double p, const std::vector<double>& exact,
 }
 
 io::Plot first_return_family_plot(const std::vector<double>& ps, int64_t max_steps) {
-  io::Plot plot({.title = "probability of having returned to 0 by step t "
-                          "(dashed: 1 - |p - q|)",
+  io::Plot plot({.title = "probability of having returned to 0 by step t (dashed: 1 - |p - q|)",
                  .xlabel = "step t",
                  .ylabel = "P(first return <= t)",
                  .ylim = std::pair{0.0, 1.0}});
