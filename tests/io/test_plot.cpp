@@ -51,7 +51,7 @@ TEST_CASE("a plot is a well-formed SVG with its series, labels and legend", "[pl
   CHECK(doc[0].name == "svg");
   CHECK(doc[0].attrs.at("xmlns") == "http://www.w3.org/2000/svg");
   CHECK(find(doc, "polyline", "series").size() == 2);
-  CHECK(find(doc, "circle").size() == 3 + 2 + 0);  // the markers of the second line and the dots
+  CHECK(find(doc, "circle").size() == 5);  // the 3 markers of the second line and the 2 dots
   CHECK(find(doc, "text", "title").at(0)->text == "a < b & \"c\" 'd'");
   CHECK(find(doc, "text", "xlabel").at(0)->text == "step <n>");
   CHECK(find(doc, "text", "ylabel").at(0)->text == "loss & error");

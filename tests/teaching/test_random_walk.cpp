@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "backends/cuda/cuda.h"
 #include "core/error.h"
 #include "examples/random_walk/walk.h"
 #include "io/file.h"
@@ -119,6 +120,19 @@ TEST_CASE("a seed gives the same counts whatever the batch size", "[random_walk]
   CHECK(whole.first_passage == batched.first_passage);
   o.seed = 12;
   CHECK(simulate(o).first_return != whole.first_return);
+}
+
+TEST_CASE("a CUDA simulation gives the CPU's counts", "[random_walk]") {
+  if (!cuda::is_available()) {
+    WARN("no CUDA device: the CPU and CUDA streams were not compared");
+    return;
+  }
+  SimulationOptions o{.p = 0.4, .walks = 50000, .steps = 40, .level = 2, .seed = 21};
+  const SimulationCounts on_cpu = simulate(o);
+  o.device = Device::cuda(0);
+  const SimulationCounts on_cuda = simulate(o);
+  CHECK(on_cuda.first_return == on_cpu.first_return);
+  CHECK(on_cuda.first_passage == on_cpu.first_passage);
 }
 
 TEST_CASE("bad simulation arguments are errors", "[random_walk]") {
