@@ -8,143 +8,124 @@
 
 #include "core/error.h"
 #include "io/file.h"
+#include "io/plot_contour.h"
 
 namespace ember::io {
 namespace {
 
-// The ten colours of matplotlib's "tab10" palette: distinct, and readable on
-// white.
-constexpr std::array<const char *, 10> kPalette = {
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+// The ten colours of matplotlib's "tab10" palette: distinct, and readable on white.
+constexpr std::array<const char*, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                                  "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                                                  "#bcbd22", "#17becf"};
 
 // Space around the plot area for tick labels, axis labels and the title.
-constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 40,
-                 kMarginBottom = 56;
+constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 40, kMarginBottom = 56;
 
-using Point = std::pair<double, double>;
-using Polyline = std::vector<Point>;
+using detail::Polyline;
 
-std::string escape_xml(const std::string &text) {
+std::string escape_xml(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&apos;";
-      break;
-    default:
-      out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-void check_finite(const char *op, const char *name,
-                  const std::vector<double> &v) {
+void check_finite(const char* op, const char* name, const std::vector<double>& v) {
   for (size_t i = 0; i < v.size(); ++i)
-    EMBER_CHECK(
-        std::isfinite(v[i]), op,
-        "{}[{}] = {} is not finite (size {}); plots take finite data only",
-        name, i, v[i], v.size());
+    EMBER_CHECK(std::isfinite(v[i]), op,
+                "{}[{}] = {} is not finite (size {}); plots take finite data only", name, i, v[i],
+                v.size());
 }
 
-void check_positive_on_log_axis(const char *op, const char *axis,
-                                const std::vector<double> &v, bool log) {
-  if (!log)
-    return;
+void check_positive_on_log_axis(const char* op, const char* axis, const std::vector<double>& v,
+                                bool log) {
+  if (!log) return;
   for (size_t i = 0; i < v.size(); ++i)
-    EMBER_CHECK(v[i] > 0, op,
-                "{}[{}] = {} on a log axis; values must be positive (size {})",
-                axis, i, v[i], v.size());
+    EMBER_CHECK(v[i] > 0, op, "{}[{}] = {} on a log axis; values must be positive (size {})", axis,
+                i, v[i], v.size());
 }
 
-void check_same_size(const char *op, const std::vector<double> &x,
-                     const std::vector<double> &y) {
+void check_same_size(const char* op, const std::vector<double>& x, const std::vector<double>& y) {
   EMBER_CHECK(!x.empty() && x.size() == y.size(), op,
-              "x and y need equal, non-zero sizes, got {} and {}", x.size(),
-              y.size());
+              "x and y need equal, non-zero sizes, got {} and {}", x.size(), y.size());
 }
 
-void check_strictly_increasing(const char *op, const char *name,
-                               const std::vector<double> &v) {
+void check_strictly_increasing(const char* op, const char* name, const std::vector<double>& v) {
   for (size_t i = 1; i < v.size(); ++i)
-    EMBER_CHECK(
-        v[i] > v[i - 1], op,
-        "{} must be strictly increasing, but {}[{}] = {} follows {} (size {})",
-        name, name, i, v[i], v[i - 1], v.size());
+    EMBER_CHECK(v[i] > v[i - 1], op,
+                "{} must be strictly increasing, but {}[{}] = {} follows {} (size {})", name, name,
+                i, v[i], v[i - 1], v.size());
 }
 
-void check_style(const char *op, const Style &style) {
+void check_style(const char* op, const Style& style) {
   EMBER_CHECK(std::isfinite(style.width) && style.width > 0, op,
               "style width must be positive, got {}", style.width);
   EMBER_CHECK(style.opacity >= 0 && style.opacity <= 1, op,
               "style opacity must be in [0, 1], got {}", style.opacity);
 }
 
-// One axis: its shown data range and ticks. A log axis works in log10 of the
-// data.
+// One axis: its shown data range and ticks. A log axis works in log10 of the data.
 struct Axis {
   bool log = false;
-  double lo = 0, hi = 1;     // in axis units (log10 of the data on a log axis)
-  std::vector<double> ticks; // in axis units
-  double step = 0; // linear axes: the tick spacing, for the label precision
+  double lo = 0, hi = 1;      // in axis units (log10 of the data on a log axis)
+  std::vector<double> ticks;  // in axis units
+  double step = 0;            // linear axes: the tick spacing, for the label precision
 
   double to_unit(double v) const { return log ? std::log10(v) : v; }
 };
 
-// The tick spacing of 1, 2 or 5 times a power of ten that puts about `target`
-// ticks on [lo, hi].
+// The tick spacing of 1, 2 or 5 times a power of ten that puts about `target` ticks on [lo, hi].
 double nice_step(double lo, double hi, int target) {
   const double raw = (hi - lo) / target;
   const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   const double residual = raw / magnitude;
-  const double mantissa = residual < 1.5 ? 1
-                          : residual < 3 ? 2
-                          : residual < 7 ? 5
-                                         : 10;
+  const double mantissa = residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10;
   return mantissa * magnitude;
 }
 
-void set_linear_ticks(Axis &axis, int target) {
+void set_linear_ticks(Axis& axis, int target) {
   axis.step = nice_step(axis.lo, axis.hi, target);
   axis.ticks.clear();
   const double tolerance = axis.step * 1e-9;
-  for (double k = std::ceil((axis.lo - tolerance) / axis.step);
-       k * axis.step <= axis.hi + tolerance; ++k)
-    axis.ticks.push_back(std::abs(k) < 0.5 ? 0.0 : k * axis.step);
+  const double first = std::ceil((axis.lo - tolerance) / axis.step);
+  // Counted in integers: far from 0, ++k on a double can stop changing k.
+  for (int i = 0; i < 100 && (first + i) * axis.step <= axis.hi + tolerance; ++i)
+    axis.ticks.push_back(std::abs(first + i) < 0.5 ? 0.0 : (first + i) * axis.step);
 }
 
-// Decades; on a range of less than two decades, also the 2s and 5s between
-// them.
-void set_log_ticks(Axis &axis) {
+// Decades; on a range of less than two decades, also the 2s and 5s between them.
+void set_log_ticks(Axis& axis) {
   axis.ticks.clear();
   const double tolerance = 1e-9;
   const bool fine = axis.hi - axis.lo < 2;
-  for (double decade = std::floor(axis.lo); decade <= axis.hi + tolerance;
-       ++decade) {
+  for (double decade = std::floor(axis.lo); decade <= axis.hi + tolerance; ++decade) {
     for (double mantissa : {1.0, 2.0, 5.0}) {
-      if (mantissa != 1 && !fine)
-        continue;
+      if (mantissa != 1 && !fine) continue;
       const double t = decade + std::log10(mantissa);
-      if (t >= axis.lo - tolerance && t <= axis.hi + tolerance)
-        axis.ticks.push_back(t);
+      if (t >= axis.lo - tolerance && t <= axis.hi + tolerance) axis.ticks.push_back(t);
     }
   }
-  // Under one decade with no 1-2-5 tick inside: fall back to linear ticks on
-  // the data values.
+  // Under one decade with no 1-2-5 tick inside: fall back to linear ticks on the data values.
   if (axis.ticks.size() < 2) {
     Axis linear;
     linear.lo = std::pow(10.0, axis.lo);
@@ -152,54 +133,52 @@ void set_log_ticks(Axis &axis) {
     set_linear_ticks(linear, 4);
     axis.ticks.clear();
     for (double t : linear.ticks)
-      if (t > 0)
-        axis.ticks.push_back(std::log10(t));
+      if (t > 0) axis.ticks.push_back(std::log10(t));
   }
 }
 
-// The shown range of an axis from its data range [lo, hi] (in axis units) or
-// the user's limits.
+// The shown range of an axis from its data range [lo, hi] (in axis units) or the user's limits.
 Axis make_axis(bool log, double lo, double hi,
-               const std::optional<std::pair<double, double>> &limits,
-               const char *name) {
+               const std::optional<std::pair<double, double>>& limits, const char* name) {
   Axis axis;
   axis.log = log;
   if (limits) {
     auto [a, b] = *limits;
     EMBER_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, "Plot",
                 "{}lim must be finite with lo < hi, got [{}, {}]", name, a, b);
-    EMBER_CHECK(!log || a > 0, "Plot",
-                "{}lim [{}, {}] on a log axis must be positive", name, a, b);
+    EMBER_CHECK(!log || a > 0, "Plot", "{}lim [{}, {}] on a log axis must be positive", name, a, b);
     axis.lo = axis.to_unit(a);
     axis.hi = axis.to_unit(b);
+    EMBER_CHECK(std::isfinite(axis.hi - axis.lo) &&
+                    axis.hi - axis.lo > 1e-12 * std::max(std::abs(axis.lo), std::abs(axis.hi)),
+                "Plot", "{}lim [{}, {}] is too wide or too narrow to draw", name, a, b);
     return axis;
   }
-  if (lo > hi) { // no data at all
+  if (lo > hi) {  // no data at all
     lo = 0;
     hi = 1;
   }
   if (log) {
     axis.lo = std::floor(lo);
     axis.hi = std::ceil(hi);
-    if (axis.hi - axis.lo < 1)
-      axis.lo -= 0.5, axis.hi += 0.5; // a single value on an exact decade
+    if (axis.hi - axis.lo < 1) axis.lo -= 0.5, axis.hi += 0.5;  // a single value on an exact decade
     return axis;
   }
-  if (hi - lo <=
-      std::abs(hi) *
-          1e-12) { // a single value: a unit window (or ±10%) around it
+  if (hi - lo <= std::abs(hi) * 1e-12) {  // a single value: a unit window (or ±10%) around it
     const double half = lo == 0 ? 1 : std::abs(lo) * 0.1;
     lo -= half, hi += half;
   }
-  // Widened to the next tick outside the data, so both ends of the axis are
-  // labelled.
+  EMBER_CHECK(std::isfinite(hi - lo), "Plot", "the {} data span [{}, {}] is too wide to draw", name,
+              lo, hi);
+  // Widened to the next tick outside the data, so both ends of the axis are labelled.
   const double step = nice_step(lo, hi, 6);
   axis.lo = std::floor(lo / step + 1e-9) * step;
   axis.hi = std::ceil(hi / step - 1e-9) * step;
+  if (!std::isfinite(axis.lo) || !std::isfinite(axis.hi)) axis.lo = lo, axis.hi = hi;
   return axis;
 }
 
-std::string tick_label(const Axis &axis, double t) {
+std::string tick_label(const Axis& axis, double t) {
   if (axis.log) {
     const double v = std::pow(10.0, t);
     const double exponent = std::round(t);
@@ -208,59 +187,14 @@ std::string tick_label(const Axis &axis, double t) {
     return fmt::format("{:.6g}", v);
   }
   const double largest = std::max(std::abs(axis.lo), std::abs(axis.hi));
-  if (largest >= 1e6 || axis.step < 1e-4)
-    return fmt::format("{:.3g}", t);
-  const int decimals =
-      std::max(0, static_cast<int>(-std::floor(std::log10(axis.step) + 1e-9)));
+  if (largest >= 1e6 || axis.step < 1e-4) return fmt::format("{:.3g}", t);
+  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(axis.step) + 1e-9)));
   return fmt::format("{:.{}f}", t, decimals);
 }
 
 std::string num(double v) { return fmt::format("{:.2f}", v); }
 
-// Segments where the bilinear interpolant of one grid cell crosses `level`, by
-// marching squares. Corners are numbered 0 (x0, y0), 1 (x1, y0), 2 (x1, y1), 3
-// (x0, y1); edge k joins corner k and k + 1.
-void march_cell(double x0, double x1, double y0, double y1,
-                const std::array<double, 4> &z, double level,
-                std::vector<Polyline> &out) {
-  const std::array<Point, 4> corner = {Point{x0, y0}, Point{x1, y0},
-                                       Point{x1, y1}, Point{x0, y1}};
-  int mask = 0;
-  for (int k = 0; k < 4; ++k)
-    if (z[k] >= level)
-      mask |= 1 << k;
-  if (mask == 0 || mask == 15)
-    return;
-  auto crossing = [&](int edge) {
-    const int a = edge, b = (edge + 1) % 4;
-    const double t = (level - z[a]) / (z[b] - z[a]);
-    return Point{corner[a].first + t * (corner[b].first - corner[a].first),
-                 corner[a].second + t * (corner[b].second - corner[a].second)};
-  };
-  std::vector<int>
-      edges; // the edges whose end corners lie on different sides of the level
-  for (int e = 0; e < 4; ++e)
-    if (((mask >> e) & 1) != ((mask >> ((e + 1) % 4)) & 1))
-      edges.push_back(e);
-  if (edges.size() == 2) {
-    out.push_back({crossing(edges[0]), crossing(edges[1])});
-    return;
-  }
-  // A saddle (two opposite corners above): the cell's mean decides whether the
-  // high corners connect.
-  const bool centre_high = (z[0] + z[1] + z[2] + z[3]) / 4 >= level;
-  const bool corner0_high = mask & 1;
-  if (centre_high == corner0_high) { // corner 0's side passes through the
-                                     // centre: cut off corners 1, 3
-    out.push_back({crossing(0), crossing(1)});
-    out.push_back({crossing(2), crossing(3)});
-  } else { // cut off corners 0 and 2
-    out.push_back({crossing(3), crossing(0)});
-    out.push_back({crossing(1), crossing(2)});
-  }
-}
-
-} // namespace
+}  // namespace
 
 enum class SeriesKind { kLine, kScatter, kContour, kBars, kArrows };
 
@@ -268,42 +202,38 @@ struct Plot::Series {
   SeriesKind kind;
   Style style;
   std::vector<double> x, y, dx,
-      dy; // points, bar edges and heights (x, y), arrow vectors
-  std::vector<Polyline> lines;   // contour segments in data units
-  double x_lo, x_hi, y_lo, y_hi; // the data extent in axis units
+      dy;                                    // points, bar edges and heights (x, y), arrow vectors
+  std::vector<double> levels;                // contour levels
+  std::vector<std::vector<Polyline>> lines;  // contour lines of each level, in data units
+  double x_lo, x_hi, y_lo, y_hi;             // the data extent in axis units
 };
 
 Plot::Plot(PlotOptions options) : options_(std::move(options)) {
-  EMBER_CHECK(options_.width >= 200 && options_.height >= 150 &&
-                  options_.width <= 20000 && options_.height <= 20000,
-              "Plot",
-              "width and height must be in [200, 20000] x [150, 20000] pixels, "
-              "got {} x {}",
+  EMBER_CHECK(options_.width >= 200 && options_.height >= 150 && options_.width <= 20000 &&
+                  options_.height <= 20000,
+              "Plot", "width and height must be in [200, 20000] x [150, 20000] pixels, got {} x {}",
               options_.width, options_.height);
   // The limits are checked now, so a bad one is reported where it was written.
   make_axis(options_.log_x, 0, 1, options_.xlim, "x");
   make_axis(options_.log_y, 0, 1, options_.ylim, "y");
 }
 Plot::~Plot() = default;
-Plot::Plot(Plot &&) noexcept = default;
-Plot &Plot::operator=(Plot &&) noexcept = default;
+Plot::Plot(Plot&&) noexcept = default;
+Plot& Plot::operator=(Plot&&) noexcept = default;
 
 namespace {
-std::string pick_color(const Style &style, int &next_color) {
-  if (!style.color.empty())
-    return style.color;
+std::string pick_color(const Style& style, int& next_color) {
+  if (!style.color.empty()) return style.color;
   return kPalette[static_cast<size_t>(next_color++) % kPalette.size()];
 }
 
-std::pair<double, double> extent(const std::vector<double> &v, bool log) {
+std::pair<double, double> extent(const std::vector<double>& v, bool log) {
   auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  return log ? std::pair{std::log10(*lo), std::log10(*hi)}
-             : std::pair{*lo, *hi};
+  return log ? std::pair{std::log10(*lo), std::log10(*hi)} : std::pair{*lo, *hi};
 }
-} // namespace
+}  // namespace
 
-Plot &Plot::line(const std::vector<double> &x, const std::vector<double> &y,
-                 Style style) {
+Plot& Plot::line(const std::vector<double>& x, const std::vector<double>& y, Style style) {
   check_same_size("Plot::line", x, y);
   check_finite("Plot::line", "x", x);
   check_finite("Plot::line", "y", y);
@@ -313,13 +243,11 @@ Plot &Plot::line(const std::vector<double> &x, const std::vector<double> &y,
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back(
-      {SeriesKind::kLine, std::move(style), x, y, {}, {}, {}, xl, xh, yl, yh});
+  series_.push_back({SeriesKind::kLine, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::scatter(const std::vector<double> &x, const std::vector<double> &y,
-                    Style style) {
+Plot& Plot::scatter(const std::vector<double>& x, const std::vector<double>& y, Style style) {
   check_same_size("Plot::scatter", x, y);
   check_finite("Plot::scatter", "x", x);
   check_finite("Plot::scatter", "y", y);
@@ -329,32 +257,19 @@ Plot &Plot::scatter(const std::vector<double> &x, const std::vector<double> &y,
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({SeriesKind::kScatter,
-                     std::move(style),
-                     x,
-                     y,
-                     {},
-                     {},
-                     {},
-                     xl,
-                     xh,
-                     yl,
-                     yh});
+  series_.push_back({SeriesKind::kScatter, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::contour(const std::vector<double> &xs,
-                    const std::vector<double> &ys, const std::vector<double> &z,
-                    const std::vector<double> &levels, Style style) {
-  const char *op = "Plot::contour";
+Plot& Plot::contour(const std::vector<double>& xs, const std::vector<double>& ys,
+                    const std::vector<double>& z, const std::vector<double>& levels, Style style) {
+  const char* op = "Plot::contour";
   EMBER_CHECK(xs.size() >= 2 && ys.size() >= 2, op,
-              "the grid needs at least 2 x 2 points, got {} x {}", xs.size(),
-              ys.size());
+              "the grid needs at least 2 x 2 points, got {} x {}", xs.size(), ys.size());
   EMBER_CHECK(z.size() == xs.size() * ys.size(), op,
-              "z has {} values; the grid xs ({}) x ys ({}) needs {}", z.size(),
-              xs.size(), ys.size(), xs.size() * ys.size());
-  EMBER_CHECK(!levels.empty(), op, "no levels given (grid {} x {})", xs.size(),
-              ys.size());
+              "z has {} values; the grid xs ({}) x ys ({}) needs {}", z.size(), xs.size(),
+              ys.size(), xs.size() * ys.size());
+  EMBER_CHECK(!levels.empty(), op, "no levels given (grid {} x {})", xs.size(), ys.size());
   check_finite(op, "xs", xs);
   check_finite(op, "ys", ys);
   check_finite(op, "z", z);
@@ -365,48 +280,40 @@ Plot &Plot::contour(const std::vector<double> &xs,
   check_positive_on_log_axis(op, "ys", ys, options_.log_y);
   check_style(op, style);
   style.color = pick_color(style, next_color_);
-  const size_t nx = xs.size();
-  std::vector<Polyline> segments;
-  for (double level : levels)
-    for (size_t j = 0; j + 1 < ys.size(); ++j)
-      for (size_t i = 0; i + 1 < nx; ++i)
-        march_cell(xs[i], xs[i + 1], ys[j], ys[j + 1],
-                   {z[j * nx + i], z[j * nx + i + 1], z[(j + 1) * nx + i + 1],
-                    z[(j + 1) * nx + i]},
-                   level, segments);
+  std::vector<std::vector<Polyline>> lines;
+  for (double level : levels) lines.push_back(detail::contour_lines(xs, ys, z, level));
   auto [xl, xh] = extent(xs, options_.log_x);
   auto [yl, yh] = extent(ys, options_.log_y);
-  Series s{SeriesKind::kContour,
-           std::move(style),
-           {},
-           {},
-           {},
-           {},
-           std::move(segments),
-           xl,
-           xh,
-           yl,
-           yh};
-  series_.push_back(std::move(s));
+  series_.push_back({SeriesKind::kContour,
+                     std::move(style),
+                     {},
+                     {},
+                     {},
+                     {},
+                     levels,
+                     std::move(lines),
+                     xl,
+                     xh,
+                     yl,
+                     yh});
   return *this;
 }
 
-Plot &Plot::bars(const std::vector<double> &edges,
-                 const std::vector<double> &heights, Style style) {
-  const char *op = "Plot::bars";
-  EMBER_CHECK(!heights.empty() && edges.size() == heights.size() + 1, op,
-              "need edges.size() == heights.size() + 1 and at least one bar, "
-              "got {} edges and {} heights",
-              edges.size(), heights.size());
+Plot& Plot::bars(const std::vector<double>& edges, const std::vector<double>& heights,
+                 Style style) {
+  const char* op = "Plot::bars";
+  EMBER_CHECK(
+      !heights.empty() && edges.size() == heights.size() + 1, op,
+      "need edges.size() == heights.size() + 1 and at least one bar, got {} edges and {} heights",
+      edges.size(), heights.size());
   check_finite(op, "edges", edges);
   check_finite(op, "heights", heights);
   check_strictly_increasing(op, "edges", edges);
   check_positive_on_log_axis(op, "edges", edges, options_.log_x);
-  EMBER_CHECK(!options_.log_y || std::all_of(heights.begin(), heights.end(),
-                                             [](double h) { return h >= 0; }),
+  EMBER_CHECK(!options_.log_y ||
+                  std::all_of(heights.begin(), heights.end(), [](double h) { return h >= 0; }),
               op,
-              "bars on a log y axis need heights >= 0 (zero-height bars are "
-              "not drawn), {} heights",
+              "bars on a log y axis need heights >= 0 (zero-height bars are not drawn), {} heights",
               heights.size());
   check_style(op, style);
   style.color = pick_color(style, next_color_);
@@ -415,76 +322,54 @@ Plot &Plot::bars(const std::vector<double> &edges,
   if (options_.log_y) {
     std::vector<double> positive;
     for (double h : heights)
-      if (h > 0)
-        positive.push_back(h);
-    std::tie(yl, yh) =
-        positive.empty() ? std::pair{0.0, 0.0} : extent(positive, true);
+      if (h > 0) positive.push_back(h);
+    std::tie(yl, yh) = positive.empty() ? std::pair{0.0, 0.0} : extent(positive, true);
   } else {
     std::tie(yl, yh) = extent(heights, false);
-    yl = std::min(yl, 0.0), yh = std::max(yh, 0.0); // bars stand on zero
+    yl = std::min(yl, 0.0), yh = std::max(yh, 0.0);  // bars stand on zero
   }
-  series_.push_back({SeriesKind::kBars,
-                     std::move(style),
-                     edges,
-                     heights,
-                     {},
-                     {},
-                     {},
-                     xl,
-                     xh,
-                     yl,
-                     yh});
+  series_.push_back(
+      {SeriesKind::kBars, std::move(style), edges, heights, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
-Plot &Plot::histogram(const std::vector<double> &values, int bins, Style style,
-                      bool density,
+Plot& Plot::histogram(const std::vector<double>& values, int bins, Style style, bool density,
                       std::optional<std::pair<double, double>> range) {
-  const char *op = "Plot::histogram";
+  const char* op = "Plot::histogram";
   EMBER_CHECK(!values.empty() && bins > 0, op,
-              "need values and bins > 0, got {} values and {} bins",
-              values.size(), bins);
+              "need values and bins > 0, got {} values and {} bins", values.size(), bins);
   check_finite(op, "values", values);
   auto [data_lo, data_hi] = extent(values, false);
   auto [lo, hi] = range.value_or(std::pair{data_lo, data_hi});
   EMBER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, op,
               "range [{}, {}] must be finite with lo <= hi", lo, hi);
-  if (lo == hi)
-    lo -= 0.5, hi += 0.5; // all values equal: one unit-wide window
-  std::vector<double> edges(static_cast<size_t>(bins) + 1),
-      counts(static_cast<size_t>(bins), 0);
-  for (int i = 0; i <= bins; ++i)
-    edges[static_cast<size_t>(i)] = lo + (hi - lo) * i / bins;
+  if (lo == hi) lo -= 0.5, hi += 0.5;  // all values equal: one unit-wide window
+  std::vector<double> edges(static_cast<size_t>(bins) + 1), counts(static_cast<size_t>(bins), 0);
+  for (int i = 0; i <= bins; ++i) edges[static_cast<size_t>(i)] = lo + (hi - lo) * i / bins;
   double inside = 0;
   for (double v : values) {
-    if (v < lo || v > hi)
-      continue; // numpy's convention: outside the range is not counted
-    const int b =
-        std::min(bins - 1, static_cast<int>((v - lo) / (hi - lo) * bins));
+    if (v < lo || v > hi) continue;  // numpy's convention: outside the range is not counted
+    const int b = std::min(bins - 1, static_cast<int>((v - lo) / (hi - lo) * bins));
     counts[static_cast<size_t>(b)] += 1;
     inside += 1;
   }
   if (density && inside > 0)
-    for (double &c : counts)
-      c /= inside * (hi - lo) / bins;
+    for (double& c : counts) c /= inside * (hi - lo) / bins;
   return bars(edges, counts, std::move(style));
 }
 
-Plot &Plot::arrows(const std::vector<double> &x, const std::vector<double> &y,
-                   const std::vector<double> &dx, const std::vector<double> &dy,
-                   Style style) {
-  const char *op = "Plot::arrows";
-  EMBER_CHECK(!x.empty() && y.size() == x.size() && dx.size() == x.size() &&
-                  dy.size() == x.size(),
-              op, "x, y, dx, dy need equal, non-zero sizes, got {}, {}, {}, {}",
-              x.size(), y.size(), dx.size(), dy.size());
+Plot& Plot::arrows(const std::vector<double>& x, const std::vector<double>& y,
+                   const std::vector<double>& dx, const std::vector<double>& dy, Style style) {
+  const char* op = "Plot::arrows";
+  EMBER_CHECK(!x.empty() && y.size() == x.size() && dx.size() == x.size() && dy.size() == x.size(),
+              op, "x, y, dx, dy need equal, non-zero sizes, got {}, {}, {}, {}", x.size(), y.size(),
+              dx.size(), dy.size());
   check_finite(op, "x", x);
   check_finite(op, "y", y);
   check_finite(op, "dx", dx);
   check_finite(op, "dy", dy);
   std::vector<double> tip_x(x.size()), tip_y(y.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    tip_x[i] = x[i] + dx[i], tip_y[i] = y[i] + dy[i];
+  for (size_t i = 0; i < x.size(); ++i) tip_x[i] = x[i] + dx[i], tip_y[i] = y[i] + dy[i];
   check_finite(op, "x + dx", tip_x);
   check_finite(op, "y + dy", tip_y);
   check_positive_on_log_axis(op, "x", x, options_.log_x);
@@ -498,27 +383,17 @@ Plot &Plot::arrows(const std::vector<double> &x, const std::vector<double> &y,
   all_y.insert(all_y.end(), tip_y.begin(), tip_y.end());
   auto [xl, xh] = extent(all_x, options_.log_x);
   auto [yl, yh] = extent(all_y, options_.log_y);
-  series_.push_back({SeriesKind::kArrows,
-                     std::move(style),
-                     x,
-                     y,
-                     tip_x,
-                     tip_y,
-                     {},
-                     xl,
-                     xh,
-                     yl,
-                     yh});
+  series_.push_back(
+      {SeriesKind::kArrows, std::move(style), x, y, tip_x, tip_y, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
 std::string Plot::svg() const {
-  double xl = std::numeric_limits<double>::infinity(), xh = -xl, yl = xl,
-         yh = -xl;
-  for (const Series &s : series_) {
+  double xl = std::numeric_limits<double>::infinity(), xh = -xl, yl = xl, yh = -xl;
+  for (const Series& s : series_) {
     xl = std::min(xl, s.x_lo), xh = std::max(xh, s.x_hi);
-    if (s.y_lo <= s.y_hi && !(s.kind == SeriesKind::kBars && options_.log_y &&
-                              s.y_lo == 0 && s.y_hi == 0))
+    if (s.y_lo <= s.y_hi &&
+        !(s.kind == SeriesKind::kBars && options_.log_y && s.y_lo == 0 && s.y_hi == 0))
       yl = std::min(yl, s.y_lo), yh = std::max(yh, s.y_hi);
   }
   Axis ax = make_axis(options_.log_x, xl, xh, options_.xlim, "x");
@@ -526,213 +401,189 @@ std::string Plot::svg() const {
   const double left = kMarginLeft, top = kMarginTop;
   const double pw = options_.width - kMarginLeft - kMarginRight;
   const double ph = options_.height - kMarginTop - kMarginBottom;
-  if (options_.equal_aspect) { // widen the axis whose unit is shorter, about
-                               // its centre
+  if (options_.equal_aspect) {  // widen the axis whose unit is shorter, about its centre
     const double per_px = std::max((ax.hi - ax.lo) / pw, (ay.hi - ay.lo) / ph);
     const double cx = (ax.lo + ax.hi) / 2, cy = (ay.lo + ay.hi) / 2;
     ax.lo = cx - per_px * pw / 2, ax.hi = cx + per_px * pw / 2;
     ay.lo = cy - per_px * ph / 2, ay.hi = cy + per_px * ph / 2;
   }
-  ax.log ? set_log_ticks(ax)
-         : set_linear_ticks(ax, std::max(3, static_cast<int>(pw / 90)));
-  ay.log ? set_log_ticks(ay)
-         : set_linear_ticks(ay, std::max(3, static_cast<int>(ph / 70)));
-  auto px = [&](double x) {
-    return left + (ax.to_unit(x) - ax.lo) / (ax.hi - ax.lo) * pw;
-  };
-  auto py = [&](double y) {
-    return top + ph - (ay.to_unit(y) - ay.lo) / (ay.hi - ay.lo) * ph;
-  };
+  ax.log ? set_log_ticks(ax) : set_linear_ticks(ax, std::max(3, static_cast<int>(pw / 90)));
+  ay.log ? set_log_ticks(ay) : set_linear_ticks(ay, std::max(3, static_cast<int>(ph / 70)));
+  auto px = [&](double x) { return left + (ax.to_unit(x) - ax.lo) / (ax.hi - ax.lo) * pw; };
+  auto py = [&](double y) { return top + ph - (ay.to_unit(y) - ay.lo) / (ay.hi - ay.lo) * ph; };
   auto tx = [&](double t) { return left + (t - ax.lo) / (ax.hi - ax.lo) * pw; };
-  auto ty = [&](double t) {
-    return top + ph - (t - ay.lo) / (ay.hi - ay.lo) * ph;
-  };
+  auto ty = [&](double t) { return top + ph - (t - ay.lo) / (ay.hi - ay.lo) * ph; };
 
   std::string out;
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" "
-                     "height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-                     "font-family=\"sans-serif\" font-size=\"12\">\n",
-                     options_.width, options_.height);
+  out += fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
+      "{1}\" font-family=\"sans-serif\" font-size=\"12\">\n",
+      options_.width, options_.height);
   out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  out += fmt::format("<defs><clipPath id=\"plot-clip\"><rect x=\"{}\" y=\"{}\" "
-                     "width=\"{}\" height=\"{}\"/></clipPath></defs>\n",
-                     num(left), num(top), num(pw), num(ph));
+  out += fmt::format(
+      "<defs><clipPath id=\"plot-clip\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
+      "height=\"{}\"/></clipPath></defs>\n",
+      num(left), num(top), num(pw), num(ph));
 
   // Grid lines, ticks and tick labels.
   out += "<g class=\"x-ticks\" text-anchor=\"middle\">\n";
   for (double t : ax.ticks) {
     const double x = tx(t);
-    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" "
-                       "stroke=\"#e5e5e5\"/>",
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>",
                        num(x), num(top), num(top + ph));
-    out += fmt::format(
-        "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>",
-        num(x), num(top + ph), num(top + ph + 5));
-    out +=
-        fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n",
-                    num(x), num(top + ph + 18), escape_xml(tick_label(ax, t)));
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>",
+                       num(x), num(top + ph), num(top + ph + 5));
+    out += fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n", num(x),
+                       num(top + ph + 18), escape_xml(tick_label(ax, t)));
   }
   out += "</g>\n<g class=\"y-ticks\" text-anchor=\"end\">\n";
   for (double t : ay.ticks) {
     const double y = ty(t);
-    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
-                       "stroke=\"#e5e5e5\"/>",
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#e5e5e5\"/>",
                        num(left), num(y), num(left + pw));
-    out += fmt::format(
-        "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>",
-        num(left - 5), num(y), num(left));
-    out +=
-        fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n",
-                    num(left - 8), num(y + 4), escape_xml(tick_label(ay, t)));
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>",
+                       num(left - 5), num(y), num(left));
+    out += fmt::format("<text class=\"tick-label\" x=\"{}\" y=\"{}\">{}</text>\n", num(left - 8),
+                       num(y + 4), escape_xml(tick_label(ay, t)));
   }
   out += "</g>\n";
 
   // The series, clipped to the plot area.
   out += "<g clip-path=\"url(#plot-clip)\">\n";
-  for (const Series &s : series_) {
+  for (const Series& s : series_) {
     const std::string color = escape_xml(s.style.color);
-    const std::string stroke =
-        fmt::format("stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{}",
-                    color, s.style.width, s.style.opacity,
-                    s.style.dashed ? " stroke-dasharray=\"6 4\"" : "");
-    const std::string dot =
-        fmt::format("fill=\"{}\" fill-opacity=\"{}\"", color, s.style.opacity);
+    const std::string stroke = fmt::format(
+        "stroke=\"{}\" stroke-width=\"{}\" stroke-opacity=\"{}\"{}", color, s.style.width,
+        s.style.opacity, s.style.dashed ? " stroke-dasharray=\"6 4\"" : "");
+    const std::string dot = fmt::format("fill=\"{}\" fill-opacity=\"{}\"", color, s.style.opacity);
     const double radius = 1.5 + s.style.width;
     switch (s.kind) {
-    case SeriesKind::kLine: {
-      out += "<polyline class=\"series\" fill=\"none\" "
-             "stroke-linejoin=\"round\" " +
-             stroke + " points=\"";
-      for (size_t i = 0; i < s.x.size(); ++i)
-        out += fmt::format("{}{},{}", i ? " " : "", num(px(s.x[i])),
-                           num(py(s.y[i])));
-      out += "\"/>\n";
-      if (s.style.markers)
+      case SeriesKind::kLine: {
+        out += "<polyline class=\"series\" fill=\"none\" stroke-linejoin=\"round\" " + stroke +
+               " points=\"";
         for (size_t i = 0; i < s.x.size(); ++i)
-          out +=
-              fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n",
-                          num(px(s.x[i])), num(py(s.y[i])), num(radius), dot);
-      break;
-    }
-    case SeriesKind::kScatter:
-      out += "<g class=\"series\">\n";
-      for (size_t i = 0; i < s.x.size(); ++i)
-        out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n",
-                           num(px(s.x[i])), num(py(s.y[i])), num(radius), dot);
-      out += "</g>\n";
-      break;
-    case SeriesKind::kContour: {
-      out += "<path class=\"series contour\" fill=\"none\" "
-             "stroke-linecap=\"round\" " +
-             stroke + " d=\"";
-      for (const Polyline &segment : s.lines)
-        for (size_t i = 0; i < segment.size(); ++i)
-          out +=
-              fmt::format("{}{},{} ", i ? "L" : "M", num(px(segment[i].first)),
-                          num(py(segment[i].second)));
-      out += "\"/>\n";
-      break;
-    }
-    case SeriesKind::kBars: {
-      out += "<g class=\"series bars\" " + dot +
-             " stroke=\"white\" stroke-width=\"0.5\">\n";
-      const double base = ay.log ? top + ph : std::clamp(py(0), top, top + ph);
-      for (size_t i = 0; i < s.y.size(); ++i) {
-        if (ay.log && s.y[i] <= 0)
-          continue;
-        const double x0 = px(s.x[i]), x1 = px(s.x[i + 1]), y = py(s.y[i]);
-        out += fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" "
-                           "height=\"{}\"/>\n",
-                           num(x0), num(std::min(y, base)), num(x1 - x0),
-                           num(std::abs(base - y)));
+          out += fmt::format("{}{},{}", i ? " " : "", num(px(s.x[i])), num(py(s.y[i])));
+        out += "\"/>\n";
+        if (s.style.markers)
+          for (size_t i = 0; i < s.x.size(); ++i)
+            out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
+                               num(py(s.y[i])), num(radius), dot);
+        break;
       }
-      out += "</g>\n";
-      break;
-    }
-    case SeriesKind::kArrows: {
-      out += "<g class=\"series arrows\">\n";
-      for (size_t i = 0; i < s.x.size(); ++i) {
-        const double x0 = px(s.x[i]), y0 = py(s.y[i]), x1 = px(s.dx[i]),
-                     y1 = py(s.dy[i]);
-        const double length = std::hypot(x1 - x0, y1 - y0);
-        if (length < 1e-9)
-          continue;
-        const double head = std::min(4.0 + 3 * s.style.width, 0.4 * length);
-        const double ux = (x1 - x0) / length, uy = (y1 - y0) / length;
-        const double bx = x1 - ux * head,
-                     by = y1 - uy * head; // the middle of the head's base
-        out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" {}/>",
-                           num(x0), num(y0), num(bx), num(by), stroke);
-        out += fmt::format("<polygon points=\"{},{} {},{} {},{}\" {}/>\n",
-                           num(x1), num(y1), num(bx - uy * head * 0.5),
-                           num(by + ux * head * 0.5), num(bx + uy * head * 0.5),
-                           num(by - ux * head * 0.5), dot);
+      case SeriesKind::kScatter:
+        out += "<g class=\"series\">\n";
+        for (size_t i = 0; i < s.x.size(); ++i)
+          out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
+                             num(py(s.y[i])), num(radius), dot);
+        out += "</g>\n";
+        break;
+      case SeriesKind::kContour: {
+        // One path per level; each of its lines is one subpath.
+        for (size_t k = 0; k < s.levels.size(); ++k) {
+          if (s.lines[k].empty()) continue;
+          out += fmt::format(
+              "<path class=\"series contour\" data-level=\"{}\" fill=\"none\" "
+              "stroke-linejoin=\"round\" {} d=\"",
+              s.levels[k], stroke);
+          std::string d;
+          for (const Polyline& line : s.lines[k])
+            for (size_t i = 0; i < line.size(); ++i)
+              d += fmt::format("{}{}{},{}", d.empty() ? "" : " ", i ? "L" : "M",
+                               num(px(line[i].first)), num(py(line[i].second)));
+          out += d + "\"/>\n";
+        }
+        break;
       }
-      out += "</g>\n";
-      break;
-    }
+      case SeriesKind::kBars: {
+        out += "<g class=\"series bars\" " + dot + " stroke=\"white\" stroke-width=\"0.5\">\n";
+        const double base = ay.log ? top + ph : std::clamp(py(0), top, top + ph);
+        for (size_t i = 0; i < s.y.size(); ++i) {
+          if (ay.log && s.y[i] <= 0) continue;
+          const double x0 = px(s.x[i]), x1 = px(s.x[i + 1]), y = py(s.y[i]);
+          out +=
+              fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
+                          num(x0), num(std::min(y, base)), num(x1 - x0), num(std::abs(base - y)));
+        }
+        out += "</g>\n";
+        break;
+      }
+      case SeriesKind::kArrows: {
+        out += "<g class=\"series arrows\">\n";
+        for (size_t i = 0; i < s.x.size(); ++i) {
+          const double x0 = px(s.x[i]), y0 = py(s.y[i]), x1 = px(s.dx[i]), y1 = py(s.dy[i]);
+          const double length = std::hypot(x1 - x0, y1 - y0);
+          if (length < 1e-9) continue;
+          const double head = std::min(4.0 + 3 * s.style.width, 0.4 * length);
+          const double ux = (x1 - x0) / length, uy = (y1 - y0) / length;
+          const double bx = x1 - ux * head,
+                       by = y1 - uy * head;  // the middle of the head's base
+          out += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" {}/>", num(x0), num(y0),
+                             num(bx), num(by), stroke);
+          out += fmt::format("<polygon points=\"{},{} {},{} {},{}\" {}/>\n", num(x1), num(y1),
+                             num(bx - uy * head * 0.5), num(by + ux * head * 0.5),
+                             num(bx + uy * head * 0.5), num(by - ux * head * 0.5), dot);
+        }
+        out += "</g>\n";
+        break;
+      }
     }
   }
   out += "</g>\n";
-  out += fmt::format("<rect class=\"plot-area\" x=\"{}\" y=\"{}\" width=\"{}\" "
-                     "height=\"{}\" fill=\"none\" "
-                     "stroke=\"black\"/>\n",
-                     num(left), num(top), num(pw), num(ph));
+  out += fmt::format(
+      "<rect class=\"plot-area\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"black\"/>\n",
+      num(left), num(top), num(pw), num(ph));
 
   // Title and axis labels.
   if (!options_.title.empty())
-    out += fmt::format("<text class=\"title\" x=\"{}\" y=\"{}\" "
-                       "text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
-                       num(left + pw / 2), num(top - 14),
-                       escape_xml(options_.title));
+    out += fmt::format(
+        "<text class=\"title\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
+        "font-size=\"15\">{}</text>\n",
+        num(left + pw / 2), num(top - 14), escape_xml(options_.title));
   if (!options_.xlabel.empty())
-    out += fmt::format("<text class=\"xlabel\" x=\"{}\" y=\"{}\" "
-                       "text-anchor=\"middle\">{}</text>\n",
-                       num(left + pw / 2), num(options_.height - 14),
-                       escape_xml(options_.xlabel));
+    out +=
+        fmt::format("<text class=\"xlabel\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                    num(left + pw / 2), num(options_.height - 14), escape_xml(options_.xlabel));
   if (!options_.ylabel.empty())
     out += fmt::format(
-        "<text class=\"ylabel\" x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" "
-        "transform=\"rotate(-90 {0} {1})\">{2}"
-        "</text>\n",
+        "<text class=\"ylabel\" x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 "
+        "{0} {1})\">{2}</text>\n",
         num(18), num(top + ph / 2), escape_xml(options_.ylabel));
 
   // The legend, in the plot area's top-right corner.
-  std::vector<const Series *> labelled;
+  std::vector<const Series*> labelled;
   size_t longest = 0;
-  for (const Series &s : series_)
+  for (const Series& s : series_)
     if (!s.style.label.empty())
       labelled.push_back(&s), longest = std::max(longest, s.style.label.size());
   if (!labelled.empty()) {
     const double row = 18, box_w = 40 + 7 * static_cast<double>(longest),
                  box_h = row * labelled.size() + 8;
     const double bx = left + pw - box_w - 8, by = top + 8;
-    out +=
-        fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" "
-                    "height=\"{}\" fill=\"white\" fill-opacity=\"0.85\" "
-                    "stroke=\"#999999\"/>\n",
-                    num(bx), num(by), num(box_w), num(box_h));
+    out += fmt::format(
+        "<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"white\" "
+        "fill-opacity=\"0.85\" stroke=\"#999999\"/>\n",
+        num(bx), num(by), num(box_w), num(box_h));
     for (size_t i = 0; i < labelled.size(); ++i) {
-      const Series &s = *labelled[i];
+      const Series& s = *labelled[i];
       const double y = by + 4 + row * (i + 0.5);
       const std::string color = escape_xml(s.style.color);
       if (s.kind == SeriesKind::kScatter)
-        out +=
-            fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>",
-                        num(bx + 18), num(y), color);
+        out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>", num(bx + 18),
+                           num(y), color);
       else if (s.kind == SeriesKind::kBars)
-        out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"20\" height=\"10\" "
-                           "fill=\"{}\" fill-opacity=\"{}\"/>",
-                           num(bx + 8), num(y - 5), color, s.style.opacity);
+        out += fmt::format(
+            "<rect x=\"{}\" y=\"{}\" width=\"20\" height=\"10\" fill=\"{}\" fill-opacity=\"{}\"/>",
+            num(bx + 8), num(y - 5), color, s.style.opacity);
       else
-        out +=
-            fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" "
-                        "stroke=\"{3}\" stroke-width=\"{4}\"{5}/>",
-                        num(bx + 8), num(y), num(bx + 28), color, s.style.width,
-                        s.style.dashed ? " stroke-dasharray=\"6 4\"" : "");
-      out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", num(bx + 34),
-                         num(y + 4), escape_xml(s.style.label));
+        out += fmt::format(
+            "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" "
+            "stroke-width=\"{4}\"{5}/>",
+            num(bx + 8), num(y), num(bx + 28), color, s.style.width,
+            s.style.dashed ? " stroke-dasharray=\"6 4\"" : "");
+      out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", num(bx + 34), num(y + 4),
+                         escape_xml(s.style.label));
     }
     out += "</g>\n";
   }
@@ -740,9 +591,9 @@ std::string Plot::svg() const {
   return out;
 }
 
-void Plot::save(const std::string &path) const {
+void Plot::save(const std::string& path) const {
   const std::string text = svg();
   write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
-} // namespace ember::io
+}  // namespace ember::io

@@ -6,6 +6,16 @@
 //   io::Plot p({.title = "gradient descent", .xlabel = "iteration", .ylabel = "error", .log_y = true});
 //   p.line(iters, errors, {.label = "fixed step"});
 //   p.save("out/convergence.svg");
+//
+// The document's structure is stable, for tests that parse it (tests/support/xml.h reads it):
+// <rect class="plot-area"> is the frame of the data area; tick labels are <text class="tick-label">
+// inside <g class="x-ticks"> or <g class="y-ticks">; a line is one <polyline class="series">, a
+// scatter one <g class="series"> of <circle>s, the contour lines of each level one
+// <path class="series contour" data-level="L"> (one subpath per line; a closed line ends where it
+// starts), bars <rect class="bar">, arrows a <line> and a <polygon> head each in
+// <g class="series arrows">; title, axis labels and legend are <text class="title">, "xlabel",
+// "ylabel" and <g class="legend">. Ranges not given are fitted to the data and widened to the next
+// 1-2-5 tick (decades on a log axis).
 #include <optional>
 #include <string>
 #include <vector>

@@ -1,8 +1,7 @@
-// io::Plot writes SVG documents: each test parses the text with a small XML
-// checker (balanced tags, quoted attributes, escaped text) and then asserts
-// where things landed in pixels.
+// io::Plot writes SVG documents: each test parses the text with a small XML checker (balanced tags,
+// quoted attributes, escaped text) and then asserts where things landed in pixels.
+#include <algorithm>
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -13,206 +12,26 @@
 #include "core/error.h"
 #include "io/file.h"
 #include "io/plot.h"
+#include "tests/support/xml.h"
 
 using ember::io::Plot;
 
+using namespace ember::testing;
+
 namespace {
-
-struct Element {
-  std::string name;
-  std::map<std::string, std::string> attrs;
-  std::string text; // unescaped character data directly inside the element
-  int parent = -1;
-};
-
-// Replaces the five predefined entities; anything else after '&' is malformed.
-std::string unescape(const std::string &raw) {
-  static const std::map<std::string, char> entities = {
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
-  std::string out;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '<')
-      throw std::runtime_error("raw '<' in text or attribute");
-    if (raw[i] != '&') {
-      out += raw[i];
-      continue;
-    }
-    const size_t end = raw.find(';', i);
-    if (end == std::string::npos)
-      throw std::runtime_error("unterminated entity");
-    auto it = entities.find(raw.substr(i + 1, end - i - 1));
-    if (it == entities.end())
-      throw std::runtime_error("unknown entity " + raw.substr(i, end - i + 1));
-    out += it->second;
-    i = end;
-  }
-  return out;
-}
-
-bool is_name_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == ':' ||
-         c == '_';
-}
-
-// A well-formedness checker for the subset of XML that SVG files use: an
-// optional <?xml ...?> prolog, then one root element. Throws std::runtime_error
-// naming the first problem.
-std::vector<Element> parse_xml(const std::string &doc) {
-  std::vector<Element> elements;
-  std::vector<int> open;
-  size_t i = 0;
-  if (doc.rfind("<?xml", 0) == 0) {
-    i = doc.find("?>");
-    if (i == std::string::npos)
-      throw std::runtime_error("unterminated prolog");
-    i += 2;
-  }
-  bool root_closed = false;
-  while (i < doc.size()) {
-    if (doc[i] != '<') {
-      const size_t next = doc.find('<', i);
-      const std::string raw = doc.substr(
-          i, next == std::string::npos ? std::string::npos : next - i);
-      const std::string text = unescape(raw);
-      if (open.empty()) {
-        if (text.find_first_not_of(" \n\r\t") != std::string::npos)
-          throw std::runtime_error("text outside the root");
-      } else {
-        elements[static_cast<size_t>(open.back())].text += text;
-      }
-      if (next == std::string::npos)
-        break;
-      i = next;
-      continue;
-    }
-    if (doc.compare(i, 2, "</") == 0) {
-      size_t j = i + 2;
-      while (j < doc.size() && is_name_char(doc[j]))
-        ++j;
-      const std::string name = doc.substr(i + 2, j - i - 2);
-      if (j >= doc.size() || doc[j] != '>')
-        throw std::runtime_error("bad closing tag " + name);
-      if (open.empty() ||
-          elements[static_cast<size_t>(open.back())].name != name)
-        throw std::runtime_error("closing tag </" + name + "> does not match");
-      open.pop_back();
-      if (open.empty())
-        root_closed = true;
-      i = j + 1;
-      continue;
-    }
-    if (root_closed)
-      throw std::runtime_error("a second root element");
-    Element e;
-    size_t j = i + 1;
-    while (j < doc.size() && is_name_char(doc[j]))
-      ++j;
-    e.name = doc.substr(i + 1, j - i - 1);
-    if (e.name.empty())
-      throw std::runtime_error("empty tag name");
-    e.parent = open.empty() ? -1 : open.back();
-    bool self_closing = false;
-    while (true) {
-      while (j < doc.size() && std::isspace(static_cast<unsigned char>(doc[j])))
-        ++j;
-      if (j >= doc.size())
-        throw std::runtime_error("unterminated tag " + e.name);
-      if (doc[j] == '>') {
-        ++j;
-        break;
-      }
-      if (doc.compare(j, 2, "/>") == 0) {
-        self_closing = true;
-        j += 2;
-        break;
-      }
-      const size_t name_start = j;
-      while (j < doc.size() && is_name_char(doc[j]))
-        ++j;
-      const std::string attr = doc.substr(name_start, j - name_start);
-      if (attr.empty() || j + 1 >= doc.size() || doc[j] != '=' ||
-          doc[j + 1] != '"')
-        throw std::runtime_error("unquoted or malformed attribute in <" +
-                                 e.name + ">");
-      const size_t value_end = doc.find('"', j + 2);
-      if (value_end == std::string::npos)
-        throw std::runtime_error("unterminated attribute value");
-      if (e.attrs.count(attr))
-        throw std::runtime_error("duplicate attribute " + attr);
-      e.attrs[attr] = unescape(doc.substr(j + 2, value_end - j - 2));
-      j = value_end + 1;
-    }
-    elements.push_back(std::move(e));
-    if (!self_closing)
-      open.push_back(static_cast<int>(elements.size()) - 1);
-    else if (open.empty())
-      root_closed = true;
-    i = j;
-  }
-  if (!open.empty())
-    throw std::runtime_error(
-        "unclosed <" + elements[static_cast<size_t>(open.back())].name + ">");
-  if (elements.empty() || !root_closed)
-    throw std::runtime_error("no root element");
-  return elements;
-}
-
-bool has_class(const Element &e, const std::string &cls) {
-  auto it = e.attrs.find("class");
-  if (it == e.attrs.end())
-    return false;
-  std::istringstream words(it->second);
-  for (std::string w; words >> w;)
-    if (w == cls)
-      return true;
-  return false;
-}
-
-std::vector<const Element *> find(const std::vector<Element> &doc,
-                                  const std::string &name,
-                                  const std::string &cls = "") {
-  std::vector<const Element *> out;
-  for (const Element &e : doc)
-    if (e.name == name && (cls.empty() || has_class(e, cls)))
-      out.push_back(&e);
-  return out;
-}
-
-// The labels of the tick group with class `group` ("x-ticks" or "y-ticks"), in
-// document order.
-std::vector<std::string> tick_labels(const std::vector<Element> &doc,
-                                     const std::string &group) {
-  std::vector<std::string> out;
-  for (const Element &e : doc)
-    if (e.name == "text" && has_class(e, "tick-label") && e.parent >= 0 &&
-        has_class(doc[static_cast<size_t>(e.parent)], group))
-      out.push_back(e.text);
-  return out;
-}
-
-std::vector<std::pair<double, double>> numbers_in_pairs(std::string s) {
-  for (char &c : s)
-    if (c == ',' || c == 'M' || c == 'L')
-      c = ' ';
-  std::istringstream in(s);
-  std::vector<std::pair<double, double>> out;
-  for (double x, y; in >> x >> y;)
-    out.emplace_back(x, y);
-  return out;
-}
 
 struct Area {
   double x, y, w, h;
 };
-Area plot_area(const std::vector<Element> &doc) {
+Area plot_area(const std::vector<Element>& doc) {
   auto rects = find(doc, "rect", "plot-area");
   REQUIRE(rects.size() == 1);
-  const auto &a = rects[0]->attrs;
+  const auto& a = rects[0]->attrs;
   return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")),
           std::stod(a.at("height"))};
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("the XML checker refuses malformed documents", "[plot]") {
   CHECK_NOTHROW(parse_xml("<a x=\"1\"><b/>t &amp; u</a>"));
@@ -223,53 +42,42 @@ TEST_CASE("the XML checker refuses malformed documents", "[plot]") {
   CHECK_THROWS(parse_xml("<a>"));
 }
 
-TEST_CASE("a plot is a well-formed SVG with its series, labels and legend",
-          "[plot]") {
-  Plot p({.title = "a < b & \"c\" 'd'",
-          .xlabel = "step <n>",
-          .ylabel = "loss & error"});
+TEST_CASE("a plot is a well-formed SVG with its series, labels and legend", "[plot]") {
+  Plot p({.title = "a < b & \"c\" 'd'", .xlabel = "step <n>", .ylabel = "loss & error"});
   p.line({0, 1, 2}, {1, 0.5, 0.25}, {.label = "fixed & small"});
-  p.line({0, 1, 2}, {2, 1, 0.5},
-         {.label = "decaying", .dashed = true, .markers = true});
+  p.line({0, 1, 2}, {2, 1, 0.5}, {.label = "decaying", .dashed = true, .markers = true});
   p.scatter({0.5, 1.5}, {1, 2});
   const auto doc = parse_xml(p.svg());
   CHECK(doc[0].name == "svg");
   CHECK(doc[0].attrs.at("xmlns") == "http://www.w3.org/2000/svg");
   CHECK(find(doc, "polyline", "series").size() == 2);
-  CHECK(find(doc, "circle").size() ==
-        3 + 2 + 0); // the markers of the second line and the dots
+  CHECK(find(doc, "circle").size() == 5);  // the 3 markers of the second line and the 2 dots
   CHECK(find(doc, "text", "title").at(0)->text == "a < b & \"c\" 'd'");
   CHECK(find(doc, "text", "xlabel").at(0)->text == "step <n>");
   CHECK(find(doc, "text", "ylabel").at(0)->text == "loss & error");
   std::vector<std::string> legend;
-  for (const Element &e : doc)
+  for (const Element& e : doc)
     if (e.name == "text" && e.parent >= 0 &&
         has_class(doc[static_cast<size_t>(e.parent)], "legend"))
       legend.push_back(e.text);
   CHECK(legend == std::vector<std::string>{"fixed & small", "decaying"});
-  // Unset colours come from the palette in turn: the two lines and the dots
-  // differ.
+  // Unset colours come from the palette in turn: the two lines and the dots differ.
   const auto lines = find(doc, "polyline", "series");
   CHECK(lines[0]->attrs.at("stroke") != lines[1]->attrs.at("stroke"));
 }
 
-TEST_CASE("a data point lands on the pixel its axis limits put it at",
-          "[plot]") {
-  Plot p({.width = 500,
-          .height = 300,
-          .xlim = std::pair{0.0, 10.0},
-          .ylim = std::pair{0.0, 5.0}});
+TEST_CASE("a data point lands on the pixel its axis limits put it at", "[plot]") {
+  Plot p({.width = 500, .height = 300, .xlim = std::pair{0.0, 10.0}, .ylim = std::pair{0.0, 5.0}});
   p.line({2.5, 10}, {1, 5});
   const auto doc = parse_xml(p.svg());
   const Area a = plot_area(doc);
   CHECK(a.x + a.w <= 500);
   CHECK(a.y + a.h <= 300);
-  const auto points = numbers_in_pairs(
-      find(doc, "polyline", "series").at(0)->attrs.at("points"));
+  const auto points = numbers_in_pairs(find(doc, "polyline", "series").at(0)->attrs.at("points"));
   REQUIRE(points.size() == 2);
   CHECK(points[0].first == Approx(a.x + 0.25 * a.w).margin(0.01));
   CHECK(points[0].second ==
-        Approx(a.y + a.h - 0.2 * a.h).margin(0.01)); // y grows downwards in SVG
+        Approx(a.y + a.h - 0.2 * a.h).margin(0.01));  // y grows downwards in SVG
   CHECK(points[1].first == Approx(a.x + a.w).margin(0.01));
   CHECK(points[1].second == Approx(a.y).margin(0.01));
 }
@@ -280,8 +88,7 @@ TEST_CASE("ticks fall on 1-2-5 steps and are labelled", "[plot]") {
   const auto doc = parse_xml(p.svg());
   CHECK(tick_labels(doc, "x-ticks") ==
         std::vector<std::string>{"0.0", "0.2", "0.4", "0.6", "0.8", "1.0"});
-  CHECK(tick_labels(doc, "y-ticks") ==
-        std::vector<std::string>{"-50", "0", "50", "100", "150"});
+  CHECK(tick_labels(doc, "y-ticks") == std::vector<std::string>{"-50", "0", "50", "100", "150"});
 }
 
 TEST_CASE("a fitted axis is widened to ticks around the data", "[plot]") {
@@ -298,10 +105,9 @@ TEST_CASE("a log axis has its ticks at decades, equally spaced", "[plot]") {
   p.line({0, 1, 2}, {0.003, 1, 420});
   const auto doc = parse_xml(p.svg());
   CHECK(tick_labels(doc, "y-ticks") ==
-        std::vector<std::string>{"0.001", "0.01", "0.1", "1", "10", "100",
-                                 "1000"});
+        std::vector<std::string>{"0.001", "0.01", "0.1", "1", "10", "100", "1000"});
   std::vector<double> ys;
-  for (const Element &e : doc)
+  for (const Element& e : doc)
     if (e.name == "text" && e.parent >= 0 &&
         has_class(doc[static_cast<size_t>(e.parent)], "y-ticks"))
       ys.push_back(std::stod(e.attrs.at("y")));
@@ -309,32 +115,24 @@ TEST_CASE("a log axis has its ticks at decades, equally spaced", "[plot]") {
   for (size_t i = 2; i < ys.size(); ++i)
     CHECK(ys[i] - ys[i - 1] == Approx(ys[1] - ys[0]).margin(0.02));
   const Area a = plot_area(doc);
-  // 1 is the middle decade of [1e-3, 1e3], so it maps to the middle of the plot
-  // area's height.
-  const auto points = numbers_in_pairs(
-      find(doc, "polyline", "series").at(0)->attrs.at("points"));
+  // 1 is the middle decade of [1e-3, 1e3], so it maps to the middle of the plot area's height.
+  const auto points = numbers_in_pairs(find(doc, "polyline", "series").at(0)->attrs.at("points"));
   CHECK(points[1].second == Approx(a.y + a.h / 2).margin(0.01));
   CHECK_THROWS_WITH(Plot({.log_y = true}).line({0, 1}, {1, 0}),
                     Catch::Contains("[Plot::line]") && Catch::Contains("log"));
 }
 
-TEST_CASE("the contour of x^2 + y^2 = 1 lies on the circle within a pixel",
-          "[plot]") {
-  Plot p({.equal_aspect = true,
-          .xlim = std::pair{-2.0, 2.0},
-          .ylim = std::pair{-2.0, 2.0}});
+TEST_CASE("the contour of x^2 + y^2 = 1 lies on the circle within a pixel", "[plot]") {
+  Plot p({.equal_aspect = true, .xlim = std::pair{-2.0, 2.0}, .ylim = std::pair{-2.0, 2.0}});
   std::vector<double> grid;
-  for (int i = 0; i <= 60; ++i)
-    grid.push_back(-2 + 4.0 * i / 60);
+  for (int i = 0; i <= 60; ++i) grid.push_back(-2 + 4.0 * i / 60);
   std::vector<double> z;
   for (double y : grid)
-    for (double x : grid)
-      z.push_back(x * x + y * y);
+    for (double x : grid) z.push_back(x * x + y * y);
   p.contour(grid, grid, z, {1.0});
   const auto doc = parse_xml(p.svg());
   const Area a = plot_area(doc);
-  // Equal aspect: the shorter side (height, 4 units) sets the scale; both axes
-  // are centred on 0.
+  // Equal aspect: the shorter side (height, 4 units) sets the scale; both axes are centred on 0.
   const double radius = a.h / 4, cx = a.x + a.w / 2, cy = a.y + a.h / 2;
   const auto paths = find(doc, "path", "contour");
   REQUIRE(paths.size() == 1);
@@ -346,12 +144,45 @@ TEST_CASE("the contour of x^2 + y^2 = 1 lies on the circle within a pixel",
     const double angle = std::atan2(y - cy, x - cx) + M_PI;
     octants[static_cast<size_t>(std::min(7.0, angle / (M_PI / 4)))] = true;
   }
-  CHECK(octants == std::vector<bool>(8, true)); // the whole circle, not an arc
+  CHECK(octants == std::vector<bool>(8, true));  // the whole circle, not an arc
+}
+
+TEST_CASE("contour lines join across cells: a closed circle, two open hyperbola branches",
+          "[plot]") {
+  std::vector<double> grid;
+  for (int i = 0; i <= 40; ++i) grid.push_back(-2 + 4.0 * i / 40);
+  std::vector<double> circle, saddle;
+  for (double y : grid)
+    for (double x : grid) circle.push_back(x * x + y * y), saddle.push_back(x * y);
+  Plot p({.xlim = std::pair{-2.0, 2.0}, .ylim = std::pair{-2.0, 2.0}});
+  p.contour(grid, grid, circle, {1.0, 2.25});
+  p.contour(grid, grid, saddle, {1.0});
+  const auto doc = parse_xml(p.svg());
+  const auto paths = find(doc, "path", "contour");
+  REQUIRE(paths.size() == 3);  // one per level
+  CHECK(paths[0]->attrs.at("data-level") == "1");
+  CHECK(paths[1]->attrs.at("data-level") == "2.25");
+  for (int k = 0; k < 2; ++k) {  // each circle is one closed line
+    const std::string& d = paths[k]->attrs.at("d");
+    CHECK(std::count(d.begin(), d.end(), 'M') == 1);
+    const auto points = numbers_in_pairs(d);
+    CHECK(points.front() == points.back());
+  }
+  // xy = 1 has a branch in the first and in the third quadrant, each from border to border.
+  const std::string& d = paths[2]->attrs.at("d");
+  CHECK(std::count(d.begin(), d.end(), 'M') == 2);
+  const Area a = plot_area(doc);
+  const auto points = numbers_in_pairs(d);
+  auto on_border = [&](std::pair<double, double> q) {
+    return std::abs(q.first - a.x) < 0.01 || std::abs(q.first - a.x - a.w) < 0.01 ||
+           std::abs(q.second - a.y) < 0.01 || std::abs(q.second - a.y - a.h) < 0.01;
+  };
+  CHECK(on_border(points.front()));
+  CHECK(on_border(points.back()));
 }
 
 TEST_CASE("histogram bars have the heights of their counts", "[plot]") {
-  const std::vector<double> values = {0.0, 0.1, 0.5, 0.5,
-                                      0.9, 1.0}; // [0, 0.5): 2, [0.5, 1]: 4
+  const std::vector<double> values = {0.0, 0.1, 0.5, 0.5, 0.9, 1.0};  // [0, 0.5): 2, [0.5, 1]: 4
   {
     Plot p({.ylim = std::pair{0.0, 4.0}});
     p.histogram(values, 2);
@@ -359,26 +190,21 @@ TEST_CASE("histogram bars have the heights of their counts", "[plot]") {
     const Area a = plot_area(doc);
     const auto bars = find(doc, "rect", "bar");
     REQUIRE(bars.size() == 2);
-    CHECK(std::stod(bars[0]->attrs.at("height")) ==
-          Approx(a.h / 2).margin(0.01));
+    CHECK(std::stod(bars[0]->attrs.at("height")) == Approx(a.h / 2).margin(0.01));
     CHECK(std::stod(bars[1]->attrs.at("height")) == Approx(a.h).margin(0.01));
-    CHECK(std::stod(bars[0]->attrs.at("y")) +
-              std::stod(bars[0]->attrs.at("height")) ==
-          Approx(a.y + a.h).margin(0.01)); // standing on zero
+    CHECK(std::stod(bars[0]->attrs.at("y")) + std::stod(bars[0]->attrs.at("height")) ==
+          Approx(a.y + a.h).margin(0.01));  // standing on zero
   }
   {
     Plot p({.ylim = std::pair{0.0, 2.0}});
-    p.histogram(
-        values, 2, {},
-        /*density=*/true); // heights 2/3 and 4/3: unit area over width 1/2 each
+    p.histogram(values, 2, {},
+                /*density=*/true);  // heights 2/3 and 4/3: unit area over width 1/2 each
     const auto doc = parse_xml(p.svg());
     const Area a = plot_area(doc);
     const auto bars = find(doc, "rect", "bar");
     REQUIRE(bars.size() == 2);
-    CHECK(std::stod(bars[0]->attrs.at("height")) ==
-          Approx(a.h / 3).margin(0.01));
-    CHECK(std::stod(bars[1]->attrs.at("height")) ==
-          Approx(a.h * 2 / 3).margin(0.01));
+    CHECK(std::stod(bars[0]->attrs.at("height")) == Approx(a.h / 3).margin(0.01));
+    CHECK(std::stod(bars[1]->attrs.at("height")) == Approx(a.h * 2 / 3).margin(0.01));
   }
 }
 
@@ -391,40 +217,39 @@ TEST_CASE("arrows end in a head at their tip", "[plot]") {
   REQUIRE(heads.size() == 2);
   const auto tip = numbers_in_pairs(heads[0]->attrs.at("points"));
   REQUIRE(tip.size() == 3);
-  CHECK(tip[0].first ==
-        Approx(a.x + 0.75 * a.w).margin(0.01)); // (1, 1) + (2, 0) = (3, 1)
+  CHECK(tip[0].first == Approx(a.x + 0.75 * a.w).margin(0.01));  // (1, 1) + (2, 0) = (3, 1)
   CHECK(tip[0].second == Approx(a.y + 0.75 * a.h).margin(0.01));
 }
 
 TEST_CASE("bad data is an error naming the method and the sizes", "[plot]") {
   Plot p;
   CHECK_THROWS_WITH(p.line({0, 1, 2}, {0, 1}),
-                    Catch::Contains("[Plot::line]") &&
-                        Catch::Contains("3 and 2"));
+                    Catch::Contains("[Plot::line]") && Catch::Contains("3 and 2"));
   CHECK_THROWS_WITH(p.scatter({0, NAN}, {0, 1}),
-                    Catch::Contains("[Plot::scatter]") &&
-                        Catch::Contains("not finite"));
+                    Catch::Contains("[Plot::scatter]") && Catch::Contains("not finite"));
   CHECK_THROWS_WITH(p.line({0, 1}, {0, INFINITY}),
-                    Catch::Contains("[Plot::line]") &&
-                        Catch::Contains("size 2"));
+                    Catch::Contains("[Plot::line]") && Catch::Contains("size 2"));
   CHECK_THROWS_WITH(p.contour({0, 1}, {0, 1, 2}, {0, 0, 0, 0}, {0.5}),
-                    Catch::Contains("[Plot::contour]") &&
-                        Catch::Contains("needs 6"));
+                    Catch::Contains("[Plot::contour]") && Catch::Contains("needs 6"));
   CHECK_THROWS_WITH(p.bars({0, 1}, {1, 2}),
-                    Catch::Contains("[Plot::bars]") &&
-                        Catch::Contains("2 edges and 2 heights"));
+                    Catch::Contains("[Plot::bars]") && Catch::Contains("2 edges and 2 heights"));
   CHECK_THROWS_WITH(p.histogram({}, 4), Catch::Contains("[Plot::histogram]"));
   CHECK_THROWS_WITH(p.arrows({0}, {0}, {1, 2}, {1}),
-                    Catch::Contains("[Plot::arrows]") &&
-                        Catch::Contains("1, 1, 2, 1"));
-  CHECK_THROWS_WITH(Plot({.xlim = std::pair{1.0, 1.0}}),
-                    Catch::Contains("xlim"));
-  CHECK(find(parse_xml(p.svg()), "polyline", "series")
-            .empty()); // nothing half-added
+                    Catch::Contains("[Plot::arrows]") && Catch::Contains("1, 1, 2, 1"));
+  CHECK_THROWS_WITH(Plot({.xlim = std::pair{1.0, 1.0}}), Catch::Contains("xlim"));
+  CHECK(find(parse_xml(p.svg()), "polyline", "series").empty());  // nothing half-added
+  // Spans a double cannot hold or a tick loop could not step through are errors, not hangs.
+  CHECK_THROWS_WITH(Plot({.xlim = std::pair{1e17, 1e17 + 16}}),
+                    Catch::Contains("too wide or too narrow"));
+  Plot wide;
+  wide.line({-1e308, 1e308}, {0, 1});
+  CHECK_THROWS_WITH(wide.svg(), Catch::Contains("[Plot]") && Catch::Contains("too wide"));
+  Plot far;
+  far.line({1e17, 1e17 + 16}, {0, 1});  // a single value at this scale: a window around it
+  CHECK_FALSE(tick_labels(parse_xml(far.svg()), "x-ticks").empty());
 }
 
-TEST_CASE("save writes the document atomically and reports a bad path",
-          "[plot]") {
+TEST_CASE("save writes the document atomically and reports a bad path", "[plot]") {
   const auto dir = std::filesystem::temp_directory_path() / "ember_test_plot";
   std::filesystem::create_directories(dir);
   Plot p({.title = "saved"});
@@ -433,6 +258,6 @@ TEST_CASE("save writes the document atomically and reports a bad path",
   p.save(path);
   const auto bytes = ember::io::read_file(path);
   CHECK(std::string(bytes.begin(), bytes.end()) == p.svg());
-  CHECK_THROWS_AS(p.save(dir.string()), ember::Error); // a folder
+  CHECK_THROWS_AS(p.save(dir.string()), ember::Error);  // a folder
   std::filesystem::remove_all(dir);
 }
