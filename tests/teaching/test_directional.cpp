@@ -181,7 +181,11 @@ TEST_CASE("directional: the figures are well-formed SVG", "[teaching][directiona
   // Three central-difference curves, one forward, and the two guides.
   CHECK(count(read_text(paths[0]), "<polyline") == 6);
   const std::string field = read_text(paths[1]);
-  CHECK(count(field, "class=\"series contour\"") == 1);
+  // One path per contour level the surface crosses: the example asks for 15 levels in [-1, 6].
+  const size_t contour_paths = count(field, "class=\"series contour\"");
+  CHECK(contour_paths >= 10);
+  CHECK(contour_paths <= 15);
+  CHECK(count(field, "data-level=") == contour_paths);
   CHECK(count(field, "class=\"series arrows\"") == 1);
   CHECK(count(field, "<polygon") == 15 * 15);  // one head per arrow
   std::filesystem::remove_all(out);
