@@ -71,11 +71,12 @@ TEST_CASE("TextFile gives next-byte targets", "[data]") {
   CHECK_THROWS_WITH(file.get_batch({100}), Catch::Contains("out of range"));
 }
 
-TEST_CASE("Fashion-MNIST from the Debian package", "[data]") {
-  if (!std::filesystem::exists(data::kFashionMnistDir)) {
-    WARN("dataset-fashion-mnist is not installed; skipped");
-    return;
-  }
+// Hidden ("[.]"): the default run of this executable never reaches it, so a missing dataset cannot
+// pass silently. CTest runs it as its own test "data_fashion_mnist", which reports "skipped" (exit
+// 77) when the package is not installed; run by hand, a missing dataset fails here.
+TEST_CASE("Fashion-MNIST from the Debian package", "[.][dataset]") {
+  INFO("dataset-fashion-mnist is not installed");
+  REQUIRE(std::filesystem::exists(data::kFashionMnistDir));
   auto test = data::fashion_mnist(false);
   CHECK(test->size() == 10000);
   CHECK(test->data().shape() == Shape{10000, 1, 28, 28});
