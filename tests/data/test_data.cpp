@@ -41,6 +41,18 @@ TEST_CASE("a shuffled epoch visits every example once, in an order fixed by the 
   CHECK(targets_of(a) == first);  // and epoch 0 can be replayed (for --resume)
 }
 
+TEST_CASE("another seed gives another order", "[data]") {
+  data::DataLoader five(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 5});
+  data::DataLoader six(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 6});
+  std::vector<int64_t> order_five = targets_of(five), order_six = targets_of(six);
+  CHECK(order_five != order_six);
+  // Not merely a rotation or a few swaps: most positions differ (two independent shuffles of 103
+  // agree at about one position).
+  int64_t same = 0;
+  for (size_t i = 0; i < order_five.size(); ++i) same += order_five[i] == order_six[i];
+  CHECK(same < 10);
+}
+
 TEST_CASE("drop_last drops the short batch; data and target rows stay paired", "[data]") {
   data::DataLoader loader(numbered(25), {.batch_size = 10, .shuffle = true, .drop_last = true});
   int64_t batches = 0;
