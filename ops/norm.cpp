@@ -97,7 +97,8 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     }
   } else {
     EMBER_CHECK(running_mean.defined() && running_var.defined(), op,
-                "running_mean and running_var must be defined in evaluation mode (input {})", shape_str(x.shape()));
+                "running_mean and running_var must be defined in evaluation mode, got an undefined one (input {})",
+                shape_str(x.shape()));
     Tensor mu = channel_view(cast(running_mean, x.dtype()), x.dim());
     Tensor var = channel_view(cast(running_var, x.dtype()), x.dim());
     y = (x - mu) * rsqrt(var + eps);

@@ -34,10 +34,11 @@ struct MaxPool2d {
   }
   // d out[n, c, o] / d x[n, c, p] = [p == argmax(o)]: the gradient is added at each window's argmax
   Grads backward(Ctx& ctx, const Tensor& g) {
-    const int64_t N = in_shape[0], C = in_shape[1];
-    Tensor idx = reshape(ctx.saved(0), std::vector<int64_t>{N, C, -1});
+    // The window count is spelled out: reshape cannot infer a -1 from an empty batch.
+    const int64_t N = in_shape[0], C = in_shape[1], windows = w.blocks[0] * w.blocks[1];
+    Tensor idx = reshape(ctx.saved(0), std::vector<int64_t>{N, C, windows});
     Tensor flat = detail::scatter_add_into_zeros(Shape{N, C, in_shape[2] * in_shape[3]}, 2, idx,
-                                                 reshape(g, std::vector<int64_t>{N, C, -1}));
+                                                 reshape(g, std::vector<int64_t>{N, C, windows}));
     return {reshape(flat, in_shape)};
   }
 };

@@ -2,42 +2,89 @@
 // changes of non-leaf tensors (the tensor takes the history of the op that overwrote it).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "tests/autograd/helpers.h"
 
 using namespace ember;
 using ember::test::check_values;
 using ember::test::leaf;
 
-TEST_CASE("each in-place op bumps the storage version by one") {
-  Tensor t = zeros({4});
-  uint32_t v = t.storage()->version();
-  auto bumped = [&](const char* what) {
-    INFO(what);
-    CHECK(t.storage()->version() == v + 1);
-    v = t.storage()->version();
+namespace {
+
+struct InPlaceMethod {
+  const char* name;  // the method's name as declared in core/tensor.h
+  std::function<void(Tensor&)> call;
+};
+
+// Every in-place Tensor method that writes the data, one entry per overload. The guard below
+// compares this table with core/tensor.h, so a new in-place method cannot be left out.
+const std::vector<InPlaceMethod>& in_place_methods() {
+  static const std::vector<InPlaceMethod> methods = {
+      {"add_", [](Tensor& t) { t.add_(ones({4}), 2); }},
+      {"add_", [](Tensor& t) { t.add_(1); }},
+      {"sub_", [](Tensor& t) { t.sub_(ones({4})); }},
+      {"mul_", [](Tensor& t) { t.mul_(full({4}, 2.0)); }},
+      {"mul_", [](Tensor& t) { t.mul_(2); }},
+      {"div_", [](Tensor& t) { t.div_(full({4}, 2.0)); }},
+      {"div_", [](Tensor& t) { t.div_(2); }},
+      {"floor_divide_", [](Tensor& t) { t.floor_divide_(full({4}, 2.0)); }},
+      {"floor_divide_", [](Tensor& t) { t.floor_divide_(2); }},
+      {"remainder_", [](Tensor& t) { t.remainder_(full({4}, 2.0)); }},
+      {"remainder_", [](Tensor& t) { t.remainder_(2); }},
+      {"copy_", [](Tensor& t) { t.copy_(full({4}, 7.0)); }},
+      {"fill_", [](Tensor& t) { t.fill_(3); }},
+      {"zero_", [](Tensor& t) { t.zero_(); }},
+      {"clamp_", [](Tensor& t) { t.clamp_(-1, 1); }},
+      {"uniform_", [](Tensor& t) { t.uniform_(-1, 1); }},
+      {"normal_", [](Tensor& t) { t.normal_(0, 1); }},
   };
-  t.add_(1);
-  bumped("add_(scalar)");
-  t.add_(ones({4}));
-  bumped("add_(tensor)");
-  t.mul_(2);
-  bumped("mul_");
-  t.sub_(ones({4}));
-  bumped("sub_");
-  t.div_(2);
-  bumped("div_");
-  t.copy_(full({4}, 7.0));
-  bumped("copy_");
-  t.fill_(3);
-  bumped("fill_");
-  t.zero_();
-  bumped("zero_");
-  t.clamp_(-1, 1);
-  bumped("clamp_");
-  check_values(t, {0, 0, 0, 0});
+  return methods;
+}
+
+// In-place methods that change only autograd's flags, not the data: no version bump.
+const std::multiset<std::string> kFlagOnlyMethods = {"requires_grad_", "detach_"};
+
+}  // namespace
+
+TEST_CASE("the in-place table lists every in-place method of Tensor") {
+  // __FILE__ as the compiler saw it: relative to the build's tests folder, CTest's working
+  // directory (as for the other tests that read files from the source tree).
+  const std::filesystem::path header =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "core" / "tensor.h";
+  std::ifstream in(header);
+  REQUIRE(in.good());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Declarations of the form "Tensor& name_(", one per overload.
+  const std::regex declaration(R"(Tensor&\s+([a-z_0-9]+_)\s*\()");
+  std::multiset<std::string> declared;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), declaration); it != std::sregex_iterator(); ++it)
+    declared.insert((*it)[1].str());
+  std::multiset<std::string> listed(kFlagOnlyMethods);
+  for (const InPlaceMethod& method : in_place_methods()) listed.insert(method.name);
+  CHECK(declared == listed);
+  CHECK(declared.size() == in_place_methods().size() + kFlagOnlyMethods.size());
+}
+
+TEST_CASE("each in-place op bumps the storage version by one") {
+  for (const InPlaceMethod& method : in_place_methods()) {
+    INFO(method.name);
+    Tensor t = full({4}, 5.0);
+    const uint32_t before = t.storage()->version();
+    method.call(t);
+    CHECK(t.storage()->version() == before + 1);
+  }
   // An out-of-place op does not.
+  Tensor t = zeros({4});
+  const uint32_t before = t.storage()->version();
   Tensor u = t + 1;
-  CHECK(t.storage()->version() == v);
+  CHECK(t.storage()->version() == before);
   (void)u;
 }
 

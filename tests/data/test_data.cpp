@@ -41,6 +41,18 @@ TEST_CASE("a shuffled epoch visits every example once, in an order fixed by the 
   CHECK(targets_of(a) == first);  // and epoch 0 can be replayed (for --resume)
 }
 
+TEST_CASE("another seed gives another order", "[data]") {
+  data::DataLoader five(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 5});
+  data::DataLoader six(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 6});
+  std::vector<int64_t> order_five = targets_of(five), order_six = targets_of(six);
+  CHECK(order_five != order_six);
+  // Not merely a rotation or a few swaps: most positions differ (two independent shuffles of 103
+  // agree at about one position).
+  int64_t same = 0;
+  for (size_t i = 0; i < order_five.size(); ++i) same += order_five[i] == order_six[i];
+  CHECK(same < 10);
+}
+
 TEST_CASE("drop_last drops the short batch; data and target rows stay paired", "[data]") {
   data::DataLoader loader(numbered(25), {.batch_size = 10, .shuffle = true, .drop_last = true});
   int64_t batches = 0;
@@ -71,11 +83,12 @@ TEST_CASE("TextFile gives next-byte targets", "[data]") {
   CHECK_THROWS_WITH(file.get_batch({100}), Catch::Contains("out of range"));
 }
 
-TEST_CASE("Fashion-MNIST from the Debian package", "[data]") {
-  if (!std::filesystem::exists(data::kFashionMnistDir)) {
-    WARN("dataset-fashion-mnist is not installed; skipped");
-    return;
-  }
+// Hidden ("[.]"): the default run of this executable never reaches it, so a missing dataset cannot
+// pass silently. CTest runs it as its own test "data_fashion_mnist", which reports "skipped" (exit
+// 77) when the package is not installed; run by hand, a missing dataset fails here.
+TEST_CASE("Fashion-MNIST from the Debian package", "[.][dataset]") {
+  INFO("dataset-fashion-mnist is not installed");
+  REQUIRE(std::filesystem::exists(data::kFashionMnistDir));
   auto test = data::fashion_mnist(false);
   CHECK(test->size() == 10000);
   CHECK(test->data().shape() == Shape{10000, 1, 28, 28});

@@ -209,20 +209,48 @@ TEST_CASE("conv2d in float32 agrees with the float64 result", "[nn_ops][conv]") 
   CHECK(compare(vals(got), vals(want), 1e-4, 1e-4) == "");
 }
 
+namespace {
+
+// The machine epsilon (the gap above 1) of a 16-bit float: 10 stored mantissa bits for float16,
+// 7 for bfloat16.
+double epsilon_of(DType t) { return t == DType::Float16 ? std::ldexp(1.0, -10) : std::ldexp(1.0, -7); }
+
+// A 16-bit convolution rounds each input and weight (relative error at most eps / 2 each, so each
+// product is off by at most about eps |x w|), sums in float32 (negligible at this size), and rounds
+// the result (eps / 2 |y|). So |got - want| <= eps (sum |x| |w| + |want| / 2), with sum |x| |w| the
+// reference convolution of the absolute values; a 10% margin covers the float32 sums and eps^2
+// terms. Empty string when every element is within.
+std::string within_16bit_rounding(const Tensor& got, const Tensor& want, const Tensor& abs_sum, DType t) {
+  const double eps = epsilon_of(t);
+  const std::vector<double> g = vals(got), w = vals(want), m = vals(abs_sum);
+  if (g.size() != w.size()) return fmt::format("{} values, expected {}", g.size(), w.size());
+  for (size_t i = 0; i < g.size(); ++i)
+    if (!(std::abs(g[i] - w[i]) <= 1.1 * eps * (m[i] + 0.5 * std::abs(w[i]))))
+      return fmt::format("{} element {}: got {}, expected {} (bound {})", dtype_name(t), i, g[i], w[i],
+                         1.1 * eps * (m[i] + 0.5 * std::abs(w[i])));
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("conv2d: empty batch and 16-bit floats", "[nn_ops][conv]") {
   Tensor w = rnd({4, 3, 3, 3}, 53);
   Tensor empty = conv2d(zeros({0, 3, 5, 5}, f64()), w, rnd({4}, 54), {1, 1}, {1, 1});
   CHECK(empty.shape() == Shape{0, 4, 5, 5});
   Tensor x = rnd({2, 3, 6, 5}, 55);
-  Tensor want = ref_conv2d(x, w, std::nullopt, {{1, 2}, {1, 0}, {1, 1}, 1});
+  const ConvArgs down{{1, 2}, {1, 0}, {1, 1}, 1}, up_args{{2, 2}, {1, 1}, {1, 1}, 1};
+  Tensor wt = w.transpose(0, 1).contiguous();
+  Tensor want = ref_conv2d(x, w, std::nullopt, down);
+  Tensor want_up = ref_conv_transpose2d(x, wt, std::nullopt, up_args, {0, 0});
+  Tensor abs_sum = ref_conv2d(abs(x), abs(w), std::nullopt, down);
+  Tensor abs_sum_up = ref_conv_transpose2d(abs(x), abs(wt), std::nullopt, up_args, {0, 0});
   for (DType t : {DType::BFloat16, DType::Float16}) {
     Tensor got = conv2d(x.to(t), w.to(t), std::nullopt, {1, 2}, {1, 0});
     CHECK(got.dtype() == t);
-    CHECK(compare(vals(got), vals(want), 5e-2, 1e-1) == "");
+    CHECK(within_16bit_rounding(got, want, abs_sum, t) == "");
     Tensor up = conv_transpose2d(x.to(t), w.to(t).transpose(0, 1), std::nullopt, {2, 2}, {1, 1});
-    CHECK(compare(vals(up), vals(ref_conv_transpose2d(x, w.transpose(0, 1).contiguous(), std::nullopt,
-                                                      {{2, 2}, {1, 1}, {1, 1}, 1}, {0, 0})),
-                  5e-2, 1e-1) == "");
+    CHECK(up.dtype() == t);
+    CHECK(within_16bit_rounding(up, want_up, abs_sum_up, t) == "");
   }
 }
 

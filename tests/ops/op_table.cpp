@@ -1171,6 +1171,7 @@ std::vector<OpEntry> build_table() {
       [](const Inputs& in) { return binary_cross_entropy_with_logits(in[0], in[1], std::nullopt, "mean", in[2]); },
       nullptr, nullptr});
 
+  add_nn_op_entries(t);
   return t;
 }
 

@@ -143,7 +143,19 @@ TEST_CASE("the op table covers the ops it promises", "[ops][table]") {
                          "nll_loss",
                          "binary_cross_entropy",
                          "binary_cross_entropy_with_logits",
-                         "binary_cross_entropy_with_logits(pos_weight"}) {
+                         "binary_cross_entropy_with_logits(pos_weight",
+                         "conv2d",
+                         "conv_transpose2d",
+                         "max_pool2d",
+                         "avg_pool2d",
+                         "adaptive_avg_pool2d",
+                         "interpolate(nearest",
+                         "interpolate(bilinear",
+                         "batch_norm(training",
+                         "batch_norm(eval",
+                         "layer_norm",
+                         "group_norm",
+                         "rms_norm"}) {
     INFO(op);
     CHECK(has_prefix(op));
   }

@@ -1,0 +1,204 @@
+// The op table's entries for the network layers' ops: convolutions, pooling, interpolation and the
+// normalisations. Small float64 samples (gradgradcheck perturbs every element), one of them
+// non-contiguous per entry, and empty batches where the op allows one.
+#include "tests/ops/op_table.h"
+
+#include "ops/conv.h"
+#include "ops/norm.h"
+#include "ops/pool.h"
+
+namespace ember::testing {
+
+namespace {
+
+using SampleFn = std::function<std::vector<OpSample>()>;
+using ShapeFn = std::function<std::vector<ShapeCase>()>;
+
+const Dist kAny = uniform(-2, 2);
+const Dist kPositive = uniform(0.5, 2);
+
+// Two samples of one [N, C, H, W] input, contiguous and transposed (all strides reversed).
+SampleFn image_samples(uint64_t seed, Shape shape, Dist d = kAny) {
+  return [seed, shape, d] {
+    Rng r(seed);
+    return std::vector<OpSample>{{"contiguous", {sample(r, shape, d)}},
+                                 {"transposed", {sample(r, shape, d, Layout::Transposed)}}};
+  };
+}
+
+// One empty-batch case of a one-input op.
+ShapeFn empty_batch(Shape input, Shape expected) {
+  return [input, expected] {
+    Rng r(901);
+    return std::vector<ShapeCase>{{"empty batch", {sample(r, input)}, expected}};
+  };
+}
+
+}  // namespace
+
+void add_nn_op_entries(std::vector<OpEntry>& t) {
+  // ------------------------------------------------------------ convolution
+  t.push_back(OpEntry{
+      "conv2d(stride 2, padding 1, bias)",
+      [] {
+        Rng r(1401);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {2, 2, 4, 4}), sample(r, {3, 2, 2, 2}), sample(r, {3})}},
+            {"transposed input, strided bias",
+             {sample(r, {2, 2, 4, 4}, kAny, Layout::Transposed), sample(r, {3, 2, 2, 2}),
+              sample(r, {3}, kAny, Layout::Strided)}}};
+      },
+      [](const Inputs& in) { return conv2d(in[0], in[1], in[2], Size2{2, 2}, Size2{1, 1}); }, nullptr,
+      [] {
+        Rng r(1402);
+        return std::vector<ShapeCase>{
+            {"empty batch", {sample(r, {0, 2, 4, 4}), sample(r, {3, 2, 2, 2}), sample(r, {3})}, {0, 3, 3, 3}}};
+      }});
+  t.push_back(OpEntry{
+      "conv2d(groups 2, dilation 2)",
+      [] {
+        Rng r(1403);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {1, 4, 5, 4}), sample(r, {2, 2, 2, 2})}},
+            {"transposed weight", {sample(r, {1, 4, 5, 4}), sample(r, {2, 2, 2, 2}, kAny, Layout::Transposed)}}};
+      },
+      [](const Inputs& in) {
+        return conv2d(in[0], in[1], std::nullopt, Size2{1, 1}, Size2{0, 1}, Size2{2, 2}, 2);
+      },
+      nullptr, nullptr});
+  t.push_back(OpEntry{
+      "conv_transpose2d(stride 2, padding 1, output_padding 1, bias)",
+      [] {
+        Rng r(1404);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {1, 2, 3, 3}), sample(r, {2, 3, 2, 2}), sample(r, {3})}},
+            {"transposed input and weight",
+             {sample(r, {1, 2, 3, 3}, kAny, Layout::Transposed), sample(r, {2, 3, 2, 2}, kAny, Layout::Transposed),
+              sample(r, {3})}}};
+      },
+      [](const Inputs& in) {
+        return conv_transpose2d(in[0], in[1], in[2], Size2{2, 2}, Size2{1, 1}, Size2{1, 1});
+      },
+      nullptr,
+      [] {
+        Rng r(1405);
+        // (3 - 1) 2 - 2 + (2 - 1) + 1 + 1 = 5
+        return std::vector<ShapeCase>{
+            {"empty batch", {sample(r, {0, 2, 3, 3}), sample(r, {2, 3, 2, 2}), sample(r, {3})}, {0, 3, 5, 5}}};
+      }});
+
+  // ------------------------------------------------------------ pooling
+  // Max pooling is smooth only where each window's maximum is unique: distinct values, at least
+  // 0.7 * 4 / 32 apart, far beyond the finite-difference step.
+  t.push_back(OpEntry{"max_pool2d(kernel 2)", image_samples(1406, {1, 2, 4, 4}, distinct()),
+                      [](const Inputs& in) { return max_pool2d(in[0], Size2{2, 2}); }, nullptr,
+                      empty_batch({0, 2, 4, 4}, {0, 2, 2, 2})});
+  t.push_back(OpEntry{"max_pool2d(kernel 3, stride 2, padding 1)", image_samples(1407, {1, 2, 5, 5}, distinct()),
+                      [](const Inputs& in) { return max_pool2d(in[0], Size2{3, 3}, Size2{2, 2}, Size2{1, 1}); },
+                      nullptr, empty_batch({0, 2, 5, 5}, {0, 2, 3, 3})});
+  t.push_back(OpEntry{"avg_pool2d(kernel 3, stride 2, padding 1)", image_samples(1408, {1, 2, 5, 5}),
+                      [](const Inputs& in) { return avg_pool2d(in[0], Size2{3, 3}, Size2{2, 2}, Size2{1, 1}); },
+                      nullptr, empty_batch({0, 2, 5, 5}, {0, 2, 3, 3})});
+  t.push_back(OpEntry{
+      "avg_pool2d(count_include_pad false)", image_samples(1409, {1, 2, 5, 5}),
+      [](const Inputs& in) { return avg_pool2d(in[0], Size2{3, 3}, Size2{2, 2}, Size2{1, 1}, false); }, nullptr,
+      nullptr});
+  // 5 -> 3 rows and 5 -> 2 columns: overlapping windows of unequal sizes.
+  t.push_back(OpEntry{"adaptive_avg_pool2d", image_samples(1410, {1, 2, 5, 5}),
+                      [](const Inputs& in) { return adaptive_avg_pool2d(in[0], Size2{3, 2}); }, nullptr,
+                      empty_batch({0, 2, 5, 5}, {0, 2, 3, 2})});
+
+  // ------------------------------------------------------------ interpolation
+  t.push_back(OpEntry{"interpolate(nearest)", image_samples(1411, {1, 2, 3, 3}),
+                      [](const Inputs& in) { return interpolate(in[0], Size2{5, 4}, "nearest"); }, nullptr,
+                      empty_batch({0, 2, 3, 3}, {0, 2, 5, 4})});
+  t.push_back(OpEntry{"interpolate(bilinear)", image_samples(1412, {1, 2, 3, 3}),
+                      [](const Inputs& in) { return interpolate(in[0], Size2{5, 4}, "bilinear"); }, nullptr,
+                      empty_batch({0, 2, 3, 3}, {0, 2, 5, 4})});
+  t.push_back(OpEntry{"interpolate(bilinear, align_corners)", image_samples(1413, {1, 2, 3, 3}),
+                      [](const Inputs& in) { return interpolate(in[0], Size2{5, 4}, "bilinear", true); }, nullptr,
+                      nullptr});
+
+  // ------------------------------------------------------------ normalisation
+  // Training mode with batch statistics (no running statistics, so the op has no side effect).
+  t.push_back(OpEntry{
+      "batch_norm(training)",
+      [] {
+        Rng r(1414);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {3, 2, 2, 2}), sample(r, {2}), sample(r, {2})}},
+            {"transposed", {sample(r, {3, 2, 2, 2}, kAny, Layout::Transposed), sample(r, {2}), sample(r, {2})}}};
+      },
+      [](const Inputs& in) { return batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true); }, nullptr, nullptr});
+  // Evaluation mode: the running statistics are constants (inputs that do not require grad).
+  t.push_back(OpEntry{
+      "batch_norm(eval)",
+      [] {
+        Rng r(1415);
+        return std::vector<OpSample>{
+            {"contiguous",
+             {sample(r, {2, 3, 2, 2}), sample(r, {3}, kAny, Layout::Contiguous, false),
+              sample(r, {3}, kPositive, Layout::Contiguous, false), sample(r, {3}), sample(r, {3})}},
+            {"strided",
+             {sample(r, {2, 3, 2, 2}, kAny, Layout::Strided), sample(r, {3}, kAny, Layout::Contiguous, false),
+              sample(r, {3}, kPositive, Layout::Contiguous, false), sample(r, {3}), sample(r, {3})}}};
+      },
+      [](const Inputs& in) { return batch_norm(in[0], in[1], in[2], in[3], in[4], false); }, nullptr,
+      [] {
+        Rng r(1416);
+        return std::vector<ShapeCase>{
+            {"empty batch",
+             {sample(r, {0, 3, 2, 2}), sample(r, {3}, kAny, Layout::Contiguous, false),
+              sample(r, {3}, kPositive, Layout::Contiguous, false), sample(r, {3}), sample(r, {3})},
+             {0, 3, 2, 2}}};
+      }});
+  t.push_back(OpEntry{
+      "layer_norm",
+      [] {
+        Rng r(1417);
+        return std::vector<OpSample>{
+            {"over [4]", {sample(r, {2, 3, 4}), sample(r, {4}), sample(r, {4})}},
+            {"over [4], transposed", {sample(r, {2, 3, 4}, kAny, Layout::Transposed), sample(r, {4}), sample(r, {4})}}};
+      },
+      [](const Inputs& in) { return layer_norm(in[0], {4}, in[1], in[2]); }, nullptr,
+      [] {
+        Rng r(1418);
+        return std::vector<ShapeCase>{{"empty rows", {sample(r, {0, 4}), sample(r, {4}), sample(r, {4})}, {0, 4}}};
+      }});
+  t.push_back(OpEntry{
+      "layer_norm(over [3, 4])", image_samples(1419, {2, 3, 4}),
+      [](const Inputs& in) { return layer_norm(in[0], {3, 4}); }, nullptr, nullptr});
+  t.push_back(OpEntry{
+      "group_norm",
+      [] {
+        Rng r(1420);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {2, 4, 3}), sample(r, {4}), sample(r, {4})}},
+            {"transposed", {sample(r, {2, 4, 3}, kAny, Layout::Transposed), sample(r, {4}), sample(r, {4})}}};
+      },
+      [](const Inputs& in) { return group_norm(in[0], 2, in[1], in[2]); }, nullptr,
+      [] {
+        Rng r(1421);
+        return std::vector<ShapeCase>{
+            {"empty batch", {sample(r, {0, 4, 3}), sample(r, {4}), sample(r, {4})}, {0, 4, 3}}};
+      }});
+  t.push_back(OpEntry{
+      "rms_norm",
+      [] {
+        Rng r(1422);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {2, 3, 4}), sample(r, {4})}},
+            {"transposed", {sample(r, {2, 3, 4}, kAny, Layout::Transposed), sample(r, {4})}}};
+      },
+      [](const Inputs& in) {
+        const int64_t last = 4;
+        return rms_norm(in[0], std::span<const int64_t>(&last, 1), in[1]);
+      },
+      nullptr,
+      [] {
+        Rng r(1423);
+        return std::vector<ShapeCase>{{"empty rows", {sample(r, {0, 4}), sample(r, {4})}, {0, 4}}};
+      }});
+}
+
+}  // namespace ember::testing
