@@ -375,6 +375,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
   // Symmetric evaluation (as PyTorch does): the second half counts back from end, so both ends are exact.
   for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
+  if (steps == 1) p[0] = start;  // as in PyTorch: one step is start, not end
   Tensor out = cast(t, o.dtype).to(o.device);
   if (out.is_same(t)) out = clone(t);
   if (o.requires_grad) out.requires_grad_();

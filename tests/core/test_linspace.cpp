@@ -1,0 +1,33 @@
+// linspace: evenly spaced values with both endpoints exact, and the steps = 0 / 1 edge cases.
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+using namespace ember;
+
+TEST_CASE("linspace gives evenly spaced values with exact endpoints", "[linspace]") {
+  const TensorOptions f64{.dtype = DType::Float64};
+  CHECK(linspace(0, 1, 5, f64).to_vector<double>() == std::vector<double>{0, 0.25, 0.5, 0.75, 1});
+  CHECK(linspace(2, -2, 5, f64).to_vector<double>() == std::vector<double>{2, 1, 0, -1, -2});
+  // 0.7 is not start + 6 * ((0.7 - 0.1) / 6) in binary; the last value must still be 0.7 itself.
+  const std::vector<double> tenths = linspace(0.1, 0.7, 7, f64).to_vector<double>();
+  REQUIRE(tenths.size() == 7);
+  CHECK(tenths.front() == 0.1);
+  CHECK(tenths.back() == 0.7);
+  for (int i = 0; i < 7; ++i) CHECK(tenths[i] == Approx(0.1 + 0.1 * i).epsilon(1e-15));
+  const Tensor f32 = linspace(-1, 1, 3);
+  CHECK(f32.dtype() == DType::Float32);
+  CHECK(f32.to_vector<float>() == std::vector<float>{-1, 0, 1});
+}
+
+TEST_CASE("linspace with steps 1 gives start, with steps 0 nothing", "[linspace]") {
+  const Tensor one = linspace(3.5, 9, 1, {.dtype = DType::Float64});
+  CHECK(one.shape() == Shape{1});
+  CHECK(one.to_vector<double>() == std::vector<double>{3.5});
+  const Tensor none = linspace(3.5, 9, 0);
+  CHECK(none.shape() == Shape{0});
+  CHECK(none.numel() == 0);
+  CHECK_THROWS_WITH(linspace(0, 1, -1), Catch::Contains("linspace"));
+}
