@@ -156,8 +156,12 @@ echo "mutants: base build $((SECONDS - t0)) s"
 run_ctest() {  # log file -> 0 if all pass
   (cd "$BLD" && ctest --stop-on-failure --timeout "$CTEST_TIMEOUT" --output-on-failure) > "$1" 2>&1
 }
-first_failure() {  # ctest log -> name of the first failing test
-  sed -n 's/^ *[0-9]* - \([^ ]*\) (.*$/\1/p' "$1" | head -1
+first_failure() {  # ctest log -> the first failing test, and its first failed check when it says
+  local name where
+  name=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (.*$/\1/p' "$1" | head -1)
+  # Catch2 prints the failing test case between two rules of dashes.
+  where=$(awk '/^----------------------------------------/ { getline; print; exit }' "$1")
+  echo "${name:-?}${where:+: \"$where\"}"
 }
 
 if [[ "${MUTANTS_SKIP_BASELINE:-0}" != 1 ]]; then
@@ -187,14 +191,14 @@ assert text.count(find) == 1
 open(path, "w", encoding="utf-8").write(text.replace(find, repl))
 PY
   if ! cmake --build "$BLD" -j"$JOBS" > "$LOG/build-$id.log" 2>&1; then
-    printf 'mutants: %-28s INVALID (does not build, see %s)  %s\n' "$id" "$LOG/build-$id.log" "${descs[$i]}"
+    printf 'mutants: %-34s INVALID (does not build, see %s): %s\n' "$id" "$LOG/build-$id.log" "${descs[$i]}"
     invalid+=("$id")
   elif run_ctest "$LOG/ctest-$id.log"; then
-    printf 'mutants: %-28s SURVIVED (%d s)  %s\n' "$id" $((SECONDS - t0)) "${descs[$i]}"
+    printf 'mutants: %-34s SURVIVED (%d s): %s\n' "$id" $((SECONDS - t0)) "${descs[$i]}"
     survivors+=("$id")
   else
     killed=$((killed + 1))
-    printf 'mutants: %-28s killed by %-22s (%d s)  %s\n' "$id" "$(first_failure "$LOG/ctest-$id.log")" \
+    printf 'mutants: %-34s killed by %s (%d s): %s\n' "$id" "$(first_failure "$LOG/ctest-$id.log")" \
       $((SECONDS - t0)) "${descs[$i]}"
   fi
   restore
