@@ -7,7 +7,7 @@ JOBS ?= 2
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test bench bench-torch sanitize fuzz install clean
+.PHONY: all deps build demo test bench bench-torch sanitize fuzz mutants install clean
 
 all: build
 
@@ -61,6 +61,12 @@ fuzz:
 	@ASAN_OPTIONS=detect_leaks=1 $(FUZZ_BUILD)/tests/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) \
 	  -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/safetensors.dict \
 	  $(FUZZ_BUILD)/corpus tests/fuzz/seeds
+
+# Mutation testing (not in CI: a build of a copy of the tree, then per mutant an incremental build and
+# ctest): every plausible bug listed in scripts/mutants.txt must make a test fail. MUTANTS=id1,id2
+# runs a subset; the copy and its build stay in $(BUILD)/mutants for the next run.
+mutants: deps
+	@MUTANTS_DIR=$(abspath $(BUILD))/mutants JOBS=$(JOBS) bash scripts/mutants.sh
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
