@@ -66,7 +66,8 @@ fuzz:
 # Line coverage of the CPU library by the whole test suite (unit tests and the trainers' script
 # tests), gcov instrumentation at -O0 so that lines map to code. The report counts the library's
 # own sources only: tests, examples, benchmarks and the CUDA backend (not built here) are left out.
-# ccache is used when CMAKE_CXX_COMPILER_LAUNCHER is set in the environment.
+# A failing test does not stop the report. ccache is used when CMAKE_CXX_COMPILER_LAUNCHER is set
+# in the environment.
 coverage:
 	@bash scripts/install-deps.sh --coverage
 	@cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O0 --coverage" \
@@ -74,7 +75,7 @@ coverage:
 	@cmake --build $(COVERAGE_BUILD) -j$(JOBS)
 	@find $(COVERAGE_BUILD) -name '*.gcda' -delete
 	-@cd $(COVERAGE_BUILD) && ctest --output-on-failure --timeout 1800
-	@gcovr --root . --object-directory $(COVERAGE_BUILD) \
+	@gcovr --root . --object-directory $(COVERAGE_BUILD) -j $(JOBS) \
 	  --filter 'core/' --filter 'ops/' --filter 'backends/' --filter 'nn/' --filter 'optim/' \
 	  --filter 'io/' --filter 'data/' --exclude 'backends/cuda/' \
 	  --print-summary --sort-percentage --txt $(COVERAGE_BUILD)/coverage.txt \
