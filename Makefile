@@ -75,10 +75,12 @@ coverage:
 	@cmake --build $(COVERAGE_BUILD) -j$(JOBS)
 	@find $(COVERAGE_BUILD) -name '*.gcda' -delete
 	-@cd $(COVERAGE_BUILD) && ctest --output-on-failure --timeout 1800
-	@gcovr --root . --object-directory $(COVERAGE_BUILD) -j $(JOBS) \
+	@# No --object-directory: with ccache's base_dir the .gcno files hold paths relative to each
+	@# target's build folder, which gcovr finds by walking up from each .gcda file.
+	@gcovr --root . -j $(JOBS) \
 	  --filter 'core/' --filter 'ops/' --filter 'backends/' --filter 'nn/' --filter 'optim/' \
 	  --filter 'io/' --filter 'data/' --exclude 'backends/cuda/' \
-	  --print-summary --sort-percentage --txt $(COVERAGE_BUILD)/coverage.txt \
+	  --print-summary --sort-percentage --txt $(COVERAGE_BUILD)/coverage.txt $(COVERAGE_BUILD) \
 	  | tee $(COVERAGE_BUILD)/coverage-summary.txt
 	@awk '/^lines:/ {sub("%", "", $$2); print "coverage: " $$2 "% of library lines"; found = 1} END {exit !found}' $(COVERAGE_BUILD)/coverage-summary.txt
 
