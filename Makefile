@@ -67,7 +67,9 @@ fuzz:
 # tests), gcov instrumentation at -O0 so that lines map to code. The report counts the library's
 # own sources only: tests, examples, benchmarks and the CUDA backend (not built here) are left out.
 # A failing test does not stop the report. ccache is used when CMAKE_CXX_COMPILER_LAUNCHER is set
-# in the environment.
+# in the environment; gcovr gets no --object-directory because ccache's base_dir makes the source
+# paths in the .gcno files relative to each target's build folder, which gcovr finds by walking up
+# from each .gcda file.
 coverage:
 	@bash scripts/install-deps.sh --coverage
 	@cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O0 --coverage" \
@@ -75,8 +77,6 @@ coverage:
 	@cmake --build $(COVERAGE_BUILD) -j$(JOBS)
 	@find $(COVERAGE_BUILD) -name '*.gcda' -delete
 	-@cd $(COVERAGE_BUILD) && ctest --output-on-failure --timeout 1800
-	@# No --object-directory: with ccache's base_dir the .gcno files hold paths relative to each
-	@# target's build folder, which gcovr finds by walking up from each .gcda file.
 	@gcovr --root . -j $(JOBS) \
 	  --filter 'core/' --filter 'ops/' --filter 'backends/' --filter 'nn/' --filter 'optim/' \
 	  --filter 'io/' --filter 'data/' --exclude 'backends/cuda/' \
