@@ -2,12 +2,13 @@
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
+COVERAGE_BUILD ?= build-coverage
 FUZZ_SECONDS ?= 60
 JOBS ?= 2
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test bench bench-torch sanitize fuzz mutants install clean
+.PHONY: all deps build demo test bench bench-torch sanitize fuzz mutants coverage install clean
 
 all: build
 
@@ -68,8 +69,29 @@ fuzz:
 mutants: deps
 	@MUTANTS_DIR=$(abspath $(BUILD))/mutants JOBS=$(JOBS) bash scripts/mutants.sh
 
+# Line coverage of the CPU library by the whole test suite (unit tests and the trainers' script
+# tests), gcov instrumentation at -O0 so that lines map to code. The report counts the library's
+# own sources only: tests, examples, benchmarks and the CUDA backend (not built here) are left out.
+# A failing test does not stop the report. ccache is used when CMAKE_CXX_COMPILER_LAUNCHER is set
+# in the environment; gcovr gets no --object-directory because ccache's base_dir makes the source
+# paths in the .gcno files relative to each target's build folder, which gcovr finds by walking up
+# from each .gcda file.
+coverage:
+	@bash scripts/install-deps.sh --coverage
+	@cmake -S . -B $(COVERAGE_BUILD) -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O0 --coverage" \
+	  -DEMBER_CUDA=OFF -DEMBER_BUILD_BENCH=OFF $(if $(CMAKE_CXX_COMPILER_LAUNCHER),-DCMAKE_CXX_COMPILER_LAUNCHER=$(CMAKE_CXX_COMPILER_LAUNCHER)) >/dev/null
+	@cmake --build $(COVERAGE_BUILD) -j$(JOBS)
+	@find $(COVERAGE_BUILD) -name '*.gcda' -delete
+	-@cd $(COVERAGE_BUILD) && ctest --output-on-failure --timeout 1800
+	@gcovr --root . -j $(JOBS) \
+	  --filter 'core/' --filter 'ops/' --filter 'backends/' --filter 'nn/' --filter 'optim/' \
+	  --filter 'io/' --filter 'data/' --exclude 'backends/cuda/' \
+	  --print-summary --sort-percentage --txt $(COVERAGE_BUILD)/coverage.txt $(COVERAGE_BUILD) \
+	  | tee $(COVERAGE_BUILD)/coverage-summary.txt
+	@awk '/^lines:/ {sub("%", "", $$2); print "coverage: " $$2 "% of library lines"; found = 1} END {exit !found}' $(COVERAGE_BUILD)/coverage-summary.txt
+
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD) $(COVERAGE_BUILD)

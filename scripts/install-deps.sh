@@ -10,13 +10,14 @@ packages=(
   dataset-fashion-mnist fortunes
 )
 # Optional extras: `scripts/install-deps.sh --bench` adds Google Benchmark; `--torch` the libtorch peer;
-# `--fuzz` clang with libFuzzer and LLVM's OpenMP runtime (make fuzz).
+# `--fuzz` clang with libFuzzer and LLVM's OpenMP runtime (make fuzz); `--coverage` gcovr (make coverage).
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libbenchmark-dev) ;;
     --torch) packages+=(libtorch-dev) ;;
     --sanitize) packages+=(clang libclang-rt-dev) ;;
     --fuzz) packages+=(clang libclang-rt-dev libomp-dev) ;;
+    --coverage) packages+=(gcovr) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
