@@ -233,32 +233,28 @@ std::pair<double, double> extent(const std::vector<double>& v, bool log) {
 }
 }  // namespace
 
-Plot& Plot::line(const std::vector<double>& x, const std::vector<double>& y, Style style) {
-  check_same_size("Plot::line", x, y);
-  check_finite("Plot::line", "x", x);
-  check_finite("Plot::line", "y", y);
-  check_positive_on_log_axis("Plot::line", "x", x, options_.log_x);
-  check_positive_on_log_axis("Plot::line", "y", y, options_.log_y);
-  check_style("Plot::line", style);
+// Lines and scatter plots take the same (x, y) points and the same checks.
+Plot& Plot::points(const char* method, int kind, const std::vector<double>& x, const std::vector<double>& y,
+                   Style style) {
+  check_same_size(method, x, y);
+  check_finite(method, "x", x);
+  check_finite(method, "y", y);
+  check_positive_on_log_axis(method, "x", x, options_.log_x);
+  check_positive_on_log_axis(method, "y", y, options_.log_y);
+  check_style(method, style);
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({SeriesKind::kLine, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
+  series_.push_back({static_cast<SeriesKind>(kind), std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
+Plot& Plot::line(const std::vector<double>& x, const std::vector<double>& y, Style style) {
+  return points("Plot::line", static_cast<int>(SeriesKind::kLine), x, y, std::move(style));
+}
+
 Plot& Plot::scatter(const std::vector<double>& x, const std::vector<double>& y, Style style) {
-  check_same_size("Plot::scatter", x, y);
-  check_finite("Plot::scatter", "x", x);
-  check_finite("Plot::scatter", "y", y);
-  check_positive_on_log_axis("Plot::scatter", "x", x, options_.log_x);
-  check_positive_on_log_axis("Plot::scatter", "y", y, options_.log_y);
-  check_style("Plot::scatter", style);
-  style.color = pick_color(style, next_color_);
-  auto [xl, xh] = extent(x, options_.log_x);
-  auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({SeriesKind::kScatter, std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
-  return *this;
+  return points("Plot::scatter", static_cast<int>(SeriesKind::kScatter), x, y, std::move(style));
 }
 
 Plot& Plot::contour(const std::vector<double>& xs, const std::vector<double>& ys,

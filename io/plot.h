@@ -71,6 +71,9 @@ class Plot {
 
  private:
   struct Series;
+  // line and scatter: check the points and add a series of kind `kind` (a SeriesKind).
+  Plot& points(const char* method, int kind, const std::vector<double>& x, const std::vector<double>& y,
+               Style style);
   PlotOptions options_;
   std::vector<Series> series_;
   int next_color_ = 0;

@@ -240,11 +240,9 @@ Trajectory conjugate_gradient(const Problem& p, const Tensor& x0, const RunOptio
   return track.take();
 }
 
-Trajectory ember_sgd(const Problem& p, const Tensor& x0, const RunOptions& o, double lr,
-                     double momentum) {
-  Tracker track(p, x0, o, momentum > 0 ? "ember optim::SGD, momentum" : "ember optim::SGD");
-  Tensor x = x0.detach().clone().requires_grad_();
-  optim::SGD opt({x}, {.lr = lr, .momentum = momentum});
+namespace {
+// Steps one of ember's own optimizers on f until the tracker has seen enough.
+Trajectory run_optimizer(const Problem& p, optim::Optimizer& opt, const Tensor& x, Tracker& track) {
   while (!track.done()) {
     opt.zero_grad();
     objective(p, x).backward();
@@ -253,18 +251,21 @@ Trajectory ember_sgd(const Problem& p, const Tensor& x0, const RunOptions& o, do
   }
   return track.take();
 }
+}  // namespace
+
+Trajectory ember_sgd(const Problem& p, const Tensor& x0, const RunOptions& o, double lr,
+                     double momentum) {
+  Tracker track(p, x0, o, momentum > 0 ? "ember optim::SGD, momentum" : "ember optim::SGD");
+  Tensor x = x0.detach().clone().requires_grad_();
+  optim::SGD opt({x}, {.lr = lr, .momentum = momentum});
+  return run_optimizer(p, opt, x, track);
+}
 
 Trajectory ember_adam(const Problem& p, const Tensor& x0, const RunOptions& o, double lr) {
   Tracker track(p, x0, o, "ember optim::Adam");
   Tensor x = x0.detach().clone().requires_grad_();
   optim::Adam opt({x}, {.lr = lr});
-  while (!track.done()) {
-    opt.zero_grad();
-    objective(p, x).backward();
-    opt.step();
-    track.push(x);
-  }
-  return track.take();
+  return run_optimizer(p, opt, x, track);
 }
 
 Prediction predict_gradient_descent(double kappa, double tolerance) {
