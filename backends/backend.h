@@ -7,9 +7,9 @@
 #include <span>
 #include <string>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/shape.h"
+#include <ember/core/device.h>
+#include <ember/core/dtype.h>
+#include <ember/core/shape.h>
 
 namespace ember {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/cuda/cuda.h"
+#include <ember/backends/cuda/cuda.h>
 #include "bench/bench_util.h"
 
 using namespace ember;

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/blas.h"
+#include <ember/backends/cpu/blas.h>
 
 namespace blas = ember::cpu::blas;
 

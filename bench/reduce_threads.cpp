@@ -9,8 +9,8 @@
 #include <cstring>
 #include <vector>
 
-#include "backends/cpu/blas.h"
-#include "ops/ops.h"
+#include <ember/backends/cpu/blas.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

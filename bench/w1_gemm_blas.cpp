@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/blas.h"
-#include "ops/ops.h"
+#include <ember/backends/cpu/blas.h>
+#include <ember/ops/ops.h>
 #include "bench/bench_util.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "core/autograd.h"
+#include <ember/core/autograd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -7,8 +7,8 @@
 #include <unordered_set>
 #include <utility>
 
-#include "core/error.h"
-#include "ops/ops.h"
+#include <ember/core/error.h>
+#include <ember/ops/ops.h>
 
 namespace ember {
 

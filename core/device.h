@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
+#include <ember/core/error.h>
 
 namespace ember {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/error.h"
+#include <ember/core/error.h>
 
 #if defined(__CUDACC__)
 #define EMBER_HOST_DEVICE __host__ __device__

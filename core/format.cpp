@@ -1,10 +1,10 @@
 // tensor([[1.0000, 2.0000], ...], dtype=float32, shape=[2, 2]): PyTorch's layout, with large tensors
 // summarised by their first and last three entries per dimension.
-#include "core/format.h"
+#include <ember/core/format.h>
 
 #include <cmath>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

@@ -2,7 +2,7 @@
 // Printing tensors like PyTorch: fmt::format("{}", t) or t.str().
 #include <fmt/format.h>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 template <>
 struct fmt::formatter<ember::Tensor> : fmt::formatter<std::string> {

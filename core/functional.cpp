@@ -1,11 +1,11 @@
 // Function-level derivatives on top of ember::grad. docs/functional.md explains the tricks used
 // here.
-#include "core/functional.h"
+#include <ember/core/functional.h>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/format.h"
-#include "ops/ops.h"
+#include <ember/core/autograd.h>
+#include <ember/core/error.h>
+#include <ember/core/format.h>
+#include <ember/ops/ops.h>
 
 namespace ember::autograd::functional {
 namespace {

@@ -29,7 +29,7 @@
 
 #include <cstdint>
 
-#include "core/dtype.h"  // EMBER_HOST_DEVICE
+#include <ember/core/dtype.h>  // EMBER_HOST_DEVICE
 
 namespace ember {
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
-#include "core/small_vector.h"
+#include <ember/core/error.h>
+#include <ember/core/small_vector.h>
 
 namespace ember {
 

@@ -1,4 +1,4 @@
-#include "core/storage.h"
+#include <ember/core/storage.h>
 
 #include <algorithm>
 #include <bit>
@@ -8,8 +8,8 @@
 #include <new>
 #include <vector>
 
-#include "backends/backend.h"
-#include "core/error.h"
+#include <ember/backends/backend.h>
+#include <ember/core/error.h>
 
 namespace ember {
 namespace {

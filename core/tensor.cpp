@@ -1,11 +1,11 @@
 // Tensor methods and factories. Methods that are ops forward to the free functions in ops/.
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 #include <array>
 #include <cmath>
 
-#include "core/generator.h"
-#include "ops/ops.h"
+#include <ember/core/generator.h>
+#include <ember/ops/ops.h>
 
 namespace ember {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/shape.h"
-#include "core/storage.h"
+#include <ember/core/device.h>
+#include <ember/core/dtype.h>
+#include <ember/core/shape.h>
+#include <ember/core/storage.h>
 
 namespace ember {
 

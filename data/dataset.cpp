@@ -1,11 +1,11 @@
-#include "data/dataset.h"
+#include <ember/data/dataset.h>
 
 #include <omp.h>
 
 #include <algorithm>
 
-#include "core/philox.h"
-#include "ops/ops.h"
+#include <ember/core/philox.h>
+#include <ember/ops/ops.h>
 
 namespace ember::data {
 

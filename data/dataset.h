@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 namespace ember::data {
 

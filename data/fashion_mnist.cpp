@@ -1,4 +1,4 @@
-#include "data/fashion_mnist.h"
+#include <ember/data/fashion_mnist.h>
 
 #include <zlib.h>
 
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::data {
 

@@ -3,7 +3,7 @@
 // classes) read from the gzip'd IDX files of Debian's dataset-fashion-mnist package.
 #include <string>
 
-#include "data/dataset.h"
+#include <ember/data/dataset.h>
 
 namespace ember::data {
 

@@ -1,10 +1,10 @@
-#include "data/text.h"
+#include <ember/data/text.h>
 
 #include <algorithm>
 #include <filesystem>
 
-#include "io/file.h"
-#include "ops/ops.h"
+#include <ember/io/file.h>
+#include <ember/ops/ops.h>
 
 namespace ember::data {
 

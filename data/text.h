@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
+#include <ember/data/dataset.h>
 
 namespace ember::data {
 

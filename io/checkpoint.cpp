@@ -1,9 +1,9 @@
-#include "io/checkpoint.h"
+#include <ember/io/checkpoint.h>
 
 #include <cstring>
 
-#include "io/safetensors.h"
-#include "ops/ops.h"
+#include <ember/io/safetensors.h>
+#include <ember/ops/ops.h>
 
 namespace ember::io {
 namespace {

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string>
 
-#include "core/generator.h"
-#include "nn/module.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
+#include <ember/core/generator.h>
+#include <ember/nn/module.h>
+#include <ember/optim/lr_scheduler.h>
+#include <ember/optim/optimizer.h>
 
 namespace ember::io {
 

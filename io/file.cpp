@@ -1,4 +1,4 @@
-#include "io/file.h"
+#include <ember/io/file.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <new>
 #include <random>
 
-#include "core/error.h"
+#include <ember/core/error.h>
 
 namespace ember::io {
 namespace {

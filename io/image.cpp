@@ -1,4 +1,4 @@
-#include "io/image.h"
+#include <ember/io/image.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #define STBI_WRITE_NO_STDIO
 #include <stb/stb_image_write.h>
 
-#include "io/file.h"
-#include "ops/ops.h"
+#include <ember/io/file.h>
+#include <ember/ops/ops.h>
 
 namespace ember::io {
 

@@ -1,4 +1,4 @@
-#include "io/plot.h"
+#include <ember/io/plot.h>
 
 #include <algorithm>
 #include <array>
@@ -6,9 +6,9 @@
 #include <limits>
 #include <utility>
 
-#include "core/error.h"
-#include "io/file.h"
-#include "io/plot_contour.h"
+#include <ember/core/error.h>
+#include <ember/io/file.h>
+#include <ember/io/plot_contour.h>
 
 namespace ember::io {
 namespace {

@@ -1,4 +1,4 @@
-#include "io/plot_contour.h"
+#include <ember/io/plot_contour.h>
 
 #include <array>
 #include <cstdint>

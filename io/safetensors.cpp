@@ -1,4 +1,4 @@
-#include "io/safetensors.h"
+#include <ember/io/safetensors.h>
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::io {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "io/file.h"  // read_file, write_file_atomic
-#include "nn/module.h"
+#include <ember/io/file.h>  // read_file, write_file_atomic
+#include <ember/nn/module.h>
 
 namespace ember::io {
 

@@ -3,7 +3,7 @@
 // (or the given keys), so state_dict names match PyTorch's ("net.0.weight").
 #include <initializer_list>
 
-#include "nn/module.h"
+#include <ember/nn/module.h>
 
 namespace ember::nn {
 

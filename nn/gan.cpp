@@ -1,7 +1,7 @@
-#include "nn/gan.h"
+#include <ember/nn/gan.h>
 
-#include "core/autograd.h"
-#include "ops/ops.h"
+#include <ember/core/autograd.h>
+#include <ember/ops/ops.h>
 
 namespace ember::nn::functional {
 namespace {

@@ -5,8 +5,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 namespace ember::nn::functional {
 

@@ -1,9 +1,9 @@
-#include "nn/init.h"
+#include <ember/nn/init.h>
 
 #include <cmath>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::nn::init {
 

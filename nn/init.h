@@ -2,8 +2,8 @@
 // Parameter initialisation, in place and without recording gradients (torch.nn.init).
 #include <string>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 namespace ember::nn::init {
 

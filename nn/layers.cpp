@@ -1,9 +1,9 @@
-#include "nn/layers.h"
+#include <ember/nn/layers.h>
 
 #include <cmath>
 
-#include "nn/init.h"
-#include "ops/ops.h"
+#include <ember/nn/init.h>
+#include <ember/ops/ops.h>
 
 namespace ember::nn {
 namespace {

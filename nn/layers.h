@@ -5,7 +5,7 @@
 #include <functional>
 #include <optional>
 
-#include "nn/module.h"
+#include <ember/nn/module.h>
 
 namespace ember::nn {
 

@@ -1,10 +1,10 @@
-#include "nn/metrics.h"
+#include <ember/nn/metrics.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::nn::metrics {
 namespace {

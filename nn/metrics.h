@@ -4,7 +4,7 @@
 // an Inception network's; ember's GAN trainer uses its own Fashion-MNIST classifier's, docs/gan.md).
 #include <vector>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember::nn::metrics {
 

@@ -1,8 +1,8 @@
-#include "nn/module.h"
+#include <ember/nn/module.h>
 
 #include <set>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::nn {
 

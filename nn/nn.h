@@ -1,7 +1,7 @@
 #pragma once
-#include "nn/container.h"
-#include "nn/init.h"
-#include "nn/layers.h"
-#include "nn/gan.h"
-#include "nn/module.h"
-#include "nn/spectral_norm.h"
+#include <ember/nn/container.h>
+#include <ember/nn/init.h>
+#include <ember/nn/layers.h>
+#include <ember/nn/gan.h>
+#include <ember/nn/module.h>
+#include <ember/nn/spectral_norm.h>

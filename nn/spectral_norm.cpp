@@ -1,7 +1,7 @@
-#include "nn/spectral_norm.h"
+#include <ember/nn/spectral_norm.h>
 
-#include "nn/layers.h"
-#include "ops/ops.h"
+#include <ember/nn/layers.h>
+#include <ember/ops/ops.h>
 
 namespace ember::nn {
 namespace {

@@ -10,8 +10,8 @@
 // buffers "weight_u" [out] and "weight_v" [in * k...].
 #include <memory>
 
-#include "core/generator.h"
-#include "nn/module.h"
+#include <ember/core/generator.h>
+#include <ember/nn/module.h>
 
 namespace ember::nn {
 

@@ -1,11 +1,11 @@
-#include "ops/activation.h"
+#include <ember/ops/activation.h>
 
 #include <cmath>
 #include <cstring>
 #include <numbers>
 
-#include "ops/op.h"
-#include "ops/ops.h"
+#include <ember/ops/op.h>
+#include <ember/ops/ops.h>
 
 namespace ember {
 Tensor relu(const Tensor& x) {

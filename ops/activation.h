@@ -1,6 +1,6 @@
 #pragma once
 // Activations, written as composites of primitives (so double backward needs no extra code).
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

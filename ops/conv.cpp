@@ -1,9 +1,9 @@
 // Convolutions. Two primitives, Unfold (im2col) and Fold (col2im), are each other's gradient (fold is
 // the adjoint of unfold); conv2d is unfold + matmul, conv_transpose2d is matmul + fold. Every
 // gradient is therefore made of unfold, fold and matmul, and differentiates again to any order.
-#include "ops/conv.h"
+#include <ember/ops/conv.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

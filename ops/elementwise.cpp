@@ -1,12 +1,12 @@
 // Elementwise primitives and their gradients. Every binary op first promotes both operands to the
 // result dtype and broadcasts them with expand views, so the primitives below see equal shapes and
 // dtypes, and never have to unbroadcast a gradient (expand's backward sums).
-#include "ops/elementwise.h"
+#include <ember/ops/elementwise.h>
 
 #include <cmath>
 #include <numbers>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 

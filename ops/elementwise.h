@@ -2,7 +2,7 @@
 // Elementwise arithmetic, math and comparisons. Binary ops broadcast and promote types like PyTorch.
 #include <optional>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

@@ -1,8 +1,8 @@
 // Gather/scatter style ops. Each pair is the other's gradient: index_select <-> index_add,
 // gather <-> scatter_add, so gradients of any order stay inside these four primitives.
-#include "ops/index.h"
+#include <ember/ops/index.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

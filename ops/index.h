@@ -1,7 +1,7 @@
 #pragma once
 // Indexing with integer tensors. Every index is bounds-checked: an out-of-range index is an
 // ember::Error naming the op, never a read outside memory.
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

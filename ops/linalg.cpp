@@ -1,8 +1,8 @@
 // Matrix products. One primitive, BatchedMatmul over equal batch shapes (broadcast batch dims are
 // stride-0 expand views, which the kernel reads without copying); everything else reshapes into it.
-#include "ops/linalg.h"
+#include <ember/ops/linalg.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 #include <optional>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

@@ -1,7 +1,7 @@
 // Losses as composites of primitives; the formulas follow torch.nn.functional's definitions.
-#include "ops/loss.h"
+#include <ember/ops/loss.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

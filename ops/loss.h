@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

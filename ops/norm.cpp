@@ -1,12 +1,12 @@
 // Normalisation layers. Each is (x - mean) * rsqrt(var + eps) (or x * rsqrt(mean(x^2) + eps)) over
 // some dims, then an optional per-feature affine map, written with public ops only: the gradient and
 // the gradient of the gradient come from mean, mul and rsqrt.
-#include "ops/norm.h"
+#include <ember/ops/norm.h>
 
 #include <cmath>
 #include <limits>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/tensor.h"
+#include <ember/core/autograd.h>
+#include <ember/core/tensor.h>
 
 namespace ember {
 
@@ -149,7 +149,7 @@ auto apply(Op op, const Inputs&... inputs) {
 
 }  // namespace ember
 
-#include "backends/backend.h"
+#include <ember/backends/backend.h>
 
 namespace ember {
 // What a kernel sees of a tensor.

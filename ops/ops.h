@@ -1,21 +1,21 @@
 #pragma once
 // Every public op. Users include <ember/ember.h>, which includes this.
-#include "core/autograd.h"
-#include "core/generator.h"
-#include "core/tensor.h"
-#include "ops/activation.h"
-#include "ops/conv.h"
-#include "ops/elementwise.h"
-#include "ops/index.h"
-#include "ops/linalg.h"
-#include "ops/loss.h"
-#include "ops/norm.h"
-#include "ops/op.h"
-#include "ops/pool.h"
-#include "ops/random.h"
-#include "ops/reduce.h"
-#include "ops/shape.h"
-#include "ops/softmax.h"
+#include <ember/core/autograd.h>
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
+#include <ember/ops/activation.h>
+#include <ember/ops/conv.h>
+#include <ember/ops/elementwise.h>
+#include <ember/ops/index.h>
+#include <ember/ops/linalg.h>
+#include <ember/ops/loss.h>
+#include <ember/ops/norm.h>
+#include <ember/ops/op.h>
+#include <ember/ops/pool.h>
+#include <ember/ops/random.h>
+#include <ember/ops/reduce.h>
+#include <ember/ops/shape.h>
+#include <ember/ops/softmax.h>
 
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x);

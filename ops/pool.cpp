@@ -9,12 +9,12 @@
 //   its whole output row and column, where PyTorch's 2-tap kernel keeps it local); nearest
 //   interpolation repeats or slices (integer factors) or index_selects along H and W. All are
 //   composites, so every order of gradient comes for free.
-#include "ops/pool.h"
+#include <ember/ops/pool.h>
 
 #include <cmath>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

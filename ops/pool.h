@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

@@ -1,6 +1,6 @@
-#include "ops/random.h"
+#include <ember/ops/random.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 

@@ -1,6 +1,6 @@
 #pragma once
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 namespace ember {
 

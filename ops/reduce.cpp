@@ -1,12 +1,12 @@
 // Reductions. Sum, prod and amax/amin are primitives; mean, var, std, logsumexp and norm are
 // composites of them, so their gradients (and gradients of gradients) come for free.
-#include "ops/reduce.h"
+#include <ember/ops/reduce.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

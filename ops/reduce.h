@@ -3,7 +3,7 @@
 #include <optional>
 #include <utility>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

@@ -1,12 +1,12 @@
 // Views and rearranging ops. A view shares its input's storage; its backward is the matching
 // rearrangement of the gradient (reshape back, inverse permute, sum over broadcast dims, or a scatter
 // into zeros for slicing views).
-#include "ops/shape.h"
+#include <ember/ops/shape.h>
 
 #include <algorithm>
 #include <numeric>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 namespace {

@@ -3,7 +3,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

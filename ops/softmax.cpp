@@ -1,9 +1,9 @@
 // softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), with m = max(x) for stability. Composites: the
 // shift m is detached (softmax does not depend on it), so the gradient is exact and twice
 // differentiable without a hand-written rule.
-#include "ops/softmax.h"
+#include <ember/ops/softmax.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember {
 

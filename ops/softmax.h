@@ -1,5 +1,5 @@
 #pragma once
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 namespace ember {
 

@@ -1,8 +1,8 @@
-#include "optim/clip.h"
+#include <ember/optim/clip.h>
 
 #include <cmath>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::optim {
 

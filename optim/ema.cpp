@@ -1,6 +1,6 @@
-#include "optim/ema.h"
+#include <ember/optim/ema.h>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::optim {
 

@@ -1,7 +1,7 @@
 #pragma once
 // An exponential moving average of a model's parameters: shadow = decay shadow + (1 - decay) param.
 // Evaluate with the averaged weights by copying them in (copy_to), as is common for GANs.
-#include "nn/module.h"
+#include <ember/nn/module.h>
 
 namespace ember::optim {
 

@@ -1,9 +1,9 @@
-#include "optim/lr_scheduler.h"
+#include <ember/optim/lr_scheduler.h>
 
 #include <cmath>
 #include <numbers>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::optim {
 

@@ -2,7 +2,7 @@
 // Learning-rate schedules. Each sets every group's lr from its initial lr and the step count
 // (closed forms of torch.optim.lr_scheduler); call step() once per epoch or iteration, after
 // optimizer.step().
-#include "optim/optimizer.h"
+#include <ember/optim/optimizer.h>
 
 namespace ember::optim {
 

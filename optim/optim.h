@@ -1,6 +1,6 @@
 #pragma once
-#include "optim/clip.h"
-#include "optim/ema.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
-#include "optim/optimizers.h"
+#include <ember/optim/clip.h>
+#include <ember/optim/ema.h>
+#include <ember/optim/lr_scheduler.h>
+#include <ember/optim/optimizer.h>
+#include <ember/optim/optimizers.h>

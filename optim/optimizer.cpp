@@ -1,8 +1,8 @@
-#include "optim/optimizer.h"
+#include <ember/optim/optimizer.h>
 
 #include <set>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::optim {
 

@@ -6,8 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/tensor.h"
-#include "nn/module.h"
+#include <ember/core/tensor.h>
+#include <ember/nn/module.h>
 
 namespace ember::optim {
 

@@ -1,8 +1,8 @@
-#include "optim/optimizers.h"
+#include <ember/optim/optimizers.h>
 
 #include <cmath>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::optim {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 // The optimizers, each following PyTorch 1.13's update rule (torch.optim) exactly.
-#include "optim/optimizer.h"
+#include <ember/optim/optimizer.h>
 
 namespace ember::optim {
 

@@ -36,7 +36,7 @@ export LD_LIBRARY_PATH="$ROOT/deps/lib:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}"
 if [[ -z "$BUILD" ]]; then
   echo "== build"
   BUILD=$ROOT/build-gpu
-  cmake -S "$ROOT" -B "$BUILD" -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DEMBER_BUILD_EXAMPLES=OFF >"$OUT/build.log" 2>&1 &&
+  cmake -S "$ROOT" -B "$BUILD" -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/build.log" 2>&1 &&
     cmake --build "$BUILD" -j"$(nproc)" >>"$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; }
 fi
 
@@ -63,6 +63,26 @@ OMP_NUM_THREADS=2 "$BUILD/bench/bench_cuda" >"$OUT/ember_bench.txt" 2>"$OUT/embe
 echo "bench_cuda exit code $?"; tail -3 "$OUT/ember_bench.err"
 PYTHONUNBUFFERED=1 python3 "$ROOT/bench/torch_gpu/torch_bench.py" >"$OUT/torch_bench.txt" 2>"$OUT/torch_bench.err"
 echo "torch_bench exit code $?"; tail -3 "$OUT/torch_bench.err"
+
+echo "== trainers on cpu and cuda"
+# Each trainer's short run on both devices (the throughput figures of docs/cuda.md). classify needs
+# the Fashion-MNIST files ($EMBER_DATA or the Debian package); the 8-Gaussians GAN needs nothing.
+if [[ -x "$BUILD/examples/gan" ]]; then
+  for device in cpu cuda; do
+    OMP_NUM_THREADS=4 timeout 300 "$BUILD/examples/gan" --quiet --device $device --loss wgan-gp --steps 300 \
+      --every 300 --eval-samples 2000 --out "$OUT/gan-$device" >"$OUT/gan-$device.log" 2>&1
+    echo "gan wgan-gp 8gaussians --device $device: exit $?; $(grep -h 'trained to step\|modes covered' "$OUT/gan-$device.log" | tr '\n' ' ')"
+  done
+  if [[ -d "${EMBER_DATA:-/usr/share/datasets/fashion-mnist}" ]]; then
+    for device in cpu cuda; do
+      OMP_NUM_THREADS=4 timeout 300 "$BUILD/examples/classify" --quiet --device $device --steps 300 --epochs 1 \
+        --out "$OUT/classify-$device" >"$OUT/classify-$device.log" 2>&1
+      echo "classify --device $device: exit $?; $(grep -h '^epoch' "$OUT/classify-$device.log")"
+    done
+  else
+    echo "classify: no Fashion-MNIST files here, skipped"
+  fi
+fi
 
 echo "== summary"
 python3 "$ROOT/scripts/gpu_summary.py" "$OUT/ember_bench.txt" "$OUT/torch_bench.txt" "$OUT/ctest.log" | tee "$OUT/summary.txt"

@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev
   catch2 libfmt-dev libstb-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist fortunes
+  valgrind  # tests/install runs the README's first program under memcheck
 )
 # Optional extras: `scripts/install-deps.sh --bench` adds Google Benchmark; `--torch` the libtorch peer;
 # `--fuzz` clang with libFuzzer and LLVM's OpenMP runtime (make fuzz); `--coverage` gcovr (make coverage).

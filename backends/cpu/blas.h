@@ -51,9 +51,24 @@ void reference_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
 }
 
 // ember's portable cache-blocked GEMM: the fallback when OpenBLAS is unusable. Same conventions
-// and arguments as sgemm/dgemm; defined (for float and double) in blas.cpp.
+// and arguments as sgemm/dgemm; defined (for float and double) in blas.cpp, which runs the build of
+// fallback_gemm.cpp for the CPU's instruction set.
 template <class T>
 void naive_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// C = beta * C; beta == 0 writes zeros so that NaN garbage in C does not survive (BLAS semantics).
+template <class T>
+void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
+  if (beta == T(1)) return;
+  for (int64_t i = 0; i < m; ++i) {
+    T* row = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(row, row + n, T(0));
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
 
 }  // namespace ember::cpu::blas

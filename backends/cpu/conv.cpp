@@ -7,10 +7,10 @@
 #include <limits>
 #include <vector>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/loops.h"
+#include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/loops.h>
 
-namespace ember::cpu {
+namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
 // The block indices b in [0, blocks) whose position b * stride + offset lies in [0, size): splitting
@@ -233,4 +233,4 @@ void max_pool2d(const View& in, const View& out, const View& indices, const Wind
   });
 }
 
-}  // namespace ember::cpu
+}  // namespace ember::cpu::EMBER_CPU_ISA

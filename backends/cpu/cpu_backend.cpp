@@ -1,34 +1,29 @@
-#include "backends/cpu/cpu_backend.h"
+#include <ember/backends/cpu/cpu_backend.h>
 
-#include "backends/cpu/blas.h"
-#include "core/storage.h"
+#include <omp.h>
+
+#include <ember/backends/cpu/blas.h>
+#include <ember/backends/cuda/cuda.h>
+#include <ember/core/info.h>
 
 namespace ember {
+namespace cpu {
+namespace baseline { const Backend& kernel_table(); }
+namespace avx2 { const Backend& kernel_table(); }
+namespace avx512 { const Backend& kernel_table(); }
+
+const Backend& cpu_backend_for(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::Avx512: return avx512::kernel_table();
+    case CpuIsa::Avx2: return avx2::kernel_table();
+    case CpuIsa::Baseline: break;
+  }
+  return baseline::kernel_table();
+}
+}  // namespace cpu
 
 const Backend& cpu_backend() {
-  static const Backend table{
-      .name = [] { return std::string("cpu"); },
-      .allocate = [](size_t nbytes, Device) { return CpuAllocator::allocate(nbytes); },
-      .deallocate = [](void* p, size_t nbytes, Device) { CpuAllocator::deallocate(p, nbytes); },
-      .fill = cpu::fill,
-      .copy = cpu::copy,
-      .unary = cpu::unary,
-      .binary = cpu::binary,
-      .where = cpu::where,
-      .reduce = cpu::reduce,
-      .matmul = cpu::matmul,
-      .cumsum = cpu::cumsum,
-      .gather = cpu::gather,
-      .scatter_add = cpu::scatter_add,
-      .index_select = cpu::index_select,
-      .index_add = cpu::index_add,
-      .random = cpu::random,
-      .index_range = cpu::index_range,
-      .has_nonfinite = cpu::has_nonfinite,
-      .im2col = cpu::im2col,
-      .col2im = cpu::col2im,
-      .max_pool2d = cpu::max_pool2d,
-  };
+  static const Backend& table = cpu::cpu_backend_for(cpu::cpu_isa());
   return table;
 }
 
@@ -36,21 +31,15 @@ const Backend& backend(Device device) {
   return device.is_cpu() ? cpu_backend() : cuda_backend();
 }
 
-}  // namespace ember
-
-#include <omp.h>
-
-#include "core/info.h"
-
-namespace ember {
-
 std::string info() {
   return fmt::format(
       "ember 0.1.0\n"
       "  threads: {} (OpenMP, shared with OpenBLAS)\n"
+      "  cpu kernels: {}\n"
       "  gemm: {}\n"
       "  cuda: {}\n",
-      omp_get_max_threads(), cpu::blas::kernel_description(), cuda_backend().name());
+      omp_get_max_threads(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
+      cuda::backend_description());
 }
 
 }  // namespace ember

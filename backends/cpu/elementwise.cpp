@@ -4,11 +4,11 @@
 #include <cstring>
 #include <type_traits>
 
-#include "backends/common/integer_math.h"
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/loops.h"
+#include <ember/backends/common/integer_math.h>
+#include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/loops.h>
 
-namespace ember::cpu {
+namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
 template <typename T>
@@ -309,4 +309,4 @@ bool has_nonfinite(const View& in) {
   return found;
 }
 
-}  // namespace ember::cpu
+}  // namespace ember::cpu::EMBER_CPU_ISA

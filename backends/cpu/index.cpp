@@ -2,11 +2,11 @@
 // (with index_range below) before any kernel reads through them.
 #include <cmath>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/loops.h"
-#include "core/philox.h"
+#include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/loops.h>
+#include <ember/core/philox.h>
 
-namespace ember::cpu {
+namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
 inline int64_t offset_of(int64_t i, std::span<const int64_t> shape, std::span<const int64_t> strides) {
@@ -181,4 +181,4 @@ void random(RandomKind kind, const View& out, uint64_t seed, uint64_t offset, do
   });
 }
 
-}  // namespace ember::cpu
+}  // namespace ember::cpu::EMBER_CPU_ISA

@@ -13,7 +13,7 @@
 #include <array>
 #include <cstdint>
 
-#include "backends/backend.h"
+#include <ember/backends/backend.h>
 
 namespace ember::cpu {
 

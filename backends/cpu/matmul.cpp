@@ -3,11 +3,11 @@
 // contiguous goes to BLAS as it is (transposed if needed); anything else is copied first.
 #include <vector>
 
-#include "backends/cpu/blas.h"
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/loops.h"
+#include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/loops.h>
 
-namespace ember::cpu {
+namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
 // How BLAS can read one [rows, cols] matrix with element strides (rs, cs), if at all.
@@ -144,4 +144,4 @@ void matmul(const View& a, const View& b, const View& out, double alpha, double 
   });
 }
 
-}  // namespace ember::cpu
+}  // namespace ember::cpu::EMBER_CPU_ISA

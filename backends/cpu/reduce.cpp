@@ -5,10 +5,10 @@
 #include <limits>
 #include <vector>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/loops.h"
+#include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/loops.h>
 
-namespace ember::cpu {
+namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
 template <typename T>
@@ -231,4 +231,4 @@ void cumsum(const View& in, const View& out, int64_t dim) {
   });
 }
 
-}  // namespace ember::cpu
+}  // namespace ember::cpu::EMBER_CPU_ISA

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "backends/cuda/kernels.h"
+#include <ember/backends/cuda/kernels.h>
 
 namespace ember::cuda {
 

@@ -1,15 +1,20 @@
 #pragma once
 // The CUDA runtime as ember users see it: devices, synchronisation and the caching allocator's
-// statistics. Present in every build; without CUDA (backends/cuda/stubs.cpp) there are no devices,
-// is_available() is false and the rest throws ember::Error saying ember was built without CUDA.
+// statistics. Present in every build. The backend itself is libember_cuda.so, loaded the first time
+// one of these functions or a CUDA tensor needs it (backends/cuda/loader.cpp). Where it cannot be
+// loaded (ember built without CUDA, the library or CUDA's own libraries missing) there are no
+// devices, is_available() is false and the rest throws ember::Error saying why.
 #include <cstddef>
 #include <string>
 
 namespace ember::cuda {
 
-// False when ember was built without CUDA, when no driver or GPU is present (cudaGetDeviceCount
-// fails, as on the build machines), or when there are zero devices.
+// False when the CUDA backend cannot be loaded, when no driver or GPU is present
+// (cudaGetDeviceCount fails, as on the build machines), or when there are zero devices.
 bool is_available();
+// One line on the backend: "cuda (1 device(s): NVIDIA H200)", "cuda (built; no device found)", or
+// why it could not be loaded.
+std::string backend_description();
 int device_count();
 std::string device_name(int device = 0);
 // Waits until all work queued on device's stream (every device's for -1) has finished.

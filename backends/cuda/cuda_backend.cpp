@@ -5,12 +5,12 @@
 #include <cstring>
 #include <vector>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/cuda/cuda.h"
-#include "backends/cuda/kernels.h"
-#include "backends/cuda/runtime.h"
-#include "core/error.h"
-#include "core/shape.h"
+#include <ember/backends/cpu/cpu_backend.h>
+#include <ember/backends/cuda/cuda.h>
+#include <ember/backends/cuda/kernels.h>
+#include <ember/backends/cuda/runtime.h>
+#include <ember/core/error.h>
+#include <ember/core/shape.h>
 
 namespace ember {
 namespace cuda {
@@ -78,7 +78,7 @@ Strides contiguous_strides(std::span<const int64_t> shape) {
 }
 
 // ---------------------------------------------------------------- copy across devices
-// H2D: the host side is made one contiguous run in the source dtype (cpu::copy handles strides and
+// H2D: the host side is made one contiguous run in the source dtype (the CPU copy kernel handles strides and
 // broadcasting), sent through pinned staging, and converted/scattered on the device if needed.
 void copy_to_device(const View& in, const View& out, int dev) {
   const int64_t n = out.numel();
@@ -98,7 +98,7 @@ void copy_to_device(const View& in, const View& out, int dev) {
     if (is_contiguous(in) && in.numel() == n && shape_numel(in.shape) == n && staging.ptr == nullptr) {
       host = in.data;  // already one run: send it as it is
     } else {
-      cpu::copy(in, View{host, in.dtype, out.shape, dense});
+      cpu_backend().copy(in, View{host, in.dtype, out.shape, dense});
     }
     check(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream(dev)), "to_device", "cudaMemcpyAsync", dev);
     // The staging buffer is reused by the next transfer, and a pageable source may be freed as soon
@@ -112,7 +112,7 @@ void copy_to_device(const View& in, const View& out, int dev) {
 }
 
 // D2H: converted/gathered into one contiguous run on the device if needed, copied to pinned staging,
-// synchronised (the result reaches the host), then scattered into out by cpu::copy.
+// synchronised (the result reaches the host), then scattered into out by the CPU copy kernel.
 void copy_to_host(const View& in, const View& out, int dev) {
   const int64_t n = out.numel();
   const size_t bytes = static_cast<size_t>(n) * dtype_size(out.dtype);
@@ -136,13 +136,13 @@ void copy_to_host(const View& in, const View& out, int dev) {
   }
   check(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, stream(dev)), "to_device", "cudaMemcpyAsync", dev);
   check(cudaStreamSynchronize(stream(dev)), "to_device", "cudaStreamSynchronize", dev);
-  if (host != out.data) cpu::copy(View{host, out.dtype, out.shape, dense}, out);
+  if (host != out.data) cpu_backend().copy(View{host, out.dtype, out.shape, dense}, out);
 }
 
 void copy(const View& in, const View& out) {
   if (out.numel() == 0) return;
   const int din = device_of(in.data), dout = device_of(out.data);
-  if (din < 0 && dout < 0) return cpu::copy(in, out);
+  if (din < 0 && dout < 0) return cpu_backend().copy(in, out);
   if (din == dout) {
     set_device(dout);
     launch_copy(kv(in), kv(out), stream(dout));
@@ -324,9 +324,7 @@ void max_pool2d(const View& in, const View& out, const View& indices, const Wind
 // In cuda_matmul.cpp.
 void matmul(const View& a, const View& b, const View& out, double alpha, double beta);
 
-}  // namespace cuda
-
-const Backend& cuda_backend() {
+const Backend& backend_table() {
   static const Backend table{
       .name = [] {
         if (!cuda::is_available()) return std::string("cuda (built; no device found)");
@@ -356,4 +354,5 @@ const Backend& cuda_backend() {
   return table;
 }
 
+}  // namespace cuda
 }  // namespace ember

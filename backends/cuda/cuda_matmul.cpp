@@ -10,11 +10,11 @@
 #include <optional>
 #include <vector>
 
-#include "backends/cuda/kernels.h"
-#include "backends/cuda/runtime.h"
-#include "backends/backend.h"
-#include "core/error.h"
-#include "core/shape.h"
+#include <ember/backends/cuda/kernels.h>
+#include <ember/backends/cuda/runtime.h>
+#include <ember/backends/backend.h>
+#include <ember/core/error.h>
+#include <ember/core/shape.h>
 
 namespace ember::cuda {
 namespace {

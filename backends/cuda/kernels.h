@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "core/dtype.h"
+#include <ember/core/dtype.h>
 
 namespace ember::cuda {
 

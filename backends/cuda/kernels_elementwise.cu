@@ -3,8 +3,8 @@
 // (common.cuh), with a division-free path when every operand is one dense run. The scalar rules are
 // the CPU backend's (backends/cpu/elementwise.cpp) line for line, so results agree: bit for bit where
 // the arithmetic is exact, and to the last ulp or so where CUDA's libm differs from glibc's.
-#include "backends/common/integer_math.h"
-#include "backends/cuda/common.cuh"
+#include <ember/backends/common/integer_math.h>
+#include <ember/backends/cuda/common.cuh>
 
 namespace ember::cuda {
 namespace {

@@ -6,8 +6,8 @@
 // (scatter_add: one thread per line along dim; index_add: one thread per position outside dim,
 // walking the index in order; col2im: one thread per output pixel, walking kernel offsets in order),
 // so the results are bit for bit the CPU's, run after run.
-#include "backends/cuda/common.cuh"
-#include "core/philox.h"
+#include <ember/backends/cuda/common.cuh>
+#include <ember/core/philox.h>
 
 namespace ember::cuda {
 namespace {

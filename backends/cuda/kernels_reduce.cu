@@ -13,7 +13,7 @@
 // combination is order-independent and ArgMax/ArgMin return the first index, as the CPU does.
 #include <climits>
 
-#include "backends/cuda/common.cuh"
+#include <ember/backends/cuda/common.cuh>
 
 namespace ember::cuda {
 namespace {

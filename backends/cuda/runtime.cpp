@@ -1,6 +1,6 @@
 // The CUDA runtime side of the backend: device discovery, one stream and one cuBLAS handle per
 // device, the caching allocator, pinned staging memory. Compiled by the host compiler.
-#include "backends/cuda/runtime.h"
+#include <ember/backends/cuda/runtime.h>
 
 #include <array>
 #include <bit>
@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "backends/cuda/cuda.h"
-#include "core/error.h"
+#include <ember/backends/cuda/cuda.h>
+#include <ember/core/error.h>
 
 namespace ember::cuda {
 namespace {

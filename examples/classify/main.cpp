@@ -7,14 +7,14 @@
 
 #include <chrono>
 
-#include "data/fashion_mnist.h"
+#include <ember/data/fashion_mnist.h>
 #include "examples/classify/network.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
-#include "io/checkpoint.h"
-#include "io/image.h"
-#include "nn/nn.h"
-#include "optim/optim.h"
+#include <ember/io/checkpoint.h>
+#include <ember/io/image.h>
+#include <ember/nn/nn.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 
@@ -24,16 +24,17 @@ struct Evaluation {
   double loss, accuracy;
 };
 
-Evaluation evaluate(nn::SequentialImpl& model, data::DataLoader& loader) {
+Evaluation evaluate(nn::SequentialImpl& model, data::DataLoader& loader, Device device) {
   NoGradGuard no_grad;
   model.eval();
   double loss_sum = 0;
   int64_t correct = 0, count = 0;
   for (const data::Batch& b : loader) {
-    Tensor logits = model(b.data);
-    loss_sum += cross_entropy(logits, b.target, std::nullopt, -100, "sum").item<double>();
-    correct += sum(eq(argmax(logits, 1), b.target)).item<int64_t>();
-    count += b.data.size(0);
+    const Tensor images = b.data.to(device), labels = b.target.to(device);
+    Tensor logits = model(images);
+    loss_sum += cross_entropy(logits, labels, std::nullopt, -100, "sum").item<double>();
+    correct += sum(eq(argmax(logits, 1), labels)).item<int64_t>();
+    count += images.size(0);
   }
   model.train();
   return {loss_sum / static_cast<double>(count), static_cast<double>(correct) / static_cast<double>(count)};
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   opt.epochs = 5;
   add_common_options(app, opt);
   return examples::run_trainer(app, argc, argv, [&] {
-    EMBER_CHECK(opt.device == "cpu", "classify", "only --device cpu is supported by this build, got \"{}\"", opt.device);
+    const Device device = examples::select_device(opt.device, "classify");
     examples::create_output_folder(opt.out);
     manual_seed(opt.seed);
     const std::string data_dir = examples::dataset_dir(opt.data_dir);
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     data::DataLoader test_loader(test_set, {.batch_size = 1000});
 
     auto model = examples::make_classifier();
+    model->to(device);  // before the optimizer, whose state follows the parameters' device
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
     if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
@@ -83,8 +85,10 @@ int main(int argc, char** argv) {
       int64_t correct = 0, seen = 0, batches = 0;
       const auto epoch_start = std::chrono::steady_clock::now();
       for (const data::Batch& b : train_loader) {
-        Tensor logits = (*model)(b.data);
-        Tensor loss = cross_entropy(logits, b.target);
+        // On a GPU the copies are queued on the device's stream behind the previous step's work.
+        const Tensor images = b.data.to(device), labels = b.target.to(device);
+        Tensor logits = (*model)(images);
+        Tensor loss = cross_entropy(logits, labels);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
@@ -93,9 +97,9 @@ int main(int argc, char** argv) {
         loss_sum += loss.item<double>();
         {
           NoGradGuard no_grad;
-          correct += sum(eq(argmax(logits, 1), b.target)).item<int64_t>();
+          correct += sum(eq(argmax(logits, 1), labels)).item<int64_t>();
         }
-        seen += b.data.size(0);
+        seen += images.size(0);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
         if (!opt.quiet)
           bar.update(batches, fmt::format("loss {:.4f} acc {:.3f} {:.0f} img/s", loss_sum / batches,
@@ -106,7 +110,7 @@ int main(int argc, char** argv) {
         }
       }
       const double epoch_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-      Evaluation test = evaluate(*model, test_loader);
+      Evaluation test = evaluate(*model, test_loader, device);
       const double total_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       fmt::print("epoch {} step {}: train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | {:.0f} img/s, {:.1f} s\n",
                  epoch + 1, step, loss_sum / std::max<int64_t>(batches, 1), double(correct) / double(std::max<int64_t>(seen, 1)),
@@ -121,7 +125,7 @@ int main(int argc, char** argv) {
       NoGradGuard no_grad;
       model->eval();
       data::Batch b = test_set->get_batch([] { std::vector<int64_t> v(64); for (int i = 0; i < 64; ++i) v[i] = i; return v; }());
-      Tensor right = eq(argmax((*model)(b.data), 1), b.target).reshape({64, 1, 1, 1});
+      Tensor right = eq(argmax((*model)(b.data.to(device)), 1).to(Device::cpu()), b.target).reshape({64, 1, 1, 1});
       io::save_image_grid(where(right, b.data, 1 - b.data), opt.out + "/predictions.png", 8);
     }
     if (saved_checkpoint) {

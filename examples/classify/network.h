@@ -3,7 +3,7 @@
 // examples/gan, whose Frechet distance is computed in this network's penultimate features.
 #include <memory>
 
-#include "nn/nn.h"
+#include <ember/nn/nn.h>
 
 namespace ember::examples {
 

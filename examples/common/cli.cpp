@@ -13,8 +13,9 @@
 #include <filesystem>
 #include <new>
 
-#include "core/error.h"
-#include "data/fashion_mnist.h"
+#include <ember/backends/cuda/cuda.h>
+#include <ember/core/error.h>
+#include <ember/data/fashion_mnist.h>
 
 namespace ember::examples {
 namespace {
@@ -121,6 +122,18 @@ void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   app.add_option("--data-dir", o.data_dir, "Folder of the Fashion-MNIST files")
       ->default_str(fmt::format("$EMBER_DATA, else {}", data::kFashionMnistDir));
   app.add_flag("--quiet", o.quiet, "No progress bar");
+}
+
+Device select_device(const std::string& device_option, const char* trainer) {
+  const Device device = Device::parse(device_option);
+  if (device.is_cuda()) {
+    const int count = cuda::device_count();
+    EMBER_CHECK(count > 0, trainer, "--device {}: no CUDA device found ({})", device_option,
+                cuda::backend_description());
+    EMBER_CHECK(device.index < count, trainer, "--device {}: this machine has {} CUDA device(s), cuda:0 to cuda:{}",
+                device_option, count, count - 1);
+  }
+  return device;
 }
 
 std::string dataset_dir(const std::string& data_dir_option) {

@@ -8,6 +8,8 @@
 #include <functional>
 #include <string>
 
+#include <ember/core/device.h>
+
 namespace ember::examples {
 
 struct CommonOptions {
@@ -45,6 +47,11 @@ CLI::Validator number_at_least(double min);
 // The folder of the Fashion-MNIST files: --data-dir when given, else $EMBER_DATA when set, else the
 // folder of the Debian package dataset-fashion-mnist.
 std::string dataset_dir(const std::string& data_dir_option);
+
+// The device --device names ("cpu", "cuda", "cuda:N"), checked for use: a CUDA device that this
+// machine does not have is an error naming it and saying what CUDA reports (no device found, or why
+// the CUDA backend could not be loaded), before any work starts.
+Device select_device(const std::string& device_option, const char* trainer);
 
 // Creates --out (and its parents) and checks that it is a folder this process can write into.
 void create_output_folder(const std::string& out);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "core/error.h"
+#include <ember/core/error.h>
 
 namespace ember::examples {
 

@@ -6,8 +6,8 @@
 #include <limits>
 #include <numbers>
 
-#include "core/functional.h"
-#include "io/plot.h"
+#include <ember/core/functional.h>
+#include <ember/io/plot.h>
 
 namespace ember::examples::directional {
 namespace {

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "examples/classify/network.h"
-#include "io/checkpoint.h"
-#include "ops/ops.h"
+#include <ember/io/checkpoint.h>
+#include <ember/ops/ops.h>
 
 namespace ember::examples::gan {
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "nn/container.h"
-#include "nn/metrics.h"
+#include <ember/nn/container.h>
+#include <ember/nn/metrics.h>
 
 namespace ember::examples::gan {
 

@@ -12,17 +12,17 @@
 #include <filesystem>
 #include <optional>
 
-#include "data/fashion_mnist.h"
+#include <ember/data/fashion_mnist.h>
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/gan/networks.h"
 #include "examples/gan/toy.h"
-#include "io/checkpoint.h"
-#include "io/image.h"
-#include "io/safetensors.h"
-#include "nn/nn.h"
-#include "optim/optim.h"
+#include <ember/io/checkpoint.h>
+#include <ember/io/image.h>
+#include <ember/io/safetensors.h>
+#include <ember/nn/nn.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 namespace F = ember::nn::functional;
@@ -100,7 +100,9 @@ struct Losses {
   double d_loss = 0, g_loss = 0, gp = 0, w_estimate = 0;  // w_estimate: mean D(real) - mean D(fake)
 };
 
-Tensor sample_latent(int64_t n, bool images) { return randn({n, images ? gan::kDcganLatent : gan::kToyLatent}); }
+Tensor sample_latent(int64_t n, bool images, Device device) {
+  return randn({n, images ? gan::kDcganLatent : gan::kToyLatent}, {.device = device});
+}
 
 // The PNG of this step: a grid of the 64 images of fixed_z, or a scatter plot of the 2,000 points of
 // fixed_z. Fixed latents show how one sample evolves, and drawing none keeps the training stream
@@ -108,7 +110,7 @@ Tensor sample_latent(int64_t n, bool images) { return randn({n, images ? gan::kD
 void save_samples(nn::SequentialImpl& g, bool images, const std::string& path, const Tensor& fixed_z) {
   NoGradGuard no_grad;
   g.eval();
-  Tensor out = g(fixed_z);
+  Tensor out = g(fixed_z).to(Device::cpu());
   g.train();
   if (images) {
     io::save_image_grid(out, path, 8, -1, 1);
@@ -154,7 +156,7 @@ int main(int argc, char** argv) {
                  "Write the initial weights and every batch, latent and interpolation weight drawn to this "
                  "safetensors file (tests/examples/make_gan_reference.py replays them in PyTorch)");
   return examples::run_trainer(app, argc, argv, [&] {
-    EMBER_CHECK(opt.device == "cpu", "gan", "only --device cpu is supported by this build, got \"{}\"", opt.device);
+    const Device device = examples::select_device(opt.device, "gan");
     const bool images = g.data == "fashion-mnist";
     const bool wasserstein = g.loss == "wgan" || g.loss == "wgan-gp";
     if (g.critic_steps <= 0) g.critic_steps = wasserstein ? 5 : 1;
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
     auto model = images ? std::make_shared<GanPair>(gan::dcgan_generator(), gan::dcgan_critic(critic_options))
                         : std::make_shared<GanPair>(gan::mlp(gan::kToyLatent, 2, 256, 3),
                                                     gan::mlp(2, 1, 256, 3, g.spectral_norm));
+    model->to(device);  // before the optimizers, whose state follows the parameters' device
     nn::SequentialImpl& G = *model->generator;
     nn::SequentialImpl& D = *model->critic;
 
@@ -195,7 +198,8 @@ int main(int argc, char** argv) {
     RealData real_data(g.data, data_dir, opt.batch_size, opt.seed);
     const Tensor fixed_z = [&] {  // the same latents for every PNG (from their own stream)
       Generator z_gen(opt.seed + 1);
-      return images ? randn({64, gan::kDcganLatent}, {}, &z_gen) : randn({2000, gan::kToyLatent}, {}, &z_gen);
+      return images ? randn({64, gan::kDcganLatent}, {.device = device}, &z_gen)
+                    : randn({2000, gan::kToyLatent}, {.device = device}, &z_gen);
     }();
     std::optional<gan::FeatureExtractor> fid;
     std::optional<nn::metrics::GaussianStats> test_stats;
@@ -235,9 +239,9 @@ int main(int argc, char** argv) {
         G.eval();
         std::vector<Tensor> parts;
         for (int64_t done = 0; done < g.eval_samples; done += 500)
-          parts.push_back(G(randn({std::min<int64_t>(500, g.eval_samples - done), gan::kDcganLatent}, {}, &calib)));
+          parts.push_back(G(randn({std::min<int64_t>(500, g.eval_samples - done), gan::kDcganLatent}, {.device = device}, &calib)));
         G.train();
-        return (cat(parts, 0) + 1) / 2;
+        return (cat(parts, 0).to(Device::cpu()) + 1) / 2;
       }();
       fmt::print("Frechet distance, generator at step 0 vs test: {:.3f}\n",
                  nn::metrics::frechet_distance(fid->stats(untrained), *test_stats));
@@ -257,8 +261,8 @@ int main(int argc, char** argv) {
       Tensor fake;  // the last critic step's fake batch, with its graph, for the generator step
       // ---- critic: maximise its objective on real against (detached) fake batches
       for (int64_t k = 0; k < g.critic_steps; ++k) {
-        Tensor real = real_data.next();
-        Tensor z = sample_latent(opt.batch_size, images);
+        Tensor real = real_data.next().to(device);
+        Tensor z = sample_latent(opt.batch_size, images, device);
         if (k + 1 < g.critic_steps) {
           NoGradGuard no_grad;
           fake = G(z);
@@ -268,7 +272,7 @@ int main(int argc, char** argv) {
         Tensor d_real = D(real), d_fake = D(fake.detach());
         // The interpolation weights of the penalty, drawn here rather than inside gradient_penalty so
         // that --trace can record them.
-        Tensor eps = g.loss == "wgan-gp" ? rand({opt.batch_size}) : Tensor();
+        Tensor eps = g.loss == "wgan-gp" ? rand({opt.batch_size}, {.device = device}) : Tensor();
         if (!g.trace.empty()) {
           const std::string key = fmt::format("step{}.critic{}.", step, k);
           trace.emplace_back(key + "real", real);
@@ -317,7 +321,7 @@ int main(int argc, char** argv) {
           Tensor probe_samples;
           {
             NoGradGuard no_grad;
-            probe_samples = G(randn({g.eval_samples, gan::kToyLatent}, {}, &probe));
+            probe_samples = G(randn({g.eval_samples, gan::kToyLatent}, {.device = device}, &probe)).to(Device::cpu());
           }
           const gan::ModeCoverage c = gan::mode_coverage(probe_samples);
           coverage_log.row(step, c.modes_covered, fmt::format("{:.4f}", c.share_near_mode));
@@ -344,9 +348,9 @@ int main(int argc, char** argv) {
       std::vector<Tensor> parts;
       for (int64_t done = 0; done < g.eval_samples; done += 500)
         parts.push_back(G(randn({std::min<int64_t>(500, g.eval_samples - done), images ? gan::kDcganLatent : gan::kToyLatent},
-                                {}, &eval_gen)));
+                                {.device = device}, &eval_gen)));
       G.train();
-      return cat(parts, 0);
+      return cat(parts, 0).to(Device::cpu());
     };
     std::string summary;
     if (!images) {

@@ -2,7 +2,7 @@
 // The networks of the GAN trainer (and of the W4/W5 benchmarks).
 #include <memory>
 
-#include "nn/nn.h"
+#include <ember/nn/nn.h>
 
 namespace ember::examples::gan {
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <numbers>
 
-#include "io/image.h"
-#include "ops/ops.h"
+#include <ember/io/image.h>
+#include <ember/ops/ops.h>
 
 namespace ember::examples::gan {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 namespace ember::examples::gan {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "io/plot.h"
+#include <ember/core/error.h>
+#include <ember/io/plot.h>
 
 namespace ember::examples::quadratic {
 namespace {

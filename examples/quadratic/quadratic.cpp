@@ -2,12 +2,12 @@
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/functional.h"
-#include "core/generator.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/core/autograd.h>
+#include <ember/core/error.h>
+#include <ember/core/functional.h>
+#include <ember/core/generator.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 namespace ember::examples::quadratic {
 namespace fn = ember::autograd::functional;

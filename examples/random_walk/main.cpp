@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
+#include <ember/core/device.h>
 #include "examples/common/cli.h"
 #include "examples/random_walk/walk.h"
-#include "io/file.h"
+#include <ember/io/file.h>
 
 using namespace ember;
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/generator.h"
-#include "core/tensor.h"
-#include "ops/ops.h"
+#include <ember/core/error.h>
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
+#include <ember/ops/ops.h>
 
 namespace ember::random_walk {
 namespace {

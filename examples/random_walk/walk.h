@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "io/plot.h"
+#include <ember/core/device.h>
+#include <ember/io/plot.h>
 
 namespace ember::random_walk {
 

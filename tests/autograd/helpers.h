@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::test {
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "core/functional.h"
+#include <ember/core/functional.h>
 #include "tests/autograd/helpers.h"
 
 using namespace ember;

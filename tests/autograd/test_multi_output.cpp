@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "ops/op.h"
+#include <ember/ops/op.h>
 #include "tests/autograd/helpers.h"
-#include "tests/support/gradcheck.h"
+#include <ember/testing/gradcheck.h>
 
 using namespace ember;
 using ember::test::check_values;

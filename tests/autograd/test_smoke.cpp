@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "tests/support/gradcheck.h"
+#include <ember/testing/gradcheck.h>
 
 using namespace ember;
 using ember::testing::gradcheck;

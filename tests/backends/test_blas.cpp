@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "backends/cpu/blas.h"
-#include "core/error.h"
+#include <ember/backends/cpu/blas.h>
+#include <ember/core/error.h>
 
 namespace blas = ember::cpu::blas;
 

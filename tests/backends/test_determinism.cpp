@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/blas.h"
+#include <ember/backends/cpu/blas.h>
 #include "tests/backends/thread_count.h"
-#include "core/autograd.h"
-#include "ops/ops.h"
+#include <ember/core/autograd.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

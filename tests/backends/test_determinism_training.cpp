@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/blas.h"
+#include <ember/backends/cpu/blas.h>
 #include "tests/backends/thread_count.h"
-#include "io/checkpoint.h"
-#include "nn/nn.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/io/checkpoint.h>
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 

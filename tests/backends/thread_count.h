@@ -3,7 +3,7 @@
 // previous count on exit. Shared by the determinism tests.
 #include <omp.h>
 
-#include "backends/cpu/blas.h"
+#include <ember/backends/cpu/blas.h>
 
 namespace ember::test {
 

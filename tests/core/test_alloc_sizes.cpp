@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/storage.h"
-#include "ops/ops.h"
+#include <ember/core/storage.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 using Catch::Contains;

@@ -1,8 +1,8 @@
 // Device values: an index that does not fit the stored int8_t is an error, not a wrapped-around device.
 #include <catch2/catch.hpp>
 
-#include "core/device.h"
-#include "core/error.h"
+#include <ember/core/device.h>
+#include <ember/core/error.h>
 
 using namespace ember;
 using Catch::Contains;

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "core/dtype.h"
+#include <ember/core/dtype.h>
 
 using namespace ember;
 

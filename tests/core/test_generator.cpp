@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/philox.h"
+#include <ember/core/generator.h>
+#include <ember/core/philox.h>
 
 using namespace ember;
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include <ember/core/tensor.h>
 
 using namespace ember;
 

@@ -9,8 +9,8 @@
 #include <set>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
 
 using namespace ember;
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/cuda/cuda.h"
-#include "ops/ops.h"
+#include <ember/backends/cuda/cuda.h>
+#include <ember/ops/ops.h>
 
 namespace ember::testing {
 

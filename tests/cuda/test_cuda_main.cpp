@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "backends/cuda/cuda.h"
+#include <ember/backends/cuda/cuda.h>
 
 int main(int argc, char** argv) {
   Catch::Session session;

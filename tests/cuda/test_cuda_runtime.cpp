@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/generator.h"
+#include <ember/core/generator.h>
 #include "tests/cuda/helpers.h"
 
 using namespace ember;

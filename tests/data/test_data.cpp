@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <set>
 
-#include "data/dataset.h"
-#include "data/fashion_mnist.h"
-#include "data/text.h"
-#include "ops/ops.h"
+#include <ember/data/dataset.h>
+#include <ember/data/fashion_mnist.h>
+#include <ember/data/text.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -72,6 +72,13 @@ expect_error '--bogus' 100 "$classify" --bogus
 expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$gan" --lr abc
 expect_error '--critic-steps: expected a positive integer, got "0"' 100 "$gan" --critic-steps 0
 expect_error '--loss' 120 "$gan" --loss bogus
+# --device: a name that is no device, and CUDA on a machine without a GPU (the build machines).
+expect_error '[device] ' 200 "$classify" --device tpu
+expect_error '[device] ' 200 "$gan" --device cuda:x
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_error '[classify] --device cuda: no CUDA device found (' 300 "$classify" --device cuda
+  expect_error '[gan] --device cuda:1: no CUDA device found (' 300 "$gan" --device cuda:1
+fi
 expect_error '--steps: expected an integer of at least 0, got "abc"' 100 "$demo" --steps abc
 
 # ---- --help: exit 0, no training, the defaults shown

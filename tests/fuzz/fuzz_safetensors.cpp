@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/safetensors.h"
+#include <ember/core/error.h>
+#include <ember/io/safetensors.h>
 
 namespace {
 

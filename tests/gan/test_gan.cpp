@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 #include "tests/nn_ops/helpers.h"
 
 using namespace ember;

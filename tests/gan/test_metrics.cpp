@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "nn/metrics.h"
+#include <ember/nn/metrics.h>
 #include "tests/nn_ops/helpers.h"
 
 using namespace ember;

@@ -3,7 +3,7 @@
 // and the estimate lives in buffers that a state_dict carries.
 #include <catch2/catch.hpp>
 
-#include "nn/nn.h"
+#include <ember/nn/nn.h>
 #include "tests/nn_ops/helpers.h"
 
 using namespace ember;

@@ -15,12 +15,12 @@
 #include <fstream>
 #include <set>
 
-#include "data/fashion_mnist.h"
-#include "data/text.h"
-#include "io/checkpoint.h"
-#include "io/image.h"
-#include "io/safetensors.h"
-#include "ops/ops.h"
+#include <ember/data/fashion_mnist.h>
+#include <ember/data/text.h>
+#include <ember/io/checkpoint.h>
+#include <ember/io/image.h>
+#include <ember/io/safetensors.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 namespace fs = std::filesystem;

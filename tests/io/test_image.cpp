@@ -12,8 +12,8 @@
 #define STB_IMAGE_STATIC
 #include <stb/stb_image.h>
 
-#include "io/image.h"
-#include "ops/ops.h"
+#include <ember/io/image.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "io/file.h"
-#include "io/plot.h"
+#include <ember/core/error.h>
+#include <ember/io/file.h>
+#include <ember/io/plot.h>
 #include "tests/support/xml.h"
 
 using ember::io::Plot;

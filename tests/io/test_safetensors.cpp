@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "io/checkpoint.h"
-#include "io/safetensors.h"
-#include "nn/nn.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/io/checkpoint.h>
+#include <ember/io/safetensors.h>
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "io/safetensors.h"
-#include "ops/ops.h"
+#include <ember/io/safetensors.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "core/generator.h"
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include <ember/core/generator.h>
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

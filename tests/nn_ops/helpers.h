@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ops/ops.h"
-#include "tests/support/gradcheck.h"
+#include <ember/ops/ops.h>
+#include <ember/testing/gradcheck.h>
 
 namespace nn_test {
 

@@ -3,7 +3,7 @@
 // the positional ones, and errors. (test_api_reference.cpp checks the same ops against PyTorch.)
 #include <limits>
 
-#include "nn/layers.h"
+#include <ember/nn/layers.h>
 #include "tests/nn_ops/helpers.h"
 
 using namespace ember;

@@ -3,9 +3,9 @@
 // non-contiguous per entry, and empty batches where the op allows one.
 #include "tests/ops/op_table.h"
 
-#include "ops/conv.h"
-#include "ops/norm.h"
-#include "ops/pool.h"
+#include <ember/ops/conv.h>
+#include <ember/ops/norm.h>
+#include <ember/ops/pool.h>
 
 namespace ember::testing {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 using json = nlohmann::json;
 using namespace ember;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/ops/op_table.h"
-#include "tests/support/gradcheck.h"
+#include <ember/testing/gradcheck.h>
 
 using namespace ember;
 using namespace ember::testing;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "ops/op.h"
+#include <ember/ops/op.h>
 #include "tests/ops/op_table.h"
 
 using namespace ember;

@@ -3,9 +3,9 @@
 // filled options struct must keep PyTorch's defaults for the fields it leaves out.
 #include <catch2/catch.hpp>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 

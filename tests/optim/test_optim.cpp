@@ -6,9 +6,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 

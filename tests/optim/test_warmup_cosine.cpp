@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 

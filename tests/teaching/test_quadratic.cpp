@@ -6,11 +6,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/functional.h"
-#include "core/generator.h"
+#include <ember/core/functional.h>
+#include <ember/core/generator.h>
 #include "examples/quadratic/figures.h"
 #include "examples/quadratic/quadratic.h"
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 using namespace ember;
 namespace q = ember::examples::quadratic;

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "backends/cuda/cuda.h"
-#include "core/error.h"
+#include <ember/backends/cuda/cuda.h>
+#include <ember/core/error.h>
 #include "examples/random_walk/walk.h"
-#include "io/file.h"
+#include <ember/io/file.h>
 #include "tests/support/xml.h"
 
 using namespace ember;

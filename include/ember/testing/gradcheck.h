@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 namespace ember::testing {
 

@@ -1,0 +1,34 @@
+// The Backend table of one instruction set's kernels (compiled once per CpuIsa, like the kernels).
+#include <ember/backends/cpu/kernels.h>
+#include <ember/core/storage.h>
+
+namespace ember::cpu::EMBER_CPU_ISA {
+
+const Backend& kernel_table() {
+  static const Backend table{
+      .name = [] { return std::string("cpu"); },
+      .allocate = [](size_t nbytes, Device) { return CpuAllocator::allocate(nbytes); },
+      .deallocate = [](void* p, size_t nbytes, Device) { CpuAllocator::deallocate(p, nbytes); },
+      .fill = fill,
+      .copy = copy,
+      .unary = unary,
+      .binary = binary,
+      .where = where,
+      .reduce = reduce,
+      .matmul = matmul,
+      .cumsum = cumsum,
+      .gather = gather,
+      .scatter_add = scatter_add,
+      .index_select = index_select,
+      .index_add = index_add,
+      .random = random,
+      .index_range = index_range,
+      .has_nonfinite = has_nonfinite,
+      .im2col = im2col,
+      .col2im = col2im,
+      .max_pool2d = max_pool2d,
+  };
+  return table;
+}
+
+}  // namespace ember::cpu::EMBER_CPU_ISA

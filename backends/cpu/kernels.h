@@ -1,0 +1,36 @@
+#pragma once
+// The CPU kernels, declared for the instruction set this translation unit is compiled for. Each
+// kernel file is compiled once per CpuIsa (backends/cpu/cpu_isa.h) with EMBER_CPU_ISA naming its
+// namespace (baseline, avx2, avx512) and the matching -march; only cpu_backend.cpp chooses between
+// the three tables. Each kernel is described where it is declared in backends/backend.h.
+#include <ember/backends/backend.h>
+
+#if !defined(EMBER_CPU_ISA)
+#error "backends/cpu/kernels.h is for the per-instruction-set kernel files (EMBER_CPU_ISA unset)"
+#endif
+
+namespace ember::cpu::EMBER_CPU_ISA {
+
+void fill(const View& out, double value);
+void copy(const View& in, const View& out);
+void unary(UnaryOp op, const View& in, const View& out);
+void binary(BinaryOp op, const View& a, const View& b, const View& out);
+void where(const View& cond, const View& a, const View& b, const View& out);
+void reduce(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims);
+void matmul(const View& a, const View& b, const View& out, double alpha, double beta);
+void cumsum(const View& in, const View& out, int64_t dim);
+void gather(const View& in, int64_t dim, const View& index, const View& out);
+void scatter_add(const View& out, int64_t dim, const View& index, const View& src);
+void index_select(const View& in, int64_t dim, const View& index, const View& out);
+void index_add(const View& out, int64_t dim, const View& index, const View& src);
+void random(RandomKind kind, const View& out, uint64_t seed, uint64_t offset, double a, double b);
+std::pair<int64_t, int64_t> index_range(const View& index);
+bool has_nonfinite(const View& in);
+void im2col(const View& in, const View& out, const Window2d& w);
+void col2im(const View& cols, const View& out, const Window2d& w);
+void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w);
+
+// The Backend of these kernels (kernel_table.cpp).
+const Backend& kernel_table();
+
+}  // namespace ember::cpu::EMBER_CPU_ISA

@@ -1,0 +1,241 @@
+// The CPU kernels are compiled for three instruction sets (backends/cpu/cpu_isa.h). Every level this
+// CPU supports must give the same bits as the baseline build on the same inputs: the kernels fix
+// their summation order, and ember compiles without floating-point contraction, so a wider vector
+// unit may only change the speed. Sizes are odd so that every vector loop has a tail.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/cpu_backend.h>
+#include <ember/backends/cpu/fallback_gemm.h>
+#include <ember/core/info.h>
+#include <ember/ops/ops.h>
+
+using namespace ember;
+using Catch::Matchers::Contains;
+using cpu::CpuIsa;
+
+namespace {
+
+View view_of(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; }
+
+std::vector<unsigned char> bytes_of(const Tensor& t) {
+  std::vector<unsigned char> out(t.numel() * t.element_size());
+  if (!out.empty()) std::memcpy(out.data(), t.data_ptr(), out.size());
+  return out;
+}
+
+std::vector<CpuIsa> levels_above_baseline() {
+  std::vector<CpuIsa> levels;
+  for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512})
+    if (isa <= cpu::detected_cpu_isa()) levels.push_back(isa);
+  return levels;
+}
+
+// Runs kernel (which writes into the tensors it returns) with the baseline table and with every
+// higher level; each output must have the baseline's bytes, and a kernel that refuses the case on
+// one level must refuse it on all. Returns the number of cases compared.
+int compare_levels(const std::string& what, const std::function<std::vector<Tensor>(const Backend&)>& kernel) {
+  std::vector<std::vector<unsigned char>> expected;
+  bool baseline_threw = false;
+  try {
+    for (const Tensor& t : kernel(cpu::cpu_backend_for(CpuIsa::Baseline))) expected.push_back(bytes_of(t));
+  } catch (const Error&) {
+    baseline_threw = true;
+  }
+  for (CpuIsa isa : levels_above_baseline()) {
+    INFO(what << " on " << cpu::cpu_isa_name(isa));
+    bool threw = false;
+    std::vector<Tensor> got;
+    try {
+      got = kernel(cpu::cpu_backend_for(isa));
+    } catch (const Error&) {
+      threw = true;
+    }
+    REQUIRE(threw == baseline_threw);
+    if (threw) continue;
+    REQUIRE(got.size() == expected.size());
+    for (size_t i = 0; i < got.size(); ++i) CHECK(bytes_of(got[i]) == expected[i]);
+  }
+  return baseline_threw ? 0 : 1;
+}
+
+const std::vector<DType> kFloating = {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16};
+
+// Values of every magnitude, both signs, and the special values, in dtype.
+Tensor varied(std::initializer_list<int64_t> shape, DType dtype, uint64_t seed) {
+  manual_seed(seed);
+  Tensor x = randn(shape, {.dtype = DType::Float64}) * exp(randn(shape, {.dtype = DType::Float64}) * 3.0);
+  double* p = static_cast<double*>(x.data_ptr());
+  p[0] = 0.0, p[1] = -0.0, p[2] = 1.0 / 0.0, p[3] = -1.0 / 0.0, p[4] = 0.0 / 0.0, p[5] = 1e-310;
+  return x.to(dtype);
+}
+
+}  // namespace
+
+TEST_CASE("the kernel table in use is the one for cpu_isa()", "[cpu-isa]") {
+  CHECK(&cpu_backend() == &cpu::cpu_backend_for(cpu::cpu_isa()));
+  CHECK(cpu::cpu_isa() <= cpu::detected_cpu_isa());
+  // Three builds, not one table under three names.
+  CHECK(cpu::cpu_backend_for(CpuIsa::Baseline).unary != cpu::cpu_backend_for(CpuIsa::Avx2).unary);
+  CHECK(cpu::cpu_backend_for(CpuIsa::Avx2).unary != cpu::cpu_backend_for(CpuIsa::Avx512).unary);
+  // The suite is also run with EMBER_CPU_ISA=baseline (CTest's *_baseline entries): check it took.
+  if (const char* forced = std::getenv("EMBER_CPU_ISA")) {
+    CHECK(std::string(cpu::cpu_isa_name(cpu::cpu_isa())) == forced);
+    CHECK_THAT(info(), Contains(std::string("cpu kernels: ") + forced + " (from EMBER_CPU_ISA"));
+  } else {
+    CHECK(cpu::cpu_isa() == cpu::detected_cpu_isa());
+    CHECK_THAT(info(), Contains(std::string("cpu kernels: ") + cpu::cpu_isa_name(cpu::cpu_isa()) + " (detected)"));
+  }
+}
+
+// Run by CTest with EMBER_CPU_ISA set to a bad value (the cpu_isa_bad_name test).
+TEST_CASE("EMBER_CPU_ISA with an unknown name is an error naming it", "[.cpu-isa-bad-name]") {
+  const char* forced = std::getenv("EMBER_CPU_ISA");
+  REQUIRE(forced != nullptr);
+  CHECK_THROWS_WITH(cpu::cpu_isa(), Contains("[cpu]") && Contains(std::string("EMBER_CPU_ISA=") + forced) &&
+                                        Contains("baseline, avx2, avx512"));
+  CHECK_THROWS_WITH(ones({3}) + ones({3}), Contains(std::string("EMBER_CPU_ISA=") + forced));
+}
+
+TEST_CASE("every instruction set gives the baseline's bits: unary and binary ops", "[cpu-isa]") {
+  if (levels_above_baseline().empty()) SUCCEED("this CPU has only the baseline level");
+  int compared = 0;
+  for (DType dtype : kFloating) {
+    const Tensor x = varied({1037}, dtype, 1), y = varied({1037}, dtype, 2);
+    for (int op = 0; op <= static_cast<int>(UnaryOp::IsInf); ++op) {
+      const auto u = static_cast<UnaryOp>(op);
+      const bool to_bool = u == UnaryOp::IsNan || u == UnaryOp::IsInf || u == UnaryOp::LogicalNot;
+      compared += compare_levels(fmt::format("unary {} {}", op, dtype), [&](const Backend& b) {
+        Tensor out = Tensor::empty({1037}, to_bool ? DType::Bool : dtype);
+        b.unary(u, view_of(x), view_of(out));
+        return std::vector<Tensor>{out};
+      });
+    }
+    for (int op = 0; op <= static_cast<int>(BinaryOp::LogicalXor); ++op) {
+      const auto o = static_cast<BinaryOp>(op);
+      compared += compare_levels(fmt::format("binary {} {}", op, dtype), [&](const Backend& b) {
+        Tensor out = Tensor::empty({1037}, is_comparison(o) ? DType::Bool : dtype);
+        b.binary(o, view_of(x), view_of(y), view_of(out));
+        return std::vector<Tensor>{out};
+      });
+    }
+  }
+  for (DType dtype : {DType::Int32, DType::Int64, DType::UInt8}) {
+    manual_seed(3);
+    const Tensor a = randint(-100, 100, {1037}).to(dtype), c = randint(1, 9, {1037}).to(dtype);
+    for (BinaryOp o : {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Remainder,
+                       BinaryOp::Maximum, BinaryOp::Lt}) {
+      compared += compare_levels(fmt::format("binary {} {}", static_cast<int>(o), dtype), [&](const Backend& b) {
+        Tensor out = Tensor::empty({1037}, is_comparison(o) ? DType::Bool : dtype);
+        b.binary(o, view_of(a), view_of(c), view_of(out));
+        return std::vector<Tensor>{out};
+      });
+    }
+  }
+  CHECK(compared > 150);
+}
+
+TEST_CASE("every instruction set gives the baseline's bits: conversions, reductions, windows", "[cpu-isa]") {
+  if (levels_above_baseline().empty()) SUCCEED("this CPU has only the baseline level");
+  const std::vector<DType> all = {DType::Bool,    DType::UInt8,    DType::Int32,   DType::Int64,
+                                  DType::Float16, DType::BFloat16, DType::Float32, DType::Float64};
+  for (DType from : all) {
+    // Float to integer conversion is only defined for values the integer type holds.
+    const Tensor any_value = varied({517}, DType::Float64, 4).to(from);
+    manual_seed(4);
+    const Tensor small_whole = randint(0, 128, {517}).to(from);
+    for (DType to : all) {
+      const bool integral = to != DType::Bool && !is_floating(to);
+      const Tensor& x = integral ? small_whole : any_value;
+      compare_levels(fmt::format("copy {} -> {}", from, to), [&](const Backend& b) {
+        Tensor out = Tensor::empty({517}, to);
+        b.copy(view_of(x), view_of(out));
+        return std::vector<Tensor>{out};
+      });
+    }
+  }
+  for (DType dtype : kFloating) {
+    const Tensor x = clamp(varied({37, 129}, dtype, 5), -1e3, 1e3);
+    for (int op = 0; op <= static_cast<int>(ReduceOp::ArgMin); ++op) {
+      const auto r = static_cast<ReduceOp>(op);
+      const bool indices = r == ReduceOp::ArgMax || r == ReduceOp::ArgMin;
+      for (int64_t dim : {0, 1}) {
+        compare_levels(fmt::format("reduce {} dim {} {}", op, dim, dtype), [&](const Backend& b) {
+          Tensor out = Tensor::empty(dim == 0 ? std::vector<int64_t>{1, 129} : std::vector<int64_t>{37, 1},
+                                     indices ? DType::Int64 : dtype);
+          const int64_t dims[] = {dim};
+          b.reduce(r, view_of(x), view_of(out), std::span<const int64_t>(dims, 1));
+          return std::vector<Tensor>{out};
+        });
+      }
+    }
+    compare_levels(fmt::format("cumsum {}", dtype), [&](const Backend& b) {
+      Tensor out = Tensor::empty({37, 129}, dtype);
+      b.cumsum(view_of(x), view_of(out), 1);
+      return std::vector<Tensor>{out};
+    });
+    // A 3x3 window with stride 2, padding and dilation, over [2, 3, 13, 11].
+    const Tensor image = varied({2, 3, 13, 11}, dtype, 6);
+    Window2d w;
+    w.kernel = {3, 3}, w.stride = {2, 2}, w.padding = {1, 2}, w.dilation = {1, 2};
+    w.blocks = {(13 + 2 - 3) / 2 + 1, (11 + 4 - 5) / 2 + 1};
+    const int64_t blocks = w.blocks[0] * w.blocks[1];
+    compare_levels(fmt::format("im2col, col2im, max_pool2d {}", dtype), [&](const Backend& b) {
+      Tensor cols = Tensor::empty({2, 27, blocks}, dtype);
+      b.im2col(view_of(image), view_of(cols), w);
+      Tensor back = zeros({2, 3, 13, 11}, {.dtype = dtype});
+      b.col2im(view_of(cols), view_of(back), w);
+      Tensor pooled = Tensor::empty({2, 3, w.blocks[0], w.blocks[1]}, dtype);
+      Tensor where_max = Tensor::empty({2, 3, w.blocks[0], w.blocks[1]}, DType::Int64);
+      b.max_pool2d(view_of(image), view_of(pooled), view_of(where_max), w);
+      return std::vector<Tensor>{cols, back, pooled, where_max};
+    });
+    compare_levels(fmt::format("matmul {}", dtype), [&](const Backend& b) {
+      const Tensor a = clamp(varied({19, 23}, dtype, 7), -10, 10), c = clamp(varied({23, 17}, dtype, 8), -10, 10);
+      Tensor out = Tensor::empty({19, 17}, dtype);
+      b.matmul(view_of(a), view_of(c), view_of(out), 1.0, 0.0);
+      return std::vector<Tensor>{out};
+    });
+    compare_levels(fmt::format("random {}", dtype), [&](const Backend& b) {
+      Tensor normal = Tensor::empty({1001}, dtype), uniform = Tensor::empty({1001}, dtype);
+      b.random(RandomKind::Normal, view_of(normal), 42, 7, 0.0, 1.0);
+      b.random(RandomKind::Uniform, view_of(uniform), 42, 7, -2.0, 3.0);
+      return std::vector<Tensor>{normal, uniform};
+    });
+  }
+}
+
+TEST_CASE("every instruction set gives the baseline's bits: the fallback GEMM", "[cpu-isa]") {
+  // Shapes that cross the micro-kernel's tile (6 rows, 2 vectors of columns) and the cache blocks.
+  for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{7, 37, 300}, {101, 1030, 19}, {1, 1, 1}}) {
+    for (bool ta : {false, true}) {
+      manual_seed(9);
+      const Tensor a = randn({m * k}, {.dtype = DType::Float64}), b = randn({k * n}, {.dtype = DType::Float64});
+      const Tensor c0 = randn({m * n}, {.dtype = DType::Float64});
+      auto run = [&](auto gemm) {
+        Tensor c = c0.clone();
+        gemm(ta, false, m, n, k, 0.5, static_cast<const double*>(a.data_ptr()), ta ? m : k,
+             static_cast<const double*>(b.data_ptr()), n, 2.0, static_cast<double*>(c.data_ptr()), n);
+        return bytes_of(c);
+      };
+      const auto expected = run(cpu::baseline::fallback_gemm<double>);
+      INFO("m=" << m << " n=" << n << " k=" << k << " trans_a=" << ta);
+      if (cpu::detected_cpu_isa() >= CpuIsa::Avx2) CHECK(run(cpu::avx2::fallback_gemm<double>) == expected);
+      if (cpu::detected_cpu_isa() >= CpuIsa::Avx512) CHECK(run(cpu::avx512::fallback_gemm<double>) == expected);
+      // And the baseline build against the triple loop, so that "equal" is not "equally wrong".
+      std::vector<double> reference(static_cast<const double*>(c0.data_ptr()),
+                                    static_cast<const double*>(c0.data_ptr()) + m * n);
+      cpu::blas::reference_gemm<double>(ta, false, m, n, k, 0.5, static_cast<const double*>(a.data_ptr()),
+                                        ta ? m : k, static_cast<const double*>(b.data_ptr()), n, 2.0,
+                                        reference.data(), n);
+      std::vector<double> got(m * n);
+      std::memcpy(got.data(), expected.data(), expected.size());
+      for (int64_t i = 0; i < m * n; ++i) CHECK(got[i] == Approx(reference[i]).epsilon(1e-12).margin(1e-12));
+    }
+  }
+}

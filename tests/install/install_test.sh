@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# ember as a user gets it: installs the build into a temporary prefix, then builds tests/install/project
+# against it as an outside project, with no CUDA toolkit visible, and checks
+#  - the README's first program (taken from README.md itself) and a program with its own core/shape.h
+#    build and run;
+#  - neither they nor libember need a CUDA library (ldd);
+#  - the first program runs under valgrind memcheck without an error;
+#  - outside the per-instruction-set kernels, libember contains no AVX or AVX-512 instruction, so it
+#    runs on any x86-64 CPU.
+#   install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(realpath "$1")
+source=$(realpath "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+lib="$work/prefix/lib/libember.so"
+[[ -e "$lib" ]] || lib=$(find "$work/prefix" -name 'libember.so' | head -1)
+[[ -e "$lib" ]] || fail "libember.so was not installed"
+
+# Installed headers: ember's own includes are all <ember/...>, and nothing internal is installed.
+if grep -rnE '#include "(core|ops|nn|optim|io|data|backends)/' "$work/prefix/include/ember"; then
+  fail "installed headers include ember's headers without the ember/ prefix"
+fi
+for internal in backends/cpu backends/cuda/runtime.h backends/cuda/kernels.h; do
+  [[ ! -e "$work/prefix/include/ember/$internal" ]] || fail "internal header $internal was installed"
+done
+[[ -f "$work/prefix/include/ember/ember.h" && -f "$work/prefix/include/ember/testing/gradcheck.h" ]] ||
+  fail "ember.h or testing/gradcheck.h missing from the install"
+
+# The project, configured as a CPU-only user would on a machine without the CUDA toolkit.
+cp -r "$source/tests/install/project" "$work/project"
+awk '/^```cpp$/ && !done { inside = 1; next } inside && /^```$/ { inside = 0; done = 1; next } inside' \
+  "$source/README.md" >"$work/project/first_program.cpp"
+grep -q 'ember/ember.h' "$work/project/first_program.cpp" || fail "no first program found in README.md"
+cmake -S "$work/project" -B "$work/project-build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCUDAToolkit_ROOT=/nonexistent -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON -DCMAKE_CUDA_COMPILER=/nonexistent \
+  >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "configuring the outside project"; }
+cmake --build "$work/project-build" -j2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "building the outside project"; }
+
+"$work/project-build/own_headers" || fail "own_headers"
+"$work/project-build/first_program" >"$work/first.out" || fail "the README's first program exited with $?"
+grep -q '^tensor(' "$work/first.out" || { cat "$work/first.out"; fail "the first program printed no tensor"; }
+
+for binary in "$work/project-build/first_program" "$lib"; do
+  if ldd "$binary" | grep -iE 'cuda|cublas|nvidia'; then fail "$(basename "$binary") needs a CUDA library"; fi
+done
+echo "sizes: first_program $(stat -c %s "$work/project-build/first_program") bytes, libember.so $(stat -L -c %s "$lib") bytes"
+
+# Instruction sets: VEX/EVEX instructions (mnemonics v...) only in ember::cpu::avx2/avx512 code,
+# AVX-512 (zmm registers, mask registers) only in ember::cpu::avx512 code.
+objdump -d -C --no-show-raw-insn "$lib" | awk '
+  /^[0-9a-f]+ <.*>:$/ { fn = $0; level = fn ~ /::avx512::/ ? 2 : fn ~ /::avx2::/ ? 1 : 0; next }
+  /^ +[0-9a-f]+:\t/ {
+    split($0, parts, "\t"); insn = parts[2]
+    avx = insn ~ /^v/; avx512 = insn ~ /zmm|%k[0-7]/
+    if ((avx && level == 0) || (avx512 && level < 2)) { print fn; print "   " insn; bad++ }
+  }
+  END { exit bad > 0 }' >"$work/isa.txt" || { head -40 "$work/isa.txt"; fail "AVX code outside the dispatched kernels"; }
+
+if command -v valgrind >/dev/null; then
+  valgrind --quiet --error-exitcode=1 --leak-check=no "$work/project-build/first_program" >/dev/null 2>"$work/valgrind.log" ||
+    { cat "$work/valgrind.log"; fail "the first program under valgrind memcheck"; }
+else
+  echo "valgrind not installed: memcheck run skipped" >&2
+fi
+echo "install test passed"
