@@ -14,13 +14,15 @@ namespace ember {
 
 // ---------------------------------------------------------------- grad mode and anomaly mode
 namespace {
-thread_local bool grad_mode_enabled = true;
-thread_local bool anomaly_mode_enabled = false;
+// Read by every op. initial-exec: libember is linked, not dlopen'd, so its thread-locals sit in the
+// static TLS block and are read without a __tls_get_addr call (the default model for a shared library).
+[[gnu::tls_model("initial-exec")]] thread_local bool grad_mode_enabled = true;
+[[gnu::tls_model("initial-exec")]] thread_local bool anomaly_mode_enabled = false;
 // Set while the engine runs a node's backward formula. The ops inside it are not checked one by one
 // in anomaly mode: the engine checks the gradients the formula returns, and names the node. (An
 // intermediate NaN that does not reach a gradient, such as pow's exponent term for a constant
 // exponent, is not an anomaly.)
-thread_local bool in_backward_formula = false;
+[[gnu::tls_model("initial-exec")]] thread_local bool in_backward_formula = false;
 std::atomic<uint64_t> next_sequence_nr{0};
 }  // namespace
 
@@ -90,8 +92,8 @@ Node::Node() : sequence_nr(next_sequence_nr.fetch_add(1, std::memory_order_relax
 // only sole ones: a node is often owned twice by its consumer (an edge, and the grad_fn of a saved
 // input), and checking use_count() per reference would miss that both die here.
 Node::~Node() {
-  thread_local bool draining = false;
-  thread_local std::vector<std::shared_ptr<Node>> pending;
+  [[gnu::tls_model("initial-exec")]] thread_local bool draining = false;
+  [[gnu::tls_model("initial-exec")]] thread_local std::vector<std::shared_ptr<Node>> pending;
   auto steal = [](std::shared_ptr<Node>& n) {
     if (n) pending.push_back(std::move(n));
   };

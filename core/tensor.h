@@ -41,6 +41,10 @@ class Scalar {
 };
 
 struct TensorImpl {
+  // User-provided, so that make_shared<TensorImpl>() does not zero the whole object (shape and
+  // strides keep inline buffers) before running the member initializers: a `rep stos` on every op.
+  TensorImpl() noexcept {}
+
   std::shared_ptr<Storage> storage;
   Shape shape;
   Strides strides;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Prepares a self-contained tree for scripts/gpu-check.sh on a GPU machine that has the CUDA driver,
-# cuBLAS and PyTorch but none of ember's build dependencies: builds here (build-gpu: CUDA for sm_90,
-# shared libember so the test executables stay small, no -march=native since the other machine's CPU
-# may differ, no examples), then copies the sources, that build and the shared libraries the
-# binaries load (fmt, libgomp, OpenBLAS xz-compressed) into DEST.
+# cuBLAS and PyTorch but none of ember's build dependencies: builds here (build-gpu: CUDA for sm_90;
+# libember is portable, its kernels chosen at run time for the other machine's CPU), then copies the
+# sources, that build (libember, the CUDA plugin, tests, benchmarks, trainers) and the shared
+# libraries the binaries load (fmt, libgomp, OpenBLAS xz-compressed) into DEST.
 #
 #   scripts/gpu-bundle.sh DEST
 # On the GPU machine, the build's absolute paths must resolve: link this checkout's path to DEST
@@ -12,14 +12,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEST=$(realpath -m "$1")
-cmake -S "$ROOT" -B "$ROOT/build-gpu" -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=ON \
-  -DEMBER_NATIVE=OFF -DEMBER_BUILD_EXAMPLES=OFF >/dev/null
+cmake -S "$ROOT" -B "$ROOT/build-gpu" -DEMBER_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DEMBER_NATIVE=OFF >/dev/null
 cmake --build "$ROOT/build-gpu" -j"${JOBS:-2}"
 rm -rf "$DEST"
 mkdir -p "$DEST"
 # Sources (tracked and new files, no build trees), then the build's binaries and CTest files.
 (cd "$ROOT" && git ls-files --cached --others --exclude-standard -z | tar --null -T - -cf -) | tar -C "$DEST" -xf -
 (cd "$ROOT" && find build-gpu \( -name '*.so*' -o -name 'test_*' -type f -perm -u+x -o -name 'bench_*' -type f -perm -u+x \
+   -o -path 'build-gpu/examples/*' -type f -perm -u+x \
    -o -name CTestTestfile.cmake \) -print0 | tar --null -T - -cf -) | tar -C "$DEST" -xf -
 mkdir -p "$DEST/deps/lib"
 for lib in /usr/lib/x86_64-linux-gnu/libfmt.so.9 /usr/lib/x86_64-linux-gnu/libgomp.so.1 \

@@ -45,9 +45,29 @@ cmake --build "$work/project-build" -j2 >"$work/build.log" 2>&1 || { cat "$work/
 grep -q '^tensor(' "$work/first.out" || { cat "$work/first.out"; fail "the first program printed no tensor"; }
 
 for binary in "$work/project-build/first_program" "$lib"; do
-  if ldd "$binary" | grep -iE 'cuda|cublas|nvidia'; then fail "$(basename "$binary") needs a CUDA library"; fi
+  if ldd "$binary" | awk '{print $1}' | grep -iE 'cuda|cublas|nvidia'; then fail "$(basename "$binary") needs a CUDA library"; fi
 done
 echo "sizes: first_program $(stat -c %s "$work/project-build/first_program") bytes, libember.so $(stat -L -c %s "$lib") bytes"
+
+# The cuda component: found exactly when the CUDA backend was installed (and the toolkit is here).
+mkdir "$work/cuda-component"
+cat >"$work/cuda-component/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.20)
+project(wants_cuda LANGUAGES CXX)
+find_package(ember REQUIRED COMPONENTS cuda)
+if(NOT TARGET ember::cuda)
+  message(FATAL_ERROR "ember::cuda missing")
+endif()
+CMAKE
+if cmake -S "$work/cuda-component" -B "$work/cuda-component/build" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  >"$work/cuda-component.log" 2>&1; then
+  [[ -e "$(dirname "$lib")/libember_cuda.so" ]] || fail "find_package(ember COMPONENTS cuda) succeeded without libember_cuda.so"
+elif [[ -e "$(dirname "$lib")/libember_cuda.so" ]]; then
+  grep -q "needs the CUDA toolkit" "$work/cuda-component.log" || { cat "$work/cuda-component.log"; fail "the cuda component"; }
+else
+  grep -q "installed without its CUDA backend" "$work/cuda-component.log" ||
+    { cat "$work/cuda-component.log"; fail "the cuda component's error on an install without CUDA"; }
+fi
 
 # Instruction sets: VEX/EVEX instructions (mnemonics v...) only in ember::cpu::avx2/avx512 code,
 # AVX-512 (zmm registers, mask registers) only in ember::cpu::avx512 code.
