@@ -119,3 +119,33 @@ TEST_CASE("rand_like and randn_like take shape, dtype and device from their argu
   CHECK(std::abs(mean(n).item_double()) < 0.12);
   CHECK(var(n).item_double() == Approx(1).epsilon(0.2));
 }
+
+TEST_CASE("tensors of more than six dimensions (shapes held off the inline buffer)", "[core][api]") {
+  // x[a, 0, b, 0, c, 0, d, j] = 24a + 12b + 6c + 3d + j over a [2, 1, 2, 1, 2, 1, 2, 3] shape.
+  const Tensor x = arange(48).reshape({2, 1, 2, 1, 2, 1, 2, 3});
+  CHECK(x.dim() == 8);
+  CHECK(x.shape() == Shape{2, 1, 2, 1, 2, 1, 2, 3});
+  CHECK(x.stride(0) == 24);
+  CHECK(x.stride(6) == 3);
+  // Summing out a, b, c, d: 16 j + 8 (24 + 12 + 6 + 3).
+  const int64_t dims[] = {0, 2, 4, 6};
+  const Tensor s = sum(x, dims);
+  CHECK(s.shape() == Shape{1, 1, 1, 3});
+  CHECK(s.to_vector<int64_t>() == std::vector<int64_t>{360, 376, 392});
+  // Reversing the dims: y[j, d, 0, c, 0, b, 0, a]; its first entries run over a, then b.
+  const Tensor y = x.permute({7, 6, 5, 4, 3, 2, 1, 0}).contiguous();
+  CHECK(y.shape() == Shape{3, 2, 1, 2, 1, 2, 1, 2});
+  const std::vector<int64_t> values = y.to_vector<int64_t>();
+  CHECK(std::vector<int64_t>(values.begin(), values.begin() + 4) == std::vector<int64_t>{0, 24, 12, 36});
+  // Broadcasting against a 7-d tensor adds its last-dim values to every row.
+  const Tensor z = x + arange(3).reshape({1, 1, 1, 1, 1, 1, 3}) * 100;
+  CHECK(z.shape() == x.shape());
+  CHECK(z.to_vector<int64_t>()[47] == 47 + 200);
+  // A long shape survives copies and moves.
+  Shape long_shape = x.shape(), moved;
+  moved = std::move(long_shape);
+  CHECK(moved == Shape{2, 1, 2, 1, 2, 1, 2, 3});
+  Shape copied;
+  copied = moved;
+  CHECK(copied == moved);
+}

@@ -2,11 +2,13 @@
 // a log axis, the legend's marks for dots and bars, and moving a plot.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "io/plot.h"
+#include "io/plot_contour.h"
 #include "tests/support/xml.h"
 
 using ember::io::Plot;
@@ -111,4 +113,34 @@ TEST_CASE("a moved plot draws what the original held", "[plot]") {
   Plot r;
   r = std::move(q);
   CHECK(r.svg() == before);
+}
+
+TEST_CASE("a saddle cell's two segments follow the side of the level the cell's mean is on", "[plot][contour]") {
+  // One cell, high (1) at corners (0, 0) and (1, 1), low (0) at (1, 0) and (0, 1); the mean is 0.5.
+  using ember::io::detail::contour_lines;
+  using ember::io::detail::Polyline;
+  const std::vector<double> xs = {0, 1}, ys = {0, 1}, z = {1, 0, 0, 1};  // z[j * 2 + i]
+  auto sorted_segments = [](std::vector<Polyline> lines) {
+    for (Polyline& l : lines) std::sort(l.begin(), l.end());
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  // Level 0.5: the centre counts as high, so the high corners join through it and the two
+  // segments cut off the low corners: (0.5, 0)-(1, 0.5) and (0, 0.5)-(0.5, 1).
+  CHECK(sorted_segments(contour_lines(xs, ys, z, 0.5)) ==
+        std::vector<Polyline>{{{0, 0.5}, {0.5, 1}}, {{0.5, 0}, {1, 0.5}}});
+  // Level 0.6: the centre is low, so the segments cut off the high corners, crossing each edge
+  // where linear interpolation reaches 0.6: (0, 0.4)-(0.4, 0) and (0.6, 1)-(1, 0.6).
+  const auto lines = sorted_segments(contour_lines(xs, ys, z, 0.6));
+  REQUIRE(lines.size() == 2);
+  REQUIRE(lines[0].size() == 2);
+  REQUIRE(lines[1].size() == 2);
+  CHECK(lines[0][0].first == 0);
+  CHECK(lines[0][0].second == Approx(0.4));
+  CHECK(lines[0][1].first == Approx(0.4));
+  CHECK(lines[0][1].second == 0);
+  CHECK(lines[1][0].first == Approx(0.6));
+  CHECK(lines[1][0].second == 1);
+  CHECK(lines[1][1].first == 1);
+  CHECK(lines[1][1].second == Approx(0.6));
 }

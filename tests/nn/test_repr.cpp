@@ -57,6 +57,9 @@ TEST_CASE("stateless layers print their name and arguments, and compute their fu
   auto softplus = nn::Softplus(2, 10);
   CHECK(head(*softplus) == "Softplus(beta=2, threshold=10)");
   CHECK((*softplus)(x).to_vector<float>()[1] == Approx(std::log(2.0) / 2));
+  auto leaky = nn::LeakyReLU(0.2);
+  CHECK(head(*leaky) == "LeakyReLU(negative_slope=0.2)");
+  CHECK((*leaky)(x).to_vector<float>()[0] == Approx(-0.2));
   auto unflatten = nn::Unflatten(1, {2, 3});
   CHECK(head(*unflatten) == "Unflatten(dim=1, unflattened_size=[2, 3])");
   CHECK((*unflatten)(zeros({4, 6})).shape() == Shape{4, 2, 3});
