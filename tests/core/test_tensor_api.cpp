@@ -2,6 +2,7 @@
 // deleter, device parsing, bernoulli with a tensor of probabilities and the *_like factories.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -148,4 +149,22 @@ TEST_CASE("tensors of more than six dimensions (shapes held off the inline buffe
   Shape copied;
   copied = moved;
   CHECK(copied == moved);
+}
+
+TEST_CASE("randint into an integer or bool dtype draws only values the dtype holds", "[core][api][random]") {
+  // torch.randint(0, 5, (10,), dtype=torch.bool) raises "to - 1 is out of bounds for bool"; so
+  // do a range beyond uint8 or below zero, and one beyond int32.
+  CHECK_THROWS_WITH(randint(0, 5, {10}, {.dtype = DType::Bool}),
+                    Contains("[randint]") && Contains("[0, 5)") && Contains("bool"));
+  CHECK_THROWS_WITH(randint(0, 300, {10}, {.dtype = DType::UInt8}), Contains("[randint]") && Contains("uint8"));
+  CHECK_THROWS_WITH(randint(-1, 5, {10}, {.dtype = DType::UInt8}), Contains("[randint]") && Contains("uint8"));
+  CHECK_THROWS_WITH(randint(0, int64_t{1} << 40, {10}, {.dtype = DType::Int32}), Contains("int32"));
+  // The widest ranges that fit are fine: [0, 2) into bool gives both values, [0, 256) into uint8.
+  Generator gen(4);
+  const std::vector<bool> coins = randint(0, 2, {200}, {.dtype = DType::Bool}, &gen).to_vector<bool>();
+  CHECK(std::count(coins.begin(), coins.end(), true) > 50);
+  CHECK(std::count(coins.begin(), coins.end(), false) > 50);
+  const std::vector<uint8_t> bytes = randint(0, 256, {2000}, {.dtype = DType::UInt8}, &gen).to_vector<uint8_t>();
+  CHECK(*std::max_element(bytes.begin(), bytes.end()) > 240);  // all 2000 below 241: p = (241/256)^2000
+  CHECK(randint(-3, 3, {100}, {.dtype = DType::Int32}, &gen).dtype() == DType::Int32);
 }
