@@ -427,8 +427,8 @@ Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, Tensor
       }
     }();
     EMBER_CHECK(low >= smallest && high - 1 <= largest, "randint",
-                "values in [{}, {}) do not fit in {} (which holds [{}, {}]), shape {}", low, high, o.dtype, smallest,
-                largest, shape_str(shape));
+                "values in [{}, {}) do not fit in {} (which holds [{}, {}]), shape {}", low, high,
+                o.dtype, smallest, largest, shape_str(shape));
   }
   return random_tensor("randint", RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
 }

@@ -45,13 +45,15 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
     if (key == "last_epoch") {
       last_epoch = static_cast<int64_t>(value.item<double>());
     } else if (key.rfind("base_lrs.", 0) == 0) {
-      // Only plain digits: "base_lrs.0x" is not group 0, and "base_lrs.x" is an ember::Error, not std::stoul's.
+      // Only plain digits: "base_lrs.0x" is not group 0, and "base_lrs.x" is an ember::Error, not
+      // std::stoul's.
       const std::string_view digits = std::string_view(key).substr(9);
       size_t i = 0;
       const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
       EMBER_CHECK(error == std::errc() && end == digits.data() + digits.size(), "LRScheduler",
                   "unexpected key \"{}\": expected base_lrs.N with N a group number", key);
-      EMBER_CHECK(i < base_lrs.size(), "LRScheduler", "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs.size());
+      EMBER_CHECK(i < base_lrs.size(), "LRScheduler",
+                  "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs.size());
       base_lrs[i] = value.item<double>();
     } else {
       EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);

@@ -74,7 +74,9 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     int64_t index = -1;
     const char* first = key.data() + a + 1;
     const char* last = key.data() + b;
-    if (const auto [end, error] = std::from_chars(first, last, index); error != std::errc() || end != last) index = -1;
+    if (const auto [end, error] = std::from_chars(first, last, index);
+        error != std::errc() || end != last)
+      index = -1;
     if (kind == "param_groups") {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(new_groups.size()), name_,
                   "state dict key \"{}\" names group {}, but the optimizer has {}", key, index, new_groups.size());

@@ -2,7 +2,6 @@
 // under create_graph (the sum keeps its history), and for a non-leaf that retains its grad. The
 // expected values are the derivatives worked out by hand.
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "core/functional.h"
@@ -11,7 +10,9 @@
 using namespace ember;
 
 namespace {
-Tensor f64(const std::vector<double>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); }
+Tensor f64(const std::vector<double>& v) {
+  return from_vector(v, {static_cast<int64_t>(v.size())});
+}
 }  // namespace
 
 TEST_CASE("a gradient through a cast comes back in the input's dtype", "[autograd][cast]") {
@@ -31,7 +32,8 @@ TEST_CASE("a gradient through a cast comes back in the input's dtype", "[autogra
   CHECK(h.grad().to_vector<float>() == std::vector<float>{1, -6});
 }
 
-TEST_CASE("create_graph backward passes add up in .grad and keep the sum differentiable", "[autograd][accumulate]") {
+TEST_CASE("create_graph backward passes add up in .grad and keep the sum differentiable",
+          "[autograd][accumulate]") {
   Tensor x = f64({1, 2});
   x.requires_grad_();
   (x * x * x).sum().backward({}, false, true);  // .grad = 3x^2
@@ -43,7 +45,8 @@ TEST_CASE("create_graph backward passes add up in .grad and keep the sum differe
   CHECK(second[0].to_vector<double>() == std::vector<double>{8, 14});
 }
 
-TEST_CASE("a non-leaf that retains its grad accumulates it over two backward passes", "[autograd][accumulate]") {
+TEST_CASE("a non-leaf that retains its grad accumulates it over two backward passes",
+          "[autograd][accumulate]") {
   Tensor x = f64({1, 2, 3});
   x.requires_grad_();
   Tensor y = x * 2;
@@ -57,11 +60,13 @@ TEST_CASE("a non-leaf that retains its grad accumulates it over two backward pas
   CHECK(x.grad().to_vector<double>() == std::vector<double>{16, 32, 48});
 }
 
-TEST_CASE("hvp of a function that does not depend on its inputs differentiably is zero", "[autograd][functional]") {
+TEST_CASE("hvp of a function that does not depend on its inputs differentiably is zero",
+          "[autograd][functional]") {
   using namespace ember::autograd::functional;
   const Tensor x = f64({1, 2}), v = f64({1, 1});
   // The output is computed from a detached copy: no gradient reaches x, so H v = 0.
-  const HvpResult r = hvp([](const std::vector<Tensor>& in) { return square(in[0].detach()).sum(); }, {x}, {v});
+  const HvpResult r =
+      hvp([](const std::vector<Tensor>& in) { return square(in[0].detach()).sum(); }, {x}, {v});
   CHECK(r.output.item<double>() == 5);
   REQUIRE(r.hvp.size() == 1);
   CHECK(r.hvp[0].shape() == Shape{2});

@@ -3,6 +3,7 @@
 // from the CPU's features. This test runs the "[blas]" tests of this same executable again in
 // child processes with each environment; their kernel_description test checks the choice against
 // GCC's own CPU detection, and the others check the products against reference_gemm.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -11,8 +12,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace {
 
@@ -27,8 +26,8 @@ std::string this_executable() {
 // returns the exit status and the output.
 std::pair<int, std::string> run_blas_tests(const std::string& env_arguments) {
   const std::string log = fmt::format("/tmp/ember-blas-env-{}.log", ::getpid());
-  const std::string command = fmt::format("env {} EMBER_BLAS_ENV_CHILD=1 '{}' '[blas]' > '{}' 2>&1", env_arguments,
-                                          this_executable(), log);
+  const std::string command = fmt::format("env {} EMBER_BLAS_ENV_CHILD=1 '{}' '[blas]' > '{}' 2>&1",
+                                          env_arguments, this_executable(), log);
   const int status = std::system(command.c_str());
   std::ifstream in(log);
   std::stringstream text;

@@ -3,7 +3,6 @@
 // alpha and beta (C = alpha A B + beta C, C unread when beta is 0, as in BLAS), bool operands of
 // Div and Remainder, and the table's own allocator entries.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -15,7 +14,8 @@
 
 using namespace ember;
 
-TEST_CASE("matmul into a transposed output view computes alpha A B + beta C in place", "[backends][kernels]") {
+TEST_CASE("matmul into a transposed output view computes alpha A B + beta C in place",
+          "[backends][kernels]") {
   const Backend& cpu = backend(Device::cpu());
   for (DType dtype : {DType::Float32, DType::Float64}) {
     INFO(dtype_name(dtype));
@@ -33,7 +33,8 @@ TEST_CASE("matmul into a transposed output view computes alpha A B + beta C in p
   }
 }
 
-TEST_CASE("integer Div and Remainder kernels on bools: a // true = a, a % true = false", "[backends][kernels]") {
+TEST_CASE("integer Div and Remainder kernels on bools: a // true = a, a % true = false",
+          "[backends][kernels]") {
   // ops/ refuses bool floor_divide and remainder (as PyTorch does); the kernels still define them
   // for the only divisor that is not zero.
   const Backend& cpu = backend(Device::cpu());
@@ -46,7 +47,8 @@ TEST_CASE("integer Div and Remainder kernels on bools: a // true = a, a % true =
   CHECK(rest.to_vector<bool>() == std::vector<bool>{false, false, false, false});
 }
 
-TEST_CASE("pow of bool tensors is the truth table of x^y (x^0 = 1, x^1 = x)", "[backends][kernels]") {
+TEST_CASE("pow of bool tensors is the truth table of x^y (x^0 = 1, x^1 = x)",
+          "[backends][kernels]") {
   const Tensor x = gt(from_vector(std::vector<double>{1, -1, 2, -2}, {4}), Scalar(0));  // T F T F
   const Tensor y = gt(from_vector(std::vector<double>{1, 3, -1, -3}, {4}), Scalar(0));  // T T F F
   const Tensor p = pow(x, y);
@@ -54,7 +56,8 @@ TEST_CASE("pow of bool tensors is the truth table of x^y (x^0 = 1, x^1 = x)", "[
   CHECK(p.to_vector<bool>() == std::vector<bool>{true, false, true, true});
 }
 
-TEST_CASE("the CPU table's allocator entries use the caching CPU allocator", "[backends][kernels]") {
+TEST_CASE("the CPU table's allocator entries use the caching CPU allocator",
+          "[backends][kernels]") {
   const Backend& cpu = backend(Device::cpu());
   CHECK(cpu.name() == "cpu");
   const size_t in_use = CpuAllocator::stats().bytes_in_use;
@@ -62,7 +65,7 @@ TEST_CASE("the CPU table's allocator entries use the caching CPU allocator", "[b
   REQUIRE(p != nullptr);
   CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
   CHECK(CpuAllocator::stats().bytes_in_use == in_use + 1024);  // 1000 rounds up to 16 cache lines
-  static_cast<volatile char*>(p)[999] = 1;  // the whole block is usable
+  static_cast<volatile char*>(p)[999] = 1;                     // the whole block is usable
   cpu.deallocate(p, 1000, Device::cpu());
   CHECK(CpuAllocator::stats().bytes_in_use == in_use);
 }

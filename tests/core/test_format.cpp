@@ -3,7 +3,6 @@
 // for dtypes and autograd nodes); the summarised ones follow the rule of the first and last three
 // entries per dimension, written out by hand.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
@@ -21,7 +20,8 @@ Tensor floats(const std::vector<float>& values, std::initializer_list<int64_t> s
 
 }  // namespace
 
-TEST_CASE("whole-number floats print as '1.', others with four decimals, padded to one width", "[format]") {
+TEST_CASE("whole-number floats print as '1.', others with four decimals, padded to one width",
+          "[format]") {
   CHECK(floats({1, 2, 3}, {3}).str() == "tensor([1., 2., 3.])");
   CHECK(floats({1.5f, -2.25f, 3}, {3}).str() == "tensor([ 1.5000, -2.2500,  3.0000])");
   CHECK(scalar_tensor(3.5).str() == "tensor(3.5000)");
@@ -51,18 +51,21 @@ TEST_CASE("very small or very large floats switch to scientific notation", "[for
   CHECK(floats({1e9f, 1}, {2}).str() == "tensor([1.0000e+09, 1.0000e+00])");
 }
 
-TEST_CASE("nan and infinities print as words and decide neither the style nor the width", "[format]") {
+TEST_CASE("nan and infinities print as words and decide neither the style nor the width",
+          "[format]") {
   const float nan = std::nanf(""), inf = INFINITY;
   CHECK(floats({nan, 1, inf, -inf}, {4}).str() == "tensor([nan, 1., inf, -inf])");
   CHECK(floats({1.5f, nan}, {2}).str() == "tensor([1.5000,    nan])");
 }
 
-TEST_CASE("integers and booleans print without decimals; non-default dtypes are named", "[format]") {
+TEST_CASE("integers and booleans print without decimals; non-default dtypes are named",
+          "[format]") {
   CHECK(from_vector(std::vector<int64_t>{1, -20, 3}, {3}).str() == "tensor([  1, -20,   3])");
   CHECK(from_vector(std::vector<int32_t>{1, 2}, {2}).str() == "tensor([1, 2], dtype=int32)");
   CHECK(cast(floats({1, 0}, {2}), DType::Bool).str() == "tensor([ True, False])");
   CHECK(cast(floats({1, 2}, {2}), DType::Float64).str() == "tensor([1., 2.], dtype=float64)");
-  CHECK(cast(floats({1.5f, 2}, {2}), DType::Float16).str() == "tensor([1.5000, 2.0000], dtype=float16)");
+  CHECK(cast(floats({1.5f, 2}, {2}), DType::Float16).str() ==
+        "tensor([1.5000, 2.0000], dtype=float16)");
   CHECK(cast(floats({1, 2}, {2}), DType::UInt8).str() == "tensor([1, 2], dtype=uint8)");
 }
 
@@ -81,7 +84,8 @@ TEST_CASE("an empty tensor shows its shape; an undefined one says so", "[format]
   CHECK(fmt::format("{}", Tensor()) == "Tensor(undefined)");
 }
 
-TEST_CASE("a tensor of more than 1000 entries shows the first and last three per dimension", "[format]") {
+TEST_CASE("a tensor of more than 1000 entries shows the first and last three per dimension",
+          "[format]") {
   CHECK(ones({2000}).str() == "tensor([1., 1., 1., ..., 1., 1., 1.], shape=[2000])");
   CHECK(arange(1001).str() == "tensor([   0,    1,    2, ...,  998,  999, 1000], shape=[1001])");
   // Rows 0-2 and 37-39 of a 40 x 30 matrix, each with its columns 0-2 and 27-29. The width is

@@ -1,8 +1,6 @@
 // The file layer where the system says no: a socket at the save path, a write the file size limit
 // cuts short (the previous file must survive and no temporary file may be left), and a file larger
 // than memory could ever hold.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -10,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,7 +25,8 @@ using Catch::Contains;
 namespace {
 
 fs::path fresh_folder(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / fmt::format("ember-limits-{}-{}", getpid(), name);
+  const fs::path dir =
+      fs::temp_directory_path() / fmt::format("ember-limits-{}-{}", getpid(), name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -34,11 +34,14 @@ fs::path fresh_folder(const std::string& name) {
 
 std::set<std::string> names_in(const fs::path& dir) {
   std::set<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename().string());
+  for (const auto& entry : fs::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
   return names;
 }
 
-std::vector<uint8_t> bytes_of(const std::string& text) { return std::vector<uint8_t>(text.begin(), text.end()); }
+std::vector<uint8_t> bytes_of(const std::string& text) {
+  return std::vector<uint8_t>(text.begin(), text.end());
+}
 
 }  // namespace
 
@@ -61,7 +64,8 @@ TEST_CASE("a socket at the save path is refused and left in place", "[io][files]
   fs::remove_all(dir);
 }
 
-TEST_CASE("a write cut short by the file size limit is an error; the old file survives", "[io][files]") {
+TEST_CASE("a write cut short by the file size limit is an error; the old file survives",
+          "[io][files]") {
   const fs::path dir = fresh_folder("fsize");
   const std::string path = (dir / "data.bin").string();
   io::write_file_atomic(path, bytes_of("the previous contents"));
@@ -73,7 +77,8 @@ TEST_CASE("a write cut short by the file size limit is an error; the old file su
     WARN("the file size limit is already below 4096 bytes: skipped");
     return;
   }
-  struct sigaction ignore{}, previous{};
+  struct sigaction ignore {
+  }, previous{};
   ignore.sa_handler = SIG_IGN;
   REQUIRE(sigaction(SIGXFSZ, &ignore, &previous) == 0);
   const rlimit lowered{4096, saved.rlim_max};
@@ -86,8 +91,8 @@ TEST_CASE("a write cut short by the file size limit is an error; the old file su
   }
   setrlimit(RLIMIT_FSIZE, &saved);
   sigaction(SIGXFSZ, &previous, nullptr);
-  CHECK_THAT(message, Contains("[io] cannot save to") && Contains(path) && Contains("writing failed") &&
-                          Contains(std::strerror(EFBIG)));
+  CHECK_THAT(message, Contains("[io] cannot save to") && Contains(path) &&
+                          Contains("writing failed") && Contains(std::strerror(EFBIG)));
   CHECK(io::read_file(path) == bytes_of("the previous contents"));
   CHECK(names_in(dir) == std::set<std::string>{"data.bin"});  // the temporary file was removed
   fs::remove_all(dir);
@@ -111,7 +116,8 @@ TEST_CASE("reading a file larger than memory is an error, not std::bad_alloc", "
   if (!sized) {
     WARN("this file system cannot hold an 8 TiB sparse file: skipped");
   } else {
-    CHECK_THROWS_WITH(io::read_file(path), Contains("[io]") && Contains(path) && Contains("do not fit in memory"));
+    CHECK_THROWS_WITH(io::read_file(path),
+                      Contains("[io]") && Contains(path) && Contains("do not fit in memory"));
   }
   fs::remove_all(dir);
 }

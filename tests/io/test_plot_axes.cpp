@@ -1,8 +1,7 @@
 // More of io::Plot: log axes too short for decade ticks, exponent labels on wide log axes, bars on
 // a log axis, the legend's marks for dots and bars, and moving a plot.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -23,22 +22,25 @@ Area plot_area(const std::vector<Element>& doc) {
   auto rects = find(doc, "rect", "plot-area");
   REQUIRE(rects.size() == 1);
   const auto& a = rects[0]->attrs;
-  return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")), std::stod(a.at("height"))};
+  return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")),
+          std::stod(a.at("height"))};
 }
 
 // The y pixel of each y tick label, by label.
 std::vector<std::pair<std::string, double>> y_ticks(const std::vector<Element>& doc) {
   std::vector<std::pair<std::string, double>> out;
   for (const Element& e : doc)
-    if (e.name == "text" && e.parent >= 0 && has_class(doc[static_cast<size_t>(e.parent)], "y-ticks"))
+    if (e.name == "text" && e.parent >= 0 &&
+        has_class(doc[static_cast<size_t>(e.parent)], "y-ticks"))
       out.emplace_back(e.text, std::stod(e.attrs.at("y")));
   return out;
 }
 
 }  // namespace
 
-TEST_CASE("a log axis shorter than the gap between 1-2-5 ticks gets linear ticks at their log positions",
-          "[plot]") {
+TEST_CASE(
+    "a log axis shorter than the gap between 1-2-5 ticks gets linear ticks at their log positions",
+    "[plot]") {
   // [3, 4] holds none of 1, 2, 5 (times a power of ten): the ticks are round values inside it,
   // drawn where the log scale puts them.
   Plot p({.log_y = true, .ylim = std::pair{3.0, 4.0}});
@@ -55,11 +57,13 @@ TEST_CASE("a log axis shorter than the gap between 1-2-5 ticks gets linear ticks
     CHECK(v <= 4);
     values.push_back(v);
     // The label's baseline sits a few pixels below the tick's height; compare with a margin.
-    const double want = a.y + a.h * (1 - (std::log10(v) - std::log10(3.0)) / (std::log10(4.0) - std::log10(3.0)));
+    const double want =
+        a.y + a.h * (1 - (std::log10(v) - std::log10(3.0)) / (std::log10(4.0) - std::log10(3.0)));
     CHECK(y == Approx(want).margin(6));
   }
   // Equally spaced in value (linear ticks), increasing.
-  for (size_t i = 2; i < values.size(); ++i) CHECK(values[i] - values[i - 1] == Approx(values[1] - values[0]));
+  for (size_t i = 2; i < values.size(); ++i)
+    CHECK(values[i] - values[i - 1] == Approx(values[1] - values[0]));
   CHECK(values[1] > values[0]);
 }
 
@@ -68,11 +72,12 @@ TEST_CASE("decades beyond 1e4 or below 1e-3 are labelled as powers of ten", "[pl
   p.line({0, 1}, {1e-6, 1e6});
   std::vector<std::string> labels;
   for (const auto& [label, y] : y_ticks(parse_xml(p.svg()))) labels.push_back(label);
-  CHECK(labels == std::vector<std::string>{"1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1", "10", "100",
-                                           "1000", "10000", "1e5", "1e6"});
+  CHECK(labels == std::vector<std::string>{"1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1",
+                                           "10", "100", "1000", "10000", "1e5", "1e6"});
 }
 
-TEST_CASE("bars on a log axis: the axis fits the positive heights, zero-height bars are not drawn", "[plot]") {
+TEST_CASE("bars on a log axis: the axis fits the positive heights, zero-height bars are not drawn",
+          "[plot]") {
   Plot p({.log_y = true});
   p.bars({0, 1, 2, 3}, {10, 0, 1000});
   const auto doc = parse_xml(p.svg());
@@ -94,8 +99,8 @@ TEST_CASE("the legend shows a dot for scattered points and a swatch for bars", "
   const auto doc = parse_xml(p.svg());
   std::vector<const Element*> marks;
   for (const Element& e : doc)
-    if (e.parent >= 0 && has_class(doc[static_cast<size_t>(e.parent)], "legend") && e.name != "text" &&
-        e.attrs.count("fill") && e.attrs.at("fill") != "white")
+    if (e.parent >= 0 && has_class(doc[static_cast<size_t>(e.parent)], "legend") &&
+        e.name != "text" && e.attrs.count("fill") && e.attrs.at("fill") != "white")
       marks.push_back(&e);
   REQUIRE(marks.size() == 2);
   CHECK(marks[0]->name == "circle");
@@ -115,7 +120,8 @@ TEST_CASE("a moved plot draws what the original held", "[plot]") {
   CHECK(r.svg() == before);
 }
 
-TEST_CASE("a saddle cell's two segments follow the side of the level the cell's mean is on", "[plot][contour]") {
+TEST_CASE("a saddle cell's two segments follow the side of the level the cell's mean is on",
+          "[plot][contour]") {
   // One cell, high (1) at corners (0, 0) and (1, 1), low (0) at (1, 0) and (0, 1); the mean is 0.5.
   using ember::io::detail::contour_lines;
   using ember::io::detail::Polyline;

@@ -2,7 +2,6 @@
 // small init helpers: gains as torch.nn.init.calculate_gain gives them, and constant fills that
 // leave the tensor a leaf.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/nn.h"
@@ -25,7 +24,8 @@ TEST_CASE("buffers() lists every buffer below a module, in registration order", 
   CHECK(nn::BatchNorm1d(4)->buffers(false).size() == 3);
 }
 
-TEST_CASE("to(device) on the device a module is on keeps its tensors and their values", "[nn][module]") {
+TEST_CASE("to(device) on the device a module is on keeps its tensors and their values",
+          "[nn][module]") {
   auto lin = nn::Linear(2, 2);
   Tensor handle = lin->weight;
   const std::vector<float> before = handle.to_vector<float>();
@@ -49,7 +49,8 @@ TEST_CASE("calculate_gain gives PyTorch's gains and names an unknown nonlinearit
   CHECK(nn::init::calculate_gain("tanh") == Approx(5.0 / 3));
   CHECK(nn::init::calculate_gain("leaky_relu", 0.2) == Approx(std::sqrt(2 / 1.04)));
   CHECK(nn::init::calculate_gain("conv2d") == 1);
-  CHECK_THROWS_WITH(nn::init::calculate_gain("swish"), Contains("[init] unknown nonlinearity \"swish\""));
+  CHECK_THROWS_WITH(nn::init::calculate_gain("swish"),
+                    Contains("[init] unknown nonlinearity \"swish\""));
 }
 
 TEST_CASE("constant_, zeros_ and ones_ fill in place without recording a graph", "[nn][init]") {

@@ -23,7 +23,8 @@ TEST_CASE("convolutions print the settings PyTorch prints", "[nn][repr]") {
         "4, 8, kernel_size=(3, 3), stride=(1, 1), dilation=(2, 2), groups=2, bias=False");
   CHECK(nn::ConvTranspose2d(8, 3, 4, {.stride = {2, 2}, .padding = {1, 1}})->extra_repr() ==
         "8, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)");
-  CHECK(nn::ConvTranspose2d(8, 4, 3, {.stride = {2, 2}, .groups = 2, .output_padding = {1, 1}})->extra_repr() ==
+  CHECK(nn::ConvTranspose2d(8, 4, 3, {.stride = {2, 2}, .groups = 2, .output_padding = {1, 1}})
+            ->extra_repr() ==
         "8, 4, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1), groups=2");
   CHECK(nn::ConvTranspose2d(8, 3, 4)->type_name() == "ConvTranspose2d");
   CHECK(head(*nn::Conv1d(4, 6, 5, {.stride = 2, .padding = 2, .groups = 2})) ==
@@ -32,9 +33,11 @@ TEST_CASE("convolutions print the settings PyTorch prints", "[nn][repr]") {
         "4, 6, kernel_size=(5,), stride=(1,), dilation=(3,), bias=False");
 }
 
-TEST_CASE("normalisation, embedding and dropout layers print their sizes and constants", "[nn][repr]") {
+TEST_CASE("normalisation, embedding and dropout layers print their sizes and constants",
+          "[nn][repr]") {
   CHECK(head(*nn::BatchNorm2d(16)) == "BatchNorm2d(16, eps=1e-05, momentum=0.1)  # 32 params");
-  CHECK(head(*nn::BatchNorm1d(8, 1e-3, 0.2)) == "BatchNorm1d(8, eps=0.001, momentum=0.2)  # 16 params");
+  CHECK(head(*nn::BatchNorm1d(8, 1e-3, 0.2)) ==
+        "BatchNorm1d(8, eps=0.001, momentum=0.2)  # 16 params");
   CHECK(head(*nn::LayerNorm(5)) == "LayerNorm([5], eps=1e-05)  # 10 params");
   CHECK(head(*nn::GroupNorm(4, 16)) == "GroupNorm(4, 16, eps=1e-05)  # 32 params");
   CHECK(head(*nn::RMSNorm(6)) == "RMSNorm([6], eps=None)  # 6 params");
@@ -43,7 +46,8 @@ TEST_CASE("normalisation, embedding and dropout layers print their sizes and con
   CHECK(head(*nn::Dropout(0.25)) == "Dropout(p=0.25)");
 }
 
-TEST_CASE("stateless layers print their name and arguments, and compute their function", "[nn][repr]") {
+TEST_CASE("stateless layers print their name and arguments, and compute their function",
+          "[nn][repr]") {
   const Tensor x = from_vector(std::vector<float>{-1, 0, 2}, {3});
   auto silu = nn::SiLU();
   CHECK(head(*silu) == "SiLU()");
@@ -65,7 +69,8 @@ TEST_CASE("stateless layers print their name and arguments, and compute their fu
   CHECK((*unflatten)(zeros({4, 6})).shape() == Shape{4, 2, 3});
 }
 
-TEST_CASE("containers print their type and their children indented under their names", "[nn][repr]") {
+TEST_CASE("containers print their type and their children indented under their names",
+          "[nn][repr]") {
   auto seq = std::make_shared<nn::SequentialImpl>();  // built empty, then filled
   CHECK(head(*seq) == "Sequential()");
   seq->push_back(nn::Linear(2, 2));

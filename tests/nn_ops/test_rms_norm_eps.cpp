@@ -2,7 +2,6 @@
 // torch.nn.functional.rms_norm does): for 16-bit inputs it is large enough to change the result
 // of a small input, which makes the dtype's constant visible.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -22,7 +21,9 @@ TEST_CASE("rms_norm's default eps is the epsilon of the input's dtype", "[nn_ops
   const double a = 0.03125;
   CHECK(rms_norm(cast(h, DType::Float32), {2}).to_vector<float>()[0] ==
         Approx(a / std::sqrt(a * a / 2 + std::ldexp(1.0, -23))).epsilon(1e-6));
-  CHECK(rms_norm(cast(h, DType::Float64), {2}).to_vector<double>()[0] == Approx(std::sqrt(2.0)).epsilon(1e-12));
+  CHECK(rms_norm(cast(h, DType::Float64), {2}).to_vector<double>()[0] ==
+        Approx(std::sqrt(2.0)).epsilon(1e-12));
   // An explicit eps wins: a = 2^-5 and eps = 2^-11 give y_0 = 2^-5 / sqrt(2^-10) = 1.
-  CHECK(rms_norm(h, {2}, std::nullopt, 0.00048828125).to_vector<float>()[0] == Approx(1).epsilon(2e-3));
+  CHECK(rms_norm(h, {2}, std::nullopt, 0.00048828125).to_vector<float>()[0] ==
+        Approx(1).epsilon(2e-3));
 }
