@@ -70,7 +70,9 @@ std::string Tensor::str() const {
   if (style.floating && style.integral_values && max_abs >= 1e8) { style.integral_values = false; style.scientific = true; }
   const bool summarise = numel() > kSummariseAbove;
   size_t width = 0;
-  for (double v : values) width = std::max(width, format_value(v, style).size());
+  // As in PyTorch, the column width is that of the finite entries; nan and inf may stick out.
+  for (double v : values)
+    if (std::isfinite(v)) width = std::max(width, format_value(v, style).size());
   std::string body;
   const std::string prefix = "tensor(";
   format_dim(body, values, c.shape(), c.strides(), 0, 0, summarise, style, width, static_cast<int>(prefix.size()));

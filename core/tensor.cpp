@@ -2,6 +2,7 @@
 #include <ember/core/tensor.h>
 
 #include <array>
+#include <climits>
 #include <cmath>
 
 #include <ember/core/generator.h>
@@ -414,6 +415,21 @@ Tensor randn(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
 }
 Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
   EMBER_CHECK(low < high, "randint", "low ({}) must be less than high ({})", low, high);
+  // As in PyTorch, every value of [low, high) must fit the dtype: randint(0, 300) into uint8 would
+  // wrap, and into bool every non-zero draw would become true.
+  if (!is_floating(o.dtype)) {
+    const auto [smallest, largest] = [&]() -> std::pair<int64_t, int64_t> {
+      switch (o.dtype) {
+        case DType::Bool: return {0, 1};
+        case DType::UInt8: return {0, 255};
+        case DType::Int32: return {INT32_MIN, INT32_MAX};
+        default: return {INT64_MIN, INT64_MAX};
+      }
+    }();
+    EMBER_CHECK(low >= smallest && high - 1 <= largest, "randint",
+                "values in [{}, {}) do not fit in {} (which holds [{}, {}]), shape {}", low, high,
+                o.dtype, smallest, largest, shape_str(shape));
+  }
   return random_tensor("randint", RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
 }
 Tensor bernoulli(std::span<const int64_t> shape, double p, TensorOptions o, Generator* gen) {

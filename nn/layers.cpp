@@ -16,7 +16,27 @@ void default_init(Tensor& weight, Tensor* bias, int64_t fan_in) {
     init::uniform_(*bias, -bound, bound);
   }
 }
-std::string pair_str(std::array<int64_t, 2> a) { return fmt::format("({}, {})", a[0], a[1]); }
+std::string size_str(std::array<int64_t, 2> a) { return fmt::format("({}, {})", a[0], a[1]); }
+std::string size_str(int64_t a) { return fmt::format("({},)", a); }
+bool all_equal(std::array<int64_t, 2> a, int64_t value) { return a[0] == value && a[1] == value; }
+bool all_equal(int64_t a, int64_t value) { return a == value; }
+
+// PyTorch's convolution repr: padding, dilation, output padding, groups and a missing bias are
+// shown only when they differ from their defaults, so a printed model shows every setting that
+// changes it.
+template <class Size>
+std::string conv_repr(int64_t in, int64_t out, Size kernel, Size stride, Size padding,
+                      Size dilation, Size output_padding, int64_t groups, bool has_bias) {
+  std::string s =
+      fmt::format("{}, {}, kernel_size={}, stride={}", in, out, size_str(kernel), size_str(stride));
+  if (!all_equal(padding, 0)) s += fmt::format(", padding={}", size_str(padding));
+  if (!all_equal(dilation, 1)) s += fmt::format(", dilation={}", size_str(dilation));
+  if (!all_equal(output_padding, 0))
+    s += fmt::format(", output_padding={}", size_str(output_padding));
+  if (groups != 1) s += fmt::format(", groups={}", groups);
+  if (!has_bias) s += ", bias=False";
+  return s;
+}
 }  // namespace
 
 // ---------------------------------------------------------------- Linear
@@ -49,9 +69,8 @@ Tensor Conv2dImpl::forward(const Tensor& x) {
                 options.dilation, options.groups);
 }
 std::string Conv2dImpl::extra_repr() const {
-  return fmt::format("{}, {}, kernel_size={}, stride={}, padding={}{}", in_channels, out_channels, pair_str(kernel),
-                     pair_str(options.stride), pair_str(options.padding),
-                     options.groups > 1 ? fmt::format(", groups={}", options.groups) : "");
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
+                   options.dilation, std::array<int64_t, 2>{0, 0}, options.groups, bias.defined());
 }
 
 ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
@@ -68,8 +87,8 @@ Tensor ConvTranspose2dImpl::forward(const Tensor& x) {
                           options.padding, options.output_padding, options.groups, options.dilation);
 }
 std::string ConvTranspose2dImpl::extra_repr() const {
-  return fmt::format("{}, {}, kernel_size={}, stride={}, padding={}", in_channels, out_channels, pair_str(kernel),
-                     pair_str(options.stride), pair_str(options.padding));
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
+                   options.dilation, options.output_padding, options.groups, bias.defined());
 }
 
 Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
@@ -85,8 +104,8 @@ Tensor Conv1dImpl::forward(const Tensor& x) {
                 options.dilation, options.groups);
 }
 std::string Conv1dImpl::extra_repr() const {
-  return fmt::format("{}, {}, kernel_size=({},), stride=({},), padding=({},){}", in_channels, out_channels, kernel,
-                     options.stride, options.padding, options.groups > 1 ? fmt::format(", groups={}", options.groups) : "");
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
+                   options.dilation, int64_t{0}, options.groups, bias.defined());
 }
 
 // ---------------------------------------------------------------- normalisation

@@ -1,5 +1,6 @@
 #include <ember/optim/lr_scheduler.h>
 
+#include <charconv>
 #include <cmath>
 #include <numbers>
 
@@ -36,18 +37,30 @@ NamedTensors LRScheduler::state_dict() const {
 }
 
 void LRScheduler::load_state_dict(const NamedTensors& state) {
+  // Read into copies first: a refused state dict leaves the scheduler as it was.
+  int64_t last_epoch = last_epoch_;
+  std::vector<double> base_lrs = base_lrs_;
   for (const auto& [key, value] : state) {
     EMBER_CHECK(value.numel() == 1, "LRScheduler", "\"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
     if (key == "last_epoch") {
-      last_epoch_ = static_cast<int64_t>(value.item<double>());
+      last_epoch = static_cast<int64_t>(value.item<double>());
     } else if (key.rfind("base_lrs.", 0) == 0) {
-      const size_t i = std::stoul(key.substr(9));
-      EMBER_CHECK(i < base_lrs_.size(), "LRScheduler", "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs_.size());
-      base_lrs_[i] = value.item<double>();
+      // Only plain digits: "base_lrs.0x" is not group 0, and "base_lrs.x" is an ember::Error, not
+      // std::stoul's.
+      const std::string_view digits = std::string_view(key).substr(9);
+      size_t i = 0;
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
+      EMBER_CHECK(error == std::errc() && end == digits.data() + digits.size(), "LRScheduler",
+                  "unexpected key \"{}\": expected base_lrs.N with N a group number", key);
+      EMBER_CHECK(i < base_lrs.size(), "LRScheduler",
+                  "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs.size());
+      base_lrs[i] = value.item<double>();
     } else {
       EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);
     }
   }
+  last_epoch_ = last_epoch;
+  base_lrs_ = std::move(base_lrs);
   apply_lrs();
 }
 

@@ -1,5 +1,6 @@
 #include <ember/optim/optimizer.h>
 
+#include <charconv>
 #include <set>
 
 #include <ember/ops/ops.h>
@@ -69,11 +70,13 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     size_t a = key.find('.'), b = key.find('.', a + 1);
     EMBER_CHECK(a != std::string::npos && b != std::string::npos, name_, "unexpected key \"{}\" in state dict", key);
     const std::string kind = key.substr(0, a), field = key.substr(b + 1);
+    // Only plain digits: "state.1x.exp_avg" is not parameter 1's (std::stoll would read it so).
     int64_t index = -1;
-    try {
-      index = std::stoll(key.substr(a + 1, b - a - 1));
-    } catch (const std::exception&) {
-    }
+    const char* first = key.data() + a + 1;
+    const char* last = key.data() + b;
+    if (const auto [end, error] = std::from_chars(first, last, index);
+        error != std::errc() || end != last)
+      index = -1;
     if (kind == "param_groups") {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(new_groups.size()), name_,
                   "state dict key \"{}\" names group {}, but the optimizer has {}", key, index, new_groups.size());

@@ -69,9 +69,11 @@ void for_each_run(const std::array<const View*, N>& views, Run&& run, int64_t gr
   }
   nd = merged;
   if (nd == 0) {  // a single element
+    // GCOVR_EXCL_START: unreachable, numel == 1 returned above and numel > 1 leaves a dim > 1.
     shape[0] = 1;
     for (int k = 0; k < N; ++k) strides[k][0] = 0;
     nd = 1;
+    // GCOVR_EXCL_STOP
   }
   std::array<char*, N> base;
   for (int k = 0; k < N; ++k) base[k] = static_cast<char*>(views[k]->data);

@@ -96,3 +96,38 @@ TEST_CASE("views that compute sizes refuse overflowing ones", "[core][alloc]") {
   CHECK_THROWS_WITH(as_strided(y, V{4, 5}, V{4, 1}, 0), Contains("[as_strided]") && Contains("16"));
   CHECK(as_strided(y, V{4, 4}, V{4, 1}, 0).numel() == 16);
 }
+
+TEST_CASE("a request no machine can map empties the cache, retries, then is an error",
+          "[core][alloc]") {
+  // 2^56 bytes passes the early size check but is beyond any address space or memory: the
+  // allocator must give its cached blocks back to the system, try once more, then fail cleanly.
+  void* cached = CpuAllocator::allocate(1 << 20);
+  CpuAllocator::deallocate(cached, 1 << 20);
+  const auto before = CpuAllocator::stats();
+  REQUIRE(before.bytes_cached >= (1 << 20));
+  CHECK_THROWS_WITH(CpuAllocator::allocate(size_t{1} << 56),
+                    Contains("[allocator] out of CPU memory allocating") &&
+                        Contains(std::to_string(size_t{1} << 56)));
+  const auto after = CpuAllocator::stats();
+  CHECK(after.bytes_cached == 0);
+  CHECK(after.bytes_in_use == before.bytes_in_use);
+}
+
+TEST_CASE("empty_cache frees the cached blocks; later requests are served afresh",
+          "[core][alloc]") {
+  void* small = CpuAllocator::allocate(200);
+  void* large = CpuAllocator::allocate(3 << 20);
+  CpuAllocator::deallocate(small, 200);
+  CpuAllocator::deallocate(large, 3 << 20);
+  // 200 bytes round to 256; 3 MiB is a multiple of its rounding step (512 KiB).
+  CHECK(CpuAllocator::stats().bytes_cached >= 256 + (3 << 20));
+  const size_t in_use = CpuAllocator::stats().bytes_in_use;
+  CpuAllocator::empty_cache();
+  CHECK(CpuAllocator::stats().bytes_cached == 0);
+  CHECK(CpuAllocator::stats().bytes_in_use == in_use);
+  // The allocator still works, and a freed block is cached again.
+  void* again = CpuAllocator::allocate(3 << 20);
+  CHECK(CpuAllocator::stats().bytes_in_use == in_use + (3 << 20));
+  CpuAllocator::deallocate(again, 3 << 20);
+  CHECK(CpuAllocator::stats().bytes_cached == size_t{3} << 20);
+}

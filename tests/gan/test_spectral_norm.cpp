@@ -51,6 +51,28 @@ TEST_CASE("spectral norm of a convolution: its [out, in*k*k] matrix has spectral
   CHECK(norm(matmul(w, v)).item_double() == Approx(1).epsilon(1e-6));
 }
 
+TEST_CASE("spectral norm of a transposed convolution uses its [out, in*k*k] matrix",
+          "[gan][spectral_norm]") {
+  // ConvTranspose2d keeps its weight as [in, out, kh, kw]; as in torch.nn.utils.spectral_norm
+  // (dim=1) sigma is that of the [out, in*kh*kw] matrix. For this weight its largest singular value
+  // is 7.631424201789057 (torch.linalg.svdvals); the [in, out*kh*kw] matrix's would
+  // be 7.568152505016045.
+  manual_seed(3);
+  auto deconv = nn::ConvTranspose2d(2, 3, 2);
+  deconv->to(DType::Float64);
+  set_weight(deconv->weight,
+             {-2, -1, 0, 1, 2, 3, -3, -2, -1, 0, 1, 2, 3, -3, -2, -1, 0, 1, 2, 3, -3, -2, -1, 0});
+  auto sn = nn::SpectralNorm(deconv);
+  CHECK(sn->weight_u.shape() == Shape{3});
+  CHECK(sn->weight_v.shape() == Shape{8});
+  Tensor x = rnd({1, 2, 3, 3}, 4);
+  for (int i = 0; i < 60; ++i) (*sn)(x);
+  CHECK(sn->sigma() == Approx(7.631424201789057).epsilon(1e-9));
+  // The layer runs with weight / sigma.
+  Tensor want = conv_transpose2d(x, deconv->weight / 7.631424201789057, deconv->bias);
+  CHECK(compare(vals((*sn)(x)), vals(want), 1e-8, 1e-8) == "");
+}
+
 TEST_CASE("spectral norm: evaluation mode does not update the estimate; names and buffers", "[gan][spectral_norm]") {
   manual_seed(5);
   auto sn = nn::SpectralNorm(nn::Linear(4, 3));

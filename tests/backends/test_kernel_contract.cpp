@@ -1,0 +1,71 @@
+// The CPU kernel table called directly, as another front end (or a test oracle) would: the
+// contract of backends/backend.h for what ops/ never passes itself. A strided output with
+// alpha and beta (C = alpha A B + beta C, C unread when beta is 0, as in BLAS), bool operands of
+// Div and Remainder, and the table's own allocator entries.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/storage.h"
+#include "ops/op.h"
+#include "ops/ops.h"
+
+using namespace ember;
+
+TEST_CASE("matmul into a transposed output view computes alpha A B + beta C in place",
+          "[backends][kernels]") {
+  const Backend& cpu = backend(Device::cpu());
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    INFO(dtype_name(dtype));
+    const Tensor a = cast(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}), dtype);
+    const Tensor b = cast(from_vector(std::vector<double>{5, 6, 7, 8}, {2, 2}), dtype);
+    // A B = [[19, 22], [43, 50]]. The output is the transpose of M = [[1, 2], [3, 4]], so C starts
+    // as [[1, 3], [2, 4]] and 2 A B + 0.5 C = [[38.5, 45.5], [87, 102]] lands in M transposed.
+    Tensor m = cast(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}), dtype);
+    cpu.matmul(kview(a), kview(b), kview(m.t()), 2.0, 0.5);
+    CHECK(m.to_vector<double>() == std::vector<double>{38.5, 87, 45.5, 102});
+    // beta = 0: C is not read, so a NaN in it does not leak into the result.
+    Tensor garbage = full({2, 2}, std::nan(""), {.dtype = dtype});
+    cpu.matmul(kview(a), kview(b), kview(garbage.t()), 1.0, 0.0);
+    CHECK(garbage.to_vector<double>() == std::vector<double>{19, 43, 22, 50});
+  }
+}
+
+TEST_CASE("integer Div and Remainder kernels on bools: a // true = a, a % true = false",
+          "[backends][kernels]") {
+  // ops/ refuses bool floor_divide and remainder (as PyTorch does); the kernels still define them
+  // for the only divisor that is not zero.
+  const Backend& cpu = backend(Device::cpu());
+  const Tensor a = gt(from_vector(std::vector<double>{1, -1, 2, -2}, {4}), Scalar(0));  // T F T F
+  const Tensor divisor = ones({4}, {.dtype = DType::Bool});
+  Tensor quotient = empty_like(a), rest = empty_like(a);
+  cpu.binary(BinaryOp::Div, kview(a), kview(divisor), kview(quotient));
+  cpu.binary(BinaryOp::Remainder, kview(a), kview(divisor), kview(rest));
+  CHECK(quotient.to_vector<bool>() == std::vector<bool>{true, false, true, false});
+  CHECK(rest.to_vector<bool>() == std::vector<bool>{false, false, false, false});
+}
+
+TEST_CASE("pow of bool tensors is the truth table of x^y (x^0 = 1, x^1 = x)",
+          "[backends][kernels]") {
+  const Tensor x = gt(from_vector(std::vector<double>{1, -1, 2, -2}, {4}), Scalar(0));  // T F T F
+  const Tensor y = gt(from_vector(std::vector<double>{1, 3, -1, -3}, {4}), Scalar(0));  // T T F F
+  const Tensor p = pow(x, y);
+  CHECK(p.dtype() == DType::Bool);
+  CHECK(p.to_vector<bool>() == std::vector<bool>{true, false, true, true});
+}
+
+TEST_CASE("the CPU table's allocator entries use the caching CPU allocator",
+          "[backends][kernels]") {
+  const Backend& cpu = backend(Device::cpu());
+  CHECK(cpu.name() == "cpu");
+  const size_t in_use = CpuAllocator::stats().bytes_in_use;
+  void* p = cpu.allocate(1000, Device::cpu());
+  REQUIRE(p != nullptr);
+  CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+  CHECK(CpuAllocator::stats().bytes_in_use == in_use + 1024);  // 1000 rounds up to 16 cache lines
+  static_cast<volatile char*>(p)[999] = 1;                     // the whole block is usable
+  cpu.deallocate(p, 1000, Device::cpu());
+  CHECK(CpuAllocator::stats().bytes_in_use == in_use);
+}

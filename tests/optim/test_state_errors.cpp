@@ -1,0 +1,110 @@
+// Parameter groups and the state dicts of optimizers and schedulers: a wrong option or key is an
+// ember::Error naming it (never a std:: exception or a key read as another); and clipping by the
+// infinity norm.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "ops/ops.h"
+#include "optim/optim.h"
+
+using namespace ember;
+using Catch::Contains;
+
+namespace {
+Tensor param(std::initializer_list<int64_t> shape) { return zeros(shape).requires_grad_(); }
+Tensor number(double v) { return scalar_tensor(v, {.dtype = DType::Float64}); }
+}  // namespace
+
+TEST_CASE("a second parameter group takes its own options; unknown options and repeats are refused",
+          "[optim][errors]") {
+  Tensor w = param({2}), b = param({3});
+  optim::SGD sgd({w}, {.lr = 0.1});
+  sgd.add_param_group({b}, {{"lr", 0.5}});
+  REQUIRE(sgd.param_groups().size() == 2);
+  CHECK(sgd.param_groups()[0].get("lr") == 0.1);
+  CHECK(sgd.param_groups()[1].get("lr") == 0.5);
+  // A step uses each group's own rate: w -= 0.1 * 1, b -= 0.5 * 1.
+  w.set_grad(ones({2}));
+  b.set_grad(ones({3}));
+  sgd.step();
+  CHECK(w.to_vector<float>() == std::vector<float>{-0.1f, -0.1f});
+  CHECK(b.to_vector<float>() == std::vector<float>{-0.5f, -0.5f, -0.5f});
+
+  CHECK_THROWS_WITH(sgd.add_param_group({param({1})}, {{"momentun", 0.9}}),
+                    Contains("[SGD] unknown option \"momentun\""));
+  CHECK_THROWS_WITH(sgd.add_param_group({w}), Contains("[SGD]") && Contains("more than one group"));
+  CHECK(sgd.param_groups().size() == 2);
+}
+
+TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed index is refused",
+          "[optim][errors]") {
+  Tensor w = param({2});
+  optim::Adam adam({w});
+  CHECK_THROWS_WITH(adam.load_state_dict({{"groups.0.lr", number(1)}}),
+                    Contains("[Adam] unexpected key \"groups.0.lr\""));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.x.lr", number(1)}}),
+                    Contains("param_groups.x.lr"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.x.exp_avg", zeros({2})}}),
+                    Contains("state.x.exp_avg"));
+  // "1x" is not the index 1, nor "0x" the index 0.
+  CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0x.lr", number(1)}}),
+                    Contains("param_groups.0x.lr"));
+  // A refused state dict changes nothing.
+  CHECK(adam.param_groups()[0].get("lr") == 1e-3);
+}
+
+TEST_CASE("a scheduler state dict with an unknown or malformed key is an ember::Error",
+          "[optim][errors]") {
+  Tensor w = param({2});
+  optim::SGD sgd({w}, {.lr = 1});
+  optim::StepLR sched(sgd, 2, 0.5);
+  CHECK_THROWS_AS(sched.load_state_dict({{"gamma", number(0.1)}}), Error);
+  CHECK_THROWS_WITH(sched.load_state_dict({{"gamma", number(0.1)}}),
+                    Contains("[LRScheduler] unexpected key \"gamma\""));
+  for (const char* key : {"base_lrs.x", "base_lrs.", "base_lrs.0x", "base_lrs.-1"}) {
+    INFO(key);
+    CHECK_THROWS_AS(sched.load_state_dict({{key, number(0.1)}}), Error);
+    CHECK_THROWS_WITH(sched.load_state_dict({{key, number(0.1)}}),
+                      Contains("[LRScheduler]") && Contains(key));
+  }
+  // A refused state dict changes nothing, not even the keys before the bad one.
+  CHECK_THROWS_AS(sched.load_state_dict(
+                      {{"last_epoch", number(5)}, {"base_lrs.0", number(8)}, {"gamma", number(1)}}),
+                  Error);
+  CHECK(sched.last_epoch() == 0);
+  CHECK(sched.get_last_lr() == std::vector<double>{1});
+  // A good one still loads: base rate 4 at epoch 3 of StepLR(2, 0.5) is 4 * 0.5.
+  sched.load_state_dict({{"last_epoch", number(3)}, {"base_lrs.0", number(4)}});
+  CHECK(sched.get_last_lr() == std::vector<double>{2});
+}
+
+TEST_CASE("clip_grad_norm_ with the infinity norm scales by the largest entry", "[optim][clip]") {
+  // torch.nn.utils.clip_grad_norm_([a, b], 1, inf) with grads [3, -4] and [1, 2] returns 4 and
+  // scales both by 1 / (4 + 1e-6).
+  Tensor a = param({2}), b = param({2});
+  a.set_grad(from_vector(std::vector<float>{3, -4}, {2}));
+  b.set_grad(from_vector(std::vector<float>{1, 2}, {2}));
+  CHECK(optim::clip_grad_norm_({a, b}, 1, INFINITY) == 4);
+  const double scale = 1 / (4 + 1e-6);
+  CHECK(a.grad().to_vector<float>()[1] == Approx(-4 * scale));
+  CHECK(b.grad().to_vector<float>()[0] == Approx(1 * scale));
+  // Under the limit nothing changes.
+  CHECK(optim::clip_grad_norm_({a, b}, 10, INFINITY) == Approx(1).epsilon(1e-6));
+  CHECK(b.grad().to_vector<float>()[1] == Approx(2 * scale));
+}
+
+TEST_CASE("a checkpoint without its generator state or step names what is missing",
+          "[io][checkpoint]") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "ember-checkpoint-missing.safetensors").string();
+  io::save_safetensors(path, {{"step", from_vector(std::vector<int64_t>{3})}},
+                       {{"format", "ember-checkpoint-1"}});
+  io::Checkpoint c;
+  CHECK_THROWS_WITH(io::load_checkpoint(path, c),
+                    Contains("[checkpoint]") && Contains("missing \"rng.seed\""));
+  CHECK(c.step == 0);
+  std::filesystem::remove(path);
+}
