@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "core/functional.h"
-#include "ops/ops.h"
+#include <ember/core/functional.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

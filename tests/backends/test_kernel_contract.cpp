@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "backends/backend.h"
-#include "core/storage.h"
-#include "ops/op.h"
-#include "ops/ops.h"
+#include <ember/backends/backend.h>
+#include <ember/core/storage.h>
+#include <ember/ops/op.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/format.h"
-#include "ops/ops.h"
+#include <ember/core/format.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

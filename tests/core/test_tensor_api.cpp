@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/generator.h"
-#include "ops/ops.h"
+#include <ember/core/generator.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 using Catch::Contains;

@@ -15,8 +15,8 @@
 #include <fstream>
 #include <set>
 
-#include "core/error.h"
-#include "io/file.h"
+#include <ember/core/error.h>
+#include <ember/io/file.h>
 
 using namespace ember;
 namespace fs = std::filesystem;

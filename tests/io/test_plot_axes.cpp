@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "io/plot.h"
-#include "io/plot_contour.h"
+#include <ember/io/plot.h>
+#include <ember/io/plot_contour.h>
 #include "tests/support/xml.h"
 
 using ember::io::Plot;

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 using Catch::Contains;

@@ -4,7 +4,7 @@
 // when they are not the defaults.
 #include <catch2/catch.hpp>
 
-#include "nn/nn.h"
+#include <ember/nn/nn.h>
 
 using namespace ember;
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/ops.h"
+#include <ember/ops/ops.h>
 
 using namespace ember;
 

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "backends/backend.h"
-#include "ops/op.h"
-#include "ops/ops.h"
+#include <ember/backends/backend.h>
+#include <ember/ops/op.h>
+#include <ember/ops/ops.h>
 
 using namespace ember;
 using Catch::Contains;

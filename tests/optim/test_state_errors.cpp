@@ -5,10 +5,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "io/checkpoint.h"
-#include "io/safetensors.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include <ember/io/checkpoint.h>
+#include <ember/io/safetensors.h>
+#include <ember/ops/ops.h>
+#include <ember/optim/optim.h>
 
 using namespace ember;
 using Catch::Contains;
