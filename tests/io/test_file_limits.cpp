@@ -99,6 +99,12 @@ TEST_CASE("a write cut short by the file size limit is an error; the old file su
 }
 
 TEST_CASE("reading a file larger than memory is an error, not std::bad_alloc", "[io][files]") {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's operator new aborts on a request it cannot serve instead of throwing
+  // std::bad_alloc, so what this test checks cannot happen under it.
+  WARN("built with AddressSanitizer: skipped");
+  return;
+#endif
   std::ifstream overcommit("/proc/sys/vm/overcommit_memory");
   int mode = -1;
   overcommit >> mode;
