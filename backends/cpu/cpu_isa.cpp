@@ -1,5 +1,7 @@
 #include <ember/backends/cpu/cpu_isa.h>
 
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <string_view>
 
@@ -16,10 +18,18 @@ const char* cpu_isa_name(CpuIsa isa) {
   return "?";
 }
 
+namespace {
+// Clang's __builtin_cpu_supports does not know "f16c"; cpuid leaf 1 says it (ECX bit 29).
+bool has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+}  // namespace
+
 CpuIsa detected_cpu_isa() {
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c() &&
+                    __builtin_cpu_supports("bmi2");
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
                       __builtin_cpu_supports("avx512vl");
