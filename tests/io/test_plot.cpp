@@ -12,26 +12,12 @@
 #include <ember/core/error.h>
 #include <ember/io/file.h>
 #include <ember/io/plot.h>
+#include "tests/io/plot_helpers.h"
 #include "tests/support/xml.h"
 
 using ember::io::Plot;
 
 using namespace ember::testing;
-
-namespace {
-
-struct Area {
-  double x, y, w, h;
-};
-Area plot_area(const std::vector<Element>& doc) {
-  auto rects = find(doc, "rect", "plot-area");
-  REQUIRE(rects.size() == 1);
-  const auto& a = rects[0]->attrs;
-  return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")),
-          std::stod(a.at("height"))};
-}
-
-}  // namespace
 
 TEST_CASE("the XML checker refuses malformed documents", "[plot]") {
   CHECK_NOTHROW(parse_xml("<a x=\"1\"><b/>t &amp; u</a>"));

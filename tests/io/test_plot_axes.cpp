@@ -8,23 +8,13 @@
 
 #include <ember/io/plot.h>
 #include <ember/io/plot_contour.h>
+#include "tests/io/plot_helpers.h"
 #include "tests/support/xml.h"
 
 using ember::io::Plot;
 using namespace ember::testing;
 
 namespace {
-
-struct Area {
-  double x, y, w, h;
-};
-Area plot_area(const std::vector<Element>& doc) {
-  auto rects = find(doc, "rect", "plot-area");
-  REQUIRE(rects.size() == 1);
-  const auto& a = rects[0]->attrs;
-  return {std::stod(a.at("x")), std::stod(a.at("y")), std::stod(a.at("width")),
-          std::stod(a.at("height"))};
-}
 
 // The y pixel of each y tick label, by label.
 std::vector<std::pair<std::string, double>> y_ticks(const std::vector<Element>& doc) {
