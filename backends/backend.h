@@ -47,6 +47,21 @@ struct Window2d {
   std::array<int64_t, 2> kernel{1, 1}, dilation{1, 1}, padding{0, 0}, stride{1, 1}, blocks{0, 0};
 };
 
+// Which keys each query may attend to, for the fused attention kernels. Query i (of n_q) may attend to
+// key j (of n_k) when all of these hold:
+//   j <= i + window_right   (window_right < 0: no bound; causal attention is window_right = 0)
+//   j >= i - window_left    (window_left < 0: no bound; a causal window of w keys is window_left = w - 1)
+//   mask[b, h, i, j]        (when mask.data is set: bool, broadcast to [B, H, n_q, n_k] by strides)
+//   layout[i / block, j / block]   (when layout.data is set: bool [ceil(n_q / block), ceil(n_k / block)])
+// A query with no allowed key gets output 0, log-sum-exp -inf and zero gradients.
+struct AttentionSpec {
+  double scale = 1.0;
+  int64_t window_left = -1, window_right = -1;
+  View mask;
+  View layout;
+  int64_t block = 0;
+};
+
 struct Backend {
   std::string (*name)();
   void* (*allocate)(size_t nbytes, Device device);
@@ -93,6 +108,18 @@ struct Backend {
   // out[n, c, bh, bw] = max of the window (padding never wins; NaN propagates), indices[...] =
   // row * W + col of the first maximum (int64); out and indices [N, C, blocks_h, blocks_w]
   void (*max_pool2d)(const View& in, const View& out, const View& indices, const Window2d& w);
+  // Fused ("flash") attention, never materialising the [n_q, n_k] scores: q [B, H, n_q, d],
+  // k [B, H, n_k, d], v [B, H, n_k, dv] (any strides), out [B, H, n_q, dv] = softmax(scale q k^T
+  // restricted to the allowed keys) v, lse [B, H, n_q] (contiguous, float32 or float64: float64 for
+  // float64 inputs) = the log of each row's softmax denominator, scale included. nullptr where a
+  // backend has no fused kernel (ops/ then runs the math path).
+  void (*attention_forward)(const View& q, const View& k, const View& v, const AttentionSpec& spec,
+                            const View& out, const View& lse);
+  // Its backward, recomputing the probabilities tile by tile from q, k and lse: grad_q, grad_k,
+  // grad_v (contiguous, the inputs' shapes and dtype) are overwritten.
+  void (*attention_backward)(const View& q, const View& k, const View& v, const View& out,
+                             const View& lse, const View& grad_out, const AttentionSpec& spec,
+                             const View& grad_q, const View& grad_k, const View& grad_v);
 };
 
 const Backend& backend(Device device);

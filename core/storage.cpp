@@ -104,6 +104,11 @@ CpuAllocator::Stats CpuAllocator::stats() {
   return cache().stats;
 }
 
+void CpuAllocator::reset_peak_stats() {
+  std::lock_guard lock(cache().mutex);
+  cache().stats.peak_bytes_in_use = cache().stats.bytes_in_use;
+}
+
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   data_ = device.is_cpu() ? CpuAllocator::allocate(nbytes) : backend(device).allocate(nbytes, device);
 }

@@ -22,6 +22,8 @@ class CpuAllocator {
     size_t peak_bytes_in_use = 0;
   };
   static Stats stats();
+  // Starts peak_bytes_in_use again from the bytes in use now (to measure one computation's peak).
+  static void reset_peak_stats();
 };
 
 class Storage {

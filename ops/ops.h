@@ -4,6 +4,7 @@
 #include <ember/core/generator.h>
 #include <ember/core/tensor.h>
 #include <ember/ops/activation.h>
+#include <ember/ops/attention/attention.h>
 #include <ember/ops/conv.h>
 #include <ember/ops/elementwise.h>
 #include <ember/ops/index.h>

@@ -27,6 +27,8 @@ const Backend& kernel_table() {
       .im2col = im2col,
       .col2im = col2im,
       .max_pool2d = max_pool2d,
+      .attention_forward = attention_forward,
+      .attention_backward = attention_backward,
   };
   return table;
 }

@@ -350,6 +350,9 @@ const Backend& backend_table() {
       .im2col = cuda::im2col,
       .col2im = cuda::col2im,
       .max_pool2d = cuda::max_pool2d,
+      // No fused attention kernels on CUDA yet: ops/attention runs the math path there.
+      .attention_forward = nullptr,
+      .attention_backward = nullptr,
   };
   return table;
 }

@@ -1,0 +1,72 @@
+#pragma once
+// Attention ops. Layout [batch, heads, n, head_dim] (a 3-D [batch, n, head_dim] is one head); the
+// scores are scale * q k^T with scale = 1 / sqrt(head_dim) unless given. n_q and n_k may differ
+// (cross-attention); v may have its own last dim.
+//
+// Which keys a query may see (the same conventions in every op and every path):
+//   causal      key j is visible to query i when j <= i (top-left aligned when n_q != n_k);
+//   window w    i - w + 1 <= j <= i (a causal sliding window of w keys, itself included);
+//   mask        bool, true where attention is allowed, broadcastable to [batch, heads, n_q, n_k];
+//               a floating mask is added to the scores instead (math path only);
+// A query that sees no key at all gets output 0 and passes back a zero gradient, never NaN.
+//
+// scaled_dot_product_attention runs one of two paths, which compute the same function:
+//   Math   the textbook composite (matmul, masked softmax, matmul): the reference, n_q x n_k memory;
+//   Flash  a fused kernel that walks key tiles with an online softmax and keeps only the output and
+//          each row's log-sum-exp: O(n d) memory; backward recomputes the tiles.
+// Auto picks Flash where the device has the kernel (the CPU; CUDA runs Math for now) and the
+// options allow it (no dropout, no floating mask). Double backward (create_graph) works on both:
+// the flash path then writes its backward with differentiable ops, which holds the n_q x n_k
+// probabilities for that step (see docs/attention.md).
+#include <cstdint>
+#include <optional>
+
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
+
+namespace ember {
+
+enum class AttentionPath : uint8_t { Auto, Math, Flash };
+
+struct AttentionOptions {
+  bool causal = false;
+  Tensor mask;                   // undefined: none
+  std::optional<double> scale;   // default 1 / sqrt(head_dim)
+  double dropout = 0.0;          // on the attention probabilities, training-time semantics (Math)
+  int64_t window = 0;            // 0: none
+  AttentionPath path = AttentionPath::Auto;
+  Generator* generator = nullptr;  // for dropout; the default generator when null
+};
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& options = {});
+
+// Sliding-window attention: query i sees keys i - window + 1 ... i (causal), or
+// i - window + 1 ... i + window - 1 (symmetric, causal = false). Fused on the CPU: the work and
+// memory grow with n * window, never n^2.
+struct LocalAttentionOptions {
+  int64_t window = 0;  // required, >= 1
+  bool causal = true;
+  std::optional<double> scale;
+  AttentionPath path = AttentionPath::Auto;
+};
+Tensor local_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LocalAttentionOptions& options);
+
+// Block-sparse attention: the keys are cut into blocks of `block` positions, and layout
+// [ceil(n_q / block), ceil(n_k / block)] (bool) says which query block sees which key block; causal
+// applies on top. Fused on the CPU: blocks the layout leaves out cost nothing.
+// block_sparse_layout builds the sparse-transformer layouts: each query block sees the `local`
+// key blocks ending at its own, every key block whose index is a multiple of `stride` minus one
+// (the "summary" blocks, when stride > 0), and the first `global` key blocks.
+struct BlockSparseOptions {
+  int64_t block = 0;  // required, >= 1
+  bool causal = false;
+  std::optional<double> scale;
+  AttentionPath path = AttentionPath::Auto;
+};
+Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& layout,
+                              const BlockSparseOptions& options);
+Tensor block_sparse_layout(int64_t query_blocks, int64_t key_blocks, int64_t local, int64_t stride = 0,
+                           int64_t global = 0);
+
+}  // namespace ember

@@ -1,0 +1,49 @@
+// The math path of attention: the definition every fused kernel is tested against, written with
+// public ops only, so that gradients of every order come from autograd.
+#include <cmath>
+#include <limits>
+
+#include <ember/ops/attention/visibility.h>
+#include <ember/ops/ops.h>
+
+namespace ember::attention {
+
+Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device device) {
+  Tensor allowed;
+  auto both = [&](const Tensor& t) { allowed = allowed.defined() ? logical_and(allowed, t) : t; };
+  if (vis.left >= 0 || vis.right >= 0 || vis.layout.defined()) {
+    const Tensor i = unsqueeze(arange(0, static_cast<double>(n_q), 1, {.dtype = DType::Int64, .device = device}), 1);
+    const Tensor j = unsqueeze(arange(0, static_cast<double>(n_k), 1, {.dtype = DType::Int64, .device = device}), 0);
+    if (vis.right >= 0) both(le(j, i + vis.right));      // j <= i + right
+    if (vis.left >= 0) both(ge(j, i - vis.left));        // j >= i - left
+    if (vis.layout.defined()) {
+      const Tensor rows = index_select(vis.layout, 0, floor_divide(squeeze(i, 1), vis.block));
+      both(index_select(rows, 1, floor_divide(squeeze(j, 0), vis.block)));
+    }
+  }
+  if (vis.mask.defined()) both(vis.mask);
+  return allowed;
+}
+
+Tensor masked_softmax(const Tensor& scores, const Tensor& allowed) {
+  if (scores.numel() == 0) return scores * 1.0;  // nothing to normalise
+  const Tensor s = allowed.defined() ? where(allowed, scores, -std::numeric_limits<double>::infinity()) : scores;
+  // The shift m does not change the result, so it is detached; an all -inf row shifts by 0.
+  Tensor m = amax(s, {-1}, true).detach();
+  m = where(isinf(m), zeros_like(m), m);
+  const Tensor e = exp(s - m);
+  const Tensor denominator = sum(e, {-1}, true);
+  // A row with nothing allowed has e = 0 everywhere: 0 / 1 keeps it 0 (and its gradient 0).
+  return e / where(eq(denominator, 0), 1.0, denominator);
+}
+
+Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
+                      double dropout, Generator* generator) {
+  Tensor scores = matmul(q, transpose(k, -2, -1)) * vis.scale;
+  if (vis.float_mask.defined()) scores = scores + vis.float_mask;
+  Tensor p = masked_softmax(scores, allowed_pairs(vis, q.size(-2), k.size(-2), q.device()));
+  if (dropout > 0) p = ember::dropout(p, dropout, true, generator);
+  return matmul(p, v);
+}
+
+}  // namespace ember::attention

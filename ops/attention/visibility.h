@@ -1,0 +1,37 @@
+#pragma once
+// What every attention path shares: which keys each query may see, and the math path that defines
+// the result. Internal to ops/attention (not installed as API: the public ops are in attention.h).
+#include <cstdint>
+
+#include <ember/core/generator.h>
+#include <ember/core/tensor.h>
+
+namespace ember::attention {
+
+// Query i may see key j when j <= i + right and j >= i - left (a negative bound is no bound), the
+// bool mask allows it (broadcast to [B, H, n_q, n_k]), and layout[i / block, j / block] is true.
+// float_mask (math path only) is added to the scores.
+struct Visibility {
+  int64_t left = -1, right = -1;
+  Tensor mask;
+  Tensor float_mask;
+  Tensor layout;
+  int64_t block = 0;
+  double scale = 1.0;
+};
+
+// bool [.., n_q, n_k] of allowed pairs, or undefined when every pair is allowed.
+Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device device);
+
+// softmax over the last dim restricted to `allowed` (undefined: all); a row with nothing allowed
+// (or only -inf scores) is all zeros, and so is its gradient.
+Tensor masked_softmax(const Tensor& scores, const Tensor& allowed);
+
+// The reference: softmax(scale q k^T + float_mask, restricted to the visible keys) v, on 4-D inputs.
+Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
+                      double dropout = 0.0, Generator* generator = nullptr);
+
+// The fused kernel of q's device (requires backend(q.device()).attention_forward), on 4-D inputs.
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis);
+
+}  // namespace ember::attention
