@@ -78,6 +78,24 @@ inline void print_case(const std::string& name, const Timing& timing,
   std::fflush(stdout);
 }
 
+// The CPU's model name (/proc/cpuinfo), printed with every run: ratios differ between CPU families.
+inline std::string cpu_model() {
+  FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) return "unknown";
+  char line[512];
+  std::string model = "unknown";
+  while (std::fgets(line, sizeof line, f)) {
+    std::string text(line);
+    if (text.rfind("model name", 0) == 0) {
+      model = text.substr(text.find(':') + 2);
+      if (!model.empty() && model.back() == '\n') model.pop_back();
+      break;
+    }
+  }
+  std::fclose(f);
+  return model;
+}
+
 // Keeps the compiler from deleting a computation whose result a benchmark never reads.
 template <class T>
 inline void do_not_optimize(const T& value) {

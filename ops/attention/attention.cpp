@@ -7,13 +7,7 @@
 #include <ember/ops/ops.h>
 
 namespace ember {
-namespace {
-
-// q, k, v as 4-D [B, H, n, d] tensors (a 3-D input is one head), after the checks every path needs.
-struct Inputs {
-  Tensor q, k, v;
-  bool three_d = false;
-};
+namespace attention {
 
 Inputs check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v) {
   EMBER_CHECK(q.defined() && k.defined() && v.defined(), op, "got an undefined tensor among q, k, v");
@@ -35,6 +29,12 @@ Inputs check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tens
   if (r == 4) return {q, k, v, false};
   return {unsqueeze(q, 1), unsqueeze(k, 1), unsqueeze(v, 1), true};
 }
+
+}  // namespace attention
+
+namespace {
+using attention::check_inputs;
+using attention::Inputs;
 
 double checked_scale(const char* op, const std::optional<double>& scale, int64_t head_dim) {
   if (!scale) return head_dim > 0 ? 1.0 / std::sqrt(static_cast<double>(head_dim)) : 1.0;

@@ -69,4 +69,20 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 Tensor block_sparse_layout(int64_t query_blocks, int64_t key_blocks, int64_t local, int64_t stride = 0,
                            int64_t global = 0);
 
+// Linear attention (Katharopoulos et al.): softmax(q k^T) is replaced by phi(q) phi(k)^T, so that
+//   out_i = phi(q_i) sum_j phi(k_j) v_j^T / (phi(q_i) . sum_j phi(k_j) + eps)
+// costs O(n d dv) instead of O(n^2 d). The sum runs over all j (non-causal: one [d, dv] product), or
+// over j <= i (causal: chunks of `chunk` positions, quadratic inside a chunk, a running [d, dv] state
+// across chunks). linear_attention_reference computes the same function as the masked O(n^2) formula.
+enum class FeatureMap : uint8_t { Elu1, Relu, Identity };  // elu(x) + 1, relu(x), x
+struct LinearAttentionOptions {
+  bool causal = false;
+  FeatureMap feature_map = FeatureMap::Elu1;
+  int64_t chunk = 64;
+  double eps = 1e-6;
+};
+Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& options = {});
+Tensor linear_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const LinearAttentionOptions& options = {});
+
 }  // namespace ember

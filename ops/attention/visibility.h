@@ -20,6 +20,14 @@ struct Visibility {
   double scale = 1.0;
 };
 
+// q, k, v as 4-D [B, H, n, d] tensors (a 3-D input is one head), after the checks every attention op
+// needs (defined, one floating dtype, one device, matching sizes); errors name the op and all three.
+struct Inputs {
+  Tensor q, k, v;
+  bool three_d = false;
+};
+Inputs check_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v);
+
 // bool [.., n_q, n_k] of allowed pairs, or undefined when every pair is allowed.
 Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device device);
 
