@@ -1,4 +1,5 @@
 #pragma once
+#include <ember/nn/attention/attention.h>
 #include <ember/nn/container.h>
 #include <ember/nn/init.h>
 #include <ember/nn/layers.h>
