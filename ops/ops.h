@@ -17,6 +17,7 @@
 #include <ember/ops/reduce.h>
 #include <ember/ops/shape.h>
 #include <ember/ops/softmax.h>
+#include <ember/ops/sort.h>
 
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x);

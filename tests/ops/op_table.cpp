@@ -531,6 +531,17 @@ std::vector<OpEntry> build_table() {
                  });
   }
 
+  // ------------------------------------------------------------ sorting: values gathered by the sort
+  reduce_entry("sort(dim=1).values", f1([](const Tensor& x) { return sort(x, 1).values; }), distinct(), [](Rng& r) {
+    return std::vector<ShapeCase>{{"[2, 0, 3]", {sample(r, {2, 0, 3})}, {2, 0, 3}}};
+  });
+  reduce_entry("sort(dim=-1, descending).values", f1([](const Tensor& x) { return sort(x, -1, true).values; }),
+               distinct(), nullptr);
+  reduce_entry("topk(k=2, dim=-1).values", f1([](const Tensor& x) { return topk(x, 2, -1).values; }), distinct(),
+               nullptr);
+  reduce_entry("topk(k=2, dim=0, smallest).values", f1([](const Tensor& x) { return topk(x, 2, 0, false).values; }),
+               distinct(), nullptr);
+
   // ------------------------------------------------------------ linear algebra
   t.push_back(
       OpEntry{"matmul",
