@@ -1,0 +1,138 @@
+// Trains a byte-level language model on the fortunes corpus with the token mixer of your choice, and
+// samples text from it. Writes metrics.csv, checkpoint.safetensors (at every evaluation) and
+// sample.txt into --out.
+//   lm --mixer flash --steps 2000 --out out/lm
+//   lm --mixer linear --resume out/lm/checkpoint.safetensors --steps 3000
+//   lm --generate --resume out/lm/checkpoint.safetensors --prompt "The " --tokens 300 --top-p 0.9
+#include <ember/ember.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "examples/common/cli.h"
+#include "examples/common/progress.h"
+#include "examples/lm/corpus.h"
+#include "examples/lm/model.h"
+#include <ember/io/checkpoint.h>
+#include <ember/optim/optim.h>
+
+using namespace ember;
+using namespace ember::examples::lm;
+
+namespace {
+
+// Mean cross-entropy (nats per byte) of the model on `batches` fixed windows of the validation text.
+double validation_loss(LanguageModelImpl& model, const std::vector<uint8_t>& text, int64_t batches, int64_t batch,
+                       int64_t seq, Device device) {
+  NoGradGuard no_grad;
+  model.eval();
+  Generator fixed(12345);  // the same windows at every evaluation
+  double total = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    const Tensor w = sample_windows(text, batch, seq, fixed).to(device);
+    const Tensor logits = model.forward(narrow(w, 1, 0, seq));
+    total += cross_entropy(logits.reshape({-1, 256}), narrow(w, 1, 1, seq).reshape({-1})).item<double>();
+  }
+  model.train();
+  return total / static_cast<double>(batches);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a byte-level language model on the fortunes corpus"};
+  examples::CommonOptions opt;
+  opt.steps = 2000;
+  opt.batch_size = 16;
+  opt.lr = 3e-4;
+  opt.out = "out/lm";
+  add_common_options(app, opt, examples::Epochs::kNotOffered);
+  ModelOptions model_options;
+  int64_t seq = 256, eval_every = 200, eval_batches = 8, tokens = 300;
+  double weight_decay = 0.1;
+  bool generate_only = false;
+  std::string prompt = "The ";
+  SamplingOptions sampling;
+  app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse")
+      ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse"}));
+  app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
+  app.add_option("--heads", model_options.heads, "attention heads")->check(examples::integer_at_least(1));
+  app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_at_least(0));
+  app.add_option("--window", model_options.window, "local mixer: positions each query sees")->check(examples::integer_at_least(1));
+  app.add_option("--block", model_options.block, "sparse mixer: block size")->check(examples::integer_at_least(1));
+  app.add_option("--seq", seq, "context length in bytes")->check(examples::integer_at_least(1));
+  app.add_option("--weight-decay", weight_decay, "AdamW weight decay")->check(examples::number_at_least(0));
+  app.add_option("--eval-every", eval_every, "steps between validation losses and checkpoints")->check(examples::integer_at_least(1));
+  app.add_option("--eval-batches", eval_batches, "validation batches per evaluation")->check(examples::integer_at_least(1));
+  app.add_flag("--generate", generate_only, "only sample text from the --resume checkpoint");
+  app.add_option("--prompt", prompt, "text the sample continues");
+  app.add_option("--tokens", tokens, "bytes to sample")->check(examples::integer_at_least(0));
+  app.add_option("--temperature", sampling.temperature, "sampling temperature")->check(examples::number_above(0));
+  app.add_option("--top-k", sampling.top_k, "sample among the k most likely bytes (0: all)")->check(CLI::Range(0, 256));
+  app.add_option("--top-p", sampling.top_p, "nucleus sampling mass (1: all)")->check(CLI::Range(1e-9, 1.0));
+  return examples::run_trainer(app, argc, argv, [&] {
+    const Device device = examples::select_device(opt.device, "lm");
+    EMBER_CHECK(model_options.d_model % model_options.heads == 0, "lm", "--d-model {} is not a multiple of --heads {}",
+                model_options.d_model, model_options.heads);
+    EMBER_CHECK(!generate_only || !opt.resume.empty(), "lm", "--generate needs --resume CHECKPOINT");
+    examples::create_output_folder(opt.out);
+    manual_seed(opt.seed);
+    auto model = std::make_shared<LanguageModelImpl>(model_options);
+    model->to(device);
+    optim::AdamW optimizer(model->parameters(), {.lr = opt.lr, .weight_decay = weight_decay});
+    int64_t step = 0;
+    if (!opt.resume.empty()) {
+      io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
+      step = io::load_checkpoint(opt.resume, ck);
+      if (!opt.quiet) fmt::print("resumed from {} at step {}\n", opt.resume, step);
+    }
+    Generator sampler(opt.seed + 1);
+    if (generate_only) {
+      fmt::print("{}{}\n", prompt, generate(*model, prompt, tokens, sampling, sampler, device));
+      return;
+    }
+    const Corpus corpus = load_fortunes(fortunes_dir(opt.data_dir));
+    if (!opt.quiet)
+      fmt::print("{}{}corpus: {} training bytes, {} validation bytes; {} parameters\n", info(), model->str(),
+                 corpus.train.size(), corpus.validation.size(), model->num_parameters());
+    examples::CsvLog log(opt.out + "/metrics.csv", {"step", "train_loss", "val_loss", "tokens_per_s", "seconds"});
+    const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
+    examples::ProgressBar bar(fmt::format("lm --mixer {}", model_options.mixer), opt.steps);
+    const auto start = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    int64_t losses = 0, tokens_seen = 0;
+    auto window_start = std::chrono::steady_clock::now();
+    while (step < opt.steps) {
+      // Windows come from the default generator, whose state the checkpoint keeps: a resumed run
+      // sees the batches the uninterrupted one would have.
+      const Tensor w = sample_windows(corpus.train, opt.batch_size, seq, default_generator()).to(device);
+      const Tensor logits = model->forward(narrow(w, 1, 0, seq));
+      const Tensor loss = cross_entropy(logits.reshape({-1, 256}), narrow(w, 1, 1, seq).reshape({-1}));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      ++step;
+      loss_sum += loss.item<double>();
+      ++losses;
+      tokens_seen += opt.batch_size * seq;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+      const double tokens_per_s = static_cast<double>(tokens_seen) / std::max(secs, 1e-9);
+      if (!opt.quiet) bar.update(step, fmt::format("loss {:.3f} {:.0f} tok/s", loss_sum / losses, tokens_per_s));
+      if (step % eval_every == 0 || step == opt.steps) {
+        const double val = validation_loss(*model, corpus.validation, eval_batches, opt.batch_size, seq, device);
+        const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        log.row(step, loss_sum / losses, val, tokens_per_s, total);
+        if (!opt.quiet) fmt::print("step {}: train loss {:.4f} | val loss {:.4f} ({:.3f} bits/byte) | {:.0f} tok/s\n", step,
+                                   loss_sum / losses, val, val / std::log(2.0), tokens_per_s);
+        io::save_checkpoint(checkpoint_path, {.model = model.get(), .optimizer = &optimizer, .step = step});
+        loss_sum = 0;
+        losses = 0;
+        tokens_seen = 0;
+        window_start = std::chrono::steady_clock::now();
+      }
+    }
+    const std::string sample = prompt + generate(*model, prompt, tokens, sampling, sampler, device);
+    std::ofstream(opt.out + "/sample.txt") << sample << "\n";
+    if (!opt.quiet) fmt::print("sample:\n{}\nwrote {}/metrics.csv, {}, {}/sample.txt\n", sample, opt.out, checkpoint_path, opt.out);
+  });
+}

@@ -1,0 +1,95 @@
+#include "examples/lm/model.h"
+
+#include <cmath>
+#include <limits>
+
+#include <ember/ops/ops.h>
+
+namespace ember::examples::lm {
+
+nn::Mixer parse_mixer(const std::string& name) {
+  if (name == "softmax") return nn::Mixer::Softmax;
+  if (name == "flash") return nn::Mixer::Flash;
+  if (name == "linear") return nn::Mixer::Linear;
+  if (name == "local") return nn::Mixer::Local;
+  if (name == "sparse") return nn::Mixer::Sparse;
+  EMBER_FAIL("lm", "unknown --mixer '{}' (known: softmax, flash, linear, local, sparse)", name);
+}
+
+LanguageModelImpl::LanguageModelImpl(const ModelOptions& o) : options(o) {
+  embedding = register_module("embedding", nn::Embedding(256, o.d_model));
+  const nn::Mixer mixer = parse_mixer(o.mixer);
+  auto list = register_module("blocks", nn::ModuleList());
+  for (int64_t i = 0; i < o.layers; ++i) {
+    nn::SelfAttentionOptions a{.d_model = o.d_model, .heads = o.heads, .mixer = mixer, .rotary = true};
+    a.window = o.window;
+    a.block = o.block;
+    blocks.push_back(nn::TransformerBlock({.d_model = o.d_model}, nn::SelfAttention(a)));
+    list->push_back(blocks.back());
+  }
+  norm = register_module("norm", nn::LayerNorm(o.d_model));
+  head = register_module("head", nn::Linear(o.d_model, 256));
+}
+
+Tensor LanguageModelImpl::forward(const Tensor& tokens) {
+  Tensor h = (*embedding)(tokens);
+  for (auto& block : blocks) h = block->forward(h);
+  return (*head)((*norm)(h));
+}
+
+Tensor LanguageModelImpl::forward(const Tensor& tokens, std::vector<nn::KVCache>& caches) {
+  caches.resize(blocks.size());
+  Tensor h = (*embedding)(tokens);
+  for (size_t i = 0; i < blocks.size(); ++i) h = blocks[i]->forward(h, caches[i]);
+  return (*head)((*norm)(h));
+}
+
+Tensor next_byte_probabilities(const Tensor& logits, const SamplingOptions& o) {
+  EMBER_CHECK(o.temperature > 0 && std::isfinite(o.temperature), "lm", "--temperature must be > 0, got {}", o.temperature);
+  EMBER_CHECK(o.top_k >= 0 && o.top_k <= 256, "lm", "--top-k must be in [0, 256], got {}", o.top_k);
+  EMBER_CHECK(o.top_p > 0 && o.top_p <= 1, "lm", "--top-p must be in (0, 1], got {}", o.top_p);
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  Tensor scaled = cast(logits, DType::Float32) / o.temperature;
+  if (o.top_k > 0) {  // keep the k largest logits
+    const Tensor kth = narrow(topk(scaled, o.top_k, -1).values, 1, o.top_k - 1, 1);
+    scaled = where(lt(scaled, kth), neg_inf, scaled);
+  }
+  if (o.top_p < 1) {  // keep the most likely bytes until their mass reaches top_p (at least one)
+    const SortResult sorted = sort(scaled, -1, true);
+    const Tensor mass_before = cumsum(softmax(sorted.values, -1), -1) - softmax(sorted.values, -1);
+    const Tensor drop_sorted = gt(mass_before, o.top_p);  // in sorted order
+    // Back to byte order: scatter the sorted flags to their bytes.
+    const Tensor drop = gt(scatter_add(zeros_like(scaled), 1, sorted.indices, cast(drop_sorted, DType::Float32)), 0.5);
+    scaled = where(drop, neg_inf, scaled);
+  }
+  return softmax(scaled, -1);
+}
+
+std::string generate(LanguageModelImpl& model, const std::string& prompt, int64_t count, const SamplingOptions& o,
+                     Generator& gen, Device device) {
+  NoGradGuard no_grad;
+  model.eval();
+  std::vector<int64_t> tokens(prompt.begin(), prompt.end());
+  if (tokens.empty()) tokens.push_back('\n');
+  const bool cached = model.blocks.empty() ||
+                      std::dynamic_pointer_cast<nn::SelfAttentionImpl>(model.blocks[0]->attention)->supports_cache();
+  std::vector<nn::KVCache> caches;
+  std::string out;
+  auto as_tensor = [&](size_t from) {
+    std::vector<int64_t> part(tokens.begin() + static_cast<int64_t>(from), tokens.end());
+    return from_vector(part, std::vector<int64_t>{1, static_cast<int64_t>(part.size())}, {.dtype = DType::Int64}).to(device);
+  };
+  size_t fed = 0;  // tokens already in the caches
+  for (int64_t i = 0; i < count; ++i) {
+    const Tensor logits = cached ? model.forward(as_tensor(fed), caches) : model.forward(as_tensor(0));
+    fed = tokens.size();
+    const Tensor last = select(logits, 1, logits.size(1) - 1);  // [1, 256]
+    const int64_t next = multinomial(next_byte_probabilities(last, o), 1, false, &gen).to(Device::cpu()).item<int64_t>();
+    tokens.push_back(next);
+    out += static_cast<char>(static_cast<uint8_t>(next));
+  }
+  model.train();
+  return out;
+}
+
+}  // namespace ember::examples::lm
