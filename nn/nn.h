@@ -1,5 +1,6 @@
 #pragma once
 #include <ember/nn/attention/attention.h>
+#include <ember/nn/attention/gau.h>
 #include <ember/nn/container.h>
 #include <ember/nn/init.h>
 #include <ember/nn/layers.h>

@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   bool generate_only = false;
   std::string prompt = "The ";
   SamplingOptions sampling;
-  app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse")
-      ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse"}));
+  app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse|gau|flash-gau")
+      ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse", "gau", "flash-gau"}));
   app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
   app.add_option("--heads", model_options.heads, "attention heads")->check(examples::integer_at_least(1));
   app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_at_least(0));
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     EMBER_CHECK(!generate_only || !opt.resume.empty(), "lm", "--generate needs --resume CHECKPOINT");
     examples::create_output_folder(opt.out);
     manual_seed(opt.seed);
+    model_options.max_len = seq;
     auto model = std::make_shared<LanguageModelImpl>(model_options);
     model->to(device);
     optim::AdamW optimizer(model->parameters(), {.lr = opt.lr, .weight_decay = weight_decay});

@@ -13,35 +13,51 @@ nn::Mixer parse_mixer(const std::string& name) {
   if (name == "linear") return nn::Mixer::Linear;
   if (name == "local") return nn::Mixer::Local;
   if (name == "sparse") return nn::Mixer::Sparse;
-  EMBER_FAIL("lm", "unknown --mixer '{}' (known: softmax, flash, linear, local, sparse)", name);
+  EMBER_FAIL("lm", "unknown --mixer '{}' (known: softmax, flash, linear, local, sparse, gau, flash-gau)", name);
 }
+
+bool is_gau(const std::string& mixer) { return mixer == "gau" || mixer == "flash-gau"; }
 
 LanguageModelImpl::LanguageModelImpl(const ModelOptions& o) : options(o) {
   embedding = register_module("embedding", nn::Embedding(256, o.d_model));
-  const nn::Mixer mixer = parse_mixer(o.mixer);
-  auto list = register_module("blocks", nn::ModuleList());
-  for (int64_t i = 0; i < o.layers; ++i) {
-    nn::SelfAttentionOptions a{.d_model = o.d_model, .heads = o.heads, .mixer = mixer, .rotary = true};
-    a.window = o.window;
-    a.block = o.block;
-    blocks.push_back(nn::TransformerBlock({.d_model = o.d_model}, nn::SelfAttention(a)));
-    list->push_back(blocks.back());
+  auto list = register_module("layers", nn::ModuleList());
+  if (is_gau(o.mixer)) {
+    for (int64_t i = 0; i < 2 * o.layers; ++i)
+      layers.push_back(nn::GAU({.d_model = o.d_model, .causal = true, .max_len = o.max_len,
+                                .chunk = o.mixer == "flash-gau" ? o.gau_chunk : 0}));
+  } else {
+    const nn::Mixer mixer = parse_mixer(o.mixer);
+    for (int64_t i = 0; i < o.layers; ++i) {
+      nn::SelfAttentionOptions a{.d_model = o.d_model, .heads = o.heads, .mixer = mixer, .rotary = true};
+      a.window = o.window;
+      a.block = o.block;
+      layers.push_back(nn::TransformerBlock({.d_model = o.d_model}, nn::SelfAttention(a)));
+    }
   }
+  for (const auto& layer : layers) list->push_back(layer);
   norm = register_module("norm", nn::LayerNorm(o.d_model));
   head = register_module("head", nn::Linear(o.d_model, 256));
 }
 
 Tensor LanguageModelImpl::forward(const Tensor& tokens) {
   Tensor h = (*embedding)(tokens);
-  for (auto& block : blocks) h = block->forward(h);
+  for (auto& layer : layers) h = layer->forward(h);
   return (*head)((*norm)(h));
 }
 
 Tensor LanguageModelImpl::forward(const Tensor& tokens, std::vector<nn::KVCache>& caches) {
-  caches.resize(blocks.size());
+  EMBER_CHECK(supports_cache(), "lm", "the {} mixer has no KV cache", options.mixer);
+  caches.resize(layers.size());
   Tensor h = (*embedding)(tokens);
-  for (size_t i = 0; i < blocks.size(); ++i) h = blocks[i]->forward(h, caches[i]);
+  for (size_t i = 0; i < layers.size(); ++i)
+    h = std::static_pointer_cast<nn::TransformerBlockImpl>(layers[i])->forward(h, caches[i]);
   return (*head)((*norm)(h));
+}
+
+bool LanguageModelImpl::supports_cache() const {
+  if (is_gau(options.mixer)) return false;
+  const nn::Mixer m = parse_mixer(options.mixer);
+  return m == nn::Mixer::Softmax || m == nn::Mixer::Flash || m == nn::Mixer::Local;
 }
 
 Tensor next_byte_probabilities(const Tensor& logits, const SamplingOptions& o) {
@@ -71,8 +87,7 @@ std::string generate(LanguageModelImpl& model, const std::string& prompt, int64_
   model.eval();
   std::vector<int64_t> tokens(prompt.begin(), prompt.end());
   if (tokens.empty()) tokens.push_back('\n');
-  const bool cached = model.blocks.empty() ||
-                      std::dynamic_pointer_cast<nn::SelfAttentionImpl>(model.blocks[0]->attention)->supports_cache();
+  const bool cached = model.supports_cache();
   std::vector<nn::KVCache> caches;
   std::string out;
   auto as_tensor = [&](size_t from) {

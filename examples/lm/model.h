@@ -1,7 +1,9 @@
 #pragma once
 // The byte-level language model of examples/lm: embedding, pre-norm transformer blocks whose token
 // mixer is chosen by --mixer, final LayerNorm, and a linear head to 256 byte logits. Positions come
-// from rotary embeddings in every mixer.
+// from rotary embeddings in the attention mixers; gau and flash-gau stack 2 x layers GAU / FLASH
+// layers instead of the blocks (one GAU has about half a block's parameters), with their relative
+// position bias.
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,13 +14,17 @@
 namespace ember::examples::lm {
 
 struct ModelOptions {
-  std::string mixer = "flash";  // softmax|flash|linear|local|sparse
+  std::string mixer = "flash";  // softmax|flash|linear|local|sparse|gau|flash-gau
   int64_t d_model = 256, heads = 4, layers = 4;
   int64_t window = 64, block = 32;
+  int64_t max_len = 256;  // the training context (GAU's scale and bias range)
+  int64_t gau_chunk = 64;  // flash-gau
 };
 
-// The mixer named on the command line; an unknown name is an error listing the known ones.
+// The attention mixer named on the command line (not gau or flash-gau); an unknown name is an error
+// listing the known ones.
 nn::Mixer parse_mixer(const std::string& name);
+bool is_gau(const std::string& mixer);
 
 class LanguageModelImpl : public nn::Module {
  public:
@@ -30,7 +36,8 @@ class LanguageModelImpl : public nn::Module {
 
   ModelOptions options;
   std::shared_ptr<nn::EmbeddingImpl> embedding;
-  std::vector<std::shared_ptr<nn::TransformerBlockImpl>> blocks;
+  std::vector<std::shared_ptr<nn::UnaryModule>> layers;  // TransformerBlocks, or GAU / FLASH layers
+  bool supports_cache() const;
   std::shared_ptr<nn::LayerNormImpl> norm;
   std::shared_ptr<nn::LinearImpl> head;
 };

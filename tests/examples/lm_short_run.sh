@@ -39,7 +39,7 @@ head -c 3 "$out/g1.txt" | grep -qF "Q: " || { echo "the sample does not start wi
 cmp -s "$out/g1.txt" "$out/g2.txt" || { echo "two samples with one seed differ"; exit 1; }
 
 # Every mixer trains (a few steps each) and samples (with or without a KV cache).
-for mixer in softmax linear local sparse; do
+for mixer in softmax linear local sparse gau flash-gau; do
   "$bin" "${small[@]}" --mixer "$mixer" --window 16 --block 16 --steps 3 --eval-every 3 --out "$out/$mixer"
   [[ -s "$out/$mixer/sample.txt" ]] || { echo "--mixer $mixer wrote no sample"; exit 1; }
 done
