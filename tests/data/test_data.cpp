@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <set>
 
 #include <ember/data/dataset.h>
@@ -107,4 +109,25 @@ TEST_CASE("set_position resumes an epoch after its first batches", "[data]") {
   loader.set_position(1, 3);
   std::vector<int64_t> rest = targets_of(loader);
   CHECK(rest == std::vector<int64_t>(full.begin() + 30, full.end()));
+}
+
+TEST_CASE("read_idx: the data must be exactly what the header's shape needs", "[data]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / fmt::format("ember_idx_{}", ::getpid());
+  fs::create_directories(dir);
+  // A plain IDX file: magic 0x00000801 (unsigned bytes, 1 dim), the dim size 3 (big-endian), the data.
+  auto write_idx = [&](const std::string& name, std::vector<uint8_t> data) {
+    std::vector<uint8_t> bytes{0, 0, 8, 1, 0, 0, 0, 3};
+    bytes.insert(bytes.end(), data.begin(), data.end());
+    std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return (dir / name).string();
+  };
+  const Tensor ok = data::read_idx(write_idx("ok", {7, 8, 9}));
+  CHECK(ok.shape() == Shape{3});
+  CHECK(ok.to_vector<uint8_t>() == std::vector<uint8_t>{7, 8, 9});
+  CHECK_THROWS_WITH(data::read_idx(write_idx("long", {7, 8, 9, 10})),
+                    Catch::Contains("holds 4 bytes of data but its shape [3] needs 3"));
+  CHECK_THROWS_WITH(data::read_idx(write_idx("short", {7, 8})),
+                    Catch::Contains("holds 2 bytes of data but its shape [3] needs 3"));
+  fs::remove_all(dir);
 }
