@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   add_common_options(app, opt, examples::Epochs::kNotOffered);
   ModelOptions model_options;
   int64_t seq = 256, eval_every = 200, eval_batches = 8, tokens = 300;
-  double weight_decay = 0.1;
+  double weight_decay = 0.1, time_budget = 0;
   bool generate_only = false;
   std::string prompt = "The ";
   SamplingOptions sampling;
@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay")->check(examples::number_at_least(0));
   app.add_option("--eval-every", eval_every, "steps between validation losses and checkpoints")->check(examples::integer_at_least(1));
   app.add_option("--eval-batches", eval_batches, "validation batches per evaluation")->check(examples::integer_at_least(1));
+  app.add_option("--time-budget", time_budget, "stop after this many seconds of training (0: no limit)")
+      ->check(examples::number_at_least(0));
   app.add_flag("--generate", generate_only, "only sample text from the --resume checkpoint");
   app.add_option("--prompt", prompt, "text the sample continues");
   app.add_option("--tokens", tokens, "bytes to sample")->check(examples::integer_at_least(0));
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
     double loss_sum = 0;
     int64_t losses = 0, tokens_seen = 0;
     auto window_start = std::chrono::steady_clock::now();
-    while (step < opt.steps) {
+    bool out_of_time = false;
+    while (step < opt.steps && !out_of_time) {
       // Windows come from the default generator, whose state the checkpoint keeps: a resumed run
       // sees the batches the uninterrupted one would have.
       const Tensor w = sample_windows(corpus.train, opt.batch_size, seq, default_generator()).to(device);
@@ -119,7 +122,9 @@ int main(int argc, char** argv) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
       const double tokens_per_s = static_cast<double>(tokens_seen) / std::max(secs, 1e-9);
       if (!opt.quiet) bar.update(step, fmt::format("loss {:.3f} {:.0f} tok/s", loss_sum / losses, tokens_per_s));
-      if (step % eval_every == 0 || step == opt.steps) {
+      out_of_time = time_budget > 0 &&
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= time_budget;
+      if (step % eval_every == 0 || step == opt.steps || out_of_time) {
         const double val = validation_loss(*model, corpus.validation, eval_batches, opt.batch_size, seq, device);
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         log.row(step, loss_sum / losses, val, tokens_per_s, total);
