@@ -199,6 +199,43 @@ void add_nn_op_entries(std::vector<OpEntry>& t) {
         Rng r(1423);
         return std::vector<ShapeCase>{{"empty rows", {sample(r, {0, 4}), sample(r, {4})}, {0, 4}}};
       }});
+
+  // ------------------------------------------------------------ attention (tests/attention has the
+  // loops, the math-against-flash comparisons and the masks; here: gradients, robustness, and the
+  // CPU kernels against CUDA's math path)
+  auto attention_entry = [&](std::string name, uint64_t seed, OpFn fn) {
+    t.push_back(OpEntry{
+        std::move(name),
+        [seed] {
+          Rng r(seed);
+          return std::vector<OpSample>{
+              {"contiguous", {sample(r, {1, 2, 5, 3}), sample(r, {1, 2, 5, 3}), sample(r, {1, 2, 5, 2})}},
+              {"transposed", {sample(r, {1, 2, 5, 3}, kAny, Layout::Transposed), sample(r, {1, 2, 5, 3}),
+                              sample(r, {1, 2, 5, 2}, kAny, Layout::Transposed)}}};
+        },
+        std::move(fn), nullptr,
+        [seed] {
+          Rng r(seed + 1);
+          return std::vector<ShapeCase>{
+              {"empty batch", {sample(r, {0, 2, 5, 3}), sample(r, {0, 2, 5, 3}), sample(r, {0, 2, 5, 2})}, {0, 2, 5, 2}}};
+        }});
+  };
+  attention_entry("scaled_dot_product_attention(flash, causal)", 1430, [](const Inputs& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], {.causal = true, .path = AttentionPath::Flash});
+  });
+  attention_entry("scaled_dot_product_attention(math, window 2, scale 0.7)", 1432, [](const Inputs& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], {.scale = 0.7, .window = 2, .path = AttentionPath::Math});
+  });
+  attention_entry("local_attention(window 2, symmetric)", 1434, [](const Inputs& in) {
+    return local_attention(in[0], in[1], in[2], {.window = 2, .causal = false});
+  });
+  attention_entry("block_sparse_attention(block 2, local 1, global 1, causal)", 1436, [](const Inputs& in) {
+    return block_sparse_attention(in[0], in[1], in[2], to_device(block_sparse_layout(3, 3, 1, 0, 1), in[0].device()),
+                                  {.block = 2, .causal = true});
+  });
+  attention_entry("linear_attention(causal, chunk 2)", 1438, [](const Inputs& in) {
+    return linear_attention(in[0], in[1], in[2], {.causal = true, .chunk = 2});
+  });
 }
 
 }  // namespace ember::testing
