@@ -120,6 +120,10 @@ struct Backend {
   void (*attention_backward)(const View& q, const View& k, const View& v, const View& out,
                              const View& lse, const View& grad_out, const AttentionSpec& spec,
                              const View& grad_q, const View& grad_k, const View& grad_v);
+  // The discrete Fourier transform along the last dim but one of complex data stored as [..., n, 2]
+  // (real, imaginary), contiguous, float32 or float64: out[..., k, :] = sum_j in[..., j, :]
+  // e^(-+2 pi i j k / n), the minus sign forward, plus for inverse, no scaling; any n >= 1.
+  void (*fft)(const View& in, const View& out, bool inverse);
 };
 
 const Backend& backend(Device device);

@@ -29,6 +29,7 @@ const Backend& kernel_table() {
       .max_pool2d = max_pool2d,
       .attention_forward = attention_forward,
       .attention_backward = attention_backward,
+      .fft = fft,
   };
   return table;
 }

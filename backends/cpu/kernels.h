@@ -34,6 +34,7 @@ void attention_forward(const View& q, const View& k, const View& v, const Attent
 void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,
                         const View& grad_out, const AttentionSpec& spec, const View& grad_q,
                         const View& grad_k, const View& grad_v);
+void fft(const View& in, const View& out, bool inverse);
 
 // The Backend of these kernels (kernel_table.cpp).
 const Backend& kernel_table();
