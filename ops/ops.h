@@ -19,6 +19,7 @@
 #include <ember/ops/shape.h>
 #include <ember/ops/softmax.h>
 #include <ember/ops/sort.h>
+#include <ember/ops/ssm/hippo.h>
 
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x);
