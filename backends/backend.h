@@ -62,6 +62,18 @@ struct AttentionSpec {
   int64_t block = 0;
 };
 
+// Mamba's selective scan (ops/ssm/selective_scan.h states the maths). All views contiguous and of
+// one floating dtype, float32 or float64 (ops/ converts 16-bit inputs): u, delta, z [batch, D, L],
+// A [D, N], B, C [batch, N, L], D (the skip) and delta_bias [D]. z, D and delta_bias may be absent
+// (data == nullptr). The same struct carries the gradients, each shaped like its input.
+struct SelectiveScanTensors {
+  View u, delta, A, B, C, D, z, delta_bias;
+};
+struct SelectiveScanSpec {
+  bool delta_softplus = false;
+  int64_t chunk = 64;  // timesteps between the states forward keeps for backward
+};
+
 struct Backend {
   std::string (*name)();
   void* (*allocate)(size_t nbytes, Device device);
@@ -120,6 +132,17 @@ struct Backend {
   void (*attention_backward)(const View& q, const View& k, const View& v, const View& out,
                              const View& lse, const View& grad_out, const AttentionSpec& spec,
                              const View& grad_q, const View& grad_k, const View& grad_v);
+  // The fused selective scan: out [batch, D, L]; last_state [batch, D, N] = x after the last step;
+  // checkpoints [batch, D, ceil(L / chunk), N] = the state before each chunk's first step, which is
+  // all backward needs to recompute the rest. out, last_state and checkpoints share the inputs' dtype.
+  void (*selective_scan_forward)(const SelectiveScanTensors& in, const SelectiveScanSpec& spec,
+                                 const View& out, const View& last_state, const View& checkpoints);
+  // Its backward: recomputes each chunk's states from its checkpoint and runs the adjoint scan in
+  // reverse. grad_last_state may be absent (no gradient reached the last state). Every gradient
+  // present in grads (contiguous, shaped like its input) is overwritten.
+  void (*selective_scan_backward)(const SelectiveScanTensors& in, const SelectiveScanSpec& spec,
+                                  const View& checkpoints, const View& grad_out,
+                                  const View& grad_last_state, const SelectiveScanTensors& grads);
   // The discrete Fourier transform along the last dim but one of complex data stored as [..., n, 2]
   // (real, imaginary), contiguous, float32 or float64: out[..., k, :] = sum_j in[..., j, :]
   // e^(-+2 pi i j k / n), the minus sign forward, plus for inverse, no scaling; any n >= 1.

@@ -20,6 +20,7 @@
 #include <ember/ops/softmax.h>
 #include <ember/ops/sort.h>
 #include <ember/ops/ssm/hippo.h>
+#include <ember/ops/ssm/selective_scan.h>
 
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x);

@@ -29,6 +29,8 @@ const Backend& kernel_table() {
       .max_pool2d = max_pool2d,
       .attention_forward = attention_forward,
       .attention_backward = attention_backward,
+      .selective_scan_forward = selective_scan_forward,
+      .selective_scan_backward = selective_scan_backward,
       .fft = fft,
   };
   return table;

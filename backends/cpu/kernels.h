@@ -34,6 +34,11 @@ void attention_forward(const View& q, const View& k, const View& v, const Attent
 void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,
                         const View& grad_out, const AttentionSpec& spec, const View& grad_q,
                         const View& grad_k, const View& grad_v);
+void selective_scan_forward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec, const View& out,
+                            const View& last_state, const View& checkpoints);
+void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec,
+                             const View& checkpoints, const View& grad_out, const View& grad_last_state,
+                             const SelectiveScanTensors& grads);
 void fft(const View& in, const View& out, bool inverse);
 
 // The Backend of these kernels (kernel_table.cpp).

@@ -311,6 +311,48 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
   check_launch("col2im", dev);
 }
 
+KView kv_optional(const View& v) { return v.data ? kv(v) : KView{}; }
+
+KScan kscan(const SelectiveScanTensors& t, const SelectiveScanSpec& spec) {
+  return {kv(t.u), kv(t.delta), kv(t.A), kv(t.B), kv(t.C), kv_optional(t.D), kv_optional(t.z), kv_optional(t.delta_bias),
+          spec.delta_softplus, spec.chunk};
+}
+
+// An absent operand (data == nullptr) as an empty one, which prepare() skips.
+const View* present(const View& v) {
+  static const int64_t zero[1] = {0};
+  static const View none{nullptr, DType::Float32, std::span<const int64_t>(zero, 1), std::span<const int64_t>(zero, 1)};
+  return v.data ? &v : &none;
+}
+
+void selective_scan_forward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec, const View& out,
+                            const View& last_state, const View& checkpoints) {
+  const char* op = "selective_scan";
+  EMBER_CHECK(in.A.shape[1] <= kScanMaxState, op, "the CUDA kernel holds at most {} state numbers per channel; got N = {}",
+              kScanMaxState, in.A.shape[1]);
+  if (out.numel() == 0 && last_state.numel() == 0) return;
+  const int dev = prepare(op, {&in.u, &in.delta, &in.A, &in.B, &in.C, present(in.D), present(in.z),
+                               present(in.delta_bias), &out, &last_state, &checkpoints});
+  launch_selective_scan_forward(kscan(in, spec), kv(out), kv(last_state), kv(checkpoints), stream(dev));
+  check_launch(op, dev);
+}
+
+void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec, const View& checkpoints,
+                             const View& grad_out, const View& grad_last_state, const SelectiveScanTensors& grads) {
+  const char* op = "selective_scan_backward";
+  EMBER_CHECK(in.A.shape[1] <= kScanMaxState, op, "the CUDA kernel holds at most {} state numbers per channel; got N = {}",
+              kScanMaxState, in.A.shape[1]);
+  const int dev = prepare(op, {&in.u, &in.delta, &in.A, &in.B, &in.C, present(in.D), present(in.z),
+                               present(in.delta_bias), &checkpoints, &grad_out, present(grad_last_state), &grads.u,
+                               &grads.delta, &grads.A, &grads.B, &grads.C, present(grads.D), present(grads.z),
+                               present(grads.delta_bias)});
+  const KScan s = kscan(in, spec);
+  DeviceBuffer scratch(selective_scan_scratch_bytes(s), dev);
+  launch_selective_scan_backward(s, kv(checkpoints), kv(grad_out), kv_optional(grad_last_state), kscan(grads, spec),
+                                 scratch.get(), stream(dev));
+  check_launch(op, dev);
+}
+
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w) {
   EMBER_CHECK(is_floating(in.dtype), "max_pool2d", "expected a floating-point tensor, got {}", in.dtype);
   if (out.numel() == 0) return;
@@ -353,6 +395,9 @@ const Backend& backend_table() {
       // No fused attention kernels on CUDA yet: ops/attention runs the math path there.
       .attention_forward = nullptr,
       .attention_backward = nullptr,
+      .selective_scan_forward = cuda::selective_scan_forward,
+      .selective_scan_backward = cuda::selective_scan_backward,
+      .fft = nullptr,
   };
   return table;
 }

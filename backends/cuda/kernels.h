@@ -81,4 +81,22 @@ void launch_col2im(const KView& cols, const KView& out, const KWindow& w, cudaSt
 void launch_max_pool2d(const KView& in, const KView& out, const KView& indices, const KWindow& w,
                        cudaStream_t s);
 
+// ---- kernels_scan.cu
+// The selective scan's operands (backends/backend.h: SelectiveScanTensors), contiguous, float32 or
+// float64; absent ones have data == nullptr. The state size N is at most kScanMaxState.
+inline constexpr int kScanMaxState = 256;
+struct KScan {
+  KView u, delta, A, B, C, D, z, delta_bias;
+  bool delta_softplus = false;
+  int64_t chunk = 64;
+};
+void launch_selective_scan_forward(const KScan& s, const KView& out, const KView& last_state, const KView& checkpoints,
+                                   cudaStream_t stream);
+// Device scratch the backward needs (recomputed states and the partial sums).
+size_t selective_scan_scratch_bytes(const KScan& s);
+// grads: u, delta, A, B, C always; D, z, delta_bias where the input has them.
+void launch_selective_scan_backward(const KScan& s, const KView& checkpoints, const KView& grad_out,
+                                    const KView& grad_last_state, const KScan& grads, void* scratch,
+                                    cudaStream_t stream);
+
 }  // namespace ember::cuda
