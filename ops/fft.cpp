@@ -98,19 +98,23 @@ struct DFT {
 
 Tensor irfft_exact(const Tensor& x, int64_t n);
 
+// x [..., L] is zero-padded or truncated to n here, on its way into the complex buffer (one copy).
 struct RFFT {
   static constexpr const char* name = "rfft";
-  int64_t n;
+  int64_t n, length;  // n points from a signal of `length`
 
   Tensor forward(Ctx&, const Tensor& x) {
     Shape shape = x.shape();
+    shape.back() = n;
     shape.push_back(2);
     Tensor z = zeros(shape, {.dtype = x.dtype(), .device = x.device()});
-    select(z, -1, 0).copy_(x);
+    const int64_t kept = std::min(n, x.size(-1));
+    narrow(select(z, -1, 0), -1, 0, kept).copy_(narrow(x, -1, 0, kept));
     return narrow(run_kernel(z, false), -2, 0, n / 2 + 1).contiguous();
   }
   Grads backward(Ctx&, const Tensor& grad) {
-    return {irfft_exact(grad * frequency_weights(n, 1.0, 0.5, grad), n) * static_cast<double>(n)};
+    const Tensor full = irfft_exact(grad * frequency_weights(n, 1.0, 0.5, grad), n) * static_cast<double>(n);
+    return {fit_length(full, -1, length)};
   }
 };
 
@@ -118,25 +122,18 @@ struct IRFFT {
   static constexpr const char* name = "irfft";
   int64_t n;
 
-  // x [..., n/2 + 1, 2]: the Hermitian spectrum Y [..., n, 2], transformed; the real part over n.
+  // x [..., n/2 + 1, 2]. The Hermitian spectrum Y's upper half, conj(X_(n-k)), adds the same real
+  // part to the output as X_k itself (Re(conj(a) e^(-i t)) = Re(a e^(i t))), so no mirrored copy is
+  // needed: the real part of the inverse DFT of (c_k / n) X_k, zero above n/2, c_k = 2 for
+  // 0 < k < n/2 and 1 at the ends, whose imaginary parts only reach the discarded imaginary output.
   Tensor forward(Ctx&, const Tensor& x) {
-    const int64_t h = n / 2 + 1, tail = n - h;
-    Shape shape = x.shape();
-    shape[shape.size() - 2] = n;
-    Tensor y = Tensor::empty(shape, x.dtype(), x.device());
-    narrow(y, -2, 0, h).copy_(x);
-    if (tail > 0) {
-      // Y_(h + i) = conj(X_(tail - i)), i < tail
-      const Tensor mirrored = flip(narrow(x, -2, 1, tail), {-2});
-      Tensor dst = narrow(y, -2, h, tail);
-      select(dst, -1, 0).copy_(select(mirrored, -1, 0));
-      select(dst, -1, 1).copy_(neg(select(mirrored, -1, 1)));
-    }
-    return (select(run_kernel(y, true), -1, 0) / static_cast<double>(n)).contiguous();
+    const double scale = 1.0 / static_cast<double>(n);
+    const Tensor weighted = x * frequency_weights(n, scale, 2.0 * scale, x);
+    return select(run_kernel(fit_length(weighted, -2, n), true), -1, 0).contiguous();
   }
   Grads backward(Ctx&, const Tensor& grad) {
     const double scale = 1.0 / static_cast<double>(n);
-    return {apply(RFFT{n}, grad) * frequency_weights(n, scale, 2.0 * scale, grad)};
+    return {apply(RFFT{n, n}, grad) * frequency_weights(n, scale, 2.0 * scale, grad)};
   }
 };
 
@@ -171,7 +168,7 @@ Tensor rfft(const Tensor& x, int64_t n) {
   check_fft_kernel("rfft", x);
   if (n == -1) n = x.size(-1);
   check_length("rfft", n, x);
-  return in_compute_dtype(x, [&](const Tensor& t) { return apply(RFFT{n}, fit_length(t, -1, n)); });
+  return in_compute_dtype(x, [&](const Tensor& t) { return apply(RFFT{n, t.size(-1)}, t); });
 }
 
 Tensor irfft(const Tensor& x, int64_t n) {
