@@ -7,3 +7,4 @@
 #include <ember/nn/gan.h>
 #include <ember/nn/module.h>
 #include <ember/nn/spectral_norm.h>
+#include <ember/nn/ssm/s4d.h>
