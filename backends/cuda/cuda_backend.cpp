@@ -365,6 +365,8 @@ void max_pool2d(const View& in, const View& out, const View& indices, const Wind
 
 // In cuda_matmul.cpp.
 void matmul(const View& a, const View& b, const View& out, double alpha, double beta);
+// In cuda_fft.cpp (cuFFT).
+void fft(const View& in, const View& out, bool inverse);
 
 const Backend& backend_table() {
   static const Backend table{
@@ -397,7 +399,7 @@ const Backend& backend_table() {
       .attention_backward = nullptr,
       .selective_scan_forward = cuda::selective_scan_forward,
       .selective_scan_backward = cuda::selective_scan_backward,
-      .fft = nullptr,
+      .fft = cuda::fft,
   };
   return table;
 }
