@@ -346,3 +346,39 @@ TEST_CASE("bad input to the transforms is an ember::Error naming the op and the 
   CHECK_THROWS_WITH(irfft(c, -2), Contains("[irfft]") && Contains("got -2"));
   CHECK_THROWS_WITH(fft(Tensor()), Contains("[fft]") && Contains("undefined"));
 }
+
+TEST_CASE("on CUDA (cuFFT) the transforms and their gradients match the CPU's", "[fft][cuda]") {
+  if (!cuda::is_available()) {
+    WARN("no CUDA device: cuFFT was not compared with the CPU kernel");
+    return;
+  }
+  const Device gpu = Device::cuda(0);
+  // ||a - b|| / ||b|| over all elements: each side is within fft_tolerance of the exact transform.
+  auto rel = [](const Tensor& a, const Tensor& b) {
+    const auto x = vals(a), y = vals(b);
+    REQUIRE(x.size() == y.size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      num += (x[i] - y[i]) * (x[i] - y[i]);
+      den += y[i] * y[i];
+    }
+    return std::sqrt(num / den);
+  };
+  for (DType dtype : {DType::Float64, DType::Float32})
+    for (int64_t n : {1, 16, 17, 1000}) {
+      INFO(fmt::format("{}", dtype) << ", n = " << n);
+      const double tol = 2 * fft_tolerance(2 * n, dtype);
+      const Tensor x = rnd({3, n, 2}, 200 + n, dtype);
+      CHECK(rel(fft(x.to(gpu)), fft(x)) <= tol);
+      CHECK(rel(ifft(x.to(gpu)), ifft(x)) <= tol);
+      const Tensor r = rnd({3, n}, 300 + n, dtype);
+      CHECK(rel(rfft(r.to(gpu), 2 * n), rfft(r, 2 * n)) <= tol);
+      CHECK(rel(irfft(rfft(r.to(gpu)), n), r) <= tol);
+    }
+  // Gradients run the same transforms on the device.
+  const Tensor x = rnd({2, 6}, 400).requires_grad_();
+  const Tensor xg = x.detach().to(gpu).requires_grad_();
+  (irfft(rfft(x) * 2.0, 7) * rnd({2, 7}, 402)).sum().backward();
+  (irfft(rfft(xg) * 2.0, 7) * rnd({2, 7}, 402).to(gpu)).sum().backward();
+  CHECK(max_abs_diff(vals(xg.grad()), vals(x.grad())) <= 1e-12);
+}
