@@ -27,7 +27,7 @@
 #include <omp.h>
 
 #include <ember/backends/cpu/blas.h>
-#include <ember/backends/cpu/fast_exp.h>
+#include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/core/dtype.h>
 

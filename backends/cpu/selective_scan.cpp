@@ -11,31 +11,32 @@
 //   ddt_t   = sum_n g_t (B_t u_t + A exp(dt_t A) x_{t-1})          dA += g_t dt_t exp(dt_t A) x_{t-1}
 // and ddelta = ddt * softplus'(delta + bias) = ddt * sigmoid(delta + bias) with delta_softplus.
 //
-// Determinism: forward writes each output from one thread. In backward, dB and dC sum over channels
-// and dA, dD, d(delta_bias) over the batch; each task (a batch row and a fixed group of channels,
-// sized independently of the thread count) writes its own partial sums, which are then added in a
-// fixed order. Results are bit-identical on any number of threads.
+// Layout of the work: a task is one batch row and 16 consecutive channels, computed together as SIMD
+// lanes (the state is [N][16]); B_t and C_t are shared by the channels of a row, so each is one scalar
+// broadcast to the lanes. The exponentials, softplus and sigmoid are the straight-line versions of
+// fast_math.h, so the lane loops vectorise.
+//
+// Determinism: forward writes each output from one task. In backward, dB and dC sum over channels
+// and dA, dD, d(delta_bias) over the batch; each task writes its own partial sums (the 16 lanes
+// added in a fixed pairwise order), which are then added in a fixed order. Results are bit-identical
+// on any number of threads, and on every instruction set.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include <ember/backends/cpu/fast_exp.h>
+#include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/core/error.h>
+#include <ember/core/storage.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
-constexpr int64_t kChannelGroup = 32;  // channels per backward task
-
-template <class T>
-T softplus(T x) {  // ops' softplus: beta 1, threshold 20
-  return x > T(20) ? x : std::log1p(std::exp(x));
-}
-template <class T>
-T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
+// Channels computed together: every per-channel quantity is an array of kLanes numbers and the inner
+// loops run over them, which the compiler turns into SIMD code (one AVX-512 register of float32, four
+// SSE ones). Writing the lanes out in C++ rather than with intrinsics keeps the arithmetic per lane,
+// and the order of the sums across lanes, the same on every instruction set.
+constexpr int64_t kLanes = 16;
 
 template <class T>
 const T* ptr(const View& v) {
@@ -46,74 +47,124 @@ T* mut(const View& v) {
   return static_cast<T*>(v.data);
 }
 
-// The sizes every kernel needs, and B, C transposed to [batch, L, N] so that the inner loop over the
-// state reads contiguous memory.
+// Uninitialised working memory from ember's caching allocator: the partial sums of one call are
+// megabytes, and fresh pages (zeroed by the kernel, then by std::vector) cost more than the scan.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t count)
+      : bytes_(static_cast<size_t>(count) * sizeof(T)), data_(static_cast<T*>(CpuAllocator::allocate(bytes_))) {}
+  ~Scratch() { CpuAllocator::deallocate(data_, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() const { return data_; }
+  T& operator[](int64_t i) const { return data_[i]; }
+
+ private:
+  size_t bytes_;
+  T* data_;
+};
+
+// The sum of the kLanes values in a fixed pairwise order (8 + 8, 4 + 4, 2 + 2, 1 + 1).
+template <class T>
+inline T lane_sum(const T* v) {
+  T h[kLanes / 2];
+  for (int64_t l = 0; l < kLanes / 2; ++l) h[l] = v[l] + v[l + kLanes / 2];
+  for (int64_t w = kLanes / 4; w >= 1; w /= 2)
+    for (int64_t l = 0; l < w; ++l) h[l] = h[l] + h[l + w];
+  return h[0];
+}
+
 template <class T>
 struct Problem {
-  int64_t batch, channels, L, N, chunk, chunks;
+  int64_t batch, channels, L, N, chunk, chunks, groups;
   bool softplus_on;
-  const T *u, *delta, *A, *D, *z, *bias;
-  std::vector<T> Bt, Ct;
+  const T *u, *delta, *A, *B, *C, *D, *z, *bias;
 
   Problem(const SelectiveScanTensors& in, const SelectiveScanSpec& spec)
       : batch(in.u.shape[0]), channels(in.u.shape[1]), L(in.u.shape[2]), N(in.A.shape[1]), chunk(spec.chunk),
-        chunks((L + spec.chunk - 1) / spec.chunk), softplus_on(spec.delta_softplus), u(ptr<T>(in.u)),
-        delta(ptr<T>(in.delta)), A(ptr<T>(in.A)), D(ptr<T>(in.D)), z(ptr<T>(in.z)), bias(ptr<T>(in.delta_bias)),
-        Bt(transposed(ptr<T>(in.B))), Ct(transposed(ptr<T>(in.C))) {}
-
-  std::vector<T> transposed(const T* m) const {
-    std::vector<T> out(static_cast<size_t>(batch * L * N));
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t t = 0; t < L; ++t) out[(b * L + t) * N + n] = m[(b * N + n) * L + t];
-    return out;
-  }
-
-  T raw_dt(int64_t row, int64_t d, int64_t t) const { return delta[row * L + t] + (bias ? bias[d] : T(0)); }
-  T dt(T raw) const { return softplus_on ? softplus(raw) : raw; }
+        chunks((L + spec.chunk - 1) / spec.chunk), groups((channels + kLanes - 1) / kLanes),
+        softplus_on(spec.delta_softplus), u(ptr<T>(in.u)), delta(ptr<T>(in.delta)), A(ptr<T>(in.A)), B(ptr<T>(in.B)),
+        C(ptr<T>(in.C)), D(ptr<T>(in.D)), z(ptr<T>(in.z)), bias(ptr<T>(in.delta_bias)) {}
 };
 
-// decay[n] = exp(dt A[n]), vectorised by the compiler (exp_acc is straight-line arithmetic for float).
+// One batch row and kLanes consecutive channels d0 ... d0 + kLanes - 1. Lanes past the last channel
+// compute on zeros (A = 0, u = 0: their state stays 0) and are never stored.
 template <class T>
-inline void decay_row(const T* A, T dt, int64_t N, T* decay) {
-  for (int64_t n = 0; n < N; ++n) decay[n] = exp_acc(dt * A[n]);
-}
+struct Lanes {
+  const Problem<T>& p;
+  int64_t b, d0, active;
+  std::vector<T> A;  // [N][kLanes]
+  T bias[kLanes], D[kLanes];
+
+  Lanes(const Problem<T>& problem, int64_t task)
+      : p(problem), b(task / problem.groups), d0((task % problem.groups) * kLanes),
+        active(std::min(kLanes, problem.channels - d0)), A(static_cast<size_t>(problem.N * kLanes), T(0)) {
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const bool on = l < active;
+      for (int64_t n = 0; n < p.N; ++n) A[n * kLanes + l] = on ? p.A[(d0 + l) * p.N + n] : T(0);
+      bias[l] = on && p.bias ? p.bias[d0 + l] : T(0);
+      D[l] = on && p.D ? p.D[d0 + l] : T(0);
+    }
+  }
+  int64_t row(int64_t l) const { return b * p.channels + d0 + l; }
+  // Lane values of a [batch, D, L] tensor at time t (0 in idle lanes).
+  void load(const T* src, int64_t t, T* out) const {
+    for (int64_t l = 0; l < kLanes; ++l) out[l] = l < active ? src[row(l) * p.L + t] : T(0);
+  }
+  void store(T* dst, int64_t t, const T* in) const {
+    for (int64_t l = 0; l < active; ++l) dst[row(l) * p.L + t] = in[l];
+  }
+  // dt at time t, and the raw pre-softplus value (for softplus' derivative).
+  void dt(int64_t t, T* raw, T* out) const {
+    load(p.delta, t, raw);
+    for (int64_t l = 0; l < kLanes; ++l) raw[l] += bias[l];
+    if (p.softplus_on)
+      for (int64_t l = 0; l < kLanes; ++l) out[l] = softplus_acc(raw[l]);
+    else
+      for (int64_t l = 0; l < kLanes; ++l) out[l] = raw[l];
+  }
+};
 
 template <class T>
 void forward(const Problem<T>& p, T* out, T* last_state, T* checkpoints) {
   const int64_t N = p.N, L = p.L;
-#pragma omp parallel
-  {
-    std::vector<T> x(static_cast<size_t>(N)), decay(static_cast<size_t>(N));
-#pragma omp for schedule(static)
-    for (int64_t row = 0; row < p.batch * p.channels; ++row) {
-      const int64_t b = row / p.channels, d = row % p.channels;
-      const T* A = p.A + d * N;
-      const T* Bt = p.Bt.data() + b * L * N;
-      const T* Ct = p.Ct.data() + b * L * N;
-      std::fill(x.begin(), x.end(), T(0));
-      for (int64_t t = 0; t < L; ++t) {
-        if (t % p.chunk == 0) std::copy(x.begin(), x.end(), checkpoints + (row * p.chunks + t / p.chunk) * N);
-        const T dt = p.dt(p.raw_dt(row, d, t));
-        const T drive = dt * p.u[row * L + t];
-        decay_row(A, dt, N, decay.data());
-        const T* Bt_t = Bt + t * N;
-        const T* Ct_t = Ct + t * N;
-        T y = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          x[n] = decay[n] * x[n] + drive * Bt_t[n];
-          y += Ct_t[n] * x[n];
-        }
-        if (p.D) y += p.D[d] * p.u[row * L + t];
-        if (p.z) {
-          const T zt = p.z[row * L + t];
-          y *= zt * sigmoid(zt);
-        }
-        out[row * L + t] = y;
+#pragma omp parallel for schedule(static)
+  for (int64_t task = 0; task < p.batch * p.groups; ++task) {
+    const Lanes<T> lanes(p, task);
+    std::vector<T> x(static_cast<size_t>(N * kLanes), T(0));  // [N][kLanes]
+    T u[kLanes], raw[kLanes], dt[kLanes], drive[kLanes], y[kLanes], z[kLanes];
+    const T* B = p.B + lanes.b * N * L;
+    const T* C = p.C + lanes.b * N * L;
+    for (int64_t t = 0; t < L; ++t) {
+      if (t % p.chunk == 0)
+        for (int64_t l = 0; l < lanes.active; ++l)
+          for (int64_t n = 0; n < N; ++n)
+            checkpoints[(lanes.row(l) * p.chunks + t / p.chunk) * N + n] = x[n * kLanes + l];
+      lanes.load(p.u, t, u);
+      lanes.dt(t, raw, dt);
+      for (int64_t l = 0; l < kLanes; ++l) {
+        drive[l] = dt[l] * u[l];
+        y[l] = 0;
       }
-      std::copy(x.begin(), x.end(), last_state + row * N);
+      for (int64_t n = 0; n < N; ++n) {
+        const T Bn = B[n * L + t], Cn = C[n * L + t];
+        T* xn = x.data() + n * kLanes;
+        const T* An = lanes.A.data() + n * kLanes;
+        for (int64_t l = 0; l < kLanes; ++l) {
+          xn[l] = exp_acc(dt[l] * An[l]) * xn[l] + drive[l] * Bn;
+          y[l] += Cn * xn[l];
+        }
+      }
+      for (int64_t l = 0; l < kLanes; ++l) y[l] += lanes.D[l] * u[l];
+      if (p.z) {
+        lanes.load(p.z, t, z);
+        for (int64_t l = 0; l < kLanes; ++l) y[l] *= z[l] * sigmoid_acc(z[l]);
+      }
+      lanes.store(out, t, y);
     }
+    for (int64_t l = 0; l < lanes.active; ++l)
+      for (int64_t n = 0; n < N; ++n) last_state[lanes.row(l) * N + n] = x[n * kLanes + l];
   }
 }
 
@@ -124,104 +175,142 @@ struct Gradients {
 
 template <class T>
 void backward(const Problem<T>& p, const T* checkpoints, const T* grad_out, const T* grad_last, const Gradients<T>& g) {
-  const int64_t N = p.N, L = p.L, channels = p.channels, batch = p.batch;
-  const int64_t groups = (channels + kChannelGroup - 1) / kChannelGroup;
-  // Partial sums, each written by one task: dB, dC per (batch, group) as [L, N]; dA, dD, dbias per
-  // (batch, channel).
-  std::vector<T> part_B(static_cast<size_t>(batch * groups * L * N), T(0)), part_C(part_B.size(), T(0));
-  std::vector<T> part_A(static_cast<size_t>(batch * channels * N)), part_D(static_cast<size_t>(batch * channels)),
-      part_bias(part_D.size());
+  const int64_t N = p.N, L = p.L, channels = p.channels, batch = p.batch, groups = p.groups;
+  // Partial sums, each written by one task: dB, dC per (batch, lane group) as [L, N]; dA, dD, dbias
+  // per (batch, channel).
+  // Every element is written before it is read.
+  const Scratch<T> part_B(batch * groups * L * N), part_C(batch * groups * L * N);
+  const Scratch<T> part_A(batch * channels * N), part_D(batch * channels), part_bias(batch * channels);
 #pragma omp parallel
   {
-    const size_t steps = static_cast<size_t>(std::min(p.chunk, std::max<int64_t>(L, 1)));
-    std::vector<T> states((steps + 1) * N), decays(steps * N), dts(steps), gx(N), dA(N);
+    const int64_t steps = std::min(p.chunk, std::max<int64_t>(L, 1));
+    // This chunk's states (states[i] = x before step t0 + i), decays and dt, all [.][N][kLanes].
+    std::vector<T> states(static_cast<size_t>((steps + 1) * N * kLanes)), decays(static_cast<size_t>(steps * N * kLanes));
+    std::vector<T> dts(static_cast<size_t>(steps * kLanes)), raws(dts.size());
+    std::vector<T> gx(static_cast<size_t>(N * kLanes)), dA(gx.size());
+    T u[kLanes], dy[kLanes], zt[kLanes], y[kLanes], du[kLanes], ddt[kLanes], dD[kLanes], dbias[kLanes], drive[kLanes];
+    T to_B[kLanes], to_C[kLanes], gz[kLanes];
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < batch * groups; ++task) {
-      const int64_t b = task / groups, group = task % groups;
+      const Lanes<T> lanes(p, task);
       T* pB = part_B.data() + task * L * N;
-      T* pC = part_C.data() + task * L * N;
-      const T* Bt = p.Bt.data() + b * L * N;
-      const T* Ct = p.Ct.data() + b * L * N;
-      for (int64_t d = group * kChannelGroup; d < std::min(channels, (group + 1) * kChannelGroup); ++d) {
-        const int64_t row = b * channels + d;
-        const T* A = p.A + d * N;
-        const T Dd = p.D ? p.D[d] : T(0);
-        T dD = 0, dbias = 0;
-        std::fill(dA.begin(), dA.end(), T(0));
-        for (int64_t n = 0; n < N; ++n) gx[n] = grad_last ? grad_last[row * N + n] : T(0);
-        for (int64_t c = p.chunks - 1; c >= 0; --c) {
-          const int64_t t0 = c * p.chunk, t1 = std::min(L, t0 + p.chunk);
-          // Recompute this chunk's states: states[i] is x before step t0 + i.
-          std::copy(checkpoints + (row * p.chunks + c) * N, checkpoints + (row * p.chunks + c + 1) * N, states.begin());
-          for (int64_t t = t0; t < t1; ++t) {
-            const int64_t i = t - t0;
-            const T dt = p.dt(p.raw_dt(row, d, t));
-            dts[i] = dt;
-            decay_row(A, dt, N, decays.data() + i * N);
-            const T drive = dt * p.u[row * L + t];
-            const T* prev = states.data() + i * N;
-            T* next = states.data() + (i + 1) * N;
-            for (int64_t n = 0; n < N; ++n) next[n] = decays[i * N + n] * prev[n] + drive * Bt[t * N + n];
-          }
-          for (int64_t t = t1 - 1; t >= t0; --t) {
-            const int64_t i = t - t0;
-            const T ut = p.u[row * L + t], dt = dts[i];
-            const T* x = states.data() + (i + 1) * N;
-            const T* prev = states.data() + i * N;
-            const T* decay = decays.data() + i * N;
-            const T* Bt_t = Bt + t * N;
-            const T* Ct_t = Ct + t * N;
-            T dy = grad_out[row * L + t];
-            if (p.z) {
-              T y = Dd * ut;
-              for (int64_t n = 0; n < N; ++n) y += Ct_t[n] * x[n];
-              const T zt = p.z[row * L + t], s = sigmoid(zt);
-              g.z[row * L + t] = dy * y * s * (T(1) + zt * (T(1) - s));
-              dy *= zt * s;
+      T* pC = part_C.data() + task * L * N;  // every (t, n) is assigned below
+      const T* B = p.B + lanes.b * N * L;
+      const T* C = p.C + lanes.b * N * L;
+      std::fill(dA.begin(), dA.end(), T(0));
+      for (int64_t l = 0; l < kLanes; ++l) dD[l] = dbias[l] = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t l = 0; l < kLanes; ++l)
+          gx[n * kLanes + l] = grad_last && l < lanes.active ? grad_last[lanes.row(l) * N + n] : T(0);
+      for (int64_t c = p.chunks - 1; c >= 0; --c) {
+        const int64_t t0 = c * p.chunk, t1 = std::min(L, t0 + p.chunk);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t l = 0; l < kLanes; ++l)
+            states[n * kLanes + l] = l < lanes.active ? checkpoints[(lanes.row(l) * p.chunks + c) * N + n] : T(0);
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t i = t - t0;
+          T* dt = dts.data() + i * kLanes;
+          lanes.load(p.u, t, u);
+          lanes.dt(t, raws.data() + i * kLanes, dt);
+          for (int64_t l = 0; l < kLanes; ++l) drive[l] = dt[l] * u[l];
+          for (int64_t n = 0; n < N; ++n) {
+            const T Bn = B[n * L + t];
+            const T* An = lanes.A.data() + n * kLanes;
+            const T* prev = states.data() + (i * N + n) * kLanes;
+            T* next = states.data() + ((i + 1) * N + n) * kLanes;
+            T* decay = decays.data() + (i * N + n) * kLanes;
+            for (int64_t l = 0; l < kLanes; ++l) {
+              decay[l] = exp_acc(dt[l] * An[l]);
+              next[l] = decay[l] * prev[l] + drive[l] * Bn;
             }
-            dD += dy * ut;
-            T du = dy * Dd, ddt = 0;
-            T* pB_t = pB + t * N;
-            T* pC_t = pC + t * N;
-            for (int64_t n = 0; n < N; ++n) {
-              gx[n] += Ct_t[n] * dy;
-              pC_t[n] += dy * x[n];
-              pB_t[n] += gx[n] * dt * ut;
-              du += gx[n] * dt * Bt_t[n];
-              const T through_decay = gx[n] * decay[n] * prev[n];
-              ddt += gx[n] * Bt_t[n] * ut + through_decay * A[n];
-              dA[n] += through_decay * dt;
-              gx[n] *= decay[n];
-            }
-            g.u[row * L + t] = du;
-            if (p.softplus_on) {
-              const T raw = p.raw_dt(row, d, t);
-              ddt *= raw > T(20) ? T(1) : sigmoid(raw);
-            }
-            g.delta[row * L + t] = ddt;
-            dbias += ddt;
           }
         }
-        std::copy(dA.begin(), dA.end(), part_A.begin() + row * N);
-        part_D[row] = dD;
-        part_bias[row] = dbias;
+        for (int64_t t = t1 - 1; t >= t0; --t) {
+          const int64_t i = t - t0;
+          const T* dt = dts.data() + i * kLanes;
+          lanes.load(p.u, t, u);
+          lanes.load(grad_out, t, dy);
+          if (p.z) {
+            lanes.load(p.z, t, zt);
+            for (int64_t l = 0; l < kLanes; ++l) y[l] = lanes.D[l] * u[l];
+            for (int64_t n = 0; n < N; ++n) {
+              const T Cn = C[n * L + t];
+              const T* x = states.data() + ((i + 1) * N + n) * kLanes;
+              for (int64_t l = 0; l < kLanes; ++l) y[l] += Cn * x[l];
+            }
+            for (int64_t l = 0; l < kLanes; ++l) {
+              const T s = sigmoid_acc(zt[l]);
+              gz[l] = dy[l] * y[l] * s * (T(1) + zt[l] * (T(1) - s));
+              dy[l] *= zt[l] * s;
+            }
+            lanes.store(g.z, t, gz);
+          }
+          for (int64_t l = 0; l < kLanes; ++l) {
+            dD[l] += dy[l] * u[l];
+            du[l] = dy[l] * lanes.D[l];
+            ddt[l] = 0;
+          }
+          for (int64_t n = 0; n < N; ++n) {
+            const T Bn = B[n * L + t], Cn = C[n * L + t];
+            const T* An = lanes.A.data() + n * kLanes;
+            const T* x = states.data() + ((i + 1) * N + n) * kLanes;
+            const T* prev = states.data() + (i * N + n) * kLanes;
+            const T* decay = decays.data() + (i * N + n) * kLanes;
+            T* gxn = gx.data() + n * kLanes;
+            T* dAn = dA.data() + n * kLanes;
+            for (int64_t l = 0; l < kLanes; ++l) {
+              gxn[l] += Cn * dy[l];
+              to_C[l] = dy[l] * x[l];
+              to_B[l] = gxn[l] * dt[l] * u[l];
+              du[l] += gxn[l] * dt[l] * Bn;
+              const T through_decay = gxn[l] * decay[l] * prev[l];
+              ddt[l] += gxn[l] * Bn * u[l] + through_decay * An[l];
+              dAn[l] += through_decay * dt[l];
+              gxn[l] *= decay[l];
+            }
+            pB[t * N + n] = lane_sum(to_B);
+            pC[t * N + n] = lane_sum(to_C);
+          }
+          lanes.store(g.u, t, du);
+          if (p.softplus_on) {
+            const T* raw = raws.data() + i * kLanes;
+            for (int64_t l = 0; l < kLanes; ++l) {
+              const T slope = sigmoid_acc(raw[l]);
+              ddt[l] *= raw[l] > T(20) ? T(1) : slope;
+            }
+          }
+          lanes.store(g.delta, t, ddt);
+          for (int64_t l = 0; l < kLanes; ++l) dbias[l] += ddt[l];
+        }
+      }
+      for (int64_t l = 0; l < lanes.active; ++l) {
+        const int64_t row = lanes.row(l);
+        for (int64_t n = 0; n < N; ++n) part_A[row * N + n] = dA[n * kLanes + l];
+        part_D[row] = dD[l];
+        part_bias[row] = dbias[l];
       }
     }
-    // Reductions in a fixed order: dB, dC over groups (transposing back to [batch, N, L]); dA, dD,
-    // dbias over the batch.
+    // Reductions in a fixed order: dB, dC over lane groups (transposing back to [batch, N, L]); dA,
+    // dD, dbias over the batch.
+    std::vector<T> sum_B(static_cast<size_t>(L * N)), sum_C(sum_B.size());
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < batch; ++b)
+    for (int64_t b = 0; b < batch; ++b) {
+      std::fill(sum_B.begin(), sum_B.end(), T(0));
+      std::fill(sum_C.begin(), sum_C.end(), T(0));
+      for (int64_t group = 0; group < groups; ++group) {  // groups in order, contiguous rows
+        const T* from_B = part_B.data() + (b * groups + group) * L * N;
+        const T* from_C = part_C.data() + (b * groups + group) * L * N;
+        for (int64_t i = 0; i < L * N; ++i) {
+          sum_B[i] += from_B[i];
+          sum_C[i] += from_C[i];
+        }
+      }
       for (int64_t n = 0; n < N; ++n)
         for (int64_t t = 0; t < L; ++t) {
-          T sb = 0, sc = 0;
-          for (int64_t group = 0; group < groups; ++group) {
-            const size_t at = static_cast<size_t>(((b * groups + group) * L + t) * N + n);
-            sb += part_B[at];
-            sc += part_C[at];
-          }
-          g.B[(b * N + n) * L + t] = sb;
-          g.C[(b * N + n) * L + t] = sc;
+          g.B[(b * N + n) * L + t] = sum_B[t * N + n];
+          g.C[(b * N + n) * L + t] = sum_C[t * N + n];
         }
+    }
 #pragma omp for schedule(static)
     for (int64_t d = 0; d < channels; ++d) {
       for (int64_t n = 0; n < N; ++n) {
