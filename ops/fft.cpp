@@ -1,9 +1,9 @@
 // The transforms of ops/fft.h. Three primitives:
 //   DFT{inverse}  complex [..., n, 2] -> [..., n, 2], unnormalised, the device's fft kernel;
-//   RFFT{n}       real [..., n] -> [..., n/2 + 1, 2];
+//   RFFT{n, L}    real [..., L] -> [..., n/2 + 1, 2], zero-padding or truncating to n on the way;
 //   IRFFT{n}      [..., n/2 + 1, 2] -> real [..., n], normalised by 1/n;
-// the public functions fit the input to the length first (zero padding or truncation, both
-// differentiable views and copies) and scale.
+// fft, ifft and irfft fit their input to the length first (zero padding or truncation, both
+// differentiable), and ifft scales.
 //
 // Gradients (g is the gradient of the output, complex as [..., 2]; for a real-valued loss and the
 // real/imaginary parts as independent variables, the gradient of a complex linear map y = M x is
