@@ -180,7 +180,7 @@ std::array<Tensor, 2> selective_scan_with_state(const Tensor& u, const Tensor& d
                     in.z, in.delta_bias)
             : reference_scan(in, options.delta_softplus);
   // The state stays in the compute dtype; the output returns to u's (a 16-bit u gets a 16-bit out).
-  result[0] = to_dtype(result[0], in.out_dtype == DType::Float64 ? DType::Float64 : in.out_dtype);
+  result[0] = to_dtype(result[0], in.out_dtype);
   return result;
 }
 

@@ -261,6 +261,37 @@ TEST_CASE("selective_scan: bad input names the op, the shapes and dtypes", "[ssm
                     Contains("[selective_scan_step] state must be floating [batch, D, N] = [2, 3, 4]"));
 }
 
+TEST_CASE("selective_scan: the CUDA kernel equals the CPU's, outputs and gradients", "[ssm][scan][cuda]") {
+  if (!cuda::is_available()) {
+    WARN("no CUDA device: the CUDA selective-scan kernel was not compared with the CPU's");
+    return;
+  }
+  const Device gpu = Device::cuda(0);
+  for (DType dtype : {DType::Float64, DType::Float32})
+    for (int64_t N : {4, 40, 100}) {  // under each of the kernel's three state-size bounds (16, 64, 256)
+      INFO(fmt::format("{}", dtype) << ", N = " << N);
+      Problem cpu = make(2, 37, N, 70, 110, dtype);
+      Problem dev{cpu.u.to(gpu), cpu.delta.to(gpu), cpu.A.to(gpu), cpu.B.to(gpu), cpu.C.to(gpu), cpu.D.to(gpu),
+                  cpu.z.to(gpu), cpu.bias.to(gpu)};
+      const std::vector<Tensor> lc = leaves(cpu), ld = leaves(dev);
+      const Tensor w = rnd({2, 37, 70}, 111, dtype), ws = rnd({2, 37, N}, 112, DType::Float64);
+      auto run = [&](Problem& p, const Tensor& w_out, const std::vector<Tensor>& l) {
+        auto [out, state] = selective_scan_with_state(p.u, p.delta, p.A, p.B, p.C,
+                                                      options(p, true, true, true, true, ScanPath::Fused, 16));
+        std::vector<Tensor> all{out.to(Device::cpu())};
+        for (const Tensor& g : grad({sum(out * w_out) + sum(state * ws.to(state.device(), state.dtype()))}, l))
+          all.push_back(g.to(Device::cpu()));
+        return all;
+      };
+      const auto want = run(cpu, w, lc), got = run(dev, w.to(gpu), ld);
+      const double tol = dtype == DType::Float64 ? 1e-10 : 1e-4;
+      for (size_t i = 0; i < want.size(); ++i) {
+        INFO("output " << i);
+        CHECK(max_abs_diff(got[i], want[i]) <= tol * (1 + max(abs(want[i])).item<double>()));
+      }
+    }
+}
+
 TEST_CASE("causal_conv1d: a depthwise convolution that sees only the past", "[ssm][conv]") {
   const Tensor x = rnd({2, 3, 9}, 100), w = rnd({3, 4}, 101), b = rnd({3}, 102);
   const Tensor out = causal_conv1d(x, w, b);
