@@ -7,4 +7,5 @@
 #include <ember/nn/gan.h>
 #include <ember/nn/module.h>
 #include <ember/nn/spectral_norm.h>
+#include <ember/nn/ssm/mamba.h>
 #include <ember/nn/ssm/s4d.h>
