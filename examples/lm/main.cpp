@@ -3,6 +3,7 @@
 // sample.txt into --out.
 //   lm --mixer flash --steps 2000 --out out/lm
 //   lm --mixer linear --resume out/lm/checkpoint.safetensors --steps 3000
+//   lm --mixer mamba --steps 2000 --out out/lm-mamba   (or s4d: the state-space mixers)
 //   lm --generate --resume out/lm/checkpoint.safetensors --prompt "The " --tokens 300 --top-p 0.9
 #include <ember/ember.h>
 
@@ -53,13 +54,15 @@ int main(int argc, char** argv) {
   bool generate_only = false;
   std::string prompt = "The ";
   SamplingOptions sampling;
-  app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse|gau|flash-gau")
-      ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse", "gau", "flash-gau"}));
+  app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse|gau|flash-gau|mamba|s4d")
+      ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse", "gau", "flash-gau", "mamba", "s4d"}));
   app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
   app.add_option("--heads", model_options.heads, "attention heads")->check(examples::integer_at_least(1));
   app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_at_least(0));
   app.add_option("--window", model_options.window, "local mixer: positions each query sees")->check(examples::integer_at_least(1));
   app.add_option("--block", model_options.block, "sparse mixer: block size")->check(examples::integer_at_least(1));
+  app.add_option("--d-state", model_options.d_state, "mamba, s4d: state size N (0: 16 for mamba, 64 for s4d)")
+      ->check(examples::integer_at_least(0));
   app.add_option("--seq", seq, "context length in bytes")->check(examples::integer_at_least(1));
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay")->check(examples::number_at_least(0));
   app.add_option("--eval-every", eval_every, "steps between validation losses and checkpoints")->check(examples::integer_at_least(1));
@@ -74,15 +77,16 @@ int main(int argc, char** argv) {
   app.add_option("--top-p", sampling.top_p, "nucleus sampling mass (1: all)")->check(CLI::Range(1e-9, 1.0));
   return examples::run_trainer(app, argc, argv, [&] {
     const Device device = examples::select_device(opt.device, "lm");
-    EMBER_CHECK(model_options.d_model % model_options.heads == 0, "lm", "--d-model {} is not a multiple of --heads {}",
-                model_options.d_model, model_options.heads);
+    EMBER_CHECK(is_recurrent(model_options.mixer) || model_options.d_model % model_options.heads == 0, "lm",
+                "--d-model {} is not a multiple of --heads {}", model_options.d_model, model_options.heads);
     EMBER_CHECK(!generate_only || !opt.resume.empty(), "lm", "--generate needs --resume CHECKPOINT");
     examples::create_output_folder(opt.out);
     manual_seed(opt.seed);
     model_options.max_len = seq;
     auto model = std::make_shared<LanguageModelImpl>(model_options);
     model->to(device);
-    optim::AdamW optimizer(model->parameters(), {.lr = opt.lr, .weight_decay = weight_decay});
+    const std::unique_ptr<optim::AdamW> optimizer_ptr = make_optimizer(*model, opt.lr, weight_decay);
+    optim::AdamW& optimizer = *optimizer_ptr;
     int64_t step = 0;
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};

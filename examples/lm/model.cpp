@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include <ember/ops/ops.h>
 
@@ -13,15 +14,50 @@ nn::Mixer parse_mixer(const std::string& name) {
   if (name == "linear") return nn::Mixer::Linear;
   if (name == "local") return nn::Mixer::Local;
   if (name == "sparse") return nn::Mixer::Sparse;
-  EMBER_FAIL("lm", "unknown --mixer '{}' (known: softmax, flash, linear, local, sparse, gau, flash-gau)", name);
+  EMBER_FAIL("lm", "unknown --mixer '{}' (known: softmax, flash, linear, local, sparse, gau, flash-gau, mamba, s4d)",
+             name);
 }
 
 bool is_gau(const std::string& mixer) { return mixer == "gau" || mixer == "flash-gau"; }
+bool is_recurrent(const std::string& mixer) { return mixer == "mamba" || mixer == "s4d"; }
+
+S4DBlockImpl::S4DBlockImpl(int64_t d_model, int64_t d_state) {
+  norm1 = register_module("norm1", nn::LayerNorm(d_model));
+  s4d = register_module("s4d", nn::S4D({.d_model = d_model, .d_state = d_state}));
+  norm2 = register_module("norm2", nn::LayerNorm(d_model));
+  fc1 = register_module("fc1", nn::Linear(d_model, 4 * d_model));
+  fc2 = register_module("fc2", nn::Linear(4 * d_model, d_model));
+}
+
+Tensor S4DBlockImpl::forward(const Tensor& x) {
+  // S4D runs channels first ([batch, H, L]), the model positions first.
+  const Tensor h = x + transpose((*s4d)(transpose((*norm1)(x), 1, 2)), 1, 2);
+  return h + (*fc2)(gelu((*fc1)((*norm2)(h))));
+}
+
+Tensor S4DBlockImpl::step(const Tensor& x, Tensor& state) {
+  auto [y, next] = s4d->step((*norm1)(x), state);
+  state = next;
+  const Tensor h = x + y;
+  return h + (*fc2)(gelu((*fc1)((*norm2)(h))));
+}
 
 LanguageModelImpl::LanguageModelImpl(const ModelOptions& o) : options(o) {
+  if (o.mixer == "mamba") {
+    mamba = register_module("mamba", nn::MambaLM({.vocab = 256,
+                                                   .d_model = o.d_model,
+                                                   .n_layer = o.layers,
+                                                   .d_state = o.d_state > 0 ? o.d_state : 16,
+                                                   .d_conv = 4,
+                                                   .expand = 2}));
+    return;
+  }
   embedding = register_module("embedding", nn::Embedding(256, o.d_model));
   auto list = register_module("layers", nn::ModuleList());
-  if (is_gau(o.mixer)) {
+  if (o.mixer == "s4d") {
+    for (int64_t i = 0; i < o.layers; ++i)
+      layers.push_back(std::make_shared<S4DBlockImpl>(o.d_model, o.d_state > 0 ? o.d_state : 64));
+  } else if (is_gau(o.mixer)) {
     for (int64_t i = 0; i < 2 * o.layers; ++i)
       layers.push_back(nn::GAU({.d_model = o.d_model, .causal = true, .max_len = o.max_len,
                                 .chunk = o.mixer == "flash-gau" ? o.gau_chunk : 0}));
@@ -40,6 +76,7 @@ LanguageModelImpl::LanguageModelImpl(const ModelOptions& o) : options(o) {
 }
 
 Tensor LanguageModelImpl::forward(const Tensor& tokens) {
+  if (mamba) return mamba->forward(tokens);
   Tensor h = (*embedding)(tokens);
   for (auto& layer : layers) h = layer->forward(h);
   return (*head)((*norm)(h));
@@ -54,8 +91,47 @@ Tensor LanguageModelImpl::forward(const Tensor& tokens, std::vector<nn::KVCache>
   return (*head)((*norm)(h));
 }
 
+RecurrentCache LanguageModelImpl::initial_cache(int64_t batch) const {
+  EMBER_CHECK(is_recurrent(options.mixer), "lm", "the {} mixer has no recurrent step", options.mixer);
+  RecurrentCache cache;
+  if (mamba) {
+    cache.mamba = mamba->initial_cache(batch);
+  } else {
+    for (const auto& layer : layers) cache.s4d.push_back(std::static_pointer_cast<S4DBlockImpl>(layer)->s4d->initial_state(batch));
+  }
+  return cache;
+}
+
+Tensor LanguageModelImpl::step(const Tensor& tokens, RecurrentCache& cache) {
+  EMBER_CHECK(is_recurrent(options.mixer), "lm", "the {} mixer has no recurrent step", options.mixer);
+  if (mamba) return mamba->step(tokens, cache.mamba);
+  EMBER_CHECK(cache.s4d.size() == layers.size(), "lm", "step needs one S4D state per layer ({}), got {}", layers.size(),
+              cache.s4d.size());
+  Tensor h = (*embedding)(tokens);
+  for (size_t i = 0; i < layers.size(); ++i) h = std::static_pointer_cast<S4DBlockImpl>(layers[i])->step(h, cache.s4d[i]);
+  return (*head)((*norm)(h));
+}
+
+std::unique_ptr<optim::AdamW> make_optimizer(LanguageModelImpl& model, double lr, double weight_decay) {
+  std::vector<Tensor> no_decay, ssm, rest;
+  if (model.mamba) {
+    no_decay = model.mamba->no_weight_decay_parameters();
+  } else if (model.options.mixer == "s4d") {
+    ssm = nn::split_ssm_parameters(model).ssm;
+  }
+  std::unordered_set<TensorImpl*> special;
+  for (const auto* group : {&no_decay, &ssm})
+    for (const Tensor& p : *group) special.insert(p.impl());
+  for (const Tensor& p : model.parameters())
+    if (!special.count(p.impl())) rest.push_back(p);
+  auto optimizer = std::make_unique<optim::AdamW>(rest, optim::AdamWOptions{.lr = lr, .weight_decay = weight_decay});
+  if (!no_decay.empty()) optimizer->add_param_group(no_decay, {{"weight_decay", 0}});
+  if (!ssm.empty()) optimizer->add_param_group(ssm, {{"lr", std::min(lr, 1e-3)}, {"weight_decay", 0}});
+  return optimizer;
+}
+
 bool LanguageModelImpl::supports_cache() const {
-  if (is_gau(options.mixer)) return false;
+  if (is_gau(options.mixer) || is_recurrent(options.mixer)) return false;
   const nn::Mixer m = parse_mixer(options.mixer);
   return m == nn::Mixer::Softmax || m == nn::Mixer::Flash || m == nn::Mixer::Local;
 }
@@ -87,16 +163,28 @@ std::string generate(LanguageModelImpl& model, const std::string& prompt, int64_
   model.eval();
   std::vector<int64_t> tokens(prompt.begin(), prompt.end());
   if (tokens.empty()) tokens.push_back('\n');
-  const bool cached = model.supports_cache();
+  const bool cached = model.supports_cache(), recurrent = is_recurrent(model.options.mixer);
   std::vector<nn::KVCache> caches;
+  RecurrentCache state;
+  if (recurrent) state = model.initial_cache(1);
   std::string out;
   auto as_tensor = [&](size_t from) {
     std::vector<int64_t> part(tokens.begin() + static_cast<int64_t>(from), tokens.end());
     return from_vector(part, std::vector<int64_t>{1, static_cast<int64_t>(part.size())}, {.dtype = DType::Int64}).to(device);
   };
+  // The recurrent mixers take the new bytes one at a time into a state of constant size.
+  auto recurrent_logits = [&](size_t from) {
+    Tensor logits;
+    for (size_t t = from; t < tokens.size(); ++t)
+      logits = model.step(from_vector(std::vector<int64_t>{tokens[t]}, std::vector<int64_t>{1}, {.dtype = DType::Int64}).to(device),
+                          state);
+    return unsqueeze(logits, 1);  // [1, 1, 256]
+  };
   size_t fed = 0;  // tokens already in the caches
   for (int64_t i = 0; i < count; ++i) {
-    const Tensor logits = cached ? model.forward(as_tensor(fed), caches) : model.forward(as_tensor(0));
+    const Tensor logits = recurrent ? recurrent_logits(fed)
+                          : cached  ? model.forward(as_tensor(fed), caches)
+                                    : model.forward(as_tensor(0));
     fed = tokens.size();
     const Tensor last = select(logits, 1, logits.size(1) - 1);  // [1, 256]
     const int64_t next = multinomial(next_byte_probabilities(last, o), 1, false, &gen).to(Device::cpu()).item<int64_t>();

@@ -2,7 +2,8 @@
 # The language-model trainer's short fixed-seed run on a small model: it must learn (validation loss
 # far below the 5.55 nats of a uniform byte), resume to exactly the losses of a run that never
 # stopped, sample text from a checkpoint reproducibly, train with every mixer, and turn bad options
-# into one line "error: ..." with exit code 1.
+# into one line "error: ..." with exit code 1. The Mamba LM gets the same learning, resuming and
+# sampling checks (its optimizer has a group without weight decay, its sampler a recurrent state).
 #   lm_short_run.sh path/to/lm
 set -euo pipefail
 bin=$1
@@ -39,7 +40,25 @@ head -c 3 "$out/g1.txt" | grep -qF "Q: " || { echo "the sample does not start wi
 cmp -s "$out/g1.txt" "$out/g2.txt" || { echo "two samples with one seed differ"; exit 1; }
 
 # Every mixer trains (a few steps each) and samples (with or without a KV cache).
-for mixer in softmax linear local sparse gau flash-gau; do
+# Mamba: the validation loss falls at every evaluation, to below 3.5 nats after 160 steps; 80 steps
+# then a resume to 160 give the straight run's losses; one seed gives one sample.
+"$bin" "${small[@]}" --mixer mamba --steps 160 --eval-every 40 --out "$out/mamba"
+awk -F, 'NR > 2 && !($3 + 0 < prev) { bad = 1 } NR > 1 { prev = $3 + 0 } END { exit bad || !(prev < 3.5) }' \
+  "$out/mamba/metrics.csv" || { echo "mamba: the validation loss did not fall at every evaluation to below 3.5:"; cat "$out/mamba/metrics.csv"; exit 1; }
+echo "mamba validation losses: $(tail -n +2 "$out/mamba/metrics.csv" | cut -d, -f3 | tr '\n' ' ')"
+"$bin" "${small[@]}" --mixer mamba --steps 80 --eval-every 40 --out "$out/mamba-b"
+"$bin" "${small[@]}" --mixer mamba --steps 160 --eval-every 40 --out "$out/mamba-b" --resume "$out/mamba-b/checkpoint.safetensors"
+straight=$(tail -1 "$out/mamba/metrics.csv" | cut -d, -f1-3)
+resumed=$(tail -1 "$out/mamba-b/metrics.csv" | cut -d, -f1-3)
+[[ "$straight" == "$resumed" ]] || { echo "mamba: resumed run differs: $straight against $resumed"; exit 1; }
+mgen=(--mixer mamba --generate --resume "$out/mamba/checkpoint.safetensors" --prompt "Q: " --top-k 20)
+"$bin" "${small[@]}" "${mgen[@]}" --out "$out/g" >"$out/m1.txt"
+"$bin" "${small[@]}" "${mgen[@]}" --out "$out/g" >"$out/m2.txt"
+head -c 3 "$out/m1.txt" | grep -qF "Q: " || { echo "mamba: the sample does not start with its prompt"; exit 1; }
+(( $(wc -c <"$out/m1.txt") >= 43 )) || { echo "mamba: the sample is shorter than prompt + 40 bytes"; exit 1; }
+cmp -s "$out/m1.txt" "$out/m2.txt" || { echo "mamba: two samples with one seed differ"; exit 1; }
+
+for mixer in softmax linear local sparse gau flash-gau mamba s4d; do
   "$bin" "${small[@]}" --mixer "$mixer" --window 16 --block 16 --steps 3 --eval-every 3 --out "$out/$mixer"
   [[ -s "$out/$mixer/sample.txt" ]] || { echo "--mixer $mixer wrote no sample"; exit 1; }
 done
