@@ -27,11 +27,14 @@ int run_case() {
     auto decay = torch::exp(dt.unsqueeze(-1) * A.unsqueeze(1));                     // [b, D, L, N]
     auto drive = (dt * u).unsqueeze(-1) * B.transpose(1, 2).unsqueeze(1);           // [b, D, L, N]
     auto Ct = C.transpose(1, 2).unsqueeze(1);                                       // [b, 1, L, N]
+    // unbind, not select(2, t): select's backward writes each step's gradient into a zero tensor of
+    // the full [b, D, L, N] size (256 of them per call); unbind's backward stacks the slices once.
+    const auto decays = decay.unbind(2), drives = drive.unbind(2), Cs = Ct.unbind(2);
     auto x = torch::zeros({batch, D, N});
     std::vector<torch::Tensor> ys;
     for (int64_t t = 0; t < L; ++t) {
-      x = decay.select(2, t) * x + drive.select(2, t);
-      ys.push_back((x * Ct.select(2, t)).sum(-1));
+      x = decays[t] * x + drives[t];
+      ys.push_back((x * Cs[t]).sum(-1));
     }
     auto out = (torch::stack(ys, 2) + Dskip.unsqueeze(-1) * u) * torch::silu(z);
     bench::do_not_optimize(torch::autograd::grad({out}, {u, delta, A, B, C, Dskip, z, bias}, {g}));
