@@ -10,8 +10,9 @@
 //                               gradients once;
 //   torch_w11_mamba_lm select   also W11/mamba-select: selective_scan_ref's indexing, decay[:, :, t],
 //                               whose backward in libtorch 1.13 allocates and zero-fills a whole
-//                               [b, D, L, N] tensor (134 MB) per position: slower by a large factor,
-//                               so not the peer the target is measured against.
+//                               [b, D, L, N] tensor (134 MB) per position: over a minute a step
+//                               here (23 steps did not end in 36 minutes), so not the peer the
+//                               target is measured against.
 #include <torch/torch.h>
 
 #include <cmath>
