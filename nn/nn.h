@@ -9,3 +9,4 @@
 #include <ember/nn/spectral_norm.h>
 #include <ember/nn/ssm/mamba.h>
 #include <ember/nn/ssm/s4d.h>
+#include <ember/nn/vector_quantizer.h>
