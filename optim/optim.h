@@ -1,6 +1,7 @@
 #pragma once
 #include <ember/optim/clip.h>
 #include <ember/optim/ema.h>
+#include <ember/optim/grad_scaler.h>
 #include <ember/optim/lr_scheduler.h>
 #include <ember/optim/optimizer.h>
 #include <ember/optim/optimizers.h>
