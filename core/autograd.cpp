@@ -425,6 +425,8 @@ Tensor& Tensor::retain_grad() {
 }
 
 namespace detail {
+bool running_backward_formula() { return in_backward_formula; }
+
 void check_forward_anomaly(const char* op, const Tensor& out) {
   if (in_backward_formula) return;  // the engine checks the formula's results (check_backward_anomaly)
   if (out.defined() && out.is_floating_point() &&

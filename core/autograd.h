@@ -143,6 +143,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
               bool retain_graph = false, bool create_graph = false);
 
+namespace detail {
+// Whether the engine is running a node's backward formula on this thread (autocast leaves the ops
+// of backward formulas alone).
+bool running_backward_formula();
+}  // namespace detail
+
 namespace autograd {
 // The edge a gradient for t flows into: its grad_fn, or its leaf's AccumulateGrad.
 Edge gradient_edge(const Tensor& t);

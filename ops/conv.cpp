@@ -2,6 +2,7 @@
 // the adjoint of unfold); conv2d is unfold + matmul, conv_transpose2d is matmul + fold. Every
 // gradient is therefore made of unfold, fold and matmul, and differentiates again to any order.
 #include <ember/ops/conv.h>
+#include <ember/core/autocast.h>
 
 #include <ember/ops/ops.h>
 
@@ -138,8 +139,11 @@ Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, Size2 dilation,
   return fold_raw(cols, output_size, w, false);
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride, Size2 padding,
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
+  const Tensor x = detail::autocast_operand("conv2d", x_in);
+  const Tensor weight = detail::autocast_operand("conv2d", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("conv2d", bias_in);
   check_conv_operands("conv2d", x, weight, bias, 2);
   const int64_t N = x.size(0), C = x.size(1), O = weight.size(0);
   EMBER_CHECK(groups > 0, "conv2d", "groups must be positive, got {}", groups);
@@ -165,8 +169,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>
   return contiguous(out);
 }
 
-Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,
+Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, int64_t stride,
               int64_t padding, int64_t dilation, int64_t groups) {
+  const Tensor x = detail::autocast_operand("conv1d", x_in);
+  const Tensor weight = detail::autocast_operand("conv1d", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("conv1d", bias_in);
   const char* op = "conv1d";
   check_conv_operands(op, x, weight, bias, 1);
   EMBER_CHECK(groups > 0 && x.size(1) % groups == 0 && weight.size(0) % groups == 0, op,
@@ -185,8 +192,11 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>
   return squeeze(out, 2);
 }
 
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride,
+Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, Size2 stride,
                         Size2 padding, Size2 output_padding, int64_t groups, Size2 dilation) {
+  const Tensor x = detail::autocast_operand("conv_transpose2d", x_in);
+  const Tensor weight = detail::autocast_operand("conv_transpose2d", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("conv_transpose2d", bias_in);
   const char* op = "conv_transpose2d";
   check_conv_operands(op, x, weight, bias, 2);
   const int64_t N = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);

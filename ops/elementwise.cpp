@@ -2,6 +2,7 @@
 // result dtype and broadcasts them with expand views, so the primitives below see equal shapes and
 // dtypes, and never have to unbroadcast a gradient (expand's backward sums).
 #include <ember/ops/elementwise.h>
+#include <ember/core/autocast.h>
 
 #include <cmath>
 #include <numbers>
@@ -373,8 +374,8 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) { return a +
 Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::Neg, x, false); }
 Tensor abs(const Tensor& x) { return unary("abs", UnaryOp::Abs, x, false); }
 Tensor sign(const Tensor& x) { return unary("sign", UnaryOp::Sign, x, false); }
-Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::Exp, x, true); }
-Tensor log(const Tensor& x) { return unary("log", UnaryOp::Log, x, true); }
+Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::Exp, detail::autocast_operand("exp", x), true); }
+Tensor log(const Tensor& x) { return unary("log", UnaryOp::Log, detail::autocast_operand("log", x), true); }
 Tensor log1p(const Tensor& x) { return unary("log1p", UnaryOp::Log1p, x, true); }
 Tensor expm1(const Tensor& x) { return unary("expm1", UnaryOp::Expm1, x, true); }
 Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::Sqrt, x, true); }

@@ -1,6 +1,7 @@
 // Matrix products. One primitive, BatchedMatmul over equal batch shapes (broadcast batch dims are
 // stride-0 expand views, which the kernel reads without copying); everything else reshapes into it.
 #include <ember/ops/linalg.h>
+#include <ember/core/autocast.h>
 
 #include <ember/ops/ops.h>
 
@@ -39,7 +40,9 @@ void check_matmul_inputs(const char* op, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = detail::autocast_operand("matmul", a_in);
+  const Tensor b = detail::autocast_operand("matmul", b_in);
   check_matmul_inputs("matmul", a, b);
   const int64_t ka = a.shape().back();
   const int64_t kb = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
@@ -67,7 +70,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   return apply(BatchedMatmul{}, a, b);
 }
 
-Tensor mm(const Tensor& a, const Tensor& b) {
+Tensor mm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = detail::autocast_operand("mm", a_in);
+  const Tensor b = detail::autocast_operand("mm", b_in);
   check_matmul_inputs("mm", a, b);
   EMBER_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "mm", "expected [m, k] @ [k, n], got {} @ {}",
               shape_str(a.shape()), shape_str(b.shape()));
@@ -86,7 +91,10 @@ Tensor dot(const Tensor& a, const Tensor& b) {
   return matmul(a, b);
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in) {
+  const Tensor x = detail::autocast_operand("linear", x_in);
+  const Tensor weight = detail::autocast_operand("linear", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("linear", bias_in);
   const char* op = "linear";
   const bool has_bias = bias && bias->defined();
   EMBER_CHECK(x.defined() && weight.defined(), op, "got an undefined {}",

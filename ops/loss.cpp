@@ -1,5 +1,6 @@
 // Losses as composites of primitives; the formulas follow torch.nn.functional's definitions.
 #include <ember/ops/loss.h>
+#include <ember/core/autocast.h>
 
 #include <ember/ops/ops.h>
 
@@ -35,13 +36,17 @@ std::pair<Tensor, Tensor> flatten_classes(const char* op, const Tensor& input, c
 
 }  // namespace
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction) {
+  const Tensor input = detail::autocast_operand("mse_loss", input_in);
+  const Tensor target = detail::autocast_operand("mse_loss", target_in);
   check_same_shape("mse_loss", input, target);
   Tensor d = input - target;
   return reduce_loss("mse_loss", d * d, reduction);
 }
 
-Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+Tensor l1_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction) {
+  const Tensor input = detail::autocast_operand("l1_loss", input_in);
+  const Tensor target = detail::autocast_operand("l1_loss", target_in);
   check_same_shape("l1_loss", input, target);
   return reduce_loss("l1_loss", abs(input - target), reduction);
 }
@@ -75,8 +80,11 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const std:
 }
 }  // namespace
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight, int64_t ignore_index,
+Tensor nll_loss(const Tensor& input_in, const Tensor& target_in, const std::optional<Tensor>& weight_in, int64_t ignore_index,
                 const std::string& reduction) {
+  const Tensor input = detail::autocast_operand("nll_loss", input_in);
+  const Tensor target = detail::autocast_operand("nll_loss", target_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("nll_loss", weight_in);
   return nll("nll_loss", input, target, weight, ignore_index, reduction);
 }
 
@@ -86,9 +94,12 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
                        options.label_smoothing);
 }
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target,
-                     const std::optional<Tensor>& weight_or_undefined, int64_t ignore_index,
+Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in,
+                     const std::optional<Tensor>& weight_or_undefined_in, int64_t ignore_index,
                      const std::string& reduction, double label_smoothing) {
+  const Tensor input = detail::autocast_operand("cross_entropy", input_in);
+  const Tensor target = detail::autocast_operand("cross_entropy", target_in);
+  const std::optional<Tensor> weight_or_undefined = detail::autocast_operand("cross_entropy", weight_or_undefined_in);
   const char* op = "cross_entropy";
   EMBER_CHECK(input.defined() && target.defined(), op, "got an undefined {}",
               input.defined() ? "target" : "input");
@@ -148,8 +159,11 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   return nll * (1 - label_smoothing) + smooth_red * (label_smoothing / c);
 }
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+Tensor binary_cross_entropy(const Tensor& input_in, const Tensor& target_in, const std::optional<Tensor>& weight_in,
                             const std::string& reduction) {
+  const Tensor input = detail::autocast_operand("binary_cross_entropy", input_in);
+  const Tensor target = detail::autocast_operand("binary_cross_entropy", target_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("binary_cross_entropy", weight_in);
   check_same_shape("binary_cross_entropy", input, target);
   // As in PyTorch: the input is a probability; a logit passed by mistake is an error, not a loss.
   {
@@ -171,8 +185,12 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const std
   return reduce_loss("binary_cross_entropy", loss, reduction);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
-                                        const std::string& reduction, const std::optional<Tensor>& pos_weight) {
+Tensor binary_cross_entropy_with_logits(const Tensor& input_in, const Tensor& target_in, const std::optional<Tensor>& weight_in,
+                                        const std::string& reduction, const std::optional<Tensor>& pos_weight_in) {
+  const Tensor input = detail::autocast_operand("binary_cross_entropy_with_logits", input_in);
+  const Tensor target = detail::autocast_operand("binary_cross_entropy_with_logits", target_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("binary_cross_entropy_with_logits", weight_in);
+  const std::optional<Tensor> pos_weight = detail::autocast_operand("binary_cross_entropy_with_logits", pos_weight_in);
   check_same_shape("binary_cross_entropy_with_logits", input, target);
   // -[p y log s(x) + (1 - y) log(1 - s(x))] with log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
   Tensor log_sig = log_sigmoid(input);

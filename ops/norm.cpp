@@ -2,6 +2,7 @@
 // some dims, then an optional per-feature affine map, written with public ops only: the gradient and
 // the gradient of the gradient come from mean, mul and rsqrt.
 #include <ember/ops/norm.h>
+#include <ember/core/autocast.h>
 
 #include <cmath>
 #include <limits>
@@ -58,8 +59,11 @@ bool has(const std::optional<Tensor>& t) { return t && t->defined(); }
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight,
-                  const std::optional<Tensor>& bias, bool training, double momentum, double eps) {
+Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight_in,
+                  const std::optional<Tensor>& bias_in, bool training, double momentum, double eps) {
+  const Tensor x = detail::autocast_operand("batch_norm", x_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("batch_norm", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("batch_norm", bias_in);
   const char* op = "batch_norm";
   EMBER_CHECK(x.defined(), op, "got an undefined input");
   check_floating(op, x);
@@ -115,8 +119,11 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                     options.bias, options.training, options.momentum, options.eps);
 }
 
-Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight,
-                  const std::optional<Tensor>& bias, double eps) {
+Tensor layer_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight_in,
+                  const std::optional<Tensor>& bias_in, double eps) {
+  const Tensor x = detail::autocast_operand("layer_norm", x_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("layer_norm", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("layer_norm", bias_in);
   const char* op = "layer_norm";
   EMBER_CHECK(x.defined(), op, "got an undefined input");
   check_floating(op, x);
@@ -129,8 +136,11 @@ Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape, co
   return y;
 }
 
-Tensor group_norm(const Tensor& x, int64_t num_groups, const std::optional<Tensor>& weight,
-                  const std::optional<Tensor>& bias, double eps) {
+Tensor group_norm(const Tensor& x_in, int64_t num_groups, const std::optional<Tensor>& weight_in,
+                  const std::optional<Tensor>& bias_in, double eps) {
+  const Tensor x = detail::autocast_operand("group_norm", x_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("group_norm", weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand("group_norm", bias_in);
   const char* op = "group_norm";
   EMBER_CHECK(x.defined(), op, "got an undefined input");
   check_floating(op, x);
@@ -151,8 +161,10 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const std::optional<Tenso
   return y;
 }
 
-Tensor rms_norm(const Tensor& x, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight,
+Tensor rms_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight_in,
                 std::optional<double> eps) {
+  const Tensor x = detail::autocast_operand("rms_norm", x_in);
+  const std::optional<Tensor> weight = detail::autocast_operand("rms_norm", weight_in);
   const char* op = "rms_norm";
   EMBER_CHECK(x.defined(), op, "got an undefined input");
   check_floating(op, x);

@@ -1,6 +1,7 @@
 // Reductions. Sum, prod and amax/amin are primitives; mean, var, std, logsumexp and norm are
 // composites of them, so their gradients (and gradients of gradients) come for free.
 #include <ember/ops/reduce.h>
+#include <ember/core/autocast.h>
 
 #include <algorithm>
 #include <cmath>
@@ -169,13 +170,15 @@ DType sum_dtype(DType t) { return is_floating(t) ? t : DType::Int64; }
 
 }  // namespace
 
-Tensor sum(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+Tensor sum(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
+  const Tensor x = detail::autocast_operand("sum", x_in);
   Dims d = reduce_dims("sum", x, dims);
   Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
   return apply(Sum{d, keepdim, x.shape()}, in);
 }
 
-Tensor mean(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+Tensor mean(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
+  const Tensor x = detail::autocast_operand("mean", x_in);
   EMBER_CHECK(x.is_floating_point(), "mean", "expected a floating-point tensor, got {} of shape {}", x.dtype(),
               shape_str(x.shape()));
   Dims d = reduce_dims("mean", x, dims);
@@ -183,7 +186,8 @@ Tensor mean(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
   return sum(x, d, keepdim) / static_cast<double>(n);  // 0/0 = NaN for an empty mean, as in PyTorch
 }
 
-Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+Tensor prod(const Tensor& x_in, std::optional<int64_t> dim, bool keepdim) {
+  const Tensor x = detail::autocast_operand("prod", x_in);
   if (!dim) return prod(flatten(x), 0, false).reshape(keepdim ? Shape(x.dim(), 1) : Shape{});
   const int64_t d = normalize_dim("prod", *dim, x.dim());
   Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
@@ -191,7 +195,8 @@ Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   return apply(Prod{d, keepdim}, in);
 }
 
-Tensor var(const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+Tensor var(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  const Tensor x = detail::autocast_operand("var", x_in);
   check_floating("var", x);
   Dims d = reduce_dims("var", x, dims);
   const int64_t n = count_of(x, d);
@@ -199,7 +204,8 @@ Tensor var(const Tensor& x, std::span<const int64_t> dims, int64_t correction, b
   return sum(centered * centered, d, keepdim) / static_cast<double>(std::max<int64_t>(n - correction, 0));
 }
 
-Tensor std(const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+Tensor std(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  const Tensor x = detail::autocast_operand("std", x_in);
   return sqrt(var(x, dims, correction, keepdim));
 }
 
@@ -253,7 +259,8 @@ ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) {
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmax", ReduceOp::ArgMax, x, dim, keepdim); }
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme("argmin", ReduceOp::ArgMin, x, dim, keepdim); }
 
-Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
+Tensor logsumexp(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
+  const Tensor x = detail::autocast_operand("logsumexp", x_in);
   check_floating("logsumexp", x);
   Dims d = reduce_dims("logsumexp", x, dims);
   // An empty input has no max to shift by; the sum of nothing is 0 and its log -inf (as in PyTorch).
@@ -266,7 +273,8 @@ Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim) {
   return keepdim ? out : reshape(out, reduced_shape(x, d, false));
 }
 
-Tensor norm(const Tensor& x, double p, std::span<const int64_t> dims, bool keepdim) {
+Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool keepdim) {
+  const Tensor x = detail::autocast_operand("norm", x_in);
   EMBER_CHECK(x.defined(), "norm", "got an undefined tensor");
   check_floating("norm", x);
   Dims d = reduce_dims("norm", x, dims);
@@ -285,7 +293,8 @@ Tensor norm(const Tensor& x, double p, std::span<const int64_t> dims, bool keepd
   return where(is_zero, zeros_like(s), pow(safe, 1.0 / p));
 }
 
-Tensor cumsum(const Tensor& x, int64_t dim) {
+Tensor cumsum(const Tensor& x_in, int64_t dim) {
+  const Tensor x = detail::autocast_operand("cumsum", x_in);
   const int64_t d = normalize_dim("cumsum", dim, x.dim());
   Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
   if (x.dim() == 0) return clone(in);

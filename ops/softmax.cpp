@@ -2,12 +2,14 @@
 // shift m is detached (softmax does not depend on it), so the gradient is exact and twice
 // differentiable without a hand-written rule.
 #include <ember/ops/softmax.h>
+#include <ember/core/autocast.h>
 
 #include <ember/ops/ops.h>
 
 namespace ember {
 
-Tensor softmax(const Tensor& x, int64_t dim) {
+Tensor softmax(const Tensor& x_in, int64_t dim) {
+  const Tensor x = detail::autocast_operand("softmax", x_in);
   check_floating("softmax", x);
   const int64_t d = normalize_dim("softmax", dim, x.dim());
   if (x.dim() == 0) return exp(x - x.detach());
@@ -18,7 +20,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   return e / sum(e, {d}, true);
 }
 
-Tensor log_softmax(const Tensor& x, int64_t dim) {
+Tensor log_softmax(const Tensor& x_in, int64_t dim) {
+  const Tensor x = detail::autocast_operand("log_softmax", x_in);
   check_floating("log_softmax", x);
   const int64_t d = normalize_dim("log_softmax", dim, x.dim());
   if (x.dim() == 0) return x - x;

@@ -5,6 +5,7 @@
 // <ember/testing/gradcheck.h>, for checking the backward of ops users write, is not included.
 
 // Tensors, dtypes, devices, the autograd engine and its functional transforms.
+#include <ember/core/autocast.h>
 #include <ember/core/autograd.h>
 #include <ember/core/device.h>
 #include <ember/core/dtype.h>

@@ -1,5 +1,6 @@
 // The public attention ops: argument checks, then the math path or the fused kernel.
 #include <ember/ops/attention/attention.h>
+#include <ember/core/autocast.h>
 
 #include <cmath>
 
@@ -76,8 +77,11 @@ Tensor checked_mask(const char* op, const Tensor& mask, const Inputs& in) {
 
 }  // namespace
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                     const AttentionOptions& options) {
+  const Tensor q = detail::autocast_operand("scaled_dot_product_attention", q_in);
+  const Tensor k = detail::autocast_operand("scaled_dot_product_attention", k_in);
+  const Tensor v = detail::autocast_operand("scaled_dot_product_attention", v_in);
   const char* op = "scaled_dot_product_attention";
   const Inputs in = check_inputs(op, q, k, v);
   EMBER_CHECK(options.dropout >= 0 && options.dropout < 1, op, "dropout must be in [0, 1), got {}", options.dropout);
@@ -97,7 +101,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return run(op, in, vis, options.path, flash_ok, why_not, options.dropout, options.generator);
 }
 
-Tensor local_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LocalAttentionOptions& options) {
+Tensor local_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const LocalAttentionOptions& options) {
+  const Tensor q = detail::autocast_operand("local_attention", q_in);
+  const Tensor k = detail::autocast_operand("local_attention", k_in);
+  const Tensor v = detail::autocast_operand("local_attention", v_in);
   const char* op = "local_attention";
   const Inputs in = check_inputs(op, q, k, v);
   EMBER_CHECK(options.window >= 1, op, "window must be >= 1, got {}", options.window);

@@ -5,6 +5,7 @@
 // chunk's S_c is an exclusive cumulative sum of the per-chunk products, computed for all chunks at
 // once: the whole op is a handful of batched matmuls, O(n C d + n d dv) work, O(n / C d dv) memory.
 #include <ember/ops/attention/attention.h>
+#include <ember/core/autocast.h>
 
 #include <cmath>
 
@@ -52,7 +53,10 @@ Tensor linear_attention_reference(const Tensor& q, const Tensor& k, const Tensor
   return finish(in, matmul(a, in.v) / (sum(a, {-1}, true) + o.eps));
 }
 
-Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& o) {
+Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const LinearAttentionOptions& o) {
+  const Tensor q = detail::autocast_operand("linear_attention", q_in);
+  const Tensor k = detail::autocast_operand("linear_attention", k_in);
+  const Tensor v = detail::autocast_operand("linear_attention", v_in);
   const attention::Inputs in = checked("linear_attention", q, k, v, o);
   const Tensor fq = feature(in.q, o.feature_map), fk = feature(in.k, o.feature_map);
   if (!o.causal) {

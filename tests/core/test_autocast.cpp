@@ -1,0 +1,176 @@
+// Autocast: the output dtype of every op in the policy table, inside and outside a scope; float64
+// left alone; nested scopes and threads; gradients in each parameter's dtype; backward formulas not
+// autocast; and a bad autocast dtype.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <ember/core/autocast.h>
+#include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
+
+using namespace ember;
+
+namespace {
+
+// One call of each op in the table, on inputs of dtype `t` (int64 class targets where an op wants them).
+std::map<std::string, std::function<Tensor(DType)>> op_calls() {
+  auto r = [](std::initializer_list<int64_t> shape, DType t) { return randn(shape).to(t); };
+  return {
+      {"matmul", [=](DType t) { return matmul(r({3, 4}, t), r({4, 2}, t)); }},
+      {"mm", [=](DType t) { return mm(r({3, 4}, t), r({4, 2}, t)); }},
+      {"linear", [=](DType t) { return linear(r({3, 4}, t), r({2, 4}, t), r({2}, t)); }},
+      {"conv1d", [=](DType t) { return conv1d(r({1, 2, 8}, t), r({3, 2, 3}, t), r({3}, t)); }},
+      {"conv2d", [=](DType t) { return conv2d(r({1, 2, 5, 5}, t), r({3, 2, 3, 3}, t), r({3}, t)); }},
+      {"conv_transpose2d", [=](DType t) { return conv_transpose2d(r({1, 2, 4, 4}, t), r({2, 3, 3, 3}, t), r({3}, t)); }},
+      {"scaled_dot_product_attention",
+       [=](DType t) { return scaled_dot_product_attention(r({1, 2, 5, 4}, t), r({1, 2, 5, 4}, t), r({1, 2, 5, 4}, t)); }},
+      {"local_attention",
+       [=](DType t) {
+         return local_attention(r({1, 2, 6, 4}, t), r({1, 2, 6, 4}, t), r({1, 2, 6, 4}, t), {.window = 2});
+       }},
+      {"linear_attention",
+       [=](DType t) { return linear_attention(r({1, 2, 6, 4}, t), r({1, 2, 6, 4}, t), r({1, 2, 6, 4}, t)); }},
+      {"softmax", [=](DType t) { return softmax(r({3, 4}, t), 1); }},
+      {"log_softmax", [=](DType t) { return log_softmax(r({3, 4}, t), 1); }},
+      {"layer_norm",
+       [=](DType t) {
+         const int64_t n = 4;
+         return layer_norm(r({3, 4}, t), std::span<const int64_t>(&n, 1), r({4}, t), r({4}, t));
+       }},
+      {"group_norm", [=](DType t) { return group_norm(r({2, 4, 3}, t), 2, r({4}, t), r({4}, t)); }},
+      {"batch_norm",
+       [=](DType t) { return batch_norm(r({4, 3}, t), zeros({3}), ones({3}), r({3}, t), r({3}, t), true, 0.1, 1e-5); }},
+      {"rms_norm",
+       [=](DType t) {
+         const int64_t n = 4;
+         return rms_norm(r({3, 4}, t), std::span<const int64_t>(&n, 1), r({4}, t));
+       }},
+      {"mse_loss", [=](DType t) { return mse_loss(r({3, 4}, t), r({3, 4}, t)); }},
+      {"l1_loss", [=](DType t) { return l1_loss(r({3, 4}, t), r({3, 4}, t)); }},
+      {"nll_loss", [=](DType t) { return nll_loss(log_softmax(r({3, 4}, t), 1).to(t), from_vector<int64_t>({0, 3, 1})); }},
+      {"cross_entropy", [=](DType t) { return cross_entropy(r({3, 4}, t), from_vector<int64_t>({0, 3, 1})); }},
+      {"binary_cross_entropy", [=](DType t) { return binary_cross_entropy(rand({3}).to(t), rand({3}).to(t)); }},
+      {"binary_cross_entropy_with_logits",
+       [=](DType t) { return binary_cross_entropy_with_logits(r({3}, t), rand({3}).to(t)); }},
+      {"sum", [=](DType t) { return sum(r({3, 4}, t)); }},
+      {"mean", [=](DType t) { return mean(r({3, 4}, t)); }},
+      {"prod", [=](DType t) { return prod(r({3, 4}, t)); }},
+      {"var", [=](DType t) { return var(r({3, 4}, t)); }},
+      {"std", [=](DType t) { return ember::std(r({3, 4}, t)); }},
+      {"norm", [=](DType t) { return norm(r({3, 4}, t)); }},
+      {"logsumexp",
+       [=](DType t) {
+         const int64_t d = 1;
+         return logsumexp(r({3, 4}, t), std::span<const int64_t>(&d, 1));
+       }},
+      {"cumsum", [=](DType t) { return cumsum(r({3, 4}, t), 1); }},
+      {"exp", [=](DType t) { return exp(r({3, 4}, t)); }},
+      {"log", [=](DType t) { return log(rand({3, 4}).to(t) + 0.5); }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("autocast: every op of the policy table has its output dtype", "[core][autocast]") {
+  manual_seed(1);
+  const auto calls = op_calls();
+  REQUIRE(calls.size() == autocast_policy_table().size());
+  for (const AutocastRule& rule : autocast_policy_table()) {
+    INFO("op " << rule.op);
+    const auto call = calls.find(std::string(rule.op));
+    REQUIRE(call != calls.end());
+    for (DType low : {DType::BFloat16, DType::Float16}) {
+      autocast scope(low);
+      if (rule.policy == AutocastPolicy::kLowPrecision) {
+        CHECK(call->second(DType::Float32).dtype() == low);  // float32 operands run in the low type
+      } else {
+        CHECK(call->second(low).dtype() == DType::Float32);  // 16-bit operands run in float32
+        CHECK(call->second(DType::Float32).dtype() == DType::Float32);
+      }
+      CHECK(call->second(DType::Float64).dtype() == DType::Float64);  // float64 is never cast
+    }
+    // Outside a scope nothing is cast.
+    CHECK(call->second(DType::Float32).dtype() == DType::Float32);
+  }
+}
+
+TEST_CASE("autocast: ops outside the table follow their inputs", "[core][autocast]") {
+  autocast scope(DType::BFloat16);
+  const Tensor a = randn({4}), b = randn({4}).to(DType::BFloat16);
+  CHECK((a * a).dtype() == DType::Float32);
+  CHECK(relu(b).dtype() == DType::BFloat16);
+  CHECK((a + b).dtype() == DType::Float32);  // the usual promotion
+}
+
+TEST_CASE("autocast: scopes nest, restore, and belong to one thread", "[core][autocast]") {
+  const Tensor a = randn({2, 3}), b = randn({3, 2});
+  CHECK(!autocast_state().enabled);
+  {
+    autocast outer(DType::BFloat16);
+    CHECK(matmul(a, b).dtype() == DType::BFloat16);
+    {
+      autocast inner(DType::Float16);
+      CHECK(matmul(a, b).dtype() == DType::Float16);
+      {
+        autocast off(DType::BFloat16, false);
+        CHECK(matmul(a, b).dtype() == DType::Float32);
+      }
+      CHECK(matmul(a, b).dtype() == DType::Float16);
+    }
+    CHECK(matmul(a, b).dtype() == DType::BFloat16);
+    DType other_thread = DType::Int64;
+    std::thread([&] { other_thread = matmul(a, b).dtype(); }).join();
+    CHECK(other_thread == DType::Float32);
+  }
+  CHECK(!autocast_state().enabled);
+  CHECK(matmul(a, b).dtype() == DType::Float32);
+}
+
+TEST_CASE("autocast: gradients come back in each parameter's dtype, close to float32's", "[core][autocast]") {
+  manual_seed(3);
+  auto net = nn::Sequential({nn::Linear(8, 16), nn::ReLU(), nn::Linear(16, 4)});
+  const Tensor x = randn({32, 8});
+  const Tensor target = randint(0, 4, {32});
+  cross_entropy((*net)(x), target).backward();
+  std::vector<Tensor> reference;
+  for (const Tensor& p : net->parameters()) reference.push_back(p.grad().clone());
+  net->zero_grad();
+  Tensor loss;
+  {
+    autocast scope(DType::BFloat16);
+    Tensor logits = (*net)(x);
+    CHECK(logits.dtype() == DType::BFloat16);
+    loss = cross_entropy(logits, target);
+    CHECK(loss.dtype() == DType::Float32);
+    loss.backward();  // inside the scope: backward formulas are not autocast
+  }
+  const auto params = net->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    REQUIRE(params[i].grad().defined());
+    CHECK(params[i].grad().dtype() == DType::Float32);
+    // bfloat16 keeps 8 bits of mantissa: each gradient within 5% of float32's in norm.
+    const double err = norm(params[i].grad() - reference[i]).item_double();
+    CHECK(err <= 0.05 * norm(reference[i]).item_double() + 1e-6);
+  }
+}
+
+TEST_CASE("autocast: a backward formula runs in its forward's dtypes", "[core][autocast]") {
+  autocast scope(DType::BFloat16);
+  Tensor x = randn({5}).to(DType::BFloat16).requires_grad_();
+  Tensor y = sum(x * x);  // sum casts to float32 in forward; its backward must not cast x's gradient
+  CHECK(y.dtype() == DType::Float32);
+  y.backward();
+  REQUIRE(x.grad().defined());
+  CHECK(x.grad().dtype() == DType::BFloat16);
+}
+
+TEST_CASE("autocast: the dtype must be a 16-bit float", "[core][autocast]") {
+  CHECK_THROWS_WITH(autocast(DType::Float32), Catch::Contains("autocast") && Catch::Contains("bfloat16 or float16"));
+  CHECK_THROWS_WITH(autocast_policy("no_such_op"), Catch::Contains("no_such_op"));
+  CHECK(!autocast_state().enabled);
+}
