@@ -70,7 +70,7 @@ class VectorQuantizerImpl : public Module {
   // [K, D]: a parameter (gradient-trained) or a buffer (EMA).
   Tensor codebook;
   // EMA state (buffers, also present without EMA so that a checkpoint has one layout): cluster sizes
-  // [K] and sums [K, D]; usage counts since the last restart [K] (float64 counts).
+  // [K] and sums [K, D]; usage counts since the last restart [K] (int64).
   Tensor ema_cluster_size, ema_embed_sum, usage;
   int64_t num_codes, code_dim;
   VectorQuantizerOptions options;

@@ -9,6 +9,7 @@
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/classify/network.h"
+#include "examples/common/amp.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include <ember/io/checkpoint.h>
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
     auto model = examples::make_classifier();
     model->to(device);  // before the optimizer, whose state follows the parameters' device
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
+    examples::MixedPrecision amp(opt.amp);
+    amp.scaler().add_parameter_names(*model);
     if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
       step = io::load_checkpoint(opt.resume, ck);
+      amp.load_state(ck.extra);
       fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }
     const int64_t steps_per_epoch = train_loader.num_batches();
@@ -87,11 +91,16 @@ int main(int argc, char** argv) {
       for (const data::Batch& b : train_loader) {
         // On a GPU the copies are queued on the device's stream behind the previous step's work.
         const Tensor images = b.data.to(device), labels = b.target.to(device);
-        Tensor logits = (*model)(images);
-        Tensor loss = cross_entropy(logits, labels);
+        Tensor logits, loss;
+        {
+          auto scope = amp.autocast();
+          logits = (*model)(images);
+          loss = cross_entropy(logits, labels);
+        }
         optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
+        amp.backward(loss);
+        amp.step(optimizer);
+        amp.update();
         ++step;
         ++batches;
         loss_sum += loss.item<double>();
@@ -118,6 +127,7 @@ int main(int argc, char** argv) {
       log.row(epoch + 1, step, loss_sum / std::max<int64_t>(batches, 1), double(correct) / double(std::max<int64_t>(seen, 1)),
               test.loss, test.accuracy, double(seen) / epoch_secs, total_secs);
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer, .step = step};
+      amp.save_state(ck.extra);
       io::save_checkpoint(checkpoint_path, ck);
       saved_checkpoint = true;
     }

@@ -115,7 +115,8 @@ void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_at_least(1));
   app.add_option("--lr", o.lr, "Learning rate")->check(number_above(0));
   app.add_option("--device", o.device, "cpu or cuda[:N]");
-  app.add_flag("--amp", o.amp, "Mixed precision (autocast to bfloat16 where supported)");
+  app.add_option("--amp", o.amp, "Mixed precision: bf16 or fp16 autocast (fp16 with loss scaling), or off")
+      ->check(CLI::IsMember({"off", "bf16", "fp16"}));
   app.add_option("--seed", o.seed, "Random seed")->check(unsigned_integer());
   app.add_option("--out", o.out, "Folder for metrics, images and checkpoints");
   app.add_option("--resume", o.resume, "Checkpoint to resume from");

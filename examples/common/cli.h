@@ -18,7 +18,7 @@ struct CommonOptions {
   int64_t batch_size = 64;
   double lr = 1e-3;
   std::string device = "cpu";
-  bool amp = false;
+  std::string amp = "off";  // off, bf16 or fp16 (examples/common/amp.h)
   uint64_t seed = 0;
   std::string out = "out";
   std::string resume;

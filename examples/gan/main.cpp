@@ -13,6 +13,7 @@
 #include <optional>
 
 #include <ember/data/fashion_mnist.h>
+#include "examples/common/amp.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
@@ -157,6 +158,8 @@ int main(int argc, char** argv) {
                  "safetensors file (tests/examples/make_gan_reference.py replays them in PyTorch)");
   return examples::run_trainer(app, argc, argv, [&] {
     const Device device = examples::select_device(opt.device, "gan");
+    examples::MixedPrecision amp(opt.amp);
+    amp.require_no_loss_scaling("gan", "the two optimizers and the gradient penalty do not scale their losses yet");
     const bool images = g.data == "fashion-mnist";
     const bool wasserstein = g.loss == "wgan" || g.loss == "wgan-gp";
     if (g.critic_steps <= 0) g.critic_steps = wasserstein ? 5 : 1;
@@ -257,6 +260,9 @@ int main(int argc, char** argv) {
     const int64_t first_step = step;
     auto critic_fn = [&](const Tensor& x) { return D(x); };
     while (step < opt.steps) {
+      // Backward formulas and optimizer updates are not autocast, so one scope covers the steps;
+      // it ends before the figures and PNGs, which are float32.
+      std::optional<AutocastGuard> scope(std::in_place, amp.dtype(), amp.enabled());
       Losses l;
       Tensor fake;  // the last critic step's fake batch, with its graph, for the generator step
       // ---- critic: maximise its objective on real against (detached) fake batches
@@ -284,7 +290,8 @@ int main(int argc, char** argv) {
                                             : F::wasserstein_critic_loss(d_real, d_fake);
         Tensor total = d_loss;
         if (g.loss == "wgan-gp") {
-          Tensor gp = F::gradient_penalty_at(critic_fn, real, fake.detach(), eps);
+          // Under --amp the generator's output is 16-bit; the penalty interpolates in the real batch's dtype.
+          Tensor gp = F::gradient_penalty_at(critic_fn, real, fake.detach().to(real.dtype()), eps);
           total = d_loss + g.gp_lambda * gp;
           l.gp = gp.item_double();
         }
@@ -304,6 +311,7 @@ int main(int argc, char** argv) {
       g_loss.backward();
       g_opt->step();
       l.g_loss = g_loss.item_double();
+      scope.reset();
       ++step;
 
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

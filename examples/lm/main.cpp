@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "examples/common/amp.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/lm/corpus.h"
@@ -88,9 +89,12 @@ int main(int argc, char** argv) {
     const std::unique_ptr<optim::AdamW> optimizer_ptr = make_optimizer(*model, opt.lr, weight_decay);
     optim::AdamW& optimizer = *optimizer_ptr;
     int64_t step = 0;
+    examples::MixedPrecision amp(opt.amp);
+    amp.scaler().add_parameter_names(*model);
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
       step = io::load_checkpoint(opt.resume, ck);
+      amp.load_state(ck.extra);
       if (!opt.quiet) fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }
     Generator sampler(opt.seed + 1);
@@ -114,11 +118,16 @@ int main(int argc, char** argv) {
       // Windows come from the default generator, whose state the checkpoint keeps: a resumed run
       // sees the batches the uninterrupted one would have.
       const Tensor w = sample_windows(corpus.train, opt.batch_size, seq, default_generator()).to(device);
-      const Tensor logits = model->forward(narrow(w, 1, 0, seq));
-      const Tensor loss = cross_entropy(logits.reshape({-1, 256}), narrow(w, 1, 1, seq).reshape({-1}));
+      Tensor loss;
+      {
+        auto scope = amp.autocast();
+        const Tensor logits = model->forward(narrow(w, 1, 0, seq));
+        loss = cross_entropy(logits.reshape({-1, 256}), narrow(w, 1, 1, seq).reshape({-1}));
+      }
       optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
+      amp.backward(loss);
+      amp.step(optimizer);
+      amp.update();
       ++step;
       loss_sum += loss.item<double>();
       ++losses;
@@ -134,7 +143,9 @@ int main(int argc, char** argv) {
         log.row(step, loss_sum / losses, val, tokens_per_s, total);
         if (!opt.quiet) fmt::print("step {}: train loss {:.4f} | val loss {:.4f} ({:.3f} bits/byte) | {:.0f} tok/s\n", step,
                                    loss_sum / losses, val, val / std::log(2.0), tokens_per_s);
-        io::save_checkpoint(checkpoint_path, {.model = model.get(), .optimizer = &optimizer, .step = step});
+        nn::NamedTensors extra;
+        amp.save_state(extra);
+        io::save_checkpoint(checkpoint_path, {.model = model.get(), .optimizer = &optimizer, .step = step, .extra = extra});
         loss_sum = 0;
         losses = 0;
         tokens_seen = 0;

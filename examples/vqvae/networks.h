@@ -8,6 +8,7 @@
 #include <memory>
 
 #include <ember/nn/nn.h>
+#include <ember/ops/ops.h>
 
 namespace ember::examples::vqvae {
 

@@ -29,6 +29,23 @@ resumed=$(tail -1 "$out/b/metrics.csv" | cut -d, -f2,5,6)
 echo "straight: $straight  resumed: $resumed"
 [[ "$straight" == "$resumed" ]] || { echo "resumed run differs"; exit 1; }
 
+# Mixed precision: --amp bf16 and --amp fp16 (with loss scaling) learn as float32 does, and do
+# something (their losses are not float32's bit for bit); fp16 resumes exactly, scaler state included.
+for amp in bf16 fp16; do
+  "$bin" --steps 60 --epochs 1 --seed 3 --amp $amp --out "$out/$amp" >/dev/null
+  "$bin" --steps 30 --epochs 1 --seed 3 --amp $amp --out "$out/$amp-r" >/dev/null
+  "$bin" --steps 60 --epochs 1 --seed 3 --amp $amp --out "$out/$amp-r" --resume "$out/$amp-r/checkpoint.safetensors" >/dev/null
+  [[ $(tail -1 "$out/$amp/metrics.csv" | cut -d, -f2,5,6) == $(tail -1 "$out/$amp-r/metrics.csv" | cut -d, -f2,5,6) ]] ||
+    { echo "--amp $amp: the resumed run differs"; exit 1; }
+done
+"$bin" --steps 60 --epochs 1 --seed 3 --out "$out/f32" >/dev/null
+for amp in bf16 fp16; do
+  paste -d, <(tail -1 "$out/f32/metrics.csv" | cut -d, -f3,6) <(tail -1 "$out/$amp/metrics.csv" | cut -d, -f3,6) |
+    awk -F, -v amp=$amp '{ print "--amp " amp ": train loss " $3 " (float32 " $1 "), test accuracy " $4 " (float32 " $2 ")";
+      if ($1 == $3) { print "the loss is float32'"'"'s bit for bit: autocast did nothing"; exit 1 }
+      d = $4 - $2; if (d < 0) d = -d; if (!(d < 0.03 && $4 > 0.6)) { print "mixed precision did not learn like float32"; exit 1 } }'
+done
+
 # A corrupt checkpoint is ember's own error from the reader, one line, and exit code 1: an abort
 # (134) or a crash is not. (The file's name holds "safetensors" too: match the bracketed tag.)
 head -c 100 "$out/a/checkpoint.safetensors" >"$out/bad.safetensors"

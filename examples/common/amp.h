@@ -1,0 +1,73 @@
+#pragma once
+// What a trainer's --amp asks for: "bf16" or "fp16" runs each forward pass (and its loss) under an
+// autocast scope of that dtype, and "fp16" also scales the loss with an optim::GradScaler, because
+// float16's small range flushes small gradients to zero (docs/mixed-precision.md); bfloat16 has
+// float32's range and needs no scaling. "off" is plain float32. Parameters and optimizer state stay
+// float32 in every mode.
+#include <optional>
+#include <string>
+
+#include <ember/core/autocast.h>
+#include <ember/core/error.h>
+#include <ember/optim/grad_scaler.h>
+
+namespace ember::examples {
+
+class MixedPrecision {
+ public:
+  explicit MixedPrecision(const std::string& mode)
+      : mode_(mode), scaler_(optim::GradScalerOptions{.enabled = mode == "fp16"}) {
+    EMBER_CHECK(mode == "off" || mode == "bf16" || mode == "fp16", "amp", "--amp must be off, bf16 or fp16, got \"{}\"",
+                mode);
+  }
+  const std::string& mode() const { return mode_; }
+  // For trainers that do not scale their losses yet (several optimizers, or gradients taken inside
+  // the loss): --amp fp16 is an error saying why, instead of training with underflowing gradients.
+  void require_no_loss_scaling(const char* trainer, const char* why) const {
+    EMBER_CHECK(mode_ != "fp16", trainer, "--amp fp16 is not supported: {}; use --amp bf16 (float32's range, no loss scaling)",
+                why);
+  }
+  bool enabled() const { return mode_ != "off"; }
+
+  DType dtype() const { return mode_ == "fp16" ? DType::Float16 : DType::BFloat16; }
+  // The scope of a forward pass: `{ auto scope = amp.autocast(); loss = ...; }`.
+  AutocastGuard autocast() const { return AutocastGuard(dtype(), enabled()); }
+  // loss.backward(), through the scaler in fp16 mode.
+  void backward(const Tensor& loss) {
+    if (scaler_.is_enabled()) {
+      scaler_.backward(loss);
+    } else {
+      loss.backward();
+    }
+  }
+  // optimizer.step(), skipped in fp16 mode when a gradient overflowed; returns whether it stepped.
+  bool step(optim::Optimizer& optimizer) {
+    if (scaler_.is_enabled()) return scaler_.step(optimizer);
+    optimizer.step();
+    return true;
+  }
+  // Ends the iteration (after every optimizer's step): the scaler adjusts its scale.
+  void update() {
+    if (scaler_.is_enabled()) scaler_.update();
+  }
+  optim::GradScaler& scaler() { return scaler_; }
+
+  // The scaler's state under "scaler." in a checkpoint's extra tensors (nothing unless fp16).
+  void save_state(nn::NamedTensors& extra) const {
+    for (const auto& [name, t] : scaler_.state_dict()) extra.emplace_back("scaler." + name, t);
+  }
+  void load_state(const nn::NamedTensors& extra) {
+    if (!scaler_.is_enabled()) return;
+    nn::NamedTensors state;
+    for (const auto& [name, t] : extra)
+      if (name.rfind("scaler.", 0) == 0) state.emplace_back(name.substr(7), t);
+    EMBER_CHECK(!state.empty(), "amp", "--amp fp16: the checkpoint has no loss-scaler state (was it written without --amp fp16?)");
+    scaler_.load_state_dict(state);
+  }
+
+ private:
+  std::string mode_;
+  optim::GradScaler scaler_;
+};
+
+}  // namespace ember::examples

@@ -1,0 +1,30 @@
+#pragma once
+// VQGAN's adaptive weight of the adversarial term (Esser et al. 2021, eq. 7):
+//   lambda = ||grad_{G_L} L_rec|| / (||grad_{G_L} L_GAN|| + delta),   delta = 1e-4,
+// with G_L the decoder's last layer weight, clamped to [0, 1e4] and detached, then times the
+// discriminator weight (taming-transformers' disc_weight, 0.8 by default). The ratio scales the
+// adversarial gradient to the size of the reconstruction gradient at the layer where both enter the
+// decoder, so neither drowns the other whatever their raw magnitudes.
+// Header-only so that tests/gan can check it against a hand computation (test_gan links ember only).
+#include <ember/core/autograd.h>
+#include <ember/ops/ops.h>
+
+namespace ember::examples::vqgan {
+
+inline constexpr double kAdaptiveWeightDelta = 1e-4;
+inline constexpr double kAdaptiveWeightMax = 1e4;
+
+// reconstruction_loss and gan_loss: 0-dim losses whose graphs both reach last_layer_weight. Their
+// graphs are kept (retain_graph): the caller backpropagates the combined loss afterwards. Returns a
+// 0-dim tensor without a graph: disc_weight * clamp(ratio, 0, 1e4).
+inline Tensor adaptive_gan_weight(const Tensor& reconstruction_loss, const Tensor& gan_loss,
+                                  const Tensor& last_layer_weight, double disc_weight) {
+  const GradOptions keep_graph{.retain_graph = true};
+  const Tensor rec_grad = grad({reconstruction_loss}, {last_layer_weight}, {}, keep_graph)[0];
+  const Tensor gan_grad = grad({gan_loss}, {last_layer_weight}, {}, keep_graph)[0];
+  NoGradGuard no_grad;
+  const Tensor ratio = norm(rec_grad) / (norm(gan_grad) + kAdaptiveWeightDelta);
+  return clamp(ratio, 0.0, kAdaptiveWeightMax).detach() * disc_weight;
+}
+
+}  // namespace ember::examples::vqgan
