@@ -26,13 +26,6 @@ Tensor nearest_rows(const Tensor& vectors, const Tensor& codes) {
   return argmin(distances, 1);
 }
 
-// How many of `indices` [M] fall on each of num_codes codes, as int64 [num_codes].
-Tensor code_counts(const Tensor& indices, int64_t num_codes) {
-  NoGradGuard no_grad;
-  const TensorOptions int64_opts{.dtype = DType::Int64, .device = indices.device()};
-  return index_add(zeros({num_codes}, int64_opts), 0, indices, ones({indices.numel()}, int64_opts));
-}
-
 // `count` distinct row numbers below `rows`, uniformly at random.
 std::vector<int64_t> distinct_rows(int64_t rows, int64_t count, Generator* generator) {
   const Tensor picked = multinomial(ones({rows}, {.dtype = DType::Float64}), count, false, generator).contiguous();
@@ -43,6 +36,20 @@ std::vector<int64_t> distinct_rows(int64_t rows, int64_t count, Generator* gener
 }
 
 }  // namespace
+
+Tensor code_counts(const Tensor& indices, int64_t num_codes) {
+  NoGradGuard no_grad;
+  const Tensor flat = indices.reshape({-1});
+  const TensorOptions int64_opts{.dtype = DType::Int64, .device = indices.device()};
+  return index_add(zeros({num_codes}, int64_opts), 0, flat, ones({flat.numel()}, int64_opts));
+}
+
+Tensor code_perplexity(const Tensor& counts) {
+  NoGradGuard no_grad;
+  const Tensor share = counts.to(DType::Float64) / counts.sum().to(DType::Float64);
+  // The clamp only keeps log finite where the share is 0.
+  return (-(share * clamp(share, 1e-300, std::nullopt).log()).sum()).exp();
+}
 
 VectorQuantizerImpl::VectorQuantizerImpl(int64_t num_codes_, int64_t code_dim_, VectorQuantizerOptions options_)
     : num_codes(num_codes_), code_dim(code_dim_), options(options_) {
@@ -154,9 +161,7 @@ VectorQuantizerOutput VectorQuantizerImpl::forward(const Tensor& z) {
   NoGradGuard no_grad;
   const Tensor counts = code_counts(indices, num_codes);
   usage.add_(counts);
-  const Tensor share = counts.to(DType::Float64) / double(indices.numel());
-  // 0 ln 0 = 0: the clamp only keeps log finite where the share is 0.
-  out.perplexity = (-(share * clamp(share, 1e-300, std::nullopt).log()).sum()).exp().to(DType::Float32);
+  out.perplexity = code_perplexity(counts).to(DType::Float32);
   out.codes_used = gt(counts, 0).to(DType::Int64).sum();
 
   if (options.ema && is_training()) {

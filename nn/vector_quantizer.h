@@ -81,6 +81,12 @@ class VectorQuantizerImpl : public Module {
   void set_codebook_from_ema();
 };
 
+// How many of `indices` (int64, any shape) fall on each of num_codes codes: int64 [num_codes]. No graph.
+Tensor code_counts(const Tensor& indices, int64_t num_codes);
+// exp(-sum_k p_k ln p_k) with p_k = counts_k / sum(counts) (0 ln 0 = 0): the effective number of codes
+// in use, 0-dim float64.
+Tensor code_perplexity(const Tensor& counts);
+
 inline std::shared_ptr<VectorQuantizerImpl> VectorQuantizer(int64_t num_codes, int64_t code_dim,
                                                             VectorQuantizerOptions options = {}) {
   return std::make_shared<VectorQuantizerImpl>(num_codes, code_dim, options);

@@ -42,14 +42,10 @@ class VqGan : public nn::Module {
     return std::dynamic_pointer_cast<nn::ConvTranspose2dImpl>((*decoder)[decoder->size() - 1])->weight;
   }
 
-  // Images [N, 1, 28, 28] in [-1, 1] -> codes int64 [N, 7, 7]. Through nearest_codes rather than
-  // the quantizer's forward, which counts code usage (the counts decide dead-code restarts, and
-  // counting evaluation batches would make training depend on how often it evaluates).
-  Tensor encode_to_codes(const Tensor& x) { return quantizer->nearest_codes((*encoder)(x).permute({0, 2, 3, 1})); }
-  // Codes int64 [N, 7, 7] -> images [N, 1, 28, 28] (nominally in [-1, 1]; the decoder has no tanh).
-  Tensor decode_codes(const Tensor& codes) {
-    return (*decoder)(quantizer->lookup(codes).permute({0, 3, 1, 2}).contiguous());
-  }
+  // Images [N, 1, 28, 28] in [-1, 1] <-> codes int64 [N, 7, 7] (the decoder has no tanh: its images
+  // are nominally in [-1, 1]).
+  Tensor encode_to_codes(const Tensor& x) { return vqvae::encode_to_codes(*encoder, *quantizer, x); }
+  Tensor decode_codes(const Tensor& codes) { return vqvae::decode_codes(*decoder, *quantizer, codes); }
 
   std::shared_ptr<nn::SequentialImpl> encoder;
   std::shared_ptr<nn::VectorQuantizerImpl> quantizer;

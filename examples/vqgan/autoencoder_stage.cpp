@@ -65,8 +65,7 @@ TestFigures evaluate(VqGan& model, const data::TensorDataset& test_set, Device d
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const Tensor x = test_set.data().slice(0, begin, std::min(begin + chunk, n)).to(device) * 2 - 1;
     const Tensor codes = model.encode_to_codes(x);
-    const Tensor flat = codes.reshape({-1});
-    counts = index_add(counts, 0, flat, ones({flat.numel()}, {.dtype = DType::Int64, .device = device}));
+    counts = counts + nn::code_counts(codes, kCodes);
     const Tensor recon = model.decode_codes(codes);
     squared_error += mse_loss(recon, x, "sum").item_double();
     reconstructions.push_back(clamp((recon + 1) / 2, 0.0, 1.0).to(Device::cpu()));
@@ -74,8 +73,7 @@ TestFigures evaluate(VqGan& model, const data::TensorDataset& test_set, Device d
   TestFigures f;
   f.mse = squared_error / double(test_set.data().numel());
   f.psnr = psnr_from_mse_pm1(f.mse);
-  const Tensor share = counts.to(DType::Float64) / double(counts.sum().item<int64_t>());
-  f.perplexity = std::exp(-(share * clamp(share, 1e-300, std::nullopt).log()).sum().item_double());
+  f.perplexity = nn::code_perplexity(counts).item_double();
   f.codes_used = gt(counts, 0).to(DType::Int64).sum().item<int64_t>();
   f.reconstructions = cat(reconstructions, 0);
   return f;

@@ -92,18 +92,9 @@ double mean_loss(CodePriorImpl& prior, const Tensor& codes, const Tensor& condit
   return total / double(codes.size(0));
 }
 
-// How often each code occurs in codes (int64, any shape, on the CPU) -> int64 [kCodes].
-Tensor code_counts(const Tensor& codes) {
-  const Tensor flat = codes.reshape({-1});
-  return index_add(zeros({kCodes}, {.dtype = DType::Int64}), 0, flat, ones({flat.numel()}, {.dtype = DType::Int64}));
-}
-
-// The entropy in nats of the codes' overall frequencies: what a prior that ignores position and
-// context achieves at best (the trained prior's loss should end well below it).
-double unigram_entropy(const Tensor& counts) {
-  const Tensor share = counts.to(DType::Float64) / double(counts.sum().item<int64_t>());
-  return -(share * clamp(share, 1e-300, std::nullopt).log()).sum().item_double();
-}
+// The entropy in nats of the codes' overall frequencies (the log of their perplexity): what a prior
+// that ignores position and context achieves at best (the trained prior's loss should end well below it).
+double unigram_entropy(const Tensor& counts) { return std::log(nn::code_perplexity(counts).item_double()); }
 
 // The start-token condition of each example: its class, or 0 for an unconditional prior.
 Tensor conditions_of(const data::TensorDataset& set, bool class_conditional) {
@@ -140,7 +131,7 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   const Tensor test_codes = encode_images(autoencoder, test_set->data(), device);
   const Tensor train_conditions = conditions_of(*train_set, v.class_conditional);
   const Tensor test_conditions = conditions_of(*test_set, v.class_conditional);
-  const Tensor train_counts = code_counts(train_codes);
+  const Tensor train_counts = nn::code_counts(train_codes, kCodes);
   const int64_t distinct = gt(train_counts, 0).to(DType::Int64).sum().item<int64_t>();
   const double unigram = unigram_entropy(train_counts);
   fmt::print("encoded {} training and {} test images to {} codes each in {:.1f} s: {} distinct codes, unigram "

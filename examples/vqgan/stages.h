@@ -9,6 +9,7 @@
 #include <string>
 
 #include "examples/common/cli.h"
+#include "examples/vqvae/networks.h"
 #include <ember/data/dataset.h>
 #include <ember/ops/ops.h>
 
@@ -73,8 +74,7 @@ inline std::shared_ptr<data::TensorDataset> first_examples(std::shared_ptr<data:
                                                set->targets().slice(0, 0, count).contiguous());
 }
 
-// PSNR in dB of images in [0, 1] from the MSE measured on [-1, 1]: the MSE scales by 1/4 with the range.
-inline double psnr_from_mse_pm1(double mse_pm1) { return 10 * std::log10(4.0 / mse_pm1); }
+using vqvae::psnr_from_mse_pm1;
 
 inline std::string number(double v) { return fmt::format("{:.9g}", v); }
 

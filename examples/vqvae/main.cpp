@@ -66,13 +66,8 @@ class VqVae : public nn::Module {
         decoder(register_module("decoder", vqvae::decoder(network))) {}
   std::string type_name() const override { return "VQ-VAE"; }
 
-  // Reconstructions for evaluation, through nearest_codes and lookup rather than the quantizer's
-  // forward: forward counts code usage in every mode, and counts made here would change which codes
-  // the next restart moves, so that training would depend on --every.
-  Tensor encode_to_codes(const Tensor& x) { return quantizer->nearest_codes((*encoder)(x).permute({0, 2, 3, 1})); }
-  Tensor decode_codes(const Tensor& codes) {
-    return (*decoder)(quantizer->lookup(codes).permute({0, 3, 1, 2}).contiguous());
-  }
+  Tensor encode_to_codes(const Tensor& x) { return vqvae::encode_to_codes(*encoder, *quantizer, x); }
+  Tensor decode_codes(const Tensor& codes) { return vqvae::decode_codes(*decoder, *quantizer, codes); }
 
   std::shared_ptr<nn::SequentialImpl> encoder;
   std::shared_ptr<nn::VectorQuantizerImpl> quantizer;
@@ -106,14 +101,6 @@ class TrainingBatches {
   std::optional<data::DataLoader::Iterator> it_;
 };
 
-// PSNR in dB of images in [0, 1] from the MSE measured on [-1, 1]: the MSE scales by 1/4 with the range.
-double psnr_from_mse_pm1(double mse_pm1) { return 10 * std::log10(1.0 / (mse_pm1 / 4)); }
-
-// exp(entropy) of the share of vectors on each code.
-double perplexity_of(const Tensor& counts) {
-  const Tensor share = counts.to(DType::Float64) / counts.sum().to(DType::Float64);
-  return std::exp(-(share * clamp(share, 1e-300, std::nullopt).log()).sum().item_double());
-}
 
 struct TestFigures {
   double mse = 0, psnr = 0, perplexity = 0;
@@ -131,13 +118,13 @@ TestFigures evaluate(VqVae& model, const data::TensorDataset& test_set, int64_t 
   for (int64_t begin = 0; begin < n; begin += chunk) {
     Tensor x = images.slice(0, begin, std::min(begin + chunk, n)).to(device) * 2 - 1;
     Tensor codes = model.encode_to_codes(x);  // [n, 7, 7]
-    counts = index_add(counts, 0, codes.reshape({-1}), ones({codes.numel()}, {.dtype = DType::Int64, .device = device}));
+    counts = counts + nn::code_counts(codes, model.quantizer->num_codes);
     squared_error += mse_loss(model.decode_codes(codes), x, "sum").item_double();
   }
   TestFigures f;
   f.mse = squared_error / double(images.numel());
-  f.psnr = psnr_from_mse_pm1(f.mse);
-  f.perplexity = perplexity_of(counts);
+  f.psnr = vqvae::psnr_from_mse_pm1(f.mse);
+  f.perplexity = nn::code_perplexity(counts).item_double();
   f.codes_used = gt(counts, 0).to(DType::Int64).sum().item<int64_t>();
   return f;
 }
@@ -256,14 +243,14 @@ int main(int argc, char** argv) {
       const double mse = recon_mse.item_double();
       const int64_t codes_used = q.codes_used.item<int64_t>();
       if (step % v.log_every == 0 || step == total_steps) {
-        log.row(step, number(mse), fmt::format("{:.4f}", psnr_from_mse_pm1(mse)), number(q.loss.item_double()),
+        log.row(step, number(mse), fmt::format("{:.4f}", vqvae::psnr_from_mse_pm1(mse)), number(q.loss.item_double()),
                 number(q.commitment_loss.item_double()), number(q.perplexity.item_double()), codes_used,
                 restarted_since_row, fmt::format("{:.2f}", secs));
         restarted_since_row = 0;
       }
       if (!opt.quiet)
         bar.update(step, fmt::format("mse {:.4f} psnr {:.2f} ppl {:.1f} codes {} {:.1f} ms/step", mse,
-                                     psnr_from_mse_pm1(mse), q.perplexity.item_double(), codes_used,
+                                     vqvae::psnr_from_mse_pm1(mse), q.perplexity.item_double(), codes_used,
                                      1e3 * secs / double(step - first_step)));
       if (step % v.every == 0 || step == total_steps) {
         save_reconstruction_grid(*model, grid_originals, fmt::format("{}/recon_{:06d}.png", opt.out, step));

@@ -5,6 +5,7 @@
 //   decoder: residual blocks - ReLU - convT(h->h, k4, s2, p1) - ReLU - convT(h->1, k4, s2, p1)
 // with residual blocks x + conv1x1(ReLU(conv3x3(ReLU(x)))), and the latents' channels (h) the
 // codebook's dimension D. With no residual blocks this is W10's network exactly.
+#include <cmath>
 #include <memory>
 
 #include <ember/nn/nn.h>
@@ -50,5 +51,18 @@ inline std::shared_ptr<nn::SequentialImpl> decoder(const NetworkConfig& c) {
   net->push_back(nn::ConvTranspose2d(c.channels, 1, 4, up));
   return net;
 }
+
+// Images -> code indices [N, 7, 7] and back, through nearest_codes and lookup rather than the
+// quantizer's forward: forward counts code usage (which decides dead-code restarts), and counting
+// evaluation batches would make training depend on how often it evaluates.
+inline Tensor encode_to_codes(nn::SequentialImpl& encoder, const nn::VectorQuantizerImpl& quantizer, const Tensor& x) {
+  return quantizer.nearest_codes(encoder(x).permute({0, 2, 3, 1}));
+}
+inline Tensor decode_codes(nn::SequentialImpl& decoder, const nn::VectorQuantizerImpl& quantizer, const Tensor& codes) {
+  return decoder(quantizer.lookup(codes).permute({0, 3, 1, 2}).contiguous());
+}
+
+// PSNR in dB of images in [0, 1] from the mean squared error measured on [-1, 1] (4 times larger).
+inline double psnr_from_mse_pm1(double mse_pm1) { return 10 * std::log10(4.0 / mse_pm1); }
 
 }  // namespace ember::examples::vqvae

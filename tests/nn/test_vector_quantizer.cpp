@@ -163,6 +163,14 @@ TEST_CASE("VectorQuantizer: perplexity and codes used", "[nn][vq]") {
   CHECK(ints(vq->usage) == std::vector<int64_t>{6, 4, 1, 1});  // 2+3+1, 2+1+1, 0+0+1, 0+0+1
 }
 
+TEST_CASE("code_counts and code_perplexity, the trainers' evaluation figures", "[nn][vq]") {
+  const Tensor counts = nn::code_counts(from_vector<int64_t>({0, 2, 2, 2}, {2, 2}), 4);
+  CHECK(ints(counts) == std::vector<int64_t>{1, 0, 3, 0});
+  CHECK(nn::code_perplexity(counts).item_double() ==
+        Approx(std::exp(-(0.25 * std::log(0.25) + 0.75 * std::log(0.75)))).epsilon(1e-12));
+  CHECK(nn::code_perplexity(from_vector<int64_t>({5, 5, 5, 5})).item_double() == Approx(4.0).epsilon(1e-12));
+}
+
 TEST_CASE("VectorQuantizer: dead-code restart replaces exactly the unused codes", "[nn][vq]") {
   const std::vector<double> codes = {0, 0, 10, 10, 100, 100, -100, -100};
   for (bool ema : {false, true}) {
