@@ -55,7 +55,7 @@ sanitize: deps
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g" \
-	  -DEMBER_SANITIZE=address,undefined,fuzzer-no-link -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF \
+	  -DEMBER_SANITIZE=address,undefined,fuzzer-no-link -DEMBER_FUZZ=ON -DEMBER_CUDA=OFF -DEMBER_ONEDNN=OFF \
 	  -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_safetensors
 	@mkdir -p $(FUZZ_BUILD)/corpus

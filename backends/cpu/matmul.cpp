@@ -1,11 +1,13 @@
 // Batched matrix multiply on the CPU: float32/float64 through OpenBLAS (see backends/cpu/blas.h),
-// 16-bit floats via float32, integers with a plain loop. A matrix whose rows or columns are
+// 16-bit floats through oneDNN where it has a fast kernel (backends/cpu/onednn.h), else via float32,
+// integers with a plain loop. A matrix whose rows or columns are
 // contiguous goes to BLAS as it is (transposed if needed); anything else is copied first.
 #include <vector>
 
 #include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
+#include <ember/backends/cpu/onednn.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
@@ -84,6 +86,7 @@ void gemm_loop(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_
 }  // namespace
 
 void matmul(const View& a, const View& b, const View& out, double alpha, double beta) {
+  if (onednn::matmul(a, b, out, alpha, beta)) return;
   const int64_t nd = out.ndim();
   const int64_t m = out.shape[nd - 2], n = out.shape[nd - 1], k = a.shape[nd - 1];
   Shape batch_shape(out.shape.begin(), out.shape.end() - 2);

@@ -1,0 +1,243 @@
+// oneDNN's matmul for 16-bit GEMM (see onednn.h). Primitives are cached by shape, strides, dtype,
+// alpha and beta: creating one (choosing and JIT-compiling a kernel) costs far more than a small
+// product, and a training loop asks for the same few shapes every step.
+#include <ember/backends/cpu/onednn.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+
+#if defined(EMBER_WITH_ONEDNN)
+#include <dnnl.hpp>
+#endif
+
+namespace ember::cpu::onednn {
+
+namespace {
+std::atomic<bool> g_switched_on{true};
+
+[[maybe_unused]] bool environment_allows() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("EMBER_ONEDNN");
+    return !(v && (std::strcmp(v, "off") == 0 || std::strcmp(v, "0") == 0));
+  }();
+  return allowed;
+}
+}  // namespace
+
+void set_enabled(bool on) { g_switched_on = on; }
+
+#if defined(EMBER_WITH_ONEDNN)
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+struct Engine {
+  dnnl::engine engine;
+  bool ok = false;
+  std::string error;
+};
+
+const Engine& cpu_engine() {
+  static const Engine e = [] {
+    Engine r;
+    try {
+      r.engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+      r.ok = true;
+    } catch (const dnnl::error& err) {
+      r.error = err.what();
+    }
+    return r;
+  }();
+  return e;
+}
+
+// One operand as oneDNN sees it: dims and element strides, batch dims that repeat one matrix
+// (stride 0, from broadcasting) given as size 1, which oneDNN's matmul broadcasts itself.
+struct Operand {
+  dnnl::memory::dims dims, strides;
+};
+Operand describe(const View& v, int64_t nd) {
+  Operand o;
+  for (int64_t d = 0; d < nd; ++d) {
+    const bool broadcast = d < nd - 2 && v.strides[d] == 0;
+    o.dims.push_back(broadcast ? 1 : v.shape[d]);
+    o.strides.push_back(broadcast ? 0 : v.strides[d]);
+  }
+  return o;
+}
+
+// The last two dims can be read as a row- or column-major matrix with a leading dimension, the
+// layouts oneDNN's JIT kernels take; anything else is copied to a dense operand first.
+bool plain_matrix(const Operand& o) {
+  const size_t nd = o.dims.size();
+  const int64_t rows = o.dims[nd - 2], cols = o.dims[nd - 1], rs = o.strides[nd - 2], cs = o.strides[nd - 1];
+  const bool row_major = (cs == 1 || cols == 1) && (rows == 1 || rs >= cols);
+  const bool col_major = (rs == 1 || rows == 1) && (cols == 1 || cs >= rows);
+  return row_major || col_major;
+}
+
+dnnl::memory::dims dense_strides(const dnnl::memory::dims& dims) {
+  dnnl::memory::dims s(dims.size());
+  int64_t step = 1;
+  for (size_t d = dims.size(); d-- > 0;) {
+    s[d] = step;
+    step *= std::max<int64_t>(dims[d], 1);
+  }
+  return s;
+}
+
+// Copies a 2-byte operand (with its broadcast dims already of size 1) to dense row-major storage.
+std::vector<uint16_t> densify(const View& v, const Operand& o) {
+  const int64_t total = [&] {
+    int64_t t = 1;
+    for (auto d : o.dims) t *= d;
+    return t;
+  }();
+  std::vector<uint16_t> dense(static_cast<size_t>(total));
+  const uint16_t* src = static_cast<const uint16_t*>(v.data);
+  const size_t nd = o.dims.size();
+  std::vector<int64_t> index(nd, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < nd; ++d) offset += index[d] * o.strides[d];
+    dense[static_cast<size_t>(i)] = src[offset];
+    for (size_t d = nd; d-- > 0;) {
+      if (++index[d] < o.dims[d]) break;
+      index[d] = 0;
+    }
+  }
+  return dense;
+}
+
+struct CacheKey {
+  std::vector<int64_t> fields;
+  bool operator<(const CacheKey& other) const { return fields < other.fields; }
+};
+
+// A created primitive, or none where oneDNN has only its reference kernel (slower than float32
+// OpenBLAS) or nothing at all for this problem.
+struct Cached {
+  std::shared_ptr<dnnl::matmul> primitive;
+};
+
+std::mutex g_cache_mutex;
+std::map<CacheKey, Cached> g_cache;
+constexpr size_t kCacheCapacity = 512;
+
+std::shared_ptr<dnnl::matmul> create(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha,
+                                     double beta, std::string* impl = nullptr) {
+  try {
+    const dnnl::memory::desc ad(a.dims, type, a.strides), bd(b.dims, type, b.strides), cd(c.dims, type, c.strides);
+    dnnl::primitive_attr attr;
+    if (alpha != 1.0) attr.set_output_scales(0, {static_cast<float>(alpha)});
+    if (beta != 0.0) {
+      dnnl::post_ops ops;
+      ops.append_sum(static_cast<float>(beta));
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ad, bd, cd), attr, cpu_engine().engine);
+    const std::string name = pd.impl_info_str();
+    if (impl) *impl = name;
+    if (name.rfind("ref", 0) == 0) return nullptr;
+    return std::make_shared<dnnl::matmul>(pd);
+  } catch (const dnnl::error& err) {
+    if (impl) *impl = fmt::format("none ({})", err.what());
+    return nullptr;
+  }
+}
+
+std::shared_ptr<dnnl::matmul> lookup(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha,
+                                     double beta) {
+  CacheKey key;
+  key.fields.push_back(static_cast<int64_t>(type));
+  for (const Operand* o : {&a, &b, &c}) {
+    key.fields.insert(key.fields.end(), o->dims.begin(), o->dims.end());
+    key.fields.insert(key.fields.end(), o->strides.begin(), o->strides.end());
+  }
+  int64_t bits[2];
+  std::memcpy(&bits[0], &alpha, 8);
+  std::memcpy(&bits[1], &beta, 8);
+  key.fields.insert(key.fields.end(), bits, bits + 2);
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  auto it = g_cache.find(key);
+  if (it != g_cache.end()) return it->second.primitive;
+  if (g_cache.size() >= kCacheCapacity) g_cache.clear();
+  auto primitive = create(type, a, b, c, alpha, beta);
+  g_cache.emplace(std::move(key), Cached{primitive});
+  return primitive;
+}
+
+}  // namespace
+
+bool built() { return cpu_engine().ok; }
+bool enabled() { return g_switched_on && environment_allows() && built(); }
+
+std::string description() {
+  if (!environment_allows()) return "oneDNN switched off (EMBER_ONEDNN=off)";
+  if (!built()) return fmt::format("oneDNN unusable: {}", cpu_engine().error);
+  const dnnl_version_t* v = dnnl_version();
+  auto kernel = [](dt type) {
+    const Operand m{{64, 64}, {64, 1}};
+    std::string impl;
+    return create(type, m, m, m, 1.0, 0.0, &impl) ? impl : fmt::format("float32 OpenBLAS (oneDNN: {})", impl);
+  };
+  return fmt::format("oneDNN {}.{}.{} (bfloat16 GEMM: {}; float16 GEMM: {})", v->major, v->minor, v->patch,
+                     kernel(dt::bf16), kernel(dt::f16));
+}
+
+bool matmul(const View& a, const View& b, const View& out, double alpha, double beta) {
+  if (out.dtype != DType::BFloat16 && out.dtype != DType::Float16) return false;
+  if (a.dtype != out.dtype || b.dtype != out.dtype || !enabled()) return false;
+  const int64_t nd = out.ndim();
+  if (nd < 2 || nd > DNNL_MAX_NDIMS || out.numel() == 0 || a.shape[nd - 1] == 0) return false;
+  const dt type = out.dtype == DType::BFloat16 ? dt::bf16 : dt::f16;
+  Operand oa = describe(a, nd), ob = describe(b, nd), oc;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (out.strides[d] <= 0 && out.shape[d] > 1) return false;  // every element of C written once
+    oc.dims.push_back(out.shape[d]);
+    oc.strides.push_back(out.strides[d]);
+  }
+  if (!plain_matrix(oc)) return false;
+  std::vector<uint16_t> dense_a, dense_b;
+  const void* pa = a.data;
+  const void* pb = b.data;
+  if (!plain_matrix(oa)) {
+    dense_a = densify(a, oa);
+    oa.strides = dense_strides(oa.dims);
+    pa = dense_a.data();
+  }
+  if (!plain_matrix(ob)) {
+    dense_b = densify(b, ob);
+    ob.strides = dense_strides(ob.dims);
+    pb = dense_b.data();
+  }
+  auto primitive = lookup(type, oa, ob, oc, alpha, beta);
+  if (!primitive) return false;
+  const dnnl::engine& engine = cpu_engine().engine;
+  dnnl::memory ma({oa.dims, type, oa.strides}, engine, const_cast<void*>(pa));
+  dnnl::memory mb({ob.dims, type, ob.strides}, engine, const_cast<void*>(pb));
+  dnnl::memory mc({oc.dims, type, oc.strides}, engine, out.data);
+  dnnl::stream stream(engine);
+  primitive->execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+  stream.wait();
+  return true;
+}
+
+#else  // built without oneDNN
+
+bool built() { return false; }
+bool enabled() { return false; }
+std::string description() { return "ember was built without oneDNN (libdnnl-dev not found)"; }
+bool matmul(const View&, const View&, const View&, double, double) { return false; }
+
+#endif
+
+}  // namespace ember::cpu::onednn

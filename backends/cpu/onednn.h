@@ -1,0 +1,32 @@
+#pragma once
+// 16-bit GEMM through oneDNN (Debian's libdnnl, the library libtorch itself uses for this): on a CPU
+// with AMX-BF16 or AVX-512-BF16, oneDNN's JIT kernels multiply bfloat16 matrices with float32
+// accumulation at about twice float32 GEMM's speed (docs/mixed-precision.md has the figures). The
+// CPU matmul kernel (backends/cpu/matmul.cpp) asks here first for 16-bit dtypes and widens to float32
+// for OpenBLAS when this declines: ember built without oneDNN, EMBER_ONEDNN=off in the environment,
+// set_enabled(false), a dtype or shape oneDNN has no fast kernel for on this CPU (float16 without
+// AVX-512-FP16, for one), or an empty product.
+//
+// Determinism: oneDNN's matmul splits C into blocks and never the k sum across threads, so results
+// do not depend on the thread count (tests/backends/test_onednn.cpp checks this on every run).
+#include <string>
+
+#include <ember/backends/backend.h>
+
+namespace ember::cpu::onednn {
+
+// True when ember was built with oneDNN (EMBER_ONEDNN) and the library could make an engine.
+bool built();
+// built(), not switched off by EMBER_ONEDNN=off or set_enabled(false).
+bool enabled();
+// Tests and benchmarks compare the oneDNN path with the float32 one in the same process.
+void set_enabled(bool on);
+// "oneDNN 2.6.3 (bfloat16 GEMM: brg:avx512_core_bf16; float16 GEMM: not on this CPU)" or why not.
+std::string description();
+
+// out = alpha * a @ b + beta * out over the batch dims, for Float16/BFloat16 views of one dtype,
+// accumulated in float32 and rounded once. Returns false, having written nothing, where oneDNN
+// declines (see above); the caller then computes the product itself.
+bool matmul(const View& a, const View& b, const View& out, double alpha, double beta);
+
+}  // namespace ember::cpu::onednn
