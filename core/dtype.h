@@ -13,6 +13,15 @@
 #define EMBER_HOST_DEVICE
 #endif
 
+// Code compiled for a CPU with F16C (the AVX2 and AVX-512 builds of the CPU kernels, or a program
+// built with -march=native) converts float16 with the CPU's instructions, one instruction instead of
+// a dozen with branches; everything else uses the portable bit manipulation below. Both round to
+// nearest even and give the same bits for every input, NaN included (see from_float).
+#if defined(__F16C__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#define EMBER_F16C 1
+#endif
+
 namespace ember {
 
 enum class DType : uint8_t { Bool, UInt8, Int32, Int64, Float16, BFloat16, Float32, Float64 };
@@ -27,6 +36,13 @@ struct Half {
   EMBER_HOST_DEVICE static Half from_bits(uint16_t b) { Half h; h.bits = b; return h; }
 
   EMBER_HOST_DEVICE static uint16_t from_float(float f) {
+#if defined(EMBER_F16C)
+    // vcvtps2ph keeps a NaN's payload; ember's NaN is the canonical quiet one (sign | 0x7e00).
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    if (f != f) return static_cast<uint16_t>(((bits >> 16) & 0x8000u) | 0x7e00u);
+    return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+#else
     uint32_t x;
     std::memcpy(&x, &f, 4);
     const uint32_t sign = (x >> 16) & 0x8000u;
@@ -50,14 +66,18 @@ struct Half {
     const uint32_t rem = x & 0x1fffu;
     if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is correct
     return static_cast<uint16_t>(sign | h);
+#endif
   }
   EMBER_HOST_DEVICE static float to_float(uint16_t h) {
+#if defined(EMBER_F16C)
+    return _cvtsh_ss(h);
+#else
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
     const uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
     uint32_t x;
-    if (exp == 0x1f) {
-      x = sign | 0x7f800000u | (mant << 13);
+    if (exp == 0x1f) {  // inf, or NaN made quiet as vcvtph2ps does
+      x = sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0u);
     } else if (exp != 0) {
       x = sign | ((exp + 112) << 23) | (mant << 13);
     } else if (mant == 0) {
@@ -70,6 +90,7 @@ struct Half {
     float f;
     std::memcpy(&f, &x, 4);
     return f;
+#endif
   }
 };
 

@@ -9,6 +9,7 @@ packages=(
   catch2 libfmt-dev libstb-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist fortunes
   valgrind  # tests/install runs the README's first program under memcheck
+  libdnnl-dev  # oneDNN: bfloat16 GEMM at the speed of the CPU's 16-bit instructions (ember builds without it)
 )
 # Optional extras: `scripts/install-deps.sh --bench` adds Google Benchmark; `--torch` the libtorch peer;
 # `--fuzz` clang with libFuzzer and LLVM's OpenMP runtime (make fuzz); `--coverage` gcovr (make coverage).

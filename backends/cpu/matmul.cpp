@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/convert16.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/onednn.h>
@@ -67,6 +68,46 @@ void gemm_blas(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_
       for (int64_t j = 0; j < n; ++j) c[i * crs + j * ccs] = c_copy[i * n + j];
 }
 
+// A 16-bit [rows, cols] matrix widened into dense float32, in its own orientation (a transposed
+// operand stays transposed, so each row or column converts as one contiguous run) unless row_major.
+struct Widened {
+  int64_t rs, cs;
+};
+template <typename T>
+Widened widen_matrix(const T* src, int64_t rows, int64_t cols, int64_t rs, int64_t cs, float* dst,
+                     bool row_major = false) {
+  if (cs != 1 && rs == 1 && !row_major) {  // column-major: widen column by column
+    parallel_for(cols, rows, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) widen(src + c * cs, dst + c * rows, rows);
+    });
+    return {1, rows};
+  }
+  parallel_for(rows, cols, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (cs == 1) {
+        widen(src + r * rs, dst + r * cols, cols);
+      } else {
+        for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(src[r * rs + c * cs]);
+      }
+    }
+  });
+  return {cols, 1};
+}
+
+// Rounds a dense row-major float32 [rows, cols] matrix into 16-bit storage with strides (rs, cs).
+template <typename T>
+void narrow_matrix(const float* src, int64_t rows, int64_t cols, T* dst, int64_t rs, int64_t cs) {
+  parallel_for(rows, cols, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (cs == 1) {
+        narrow(src + r * cols, dst + r * rs, cols);
+      } else {
+        for (int64_t c = 0; c < cols; ++c) dst[r * rs + c * cs] = T(src[r * cols + c]);
+      }
+    }
+  });
+}
+
 // c = alpha * a @ b + beta * c in the compute type, for dtypes BLAS does not take.
 template <typename T>
 void gemm_loop(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_t ars, int64_t acs,
@@ -123,22 +164,23 @@ void matmul(const View& a, const View& b, const View& out, double alpha, double 
         for (int64_t i = 0; i < batches; ++i) one(i);
       }
     } else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-      // Widen to float32, multiply with BLAS, round once at the end.
-      std::vector<float> fa(m * k), fb(k * n), fc(m * n);
+      // Widen to float32, multiply with BLAS, round once at the end. The float32 copies live in
+      // per-thread buffers that only grow: fresh multi-megabyte allocations are returned to the OS
+      // and page-faulted in again on every call, which cost more than the conversions themselves.
+      thread_local std::vector<float> fa, fb, fc;
+      fa.resize(std::max<size_t>(fa.size(), m * k));
+      fb.resize(std::max<size_t>(fb.size(), k * n));
+      fc.resize(std::max<size_t>(fc.size(), m * n));
       for (int64_t i = 0; i < batches; ++i) {
-        const T* ai = pa + batch_offset(a, i);
-        const T* bi = pb + batch_offset(b, i);
+        const Widened wa = widen_matrix(pa + batch_offset(a, i), m, k, ars, acs, fa.data());
+        const Widened wb = widen_matrix(pb + batch_offset(b, i), k, n, brs, bcs, fb.data());
         T* ci = pc + batch_offset(out, i);
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t c = 0; c < k; ++c) fa[r * k + c] = static_cast<float>(ai[r * ars + c * acs]);
-        for (int64_t r = 0; r < k; ++r)
-          for (int64_t c = 0; c < n; ++c) fb[r * n + c] = static_cast<float>(bi[r * brs + c * bcs]);
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t c = 0; c < n; ++c) fc[r * n + c] = beta == 0 ? 0.f : static_cast<float>(ci[r * crs + c * ccs]);
-        gemm_blas<float>(m, n, k, alpha, fa.data(), k, 1, fb.data(), n, 1, beta, fc.data(), n, 1);
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t c = 0; c < n; ++c) ci[r * crs + c * ccs] = T(fc[r * n + c]);
+        if (beta != 0) widen_matrix(ci, m, n, crs, ccs, fc.data(), /*row_major=*/true);
+        gemm_blas<float>(m, n, k, alpha, fa.data(), wa.rs, wa.cs, fb.data(), wb.rs, wb.cs, beta, fc.data(), n, 1);
+        narrow_matrix(fc.data(), m, n, ci, crs, ccs);
       }
+      constexpr size_t kKeptFloats = size_t(1) << 24;  // 64 MiB: larger buffers go back after use
+      if (fa.size() + fb.size() + fc.size() > kKeptFloats) fa = {}, fb = {}, fc = {};
     } else {
       for (int64_t i = 0; i < batches; ++i)
         gemm_loop<T>(m, n, k, alpha, pa + batch_offset(a, i), ars, acs, pb + batch_offset(b, i), brs, bcs,

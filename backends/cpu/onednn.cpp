@@ -187,7 +187,7 @@ std::string description() {
   auto kernel = [](dt type) {
     const Operand m{{64, 64}, {64, 1}};
     std::string impl;
-    return create(type, m, m, m, 1.0, 0.0, &impl) ? impl : fmt::format("float32 OpenBLAS (oneDNN: {})", impl);
+    return create(type, m, m, m, 1.0, 0.0, &impl) ? impl : std::string("widened to float32 (no oneDNN kernel on this CPU)");
   };
   return fmt::format("oneDNN {}.{}.{} (bfloat16 GEMM: {}; float16 GEMM: {})", v->major, v->minor, v->patch,
                      kernel(dt::bf16), kernel(dt::f16));

@@ -3,7 +3,9 @@
 // their summation order, and ember compiles without floating-point contraction, so a wider vector
 // unit may only change the speed. Sizes are odd so that every vector loop has a tail.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -238,4 +240,39 @@ TEST_CASE("every instruction set gives the baseline's bits: the fallback GEMM", 
       for (int64_t i = 0; i < m * n; ++i) CHECK(got[i] == Approx(reference[i]).epsilon(1e-12).margin(1e-12));
     }
   }
+}
+
+// The AVX2 and AVX-512 kernels convert float16 with F16C instructions (core/dtype.h), the baseline
+// with bit manipulation: every float16 value, every halfway point between neighbours (where round to
+// nearest even decides) and a float32 either side of it, overflow, underflow and NaN must agree.
+TEST_CASE("every instruction set converts float16 like the baseline, exhaustively", "[cpu-isa][dtype]") {
+  if (levels_above_baseline().empty()) SUCCEED("this CPU has only the baseline level");
+  std::vector<uint16_t> every_half(65536);
+  for (uint32_t b = 0; b < 65536; ++b) every_half[b] = static_cast<uint16_t>(b);
+  Tensor halves = Tensor::empty({65536}, DType::Float16);
+  std::memcpy(halves.data_ptr(), every_half.data(), every_half.size() * 2);
+  compare_levels("float16 -> float32, all 65536 values", [&](const Backend& b) {
+    Tensor out = Tensor::empty({65536}, DType::Float32);
+    b.copy(view_of(halves), view_of(out));
+    return std::vector<Tensor>{out};
+  });
+  std::vector<float> floats;
+  for (uint32_t b = 0; b < 0x7c00; ++b) {  // every finite non-negative half and its upper neighbour
+    const double low = Half::to_float(static_cast<uint16_t>(b)), high = Half::to_float(static_cast<uint16_t>(b + 1));
+    const float mid = static_cast<float>((low + high) / 2);  // exact in float32
+    for (float f : {static_cast<float>(low), mid, std::nextafter(mid, 0.f), std::nextafter(mid, 1e9f)}) {
+      floats.push_back(f);
+      floats.push_back(-f);
+    }
+  }
+  for (float f : {65519.f, 65520.f, 1e9f, 1e-9f, 1e-30f, 1e-45f, std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                  std::numeric_limits<float>::signaling_NaN()})
+    floats.push_back(f);
+  const Tensor values = from_vector(floats, {static_cast<int64_t>(floats.size())});
+  compare_levels("float32 -> float16 at every rounding boundary", [&](const Backend& b) {
+    Tensor out = Tensor::empty({values.numel()}, DType::Float16);
+    b.copy(view_of(values), view_of(out));
+    return std::vector<Tensor>{out};
+  });
 }

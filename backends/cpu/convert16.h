@@ -1,0 +1,60 @@
+#pragma once
+// Bulk conversion between the 16-bit float types and float32, for kernels that widen whole rows
+// (matmul's float32 path for 16-bit operands). Compiled into each instruction-set build of the
+// kernels: with F16C, eight float16 values per instruction; bfloat16 is a shift either way (the
+// compiler vectorises the loops). Results are the bits of core/dtype.h's scalar conversions, NaN
+// included, so the choice of build changes only the speed.
+#include <cstdint>
+#include <cstring>
+
+#include <ember/core/dtype.h>
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace ember::cpu::EMBER_CPU_ISA {
+
+inline void widen(const Half* src, float* dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+}
+
+inline void widen(const BFloat16* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(src[i].bits) << 16;
+    std::memcpy(dst + i, &bits, 4);
+  }
+}
+
+inline void narrow(const float* src, Half* dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(0x80000000u)));
+  const __m256 quiet_nan = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000));
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(src + i);
+    // A NaN becomes the canonical quiet one with its sign (sign | 0x7e00), as Half::from_float does.
+    const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    x = _mm256_blendv_ps(x, _mm256_or_ps(_mm256_and_ps(x, sign_mask), quiet_nan), nan);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = Half(src[i]);
+}
+
+inline void narrow(const float* src, BFloat16* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t x;
+    std::memcpy(&x, src + i, 4);
+    const bool nan = (x & 0x7fffffffu) > 0x7f800000u;
+    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    dst[i].bits = static_cast<uint16_t>(nan ? (x >> 16) | 0x40u : rounded);
+  }
+}
+
+}  // namespace ember::cpu::EMBER_CPU_ISA
