@@ -105,9 +105,10 @@ struct BFloat16 {
   EMBER_HOST_DEVICE static uint16_t from_float(float f) {
     uint32_t x;
     std::memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return static_cast<uint16_t>(x >> 16);
+    // Both results computed, then one selected: without a branch, loops that round to bfloat16 vectorise.
+    const uint32_t quiet_nan = (x >> 16) | 0x40u;
+    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    return static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
   }
   EMBER_HOST_DEVICE static float to_float(uint16_t b) {
     const uint32_t x = static_cast<uint32_t>(b) << 16;

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/onednn.h>
 #include <ember/backends/cuda/cuda.h>
 #include <ember/core/info.h>
 
@@ -37,9 +38,10 @@ std::string info() {
       "  threads: {} (OpenMP, shared with OpenBLAS)\n"
       "  cpu kernels: {}\n"
       "  gemm: {}\n"
+      "  16-bit gemm: {}\n"
       "  cuda: {}\n",
       omp_get_max_threads(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
-      cuda::backend_description());
+      cpu::onednn::description(), cuda::backend_description());
 }
 
 }  // namespace ember

@@ -260,7 +260,9 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out) {
 
 void where(const View& cond, const View& a, const View& b, const View& out) {
   visit_dtype(out.dtype, [&](auto tag) {
-    using T = decltype(tag);
+    // A select moves bits: 16-bit floats are selected as uint16_t, which GCC vectorises (it does not
+    // vectorise a select between two structs).
+    using T = std::conditional_t<is_half_like<decltype(tag)>, uint16_t, decltype(tag)>;
     std::array<const View*, 4> views{&out, &cond, &a, &b};
     // Both sides are loaded and one is selected, with no branch: a mask like relu's is a coin toss per
     // element, and a mispredicted branch per element made this loop ~20x slower than a multiply.

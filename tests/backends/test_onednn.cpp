@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ember/backends/cpu/onednn.h>
+#include <ember/core/info.h>
 #include <ember/core/tensor.h>
 #include <ember/ops/ops.h>
 #include <ember/ops/op.h>
@@ -189,9 +190,10 @@ TEST_CASE("16-bit matmul is bit-identical on 1, 2, 3 and 7 threads", "[onednn][m
   }
 }
 
-TEST_CASE("the oneDNN description says which kernel runs", "[onednn]") {
+TEST_CASE("the oneDNN description says which kernel runs, in ember::info() too", "[onednn]") {
   const std::string text = cpu::onednn::description();
   INFO(text);
+  CHECK(info().find("16-bit gemm: " + text) != std::string::npos);
   if (cpu::onednn::enabled()) {
     CHECK(text.find("oneDNN ") == 0);
     CHECK(text.find("bfloat16 GEMM: ") != std::string::npos);
