@@ -1,9 +1,8 @@
 #pragma once
 // Bulk conversion between the 16-bit float types and float32, for kernels that widen whole rows
 // (matmul's float32 path for 16-bit operands). Compiled into each instruction-set build of the
-// kernels: with F16C, eight float16 values per instruction; bfloat16 is a shift either way (the
-// compiler vectorises the loops). Results are the bits of core/dtype.h's scalar conversions, NaN
-// included, so the choice of build changes only the speed.
+// kernels: with F16C, eight float16 values per instruction. Results are the bits of core/dtype.h's
+// scalar conversions, NaN included, so the choice of build changes only the speed.
 #include <cstdint>
 #include <cstring>
 
@@ -24,13 +23,6 @@ inline void widen(const Half* src, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = static_cast<float>(src[i]);
 }
 
-inline void widen(const BFloat16* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t bits = static_cast<uint32_t>(src[i].bits) << 16;
-    std::memcpy(dst + i, &bits, 4);
-  }
-}
-
 inline void narrow(const float* src, Half* dst, int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
@@ -47,14 +39,13 @@ inline void narrow(const float* src, Half* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = Half(src[i]);
 }
 
+// bfloat16 needs no intrinsics: its scalar conversions are a shift and a branch-free rounding,
+// which the compiler vectorises in these loops.
+inline void widen(const BFloat16* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+}
 inline void narrow(const float* src, BFloat16* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t x;
-    std::memcpy(&x, src + i, 4);
-    const bool nan = (x & 0x7fffffffu) > 0x7f800000u;
-    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-    dst[i].bits = static_cast<uint16_t>(nan ? (x >> 16) | 0x40u : rounded);
-  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = BFloat16(src[i]);
 }
 
 }  // namespace ember::cpu::EMBER_CPU_ISA
