@@ -5,7 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+// GCC 12 reports the deliberately undefined upper halves inside its own AVX-512 shift and convert
+// intrinsics as "may be used uninitialized" (a false positive in its header, not in this file).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#endif
 
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
@@ -72,8 +80,25 @@ void im2col(const View& in, const View& out, const Window2d& w) {
   });
 }
 
+namespace {
+
+// dst[b * dst_step] += src[b * src_step] for b in [0, n), in the wider type Acc; the unit-stride case
+// is a loop of its own so that it vectorises.
+template <typename Acc, typename T>
+inline void add_row(Acc* __restrict dst, const T* __restrict src, int64_t n, int64_t dst_step, int64_t src_step) {
+  if (dst_step == 1 && src_step == 1) {
+    for (int64_t b = 0; b < n; ++b) dst[b] += static_cast<Acc>(src[b]);
+  } else {
+    for (int64_t b = 0; b < n; ++b) dst[b * dst_step] += static_cast<Acc>(src[b * src_step]);
+  }
+}
+
+}  // namespace
+
 // out[n, c, bh * sh - ph + i * dh, bw * sw - pw + j * dw] += cols[n, (c * kh + i) * kw + j, bh * Bw + bw]
-// (padding positions are dropped): the adjoint of im2col.
+// (padding positions are dropped): the adjoint of im2col. A 16-bit plane is summed in a float32 copy
+// and rounded once at the end: rounding after each of the kh * kw additions would cost a conversion
+// per addition and lose up to kh * kw roundings' worth of precision.
 void col2im(const View& cols, const View& out, const Window2d& w) {
   const int64_t N = out.shape[0], C = out.shape[1], H = out.shape[2], W = out.shape[3];
   const int64_t kh = w.kernel[0], kw = w.kernel[1], Bh = w.blocks[0], Bw = w.blocks[1];
@@ -81,31 +106,42 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
     using Acc = compute_t<T>;
+    constexpr bool widen = !std::is_same_v<T, Acc>;
     const T* src = static_cast<const T*>(cols.data);
     T* dst = static_cast<T*>(out.data);
     const int64_t cs0 = cols.strides[0], cs1 = cols.strides[1], cs2 = cols.strides[2];
     const int64_t os0 = out.strides[0], os1 = out.strides[1], os2 = out.strides[2], os3 = out.strides[3];
     parallel_for(N * C, plane_cost, [&](int64_t begin, int64_t end) {
+      std::vector<Acc> wide(widen ? size_t(H * W) : 0);
       for (int64_t nc = begin; nc < end; ++nc) {  // each plane is written by one thread only
         const int64_t n = nc / C, c = nc % C;
         T* plane = dst + n * os0 + c * os1;
+        Acc* sum = nullptr;
+        int64_t row_stride = os2, col_stride = os3;
+        if constexpr (widen) {
+          for (int64_t y = 0; y < H; ++y)
+            for (int64_t x = 0; x < W; ++x) wide[y * W + x] = static_cast<Acc>(plane[y * os2 + x * os3]);
+          sum = wide.data(), row_stride = W, col_stride = 1;
+        } else {
+          sum = plane;
+        }
         for (int64_t i = 0; i < kh; ++i)
           for (int64_t j = 0; j < kw; ++j) {
             const T* row = src + n * cs0 + ((c * kh + i) * kw + j) * cs1;
             const int64_t col_off = j * w.dilation[1] - w.padding[1];
+            const Range valid = valid_blocks(col_off, w.stride[1], W, Bw);
             for (int64_t bh = 0; bh < Bh; ++bh) {
               const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
               if (ih < 0 || ih >= H) continue;
-              const T* r = row + bh * Bw * cs2;
-              const Range valid = valid_blocks(col_off, w.stride[1], W, Bw);
-              T* first = plane + ih * os2 + (valid.begin * w.stride[1] + col_off) * os3;  // block valid.begin's output
-              const int64_t step = w.stride[1] * os3;
-              for (int64_t bw = valid.begin; bw < valid.end; ++bw) {
-                T& d = first[(bw - valid.begin) * step];
-                d = T(static_cast<Acc>(static_cast<Acc>(d) + static_cast<Acc>(r[bw * cs2])));
-              }
+              // block valid.begin's output pixel, then one every stride[1] columns
+              Acc* first = sum + ih * row_stride + (valid.begin * w.stride[1] + col_off) * col_stride;
+              add_row(first, row + (bh * Bw + valid.begin) * cs2, valid.end - valid.begin, w.stride[1] * col_stride, cs2);
             }
           }
+        if constexpr (widen) {
+          for (int64_t y = 0; y < H; ++y)
+            for (int64_t x = 0; x < W; ++x) plane[y * os2 + x * os3] = T(wide[y * W + x]);
+        }
       }
     });
   });
@@ -161,32 +197,111 @@ void max_pool_plane(const T* __restrict plane, T* __restrict out, int64_t* __res
   }
 }
 
+// One 2x2 window, stride 2: top-left a0 at flat position pos, a1 right of it, a2 and a3 below. The
+// first maximum in row-major order wins; a NaN beats every number and the first NaN stays.
+template <typename T>
+inline void max_pool_window_2x2(const T* top, const T* bottom, int64_t pos, int64_t W, T* out, int64_t* idx) {
+  using Acc = compute_t<T>;
+  const Acc a0 = static_cast<Acc>(top[0]), a1 = static_cast<Acc>(top[1]);
+  const Acc a2 = static_cast<Acc>(bottom[0]), a3 = static_cast<Acc>(bottom[1]);
+  const Acc m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
+  const Acc m = m23 > m01 ? m23 : m01;
+  const int64_t at = a0 == m ? pos : a1 == m ? pos + 1 : a2 == m ? pos + W : pos + W + 1;
+  const bool n0 = a0 != a0, n1 = a1 != a1, n2 = a2 != a2, n3 = a3 != a3;
+  const bool any_nan = n0 | n1 | n2 | n3;
+  const int64_t nan_at = n0 ? pos : n1 ? pos + 1 : n2 ? pos + W : pos + W + 1;
+  *out = T(any_nan ? a0 + a1 + a2 + a3 : m);
+  *idx = any_nan ? nan_at : at;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+// A row of windows is short (14 and 7 in a 28x28 ConvNet), so a compiler-vectorised loop runs mostly
+// in its scalar remainder. Here each step takes up to 16 windows with masked loads and stores: the 32
+// inputs of a row are split into even and odd columns by one permute each. 16-bit inputs are widened
+// exactly (bfloat16 is the top half of a float) and the winner narrowed back exactly by truncation.
+// A chunk holding a NaN goes to the scalar window above, which owns the NaN rules.
+template <typename T>
+inline __m512 load_16_floats(const T* p, __mmask16 mask) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm512_maskz_loadu_ps(mask, p);
+  } else {
+    const __m256i raw = _mm256_maskz_loadu_epi16(mask, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(raw), 16));
+  }
+}
+
+template <typename T>
+inline void store_16_floats(T* p, __mmask16 mask, __m512 v) {
+  if constexpr (std::is_same_v<T, float>) {
+    _mm512_mask_storeu_ps(p, mask, v);
+  } else {
+    _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(v), 16)));
+  }
+}
+
+// The mask of the low n lanes, 0 <= n (n >= 16: all of them).
+inline __mmask16 low_bits16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+template <typename T>
+void max_pool_row_2x2_avx512(const T* __restrict top, const T* __restrict bottom, int64_t pos0, int64_t W,
+                             int64_t Bw, T* __restrict out, int64_t* __restrict idx) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i lane_offset = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i one = _mm512_set1_epi64(1), row = _mm512_set1_epi64(W);
+  for (int64_t b0 = 0; b0 < Bw; b0 += 16) {
+    const int64_t n = std::min<int64_t>(16, Bw - b0);
+    const __mmask16 live = low_bits16(n), lo = low_bits16(2 * n), hi = n > 8 ? low_bits16(2 * n - 16) : 0;
+    const T* t = top + 2 * b0;
+    const T* b = bottom + 2 * b0;
+    const __m512 t_lo = load_16_floats(t, lo), t_hi = load_16_floats(t + 16, hi);
+    const __m512 b_lo = load_16_floats(b, lo), b_hi = load_16_floats(b + 16, hi);
+    const __m512 a0 = _mm512_permutex2var_ps(t_lo, even, t_hi), a1 = _mm512_permutex2var_ps(t_lo, odd, t_hi);
+    const __m512 a2 = _mm512_permutex2var_ps(b_lo, even, b_hi), a3 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+    const __mmask16 nan = (_mm512_cmp_ps_mask(a0, a1, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(a2, a3, _CMP_UNORD_Q)) & live;
+    if (nan) {
+      for (int64_t k = 0; k < n; ++k)
+        max_pool_window_2x2(t + 2 * k, b + 2 * k, pos0 + 2 * (b0 + k), W, out + b0 + k, idx + b0 + k);
+      continue;
+    }
+    const __mmask16 right_top = _mm512_cmp_ps_mask(a1, a0, _CMP_GT_OQ);  // ties keep the left (first) one
+    const __mmask16 right_bottom = _mm512_cmp_ps_mask(a3, a2, _CMP_GT_OQ);
+    const __m512 m_top = _mm512_mask_blend_ps(right_top, a0, a1), m_bottom = _mm512_mask_blend_ps(right_bottom, a2, a3);
+    const __mmask16 below = _mm512_cmp_ps_mask(m_bottom, m_top, _CMP_GT_OQ);  // ties keep the top row
+    const __mmask16 right = (below & right_bottom) | (~below & right_top);
+    store_16_floats(out + b0, live, _mm512_mask_blend_ps(below, m_top, m_bottom));
+    for (int half = 0; half < 2; ++half) {
+      const __mmask8 lanes = __mmask8(live >> (8 * half));
+      if (!lanes) break;
+      __m512i at = _mm512_add_epi64(_mm512_set1_epi64(pos0 + 2 * (b0 + 8 * half)), lane_offset);
+      at = _mm512_mask_add_epi64(at, __mmask8(right >> (8 * half)), at, one);
+      at = _mm512_mask_add_epi64(at, __mmask8(below >> (8 * half)), at, row);
+      _mm512_mask_storeu_epi64(idx + b0 + 8 * half, lanes, at);
+    }
+  }
+}
+#endif
+
 // The pool almost every network uses: 2x2 windows, stride 2, no padding or dilation, contiguous rows.
-// The maximum comes first and its position second (the first element equal to it), with NaNs handled
-// on the side: written this way, with selects and no running state, the loop over a row of windows
-// vectorises; the general loop above runs ~4x slower on [64, 32, 28, 28] because of its loop overhead.
 template <typename T>
 void max_pool_plane_2x2(const T* __restrict plane, T* __restrict out, int64_t* __restrict idx, const PoolPlane g) {
-  using Acc = compute_t<T>;
   for (int64_t bh = 0; bh < g.Bh; ++bh) {
     const T* top = plane + 2 * bh * g.in_row;
     const T* bottom = top + g.in_row;
     T* out_row = out + bh * g.out_row;
     int64_t* idx_row = idx + bh * g.idx_row;
-    for (int64_t bw = 0; bw < g.Bw; ++bw) {
-      const Acc a0 = static_cast<Acc>(top[2 * bw]), a1 = static_cast<Acc>(top[2 * bw + 1]);
-      const Acc a2 = static_cast<Acc>(bottom[2 * bw]), a3 = static_cast<Acc>(bottom[2 * bw + 1]);
-      const Acc m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
-      const Acc m = m23 > m01 ? m23 : m01;
-      const int64_t pos = 2 * bh * g.W + 2 * bw;  // a0's flat position; a1, a2, a3 are +1, +W, +W+1
-      const int64_t at = a0 == m ? pos : a1 == m ? pos + 1 : a2 == m ? pos + g.W : pos + g.W + 1;
-      // a NaN beats every number, and the first NaN stays
-      const bool n0 = a0 != a0, n1 = a1 != a1, n2 = a2 != a2, n3 = a3 != a3;
-      const bool any_nan = n0 | n1 | n2 | n3;
-      const int64_t nan_at = n0 ? pos : n1 ? pos + 1 : n2 ? pos + g.W : pos + g.W + 1;
-      out_row[bw * g.out_col] = T(any_nan ? a0 + a1 + a2 + a3 : m);
-      idx_row[bw * g.idx_col] = any_nan ? nan_at : at;
+    const int64_t pos0 = 2 * bh * g.W;
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, BFloat16>) {
+      if (g.out_col == 1 && g.idx_col == 1) {
+        max_pool_row_2x2_avx512<T>(top, bottom, pos0, g.W, g.Bw, out_row, idx_row);
+        continue;
+      }
     }
+#endif
+    for (int64_t bw = 0; bw < g.Bw; ++bw)
+      max_pool_window_2x2(top + 2 * bw, bottom + 2 * bw, pos0 + 2 * bw, g.W, out_row + bw * g.out_col,
+                          idx_row + bw * g.idx_col);
   }
 }
 

@@ -200,6 +200,57 @@ TEST_CASE("max_pool2d: a NaN wins, the first NaN stays, an all -inf window picks
   }
 }
 
+TEST_CASE("max_pool2d 2x2: every row width, ties, infinities and NaNs, in float64, float32 and bfloat16",
+          "[nn_ops][pool]") {
+  // The 2x2 stride-2 pool has a vector path (16 windows per step, masked at the row's end, a chunk with
+  // a NaN handed to the scalar rules): widths either side of 8, 16 and 32 windows, odd widths (the last
+  // column is dropped), values drawn from a handful so that most windows hold ties.
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> pool_of{-inf, -1, 0, 0, 1, 1, 2, inf};
+  for (int64_t W : {2, 3, 14, 15, 16, 17, 30, 32, 34, 35, 62, 64, 66}) {
+    for (bool with_nan : {false, true}) {
+      const int64_t H = 5, Ho = H / 2, Wo = W / 2;
+      std::vector<double> data(size_t(2 * H * W));
+      uint64_t state = 0x9e3779b97f4a7c15ull * uint64_t(W) + (with_nan ? 1 : 0);
+      for (double& v : data) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const uint64_t draw = (state >> 33) % 64;
+        v = with_nan && draw == 63 ? nan : pool_of[draw % 8];  // with NaNs: most 16-window chunks hold none
+      }
+      // Reference: the first maximum in row-major order, a NaN above every number, the first NaN kept.
+      std::vector<double> want_out;
+      std::vector<double> want_grad(data.size(), 0.0);
+      for (int64_t p = 0; p < 2; ++p)
+        for (int64_t oy = 0; oy < Ho; ++oy)
+          for (int64_t ox = 0; ox < Wo; ++ox) {
+            int64_t best = -1;
+            for (int64_t i = 0; i < 2; ++i)
+              for (int64_t j = 0; j < 2; ++j) {
+                const int64_t at = p * H * W + (2 * oy + i) * W + 2 * ox + j;
+                if (best < 0 || (!std::isnan(data[size_t(best)]) && (std::isnan(data[size_t(at)]) ||
+                                                                     data[size_t(at)] > data[size_t(best)])))
+                  best = at;
+              }
+            want_out.push_back(data[size_t(best)]);
+            want_grad[size_t(best)] = 1;
+          }
+      for (DType dtype : {DType::Float64, DType::Float32, DType::BFloat16}) {
+        INFO(fmt::format("W {} with NaNs {} dtype {}", W, with_nan, dtype));
+        Tensor x = from_vector(data, V{1, 2, H, W}, f64()).to(dtype).requires_grad_(true);
+        Tensor out = max_pool2d(x, {2, 2});
+        REQUIRE(out.shape() == Shape{1, 2, Ho, Wo});
+        const std::vector<double> got = vals(out);
+        bool same = true;
+        for (size_t i = 0; i < got.size(); ++i)
+          same &= std::isnan(want_out[i]) ? std::isnan(got[i]) : got[i] == want_out[i];
+        CHECK(same);
+        out.backward(ones_like(out));
+        CHECK(vals(x.grad()) == want_grad);
+      }
+    }
+  }
+}
+
 TEST_CASE("max_pool2d: gradcheck and gradgradcheck", "[nn_ops][pool][grad]") {
   Tensor x = rnd({2, 2, 5, 4}, 10, true);
   Fn f = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 2}, Size2{2, 1}, {1, 1}); };
