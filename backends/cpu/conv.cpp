@@ -119,8 +119,12 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
         Acc* sum = nullptr;
         int64_t row_stride = os2, col_stride = os3;
         if constexpr (widen) {
-          for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) wide[y * W + x] = static_cast<Acc>(plane[y * os2 + x * os3]);
+          if (os3 == 1 && os2 == W) {  // a contiguous plane: one flat loop, which vectorises
+            for (int64_t p = 0; p < H * W; ++p) wide[p] = static_cast<Acc>(plane[p]);
+          } else {
+            for (int64_t y = 0; y < H; ++y)
+              for (int64_t x = 0; x < W; ++x) wide[y * W + x] = static_cast<Acc>(plane[y * os2 + x * os3]);
+          }
           sum = wide.data(), row_stride = W, col_stride = 1;
         } else {
           sum = plane;
@@ -139,8 +143,12 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
             }
           }
         if constexpr (widen) {
-          for (int64_t y = 0; y < H; ++y)
-            for (int64_t x = 0; x < W; ++x) plane[y * os2 + x * os3] = T(wide[y * W + x]);
+          if (os3 == 1 && os2 == W) {
+            for (int64_t p = 0; p < H * W; ++p) plane[p] = T(wide[p]);
+          } else {
+            for (int64_t y = 0; y < H; ++y)
+              for (int64_t x = 0; x < W; ++x) plane[y * os2 + x * os3] = T(wide[y * W + x]);
+          }
         }
       }
     });
