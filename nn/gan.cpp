@@ -50,7 +50,7 @@ Tensor wasserstein_generator_loss(const Tensor& fake_scores) {
 }
 
 Tensor gradient_penalty_at(const std::function<Tensor(const Tensor&)>& critic, const Tensor& real, const Tensor& fake,
-                           const Tensor& eps) {
+                           const Tensor& eps, const GradientFn& gradient) {
   const char* op = "gradient_penalty";
   EMBER_CHECK(real.defined() && fake.defined(), op, "real and fake must be defined");
   EMBER_CHECK(real.shape() == fake.shape(), op, "real and fake must have the same shape, got {} and {}",
@@ -79,7 +79,11 @@ Tensor gradient_penalty_at(const std::function<Tensor(const Tensor&)>& critic, c
               shape_str(scores.defined() ? scores.shape() : Shape{}));
   // d sum_i f(x_hat_i) / d x_hat: example i's gradient is row i, since examples do not interact
   // (true for critics without batch norm, which is why WGAN-GP's critic has none).
-  Tensor g = grad({scores.sum()}, {x_hat}, {}, {.create_graph = true})[0];
+  const std::vector<Tensor> grads = gradient ? gradient({scores.sum()}, {x_hat})
+                                             : grad({scores.sum()}, {x_hat}, {}, {.create_graph = true});
+  EMBER_CHECK(grads.size() == 1 && grads[0].defined() && grads[0].shape() == x_hat.shape(), op,
+              "the gradient function must return one gradient of shape {}", shape_str(x_hat.shape()));
+  Tensor g = grads[0];
   Tensor norms = norm(g.flatten(1), 2, {1});  // ||grad_i||_2, [N]
   Tensor gap = norms - 1;
   return (gap * gap).mean();

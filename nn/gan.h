@@ -32,9 +32,13 @@ Tensor wasserstein_generator_loss(const Tensor& fake_scores);
 // [N, ...]; fake is detached (the penalty trains the critic only).
 Tensor gradient_penalty(const std::function<Tensor(const Tensor&)>& critic, const Tensor& real, const Tensor& fake,
                         Generator* generator = nullptr);
-// The same penalty at given interpolation weights eps [N] (what gradient_penalty draws); for tests.
+// The same penalty at given interpolation weights eps [N] (what gradient_penalty draws). `gradient`,
+// if given, takes d(outputs)/d(inputs) with create_graph in place of ember::grad: under float16 loss
+// scaling it is the scaler's grad(), whose unscaled gradients do not underflow
+// (`[&](auto& o, auto& i) { return scaler.grad(o, i, {.create_graph = true}); }`).
+using GradientFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs)>;
 Tensor gradient_penalty_at(const std::function<Tensor(const Tensor&)>& critic, const Tensor& real, const Tensor& fake,
-                           const Tensor& eps);
+                           const Tensor& eps, const GradientFn& gradient = {});
 
 // The original WGAN's Lipschitz constraint: clamps every parameter into [-c, c] in place, without
 // recording a graph. Call after each critic step.

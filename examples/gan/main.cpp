@@ -158,8 +158,10 @@ int main(int argc, char** argv) {
                  "safetensors file (tests/examples/make_gan_reference.py replays them in PyTorch)");
   return examples::run_trainer(app, argc, argv, [&] {
     const Device device = examples::select_device(opt.device, "gan");
-    examples::MixedPrecision amp(opt.amp);
-    amp.require_no_loss_scaling("gan", "the two optimizers and the gradient penalty do not scale their losses yet");
+    // --amp: one autocast scope per iteration; under fp16 the critic and the generator each scale
+    // their own loss (amp and g_amp), because the critic steps critic_steps times per generator step
+    // and its losses have another size.
+    examples::MixedPrecision amp(opt.amp), g_amp(opt.amp);
     const bool images = g.data == "fashion-mnist";
     const bool wasserstein = g.loss == "wgan" || g.loss == "wgan-gp";
     if (g.critic_steps <= 0) g.critic_steps = wasserstein ? 5 : 1;
@@ -179,6 +181,8 @@ int main(int argc, char** argv) {
     model->to(device);  // before the optimizers, whose state follows the parameters' device
     nn::SequentialImpl& G = *model->generator;
     nn::SequentialImpl& D = *model->critic;
+    amp.scaler().add_parameter_names(D, "critic.");
+    g_amp.scaler().add_parameter_names(G, "generator.");
 
     // The optimisers of the papers: DCGAN Adam(2e-4, (0.5, 0.999)); WGAN RMSprop(5e-5);
     // WGAN-GP Adam(1e-4, (0, 0.9)).
@@ -225,6 +229,8 @@ int main(int argc, char** argv) {
           if (name.rfind("critic_optimizer.", 0) == 0) s.emplace_back(name.substr(17), t);
         return s;
       }());
+      amp.load_state(ck.extra, "critic_scaler.");
+      g_amp.load_state(ck.extra, "generator_scaler.");
       real_data.skip(step * g.critic_steps);
       fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }
@@ -259,6 +265,15 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t first_step = step;
     auto critic_fn = [&](const Tensor& x) { return D(x); };
+    // Under fp16 the penalty's gradient is taken through the critic's scaler, unscaled, so that it
+    // does not underflow in the critic's float16 backward.
+    F::GradientFn penalty_gradient;
+    if (amp.scaler().is_enabled())
+      penalty_gradient = [&](const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs) {
+        return amp.scaler().grad(outputs, inputs, {.create_graph = true});
+      };
+    amp.log_scale_to(opt.out + "/loss_scale_critic.csv");
+    g_amp.log_scale_to(opt.out + "/loss_scale_generator.csv");
     while (step < opt.steps) {
       // Backward formulas and optimizer updates are not autocast, so one scope covers the steps;
       // it ends before the figures and PNGs, which are float32.
@@ -291,14 +306,15 @@ int main(int argc, char** argv) {
         Tensor total = d_loss;
         if (g.loss == "wgan-gp") {
           // Under --amp the generator's output is 16-bit; the penalty interpolates in the real batch's dtype.
-          Tensor gp = F::gradient_penalty_at(critic_fn, real, fake.detach().to(real.dtype()), eps);
+          Tensor gp = F::gradient_penalty_at(critic_fn, real, fake.detach().to(real.dtype()), eps, penalty_gradient);
           total = d_loss + g.gp_lambda * gp;
           l.gp = gp.item_double();
         }
         d_opt->zero_grad();
-        total.backward();
-        d_opt->step();
-        if (g.loss == "wgan") F::clip_weights_(D.parameters(), g.clip);  // the original WGAN's Lipschitz bound
+        amp.backward(total);
+        const bool stepped = amp.step(*d_opt);
+        amp.update();
+        if (g.loss == "wgan" && stepped) F::clip_weights_(D.parameters(), g.clip);  // the original WGAN's Lipschitz bound
         l.d_loss = d_loss.item_double();
         l.w_estimate = (d_real.mean() - d_fake.mean()).item_double();
       }
@@ -308,8 +324,9 @@ int main(int argc, char** argv) {
                       : g.loss == "hinge" ? F::hinge_generator_loss(d_fake)
                                           : F::wasserstein_generator_loss(d_fake);
       g_opt->zero_grad();
-      g_loss.backward();
-      g_opt->step();
+      g_amp.backward(g_loss);
+      g_amp.step(*g_opt);
+      g_amp.update();
       l.g_loss = g_loss.item_double();
       scope.reset();
       ++step;
@@ -338,6 +355,8 @@ int main(int argc, char** argv) {
         }
         nn::NamedTensors extra;
         for (const auto& [name, t] : d_opt->state_dict()) extra.emplace_back("critic_optimizer." + name, t);
+        amp.save_state(extra, "critic_scaler.");
+        g_amp.save_state(extra, "generator_scaler.");
         io::Checkpoint ck{.model = model.get(), .optimizer = g_opt.get(), .step = step, .extra = extra};
         io::save_checkpoint(checkpoint_path, ck);
       }

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     examples::MixedPrecision amp(opt.amp);
     amp.scaler().add_parameter_names(*model);
+    amp.log_scale_to(opt.out + "/loss_scale.csv");  // --amp fp16: the scale per step, overflows named
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
       step = io::load_checkpoint(opt.resume, ck);

@@ -10,6 +10,7 @@
 #include <ember/ember.h>
 #include <ember/optim/optim.h>
 
+#include "examples/common/amp.h"
 #include "examples/common/cli.h"
 #include "examples/ssm_tasks/tasks.h"
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
                     std::find(model_list.begin(), model_list.end(), ModelKind::Attention) == model_list.end(),
                 "ssm_tasks", "--d-model {} is not a multiple of the {} attention heads", model_options.d_model,
                 model_options.heads);
+    EMBER_CHECK(opt.resume.empty(), "ssm_tasks", "--resume: this trainer writes no checkpoints (each run is minutes)");
     examples::create_output_folder(opt.out);
     std::vector<Row> rows;
     for (Task task : task_list)
@@ -79,16 +81,24 @@ int main(int argc, char** argv) {
         std::mt19937_64 data(opt.seed + 1);
         SequenceModel model(kind, model_options);
         optim::Adam adam(model.parameters(), {.lr = opt.lr});  // no weight decay, as in the paper
+        examples::MixedPrecision amp(opt.amp);  // the scan's state stays float32 under autocast
+        amp.scaler().add_parameter_names(model);
+        amp.log_scale_to(fmt::format("{}/loss_scale_{}_{}.csv", opt.out, task_name(task), model_name(kind)));
         const auto start = std::chrono::steady_clock::now();
         // The mean training loss over the first and the last tenth of the steps (one batch is noisy).
         const int64_t tenth = std::max<int64_t>(1, opt.steps / 10);
         double first_loss = 0, last_loss = 0;
         for (int64_t step = 1; step <= opt.steps; ++step) {
           const Batch batch = make_batch(task, opt.batch_size, seq, data);
-          const Score s = score(model, batch);
+          Score s{};
+          {
+            auto scope = amp.autocast();
+            s = score(model, batch);
+          }
           adam.zero_grad();
-          s.loss.backward();
-          adam.step();
+          amp.backward(s.loss);
+          amp.step(adam);
+          amp.update();
           const double loss = s.loss.item<double>();
           if (step <= tenth) first_loss += loss / static_cast<double>(tenth);
           if (step > opt.steps - tenth) last_loss += loss / static_cast<double>(tenth);
@@ -114,6 +124,7 @@ int main(int argc, char** argv) {
           int64_t seen = 0;
           while (seen < eval_samples) {
             const int64_t n = std::min(per_batch, eval_samples - seen);
+            auto scope = amp.autocast();
             right += score(model, make_batch(task, n, length, eval_data)).accuracy * static_cast<double>(n);
             seen += n;
           }

@@ -6,6 +6,8 @@
 // adversarial gradient to the size of the reconstruction gradient at the layer where both enter the
 // decoder, so neither drowns the other whatever their raw magnitudes.
 // Header-only so that tests/gan can check it against a hand computation (test_gan links ember only).
+#include <functional>
+
 #include <ember/core/autograd.h>
 #include <ember/ops/ops.h>
 
@@ -16,12 +18,19 @@ inline constexpr double kAdaptiveWeightMax = 1e4;
 
 // reconstruction_loss and gan_loss: 0-dim losses whose graphs both reach last_layer_weight. Their
 // graphs are kept (retain_graph): the caller backpropagates the combined loss afterwards. Returns a
-// 0-dim tensor without a graph: disc_weight * clamp(ratio, 0, 1e4).
+// 0-dim tensor without a graph: disc_weight * clamp(ratio, 0, 1e4). `gradient(loss, weight)`, if
+// given, takes d loss / d weight (keeping the graph) in place of ember::grad: under float16 loss
+// scaling, the scaler's unscaled grad(), so that neither gradient underflows.
+using LossGradient = std::function<Tensor(const Tensor& loss, const Tensor& weight)>;
 inline Tensor adaptive_gan_weight(const Tensor& reconstruction_loss, const Tensor& gan_loss,
-                                  const Tensor& last_layer_weight, double disc_weight) {
-  const GradOptions keep_graph{.retain_graph = true};
-  const Tensor rec_grad = grad({reconstruction_loss}, {last_layer_weight}, {}, keep_graph)[0];
-  const Tensor gan_grad = grad({gan_loss}, {last_layer_weight}, {}, keep_graph)[0];
+                                  const Tensor& last_layer_weight, double disc_weight,
+                                  const LossGradient& gradient = {}) {
+  auto d_dweight = [&](const Tensor& loss) {
+    return gradient ? gradient(loss, last_layer_weight)
+                    : grad({loss}, {last_layer_weight}, {}, GradOptions{.retain_graph = true})[0];
+  };
+  const Tensor rec_grad = d_dweight(reconstruction_loss);
+  const Tensor gan_grad = d_dweight(gan_loss);
   NoGradGuard no_grad;
   const Tensor ratio = norm(rec_grad) / (norm(gan_grad) + kAdaptiveWeightDelta);
   return clamp(ratio, 0.0, kAdaptiveWeightMax).detach() * disc_weight;

@@ -103,8 +103,10 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
               "--restart-every draws codes from one batch's {} latent vectors (--batch-size {} x {}), fewer than the "
               "{} codes; use a larger batch or --restart-every 0",
               opt.batch_size * kCodesPerImage, opt.batch_size, kCodesPerImage, kCodes);
-  examples::MixedPrecision amp(opt.amp);
-  amp.require_no_loss_scaling("vqgan", "the adaptive weight and two optimizers would need the loss scale");
+  // --amp: one autocast scope per step; under fp16 the autoencoder's and the discriminator's losses
+  // each have their own scale (amp, d_amp), and the adaptive weight's two gradients are taken
+  // through the autoencoder's scaler.
+  examples::MixedPrecision amp(opt.amp), d_amp(opt.amp);
   create_output_folder(opt.out);
   const std::string data_dir = dataset_dir(opt.data_dir);
   manual_seed(opt.seed);
@@ -117,6 +119,13 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
   optim::Adam g_opt(autoencoder_parameters(*model), adam);
   optim::Adam d_opt(D.parameters(), adam);
   if (!opt.quiet) fmt::print("{}{}", ember::info(), model->str());
+  amp.scaler().add_parameter_names(*model);
+  d_amp.scaler().add_parameter_names(*model);
+  LossGradient scaled_gradient;
+  if (amp.scaler().is_enabled())
+    scaled_gradient = [&](const Tensor& loss, const Tensor& weight) {
+      return amp.scaler().grad({loss}, {weight}, {.retain_graph = true})[0];
+    };
 
   std::error_code no_file;
   const bool have_classifier = !v.classifier.empty() && std::filesystem::exists(v.classifier, no_file);
@@ -150,12 +159,16 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
       if (name.rfind(kDiscriminatorOptimizer, 0) == 0)
         d_state.emplace_back(name.substr(kDiscriminatorOptimizer.size()), t);
     d_opt.load_state_dict(d_state);
+    amp.load_state(ck.extra);
+    d_amp.load_state(ck.extra, "discriminator_scaler.");
     batches.skip(step);
     fmt::print("resumed from {} at step {}\n", opt.resume, step);
   }
 
   examples::CsvLog log(opt.out + "/metrics.csv", {"step", "rec_mse", "psnr", "perceptual", "vq_loss", "g_adv", "d_loss",
                                                   "lambda", "perplexity", "codes_used", "seconds"});
+  amp.log_scale_to(opt.out + "/loss_scale.csv");
+  d_amp.log_scale_to(opt.out + "/loss_scale_discriminator.csv");
   examples::ProgressBar bar("vqgan autoencoder", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
@@ -180,20 +193,22 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
     Tensor loss = rec_loss + q.loss;
     if (adversarial) {
       const Tensor g_adv = F::hinge_generator_loss(D(recon));
-      const Tensor lambda = adaptive_gan_weight(rec_loss, g_adv, model->last_layer_weight(), v.disc_weight);
+      const Tensor lambda = adaptive_gan_weight(rec_loss, g_adv, model->last_layer_weight(), v.disc_weight, scaled_gradient);
       loss = loss + lambda * g_adv;
       f.g_adv = g_adv.item_double();
       f.lambda = lambda.item_double();
     }
     g_opt.zero_grad();
-    loss.backward();  // also reaches the discriminator's parameters; d_opt.zero_grad() clears them
-    g_opt.step();
+    amp.backward(loss);  // also reaches the discriminator's parameters; d_opt.zero_grad() clears them
+    amp.step(g_opt);
+    amp.update();
     // ---- discriminator, on this batch and its (detached) reconstructions
     if (adversarial) {
       const Tensor d_loss = F::hinge_discriminator_loss(D(x), D(recon.detach()));
       d_opt.zero_grad();
-      d_loss.backward();
-      d_opt.step();
+      d_amp.backward(d_loss);
+      d_amp.step(d_opt);
+      d_amp.update();
       f.d_loss = d_loss.item_double();
     }
     scope.reset();
@@ -219,6 +234,8 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
       save_reconstruction_grid(*model, grid_originals, fmt::format("{}/recon_{:06d}.png", opt.out, step));
       nn::NamedTensors extra;
       for (const auto& [name, t] : d_opt.state_dict()) extra.emplace_back(kDiscriminatorOptimizer + name, t);
+      amp.save_state(extra);
+      d_amp.save_state(extra, "discriminator_scaler.");
       io::save_checkpoint(checkpoint_path, {.model = model.get(), .optimizer = &g_opt, .step = step, .extra = extra});
     }
   }

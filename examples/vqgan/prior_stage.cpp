@@ -106,7 +106,6 @@ Tensor conditions_of(const data::TensorDataset& set, bool class_conditional) {
 void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   const Device device = select_device(opt.device, "vqgan");
   examples::MixedPrecision amp(opt.amp);
-  amp.require_no_loss_scaling("vqgan", "the prior does not scale its loss yet");
   create_output_folder(opt.out);
   const std::string data_dir = dataset_dir(opt.data_dir);
   manual_seed(opt.seed);
@@ -161,6 +160,7 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   if (!opt.resume.empty()) {
     io::Checkpoint ck{.model = prior.get(), .optimizer = &optimizer};
     step = io::load_checkpoint(opt.resume, ck);
+    amp.load_state(ck.extra);
     batches.skip(step);
     fmt::print("resumed from {} at step {}\n", opt.resume, step);
   }
@@ -203,6 +203,8 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   };
 
   examples::CsvLog log(opt.out + "/metrics.csv", {"step", "loss", "bits_per_code", "seconds"});
+  amp.scaler().add_parameter_names(*prior);
+  amp.log_scale_to(opt.out + "/loss_scale.csv");
   examples::ProgressBar bar(v.class_conditional ? "vqgan prior (conditional)" : "vqgan prior", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
@@ -214,8 +216,9 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
       loss = prior_loss(*prior, b.data.to(device), b.target.to(device));
     }
     optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
+    amp.backward(loss);
+    amp.step(optimizer);
+    amp.update();
     ++step;
     const double l = loss.item_double();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -225,7 +228,9 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
       bar.update(step, fmt::format("loss {:.4f} {:.1f} ms/step", l, 1e3 * secs / double(step - first_step)));
     if (step % v.every == 0 || step == opt.steps) {
       save_sample_grid(fmt::format("{}/samples_{:06d}.png", opt.out, step));
-      io::save_checkpoint(checkpoint_path, {.model = prior.get(), .optimizer = &optimizer, .step = step});
+      io::Checkpoint ck{.model = prior.get(), .optimizer = &optimizer, .step = step};
+      amp.save_state(ck.extra);
+      io::save_checkpoint(checkpoint_path, ck);
     }
   }
   const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -185,6 +185,7 @@ int main(int argc, char** argv) {
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
     examples::MixedPrecision amp(opt.amp);
     amp.scaler().add_parameter_names(*model);
+    amp.log_scale_to(opt.out + "/loss_scale.csv");  // --amp fp16: the scale per step, overflows named
     if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";

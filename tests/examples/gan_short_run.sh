@@ -5,6 +5,7 @@
 #  - the losses match gan_short_run_trajectory.csv, which PyTorch computed from the same initial
 #    weights and random draws (make_gan_reference.py replays the run's --trace), within 2e-5 relative;
 #  - a second run gives bit-identical losses, and so does a run stopped at step 8 and resumed;
+#  - --amp bf16 and --amp fp16 (two loss scalers, the penalty through the critic's) learn the constraint too;
 #  - BCE, WGAN (weight clipping), hinge and SN-GAN (hinge + spectral norm) runs finish with finite losses, a Fashion-MNIST run writes a
 #    sample grid, and a corrupt checkpoint is a clear error, not a crash.
 #   gan_short_run.sh path/to/gan path/to/gan_short_run_trajectory.csv
@@ -50,6 +51,29 @@ for loss in bce wgan hinge "hinge --spectral-norm"; do
   "$bin" --data 8gaussians --loss $loss --steps 10 --batch-size 64 --log-every 1 --eval-samples 500 --seed 7 --quiet --out "$out/${loss// /}" >/dev/null
   tail -n +2 "$out/${loss// /}/metrics.csv" | cut -d, -f2-5 | awk -F, -v l="$loss" '{ for (i = 1; i <= 4; i++) if ($i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { print l ": non-finite " $0; exit 1 } }'
 done
+
+# Mixed precision: --amp bf16, and --amp fp16 with a loss scale per optimizer and the penalty's
+# gradient taken through the critic's scaler. Both learn the constraint as float32 does (the penalty
+# falls below a quarter of its first value); fp16 writes each scale's history, overflow reports
+# included, and a resumed fp16 run (scales restored from the checkpoint) matches the straight one.
+for amp in bf16 fp16; do
+  "$bin" "${args[@]}" --steps 16 --amp $amp --out "$out/$amp" >/dev/null
+  losses "$out/$amp/metrics.csv" | awk -F, -v amp=$amp 'NR == 1 { first = $4 }
+    { for (i = 2; i <= 5; i++) if ($i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { print amp ": non-finite " $0; exit 1 } }
+    END { print "--amp " amp ": gradient penalty step 1 " first ", step 16 " $4; if (!($4 < first / 4)) { print "did not learn"; exit 1 } }'
+done
+for who in critic generator; do
+  log="$out/fp16/loss_scale_$who.csv"
+  [[ $(head -1 "$log") == "update,scale,skipped,overflow" ]] || { echo "$log: bad header"; exit 1; }
+  # Every row's scale is a power of two at most 2^16; a skipped row names what overflowed.
+  tail -n +2 "$log" | awk -F, -v f="$log" '{ s = $2; while (s > 1) s /= 2; if (s != 1 || $2 > 65536) { print f ": scale " $2; exit 1 }
+    if ($3 == 1 && $4 !~ /NaN\/Inf gradient/) { print f ": a skipped step without a report: " $0; exit 1 } }'
+done
+[[ $(tail -n +2 "$out/fp16/loss_scale_critic.csv" | wc -l) == 80 ]] || { echo "expected 80 critic updates (16 x 5)"; exit 1; }
+"$bin" "${args[@]}" --steps 8 --amp fp16 --out "$out/fp16-r" >/dev/null
+"$bin" "${args[@]}" --steps 16 --amp fp16 --out "$out/fp16-r" --resume "$out/fp16-r/checkpoint.safetensors" >/dev/null
+diff <(losses "$out/fp16/metrics.csv") <(losses "$out/fp16-r/metrics.csv") >/dev/null || { echo "--amp fp16: the resumed run differs"; exit 1; }
+diff "$out/fp16/loss_scale_critic.csv" "$out/fp16-r/loss_scale_critic.csv" >/dev/null || { echo "--amp fp16: the resumed scale history differs"; exit 1; }
 
 if [[ -d /usr/share/datasets/fashion-mnist ]]; then
   "$bin" --data fashion-mnist --loss wgan-gp --steps 2 --critic-steps 1 --every 2 --classifier "" --quiet --out "$out/f" >/dev/null

@@ -4,7 +4,7 @@
 #   at the training length; this seed learns it near step 350) and keeps most of it at 4x the length;
 # - Mamba and its LTI ablation train on both tasks, the results table has a row per evaluation length
 #   (induction heads: the training length and each doubling to --max-eval-length), and one seed gives
-#   one table;
+#   one table; --amp bf16 and fp16 learn induction heads too;
 # - bad options end in one line "error: ..." with exit code 1.
 #   ssm_tasks_short_run.sh path/to/ssm_tasks
 set -euo pipefail
@@ -20,6 +20,17 @@ awk -v a="$(accuracy_at 32)" 'BEGIN { exit !(a >= 0.9) }' ||
 awk -v a="$(accuracy_at 128)" 'BEGIN { exit !(a >= 0.6) }' ||
   { echo "induction heads at 4x the training length: accuracy $(accuracy_at 128) < 0.6"; exit 1; }
 
+# Mixed precision: the same run under --amp bf16 and --amp fp16 (loss scaling; the scan's state is
+# float32 in both) learns it too.
+for amp in bf16 fp16; do
+  "$bin" --task induction --models mamba --d-model 32 --layers 2 --seq 32 --batch-size 32 --steps 600 \
+    --max-eval-length 32 --eval-samples 64 --seed 3 --quiet --amp $amp --out "$out/$amp" >/dev/null
+  a=$(awk -F, '$4 == 32 { print $5 }' "$out/$amp/results.csv")
+  echo "--amp $amp: induction heads accuracy at the training length $a"
+  awk -v a="$a" 'BEGIN { exit !(a >= 0.9) }' || { echo "--amp $amp: accuracy $a < 0.9"; exit 1; }
+done
+[[ $(tail -n +2 "$out/fp16/loss_scale_induction_mamba.csv" | wc -l) == 600 ]] || { echo "--amp fp16: expected 600 scale rows"; exit 1; }
+
 small=(--models mamba,lti --d-model 16 --layers 1 --seq 16 --batch-size 8 --steps 20 --max-eval-length 64
        --eval-samples 8 --seed 3 --quiet)
 "$bin" "${small[@]}" --task induction,copying --out "$out/a" >/dev/null
@@ -29,7 +40,7 @@ want="induction,mamba,16 induction,mamba,32 induction,mamba,64 induction,lti,16 
 "$bin" "${small[@]}" --task induction,copying --out "$out/b" >/dev/null
 cmp -s "$out/a/results.csv" "$out/b/results.csv" || { echo "two runs with one seed differ"; exit 1; }
 
-for bad in "--task sorting" "--models mamba,rnn" "--seq 8" "--d-model 30 --models attention"; do
+for bad in "--task sorting" "--models mamba,rnn" "--seq 8" "--d-model 30 --models attention" "--resume x.safetensors"; do
   set +e
   # shellcheck disable=SC2086
   msg=$("$bin" $bad --steps 1 --out "$out/c" 2>&1 >/dev/null)

@@ -73,7 +73,6 @@ expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$gan" --lr
 expect_error '--critic-steps: expected a positive integer, got "0"' 100 "$gan" --critic-steps 0
 expect_error '--loss' 120 "$gan" --loss bogus
 expect_error '--amp' 120 "$classify" --amp fp8
-expect_error '[gan] --amp fp16 is not supported' 200 "$gan" --amp fp16 --steps 1
 # --device: a name that is no device, and CUDA on a machine without a GPU (the build machines).
 expect_error '[device] ' 200 "$classify" --device tpu
 expect_error '[device] ' 200 "$gan" --device cuda:x

@@ -9,6 +9,7 @@
 # - stage two on that checkpoint (sampling at temperature 0.9 from the top 50 codes): the prior's
 #   loss falls clearly below ln(512) = 6.24 nats (a uniform guess), the sample grids are written, the
 #   sampled codes are in [0, 512), and a run stopped at step 30 and resumed ends bit-identical;
+# - --amp fp16 in both stages (loss scaling, scales resumed from the checkpoint) learns as well;
 # - bad options, a missing --autoencoder and a corrupt checkpoint end in one line "error: ..." and
 #   exit code 1.
 #   vqgan_short_run.sh path/to/vqgan path/to/classify
@@ -75,6 +76,23 @@ grep -q "samples (temperature 0.9, top-k 50) vs test: [0-9]" "$out/p/summary.txt
 diff <(tail -n +2 "$out/p/metrics.csv" | cut -d, -f1-3) <(tail -n +2 "$out/q/metrics.csv" | cut -d, -f1-3) >/dev/null ||
   { echo "stage two: the resumed run differs"; exit 1; }
 cmp -s "$out/p/summary.txt" "$out/q/summary.txt" || { echo "stage two: the resumed run's figures differ"; exit 1; }
+
+# --amp fp16 (stage one: a loss scale for each player, the adaptive weight's gradients through the
+# autoencoder's scaler; stage two: the prior's loss scaled): the reconstruction error falls as in
+# float32, the scales are logged, a resumed run (scales from the checkpoint) is bit-identical, and
+# the prior learns.
+"$bin" "${stage1[@]}" --steps 24 --amp fp16 --out "$out/h" >/dev/null
+tail -n +2 "$out/h/metrics.csv" | awk -F, 'NR == 1 { first = $2 } { for (i = 2; i <= 10; i++) if ($i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { print "fp16: non-finite " $0; exit 1 } last = $2 }
+  END { print "--amp fp16 stage one: reconstruction MSE step 1 " first ", step 24 " last; if (!(last < first / 2)) { print "fp16: MSE did not fall"; exit 1 } }'
+[[ $(tail -n +2 "$out/h/loss_scale.csv" | wc -l) == 24 && $(tail -n +2 "$out/h/loss_scale_discriminator.csv" | wc -l) == 16 ]] ||
+  { echo "fp16: expected 24 autoencoder and 16 discriminator scale updates"; exit 1; }
+"$bin" "${stage1[@]}" --steps 16 --amp fp16 --out "$out/i" >/dev/null
+"$bin" "${stage1[@]}" --steps 24 --amp fp16 --out "$out/i" --resume "$out/i/checkpoint.safetensors" >/dev/null
+diff <(figures "$out/h/metrics.csv") <(figures "$out/i/metrics.csv") >/dev/null || { echo "fp16 stage one: the resumed run differs"; exit 1; }
+"$bin" "${stage2[@]}" --steps 60 --amp fp16 --out "$out/j" >/dev/null
+tail -n +2 "$out/j/metrics.csv" | awk -F, 'NR <= 5 { first += $2 } { last = $2 }
+  END { print "--amp fp16 stage two: loss, mean of steps 1-5 " first / 5 ", step 60 " last;
+        if (!(last < 5.0 && last < first - 1)) { print "fp16 stage two: the loss did not fall"; exit 1 } }'
 
 # Errors: one line "error: ..." and exit code 1.
 head -c 100 "$out/a/checkpoint.safetensors" >"$out/corrupt.safetensors"
