@@ -120,6 +120,13 @@ struct Backend {
   // out[n, c, bh, bw] = max of the window (padding never wins; NaN propagates), indices[...] =
   // row * W + col of the first maximum (int64); out and indices [N, C, blocks_h, blocks_w]
   void (*max_pool2d)(const View& in, const View& out, const View& indices, const Window2d& w);
+  // A fused 2-D convolution, where the backend has one that beats im2col + GEMM on this problem (the
+  // CPU's is oneDNN's): out [N, O, Ho, Wo] = x [N, C, H, W] convolved with weight [O, C, kh, kw]
+  // (+ bias [O] when bias is not null), one group, every view contiguous and of one dtype. Returns
+  // false, having written nothing, where it declines; nullptr where the backend has none.
+  bool (*conv2d_forward)(const View& x, const View& weight, const View* bias, const View& out, const Window2d& w);
+  // Its adjoint in x: grad_x [N, C, H, W] (overwritten) from grad_out [N, O, Ho, Wo]. Same contract.
+  bool (*conv2d_backward_data)(const View& grad_out, const View& weight, const View& grad_x, const Window2d& w);
   // Fused ("flash") attention, never materialising the [n_q, n_k] scores: q [B, H, n_q, d],
   // k [B, H, n_k, d], v [B, H, n_k, dv] (any strides), out [B, H, n_q, dv] = softmax(scale q k^T
   // restricted to the allowed keys) v, lse [B, H, n_q] (contiguous, float32 or float64: float64 for

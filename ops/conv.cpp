@@ -107,6 +107,79 @@ void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, 
   }
 }
 
+// conv2d as unfold + matmul: the reference every faster path is tested against, and what runs where
+// no backend kernel is faster. out[g] = weight[g] [O/G, K/G] @ cols[g] [K/G, N L]: one GEMM per
+// group for the whole batch.
+Tensor conv2d_composite(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w, int64_t groups) {
+  const int64_t N = x.size(0), O = weight.size(0);
+  const int64_t L = w.blocks[0] * w.blocks[1], K = x.size(1) * w.kernel[0] * w.kernel[1];
+  Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
+  Tensor cols_g = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{groups, K / groups, N * L});
+  Tensor out = matmul(reshape(weight, std::vector<int64_t>{groups, O / groups, K / groups}), cols_g);  // [G, O/G, N L]
+  out = permute(reshape(out, std::vector<int64_t>{O, N, L}), std::vector<int64_t>{1, 0, 2});  // [N, O, L] view
+  out = reshape(out, std::vector<int64_t>{N, O, w.blocks[0], w.blocks[1]});
+  if (bias.defined()) out = out + reshape(bias, std::vector<int64_t>{1, O, 1, 1});
+  return contiguous(out);
+}
+
+// conv2d (one group) through the backend's fused kernel (oneDNN's direct convolution on the CPU),
+// falling back to the composite where the kernel declines. Backward: the input's gradient through
+// the fused adjoint (or a GEMM and a fold); the weight's as one GEMM over unfolded columns, since
+// oneDNN's weight gradient splits its N H W sum among threads and its bits would depend on the
+// thread count; the bias's as a sum. Under create_graph the composite is rebuilt from the saved
+// inputs and differentiated, so the gradients differentiate again.
+struct FusedConv2d {
+  static constexpr const char* name = "conv2d";
+  Window2d w;
+  bool has_bias = false;
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    Tensor out = Tensor::empty({x.size(0), weight.size(0), w.blocks[0], w.blocks[1]}, x.dtype(), x.device());
+    const View bias_view = has_bias ? kview(bias) : View{};
+    if (!backend(x.device()).conv2d_forward(kview(x), kview(weight), has_bias ? &bias_view : nullptr, kview(out), w))
+      out = conv2d_composite(x, weight, bias, w, 1);
+    if (has_bias) {
+      ctx.save(x, weight, bias);
+    } else {
+      ctx.save(x, weight);
+    }
+    return out;
+  }
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor x = ctx.saved(0), weight = ctx.saved(1), bias = has_bias ? ctx.saved(2) : Tensor();
+    if (GradMode::is_enabled()) {
+      const Tensor out = conv2d_composite(x, weight, bias, w, 1);
+      std::vector<Tensor> inputs{x, weight};
+      if (has_bias) inputs.push_back(bias);
+      Grads grads = ember::grad({out}, inputs, {grad}, {.create_graph = true, .allow_unused = true});
+      if (!has_bias) grads.emplace_back();
+      return grads;
+    }
+    const Tensor g = contiguous(grad);
+    const int64_t N = x.size(0), O = weight.size(0), L = w.blocks[0] * w.blocks[1];
+    const int64_t K = weight.numel() / O;
+    // g as [O, N L]: the layout both GEMMs take
+    const Tensor g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
+                                  std::vector<int64_t>{O, N * L});
+    Tensor grad_x, grad_w, grad_b;
+    if (x.requires_grad()) {
+      grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (!backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
+        // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
+        const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), g_rows);
+        const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});
+        grad_x = fold_raw(cols_nkl, {x.size(2), x.size(3)}, w, /*k_major=*/true);
+      }
+    }
+    if (weight.requires_grad()) {
+      const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
+      const Tensor cols_rows = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
+      grad_w = reshape(matmul(g_rows, cols_rows.mT()), weight.shape());
+    }
+    if (has_bias && bias.requires_grad()) grad_b = sum(g, {0, 2, 3});
+    return {grad_x, grad_w, grad_b};
+  }
+};
+
 }  // namespace
 
 Tensor unfold(const Tensor& x, Size2 kernel, Size2 dilation, Size2 padding, Size2 stride) {
@@ -158,15 +231,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
                 shape_str(bias->shape()));
   const Size2 kernel{weight.size(2), weight.size(3)};
   Window2d w = make_window("conv2d", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
-  const int64_t L = w.blocks[0] * w.blocks[1], K = C * kernel[0] * kernel[1];
-  // out[g] = weight[g] [O/G, K/G] @ cols[g] [K/G, N L]: one GEMM per group for the whole batch
-  Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
-  Tensor cols_g = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{groups, K / groups, N * L});
-  Tensor out = matmul(reshape(weight, std::vector<int64_t>{groups, O / groups, K / groups}), cols_g);  // [G, O/G, N L]
-  out = permute(reshape(out, std::vector<int64_t>{O, N, L}), std::vector<int64_t>{1, 0, 2});  // [N, O, L] view
-  out = reshape(out, std::vector<int64_t>{N, O, w.blocks[0], w.blocks[1]});
-  if (bias && bias->defined()) out = out + reshape(*bias, std::vector<int64_t>{1, O, 1, 1});
-  return contiguous(out);
+  const Tensor b = bias && bias->defined() ? *bias : Tensor();
+  // The fused kernels take float32 and bfloat16 (and decline what they cannot run fast); float64,
+  // the dtype of the gradchecks, stays on the composite, whose every step is a primitive.
+  const bool fusable = groups == 1 && backend(x.device()).conv2d_forward &&
+                       (x.dtype() == DType::Float32 || x.dtype() == DType::BFloat16);
+  if (fusable && N > 0)
+    return apply(FusedConv2d{w, b.defined()}, contiguous(x), contiguous(weight), b.defined() ? contiguous(b) : b);
+  return conv2d_composite(x, weight, b, w, groups);
 }
 
 Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, int64_t stride,

@@ -38,7 +38,7 @@ std::string info() {
       "  threads: {} (OpenMP, shared with OpenBLAS)\n"
       "  cpu kernels: {}\n"
       "  gemm: {}\n"
-      "  16-bit gemm: {}\n"
+      "  16-bit gemm, convolution: {}\n"
       "  cuda: {}\n",
       omp_get_max_threads(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
       cpu::onednn::description(), cuda::backend_description());

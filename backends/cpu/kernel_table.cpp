@@ -1,5 +1,6 @@
 // The Backend table of one instruction set's kernels (compiled once per CpuIsa, like the kernels).
 #include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/onednn.h>
 #include <ember/core/storage.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
@@ -27,6 +28,8 @@ const Backend& kernel_table() {
       .im2col = im2col,
       .col2im = col2im,
       .max_pool2d = max_pool2d,
+      .conv2d_forward = onednn::conv2d_forward,
+      .conv2d_backward_data = onednn::conv2d_backward_data,
       .attention_forward = attention_forward,
       .attention_backward = attention_backward,
       .selective_scan_forward = selective_scan_forward,

@@ -177,6 +177,8 @@ std::shared_ptr<dnnl::matmul> lookup(dt type, const Operand& a, const Operand& b
 
 }  // namespace
 
+const dnnl::engine& detail::engine() { return cpu_engine().engine; }
+
 bool built() { return cpu_engine().ok; }
 bool enabled() { return g_switched_on && environment_allows() && built(); }
 
@@ -189,8 +191,9 @@ std::string description() {
     std::string impl;
     return create(type, m, m, m, 1.0, 0.0, &impl) ? impl : std::string("widened to float32 (no oneDNN kernel on this CPU)");
   };
-  return fmt::format("oneDNN {}.{}.{} (bfloat16 GEMM: {}; float16 GEMM: {})", v->major, v->minor, v->patch,
-                     kernel(dt::bf16), kernel(dt::f16));
+  return fmt::format("oneDNN {}.{}.{} (bfloat16 GEMM: {}; float16 GEMM: {}; convolution: float32 {}, bfloat16 {})",
+                     v->major, v->minor, v->patch, kernel(dt::bf16), kernel(dt::f16),
+                     convolution_kernel(DType::Float32), convolution_kernel(DType::BFloat16));
 }
 
 bool matmul(const View& a, const View& b, const View& out, double alpha, double beta) {
@@ -237,6 +240,9 @@ bool built() { return false; }
 bool enabled() { return false; }
 std::string description() { return "ember was built without oneDNN (libdnnl-dev not found)"; }
 bool matmul(const View&, const View&, const View&, double, double) { return false; }
+bool conv2d_forward(const View&, const View&, const View*, const View&, const Window2d&) { return false; }
+bool conv2d_backward_data(const View&, const View&, const View&, const Window2d&) { return false; }
+std::string convolution_kernel(DType) { return "not built"; }
 
 #endif
 

@@ -193,10 +193,11 @@ TEST_CASE("16-bit matmul is bit-identical on 1, 2, 3 and 7 threads", "[onednn][m
 TEST_CASE("the oneDNN description says which kernel runs, in ember::info() too", "[onednn]") {
   const std::string text = cpu::onednn::description();
   INFO(text);
-  CHECK(info().find("16-bit gemm: " + text) != std::string::npos);
+  CHECK(info().find("16-bit gemm, convolution: " + text) != std::string::npos);
   if (cpu::onednn::enabled()) {
     CHECK(text.find("oneDNN ") == 0);
     CHECK(text.find("bfloat16 GEMM: ") != std::string::npos);
+    CHECK(text.find("convolution: float32 ") != std::string::npos);
   } else {
     CHECK(text.find("oneDNN") != std::string::npos);  // built without it, or switched off: says which
   }

@@ -7,15 +7,16 @@
 #    batch before it; at the end at least half of the 512 codes are in use on the test images (a run
 #    without restarts uses fewer than 10 by step 40);
 #  - the first 20 steps match vqvae_short_run_trajectory.csv, a regression pin: the figures this
-#    trainer logged with this command on an AMD EPYC (OpenBLAS's Haswell core), floats within 1e-4
-#    relative, counts exactly (an EMBER_NATIVE=ON build logs the same). ember's results depend
-#    neither on the thread count nor on the CPU's instruction set (docs/determinism.md), but they do
-#    on OpenBLAS's kernels: with its SkylakeX sgemm one code assignment flips at step 7 and the
-#    figures part by up to 2e-3 by step 20. So the script runs OpenBLAS's Haswell core, and skips
-#    the pin where that core does not run (no AVX2 and FMA, or no OpenBLAS). To regenerate after an
+#    trainer logged with this command on an AMD EPYC (OpenBLAS's Haswell core, oneDNN's AVX2
+#    convolutions), floats within 1e-4 relative, counts exactly (an EMBER_NATIVE=ON build logs the
+#    same). ember's results depend neither on the thread count nor on the CPU's instruction set
+#    (docs/determinism.md), but they do on OpenBLAS's and oneDNN's kernels: with OpenBLAS's SkylakeX
+#    sgemm one code assignment flips at step 7 and the figures part by up to 2e-3 by step 20. So the
+#    script runs OpenBLAS's Haswell core and caps oneDNN at AVX2, and skips the pin where those do
+#    not run (no AVX2 and FMA, no OpenBLAS, ember built without oneDNN). To regenerate after an
 #    intended change, run
-#      OPENBLAS_CORETYPE=Haswell vqvae --batch-size 32 --log-every 1 --every 20 --restart-every 10 \
-#        --eval-images 500 --seed 3 --steps 40
+#      OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 vqvae --batch-size 32 --log-every 1 --every 20 \
+#        --restart-every 10 --eval-images 500 --seed 3 --steps 40
 #    and keep the columns step,recon_mse,vq_loss,commitment,perplexity,codes_used,restarted of the
 #    first 20 rows of its metrics.csv;
 #  - a second run gives bit-identical figures, and so does a run stopped at step 20 and resumed;
@@ -36,7 +37,7 @@ if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
 fi
 # The pin's OpenBLAS core (see above), where the CPU can run it; the other checks hold on any core.
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
-  export OPENBLAS_CORETYPE=Haswell
+  export OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2
 fi
 args=(--batch-size 32 --log-every 1 --every 20 --restart-every 10 --eval-images 500 --seed 3)
 start=$SECONDS
@@ -66,7 +67,7 @@ used=$(sed -E 's/.*codes used ([0-9]+)\/.*/\1/' "$out/a/summary.txt")
 pinned() { figures "$1" | cut -d, -f1,2,4-8 | head -20; }
 grep -v '^#' "$reference" | tail -n +2 >"$out/ref.csv"
 [[ $(wc -l <"$out/ref.csv") == 20 ]] || { echo "the reference should have 20 rows"; exit 1; }
-if grep -q "gemm: OpenBLAS .*core=Haswell" "$out/a.log"; then
+if grep -q "gemm: OpenBLAS .*core=Haswell" "$out/a.log" && grep -q "convolution: float32 jit:avx2" "$out/a.log"; then
   paste -d, <(pinned "$out/a/metrics.csv") "$out/ref.csv" | awk -F, '{
     if ($1 != $8 || $6 != $13 || $7 != $14) { print "step " $1 ": counts " $6 "," $7 ", pinned " $13 "," $14; bad = 1 }
     for (i = 2; i <= 5; i++) { d = $i - $(i + 7); if (d < 0) d = -d;
@@ -74,7 +75,7 @@ if grep -q "gemm: OpenBLAS .*core=Haswell" "$out/a.log"; then
   } END { exit bad }' || { echo "the figures left the committed trajectory"; exit 1; }
   echo "the first 20 steps match the committed trajectory"
 else
-  echo "OpenBLAS's Haswell core is not running here ($(grep "gemm:" "$out/a.log")): trajectory pin skipped"
+  echo "OpenBLAS's Haswell core or oneDNN's AVX2 convolution is not running here ($(grep "gemm" "$out/a.log" | tr '\n' ' ')): trajectory pin skipped"
 fi
 
 # Bit-identical across runs, and across a stop at step 20 and a resume.

@@ -1,0 +1,199 @@
+// conv2d through oneDNN's direct convolution (backends/cpu/onednn_conv.cpp) against the float64
+// composite (unfold + matmul) on the same inputs: the output and the gradients of x, weight and bias,
+// in float32 and bfloat16, with oneDNN on and off; the problems it must take and those it declines;
+// bit-identical results on any thread count; and double backward through the fused op.
+//
+// The bound for one entry of a result that sums k products in float32: k * 2^-23 * (the same sum of
+// absolute values, "magnitude"), plus the final rounding to the result's dtype (2^-24 relative for
+// float32, 2^-8 for bfloat16). In bfloat16 the composite path also rounds an intermediate (the GEMM
+// before the bias is added, the columns before they are folded), at most 2^-8 of the magnitude: the
+// bfloat16 bound allows that second rounding on both paths. A wrong index or a missing term breaks
+// the bound by orders of magnitude.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include <ember/backends/cpu/onednn.h>
+#include <ember/core/autograd.h>
+#include <ember/core/tensor.h>
+#include <ember/ops/ops.h>
+#include <ember/ops/op.h>
+#include "tests/backends/thread_count.h"
+
+using namespace ember;
+
+namespace {
+
+class OneDnnSwitch {
+ public:
+  explicit OneDnnSwitch(bool on) { cpu::onednn::set_enabled(on); }
+  ~OneDnnSwitch() { cpu::onednn::set_enabled(true); }
+  OneDnnSwitch(const OneDnnSwitch&) = delete;
+  OneDnnSwitch& operator=(const OneDnnSwitch&) = delete;
+};
+
+struct ConvCase {
+  std::vector<int64_t> x, weight;  // [N, C, H, W], [O, C, kh, kw]
+  int64_t stride, padding, dilation;
+  bool bias;
+};
+
+const std::vector<ConvCase> kCases{
+    {{2, 32, 9, 9}, {16, 32, 3, 3}, 1, 1, 1, true},   // the common layer
+    {{3, 1, 12, 10}, {32, 1, 3, 3}, 1, 1, 1, true},   // one input channel (a first layer)
+    {{2, 16, 11, 13}, {24, 16, 5, 3}, 2, 2, 1, false},  // stride 2, a non-square kernel, no bias
+    {{1, 32, 10, 10}, {16, 32, 3, 3}, 1, 2, 2, true},  // dilation 2
+    {{2, 3, 7, 7}, {8, 3, 1, 1}, 1, 0, 1, true},       // 1x1, channels not a multiple of 16
+    {{2, 48, 6, 6}, {32, 48, 3, 3}, 3, 0, 1, true},    // a stride that leaves columns unused
+};
+
+double rounding(DType dtype) { return dtype == DType::BFloat16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -24); }
+
+// Entries of got (any dtype) farther from want (float64) than k * 2^-23 * magnitude + u (|want| + that).
+int64_t outside(const Tensor& got, const Tensor& want, const Tensor& magnitude, double k, DType dtype) {
+  const std::vector<double> g = got.to(DType::Float64).contiguous().to_vector<double>();
+  const std::vector<double> w = want.contiguous().to_vector<double>();
+  const std::vector<double> m = magnitude.contiguous().to_vector<double>();
+  REQUIRE(g.size() == w.size());
+  int64_t bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double sum_bound = k * std::ldexp(1.0, -23) * m[i];
+    const double intermediate = dtype == DType::BFloat16 ? rounding(dtype) * m[i] : 0.0;
+    if (!(std::abs(g[i] - w[i]) <= sum_bound + rounding(dtype) * (std::abs(w[i]) + sum_bound) + intermediate + 1e-30))
+      ++bad;
+  }
+  return bad;
+}
+
+bool same_bytes(const Tensor& x, const Tensor& y) {
+  const Tensor cx = x.contiguous(), cy = y.contiguous();
+  return cx.numel() == cy.numel() && std::memcmp(cx.data_ptr(), cy.data_ptr(), cx.numel() * cx.element_size()) == 0;
+}
+
+Tensor random_like(const Shape& shape, DType dtype, uint64_t seed) {
+  Generator gen(seed);
+  return randn(shape, {}, &gen).to(dtype);
+}
+
+Tensor random(const std::vector<int64_t>& shape, DType dtype, uint64_t seed) {
+  Generator gen(seed);
+  return randn(shape, {}, &gen).to(dtype);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d through oneDNN agrees with the float64 convolution: output and every gradient",
+          "[onednn][conv]") {
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    for (bool fast : {true, false}) {
+      OneDnnSwitch path(fast);
+      for (size_t c = 0; c < kCases.size(); ++c) {
+        const ConvCase& cs = kCases[c];
+        INFO(fmt::format("{} oneDNN {} case {}", dtype, fast ? "on" : "off", c));
+        Tensor x = random(cs.x, dtype, 10 + c).requires_grad_(true);
+        Tensor w = random(cs.weight, dtype, 20 + c).requires_grad_(true);
+        Tensor b = cs.bias ? random({cs.weight[0]}, dtype, 30 + c).requires_grad_(true) : Tensor();
+        std::optional<Tensor> bias = cs.bias ? std::optional<Tensor>(b) : std::nullopt;
+        Tensor out = conv2d(x, w, bias, cs.stride, cs.padding, cs.dilation);
+        const Tensor g = random_like(out.shape(), dtype, 40 + c);
+        const std::vector<Tensor> inputs = cs.bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
+        const std::vector<Tensor> grads = grad({out}, inputs, {g});
+
+        // The same in float64, and the sums of absolute values that bound each result's rounding.
+        Tensor x64 = x.detach().to(DType::Float64).requires_grad_(true);
+        Tensor w64 = w.detach().to(DType::Float64).requires_grad_(true);
+        Tensor b64 = cs.bias ? b.detach().to(DType::Float64).requires_grad_(true) : Tensor();
+        std::optional<Tensor> bias64 = cs.bias ? std::optional<Tensor>(b64) : std::nullopt;
+        const Tensor g64 = g.to(DType::Float64);
+        const Tensor out64 = conv2d(x64, w64, bias64, cs.stride, cs.padding, cs.dilation);
+        const std::vector<Tensor> inputs64 = cs.bias ? std::vector<Tensor>{x64, w64, b64} : std::vector<Tensor>{x64, w64};
+        const std::vector<Tensor> grads64 = grad({out64}, inputs64, {g64});
+        Tensor ax = abs(x64.detach()).requires_grad_(true), aw = abs(w64.detach()).requires_grad_(true);
+        std::optional<Tensor> ab = cs.bias ? std::optional<Tensor>(abs(b64.detach())) : std::nullopt;
+        const Tensor out_mag = conv2d(ax, aw, ab, cs.stride, cs.padding, cs.dilation);
+        const std::vector<Tensor> grad_mag = grad({out_mag}, {ax, aw}, {abs(g64)});
+
+        const double k_out = double(cs.weight[1] * cs.weight[2] * cs.weight[3] + 1);
+        const double k_x = double(cs.weight[0] * cs.weight[2] * cs.weight[3]);
+        const double k_w = double(out.size(0) * out.size(2) * out.size(3));
+        CHECK(outside(out, out64, out_mag.detach(), k_out, dtype) == 0);
+        CHECK(outside(grads[0], grads64[0], grad_mag[0], k_x, dtype) == 0);
+        CHECK(outside(grads[1], grads64[1], grad_mag[1], k_w, dtype) == 0);
+        if (cs.bias) CHECK(outside(grads[2], grads64[2], sum(abs(g64), {0, 2, 3}), k_w, dtype) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("oneDNN convolution takes the common problems and declines the rest", "[onednn][conv]") {
+  if (!cpu::onednn::enabled()) {
+    WARN("oneDNN is not built or switched off: " << cpu::onednn::description());
+    return;
+  }
+  Window2d win{{3, 3}, {1, 1}, {1, 1}, {1, 1}, {8, 8}};
+  const Tensor x = random({2, 32, 8, 8}, DType::Float32, 1), w = random({16, 32, 3, 3}, DType::Float32, 2);
+  Tensor out = Tensor::empty({2, 16, 8, 8}, DType::Float32);
+  // float32 has a direct JIT kernel on every x86-64 level oneDNN supports
+  CHECK(cpu::onednn::conv2d_forward(kview(x), kview(w), nullptr, kview(out), win));
+  Tensor gx = Tensor::empty({2, 32, 8, 8}, DType::Float32);
+  CHECK(cpu::onednn::conv2d_backward_data(kview(out), kview(w), kview(gx), win));
+  // float64; a transposed (non-contiguous) input; grouped weights; the adjoint of a 3-channel layer
+  const Tensor x64 = x.to(DType::Float64), w64 = w.to(DType::Float64);
+  Tensor out64 = Tensor::empty({2, 16, 8, 8}, DType::Float64);
+  CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x64), kview(w64), nullptr, kview(out64), win));
+  const Tensor xt = random({2, 32, 8, 8}, DType::Float32, 3).transpose(2, 3);
+  CHECK_FALSE(cpu::onednn::conv2d_forward(kview(xt), kview(w), nullptr, kview(out), win));
+  const Tensor w_grouped = random({16, 16, 3, 3}, DType::Float32, 4);
+  CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x), kview(w_grouped), nullptr, kview(out), win));
+  const Tensor w3 = random({16, 3, 3, 3}, DType::Float32, 5);
+  Tensor gx3 = Tensor::empty({2, 3, 8, 8}, DType::Float32);
+  CHECK_FALSE(cpu::onednn::conv2d_backward_data(kview(out), kview(w3), kview(gx3), win));
+  // switched off: declines everything
+  OneDnnSwitch off(false);
+  CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x), kview(w), nullptr, kview(out), win));
+}
+
+TEST_CASE("conv2d through oneDNN is bit-identical on 1, 2, 3 and 7 threads", "[onednn][conv][determinism]") {
+  struct Case {
+    std::vector<int64_t> x, weight;
+  };
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    for (const Case& cs : {Case{{16, 32, 14, 14}, {64, 32, 3, 3}}, Case{{16, 1, 28, 28}, {32, 1, 3, 3}},
+                           Case{{3, 64, 20, 20}, {16, 64, 3, 3}}}) {
+      Tensor x = random(cs.x, dtype, 51).requires_grad_(true);
+      Tensor w = random(cs.weight, dtype, 52).requires_grad_(true);
+      Tensor b = random({cs.weight[0]}, dtype, 53).requires_grad_(true);
+      auto run = [&] {
+        Tensor out = conv2d(x, w, b, 1, 1);
+        std::vector<Tensor> g = grad({out}, {x, w, b}, {ones_like(out)});
+        return std::vector<Tensor>{out, g[0], g[1], g[2]};
+      };
+      std::vector<Tensor> single;
+      {
+        test::ThreadCount one(1);
+        single = run();
+      }
+      for (int threads : {2, 3, 7}) {
+        test::ThreadCount count(threads);
+        INFO(fmt::format("{} {} threads, x {}", dtype, threads, shape_str(x.shape())));
+        const std::vector<Tensor> now = run();
+        for (size_t i = 0; i < now.size(); ++i) CHECK(same_bytes(now[i], single[i]));
+      }
+    }
+  }
+}
+
+TEST_CASE("double backward through the fused conv2d matches float64", "[onednn][conv][grad]") {
+  // A gradient penalty: P = sum((d sum(conv(x, w) * c) / dx)^2), differentiated with respect to w.
+  auto penalty_grad = [](DType dtype) {
+    Tensor x = random({2, 16, 7, 7}, dtype, 61).requires_grad_(true);
+    Tensor w = random({32, 16, 3, 3}, dtype, 62).requires_grad_(true);
+    const Tensor c = random({2, 32, 7, 7}, dtype, 63);
+    const Tensor gx = grad({sum(conv2d(x, w, std::nullopt, 1, 1) * c)}, {x}, {}, {.create_graph = true})[0];
+    return grad({sum(gx * gx)}, {w})[0];
+  };
+  const Tensor fused = penalty_grad(DType::Float32), reference = penalty_grad(DType::Float64);
+  const double scale = max(abs(reference)).item<double>();
+  CHECK(max(abs(fused.to(DType::Float64) - reference)).item<double>() <= 1e-4 * scale);
+}
