@@ -1,6 +1,7 @@
 // W6 for libtorch 1.13: the same byte-level transformer LM step as ember's bench/w6_lm.cpp (pre-LN
 // blocks, rotary embeddings on q and k, causal softmax attention through the math path, GELU MLP x4,
 // AdamW(3e-4, wd 0.1)). libtorch 1.13 has no fused CPU attention, so its one case is W6/softmax.
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -65,13 +66,20 @@ int main() {
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(3e-4).weight_decay(0.1));
   auto tokens = torch::randint(0, 256, {16, 257}, torch::kLong);
   auto inputs = tokens.narrow(1, 0, 256), targets = tokens.narrow(1, 1, 256).reshape({-1});
-  const auto timing = bench::time_steps([&] {
-    auto h = embedding->forward(inputs);
-    for (auto& b : blocks) h = b->forward(h);
-    auto loss = torch::nn::functional::cross_entropy(head->forward(norm->forward(h)).reshape({-1, 256}), targets);
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-  });
-  bench::print_case("W6/softmax", timing, {{"tokens_per_s", 16 * 256 / (timing.median_ms / 1000)}});
+  // bf16: the forward pass and the loss under libtorch's CPU autocast (bfloat16), as ember's W6/*_bf16.
+  for (bool bf16 : {false, true}) {
+    const auto timing = bench::time_steps([&] {
+      at::autocast::set_cpu_enabled(bf16);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      auto h = embedding->forward(inputs);
+      for (auto& b : blocks) h = b->forward(h);
+      auto loss = torch::nn::functional::cross_entropy(head->forward(norm->forward(h)).reshape({-1, 256}), targets);
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+    });
+    bench::print_case(bf16 ? "W6/softmax_bf16" : "W6/softmax", timing, {{"tokens_per_s", 16 * 256 / (timing.median_ms / 1000)}});
+  }
 }
