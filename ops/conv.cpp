@@ -126,8 +126,8 @@ Tensor conv2d_composite(const Tensor& x, const Tensor& weight, const Tensor& bia
 // falling back to the composite where the kernel declines. Backward: the input's gradient through
 // the fused adjoint (or a GEMM and a fold); the weight's as one GEMM over unfolded columns, since
 // oneDNN's weight gradient splits its N H W sum among threads and its bits would depend on the
-// thread count; the bias's as a sum. Under create_graph the composite is rebuilt from the saved
-// inputs and differentiated, so the gradients differentiate again.
+// thread count; the bias's as a sum. Under create_graph the fused adjoint is skipped: the GEMM,
+// fold, unfold and sum are recorded ops, so the gradients differentiate again.
 struct FusedConv2d {
   static constexpr const char* name = "conv2d";
   Window2d w;
@@ -146,24 +146,17 @@ struct FusedConv2d {
   }
   Grads backward(Ctx& ctx, const Tensor& grad) {
     const Tensor x = ctx.saved(0), weight = ctx.saved(1), bias = has_bias ? ctx.saved(2) : Tensor();
-    if (GradMode::is_enabled()) {
-      const Tensor out = conv2d_composite(x, weight, bias, w, 1);
-      std::vector<Tensor> inputs{x, weight};
-      if (has_bias) inputs.push_back(bias);
-      Grads grads = ember::grad({out}, inputs, {grad}, {.create_graph = true, .allow_unused = true});
-      if (!has_bias) grads.emplace_back();
-      return grads;
-    }
+    const bool create_graph = GradMode::is_enabled();
     const Tensor g = contiguous(grad);
     const int64_t N = x.size(0), O = weight.size(0), L = w.blocks[0] * w.blocks[1];
-    const int64_t K = weight.numel() / O;
+    const int64_t K = x.size(1) * w.kernel[0] * w.kernel[1];
     // g as [O, N L]: the layout both GEMMs take
     const Tensor g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
                                   std::vector<int64_t>{O, N * L});
     Tensor grad_x, grad_w, grad_b;
     if (x.requires_grad()) {
-      grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (!backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
+      if (!create_graph) grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (create_graph || !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
         // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
         const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), g_rows);
         const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});

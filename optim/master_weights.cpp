@@ -31,6 +31,7 @@ MasterWeights::MasterWeights(std::vector<Tensor> model_params) : params_(std::mo
 }
 
 void MasterWeights::zero_grad() {
+  copied_ = false;
   for (size_t i = 0; i < params_.size(); ++i) {
     params_[i].set_grad(Tensor());
     masters_[i].set_grad(Tensor());
@@ -38,6 +39,7 @@ void MasterWeights::zero_grad() {
 }
 
 void MasterWeights::copy_grads_to_master() {
+  copied_ = true;
   NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (masters_[i].impl() == params_[i].impl()) continue;
@@ -53,7 +55,10 @@ void MasterWeights::copy_master_to_model() {
 }
 
 bool MasterWeights::step(Optimizer& optimizer, GradScaler* scaler) {
-  copy_grads_to_master();
+  // Copied already (to unscale and clip the masters' gradients first): those gradients are the ones
+  // to step with; copying again would replace them with the raw, scaled 16-bit ones.
+  if (!copied_) copy_grads_to_master();
+  copied_ = false;
   bool stepped = true;
   if (scaler) {
     stepped = scaler->step(optimizer);

@@ -16,7 +16,9 @@
 //   master.step(adam);                  // or master.step(adam, &scaler): unscales, may skip
 //
 // step() copies each model gradient into its master (in float32), lets the optimizer (or the scaler)
-// step the masters, and writes them back rounded to the model's dtype. A float32 model parameter is
+// step the masters, and writes them back rounded to the model's dtype. To clip, copy first and work
+// on the masters' gradients: copy_grads_to_master(); scaler.unscale_(adam); clip_grad_norm_(
+// master.parameters(), 1.0); master.step(adam, &scaler) — step() then keeps the copied gradients. A float32 model parameter is
 // its own master (no copy). Checkpoints: state_dict() holds the masters, so a resumed run continues
 // from the unrounded values.
 #include <vector>
@@ -40,7 +42,8 @@ class MasterWeights {
   // Drops the model's gradients (and the masters').
   void zero_grad();
   // Copies the model's gradients into the masters' .grad in float32 (a model parameter without a
-  // gradient leaves its master without one, so the optimizer skips it).
+  // gradient leaves its master without one, so the optimizer skips it). The next step() uses these
+  // gradients (after any unscaling and clipping) instead of copying again.
   void copy_grads_to_master();
   // Rounds the masters into the model's parameters (without recording a graph).
   void copy_master_to_model();
@@ -56,6 +59,7 @@ class MasterWeights {
  private:
   std::vector<Tensor> params_;   // the model's, any floating dtype
   std::vector<Tensor> masters_;  // float32; the same tensor as params_[i] when that is float32
+  bool copied_ = false;          // copy_grads_to_master() ran since the last step() or zero_grad()
 };
 
 }  // namespace ember::optim

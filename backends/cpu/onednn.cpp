@@ -3,7 +3,9 @@
 // product, and a training loop asks for the same few shapes every step.
 #include <ember/backends/cpu/onednn.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include <ember/core/storage.h>
 
 #if defined(EMBER_WITH_ONEDNN)
 #include <dnnl.hpp>
@@ -123,20 +127,23 @@ struct CacheKey {
 };
 
 // A created primitive, or none where oneDNN has only its reference kernel (slower than float32
-// OpenBLAS) or nothing at all for this problem.
+// OpenBLAS) or nothing at all for this problem, and the scratch memory it needs, supplied per call:
+// a primitive's own scratchpad would be shared by every thread that runs the cached primitive.
 struct Cached {
   std::shared_ptr<dnnl::matmul> primitive;
+  dnnl::memory::desc scratch;
 };
 
 std::mutex g_cache_mutex;
 std::map<CacheKey, Cached> g_cache;
 constexpr size_t kCacheCapacity = 512;
 
-std::shared_ptr<dnnl::matmul> create(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha,
-                                     double beta, std::string* impl = nullptr) {
+Cached create(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha, double beta,
+              std::string* impl = nullptr) {
   try {
     const dnnl::memory::desc ad(a.dims, type, a.strides), bd(b.dims, type, b.strides), cd(c.dims, type, c.strides);
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (alpha != 1.0) attr.set_output_scales(0, {static_cast<float>(alpha)});
     if (beta != 0.0) {
       dnnl::post_ops ops;
@@ -146,16 +153,15 @@ std::shared_ptr<dnnl::matmul> create(dt type, const Operand& a, const Operand& b
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ad, bd, cd), attr, cpu_engine().engine);
     const std::string name = pd.impl_info_str();
     if (impl) *impl = name;
-    if (name.rfind("ref", 0) == 0) return nullptr;
-    return std::make_shared<dnnl::matmul>(pd);
+    if (name.rfind("ref", 0) == 0) return {};
+    return {std::make_shared<dnnl::matmul>(pd), pd.scratchpad_desc()};
   } catch (const dnnl::error& err) {
     if (impl) *impl = fmt::format("none ({})", err.what());
-    return nullptr;
+    return {};
   }
 }
 
-std::shared_ptr<dnnl::matmul> lookup(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha,
-                                     double beta) {
+Cached lookup(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha, double beta) {
   CacheKey key;
   key.fields.push_back(static_cast<int64_t>(type));
   for (const Operand* o : {&a, &b, &c}) {
@@ -168,11 +174,11 @@ std::shared_ptr<dnnl::matmul> lookup(dt type, const Operand& a, const Operand& b
   key.fields.insert(key.fields.end(), bits, bits + 2);
   std::lock_guard<std::mutex> lock(g_cache_mutex);
   auto it = g_cache.find(key);
-  if (it != g_cache.end()) return it->second.primitive;
+  if (it != g_cache.end()) return it->second;
   if (g_cache.size() >= kCacheCapacity) g_cache.clear();
-  auto primitive = create(type, a, b, c, alpha, beta);
-  g_cache.emplace(std::move(key), Cached{primitive});
-  return primitive;
+  Cached created = create(type, a, b, c, alpha, beta);
+  g_cache.emplace(std::move(key), created);
+  return created;
 }
 
 }  // namespace
@@ -189,7 +195,8 @@ std::string description() {
   auto kernel = [](dt type) {
     const Operand m{{64, 64}, {64, 1}};
     std::string impl;
-    return create(type, m, m, m, 1.0, 0.0, &impl) ? impl : std::string("widened to float32 (no oneDNN kernel on this CPU)");
+    return create(type, m, m, m, 1.0, 0.0, &impl).primitive ? impl
+                                                           : std::string("widened to float32 (no oneDNN kernel on this CPU)");
   };
   return fmt::format("oneDNN {}.{}.{} (bfloat16 GEMM: {}; float16 GEMM: {}; convolution: float32 {}, bfloat16 {})",
                      v->major, v->minor, v->patch, kernel(dt::bf16), kernel(dt::f16),
@@ -222,14 +229,19 @@ bool matmul(const View& a, const View& b, const View& out, double alpha, double 
     ob.strides = dense_strides(ob.dims);
     pb = dense_b.data();
   }
-  auto primitive = lookup(type, oa, ob, oc, alpha, beta);
-  if (!primitive) return false;
+  const Cached cached = lookup(type, oa, ob, oc, alpha, beta);
+  if (!cached.primitive) return false;
   const dnnl::engine& engine = cpu_engine().engine;
   dnnl::memory ma({oa.dims, type, oa.strides}, engine, const_cast<void*>(pa));
   dnnl::memory mb({ob.dims, type, ob.strides}, engine, const_cast<void*>(pb));
   dnnl::memory mc({oc.dims, type, oc.strides}, engine, out.data);
+  // From ember's caching allocator: the same block every step, not fresh pages to fault in.
+  const size_t scratch_bytes = std::max<size_t>(cached.scratch.get_size(), 1);
+  std::unique_ptr<void, std::function<void(void*)>> scratch(
+      CpuAllocator::allocate(scratch_bytes), [scratch_bytes](void* p) { CpuAllocator::deallocate(p, scratch_bytes); });
+  dnnl::memory ms(cached.scratch, engine, scratch.get());
   dnnl::stream stream(engine);
-  primitive->execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+  cached.primitive->execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
   stream.wait();
   return true;
 }

@@ -7,6 +7,7 @@
 // step instead of fresh pages to fault in.
 #include <ember/backends/cpu/onednn.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,8 +37,17 @@ struct Plan {
   dnnl::memory::desc in_desc, weights_desc, out_desc;
   dnnl::memory::desc in_plain, weights_plain, out_plain, bias_plain;
   std::shared_ptr<dnnl::reorder> in_reorder, weights_reorder, out_reorder;
+  // The scratch memory each primitive needs, supplied per call: a primitive's own scratchpad would
+  // be shared by every thread that runs it (oneDNN's OpenMP build), and a plan is shared.
+  dnnl::memory::desc conv_scratch, in_scratch, weights_scratch, out_scratch;
   std::string impl;  // oneDNN's name for the kernel, for ember::info()
 };
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
 
 struct PlanKey {
   std::vector<int64_t> fields;
@@ -52,10 +62,13 @@ constexpr size_t kPlanCapacity = 256;
 // ember's im2col + GEMM already is) or its reference loops.
 bool fast_kernel(const std::string& impl) { return impl.rfind("jit", 0) == 0 || impl.rfind("brg", 0) == 0; }
 
-std::shared_ptr<dnnl::reorder> reorder_between(const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+std::shared_ptr<dnnl::reorder> reorder_between(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                                               dnnl::memory::desc* scratch) {
   if (from == to) return nullptr;
   const dnnl::engine& e = detail::engine();
-  return std::make_shared<dnnl::reorder>(dnnl::reorder::primitive_desc(e, from, e, to));
+  const dnnl::reorder::primitive_desc pd(e, from, e, to, user_scratchpad());
+  *scratch = pd.scratchpad_desc();
+  return std::make_shared<dnnl::reorder>(pd);
 }
 
 // x [N, C, H, W], weight [O, C, kh, kw], out [N, O, Ho, Wo]: the descriptors of the convolution.
@@ -79,29 +92,31 @@ std::shared_ptr<const Plan> create(const Problem& p, Direction direction) {
                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
                                                      dnnl::algorithm::convolution_direct, x_any, w_any, out_any,
                                                      p.strides, p.dilation, p.padding_l, p.padding_r);
-    const dnnl::convolution_forward::primitive_desc fpd(fd, e);
+    const dnnl::convolution_forward::primitive_desc fpd(fd, user_scratchpad(), e);
     auto plan = std::make_shared<Plan>();
     if (direction == Direction::Forward) {
       if (!fast_kernel(fpd.impl_info_str())) return nullptr;
       plan->impl = fpd.impl_info_str();
+      plan->conv_scratch = fpd.scratchpad_desc();
       plan->conv = std::make_shared<dnnl::convolution_forward>(fpd);
       plan->in_desc = fpd.src_desc(), plan->weights_desc = fpd.weights_desc(), plan->out_desc = fpd.dst_desc();
       plan->in_plain = x_plain, plan->out_plain = out_plain;
     } else {
       const dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, x_any, w_any, out_any,
                                                      p.strides, p.dilation, p.padding_l, p.padding_r);
-      const dnnl::convolution_backward_data::primitive_desc bpd(bd, e, fpd);
+      const dnnl::convolution_backward_data::primitive_desc bpd(bd, user_scratchpad(), e, fpd);
       if (!fast_kernel(bpd.impl_info_str())) return nullptr;
       plan->impl = bpd.impl_info_str();
+      plan->conv_scratch = bpd.scratchpad_desc();
       plan->conv = std::make_shared<dnnl::convolution_backward_data>(bpd);
       // "in" is the gradient of the output, "out" the gradient of x
       plan->in_desc = bpd.diff_dst_desc(), plan->weights_desc = bpd.weights_desc(), plan->out_desc = bpd.diff_src_desc();
       plan->in_plain = out_plain, plan->out_plain = x_plain;
     }
     plan->weights_plain = w_plain, plan->bias_plain = bias_md;
-    plan->in_reorder = reorder_between(plan->in_plain, plan->in_desc);
-    plan->weights_reorder = reorder_between(plan->weights_plain, plan->weights_desc);
-    plan->out_reorder = reorder_between(plan->out_desc, plan->out_plain);
+    plan->in_reorder = reorder_between(plan->in_plain, plan->in_desc, &plan->in_scratch);
+    plan->weights_reorder = reorder_between(plan->weights_plain, plan->weights_desc, &plan->weights_scratch);
+    plan->out_reorder = reorder_between(plan->out_desc, plan->out_plain, &plan->out_scratch);
     return plan;
   } catch (const dnnl::error&) {
     return nullptr;  // no kernel for this problem: ember's own path runs it
@@ -128,10 +143,15 @@ class Staged {
  public:
   Staged(const dnnl::memory::desc& desc, void* plain, bool needs_copy) {
     if (needs_copy) {
-      bytes_ = desc.get_size();
+      bytes_ = std::max<size_t>(desc.get_size(), 1);
       block_ = CpuAllocator::allocate(bytes_);
     }
-    memory_ = dnnl::memory(desc, detail::engine(), needs_copy ? block_ : plain);
+    try {
+      memory_ = dnnl::memory(desc, detail::engine(), needs_copy ? block_ : plain);
+    } catch (...) {
+      if (block_) CpuAllocator::deallocate(block_, bytes_);
+      throw;
+    }
   }
   ~Staged() {
     if (block_) CpuAllocator::deallocate(block_, bytes_);
@@ -191,26 +211,38 @@ void run(const Plan& plan, const View& in, const View& weight, const View* bias,
   Staged in_m(plan.in_desc, in.data, plan.in_reorder != nullptr);
   Staged w_m(plan.weights_desc, weight.data, plan.weights_reorder != nullptr);
   Staged out_m(plan.out_desc, out.data, plan.out_reorder != nullptr);
+  auto reorder = [&](const dnnl::reorder& r, const dnnl::memory::desc& scratch_desc, dnnl::memory& from,
+                     dnnl::memory& to) {
+    Staged scratch(scratch_desc, nullptr, true);
+    r.execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, scratch.memory()}});
+    stream.wait();  // before the scratch block goes back to the allocator
+  };
   if (plan.in_reorder) {
     dnnl::memory plain(plan.in_plain, e, in.data);
-    plan.in_reorder->execute(stream, plain, in_m.memory());
+    reorder(*plan.in_reorder, plan.in_scratch, plain, in_m.memory());
   }
   if (plan.weights_reorder) {
     dnnl::memory plain(plan.weights_plain, e, weight.data);
-    plan.weights_reorder->execute(stream, plain, w_m.memory());
+    reorder(*plan.weights_reorder, plan.weights_scratch, plain, w_m.memory());
   }
+  Staged conv_scratch(plan.conv_scratch, nullptr, true);
   if (direction == Direction::Forward) {
     std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, in_m.memory()}, {DNNL_ARG_WEIGHTS, w_m.memory()}, {DNNL_ARG_DST, out_m.memory()}};
+        {DNNL_ARG_SRC, in_m.memory()},
+        {DNNL_ARG_WEIGHTS, w_m.memory()},
+        {DNNL_ARG_DST, out_m.memory()},
+        {DNNL_ARG_SCRATCHPAD, conv_scratch.memory()}};
     if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(plan.bias_plain, e, bias->data));
     plan.conv->execute(stream, args);
   } else {
-    plan.conv->execute(stream, {{DNNL_ARG_DIFF_DST, in_m.memory()}, {DNNL_ARG_WEIGHTS, w_m.memory()},
-                                {DNNL_ARG_DIFF_SRC, out_m.memory()}});
+    plan.conv->execute(stream, {{DNNL_ARG_DIFF_DST, in_m.memory()},
+                                {DNNL_ARG_WEIGHTS, w_m.memory()},
+                                {DNNL_ARG_DIFF_SRC, out_m.memory()},
+                                {DNNL_ARG_SCRATCHPAD, conv_scratch.memory()}});
   }
   if (plan.out_reorder) {
     dnnl::memory plain(plan.out_plain, e, out.data);
-    plan.out_reorder->execute(stream, out_m.memory(), plain);
+    reorder(*plan.out_reorder, plan.out_scratch, out_m.memory(), plain);
   }
   stream.wait();
 }

@@ -196,4 +196,23 @@ TEST_CASE("double backward through the fused conv2d matches float64", "[onednn][
   const Tensor fused = penalty_grad(DType::Float32), reference = penalty_grad(DType::Float64);
   const double scale = max(abs(reference)).item<double>();
   CHECK(max(abs(fused.to(DType::Float64) - reference)).item<double>() <= 1e-4 * scale);
+
+  // Double backward where some operands need no gradient: plain data with a gradient-norm penalty on
+  // the weight (d/dw ||d L / dw||^2), and a frozen weight under an input-gradient penalty.
+  auto weight_norm_grad = [](DType dtype) {
+    const Tensor x = random({2, 16, 6, 6}, dtype, 64);  // data: no gradient
+    Tensor w = random({32, 16, 3, 3}, dtype, 65).requires_grad_(true);
+    const Tensor gw = grad({sum(square(conv2d(x, w, std::nullopt, 1, 1)))}, {w}, {}, {.create_graph = true})[0];
+    return grad({sum(gw * gw)}, {w})[0];
+  };
+  const Tensor a = weight_norm_grad(DType::Float32), a64 = weight_norm_grad(DType::Float64);
+  CHECK(max(abs(a.to(DType::Float64) - a64)).item<double>() <= 1e-4 * max(abs(a64)).item<double>());
+  auto frozen_weight = [](DType dtype) {
+    Tensor x = random({2, 16, 6, 6}, dtype, 66).requires_grad_(true);
+    const Tensor w = random({32, 16, 3, 3}, dtype, 67);  // frozen
+    const Tensor gx = grad({sum(square(conv2d(x, w, std::nullopt, 1, 1)))}, {x}, {}, {.create_graph = true})[0];
+    return grad({sum(gx * gx)}, {x})[0];
+  };
+  const Tensor f = frozen_weight(DType::Float32), f64 = frozen_weight(DType::Float64);
+  CHECK(max(abs(f.to(DType::Float64) - f64)).item<double>() <= 1e-4 * max(abs(f64)).item<double>());
 }

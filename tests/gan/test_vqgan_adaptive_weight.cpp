@@ -59,3 +59,24 @@ TEST_CASE("adaptive weight: clamped to [0, 1e4] before the discriminator weight"
   const Tensor perfect = mse_loss(y, y.detach());
   CHECK(adaptive_gan_weight(perfect, -mean(y), d.weight, 0.8).item_double() == 0.0);
 }
+
+TEST_CASE("adaptive weight under loss scaling: an overflowed gradient makes it NaN", "[gan][vqgan]") {
+  TinyDecoder d;
+  const Tensor y = d.output();
+  const Tensor rec = mse_loss(y, f64({0, 0.5}, {2}));
+  const Tensor gan = -mean(y);
+  // A gradient function standing in for GradScaler::grad: finite, the weight is the plain one's.
+  auto plain = [](const Tensor& loss, const Tensor& w) { return grad({loss}, {w}, {}, {.retain_graph = true})[0]; };
+  CHECK(adaptive_gan_weight(rec, gan, d.weight, 0.8, plain).item_double() ==
+        adaptive_gan_weight(rec, gan, d.weight, 0.8).item_double());
+  // One gradient overflowed (inf in the adversarial one, then in the reconstruction one): NaN, so the
+  // scaled step that multiplies it is skipped, instead of a weight of 0 (or of 1e4) taken silently.
+  for (int which = 0; which < 2; ++which) {
+    int call = 0;
+    auto overflowing = [&](const Tensor& loss, const Tensor& w) {
+      Tensor g = plain(loss, w);
+      return call++ == 1 - which ? g * std::numeric_limits<double>::infinity() : g;
+    };
+    CHECK(std::isnan(adaptive_gan_weight(rec, gan, d.weight, 0.8, overflowing).item_double()));
+  }
+}

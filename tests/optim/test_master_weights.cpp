@@ -94,6 +94,27 @@ TEST_CASE("MasterWeights: float32 parameters are their own masters; a skipped st
   CHECK(master.parameters()[1].to_vector<float>() == master16_before);
 }
 
+TEST_CASE("MasterWeights: gradients copied, unscaled and clipped before step() are the ones it uses",
+          "[optim][master]") {
+  // w (bfloat16) with loss 4 * sum(w): the gradient is 4 per entry; under a scale of 1024 the 16-bit
+  // gradient is 4096. Clipped to norm 1 after unscaling, each of the 4 entries is 0.5, and SGD with
+  // lr 0.25 moves each weight by exactly 0.125 (all values exact in bfloat16).
+  Tensor w = ones({4}, {.dtype = DType::BFloat16});
+  w.requires_grad_(true);
+  optim::MasterWeights master({w});
+  optim::SGD sgd(master.parameters(), {.lr = 0.25});
+  optim::GradScaler scaler({.init_scale = 1024});
+  master.zero_grad();
+  scaler.backward((w.to(DType::Float32) * 4.0f).sum());
+  master.copy_grads_to_master();
+  scaler.unscale_(sgd);
+  optim::clip_grad_norm_(master.parameters(), 1.0);
+  CHECK(master.step(sgd, &scaler));
+  scaler.update();
+  CHECK(w.to_vector<float>() == std::vector<float>(4, 0.875f));
+  CHECK(master.parameters()[0].to_vector<float>() == std::vector<float>(4, 0.875f));
+}
+
 TEST_CASE("MasterWeights: the masters round-trip through a state dict", "[optim][master]") {
   manual_seed(3);
   auto make = [] {
