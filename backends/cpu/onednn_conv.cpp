@@ -205,7 +205,8 @@ std::optional<Problem> describe(const View& x, const View& weight, const View& o
 
 // Runs plan's convolution: `in` (x forward, grad_out backward) and `weight` reordered into the
 // primitive's layouts, the result reordered into `out`.
-void run(const Plan& plan, const View& in, const View& weight, const View* bias, const View& out, Direction direction) {
+void execute_plan(const Plan& plan, const View& in, const View& weight, const View* bias, const View& out,
+                  Direction direction) {
   const dnnl::engine& e = detail::engine();
   dnnl::stream stream(e);
   Staged in_m(plan.in_desc, in.data, plan.in_reorder != nullptr);
@@ -247,6 +248,18 @@ void run(const Plan& plan, const View& in, const View& weight, const View* bias,
   stream.wait();
 }
 
+// execute_plan, with oneDNN's own errors (out of memory, say) turned into an ember::Error.
+void run(const Plan& plan, const View& in, const View& weight, const View* bias, const View& out, Direction direction) {
+  try {
+    execute_plan(plan, in, weight, bias, out, direction);
+  } catch (const dnnl::error& err) {
+    EMBER_FAIL("conv2d", "oneDNN's convolution ({}) failed on {} {} and weight {}: {}",
+               direction == Direction::Forward ? "forward" : "input gradient",
+               direction == Direction::Forward ? "input" : "output gradient", shape_str(in.shape),
+               shape_str(weight.shape), err.what());
+  }
+}
+
 }  // namespace
 
 std::string convolution_kernel(DType dtype) {
@@ -267,12 +280,7 @@ bool conv2d_forward(const View& x, const View& weight, const View* bias, const V
   if (!p) return false;
   const std::shared_ptr<const Plan> plan = lookup(*p, Direction::Forward);
   if (!plan) return false;
-  try {
-    run(*plan, x, weight, bias, out, Direction::Forward);
-  } catch (const dnnl::error& err) {
-    EMBER_FAIL("conv2d", "oneDNN's convolution failed on input {} and weight {}: {}", shape_str(x.shape),
-               shape_str(weight.shape), err.what());
-  }
+  run(*plan, x, weight, bias, out, Direction::Forward);
   return true;
 }
 
@@ -282,12 +290,7 @@ bool conv2d_backward_data(const View& grad_out, const View& weight, const View& 
   if (!p) return false;
   const std::shared_ptr<const Plan> plan = lookup(*p, Direction::BackwardData);
   if (!plan) return false;
-  try {
-    run(*plan, grad_out, weight, nullptr, grad_x, Direction::BackwardData);
-  } catch (const dnnl::error& err) {
-    EMBER_FAIL("conv2d", "oneDNN's convolution backward failed on gradient {} and weight {}: {}",
-               shape_str(grad_out.shape), shape_str(weight.shape), err.what());
-  }
+  run(*plan, grad_out, weight, nullptr, grad_x, Direction::BackwardData);
   return true;
 }
 

@@ -26,12 +26,6 @@ class MixedPrecision {
                 mode);
   }
   const std::string& mode() const { return mode_; }
-  // For trainers that do not scale their losses yet (several optimizers, or gradients taken inside
-  // the loss): --amp fp16 is an error saying why, instead of training with underflowing gradients.
-  void require_no_loss_scaling(const char* trainer, const char* why) const {
-    EMBER_CHECK(mode_ != "fp16", trainer, "--amp fp16 is not supported: {}; use --amp bf16 (float32's range, no loss scaling)",
-                why);
-  }
   bool enabled() const { return mode_ != "off"; }
 
   DType dtype() const { return mode_ == "fp16" ? DType::Float16 : DType::BFloat16; }
