@@ -13,8 +13,10 @@
 //
 // Layout of the work: a task is one batch row and 16 consecutive channels, computed together as SIMD
 // lanes (the state is [N][16]); B_t and C_t are shared by the channels of a row, so each is one scalar
-// broadcast to the lanes. The exponentials, softplus and sigmoid are the straight-line versions of
-// fast_math.h, so the lane loops vectorise.
+// broadcast to the lanes. Time runs in chunks: a chunk's inputs are copied into [step][16] buffers
+// first, so the softplus, sigmoid and gate of the whole chunk are long vectorised loops, and the
+// recurrence reads one row of lanes per step. The exponentials, softplus and sigmoid are the
+// straight-line versions of fast_math.h, so they vectorise too.
 //
 // Determinism: forward writes each output from one task. In backward, dB and dC sum over channels
 // and dA, dD, d(delta_bias) over the batch; each task writes its own partial sums (the 16 lanes
@@ -22,6 +24,7 @@
 // on any number of threads, and on every instruction set.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <ember/backends/cpu/fast_math.h>
@@ -65,14 +68,53 @@ class Scratch {
   T* data_;
 };
 
-// The sum of the kLanes values in a fixed pairwise order (8 + 8, 4 + 4, 2 + 2, 1 + 1).
+// The kLanes channels of a task as one value of GCC's vector type: the compiler keeps it in registers
+// (one zmm of float32, or two ymm, or four xmm) and applies each operation lane by lane, exactly as
+// written (the kernels build without floating-point contraction), so every instruction set gives
+// the same bits. Loops over a small array of lanes vectorise too, but an array that accumulates
+// across the inner loop lives on the stack, and the chain of stores and reloads through it cost
+// more than the arithmetic.
+// GCC warns that passing 64-byte vectors by value would change the ABI without AVX-512; these
+// helpers are inlined and never cross a library boundary, so there is no ABI to change.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 template <class T>
-inline T lane_sum(const T* v) {
-  T h[kLanes / 2];
-  for (int64_t l = 0; l < kLanes / 2; ++l) h[l] = v[l] + v[l + kLanes / 2];
-  for (int64_t w = kLanes / 4; w >= 1; w /= 2)
-    for (int64_t l = 0; l < w; ++l) h[l] = h[l] + h[l + w];
-  return h[0];
+struct LaneTypes;
+template <>
+struct LaneTypes<float> {
+  typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+  typedef float Half __attribute__((vector_size(kLanes / 2 * sizeof(float))));
+  typedef float Quarter __attribute__((vector_size(kLanes / 4 * sizeof(float))));
+};
+template <>
+struct LaneTypes<double> {
+  typedef double Vec __attribute__((vector_size(kLanes * sizeof(double))));
+  typedef double Half __attribute__((vector_size(kLanes / 2 * sizeof(double))));
+  typedef double Quarter __attribute__((vector_size(kLanes / 4 * sizeof(double))));
+};
+template <class T>
+using LaneVec = typename LaneTypes<T>::Vec;
+
+template <class T>
+inline LaneVec<T> load_lanes(const T* from) {
+  LaneVec<T> v;
+  std::memcpy(&v, from, sizeof v);
+  return v;
+}
+template <class T>
+inline void store_lanes(T* to, const LaneVec<T>& v) {
+  std::memcpy(to, &v, sizeof v);
+}
+
+// The sum of the kLanes lanes in a fixed pairwise order: lane l + lane l + 8, then l + 4, l + 2, l + 1.
+template <class T>
+inline T lane_sum(const LaneVec<T>& v) {
+  static_assert(kLanes == 16);
+  const typename LaneTypes<T>::Half h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                                         __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const typename LaneTypes<T>::Quarter h4 =
+      __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
+  return (h4[0] + h4[2]) + (h4[1] + h4[3]);
 }
 
 template <class T>
@@ -90,6 +132,11 @@ struct Problem {
 
 // One batch row and kLanes consecutive channels d0 ... d0 + kLanes - 1. Lanes past the last channel
 // compute on zeros (A = 0, u = 0: their state stays 0) and are never stored.
+//
+// A chunk's per-channel inputs are first copied into time-major buffers ([step][kLanes]: `gather`)
+// and its per-channel outputs copied back (`scatter`): the time loop then reads one contiguous row
+// of lanes per step, and the softplus, sigmoid and gate of a whole chunk run as one long loop the
+// compiler vectorises (a loop of exactly kLanes iterations it unrolls into scalar code instead).
 template <class T>
 struct Lanes {
   const Problem<T>& p;
@@ -108,63 +155,105 @@ struct Lanes {
     }
   }
   int64_t row(int64_t l) const { return b * p.channels + d0 + l; }
-  // Lane values of a [batch, D, L] tensor at time t (0 in idle lanes).
-  void load(const T* src, int64_t t, T* out) const {
-    for (int64_t l = 0; l < kLanes; ++l) out[l] = l < active ? src[row(l) * p.L + t] : T(0);
+  // dst[i][l] = src[row(l)][t0 + i] for i < steps (0 in idle lanes).
+  void gather(const T* src, int64_t t0, int64_t steps, T* dst) const {
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const T* from = src + row(l) * p.L + t0;
+      if (l < active)
+        for (int64_t i = 0; i < steps; ++i) dst[i * kLanes + l] = from[i];
+      else
+        for (int64_t i = 0; i < steps; ++i) dst[i * kLanes + l] = T(0);
+    }
   }
-  void store(T* dst, int64_t t, const T* in) const {
-    for (int64_t l = 0; l < active; ++l) dst[row(l) * p.L + t] = in[l];
+  void scatter(const T* src, int64_t t0, int64_t steps, T* dst) const {
+    for (int64_t l = 0; l < active; ++l) {
+      T* to = dst + row(l) * p.L + t0;
+      for (int64_t i = 0; i < steps; ++i) to[i] = src[i * kLanes + l];
+    }
   }
-  // dt at time t, and the raw pre-softplus value (for softplus' derivative).
-  void dt(int64_t t, T* raw, T* out) const {
-    load(p.delta, t, raw);
-    for (int64_t l = 0; l < kLanes; ++l) raw[l] += bias[l];
+  // The chunk's delta + bias (`raw`, for softplus' derivative) and dt = softplus(raw) or raw.
+  void dt(int64_t t0, int64_t steps, T* raw, T* dt) const {
+    gather(p.delta, t0, steps, raw);
+    for (int64_t i = 0; i < steps; ++i)
+      for (int64_t l = 0; l < kLanes; ++l) raw[i * kLanes + l] += bias[l];
+    const int64_t count = steps * kLanes;
     if (p.softplus_on)
-      for (int64_t l = 0; l < kLanes; ++l) out[l] = softplus_acc(raw[l]);
+      for (int64_t j = 0; j < count; ++j) dt[j] = softplus_acc(raw[j]);
     else
-      for (int64_t l = 0; l < kLanes; ++l) out[l] = raw[l];
+      std::copy(raw, raw + count, dt);
   }
 };
 
+// Per-thread working memory for one chunk of one task, [step][kLanes] unless noted.
+template <class T>
+struct ChunkBuffers {
+  std::vector<T> u, raw, dt, z, y, dy, du, ddt;
+  explicit ChunkBuffers(int64_t steps)
+      : u(size(steps)), raw(size(steps)), dt(size(steps)), z(size(steps)), y(size(steps)), dy(size(steps)),
+        du(size(steps)), ddt(size(steps)) {}
+  static size_t size(int64_t steps) { return static_cast<size_t>(steps * kLanes); }
+};
+
+// y_t = C_t . x_t for the steps of one chunk, from the state at its start; writes the states after
+// every step into `states` ([steps + 1][N][kLanes], states[0] = x at the start) and the decays into
+// `decays` ([steps][N][kLanes]) when they are given (backward), else carries x along (forward).
+template <class T>
+void run_chunk(const Lanes<T>& lanes, int64_t t0, int64_t steps, const ChunkBuffers<T>& in, T* x, T* y,
+               T* states, T* decays) {
+  using Vec = LaneVec<T>;
+  const Problem<T>& p = lanes.p;
+  const int64_t N = p.N, L = p.L;
+  const T* B = p.B + lanes.b * N * L;
+  const T* C = p.C + lanes.b * N * L;
+  const Vec D = load_lanes(lanes.D);
+  T decay[kLanes];
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t t = t0 + i;
+    const T* dt = in.dt.data() + i * kLanes;
+    const Vec u = load_lanes(in.u.data() + i * kLanes), drive = load_lanes(dt) * u;
+    Vec yi = {};
+    for (int64_t n = 0; n < N; ++n) {
+      const T Bn = B[n * L + t], Cn = C[n * L + t];
+      const T* An = lanes.A.data() + n * kLanes;
+      for (int64_t l = 0; l < kLanes; ++l) decay[l] = exp_acc(dt[l] * An[l]);  // vectorises: no carried value
+      T* prev = states ? states + (i * N + n) * kLanes : x + n * kLanes;
+      T* next = states ? states + ((i + 1) * N + n) * kLanes : x + n * kLanes;
+      const Vec decayed = load_lanes(decay), xn = decayed * load_lanes(prev) + drive * Bn;
+      store_lanes(next, xn);
+      if (decays) store_lanes(decays + (i * N + n) * kLanes, decayed);
+      yi += Cn * xn;
+    }
+    store_lanes(y + i * kLanes, yi + D * u);
+  }
+}
+
 template <class T>
 void forward(const Problem<T>& p, T* out, T* last_state, T* checkpoints) {
-  const int64_t N = p.N, L = p.L;
-#pragma omp parallel for schedule(static)
-  for (int64_t task = 0; task < p.batch * p.groups; ++task) {
-    const Lanes<T> lanes(p, task);
-    std::vector<T> x(static_cast<size_t>(N * kLanes), T(0));  // [N][kLanes]
-    T u[kLanes], raw[kLanes], dt[kLanes], drive[kLanes], y[kLanes], z[kLanes];
-    const T* B = p.B + lanes.b * N * L;
-    const T* C = p.C + lanes.b * N * L;
-    for (int64_t t = 0; t < L; ++t) {
-      if (t % p.chunk == 0)
+  const int64_t N = p.N;
+#pragma omp parallel
+  {
+    ChunkBuffers<T> buf(std::min(p.chunk, std::max<int64_t>(p.L, 1)));
+    std::vector<T> x(static_cast<size_t>(N * kLanes));  // [N][kLanes]
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < p.batch * p.groups; ++task) {
+      const Lanes<T> lanes(p, task);
+      std::fill(x.begin(), x.end(), T(0));
+      for (int64_t c = 0; c < p.chunks; ++c) {
+        const int64_t t0 = c * p.chunk, steps = std::min(p.L, t0 + p.chunk) - t0;
         for (int64_t l = 0; l < lanes.active; ++l)
-          for (int64_t n = 0; n < N; ++n)
-            checkpoints[(lanes.row(l) * p.chunks + t / p.chunk) * N + n] = x[n * kLanes + l];
-      lanes.load(p.u, t, u);
-      lanes.dt(t, raw, dt);
-      for (int64_t l = 0; l < kLanes; ++l) {
-        drive[l] = dt[l] * u[l];
-        y[l] = 0;
-      }
-      for (int64_t n = 0; n < N; ++n) {
-        const T Bn = B[n * L + t], Cn = C[n * L + t];
-        T* xn = x.data() + n * kLanes;
-        const T* An = lanes.A.data() + n * kLanes;
-        for (int64_t l = 0; l < kLanes; ++l) {
-          xn[l] = exp_acc(dt[l] * An[l]) * xn[l] + drive[l] * Bn;
-          y[l] += Cn * xn[l];
+          for (int64_t n = 0; n < N; ++n) checkpoints[(lanes.row(l) * p.chunks + c) * N + n] = x[n * kLanes + l];
+        lanes.gather(p.u, t0, steps, buf.u.data());
+        lanes.dt(t0, steps, buf.raw.data(), buf.dt.data());
+        run_chunk(lanes, t0, steps, buf, x.data(), buf.y.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr));
+        if (p.z) {
+          lanes.gather(p.z, t0, steps, buf.z.data());
+          for (int64_t j = 0; j < steps * kLanes; ++j) buf.y[j] *= buf.z[j] * sigmoid_acc(buf.z[j]);
         }
+        lanes.scatter(buf.y.data(), t0, steps, out);
       }
-      for (int64_t l = 0; l < kLanes; ++l) y[l] += lanes.D[l] * u[l];
-      if (p.z) {
-        lanes.load(p.z, t, z);
-        for (int64_t l = 0; l < kLanes; ++l) y[l] *= z[l] * sigmoid_acc(z[l]);
-      }
-      lanes.store(out, t, y);
+      for (int64_t l = 0; l < lanes.active; ++l)
+        for (int64_t n = 0; n < N; ++n) last_state[lanes.row(l) * N + n] = x[n * kLanes + l];
     }
-    for (int64_t l = 0; l < lanes.active; ++l)
-      for (int64_t n = 0; n < N; ++n) last_state[lanes.row(l) * N + n] = x[n * kLanes + l];
   }
 }
 
@@ -183,13 +272,12 @@ void backward(const Problem<T>& p, const T* checkpoints, const T* grad_out, cons
   const Scratch<T> part_A(batch * channels * N), part_D(batch * channels), part_bias(batch * channels);
 #pragma omp parallel
   {
-    const int64_t steps = std::min(p.chunk, std::max<int64_t>(L, 1));
-    // This chunk's states (states[i] = x before step t0 + i), decays and dt, all [.][N][kLanes].
-    std::vector<T> states(static_cast<size_t>((steps + 1) * N * kLanes)), decays(static_cast<size_t>(steps * N * kLanes));
-    std::vector<T> dts(static_cast<size_t>(steps * kLanes)), raws(dts.size());
+    const int64_t max_steps = std::min(p.chunk, std::max<int64_t>(L, 1));
+    ChunkBuffers<T> buf(max_steps);
+    // This chunk's states (states[i] = x before step t0 + i) and decays, [.][N][kLanes].
+    std::vector<T> states(static_cast<size_t>((max_steps + 1) * N * kLanes)), decays(static_cast<size_t>(max_steps * N * kLanes));
     std::vector<T> gx(static_cast<size_t>(N * kLanes)), dA(gx.size());
-    T u[kLanes], dy[kLanes], zt[kLanes], y[kLanes], du[kLanes], ddt[kLanes], dD[kLanes], dbias[kLanes], drive[kLanes];
-    T to_B[kLanes], to_C[kLanes], gz[kLanes];
+    using Vec = LaneVec<T>;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < batch * groups; ++task) {
       const Lanes<T> lanes(p, task);
@@ -198,90 +286,66 @@ void backward(const Problem<T>& p, const T* checkpoints, const T* grad_out, cons
       const T* B = p.B + lanes.b * N * L;
       const T* C = p.C + lanes.b * N * L;
       std::fill(dA.begin(), dA.end(), T(0));
-      for (int64_t l = 0; l < kLanes; ++l) dD[l] = dbias[l] = 0;
+      const Vec D = load_lanes(lanes.D);
+      Vec dD = {}, dbias = {};
       for (int64_t n = 0; n < N; ++n)
         for (int64_t l = 0; l < kLanes; ++l)
           gx[n * kLanes + l] = grad_last && l < lanes.active ? grad_last[lanes.row(l) * N + n] : T(0);
       for (int64_t c = p.chunks - 1; c >= 0; --c) {
-        const int64_t t0 = c * p.chunk, t1 = std::min(L, t0 + p.chunk);
+        const int64_t t0 = c * p.chunk, steps = std::min(L, t0 + p.chunk) - t0, count = steps * kLanes;
         for (int64_t n = 0; n < N; ++n)
           for (int64_t l = 0; l < kLanes; ++l)
             states[n * kLanes + l] = l < lanes.active ? checkpoints[(lanes.row(l) * p.chunks + c) * N + n] : T(0);
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t i = t - t0;
-          T* dt = dts.data() + i * kLanes;
-          lanes.load(p.u, t, u);
-          lanes.dt(t, raws.data() + i * kLanes, dt);
-          for (int64_t l = 0; l < kLanes; ++l) drive[l] = dt[l] * u[l];
-          for (int64_t n = 0; n < N; ++n) {
-            const T Bn = B[n * L + t];
-            const T* An = lanes.A.data() + n * kLanes;
-            const T* prev = states.data() + (i * N + n) * kLanes;
-            T* next = states.data() + ((i + 1) * N + n) * kLanes;
-            T* decay = decays.data() + (i * N + n) * kLanes;
-            for (int64_t l = 0; l < kLanes; ++l) {
-              decay[l] = exp_acc(dt[l] * An[l]);
-              next[l] = decay[l] * prev[l] + drive[l] * Bn;
-            }
+        lanes.gather(p.u, t0, steps, buf.u.data());
+        lanes.dt(t0, steps, buf.raw.data(), buf.dt.data());
+        run_chunk(lanes, t0, steps, buf, static_cast<T*>(nullptr), buf.y.data(), states.data(), decays.data());
+        // The gate: out = y silu(z), so dz = dy y silu'(z) and the scan sees dy silu(z).
+        lanes.gather(grad_out, t0, steps, buf.dy.data());
+        if (p.z) {
+          lanes.gather(p.z, t0, steps, buf.z.data());
+          T* gz = buf.du.data();  // du is not needed until the reverse loop below
+          for (int64_t j = 0; j < count; ++j) {
+            const T zj = buf.z[j], s = sigmoid_acc(zj), dy = buf.dy[j];
+            gz[j] = dy * buf.y[j] * s * (T(1) + zj * (T(1) - s));
+            buf.dy[j] = dy * (zj * s);
           }
+          lanes.scatter(gz, t0, steps, g.z);
         }
-        for (int64_t t = t1 - 1; t >= t0; --t) {
-          const int64_t i = t - t0;
-          const T* dt = dts.data() + i * kLanes;
-          lanes.load(p.u, t, u);
-          lanes.load(grad_out, t, dy);
-          if (p.z) {
-            lanes.load(p.z, t, zt);
-            for (int64_t l = 0; l < kLanes; ++l) y[l] = lanes.D[l] * u[l];
-            for (int64_t n = 0; n < N; ++n) {
-              const T Cn = C[n * L + t];
-              const T* x = states.data() + ((i + 1) * N + n) * kLanes;
-              for (int64_t l = 0; l < kLanes; ++l) y[l] += Cn * x[l];
-            }
-            for (int64_t l = 0; l < kLanes; ++l) {
-              const T s = sigmoid_acc(zt[l]);
-              gz[l] = dy[l] * y[l] * s * (T(1) + zt[l] * (T(1) - s));
-              dy[l] *= zt[l] * s;
-            }
-            lanes.store(g.z, t, gz);
-          }
-          for (int64_t l = 0; l < kLanes; ++l) {
-            dD[l] += dy[l] * u[l];
-            du[l] = dy[l] * lanes.D[l];
-            ddt[l] = 0;
-          }
+        for (int64_t i = steps - 1; i >= 0; --i) {
+          const int64_t t = t0 + i;
+          const Vec dt = load_lanes(buf.dt.data() + i * kLanes), u = load_lanes(buf.u.data() + i * kLanes);
+          const Vec dy = load_lanes(buf.dy.data() + i * kLanes);
+          dD += dy * u;
+          Vec du = dy * D, ddt = {};
           for (int64_t n = 0; n < N; ++n) {
             const T Bn = B[n * L + t], Cn = C[n * L + t];
-            const T* An = lanes.A.data() + n * kLanes;
-            const T* x = states.data() + ((i + 1) * N + n) * kLanes;
-            const T* prev = states.data() + (i * N + n) * kLanes;
-            const T* decay = decays.data() + (i * N + n) * kLanes;
+            const Vec A = load_lanes(lanes.A.data() + n * kLanes);
+            const Vec x = load_lanes(states.data() + ((i + 1) * N + n) * kLanes);
+            const Vec prev = load_lanes(states.data() + (i * N + n) * kLanes);
+            const Vec decay = load_lanes(decays.data() + (i * N + n) * kLanes);
             T* gxn = gx.data() + n * kLanes;
             T* dAn = dA.data() + n * kLanes;
-            for (int64_t l = 0; l < kLanes; ++l) {
-              gxn[l] += Cn * dy[l];
-              to_C[l] = dy[l] * x[l];
-              to_B[l] = gxn[l] * dt[l] * u[l];
-              du[l] += gxn[l] * dt[l] * Bn;
-              const T through_decay = gxn[l] * decay[l] * prev[l];
-              ddt[l] += gxn[l] * Bn * u[l] + through_decay * An[l];
-              dAn[l] += through_decay * dt[l];
-              gxn[l] *= decay[l];
-            }
-            pB[t * N + n] = lane_sum(to_B);
-            pC[t * N + n] = lane_sum(to_C);
+            const Vec g = load_lanes(gxn) + Cn * dy;  // the gradient reaching x_t
+            pC[t * N + n] = lane_sum<T>(dy * x);
+            pB[t * N + n] = lane_sum<T>(g * dt * u);
+            du += g * dt * Bn;
+            const Vec through_decay = g * decay * prev;
+            ddt += g * Bn * u + through_decay * A;
+            store_lanes(dAn, load_lanes(dAn) + through_decay * dt);
+            store_lanes(gxn, g * decay);
           }
-          lanes.store(g.u, t, du);
-          if (p.softplus_on) {
-            const T* raw = raws.data() + i * kLanes;
-            for (int64_t l = 0; l < kLanes; ++l) {
-              const T slope = sigmoid_acc(raw[l]);
-              ddt[l] *= raw[l] > T(20) ? T(1) : slope;
-            }
-          }
-          lanes.store(g.delta, t, ddt);
-          for (int64_t l = 0; l < kLanes; ++l) dbias[l] += ddt[l];
+          store_lanes(buf.du.data() + i * kLanes, du);
+          store_lanes(buf.ddt.data() + i * kLanes, ddt);
         }
+        // d(delta) = ddt softplus'(raw) = ddt sigmoid(raw) (1 above softplus' threshold of 20).
+        if (p.softplus_on)
+          for (int64_t j = 0; j < count; ++j) {
+            const T raw = buf.raw[j], slope = sigmoid_acc(raw);
+            buf.ddt[j] *= raw > T(20) ? T(1) : slope;
+          }
+        for (int64_t i = steps - 1; i >= 0; --i) dbias += load_lanes(buf.ddt.data() + i * kLanes);  // latest step first
+        lanes.scatter(buf.du.data(), t0, steps, g.u);
+        lanes.scatter(buf.ddt.data(), t0, steps, g.delta);
       }
       for (int64_t l = 0; l < lanes.active; ++l) {
         const int64_t row = lanes.row(l);
