@@ -54,12 +54,22 @@ struct Window2d {
 //   mask[b, h, i, j]        (when mask.data is set: bool, broadcast to [B, H, n_q, n_k] by strides)
 //   layout[i / block, j / block]   (when layout.data is set: bool [ceil(n_q / block), ceil(n_k / block)])
 // A query with no allowed key gets output 0, log-sum-exp -inf and zero gradients.
+//
+// Dropout (dropout > 0): after the softmax normalisation each probability is kept and scaled by
+// 1 / (1 - dropout), or dropped (0), so out = (P o M / (1 - dropout)) v; lse stays the log of the
+// undropped denominator. Pair (b, h, i, j) is kept when
+//   uniform_double(dropout_seed, dropout_offset + ((b * H + h) * n_q + i) * n_k + j) < 1 - dropout
+// (core/philox.h): a pure function of the pair's coordinates, so backward regenerates the forward's
+// mask whatever the tiling, thread count or instruction set, and it is the mask
+// bernoulli([B, H, n_q, n_k], 1 - dropout) draws at that (seed, offset).
 struct AttentionSpec {
   double scale = 1.0;
   int64_t window_left = -1, window_right = -1;
   View mask;
   View layout;
   int64_t block = 0;
+  double dropout = 0.0;
+  uint64_t dropout_seed = 0, dropout_offset = 0;
 };
 
 // Mamba's selective scan (ops/ssm/selective_scan.h states the maths). All views contiguous and of

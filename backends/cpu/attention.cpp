@@ -16,20 +16,32 @@
 // by one thread in an order fixed by the sizes: bit-identical results on any number of threads,
 // without atomics, at the price of computing s, p and dp twice.
 //
+// Dropout (AttentionSpec::dropout > 0) multiplies each probability by z = M / (1 - p), M the keep
+// mask, after the normalisation: the forward adds the undropped e^(s - m') to l but the dropped ones
+// to o, so out = (P o z) V while lse stays the undropped softmax's. With out_i = sum_j P_ij z_ij v_j,
+//   dV = (P o z)^T dO,  dP = (dO V^T) o z,  ds = P (dP - D),
+// and D_i = sum_j P_ij dP_ij = dO_i . sum_j P_ij z_ij v_j = sum_c dO_ic O_ic still, O being the
+// dropped output. M is regenerated from the Philox counter of each (b, h, i, j), never stored.
+//
 // The tile products are GEMMs (blas::sgemm/dgemm run on the calling thread inside a parallel
 // region); the exponentials and masking are plain loops. 16-bit inputs compute in float32.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include <omp.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/core/dtype.h>
+#include <ember/core/philox.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
@@ -135,6 +147,175 @@ class Allowed {
   const AttentionSpec& spec_;
 };
 
+// Philox4x32-10 (core/philox.h) for kPhiloxLanes consecutive counters at once, returning the words
+// r0 and r1 of each. Every 32-bit word lives in the low half of a 64-bit lane, so one unsigned
+// 32 x 32 -> 64 multiply (pmuludq, in SSE2, AVX2 and AVX-512 alike) gives a round's full product.
+// The compiler does not vectorise the scalar form (it has no vector high-half multiply), and scalar
+// Philox made a flash step with dropout cost over three times one without. Integers only: every
+// instruction set gives the same words (the tests compare the mask with dropout_keep_mask).
+constexpr int kPhiloxLanes = 32;  // enough independent multiply chains to hide their latency
+
+// GCC 12's AVX-512 headers build some intrinsics on an "undefined" register value, which its
+// uninitialised-use analysis reports wherever they are inlined; the value is never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#if defined(__AVX512F__)
+using Words = __m512i;
+inline Words words_load(const uint64_t* p) { return _mm512_loadu_si512(p); }
+inline void words_store(uint64_t* p, Words w) { _mm512_storeu_si512(p, w); }
+inline Words words_set(uint64_t x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
+inline Words words_mul32(Words a, Words b) { return _mm512_mul_epu32(a, b); }
+inline Words words_high32(Words a) { return _mm512_srli_epi64(a, 32); }
+inline Words words_and(Words a, Words b) { return _mm512_and_si512(a, b); }
+inline Words words_xor(Words a, Words b) { return _mm512_xor_si512(a, b); }
+#elif defined(__AVX2__)
+using Words = __m256i;
+inline Words words_load(const uint64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline void words_store(uint64_t* p, Words w) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), w); }
+inline Words words_set(uint64_t x) { return _mm256_set1_epi64x(static_cast<long long>(x)); }
+inline Words words_mul32(Words a, Words b) { return _mm256_mul_epu32(a, b); }
+inline Words words_high32(Words a) { return _mm256_srli_epi64(a, 32); }
+inline Words words_and(Words a, Words b) { return _mm256_and_si256(a, b); }
+inline Words words_xor(Words a, Words b) { return _mm256_xor_si256(a, b); }
+#elif defined(__SSE2__)
+using Words = __m128i;
+inline Words words_load(const uint64_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline void words_store(uint64_t* p, Words w) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), w); }
+inline Words words_set(uint64_t x) { return _mm_set1_epi64x(static_cast<long long>(x)); }
+inline Words words_mul32(Words a, Words b) { return _mm_mul_epu32(a, b); }
+inline Words words_high32(Words a) { return _mm_srli_epi64(a, 32); }
+inline Words words_and(Words a, Words b) { return _mm_and_si128(a, b); }
+inline Words words_xor(Words a, Words b) { return _mm_xor_si128(a, b); }
+#endif
+
+void philox_r0_r1(uint64_t seed, uint64_t first, uint64_t (&r0)[kPhiloxLanes], uint64_t (&r1)[kPhiloxLanes]) {
+#if defined(__SSE2__)
+  uint64_t key0 = static_cast<uint32_t>(seed), key1 = seed >> 32;
+  constexpr int width = sizeof(Words) / sizeof(uint64_t);
+  constexpr int vectors = kPhiloxLanes / width;
+  Words x0[vectors], x1[vectors], x2[vectors], x3[vectors];
+  for (int v = 0; v < vectors; ++v) {
+    uint64_t lo[width], hi[width];
+    for (int l = 0; l < width; ++l) {
+      const uint64_t idx = first + static_cast<uint64_t>(v * width + l);  // wraps mod 2^64
+      lo[l] = static_cast<uint32_t>(idx);
+      hi[l] = idx >> 32;
+    }
+    x0[v] = words_load(lo);
+    x1[v] = words_load(hi);
+    x2[v] = x3[v] = words_set(0);
+  }
+  const Words m0 = words_set(0xD2511F53u), m1 = words_set(0xCD9E8D57u), low32 = words_set(0xFFFFFFFFu);
+  for (int round = 0; round < 10; ++round) {
+    const Words k0 = words_set(key0), k1 = words_set(key1);
+    for (int v = 0; v < vectors; ++v) {
+      const Words p0 = words_mul32(x0[v], m0), p1 = words_mul32(x2[v], m1);
+      const Words y0 = words_xor(words_xor(words_high32(p1), x1[v]), k0);
+      const Words y2 = words_xor(words_xor(words_high32(p0), x3[v]), k1);
+      x1[v] = words_and(p1, low32);
+      x3[v] = words_and(p0, low32);
+      x0[v] = y0;
+      x2[v] = y2;
+    }
+    key0 = static_cast<uint32_t>(key0 + 0x9E3779B9u);
+    key1 = static_cast<uint32_t>(key1 + 0xBB67AE85u);
+  }
+  for (int v = 0; v < vectors; ++v) {
+    words_store(r0 + v * width, x0[v]);
+    words_store(r1 + v * width, x1[v]);
+  }
+#else  // not x86: the scalar definition
+  for (int l = 0; l < kPhiloxLanes; ++l) {
+    const Philox4x32 r = philox_words(seed, first + static_cast<uint64_t>(l));
+    r0[l] = r.v[0];
+    r1[l] = r.v[1];
+  }
+#endif
+}
+#pragma GCC diagnostic pop
+
+// The dropout factors z of AttentionSpec: 1 / (1 - p) where the pair is kept, 0 where it is dropped.
+// The keep test is core/philox.h's uniform_double(seed, idx) < 1 - p, done in integers:
+// uniform_double is k 2^-53 with k = (r0:r1) >> 11, and for an integer k, k 2^-53 < q exactly when
+// k < ceil(q 2^53) (q 2^53 is exact in double).
+template <class Acc>
+class DropoutMask {
+ public:
+  DropoutMask(const AttentionSpec& spec, int64_t heads, int64_t n_q, int64_t n_k)
+      : active_(spec.dropout > 0),
+        seed_(spec.dropout_seed),
+        offset_(spec.dropout_offset),
+        heads_(heads),
+        n_q_(n_q),
+        n_k_(n_k),
+        window_left_(spec.window_left),
+        window_right_(spec.window_right),
+        keep_below_(static_cast<int64_t>(std::ceil(std::ldexp(1.0 - spec.dropout, 53)))),
+        kept_factor_(static_cast<Acc>(1.0 / (1.0 - spec.dropout))) {}
+
+  bool active() const { return active_; }
+
+  // factors[c] = z for query i and key j0 + c, c < cols. Outside the window's band the probability
+  // is 0 whatever z is: those factors are set to 0 without drawing (a causal diagonal tile is half
+  // above the diagonal).
+  void row(int64_t b, int64_t h, int64_t i, int64_t j0, int64_t cols, Acc* factors) const {
+    int64_t begin = 0, end = cols;
+    if (window_left_ >= 0) begin = std::clamp<int64_t>(i - window_left_ - j0, 0, cols);
+    if (window_right_ >= 0) end = std::clamp<int64_t>(i + window_right_ + 1 - j0, begin, cols);
+    std::fill(factors, factors + begin, Acc(0));
+    std::fill(factors + end, factors + cols, Acc(0));
+    // Counter indices wrap mod 2^64, as the generator's offsets do.
+    const uint64_t first = offset_ + static_cast<uint64_t>(((b * heads_ + h) * n_q_ + i) * n_k_ + j0);
+    uint64_t r0[kPhiloxLanes], r1[kPhiloxLanes];
+    // z as bits, selected by an all-ones or all-zeros mask: a loop the compiler vectorises on every
+    // instruction set (a select between floats from a 64-bit compare it does not, before AVX-512).
+    using Bits = std::conditional_t<sizeof(Acc) == 4, uint32_t, uint64_t>;
+    const auto kept_bits = std::bit_cast<Bits>(kept_factor_);
+    Bits lane_bits[kPhiloxLanes];
+    for (int64_t c0 = begin; c0 < end; c0 += kPhiloxLanes) {
+      philox_r0_r1(seed_, first + static_cast<uint64_t>(c0), r0, r1);
+      for (int l = 0; l < kPhiloxLanes; ++l) {
+        const auto k = static_cast<int64_t>(((r0[l] << 32) | r1[l]) >> 11);
+        lane_bits[l] = static_cast<Bits>(-static_cast<int64_t>(k < keep_below_)) & kept_bits;
+      }
+      std::memcpy(factors + c0, lane_bits, static_cast<size_t>(std::min<int64_t>(kPhiloxLanes, end - c0)) * sizeof(Acc));
+    }
+  }
+
+  // z for the [rows, cols] tile at (i0, j0), rows kKeyTile apart.
+  void tile(int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t cols, Acc* factors) const {
+    for (int64_t r = 0; r < rows; ++r) row(b, h, i0 + r, j0, cols, factors + r * kKeyTile);
+  }
+
+ private:
+  bool active_;
+  uint64_t seed_, offset_;
+  int64_t heads_, n_q_, n_k_;
+  int64_t window_left_, window_right_;
+  int64_t keep_below_;  // keep when k < keep_below_
+  Acc kept_factor_;
+};
+
+// Zeroed working memory for the dropout factors of a tile. Not a std::vector: where GCC declines to
+// inline a constructor (these functions are large), its out-of-line copy is compiled for this
+// file's instruction set but named std::vector, outside the dispatched namespace, and the linker
+// could hand it to baseline code (tests/install checks the library for such code).
+template <class T>
+class ZeroedBuffer {
+ public:
+  explicit ZeroedBuffer(size_t n) : data_(n > 0 ? new T[n]() : nullptr) {}
+  ~ZeroedBuffer() { delete[] data_; }
+  ZeroedBuffer(const ZeroedBuffer&) = delete;
+  ZeroedBuffer& operator=(const ZeroedBuffer&) = delete;
+  T* data() const { return data_; }
+  T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  T* data_;
+};
+
 // Runs f(item) for item in [0, n), each on one thread; the items differ in cost (causal tiles), so
 // they are handed out one at a time. Which thread runs an item never changes its result.
 template <class F>
@@ -180,6 +361,7 @@ void forward_typed(const View& q, const View& k, const View& v, const AttentionS
   const int64_t nk = k.shape[2], dv = v.shape[3];
   const int64_t q_tiles = (nq + kQueryTile - 1) / kQueryTile;
   const Allowed allowed(spec);
+  const DropoutMask<Acc> dropout(spec, H, nq, nk);
   const Acc scale = static_cast<Acc>(spec.scale);
   const Acc neg_inf = -std::numeric_limits<Acc>::infinity();
   Acc* lse_data = static_cast<Acc*>(lse.data);
@@ -189,6 +371,7 @@ void forward_typed(const View& q, const View& k, const View& v, const AttentionS
     const int64_t rows = std::min(kQueryTile, nq - i0);
     std::vector<Acc> q_buf, k_buf, v_buf;
     std::vector<Acc> s(static_cast<size_t>(kQueryTile * kKeyTile));
+    const ZeroedBuffer<Acc> dropout_factors(static_cast<size_t>(dropout.active() ? kKeyTile : 0));
     std::vector<Acc> o(static_cast<size_t>(rows * dv), Acc(0)), m(rows, neg_inf), l(rows, Acc(0));
     const Mat<Acc> q_tile = load_rows<T>(q, b, h, i0, rows, q_buf);
     for (int64_t j0 = 0; j0 < nk; j0 += kKeyTile) {
@@ -209,7 +392,11 @@ void forward_typed(const View& q, const View& k, const View& v, const AttentionS
         }
         const Acc rescale = exp_acc(m[r] - new_max);  // 0 when m was -inf
         for (int64_t c = 0; c < cols; ++c) row[c] = exp_acc(row[c] - new_max);
-        l[r] = l[r] * rescale + row_sum(row, cols);
+        l[r] = l[r] * rescale + row_sum(row, cols);  // the undropped denominator
+        if (dropout.active()) {
+          dropout.row(b, h, i0 + r, j0, cols, dropout_factors.data());
+          for (int64_t c = 0; c < cols; ++c) row[c] *= dropout_factors[c];
+        }
         if (rescale != Acc(1))
           for (int64_t c = 0; c < dv; ++c) o[r * dv + c] *= rescale;
         m[r] = new_max;
@@ -241,6 +428,7 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
   const int64_t nk = k.shape[2], dv = v.shape[3];
   const int64_t q_tiles = (nq + kQueryTile - 1) / kQueryTile, k_tiles = (nk + kKeyTile - 1) / kKeyTile;
   const Allowed allowed(spec);
+  const DropoutMask<Acc> dropout(spec, H, nq, nk);
   const Acc scale = static_cast<Acc>(spec.scale);
   const Acc* lse_data = static_cast<const Acc*>(lse.data);
 
@@ -274,6 +462,7 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
     const int64_t cols = std::min(kKeyTile, nk - j0);
     std::vector<Acc> q_buf, k_buf, v_buf, g_buf;
     std::vector<Acc> p(static_cast<size_t>(kQueryTile * kKeyTile)), dp(p.size());
+    const ZeroedBuffer<Acc> z(dropout.active() ? p.size() : 0);
     std::vector<Acc> dk(static_cast<size_t>(cols * d), Acc(0)), dvv(static_cast<size_t>(cols * dv), Acc(0));
     const Mat<Acc> k_tile = load_rows<T>(k, b, h, j0, cols, k_buf);
     const Mat<Acc> v_tile = load_rows<T>(v, b, h, j0, cols, v_buf);
@@ -286,10 +475,21 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
       const Acc* lse_rows = lse_data + (b * H + h) * nq + i0;
       tile_scores(allowed, kind, b, h, i0, rows, j0, cols, d, scale, q_tile, k_tile, p.data());
       tile_probabilities(rows, cols, lse_rows, p.data());
-      gemm<Acc>(true, false, cols, dv, rows, Acc(1), p.data(), kKeyTile, g_tile.data, g_tile.ld, Acc(1),
-                dvv.data(), std::max<int64_t>(dv, 1));
       gemm<Acc>(false, true, rows, cols, dv, Acc(1), g_tile.data, g_tile.ld, v_tile.data, v_tile.ld, Acc(0),
                 dp.data(), kKeyTile);
+      const Acc* p_applied = p.data();  // the probabilities that multiplied V: P, or P o z
+      if (dropout.active()) {
+        dropout.tile(b, h, i0, rows, j0, cols, z.data());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            const int64_t at = r * kKeyTile + c;
+            dp[at] *= z[at];
+            z[at] *= p[at];
+          }
+        p_applied = z.data();
+      }
+      gemm<Acc>(true, false, cols, dv, rows, Acc(1), p_applied, kKeyTile, g_tile.data, g_tile.ld, Acc(1),
+                dvv.data(), std::max<int64_t>(dv, 1));
       softmax_backward(rows, cols, p.data(), D.data() + (b * H + h) * nq + i0, dp.data());
       gemm<Acc>(true, false, cols, d, rows, scale, dp.data(), kKeyTile, q_tile.data, q_tile.ld, Acc(1),
                 dk.data(), std::max<int64_t>(d, 1));
@@ -304,6 +504,7 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
     const int64_t rows = std::min(kQueryTile, nq - i0);
     std::vector<Acc> q_buf, k_buf, v_buf, g_buf;
     std::vector<Acc> p(static_cast<size_t>(kQueryTile * kKeyTile)), dp(p.size());
+    const ZeroedBuffer<Acc> z(dropout.active() ? p.size() : 0);
     std::vector<Acc> dq(static_cast<size_t>(rows * d), Acc(0));
     const Mat<Acc> q_tile = load_rows<T>(q, b, h, i0, rows, q_buf);
     const Mat<Acc> g_tile = load_rows<T>(grad_out, b, h, i0, rows, g_buf);
@@ -318,6 +519,11 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
       tile_probabilities(rows, cols, lse_rows, p.data());
       gemm<Acc>(false, true, rows, cols, dv, Acc(1), g_tile.data, g_tile.ld, v_tile.data, v_tile.ld, Acc(0),
                 dp.data(), kKeyTile);
+      if (dropout.active()) {
+        dropout.tile(b, h, i0, rows, j0, cols, z.data());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) dp[r * kKeyTile + c] *= z[r * kKeyTile + c];
+      }
       softmax_backward(rows, cols, p.data(), D.data() + (b * H + h) * nq + i0, dp.data());
       gemm<Acc>(false, false, rows, d, cols, scale, dp.data(), kKeyTile, k_tile.data, k_tile.ld, Acc(1),
                 dq.data(), std::max<int64_t>(d, 1));

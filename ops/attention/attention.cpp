@@ -44,16 +44,19 @@ double checked_scale(const char* op, const std::optional<double>& scale, int64_t
 }
 
 // Runs the chosen path on 4-D inputs. `flash_ok` is false when the options need the math path.
+// Dropout is drawn once here, after every check, so that both paths apply the same mask.
 Tensor run(const char* op, const Inputs& in, const attention::Visibility& vis, AttentionPath path, bool flash_ok,
-           const char* why_not, double dropout = 0.0, Generator* generator = nullptr) {
+           const char* why_not, double dropout_p = 0.0, Generator* generator = nullptr) {
   const bool has_kernel = backend(in.q.device()).attention_forward != nullptr;
   if (path == AttentionPath::Flash) {
     EMBER_CHECK(has_kernel, op, "no fused attention kernel on {} yet; use AttentionPath::Math or Auto", in.q.device());
     EMBER_CHECK(flash_ok, op, "the fused kernel does not support {}; use AttentionPath::Math or Auto", why_not);
   }
   const bool flash = path == AttentionPath::Flash || (path == AttentionPath::Auto && has_kernel && flash_ok);
-  Tensor out = flash ? attention::flash_attention(in.q, in.k, in.v, vis)
-                     : attention::math_attention(in.q, in.k, in.v, vis, dropout, generator);
+  const attention::DropoutDraw dropout =
+      attention::draw_dropout(dropout_p, in.q.size(0), in.q.size(1), in.q.size(2), in.k.size(2), generator);
+  Tensor out = flash ? attention::flash_attention(in.q, in.k, in.v, vis, dropout)
+                     : attention::math_attention(in.q, in.k, in.v, vis, dropout);
   return in.three_d ? squeeze(out, 1) : out;
 }
 
@@ -96,9 +99,7 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
     float_mask = m.dtype() != DType::Bool;
     (float_mask ? vis.float_mask : vis.mask) = m;
   }
-  const bool flash_ok = options.dropout == 0 && !float_mask;
-  const char* why_not = options.dropout > 0 ? "dropout" : "a floating-point mask";
-  return run(op, in, vis, options.path, flash_ok, why_not, options.dropout, options.generator);
+  return run(op, in, vis, options.path, !float_mask, "a floating-point mask", options.dropout, options.generator);
 }
 
 Tensor local_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const LocalAttentionOptions& options) {

@@ -15,11 +15,18 @@
 //   Flash  a fused kernel that walks key tiles with an online softmax and keeps only the output and
 //          each row's log-sum-exp: O(n d) memory; backward recomputes the tiles.
 // Auto picks Flash where the device has the kernel (the CPU; CUDA runs Math for now) and the
-// options allow it (no dropout, no floating mask). Double backward (create_graph) works on both:
-// the flash path then writes its backward with differentiable ops, which holds the n_q x n_k
-// probabilities for that step (see docs/attention.md).
+// options allow it (no floating mask). Double backward (create_graph) works on both: the flash path
+// then writes its backward with differentiable ops, which holds the n_q x n_k probabilities for
+// that step (see docs/attention.md).
+//
+// Dropout p drops each attention probability after the softmax normalisation and scales the kept
+// ones by 1 / (1 - p): out = (P o M / (1 - p)) v. Each call draws the mask M once from its generator
+// (attention::dropout_keep_mask says which), and both paths apply that same M: the flash kernel
+// regenerates it tile by tile in forward and backward, never storing it; the math path builds it
+// whole, and is the same function as the flash path for the same generator state.
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include <ember/core/generator.h>
 #include <ember/core/tensor.h>
@@ -32,7 +39,7 @@ struct AttentionOptions {
   bool causal = false;
   Tensor mask;                   // undefined: none
   std::optional<double> scale;   // default 1 / sqrt(head_dim)
-  double dropout = 0.0;          // on the attention probabilities, training-time semantics (Math)
+  double dropout = 0.0;          // in [0, 1): on the attention probabilities, training-time semantics
   int64_t window = 0;            // 0: none
   AttentionPath path = AttentionPath::Auto;
   Generator* generator = nullptr;  // for dropout; the default generator when null
@@ -40,6 +47,18 @@ struct AttentionOptions {
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {});
+
+namespace attention {
+// The keep mask of attention dropout: bool, shaped like the scores [B, H, n_q, n_k] (a 3-D input is
+// one head), true where the probability of (b, h, i, j) is kept. A call with dropout p takes
+// (seed, offset) = generator.get_state() as it finds it and reserves B * H * n_q * n_k counter indices;
+// pair (b, h, i, j) then uses Philox counter offset + ((b * H + h) * n_q + i) * n_k + j and is kept
+// when its uniform double (core/philox.h) is < 1 - p. That is the mask bernoulli(scores_shape,
+// 1 - p) draws at the same generator state, so the math path drops what ember::dropout on the
+// probabilities would. Needs O(B H n_q n_k) memory: for tests and the math path.
+Tensor dropout_keep_mask(std::span<const int64_t> scores_shape, double p, uint64_t seed, uint64_t offset,
+                         Device device = Device::cpu());
+}  // namespace attention
 
 // Sliding-window attention: query i sees keys i - window + 1 ... i (causal), or
 // i - window + 1 ... i + window - 1 (symmetric, causal = false). Fused on the CPU: the work and

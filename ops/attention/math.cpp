@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include <ember/backends/backend.h>
+#include <ember/ops/attention/attention.h>
 #include <ember/ops/attention/visibility.h>
 #include <ember/ops/ops.h>
 
@@ -37,12 +39,34 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& allowed) {
   return e / where(eq(denominator, 0), 1.0, denominator);
 }
 
+Tensor dropout_keep_mask(std::span<const int64_t> scores_shape, double p, uint64_t seed, uint64_t offset,
+                         Device device) {
+  EMBER_CHECK(p >= 0 && p < 1, "dropout_keep_mask", "dropout must be in [0, 1), got {} (scores {})", p,
+              shape_str(scores_shape));
+  // bernoulli(1 - p) at (seed, offset), without a generator: uniform_double(seed, offset + i) < 1 - p.
+  Tensor u = Tensor::empty(scores_shape, DType::Float64, device, "dropout_keep_mask");
+  if (u.numel() > 0) backend(device).random(RandomKind::Uniform, kview(u), seed, offset, 0, 1);
+  return lt(u, Scalar(1 - p));
+}
+
+DropoutDraw draw_dropout(double p, int64_t batch, int64_t heads, int64_t n_q, int64_t n_k, Generator* generator) {
+  if (p == 0) return {};
+  Generator& g = generator ? *generator : default_generator();
+  const uint64_t seed = g.seed();
+  return {p, seed, g.reserve(static_cast<uint64_t>(batch * heads * n_q * n_k))};
+}
+
+Tensor dropout_factors(const DropoutDraw& dropout, std::span<const int64_t> scores_shape, DType dtype, Device device) {
+  const Tensor keep = dropout_keep_mask(scores_shape, dropout.p, dropout.seed, dropout.offset, device);
+  return cast(keep, dtype) * (1.0 / (1 - dropout.p));
+}
+
 Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
-                      double dropout, Generator* generator) {
+                      const DropoutDraw& dropout) {
   Tensor scores = matmul(q, transpose(k, -2, -1)) * vis.scale;
   if (vis.float_mask.defined()) scores = scores + vis.float_mask;
   Tensor p = masked_softmax(scores, allowed_pairs(vis, q.size(-2), k.size(-2), q.device()));
-  if (dropout > 0) p = ember::dropout(p, dropout, true, generator);
+  if (dropout.active()) p = p * dropout_factors(dropout, p.shape(), p.dtype(), p.device());
   return matmul(p, v);
 }
 

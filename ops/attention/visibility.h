@@ -2,6 +2,7 @@
 // What every attention path shares: which keys each query may see, and the math path that defines
 // the result. Internal to ops/attention (not installed as API: the public ops are in attention.h).
 #include <cstdint>
+#include <span>
 
 #include <ember/core/generator.h>
 #include <ember/core/tensor.h>
@@ -20,6 +21,22 @@ struct Visibility {
   double scale = 1.0;
 };
 
+// Attention dropout as one call drew it: probability p, and the Philox (seed, offset) of its keep
+// mask (attention::dropout_keep_mask, backends/backend.h AttentionSpec). p = 0: none.
+struct DropoutDraw {
+  double p = 0.0;
+  uint64_t seed = 0, offset = 0;
+  bool active() const { return p > 0; }
+};
+
+// Draws a call's dropout from `generator` (the default generator when null): the seed, and the
+// B * H * n_q * n_k counter indices of its scores (as ember::dropout on the probabilities would).
+DropoutDraw draw_dropout(double p, int64_t batch, int64_t heads, int64_t n_q, int64_t n_k, Generator* generator);
+
+// z = M / (1 - p) for an active draw, as `dtype` on `device`, M = dropout_keep_mask of the scores'
+// shape [B, H, n_q, n_k]: the probabilities times z are the dropped ones.
+Tensor dropout_factors(const DropoutDraw& dropout, std::span<const int64_t> scores_shape, DType dtype, Device device);
+
 // q, k, v as 4-D [B, H, n, d] tensors (a 3-D input is one head), after the checks every attention op
 // needs (defined, one floating dtype, one device, matching sizes); errors name the op and all three.
 struct Inputs {
@@ -35,11 +52,13 @@ Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device dev
 // (or only -inf scores) is all zeros, and so is its gradient.
 Tensor masked_softmax(const Tensor& scores, const Tensor& allowed);
 
-// The reference: softmax(scale q k^T + float_mask, restricted to the visible keys) v, on 4-D inputs.
+// The reference: softmax(scale q k^T + float_mask, restricted to the visible keys) v, on 4-D inputs;
+// with dropout, the probabilities are multiplied by dropout_factors first (the fused kernel's mask).
 Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
-                      double dropout = 0.0, Generator* generator = nullptr);
+                      const DropoutDraw& dropout = {});
 
 // The fused kernel of q's device (requires backend(q.device()).attention_forward), on 4-D inputs.
-Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis);
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
+                       const DropoutDraw& dropout = {});
 
 }  // namespace ember::attention

@@ -378,7 +378,6 @@ TEST_CASE("attention: bad input is a clear error", "[attention][errors]") {
   CHECK_THROWS_WITH(sdpa(q, k, v, {.dropout = 1.0}), Contains("dropout must be in [0, 1)"));
   CHECK_THROWS_WITH(sdpa(q, k, v, {.dropout = -0.1}), Contains("dropout must be in [0, 1)"));
   CHECK_THROWS_WITH(sdpa(q, k, v, {.window = -2}), Contains("window must be >= 0"));
-  CHECK_THROWS_WITH(sdpa(q, k, v, {.dropout = 0.1, .path = AttentionPath::Flash}), Contains("does not support dropout"));
   CHECK_THROWS_WITH(sdpa(q, k, v, {.mask = zeros({5, 6}), .path = AttentionPath::Flash}), Contains("floating-point mask"));
   CHECK_THROWS_WITH(sdpa(Tensor(), k, v), Contains("undefined"));
   CHECK_THROWS_WITH(local_attention(q, k, v, {.window = 0}), Contains("[local_attention] window must be >= 1"));
