@@ -32,14 +32,26 @@ struct MaxPool2d {
     ctx.save(indices);
     return out;
   }
-  // d out[n, c, o] / d x[n, c, p] = [p == argmax(o)]: the gradient is added at each window's argmax
+  // d out[n, c, o] / d x[n, c, p] = [p == argmax(o)]: the gradient is added at each window's argmax.
+  // The backend's kernel does that in one pass over each plane; the scatter_add below is the
+  // reference it is tested against, and the differentiable form a double backward needs.
   Grads backward(Ctx& ctx, const Tensor& g) {
+    const Tensor& indices = ctx.saved(0);
+    const Backend& b = backend(g.device());
+    if (b.max_pool2d_backward && !GradMode::is_enabled()) {
+      Tensor grad_in = Tensor::empty(in_shape, g.dtype(), g.device());
+      if (grad_in.numel() > 0) b.max_pool2d_backward(kview(g), kview(indices), kview(grad_in));
+      return {grad_in};
+    }
+    return {scatter_to_argmax(g, indices)};
+  }
+  Tensor scatter_to_argmax(const Tensor& g, const Tensor& indices) const {
     // The window count is spelled out: reshape cannot infer a -1 from an empty batch.
     const int64_t N = in_shape[0], C = in_shape[1], windows = w.blocks[0] * w.blocks[1];
-    Tensor idx = reshape(ctx.saved(0), std::vector<int64_t>{N, C, windows});
+    Tensor idx = reshape(indices, std::vector<int64_t>{N, C, windows});
     Tensor flat = detail::scatter_add_into_zeros(Shape{N, C, in_shape[2] * in_shape[3]}, 2, idx,
                                                  reshape(g, std::vector<int64_t>{N, C, windows}));
-    return {reshape(flat, in_shape)};
+    return reshape(flat, in_shape);
   }
 };
 

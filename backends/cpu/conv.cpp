@@ -343,7 +343,50 @@ void max_pool2d_typed(const View& in, const View& out, const View& indices, cons
   });
 }
 
+// grad_in = 0, then grad_out[o] added at indices[o], plane by plane. The sums run in the compute
+// type (float32 for 16-bit planes, in a per-thread buffer) and are rounded once, so a position that
+// is the maximum of several overlapping windows gets the same bits whichever thread runs its plane.
+template <typename T>
+void max_pool2d_backward_typed(const View& grad_out, const View& indices, const View& grad_in) {
+  using Acc = compute_t<T>;
+  const int64_t C = grad_in.shape[1], plane_size = grad_in.shape[2] * grad_in.shape[3];
+  const int64_t Bh = grad_out.shape[2], Bw = grad_out.shape[3];
+  const T* g = static_cast<const T*>(grad_out.data);
+  const int64_t* idx = static_cast<const int64_t*>(indices.data);
+  T* dst = static_cast<T*>(grad_in.data);
+  parallel_for(grad_in.shape[0] * C, plane_size + Bh * Bw, [&](int64_t begin, int64_t end) {
+    std::vector<Acc> sums(std::is_same_v<Acc, T> ? 0 : static_cast<size_t>(plane_size));
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / C, c = nc % C;
+      const T* gplane = g + n * grad_out.strides[0] + c * grad_out.strides[1];
+      const int64_t* iplane = idx + n * indices.strides[0] + c * indices.strides[1];
+      T* out = dst + nc * plane_size;  // grad_in is contiguous
+      Acc* acc = nullptr;
+      if constexpr (std::is_same_v<Acc, T>) acc = out;
+      else acc = sums.data();
+      std::fill(acc, acc + plane_size, Acc(0));
+      for (int64_t bh = 0; bh < Bh; ++bh)
+        for (int64_t bw = 0; bw < Bw; ++bw)
+          acc[iplane[bh * indices.strides[2] + bw * indices.strides[3]]] +=
+              static_cast<Acc>(gplane[bh * grad_out.strides[2] + bw * grad_out.strides[3]]);
+      if constexpr (!std::is_same_v<Acc, T>)
+        for (int64_t i = 0; i < plane_size; ++i) out[i] = T(acc[i]);
+    }
+  });
+}
+
 }  // namespace
+
+void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in) {
+  visit_dtype(grad_in.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<compute_t<T>>) {
+      max_pool2d_backward_typed<T>(grad_out, indices, grad_in);
+    } else {
+      EMBER_FAIL("max_pool2d_backward", "expected a floating-point tensor, got {}", grad_in.dtype);
+    }
+  });
+}
 
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w) {
   visit_dtype(in.dtype, [&](auto tag) {

@@ -28,6 +28,7 @@ const Backend& kernel_table() {
       .im2col = im2col,
       .col2im = col2im,
       .max_pool2d = max_pool2d,
+      .max_pool2d_backward = max_pool2d_backward,
       .conv2d_forward = onednn::conv2d_forward,
       .conv2d_backward_data = onednn::conv2d_backward_data,
       .attention_forward = attention_forward,

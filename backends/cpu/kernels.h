@@ -29,6 +29,7 @@ bool has_nonfinite(const View& in);
 void im2col(const View& in, const View& out, const Window2d& w);
 void col2im(const View& cols, const View& out, const Window2d& w);
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w);
+void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in);
 void attention_forward(const View& q, const View& k, const View& v, const AttentionSpec& spec,
                        const View& out, const View& lse);
 void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,

@@ -175,6 +175,67 @@ TEST_CASE("max_pool2d sends the gradient to the first maximum of each window", "
   CHECK(vals(t.grad()) == std::vector<double>{1, 0, 0, 0});
 }
 
+// The backward kernel's contract, written out: each output gradient is added at its window's first
+// maximum, in window order, in the compute type (double for float64, float for the rest), and each
+// input's sum is rounded to the dtype once.
+template <typename Acc>
+std::vector<double> ref_max_pool_backward(const Tensor& x, const Tensor& g, Size2 k, Size2 s, Size2 p) {
+  const Shape xs = x.shape(), gs = g.shape();
+  const std::vector<double> xv = vals(x), gv = vals(g.contiguous());
+  std::vector<Acc> acc(xv.size(), Acc(0));
+  for (int64_t n = 0; n < xs[0]; ++n)
+    for (int64_t c = 0; c < xs[1]; ++c)
+      for (int64_t bh = 0; bh < gs[2]; ++bh)
+        for (int64_t bw = 0; bw < gs[3]; ++bw) {
+          int64_t best = -1;
+          for (int64_t i = 0; i < k[0]; ++i)
+            for (int64_t j = 0; j < k[1]; ++j) {
+              const int64_t r = bh * s[0] - p[0] + i, col = bw * s[1] - p[1] + j;
+              if (r < 0 || r >= xs[2] || col < 0 || col >= xs[3]) continue;
+              const int64_t at = at4(xs, n, c, r, col);
+              if (best < 0 || xv[at] > xv[best]) best = at;
+            }
+          acc[best] += static_cast<Acc>(gv[at4(gs, n, c, bh, bw)]);
+        }
+  return std::vector<double>(acc.begin(), acc.end());
+}
+
+TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the compute type", "[nn_ops][pool][grad]") {
+  struct Case {
+    Size2 k, s, p;
+    V shape;
+  };
+  const std::vector<Case> cases = {{{2, 2}, {2, 2}, {0, 0}, {3, 5, 28, 28}},  // the common pool: the vector path
+                                   {{3, 3}, {1, 1}, {1, 1}, {2, 3, 9, 11}},   // overlapping, padded
+                                   {{2, 3}, {1, 2}, {0, 1}, {2, 4, 7, 10}},   // rectangular, overlapping rows
+                                   {{3, 2}, {3, 2}, {1, 0}, {1, 2, 8, 6}}};
+  for (DType dtype : {DType::Float64, DType::Float32, DType::BFloat16, DType::Float16})
+    for (const Case& c : cases) {
+      INFO(fmt::format("{} kernel {}x{} stride {},{}", dtype, c.k[0], c.k[1], c.s[0], c.s[1]));
+      // Few distinct values, so that windows hold ties and one input is the maximum of several windows.
+      const Tensor x = floor(rnd(c.shape, 5) * 2.0).to(dtype).requires_grad_();
+      const Tensor out = max_pool2d(x, c.k, c.s, c.p);
+      // A non-contiguous gradient: the kernel must follow its strides.
+      const V gshape{out.size(0), out.size(1), out.size(3), out.size(2)};
+      const Tensor g = transpose(rnd(gshape, 6), 2, 3).to(dtype);
+      const Tensor fused = grad({out}, {x}, {g}, {.retain_graph = true})[0];
+      const std::vector<double> want = dtype == DType::Float64
+                                           ? ref_max_pool_backward<double>(x, g, c.k, c.s, c.p)
+                                           : vals(from_vector(ref_max_pool_backward<float>(x, g, c.k, c.s, c.p),
+                                                              x.shape(), {.dtype = DType::Float32})
+                                                      .to(dtype));
+      CHECK(fused.dtype() == dtype);
+      CHECK(vals(fused) == want);
+      // The scatter_add form (what create_graph runs, differentiable) agrees to rounding. Not compared
+      // in 16 bits, where it rounds after every addition and a sum of several windows drifts.
+      if (dtype == DType::Float64 || dtype == DType::Float32) {
+        const Tensor scattered = grad({out}, {x}, {g}, {.retain_graph = true, .create_graph = true})[0];
+        const double tol = dtype == DType::Float64 ? 1e-12 : 1e-6;
+        CHECK(compare(vals(scattered), want, tol, tol) == "");
+      }
+    }
+}
+
 TEST_CASE("max_pool2d: a NaN wins, the first NaN stays, an all -inf window picks its first element", "[nn_ops][pool]") {
   const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
   const std::vector<double> data{1,   nan, nan, nan, -inf, -inf,  //
