@@ -1,8 +1,9 @@
 // Pooling and resizing.
 // - max_pool2d is a primitive: a kernel computes the maxima and their argmax positions in one pass
-//   (no [N, C kh kw, L] unfold buffer), and the backward sends each output gradient to its argmax
-//   with scatter_add on the flattened [N, C, H W] plane. scatter_add's gradient is gather, so the
-//   double backward is the same max selection with the indices held fixed, as in PyTorch.
+//   (no [N, C kh kw, L] unfold buffer), and the backward sends each output gradient to its argmax:
+//   a backend kernel where there is one, else (and under create_graph) scatter_add on the flattened
+//   [N, C, H W] plane. scatter_add's gradient is gather, so the double backward is the same max
+//   selection with the indices held fixed, as in PyTorch.
 // - avg_pool2d is unfold + sum / divisor; adaptive_avg_pool2d and bilinear interpolation are
 //   separable linear maps P_h @ x @ P_w^T with small constant matrices (dense [out, in] matrices:
 //   cheap through BLAS at the image sizes of this project, but a NaN or inf in the input spreads to

@@ -298,10 +298,11 @@ class DropoutMask {
   Acc kept_factor_;
 };
 
-// Zeroed working memory for the dropout factors of a tile. Not a std::vector: where GCC declines to
-// inline a constructor (these functions are large), its out-of-line copy is compiled for this
-// file's instruction set but named std::vector, outside the dispatched namespace, and the linker
-// could hand it to baseline code (tests/install checks the library for such code).
+// Zeroed working memory for the dropout factors of a tile. Not a std::vector: with three more of them
+// in these large functions, GCC stopped inlining std::vector's constructor and emitted an
+// out-of-line copy compiled for this file's instruction set but named std::vector, outside the
+// dispatched namespace, where the linker could hand it to baseline code (tests/install checks the
+// library for such code). A class of this namespace carries the namespace's name if outlined.
 template <class T>
 class ZeroedBuffer {
  public:

@@ -347,9 +347,10 @@ void max_pool2d_typed(const View& in, const View& out, const View& indices, cons
   });
 }
 
-// grad_in = 0, then grad_out[o] added at indices[o], plane by plane. The sums run in the compute
-// type (float32 for 16-bit planes, in a per-thread buffer) and are rounded once, so a position that
-// is the maximum of several overlapping windows gets the same bits whichever thread runs its plane.
+// grad_in = 0, then grad_out[o] added at indices[o], plane by plane. One thread owns each plane and
+// adds its windows in order, so the bits do not depend on the thread count. The sums run in the
+// compute type (float32 for 16-bit planes, in a per-thread buffer) and are rounded once: a position
+// that is the maximum of several overlapping windows loses no more than one rounding.
 template <typename T>
 void max_pool2d_backward_typed(const View& grad_out, const View& indices, const View& grad_in) {
   using Acc = compute_t<T>;

@@ -35,10 +35,10 @@
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
-// Channels computed together: every per-channel quantity is an array of kLanes numbers and the inner
-// loops run over them, which the compiler turns into SIMD code (one AVX-512 register of float32, four
-// SSE ones). Writing the lanes out in C++ rather than with intrinsics keeps the arithmetic per lane,
-// and the order of the sums across lanes, the same on every instruction set.
+// Channels computed together: every per-channel quantity is kLanes numbers, held as one GCC vector
+// value (LaneVec below) or an array the compiler vectorises (one AVX-512 register of float32, four
+// SSE ones). Writing the lanes in C++ rather than with intrinsics keeps the arithmetic per lane, and
+// the order of the sums across lanes, the same on every instruction set.
 constexpr int64_t kLanes = 16;
 
 template <class T>
@@ -136,7 +136,8 @@ struct Problem {
 // A chunk's per-channel inputs are first copied into time-major buffers ([step][kLanes]: `gather`)
 // and its per-channel outputs copied back (`scatter`): the time loop then reads one contiguous row
 // of lanes per step, and the softplus, sigmoid and gate of a whole chunk run as one long loop the
-// compiler vectorises (a loop of exactly kLanes iterations it unrolls into scalar code instead).
+// compiler vectorises (with these longer functions inside, GCC had left the loops of exactly kLanes
+// iterations scalar).
 template <class T>
 struct Lanes {
   const Problem<T>& p;
@@ -158,11 +159,12 @@ struct Lanes {
   // dst[i][l] = src[row(l)][t0 + i] for i < steps (0 in idle lanes).
   void gather(const T* src, int64_t t0, int64_t steps, T* dst) const {
     for (int64_t l = 0; l < kLanes; ++l) {
-      const T* from = src + row(l) * p.L + t0;
-      if (l < active)
+      if (l < active) {
+        const T* from = src + row(l) * p.L + t0;  // only formed for real channels: past the end otherwise
         for (int64_t i = 0; i < steps; ++i) dst[i * kLanes + l] = from[i];
-      else
+      } else {
         for (int64_t i = 0; i < steps; ++i) dst[i * kLanes + l] = T(0);
+      }
     }
   }
   void scatter(const T* src, int64_t t0, int64_t steps, T* dst) const {
@@ -194,7 +196,8 @@ struct ChunkBuffers {
   static size_t size(int64_t steps) { return static_cast<size_t>(steps * kLanes); }
 };
 
-// y_t = C_t . x_t for the steps of one chunk, from the state at its start; writes the states after
+// y_t = C_t . x_t + D u_t (before the gate) for the steps of one chunk, from the state at its start;
+// writes the states after
 // every step into `states` ([steps + 1][N][kLanes], states[0] = x at the start) and the decays into
 // `decays` ([steps][N][kLanes]) when they are given (backward), else carries x along (forward).
 template <class T>

@@ -23,7 +23,8 @@
 // ones by 1 / (1 - p): out = (P o M / (1 - p)) v. Each call draws the mask M once from its generator
 // (attention::dropout_keep_mask says which), and both paths apply that same M: the flash kernel
 // regenerates it tile by tile in forward and backward, never storing it; the math path builds it
-// whole, and is the same function as the flash path for the same generator state.
+// whole, and is the same function as the flash path for the same generator state (in 16-bit
+// dtypes up to rounding: the math path's 1 / (1 - p) is rounded to the dtype, the kernel's is not).
 #include <cstdint>
 #include <optional>
 #include <span>

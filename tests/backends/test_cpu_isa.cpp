@@ -195,7 +195,9 @@ TEST_CASE("every instruction set gives the baseline's bits: conversions, reducti
       Tensor pooled = Tensor::empty({2, 3, w.blocks[0], w.blocks[1]}, dtype);
       Tensor where_max = Tensor::empty({2, 3, w.blocks[0], w.blocks[1]}, DType::Int64);
       b.max_pool2d(view_of(image), view_of(pooled), view_of(where_max), w);
-      return std::vector<Tensor>{cols, back, pooled, where_max};
+      Tensor pool_grad = Tensor::empty({2, 3, 13, 11}, dtype);  // overlapping windows: sums
+      b.max_pool2d_backward(view_of(pooled), view_of(where_max), view_of(pool_grad));
+      return std::vector<Tensor>{cols, back, pooled, where_max, pool_grad};
     });
     compare_levels(fmt::format("matmul {}", dtype), [&](const Backend& b) {
       const Tensor a = clamp(varied({19, 23}, dtype, 7), -10, 10), c = clamp(varied({23, 17}, dtype, 8), -10, 10);
@@ -281,9 +283,10 @@ TEST_CASE("every instruction set converts float16 like the baseline, exhaustivel
 // in one fixed order; a level that summed in its own order would differ here in the last bits.
 TEST_CASE("every instruction set gives the baseline's bits: the fused selective scan", "[cpu-isa][ssm]") {
   const int64_t batch = 2, channels = 37, L = 150, N = 5, chunks = 3;  // a partial lane group and chunk
-  auto normal = [](Shape shape, uint64_t seed, double scale) {
+  for (DType dtype : {DType::Float32, DType::Float64}) {  // 64- and 128-byte lane vectors
+  auto normal = [dtype](Shape shape, uint64_t seed, double scale) {
     manual_seed(seed);
-    return randn(shape) * scale;
+    return randn(shape, {.dtype = dtype}) * scale;
   };
   const Tensor u = normal({batch, channels, L}, 1, 1.0), delta = normal({batch, channels, L}, 2, 0.5);
   const Tensor A = neg(exp(normal({channels, N}, 3, 0.5))), B = normal({batch, N, L}, 4, 1.0);
@@ -292,12 +295,12 @@ TEST_CASE("every instruction set gives the baseline's bits: the fused selective 
   const Tensor grad_last = normal({batch, channels, N}, 10, 1.0);
   const SelectiveScanTensors in{view_of(u), view_of(delta), view_of(A), view_of(B), view_of(C), view_of(D), view_of(z), view_of(bias)};
   const SelectiveScanSpec spec{.delta_softplus = true, .chunk = 64};
-  const int compared = compare_levels("selective scan forward and backward", [&](const Backend& b) {
-    Tensor out = Tensor::empty({batch, channels, L}), last = Tensor::empty({batch, channels, N});
-    Tensor checkpoints = Tensor::empty({batch, channels, chunks, N});
+  const int compared = compare_levels(fmt::format("selective scan forward and backward {}", dtype), [&](const Backend& b) {
+    Tensor out = Tensor::empty({batch, channels, L}, dtype), last = Tensor::empty({batch, channels, N}, dtype);
+    Tensor checkpoints = Tensor::empty({batch, channels, chunks, N}, dtype);
     b.selective_scan_forward(in, spec, view_of(out), view_of(last), view_of(checkpoints));
     std::vector<Tensor> grads;
-    for (const Tensor* t : {&u, &delta, &A, &B, &C, &D, &z, &bias}) grads.push_back(Tensor::empty(t->shape()));
+    for (const Tensor* t : {&u, &delta, &A, &B, &C, &D, &z, &bias}) grads.push_back(Tensor::empty(t->shape(), dtype));
     const SelectiveScanTensors g{view_of(grads[0]), view_of(grads[1]), view_of(grads[2]), view_of(grads[3]),
                                  view_of(grads[4]), view_of(grads[5]), view_of(grads[6]), view_of(grads[7])};
     b.selective_scan_backward(in, spec, view_of(checkpoints), view_of(grad_out), view_of(grad_last), g);
@@ -306,4 +309,5 @@ TEST_CASE("every instruction set gives the baseline's bits: the fused selective 
     return grads;
   });
   CHECK(compared == 1);
+  }
 }

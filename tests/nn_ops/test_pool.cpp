@@ -205,7 +205,7 @@ TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the
     Size2 k, s, p;
     V shape;
   };
-  const std::vector<Case> cases = {{{2, 2}, {2, 2}, {0, 0}, {3, 5, 28, 28}},  // the common pool: the vector path
+  const std::vector<Case> cases = {{{2, 2}, {2, 2}, {0, 0}, {3, 5, 28, 28}},  // the common pool
                                    {{3, 3}, {1, 1}, {1, 1}, {2, 3, 9, 11}},   // overlapping, padded
                                    {{2, 3}, {1, 2}, {0, 1}, {2, 4, 7, 10}},   // rectangular, overlapping rows
                                    {{3, 2}, {3, 2}, {1, 0}, {1, 2, 8, 6}}};
@@ -217,7 +217,7 @@ TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the
       const Tensor out = max_pool2d(x, c.k, c.s, c.p);
       // A non-contiguous gradient: the kernel must follow its strides.
       const V gshape{out.size(0), out.size(1), out.size(3), out.size(2)};
-      const Tensor g = transpose(rnd(gshape, 6), 2, 3).to(dtype);
+      const Tensor g = transpose(rnd(gshape, 6).to(dtype), 2, 3);
       const Tensor fused = grad({out}, {x}, {g}, {.retain_graph = true})[0];
       const std::vector<double> want = dtype == DType::Float64
                                            ? ref_max_pool_backward<double>(x, g, c.k, c.s, c.p)
