@@ -159,7 +159,9 @@ constexpr int kPhiloxLanes = 32;  // enough independent multiply chains to hide 
 // uninitialised-use analysis reports wherever they are inlined; the value is never read.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)  // clang has no such warning group and would warn about the pragma itself
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #if defined(__AVX512F__)
 using Words = __m512i;

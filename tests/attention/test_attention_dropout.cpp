@@ -13,33 +13,16 @@
 #include <ember/ember.h>
 #include <ember/testing/gradcheck.h>
 
+#include "tests/attention/helpers.h"
 #include "tests/backends/thread_count.h"
 
 using namespace ember;
 using V = std::vector<int64_t>;
+using attention_test::rnd;
+using attention_test::vals;
+using attention_test::worst;
 
 namespace {
-
-Tensor rnd(const V& shape, uint64_t seed, DType dtype = DType::Float64, bool requires_grad = false) {
-  Generator gen(seed);
-  Tensor t = randn(shape, {.dtype = dtype}, &gen);
-  if (requires_grad) t.requires_grad_();
-  return t;
-}
-
-std::vector<double> vals(const Tensor& t) { return cast(t, DType::Float64).to_vector<double>(); }
-
-// Largest |a - b| / (atol + rtol |b|) over the elements: <= 1 means within tolerance.
-double worst(const Tensor& a, const Tensor& b, double rtol, double atol) {
-  const auto x = vals(a), y = vals(b);
-  REQUIRE(x.size() == y.size());
-  double w = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double r = std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i]));
-    w = std::max(w, std::isnan(r) ? std::numeric_limits<double>::infinity() : r);
-  }
-  return w;
-}
 
 // A bool mask [B, 1, nq, nk] from a predicate.
 template <class F>

@@ -8,30 +8,15 @@
 #include <ember/ember.h>
 #include <ember/testing/gradcheck.h>
 
+#include "tests/attention/helpers.h"
+
 using namespace ember;
 using V = std::vector<int64_t>;
+using attention_test::rnd;
+using attention_test::vals;
+using attention_test::worst;
 
 namespace {
-
-Tensor rnd(const V& shape, uint64_t seed, bool requires_grad = false) {
-  Generator gen(seed);
-  Tensor t = randn(shape, {.dtype = DType::Float64}, &gen);
-  if (requires_grad) t.requires_grad_();
-  return t;
-}
-
-std::vector<double> vals(const Tensor& t) { return contiguous(t).to_vector<double>(); }
-
-double worst(const Tensor& a, const Tensor& b, double rtol, double atol) {
-  const auto x = vals(a), y = vals(b);
-  REQUIRE(x.size() == y.size());
-  double w = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double r = std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i]));
-    w = std::max(w, std::isnan(r) ? INFINITY : r);
-  }
-  return w;
-}
 
 double phi(double x, FeatureMap map) {
   switch (map) {
@@ -79,8 +64,9 @@ TEST_CASE("linear_attention: chunked causal and non-causal forms agree with the 
                                          {1, 1, 1, 9, 2, 2, 64, false}}) {
     INFO(fmt::format("B {} H {} nq {} nk {} d {} dv {} chunk {} causal {}", c.B, c.H, c.nq, c.nk, c.d, c.dv, c.chunk, c.causal));
     for (FeatureMap map : {FeatureMap::Elu1, FeatureMap::Relu}) {
-      Tensor q = rnd({c.B, c.H, c.nq, c.d}, 10, true), k = rnd({c.B, c.H, c.nk, c.d}, 11, true);
-      Tensor v = rnd({c.B, c.H, c.nk, c.dv}, 12, true);
+      Tensor q = rnd({c.B, c.H, c.nq, c.d}, 10, DType::Float64, true);
+      Tensor k = rnd({c.B, c.H, c.nk, c.d}, 11, DType::Float64, true);
+      Tensor v = rnd({c.B, c.H, c.nk, c.dv}, 12, DType::Float64, true);
       const LinearAttentionOptions o{.causal = c.causal, .feature_map = map, .chunk = c.chunk};
       const Tensor want = linear_attention_reference(q, k, v, o), got = linear_attention(q, k, v, o);
       CHECK(worst(got, want, 1e-9, 1e-11) <= 1);
@@ -95,7 +81,8 @@ TEST_CASE("linear_attention: gradcheck and gradgradcheck in float64", "[attentio
   for (bool causal : {false, true}) {
     INFO("causal " << causal);
     const LinearAttentionOptions o{.causal = causal, .chunk = 3};
-    const std::vector<Tensor> inputs{rnd({1, 2, 7, 3}, 20, true), rnd({1, 2, 7, 3}, 21, true), rnd({1, 2, 7, 2}, 22, true)};
+    const std::vector<Tensor> inputs{rnd({1, 2, 7, 3}, 20, DType::Float64, true), rnd({1, 2, 7, 3}, 21, DType::Float64, true),
+                                     rnd({1, 2, 7, 2}, 22, DType::Float64, true)};
     auto f = [o](const std::vector<Tensor>& x) { return linear_attention(x[0], x[1], x[2], o); };
     CHECK(testing::gradcheck(f, inputs) == "");
     CHECK(testing::gradgradcheck(f, inputs) == "");

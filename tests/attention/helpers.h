@@ -1,0 +1,41 @@
+#pragma once
+// Shared helpers of the attention tests: reproducible random inputs and a tolerance-relative
+// comparison of two tensors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <ember/ember.h>
+
+namespace attention_test {
+
+using namespace ember;
+using V = std::vector<int64_t>;
+
+// A reproducible standard-normal tensor, optionally requiring grad.
+inline Tensor rnd(const V& shape, uint64_t seed, DType dtype = DType::Float64, bool requires_grad = false) {
+  Generator gen(seed);
+  Tensor t = randn(shape, {.dtype = dtype}, &gen);
+  if (requires_grad) t.requires_grad_();
+  return t;
+}
+
+inline std::vector<double> vals(const Tensor& t) { return cast(t, DType::Float64).to_vector<double>(); }
+
+// Largest |a - b| / (atol + rtol |b|) over the elements: <= 1 means within tolerance; a NaN in either
+// counts as infinitely far.
+inline double worst(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  const auto x = vals(a), y = vals(b);
+  REQUIRE(x.size() == y.size());
+  double w = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double r = std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i]));
+    w = std::max(w, std::isnan(r) ? std::numeric_limits<double>::infinity() : r);
+  }
+  return w;
+}
+
+}  // namespace attention_test
