@@ -154,6 +154,19 @@ struct Backend {
   void (*attention_backward)(const View& q, const View& k, const View& v, const View& out,
                              const View& lse, const View& grad_out, const AttentionSpec& spec,
                              const View& grad_q, const View& grad_k, const View& grad_v);
+  // Causal linear attention, fused: fq, fk [B, H, n, d] (the feature map already applied) and
+  // v [B, H, n, dv], any strides, one floating dtype; out [B, H, n, dv] and den [B, H, n] (contiguous,
+  // float32, float64 for float64 inputs) are overwritten with
+  //   den_i = eps + sum_{j <= i} fq_i . fk_j,    out_i = sum_{j <= i} (fq_i . fk_j) v_j / den_i,
+  // computed in chunks of `chunk` positions (the bits depend on chunk, never on the thread count).
+  // nullptr where a backend has none (ops/ then runs the chunked composite).
+  void (*causal_linear_attention_forward)(const View& fq, const View& fk, const View& v, double eps,
+                                          int64_t chunk, const View& out, const View& den);
+  // Its backward from the forward's out and den: grad_fq, grad_fk, grad_v (contiguous, the inputs'
+  // shapes and dtype) are overwritten.
+  void (*causal_linear_attention_backward)(const View& fq, const View& fk, const View& v, const View& out,
+                                           const View& den, const View& grad_out, int64_t chunk,
+                                           const View& grad_fq, const View& grad_fk, const View& grad_v);
   // The fused selective scan: out [batch, D, L]; last_state [batch, D, N] = x after the last step;
   // checkpoints [batch, D, ceil(L / chunk), N] = the state before each chunk's first step, which is
   // all backward needs to recompute the rest. out, last_state and checkpoints share the inputs' dtype.

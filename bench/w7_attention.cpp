@@ -1,9 +1,10 @@
 // W7 of docs/benchmarks.md: causal attention forward + backward, B = 1, H = 4, head_dim 64, float32,
 // n = 512 ... 8192, through the math path (scores materialised) and the fused flash kernel; and causal
-// linear attention (elu + 1 features, chunks of 64) to n = 32768, to show its time growing like n.
+// linear attention (elu + 1 features, chunks of 64) to n = 32768, to show its time growing like n:
+// the fused kernel ("linear") and the chunked composite of ops ("linear-composite").
 //   bench_w7_attention                 every case, each in a process of its own (peak memory is
 //                                      per process)
-//   bench_w7_attention PATH N          one case: PATH math, flash or linear
+//   bench_w7_attention PATH N          one case: PATH math, flash, linear or linear-composite
 // Prints W7/PATH/N with peak_mb (peak resident set of the process) and extra_mb (that peak minus
 // the resident set once the inputs exist).
 #include <ember/ember.h>
@@ -26,8 +27,10 @@ int run_case(const std::string& path, int64_t n) {
   const double setup_mb = bench::peak_rss_mb();
   const AttentionOptions options{.causal = true, .path = path == "math" ? AttentionPath::Math : AttentionPath::Flash};
   const auto timing = bench::time_steps([&] {
-    Tensor out = path == "linear" ? linear_attention(q, k, v, {.causal = true})
-                                  : scaled_dot_product_attention(q, k, v, options);
+    const bool linear = path.starts_with("linear");
+    const AttentionPath linear_path = path == "linear" ? AttentionPath::Flash : AttentionPath::Math;
+    Tensor out = linear ? linear_attention(q, k, v, {.causal = true, .path = linear_path})
+                        : scaled_dot_product_attention(q, k, v, options);
     bench::do_not_optimize(grad({out}, {q, k, v}, {g}));
   }, {.warmup_steps = 1});
   const double peak = bench::peak_rss_mb();
@@ -41,9 +44,9 @@ int main(int argc, char** argv) {
   if (argc == 3) return run_case(argv[1], std::atoll(argv[2]));
   std::printf("# cpu: %s threads: 2\n", ember::bench::cpu_model().c_str());
   std::fflush(stdout);
-  for (const char* path : {"math", "flash", "linear"})
+  for (const std::string path : {"math", "flash", "linear", "linear-composite"})
     for (int64_t n : {512, 1024, 2048, 4096, 8192, 16384, 32768}) {
-      if (n > 8192 && std::string(path) != "linear") continue;
+      if (n > 8192 && !path.starts_with("linear")) continue;
       const std::string command = std::string("\"") + argv[0] + "\" " + path + " " + std::to_string(n);
       if (std::system(command.c_str()) != 0) return 1;
     }

@@ -37,6 +37,7 @@
 #include <immintrin.h>
 #endif
 
+#include <ember/backends/cpu/attention_tiles.h>
 #include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
@@ -48,15 +49,7 @@ namespace {
 
 constexpr int64_t kQueryTile = 64;  // Br
 constexpr int64_t kKeyTile = 128;  // Bc
-
-template <class Acc>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, Acc alpha, const Acc* a, int64_t lda,
-          const Acc* b, int64_t ldb, Acc beta, Acc* c, int64_t ldc) {
-  if constexpr (std::is_same_v<Acc, float>)
-    blas::sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    blas::dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
+constexpr size_t kTileElements = kQueryTile * kKeyTile;
 
 // Sum of x[0, n) in a fixed order the compiler can vectorise: 8 interleaved partial sums, then
 // those in order (the same bits on every instruction set and thread count).
@@ -70,38 +63,6 @@ Acc row_sum(const Acc* x, int64_t n) {
   for (int j = 0; j < 8; ++j) total += lanes[j];
   for (; c < n; ++c) total += x[c];
   return total;
-}
-
-// A row-major matrix in the compute type: either the tensor's own memory (already that type, rows
-// contiguous) or a packed copy.
-template <class Acc>
-struct Mat {
-  const Acc* data;
-  int64_t ld;
-};
-
-// Rows [row0, row0 + rows) of x[b, h] ([B, H, n, cols], any strides) as a Mat.
-template <class T, class Acc = compute_t<T>>
-Mat<Acc> load_rows(const View& x, int64_t b, int64_t h, int64_t row0, int64_t rows,
-                   std::vector<Acc>& buffer) {
-  const int64_t cols = x.shape[3];
-  const T* base = static_cast<const T*>(x.data) + b * x.strides[0] + h * x.strides[1] + row0 * x.strides[2];
-  if constexpr (std::is_same_v<T, Acc>) {
-    if ((x.strides[3] == 1 || cols == 1) && x.strides[2] >= std::max<int64_t>(cols, 1)) return {base, x.strides[2]};
-  }
-  buffer.resize(static_cast<size_t>(std::max<int64_t>(rows * cols, 1)));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) buffer[r * cols + c] = static_cast<Acc>(base[r * x.strides[2] + c * x.strides[3]]);
-  return {buffer.data(), std::max<int64_t>(cols, 1)};
-}
-
-// Writes rows [row0, row0 + rows) of x[b, h] from a packed [rows, cols] block.
-template <class T, class Acc>
-void store_rows(const View& x, int64_t b, int64_t h, int64_t row0, int64_t rows, const Acc* src) {
-  const int64_t cols = x.shape[3];
-  T* base = static_cast<T*>(x.data) + b * x.strides[0] + h * x.strides[1] + row0 * x.strides[2];
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) base[r * x.strides[2] + c * x.strides[3]] = T(src[r * cols + c]);
 }
 
 // Which (query, key) pairs are allowed (backends/backend.h, AttentionSpec).
@@ -300,37 +261,6 @@ class DropoutMask {
   Acc kept_factor_;
 };
 
-// Zeroed working memory for the dropout factors of a tile. Not a std::vector: with three more of them
-// in these large functions, GCC stopped inlining std::vector's constructor and emitted an
-// out-of-line copy compiled for this file's instruction set but named std::vector, outside the
-// dispatched namespace, where the linker could hand it to baseline code (tests/install checks the
-// library for such code). A class of this namespace carries the namespace's name if outlined.
-template <class T>
-class ZeroedBuffer {
- public:
-  explicit ZeroedBuffer(size_t n) : data_(n > 0 ? new T[n]() : nullptr) {}
-  ~ZeroedBuffer() { delete[] data_; }
-  ZeroedBuffer(const ZeroedBuffer&) = delete;
-  ZeroedBuffer& operator=(const ZeroedBuffer&) = delete;
-  T* data() const { return data_; }
-  T& operator[](size_t i) const { return data_[i]; }
-
- private:
-  T* data_;
-};
-
-// Runs f(item) for item in [0, n), each on one thread; the items differ in cost (causal tiles), so
-// they are handed out one at a time. Which thread runs an item never changes its result.
-template <class F>
-void parallel_items(int64_t n, F&& f) {
-  if (n == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-
 // s = scale q k^T for a tile, with disallowed pairs set to -inf.
 template <class Acc>
 void tile_scores(const Allowed& allowed, Allowed::Tile kind, int64_t b, int64_t h, int64_t i0, int64_t rows,
@@ -373,7 +303,7 @@ void forward_typed(const View& q, const View& k, const View& v, const AttentionS
     const int64_t b = item / (H * q_tiles), h = item / q_tiles % H, i0 = item % q_tiles * kQueryTile;
     const int64_t rows = std::min(kQueryTile, nq - i0);
     std::vector<Acc> q_buf, k_buf, v_buf;
-    std::vector<Acc> s(static_cast<size_t>(kQueryTile * kKeyTile));
+    const ZeroedBuffer<Acc> s(kTileElements);
     const ZeroedBuffer<Acc> dropout_factors(static_cast<size_t>(dropout.active() ? kKeyTile : 0));
     std::vector<Acc> o(static_cast<size_t>(rows * dv), Acc(0)), m(rows, neg_inf), l(rows, Acc(0));
     const Mat<Acc> q_tile = load_rows<T>(q, b, h, i0, rows, q_buf);
@@ -436,7 +366,7 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
   const Acc* lse_data = static_cast<const Acc*>(lse.data);
 
   // D[b, h, i] = sum_c dO[i, c] O[i, c], the row term of the softmax backward.
-  std::vector<Acc> D(static_cast<size_t>(B * H * nq));
+  const ZeroedBuffer<Acc> D(static_cast<size_t>(B * H * nq));
   parallel_items(B * H * q_tiles, [&](int64_t item) {
     const int64_t b = item / (H * q_tiles), h = item / q_tiles % H, i0 = item % q_tiles * kQueryTile;
     const int64_t rows = std::min(kQueryTile, nq - i0);
@@ -464,8 +394,8 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
     const int64_t b = item / (H * k_tiles), h = item / k_tiles % H, j0 = item % k_tiles * kKeyTile;
     const int64_t cols = std::min(kKeyTile, nk - j0);
     std::vector<Acc> q_buf, k_buf, v_buf, g_buf;
-    std::vector<Acc> p(static_cast<size_t>(kQueryTile * kKeyTile)), dp(p.size());
-    const ZeroedBuffer<Acc> z(dropout.active() ? p.size() : 0);
+    const ZeroedBuffer<Acc> p(kTileElements), dp(kTileElements);
+    const ZeroedBuffer<Acc> z(dropout.active() ? kTileElements : 0);
     std::vector<Acc> dk(static_cast<size_t>(cols * d), Acc(0)), dvv(static_cast<size_t>(cols * dv), Acc(0));
     const Mat<Acc> k_tile = load_rows<T>(k, b, h, j0, cols, k_buf);
     const Mat<Acc> v_tile = load_rows<T>(v, b, h, j0, cols, v_buf);
@@ -506,8 +436,8 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
     const int64_t b = item / (H * q_tiles), h = item / q_tiles % H, i0 = item % q_tiles * kQueryTile;
     const int64_t rows = std::min(kQueryTile, nq - i0);
     std::vector<Acc> q_buf, k_buf, v_buf, g_buf;
-    std::vector<Acc> p(static_cast<size_t>(kQueryTile * kKeyTile)), dp(p.size());
-    const ZeroedBuffer<Acc> z(dropout.active() ? p.size() : 0);
+    const ZeroedBuffer<Acc> p(kTileElements), dp(kTileElements);
+    const ZeroedBuffer<Acc> z(dropout.active() ? kTileElements : 0);
     std::vector<Acc> dq(static_cast<size_t>(rows * d), Acc(0));
     const Mat<Acc> q_tile = load_rows<T>(q, b, h, i0, rows, q_buf);
     const Mat<Acc> g_tile = load_rows<T>(grad_out, b, h, i0, rows, g_buf);
@@ -535,28 +465,19 @@ void backward_typed(const View& q, const View& k, const View& v, const View& out
   });
 }
 
-template <class F>
-void visit_floating(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float16: return f(Half{});
-    case DType::BFloat16: return f(BFloat16{});
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    default: EMBER_FAIL("attention", "expected a floating-point tensor, got {}", dtype);
-  }
-}
-
 }  // namespace
 
 void attention_forward(const View& q, const View& k, const View& v, const AttentionSpec& spec,
                        const View& out, const View& lse) {
-  visit_floating(q.dtype, [&](auto tag) { forward_typed<decltype(tag)>(q, k, v, spec, out, lse); });
+  visit_floating("attention", q.dtype, [&](auto tag) {
+    forward_typed<decltype(tag)>(q, k, v, spec, out, lse);
+  });
 }
 
 void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,
                         const View& grad_out, const AttentionSpec& spec, const View& grad_q,
                         const View& grad_k, const View& grad_v) {
-  visit_floating(q.dtype, [&](auto tag) {
+  visit_floating("attention", q.dtype, [&](auto tag) {
     backward_typed<decltype(tag)>(q, k, v, out, lse, grad_out, spec, grad_q, grad_k, grad_v);
   });
 }

@@ -33,6 +33,8 @@ const Backend& kernel_table() {
       .conv2d_backward_data = onednn::conv2d_backward_data,
       .attention_forward = attention_forward,
       .attention_backward = attention_backward,
+      .causal_linear_attention_forward = causal_linear_attention_forward,
+      .causal_linear_attention_backward = causal_linear_attention_backward,
       .selective_scan_forward = selective_scan_forward,
       .selective_scan_backward = selective_scan_backward,
       .fft = fft,

@@ -35,6 +35,11 @@ void attention_forward(const View& q, const View& k, const View& v, const Attent
 void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,
                         const View& grad_out, const AttentionSpec& spec, const View& grad_q,
                         const View& grad_k, const View& grad_v);
+void causal_linear_attention_forward(const View& q, const View& k, const View& v, double eps, int64_t chunk,
+                                     const View& out, const View& den);
+void causal_linear_attention_backward(const View& q, const View& k, const View& v, const View& out, const View& den,
+                                      const View& grad_out, int64_t chunk, const View& grad_q, const View& grad_k,
+                                      const View& grad_v);
 void selective_scan_forward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec, const View& out,
                             const View& last_state, const View& checkpoints);
 void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScanSpec& spec,

@@ -397,6 +397,8 @@ const Backend& backend_table() {
       // No fused attention kernels on CUDA yet: ops/attention runs the math path there.
       .attention_forward = nullptr,
       .attention_backward = nullptr,
+      .causal_linear_attention_forward = nullptr,
+      .causal_linear_attention_backward = nullptr,
       .selective_scan_forward = cuda::selective_scan_forward,
       .selective_scan_backward = cuda::selective_scan_backward,
       .fft = cuda::fft,

@@ -100,6 +100,9 @@ struct LinearAttentionOptions {
   FeatureMap feature_map = FeatureMap::Elu1;
   int64_t chunk = 64;
   double eps = 1e-6;
+  // Causal form only: Math runs the chunked composite of ops, Flash the backend's fused kernel (an
+  // error where there is none), Auto the kernel where there is one.
+  AttentionPath path = AttentionPath::Auto;
 };
 Tensor linear_attention(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& options = {});
 Tensor linear_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v,

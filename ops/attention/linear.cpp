@@ -1,9 +1,16 @@
-// Linear attention, as composites of public ops (so every order of gradient comes from autograd).
-// The causal form is chunked: with phi(q), phi(k) cut into chunks of C positions,
-//   out_c = (phi(q_c) S_c + (phi(q_c) phi(k_c)^T o tril) v_c) / (phi(q_c) z_c + row sums of the same)
-// where S_c = sum over earlier chunks of phi(k)^T v ([d, dv]) and z_c = sum of their phi(k). Every
-// chunk's S_c is an exclusive cumulative sum of the per-chunk products, computed for all chunks at
-// once: the whole op is a handful of batched matmuls, O(n C d + n d dv) work, O(n / C d dv) memory.
+// Linear attention. Three forms of one function:
+// - the O(n^2) reference: tril(phi(q) phi(k)^T) v normalised by its row sums, as written;
+// - a chunked composite of public ops (every order of gradient comes from autograd). With phi(q),
+//   phi(k) cut into chunks of C positions,
+//     out_c = (phi(q_c) S_c + (phi(q_c) phi(k_c)^T o tril) v_c) / (phi(q_c) z_c + row sums of the same)
+//   where S_c = sum over earlier chunks of phi(k)^T v ([d, dv]) and z_c = sum of their phi(k). Every
+//   chunk's S_c is an exclusive cumulative sum of the per-chunk products, computed for all chunks at
+//   once: a handful of batched matmuls, O(n C d + n d dv) work, but O(n / C d dv) memory kept for
+//   backward, and every intermediate rounded to the inputs' dtype;
+// - the fused kernel (the causal form, where the backend has one: backends/cpu/linear_attention.cpp
+//   derives it): the same chunks with one running state, O(C^2 + d dv) working memory, only the
+//   output and the denominators kept for backward, 16-bit inputs accumulated in float32.
+// The non-causal form is three GEMMs whatever the path.
 #include <ember/ops/attention/attention.h>
 #include <ember/core/autocast.h>
 
@@ -37,11 +44,80 @@ attention::Inputs checked(const char* op, const Tensor& q, const Tensor& k, cons
 
 Tensor finish(const attention::Inputs& in, const Tensor& out) { return in.three_d ? squeeze(out, 1) : out; }
 
+// The fused causal kernel as an autograd primitive of (phi(q), phi(k), v). Its first backward runs
+// the backend's kernel; a backward that must itself be differentiable (create_graph) is written with
+// ops instead, in the O(n^2) form (memory n^2 for that step only, as the flash path's).
+struct FusedCausalLinearAttention {
+  static constexpr const char* name = "linear_attention";
+  double eps;
+  int64_t chunk;
+
+  Tensor forward(Ctx& ctx, const Tensor& fq, const Tensor& fk, const Tensor& v) {
+    const int64_t B = fq.size(0), H = fq.size(1), n = fq.size(2);
+    Tensor out = Tensor::empty(Shape{B, H, n, v.size(3)}, fq.dtype(), fq.device());
+    const DType den_dtype = fq.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
+    Tensor den = Tensor::empty(Shape{B, H, n}, den_dtype, fq.device());
+    if (out.numel() > 0 || den.numel() > 0)
+      backend(fq.device()).causal_linear_attention_forward(kview(fq), kview(fk), kview(v), eps, chunk, kview(out),
+                                                           kview(den));
+    ctx.save(fq, fk, v, den);
+    ctx.save_output(out);
+    return out;
+  }
+
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    auto [fq, fk, v, den, out] = ctx.saved<5>();
+    if (GradMode::is_enabled()) return differentiable_backward(fq, fk, v, grad);
+    Tensor grad_fq = Tensor::empty(fq.shape(), fq.dtype(), fq.device());
+    Tensor grad_fk = Tensor::empty(fk.shape(), fk.dtype(), fk.device());
+    Tensor grad_v = Tensor::empty(v.shape(), v.dtype(), v.device());
+    if (fq.numel() + fk.numel() + v.numel() > 0)
+      backend(fq.device()).causal_linear_attention_backward(kview(fq), kview(fk), kview(v), kview(out), kview(den),
+                                                            kview(grad), chunk, kview(grad_fq), kview(grad_fk),
+                                                            kview(grad_v));
+    return {grad_fq, grad_fk, grad_v};
+  }
+
+  // With a = tril(fq fk^T), den = rowsum(a) + eps and out = a v / den, the quotient rule gives
+  // da = tril(dO v^T / den - rowsum(dO out) / den), and then dfq = da fk, dfk = da^T fq,
+  // dv = a^T (dO / den).
+  Grads differentiable_backward(const Tensor& fq, const Tensor& fk, const Tensor& v, const Tensor& grad) const {
+    const Tensor a = tril(matmul(fq, transpose(fk, -2, -1)));
+    const Tensor den = sum(a, {-1}, true) + eps;
+    const Tensor out = matmul(a, v) / den;
+    const Tensor grad_numerator = grad / den;
+    const Tensor grad_den = sum(grad * out, {-1}, true) / den;
+    const Tensor grad_a = tril(matmul(grad_numerator, transpose(v, -2, -1)) - grad_den);
+    return {matmul(grad_a, fk), matmul(transpose(grad_a, -2, -1), fq), matmul(transpose(a, -2, -1), grad_numerator)};
+  }
+};
+
 // Exclusive cumulative sum along dim 2: entry c is the sum of entries before c.
 Tensor exclusive_cumsum(const Tensor& x) {
   const int64_t n = x.size(2);
   Tensor shifted = cat({zeros_like(narrow(x, 2, 0, 1)), narrow(x, 2, 0, n - 1)}, 2);
   return cumsum(shifted, 2);
+}
+
+// The causal form as the chunked composite (see the top of the file).
+Tensor chunked_causal(const Tensor& fq, const Tensor& fk, const Tensor& v, const LinearAttentionOptions& o) {
+  const int64_t B = fq.size(0), H = fq.size(1), n = fq.size(2);
+  if (n == 0) return v * 1.0;
+  const int64_t C = std::min(o.chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
+  // Padding keys and values with zero rows after phi keeps them out of every sum.
+  auto chunked = [&](const Tensor& x) {
+    const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
+    return reshape(p, std::vector<int64_t>{B, H, chunks, C, x.size(3)});
+  };
+  const Tensor qc = chunked(fq), kc = chunked(fk), vc = chunked(v);
+  const Tensor kc_t = transpose(kc, -2, -1);                                          // [B, H, c, d, C]
+  const Tensor states = exclusive_cumsum(matmul(kc_t, vc));                           // [B, H, c, d, dv]
+  const Tensor z = exclusive_cumsum(unsqueeze(sum(kc, {3}), -1));                     // [B, H, c, d, 1]
+  const Tensor within = tril(matmul(qc, kc_t));                                       // [B, H, c, C, C]
+  const Tensor numerator = matmul(qc, states) + matmul(within, vc);
+  const Tensor denominator = matmul(qc, z) + sum(within, {-1}, true) + o.eps;
+  const Tensor out = reshape(numerator / denominator, std::vector<int64_t>{B, H, padded, v.size(3)});
+  return padded == n ? out : narrow(out, 2, 0, n);
 }
 
 }  // namespace
@@ -54,33 +130,27 @@ Tensor linear_attention_reference(const Tensor& q, const Tensor& k, const Tensor
 }
 
 Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const LinearAttentionOptions& o) {
-  const Tensor q = detail::autocast_operand("linear_attention", q_in);
-  const Tensor k = detail::autocast_operand("linear_attention", k_in);
-  const Tensor v = detail::autocast_operand("linear_attention", v_in);
-  const attention::Inputs in = checked("linear_attention", q, k, v, o);
+  const char* op = "linear_attention";
+  const Tensor q = detail::autocast_operand(op, q_in);
+  const Tensor k = detail::autocast_operand(op, k_in);
+  const Tensor v = detail::autocast_operand(op, v_in);
+  const attention::Inputs in = checked(op, q, k, v, o);
+  const bool has_kernel = backend(in.q.device()).causal_linear_attention_forward != nullptr;
+  if (o.path == AttentionPath::Flash) {
+    EMBER_CHECK(o.causal, op, "the fused kernel is for causal linear attention; the non-causal form is three "
+                "matmuls (use AttentionPath::Math or Auto)");
+    EMBER_CHECK(has_kernel, op, "no fused linear attention kernel on {} yet; use AttentionPath::Math or Auto",
+                in.q.device());
+  }
   const Tensor fq = feature(in.q, o.feature_map), fk = feature(in.k, o.feature_map);
   if (!o.causal) {
     const Tensor kv = matmul(transpose(fk, -2, -1), in.v);           // [B, H, d, dv]
     const Tensor z = unsqueeze(sum(fk, {2}), -1);                    // [B, H, d, 1]
     return finish(in, matmul(fq, kv) / (matmul(fq, z) + o.eps));
   }
-  const int64_t B = in.q.size(0), H = in.q.size(1), n = in.q.size(2), dv = in.v.size(3);
-  if (n == 0) return finish(in, in.v * 1.0);
-  const int64_t C = std::min(o.chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
-  // Padding keys and values with zero rows after phi keeps them out of every sum.
-  auto chunked = [&](const Tensor& x) {
-    const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
-    return reshape(p, std::vector<int64_t>{B, H, chunks, C, x.size(3)});
-  };
-  const Tensor qc = chunked(fq), kc = chunked(fk), vc = chunked(in.v);
-  const Tensor kc_t = transpose(kc, -2, -1);                                          // [B, H, c, d, C]
-  const Tensor states = exclusive_cumsum(matmul(kc_t, vc));                           // [B, H, c, d, dv]
-  const Tensor z = exclusive_cumsum(unsqueeze(sum(kc, {3}), -1));                     // [B, H, c, d, 1]
-  const Tensor within = tril(matmul(qc, kc_t));                                       // [B, H, c, C, C]
-  const Tensor numerator = matmul(qc, states) + matmul(within, vc);
-  const Tensor denominator = matmul(qc, z) + sum(within, {-1}, true) + o.eps;
-  const Tensor out = reshape(numerator / denominator, std::vector<int64_t>{B, H, padded, dv});
-  return finish(in, padded == n ? out : narrow(out, 2, 0, n));
+  const bool fused = o.path == AttentionPath::Flash || (o.path == AttentionPath::Auto && has_kernel);
+  return finish(in, fused ? apply(FusedCausalLinearAttention{o.eps, o.chunk}, fq, fk, in.v)
+                          : chunked_causal(fq, fk, in.v, o));
 }
 
 }  // namespace ember

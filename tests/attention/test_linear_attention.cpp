@@ -1,14 +1,18 @@
-// linear_attention: the chunked and non-causal forms against the O(n^2) reference, and the reference
-// against textbook loops; gradients of first and second order; bad input.
+// linear_attention: the chunked composite, the fused kernel and the non-causal form against the O(n^2)
+// reference, and the reference against textbook loops; gradients of first and second order; the
+// fused kernel in 16-bit, its memory and its thread-count independence; bad input.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
+#include <ember/core/storage.h>
 #include <ember/ember.h>
 #include <ember/testing/gradcheck.h>
 
 #include "tests/attention/helpers.h"
+#include "tests/backends/thread_count.h"
 
 using namespace ember;
 using V = std::vector<int64_t>;
@@ -56,7 +60,7 @@ TEST_CASE("linear_attention: the reference is the textbook formula", "[attention
     }
 }
 
-TEST_CASE("linear_attention: chunked causal and non-causal forms agree with the reference", "[attention][linear]") {
+TEST_CASE("linear_attention: the chunked, fused and non-causal forms agree with the reference", "[attention][linear]") {
   struct Case { int64_t B, H, nq, nk, d, dv, chunk; bool causal; };
   for (const Case& c : std::vector<Case>{{1, 1, 1, 1, 1, 1, 64, true},   {2, 3, 37, 37, 4, 5, 8, true},
                                          {1, 2, 64, 64, 8, 8, 64, true}, {1, 1, 100, 100, 3, 2, 1, true},
@@ -67,20 +71,25 @@ TEST_CASE("linear_attention: chunked causal and non-causal forms agree with the 
       Tensor q = rnd({c.B, c.H, c.nq, c.d}, 10, DType::Float64, true);
       Tensor k = rnd({c.B, c.H, c.nk, c.d}, 11, DType::Float64, true);
       Tensor v = rnd({c.B, c.H, c.nk, c.dv}, 12, DType::Float64, true);
-      const LinearAttentionOptions o{.causal = c.causal, .feature_map = map, .chunk = c.chunk};
-      const Tensor want = linear_attention_reference(q, k, v, o), got = linear_attention(q, k, v, o);
-      CHECK(worst(got, want, 1e-9, 1e-11) <= 1);
-      const Tensor g = rnd({c.B, c.H, c.nq, c.dv}, 13);
-      const auto gw = grad({want}, {q, k, v}, {g}), gg = grad({got}, {q, k, v}, {g});
-      for (int i = 0; i < 3; ++i) CHECK(worst(gg[i], gw[i], 1e-8, 1e-10) <= 1);
+      for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash}) {
+        if (!c.causal && path == AttentionPath::Flash) continue;
+        INFO("map " << static_cast<int>(map) << (path == AttentionPath::Flash ? " fused" : " composite"));
+        const LinearAttentionOptions o{.causal = c.causal, .feature_map = map, .chunk = c.chunk, .path = path};
+        const Tensor want = linear_attention_reference(q, k, v, o), got = linear_attention(q, k, v, o);
+        CHECK(worst(got, want, 1e-9, 1e-11) <= 1);
+        const Tensor g = rnd({c.B, c.H, c.nq, c.dv}, 13);
+        const auto gw = grad({want}, {q, k, v}, {g}), gg = grad({got}, {q, k, v}, {g});
+        for (int i = 0; i < 3; ++i) CHECK(worst(gg[i], gw[i], 1e-8, 1e-10) <= 1);
+      }
     }
   }
 }
 
 TEST_CASE("linear_attention: gradcheck and gradgradcheck in float64", "[attention][linear]") {
-  for (bool causal : {false, true}) {
-    INFO("causal " << causal);
-    const LinearAttentionOptions o{.causal = causal, .chunk = 3};
+  for (auto [causal, path] : {std::pair{false, AttentionPath::Math}, std::pair{true, AttentionPath::Math},
+                              std::pair{true, AttentionPath::Flash}}) {
+    INFO("causal " << causal << (path == AttentionPath::Flash ? " fused" : " composite"));
+    const LinearAttentionOptions o{.causal = causal, .chunk = 3, .path = path};
     const std::vector<Tensor> inputs{rnd({1, 2, 7, 3}, 20, DType::Float64, true), rnd({1, 2, 7, 3}, 21, DType::Float64, true),
                                      rnd({1, 2, 7, 2}, 22, DType::Float64, true)};
     auto f = [o](const std::vector<Tensor>& x) { return linear_attention(x[0], x[1], x[2], o); };
@@ -96,4 +105,109 @@ TEST_CASE("linear_attention: bad input is a clear error", "[attention][linear][e
   CHECK_THROWS_WITH(linear_attention(q, k, v, {.chunk = 0}), Contains("chunk must be >= 1"));
   CHECK_THROWS_WITH(linear_attention(q, k, v, {.eps = -1}), Contains("eps must be finite and >= 0"));
   CHECK_THROWS_WITH(linear_attention(q, cast(k, DType::Float32), v), Contains("[linear_attention] q, k, v must share one dtype"));
+  CHECK_THROWS_WITH(linear_attention(q, k, v, {.causal = false, .path = AttentionPath::Flash}),
+                    Contains("[linear_attention] the fused kernel is for causal linear attention"));
+}
+
+TEST_CASE("linear_attention: the fused kernel takes strided values, 3-D inputs and empty dims", "[attention][linear]") {
+  const Tensor q = rnd({2, 3, 29, 4}, 30, DType::Float64, true), k = rnd({2, 3, 29, 4}, 31, DType::Float64, true);
+  const Tensor v_t = rnd({2, 3, 5, 29}, 32, DType::Float64, true);
+  const Tensor v = transpose(v_t, -2, -1);  // [2, 3, 29, 5], rows not contiguous
+  const LinearAttentionOptions fused{.causal = true, .chunk = 8, .path = AttentionPath::Flash};
+  const LinearAttentionOptions composite{.causal = true, .chunk = 8, .path = AttentionPath::Math};
+  CHECK(worst(linear_attention(q, k, v, fused), linear_attention_reference(q, k, v, fused), 1e-10, 1e-12) <= 1);
+  const Tensor g = rnd({2, 3, 29, 5}, 33);
+  const auto gf = grad({linear_attention(q, k, v, fused)}, {q, k, v_t}, {g});
+  const auto gc = grad({linear_attention(q, k, v, composite)}, {q, k, v_t}, {g});
+  for (int i = 0; i < 3; ++i) CHECK(worst(gf[i], gc[i], 1e-9, 1e-11) <= 1);
+
+  const Tensor q3 = select(q, 1, 0), k3 = select(k, 1, 0), v3 = select(v, 1, 0);  // one head, [B, n, d]
+  const Tensor out3 = linear_attention(q3, k3, v3, fused);
+  CHECK(out3.shape() == Shape{2, 29, 5});
+  CHECK(worst(out3, select(linear_attention(q, k, v, fused), 1, 0), 1e-12, 1e-12) <= 1);
+
+  // n = 0 gives an empty output; d = 0 makes every score 0, so each output is 0 / eps.
+  CHECK(linear_attention(rnd({1, 2, 0, 4}, 34), rnd({1, 2, 0, 4}, 35), rnd({1, 2, 0, 3}, 36), fused).shape() ==
+        Shape{1, 2, 0, 3});
+  const Tensor out_d0 = linear_attention(rnd({1, 1, 5, 0}, 37), rnd({1, 1, 5, 0}, 38), rnd({1, 1, 5, 3}, 39),
+                                         {.causal = true, .feature_map = FeatureMap::Identity, .path = AttentionPath::Flash});
+  CHECK(vals(out_d0) == std::vector<double>(15, 0.0));
+}
+
+TEST_CASE("linear_attention: the fused kernel in float32 and bfloat16 against float64", "[attention][linear]") {
+  const int64_t B = 1, H = 2, n = 300, d = 16, dv = 12;
+  const Tensor q64 = rnd({B, H, n, d}, 40), k64 = rnd({B, H, n, d}, 41), v64 = rnd({B, H, n, dv}, 42);
+  const Tensor g64 = rnd({B, H, n, dv}, 43);
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    INFO(fmt::format("{}", dtype));
+    // Inputs rounded to dtype first: the float64 reference then sees exactly what the kernel sees.
+    std::vector<Tensor> low, exact;
+    for (const Tensor& t : {q64, k64, v64}) {
+      low.push_back(cast(t, dtype).requires_grad_());
+      exact.push_back(cast(low.back(), DType::Float64).detach().requires_grad_());
+    }
+    const Tensor g_low = cast(g64, dtype), g_exact = cast(g_low, DType::Float64);
+    const LinearAttentionOptions fused{.causal = true, .path = AttentionPath::Flash};
+    const LinearAttentionOptions composite{.causal = true, .path = AttentionPath::Math};
+    const Tensor want = linear_attention_reference(exact[0], exact[1], exact[2], {.causal = true});
+    const auto want_grads = grad({want}, exact, {g_exact});
+    const Tensor got = linear_attention(low[0], low[1], low[2], fused);
+    CHECK(got.dtype() == dtype);
+    const auto got_grads = grad({got}, low, {g_low});
+    // float32: accumulation error only. bfloat16: the kernel accumulates in float32, so the result is
+    // the exact one rounded once to 8 significant bits (relative error <= 2^-9), plus that rounding
+    // of `out` reaching the gradients through the quotient rule.
+    const double rtol = dtype == DType::Float32 ? 1e-5 : 1.0 / 256, atol = dtype == DType::Float32 ? 1e-6 : 1e-3;
+    CHECK(worst(got, want, rtol, atol) <= 1);
+    for (int i = 0; i < 3; ++i) {
+      INFO("gradient " << i);
+      CHECK(worst(got_grads[i], want_grads[i], 2 * rtol, 2 * atol) <= 1);
+    }
+    if (dtype == DType::BFloat16) {
+      // The composite rounds every intermediate (states, scores, sums) to bfloat16: the fused kernel
+      // must be the more accurate of the two.
+      const Tensor composite_out = linear_attention(low[0], low[1], low[2], composite);
+      const double fused_error = max(abs(cast(got, DType::Float64) - want)).item<double>();
+      const double composite_error = max(abs(cast(composite_out, DType::Float64) - want)).item<double>();
+      INFO("max abs error: fused " << fused_error << ", composite " << composite_error);
+      CHECK(fused_error < composite_error);
+    }
+  }
+}
+
+TEST_CASE("linear_attention: the fused kernel keeps no per-chunk state", "[attention][linear]") {
+  // The composite keeps every chunk's [d, dv] state for backward (n / chunk of them); the kernel
+  // keeps the output and one denominator per row, and rebuilds the states in backward.
+  const int64_t n = 4096, d = 128, chunk = 8;
+  const Tensor q = rnd({1, 1, n, d}, 50, DType::Float32, true), k = rnd({1, 1, n, d}, 51, DType::Float32, true);
+  const Tensor v = rnd({1, 1, n, d}, 52, DType::Float32, true);
+  const size_t states_bytes = static_cast<size_t>(n / chunk * d * d) * 4;  // 32 MiB
+  size_t extra[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    CpuAllocator::reset_peak_stats();
+    const size_t before = CpuAllocator::stats().bytes_in_use;
+    {
+      const LinearAttentionOptions o{.causal = true, .feature_map = FeatureMap::Identity, .chunk = chunk,
+                                     .path = fused ? AttentionPath::Flash : AttentionPath::Math};
+      (void)grad({sum(linear_attention(q, k, v, o))}, {q, k, v});
+    }
+    extra[fused] = CpuAllocator::stats().peak_bytes_in_use - before;
+  }
+  INFO("peak extra bytes: composite " << extra[0] << ", fused " << extra[1]);
+  CHECK(extra[0] >= states_bytes);     // the measurement sees the states when they are kept
+  CHECK(extra[1] < states_bytes / 2);  // fused: out, den, three gradients (8 MiB here)
+}
+
+TEST_CASE("linear_attention: the fused kernel's results do not depend on the thread count", "[attention][linear]") {
+  const Tensor q = rnd({1, 3, 200, 32}, 60, DType::Float32, true), k = rnd({1, 3, 200, 32}, 61, DType::Float32, true);
+  const Tensor v = rnd({1, 3, 200, 24}, 62, DType::Float32, true);
+  std::vector<std::vector<double>> runs;
+  for (int threads : {1, 2, 3}) {
+    test::ThreadCount scope(threads);
+    const Tensor out = linear_attention(q, k, v, {.causal = true, .chunk = 48, .path = AttentionPath::Flash});
+    auto g = grad({sum(out * out)}, {q, k, v});
+    runs.push_back(vals(cat({flatten(out), flatten(g[0]), flatten(g[1]), flatten(g[2])})));
+  }
+  CHECK(runs[0] == runs[1]);
+  CHECK(runs[0] == runs[2]);
 }

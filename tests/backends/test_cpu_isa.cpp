@@ -311,3 +311,29 @@ TEST_CASE("every instruction set gives the baseline's bits: the fused selective 
   CHECK(compared == 1);
   }
 }
+
+TEST_CASE("every instruction set gives the baseline's bits: fused causal linear attention", "[cpu-isa][attention]") {
+  const int64_t B = 2, H = 1, n = 150, d = 7, dv = 5, chunk = 64;  // a partial last chunk, odd widths
+  for (DType dtype : {DType::Float32, DType::Float64, DType::BFloat16}) {
+    auto positive = [dtype](Shape shape, uint64_t seed) {  // features of elu + 1: all positive
+      manual_seed(seed);
+      return (exp(randn(shape, {.dtype = DType::Float64}) * 0.5)).to(dtype);
+    };
+    auto normal = [dtype](Shape shape, uint64_t seed) {
+      manual_seed(seed);
+      return randn(shape, {.dtype = DType::Float64}).to(dtype);
+    };
+    const Tensor q = positive({B, H, n, d}, 1), k = positive({B, H, n, d}, 2), v = normal({B, H, n, dv}, 3);
+    const Tensor grad_out = normal({B, H, n, dv}, 4);
+    const DType den_dtype = dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+    const int compared = compare_levels(fmt::format("linear attention forward and backward {}", dtype), [&](const Backend& b) {
+      Tensor out = Tensor::empty({B, H, n, dv}, dtype), den = Tensor::empty({B, H, n}, den_dtype);
+      b.causal_linear_attention_forward(view_of(q), view_of(k), view_of(v), 1e-6, chunk, view_of(out), view_of(den));
+      Tensor gq = Tensor::empty(q.shape(), dtype), gk = Tensor::empty(k.shape(), dtype), gv = Tensor::empty(v.shape(), dtype);
+      b.causal_linear_attention_backward(view_of(q), view_of(k), view_of(v), view_of(out), view_of(den),
+                                         view_of(grad_out), chunk, view_of(gq), view_of(gk), view_of(gv));
+      return std::vector<Tensor>{out, den, gq, gk, gv};
+    });
+    CHECK(compared == 1);
+  }
+}
