@@ -601,10 +601,47 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   return split(x, std::max<int64_t>(size, 1), d);
 }
 
+namespace {
+
+// unbind's node: one recorded op with x.size(dim) outputs and one backward, which stacks their
+// gradients (zeros where an output got none). Written out because apply() takes a number of outputs
+// fixed at compile time. As n selects, the backward would write each slice's gradient into a zero
+// tensor of x's size: O(n) full-size tensors, which made a loop over a sequence's positions (the
+// selective scan's reference) quadratic in its length.
+class UnbindNode final : public Node {
+ public:
+  explicit UnbindNode(int64_t dim) : dim_(dim) {}
+  const char* name() const override { return "unbind"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    bool any = false;
+    for (const Tensor& g : grads) any = any || g.defined();
+    if (!any) return {Tensor()};
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!grads[i].defined())
+        grads[i] = zeros(outputs[i].shape, {.dtype = outputs[i].dtype, .device = outputs[i].device});
+    return {stack(grads, dim_)};
+  }
+
+ private:
+  int64_t dim_;
+};
+
+}  // namespace
+
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  EMBER_CHECK(x.defined(), "unbind", "got an undefined tensor");
+  EMBER_CHECK(x.dim() > 0, "unbind", "cannot unbind a 0-dimensional tensor");
   const int64_t d = normalize_dim("unbind", dim, x.dim());
   std::vector<Tensor> out;
-  for (int64_t i = 0; i < x.size(d); ++i) out.push_back(select(x, d, i));
+  out.reserve(static_cast<size_t>(x.size(d)));
+  {
+    NoGradGuard plain_views;  // the slices themselves are not recorded; the node below stands for all
+    for (int64_t i = 0; i < x.size(d); ++i) out.push_back(select(x, d, i));
+  }
+  if (!GradMode::is_enabled() || !x.requires_grad() || out.empty()) return out;
+  auto node = std::make_shared<UnbindNode>(d);
+  node->next_edges.push_back(autograd::gradient_edge(x));
+  for (size_t i = 0; i < out.size(); ++i) autograd::set_history(out[i], node, static_cast<uint32_t>(i));
   return out;
 }
 

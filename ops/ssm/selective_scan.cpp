@@ -79,11 +79,14 @@ std::array<Tensor, 2> reference_scan(const ScanInputs& in, bool softplus_on) {
   const Tensor drive = unsqueeze(dt * in.u, -1) * unsqueeze(transpose(in.B, 1, 2), 1);     // [b, D, L, N]
   const Tensor C_t = unsqueeze(transpose(in.C, 1, 2), 1);                                  // [b, 1, L, N]
   Tensor x = zeros({batch, channels, N}, {.dtype = in.u.dtype(), .device = in.u.device()});
+  // Position t's slices through unbind, whose backward stacks all L gradients at once (a select per
+  // step would write each step's gradient into a zero tensor of the whole sequence's size).
+  const std::vector<Tensor> decay_t = unbind(decay, 2), drive_t = unbind(drive, 2), c_t = unbind(C_t, 2);
   std::vector<Tensor> ys;
   ys.reserve(static_cast<size_t>(L));
   for (int64_t t = 0; t < L; ++t) {
-    x = select(decay, 2, t) * x + select(drive, 2, t);
-    ys.push_back(sum(x * select(C_t, 2, t), {-1}));
+    x = decay_t[t] * x + drive_t[t];
+    ys.push_back(sum(x * c_t[t], {-1}));
   }
   Tensor y = L > 0 ? stack(ys, 2) : zeros({batch, channels, 0}, {.dtype = in.u.dtype(), .device = in.u.device()});
   return {skip_and_gate(in, y, true), x};

@@ -143,3 +143,41 @@ TEST_CASE("max along a dim of a 0-dim tensor, and errors", "[autograd][multi_out
   CHECK_THROWS_WITH(max(zeros({2, 3}), 2), Catch::Contains("[max]"));
   CHECK_THROWS_WITH(min(Tensor(), 0), Catch::Contains("[min]") && Catch::Contains("undefined"));
 }
+
+TEST_CASE("unbind is one node with an output per slice, whose backward stacks the gradients",
+          "[autograd][multi_output][unbind]") {
+  Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
+  const std::vector<Tensor> cols = unbind(x, 1);
+  REQUIRE(cols.size() == 3);
+  REQUIRE(cols[0].grad_fn());
+  CHECK(std::string(cols[0].grad_fn()->name()) == "unbind");
+  CHECK(cols[0].grad_fn() == cols[2].grad_fn());  // one node for all slices, not one select each
+  CHECK(cols[0].grad_fn()->outputs.size() == 3);
+  check_values(cols[1], {2, 5});
+  // Slice 1 unused: its gradient is zero; slice 2 used twice: its gradients add up.
+  const Tensor loss = sum(cols[0] * 2.0) + sum(cols[2] * cols[2]);
+  const auto g = grad({loss}, {x});
+  check_values(g[0], {2, 0, 6, 2, 0, 12});
+  // Without grad mode, or for an input that needs none, the slices are plain views.
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(unbind(x, 0)[0].grad_fn());
+  }
+  CHECK_FALSE(unbind(zeros({2, 2}), 0)[0].grad_fn());
+  CHECK(unbind(zeros({0, 2}), 0).empty());
+  CHECK_THROWS_WITH(unbind(zeros({}), 0), Catch::Contains("[unbind]") && Catch::Contains("0-dimensional"));
+  CHECK_THROWS_WITH(unbind(Tensor(), 0), Catch::Contains("[unbind]") && Catch::Contains("undefined"));
+}
+
+TEST_CASE("unbind: gradcheck and gradgradcheck through a loop over its slices", "[autograd][multi_output][unbind]") {
+  Generator gen(3);
+  const Tensor x = randn({4, 5}, {.dtype = DType::Float64}, &gen).requires_grad_();
+  testing::Fn recurrence = [](const std::vector<Tensor>& in) {  // h = h * x_t + x_t, as a scan would
+    const std::vector<Tensor> rows = unbind(in[0], 0);
+    Tensor h = rows[0];
+    for (size_t t = 1; t < rows.size(); ++t) h = h * rows[t] + rows[t];
+    return h;
+  };
+  CHECK(testing::gradcheck(recurrence, {x}) == "");
+  CHECK(testing::gradgradcheck(recurrence, {x}) == "");
+}
