@@ -394,7 +394,11 @@ const Backend& backend_table() {
       .im2col = cuda::im2col,
       .col2im = cuda::col2im,
       .max_pool2d = cuda::max_pool2d,
-      // No fused attention kernels on CUDA yet: ops/attention runs the math path there.
+      // Not on CUDA yet: the pool backward runs scatter_add, conv2d im2col + GEMM, attention its math
+      // path and linear attention its chunked composite.
+      .max_pool2d_backward = nullptr,
+      .conv2d_forward = nullptr,
+      .conv2d_backward_data = nullptr,
       .attention_forward = nullptr,
       .attention_backward = nullptr,
       .causal_linear_attention_forward = nullptr,
