@@ -232,6 +232,7 @@ struct Cat {
   static constexpr const char* name = "cat";
   int64_t dim;
   Shape out_shape;
+  std::vector<int64_t> sizes;  // each input's size along dim; -1 for a skipped legacy empty tensor
   Tensor forward(Ctx&, const std::vector<Tensor>& xs) {
     Tensor out = Tensor::empty(out_shape, xs[0].dtype(), xs[0].device());
     int64_t at = 0;
@@ -243,7 +244,6 @@ struct Cat {
     }
     return out;
   }
-  std::vector<int64_t> sizes;
   Grads backward(Ctx&, const Tensor& g) {
     Grads grads;
     int64_t at = 0;
@@ -550,9 +550,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     sizes.push_back(t.shape()[d]);
     inputs.push_back(cast(t, dtype));
   }
-  Cat op{d, out_shape};
-  op.sizes = std::move(sizes);
-  return ember::apply(std::move(op), inputs);
+  return ember::apply(Cat{.dim = d, .out_shape = out_shape, .sizes = std::move(sizes)}, inputs);
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
