@@ -330,7 +330,13 @@ Tensor root_gradient(const char* op, const Tensor& out, const Tensor& given, siz
     EMBER_CHECK(given.shape() == out.shape(), op,
                 "grad_outputs[{}] has shape {} but output {} has shape {}", i, shape_str(given.shape()),
                 i, shape_str(out.shape()));
-    return given;
+    EMBER_CHECK(given.device() == out.device(), op, "grad_outputs[{}] is on {} but output {} is on {}", i,
+                given.device(), i, out.device());
+    EMBER_CHECK(given.is_floating_point(), op, "grad_outputs[{}] has dtype {}; a gradient must be floating point",
+                i, given.dtype());
+    // As PyTorch does: a gradient of another floating dtype is converted to the output's, so that
+    // every backward sees gradients of its outputs' dtypes (fused kernels read them as such).
+    return given.dtype() == out.dtype() ? given : cast(given, out.dtype());
   }
   EMBER_CHECK(out.numel() == 1, op,
               "output {} has shape {}: gradients can be created implicitly only for scalar outputs; "

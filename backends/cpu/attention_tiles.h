@@ -36,19 +36,25 @@ struct Mat {
   int64_t ld;
 };
 
-// Rows [row0, row0 + rows) of x[b, h] ([B, H, n, cols], any strides) as a Mat.
+// Rows [row0, row0 + rows) of x[b, h] ([B, H, n, cols], any strides) as a Mat: the tensor's own
+// memory where it can serve, else a packed copy in `scratch` (room for max(rows * cols, 1) values).
 template <class T, class Acc = compute_t<T>>
-Mat<Acc> load_rows(const View& x, int64_t b, int64_t h, int64_t row0, int64_t rows,
-                   std::vector<Acc>& buffer) {
+Mat<Acc> load_rows(const View& x, int64_t b, int64_t h, int64_t row0, int64_t rows, Acc* scratch) {
   const int64_t cols = x.shape[3];
   const T* base = static_cast<const T*>(x.data) + b * x.strides[0] + h * x.strides[1] + row0 * x.strides[2];
   if constexpr (std::is_same_v<T, Acc>) {
     if ((x.strides[3] == 1 || cols == 1) && x.strides[2] >= std::max<int64_t>(cols, 1)) return {base, x.strides[2]};
   }
-  buffer.resize(static_cast<size_t>(std::max<int64_t>(rows * cols, 1)));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) buffer[r * cols + c] = static_cast<Acc>(base[r * x.strides[2] + c * x.strides[3]]);
-  return {buffer.data(), std::max<int64_t>(cols, 1)};
+    for (int64_t c = 0; c < cols; ++c) scratch[r * cols + c] = static_cast<Acc>(base[r * x.strides[2] + c * x.strides[3]]);
+  return {scratch, std::max<int64_t>(cols, 1)};
+}
+
+// The same with a vector grown to fit.
+template <class T, class Acc = compute_t<T>>
+Mat<Acc> load_rows(const View& x, int64_t b, int64_t h, int64_t row0, int64_t rows, std::vector<Acc>& buffer) {
+  buffer.resize(static_cast<size_t>(std::max<int64_t>(rows * x.shape[3], 1)));
+  return load_rows<T, Acc>(x, b, h, row0, rows, buffer.data());
 }
 
 // Writes rows [row0, row0 + rows) of x[b, h] from a [rows, cols] block with rows src_ld apart

@@ -44,9 +44,34 @@ attention::Inputs checked(const char* op, const Tensor& q, const Tensor& k, cons
 
 Tensor finish(const attention::Inputs& in, const Tensor& out) { return in.three_d ? squeeze(out, 1) : out; }
 
+// Exclusive cumulative sum along dim 2: entry c is the sum of entries before c.
+Tensor exclusive_cumsum(const Tensor& x) {
+  const int64_t n = x.size(2);
+  Tensor shifted = cat({zeros_like(narrow(x, 2, 0, 1)), narrow(x, 2, 0, n - 1)}, 2);
+  return cumsum(shifted, 2);
+}
+
+// tril(a b^T) c for [B, H, n, *] tensors, in chunks of C positions: the composite's scheme below
+// without the normalisation, O(n C) memory. Run on reversed sequences it gives triu(a b^T) c.
+Tensor chunked_causal_product(const Tensor& a, const Tensor& b, const Tensor& c, int64_t chunk) {
+  const int64_t B = a.size(0), H = a.size(1), n = a.size(2);
+  const int64_t C = std::min(chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
+  auto chunked = [&](const Tensor& x) {
+    const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
+    return reshape(p, std::vector<int64_t>{B, H, chunks, C, x.size(3)});
+  };
+  const Tensor ac = chunked(a), bc_t = transpose(chunked(b), -2, -1), cc = chunked(c);
+  const Tensor states = exclusive_cumsum(matmul(bc_t, cc));
+  const Tensor out = matmul(ac, states) + matmul(tril(matmul(ac, bc_t)), cc);
+  const Tensor flat = reshape(out, std::vector<int64_t>{B, H, padded, c.size(3)});
+  return padded == n ? flat : narrow(flat, 2, 0, n);
+}
+
+Tensor reversed(const Tensor& x) { return flip(x, std::vector<int64_t>{2}); }
+
 // The fused causal kernel as an autograd primitive of (phi(q), phi(k), v). Its first backward runs
 // the backend's kernel; a backward that must itself be differentiable (create_graph) is written with
-// ops instead, in the O(n^2) form (memory n^2 for that step only, as the flash path's).
+// chunked ops instead, O(n C) memory like the composite.
 struct FusedCausalLinearAttention {
   static constexpr const char* name = "linear_attention";
   double eps;
@@ -65,8 +90,10 @@ struct FusedCausalLinearAttention {
     return out;
   }
 
-  Grads backward(Ctx& ctx, const Tensor& grad) {
+  Grads backward(Ctx& ctx, const Tensor& grad_in) {
     auto [fq, fk, v, den, out] = ctx.saved<5>();
+    // The kernel reads the gradient as the inputs' dtype.
+    const Tensor grad = grad_in.dtype() == out.dtype() ? grad_in : cast(grad_in, out.dtype());
     if (GradMode::is_enabled()) return differentiable_backward(fq, fk, v, grad);
     Tensor grad_fq = Tensor::empty(fq.shape(), fq.dtype(), fq.device());
     Tensor grad_fk = Tensor::empty(fk.shape(), fk.dtype(), fk.device());
@@ -78,26 +105,26 @@ struct FusedCausalLinearAttention {
     return {grad_fq, grad_fk, grad_v};
   }
 
-  // With a = tril(fq fk^T), den = rowsum(a) + eps and out = a v / den, the quotient rule gives
-  // da = tril(dO v^T / den - rowsum(dO out) / den), and then dfq = da fk, dfk = da^T fq,
-  // dv = a^T (dO / den).
+  // The kernel's backward in ops. With v' = [v | 1], N' = tril(fq fk^T) v', den = N'[:, dv] + eps and
+  // out = N'[:, :dv] / den, the gradient reaching N' is G' = [dO / den, -(dO . out) / den], and then
+  //   dfq = tril(G' v'^T) fk,   dfk = triu(v' G'^T) fq,   dv' = triu(fk fq^T) G',
+  // each a causal product (the upper-triangular ones on reversed sequences), taken in chunks.
   Grads differentiable_backward(const Tensor& fq, const Tensor& fk, const Tensor& v, const Tensor& grad) const {
-    const Tensor a = tril(matmul(fq, transpose(fk, -2, -1)));
-    const Tensor den = sum(a, {-1}, true) + eps;
-    const Tensor out = matmul(a, v) / den;
-    const Tensor grad_numerator = grad / den;
-    const Tensor grad_den = sum(grad * out, {-1}, true) / den;
-    const Tensor grad_a = tril(matmul(grad_numerator, transpose(v, -2, -1)) - grad_den);
-    return {matmul(grad_a, fk), matmul(transpose(grad_a, -2, -1), fq), matmul(transpose(a, -2, -1), grad_numerator)};
+    const int64_t n = fq.size(2), dv = v.size(3);
+    if (n == 0) return {zeros_like(fq), zeros_like(fk), zeros_like(v)};
+    const Tensor ones_column = ones({v.size(0), v.size(1), n, 1}, {.dtype = v.dtype(), .device = v.device()});
+    const Tensor v_aug = cat({v, ones_column}, 3);
+    const Tensor numerator_aug = chunked_causal_product(fq, fk, v_aug, chunk);
+    const Tensor den = narrow(numerator_aug, 3, dv, 1) + eps;
+    const Tensor out = narrow(numerator_aug, 3, 0, dv) / den;
+    const Tensor grad_aug = cat({grad / den, neg(sum(grad * out, {-1}, true)) / den}, 3);
+    const Tensor grad_fq = chunked_causal_product(grad_aug, v_aug, fk, chunk);
+    const Tensor grad_fk = reversed(chunked_causal_product(reversed(v_aug), reversed(grad_aug), reversed(fq), chunk));
+    const Tensor grad_v_aug =
+        reversed(chunked_causal_product(reversed(fk), reversed(fq), reversed(grad_aug), chunk));
+    return {grad_fq, grad_fk, narrow(grad_v_aug, 3, 0, dv)};
   }
 };
-
-// Exclusive cumulative sum along dim 2: entry c is the sum of entries before c.
-Tensor exclusive_cumsum(const Tensor& x) {
-  const int64_t n = x.size(2);
-  Tensor shifted = cat({zeros_like(narrow(x, 2, 0, 1)), narrow(x, 2, 0, n - 1)}, 2);
-  return cumsum(shifted, 2);
-}
 
 // The causal form as the chunked composite (see the top of the file).
 Tensor chunked_causal(const Tensor& fq, const Tensor& fk, const Tensor& v, const LinearAttentionOptions& o) {

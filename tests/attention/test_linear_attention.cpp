@@ -211,3 +211,58 @@ TEST_CASE("linear_attention: the fused kernel's results do not depend on the thr
   CHECK(runs[0] == runs[1]);
   CHECK(runs[0] == runs[2]);
 }
+
+TEST_CASE("linear_attention: the fused kernel's backward with d = 0, dv = 0 and float16", "[attention][linear]") {
+  const LinearAttentionOptions fused{.causal = true, .chunk = 4, .path = AttentionPath::Flash};
+  const LinearAttentionOptions composite{.causal = true, .chunk = 4, .path = AttentionPath::Math};
+  for (auto [d, dv] : {std::pair<int64_t, int64_t>{0, 3}, {3, 0}}) {
+    INFO("d " << d << " dv " << dv);
+    const Tensor q = rnd({1, 2, 9, d}, 70, DType::Float64, true), k = rnd({1, 2, 9, d}, 71, DType::Float64, true);
+    const Tensor v = rnd({1, 2, 9, dv}, 72, DType::Float64, true), g = rnd({1, 2, 9, dv}, 73);
+    const auto gf = grad({linear_attention(q, k, v, fused)}, {q, k, v}, {g});
+    const auto gc = grad({linear_attention(q, k, v, composite)}, {q, k, v}, {g});
+    for (int i = 0; i < 3; ++i) {
+      CHECK(gf[i].shape() == gc[i].shape());
+      CHECK(worst(gf[i], gc[i], 1e-12, 1e-12) <= 1);
+    }
+  }
+  // float16 computes in float32 and rounds the result once: within float16's rounding of the exact
+  // result on the same (rounded) inputs.
+  const Tensor q16 = cast(rnd({1, 2, 70, 8}, 74), DType::Float16), k16 = cast(rnd({1, 2, 70, 8}, 75), DType::Float16);
+  const Tensor v16 = cast(rnd({1, 2, 70, 5}, 76), DType::Float16);
+  const Tensor got = linear_attention(q16, k16, v16, fused);
+  CHECK(got.dtype() == DType::Float16);
+  const Tensor want = linear_attention_reference(cast(q16, DType::Float64), cast(k16, DType::Float64),
+                                                 cast(v16, DType::Float64), {.causal = true});
+  CHECK(worst(got, want, 1.0 / 1024, 1e-4) <= 1);
+}
+
+TEST_CASE("linear_attention: a gradient of another dtype is converted, not misread", "[attention][linear]") {
+  // The kernel reads the incoming gradient as the inputs' dtype: a float32 gradient into a float64
+  // output must give what its float64 value gives.
+  const Tensor q = rnd({1, 2, 20, 4}, 80, DType::Float64, true), k = rnd({1, 2, 20, 4}, 81, DType::Float64, true);
+  const Tensor v = rnd({1, 2, 20, 3}, 82, DType::Float64, true);
+  const Tensor g32 = rnd({1, 2, 20, 3}, 83, DType::Float32);
+  const LinearAttentionOptions fused{.causal = true, .chunk = 8, .path = AttentionPath::Flash};
+  const auto from32 = grad({linear_attention(q, k, v, fused)}, {q, k, v}, {g32});
+  const auto from64 = grad({linear_attention(q, k, v, fused)}, {q, k, v}, {cast(g32, DType::Float64)});
+  for (int i = 0; i < 3; ++i) CHECK(vals(from32[i]) == vals(from64[i]));
+  CHECK_THROWS_WITH(grad({linear_attention(q, k, v, fused)}, {q}, {zeros({1, 2, 20, 3}, {.dtype = DType::Int64})}),
+                    Catch::Contains("grad_outputs[0] has dtype int64"));
+}
+
+TEST_CASE("linear_attention: second derivatives through the fused kernel equal the composite's", "[attention][linear]") {
+  // Under create_graph the fused node's backward is written in chunked ops; a Hessian-vector product
+  // through it must match the one autograd takes through the composite.
+  const Tensor q = rnd({1, 2, 23, 4}, 90, DType::Float64, true), k = rnd({1, 2, 23, 4}, 91, DType::Float64, true);
+  const Tensor v = rnd({1, 2, 23, 3}, 92, DType::Float64, true);
+  const Tensor w = rnd({1, 2, 23, 3}, 93);
+  const std::vector<Tensor> u{rnd({1, 2, 23, 4}, 94), rnd({1, 2, 23, 4}, 95), rnd({1, 2, 23, 3}, 96)};
+  std::vector<std::vector<Tensor>> hvps;
+  for (AttentionPath path : {AttentionPath::Flash, AttentionPath::Math}) {
+    const Tensor out = linear_attention(q, k, v, {.causal = true, .chunk = 5, .path = path});
+    const auto g = grad({sum(out * w)}, {q, k, v}, {}, {.create_graph = true});
+    hvps.push_back(grad({sum(g[0] * u[0]) + sum(g[1] * u[1]) + sum(g[2] * u[2])}, {q, k, v}));
+  }
+  for (int i = 0; i < 3; ++i) CHECK(worst(hvps[0][i], hvps[1][i], 1e-9, 1e-11) <= 1);
+}

@@ -181,3 +181,18 @@ TEST_CASE("unbind: gradcheck and gradgradcheck through a loop over its slices", 
   CHECK(testing::gradcheck(recurrence, {x}) == "");
   CHECK(testing::gradgradcheck(recurrence, {x}) == "");
 }
+
+TEST_CASE("unbind along a negative dim, and a hook on one slice", "[autograd][multi_output][unbind]") {
+  Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
+  const std::vector<Tensor> cols = unbind(x, -1);
+  REQUIRE(cols.size() == 3);
+  check_values(cols[2], {3, 6});
+  int calls = 0;
+  cols[1].register_hook([&calls](const Tensor& g) {
+    ++calls;
+    return g * 10.0;
+  });
+  const auto g = grad({sum(cols[0]) + sum(cols[1])}, {x});
+  CHECK(calls == 1);
+  check_values(g[0], {1, 10, 0, 1, 10, 0});
+}
