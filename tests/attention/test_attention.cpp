@@ -384,3 +384,13 @@ TEST_CASE("attention: dropout on the math path", "[attention]") {
   for (double x : vals(a)) any_not_one = any_not_one || std::abs(x - 1) > 1e-9;
   CHECK(any_not_one);
 }
+
+TEST_CASE("attention: a gradient of another dtype reaches the flash kernel converted", "[attention]") {
+  const Tensor q = rnd({1, 2, 30, 8}, 100, DType::Float64, true), k = rnd({1, 2, 30, 8}, 101, DType::Float64, true);
+  const Tensor v = rnd({1, 2, 30, 8}, 102, DType::Float64, true);
+  const Tensor g32 = rnd({1, 2, 30, 8}, 103, DType::Float32);
+  const AttentionOptions flash{.causal = true, .path = AttentionPath::Flash};
+  const auto from32 = grad({scaled_dot_product_attention(q, k, v, flash)}, {q, k, v}, {g32});
+  const auto from64 = grad({scaled_dot_product_attention(q, k, v, flash)}, {q, k, v}, {cast(g32, DType::Float64)});
+  for (int i = 0; i < 3; ++i) CHECK(vals(from32[i]) == vals(from64[i]));
+}
