@@ -4,6 +4,7 @@
 // row of the input with a fixed stride, which the compiler can vectorise for stride 1).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -33,6 +34,30 @@ Range valid_blocks(int64_t offset, int64_t stride, int64_t size, int64_t blocks)
   return {begin, end};
 }
 
+// dst[bh * W + bw] = plane[(bh + di) * W + (bw + dj)], or zero where that lies outside the H x W
+// plane, for bh in [0, Bh) and bw in [0, W): im2col's row for kernel offset (di, dj) at stride 1. The
+// rows that stay inside the plane are one flat copy of the plane shifted by di * W + dj; the columns
+// that copy wraps into the neighbouring row are then zeroed.
+template <typename T>
+void copy_shifted_plane(const T* plane, T* dst, int64_t H, int64_t W, int64_t Bh, int64_t di, int64_t dj, T zero) {
+  const int64_t first = std::clamp<int64_t>(-di, 0, Bh), last = std::clamp<int64_t>(H - di, first, Bh);
+  const int64_t shift = di * W + dj;
+  // Flat positions [first W, last W) read plane[t + shift], clipped to the plane (what the clipping
+  // drops is wrapped columns, zeroed below).
+  const int64_t copy_begin = std::max(first * W, -shift), copy_end = std::max(copy_begin, std::min(last * W, H * W - shift));
+  static_assert(std::is_trivially_copyable_v<T>);
+  for (int64_t t = 0; t < copy_begin; ++t) dst[t] = zero;
+  // memcpy: a run of whole rows, long enough for the call to pay (and GCC does not vectorise a loop
+  // copying the 16-bit float structs).
+  if (copy_end > copy_begin)
+    std::memcpy(dst + copy_begin, plane + copy_begin + shift, static_cast<size_t>(copy_end - copy_begin) * sizeof(T));
+  for (int64_t t = copy_end; t < Bh * W; ++t) dst[t] = zero;
+  const int64_t wrapped = std::min(std::abs(dj), W);
+  const int64_t wrap_begin = dj < 0 ? 0 : W - wrapped;
+  for (int64_t bh = first; bh < last; ++bh)
+    for (int64_t bw = wrap_begin; bw < wrap_begin + wrapped; ++bw) dst[bh * W + bw] = zero;
+}
+
 }  // namespace
 
 // out[n, (c * kh + i) * kw + j, bh * Bw + bw] = in[n, c, bh * sh - ph + i * dh, bw * sw - pw + j * dw]
@@ -48,6 +73,11 @@ void im2col(const View& in, const View& out, const Window2d& w) {
     const T zero = T(compute_t<T>(0));
     const int64_t is0 = in.strides[0], is1 = in.strides[1], is2 = in.strides[2], is3 = in.strides[3];
     const int64_t os0 = out.strides[0], os1 = out.strides[1], os2 = out.strides[2];
+    // Stride 1, no dilation, as many block columns as input columns ("same" padding), rows contiguous
+    // on both sides: each (i, j) output row is the plane shifted by one offset, so it is copied as one
+    // run (copy_shifted_plane) instead of a short run per block row.
+    const bool shifted_plane = w.stride[0] == 1 && w.stride[1] == 1 && w.dilation[0] == 1 && w.dilation[1] == 1 &&
+                               Bw == W && is3 == 1 && is2 == W && os2 == 1;
     parallel_for(N * C, plane_cost, [&](int64_t begin, int64_t end) {
       for (int64_t nc = begin; nc < end; ++nc) {
         const int64_t n = nc / C, c = nc % C;
@@ -55,6 +85,10 @@ void im2col(const View& in, const View& out, const Window2d& w) {
         for (int64_t i = 0; i < kh; ++i)
           for (int64_t j = 0; j < kw; ++j) {
             T* row = dst + n * os0 + ((c * kh + i) * kw + j) * os1;
+            if (shifted_plane) {
+              copy_shifted_plane(plane, row, H, W, Bh, i - w.padding[0], j - w.padding[1], zero);
+              continue;
+            }
             const int64_t col_off = j * w.dilation[1] - w.padding[1];
             for (int64_t bh = 0; bh < Bh; ++bh) {
               const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];

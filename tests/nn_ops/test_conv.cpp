@@ -111,7 +111,19 @@ TEST_CASE("unfold matches loops", "[nn_ops][conv]") {
   for (const Case& c : std::vector<Case>{{{2, 3, 5, 6}, {2, 3}, {1, 1}, {0, 0}, {1, 1}},
                                          {{1, 2, 7, 6}, {3, 2}, {2, 1}, {1, 2}, {2, 3}},
                                          {{2, 1, 4, 4}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-                                         {{1, 2, 3, 3}, {3, 3}, {1, 1}, {1, 1}, {2, 2}}}) {
+                                         {{1, 2, 3, 3}, {3, 3}, {1, 1}, {1, 1}, {2, 2}},
+                                         // stride 1 with as many block columns as input columns: the
+                                         // kernel copies each row as one shifted run of the plane
+                                         {{2, 3, 5, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+                                         {{1, 2, 4, 7}, {3, 5}, {1, 1}, {1, 2}, {1, 1}},
+                                         {{1, 1, 3, 3}, {5, 5}, {1, 1}, {2, 2}, {1, 1}},
+                                         {{2, 2, 4, 5}, {1, 1}, {1, 1}, {0, 0}, {1, 1}},
+                                         {{1, 2, 5, 4}, {2, 3}, {1, 1}, {0, 1}, {1, 1}},
+                                         {{1, 1, 3, 4}, {4, 5}, {1, 1}, {3, 2}, {1, 1}},
+                                         {{1, 2, 6, 1}, {3, 1}, {1, 1}, {1, 0}, {1, 1}},
+                                         {{1, 1, 2, 2}, {3, 7}, {1, 1}, {1, 3}, {1, 1}}}) {
+    INFO(fmt::format("shape {} kernel {}x{} padding {}x{} stride {}x{}", shape_str(c.shape), c.k[0], c.k[1], c.p[0],
+                     c.p[1], c.s[0], c.s[1]));
     Tensor x = rnd(c.shape, 1);
     Tensor got = unfold(x, c.k, c.d, c.p, c.s);
     Tensor want = ref_unfold(x, c.k, c.d, c.p, c.s);
