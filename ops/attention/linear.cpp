@@ -1,12 +1,13 @@
 // Linear attention. Three forms of one function:
 // - the O(n^2) reference: tril(phi(q) phi(k)^T) v normalised by its row sums, as written;
-// - a chunked composite of public ops (every order of gradient comes from autograd). With phi(q),
-//   phi(k) cut into chunks of C positions,
-//     out_c = (phi(q_c) S_c + (phi(q_c) phi(k_c)^T o tril) v_c) / (phi(q_c) z_c + row sums of the same)
-//   where S_c = sum over earlier chunks of phi(k)^T v ([d, dv]) and z_c = sum of their phi(k). Every
-//   chunk's S_c is an exclusive cumulative sum of the per-chunk products, computed for all chunks at
-//   once: a handful of batched matmuls, O(n C d + n d dv) work, but O(n / C d dv) memory kept for
-//   backward, and every intermediate rounded to the inputs' dtype;
+// - a chunked composite of public ops (every order of gradient comes from autograd). A column of
+//   ones appended to v (v' = [v | 1]) makes the denominator one more column of the unnormalised
+//   N' = tril(phi(q) phi(k)^T) v', and N' is taken in chunks of C positions:
+//     N'_c = phi(q_c) S_c + (phi(q_c) phi(k_c)^T o tril) v'_c,    out = N'[:, :dv] / (N'[:, dv] + eps)
+//   where S_c = sum over earlier chunks of phi(k)^T v' ([d, dv + 1]), an exclusive cumulative sum of
+//   the per-chunk products computed for all chunks at once: a handful of batched matmuls,
+//   O(n C (d + dv) + n d dv) work, but O(n / C d dv) memory kept for backward, and every intermediate
+//   rounded to the inputs' dtype;
 // - the fused kernel (the causal form, where the backend has one: backends/cpu/linear_attention.cpp
 //   derives it): the same chunks with one running state, O(C^2 + d dv) working memory, only the
 //   output and the denominators kept for backward, 16-bit inputs accumulated in float32.
@@ -51,11 +52,12 @@ Tensor exclusive_cumsum(const Tensor& x) {
   return cumsum(shifted, 2);
 }
 
-// tril(a b^T) c for [B, H, n, *] tensors, in chunks of C positions: the composite's scheme below
-// without the normalisation, O(n C) memory. Run on reversed sequences it gives triu(a b^T) c.
+// tril(a b^T) c for [B, H, n, *] tensors, in chunks of C positions (n >= 1), O(n C) memory: the
+// composite's N', and on reversed sequences triu(a b^T) c for the differentiable backward.
 Tensor chunked_causal_product(const Tensor& a, const Tensor& b, const Tensor& c, int64_t chunk) {
   const int64_t B = a.size(0), H = a.size(1), n = a.size(2);
   const int64_t C = std::min(chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
+  // Zero rows padding b and c add nothing to any sum; a's padding rows give output rows cut off below.
   auto chunked = [&](const Tensor& x) {
     const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
     return reshape(p, std::vector<int64_t>{B, H, chunks, C, x.size(3)});
@@ -68,6 +70,12 @@ Tensor chunked_causal_product(const Tensor& a, const Tensor& b, const Tensor& c,
 }
 
 Tensor reversed(const Tensor& x) { return flip(x, std::vector<int64_t>{2}); }
+
+// v' = [v | 1].
+Tensor with_ones_column(const Tensor& v) {
+  const Tensor ones_column = ones({v.size(0), v.size(1), v.size(2), 1}, {.dtype = v.dtype(), .device = v.device()});
+  return cat({v, ones_column}, 3);
+}
 
 // The fused causal kernel as an autograd primitive of (phi(q), phi(k), v). Its first backward runs
 // the backend's kernel; a backward that must itself be differentiable (create_graph) is written with
@@ -112,8 +120,7 @@ struct FusedCausalLinearAttention {
   Grads differentiable_backward(const Tensor& fq, const Tensor& fk, const Tensor& v, const Tensor& grad) const {
     const int64_t n = fq.size(2), dv = v.size(3);
     if (n == 0) return {zeros_like(fq), zeros_like(fk), zeros_like(v)};
-    const Tensor ones_column = ones({v.size(0), v.size(1), n, 1}, {.dtype = v.dtype(), .device = v.device()});
-    const Tensor v_aug = cat({v, ones_column}, 3);
+    const Tensor v_aug = with_ones_column(v);
     const Tensor numerator_aug = chunked_causal_product(fq, fk, v_aug, chunk);
     const Tensor den = narrow(numerator_aug, 3, dv, 1) + eps;
     const Tensor out = narrow(numerator_aug, 3, 0, dv) / den;
@@ -128,23 +135,10 @@ struct FusedCausalLinearAttention {
 
 // The causal form as the chunked composite (see the top of the file).
 Tensor chunked_causal(const Tensor& fq, const Tensor& fk, const Tensor& v, const LinearAttentionOptions& o) {
-  const int64_t B = fq.size(0), H = fq.size(1), n = fq.size(2);
-  if (n == 0) return v * 1.0;
-  const int64_t C = std::min(o.chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
-  // Padding keys and values with zero rows after phi keeps them out of every sum.
-  auto chunked = [&](const Tensor& x) {
-    const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
-    return reshape(p, std::vector<int64_t>{B, H, chunks, C, x.size(3)});
-  };
-  const Tensor qc = chunked(fq), kc = chunked(fk), vc = chunked(v);
-  const Tensor kc_t = transpose(kc, -2, -1);                                          // [B, H, c, d, C]
-  const Tensor states = exclusive_cumsum(matmul(kc_t, vc));                           // [B, H, c, d, dv]
-  const Tensor z = exclusive_cumsum(unsqueeze(sum(kc, {3}), -1));                     // [B, H, c, d, 1]
-  const Tensor within = tril(matmul(qc, kc_t));                                       // [B, H, c, C, C]
-  const Tensor numerator = matmul(qc, states) + matmul(within, vc);
-  const Tensor denominator = matmul(qc, z) + sum(within, {-1}, true) + o.eps;
-  const Tensor out = reshape(numerator / denominator, std::vector<int64_t>{B, H, padded, v.size(3)});
-  return padded == n ? out : narrow(out, 2, 0, n);
+  if (fq.size(2) == 0) return v * 1.0;
+  const int64_t dv = v.size(3);
+  const Tensor numerator_aug = chunked_causal_product(fq, fk, with_ones_column(v), o.chunk);
+  return narrow(numerator_aug, 3, 0, dv) / (narrow(numerator_aug, 3, dv, 1) + o.eps);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <ember/ember.h>
 
+#include "tests/backends/thread_count.h"
+
 namespace attention_test {
 
 using namespace ember;
@@ -36,6 +38,21 @@ inline double worst(const Tensor& a, const Tensor& b, double rtol, double atol) 
     w = std::max(w, std::isnan(r) ? std::numeric_limits<double>::infinity() : r);
   }
   return w;
+}
+
+// For 1, 2 and 3 threads: attend(q, k, v)'s output and the gradients of sum(out^2) with respect to
+// q, k and v, flattened into one vector. The thread-count tests require all three to be equal.
+template <class Attend>
+std::vector<std::vector<double>> results_per_thread_count(Attend attend, const Tensor& q, const Tensor& k,
+                                                          const Tensor& v) {
+  std::vector<std::vector<double>> runs;
+  for (int threads : {1, 2, 3}) {
+    test::ThreadCount scope(threads);
+    const Tensor out = attend(q, k, v);
+    const auto g = grad({sum(out * out)}, {q, k, v});
+    runs.push_back(vals(cat({flatten(out), flatten(g[0]), flatten(g[1]), flatten(g[2])})));
+  }
+  return runs;
 }
 
 }  // namespace attention_test

@@ -13,7 +13,6 @@
 #include <ember/testing/gradcheck.h>
 
 #include "tests/attention/helpers.h"
-#include "tests/backends/thread_count.h"
 
 using namespace ember;
 using V = std::vector<int64_t>;
@@ -274,13 +273,11 @@ TEST_CASE("attention: the flash path's memory does not grow with n^2", "[attenti
 TEST_CASE("attention: results do not depend on the thread count", "[attention]") {
   const Tensor q = rnd({1, 3, 200, 32}, 80, DType::Float32, true), k = rnd({1, 3, 260, 32}, 81, DType::Float32, true);
   const Tensor v = rnd({1, 3, 260, 32}, 82, DType::Float32, true);
-  std::vector<std::vector<double>> runs;
-  for (int threads : {1, 2, 3}) {
-    test::ThreadCount scope(threads);
-    const Tensor out = scaled_dot_product_attention(q, k, v, {.causal = true, .path = AttentionPath::Flash});
-    auto g = grad({sum(out * out)}, {q, k, v});
-    runs.push_back(vals(cat({flatten(out), flatten(g[0]), flatten(g[1]), flatten(g[2])})));
-  }
+  const auto runs = attention_test::results_per_thread_count(
+      [](const Tensor& q, const Tensor& k, const Tensor& v) {
+        return scaled_dot_product_attention(q, k, v, {.causal = true, .path = AttentionPath::Flash});
+      },
+      q, k, v);
   CHECK(runs[0] == runs[1]);
   CHECK(runs[0] == runs[2]);
 }

@@ -14,7 +14,6 @@
 #include <ember/testing/gradcheck.h>
 
 #include "tests/attention/helpers.h"
-#include "tests/backends/thread_count.h"
 
 using namespace ember;
 using V = std::vector<int64_t>;
@@ -278,14 +277,13 @@ TEST_CASE("attention dropout: the seed decides, bit for bit", "[attention][dropo
 TEST_CASE("attention dropout: results do not depend on the thread count", "[attention][dropout]") {
   const Tensor q = rnd({1, 3, 200, 32}, 80, DType::Float32, true), k = rnd({1, 3, 260, 32}, 81, DType::Float32, true);
   const Tensor v = rnd({1, 3, 260, 32}, 82, DType::Float32, true);
-  std::vector<std::vector<double>> runs;
-  for (int threads : {1, 2, 3}) {
-    test::ThreadCount scope(threads);
-    Generator gen(9);
-    const Tensor out = scaled_dot_product_attention(q, k, v, {.causal = true, .dropout = 0.3, .path = AttentionPath::Flash, .generator = &gen});
-    auto g = grad({sum(out * out)}, {q, k, v});
-    runs.push_back(vals(cat({flatten(out), flatten(g[0]), flatten(g[1]), flatten(g[2])})));
-  }
+  const auto runs = attention_test::results_per_thread_count(
+      [](const Tensor& q, const Tensor& k, const Tensor& v) {
+        Generator gen(9);  // the same draw on every thread count
+        return scaled_dot_product_attention(
+            q, k, v, {.causal = true, .dropout = 0.3, .path = AttentionPath::Flash, .generator = &gen});
+      },
+      q, k, v);
   CHECK(runs[0] == runs[1]);
   CHECK(runs[0] == runs[2]);
 }

@@ -12,7 +12,6 @@
 #include <ember/testing/gradcheck.h>
 
 #include "tests/attention/helpers.h"
-#include "tests/backends/thread_count.h"
 
 using namespace ember;
 using V = std::vector<int64_t>;
@@ -201,13 +200,11 @@ TEST_CASE("linear_attention: the fused kernel keeps no per-chunk state", "[atten
 TEST_CASE("linear_attention: the fused kernel's results do not depend on the thread count", "[attention][linear]") {
   const Tensor q = rnd({1, 3, 200, 32}, 60, DType::Float32, true), k = rnd({1, 3, 200, 32}, 61, DType::Float32, true);
   const Tensor v = rnd({1, 3, 200, 24}, 62, DType::Float32, true);
-  std::vector<std::vector<double>> runs;
-  for (int threads : {1, 2, 3}) {
-    test::ThreadCount scope(threads);
-    const Tensor out = linear_attention(q, k, v, {.causal = true, .chunk = 48, .path = AttentionPath::Flash});
-    auto g = grad({sum(out * out)}, {q, k, v});
-    runs.push_back(vals(cat({flatten(out), flatten(g[0]), flatten(g[1]), flatten(g[2])})));
-  }
+  const auto runs = attention_test::results_per_thread_count(
+      [](const Tensor& q, const Tensor& k, const Tensor& v) {
+        return linear_attention(q, k, v, {.causal = true, .chunk = 48, .path = AttentionPath::Flash});
+      },
+      q, k, v);
   CHECK(runs[0] == runs[1]);
   CHECK(runs[0] == runs[2]);
 }
