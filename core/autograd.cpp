@@ -173,6 +173,14 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t outp
 // ---------------------------------------------------------------- engine
 namespace {
 
+// A gradient converted to the dtype of the node output it belongs to, as PyTorch does: every backward
+// then sees gradients of its outputs' dtypes (fused kernels read them as such), whatever a formula
+// upstream (a user's node, an op mixing dtypes) returned.
+Tensor as_output_dtype(const Node& node, uint32_t output_nr, const Tensor& grad) {
+  if (output_nr >= node.outputs.size() || node.outputs[output_nr].dtype == grad.dtype()) return grad;
+  return cast(grad, node.outputs[output_nr].dtype);
+}
+
 // Per-run bookkeeping for one node: how many gradients it still waits for, and their running sums.
 struct NodeTask {
   int dependencies = 0;
@@ -316,7 +324,8 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
       NodeTask& next = tasks[e.node.get()];
       if (i < outputs.size() && outputs[i].defined()) {
         if (next.input_grads.empty()) next.input_grads.resize(std::max<size_t>(e.node->outputs.size(), 1));
-        next.input_grads[e.input_nr] = accumulate(next.input_grads[e.input_nr], outputs[i]);
+        const Tensor grad = as_output_dtype(*e.node, e.input_nr, outputs[i]);
+        next.input_grads[e.input_nr] = accumulate(next.input_grads[e.input_nr], grad);
       }
       if (--next.dependencies == 0) ready.push(e.node.get());
     }
@@ -334,9 +343,7 @@ Tensor root_gradient(const char* op, const Tensor& out, const Tensor& given, siz
                 given.device(), i, out.device());
     EMBER_CHECK(given.is_floating_point(), op, "grad_outputs[{}] has dtype {}; a gradient must be floating point",
                 i, given.dtype());
-    // As PyTorch does: a gradient of another floating dtype is converted to the output's, so that
-    // every backward sees gradients of its outputs' dtypes (fused kernels read them as such).
-    return given.dtype() == out.dtype() ? given : cast(given, out.dtype());
+    return given.dtype() == out.dtype() ? given : cast(given, out.dtype());  // as inside the graph
   }
   EMBER_CHECK(out.numel() == 1, op,
               "output {} has shape {}: gradients can be created implicitly only for scalar outputs; "

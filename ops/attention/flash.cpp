@@ -38,12 +38,11 @@ struct FlashAttention {
   Grads backward(Ctx& ctx, const Tensor& grad) {
     auto [q, k, v, mask, layout, lse, out] = ctx.saved<7>();
     if (GradMode::is_enabled()) return differentiable_backward(q, k, v, mask, layout, grad);
-    const Tensor g = grad.dtype() == out.dtype() ? grad : cast(grad, out.dtype());  // the kernel reads out's dtype
     Tensor grad_q = Tensor::empty(q.shape(), q.dtype(), q.device());
     Tensor grad_k = Tensor::empty(k.shape(), k.dtype(), k.device());
     Tensor grad_v = Tensor::empty(v.shape(), v.dtype(), v.device());
     if (q.numel() + k.numel() + v.numel() > 0)
-      backend(q.device()).attention_backward(kview(q), kview(k), kview(v), kview(out), kview(lse), kview(g),
+      backend(q.device()).attention_backward(kview(q), kview(k), kview(v), kview(out), kview(lse), kview(grad),
                                              spec(mask, layout), kview(grad_q), kview(grad_k), kview(grad_v));
     return {grad_q, grad_k, grad_v, Tensor(), Tensor()};
   }

@@ -98,10 +98,8 @@ struct FusedCausalLinearAttention {
     return out;
   }
 
-  Grads backward(Ctx& ctx, const Tensor& grad_in) {
+  Grads backward(Ctx& ctx, const Tensor& grad) {
     auto [fq, fk, v, den, out] = ctx.saved<5>();
-    // The kernel reads the gradient as the inputs' dtype.
-    const Tensor grad = grad_in.dtype() == out.dtype() ? grad_in : cast(grad_in, out.dtype());
     if (GradMode::is_enabled()) return differentiable_backward(fq, fk, v, grad);
     Tensor grad_fq = Tensor::empty(fq.shape(), fq.dtype(), fq.device());
     Tensor grad_fk = Tensor::empty(fk.shape(), fk.dtype(), fk.device());

@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include <ember/core/storage.h>
 #include <ember/ember.h>
+#include <ember/ops/op.h>
 #include <ember/testing/gradcheck.h>
 
 #include "tests/attention/helpers.h"
@@ -390,4 +392,34 @@ TEST_CASE("attention: a gradient of another dtype reaches the flash kernel conve
   const auto from32 = grad({scaled_dot_product_attention(q, k, v, flash)}, {q, k, v}, {g32});
   const auto from64 = grad({scaled_dot_product_attention(q, k, v, flash)}, {q, k, v}, {cast(g32, DType::Float64)});
   for (int i = 0; i < 3; ++i) CHECK(vals(from32[i]) == vals(from64[i]));
+}
+
+namespace {
+// The identity, whose backward returns its gradient in float32 whatever the dtype: an upstream
+// formula of the wrong dtype (a user's primitive), which the engine must convert before the next node.
+struct IdentityWithFloat32Gradient {
+  static constexpr const char* name = "identity_float32_gradient";
+  Tensor forward(Ctx&, const Tensor& x) { return x * 1.0; }
+  Grads backward(Ctx&, const Tensor& g) { return {cast(g, DType::Float32)}; }
+};
+}  // namespace
+
+TEST_CASE("attention: an upstream gradient of another dtype reaches the fused kernels converted", "[attention]") {
+  const Tensor q = rnd({1, 2, 30, 8}, 110, DType::Float64, true), k = rnd({1, 2, 30, 8}, 111, DType::Float64, true);
+  const Tensor v = rnd({1, 2, 30, 8}, 112, DType::Float64, true);
+  const Tensor w = rnd({1, 2, 30, 8}, 113);
+  const Tensor w_rounded = cast(cast(w, DType::Float32), DType::Float64);  // what the float32 gradient holds
+  using Attend = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
+  for (const Attend& attend : std::vector<Attend>{
+           [](const Tensor& q, const Tensor& k, const Tensor& v) {
+             return scaled_dot_product_attention(q, k, v, {.causal = true, .path = AttentionPath::Flash});
+           },
+           [](const Tensor& q, const Tensor& k, const Tensor& v) {
+             return linear_attention(q, k, v, {.causal = true, .chunk = 8, .path = AttentionPath::Flash});
+           }}) {
+    const Tensor through_identity = apply(IdentityWithFloat32Gradient{}, attend(q, k, v));
+    const auto got = grad({sum(through_identity * w)}, {q, k, v});
+    const auto want = grad({attend(q, k, v)}, {q, k, v}, {w_rounded});
+    for (int i = 0; i < 3; ++i) CHECK(vals(got[i]) == vals(want[i]));
+  }
 }
