@@ -2,13 +2,16 @@
 //   W1/<dtype>/<N>/cublas   cublasGemmEx called directly on device buffers: the limit
 //   W1/<dtype>/<N>/matmul   ember::matmul on CUDA tensors (vs_cublas = its GFLOP/s over cuBLAS's)
 //   W2/mlp, W3/convnet      one Adam training step, the networks of bench/w2_w3_train.cpp
+//   W7/<path>/<n>           causal attention forward + backward, B = 1, H = 4, head_dim 64, float32,
+//                           through the math path (scores materialised) and the fused flash kernel;
+//                           extra_mb = the allocator's peak during the step over the inputs
 //   W8/add                  10,000 x c = a + b on 1-element CUDA tensors, no grad (the CPU case does
 //                           100,000; each CUDA add launches a kernel, so fewer keep the run short)
 //   W8/mul_sum_backward     1,000 x (a * b).sum() forward + backward on 16-element CUDA tensors
 // Every timed step ends with a device synchronisation, so the host clock measures finished work.
 // bench/torch_gpu/*.py run the same cases in PyTorch.
 //
-//   cuda_bench [W1|W2|W3|W8]...    (all by default)
+//   cuda_bench [W1|W2|W3|W7|W8]...    (all by default)
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <ember/ember.h>
@@ -106,6 +109,30 @@ void w3() {
   bench::print_case("W3/convnet", time_training(cnn, x, y));
 }
 
+void w7() {
+  for (const char* path : {"math", "flash"}) {
+    for (int64_t n : {512, 1024, 2048, 4096, 8192}) {
+      Generator gen(7);
+      const std::vector<int64_t> shape{1, 4, n, 64};
+      Tensor q = randn(shape, {.device = kCuda}, &gen).requires_grad_();
+      Tensor k = randn(shape, {.device = kCuda}, &gen).requires_grad_();
+      Tensor v = randn(shape, {.device = kCuda}, &gen).requires_grad_(), g = randn(shape, {.device = kCuda}, &gen);
+      AttentionOptions options;
+      options.causal = true;
+      options.path = std::string(path) == "math" ? AttentionPath::Math : AttentionPath::Flash;
+      cuda::synchronize();
+      const size_t inputs = cuda::memory_stats(0).allocated_bytes;
+      cuda::reset_peak_memory_stats(0);
+      const bench::Timing t = bench::time_steps([&] {
+        bench::do_not_optimize(grad({scaled_dot_product_attention(q, k, v, options)}, {q, k, v}, {g}));
+        cuda::synchronize();
+      });
+      const double extra_mb = double(cuda::memory_stats(0).peak_allocated_bytes - inputs) / (1 << 20);
+      bench::print_case(std::string("W7/") + path + "/" + std::to_string(n), t, {{"extra_mb", extra_mb}});
+    }
+  }
+}
+
 void w8() {
   Tensor a = ones({1}, {.device = kCuda}), b = ones({1}, {.device = kCuda});
   auto add = bench::time_steps([&] {
@@ -133,11 +160,12 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "cuda_bench on %s\n", cuda::device_name(0).c_str());
   std::vector<std::string> which(argv + 1, argv + argc);
-  if (which.empty()) which = {"W1", "W2", "W3", "W8"};
+  if (which.empty()) which = {"W1", "W2", "W3", "W7", "W8"};
   for (const std::string& w : which) {
     if (w == "W1") w1();
     else if (w == "W2") w2();
     else if (w == "W3") w3();
+    else if (w == "W7") w7();
     else if (w == "W8") w8();
   }
 }

@@ -2,11 +2,14 @@
 // Shared by the .cu kernel files: strided index arithmetic (64-bit throughout, so a tensor of more
 // than 2^31 elements works), launch geometry, and the device-side twins of the CPU backend's scalar
 // rules (conversion, 16-bit floats computed in float32).
+#if !defined(EMBER_CUDA_EMULATION)
 #include <cuda_runtime.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include <ember/backends/cuda/kernels.h>
 
@@ -79,6 +82,18 @@ Strided<N> make_strided(const KView* const (&views)[N]) {
 }
 
 inline constexpr int kThreads = 256;
+
+// kernel<<<grid, block, 0, stream>>>(args...), or under EMBER_CUDA_EMULATION the same run on host
+// threads (emulation.h). Kernels launched through this can be tested without a GPU.
+template <class... Params, class... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args&&... args) {
+#if defined(EMBER_CUDA_EMULATION)
+  (void)stream;
+  emulation::run(kernel, grid, block, std::forward<Args>(args)...);
+#else
+  kernel<<<grid, block, 0, stream>>>(static_cast<Params>(args)...);
+#endif
+}
 
 // Blocks for a grid-stride loop over n items: enough to fill the chip several times over, capped so
 // that huge tensors loop instead of launching millions of blocks.

@@ -353,6 +353,36 @@ void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScan
   check_launch(op, dev);
 }
 
+KAttention kattention(const View& q, const View& k, const View& v, const AttentionSpec& spec) {
+  return {kv(q), kv(k), kv(v), spec.scale, spec.window_left, spec.window_right, kv_optional(spec.mask),
+          kv_optional(spec.layout), spec.block, spec.dropout, spec.dropout_seed, spec.dropout_offset};
+}
+
+void attention_forward(const View& q, const View& k, const View& v, const AttentionSpec& spec, const View& out,
+                       const View& lse) {
+  const char* op = "flash_attention";
+  EMBER_CHECK(is_floating(q.dtype), op, "expected floating-point q, k, v, got {}", q.dtype);
+  const int dev = prepare(op, {&q, &k, &v, present(spec.mask), present(spec.layout), &out, &lse});
+  const KAttention a = kattention(q, k, v, spec);
+  DeviceBuffer scratch(attention_forward_scratch_bytes(a), dev);
+  launch_attention_forward(a, kv(out), kv(lse), scratch.get(), stream(dev));
+  check_launch(op, dev);
+}
+
+void attention_backward(const View& q, const View& k, const View& v, const View& out, const View& lse,
+                        const View& grad_out, const AttentionSpec& spec, const View& grad_q, const View& grad_k,
+                        const View& grad_v) {
+  const char* op = "flash_attention_backward";
+  EMBER_CHECK(is_floating(q.dtype), op, "expected floating-point q, k, v, got {}", q.dtype);
+  const int dev = prepare(op, {&q, &k, &v, &out, &lse, &grad_out, present(spec.mask), present(spec.layout), &grad_q,
+                               &grad_k, &grad_v});
+  const KAttention a = kattention(q, k, v, spec);
+  DeviceBuffer scratch(attention_backward_scratch_bytes(a), dev);
+  launch_attention_backward(a, kv(out), kv(lse), kv(grad_out), kv(grad_q), kv(grad_k), kv(grad_v), scratch.get(),
+                            stream(dev));
+  check_launch(op, dev);
+}
+
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w) {
   EMBER_CHECK(is_floating(in.dtype), "max_pool2d", "expected a floating-point tensor, got {}", in.dtype);
   if (out.numel() == 0) return;
@@ -394,13 +424,13 @@ const Backend& backend_table() {
       .im2col = cuda::im2col,
       .col2im = cuda::col2im,
       .max_pool2d = cuda::max_pool2d,
-      // Not on CUDA yet: the pool backward runs scatter_add, conv2d im2col + GEMM, attention its math
-      // path and linear attention its chunked composite.
+      // Not on CUDA yet: the pool backward runs scatter_add, conv2d im2col + GEMM, and linear attention
+      // its chunked composite.
       .max_pool2d_backward = nullptr,
       .conv2d_forward = nullptr,
       .conv2d_backward_data = nullptr,
-      .attention_forward = nullptr,
-      .attention_backward = nullptr,
+      .attention_forward = cuda::attention_forward,
+      .attention_backward = cuda::attention_backward,
       .causal_linear_attention_forward = nullptr,
       .causal_linear_attention_backward = nullptr,
       .selective_scan_forward = cuda::selective_scan_forward,

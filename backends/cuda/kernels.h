@@ -5,7 +5,11 @@
 // not build under nvcc in C++20 mode), so everything here is plain C++17: a KView is a View with
 // raw shape/stride pointers, and launchers only enqueue work on the given stream. They do not check
 // their inputs; the caller has (see cuda_backend.cpp), and checks cudaGetLastError after each launch.
+#if defined(EMBER_CUDA_EMULATION)
+#include <ember/backends/cuda/emulation.h>  // cudaStream_t, dim3 and the device built-ins, on the host
+#else
 #include <cuda_runtime_api.h>
+#endif
 
 #include <cstdint>
 
@@ -98,5 +102,30 @@ size_t selective_scan_scratch_bytes(const KScan& s);
 void launch_selective_scan_backward(const KScan& s, const KView& checkpoints, const KView& grad_out,
                                     const KView& grad_last_state, const KScan& grads, void* scratch,
                                     cudaStream_t stream);
+
+// ---- kernels_attention.cu
+// Fused attention's operands (backends/backend.h: attention_forward and AttentionSpec): q, k, v
+// [B, H, n, d] of one floating dtype, any strides; mask (bool [B, H, n_q, n_k], broadcast strides)
+// and layout (bool [n_q / block, n_k / block] rounded up) absent when data == nullptr.
+struct KAttention {
+  KView q, k, v;
+  double scale = 1.0;
+  int64_t window_left = -1, window_right = -1;
+  KView mask, layout;
+  int64_t block = 0;
+  double dropout = 0.0;
+  uint64_t dropout_seed = 0, dropout_offset = 0;
+};
+// Device scratch each pass needs (per-thread rows of the operands and accumulators; D in backward).
+size_t attention_forward_scratch_bytes(const KAttention& a);
+size_t attention_backward_scratch_bytes(const KAttention& a);
+// out [B, H, n_q, dv] (any strides, q's dtype); lse [B, H, n_q] contiguous, float32 (float64 for
+// float64 inputs).
+void launch_attention_forward(const KAttention& a, const KView& out, const KView& lse, void* scratch,
+                              cudaStream_t stream);
+// grad_q, grad_k, grad_v: the inputs' shapes and dtype, any strides; overwritten.
+void launch_attention_backward(const KAttention& a, const KView& out, const KView& lse, const KView& grad_out,
+                               const KView& grad_q, const KView& grad_k, const KView& grad_v, void* scratch,
+                               cudaStream_t stream);
 
 }  // namespace ember::cuda

@@ -8,7 +8,8 @@
 // warp with shuffles, in a fixed tree, into per-(batch, group) partials; dA, dD and d(delta_bias)
 // (sums over the batch) go to per-(batch, channel) partials; reduce kernels then add the partials in
 // a fixed order. The same inputs give the same bits on every run (not the CPU's bits: the warp's
-// reduction order differs from the CPU's sequential one).
+// reduction order differs from the CPU's sequential one). Launched through launch_kernel, so
+// tests/cuda_emulated runs these kernels on the host.
 #include <ember/backends/cuda/common.cuh>
 
 namespace ember::cuda {
@@ -210,8 +211,8 @@ template <class T, int kMaxN>
 void forward_n(const KScan& s, const KView& out, const KView& last_state, const KView& checkpoints, cudaStream_t stream) {
   const ScanArgs<T> a = args<T>(s);
   const int64_t blocks = a.batch * ((a.channels + kWarp - 1) / kWarp);
-  scan_forward_kernel<T, kMaxN><<<static_cast<unsigned>(blocks), kWarp, 0, stream>>>(
-      a, static_cast<T*>(out.data), static_cast<T*>(last_state.data), static_cast<T*>(checkpoints.data));
+  launch_kernel(scan_forward_kernel<T, kMaxN>, dim3(static_cast<unsigned>(blocks)), dim3(kWarp), stream, a,
+                static_cast<T*>(out.data), static_cast<T*>(last_state.data), static_cast<T*>(checkpoints.data));
 }
 
 template <class T>
@@ -240,14 +241,14 @@ void backward_n(const KScan& s, const KView& checkpoints, const KView& grad_out,
   g.part_D = base;
   base += a.batch * a.channels;
   g.part_bias = base;
-  scan_backward_kernel<T, kMaxN><<<static_cast<unsigned>(tasks), kWarp, 0, stream>>>(
-      a, static_cast<const T*>(checkpoints.data), static_cast<const T*>(grad_out.data),
-      static_cast<const T*>(grad_last.data), states, g);
-  reduce_BC_kernel<T><<<grid_for(a.batch * a.N * a.L), kThreads, 0, stream>>>(
-      g.part_B, g.part_C, static_cast<T*>(grads.B.data), static_cast<T*>(grads.C.data), a.batch, groups, a.L, a.N);
-  reduce_channels_kernel<T><<<grid_for(a.channels * a.N), kThreads, 0, stream>>>(
-      g.part_A, g.part_D, g.part_bias, static_cast<T*>(grads.A.data), static_cast<T*>(grads.D.data),
-      static_cast<T*>(grads.delta_bias.data), a.batch, a.channels, a.N);
+  launch_kernel(scan_backward_kernel<T, kMaxN>, dim3(static_cast<unsigned>(tasks)), dim3(kWarp), stream, a,
+                static_cast<const T*>(checkpoints.data), static_cast<const T*>(grad_out.data),
+                static_cast<const T*>(grad_last.data), states, g);
+  launch_kernel(reduce_BC_kernel<T>, dim3(grid_for(a.batch * a.N * a.L)), dim3(kThreads), stream, g.part_B, g.part_C,
+                static_cast<T*>(grads.B.data), static_cast<T*>(grads.C.data), a.batch, groups, a.L, a.N);
+  launch_kernel(reduce_channels_kernel<T>, dim3(grid_for(a.channels * a.N)), dim3(kThreads), stream, g.part_A,
+                g.part_D, g.part_bias, static_cast<T*>(grads.A.data), static_cast<T*>(grads.D.data),
+                static_cast<T*>(grads.delta_bias.data), a.batch, a.channels, a.N);
 }
 
 template <class T>

@@ -2,7 +2,7 @@
 (warm-up steps, then at least 20 timed steps, each ending with torch.cuda.synchronize(); the median
 is the figure). Prints lines in the format of docs/benchmarks.md: name  median_ms  min_ms  max_ms  [k=v].
 
-    python3 bench/torch_gpu/torch_bench.py [W1|W2|W3|W8]...
+    python3 bench/torch_gpu/torch_bench.py [W1|W2|W3|W7|W8]...
 """
 import sys
 import time
@@ -95,6 +95,40 @@ def w3():
     show("W3/convnet", train(cnn, x, y))
 
 
+def w7():
+    # PyTorch 2.x's fused scaled_dot_product_attention (its flash or memory-efficient kernel, as it
+    # picks for float32) beside its math path: ember's W7/flash and W7/math.
+    def kernels(path):
+        try:  # torch >= 2.3
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+            if path == "math":
+                return sdpa_kernel([SDPBackend.MATH])
+            return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
+        except ImportError:
+            fused = path != "math"
+            return torch.backends.cuda.sdp_kernel(enable_flash=fused, enable_mem_efficient=fused,
+                                                  enable_math=not fused)
+
+    for path in ("math", "flash"):
+        for n in (512, 1024, 2048, 4096, 8192):
+            g = torch.Generator(device=dev).manual_seed(7)
+            q, k, v, go = (torch.randn(1, 4, n, 64, device=dev, generator=g) for _ in range(4))
+            for x in (q, k, v):
+                x.requires_grad_()
+            torch.cuda.synchronize()
+            inputs = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+
+            def step():
+                with kernels(path):
+                    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                torch.autograd.grad(out, (q, k, v), go)
+                torch.cuda.synchronize()
+
+            t = time_steps(step)
+            show(f"W7/{path}/{n}", t, extra_mb=(torch.cuda.max_memory_allocated() - inputs) / 2**20)
+
+
 def w8():
     with torch.no_grad():
         a, b = torch.ones(1, device=dev), torch.ones(1, device=dev)
@@ -123,6 +157,6 @@ if __name__ == "__main__":
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     print(f"# torch {torch.__version__} on {torch.cuda.get_device_name(0)}", file=sys.stderr)
-    which = sys.argv[1:] or ["W1", "W2", "W3", "W8"]
+    which = sys.argv[1:] or ["W1", "W2", "W3", "W7", "W8"]
     for w in which:
-        {"W1": w1, "W2": w2, "W3": w3, "W8": w8}[w]()
+        {"W1": w1, "W2": w2, "W3": w3, "W7": w7, "W8": w8}[w]()
