@@ -119,6 +119,36 @@ __host__ __device__ __forceinline__ To convert(From v) {
   }
 }
 
+// A [B, H, n, width] operand by strides (the attention kernels' q, k, v and their gradients).
+template <class T>
+struct Rows4 {
+  T* data;
+  int64_t stride[4];
+  __device__ T& at(int64_t b, int64_t h, int64_t i, int64_t c) const {
+    return data[b * stride[0] + h * stride[1] + i * stride[2] + c * stride[3]];
+  }
+};
+template <class T>
+Rows4<T> rows4(const KView& v) {
+  return {static_cast<T*>(v.data), {v.strides[0], v.strides[1], v.strides[2], v.strides[3]}};
+}
+
+// f(T{}) for a floating dtype's C++ type T; other dtypes do nothing (the callers in cuda_backend.cpp
+// have already refused them).
+template <class F>
+void visit_floating_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f(float{}); break;
+    case DType::Float64: f(double{}); break;
+    case DType::Float16: f(Half{}); break;
+    case DType::BFloat16: f(BFloat16{}); break;
+    default: break;
+  }
+}
+
+// Bytes of one number of the type 16-bit and float32 data compute in (float), or of double.
+inline size_t compute_size(DType dtype) { return dtype == DType::Float64 ? sizeof(double) : sizeof(float); }
+
 // Floating accumulation type of the reductions (double, as on the CPU) and integer one (int64).
 template <typename T>
 using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;

@@ -383,6 +383,30 @@ void attention_backward(const View& q, const View& k, const View& v, const View&
   check_launch(op, dev);
 }
 
+// The chunk size is the CPU kernel's blocking; the CUDA kernel runs the recurrence position by
+// position, so it has no use for it.
+void causal_linear_attention_forward(const View& fq, const View& fk, const View& v, double eps, int64_t /*chunk*/,
+                                     const View& out, const View& den) {
+  const char* op = "causal_linear_attention";
+  EMBER_CHECK(is_floating(fq.dtype), op, "expected floating-point inputs, got {}", fq.dtype);
+  const int dev = prepare(op, {&fq, &fk, &v, &out, &den});
+  DeviceBuffer scratch(causal_linear_attention_scratch_bytes(kv(fq), kv(v)), dev);
+  launch_causal_linear_attention_forward(kv(fq), kv(fk), kv(v), eps, kv(out), kv(den), scratch.get(), stream(dev));
+  check_launch(op, dev);
+}
+
+void causal_linear_attention_backward(const View& fq, const View& fk, const View& v, const View& out,
+                                      const View& den, const View& grad_out, int64_t /*chunk*/, const View& grad_fq,
+                                      const View& grad_fk, const View& grad_v) {
+  const char* op = "causal_linear_attention_backward";
+  EMBER_CHECK(is_floating(fq.dtype), op, "expected floating-point inputs, got {}", fq.dtype);
+  const int dev = prepare(op, {&fq, &fk, &v, &out, &den, &grad_out, &grad_fq, &grad_fk, &grad_v});
+  DeviceBuffer scratch(causal_linear_attention_scratch_bytes(kv(fq), kv(v)), dev);
+  launch_causal_linear_attention_backward(kv(fq), kv(fk), kv(v), kv(out), kv(den), kv(grad_out), kv(grad_fq),
+                                          kv(grad_fk), kv(grad_v), scratch.get(), stream(dev));
+  check_launch(op, dev);
+}
+
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w) {
   EMBER_CHECK(is_floating(in.dtype), "max_pool2d", "expected a floating-point tensor, got {}", in.dtype);
   if (out.numel() == 0) return;
@@ -424,15 +448,14 @@ const Backend& backend_table() {
       .im2col = cuda::im2col,
       .col2im = cuda::col2im,
       .max_pool2d = cuda::max_pool2d,
-      // Not on CUDA yet: the pool backward runs scatter_add, conv2d im2col + GEMM, and linear attention
-      // its chunked composite.
+      // Not on CUDA yet: the pool backward runs scatter_add, conv2d im2col + GEMM.
       .max_pool2d_backward = nullptr,
       .conv2d_forward = nullptr,
       .conv2d_backward_data = nullptr,
       .attention_forward = cuda::attention_forward,
       .attention_backward = cuda::attention_backward,
-      .causal_linear_attention_forward = nullptr,
-      .causal_linear_attention_backward = nullptr,
+      .causal_linear_attention_forward = cuda::causal_linear_attention_forward,
+      .causal_linear_attention_backward = cuda::causal_linear_attention_backward,
       .selective_scan_forward = cuda::selective_scan_forward,
       .selective_scan_backward = cuda::selective_scan_backward,
       .fft = cuda::fft,

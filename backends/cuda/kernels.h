@@ -128,4 +128,17 @@ void launch_attention_backward(const KAttention& a, const KView& out, const KVie
                                const KView& grad_q, const KView& grad_k, const KView& grad_v, void* scratch,
                                cudaStream_t stream);
 
+// ---- kernels_linear_attention.cu
+// Causal linear attention (backends/backend.h: causal_linear_attention_forward): fq, fk [B, H, n, d],
+// v [B, H, n, dv], one floating dtype, any strides; out (q's dtype, any strides) and den [B, H, n]
+// (contiguous, float32; float64 for float64 inputs). The backward's gradients: the inputs' shapes and
+// dtype, any strides, overwritten.
+size_t causal_linear_attention_scratch_bytes(const KView& fq, const KView& v);
+void launch_causal_linear_attention_forward(const KView& fq, const KView& fk, const KView& v, double eps,
+                                            const KView& out, const KView& den, void* scratch, cudaStream_t stream);
+void launch_causal_linear_attention_backward(const KView& fq, const KView& fk, const KView& v, const KView& out,
+                                             const KView& den, const KView& grad_out, const KView& grad_fq,
+                                             const KView& grad_fk, const KView& grad_v, void* scratch,
+                                             cudaStream_t stream);
+
 }  // namespace ember::cuda

@@ -36,20 +36,6 @@ __device__ __forceinline__ Acc log_d(Acc x) {
   else return log(x);
 }
 
-// A [B, H, n, width] operand by strides.
-template <class T>
-struct Rows4 {
-  T* data;
-  int64_t stride[4];
-  __device__ T& at(int64_t b, int64_t h, int64_t i, int64_t c) const {
-    return data[b * stride[0] + h * stride[1] + i * stride[2] + c * stride[3]];
-  }
-};
-template <class T>
-Rows4<T> rows4(const KView& v) {
-  return {static_cast<T*>(v.data), {v.strides[0], v.strides[1], v.strides[2], v.strides[3]}};
-}
-
 // Which (query, key) pairs are allowed (backends/backend.h, AttentionSpec).
 struct Visibility {
   int64_t left, right;  // a negative bound is no bound
@@ -412,24 +398,11 @@ Args<T> make_args(const KAttention& k) {
 
 int64_t row_blocks(int64_t B, int64_t H, int64_t n) { return B * H * ((n + kRows - 1) / kRows); }
 
-template <class F>
-void visit_attention_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32: f(float{}); break;
-    case DType::Float64: f(double{}); break;
-    case DType::Float16: f(Half{}); break;
-    case DType::BFloat16: f(BFloat16{}); break;
-    default: break;  // cuda_backend.cpp accepts floating dtypes only
-  }
-}
-
-size_t acc_size(DType dtype) { return dtype == DType::Float64 ? sizeof(double) : sizeof(float); }
-
 }  // namespace
 
 size_t attention_forward_scratch_bytes(const KAttention& a) {
   const int64_t blocks = row_blocks(a.q.shape[0], a.q.shape[1], a.q.shape[2]);
-  return static_cast<size_t>(blocks * kRows * (a.q.shape[3] + a.v.shape[3])) * acc_size(a.q.dtype);
+  return static_cast<size_t>(blocks * kRows * (a.q.shape[3] + a.v.shape[3])) * compute_size(a.q.dtype);
 }
 
 size_t attention_backward_scratch_bytes(const KAttention& a) {
@@ -437,12 +410,12 @@ size_t attention_backward_scratch_bytes(const KAttention& a) {
   const int64_t d = a.q.shape[3], dv = a.v.shape[3];
   const int64_t key_pass = row_blocks(B, H, n_k) * kRows * 2 * (d + dv);
   const int64_t query_pass = row_blocks(B, H, n_q) * kRows * (2 * d + dv);
-  return static_cast<size_t>(B * H * n_q + std::max(key_pass, query_pass)) * acc_size(a.q.dtype);
+  return static_cast<size_t>(B * H * n_q + std::max(key_pass, query_pass)) * compute_size(a.q.dtype);
 }
 
 void launch_attention_forward(const KAttention& k, const KView& out, const KView& lse, void* scratch,
                               cudaStream_t stream) {
-  visit_attention_dtype(k.q.dtype, [&](auto tag) {
+  visit_floating_dtype(k.q.dtype, [&](auto tag) {
     using T = decltype(tag);
     using Acc = compute_t<T>;
     const Args<T> a = make_args<T>(k);
@@ -456,7 +429,7 @@ void launch_attention_forward(const KAttention& k, const KView& out, const KView
 void launch_attention_backward(const KAttention& k, const KView& out, const KView& lse, const KView& grad_out,
                                const KView& grad_q, const KView& grad_k, const KView& grad_v, void* scratch,
                                cudaStream_t stream) {
-  visit_attention_dtype(k.q.dtype, [&](auto tag) {
+  visit_floating_dtype(k.q.dtype, [&](auto tag) {
     using T = decltype(tag);
     using Acc = compute_t<T>;
     const Args<T> a = make_args<T>(k);
