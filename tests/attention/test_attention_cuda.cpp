@@ -75,3 +75,28 @@ TEST_CASE("on CUDA the flash attention kernel matches the CPU's, forward and bac
     }
   }
 }
+
+TEST_CASE("on CUDA the causal linear attention kernel matches the CPU's, forward and backward", "[attention][cuda]") {
+  if (!cuda::is_available()) {
+    WARN("no CUDA device: the CUDA linear-attention kernels ran only under the host emulator");
+    return;
+  }
+  const Device gpu = Device::cuda(0);
+  for (DType dtype : {DType::Float64, DType::Float32, DType::BFloat16}) {
+    DYNAMIC_SECTION(dtype_name(dtype)) {
+      const Tensor q = rnd({2, 3, 200, 32}, 1, dtype), k = rnd({2, 3, 200, 32}, 2, dtype);
+      const Tensor v = rnd({2, 3, 200, 24}, 3, dtype), g = rnd({2, 3, 200, 24}, 4, dtype);
+      auto run = [&](Device device) {
+        const Tensor qd = q.to(device).requires_grad_(), kd = k.to(device).requires_grad_();
+        const Tensor vd = v.to(device).requires_grad_();
+        const Tensor out = linear_attention(qd, kd, vd, {.causal = true, .path = AttentionPath::Flash});
+        const auto grads = ember::grad({out}, {qd, kd, vd}, {g.to(device)});
+        return std::vector<Tensor>{out.to(Device::cpu()), grads[0].to(Device::cpu()), grads[1].to(Device::cpu()),
+                                   grads[2].to(Device::cpu())};
+      };
+      const auto want = run(Device::cpu()), got = run(gpu);
+      const double tol = dtype == DType::Float64 ? 1e-10 : dtype == DType::Float32 ? 1e-4 : 2e-2;
+      for (size_t i = 0; i < want.size(); ++i) CHECK(worst(got[i], want[i], tol, tol) <= 1);
+    }
+  }
+}
