@@ -99,48 +99,31 @@ __global__ void adjoint_kernel(Args<T> a, Rows4<const T> out, const compute_t<T>
   }
 }
 
-// d fq_i[r] = sum_c S_i[r, c] G'_i[c]: thread (b, h, r) keeps row r of S (dv + 1 numbers).
-template <class T>
-__global__ void query_grad_kernel(Args<T> a, const compute_t<T>* G, Rows4<T> grad_fq, compute_t<T>* state) {
+// The two row passes share one kernel: thread (b, h, r) keeps row r of a running sum over positions
+// and reads it against a vector each step.
+//   d fq (forward):   S[r, :] += fk_i[r] v'_i,   d fq_i[r] = S[r, :] . G'_i
+//   d fk (backward):  R[r, :] += fq_j[r] G'_j,   d fk_j[r] = R[r, :] . v'_j
+template <class T, bool kKeys>
+__global__ void row_grad_kernel(Args<T> a, const compute_t<T>* G, Rows4<T> grad, compute_t<T>* state) {
   using Acc = compute_t<T>;
   const int64_t width = a.dv + 1, items = a.B * a.H * a.d;
+  const Rows4<const T>& scaled = kKeys ? a.fq : a.fk;  // the factor of the row's own entry
   EMBER_GRID_STRIDE(item, items) {
     const Lane l = lane_of(item, a.H, a.d);
     Acc* row = state + item;
     for (int64_t c = 0; c < width; ++c) row[c * items] = Acc(0);
-    for (int64_t i = 0; i < a.n; ++i) {
-      const Acc k = static_cast<Acc>(a.fk.at(l.b, l.h, i, l.lane));
+    for (int64_t step = 0; step < a.n; ++step) {
+      const int64_t i = kKeys ? a.n - 1 - step : step;
+      const Acc x = static_cast<Acc>(scaled.at(l.b, l.h, i, l.lane));
       const Acc* Gi = G + ((l.b * a.H + l.h) * a.n + i) * width;
       Acc dot = 0;
       for (int64_t c = 0; c < width; ++c) {
-        Acc& S = row[c * items];
-        S += k * v_prime<T, Acc>(a, l.b, l.h, i, c);
-        dot += S * Gi[c];
+        const Acc vc = v_prime<T, Acc>(a, l.b, l.h, i, c);
+        Acc& M = row[c * items];
+        M += x * (kKeys ? Gi[c] : vc);
+        dot += M * (kKeys ? vc : Gi[c]);
       }
-      grad_fq.at(l.b, l.h, i, l.lane) = convert<T>(dot);
-    }
-  }
-}
-
-// d fk_j[r] = sum_c R_j[r, c] v'_j[c]: thread (b, h, r) keeps row r of R, walking backwards.
-template <class T>
-__global__ void key_grad_kernel(Args<T> a, const compute_t<T>* G, Rows4<T> grad_fk, compute_t<T>* state) {
-  using Acc = compute_t<T>;
-  const int64_t width = a.dv + 1, items = a.B * a.H * a.d;
-  EMBER_GRID_STRIDE(item, items) {
-    const Lane l = lane_of(item, a.H, a.d);
-    Acc* row = state + item;
-    for (int64_t c = 0; c < width; ++c) row[c * items] = Acc(0);
-    for (int64_t j = a.n - 1; j >= 0; --j) {
-      const Acc q = static_cast<Acc>(a.fq.at(l.b, l.h, j, l.lane));
-      const Acc* Gj = G + ((l.b * a.H + l.h) * a.n + j) * width;
-      Acc dot = 0;
-      for (int64_t c = 0; c < width; ++c) {
-        Acc& R = row[c * items];
-        R += q * Gj[c];
-        dot += R * v_prime<T, Acc>(a, l.b, l.h, j, c);
-      }
-      grad_fk.at(l.b, l.h, j, l.lane) = convert<T>(dot);
+      grad.at(l.b, l.h, i, l.lane) = convert<T>(dot);
     }
   }
 }
@@ -216,9 +199,9 @@ void launch_causal_linear_attention_backward(const KView& fq, const KView& fk, c
     // Each pass overwrites every element of its gradient (zeros where n == 0 leaves nothing to do).
     const Acc* Gc = G;
     if (a.B * a.H * a.d > 0) {
-      launch_kernel(query_grad_kernel<T>, dim3(grid_for(a.B * a.H * a.d)), dim3(kThreads), stream, a, Gc,
+      launch_kernel(row_grad_kernel<T, false>, dim3(grid_for(a.B * a.H * a.d)), dim3(kThreads), stream, a, Gc,
                     rows4<T>(grad_fq), state);
-      launch_kernel(key_grad_kernel<T>, dim3(grid_for(a.B * a.H * a.d)), dim3(kThreads), stream, a, Gc,
+      launch_kernel(row_grad_kernel<T, true>, dim3(grid_for(a.B * a.H * a.d)), dim3(kThreads), stream, a, Gc,
                     rows4<T>(grad_fk), state);
     }
     if (a.B * a.H * a.dv > 0)

@@ -14,6 +14,21 @@
 
 using namespace attention_test;
 
+namespace {
+
+// attend(q, k, v) on `device` and its gradients for the upstream gradient g, all back on the CPU.
+template <class Attend>
+std::vector<Tensor> output_and_grads(Attend attend, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g,
+                                     Device device) {
+  const Tensor qd = q.to(device).requires_grad_(), kd = k.to(device).requires_grad_();
+  const Tensor vd = v.to(device).requires_grad_();
+  const Tensor out = attend(qd, kd, vd);
+  const auto grads = ember::grad({out}, {qd, kd, vd}, {g.to(device)});
+  return {out.to(Device::cpu()), grads[0].to(Device::cpu()), grads[1].to(Device::cpu()), grads[2].to(Device::cpu())};
+}
+
+}  // namespace
+
 TEST_CASE("on CUDA the flash attention kernel matches the CPU's, forward and backward", "[attention][cuda]") {
   if (!cuda::is_available()) {
     WARN("no CUDA device: the CUDA flash-attention kernels ran only under the host emulator");
@@ -61,12 +76,8 @@ TEST_CASE("on CUDA the flash attention kernel matches the CPU's, forward and bac
         const Tensor q = rnd(c.q_shape, 1, dtype), k = rnd(c.k_shape, 2, dtype), v = rnd(c.v_shape, 3, dtype);
         const Tensor g = rnd({c.q_shape[0], c.q_shape[1], c.q_shape[2], c.v_shape[3]}, 4, dtype);
         auto run = [&](Device device) {
-          const Tensor qd = q.to(device).requires_grad_(), kd = k.to(device).requires_grad_();
-          const Tensor vd = v.to(device).requires_grad_();
-          const Tensor out = c.attend(qd, kd, vd, device);
-          const auto grads = ember::grad({out}, {qd, kd, vd}, {g.to(device)});
-          return std::vector<Tensor>{out.to(Device::cpu()), grads[0].to(Device::cpu()), grads[1].to(Device::cpu()),
-                                     grads[2].to(Device::cpu())};
+          auto attend = [&](const Tensor& q_, const Tensor& k_, const Tensor& v_) { return c.attend(q_, k_, v_, device); };
+          return output_and_grads(attend, q, k, v, g, device);
         };
         const auto want = run(Device::cpu()), got = run(gpu);
         const double tol = dtype == DType::Float64 ? 1e-10 : dtype == DType::Float32 ? 1e-4 : 2e-2;
@@ -86,14 +97,10 @@ TEST_CASE("on CUDA the causal linear attention kernel matches the CPU's, forward
     DYNAMIC_SECTION(dtype_name(dtype)) {
       const Tensor q = rnd({2, 3, 200, 32}, 1, dtype), k = rnd({2, 3, 200, 32}, 2, dtype);
       const Tensor v = rnd({2, 3, 200, 24}, 3, dtype), g = rnd({2, 3, 200, 24}, 4, dtype);
-      auto run = [&](Device device) {
-        const Tensor qd = q.to(device).requires_grad_(), kd = k.to(device).requires_grad_();
-        const Tensor vd = v.to(device).requires_grad_();
-        const Tensor out = linear_attention(qd, kd, vd, {.causal = true, .path = AttentionPath::Flash});
-        const auto grads = ember::grad({out}, {qd, kd, vd}, {g.to(device)});
-        return std::vector<Tensor>{out.to(Device::cpu()), grads[0].to(Device::cpu()), grads[1].to(Device::cpu()),
-                                   grads[2].to(Device::cpu())};
+      auto attend = [](const Tensor& q_, const Tensor& k_, const Tensor& v_) {
+        return linear_attention(q_, k_, v_, {.causal = true, .path = AttentionPath::Flash});
       };
+      auto run = [&](Device device) { return output_and_grads(attend, q, k, v, g, device); };
       const auto want = run(Device::cpu()), got = run(gpu);
       const double tol = dtype == DType::Float64 ? 1e-10 : dtype == DType::Float32 ? 1e-4 : 2e-2;
       for (size_t i = 0; i < want.size(); ++i) CHECK(worst(got[i], want[i], tol, tol) <= 1);

@@ -10,39 +10,15 @@
 #include <vector>
 
 #include <ember/backends/backend.h>
-#include <ember/backends/cuda/kernels.h>
-#include <ember/ember.h>
 #include <ember/ops/op.h>
+
+#include "tests/cuda_emulated/helpers.h"
 
 namespace {
 
-using namespace ember;
-using V = std::vector<int64_t>;
+using namespace emulated_test;
 
-Tensor rnd(const V& shape, uint64_t seed, DType dtype) {
-  Generator gen(seed);
-  return cast(randn(shape, {.dtype = DType::Float64}, &gen), dtype);
-}
-
-cuda::KView kv(const Tensor& t) {
-  return {t.data_ptr(), t.dtype(), static_cast<int>(t.dim()), t.shape().data(), t.strides().data()};
-}
-cuda::KView kv_optional(const Tensor& t) { return t.defined() ? kv(t) : cuda::KView{}; }
 View view_optional(const Tensor& t) { return t.defined() ? kview(t) : View{}; }
-
-std::vector<double> vals(const Tensor& t) { return cast(t, DType::Float64).to_vector<double>(); }
-
-// Largest |a - b| / (atol + rtol |b|); NaN anywhere counts as infinitely far.
-double worst(const Tensor& a, const Tensor& b, double rtol, double atol) {
-  const auto x = vals(a), y = vals(b);
-  REQUIRE(x.size() == y.size());
-  double w = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double r = std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i]));
-    w = std::max(w, std::isnan(r) ? std::numeric_limits<double>::infinity() : r);
-  }
-  return w;
-}
 
 struct Case {
   std::string name;
@@ -60,8 +36,8 @@ struct Result {
 };
 
 Tensor make_operand(const Case& c, int64_t n, int64_t width, uint64_t seed) {
-  if (!c.strided) return rnd({c.B, c.H, n, width}, seed, c.dtype);
-  return transpose(rnd({c.B, n, c.H, width}, seed, c.dtype), 1, 2);
+  if (!c.strided) return normal({c.B, c.H, n, width}, seed, c.dtype);
+  return transpose(normal({c.B, n, c.H, width}, seed, c.dtype), 1, 2);
 }
 
 TEST_CASE("emulated CUDA flash attention agrees with the CPU kernel", "[cuda-emulated][attention]") {
@@ -82,7 +58,7 @@ TEST_CASE("emulated CUDA flash attention agrees with the CPU kernel", "[cuda-emu
     DYNAMIC_SECTION(c.name) {
       const Tensor q = make_operand(c, c.n_q, c.d, 1), k = make_operand(c, c.n_k, c.d, 2);
       const Tensor v = make_operand(c, c.n_k, c.dv, 3);
-      const Tensor grad_out = rnd({c.B, c.H, c.n_q, c.dv}, 4, c.dtype);
+      const Tensor grad_out = normal({c.B, c.H, c.n_q, c.dv}, 4, c.dtype);
       Tensor mask, layout;
       if (c.mask) {
         Generator gen(5);
@@ -102,7 +78,7 @@ TEST_CASE("emulated CUDA flash attention agrees with the CPU kernel", "[cuda-emu
                                .mask = view_optional(mask), .layout = view_optional(layout), .block = c.block,
                                .dropout = c.dropout, .dropout_seed = 1234, .dropout_offset = 99};
       cuda::KAttention ka{.q = kv(q), .k = kv(k), .v = kv(v), .scale = scale, .window_left = c.left,
-                          .window_right = c.right, .mask = kv_optional(mask), .layout = kv_optional(layout),
+                          .window_right = c.right, .mask = kv(mask), .layout = kv(layout),
                           .block = c.block, .dropout = c.dropout, .dropout_seed = 1234, .dropout_offset = 99};
       const DType lse_dtype = c.dtype == DType::Float64 ? DType::Float64 : DType::Float32;
       auto run = [&](bool emulated) {
