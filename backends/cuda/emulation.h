@@ -11,9 +11,11 @@
 // a barrier costs a few context switches in user space instead of a round of the OS scheduler (on a
 // busy 2-core machine, milliseconds), and every run interleaves the threads the same way.
 //
-// What it checks: indexing, tiling, masking, the arithmetic, and that every thread of a block
-// reaches each barrier (a thread that skips one deadlocks the emulation instead of corrupting a
-// tile). What it cannot: the GPU's memory model, performance, and warp intrinsics beyond
+// What it checks: indexing, tiling, masking, the arithmetic, and the barriers around shared tiles
+// (the threads run a phase one after another, so without the barrier after a cooperative load the
+// first thread reads a tile the others have not written, and without the one before it a thread
+// overwrites a tile the others have not read). What it cannot: the memory model beyond barriers
+// (fences, races between blocks, which never overlap here), performance, and warp intrinsics beyond
 // __shfl_down_sync in blocks of one warp (others are not provided, so a kernel using them does not
 // compile here). The bits may differ from the device's in the last place (host libm against CUDA's
 // math library).

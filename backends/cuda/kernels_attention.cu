@@ -158,7 +158,7 @@ __device__ void tile_dots(const Rows4<const T>& other, int64_t b, int64_t h, int
     const int64_t w = width - c0 < kSlice ? width - c0 : kSlice;
     __syncthreads();
     load_tile(other, b, h, r0, rows, c0, w, tile);
-    __syncthreads();
+    __syncthreads();  // the tile is complete before any thread takes dots with it
     add_slice_dots(mine, c0, w, tile, dots);
   }
 }
