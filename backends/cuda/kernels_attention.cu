@@ -25,17 +25,6 @@ constexpr int kRows = 64;   // threads per block, one row each
 constexpr int kTile = 32;   // rows of the other side per tile
 constexpr int kSlice = 32;  // head-dimension columns per shared-memory load
 
-template <class Acc>
-__device__ __forceinline__ Acc exp_d(Acc x) {
-  if constexpr (sizeof(Acc) == 4) return expf(x);
-  else return exp(x);
-}
-template <class Acc>
-__device__ __forceinline__ Acc log_d(Acc x) {
-  if constexpr (sizeof(Acc) == 4) return logf(x);
-  else return log(x);
-}
-
 // Which (query, key) pairs are allowed (backends/backend.h, AttentionSpec).
 struct Visibility {
   int64_t left, right;  // a negative bound is no bound
@@ -101,16 +90,17 @@ struct Args {
   DropoutFactors<Acc> dropout;
 };
 
-// A thread's private row of `width` numbers in the scratch buffer: element c of thread t of block
-// `block` at ((block * width + c) * kRows + t), so consecutive threads touch consecutive addresses.
+// A thread's private row in the scratch buffer. A block's rows start at column `first` of its part
+// of the scratch, and element c of thread t lies at ((first + c) * kRows + t), so consecutive
+// threads touch consecutive addresses.
 template <class Acc>
 struct ThreadRow {
   Acc* base;
   __device__ Acc& operator[](int64_t c) const { return base[c * kRows]; }
 };
 template <class Acc>
-__device__ ThreadRow<Acc> thread_row(Acc* scratch, int64_t block_offset, int64_t width) {
-  return {scratch + block_offset * kRows + threadIdx.x};
+__device__ ThreadRow<Acc> thread_row(Acc* scratch, int64_t first) {
+  return {scratch + first * kRows + threadIdx.x};
 }
 
 // tile[r][c] = src[b, h, r0 + r, c0 + c] for r < rows, c < width (0 outside), loaded by the block's
@@ -196,8 +186,8 @@ __global__ void __launch_bounds__(kRows) forward_kernel(Args<T> a, Rows4<T> out,
   const BlockRows blk = block_rows(a.H, a.n_q);
   const int64_t i = blk.first + threadIdx.x;
   const bool active = threadIdx.x < blk.count;
-  const ThreadRow<Acc> q_row = thread_row(scratch, static_cast<int64_t>(blockIdx.x) * (a.d + a.dv), a.d);
-  const ThreadRow<Acc> o_row = thread_row(scratch, static_cast<int64_t>(blockIdx.x) * (a.d + a.dv) + a.d, a.dv);
+  const ThreadRow<Acc> q_row = thread_row(scratch, static_cast<int64_t>(blockIdx.x) * (a.d + a.dv));
+  const ThreadRow<Acc> o_row = thread_row(scratch, static_cast<int64_t>(blockIdx.x) * (a.d + a.dv) + a.d);
   // A thread past the last query still takes part in the tile loads; its rows are zeros.
   for (int64_t c = 0; c < a.d; ++c) q_row[c] = active ? static_cast<Acc>(a.q.at(blk.b, blk.h, i, c)) : Acc(0);
   for (int64_t c = 0; c < a.dv; ++c) o_row[c] = Acc(0);
@@ -218,10 +208,10 @@ __global__ void __launch_bounds__(kRows) forward_kernel(Args<T> a, Rows4<T> out,
     if (new_max == neg_inf) {  // no allowed key yet: these probabilities are all 0
       for (int r = 0; r < kTile; ++r) s[r] = Acc(0);
     } else {
-      rescale = exp_d(m - new_max);  // 0 when m was -inf
+      rescale = exp(m - new_max);  // 0 when m was -inf
       Acc sum = 0;
       for (int r = 0; r < kTile; ++r) {
-        s[r] = exp_d(s[r] - new_max);
+        s[r] = exp(s[r] - new_max);
         sum += s[r];
       }
       l = l * rescale + sum;
@@ -242,7 +232,7 @@ __global__ void __launch_bounds__(kRows) forward_kernel(Args<T> a, Rows4<T> out,
   }
   const Acc inv = Acc(1) / l;
   for (int64_t c = 0; c < a.dv; ++c) out.at(blk.b, blk.h, i, c) = convert<T>(o_row[c] * inv);
-  *lse_out = m + log_d(l);
+  *lse_out = m + log(l);
 }
 
 // ---- backward
@@ -264,7 +254,7 @@ __global__ void row_term_kernel(Args<T> a, Rows4<const T> out, Rows4<const T> gr
 // q_i . k_j and the row's log-sum-exp.
 template <class Acc>
 __device__ Acc probability(bool allowed, Acc dot, Acc scale, Acc lse) {
-  return allowed && lse != Acc(-INFINITY) ? exp_d(scale * dot - lse) : Acc(0);
+  return allowed && lse != Acc(-INFINITY) ? exp(scale * dot - lse) : Acc(0);
 }
 
 // dK and dV: one thread per key, summing over the query tiles.
@@ -279,9 +269,9 @@ __global__ void __launch_bounds__(kRows) key_grad_kernel(Args<T> a, Rows4<const 
   const int64_t j = blk.first + threadIdx.x;
   const bool active = threadIdx.x < blk.count;
   const int64_t width = 2 * (a.d + a.dv), base = static_cast<int64_t>(blockIdx.x) * width;
-  const ThreadRow<Acc> k_row = thread_row(scratch, base, a.d), v_row = thread_row(scratch, base + a.d, a.dv);
-  const ThreadRow<Acc> dk_row = thread_row(scratch, base + a.d + a.dv, a.d);
-  const ThreadRow<Acc> dv_row = thread_row(scratch, base + 2 * a.d + a.dv, a.dv);
+  const ThreadRow<Acc> k_row = thread_row(scratch, base), v_row = thread_row(scratch, base + a.d);
+  const ThreadRow<Acc> dk_row = thread_row(scratch, base + a.d + a.dv);
+  const ThreadRow<Acc> dv_row = thread_row(scratch, base + 2 * a.d + a.dv);
   for (int64_t c = 0; c < a.d; ++c) {
     k_row[c] = active ? static_cast<Acc>(a.k.at(blk.b, blk.h, j, c)) : Acc(0);
     dk_row[c] = Acc(0);
@@ -328,8 +318,8 @@ __global__ void __launch_bounds__(kRows) query_grad_kernel(Args<T> a, Rows4<cons
   const int64_t i = blk.first + threadIdx.x;
   const bool active = threadIdx.x < blk.count;
   const int64_t width = 2 * a.d + a.dv, base = static_cast<int64_t>(blockIdx.x) * width;
-  const ThreadRow<Acc> q_row = thread_row(scratch, base, a.d), g_row = thread_row(scratch, base + a.d, a.dv);
-  const ThreadRow<Acc> dq_row = thread_row(scratch, base + a.d + a.dv, a.d);
+  const ThreadRow<Acc> q_row = thread_row(scratch, base), g_row = thread_row(scratch, base + a.d);
+  const ThreadRow<Acc> dq_row = thread_row(scratch, base + a.d + a.dv);
   const int64_t row = (blk.b * a.H + blk.h) * a.n_q + i;
   Acc lse_i = Acc(-INFINITY), D_i = 0;
   for (int64_t c = 0; c < a.d; ++c) {
