@@ -84,6 +84,17 @@ struct SelectiveScanSpec {
   int64_t chunk = 64;  // timesteps between the states forward keeps for backward
 };
 
+// One Adam (or AdamW) update, fused (optim/optimizers.h states the rule). The scalars are folded
+// here, once per tensor, so a kernel only multiplies, adds, divides and takes square roots:
+//   step_size = -lr / (1 - beta1^t),   bias2_sqrt = sqrt(1 - beta2^t)
+struct AdamSpec {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0;         // added to the gradient (L2) or, when decoupled, decays the weights
+  double decay_factor = 1;         // decoupled: 1 - lr * weight_decay
+  bool decoupled = false, amsgrad = false;
+  double step_size = -1e-3, bias2_sqrt = 1;
+};
+
 struct Backend {
   std::string (*name)();
   void* (*allocate)(size_t nbytes, Device device);
@@ -182,6 +193,18 @@ struct Backend {
   // (real, imaginary), contiguous, float32 or float64: out[..., k, :] = sum_j in[..., j, :]
   // e^(-+2 pi i j k / n), the minus sign forward, plus for inverse, no scaling; any n >= 1.
   void (*fft)(const View& in, const View& out, bool inverse);
+  // Adam's update of one parameter in one pass: param, grad, exp_avg, exp_avg_sq (and max_exp_avg_sq
+  // when spec.amsgrad; otherwise its data is nullptr) contiguous, same numel, one dtype, float32 or
+  // float64. Each element goes through exactly the operations of the op-by-op update, rounded to the
+  // dtype after each one and with every scalar rounded to the dtype first, so the fused step gives
+  // the composite's bits (the CPU kernels build without FMA contraction):
+  //   g = grad (+ param * weight_decay, L2)      param = param * decay_factor (decoupled)
+  //   m = m * beta1 + g * (1 - beta1)             v = v * beta2 + g * g * (1 - beta2)
+  //   vmax = maximum(vmax, v) (amsgrad; NaN wins)  s = vmax or v
+  //   param = param + m / (sqrt(s) / bias2_sqrt + eps) * step_size
+  // nullptr where a backend has none (optim/ then runs the op-by-op update).
+  void (*adam_step)(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
+                    const View& max_exp_avg_sq, const AdamSpec& spec);
 };
 
 const Backend& backend(Device device);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <ember/backends/backend.h>
 #include <ember/ops/ops.h>
 
 namespace ember::optim {
@@ -17,6 +18,18 @@ Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Ten
   Tensor& t = state[name];
   if (!t.defined()) t = zeros_like(like);
   return t;
+}
+View view_of(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; }
+// The fused kernel's contract (backends/backend.h: adam_step): contiguous, one float32 or float64
+// dtype, one shape. Anything else (16-bit parameters, a state loaded in another dtype) takes the
+// op-by-op path, which promotes as the ops do.
+bool fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
+  if (p.dtype() != DType::Float32 && p.dtype() != DType::Float64) return false;
+  if (!p.is_contiguous()) return false;
+  for (const Tensor* t : others)
+    if (t->dtype() != p.dtype() || t->device() != p.device() || t->shape() != p.shape() || !t->is_contiguous())
+      return false;
+  return true;
 }
 }  // namespace
 
@@ -61,7 +74,8 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
                 {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
                  {"amsgrad", o.amsgrad ? 1.0 : 0.0}},
                 name),
-      decoupled_weight_decay_(decoupled) {
+      decoupled_weight_decay_(decoupled),
+      fused_(o.fused) {
   EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0, name, "lr, eps and weight_decay must be >= 0");
   EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, name, "betas must be in [0, 1), got ({}, {})",
               o.beta1, o.beta2);
@@ -70,7 +84,7 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
     : Adam(std::move(params),
            AdamOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
-                       .amsgrad = o.amsgrad},
+                       .amsgrad = o.amsgrad, .fused = o.fused},
            true, "AdamW") {}
 
 void Adam::step() {
@@ -84,20 +98,30 @@ void Adam::step() {
       Tensor g = p.grad();
       auto& state = state_of(p);
       const double t = next_step(state);
+      Tensor& m = buffer(state, "exp_avg", p);
+      Tensor& v = buffer(state, "exp_avg_sq", p);
+      Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
+      const Backend& kernels = backend(p.device());
+      if (fused_ && kernels.adam_step && fusable(p, {&g, &m, &v}) && (!vmax || fusable(p, {vmax}))) {
+        const AdamSpec spec{.beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd, .decay_factor = 1 - lr * wd,
+                            .decoupled = decoupled_weight_decay_, .amsgrad = amsgrad,
+                            .step_size = -lr / (1 - std::pow(b1, t)), .bias2_sqrt = std::sqrt(1 - std::pow(b2, t))};
+        kernels.adam_step(view_of(p), view_of(g), view_of(m), view_of(v), vmax ? view_of(*vmax) : View{}, spec);
+        for (Tensor* written : {&p, &m, &v, vmax})
+          if (written) written->storage()->bump_version();
+        continue;
+      }
       if (wd != 0) {
         if (decoupled_weight_decay_) p.mul_(1 - lr * wd);
         else g = g + p * wd;
       }
-      Tensor& m = buffer(state, "exp_avg", p);
-      Tensor& v = buffer(state, "exp_avg_sq", p);
       m.mul_(b1).add_(g * (1 - b1));
       v.mul_(b2).add_(g * g * (1 - b2));
       const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t);
       Tensor second = v;
       if (amsgrad) {
-        Tensor& vmax = buffer(state, "max_exp_avg_sq", p);
-        vmax.copy_(maximum(vmax, v));
-        second = vmax;
+        vmax->copy_(maximum(*vmax, v));
+        second = *vmax;
       }
       Tensor denom = sqrt(second) / std::sqrt(bias2) + eps;
       p.add_(m / denom * (-lr / bias1));

@@ -29,6 +29,9 @@ struct AdamOptions {
   double eps = 1e-8;
   double weight_decay = 0;
   bool amsgrad = false;
+  // One pass per parameter through the backend's fused kernel where it has one (float32 and float64
+  // contiguous parameters); the same bits as the op-by-op update, which false runs instead.
+  bool fused = true;
 };
 // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps)
 // Adam adds weight decay to the gradient (L2); AdamW decays the weights directly: p *= 1 - lr wd.
@@ -40,6 +43,7 @@ class Adam : public Optimizer {
  protected:
   Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, const char* name);
   bool decoupled_weight_decay_;
+  bool fused_;
 };
 // AdamW's own options: the same fields as Adam's, but PyTorch's AdamW decays weights by 0.01 unless
 // told otherwise. A separate struct, so AdamW(params, {.lr = 1e-3}) keeps that 0.01 (with
@@ -50,6 +54,7 @@ struct AdamWOptions {
   double eps = 1e-8;
   double weight_decay = 1e-2;
   bool amsgrad = false;
+  bool fused = true;
 };
 class AdamW : public Adam {
  public:

@@ -38,6 +38,7 @@ const Backend& kernel_table() {
       .selective_scan_forward = selective_scan_forward,
       .selective_scan_backward = selective_scan_backward,
       .fft = fft,
+      .adam_step = adam_step,
   };
   return table;
 }

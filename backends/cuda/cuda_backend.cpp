@@ -415,6 +415,21 @@ void max_pool2d(const View& in, const View& out, const View& indices, const Wind
   check_launch("max_pool2d", dev);
 }
 
+void adam_step(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
+               const View& max_exp_avg_sq, const AdamSpec& spec) {
+  const char* op = "adam_step";
+  EMBER_CHECK(param.dtype == DType::Float32 || param.dtype == DType::Float64, op,
+              "expected float32 or float64 tensors, got {}", param.dtype);
+  const int dev = spec.amsgrad ? prepare(op, {&param, &grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq})
+                               : prepare(op, {&param, &grad, &exp_avg, &exp_avg_sq});
+  const KAdam k{.beta1 = spec.beta1, .beta2 = spec.beta2, .eps = spec.eps, .weight_decay = spec.weight_decay,
+                .decay_factor = spec.decay_factor, .decoupled = spec.decoupled, .amsgrad = spec.amsgrad,
+                .step_size = spec.step_size, .bias2_sqrt = spec.bias2_sqrt};
+  launch_adam_step(kv(param), kv(grad), kv(exp_avg), kv(exp_avg_sq), spec.amsgrad ? kv(max_exp_avg_sq) : KView{}, k,
+                   stream(dev));
+  check_launch(op, dev);
+}
+
 }  // namespace
 
 // In cuda_matmul.cpp.
@@ -459,6 +474,7 @@ const Backend& backend_table() {
       .selective_scan_forward = cuda::selective_scan_forward,
       .selective_scan_backward = cuda::selective_scan_backward,
       .fft = cuda::fft,
+      .adam_step = cuda::adam_step,
   };
   return table;
 }

@@ -174,10 +174,12 @@ T shuffle_down(T value, unsigned offset) {
 // Device code calls the math functions unqualified, with float overloads (expf is exp of a float),
 // and min/max on integers.
 using std::exp;
+using std::isnan;
 using std::log;
 using std::log1p;
 using std::max;
 using std::min;
+using std::sqrt;
 
 #define __global__
 #define __device__
@@ -190,4 +192,7 @@ using std::min;
 #define blockDim (::ember::cuda::emulation::current().block_dim)
 #define gridDim (::ember::cuda::emulation::current().grid_dim)
 #define __syncthreads() (::ember::cuda::emulation::barrier())
+// Products the device never fuses into a multiply-add; the host kernels build without contraction.
+#define __fmul_rn(a, b) (static_cast<float>(a) * static_cast<float>(b))
+#define __dmul_rn(a, b) (static_cast<double>(a) * static_cast<double>(b))
 #define __shfl_down_sync(mask, value, offset) (::ember::cuda::emulation::shuffle_down((value), (offset)))

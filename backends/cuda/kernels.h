@@ -141,4 +141,15 @@ void launch_causal_linear_attention_backward(const KView& fq, const KView& fk, c
                                              const KView& grad_fk, const KView& grad_v, void* scratch,
                                              cudaStream_t stream);
 
+// ---- kernels_adam.cu
+// One fused Adam update (backends/backend.h: adam_step and AdamSpec): every view contiguous, same
+// numel, float32 or float64; max_exp_avg_sq read and written only when amsgrad.
+struct KAdam {
+  double beta1, beta2, eps, weight_decay, decay_factor;
+  bool decoupled, amsgrad;
+  double step_size, bias2_sqrt;
+};
+void launch_adam_step(const KView& param, const KView& grad, const KView& exp_avg, const KView& exp_avg_sq,
+                      const KView& max_exp_avg_sq, const KAdam& spec, cudaStream_t stream);
+
 }  // namespace ember::cuda
