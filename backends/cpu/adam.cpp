@@ -17,18 +17,20 @@ enum class Decay { None, L2, Decoupled };
 template <typename T, Decay decay, bool amsgrad>
 void adam_typed(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
                 const View& max_exp_avg_sq, const AdamSpec& spec) {
-  T* p = static_cast<T*>(param.data);
-  const T* g = static_cast<const T*>(grad.data);
-  T* m = static_cast<T*>(exp_avg.data);
-  T* v = static_cast<T*>(exp_avg_sq.data);
-  T* vmax = static_cast<T*>(max_exp_avg_sq.data);
+  T* __restrict p = static_cast<T*>(param.data);
+  const T* __restrict g = static_cast<const T*>(grad.data);
+  T* __restrict m = static_cast<T*>(exp_avg.data);
+  T* __restrict v = static_cast<T*>(exp_avg_sq.data);
+  T* __restrict vmax = static_cast<T*>(max_exp_avg_sq.data);
   // The scalars as the composite's wrapped numbers become operands of T.
   const T beta1 = T(spec.beta1), one_minus_beta1 = T(1 - spec.beta1);
   const T beta2 = T(spec.beta2), one_minus_beta2 = T(1 - spec.beta2);
   const T weight_decay = T(spec.weight_decay), decay_factor = T(spec.decay_factor);
   const T bias2_sqrt = T(spec.bias2_sqrt), eps = T(spec.eps), step_size = T(spec.step_size);
   // Seven streams of memory per element: about 30 flops' worth of cost, counted as 8 elements.
-  parallel_for(param.numel(), 8, [&](int64_t begin, int64_t end) {
+  // Captured by value: a reference to a scalar could alias the stores, and GCC would then reload
+  // every scalar each iteration and leave the loop scalar.
+  parallel_for(param.numel(), 8, [=](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       T gi = g[i], pi = p[i];
       if constexpr (decay == Decay::L2) gi = gi + pi * weight_decay;

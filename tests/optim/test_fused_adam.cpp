@@ -18,8 +18,14 @@ using namespace ember;
 
 namespace {
 
+// NaNs are replaced by one quiet NaN first: x86 gives a NaN-in, NaN-out operation the payload and
+// sign of its first NaN operand, and GCC may order a commutative add's operands differently in the
+// fused loop and in the elementwise kernels. Which NaN comes out carries no meaning; where one does,
+// is compared.
 std::vector<unsigned char> bytes_of(const Tensor& t) {
-  const Tensor c = t.contiguous();
+  Tensor c = t.contiguous();
+  if (c.dtype() == DType::Float32 || c.dtype() == DType::Float64)
+    c = where(isnan(c), full({}, std::numeric_limits<double>::quiet_NaN(), {.dtype = c.dtype()}), c);
   std::vector<unsigned char> out(c.numel() * c.element_size());
   if (!out.empty()) std::memcpy(out.data(), c.data_ptr(), out.size());
   return out;
