@@ -132,9 +132,15 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   // Under create_graph, .grad stays in the graph even where the gradient is constant in the leaf.
   if (GradMode::is_enabled()) g = detail::constant_in_graph(g, leaf);
   if (!leaf_->grad) {
-    // The first gradient is copied: it may be shared with another leaf (the grad of a + b flows
-    // to both) or with the graph, and the user may later change .grad in place.
-    leaf.set_grad(GradMode::is_enabled() ? g.clone() : g.detach().clone());
+    // The first gradient is copied where it may be shared with another leaf (the grad of a + b
+    // flows to both), the graph or the user, who may later change .grad in place. A gradient that
+    // nothing else holds or views (its tensor and storage each have one owner: this g) is kept as
+    // it is, saving a parameter-sized copy per step, as PyTorch's AccumulateGrad does.
+    const bool sole_owner = !GradMode::is_enabled() && g.impl_ptr().use_count() == 1 &&
+                            g.storage().use_count() == 1 && !g.requires_grad() && g.is_contiguous() &&
+                            g.shape() == leaf.shape();
+    if (sole_owner) leaf.set_grad(g);
+    else leaf.set_grad(GradMode::is_enabled() ? g.clone() : g.detach().clone());
   } else if (GradMode::is_enabled()) {
     leaf.set_grad(leaf.grad() + g);  // create_graph: keep the history of the sum
   } else {

@@ -25,8 +25,15 @@ struct BatchedMatmul {
   }
   Grads backward(Ctx& ctx, const Tensor& g) {  // C = AB: dA = dC B^T, dB = A^T dC
     auto [a, b] = ctx.saved<2>();
-    return {matmul(g, b.mT()), matmul(a.mT(), g)};
+    // An operand that is the transpose of a contiguous matrix (a linear layer's weight.mT()) gets
+    // its gradient computed as the transpose of the product the other way round, (dC^T A)^T: the
+    // same sums, written straight into the transposed layout. The transpose's own backward then
+    // hands the weight a contiguous gradient, which AccumulateGrad keeps without copying.
+    Tensor grad_a = transposed_contiguous(a) ? matmul(b, g.mT()).mT() : matmul(g, b.mT());
+    Tensor grad_b = transposed_contiguous(b) ? matmul(g.mT(), a).mT() : matmul(a.mT(), g);
+    return {std::move(grad_a), std::move(grad_b)};
   }
+  static bool transposed_contiguous(const Tensor& t) { return t.dim() >= 2 && !t.is_contiguous() && t.mT().is_contiguous(); }
 };
 
 void check_matmul_inputs(const char* op, const Tensor& a, const Tensor& b) {

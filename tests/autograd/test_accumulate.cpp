@@ -75,3 +75,92 @@ TEST_CASE("hvp of a function that does not depend on its inputs differentiably i
   CHECK(r.hvp[0].shape() == Shape{2});
   CHECK(r.hvp[0].to_vector<double>() == std::vector<double>{0, 0});
 }
+
+// AccumulateGrad keeps the first gradient without copying it when nothing else holds it. Each case
+// below gives it a gradient that something else does hold, and checks .grad is a copy: changing
+// .grad in place must leave the other holder as it was.
+TEST_CASE("a first gradient shared with anything else is copied into .grad", "[autograd][accumulate]") {
+  SECTION("the same gradient flows to two leaves") {
+    Tensor a = f64({1, 2}).requires_grad_(), b = f64({3, 4}).requires_grad_();
+    (a + b).sum().backward();
+    a.grad().add_(f64({10, 10}));
+    CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 1});
+  }
+  SECTION("the gradient the user passes to backward on a leaf") {
+    Tensor w = f64({1, 2}).requires_grad_();
+    Tensor given = f64({5, 6});
+    w.backward(given);
+    w.grad().add_(f64({1, 1}));
+    CHECK(given.to_vector<double>() == std::vector<double>{5, 6});
+  }
+  SECTION("a gradient a leaf hook keeps") {
+    Tensor w = f64({1, 2}).requires_grad_();
+    Tensor seen;
+    w.register_hook([&](const Tensor& g) {
+      seen = g;
+      return g;
+    });
+    (w * 3.0).sum().backward();
+    w.grad().add_(f64({1, 1}));
+    CHECK(seen.to_vector<double>() == std::vector<double>{3, 3});
+    CHECK(w.grad().to_vector<double>() == std::vector<double>{4, 4});
+  }
+  SECTION("a gradient that views a non-leaf's retained gradient") {
+    // h's gradient is kept as h.grad; x's is the reshape of it: a view of the same storage.
+    Tensor x = f64({1, 2, 3, 4}).reshape({2, 2}).requires_grad_();
+    Tensor h = x.reshape({4});
+    h.retain_grad();
+    (h * 2.0).sum().backward();
+    x.grad().add_(f64({10, 10, 10, 10}).reshape({2, 2}));
+    CHECK(h.grad().to_vector<double>() == std::vector<double>{2, 2, 2, 2});
+    CHECK(x.grad().to_vector<double>() == std::vector<double>{12, 12, 12, 12});
+  }
+  SECTION("gradients that view one storage") {
+    // The sum's gradient g flows through two unsqueeze backwards, each a view of g's storage: one to
+    // x (through a reshape), one to z. At most one of them may keep that storage.
+    Tensor x = f64({1, 2, 3, 4}).reshape({2, 2}).requires_grad_(), z = f64({5, 6, 7, 8}).requires_grad_();
+    Tensor y = x.reshape({4}).unsqueeze(0) + z.unsqueeze(0);
+    (y * 1.0).sum().backward();
+    x.grad().add_(f64({10, 10, 10, 10}).reshape({2, 2}));
+    z.grad().add_(f64({100, 100, 100, 100}));
+    CHECK(x.grad().to_vector<double>() == std::vector<double>{11, 11, 11, 11});
+    CHECK(z.grad().to_vector<double>() == std::vector<double>{101, 101, 101, 101});
+  }
+}
+
+TEST_CASE("a first gradient nothing else holds becomes .grad without a copy", "[autograd][accumulate]") {
+  // The hook sees the gradient AccumulateGrad receives and keeps only its address.
+  Tensor w = randn({1000}).requires_grad_();
+  const void* received = nullptr;
+  w.register_hook([&](const Tensor& g) {
+    received = g.data_ptr();
+    return g;
+  });
+  (w * 3.0).sum().backward();
+  REQUIRE(received != nullptr);
+  CHECK(w.grad().data_ptr() == received);
+  CHECK(w.grad().to_vector<float>()[123] == 3.0f);
+}
+
+TEST_CASE("a linear layer's weight gets a contiguous .grad equal to g^T x", "[autograd][accumulate]") {
+  // linear multiplies by weight.mT(); matmul's backward writes that operand's gradient in the
+  // transposed layout, so the weight's gradient arrives contiguous (and is kept without a copy).
+  Generator gen(3);
+  Tensor x = randn({5, 7}, {.dtype = DType::Float64}, &gen), g = randn({5, 4}, {.dtype = DType::Float64}, &gen);
+  Tensor w = randn({4, 7}, {.dtype = DType::Float64}, &gen).requires_grad_();
+  const void* received = nullptr;
+  w.register_hook([&](const Tensor& grad) {
+    received = grad.data_ptr();
+    return grad;
+  });
+  linear(x, w, std::nullopt).backward(g);
+  REQUIRE(w.grad().is_contiguous());
+  CHECK(w.grad().data_ptr() == received);  // arrived contiguous, so kept as it came
+  const std::vector<double> got = w.grad().to_vector<double>(), xs = x.to_vector<double>(), gs = g.to_vector<double>();
+  for (int o = 0; o < 4; ++o)
+    for (int i = 0; i < 7; ++i) {
+      double want = 0;
+      for (int r = 0; r < 5; ++r) want += gs[r * 4 + o] * xs[r * 7 + i];
+      CHECK(got[o * 7 + i] == Approx(want).epsilon(1e-14).margin(1e-14));
+    }
+}

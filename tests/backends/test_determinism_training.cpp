@@ -1,6 +1,7 @@
 // A short training gives the same parameters bit for bit on 1 and 2 threads, and a run resumed
 // from a checkpoint with another thread count reproduces the run that was never interrupted.
 #include <omp.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -88,7 +89,7 @@ std::vector<unsigned char> train_conv_net(int threads, int64_t steps) {
 }
 
 std::string temp_file(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("ember_determinism_" + name)).string();
+  return (std::filesystem::temp_directory_path() / ("ember_determinism_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // io::Plot writes SVG documents: each test parses the text with a small XML checker (balanced tags,
 // quoted attributes, escaped text) and then asserts where things landed in pixels.
 #include <algorithm>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -236,7 +237,7 @@ TEST_CASE("bad data is an error naming the method and the sizes", "[plot]") {
 }
 
 TEST_CASE("save writes the document atomically and reports a bad path", "[plot]") {
-  const auto dir = std::filesystem::temp_directory_path() / "ember_test_plot";
+  const auto dir = std::filesystem::temp_directory_path() / ("ember_test_plot_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   Plot p({.title = "saved"});
   p.line({0, 1}, {0, 1});

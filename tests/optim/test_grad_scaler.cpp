@@ -2,6 +2,8 @@
 // history, checkpointed state and the penalty-gradient path. The float16 training experiment is in
 // test_grad_scaler_fp16.cpp.
 #include <ember/io/checkpoint.h>
+#include <string>
+#include <unistd.h>
 #include <ember/nn/nn.h>
 #include <ember/ops/ops.h>
 #include <ember/optim/optim.h>
@@ -275,7 +277,7 @@ TEST_CASE("GradScaler state round-trips through a checkpoint's extra tensors", "
   REQUIRE(scaler.growth_tracker() != 0);  // mid-interval, so that a lost tracker would show
 
   const std::string path =
-      (std::filesystem::temp_directory_path() / "ember_grad_scaler_ckpt.safetensors").string();
+      (std::filesystem::temp_directory_path() / ("ember_grad_scaler_ckpt_" + std::to_string(::getpid()) + ".safetensors")).string();
   io::Checkpoint saved;
   saved.optimizer = &sgd;
   saved.step = 13;

@@ -2,6 +2,8 @@
 // ember::Error naming it (never a std:: exception or a key read as another); and clipping by the
 // infinity norm.
 #include <catch2/catch.hpp>
+#include <string>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 
@@ -99,7 +101,7 @@ TEST_CASE("clip_grad_norm_ with the infinity norm scales by the largest entry", 
 TEST_CASE("a checkpoint without its generator state or step names what is missing",
           "[io][checkpoint]") {
   const std::string path =
-      (std::filesystem::temp_directory_path() / "ember-checkpoint-missing.safetensors").string();
+      (std::filesystem::temp_directory_path() / ("ember-checkpoint-missing-" + std::to_string(::getpid()) + ".safetensors")).string();
   io::save_safetensors(path, {{"step", from_vector(std::vector<int64_t>{3})}},
                        {{"format", "ember-checkpoint-1"}});
   io::Checkpoint c;

@@ -2,6 +2,8 @@
 // falling like h² and rounding growing like eps/h, the gradient is orthogonal to level sets traced
 // from values of f alone and points where f rises fastest, and the figures are well-formed SVG.
 #include <catch2/catch.hpp>
+#include <string>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -163,7 +165,7 @@ TEST_CASE("directional: bad arguments are errors", "[teaching][directional]") {
 
 TEST_CASE("directional: the figures are well-formed SVG", "[teaching][directional]") {
   const std::string out =
-      (std::filesystem::temp_directory_path() / "ember_test_directional").string();
+      (std::filesystem::temp_directory_path() / ("ember_test_directional_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(out);
   const std::vector<std::string> paths = D::run(out, 0, 2);
   REQUIRE(paths.size() == 2);

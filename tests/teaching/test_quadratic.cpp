@@ -1,6 +1,8 @@
 // examples/quadratic: the problem is the quadratic it claims to be, conjugate gradients through hvp
 // solves an n-dimensional SPD system in at most n steps, and each method meets its textbook rate.
 #include <catch2/catch.hpp>
+#include <string>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -147,7 +149,7 @@ TEST_CASE("quadratic: bad problems and the figures") {
       q::conjugate_gradient(p, q::zigzag_start(p, 1.0), {.tolerance = 1e-6, .record_points = true});
   REQUIRE(cg.points.size() == 3);  // two steps in two dimensions
   const std::string file =
-      (std::filesystem::temp_directory_path() / "ember_quadratic_contours.svg").string();
+      (std::filesystem::temp_directory_path() / ("ember_quadratic_contours_" + std::to_string(::getpid()) + ".svg")).string();
   q::draw_contours(p, {cg}, file);
   std::ifstream in(file);
   std::stringstream text;
@@ -163,7 +165,7 @@ TEST_CASE("quadratic: bad problems and the figures") {
   exact.errors = {1.0, 0.0};
   exact.iterations = 1;
   const std::string convergence =
-      (std::filesystem::temp_directory_path() / "ember_quadratic_rates.svg").string();
+      (std::filesystem::temp_directory_path() / ("ember_quadratic_rates_" + std::to_string(::getpid()) + ".svg")).string();
   CHECK_NOTHROW(q::draw_convergence({exact}, {{"rate 0", 0.0, 1}}, "kappa = 1", convergence));
   CHECK(std::filesystem::exists(convergence));
   std::filesystem::remove(convergence);

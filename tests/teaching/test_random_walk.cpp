@@ -2,6 +2,8 @@
 // paths enumerated, the Catalan closed form, the limits 1 - |p - q| and min(1, p/q)^k), and its
 // Monte Carlo estimates against the exact probabilities for a fixed seed.
 #include <catch2/catch.hpp>
+#include <string>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 
@@ -148,7 +150,7 @@ TEST_CASE("the first-return plot is a well-formed SVG file with both distributio
   const SimulationOptions o{.p = 0.5, .walks = 20000, .steps = 30, .seed = 3};
   const SimulationCounts counts = simulate(o);
   const std::vector<double> exact = first_return_probabilities(o.p, o.steps);
-  const auto dir = std::filesystem::temp_directory_path() / "ember_test_random_walk";
+  const auto dir = std::filesystem::temp_directory_path() / ("ember_test_random_walk_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "first_return.svg").string();
   first_return_plot(o.p, exact, counts).save(path);
