@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include <ember/backends/common/integer_math.h>
+#include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
 
@@ -67,6 +68,17 @@ To convert(From v) {
 // ---- unary math in the compute type C (float for 16-bit floats, T otherwise) ----
 template <typename C>
 C apply_unary(UnaryOp op, C x) {
+  // In float32 (and so for 16-bit floats) exp, sigmoid and erf are straight-line code the loop
+  // vectorises (fast_math.h: exp within 1 ulp, erf within 3); glibc's are a call per element, which
+  // made a transformer's softmax and GELU its slowest elementwise work. Double keeps libm.
+  if constexpr (std::is_same_v<C, float>) {
+    if (op == UnaryOp::Exp) return exp_float_full(x);
+    if (op == UnaryOp::Sigmoid) {  // e^-|x| / (1 + e^-|x|) for x < 0 keeps the tiny results' precision
+      const float e = exp_float_full(x < 0 ? x : -x), r = 1.0f / (1.0f + e);
+      return x < 0 ? e * r : r;
+    }
+    if (op == UnaryOp::Erf) return erf_float(x);
+  }
   if constexpr (std::is_floating_point_v<C>) {
     switch (op) {
       case UnaryOp::Neg: return -x;

@@ -41,6 +41,68 @@ inline Acc exp_acc(Acc x) {
   else return std::exp(x);
 }
 
+// e^x in float32 with the full range of libm's expf, for the elementwise exp (exp_float above saturates
+// and flushes to 0, which its kernels rely on): +inf above ln(FLT_MAX), subnormal results down to
+// e^-103.97, 0 below, NaN stays NaN. 2^n is applied as two normal powers of two, so a subnormal
+// result is rounded once, by the last multiplication. Same polynomial as exp_float (about 1 ulp).
+inline float exp_float_full(float x) {
+  const float lo = -103.972084f, hi = 88.7228394f;  // below: the result rounds to 0; above: inf
+  const float clamped = x < lo ? lo : (x > hi ? hi : x);
+  const float round_magic = 12582912.0f;
+  const float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;  // in [-150, 128]
+  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float er = (p * r) * r + r + 1.0f;
+  const int32_t ni = static_cast<int32_t>(n), half = ni / 2;
+  const int32_t bits1 = (half + 127) << 23, bits2 = (ni - half + 127) << 23;
+  float scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  const float result = (er * scale1) * scale2;
+  return x != x ? x : (x > hi ? INFINITY : (x < lo ? 0.0f : result));
+}
+
+// erf x in float32 as straight-line arithmetic (glibc's erff is a call per element; GELU spends most
+// of its time there), within 3 ulp of the true value. Coefficients fitted for this function by
+// relative least squares on Chebyshev nodes (float rounding, not the fit, dominates the error):
+//   |x| < 1:      erf x = x c0 + x z Q(z), z = x^2, the leading term apart so it is rounded once;
+//   1 <= |x| < 4: erf x = 1 - e^(-x^2) / |x| R(1 / x^2), R in two pieces split at |x| = 2;
+//   |x| >= 4:     erf x = +-1 (erfc 4 = 1.5e-8 is below half an ulp of 1).
+inline float erf_float(float x) {
+  const float a = x < 0 ? -x : x;
+  const float z = a * a;
+  float q = -5.6253959739e-04f;
+  q = q * z + 4.9160233895e-03f;
+  q = q * z - 2.6709949549e-02f;
+  q = q * z + 1.1280130261e-01f;
+  q = q * z - 3.7612319732e-01f;
+  const float small = a * 1.1283791211e+00f + a * (z * q);
+  const float inv = 1.0f / (a < 1.0f ? 1.0f : a), u = inv * inv;
+  float near = 2.2331630130e-02f;  // 1 <= |x| < 2
+  near = near * u - 1.3400467105e-01f;
+  near = near * u + 3.5868992148e-01f;
+  near = near * u - 5.7052430451e-01f;
+  near = near * u + 6.1238717563e-01f;
+  near = near * u - 4.9060408750e-01f;
+  near = near * u + 3.3944993473e-01f;
+  near = near * u - 2.7395826276e-01f;
+  near = near * u + 5.6381625033e-01f;
+  float far = -8.6586024842e-01f;  // 2 <= |x| < 4
+  far = far * u + 1.1149514606e+00f;
+  far = far * u - 7.3278056956e-01f;
+  far = far * u + 3.9655846179e-01f;
+  far = far * u - 2.8088023224e-01f;
+  far = far * u + 5.6416645541e-01f;
+  const float tail = exp_float(-z) * inv * (a < 2.0f ? near : far);
+  const float magnitude = a < 1.0f ? small : (a < 4.0f ? 1.0f - tail : 1.0f);
+  return (x != x || x == 0.0f) ? x : (x < 0 ? -magnitude : magnitude);  // NaN and -0 returned as they are
+}
+
 // log x in float32 for normal x > 0 (Cephes' logf, about 1 ulp): x = m 2^k with m in
 // [sqrt(1/2), sqrt(2)), log m by a degree-9 polynomial in f = m - 1. Only called on arguments in
 // [1, 2] here (softplus); no handling of 0, negatives, infinities or denormals.
