@@ -115,6 +115,38 @@ void sum_long_runs(const T* src, const ReduceGeometry& g, const View& out, int64
   }
 }
 
+// Sum over one strided reduced dim when the outputs are adjacent in memory (a bias gradient: the sum
+// over the rows of [rows, features]). Walking each output's column alone touches a new cache line and
+// often a new page per element; here a block of kColumns outputs advances row by row together, so
+// every row is read sequentially. Each output still adds its elements in row order into a double
+// starting from 0: the bits of the column-at-a-time loop, whatever the blocking or thread count.
+template <typename T>
+void sum_columns(const T* src, const ReduceGeometry& g, const View& out, int64_t outer) {
+  using C = compute_t<T>;
+  constexpr int64_t kColumns = 64;
+  const int64_t width = g.kept_shape.back(), n = g.reduced_shape[0], stride = g.reduced_strides[0];
+  const int64_t out_stride = g.kept_out_strides.back();
+  const Shape groups_shape(g.kept_shape.begin(), g.kept_shape.end() - 1);
+  const Strides groups_in(g.kept_in_strides.begin(), g.kept_in_strides.end() - 1);
+  const Strides groups_out(g.kept_out_strides.begin(), g.kept_out_strides.end() - 1);
+  const int64_t blocks = (width + kColumns - 1) / kColumns;
+  parallel_for(outer / width * blocks, n * kColumns, [&](int64_t begin, int64_t end) {
+    acc_t<T> acc[kColumns];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t group = item / blocks, first = item % blocks * kColumns;
+      const int64_t count = std::min(kColumns, width - first);
+      const T* base = src + offset_of(group, groups_shape, groups_in) + first;
+      for (int64_t c = 0; c < count; ++c) acc[c] = 0;
+      for (int64_t k = 0; k < n; ++k) {
+        const T* row = base + k * stride;
+        for (int64_t c = 0; c < count; ++c) acc[c] += static_cast<C>(row[c]);
+      }
+      T* dst = static_cast<T*>(out.data) + offset_of(group, groups_shape, groups_out) + first * out_stride;
+      for (int64_t c = 0; c < count; ++c) dst[c * out_stride] = T(static_cast<C>(acc[c]));
+    }
+  });
+}
+
 template <typename T>
 void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims) {
   using C = compute_t<T>;
@@ -129,6 +161,11 @@ void reduce_typed(ReduceOp op, const View& in, const View& out, std::span<const 
   if (op == ReduceOp::Sum && contiguous_inner && inner > kSumBlock && outer < omp_get_max_threads() &&
       !omp_in_parallel()) {
     sum_long_runs(src, g, out, outer, inner);
+    return;
+  }
+  if (op == ReduceOp::Sum && g.reduced_shape.size() == 1 && g.reduced_strides[0] != 1 && !g.kept_shape.empty() &&
+      g.kept_in_strides.back() == 1 && g.kept_shape.back() > 1) {
+    sum_columns(src, g, out, outer);
     return;
   }
   parallel_for(outer, inner, [&](int64_t begin, int64_t end) {

@@ -69,3 +69,35 @@ TEST_CASE("the CPU table's allocator entries use the caching CPU allocator",
   cpu.deallocate(p, 1000, Device::cpu());
   CHECK(CpuAllocator::stats().bytes_in_use == in_use);
 }
+
+TEST_CASE("a sum over a strided dim adds each output's elements in order, in double, rounded once",
+          "[backends][kernels][reduce]") {
+  // The contract sum_columns (backends/cpu/reduce.cpp) keeps while it walks 64 outputs row by row:
+  // out[g, c] = round(((0 + x[g, 0, c]) + x[g, 1, c]) + ...), the additions in double.
+  auto expected = [](const Tensor& x) {  // x [G, N, W] reduced over dim 1, as float64
+    const Tensor x64 = x.to(DType::Float64).contiguous();
+    const std::vector<double> v = x64.to_vector<double>();
+    const int64_t G = x.size(0), N = x.size(1), W = x.size(2);
+    std::vector<double> out(G * W);
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t c = 0; c < W; ++c) {
+        double acc = 0;
+        for (int64_t k = 0; k < N; ++k) acc += v[(g * N + k) * W + c];
+        out[g * W + c] = acc;
+      }
+    return from_vector(out, {G, W}).to(x.dtype());  // one rounding to the dtype
+  };
+  for (DType dtype : {DType::Float32, DType::BFloat16, DType::Float64}) {
+    INFO(dtype_name(dtype));
+    Generator gen(11);
+    // values of mixed magnitudes, so that the order of the additions shows in the last bits
+    const Tensor x = (randn({5, 301, 130}, {.dtype = DType::Float64}, &gen) *
+                      exp(randn({5, 301, 130}, {.dtype = DType::Float64}, &gen) * 3.0)).to(dtype);
+    const Tensor got = sum(x, {1});
+    CHECK(got.to(DType::Float64).to_vector<double>() == expected(x).to(DType::Float64).to_vector<double>());
+    // a 2-D bias-gradient shape: the rows of one [rows, features] block
+    const Tensor rows = x[0];
+    CHECK(sum(rows, {0}).to(DType::Float64).to_vector<double>() ==
+          expected(rows.unsqueeze(0)).to(DType::Float64).to_vector<double>());
+  }
+}
