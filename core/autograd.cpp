@@ -134,10 +134,14 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   if (!leaf_->grad) {
     // The first gradient is copied where it may be shared with another leaf (the grad of a + b
     // flows to both), the graph or the user, who may later change .grad in place. A gradient that
-    // nothing else holds or views (its tensor and storage each have one owner: this g) is kept as
-    // it is, saving a parameter-sized copy per step, as PyTorch's AccumulateGrad does.
-    const bool sole_owner = !GradMode::is_enabled() && g.impl_ptr().use_count() == 1 &&
-                            g.storage().use_count() == 1 && !g.requires_grad() && g.is_contiguous() &&
+    // nothing else holds or views (its tensor and storage each have one owner: this g), that ember
+    // allocated, and that fills its storage exactly (no larger buffer kept alive through it) is
+    // kept as it is, saving a parameter-sized copy per step, as PyTorch's AccumulateGrad does.
+    const auto& storage = g.storage();
+    const bool sole_owner = !GradMode::is_enabled() && g.impl_ptr().use_count() == 1 && storage.use_count() == 1 &&
+                            storage->owned() && !g.requires_grad() && g.is_contiguous() &&
+                            g.data_ptr() == storage->data() &&
+                            static_cast<size_t>(g.numel()) * g.element_size() == storage->nbytes() &&
                             g.shape() == leaf.shape();
     if (sole_owner) leaf.set_grad(g);
     else leaf.set_grad(GradMode::is_enabled() ? g.clone() : g.detach().clone());

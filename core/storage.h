@@ -39,6 +39,8 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // False for memory wrapped from elsewhere (from_blob): its owner may still read or free it.
+  bool owned() const { return owned_; }
 
   // Bumped by every in-place write; autograd compares it with the version a saved tensor had.
   uint32_t version() const { return version_.load(std::memory_order_relaxed); }

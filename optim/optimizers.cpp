@@ -21,14 +21,18 @@ Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Ten
 }
 View view_of(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; }
 // The fused kernel's contract (backends/backend.h: adam_step): contiguous, one float32 or float64
-// dtype, one shape. Anything else (16-bit parameters, a state loaded in another dtype) takes the
-// op-by-op path, which promotes as the ops do.
-bool fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
+// dtype, one shape, no two operands in one storage (the kernel reads them as unaliased). Anything
+// else (16-bit parameters, a state loaded in another dtype, a .grad set to a view of the parameter)
+// takes the op-by-op path, which promotes and handles overlap as the ops do.
+bool fusable(std::initializer_list<const Tensor*> operands) {
+  const Tensor& p = **operands.begin();
   if (p.dtype() != DType::Float32 && p.dtype() != DType::Float64) return false;
-  if (!p.is_contiguous()) return false;
-  for (const Tensor* t : others)
+  for (const Tensor* t : operands) {
     if (t->dtype() != p.dtype() || t->device() != p.device() || t->shape() != p.shape() || !t->is_contiguous())
       return false;
+    for (const Tensor* u : operands)
+      if (u != t && u->storage() == t->storage()) return false;
+  }
   return true;
 }
 }  // namespace
@@ -102,7 +106,7 @@ void Adam::step() {
       Tensor& v = buffer(state, "exp_avg_sq", p);
       Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
       const Backend& kernels = backend(p.device());
-      if (fused_ && kernels.adam_step && fusable(p, {&g, &m, &v}) && (!vmax || fusable(p, {vmax}))) {
+      if (fused_ && kernels.adam_step && (vmax ? fusable({&p, &g, &m, &v, vmax}) : fusable({&p, &g, &m, &v}))) {
         const AdamSpec spec{.beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd, .decay_factor = 1 - lr * wd,
                             .decoupled = decoupled_weight_decay_, .amsgrad = amsgrad,
                             .step_size = -lr / (1 - std::pow(b1, t)), .bias2_sqrt = std::sqrt(1 - std::pow(b2, t))};

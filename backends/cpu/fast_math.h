@@ -11,14 +11,11 @@
 
 namespace ember::cpu::EMBER_CPU_ISA {
 
-// e^x in float32 as straight-line arithmetic the compiler vectorises (glibc's expf is a call per
-// element, a fifth of the kernel's time): x = n ln2 + r with |r| <= ln2 / 2, e^r by Cephes' degree-6
-// polynomial (about 1 ulp), 2^n built in the exponent bits. No libm call and no fused multiply-add
-// (the kernels build with -ffp-contract=off), so every instruction set gives the same bits.
-// exp(-inf) and anything below ln(FLT_MIN) is 0; NaN stays NaN; large x saturates at e^88.7.
-inline float exp_float(float x) {
-  const float lo = -87.33654f, hi = 88.72283f;
-  const float clamped = x < lo ? lo : (x > hi ? hi : x);
+// e^x = 2^n e^r for x already clamped to a finite range: x = n ln2 + r with |r| <= ln2 / 2 (ln2 in
+// two parts, so r is exact), e^r by Cephes' degree-6 polynomial (about 1 ulp). Returns e^r and n.
+// No libm call and no fused multiply-add (the kernels build with -ffp-contract=off), so every
+// instruction set gives the same bits.
+inline float exp_reduced(float clamped, int32_t& n_out) {
   const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer (ties to even)
   const float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;
   const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
@@ -28,11 +25,25 @@ inline float exp_float(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float er = (p * r) * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  const float result = er * scale;
+  n_out = static_cast<int32_t>(n);
+  return (p * r) * r + r + 1.0f;
+}
+inline float power_of_two(int32_t n) {  // 2^n for -126 <= n <= 127 (128 gives inf)
+  const int32_t bits = (n + 127) << 23;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// e^x in float32 as straight-line arithmetic the compiler vectorises (glibc's expf is a call per
+// element, a fifth of the kernel's time), for the fused kernels: exp(-inf) and anything below
+// ln(FLT_MIN) is 0; NaN stays NaN; large x saturates at e^88.7.
+inline float exp_float(float x) {
+  const float lo = -87.33654f, hi = 88.72283f;
+  const float clamped = !(x >= lo) ? lo : (x > hi ? hi : x);  // NaN clamped too: no NaN reaches the int conversion
+  int32_t n;
+  const float er = exp_reduced(clamped, n);
+  const float result = er * power_of_two(n);
   return x != x ? x : (x < lo ? 0.0f : result);
 }
 template <class Acc>
@@ -43,27 +54,15 @@ inline Acc exp_acc(Acc x) {
 
 // e^x in float32 with the full range of libm's expf, for the elementwise exp (exp_float above saturates
 // and flushes to 0, which its kernels rely on): +inf above ln(FLT_MAX), subnormal results down to
-// e^-103.97, 0 below, NaN stays NaN. 2^n is applied as two normal powers of two, so a subnormal
-// result is rounded once, by the last multiplication. Same polynomial as exp_float (about 1 ulp).
+// e^-103.97, 0 below, NaN stays NaN. 2^n (n in [-150, 128]) is applied as two normal powers of two,
+// so a subnormal result is rounded once, by the last multiplication.
 inline float exp_float_full(float x) {
   const float lo = -103.972084f, hi = 88.7228394f;  // below: the result rounds to 0; above: inf
-  const float clamped = x < lo ? lo : (x > hi ? hi : x);
-  const float round_magic = 12582912.0f;
-  const float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;  // in [-150, 128]
-  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float er = (p * r) * r + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n), half = ni / 2;
-  const int32_t bits1 = (half + 127) << 23, bits2 = (ni - half + 127) << 23;
-  float scale1, scale2;
-  std::memcpy(&scale1, &bits1, sizeof scale1);
-  std::memcpy(&scale2, &bits2, sizeof scale2);
-  const float result = (er * scale1) * scale2;
+  const float clamped = !(x >= lo) ? lo : (x > hi ? hi : x);  // NaN clamped too: no NaN reaches the int conversion
+  int32_t n;
+  const float er = exp_reduced(clamped, n);
+  const int32_t half = n / 2;
+  const float result = (er * power_of_two(half)) * power_of_two(n - half);
   return x != x ? x : (x > hi ? INFINITY : (x < lo ? 0.0f : result));
 }
 

@@ -115,6 +115,28 @@ TEST_CASE("a first gradient shared with anything else is copied into .grad", "[a
     CHECK(h.grad().to_vector<double>() == std::vector<double>{2, 2, 2, 2});
     CHECK(x.grad().to_vector<double>() == std::vector<double>{12, 12, 12, 12});
   }
+  SECTION("a gradient in memory the user owns") {
+    // A hook hands AccumulateGrad a tensor wrapping the user's buffer, which nothing else holds.
+    std::vector<double> buffer = {7, 8};
+    Tensor w = f64({1, 2}).requires_grad_();
+    w.register_hook([&](const Tensor&) {
+      return from_blob(buffer.data(), std::vector<int64_t>{2}, DType::Float64);
+    });
+    (w * 3.0).sum().backward();
+    w.grad().add_(f64({1, 1}));
+    CHECK(buffer == std::vector<double>{7, 8});
+    CHECK(w.grad().to_vector<double>() == std::vector<double>{8, 9});
+  }
+  SECTION("a gradient that is a slice of a larger buffer") {
+    // cat's backward gives each input a narrow view of one gradient; the last leaf to receive its
+    // view is the storage's only holder, but keeping the view would keep the whole buffer alive.
+    Tensor a = randn({1000}).requires_grad_(), b = randn({1000}).requires_grad_(), c = randn({4}).requires_grad_();
+    (cat({a, b, c}, 0) * 2.0).sum().backward();
+    for (const Tensor* leaf : {&a, &b, &c}) {
+      INFO("leaf of " << leaf->numel());
+      CHECK(static_cast<size_t>(leaf->grad().numel()) * leaf->grad().element_size() == leaf->grad().storage()->nbytes());
+    }
+  }
   SECTION("gradients that view one storage") {
     // The sum's gradient g flows through two unsqueeze backwards, each a view of g's storage: one to
     // x (through a reshape), one to z. At most one of them may keep that storage.

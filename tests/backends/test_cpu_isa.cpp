@@ -352,21 +352,24 @@ TEST_CASE("every instruction set gives the baseline's bits: fused causal linear 
 TEST_CASE("every instruction set gives the baseline's bits: the fused Adam step", "[cpu-isa][optim]") {
   for (DType dtype : {DType::Float32, DType::Float64})
     for (bool decoupled : {false, true})
-      for (bool amsgrad : {false, true}) {
-        const Tensor grad = varied({41, 37}, dtype, 1);
-        const Tensor param0 = varied({41, 37}, dtype, 2), m0 = varied({41, 37}, dtype, 3);
-        const Tensor v0 = abs(varied({41, 37}, dtype, 4)), vmax0 = abs(varied({41, 37}, dtype, 5));
-        const AdamSpec spec{.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01, .decay_factor = 1 - 1e-3 * 0.01,
-                            .decoupled = decoupled, .amsgrad = amsgrad, .step_size = -1e-3 / (1 - 0.9 * 0.9),
-                            .bias2_sqrt = std::sqrt(1 - 0.999 * 0.999)};
-        const int compared = compare_levels(fmt::format("adam_step {} decoupled {} amsgrad {}", dtype, decoupled, amsgrad),
-                                            [&](const Backend& b) {
-                                              std::vector<Tensor> state = {param0.clone(), m0.clone(), v0.clone(), vmax0.clone()};
-                                              b.adam_step(view_of(state[0]), view_of(grad), view_of(state[1]),
-                                                          view_of(state[2]), amsgrad ? view_of(state[3]) : View{}, spec);
-                                              return state;
-                                            },
-                                            /*any_nan_payload=*/true);
-        CHECK(compared == 1);
-      }
+      for (bool amsgrad : {false, true})
+        for (double weight_decay : {0.0, 0.01}) {
+          const Tensor grad = varied({41, 37}, dtype, 1);
+          const Tensor param0 = varied({41, 37}, dtype, 2), m0 = varied({41, 37}, dtype, 3);
+          const Tensor v0 = abs(varied({41, 37}, dtype, 4)), vmax0 = abs(varied({41, 37}, dtype, 5));
+          const AdamSpec spec{.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = weight_decay,
+                              .decay_factor = 1 - 1e-3 * weight_decay,
+                              .decoupled = decoupled, .amsgrad = amsgrad, .step_size = -1e-3 / (1 - 0.9 * 0.9),
+                              .bias2_sqrt = std::sqrt(1 - 0.999 * 0.999)};
+          const int compared = compare_levels(fmt::format("adam_step {} decoupled {} amsgrad {} weight decay {}", dtype,
+                                                          decoupled, amsgrad, weight_decay),
+                                              [&](const Backend& b) {
+                                                std::vector<Tensor> state = {param0.clone(), m0.clone(), v0.clone(), vmax0.clone()};
+                                                b.adam_step(view_of(state[0]), view_of(grad), view_of(state[1]),
+                                                            view_of(state[2]), amsgrad ? view_of(state[3]) : View{}, spec);
+                                                return state;
+                                              },
+                                              /*any_nan_payload=*/true);
+          CHECK(compared == 1);
+        }
 }
