@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ember/backends/backend.h>
+#include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
 namespace ember::optim {
@@ -19,7 +20,6 @@ Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Ten
   if (!t.defined()) t = zeros_like(like);
   return t;
 }
-View view_of(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; }
 // The fused kernel's contract (backends/backend.h: adam_step): contiguous, one float32 or float64
 // dtype, one shape, no two operands in one storage (the kernel reads them as unaliased). Anything
 // else (16-bit parameters, a state loaded in another dtype, a .grad set to a view of the parameter)
@@ -105,23 +105,23 @@ void Adam::step() {
       Tensor& m = buffer(state, "exp_avg", p);
       Tensor& v = buffer(state, "exp_avg_sq", p);
       Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
+      const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t), decay_factor = 1 - lr * wd;
       const Backend& kernels = backend(p.device());
       if (fused_ && kernels.adam_step && (vmax ? fusable({&p, &g, &m, &v, vmax}) : fusable({&p, &g, &m, &v}))) {
-        const AdamSpec spec{.beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd, .decay_factor = 1 - lr * wd,
+        const AdamSpec spec{.beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = wd, .decay_factor = decay_factor,
                             .decoupled = decoupled_weight_decay_, .amsgrad = amsgrad,
-                            .step_size = -lr / (1 - std::pow(b1, t)), .bias2_sqrt = std::sqrt(1 - std::pow(b2, t))};
-        kernels.adam_step(view_of(p), view_of(g), view_of(m), view_of(v), vmax ? view_of(*vmax) : View{}, spec);
+                            .step_size = -lr / bias1, .bias2_sqrt = std::sqrt(bias2)};
+        kernels.adam_step(kview(p), kview(g), kview(m), kview(v), vmax ? kview(*vmax) : View{}, spec);
         for (Tensor* written : {&p, &m, &v, vmax})
           if (written) written->storage()->bump_version();
         continue;
       }
       if (wd != 0) {
-        if (decoupled_weight_decay_) p.mul_(1 - lr * wd);
+        if (decoupled_weight_decay_) p.mul_(decay_factor);
         else g = g + p * wd;
       }
       m.mul_(b1).add_(g * (1 - b1));
       v.mul_(b2).add_(g * g * (1 - b2));
-      const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t);
       Tensor second = v;
       if (amsgrad) {
         vmax->copy_(maximum(*vmax, v));
