@@ -4,15 +4,21 @@
 //   name  median_ms  min_ms  max_ms  [key=value ...]
 // The median is the figure to compare: on a shared machine the mean is dragged by the slow
 // outliers that other work causes, and the min is luck.
+// With EMBER_BENCH_PROFILE=1 (or =shape, to key ops by input shape too), 5 more steps run under
+// ember::profiler and the op table goes to stderr: where a case's time goes.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <ember/core/profiler.h>
 
 namespace ember::bench {
 
@@ -35,6 +41,11 @@ Timing time_steps(Step&& step, TimingOptions options = {}) {
     step();
     elapsed =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  if (const char* profile = std::getenv("EMBER_BENCH_PROFILE"); profile && *profile && std::strcmp(profile, "0") != 0) {
+    profiler::Profile p({.by_shape = std::strcmp(profile, "shape") == 0});
+    for (int i = 0; i < 5; ++i) step();
+    std::fprintf(stderr, "%s", p.summary(40).c_str());
   }
   std::sort(ms.begin(), ms.end());
   const size_t n = ms.size();

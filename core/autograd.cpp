@@ -1,4 +1,5 @@
 #include <ember/core/autograd.h>
+#include <ember/core/profiler.h>
 
 #include <algorithm>
 #include <atomic>
@@ -322,6 +323,7 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
           bool prev = std::exchange(in_backward_formula, true);
           ~FormulaScope() { in_backward_formula = prev; }
         } scope;
+        profiler::Range range(node->name(), "_backward", grads.empty() ? nullptr : &grads[0]);
         outputs = node->apply(std::move(grads));
       }
       if (AnomalyMode::is_enabled()) check_backward_anomaly(*node, outputs);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <ember/core/autograd.h>
+#include <ember/core/profiler.h>
 #include <ember/core/tensor.h>
 
 namespace ember {
@@ -114,6 +115,11 @@ inline void collect_edges(std::vector<Edge>& edges, const std::vector<Tensor>& t
   for (const Tensor& t : ts) collect_edges(edges, t);
 }
 void check_forward_anomaly(const char* op, const Tensor& out);
+inline const Tensor* first_tensor() { return nullptr; }
+template <class... Rest>
+const Tensor* first_tensor(const Tensor& t, const Rest&...) { return &t; }
+template <class... Rest>
+const Tensor* first_tensor(const std::vector<Tensor>& ts, const Rest&...) { return ts.empty() ? nullptr : &ts[0]; }
 }  // namespace detail
 
 // Inputs are Tensors or std::vector<Tensor>s (for ops like cat); each Tensor is one next edge.
@@ -122,6 +128,7 @@ template <class Op, class... Inputs>
 auto apply(Op op, const Inputs&... inputs) {
   using Out = decltype(op.forward(std::declval<Ctx&>(), inputs...));
   constexpr size_t kOutputs = OutputCount<Out>::value;
+  profiler::Range range(op_name(op), "", detail::first_tensor(inputs...));
   if (!GradMode::is_enabled() || !(detail::needs_grad(inputs) || ...)) {
     Ctx ctx(nullptr);
     Out out = op.forward(ctx, inputs...);

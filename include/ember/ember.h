@@ -14,6 +14,7 @@
 #include <ember/core/functional.h>
 #include <ember/core/generator.h>
 #include <ember/core/info.h>
+#include <ember/core/profiler.h>
 #include <ember/core/tensor.h>
 
 // Every op, and ops/op.h for writing new ones.
