@@ -24,9 +24,12 @@ struct View {
   int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
 };
 
+// Gelu(x) = x Phi(x) and GeluDerivative(x) = Phi(x) + x phi(x), with Phi(x) = (1 + erf(x / sqrt 2)) / 2
+// the normal CDF and phi its density: GELU forward and backward in one pass each, computed in float
+// for 16-bit inputs and rounded once.
 enum class UnaryOp : uint8_t {
   Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf,
-  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf
+  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf, Gelu, GeluDerivative
 };
 // On integer dtypes Div rounds down (floor_divide), Remainder takes the sign of the divisor, and a
 // zero divisor gives 0 (ops/ raises before calling a kernel with one).
@@ -205,6 +208,32 @@ struct Backend {
   // nullptr where a backend has none (optim/ then runs the op-by-op update).
   void (*adam_step)(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
                     const View& max_exp_avg_sq, const AdamSpec& spec);
+  // Softmax along the last dim of contiguous rows (in and out one shape and dtype, float32 or
+  // float64): out = e^(in - m) / sum e^(in - m), m the row's maximum (NaN if the row has one), taken
+  // as 0 where it is infinite. So a row of -inf gives 0 / 0 = NaN, as the composite and PyTorch do,
+  // unless empty_rows_zero (attention's rows with no allowed key), which gives zeros. nullptr where a
+  // backend has none (ops/ then runs the composite).
+  void (*softmax_forward)(const View& in, const View& out, bool empty_rows_zero);
+  // Its backward: grad_in = y (grad_out - sum(grad_out y)) per row; contiguous, one shape and dtype.
+  void (*softmax_backward)(const View& y, const View& grad_out, const View& grad_in);
+  // Layer normalisation over the last dim of contiguous rows x [rows, n], float32 or float64; weight
+  // and bias [n] in x's dtype, or data == nullptr for none. Writes mean and rstd [rows] (x's dtype) and
+  //   y = (x - mean) * rstd * weight + bias,   rstd = 1 / sqrt(mean((x - mean)^2) + eps).
+  // nullptr where a backend has none (ops/ then runs the composite).
+  void (*layer_norm_forward)(const View& x, const View& weight, const View& bias, double eps, const View& y,
+                             const View& mean, const View& rstd);
+  // Its backward from grad_y [rows, n] and the forward's mean and rstd: grad_x [rows, n] =
+  // rstd (gw - mean(gw) - xhat mean(gw xhat)), gw = grad_y weight, xhat = (x - mean) rstd; and where
+  // their data is set, grad_weight = sum over rows of grad_y xhat, grad_bias = sum of grad_y, [n]
+  // each (summed over fixed blocks of rows, so the thread count never changes the bits).
+  void (*layer_norm_backward)(const View& grad_y, const View& x, const View& weight, const View& mean,
+                              const View& rstd, const View& grad_x, const View& grad_weight, const View& grad_bias);
+  // Rotary position embedding: x [..., n, d] (any strides, one floating dtype, d even), cos and sin
+  // [n, d / 2] (contiguous, x's dtype), out contiguous like x. With x1, x2 the halves of the last dim,
+  //   out1 = x1 cos - x2 sin,   out2 = x2 cos + x1 sin,
+  // each product and each sum rounded to the dtype, as separate kernels would round them. nullptr
+  // where a backend has none (ops/ then runs the six binary kernels).
+  void (*rotary)(const View& x, const View& cos, const View& sin, const View& out);
 };
 
 const Backend& backend(Device device);

@@ -50,7 +50,7 @@ Tensor gelu(const Tensor& x, const char* approximate) {
   }
   EMBER_CHECK(std::strcmp(approximate, "none") == 0, "gelu", "approximate must be \"none\" or \"tanh\", got \"{}\"",
               approximate);
-  return 0.5 * x * (1 + erf(x * (1 / std::numbers::sqrt2)));  // x Phi(x)
+  return detail::gelu_primitive(x);  // x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
 }
 
 Tensor silu(const Tensor& x) { return x * sigmoid(x); }

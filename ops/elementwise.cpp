@@ -166,6 +166,11 @@ struct Unary {
       case UnaryOp::Relu: return {where(gt(s, Scalar(0)), g, Scalar(0))};
       case UnaryOp::Erf: return {g * (2 / std::sqrt(std::numbers::pi)) * exp(neg(s * s))};
       case UnaryOp::Reciprocal: return {neg(g) * s * s};                // -1/x^2 = -y^2
+      case UnaryOp::Gelu: return {g * apply(Unary{"gelu_derivative", UnaryOp::GeluDerivative}, s)};
+      case UnaryOp::GeluDerivative: {  // d/dx (Phi + x phi) = 2 phi + x phi' = phi (2 - x^2)
+        const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * s * s);
+        return {g * phi * (2 - s * s)};
+      }
       // GCOVR_EXCL_START: every op that records this node has a rule above.
       default: EMBER_FAIL(display_name, "is not differentiable");
       // GCOVR_EXCL_STOP
@@ -464,4 +469,5 @@ Tensor operator>=(const Tensor& a, Scalar b) { return ge(a, b); }
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x) { return apply(Unary{"relu", UnaryOp::Relu}, x); }
 Tensor sigmoid_primitive(const Tensor& x) { return apply(Unary{"sigmoid", UnaryOp::Sigmoid}, x); }
+Tensor gelu_primitive(const Tensor& x) { return apply(Unary{"gelu", UnaryOp::Gelu}, x); }
 }  // namespace ember::detail

@@ -25,4 +25,5 @@
 namespace ember::detail {
 Tensor relu_primitive(const Tensor& x);
 Tensor sigmoid_primitive(const Tensor& x);
+Tensor gelu_primitive(const Tensor& x);  // x Phi(x), the exact (erf) GELU, one kernel each way
 }  // namespace ember::detail

@@ -565,6 +565,39 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   return cat(parts, d);
 }
 
+namespace {
+
+// split's node: one recorded op for all the pieces, whose backward concatenates their gradients
+// (zeros where a piece got none). As one narrow per piece, each piece's backward would write its
+// gradient into a zero tensor of x's size and add them up: for a packed q/k/v projection, three
+// full-size zero fills, three scatters and two sums where one concatenation does.
+class SplitNode final : public Node {
+ public:
+  explicit SplitNode(int64_t dim) : dim_(dim) {}
+  const char* name() const override { return "split"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    bool any = false;
+    for (const Tensor& g : grads) any = any || g.defined();
+    if (!any) return {Tensor()};
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!grads[i].defined())
+        grads[i] = zeros(outputs[i].shape, {.dtype = outputs[i].dtype, .device = outputs[i].device});
+    return {cat(grads, dim_)};
+  }
+
+ private:
+  int64_t dim_;
+};
+
+void record_split(const Tensor& x, std::vector<Tensor>& pieces, int64_t dim) {
+  if (!GradMode::is_enabled() || !x.requires_grad() || pieces.empty()) return;
+  auto node = std::make_shared<SplitNode>(dim);
+  node->next_edges.push_back(autograd::gradient_edge(x));
+  for (size_t i = 0; i < pieces.size(); ++i) autograd::set_history(pieces[i], node, static_cast<uint32_t>(i));
+}
+
+}  // namespace
+
 std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> sizes, int64_t dim) {
   const int64_t d = normalize_dim("split", dim, x.dim());
   int64_t total = 0;
@@ -576,10 +609,14 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> s
               total, d, x.size(d));
   std::vector<Tensor> out;
   int64_t at = 0;
-  for (int64_t s : sizes) {
-    out.push_back(narrow(x, d, at, s));
-    at += s;
+  {
+    NoGradGuard plain_views;  // the slices themselves are not recorded; one node stands for all
+    for (int64_t s : sizes) {
+      out.push_back(narrow(x, d, at, s));
+      at += s;
+    }
   }
+  record_split(x, out, d);
   return out;
 }
 

@@ -78,6 +78,10 @@ C apply_unary(UnaryOp op, C x) {
       return x < 0 ? e * r : r;
     }
     if (op == UnaryOp::Erf) return erf_float(x);
+    if (op == UnaryOp::Gelu) return x * (0.5f * (1.0f + erf_float(x * 0.70710678118654752440f)));
+    if (op == UnaryOp::GeluDerivative)
+      return 0.5f * (1.0f + erf_float(x * 0.70710678118654752440f)) +
+             x * (0.39894228040143267794f * exp_float_full(-0.5f * x * x));
   }
   if constexpr (std::is_floating_point_v<C>) {
     switch (op) {
@@ -100,6 +104,10 @@ C apply_unary(UnaryOp op, C x) {
       case UnaryOp::Floor: return std::floor(x);
       case UnaryOp::Ceil: return std::ceil(x);
       case UnaryOp::Round: return std::nearbyint(x);  // ties to even, like torch.round
+      case UnaryOp::Gelu: return x * (C(0.5) * (C(1) + std::erf(x * C(0.70710678118654752440))));
+      case UnaryOp::GeluDerivative:  // Phi(x) + x phi(x)
+        return C(0.5) * (C(1) + std::erf(x * C(0.70710678118654752440))) +
+               x * (C(0.39894228040143267794) * std::exp(C(-0.5) * x * x));
       default: break;  // GCOVR_EXCL_LINE: only called for the ops above
     }
   } else {
@@ -150,6 +158,7 @@ void unary_dispatch(UnaryOp op, const View& in, const View& out) {
         EMBER_UNARY_CASE(Exp) EMBER_UNARY_CASE(Log) EMBER_UNARY_CASE(Log1p) EMBER_UNARY_CASE(Expm1)
         EMBER_UNARY_CASE(Sqrt) EMBER_UNARY_CASE(Rsqrt) EMBER_UNARY_CASE(Sin) EMBER_UNARY_CASE(Cos)
         EMBER_UNARY_CASE(Tanh) EMBER_UNARY_CASE(Sigmoid) EMBER_UNARY_CASE(Erf) EMBER_UNARY_CASE(Reciprocal)
+        EMBER_UNARY_CASE(Gelu) EMBER_UNARY_CASE(GeluDerivative)
         default: break;  // GCOVR_EXCL_LINE: every op has its case above
       }
     }

@@ -1,5 +1,6 @@
 // CPU gather/scatter/index kernels and the Philox random fill. Indices were bounds-checked by ops/
 // (with index_range below) before any kernel reads through them.
+#include <algorithm>
 #include <cmath>
 
 #include <ember/backends/cpu/kernels.h>
@@ -111,8 +112,68 @@ void scatter_add(const View& out, int64_t dim, const View& index, const View& sr
   });
 }
 
+// Contiguous in and out viewed as [outer, size along dim, inner]: the rows of `inner` elements that
+// index_select copies and index_add adds. An embedding's lookup is one such row per token. (These
+// are separate functions from the element paths so that each stays small enough for GCC to inline
+// SmallVector's constructor: an outlined copy would be named outside this namespace, where
+// tests/install looks for instructions the baseline CPU lacks.)
+struct RowGeometry {
+  int64_t outer = 1, inner = 1;
+};
+RowGeometry rows_around(const View& v, int64_t dim) {
+  RowGeometry g;
+  for (int64_t d = 0; d < dim; ++d) g.outer *= v.shape[d];
+  for (int64_t d = dim + 1; d < v.ndim(); ++d) g.inner *= v.shape[d];
+  return g;
+}
+
+template <typename T>
+void select_rows(const View& in, int64_t dim, const View& index, const View& out) {
+  const int64_t* idx = static_cast<const int64_t*>(index.data);
+  const T* src = static_cast<const T*>(in.data);
+  T* dst = static_cast<T*>(out.data);
+  const auto [outer, inner] = rows_around(out, dim);
+  const int64_t picked = out.shape[dim], available = in.shape[dim];
+  const int64_t index_stride = index.ndim() ? index.strides[0] : 0;
+  parallel_for(outer * picked, inner + 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t o = r / picked, j = r % picked;
+      const T* from = src + (o * available + idx[j * index_stride]) * inner;
+      std::copy(from, from + inner, dst + r * inner);
+    }
+  });
+}
+
+// Whole rows added in index order, as the element path adds them, so the bits are the same; the
+// threads split the columns, each walking every row, so repeated indices never race.
+template <typename T>
+void add_rows(const View& out, int64_t dim, const View& index, const View& src) {
+  using C = compute_t<T>;
+  const int64_t* idx = static_cast<const int64_t*>(index.data);
+  const T* s = static_cast<const T*>(src.data);
+  T* dst = static_cast<T*>(out.data);
+  const auto [outer, inner] = rows_around(src, dim);
+  const int64_t picked = src.shape[dim], available = out.shape[dim];
+  const int64_t index_stride = index.ndim() ? index.strides[0] : 0;
+  const int64_t column_blocks = (inner + 63) / 64;
+  parallel_for(outer * column_blocks, 64 * picked, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t o = b / column_blocks, c0 = (b % column_blocks) * 64, c1 = std::min(inner, c0 + 64);
+      for (int64_t j = 0; j < picked; ++j) {
+        T* __restrict to = dst + (o * available + idx[j * index_stride]) * inner;
+        const T* __restrict from = s + (o * picked + j) * inner;
+        for (int64_t c = c0; c < c1; ++c) to[c] = T(static_cast<C>(static_cast<C>(to[c]) + static_cast<C>(from[c])));
+      }
+    }
+  });
+}
+
 // out.select(dim, j) = in.select(dim, index[j])
 void index_select(const View& in, int64_t dim, const View& index, const View& out) {
+  if (is_contiguous_view(in) && is_contiguous_view(out)) {
+    visit_dtype(out.dtype, [&](auto tag) { select_rows<decltype(tag)>(in, dim, index, out); });
+    return;
+  }
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
     const int64_t* idx = static_cast<const int64_t*>(index.data);
@@ -133,6 +194,10 @@ void index_select(const View& in, int64_t dim, const View& index, const View& ou
 
 // out.select(dim, index[j]) += src.select(dim, j). Sequential: indices may repeat.
 void index_add(const View& out, int64_t dim, const View& index, const View& src) {
+  if (is_contiguous_view(out) && is_contiguous_view(src)) {
+    visit_dtype(out.dtype, [&](auto tag) { add_rows<decltype(tag)>(out, dim, index, src); });
+    return;
+  }
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
     using C = compute_t<T>;

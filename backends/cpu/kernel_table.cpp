@@ -39,6 +39,11 @@ const Backend& kernel_table() {
       .selective_scan_backward = selective_scan_backward,
       .fft = fft,
       .adam_step = adam_step,
+      .softmax_forward = softmax_forward,
+      .softmax_backward = softmax_backward,
+      .layer_norm_forward = layer_norm_forward,
+      .layer_norm_backward = layer_norm_backward,
+      .rotary = rotary,
   };
   return table;
 }

@@ -48,6 +48,13 @@ void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScan
                              const View& checkpoints, const View& grad_out, const View& grad_last_state,
                              const SelectiveScanTensors& grads);
 void fft(const View& in, const View& out, bool inverse);
+void softmax_forward(const View& in, const View& out, bool empty_rows_zero);
+void softmax_backward(const View& y, const View& grad_out, const View& grad_in);
+void layer_norm_forward(const View& x, const View& weight, const View& bias, double eps, const View& y,
+                        const View& mean, const View& rstd);
+void layer_norm_backward(const View& grad_y, const View& x, const View& weight, const View& mean, const View& rstd,
+                         const View& grad_x, const View& grad_weight, const View& grad_bias);
+void rotary(const View& x, const View& cos, const View& sin, const View& out);
 
 // The Backend of these kernels (kernel_table.cpp).
 const Backend& kernel_table();

@@ -16,7 +16,7 @@ namespace ember {
 namespace cuda {
 namespace {
 
-static_assert(static_cast<int>(UnaryOp::IsInf) == static_cast<int>(KUnary::IsInf));
+static_assert(static_cast<int>(UnaryOp::GeluDerivative) == static_cast<int>(KUnary::GeluDerivative));
 static_assert(static_cast<int>(BinaryOp::LogicalXor) == static_cast<int>(KBinary::LogicalXor));
 static_assert(static_cast<int>(ReduceOp::ArgMin) == static_cast<int>(KReduce::ArgMin));
 static_assert(static_cast<int>(RandomKind::Bits) == static_cast<int>(KRandom::Bits));
@@ -430,6 +430,47 @@ void adam_step(const View& param, const View& grad, const View& exp_avg, const V
   check_launch(op, dev);
 }
 
+void check_rows(const char* op, DType dtype) {
+  EMBER_CHECK(dtype == DType::Float32 || dtype == DType::Float64, op, "expected float32 or float64 rows, got {}", dtype);
+}
+// An optional operand (weight, bias, a gradient not wanted): absent when its data is null.
+KView optional_kv(const View& v) { return v.data ? kv(v) : KView{}; }
+
+void softmax_forward(const View& in, const View& out, bool empty_rows_zero) {
+  check_rows("softmax", in.dtype);
+  if (in.numel() == 0) return;
+  const int dev = prepare("softmax", {&in, &out});
+  launch_softmax(kv(in), kv(out), empty_rows_zero, stream(dev));
+  check_launch("softmax", dev);
+}
+
+void softmax_backward(const View& y, const View& grad_out, const View& grad_in) {
+  check_rows("softmax_backward", y.dtype);
+  if (y.numel() == 0) return;
+  const int dev = prepare("softmax_backward", {&y, &grad_out, &grad_in});
+  launch_softmax_backward(kv(y), kv(grad_out), kv(grad_in), stream(dev));
+  check_launch("softmax_backward", dev);
+}
+
+void layer_norm_forward(const View& x, const View& weight, const View& bias, double eps, const View& y,
+                        const View& mean, const View& rstd) {
+  check_rows("layer_norm", x.dtype);
+  if (x.numel() == 0) return;
+  const int dev = prepare("layer_norm", {&x, &y, &mean, &rstd});
+  launch_layer_norm(kv(x), optional_kv(weight), optional_kv(bias), eps, kv(y), kv(mean), kv(rstd), stream(dev));
+  check_launch("layer_norm", dev);
+}
+
+void layer_norm_backward(const View& grad_y, const View& x, const View& weight, const View& mean, const View& rstd,
+                         const View& grad_x, const View& grad_weight, const View& grad_bias) {
+  check_rows("layer_norm_backward", x.dtype);
+  if (x.numel() == 0) return;
+  const int dev = prepare("layer_norm_backward", {&grad_y, &x, &mean, &rstd, &grad_x});
+  launch_layer_norm_backward(kv(grad_y), kv(x), optional_kv(weight), kv(mean), kv(rstd), kv(grad_x),
+                             optional_kv(grad_weight), optional_kv(grad_bias), stream(dev));
+  check_launch("layer_norm_backward", dev);
+}
+
 }  // namespace
 
 // In cuda_matmul.cpp.
@@ -475,6 +516,11 @@ const Backend& backend_table() {
       .selective_scan_backward = cuda::selective_scan_backward,
       .fft = cuda::fft,
       .adam_step = cuda::adam_step,
+      .softmax_forward = cuda::softmax_forward,
+      .softmax_backward = cuda::softmax_backward,
+      .layer_norm_forward = cuda::layer_norm_forward,
+      .layer_norm_backward = cuda::layer_norm_backward,
+      .rotary = nullptr,
   };
   return table;
 }

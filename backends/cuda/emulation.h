@@ -174,6 +174,7 @@ T shuffle_down(T value, unsigned offset) {
 // Device code calls the math functions unqualified, with float overloads (expf is exp of a float),
 // and min/max on integers.
 using std::exp;
+using std::isinf;
 using std::isnan;
 using std::log;
 using std::log1p;

@@ -37,7 +37,7 @@ struct KView {
 // between them are checked with static_asserts in cuda_backend.cpp.
 enum class KUnary : uint8_t {
   Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf,
-  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf
+  Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf, Gelu, GeluDerivative
 };
 enum class KBinary : uint8_t {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
@@ -151,5 +151,17 @@ struct KAdam {
 };
 void launch_adam_step(const KView& param, const KView& grad, const KView& exp_avg, const KView& exp_avg_sq,
                       const KView& max_exp_avg_sq, const KAdam& spec, cudaStream_t stream);
+
+// ---- kernels_rows.cu
+// Softmax and layer normalisation over the last dim of contiguous rows, float32 or float64
+// (backends/backend.h: softmax_forward/backward, layer_norm_forward/backward); absent weight, bias,
+// grad_weight or grad_bias have data == nullptr.
+void launch_softmax(const KView& in, const KView& out, bool empty_rows_zero, cudaStream_t stream);
+void launch_softmax_backward(const KView& y, const KView& grad_out, const KView& grad_in, cudaStream_t stream);
+void launch_layer_norm(const KView& x, const KView& weight, const KView& bias, double eps, const KView& y,
+                       const KView& mean, const KView& rstd, cudaStream_t stream);
+void launch_layer_norm_backward(const KView& grad_y, const KView& x, const KView& weight, const KView& mean,
+                                const KView& rstd, const KView& grad_x, const KView& grad_weight,
+                                const KView& grad_bias, cudaStream_t stream);
 
 }  // namespace ember::cuda

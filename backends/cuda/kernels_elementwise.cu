@@ -104,6 +104,10 @@ __device__ __forceinline__ C apply_unary(KUnary op, C x) {
       case KUnary::Floor: return d_floor(x);
       case KUnary::Ceil: return d_ceil(x);
       case KUnary::Round: return d_rint(x);
+      case KUnary::Gelu: return x * (C(0.5) * (C(1) + d_erf(x * C(0.70710678118654752440))));
+      case KUnary::GeluDerivative:  // Phi(x) + x phi(x)
+        return C(0.5) * (C(1) + d_erf(x * C(0.70710678118654752440))) +
+               x * (C(0.39894228040143267794) * d_exp(C(-0.5) * x * x));
       default: return x;  // the C++ side refuses the rest before launching
     }
   } else {

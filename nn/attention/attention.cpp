@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <ember/backends/backend.h>
+#include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
 namespace ember::nn {
@@ -30,6 +32,39 @@ Tensor cached_mask(int64_t m, int64_t offset, int64_t window, Device device) {
   return allowed;
 }
 
+// Rotary embedding as one primitive: y1 = x1 c - x2 s, y2 = x2 c + x1 s on the halves of the last dim,
+// in one kernel where the backend has one, else each product and sum written straight into its half
+// of the output by the binary kernels. The rotation is linear and its
+// adjoint is the rotation by minus the angle, so backward is this op again with sin negated (and so
+// differentiable to any order), instead of the narrows, products and zero-filled scatters that the
+// composite's backward records. The forward rounds exactly as the composite did (each product, then
+// the difference or sum). cos and sin are constants the op made itself, so no one can edit them.
+struct Rotary {
+  static constexpr const char* name = "rotary_embedding";
+  Tensor cos, sin;  // [n, half], in x's dtype
+  Tensor forward(Ctx&, const Tensor& x) {
+    const int64_t half = x.size(-1) / 2, last = x.dim() - 1;
+    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+    const Backend& kernels = backend(x.device());
+    if (kernels.rotary) {
+      kernels.rotary(kview(x), kview(cos), kview(sin), kview(out));
+      return out;
+    }
+    const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
+    const Tensor y1 = narrow(out, last, 0, half), y2 = narrow(out, last, half, half);
+    const Tensor c = expand(cos, x1.shape()), s = expand(sin, x1.shape());
+    const Tensor product = Tensor::empty(x1.shape(), x.dtype(), x.device());
+    kernels.binary(BinaryOp::Mul, kview(x1), kview(c), kview(y1));
+    kernels.binary(BinaryOp::Mul, kview(x2), kview(s), kview(product));
+    kernels.binary(BinaryOp::Sub, kview(y1), kview(product), kview(y1));
+    kernels.binary(BinaryOp::Mul, kview(x2), kview(c), kview(y2));
+    kernels.binary(BinaryOp::Mul, kview(x1), kview(s), kview(product));
+    kernels.binary(BinaryOp::Add, kview(y2), kview(product), kview(y2));
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) { return {apply(Rotary{cos, neg(sin)}, g)}; }
+};
+
 }  // namespace
 
 Tensor rotary_embedding(const Tensor& x, int64_t offset, double base) {
@@ -49,8 +84,11 @@ Tensor rotary_embedding(const Tensor& x, int64_t offset, double base) {
                                  (-2.0 * std::log(base) / static_cast<double>(dh)));
   const Tensor angles = unsqueeze(positions, 1) * unsqueeze(frequencies, 0);  // [n, half]
   const Tensor c = cast(cos(angles), x.dtype()), s = cast(sin(angles), x.dtype());
-  const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
-  return cat({x1 * c - x2 * s, x2 * c + x1 * s}, last);
+  if (x.numel() == 0) {
+    const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
+    return cat({x1 * c - x2 * s, x2 * c + x1 * s}, last);  // the definition Rotary computes
+  }
+  return apply(Rotary{c.detach(), s.detach()}, x);
 }
 
 SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& o) : options(o) {

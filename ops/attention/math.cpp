@@ -5,6 +5,7 @@
 
 #include <ember/backends/backend.h>
 #include <ember/ops/attention/attention.h>
+#include <ember/core/autocast.h>
 #include <ember/ops/attention/visibility.h>
 #include <ember/ops/ops.h>
 
@@ -30,13 +31,8 @@ Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device dev
 Tensor masked_softmax(const Tensor& scores, const Tensor& allowed) {
   if (scores.numel() == 0) return scores * 1.0;  // nothing to normalise
   const Tensor s = allowed.defined() ? where(allowed, scores, -std::numeric_limits<double>::infinity()) : scores;
-  // The shift m does not change the result, so it is detached; an all -inf row shifts by 0.
-  Tensor m = amax(s, {-1}, true).detach();
-  m = where(isinf(m), zeros_like(m), m);
-  const Tensor e = exp(s - m);
-  const Tensor denominator = sum(e, {-1}, true);
-  // A row with nothing allowed has e = 0 everywhere: 0 / 1 keeps it 0 (and its gradient 0).
-  return e / where(eq(denominator, 0), 1.0, denominator);
+  // A row with nothing allowed is all -inf: it gives zeros (and zero gradients), not 0 / 0.
+  return detail::softmax_rows(detail::autocast_operand("softmax", s), -1, /*empty_rows_zero=*/true);
 }
 
 Tensor dropout_keep_mask(std::span<const int64_t> scores_shape, double p, uint64_t seed, uint64_t offset,

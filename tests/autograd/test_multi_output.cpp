@@ -169,6 +169,33 @@ TEST_CASE("unbind is one node with an output per slice, whose backward stacks th
   CHECK_THROWS_WITH(unbind(Tensor(), 0), Catch::Contains("[unbind]") && Catch::Contains("undefined"));
 }
 
+TEST_CASE("split and chunk are one node whose backward concatenates the pieces' gradients",
+          "[autograd][multi_output][split]") {
+  Tensor x = leaf({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  const std::vector<Tensor> parts = split_with_sizes(x, std::vector<int64_t>{1, 2, 1}, 1);
+  REQUIRE(parts.size() == 3);
+  REQUIRE(parts[0].grad_fn());
+  CHECK(std::string(parts[0].grad_fn()->name()) == "split");
+  CHECK(parts[0].grad_fn() == parts[2].grad_fn());
+  check_values(parts[1], {2, 3, 6, 7});
+  // Piece 1 unused: zero gradient; piece 2 used twice: its gradients add up.
+  const Tensor loss = sum(parts[0] * 3.0) + sum(parts[2] * parts[2]);
+  check_values(grad({loss}, {x})[0], {3, 0, 0, 8, 3, 0, 0, 16});
+  CHECK(std::string(chunk(x, 2, 0)[1].grad_fn()->name()) == "split");
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(chunk(x, 2, 1)[0].grad_fn());
+  }
+  Generator gen(4);
+  const Tensor y = randn({3, 6}, {.dtype = DType::Float64}, &gen).requires_grad_();
+  testing::Fn f = [](const std::vector<Tensor>& in) {
+    const auto p = chunk(in[0], 3, 1);
+    return p[0] * p[2] + sin(p[1]);
+  };
+  CHECK(testing::gradcheck(f, {y}) == "");
+  CHECK(testing::gradgradcheck(f, {y}) == "");
+}
+
 TEST_CASE("unbind: gradcheck and gradgradcheck through a loop over its slices", "[autograd][multi_output][unbind]") {
   Generator gen(3);
   const Tensor x = randn({4, 5}, {.dtype = DType::Float64}, &gen).requires_grad_();

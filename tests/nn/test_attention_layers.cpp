@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <ember/ember.h>
+#include <ember/testing/gradcheck.h>
 
 using namespace ember;
 using V = std::vector<int64_t>;
@@ -58,6 +59,30 @@ TEST_CASE("rotary_embedding: the rotation formula, and scores that depend on rel
   CHECK(score(7, 4) == Approx(score(3, 0)).margin(1e-12));
   CHECK(score(7, 4) != Approx(score(7, 3)).margin(1e-6));
   CHECK_THROWS_WITH(nn::rotary_embedding(rnd({2, 5}, 4), 0), Catch::Contains("[rotary_embedding] head_dim must be even"));
+}
+
+TEST_CASE("rotary_embedding: the fused op gives the composite's bits, and its gradients to second order", "[nn][attention]") {
+  // The composite it replaces: products and sums on the halves, rounded to the dtype at each op.
+  auto composite = [](const Tensor& x, int64_t offset) {
+    const int64_t n = x.size(-2), dh = x.size(-1), half = dh / 2, last = x.dim() - 1;
+    const TensorOptions o{.dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32};
+    const Tensor angles = unsqueeze(arange(double(offset), double(offset + n), 1, o), 1) *
+                          unsqueeze(exp(arange(0, double(half), 1, o) * (-2.0 * std::log(10000.0) / double(dh))), 0);
+    const Tensor c = cast(cos(angles), x.dtype()), s = cast(sin(angles), x.dtype());
+    const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
+    return cat({x1 * c - x2 * s, x2 * c + x1 * s}, last);
+  };
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    INFO(dtype_name(dtype));
+    // A strided input, as the heads of a packed projection are: [2, 3, 5, 8] viewed from [2, 5, 3, 8].
+    const Tensor x = transpose(rnd({2, 5, 3, 8}, 5, dtype), 1, 2);
+    CHECK(max_diff(nn::rotary_embedding(x, 2), composite(x, 2)) == 0);
+  }
+  Tensor x = rnd({2, 5, 6}, 6);
+  x.requires_grad_();
+  auto f = [](const std::vector<Tensor>& in) { return nn::rotary_embedding(in[0], 1); };
+  CHECK(testing::gradcheck(f, {x}) == "");
+  CHECK(testing::gradgradcheck(f, {x}) == "");
 }
 
 TEST_CASE("SelfAttention: every mixer is causal", "[nn][attention]") {

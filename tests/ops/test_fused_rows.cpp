@@ -1,0 +1,234 @@
+// The fused kernels that replace composites in a transformer's step, each against its reference:
+// softmax (and attention's masked softmax) against the composite of public ops, forward and backward,
+// including the rows that make or break a softmax (all -inf, +inf, NaN); GELU and its derivative
+// against the erf formula in float64; index_select and index_add's whole-row paths against the
+// element-by-element paths they bypass (same bits); layer_norm against its composite.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <vector>
+
+#include <ember/ember.h>
+#include <ember/ops/attention/visibility.h>
+#include <ember/testing/gradcheck.h>
+
+using namespace ember;
+using V = std::vector<int64_t>;
+
+namespace {
+
+Tensor rnd(const V& shape, uint64_t seed, DType dtype, double scale = 3.0) {
+  Generator gen(seed);
+  return randn(shape, {.dtype = dtype}, &gen) * scale;
+}
+std::vector<double> vals(const Tensor& t) { return cast(contiguous(t), DType::Float64).to_vector<double>(); }
+
+// Largest |a - b| / (atol + rtol |b|) over elements; NaN must meet NaN.
+double worst(const Tensor& a, const Tensor& b, double atol, double rtol) {
+  const auto x = vals(a), y = vals(b);
+  REQUIRE(x.size() == y.size());
+  double w = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(y[i])) {
+      if (!std::isnan(x[i])) return std::numeric_limits<double>::infinity();
+      continue;
+    }
+    w = std::max(w, std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i])));
+  }
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("fused softmax matches the composite, forward and backward, in float32 and float64", "[ops][softmax][fused]") {
+  // 300 is not a multiple of the kernel's 16 lanes; 7 is less than one lane block.
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    for (int64_t n : {300, 7, 1}) {
+      INFO(dtype_name(dtype) << " n=" << n);
+      const double tol = dtype == DType::Float32 ? 4e-7 : 1e-15;
+      Tensor x = rnd({37, n}, 1, dtype);
+      x.requires_grad_();
+      Tensor x_ref = x.detach();
+      x_ref.requires_grad_();
+      const Tensor y = softmax(x, -1), y_ref = detail::softmax_composite(x_ref, -1);
+      CHECK(y.grad_fn()->name() == std::string("softmax"));  // the fused primitive, not the composite
+      CHECK(worst(y, y_ref, 1e-30, 4 * tol) <= 1);
+      const Tensor g = rnd({37, n}, 2, dtype);
+      sum(y * g).backward();
+      sum(y_ref * g).backward();
+      CHECK(worst(x.grad(), x_ref.grad(), tol, 8 * tol) <= 1);
+    }
+  }
+}
+
+TEST_CASE("fused softmax: -inf, +inf and NaN rows as the composite (and PyTorch) give them", "[ops][softmax][fused]") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    INFO(dtype_name(dtype));
+    const Tensor x = cast(from_vector(std::vector<double>{-inf, -inf, -inf,  //
+                                                          0, -inf, 0,        //
+                                                          1, inf, 2,         //
+                                                          1, nan, 2},
+                                      {4, 3}),
+                          dtype);
+    const auto y = vals(softmax(x, -1));
+    CHECK((std::isnan(y[0]) && std::isnan(y[1]) && std::isnan(y[2])));  // 0 / 0
+    CHECK(y[3] == 0.5);
+    CHECK(y[4] == 0);
+    CHECK(y[5] == 0.5);
+    CHECK((y[6] == 0 && std::isnan(y[7]) && y[8] == 0));  // e^x / inf and inf / inf
+    CHECK((std::isnan(y[9]) && std::isnan(y[10]) && std::isnan(y[11])));
+    CHECK(worst(softmax(x, -1), detail::softmax_composite(x, -1), 0, 0) == 0);
+    // Attention's rows with no allowed key give zeros, and zero gradients.
+    Tensor xg = x.detach();
+    xg.requires_grad_();
+    const Tensor masked = detail::softmax_rows(xg, -1, /*empty_rows_zero=*/true);
+    const auto m = vals(masked);
+    CHECK((m[0] == 0 && m[1] == 0 && m[2] == 0 && m[3] == 0.5));
+    sum(masked * cast(arange(0, 12, 1).reshape({4, 3}), dtype)).backward();
+    const auto gx = vals(xg.grad());
+    CHECK((gx[0] == 0 && gx[1] == 0 && gx[2] == 0));
+    CHECK(gx[3] == -0.5);  // y (g - sum g y) with y = [0.5, 0, 0.5], g = [3, 4, 5]: 0.5 (3 - 4)
+  }
+}
+
+TEST_CASE("softmax on the fused path is gradchecked and gradgradchecked in float64", "[ops][softmax][fused][gradcheck]") {
+  Tensor x = rnd({3, 5}, 3, DType::Float64, 1.0);
+  x.requires_grad_();
+  auto f = [](const std::vector<Tensor>& in) { return softmax(in[0], -1); };
+  CHECK(testing::gradcheck(f, {x}) == "");
+  CHECK(testing::gradgradcheck(f, {x}) == "");
+  auto masked = [](const std::vector<Tensor>& in) {
+    const Tensor allowed = from_vector(std::vector<double>{1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1}, {3, 5});
+    return attention::masked_softmax(in[0], ne(allowed, Scalar(0)));
+  };
+  CHECK(testing::gradcheck(masked, {x}) == "");
+  CHECK(testing::gradgradcheck(masked, {x}) == "");
+}
+
+TEST_CASE("gelu and its derivative against the erf formula in float64", "[ops][gelu][fused]") {
+  // -9..9 in steps of 1/64: the tails, where Phi is 0 or 1 to float precision, and the middle.
+  std::vector<double> xs;
+  for (int i = -9 * 64; i <= 9 * 64; ++i) xs.push_back(i / 64.0);
+  auto phi_cdf = [](double x) { return 0.5 * (1 + std::erf(x / std::numbers::sqrt2)); };
+  auto phi_pdf = [](double x) { return std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi); };
+  // float32: a few ulp of the larger of the value and 1e-7 (erf and exp are within 3 and 1 ulp; 1 + erf
+  // cancels in the left tail); bfloat16: the float result rounded once, within half a bf16 ulp, which
+  // is at most 2^-8 of the value (8 significant bits).
+  for (auto [dtype, atol, rtol] : {std::tuple{DType::Float64, 1e-15, 1e-14}, std::tuple{DType::Float32, 2e-7, 5e-7},
+                                   std::tuple{DType::BFloat16, 2e-7, 1.0 / 256}}) {
+    INFO(dtype_name(dtype));
+    Tensor x = cast(from_vector(xs, {int64_t(xs.size())}), dtype);
+    x.requires_grad_();
+    std::vector<double> want_gelu, want_slope;
+    for (double v : vals(x)) {  // the formula at the input as rounded to dtype
+      want_gelu.push_back(v * phi_cdf(v));
+      want_slope.push_back(phi_cdf(v) + v * phi_pdf(v));
+    }
+    const Tensor y = gelu(x);
+    CHECK(worst(y, from_vector(want_gelu, {int64_t(xs.size())}), atol, rtol) <= 1);
+    sum(y).backward();
+    CHECK(worst(x.grad(), from_vector(want_slope, {int64_t(xs.size())}), atol, rtol) <= 1);
+  }
+  // gelu's backward is gelu_derivative, whose own backward gradgradcheck checks.
+  Tensor x = rnd({2, 7}, 4, DType::Float64, 2.0);
+  x.requires_grad_();
+  auto f = [](const std::vector<Tensor>& in) { return gelu(in[0]); };
+  CHECK(testing::gradcheck(f, {x}) == "");
+  CHECK(testing::gradgradcheck(f, {x}) == "");
+}
+
+TEST_CASE("index_select and index_add: the whole-row paths give the element paths' bits", "[ops][index][fused]") {
+  for (DType dtype : {DType::Float32, DType::BFloat16, DType::Float64}) {
+    for (int64_t dim : {0, 1, 2}) {
+      INFO(dtype_name(dtype) << " dim=" << dim);
+      const Tensor x = rnd({5, 6, 7}, 5, dtype);
+      // Repeated indices, out of order; a strided index as well.
+      const Tensor index = from_vector(std::vector<int64_t>{3, 0, 3, 1, 4, 4, 2}, {7});
+      const Tensor strided_index = narrow(from_vector(std::vector<int64_t>{3, 9, 0, 9, 4, 9}, {6})
+                                              .reshape({3, 2}), 1, 0, 1).reshape({3});
+      for (const Tensor& idx : {index, strided_index}) {
+        const Tensor rows = index_select(x, dim, idx);                                   // contiguous: whole rows
+        const Tensor elements = index_select(transpose(contiguous(transpose(x, 0, 2)), 0, 2), dim, idx);  // strided
+        CHECK(worst(rows, elements, 0, 0) == 0);
+        // index_add of a contiguous and of a strided src.
+        Shape src_shape(x.shape().begin(), x.shape().end());
+        src_shape[dim] = idx.numel();
+        const Tensor src = rnd(V(src_shape.begin(), src_shape.end()), 6, dtype);
+        const Tensor into_rows = index_add(x, dim, idx, src);
+        // A strided source sends the kernel down its element path.
+        const Tensor into_elements = index_add(x, dim, idx, transpose(contiguous(transpose(src, 0, 2)), 0, 2));
+        CHECK(worst(into_rows, into_elements, 0, 0) == 0);
+        // And against a loop in float64 (the order of the adds matters only below float64's precision).
+        const auto got = vals(into_rows), base = vals(x), add = vals(src), ids = vals(idx);
+        std::vector<double> want = base;
+        const int64_t inner = dim == 2 ? 1 : dim == 1 ? 7 : 42, outer = dim == 0 ? 1 : dim == 1 ? 5 : 30;
+        const int64_t size = x.size(dim);
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t j = 0; j < idx.numel(); ++j)
+            for (int64_t c = 0; c < inner; ++c)
+              want[(o * size + int64_t(ids[j])) * inner + c] += add[(o * idx.numel() + j) * inner + c];
+        CHECK(worst(from_vector(got, {int64_t(got.size())}), from_vector(want, {int64_t(want.size())}),
+                    dtype == DType::Float64 ? 1e-12 : 0.05, dtype == DType::BFloat16 ? 0.03 : 1e-5) <= 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("fused layer_norm matches the composite, forward and backward, with and without affine parameters",
+          "[ops][layer_norm][fused]") {
+  // The definition with public ops: (x - mean) / sqrt(biased var + eps) * weight + bias.
+  auto composite = [](const Tensor& x, const std::vector<int64_t>& dims, const Tensor& w, const Tensor& b, double eps) {
+    const Tensor mu = mean(x, dims, true);
+    const Tensor centered = x - mu;
+    Tensor y = centered * rsqrt(mean(centered * centered, dims, true) + eps);
+    if (w.defined()) y = y * w;
+    if (b.defined()) y = y + b;
+    return y;
+  };
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    const double tol = dtype == DType::Float32 ? 2e-6 : 1e-13;
+    for (int affine = 0; affine < 4; ++affine) {
+      for (bool two_dims : {false, true}) {
+        INFO(dtype_name(dtype) << " affine=" << affine << " two_dims=" << two_dims);
+        const V shape = two_dims ? V{3, 4, 5, 20} : V{70, 300};  // 70 rows: more than one block of 32
+        const V normalized = two_dims ? V{5, 20} : V{300};
+        const std::vector<int64_t> dims = two_dims ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{1};
+        Tensor x = rnd(shape, 7, dtype) + 2.0;  // an offset, so that centring matters
+        x.requires_grad_();
+        Tensor w = (affine & 1) ? rnd(normalized, 8, dtype, 1.0) : Tensor();
+        Tensor b = (affine & 2) ? rnd(normalized, 9, dtype, 1.0) : Tensor();
+        if (w.defined()) w.requires_grad_();
+        if (b.defined()) b.requires_grad_();
+        const Tensor y = layer_norm(x, normalized, w.defined() ? std::optional(w) : std::nullopt,
+                                    b.defined() ? std::optional(b) : std::nullopt, 1e-5);
+        CHECK(y.grad_fn()->name() == std::string("layer_norm"));  // the fused primitive
+        const Tensor y_ref = composite(x, dims, w, b, 1e-5);
+        CHECK(worst(y, y_ref, tol, tol) <= 1);
+        const Tensor g = rnd(shape, 10, dtype, 1.0);
+        std::vector<Tensor> inputs{x};
+        if (w.defined()) inputs.push_back(w);
+        if (b.defined()) inputs.push_back(b);
+        const auto got = grad({sum(y * g)}, inputs);
+        const auto want = grad({sum(y_ref * g)}, inputs);
+        for (size_t i = 0; i < got.size(); ++i) {
+          INFO("gradient " << i);
+          CHECK(worst(got[i], want[i], 4 * tol, 4 * tol) <= 1);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("fused layer_norm is gradchecked and gradgradchecked in float64", "[ops][layer_norm][fused][gradcheck]") {
+  Tensor x = rnd({3, 6}, 11, DType::Float64, 1.0), w = rnd({6}, 12, DType::Float64, 1.0), b = rnd({6}, 13, DType::Float64, 1.0);
+  for (Tensor* t : {&x, &w, &b}) t->requires_grad_();
+  auto f = [](const std::vector<Tensor>& in) { return layer_norm(in[0], {6}, in[1], in[2], 1e-5); };
+  CHECK(testing::gradcheck(f, {x, w, b}) == "");
+  CHECK(testing::gradgradcheck(f, {x, w, b}) == "");
+  auto plain = [](const std::vector<Tensor>& in) { return layer_norm(in[0], {6}); };
+  CHECK(testing::gradcheck(plain, {x}) == "");
+  CHECK(testing::gradgradcheck(plain, {x}) == "");
+}
