@@ -66,8 +66,11 @@ To convert(From v) {
 }
 
 // ---- unary math in the compute type C (float for 16-bit floats, T otherwise) ----
+// Always inlined: each unary_typed<T, kOp> passes a constant op, which folds the switch away and
+// leaves the loop vectorisable. Left to itself, GCC stopped inlining this function once the GELU
+// polynomials made it large, and every unary op (relu included) became a call per element.
 template <typename C>
-C apply_unary(UnaryOp op, C x) {
+[[gnu::always_inline]] inline C apply_unary(UnaryOp op, C x) {
   // In float32 (and so for 16-bit floats) exp, sigmoid and erf are straight-line code the loop
   // vectorises (fast_math.h: exp within 1 ulp, erf within 3); glibc's are a call per element, which
   // made a transformer's softmax and GELU its slowest elementwise work. Double keeps libm.
