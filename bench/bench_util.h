@@ -18,7 +18,11 @@
 #include <utility>
 #include <vector>
 
+// The libtorch peers (bench/torch) share this harness and build without ember: no profiler there.
+#if __has_include(<ember/core/profiler.h>)
 #include <ember/core/profiler.h>
+#define EMBER_BENCH_HAS_PROFILER 1
+#endif
 
 namespace ember::bench {
 
@@ -42,11 +46,13 @@ Timing time_steps(Step&& step, TimingOptions options = {}) {
     elapsed =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
+#if defined(EMBER_BENCH_HAS_PROFILER)
   if (const char* profile = std::getenv("EMBER_BENCH_PROFILE"); profile && *profile && std::strcmp(profile, "0") != 0) {
     profiler::Profile p({.by_shape = std::strcmp(profile, "shape") == 0});
     for (int i = 0; i < 5; ++i) step();
     std::fprintf(stderr, "%s", p.summary(40).c_str());
   }
+#endif
   std::sort(ms.begin(), ms.end());
   const size_t n = ms.size();
   const double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
