@@ -567,14 +567,17 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
 
 namespace {
 
-// split's node: one recorded op for all the pieces, whose backward concatenates their gradients
-// (zeros where a piece got none). As one narrow per piece, each piece's backward would write its
-// gradient into a zero tensor of x's size and add them up: for a packed q/k/v projection, three
-// full-size zero fills, three scatters and two sums where one concatenation does.
-class SplitNode final : public Node {
+// One recorded op for all the pieces of split (or the slices of unbind), whose backward joins their
+// gradients back (cat, or stack for unbind's dropped dim), zeros where a piece got none. As one
+// narrow or select per piece, each piece's backward would write its gradient into a zero tensor of
+// x's size and add them all up: for a packed q/k/v projection, three full-size zero fills, three
+// scatters and two sums where one concatenation does; for a loop over a sequence's n positions (the
+// selective scan's reference), O(n) full-size tensors, quadratic in its length. Written out because
+// apply() takes a number of outputs fixed at compile time.
+class PiecesNode final : public Node {
  public:
-  explicit SplitNode(int64_t dim) : dim_(dim) {}
-  const char* name() const override { return "split"; }
+  PiecesNode(const char* name, int64_t dim, bool stacked) : name_(name), dim_(dim), stacked_(stacked) {}
+  const char* name() const override { return name_; }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     bool any = false;
     for (const Tensor& g : grads) any = any || g.defined();
@@ -582,16 +585,19 @@ class SplitNode final : public Node {
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined())
         grads[i] = zeros(outputs[i].shape, {.dtype = outputs[i].dtype, .device = outputs[i].device});
-    return {cat(grads, dim_)};
+    return {stacked_ ? stack(grads, dim_) : cat(grads, dim_)};
   }
 
  private:
+  const char* name_;
   int64_t dim_;
+  bool stacked_;
 };
 
-void record_split(const Tensor& x, std::vector<Tensor>& pieces, int64_t dim) {
+// Gives the pieces (plain views of x) one PiecesNode as their history, when x needs a gradient.
+void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& pieces, int64_t dim, bool stacked) {
   if (!GradMode::is_enabled() || !x.requires_grad() || pieces.empty()) return;
-  auto node = std::make_shared<SplitNode>(dim);
+  auto node = std::make_shared<PiecesNode>(name, dim, stacked);
   node->next_edges.push_back(autograd::gradient_edge(x));
   for (size_t i = 0; i < pieces.size(); ++i) autograd::set_history(pieces[i], node, static_cast<uint32_t>(i));
 }
@@ -616,7 +622,7 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> s
       at += s;
     }
   }
-  record_split(x, out, d);
+  record_pieces("split", x, out, d, /*stacked=*/false);
   return out;
 }
 
@@ -636,33 +642,6 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   return split(x, std::max<int64_t>(size, 1), d);
 }
 
-namespace {
-
-// unbind's node: one recorded op with x.size(dim) outputs and one backward, which stacks their
-// gradients (zeros where an output got none). Written out because apply() takes a number of outputs
-// fixed at compile time. As n selects, the backward would write each slice's gradient into a zero
-// tensor of x's size: O(n) full-size tensors, which made a loop over a sequence's positions (the
-// selective scan's reference) quadratic in its length.
-class UnbindNode final : public Node {
- public:
-  explicit UnbindNode(int64_t dim) : dim_(dim) {}
-  const char* name() const override { return "unbind"; }
-  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    bool any = false;
-    for (const Tensor& g : grads) any = any || g.defined();
-    if (!any) return {Tensor()};
-    for (size_t i = 0; i < grads.size(); ++i)
-      if (!grads[i].defined())
-        grads[i] = zeros(outputs[i].shape, {.dtype = outputs[i].dtype, .device = outputs[i].device});
-    return {stack(grads, dim_)};
-  }
-
- private:
-  int64_t dim_;
-};
-
-}  // namespace
-
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
   EMBER_CHECK(x.defined(), "unbind", "got an undefined tensor");
   EMBER_CHECK(x.dim() > 0, "unbind", "cannot unbind a 0-dimensional tensor");
@@ -673,10 +652,7 @@ std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
     NoGradGuard plain_views;  // the slices themselves are not recorded; the node below stands for all
     for (int64_t i = 0; i < x.size(d); ++i) out.push_back(select(x, d, i));
   }
-  if (!GradMode::is_enabled() || !x.requires_grad() || out.empty()) return out;
-  auto node = std::make_shared<UnbindNode>(d);
-  node->next_edges.push_back(autograd::gradient_edge(x));
-  for (size_t i = 0; i < out.size(); ++i) autograd::set_history(out[i], node, static_cast<uint32_t>(i));
+  record_pieces("unbind", x, out, d, /*stacked=*/true);
   return out;
 }
 
