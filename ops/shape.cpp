@@ -618,7 +618,10 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> s
   {
     NoGradGuard plain_views;  // the slices themselves are not recorded; one node stands for all
     for (int64_t s : sizes) {
-      out.push_back(narrow(x, d, at, s));
+      Tensor piece = narrow(x, d, at, s);
+      // A piece that is all of x comes back as x itself; the node's history must go on a view of
+      // its own, or x would become its own grad_fn's input (a cycle, and a leaf no longer a leaf).
+      out.push_back(piece.impl() == x.impl() ? x.detach() : piece);
       at += s;
     }
   }

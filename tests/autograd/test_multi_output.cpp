@@ -182,6 +182,14 @@ TEST_CASE("split and chunk are one node whose backward concatenates the pieces' 
   const Tensor loss = sum(parts[0] * 3.0) + sum(parts[2] * parts[2]);
   check_values(grad({loss}, {x})[0], {3, 0, 0, 8, 3, 0, 0, 16});
   CHECK(std::string(chunk(x, 2, 0)[1].grad_fn()->name()) == "split");
+  // One piece covering all of x: a view with the split node as history; x stays a leaf.
+  const auto whole = chunk(x, 1, 0);
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].impl() != x.impl());
+  CHECK(std::string(whole[0].grad_fn()->name()) == "split");
+  CHECK(x.is_leaf());
+  CHECK_FALSE(x.grad_fn());
+  check_values(grad({sum(whole[0] * 2.0)}, {x})[0], {2, 2, 2, 2, 2, 2, 2, 2});
   {
     NoGradGuard no_grad;
     CHECK_FALSE(chunk(x, 2, 1)[0].grad_fn());
