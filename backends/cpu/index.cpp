@@ -132,7 +132,8 @@ void select_rows(const View& in, int64_t dim, const View& index, const View& out
   const int64_t* idx = static_cast<const int64_t*>(index.data);
   const T* src = static_cast<const T*>(in.data);
   T* dst = static_cast<T*>(out.data);
-  const auto [outer, inner] = rows_around(out, dim);
+  const RowGeometry rows = rows_around(out, dim);
+  const int64_t outer = rows.outer, inner = rows.inner;  // plain names: clang cannot capture structured bindings
   const int64_t picked = out.shape[dim], available = in.shape[dim];
   const int64_t index_stride = index.ndim() ? index.strides[0] : 0;
   parallel_for(outer * picked, inner + 8, [&](int64_t begin, int64_t end) {
@@ -152,7 +153,8 @@ void add_rows(const View& out, int64_t dim, const View& index, const View& src) 
   const int64_t* idx = static_cast<const int64_t*>(index.data);
   const T* s = static_cast<const T*>(src.data);
   T* dst = static_cast<T*>(out.data);
-  const auto [outer, inner] = rows_around(src, dim);
+  const RowGeometry rows = rows_around(src, dim);
+  const int64_t outer = rows.outer, inner = rows.inner;
   const int64_t picked = src.shape[dim], available = out.shape[dim];
   const int64_t index_stride = index.ndim() ? index.strides[0] : 0;
   const int64_t column_blocks = (inner + 63) / 64;
