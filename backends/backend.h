@@ -87,6 +87,15 @@ struct SelectiveScanSpec {
   int64_t chunk = 64;  // timesteps between the states forward keeps for backward
 };
 
+// What the softmax row kernels apply around the softmax itself (softmax_forward below): a scale on
+// the input, and the band of keys query i may see, i - left <= j <= i + right (a negative bound is no
+// bound): attention's scale and causal or sliding-window mask, without an [n_q, n_k] mask tensor.
+struct SoftmaxSpec {
+  double scale = 1.0;
+  int64_t left = -1, right = -1;
+  bool empty_rows_zero = false;
+};
+
 // One Adam (or AdamW) update, fused (optim/optimizers.h states the rule). The scalars are folded
 // here, once per tensor, so a kernel only multiplies, adds, divides and takes square roots:
 //   step_size = -lr / (1 - beta1^t),   bias2_sqrt = sqrt(1 - beta2^t)
@@ -208,14 +217,18 @@ struct Backend {
   // nullptr where a backend has none (optim/ then runs the op-by-op update).
   void (*adam_step)(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
                     const View& max_exp_avg_sq, const AdamSpec& spec);
-  // Softmax along the last dim of contiguous rows (in and out one shape and dtype, float32 or
-  // float64): out = e^(in - m) / sum e^(in - m), m the row's maximum (NaN if the row has one), taken
-  // as 0 where it is infinite. So a row of -inf gives 0 / 0 = NaN, as the composite and PyTorch do,
-  // unless empty_rows_zero (attention's rows with no allowed key), which gives zeros. nullptr where a
-  // backend has none (ops/ then runs the composite).
-  void (*softmax_forward)(const View& in, const View& out, bool empty_rows_zero);
-  // Its backward: grad_in = y (grad_out - sum(grad_out y)) per row; contiguous, one shape and dtype.
-  void (*softmax_backward)(const View& y, const View& grad_out, const View& grad_in);
+  // Softmax along the last dim of contiguous rows, of the input times spec.scale and restricted to the
+  // keys spec's bounds allow (row r is query i = r mod n_q of an [.., n_q, n_k] input; others give 0):
+  //   out = e^(s - m) / sum e^(s - m) over the allowed s = scale in, m their maximum (NaN if one is),
+  // taken as 0 where it is infinite. So a row of -inf, or with no allowed key, gives 0 / 0 = NaN, as
+  // the composite and PyTorch do, unless spec.empty_rows_zero (attention), which gives zeros.
+  // in: float32, float64, bfloat16 or float16; out: in's shape, its dtype or float32 (for a 16-bit in:
+  // autocast's float32 softmax without a cast). Computed in float32 (float64 for float64). nullptr
+  // where a backend has none (ops/ then runs the composite).
+  void (*softmax_forward)(const View& in, const View& out, const SoftmaxSpec& spec);
+  // Its backward: grad_in = scale y (grad_out - sum(grad_out y)) per row; y and grad_out contiguous,
+  // one dtype; grad_in contiguous in the forward input's dtype.
+  void (*softmax_backward)(const View& y, const View& grad_out, const View& grad_in, double scale);
   // Layer normalisation over the last dim of contiguous rows x [rows, n], float32 or float64; weight
   // and bias [n] in x's dtype, or data == nullptr for none. Writes mean and rstd [rows] (x's dtype) and
   //   y = (x - mean) * rstd * weight + bias,   rstd = 1 / sqrt(mean((x - mean)^2) + eps).

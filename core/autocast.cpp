@@ -75,18 +75,21 @@ AutocastPolicy autocast_policy(std::string_view op) {
 
 namespace detail {
 
-Tensor autocast_operand(std::string_view op, const Tensor& x) {
+DType autocast_dtype(std::string_view op, const Tensor& x) {
   const AutocastState state = autocast_state_of_thread;
   if (!state.enabled || running_backward_formula() || !x.defined() || !x.is_floating_point() ||
       x.dtype() == DType::Float64)
-    return x;
+    return x.defined() ? x.dtype() : DType::Float32;
   switch (autocast_policy(op)) {
-    case AutocastPolicy::kLowPrecision:
-      return x.dtype() == state.dtype ? x : x.to(state.dtype);
-    case AutocastPolicy::kFloat32:
-      return is_16bit_float(x.dtype()) ? x.to(DType::Float32) : x;
+    case AutocastPolicy::kLowPrecision: return state.dtype;
+    case AutocastPolicy::kFloat32: return is_16bit_float(x.dtype()) ? DType::Float32 : x.dtype();
   }
-  return x;
+  return x.dtype();  // GCOVR_EXCL_LINE: every policy has its case above
+}
+
+Tensor autocast_operand(std::string_view op, const Tensor& x) {
+  const DType dtype = autocast_dtype(op, x);
+  return !x.defined() || dtype == x.dtype() ? x : x.to(dtype);
 }
 
 std::optional<Tensor> autocast_operand(std::string_view op, const std::optional<Tensor>& x) {

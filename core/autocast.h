@@ -59,6 +59,9 @@ namespace detail {
 // `x` as op's policy casts it inside an autocast scope; x itself outside one, inside a backward
 // formula, or when x is undefined, not floating point, or float64. Ops call this on each tensor input.
 Tensor autocast_operand(std::string_view op, const Tensor& x);
+// The dtype autocast_operand(op, x) has (x's own where it casts nothing; float32 for undefined x), for
+// an op that reads x in its own dtype and writes the policy's, with no cast in between.
+DType autocast_dtype(std::string_view op, const Tensor& x);
 std::optional<Tensor> autocast_operand(std::string_view op, const std::optional<Tensor>& x);
 }  // namespace detail
 

@@ -14,13 +14,16 @@
 namespace ember {
 namespace {
 
-// (x - mean) / sqrt(biased var + eps) over dims.
-Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) {
-  Tensor mu = mean(x, dims, true);
-  Tensor centered = x - mu;
-  Tensor var = mean(square(centered), dims, true);
-  return centered * rsqrt(var + eps);
+// xhat = (x - mean) rstd over dims, rstd = 1 / sqrt(biased var + eps).
+struct Normalized {
+  Tensor xhat, rstd;
+};
+Normalized normalize_parts(const Tensor& x, std::span<const int64_t> dims, double eps) {
+  Tensor centered = x - mean(x, dims, true);
+  Tensor rstd = rsqrt(mean(square(centered), dims, true) + eps);
+  return {centered * rstd, rstd};
 }
+Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) { return normalize_parts(x, dims, eps).xhat; }
 
 // A per-channel parameter [C] viewed as [1, C, 1, ...] against an ndim-dimensional input.
 Tensor channel_view(const Tensor& p, int64_t ndim) {
@@ -65,9 +68,10 @@ bool has(const std::optional<Tensor>& t) { return t && t->defined(); }
 struct LayerNormRows {
   static constexpr const char* name = "layer_norm";
   double eps;
-  int64_t n;
+  Shape normalized_shape;  // of weight and bias; each row is its numel
+  bool has_bias;
   Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    const int64_t rows = x.numel() / n;
+    const int64_t n = shape_numel(normalized_shape), rows = x.numel() / n;
     const std::vector<int64_t> row_shape{rows, n}, param_shape{n};
     const Tensor x_rows = contiguous(x).reshape(row_shape);
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -78,44 +82,34 @@ struct LayerNormRows {
     backend(x.device()).layer_norm_forward(kview(x_rows), w.defined() ? kview(w) : View{}, b.defined() ? kview(b) : View{},
                                            eps, kview(y.reshape(row_shape)), kview(mean), kview(rstd));
     ctx.save(x, weight, mean, rstd);
-    has_bias = bias.defined();
     return y;
   }
   Grads backward(Ctx& ctx, const Tensor& g) {
     auto [x, weight, mean, rstd] = ctx.saved<4>();
-    const int64_t rows = x.numel() / n;
+    const int64_t n = shape_numel(normalized_shape), rows = x.numel() / n;
     const std::vector<int64_t> row_shape{rows, n}, param_shape{n};
-    const Backend& kernels = backend(x.device());
     if (GradMode::is_enabled() || g.dtype() != x.dtype()) {
       // The formula as ops on [rows, n]: xhat = (x - mu) rstd, gw = g weight,
       // grad_x = rstd (gw - mean(gw) - xhat mean(gw xhat)), grad_weight = sum g xhat, grad_bias = sum g.
-      const Tensor xr = reshape(x, row_shape), gr = reshape(g, row_shape);
+      const Tensor gr = reshape(g, row_shape);
       const std::vector<int64_t> last{1}, first{0};
-      const Tensor mu = mean_of(xr, last);
-      const Tensor centered = xr - mu;
-      const Tensor r = rsqrt(mean_of(square(centered), last) + eps);
-      const Tensor xhat = centered * r;
+      const auto [xhat, r] = normalize_parts(reshape(x, row_shape), last, eps);
       const Tensor gw = weight.defined() ? gr * reshape(weight, param_shape) : gr;
-      const Tensor grad_x = r * (gw - mean_of(gw, last) - xhat * mean_of(gw * xhat, last));
-      return {reshape(grad_x, x.shape()),
-              weight.defined() ? reshape(sum(gr * xhat, first), weight.shape()) : Tensor(),
-              has_bias ? reshape(sum(gr, first), weight_shape_or(weight)) : Tensor()};
+      const Tensor grad_x = r * (gw - ember::mean(gw, last, true) - xhat * ember::mean(gw * xhat, last, true));
+      return {reshape(grad_x, x.shape()), weight.defined() ? reshape(sum(gr * xhat, first), normalized_shape) : Tensor(),
+              has_bias ? reshape(sum(gr, first), normalized_shape) : Tensor()};
     }
     const Tensor x_rows = contiguous(x).reshape(row_shape), g_rows = contiguous(g).reshape(row_shape);
     const Tensor w = weight.defined() ? contiguous(weight).reshape(param_shape) : Tensor();
     Tensor grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-    Tensor grad_w = weight.defined() ? Tensor::empty(weight.shape(), x.dtype(), x.device()) : Tensor();
-    Tensor grad_b = has_bias ? Tensor::empty(weight_shape_or(weight), x.dtype(), x.device()) : Tensor();
-    kernels.layer_norm_backward(kview(g_rows), kview(x_rows), w.defined() ? kview(w) : View{}, kview(mean), kview(rstd),
-                                kview(grad_x.reshape(row_shape)),
-                                grad_w.defined() ? kview(grad_w.reshape(param_shape)) : View{},
-                                grad_b.defined() ? kview(grad_b.reshape(param_shape)) : View{});
+    Tensor grad_w = weight.defined() ? Tensor::empty(normalized_shape, x.dtype(), x.device()) : Tensor();
+    Tensor grad_b = has_bias ? Tensor::empty(normalized_shape, x.dtype(), x.device()) : Tensor();
+    backend(x.device()).layer_norm_backward(kview(g_rows), kview(x_rows), w.defined() ? kview(w) : View{}, kview(mean),
+                                            kview(rstd), kview(grad_x.reshape(row_shape)),
+                                            grad_w.defined() ? kview(grad_w.reshape(param_shape)) : View{},
+                                            grad_b.defined() ? kview(grad_b.reshape(param_shape)) : View{});
     return {grad_x, grad_w, grad_b};
   }
-  bool has_bias = false;
-  Shape normalized_shape;  // the shape of weight and bias
-  static Tensor mean_of(const Tensor& t, const std::vector<int64_t>& dims) { return mean(t, dims, true); }
-  Shape weight_shape_or(const Tensor& weight) const { return weight.defined() ? weight.shape() : normalized_shape; }
 };
 
 }  // namespace
@@ -195,9 +189,8 @@ Tensor layer_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape,
   const bool same_dtype = (!has(weight) || weight->dtype() == x.dtype()) && (!has(bias) || bias->dtype() == x.dtype());
   if (kernels.layer_norm_forward && kernels.layer_norm_backward && x.numel() > 0 && same_dtype &&
       (x.dtype() == DType::Float32 || x.dtype() == DType::Float64)) {
-    LayerNormRows fused{eps, shape_numel(normalized_shape)};
-    fused.normalized_shape = Shape(normalized_shape.begin(), normalized_shape.end());
-    return apply(std::move(fused), x, has(weight) ? *weight : Tensor(), has(bias) ? *bias : Tensor());
+    return apply(LayerNormRows{eps, Shape(normalized_shape.begin(), normalized_shape.end()), has(bias)}, x,
+                 has(weight) ? *weight : Tensor(), has(bias) ? *bias : Tensor());
   }
   Tensor y = normalize(x, dims, eps);
   if (has(weight)) y = y * *weight;  // broadcasts over the leading dims

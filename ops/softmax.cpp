@@ -7,6 +7,8 @@
 // autograd.
 #include <ember/ops/softmax.h>
 
+#include <limits>
+
 #include <ember/backends/backend.h>
 #include <ember/core/autocast.h>
 #include <ember/ops/op.h>
@@ -15,24 +17,30 @@
 namespace ember {
 
 namespace {
+// softmax(scale x) over the band of keys spec allows, written in out_dtype (x's, or float32 for a
+// 16-bit x under autocast). Its gradient comes back in x's dtype.
 struct Softmax {
   static constexpr const char* name = "softmax";
-  bool empty_rows_zero;
+  SoftmaxSpec spec;
+  DType in_dtype, out_dtype;
   Tensor forward(Ctx& ctx, const Tensor& x) {
     const Tensor rows = contiguous(x);
-    Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-    backend(x.device()).softmax_forward(kview(rows), kview(out), empty_rows_zero);
+    Tensor out = Tensor::empty(x.shape(), out_dtype, x.device());
+    backend(x.device()).softmax_forward(kview(rows), kview(out), spec);
     ctx.save_output(out);
     return out;
   }
   Grads backward(Ctx& ctx, const Tensor& g) {
     const Tensor y = ctx.saved(0);
     const Backend& kernels = backend(y.device());
-    if (GradMode::is_enabled() || !kernels.softmax_backward || g.dtype() != y.dtype())
-      return {y * (g - sum(g * y, {-1}, true))};
+    if (GradMode::is_enabled() || !kernels.softmax_backward || g.dtype() != y.dtype()) {
+      Tensor grad = y * (g - sum(g * y, {-1}, true));  // zero outside the band, where y is
+      if (spec.scale != 1.0) grad = grad * spec.scale;
+      return {cast(grad, in_dtype)};
+    }
     const Tensor grad_out = contiguous(g);
-    Tensor grad_in = Tensor::empty(y.shape(), y.dtype(), y.device());
-    kernels.softmax_backward(kview(y), kview(grad_out), kview(grad_in));
+    Tensor grad_in = Tensor::empty(y.shape(), in_dtype, y.device());
+    kernels.softmax_backward(kview(y), kview(grad_out), kview(grad_in), spec.scale);
     return {grad_in};
   }
 };
@@ -54,17 +62,44 @@ Tensor detail::softmax_composite(const Tensor& x, int64_t dim, bool empty_rows_z
 Tensor detail::softmax_rows(const Tensor& x, int64_t dim, bool empty_rows_zero) {
   check_floating("softmax", x);
   const int64_t d = normalize_dim("softmax", dim, x.dim());
-  const bool fusable = x.dim() > 0 && d == x.dim() - 1 && x.numel() > 0 &&
-                       (x.dtype() == DType::Float32 || x.dtype() == DType::Float64) &&
-                       backend(x.device()).softmax_forward && backend(x.device()).softmax_backward;
-  if (!fusable) return softmax_composite(x, d, empty_rows_zero);
-  return apply(Softmax{empty_rows_zero}, x);
+  if (x.dim() == 0 || d != x.dim() - 1 || x.numel() == 0 || !backend(x.device()).softmax_forward ||
+      !backend(x.device()).softmax_backward)
+    return softmax_composite(x, d, empty_rows_zero);
+  return apply(Softmax{{.empty_rows_zero = empty_rows_zero}, x.dtype(), x.dtype()}, x);
 }
 
-Tensor softmax(const Tensor& x_in, int64_t dim) {
-  const Tensor x = detail::autocast_operand("softmax", x_in);
+Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec, DType out_dtype) {
   check_floating("softmax", x);
-  return detail::softmax_rows(x, dim);
+  EMBER_CHECK(out_dtype == x.dtype() || out_dtype == DType::Float32, "softmax",
+              "writes its input's dtype or float32, asked for {} from {}", out_dtype, x.dtype());
+  const bool banded = spec.left >= 0 || spec.right >= 0;
+  EMBER_CHECK(x.dim() >= (banded ? 2 : 1), "softmax", "a band of keys needs [.., n_q, n_k] scores, got {}",
+              shape_str(x.shape()));
+  if (x.numel() > 0 && backend(x.device()).softmax_forward && backend(x.device()).softmax_backward)
+    return apply(Softmax{spec, x.dtype(), out_dtype}, x);
+  // The reference: the same maths as separate ops.
+  Tensor s = spec.scale != 1.0 ? x * spec.scale : x;
+  if (banded) {
+    const Device device = x.device();
+    const Tensor i = unsqueeze(arange(0, static_cast<double>(x.size(-2)), 1, {.dtype = DType::Int64, .device = device}), 1);
+    const Tensor j = unsqueeze(arange(0, static_cast<double>(x.size(-1)), 1, {.dtype = DType::Int64, .device = device}), 0);
+    Tensor allowed;
+    if (spec.right >= 0) allowed = le(j, i + spec.right);
+    if (spec.left >= 0) allowed = allowed.defined() ? logical_and(allowed, ge(j, i - spec.left)) : ge(j, i - spec.left);
+    s = where(allowed, s, -std::numeric_limits<double>::infinity());
+  }
+  return softmax_composite(cast(s, out_dtype), -1, spec.empty_rows_zero);
+}
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  check_floating("softmax", x);
+  const int64_t d = normalize_dim("softmax", dim, x.dim());
+  // Under autocast a 16-bit x gives float32 (the policy), read by the kernel without a cast.
+  const DType out_dtype = detail::autocast_dtype("softmax", x);
+  if (x.dim() > 0 && d == x.dim() - 1 && x.numel() > 0 && backend(x.device()).softmax_forward &&
+      backend(x.device()).softmax_backward)
+    return apply(Softmax{{}, x.dtype(), out_dtype}, x);
+  return detail::softmax_composite(cast(x, out_dtype), d);
 }
 
 Tensor log_softmax(const Tensor& x_in, int64_t dim) {

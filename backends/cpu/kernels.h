@@ -48,8 +48,8 @@ void selective_scan_backward(const SelectiveScanTensors& in, const SelectiveScan
                              const View& checkpoints, const View& grad_out, const View& grad_last_state,
                              const SelectiveScanTensors& grads);
 void fft(const View& in, const View& out, bool inverse);
-void softmax_forward(const View& in, const View& out, bool empty_rows_zero);
-void softmax_backward(const View& y, const View& grad_out, const View& grad_in);
+void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec);
+void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale);
 void layer_norm_forward(const View& x, const View& weight, const View& bias, double eps, const View& y,
                         const View& mean, const View& rstd);
 void layer_norm_backward(const View& grad_y, const View& x, const View& weight, const View& mean, const View& rstd,

@@ -1,10 +1,14 @@
 // Softmax over the last dim, one row at a time (backends/backend.h: softmax_forward/backward). The
 // composite reads and writes the scores tensor about seven times (max, subtract, exp, sum, divide,
-// and the where that guards an all -inf row); a row of attention scores fits in L1, so here it is
-// read from memory once and written once. Each row is independent, so the thread count cannot change
-// the bits; within a row the max and the sum run in 16 lanes, combined in a fixed order.
+// and the where that guards an all -inf row), and attention's math path adds a scale, a mask and, under
+// autocast, a cast each way; a row of attention scores fits in L1, so here it is read from memory once
+// and written once, with the scale, the causal or sliding-window band and the dtypes folded in. Each
+// row is independent, so the thread count cannot change the bits; within a row the max and the sum run
+// in 16 lanes, combined in a fixed order.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
@@ -43,78 +47,118 @@ T row_max(const T* x, int64_t n) {
   return nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
-template <typename T>
-void softmax_rows(const View& in, const View& out, bool empty_rows_zero) {
+// The allowed keys of row r as [lo, hi): query i = r mod n_q sees i - left <= j <= i + right.
+struct KeyBand {
+  int64_t lo, hi;
+};
+KeyBand key_band(const SoftmaxSpec& spec, int64_t r, int64_t n_q, int64_t n) {
+  const int64_t i = r % n_q;
+  const int64_t lo = spec.left >= 0 ? std::clamp<int64_t>(i - spec.left, 0, n) : 0;
+  const int64_t hi = spec.right >= 0 ? std::clamp<int64_t>(i + spec.right + 1, 0, n) : n;
+  return {lo, std::max(lo, hi)};
+}
+
+// Float16 and bfloat16 rows are widened to float32, and float32 and float64 rows computed as they
+// are, so the allowed part of each row is copied (times the scale) into a row buffer of Acc first:
+// the passes over it then stay in L1 whatever the input's dtype.
+template <typename In, typename Out>
+void softmax_rows(const View& in, const View& out, const SoftmaxSpec& spec) {
+  using Acc = std::conditional_t<std::is_same_v<In, double>, double, float>;
   const int64_t n = in.shape.empty() ? 1 : in.shape.back();
+  const int64_t n_q = in.shape.size() >= 2 ? in.shape[in.shape.size() - 2] : 1;
   const int64_t rows = n == 0 ? 0 : in.numel() / n;
-  const T* x_all = static_cast<const T*>(in.data);
-  T* y_all = static_cast<T*>(out.data);
+  const In* x_all = static_cast<const In*>(in.data);
+  Out* y_all = static_cast<Out*>(out.data);
+  const Acc scale = static_cast<Acc>(spec.scale);
   parallel_for(rows, 4 * n, [=](int64_t begin, int64_t end) {
+    std::vector<Acc> buffer(static_cast<size_t>(n));
     for (int64_t r = begin; r < end; ++r) {
-      const T* __restrict x = x_all + r * n;
-      T* __restrict y = y_all + r * n;
-      T m = row_max(x, n);
+      const auto [lo, hi] = key_band(spec, r, n_q, n);
+      const int64_t count = hi - lo;
+      const In* __restrict x = x_all + r * n + lo;
+      Out* __restrict y = y_all + r * n;
+      Acc* __restrict s = buffer.data();
+      for (int64_t j = 0; j < count; ++j) s[j] = static_cast<Acc>(x[j]) * scale;
+      Acc m = row_max(s, count);
       if (std::isinf(m)) m = 0;  // an all -inf row: e = 0 everywhere; a +inf: inf / inf = NaN
-      T lanes[kLanes] = {};
-      int64_t i = 0;
-      for (; i + kLanes <= n; i += kLanes)
+      Acc lanes[kLanes] = {};
+      int64_t j = 0;
+      for (; j + kLanes <= count; j += kLanes)
         for (int64_t l = 0; l < kLanes; ++l) {
-          const T e = exp_of<T>(x[i + l] - m);
-          y[i + l] = e;
+          const Acc e = exp_of<Acc>(s[j + l] - m);
+          s[j + l] = e;
           lanes[l] += e;
         }
-      T sum = 0;
-      for (; i < n; ++i) {
-        const T e = exp_of<T>(x[i] - m);
-        y[i] = e;
+      Acc sum = 0;
+      for (; j < count; ++j) {
+        const Acc e = exp_of<Acc>(s[j] - m);
+        s[j] = e;
         sum += e;
       }
-      for (T l : lanes) sum += l;
-      if (empty_rows_zero && sum == 0) sum = 1;
-      for (int64_t j = 0; j < n; ++j) y[j] = y[j] / sum;
+      for (Acc l : lanes) sum += l;
+      if (spec.empty_rows_zero && sum == 0) sum = 1;
+      // A key outside the band is e = 0: 0 / sum, so 0, or NaN in a row whose sum is 0 or NaN.
+      const Out outside = static_cast<Out>(Acc(0) / sum);
+      for (int64_t k = 0; k < lo; ++k) y[k] = outside;
+      for (int64_t k = 0; k < count; ++k) y[lo + k] = static_cast<Out>(s[k] / sum);
+      for (int64_t k = hi; k < n; ++k) y[k] = outside;
     }
   });
 }
 
-template <typename T>
-void softmax_backward_rows(const View& y_view, const View& g_view, const View& out) {
+template <typename Y, typename G>
+void softmax_backward_rows(const View& y_view, const View& g_view, const View& out, double scale_in) {
+  using Acc = std::conditional_t<std::is_same_v<Y, double>, double, float>;
   const int64_t n = y_view.shape.empty() ? 1 : y_view.shape.back();
   const int64_t rows = n == 0 ? 0 : y_view.numel() / n;
-  const T* y_all = static_cast<const T*>(y_view.data);
-  const T* g_all = static_cast<const T*>(g_view.data);
-  T* dx_all = static_cast<T*>(out.data);
+  const Y* y_all = static_cast<const Y*>(y_view.data);
+  const Y* g_all = static_cast<const Y*>(g_view.data);
+  G* dx_all = static_cast<G*>(out.data);
+  const Acc scale = static_cast<Acc>(scale_in);
   parallel_for(rows, 3 * n, [=](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* __restrict y = y_all + r * n;
-      const T* __restrict g = g_all + r * n;
-      T* __restrict dx = dx_all + r * n;
-      T lanes[kLanes] = {};
+      const Y* __restrict y = y_all + r * n;
+      const Y* __restrict g = g_all + r * n;
+      G* __restrict dx = dx_all + r * n;
+      Acc lanes[kLanes] = {};
       int64_t i = 0;
       for (; i + kLanes <= n; i += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += g[i + l] * y[i + l];
-      T dot = 0;
-      for (; i < n; ++i) dot += g[i] * y[i];
-      for (T l : lanes) dot += l;
-      for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (g[j] - dot);
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += static_cast<Acc>(g[i + l]) * static_cast<Acc>(y[i + l]);
+      Acc dot = 0;
+      for (; i < n; ++i) dot += static_cast<Acc>(g[i]) * static_cast<Acc>(y[i]);
+      for (Acc l : lanes) dot += l;
+      for (int64_t j = 0; j < n; ++j)
+        dx[j] = static_cast<G>(static_cast<Acc>(y[j]) * (static_cast<Acc>(g[j]) - dot) * scale);
     }
   });
 }
 
 }  // namespace
 
-void softmax_forward(const View& in, const View& out, bool empty_rows_zero) {
+void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
+  const bool widened = out.dtype == DType::Float32 && in.dtype != DType::Float32;
   switch (in.dtype) {
-    case DType::Float32: return softmax_rows<float>(in, out, empty_rows_zero);
-    case DType::Float64: return softmax_rows<double>(in, out, empty_rows_zero);
-    default: EMBER_FAIL("softmax", "the fused kernel takes float32 or float64, got {}", in.dtype);
+    case DType::Float32: return softmax_rows<float, float>(in, out, spec);
+    case DType::Float64: return softmax_rows<double, double>(in, out, spec);
+    case DType::BFloat16:
+      return widened ? softmax_rows<BFloat16, float>(in, out, spec) : softmax_rows<BFloat16, BFloat16>(in, out, spec);
+    case DType::Float16:
+      return widened ? softmax_rows<Half, float>(in, out, spec) : softmax_rows<Half, Half>(in, out, spec);
+    default: EMBER_FAIL("softmax", "the fused kernel takes floating-point rows, got {}", in.dtype);
   }
 }
 
-void softmax_backward(const View& y, const View& grad_out, const View& grad_in) {
+void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale) {
+  const bool narrowed = y.dtype == DType::Float32 && grad_in.dtype != DType::Float32;
   switch (y.dtype) {
-    case DType::Float32: return softmax_backward_rows<float>(y, grad_out, grad_in);
-    case DType::Float64: return softmax_backward_rows<double>(y, grad_out, grad_in);
-    default: EMBER_FAIL("softmax_backward", "the fused kernel takes float32 or float64, got {}", y.dtype);
+    case DType::Float32:
+      if (!narrowed) return softmax_backward_rows<float, float>(y, grad_out, grad_in, scale);
+      if (grad_in.dtype == DType::BFloat16) return softmax_backward_rows<float, BFloat16>(y, grad_out, grad_in, scale);
+      return softmax_backward_rows<float, Half>(y, grad_out, grad_in, scale);
+    case DType::Float64: return softmax_backward_rows<double, double>(y, grad_out, grad_in, scale);
+    case DType::BFloat16: return softmax_backward_rows<BFloat16, BFloat16>(y, grad_out, grad_in, scale);
+    case DType::Float16: return softmax_backward_rows<Half, Half>(y, grad_out, grad_in, scale);
+    default: EMBER_FAIL("softmax_backward", "the fused kernel takes floating-point rows, got {}", y.dtype);
   }
 }
 

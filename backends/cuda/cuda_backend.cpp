@@ -436,19 +436,22 @@ void check_rows(const char* op, DType dtype) {
 // An optional operand (weight, bias, a gradient not wanted): absent when its data is null.
 KView optional_kv(const View& v) { return v.data ? kv(v) : KView{}; }
 
-void softmax_forward(const View& in, const View& out, bool empty_rows_zero) {
-  check_rows("softmax", in.dtype);
+void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
+  EMBER_CHECK(is_floating(in.dtype) && (out.dtype == in.dtype || out.dtype == DType::Float32), "softmax",
+              "expected floating-point rows written in their dtype or float32, got {} to {}", in.dtype, out.dtype);
   if (in.numel() == 0) return;
   const int dev = prepare("softmax", {&in, &out});
-  launch_softmax(kv(in), kv(out), empty_rows_zero, stream(dev));
+  launch_softmax(kv(in), kv(out), KSoftmax{spec.scale, spec.left, spec.right, spec.empty_rows_zero}, stream(dev));
   check_launch("softmax", dev);
 }
 
-void softmax_backward(const View& y, const View& grad_out, const View& grad_in) {
-  check_rows("softmax_backward", y.dtype);
+void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale) {
+  EMBER_CHECK(is_floating(y.dtype) && grad_out.dtype == y.dtype && is_floating(grad_in.dtype), "softmax_backward",
+              "expected floating-point y and grad_out of one dtype, got {}, {} (grad_in {})", y.dtype, grad_out.dtype,
+              grad_in.dtype);
   if (y.numel() == 0) return;
   const int dev = prepare("softmax_backward", {&y, &grad_out, &grad_in});
-  launch_softmax_backward(kv(y), kv(grad_out), kv(grad_in), stream(dev));
+  launch_softmax_backward(kv(y), kv(grad_out), kv(grad_in), scale, stream(dev));
   check_launch("softmax_backward", dev);
 }
 

@@ -153,11 +153,18 @@ void launch_adam_step(const KView& param, const KView& grad, const KView& exp_av
                       const KView& max_exp_avg_sq, const KAdam& spec, cudaStream_t stream);
 
 // ---- kernels_rows.cu
-// Softmax and layer normalisation over the last dim of contiguous rows, float32 or float64
-// (backends/backend.h: softmax_forward/backward, layer_norm_forward/backward); absent weight, bias,
+// Softmax and layer normalisation over the last dim of contiguous rows (backends/backend.h:
+// softmax_forward/backward with SoftmaxSpec, layer_norm_forward/backward). Softmax takes any floating
+// dtype in and writes its dtype or float32; layer_norm float32 or float64. Absent weight, bias,
 // grad_weight or grad_bias have data == nullptr.
-void launch_softmax(const KView& in, const KView& out, bool empty_rows_zero, cudaStream_t stream);
-void launch_softmax_backward(const KView& y, const KView& grad_out, const KView& grad_in, cudaStream_t stream);
+struct KSoftmax {
+  double scale;
+  int64_t left, right;
+  bool empty_rows_zero;
+};
+void launch_softmax(const KView& in, const KView& out, const KSoftmax& spec, cudaStream_t stream);
+void launch_softmax_backward(const KView& y, const KView& grad_out, const KView& grad_in, double scale,
+                             cudaStream_t stream);
 void launch_layer_norm(const KView& x, const KView& weight, const KView& bias, double eps, const KView& y,
                        const KView& mean, const KView& rstd, cudaStream_t stream);
 void launch_layer_norm_backward(const KView& grad_y, const KView& x, const KView& weight, const KView& mean,

@@ -11,7 +11,7 @@ namespace {
 constexpr int kRowThreads = 32;  // one warp per row
 
 template <class T>
-__device__ __forceinline__ T row_exp(T x) {
+__device__ __forceinline__ T row_exp(T x) {  // T: float or double
   if constexpr (std::is_same_v<T, float>) return expf(x);
   else return exp(x);
 }
@@ -41,44 +41,55 @@ __device__ __forceinline__ T from_lane0(T v, T* slot) {
   return out;
 }
 
-template <class T>
-__global__ void softmax_kernel(const T* x_all, T* y_all, int64_t rows, int64_t n, bool empty_rows_zero) {
-  __shared__ T slot;
+__device__ __forceinline__ int64_t clamp_index(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Row r is query i = r mod n_q; it sees keys [lo, hi) of the band (backends/backend.h SoftmaxSpec).
+// Every key outside the band is e = 0, so 0 / sum: 0, or NaN in a row whose sum is 0 or NaN.
+template <class In, class Out, class Acc>
+__global__ void softmax_kernel(const In* x_all, Out* y_all, int64_t rows, int64_t n, int64_t n_q, KSoftmax spec) {
+  __shared__ Acc slot;
+  const Acc scale = static_cast<Acc>(spec.scale);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const T* x = x_all + r * n;
-    T* y = y_all + r * n;
-    T m = -INFINITY, nan = 0;
-    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) {
-      m = x[i] > m ? x[i] : m;
-      nan += x[i] != x[i];
+    const In* x = x_all + r * n;
+    Out* y = y_all + r * n;
+    const int64_t i = r % n_q;
+    const int64_t lo = spec.left >= 0 ? clamp_index(i - spec.left, 0, n) : 0;
+    const int64_t hi = spec.right >= 0 ? clamp_index(i + spec.right + 1, lo, n) : n;
+    Acc m = -INFINITY, nan = 0;
+    for (int64_t j = lo + threadIdx.x; j < hi; j += kRowThreads) {
+      const Acc s = static_cast<Acc>(x[j]) * scale;
+      m = s > m ? s : m;
+      nan += s != s;
     }
     m = from_lane0(lanes_max(m), &slot);
     nan = from_lane0(lanes_sum(nan), &slot);
     if (nan > 0) m = NAN;  // as amax: a NaN anywhere makes the row NaN
     else if (isinf(m)) m = 0;
-    T sum = 0;
-    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) {
-      const T e = row_exp(x[i] - m);
-      y[i] = e;
-      sum += e;
-    }
+    Acc sum = 0;
+    for (int64_t j = lo + threadIdx.x; j < hi; j += kRowThreads) sum += row_exp(static_cast<Acc>(x[j]) * scale - m);
     sum = from_lane0(lanes_sum(sum), &slot);
-    if (empty_rows_zero && sum == 0) sum = 1;
-    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) y[i] = y[i] / sum;
+    if (spec.empty_rows_zero && sum == 0) sum = 1;
+    for (int64_t j = threadIdx.x; j < n; j += kRowThreads) {
+      const Acc e = j >= lo && j < hi ? row_exp(static_cast<Acc>(x[j]) * scale - m) : Acc(0);
+      y[j] = static_cast<Out>(e / sum);
+    }
   }
 }
 
-template <class T>
-__global__ void softmax_backward_kernel(const T* y_all, const T* g_all, T* dx_all, int64_t rows, int64_t n) {
-  __shared__ T slot;
+template <class Y, class G, class Acc>
+__global__ void softmax_backward_kernel(const Y* y_all, const Y* g_all, G* dx_all, int64_t rows, int64_t n,
+                                        double scale_in) {
+  __shared__ Acc slot;
+  const Acc scale = static_cast<Acc>(scale_in);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const T* y = y_all + r * n;
-    const T* g = g_all + r * n;
-    T* dx = dx_all + r * n;
-    T dot = 0;
-    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) dot += g[i] * y[i];
+    const Y* y = y_all + r * n;
+    const Y* g = g_all + r * n;
+    G* dx = dx_all + r * n;
+    Acc dot = 0;
+    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) dot += static_cast<Acc>(g[i]) * static_cast<Acc>(y[i]);
     dot = from_lane0(lanes_sum(dot), &slot);
-    for (int64_t i = threadIdx.x; i < n; i += kRowThreads) dx[i] = y[i] * (g[i] - dot);
+    for (int64_t i = threadIdx.x; i < n; i += kRowThreads)
+      dx[i] = static_cast<G>(static_cast<Acc>(y[i]) * (static_cast<Acc>(g[i]) - dot) * scale);
   }
 }
 
@@ -157,28 +168,37 @@ int64_t row_length(const KView& v) { return v.ndim ? v.shape[v.ndim - 1] : 1; }
 
 }  // namespace
 
-void launch_softmax(const KView& in, const KView& out, bool empty_rows_zero, cudaStream_t stream) {
+void launch_softmax(const KView& in, const KView& out, const KSoftmax& spec, cudaStream_t stream) {
   const int64_t n = row_length(in), rows = n ? in.numel() / n : 0;
   if (rows == 0) return;
-  if (in.dtype == DType::Float64)
-    launch_kernel(softmax_kernel<double>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
-                  static_cast<const double*>(in.data), static_cast<double*>(out.data), rows, n, empty_rows_zero);
-  else
-    launch_kernel(softmax_kernel<float>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
-                  static_cast<const float*>(in.data), static_cast<float*>(out.data), rows, n, empty_rows_zero);
+  const int64_t n_q = in.ndim >= 2 ? in.shape[in.ndim - 2] : 1;
+  visit_floating_dtype(in.dtype, [&](auto in_type) {
+    using In = decltype(in_type);
+    using Acc = std::conditional_t<std::is_same_v<In, double>, double, float>;
+    auto launch = [&](auto out_type) {
+      using Out = decltype(out_type);
+      launch_kernel(softmax_kernel<In, Out, Acc>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
+                    static_cast<const In*>(in.data), static_cast<Out*>(out.data), rows, n, n_q, spec);
+    };
+    if (out.dtype == DType::Float32) launch(float{});
+    else launch(In{});
+  });
 }
 
-void launch_softmax_backward(const KView& y, const KView& grad_out, const KView& grad_in, cudaStream_t stream) {
+void launch_softmax_backward(const KView& y, const KView& grad_out, const KView& grad_in, double scale,
+                             cudaStream_t stream) {
   const int64_t n = row_length(y), rows = n ? y.numel() / n : 0;
   if (rows == 0) return;
-  if (y.dtype == DType::Float64)
-    launch_kernel(softmax_backward_kernel<double>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
-                  static_cast<const double*>(y.data), static_cast<const double*>(grad_out.data),
-                  static_cast<double*>(grad_in.data), rows, n);
-  else
-    launch_kernel(softmax_backward_kernel<float>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
-                  static_cast<const float*>(y.data), static_cast<const float*>(grad_out.data),
-                  static_cast<float*>(grad_in.data), rows, n);
+  visit_floating_dtype(y.dtype, [&](auto y_type) {
+    using Y = decltype(y_type);
+    using Acc = std::conditional_t<std::is_same_v<Y, double>, double, float>;
+    visit_floating_dtype(grad_in.dtype, [&](auto g_type) {
+      using G = decltype(g_type);
+      launch_kernel(softmax_backward_kernel<Y, G, Acc>, dim3(row_blocks(rows)), dim3(kRowThreads), stream,
+                    static_cast<const Y*>(y.data), static_cast<const Y*>(grad_out.data), static_cast<G*>(grad_in.data),
+                    rows, n, scale);
+    });
+  });
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <ember/core/autocast.h>
 #include <ember/ops/attention/visibility.h>
 #include <ember/ops/ops.h>
+#include <ember/ops/softmax.h>
 
 namespace ember::attention {
 
@@ -29,10 +30,9 @@ Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device dev
 }
 
 Tensor masked_softmax(const Tensor& scores, const Tensor& allowed) {
-  if (scores.numel() == 0) return scores * 1.0;  // nothing to normalise
   const Tensor s = allowed.defined() ? where(allowed, scores, -std::numeric_limits<double>::infinity()) : scores;
   // A row with nothing allowed is all -inf: it gives zeros (and zero gradients), not 0 / 0.
-  return detail::softmax_rows(detail::autocast_operand("softmax", s), -1, /*empty_rows_zero=*/true);
+  return detail::banded_softmax(s, {.empty_rows_zero = true}, detail::autocast_dtype("softmax", s));
 }
 
 Tensor dropout_keep_mask(std::span<const int64_t> scores_shape, double p, uint64_t seed, uint64_t offset,
@@ -59,9 +59,17 @@ Tensor dropout_factors(const DropoutDraw& dropout, std::span<const int64_t> scor
 
 Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
                       const DropoutDraw& dropout) {
-  Tensor scores = matmul(q, transpose(k, -2, -1)) * vis.scale;
-  if (vis.float_mask.defined()) scores = scores + vis.float_mask;
-  Tensor p = masked_softmax(scores, allowed_pairs(vis, q.size(-2), k.size(-2), q.device()));
+  const Tensor products = matmul(q, transpose(k, -2, -1));
+  Tensor p;
+  if (!vis.mask.defined() && !vis.layout.defined() && !vis.float_mask.defined()) {
+    // Only a scale and a band (causal, a window): one kernel, with no mask tensor and no casts.
+    p = detail::banded_softmax(products, {.scale = vis.scale, .left = vis.left, .right = vis.right, .empty_rows_zero = true},
+                               detail::autocast_dtype("softmax", products));
+  } else {
+    Tensor scores = products * vis.scale;
+    if (vis.float_mask.defined()) scores = scores + vis.float_mask;
+    p = masked_softmax(scores, allowed_pairs(vis, q.size(-2), k.size(-2), q.device()));
+  }
   if (dropout.active()) p = p * dropout_factors(dropout, p.shape(), p.dtype(), p.device());
   return matmul(p, v);
 }

@@ -45,21 +45,48 @@ TEST_CASE("emulated CUDA softmax rows agree with the CPU kernel, forward and bac
       x.select(0, 3).select(0, 4).fill_(std::nan(""));
       for (bool empty_rows_zero : {false, true}) {
         Tensor cpu = empty_like_rows(x), gpu = empty_like_rows(x);
-        cpu_backend().softmax_forward(view_of(x), view_of(cpu), empty_rows_zero);
-        cuda::launch_softmax(kv(x), kv(gpu), empty_rows_zero, nullptr);
+        cpu_backend().softmax_forward(view_of(x), view_of(cpu), {.empty_rows_zero = empty_rows_zero});
+        cuda::launch_softmax(kv(x), kv(gpu), {1.0, -1, -1, empty_rows_zero}, nullptr);
         CHECK(scaled_diff(gpu, cpu, tol) <= 1);
         const auto row1 = cast(gpu.select(0, 1), DType::Float64).to_vector<double>();
         CHECK((empty_rows_zero ? row1[0] == 0 : std::isnan(row1[0])));
       }
       Tensor y = empty_like_rows(x);
       const Tensor finite = normal({9, n}, 2, dtype, 3.0);
-      cpu_backend().softmax_forward(view_of(finite), view_of(y), false);
+      cpu_backend().softmax_forward(view_of(finite), view_of(y), {});
       const Tensor g = normal({9, n}, 3, dtype);
       Tensor cpu = empty_like_rows(x), gpu = empty_like_rows(x);
-      cpu_backend().softmax_backward(view_of(y), view_of(g), view_of(cpu));
-      cuda::launch_softmax_backward(kv(y), kv(g), kv(gpu), nullptr);
+      cpu_backend().softmax_backward(view_of(y), view_of(g), view_of(cpu), 1.0);
+      cuda::launch_softmax_backward(kv(y), kv(g), kv(gpu), 1.0, nullptr);
       CHECK(scaled_diff(gpu, cpu, tol) <= 1);
     }
+  }
+}
+
+TEST_CASE("emulated CUDA softmax rows with a scale, a band and 16-bit in or out agree with the CPU kernel",
+          "[cuda-emulated][softmax]") {
+  struct Case { DType in, out; int64_t left, right; };
+  for (Case c : {Case{DType::Float32, DType::Float32, -1, 0}, Case{DType::BFloat16, DType::Float32, 2, 0},
+                 Case{DType::BFloat16, DType::BFloat16, 1, 1}, Case{DType::Float16, DType::Float32, 0, -1},
+                 Case{DType::Float64, DType::Float64, 0, 0}}) {
+    INFO(dtype_name(c.in) << " -> " << dtype_name(c.out) << " left=" << c.left << " right=" << c.right);
+    // [2, 7, 40]: 7 queries of 40 keys; with left = right = 0 queries see one key each.
+    const Tensor x = cast(normal({2, 7, 40}, 8, DType::Float32, 3.0), c.in);
+    const SoftmaxSpec spec{.scale = 0.6, .left = c.left, .right = c.right, .empty_rows_zero = true};
+    Tensor cpu = Tensor::empty(x.shape(), c.out, x.device()), gpu = Tensor::empty(x.shape(), c.out, x.device());
+    cpu_backend().softmax_forward(view_of(x), view_of(cpu), spec);
+    cuda::launch_softmax(kv(x), kv(gpu), {spec.scale, spec.left, spec.right, true}, nullptr);
+    // 16-bit out: one rounding each of results that agree to float32 rounding, so at most an ulp apart
+    // (2^-7 of a bfloat16 value).
+    const double tol = c.out == DType::BFloat16 ? 1.0 / 128 : (c.out == DType::Float64 ? 1e-14 : 1e-6);
+    CHECK(scaled_diff(gpu, cpu, tol) <= 1);
+    // Backward: y in out's dtype, the gradient in the input's.
+    const Tensor g = cast(normal({2, 7, 40}, 9, DType::Float32), c.out);
+    Tensor dx_cpu = Tensor::empty(x.shape(), c.in, x.device()), dx_gpu = Tensor::empty(x.shape(), c.in, x.device());
+    cpu_backend().softmax_backward(view_of(cpu), view_of(g), view_of(dx_cpu), 0.6);
+    cuda::launch_softmax_backward(kv(cpu), kv(g), kv(dx_gpu), 0.6, nullptr);
+    const double grad_tol = c.in == DType::BFloat16 || c.in == DType::Float16 ? 1.0 / 128 : tol;
+    CHECK(scaled_diff(dx_gpu, dx_cpu, grad_tol) <= 1);
   }
 }
 

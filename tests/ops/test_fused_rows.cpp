@@ -108,6 +108,114 @@ TEST_CASE("softmax on the fused path is gradchecked and gradgradchecked in float
   CHECK(testing::gradgradcheck(masked, {x}) == "");
 }
 
+namespace {
+// The reference for banded_softmax: in float64 from x as rounded to its dtype, the scale and the band
+// as separate ops (a where with -inf), then the composite softmax.
+Tensor banded_reference(const Tensor& x, const SoftmaxSpec& spec) {
+  const int64_t n_q = x.size(-2), n_k = x.size(-1);
+  std::vector<double> allowed;
+  for (int64_t i = 0; i < n_q; ++i)
+    for (int64_t j = 0; j < n_k; ++j)
+      allowed.push_back((spec.right < 0 || j <= i + spec.right) && (spec.left < 0 || j >= i - spec.left));
+  const Tensor keep = ne(from_vector(allowed, {n_q, n_k}), Scalar(0));
+  const Tensor s = where(keep, cast(x, DType::Float64) * spec.scale, -std::numeric_limits<double>::infinity());
+  return detail::softmax_composite(s, -1, spec.empty_rows_zero);
+}
+}  // namespace
+
+TEST_CASE("banded softmax: scale, causal and window bands, 16-bit in and float32 out, against the float64 reference",
+          "[ops][softmax][fused]") {
+  // [2, 3, 6, 9]: n_q != n_k; 9 keys is less than one 16-lane block, 40 more than two.
+  struct Band { int64_t left, right; };
+  for (Band band : {Band{-1, -1}, Band{-1, 0}, Band{2, 0}, Band{1, 1}, Band{0, -1}}) {
+    for (int64_t n_k : {9, 40}) {
+      for (auto [in, out] : {std::pair{DType::Float32, DType::Float32}, std::pair{DType::Float64, DType::Float64},
+                             std::pair{DType::BFloat16, DType::BFloat16}, std::pair{DType::BFloat16, DType::Float32},
+                             std::pair{DType::Float16, DType::Float32}}) {
+        INFO("left=" << band.left << " right=" << band.right << " n_k=" << n_k << " " << dtype_name(in) << " -> "
+                     << dtype_name(out));
+        const SoftmaxSpec spec{.scale = 0.37, .left = band.left, .right = band.right, .empty_rows_zero = true};
+        Tensor x = cast(rnd({2, 3, 6, n_k}, 5, DType::Float32), in);
+        x.requires_grad_();
+        const Tensor y = detail::banded_softmax(x, spec, out);
+        CHECK(y.dtype() == out);
+        CHECK(y.grad_fn()->name() == std::string("softmax"));
+        Tensor x64 = cast(x.detach(), DType::Float64);
+        x64.requires_grad_();
+        const Tensor want = banded_reference(x64, spec);
+        // float32 and float64: the kernel's exp within 1 ulp and its sum in another order; 16-bit out:
+        // the float32 result rounded once (half an ulp: at most 2^-8 of a bfloat16 value).
+        const double rtol = out == DType::BFloat16 ? 1.0 / 256 + 1e-6 : (out == DType::Float32 ? 2e-6 : 1e-14);
+        CHECK(worst(y, want, 1e-30, rtol) <= 1);
+        // Keys outside the band are exactly 0 (and rows with none: zeros, with empty_rows_zero).
+        const auto got = vals(y), ref = vals(want);
+        for (size_t e = 0; e < got.size(); ++e)
+          if (ref[e] == 0) CHECK(got[e] == 0);
+        const Tensor g = rnd({2, 3, 6, n_k}, 6, DType::Float64, 1.0);
+        sum(y * cast(g, out)).backward();
+        sum(want * g).backward();
+        CHECK(x.grad().dtype() == in);
+        // The gradient's error is that of y, g (rounded to out) and the result's rounding to in.
+        const double grad_rtol = in != DType::Float32 && in != DType::Float64 ? 1.0 / 64 : (in == DType::Float32 ? 1e-5 : 1e-13);
+        CHECK(worst(x.grad(), x64.grad(), grad_rtol * 0.1, grad_rtol) <= 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("banded softmax: a row with no allowed key is zeros with empty_rows_zero, NaN (as 0 / 0) without",
+          "[ops][softmax][fused]") {
+  // left = 0, right = 0: query i sees key i only, so queries 4 and 5 of 6 see none of the 4 keys.
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    INFO(dtype_name(dtype));
+    const Tensor x = cast(rnd({6, 4}, 7, DType::Float32), dtype);
+    for (bool zero : {true, false}) {
+      const auto y = vals(detail::banded_softmax(x, {.left = 0, .right = 0, .empty_rows_zero = zero}, dtype));
+      for (int64_t i = 0; i < 6; ++i)
+        for (int64_t j = 0; j < 4; ++j) {
+          const double v = y[i * 4 + j];
+          if (i >= 4) CHECK((zero ? v == 0 : std::isnan(v)));
+          else CHECK(v == (i == j ? 1.0 : 0.0));
+        }
+    }
+  }
+  CHECK_THROWS_WITH(detail::banded_softmax(rnd({5}, 1, DType::Float32), {.right = 0}, DType::Float32),
+                    Catch::Contains("softmax") && Catch::Contains("[5]"));
+  CHECK_THROWS_WITH(detail::banded_softmax(rnd({2, 5}, 1, DType::Float32), {}, DType::Float16),
+                    Catch::Contains("softmax") && Catch::Contains("float16"));
+}
+
+TEST_CASE("banded softmax is gradchecked and gradgradchecked in float64", "[ops][softmax][fused][gradcheck]") {
+  Tensor x = rnd({2, 4, 5}, 8, DType::Float64, 1.0);
+  x.requires_grad_();
+  for (SoftmaxSpec spec : {SoftmaxSpec{.scale = 0.7, .right = 0}, SoftmaxSpec{.scale = 1.3, .left = 1, .right = 1},
+                           SoftmaxSpec{.scale = 0.5, .left = 0, .right = 0, .empty_rows_zero = true}}) {
+    auto f = [spec](const std::vector<Tensor>& in) { return detail::banded_softmax(in[0], spec, DType::Float64); };
+    CHECK(testing::gradcheck(f, {x}) == "");
+    CHECK(testing::gradgradcheck(f, {x}) == "");
+  }
+}
+
+TEST_CASE("softmax of 16-bit rows: float32 out under autocast, the input's dtype outside, one rounding",
+          "[ops][softmax][fused][autocast]") {
+  Tensor x = cast(rnd({5, 70}, 9, DType::Float32), DType::BFloat16);
+  x.requires_grad_();
+  const Tensor want = detail::softmax_composite(cast(x.detach(), DType::Float64), -1);
+  const Tensor plain = softmax(x, -1);
+  CHECK(plain.dtype() == DType::BFloat16);
+  CHECK(worst(plain, want, 1e-30, 1.0 / 256 + 1e-6) <= 1);  // half a bfloat16 ulp: at most 2^-8 of the value
+  Tensor under;
+  {
+    autocast scope(DType::BFloat16);
+    under = softmax(x, -1);
+  }
+  CHECK(under.dtype() == DType::Float32);
+  CHECK(under.grad_fn()->name() == std::string("softmax"));  // no cast node in between
+  CHECK(worst(under, want, 1e-30, 2e-6) <= 1);
+  sum(under * under).backward();
+  CHECK(x.grad().dtype() == DType::BFloat16);
+}
+
 TEST_CASE("gelu and its derivative against the erf formula in float64", "[ops][gelu][fused]") {
   // -9..9 in steps of 1/64: the tails, where Phi is 0 or 1 to float precision, and the middle.
   std::vector<double> xs;
