@@ -3,6 +3,7 @@
 // the attention ops as its token mixer, and a pre-norm transformer block around it.
 #include <memory>
 
+#include <ember/backends/backend.h>
 #include <ember/nn/layers.h>
 #include <ember/nn/module.h>
 #include <ember/ops/attention/attention.h>
@@ -68,6 +69,14 @@ inline std::shared_ptr<SelfAttentionImpl> SelfAttention(const SelfAttentionOptio
 // halves (x1, x2) of the last dim become (x1 cos - x2 sin, x2 cos + x1 sin) with angle
 // position * base^(-2i / head_dim) for pair i.
 Tensor rotary_embedding(const Tensor& x, int64_t offset, double base = 10000);
+
+namespace detail {
+// rotary_embedding's forward on a backend without Backend::rotary: six binary kernels writing
+// straight into the halves of out (contiguous like x), each product and sum rounded to the dtype, so
+// the bits of the fused kernel. cos and sin [n, head_dim / 2] in x's dtype.
+void rotary_by_binary_kernels(const Backend& kernels, const Tensor& x, const Tensor& cos, const Tensor& sin,
+                              const Tensor& out);
+}  // namespace detail
 
 enum class MlpKind : uint8_t { Gelu, SwiGLU };
 

@@ -76,7 +76,16 @@ TEST_CASE("rotary_embedding: the fused op gives the composite's bits, and its gr
     INFO(dtype_name(dtype));
     // A strided input, as the heads of a packed projection are: [2, 3, 5, 8] viewed from [2, 5, 3, 8].
     const Tensor x = transpose(rnd({2, 5, 3, 8}, 5, dtype), 1, 2);
-    CHECK(max_diff(nn::rotary_embedding(x, 2), composite(x, 2)) == 0);
+    const Tensor want = composite(x, 2);
+    CHECK(max_diff(nn::rotary_embedding(x, 2), want) == 0);
+    // The path of backends without Backend::rotary (CUDA today): the same bits from six binary kernels.
+    const int64_t n = 5, dh = 8, half = dh / 2;
+    const TensorOptions o{.dtype = DType::Float32};
+    const Tensor angles = unsqueeze(arange(2.0, double(2 + n), 1, o), 1) *
+                          unsqueeze(exp(arange(0, double(half), 1, o) * (-2.0 * std::log(10000.0) / double(dh))), 0);
+    Tensor out = Tensor::empty(x.shape(), dtype);
+    nn::detail::rotary_by_binary_kernels(cpu_backend(), x, cast(cos(angles), dtype), cast(sin(angles), dtype), out);
+    CHECK(max_diff(out, want) == 0);
   }
   Tensor x = rnd({2, 5, 6}, 6);
   x.requires_grad_();
