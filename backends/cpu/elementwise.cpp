@@ -82,9 +82,7 @@ template <typename C>
     }
     if (op == UnaryOp::Erf) return erf_float(x);
     if (op == UnaryOp::Gelu) return x * (0.5f * (1.0f + erf_float(x * 0.70710678118654752440f)));
-    if (op == UnaryOp::GeluDerivative)
-      return 0.5f * (1.0f + erf_float(x * 0.70710678118654752440f)) +
-             x * (0.39894228040143267794f * exp_float_full(-0.5f * x * x));
+    if (op == UnaryOp::GeluDerivative) return gelu_derivative_float(x);
   }
   if constexpr (std::is_floating_point_v<C>) {
     switch (op) {
