@@ -7,6 +7,7 @@
 // autograd.
 #include <ember/ops/softmax.h>
 
+#include <algorithm>
 #include <limits>
 
 #include <ember/backends/backend.h>
@@ -68,17 +69,26 @@ Tensor detail::softmax_rows(const Tensor& x, int64_t dim, bool empty_rows_zero) 
   return apply(Softmax{{.empty_rows_zero = empty_rows_zero}, x.dtype(), x.dtype()}, x);
 }
 
-Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec, DType out_dtype) {
+Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec_in, DType out_dtype) {
   check_floating("softmax", x);
-  EMBER_CHECK(out_dtype == x.dtype() || out_dtype == DType::Float32, "softmax",
-              "writes its input's dtype or float32, asked for {} from {}", out_dtype, x.dtype());
-  const bool banded = spec.left >= 0 || spec.right >= 0;
+  const bool sixteen_bit = x.dtype() == DType::BFloat16 || x.dtype() == DType::Float16;
+  EMBER_CHECK(out_dtype == x.dtype() || (sixteen_bit && out_dtype == DType::Float32), "softmax",
+              "writes its input's dtype (or float32 for 16-bit input), asked for {} from {}", out_dtype, x.dtype());
+  const bool banded = spec_in.left >= 0 || spec_in.right >= 0;
   EMBER_CHECK(x.dim() >= (banded ? 2 : 1), "softmax", "a band of keys needs [.., n_q, n_k] scores, got {}",
               shape_str(x.shape()));
+  // A bound past every key is no tighter than n_q + n_k; clamped, i +- bound cannot overflow.
+  SoftmaxSpec spec = spec_in;
+  if (banded) {
+    const int64_t reach = x.size(-2) + x.size(-1);
+    spec.left = std::min(spec.left, reach);
+    spec.right = std::min(spec.right, reach);
+  }
   if (x.numel() > 0 && backend(x.device()).softmax_forward && backend(x.device()).softmax_backward)
     return apply(Softmax{spec, x.dtype(), out_dtype}, x);
-  // The reference: the same maths as separate ops.
-  Tensor s = spec.scale != 1.0 ? x * spec.scale : x;
+  // The reference: the same maths as separate ops, in float32 (float64 for float64) as the kernels.
+  const Tensor wide = sixteen_bit ? cast(x, DType::Float32) : x;
+  Tensor s = spec.scale != 1.0 ? wide * spec.scale : wide;
   if (banded) {
     const Device device = x.device();
     const Tensor i = unsqueeze(arange(0, static_cast<double>(x.size(-2)), 1, {.dtype = DType::Int64, .device = device}), 1);
@@ -88,7 +98,7 @@ Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec, DType ou
     if (spec.left >= 0) allowed = allowed.defined() ? logical_and(allowed, ge(j, i - spec.left)) : ge(j, i - spec.left);
     s = where(allowed, s, -std::numeric_limits<double>::infinity());
   }
-  return softmax_composite(cast(s, out_dtype), -1, spec.empty_rows_zero);
+  return cast(softmax_composite(s, -1, spec.empty_rows_zero), out_dtype);
 }
 
 Tensor softmax(const Tensor& x, int64_t dim) {

@@ -107,11 +107,12 @@ inline float erf_float(float x) { return erf_with_gaussian(x, exp_float(-(x * x)
 
 // GELU's derivative Phi(x) + x phi(x), Phi the normal distribution function and phi its density:
 // with u = x / sqrt 2, Phi(x) = (1 + erf u) / 2 and phi(x) = e^(-u^2) / sqrt(2 pi), so one exp serves
-// both (a third of the cost of computing them apart).
+// both (a third of the cost of computing them apart). It is taken as e^(-x^2 / 2), rounded once,
+// rather than from the rounded u, and with the full range (subnormal densities are kept).
 inline float gelu_derivative_float(float x) {
-  const float u = x * 0.70710678118654752440f;
-  const float gaussian = exp_float(-(u * u));
-  return 0.5f * (1.0f + erf_with_gaussian(u, gaussian)) + x * (0.39894228040143267794f * gaussian);
+  const float gaussian = exp_float_full(-0.5f * x * x);
+  return 0.5f * (1.0f + erf_with_gaussian(x * 0.70710678118654752440f, gaussian)) +
+         x * (0.39894228040143267794f * gaussian);
 }
 
 // log x in float32 for normal x > 0 (Cephes' logf, about 1 ulp): x = m 2^k with m in

@@ -54,7 +54,8 @@ struct KeyBand {
 KeyBand key_band(const SoftmaxSpec& spec, int64_t r, int64_t n_q, int64_t n) {
   const int64_t i = r % n_q;
   const int64_t lo = spec.left >= 0 ? std::clamp<int64_t>(i - spec.left, 0, n) : 0;
-  const int64_t hi = spec.right >= 0 ? std::clamp<int64_t>(i + spec.right + 1, 0, n) : n;
+  // i + right + 1 would overflow for a bound near INT64_MAX: a bound past the row's end is no bound.
+  const int64_t hi = spec.right < 0 || spec.right >= n - i ? n : std::max<int64_t>(i + spec.right + 1, 0);
   return {lo, std::max(lo, hi)};
 }
 
@@ -135,8 +136,13 @@ void softmax_backward_rows(const View& y_view, const View& g_view, const View& o
 
 }  // namespace
 
+// A 16-bit input may be written as float32; every other input in its own dtype.
+bool widens(DType in, DType out) { return out == DType::Float32 && (in == DType::BFloat16 || in == DType::Float16); }
+
 void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
-  const bool widened = out.dtype == DType::Float32 && in.dtype != DType::Float32;
+  EMBER_CHECK(out.dtype == in.dtype || widens(in.dtype, out.dtype), "softmax",
+              "writes its input's dtype (or float32 for 16-bit input), got {} to {}", in.dtype, out.dtype);
+  const bool widened = out.dtype != in.dtype;
   switch (in.dtype) {
     case DType::Float32: return softmax_rows<float, float>(in, out, spec);
     case DType::Float64: return softmax_rows<double, double>(in, out, spec);
@@ -149,7 +155,10 @@ void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
 }
 
 void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale) {
-  const bool narrowed = y.dtype == DType::Float32 && grad_in.dtype != DType::Float32;
+  EMBER_CHECK(grad_out.dtype == y.dtype && (grad_in.dtype == y.dtype || widens(grad_in.dtype, y.dtype)),
+              "softmax_backward", "expected y and grad_out of one dtype and grad_in in it (or 16-bit for float32 y), got {}, {}, {}",
+              y.dtype, grad_out.dtype, grad_in.dtype);
+  const bool narrowed = grad_in.dtype != y.dtype;
   switch (y.dtype) {
     case DType::Float32:
       if (!narrowed) return softmax_backward_rows<float, float>(y, grad_out, grad_in, scale);

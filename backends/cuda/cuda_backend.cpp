@@ -437,8 +437,9 @@ void check_rows(const char* op, DType dtype) {
 KView optional_kv(const View& v) { return v.data ? kv(v) : KView{}; }
 
 void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
-  EMBER_CHECK(is_floating(in.dtype) && (out.dtype == in.dtype || out.dtype == DType::Float32), "softmax",
-              "expected floating-point rows written in their dtype or float32, got {} to {}", in.dtype, out.dtype);
+  const bool widens = out.dtype == DType::Float32 && (in.dtype == DType::BFloat16 || in.dtype == DType::Float16);
+  EMBER_CHECK(is_floating(in.dtype) && (out.dtype == in.dtype || widens), "softmax",
+              "writes floating-point rows in their dtype (or float32 for 16-bit rows), got {} to {}", in.dtype, out.dtype);
   if (in.numel() == 0) return;
   const int dev = prepare("softmax", {&in, &out});
   launch_softmax(kv(in), kv(out), KSoftmax{spec.scale, spec.left, spec.right, spec.empty_rows_zero}, stream(dev));
@@ -446,9 +447,10 @@ void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
 }
 
 void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale) {
-  EMBER_CHECK(is_floating(y.dtype) && grad_out.dtype == y.dtype && is_floating(grad_in.dtype), "softmax_backward",
-              "expected floating-point y and grad_out of one dtype, got {}, {} (grad_in {})", y.dtype, grad_out.dtype,
-              grad_in.dtype);
+  const bool narrows = y.dtype == DType::Float32 && (grad_in.dtype == DType::BFloat16 || grad_in.dtype == DType::Float16);
+  EMBER_CHECK(is_floating(y.dtype) && grad_out.dtype == y.dtype && (grad_in.dtype == y.dtype || narrows),
+              "softmax_backward", "expected y and grad_out of one floating dtype and grad_in in it (or 16-bit for "
+              "float32 y), got {}, {}, {}", y.dtype, grad_out.dtype, grad_in.dtype);
   if (y.numel() == 0) return;
   const int dev = prepare("softmax_backward", {&y, &grad_out, &grad_in});
   launch_softmax_backward(kv(y), kv(grad_out), kv(grad_in), scale, stream(dev));

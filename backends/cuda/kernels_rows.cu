@@ -54,7 +54,8 @@ __global__ void softmax_kernel(const In* x_all, Out* y_all, int64_t rows, int64_
     Out* y = y_all + r * n;
     const int64_t i = r % n_q;
     const int64_t lo = spec.left >= 0 ? clamp_index(i - spec.left, 0, n) : 0;
-    const int64_t hi = spec.right >= 0 ? clamp_index(i + spec.right + 1, lo, n) : n;
+    // i + right + 1 would overflow for a bound near INT64_MAX: a bound past the row's end is no bound.
+    const int64_t hi = spec.right < 0 || spec.right >= n - i ? n : clamp_index(i + spec.right + 1, lo, n);
     Acc m = -INFINITY, nan = 0;
     for (int64_t j = lo + threadIdx.x; j < hi; j += kRowThreads) {
       const Acc s = static_cast<Acc>(x[j]) * scale;

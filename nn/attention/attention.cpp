@@ -32,25 +32,6 @@ Tensor cached_mask(int64_t m, int64_t offset, int64_t window, Device device) {
   return allowed;
 }
 
-}  // namespace
-
-void detail::rotary_by_binary_kernels(const Backend& kernels, const Tensor& x, const Tensor& cos, const Tensor& sin,
-                                      const Tensor& out) {
-  const int64_t half = x.size(-1) / 2, last = x.dim() - 1;
-  const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
-  const Tensor y1 = narrow(out, last, 0, half), y2 = narrow(out, last, half, half);
-  const Tensor c = expand(cos, x1.shape()), s = expand(sin, x1.shape());
-  const Tensor product = Tensor::empty(x1.shape(), x.dtype(), x.device());
-  kernels.binary(BinaryOp::Mul, kview(x1), kview(c), kview(y1));
-  kernels.binary(BinaryOp::Mul, kview(x2), kview(s), kview(product));
-  kernels.binary(BinaryOp::Sub, kview(y1), kview(product), kview(y1));
-  kernels.binary(BinaryOp::Mul, kview(x2), kview(c), kview(y2));
-  kernels.binary(BinaryOp::Mul, kview(x1), kview(s), kview(product));
-  kernels.binary(BinaryOp::Add, kview(y2), kview(product), kview(y2));
-}
-
-namespace {
-
 // Rotary embedding as one primitive: y1 = x1 c - x2 s, y2 = x2 c + x1 s on the halves of the last dim,
 // in one kernel where the backend has one, else each product and sum written straight into its half
 // of the output by the binary kernels. The rotation is linear and its
@@ -65,7 +46,7 @@ struct Rotary {
     Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
     const Backend& kernels = backend(x.device());
     if (kernels.rotary) kernels.rotary(kview(x), kview(cos), kview(sin), kview(out));
-    else detail::rotary_by_binary_kernels(kernels, x, cos, sin, out);
+    else ember::detail::rotary_by_binary_kernels(kernels, x, cos, sin, out);
     return out;
   }
   Grads backward(Ctx&, const Tensor& g) { return {apply(Rotary{cos, neg(sin)}, g)}; }
@@ -234,3 +215,22 @@ std::string TransformerBlockImpl::extra_repr() const {
 }
 
 }  // namespace ember::nn
+
+namespace ember::detail {
+
+void rotary_by_binary_kernels(const Backend& kernels, const Tensor& x, const Tensor& cos, const Tensor& sin,
+                              const Tensor& out) {
+  const int64_t half = x.size(-1) / 2, last = x.dim() - 1;
+  const Tensor x1 = narrow(x, last, 0, half), x2 = narrow(x, last, half, half);
+  const Tensor y1 = narrow(out, last, 0, half), y2 = narrow(out, last, half, half);
+  const Tensor c = expand(cos, x1.shape()), s = expand(sin, x1.shape());
+  const Tensor product = Tensor::empty(x1.shape(), x.dtype(), x.device());
+  kernels.binary(BinaryOp::Mul, kview(x1), kview(c), kview(y1));
+  kernels.binary(BinaryOp::Mul, kview(x2), kview(s), kview(product));
+  kernels.binary(BinaryOp::Sub, kview(y1), kview(product), kview(y1));
+  kernels.binary(BinaryOp::Mul, kview(x2), kview(c), kview(y2));
+  kernels.binary(BinaryOp::Mul, kview(x1), kview(s), kview(product));
+  kernels.binary(BinaryOp::Add, kview(y2), kview(product), kview(y2));
+}
+
+}  // namespace ember::detail

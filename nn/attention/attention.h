@@ -70,14 +70,6 @@ inline std::shared_ptr<SelfAttentionImpl> SelfAttention(const SelfAttentionOptio
 // position * base^(-2i / head_dim) for pair i.
 Tensor rotary_embedding(const Tensor& x, int64_t offset, double base = 10000);
 
-namespace detail {
-// rotary_embedding's forward on a backend without Backend::rotary: six binary kernels writing
-// straight into the halves of out (contiguous like x), each product and sum rounded to the dtype, so
-// the bits of the fused kernel. cos and sin [n, head_dim / 2] in x's dtype.
-void rotary_by_binary_kernels(const Backend& kernels, const Tensor& x, const Tensor& cos, const Tensor& sin,
-                              const Tensor& out);
-}  // namespace detail
-
 enum class MlpKind : uint8_t { Gelu, SwiGLU };
 
 struct TransformerBlockOptions {
@@ -110,3 +102,12 @@ inline std::shared_ptr<TransformerBlockImpl> TransformerBlock(const TransformerB
 }
 
 }  // namespace ember::nn
+
+namespace ember::detail {
+// rotary_embedding's forward on a backend without Backend::rotary: six binary kernels writing
+// straight into the halves of out (contiguous like x), each product and sum rounded to the dtype, so
+// the bits of the fused kernel. cos and sin [n, head_dim / 2] in x's dtype. (In ember::detail, not
+// ember::nn::detail, which would hide ember::detail from unqualified calls inside ember::nn.)
+void rotary_by_binary_kernels(const Backend& kernels, const Tensor& x, const Tensor& cos, const Tensor& sin,
+                              const Tensor& out);
+}  // namespace ember::detail

@@ -2,6 +2,7 @@
 #include <ember/ops/attention/attention.h>
 #include <ember/core/autocast.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <ember/ops/attention/visibility.h>
@@ -45,8 +46,13 @@ double checked_scale(const char* op, const std::optional<double>& scale, int64_t
 
 // Runs the chosen path on 4-D inputs. `flash_ok` is false when the options need the math path.
 // Dropout is drawn once here, after every check, so that both paths apply the same mask.
-Tensor run(const char* op, const Inputs& in, const attention::Visibility& vis, AttentionPath path, bool flash_ok,
+Tensor run(const char* op, const Inputs& in, const attention::Visibility& vis_in, AttentionPath path, bool flash_ok,
            const char* why_not, double dropout_p = 0.0, Generator* generator = nullptr) {
+  // A window wider than every key is no window; clamped, i +- bound cannot overflow in any path.
+  attention::Visibility vis = vis_in;
+  const int64_t reach = in.q.size(2) + in.k.size(2);
+  vis.left = std::min(vis.left, reach);
+  vis.right = std::min(vis.right, reach);
   const bool has_kernel = backend(in.q.device()).attention_forward != nullptr;
   if (path == AttentionPath::Flash) {
     EMBER_CHECK(has_kernel, op, "no fused attention kernel on {} yet; use AttentionPath::Math or Auto", in.q.device());

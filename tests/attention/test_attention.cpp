@@ -302,6 +302,22 @@ TEST_CASE("local_attention: fused sliding windows equal the masked math path", "
     }
 }
 
+TEST_CASE("local_attention: a window wider than any index is no window, on every path", "[attention]") {
+  // window - 1 and i + window would overflow int64 if a path used the bound as given.
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  Tensor q = rnd({1, 2, 20, 8}, 94, DType::Float64), k = rnd({1, 2, 20, 8}, 95, DType::Float64);
+  Tensor v = rnd({1, 2, 20, 8}, 96, DType::Float64);
+  const Tensor all = scaled_dot_product_attention(q, k, v, {.path = AttentionPath::Math});
+  const Tensor causal = scaled_dot_product_attention(q, k, v, {.causal = true, .path = AttentionPath::Math});
+  for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash}) {
+    INFO("path " << static_cast<int>(path));
+    CHECK(worst(local_attention(q, k, v, {.window = huge, .causal = false, .path = path}), all, 1e-12, 1e-12) <= 1);
+    CHECK(worst(local_attention(q, k, v, {.window = huge, .causal = true, .path = path}), causal, 1e-12, 1e-12) <= 1);
+    CHECK(worst(scaled_dot_product_attention(q, k, v, {.causal = true, .window = huge, .path = path}), causal, 1e-12,
+                1e-12) <= 1);
+  }
+}
+
 TEST_CASE("block_sparse_attention: the layout builder and the fused kernel", "[attention]") {
   // 5 query blocks x 5 key blocks, local 2, stride 3 (summary blocks 2), global 1:
   const auto layout = vals(block_sparse_layout(5, 5, 2, 3, 1));

@@ -84,7 +84,7 @@ TEST_CASE("rotary_embedding: the fused op gives the composite's bits, and its gr
     const Tensor angles = unsqueeze(arange(2.0, double(2 + n), 1, o), 1) *
                           unsqueeze(exp(arange(0, double(half), 1, o) * (-2.0 * std::log(10000.0) / double(dh))), 0);
     Tensor out = Tensor::empty(x.shape(), dtype);
-    nn::detail::rotary_by_binary_kernels(cpu_backend(), x, cast(cos(angles), dtype), cast(sin(angles), dtype), out);
+    detail::rotary_by_binary_kernels(cpu_backend(), x, cast(cos(angles), dtype), cast(sin(angles), dtype), out);
     CHECK(max_diff(out, want) == 0);
   }
   Tensor x = rnd({2, 5, 6}, 6);

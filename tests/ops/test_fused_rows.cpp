@@ -183,6 +183,13 @@ TEST_CASE("banded softmax: a row with no allowed key is zeros with empty_rows_ze
                     Catch::Contains("softmax") && Catch::Contains("[5]"));
   CHECK_THROWS_WITH(detail::banded_softmax(rnd({2, 5}, 1, DType::Float32), {}, DType::Float16),
                     Catch::Contains("softmax") && Catch::Contains("float16"));
+  CHECK_THROWS_WITH(detail::banded_softmax(rnd({2, 5}, 1, DType::Float64), {}, DType::Float32),
+                    Catch::Contains("softmax") && Catch::Contains("float64"));
+  // Bounds past every key are no bounds (and i + bound must not overflow on the way).
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  const Tensor x = rnd({3, 6, 5}, 2, DType::Float32);
+  CHECK(worst(detail::banded_softmax(x, {.left = huge, .right = huge}, DType::Float32),
+              detail::banded_softmax(x, {}, DType::Float32), 0, 0) == 0);
 }
 
 TEST_CASE("banded softmax is gradchecked and gradgradchecked in float64", "[ops][softmax][fused][gradcheck]") {
