@@ -60,15 +60,6 @@ Tensor detail::softmax_composite(const Tensor& x, int64_t dim, bool empty_rows_z
   return e / denominator;
 }
 
-Tensor detail::softmax_rows(const Tensor& x, int64_t dim, bool empty_rows_zero) {
-  check_floating("softmax", x);
-  const int64_t d = normalize_dim("softmax", dim, x.dim());
-  if (x.dim() == 0 || d != x.dim() - 1 || x.numel() == 0 || !backend(x.device()).softmax_forward ||
-      !backend(x.device()).softmax_backward)
-    return softmax_composite(x, d, empty_rows_zero);
-  return apply(Softmax{{.empty_rows_zero = empty_rows_zero}, x.dtype(), x.dtype()}, x);
-}
-
 Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec_in, DType out_dtype) {
   check_floating("softmax", x);
   const bool sixteen_bit = x.dtype() == DType::BFloat16 || x.dtype() == DType::Float16;
@@ -106,10 +97,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   const int64_t d = normalize_dim("softmax", dim, x.dim());
   // Under autocast a 16-bit x gives float32 (the policy), read by the kernel without a cast.
   const DType out_dtype = detail::autocast_dtype("softmax", x);
-  if (x.dim() > 0 && d == x.dim() - 1 && x.numel() > 0 && backend(x.device()).softmax_forward &&
-      backend(x.device()).softmax_backward)
-    return apply(Softmax{{}, x.dtype(), out_dtype}, x);
-  return detail::softmax_composite(cast(x, out_dtype), d);
+  if (x.dim() == 0 || d != x.dim() - 1) return detail::softmax_composite(cast(x, out_dtype), d);
+  return detail::banded_softmax(x, {}, out_dtype);
 }
 
 Tensor log_softmax(const Tensor& x_in, int64_t dim) {
