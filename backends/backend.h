@@ -33,8 +33,11 @@ enum class UnaryOp : uint8_t {
 };
 // On integer dtypes Div rounds down (floor_divide), Remainder takes the sign of the divisor, and a
 // zero divisor gives 0 (ops/ raises before calling a kernel with one).
+// The activations' backward in one pass each, on floating dtypes (a and b: the incoming gradient and
+// the saved tensor): ReluBackward(g, y) = g where y > 0, else 0 (a NaN in g is kept there, as in
+// PyTorch's threshold_backward); GeluBackward(g, x) = g GeluDerivative(x), rounded once for 16-bit.
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder, ReluBackward, GeluBackward,
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
 };
 inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
@@ -107,13 +110,21 @@ struct AdamSpec {
   double step_size = -1e-3, bias2_sqrt = 1;
 };
 
+// A value to fill a tensor of any dtype with: floating dtypes take `real` (bool: real != 0), integer
+// dtypes `integer`, which is exact where a double is not (past 2^53: 2^53 + 1 would become 2^53, and
+// INT64_MAX a double of 2^63 that no int64 holds).
+struct FillValue {
+  double real = 0;
+  int64_t integer = 0;
+};
+
 struct Backend {
   std::string (*name)();
   void* (*allocate)(size_t nbytes, Device device);
   void (*deallocate)(void* ptr, size_t nbytes, Device device);
 
   // out[i] = value
-  void (*fill)(const View& out, double value);
+  void (*fill)(const View& out, FillValue value);
   // out[i] = convert(in[i]); same shape, any dtypes (in may be broadcast with stride 0)
   void (*copy)(const View& in, const View& out);
   // out[i] = op(in[i]); dtypes equal except IsNan/IsInf/LogicalNot (bool out)

@@ -4,6 +4,7 @@
 #include <array>
 #include <climits>
 #include <cmath>
+#include <limits>
 
 #include <ember/core/generator.h>
 #include <ember/ops/ops.h>
@@ -282,9 +283,40 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+int64_t Scalar::to_int64() const {
+  if (is_integral_) return integer_;
+  if (!(value_ == value_)) return 0;
+  constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, the first double past INT64_MAX
+  if (value_ >= kTwo63) return std::numeric_limits<int64_t>::max();
+  if (value_ < -kTwo63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(value_);
+}
+
+namespace {
+// The fill value for a tensor of `dtype`, or an error when an integer dtype cannot hold it (as
+// PyTorch's "value cannot be converted to type ... without overflow"): 300 does not wrap to 44 in
+// uint8, nor does NaN or 1e300 become some int64.
+FillValue checked_fill_value(const char* op, Scalar value, DType dtype) {
+  if (is_integral(dtype)) {
+    const int64_t lo = dtype == DType::UInt8 ? 0 : dtype == DType::Int32 ? std::numeric_limits<int32_t>::min()
+                                                                          : std::numeric_limits<int64_t>::min();
+    const int64_t hi = dtype == DType::UInt8 ? 255 : dtype == DType::Int32 ? std::numeric_limits<int32_t>::max()
+                                                                           : std::numeric_limits<int64_t>::max();
+    const double v = value.to_double();
+    // A floating value is truncated toward 0 first; -2^63 <= v < 2^63 is where int64 holds it.
+    const bool fits = value.is_integral() ? value.to_int64() >= lo && value.to_int64() <= hi
+                                          : v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+                                                value.to_int64() >= lo && value.to_int64() <= hi;
+    EMBER_CHECK(fits, op, "value {} cannot be converted to {} without overflow",
+                value.is_integral() ? fmt::format("{}", value.to_int64()) : fmt::format("{}", v), dtype);
+  }
+  return {value.to_double(), value.to_int64()};
+}
+}  // namespace
+
 Tensor& Tensor::fill_(Scalar value) {
   check_in_place("fill_", *this, nullptr);
-  backend(device()).fill(kview(*this), value.to_double());
+  backend(device()).fill(kview(*this), checked_fill_value("fill_", value, dtype()));
   storage()->bump_version();
   if (GradMode::is_enabled() && !is_leaf()) detach_();  // a constant has no history
   return *this;
@@ -336,8 +368,9 @@ Tensor empty(std::span<const int64_t> shape, TensorOptions o) {
 
 namespace {
 Tensor filled(const char* op, std::span<const int64_t> shape, Scalar value, TensorOptions o) {
+  const FillValue fill = checked_fill_value(op, value, o.dtype);
   Tensor t = Tensor::empty(shape, o.dtype, o.device, op);
-  backend(o.device).fill(kview(t), value.to_double());
+  backend(o.device).fill(kview(t), fill);
   if (o.requires_grad) t.requires_grad_();
   return t;
 }
@@ -388,7 +421,7 @@ Tensor eye(int64_t n, std::optional<int64_t> m, TensorOptions o) {
   EMBER_CHECK(n >= 0 && cols >= 0, "eye", "sizes must be non-negative, got {} x {}", n, cols);
   Tensor t = filled("eye", std::array<int64_t, 2>{n, cols}, 0, {.dtype = o.dtype, .device = o.device});
   Tensor d = t.diagonal();
-  backend(o.device).fill(kview(d), 1.0);
+  backend(o.device).fill(kview(d), FillValue{1.0, 1});
   if (o.requires_grad) t.requires_grad_();
   return t;
 }

@@ -26,16 +26,20 @@ class Scalar {
  public:
   Scalar(double v) : value_(v), is_integral_(false) {}
   Scalar(float v) : value_(v), is_integral_(false) {}
-  Scalar(int v) : value_(v), is_integral_(true) {}
-  Scalar(int64_t v) : value_(static_cast<double>(v)), is_integral_(true) {}
-  Scalar(bool v) : value_(v), is_integral_(true), is_bool_(true) {}
+  Scalar(int v) : value_(v), integer_(v), is_integral_(true) {}
+  Scalar(int64_t v) : value_(static_cast<double>(v)), integer_(v), is_integral_(true) {}
+  Scalar(bool v) : value_(v), integer_(v), is_integral_(true), is_bool_(true) {}
   double to_double() const { return value_; }
+  // The value as an int64: exact for an integral Scalar (a double holds integers to 2^53 only), a
+  // floating one truncated toward 0 and saturated at the int64 range (NaN: 0), as a fill value.
+  int64_t to_int64() const;
   bool is_integral() const { return is_integral_; }
   bool is_bool() const { return is_bool_; }
   DType default_dtype() const { return is_bool_ ? DType::Bool : is_integral_ ? DType::Int64 : DType::Float32; }
 
  private:
   double value_;
+  int64_t integer_ = 0;
   bool is_integral_;
   bool is_bool_ = false;
 };

@@ -79,6 +79,12 @@ struct Binary {
         ctx.save(a, b);
         ctx.save_output(out);
         break;
+      case BinaryOp::ReluBackward:
+        ctx.save(b);
+        break;
+      case BinaryOp::GeluBackward:
+        ctx.save(a, b);
+        break;
       default: break;
     }
     return out;
@@ -120,12 +126,23 @@ struct Binary {
         auto [a, b] = ctx.saved<2>();
         return {g, neg(g) * floor(a / b)};
       }
+      // Linear in the incoming gradient a, so its own gradient is the same op; relu's is constant in
+      // the saved output y (which relu's backward passes detached), GELU's slope varies with x:
+      // d/dx (a gelu'(x)) = a gelu''(x), gelu'' = phi(x) (2 - x^2).
+      case BinaryOp::ReluBackward: return {apply(Binary{display_name, op}, g, ctx.saved(0)), Tensor()};
+      case BinaryOp::GeluBackward: {
+        auto [a, x] = ctx.saved<2>();
+        const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * x * x);
+        return {apply(Binary{display_name, op}, g, x), g * a * phi * (2 - x * x)};
+      }
       // GCOVR_EXCL_START: every op that records this node has a rule above.
       default: EMBER_FAIL(display_name, "is not differentiable");
       // GCOVR_EXCL_STOP
     }
   }
 };
+
+Tensor binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b);
 
 struct Unary {
   static constexpr const char* name = "unary";
@@ -161,12 +178,13 @@ struct Unary {
       case UnaryOp::Cos: return {neg(g) * sin(s)};
       case UnaryOp::Tanh: return {g * (1 - s * s)};                     // 1 - tanh^2
       case UnaryOp::Sigmoid: return {g * s * (1 - s)};                  // s (1 - s)
-      // g where x > 0, else 0 (as PyTorch's threshold_backward, a NaN in g stays out of the zeros);
-      // one select instead of a cast and a multiply
-      case UnaryOp::Relu: return {where(gt(s, Scalar(0)), g, Scalar(0))};
+      // g where x > 0, else 0 (as PyTorch's threshold_backward, a NaN in g stays out of the zeros), in
+      // one pass with no mask tensor. The output only selects, so it is detached: the gradient is
+      // constant in x, and a constant g leaves it outside the graph for constant_in_graph to place.
+      case UnaryOp::Relu: return {binary("relu_backward", BinaryOp::ReluBackward, g, s.detach())};
       case UnaryOp::Erf: return {g * (2 / std::sqrt(std::numbers::pi)) * exp(neg(s * s))};
       case UnaryOp::Reciprocal: return {neg(g) * s * s};                // -1/x^2 = -y^2
-      case UnaryOp::Gelu: return {g * apply(Unary{"gelu_derivative", UnaryOp::GeluDerivative}, s)};
+      case UnaryOp::Gelu: return {binary("gelu_backward", BinaryOp::GeluBackward, g, s)};
       case UnaryOp::GeluDerivative: {  // d/dx (Phi + x phi) = 2 phi + x phi' = phi (2 - x^2)
         const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * s * s);
         return {g * phi * (2 - s * s)};

@@ -17,7 +17,7 @@ struct BatchedMatmul {
     Tensor out = Tensor::empty(shape, a.dtype(), a.device());
     if (out.numel() == 0) return out;
     if (a.shape().back() == 0) {
-      backend(a.device()).fill(kview(out), 0);
+      backend(a.device()).fill(kview(out), FillValue{});
       return out;
     }
     backend(a.device()).matmul(kview(a), kview(b), kview(out), 1.0, 0.0);

@@ -56,7 +56,7 @@ Tensor run_reduce(ReduceOp op, const Tensor& x, const Dims& dims, bool keepdim, 
   Shape ks = keepdim_shape(x, dims);
   Tensor out = Tensor::empty(ks, out_dtype, x.device());
   if (x.numel() == 0) {
-    backend(x.device()).fill(kview(out), op == ReduceOp::Prod ? 1.0 : 0.0);
+    backend(x.device()).fill(kview(out), op == ReduceOp::Prod ? FillValue{1.0, 1} : FillValue{0.0, 0});
   } else if (out.numel() > 0) {
     backend(x.device()).reduce(op, kview(x), kview(out), dims);
   }

@@ -169,8 +169,10 @@ void unary_dispatch(UnaryOp op, const View& in, const View& out) {
 }
 
 // ---- binary ----
+// Always inlined for the reason apply_unary is: GeluBackward's polynomials would otherwise make it a
+// call per element for every binary op.
 template <typename C>
-inline C apply_binary_arith(BinaryOp op, C a, C b) {
+[[gnu::always_inline]] inline C apply_binary_arith(BinaryOp op, C a, C b) {
   switch (op) {
     case BinaryOp::Add: return a + b;
     case BinaryOp::Sub: return a - b;
@@ -194,6 +196,10 @@ inline C apply_binary_arith(BinaryOp op, C a, C b) {
     case BinaryOp::Remainder:  // Python's modulo: the result has the sign of b
       if constexpr (std::is_floating_point_v<C>) { C r = std::fmod(a, b); return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
       else return integer_math::remainder(a, b);
+    case BinaryOp::ReluBackward: return b > C(0) ? a : C(0);
+    case BinaryOp::GeluBackward:  // binary_dispatch refuses integer dtypes
+      if constexpr (std::is_floating_point_v<C>) return a * apply_unary<C>(UnaryOp::GeluDerivative, b);
+      else return C(0);
     default: return C(0);  // GCOVR_EXCL_LINE: only called for the arithmetic ops
   }
 }
@@ -226,11 +232,15 @@ void binary_typed(const View& a, const View& b, const View& out) {
 
 template <typename T>
 void binary_dispatch(BinaryOp op, const View& a, const View& b, const View& out) {
+  if constexpr (!std::is_floating_point_v<compute_t<T>>) {
+    if (op == BinaryOp::ReluBackward || op == BinaryOp::GeluBackward)
+      EMBER_FAIL("binary", "op {} is not defined for {} tensors", static_cast<int>(op), dtype_v<T>);
+  }
 #define EMBER_BINARY_CASE(name) case BinaryOp::name: return binary_typed<T, BinaryOp::name>(a, b, out);
   switch (op) {
     EMBER_BINARY_CASE(Add) EMBER_BINARY_CASE(Sub) EMBER_BINARY_CASE(Mul) EMBER_BINARY_CASE(Div)
     EMBER_BINARY_CASE(Pow) EMBER_BINARY_CASE(Maximum) EMBER_BINARY_CASE(Minimum) EMBER_BINARY_CASE(Atan2)
-    EMBER_BINARY_CASE(Remainder) EMBER_BINARY_CASE(Eq) EMBER_BINARY_CASE(Ne) EMBER_BINARY_CASE(Lt)
+    EMBER_BINARY_CASE(Remainder) EMBER_BINARY_CASE(ReluBackward) EMBER_BINARY_CASE(GeluBackward) EMBER_BINARY_CASE(Eq) EMBER_BINARY_CASE(Ne) EMBER_BINARY_CASE(Lt)
     EMBER_BINARY_CASE(Le) EMBER_BINARY_CASE(Gt) EMBER_BINARY_CASE(Ge) EMBER_BINARY_CASE(LogicalAnd)
     EMBER_BINARY_CASE(LogicalOr) EMBER_BINARY_CASE(LogicalXor)
   }
@@ -239,10 +249,12 @@ void binary_dispatch(BinaryOp op, const View& a, const View& b, const View& out)
 
 }  // namespace
 
-void fill(const View& out, double value) {
+void fill(const View& out, FillValue value) {
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T v = convert<T>(value);
+    T v;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) v = static_cast<T>(value.integer);
+    else v = convert<T>(value.real);
     std::array<const View*, 1> views{&out};
     for_each_run<1>(views, [&](const std::array<char*, 1>& p, const std::array<int64_t, 1>& s, int64_t n) {
       for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;

@@ -11,7 +11,7 @@
 
 namespace ember::cpu::EMBER_CPU_ISA {
 
-void fill(const View& out, double value);
+void fill(const View& out, FillValue value);
 void copy(const View& in, const View& out);
 void unary(UnaryOp op, const View& in, const View& out);
 void binary(BinaryOp op, const View& a, const View& b, const View& out);

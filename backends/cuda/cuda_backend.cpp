@@ -17,6 +17,7 @@ namespace cuda {
 namespace {
 
 static_assert(static_cast<int>(UnaryOp::GeluDerivative) == static_cast<int>(KUnary::GeluDerivative));
+static_assert(static_cast<int>(BinaryOp::GeluBackward) == static_cast<int>(KBinary::GeluBackward));
 static_assert(static_cast<int>(BinaryOp::LogicalXor) == static_cast<int>(KBinary::LogicalXor));
 static_assert(static_cast<int>(ReduceOp::ArgMin) == static_cast<int>(KReduce::ArgMin));
 static_assert(static_cast<int>(RandomKind::Bits) == static_cast<int>(KRandom::Bits));
@@ -167,10 +168,10 @@ void copy(const View& in, const View& out) {
 }
 
 // ---------------------------------------------------------------- elementwise
-void fill(const View& out, double value) {
+void fill(const View& out, FillValue value) {
   if (out.numel() == 0) return;
   const int dev = prepare("fill", {&out});
-  launch_fill(kv(out), value, stream(dev));
+  launch_fill(kv(out), value.real, value.integer, stream(dev));
   check_launch("fill", dev);
 }
 
@@ -196,6 +197,8 @@ void unary(UnaryOp op, const View& in, const View& out) {
 }
 
 void binary(BinaryOp op, const View& a, const View& b, const View& out) {
+  EMBER_CHECK(is_floating(a.dtype) || (op != BinaryOp::ReluBackward && op != BinaryOp::GeluBackward), "binary",
+              "op {} is not defined for {} tensors", static_cast<int>(op), a.dtype);
   if (out.numel() == 0) return;
   const int dev = prepare("binary", {&a, &b, &out});
   launch_binary(static_cast<KBinary>(op), kv(a), kv(b), kv(out), stream(dev));

@@ -40,7 +40,7 @@ enum class KUnary : uint8_t {
   Reciprocal, Floor, Ceil, Round, LogicalNot, IsNan, IsInf, Gelu, GeluDerivative
 };
 enum class KBinary : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder,
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Atan2, Remainder, ReluBackward, GeluBackward,
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
 };
 enum class KReduce : uint8_t { Sum, Prod, Max, Min, ArgMax, ArgMin };
@@ -51,7 +51,8 @@ struct KWindow {
 };
 
 // ---- kernels_elementwise.cu
-void launch_fill(const KView& out, double value, cudaStream_t s);
+// Integer dtypes take `integer` (exact past 2^53), the others `real` (backend.h's FillValue).
+void launch_fill(const KView& out, double real, int64_t integer, cudaStream_t s);
 // Same-device strided copy with dtype conversion (in may be broadcast with stride 0).
 void launch_copy(const KView& in, const KView& out, cudaStream_t s);
 void launch_unary(KUnary op, const KView& in, const KView& out, cudaStream_t s);

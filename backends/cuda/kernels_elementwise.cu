@@ -179,6 +179,10 @@ __device__ __forceinline__ C apply_binary(KBinary op, C a, C b) {
       } else {
         return integer_math::remainder(a, b);
       }
+    case KBinary::ReluBackward: return b > C(0) ? a : C(0);
+    case KBinary::GeluBackward:  // a GeluDerivative(b); the C++ side refuses integer dtypes
+      if constexpr (std::is_floating_point_v<C>) return a * apply_unary<C>(KUnary::GeluDerivative, b);
+      else return C(0);
     default: return C(0);
   }
 }
@@ -260,11 +264,14 @@ struct NonfiniteF {
 
 }  // namespace
 
-void launch_fill(const KView& out, double value, cudaStream_t s) {
+void launch_fill(const KView& out, double real, int64_t integer, cudaStream_t s) {
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
+    T value;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) value = static_cast<T>(integer);
+    else value = convert<T>(real);
     const KView* views[1] = {&out};
-    for_each<1>(views, FillF<T>{static_cast<T*>(out.data), convert<T>(value)}, s);
+    for_each<1>(views, FillF<T>{static_cast<T*>(out.data), value}, s);
   });
 }
 

@@ -255,6 +255,57 @@ TEST_CASE("gelu and its derivative against the erf formula in float64", "[ops][g
   CHECK(testing::gradgradcheck(f, {x}) == "");
 }
 
+TEST_CASE("relu and gelu backward in one pass: the gradient times the slope, rounded once", "[ops][gelu][fused]") {
+  // An incoming gradient other than 1, so that a slope rounded to the dtype before the multiplication
+  // (the composite gelu_derivative(x) * g) shows: for bfloat16 that is up to a whole ulp off, where
+  // one rounding of the float product stays within half an ulp (2^-8 of the value) plus the float
+  // slope's own error, which matters only where the slope crosses 0 (x near -0.75: Phi + x phi cancels).
+  std::vector<double> xs;
+  for (int i = -6 * 32; i <= 6 * 32; ++i) xs.push_back(i / 32.0);
+  const int64_t n = static_cast<int64_t>(xs.size());
+  auto phi_cdf = [](double x) { return 0.5 * (1 + std::erf(x / std::numbers::sqrt2)); };
+  auto phi_pdf = [](double x) { return std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi); };
+  for (auto [dtype, atol, rtol] : {std::tuple{DType::Float64, 1e-15, 1e-14}, std::tuple{DType::Float32, 4e-7, 1e-6},
+                                   std::tuple{DType::BFloat16, 1e-6, 1.0 / 256}}) {
+    INFO(dtype_name(dtype));
+    Tensor x = cast(from_vector(xs, {n}), dtype);
+    x.requires_grad_();
+    const Tensor g = rnd({n}, 11, dtype, 1.5);
+    const std::vector<double> xv = vals(x), gv = vals(g);
+    std::vector<double> want_gelu(n), want_relu(n);
+    for (int64_t i = 0; i < n; ++i) {
+      want_gelu[i] = gv[i] * (phi_cdf(xv[i]) + xv[i] * phi_pdf(xv[i]));
+      want_relu[i] = xv[i] > 0 ? gv[i] : 0.0;
+    }
+    gelu(x).backward(g);
+    CHECK(x.grad().dtype() == dtype);
+    CHECK(worst(x.grad(), from_vector(want_gelu, {n}), atol, rtol) <= 1);
+    x.zero_grad();
+    relu(x).backward(g);
+    CHECK(worst(x.grad(), from_vector(want_relu, {n}), 0, 0) == 0);  // a select: exact
+  }
+  // A NaN in the incoming gradient stays where the input was positive and is dropped where it was not
+  // (as PyTorch's threshold_backward); a NaN input's relu is NaN, whose gradient is 0.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = from_vector(std::vector<double>{2.0, -1.0, nan, 0.0}, {4});
+  x.requires_grad_();
+  relu(x).backward(from_vector(std::vector<double>{nan, nan, 5.0, 7.0}, {4}));
+  const auto got = vals(x.grad());
+  CHECK(std::isnan(got[0]));
+  CHECK(got[1] == 0.0);
+  CHECK(got[2] == 0.0);
+  CHECK(got[3] == 0.0);
+  // Double backward through both: gradcheck and gradgradcheck in float64, with the gradient of the
+  // backward itself (create_graph) differentiated in the incoming gradient and, for GELU, in x.
+  Tensor a = rnd({3, 5}, 12, DType::Float64, 2.0);
+  a.requires_grad_();
+  for (auto f : {+[](const std::vector<Tensor>& in) { return gelu(in[0]); },
+                 +[](const std::vector<Tensor>& in) { return relu(in[0] * in[0] - 1.0) * in[0]; }}) {
+    CHECK(testing::gradcheck(f, {a}) == "");
+    CHECK(testing::gradgradcheck(f, {a}) == "");
+  }
+}
+
 TEST_CASE("index_select and index_add: the whole-row paths give the element paths' bits", "[ops][index][fused]") {
   for (DType dtype : {DType::Float32, DType::BFloat16, DType::Float64}) {
     for (int64_t dim : {0, 1, 2}) {

@@ -183,3 +183,24 @@ TEST_CASE("in-place division refuses to truncate into an integer tensor", "[ops]
   t.floor_divide_(Scalar(2));
   CHECK(values(t) == I64{3, 4});
 }
+
+TEST_CASE("int64 numbers past 2^53 stay exact; a value an integer dtype cannot hold is an error", "[ops][integer]") {
+  // A double holds integers to 2^53: 2^53 + 1 read through one becomes 2^53, and INT64_MAX becomes
+  // 2^63, which converts to no int64 (it came back as INT64_MIN, and INT64_MAX // 5 as -1).
+  const int64_t above = (int64_t{1} << 53) + 1, int64_max = std::numeric_limits<int64_t>::max();
+  CHECK(values(full({2}, Scalar(above), {.dtype = DType::Int64})) == I64{above, above});
+  CHECK(values(zeros({1}, {.dtype = DType::Int64}) + Scalar(above)) == I64{above});
+  CHECK(values(floor_divide(ints({5, -5}, DType::Int64), Scalar(int64_max))) == I64{0, -1});
+  Tensor t = zeros({2}, {.dtype = DType::Int64});
+  t.fill_(Scalar(kInt64Min));
+  CHECK(values(t) == I64{kInt64Min, kInt64Min});
+  CHECK(values(full({1}, Scalar(int64_max), {.dtype = DType::Int64})) == I64{int64_max});
+  // A floating value is truncated toward 0, as before; past the dtype's range it is an error.
+  CHECK(values(full({1}, Scalar(-2.7), {.dtype = DType::Int32})) == I64{-2});
+  CHECK_THROWS_WITH(full({1}, Scalar(300), {.dtype = DType::UInt8}), Contains("[full] value 300 cannot be converted to uint8"));
+  CHECK_THROWS_WITH(full({1}, Scalar(int64_t{1} << 40), {.dtype = DType::Int32}), Contains("cannot be converted to int32"));
+  CHECK_THROWS_WITH(full({1}, Scalar(1e300), {.dtype = DType::Int64}), Contains("cannot be converted to int64"));
+  CHECK_THROWS_WITH(full({1}, Scalar(std::nan("")), {.dtype = DType::Int64}), Contains("cannot be converted to int64"));
+  Tensor bytes = zeros({1}, {.dtype = DType::UInt8});
+  CHECK_THROWS_WITH(bytes.fill_(Scalar(-1)), Contains("[fill_] value -1 cannot be converted to uint8"));
+}

@@ -107,4 +107,7 @@ TEST_CASE("a CPU kernel given a dtype it does not define throws instead of writi
   Tensor flags = cast(ints, DType::Bool), flags_out = empty_like(flags);
   CHECK_THROWS_WITH(cpu.unary(UnaryOp::Neg, kview(flags), kview(flags_out)),
                     Contains("[unary]") && Contains("bool"));
+  // The activations' backward kernels are floating-only (GELU's slope of an integer means nothing).
+  for (BinaryOp op : {BinaryOp::ReluBackward, BinaryOp::GeluBackward})
+    CHECK_THROWS_WITH(cpu.binary(op, kview(ints), kview(ints), kview(out)), Contains("[binary]") && Contains("int64"));
 }
