@@ -25,6 +25,19 @@ Normalized normalize_parts(const Tensor& x, std::span<const int64_t> dims, doubl
 }
 Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) { return normalize_parts(x, dims, eps).xhat; }
 
+// 16-bit inputs are normalised in float32 and the result rounded back, as PyTorch's kernels
+// accumulate: in float16 a square overflows above 256 (the variance becomes inf and the output 0),
+// and bfloat16 statistics keep 8 bits. Under autocast the norms receive float32 anyway.
+bool is_16bit(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+std::optional<Tensor> to_float32(const std::optional<Tensor>& p) {
+  return p && p->defined() ? std::optional<Tensor>(cast(*p, DType::Float32)) : p;
+}
+
+void check_eps(const char* op, double eps, const Tensor& x) {
+  EMBER_CHECK(eps >= 0 && std::isfinite(eps), op, "eps must be non-negative and finite, got {} (input {} {})", eps,
+              shape_str(x.shape()), x.dtype());
+}
+
 // A per-channel parameter [C] viewed as [1, C, 1, ...] against an ndim-dimensional input.
 Tensor channel_view(const Tensor& p, int64_t ndim) {
   Shape s(static_cast<size_t>(ndim), 1);
@@ -135,6 +148,10 @@ Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, c
               momentum, shape_str(x.shape()));
   EMBER_CHECK(eps > 0 && std::isfinite(eps), op,
               "eps must be positive and finite, got {} (input {})", eps, shape_str(x.shape()));
+  if (is_16bit(x.dtype()))
+    return cast(batch_norm(cast(x, DType::Float32), running_mean, running_var, to_float32(weight), to_float32(bias),
+                           training, momentum, eps),
+                x.dtype());
   const int64_t C = x.size(1);
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
@@ -185,6 +202,9 @@ Tensor layer_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape,
   std::vector<int64_t> dims = trailing_dims(op, x, normalized_shape);
   if (has(weight)) check_feature_param(op, "weight", x, *weight, normalized_shape);
   if (has(bias)) check_feature_param(op, "bias", x, *bias, normalized_shape);
+  check_eps(op, eps, x);
+  if (is_16bit(x.dtype()))
+    return cast(layer_norm(cast(x, DType::Float32), normalized_shape, to_float32(weight), to_float32(bias), eps), x.dtype());
   const Backend& kernels = backend(x.device());
   const bool same_dtype = (!has(weight) || weight->dtype() == x.dtype()) && (!has(bias) || bias->dtype() == x.dtype());
   if (kernels.layer_norm_forward && kernels.layer_norm_backward && x.numel() > 0 && same_dtype &&
@@ -212,6 +232,9 @@ Tensor group_norm(const Tensor& x_in, int64_t num_groups, const std::optional<Te
               num_groups, C, shape_str(x.shape()));
   if (has(weight)) check_channel_param(op, "weight", x, *weight);
   if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  check_eps(op, eps, x);
+  if (is_16bit(x.dtype()))
+    return cast(group_norm(cast(x, DType::Float32), num_groups, to_float32(weight), to_float32(bias), eps), x.dtype());
   int64_t inner = C / num_groups;
   for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
   // [N, G, C/G * spatial]: statistics per sample and group
@@ -243,6 +266,8 @@ Tensor rms_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape, c
       default: e = std::numeric_limits<float>::epsilon(); break;
     }
   }
+  check_eps(op, e, x);
+  if (is_16bit(x.dtype())) return cast(rms_norm(cast(x, DType::Float32), normalized_shape, to_float32(weight), e), x.dtype());
   Tensor y = x * rsqrt(mean(square(x), dims, true) + e);
   if (has(weight)) y = y * *weight;
   return y;

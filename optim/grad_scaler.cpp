@@ -49,8 +49,8 @@ GradScaler::GradScaler(GradScalerOptions options)
               "init_scale must be a positive finite float32, got {}", options.init_scale);
   // PyTorch asserts growth_factor > 1 and backoff_factor < 1; a non-positive backoff would make the
   // scale zero or negative, and a non-positive interval would never grow.
-  EMBER_CHECK(options.growth_factor > 1, kOp, "growth_factor must be > 1, got {}",
-              options.growth_factor);
+  EMBER_CHECK(options.growth_factor > 1 && std::isfinite(options.growth_factor), kOp,
+              "growth_factor must be finite and > 1, got {}", options.growth_factor);
   EMBER_CHECK(options.backoff_factor > 0 && options.backoff_factor < 1, kOp,
               "backoff_factor must be in (0, 1), got {}", options.backoff_factor);
   EMBER_CHECK(options.growth_interval > 0, kOp, "growth_interval must be positive, got {}",
@@ -289,9 +289,12 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
   // Read into copies and commit only when everything fits: a refused dict changes nothing.
   GradScalerOptions options = options_;
   std::optional<double> scale, tracker, steps;
+  // Counts up to 2^53, where doubles still hold every integer; a larger or infinite value would make
+  // the cast to int64 undefined.
   auto whole = [](const std::string& key, double v, double lo) {
-    EMBER_CHECK(v == std::floor(v) && v >= lo, kOp,
-                "state dict entry \"{}\" must be an integer >= {}, got {}", key, lo, v);
+    constexpr double kMax = 9007199254740992.0;  // 2^53
+    EMBER_CHECK(v == std::floor(v) && v >= lo && v <= kMax, kOp,
+                "state dict entry \"{}\" must be an integer in [{}, 2^53], got {}", key, lo, v);
     return static_cast<int64_t>(v);
   };
   for (const auto& [key, value] : state) {
@@ -305,7 +308,7 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
     } else if (key == "steps") {
       steps = static_cast<double>(whole(key, v, 0));
     } else if (key == "growth_factor") {
-      EMBER_CHECK(v > 1, kOp, "state dict \"growth_factor\" must be > 1, got {}", v);
+      EMBER_CHECK(v > 1 && std::isfinite(v), kOp, "state dict \"growth_factor\" must be finite and > 1, got {}", v);
       options.growth_factor = v;
     } else if (key == "backoff_factor") {
       EMBER_CHECK(v > 0 && v < 1, kOp, "state dict \"backoff_factor\" must be in (0, 1), got {}",
@@ -319,6 +322,10 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
   }
   EMBER_CHECK(scale.has_value(), kOp, "state dict has no \"scale\"");
   EMBER_CHECK(tracker.has_value(), kOp, "state dict has no \"growth_tracker\"");
+  // The tracker counts clean steps towards the next growth; at or past the interval it would never
+  // meet it again and the scale would stop growing.
+  EMBER_CHECK(*tracker < static_cast<double>(options.growth_interval), kOp,
+              "state dict \"growth_tracker\" {} must be below growth_interval {}", *tracker, options.growth_interval);
   options_ = options;
   scale_ = static_cast<float>(*scale);
   growth_tracker_ = static_cast<int64_t>(*tracker);

@@ -1,6 +1,7 @@
 #include <ember/optim/optimizer.h>
 
 #include <charconv>
+#include <cmath>
 #include <set>
 
 #include <ember/ops/ops.h>
@@ -13,6 +14,23 @@ double ParamGroup::get(const std::string& key) const {
   EMBER_CHECK(it != options.end(), "optimizer", "parameter group has no option \"{}\"", key);
   return it->second;
 }
+
+namespace {
+// The ranges every optimizer's options share, checked wherever a value enters (a new group, a loaded
+// state dict) and not only in the constructors: a negative lr ascends, a beta of 1 divides by zero in
+// Adam's bias correction, and NaN poisons every parameter at the next step.
+void check_option(const char* optimizer, const std::string& key, double v) {
+  EMBER_CHECK(std::isfinite(v), optimizer, "option \"{}\" must be finite, got {}", key, v);
+  if (key == "beta1" || key == "beta2") {
+    EMBER_CHECK(v >= 0 && v < 1, optimizer, "option \"{}\" must be in [0, 1), got {}", key, v);
+  } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum" || key == "alpha" ||
+             key == "dampening") {
+    EMBER_CHECK(v >= 0, optimizer, "option \"{}\" must be >= 0, got {}", key, v);
+  } else {  // flags: nesterov, amsgrad, centered
+    EMBER_CHECK(v == 0 || v == 1, optimizer, "option \"{}\" is a flag (0 or 1), got {}", key, v);
+  }
+}
+}  // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name)
     : name_(name), defaults_(std::move(defaults)) {
@@ -30,8 +48,10 @@ void Optimizer::add_param_group(std::vector<Tensor> params, std::map<std::string
     EMBER_CHECK(seen.insert(p.impl()).second, name_, "a parameter (shape {}) appears in more than one group or twice",
                 shape_str(p.shape()));
   }
-  for (const auto& [k, v] : options)
+  for (const auto& [k, v] : options) {
     EMBER_CHECK(defaults_.count(k), name_, "unknown option \"{}\"", k);
+    check_option(name_, k, v);
+  }
   ParamGroup group{std::move(params), defaults_};
   for (const auto& [k, v] : options) group.options[k] = v;
   groups_.push_back(std::move(group));
@@ -82,7 +102,9 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
                   "state dict key \"{}\" names group {}, but the optimizer has {}", key, index, new_groups.size());
       EMBER_CHECK(defaults_.count(field), name_, "unknown option in state dict key \"{}\"", key);
       EMBER_CHECK(value.numel() == 1, name_, "option \"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
-      new_groups[index].options[field] = value.item<double>();
+      const double v = value.item<double>();
+      check_option(name_, field, v);
+      new_groups[index].options[field] = v;
     } else if (kind == "state") {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(params.size()), name_,
                   "state dict key \"{}\" names parameter {}, but the optimizer has {}", key, index, params.size());

@@ -179,6 +179,8 @@ Lion::Lion(std::vector<Tensor> params, LionOptions o)
     : Optimizer(std::move(params), {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"weight_decay", o.weight_decay}},
                 "Lion") {
   EMBER_CHECK(o.lr >= 0 && o.weight_decay >= 0, "Lion", "lr and weight_decay must be >= 0");
+  EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Lion", "betas must be in [0, 1), got ({}, {})",
+              o.beta1, o.beta2);
 }
 
 void Lion::step() {

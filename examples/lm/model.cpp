@@ -161,7 +161,8 @@ std::string generate(LanguageModelImpl& model, const std::string& prompt, int64_
                      Generator& gen, Device device) {
   NoGradGuard no_grad;
   model.eval();
-  std::vector<int64_t> tokens(prompt.begin(), prompt.end());
+  std::vector<int64_t> tokens;  // bytes 0..255: a plain char is signed, and UTF-8's bytes >= 128 went negative
+  for (const char c : prompt) tokens.push_back(static_cast<uint8_t>(c));
   if (tokens.empty()) tokens.push_back('\n');
   const bool cached = model.supports_cache(), recurrent = is_recurrent(model.options.mixer);
   std::vector<nn::KVCache> caches;

@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
   app.add_option("--layers", mo.layers, "S4D blocks")->check(examples::integer_at_least(0));
   app.add_option("--dropout", mo.dropout, "dropout after each S4D block")->check(CLI::Range(0.0, 0.99));
   app.add_option("--seed", seed, "random seed (initialisation, shuffling, dropout)")->check(examples::unsigned_integer());
-  app.add_option("--threads", threads, "OpenMP threads (0: OMP_NUM_THREADS or every core)")
-      ->check(examples::integer_at_least(0));
+  // Bounded: libgomp crashes on a request for 100000 threads instead of refusing it.
+  app.add_option("--threads", threads, "OpenMP threads, at most 1024 (0: OMP_NUM_THREADS or every core)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1024}));
   app.add_option("--device", device_name, "cpu, cuda or cuda:N");
   app.add_option("--data-dir", data_dir, "the Fashion-MNIST files (default: $EMBER_DATA, else the Debian package's folder)");
   app.add_option("--out", out, "folder for metrics.csv");

@@ -1,6 +1,7 @@
 #include <ember/nn/attention/attention.h>
 
 #include <cmath>
+#include <limits>
 
 #include <ember/backends/backend.h>
 #include <ember/ops/op.h>
@@ -63,6 +64,8 @@ Tensor rotary_embedding(const Tensor& x, int64_t offset, double base) {
   EMBER_CHECK(dh % 2 == 0, op, "head_dim must be even, got {} (input shape {})", dh, shape_str(x.shape()));
   EMBER_CHECK(offset >= 0 && base > 0 && std::isfinite(base), op, "need offset >= 0 and a finite base > 0; got {}, {}",
               offset, base);
+  EMBER_CHECK(offset <= std::numeric_limits<int64_t>::max() - n, op,
+              "positions offset {} + n {} overflow int64 (input shape {})", offset, n, shape_str(x.shape()));
   // Angles in float32 (float64 for float64 input): 16-bit positions would be off by whole radians.
   const TensorOptions angle_options{.dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32,
                                     .device = x.device()};
@@ -135,7 +138,7 @@ Tensor SelfAttentionImpl::forward(const Tensor& x) {
     case Mixer::Linear: y = linear_attention(q, k, v, {.causal = true, .chunk = options.chunk}); break;
     case Mixer::Local: y = local_attention(q, k, v, {.window = options.window, .causal = true}); break;
     case Mixer::Sparse: {
-      const int64_t blocks = (q.size(2) + options.block - 1) / options.block;
+      const int64_t blocks = q.size(2) / options.block + (q.size(2) % options.block != 0);  // no n + block - 1 overflow
       const Tensor layout = to_device(
           block_sparse_layout(blocks, blocks, options.sparse_local, options.sparse_stride), q.device());
       y = block_sparse_attention(q, k, v, layout, {.block = options.block, .causal = true});
@@ -152,12 +155,20 @@ bool SelfAttentionImpl::supports_cache() const {
 Tensor SelfAttentionImpl::forward(const Tensor& x, KVCache& cache) {
   EMBER_CHECK(supports_cache(), "SelfAttention", "the {} mixer has no KV cache; run forward(x) on the whole sequence",
               mixer_name(options.mixer));
+  EMBER_CHECK(cache.k.defined() == cache.v.defined() && (!cache.k.defined() || cache.k.dim() == 4), "SelfAttention",
+              "a KV cache holds both k and v, each [batch, heads, positions, head_dim], or neither; got k {}, v {}",
+              cache.k.defined() ? shape_str(cache.k.shape()) : "undefined",
+              cache.v.defined() ? shape_str(cache.v.shape()) : "undefined");
   const int64_t offset = cache.length();
   auto [q, k, v] = project(x, offset);
   if (offset > 0) {
-    EMBER_CHECK(cache.k.size(0) == k.size(0) && cache.k.device() == k.device() && cache.k.dtype() == k.dtype(),
-                "SelfAttention", "the KV cache holds batch {} {} {}, the input batch {} {} {}", cache.k.size(0),
-                cache.k.dtype(), cache.k.device(), k.size(0), k.dtype(), k.device());
+    EMBER_CHECK(cache.v.shape() == cache.k.shape() && cache.k.size(0) == k.size(0) && cache.k.size(1) == k.size(1) &&
+                    cache.k.size(3) == k.size(3) && cache.k.device() == k.device() && cache.k.dtype() == k.dtype() &&
+                    cache.v.device() == k.device() && cache.v.dtype() == k.dtype(),
+                "SelfAttention",
+                "the KV cache holds k {} ({} {}) and v {} ({} {}); this layer's keys are [{}, {}, positions, {}] ({} {})",
+                shape_str(cache.k.shape()), cache.k.dtype(), cache.k.device(), shape_str(cache.v.shape()),
+                cache.v.dtype(), cache.v.device(), k.size(0), k.size(1), k.size(3), k.dtype(), k.device());
     k = cat({cache.k, k}, 2);
     v = cat({cache.v, v}, 2);
   }

@@ -54,6 +54,8 @@ Tensor GAUImpl::forward(const Tensor& input) {
   Tensor mixed;
   if (options.chunk == 0) {
     mixed = relu2_attention(pick(0), pick(1), v, 1.0 / L);
+  } else if (n == 0) {
+    mixed = zeros_like(v);  // no chunks: nothing to mix (the chunked path below needs one)
   } else {
     const int64_t c = options.chunk, chunks = (n + c - 1) / c, padded = chunks * c;
     // [B, n, w] -> [B, chunks, c, w], zero rows after n: padded keys add nothing below (their

@@ -101,7 +101,8 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
   if (options.window > 0) vis.left = options.window - 1;
   bool float_mask = false;
   if (options.mask.defined()) {
-    Tensor m = checked_mask(op, options.mask, in);
+    // An additive float mask follows q into autocast's dtype, as PyTorch's autocast casts attn_mask.
+    Tensor m = checked_mask(op, detail::autocast_operand(op, options.mask), in);
     float_mask = m.dtype() != DType::Bool;
     (float_mask ? vis.float_mask : vis.mask) = m;
   }
@@ -128,8 +129,9 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   const Inputs in = check_inputs(op, q, k, v);
   EMBER_CHECK(options.block >= 1, op, "block must be >= 1, got {}", options.block);
   EMBER_CHECK(layout.defined(), op, "got an undefined layout");
-  const int64_t qb = (in.q.size(2) + options.block - 1) / options.block;
-  const int64_t kb = (in.k.size(2) + options.block - 1) / options.block;
+  // Rounded up without n + block - 1, which overflows for a block near INT64_MAX.
+  auto blocks_of = [&](int64_t n) { return n / options.block + (n % options.block != 0); };
+  const int64_t qb = blocks_of(in.q.size(2)), kb = blocks_of(in.k.size(2));
   EMBER_CHECK(layout.dtype() == DType::Bool && layout.dim() == 2 && layout.size(0) == qb && layout.size(1) == kb, op,
               "layout must be bool [query blocks, key blocks] = [{}, {}] for n_q {}, n_k {} and block {}; got {} {}",
               qb, kb, in.q.size(2), in.k.size(2), options.block, shape_str(layout.shape()), layout.dtype());
@@ -147,7 +149,9 @@ Tensor block_sparse_layout(int64_t query_blocks, int64_t key_blocks, int64_t loc
   EMBER_CHECK(query_blocks >= 0 && key_blocks >= 0 && local >= 0 && stride >= 0 && global >= 0, op,
               "sizes must be non-negative; got query_blocks {}, key_blocks {}, local {}, stride {}, global {}",
               query_blocks, key_blocks, local, stride, global);
-  std::vector<uint8_t> cells(static_cast<size_t>(query_blocks * key_blocks), 0);
+  // The tensor's allocation checks query_blocks * key_blocks for overflow and memory.
+  Tensor layout = empty(std::vector<int64_t>{query_blocks, key_blocks}, {.dtype = DType::Bool});
+  bool* cells = layout.data<bool>();
   for (int64_t i = 0; i < query_blocks; ++i)
     for (int64_t j = 0; j < key_blocks; ++j) {
       const bool is_local = j <= i && j > i - local;
@@ -155,7 +159,7 @@ Tensor block_sparse_layout(int64_t query_blocks, int64_t key_blocks, int64_t loc
       const bool is_global = j < global;
       cells[i * key_blocks + j] = is_local || is_summary || is_global;
     }
-  return cast(from_vector(cells, std::vector<int64_t>{query_blocks, key_blocks}, {.dtype = DType::UInt8}), DType::Bool);
+  return layout;
 }
 
 }  // namespace ember

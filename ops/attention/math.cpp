@@ -1,5 +1,6 @@
 // The math path of attention: the definition every fused kernel is tested against, written with
 // public ops only, so that gradients of every order come from autograd.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -21,8 +22,10 @@ Tensor allowed_pairs(const Visibility& vis, int64_t n_q, int64_t n_k, Device dev
     if (vis.right >= 0) both(le(j, i + vis.right));      // j <= i + right
     if (vis.left >= 0) both(ge(j, i - vis.left));        // j >= i - left
     if (vis.layout.defined()) {
-      const Tensor rows = index_select(vis.layout, 0, floor_divide(squeeze(i, 1), vis.block));
-      both(index_select(rows, 1, floor_divide(squeeze(j, 0), vis.block)));
+      // A block past every index is one block; clamped, it stays a small number wherever it goes.
+      const int64_t block = std::min(vis.block, std::max({n_q, n_k, int64_t{1}}));
+      const Tensor rows = index_select(vis.layout, 0, floor_divide(squeeze(i, 1), block));
+      both(index_select(rows, 1, floor_divide(squeeze(j, 0), block)));
     }
   }
   if (vis.mask.defined()) both(vis.mask);
@@ -59,14 +62,19 @@ Tensor dropout_factors(const DropoutDraw& dropout, std::span<const int64_t> scor
 
 Tensor math_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Visibility& vis,
                       const DropoutDraw& dropout) {
-  const Tensor products = matmul(q, transpose(k, -2, -1));
+  // float16 stops at 65504, which q k^T passes long before the scaled scores do (head_dim 64 and
+  // entries of 40: 102400 against 12800), so there q is scaled before the product, as in the flash
+  // kernels; the other dtypes have float32's range and take the scale in the softmax kernel.
+  const bool scale_first = q.dtype() == DType::Float16;
+  const double scale_after = scale_first ? 1.0 : vis.scale;
+  const Tensor products = matmul(scale_first ? q * vis.scale : q, transpose(k, -2, -1));
   Tensor p;
   if (!vis.mask.defined() && !vis.layout.defined() && !vis.float_mask.defined()) {
     // Only a scale and a band (causal, a window): one kernel, with no mask tensor and no casts.
-    p = detail::banded_softmax(products, {.scale = vis.scale, .left = vis.left, .right = vis.right, .empty_rows_zero = true},
+    p = detail::banded_softmax(products, {.scale = scale_after, .left = vis.left, .right = vis.right, .empty_rows_zero = true},
                                detail::autocast_dtype("softmax", products));
   } else {
-    Tensor scores = products * vis.scale;
+    Tensor scores = scale_first ? products : products * vis.scale;
     if (vis.float_mask.defined()) scores = scores + vis.float_mask;
     p = masked_softmax(scores, allowed_pairs(vis, q.size(-2), k.size(-2), q.device()));
   }

@@ -219,6 +219,9 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
   const int64_t k = weight.size(1);
   std::optional<Tensor> b;
   if (bias.defined()) b = bias;
+  // conv1d needs a window's worth of input: an empty sequence is padded by one more step and its single
+  // output dropped (keeping conv1d's dtype and device checks and the graph).
+  if (x.size(2) == 0) return narrow(conv1d(pad(x, {k, 0}), unsqueeze(weight, 1), b, 1, 0, 1, x.size(1)), 2, 0, 0);
   return conv1d(pad(x, {k - 1, 0}), unsqueeze(weight, 1), b, 1, 0, 1, x.size(1));
 }
 

@@ -385,6 +385,47 @@ TEST_CASE("attention: bad input is a clear error", "[attention][errors]") {
   CHECK_THROWS_WITH(block_sparse_layout(-1, 2, 1), Contains("[block_sparse_layout] sizes must be non-negative"));
 }
 
+TEST_CASE("attention: sizes near the int64 limit, float16 scores, autocast's float masks", "[attention][errors]") {
+  using Catch::Contains;
+  // 2^32 x 2^32 layout cells wrap to 0 in int64: an error, not a write past a zero-sized buffer.
+  CHECK_THROWS_AS(block_sparse_layout(int64_t{1} << 32, int64_t{1} << 32, 1), ember::Error);
+  // A block wider than the sequence is one block: n + block - 1 overflowed to a layout of [0, 0].
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  const Tensor q = rnd({1, 2, 8, 4}, 130), k = rnd({1, 2, 8, 4}, 131), v = rnd({1, 2, 8, 4}, 132);
+  const Tensor all = scaled_dot_product_attention(q, k, v, {.path = AttentionPath::Math});
+  for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash}) {
+    INFO("path " << static_cast<int>(path));
+    for (int64_t block : {huge, huge - 3})
+      CHECK(worst(block_sparse_attention(q, k, v, ones({1, 1}, {.dtype = DType::Bool}), {.block = block, .path = path}),
+                  all, 1e-12, 1e-12) <= 1);
+  }
+  // float16: q k^T = 64 * 40 * 40 = 102400 overflows; the scaled scores (12800) do not. Both paths
+  // give the float64 answer, v itself (every key is the same).
+  const Tensor big = full({1, 1, 2, 64}, 40.0, {.dtype = DType::Float16});
+  for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash})
+    CHECK(worst(scaled_dot_product_attention(big, big, big, {.path = path}), big, 0, 1e-30) == 0);
+  // Random float16 inputs with q k^T of about 6 10^4 (entries of std 90), against float64 on the same
+  // rounded inputs: the scaled scores (std 8100) make each softmax row one-hot, v's row.
+  const Tensor q16 = cast(rnd({1, 2, 16, 64}, 133) * 90.0, DType::Float16), k16 = cast(rnd({1, 2, 16, 64}, 134) * 90.0, DType::Float16);
+  const Tensor v16 = cast(rnd({1, 2, 16, 64}, 135), DType::Float16);
+  const Tensor want16 = scaled_dot_product_attention(cast(q16, DType::Float64), cast(k16, DType::Float64),
+                                                     cast(v16, DType::Float64), {.causal = true, .path = AttentionPath::Math});
+  const Tensor got16 = scaled_dot_product_attention(q16, k16, v16, {.causal = true, .path = AttentionPath::Math});
+  CHECK(worst(got16, want16, 1e-3, 1e-3) <= 1);  // float16 output rounding
+  // Under autocast q, k and v become bfloat16, and an additive float32 mask follows them.
+  const Tensor additive = rnd({8, 8}, 136);
+  Tensor under;
+  {
+    ember::autocast scope(DType::BFloat16);
+    under = scaled_dot_product_attention(cast(q, DType::Float32), cast(k, DType::Float32), cast(v, DType::Float32),
+                                         {.mask = cast(additive, DType::Float32), .path = AttentionPath::Math});
+  }
+  CHECK(under.dtype() == DType::BFloat16);
+  const Tensor by_hand = scaled_dot_product_attention(cast(q, DType::BFloat16), cast(k, DType::BFloat16), cast(v, DType::BFloat16),
+                                                      {.mask = cast(additive, DType::BFloat16), .path = AttentionPath::Math});
+  CHECK(worst(under, by_hand, 0, 1e-30) == 0);
+}
+
 TEST_CASE("attention: dropout on the math path", "[attention]") {
   const Tensor q = rnd({1, 1, 8, 4}, 120, DType::Float64), k = rnd({1, 1, 8, 4}, 121, DType::Float64);
   const Tensor v = ones({1, 1, 8, 4}, {.dtype = DType::Float64});

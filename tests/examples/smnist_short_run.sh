@@ -47,4 +47,5 @@ expect_error "odd state size" "--d-state must be even" --d-state 5 --train-limit
 expect_error "batch larger than the data" "is larger than the 8 training images" --train-limit 8 --batch-size 16
 expect_error "missing dataset" "error: [fashion_mnist]" --data-dir /nonexistent/fashion-mnist
 expect_error "zero threads is fine, negative is not" "--threads" --threads -1
+expect_error "more threads than libgomp survives" "--threads" --threads 100000
 echo "smnist short run: passed"

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <ember/ember.h>
@@ -182,4 +183,15 @@ TEST_CASE("SelfAttention and TransformerBlock: bad configuration and input are c
   auto l = nn::SelfAttention({.d_model = 8, .heads = 2});
   CHECK_THROWS_WITH(l->forward(zeros({2, 3, 9})), Contains("expected input [batch, n, 8], got [2, 3, 9]"));
   CHECK_THROWS_WITH(nn::TransformerBlock({.d_model = 8}, nullptr), Contains("got no attention module"));
+  // A KV cache that is half there or of another layer's shape names the cache, not an internal op.
+  nn::KVCache half;
+  half.k = zeros({2, 2, 3, 4});
+  CHECK_THROWS_WITH(l->forward(zeros({2, 1, 8}), half), Contains("[SelfAttention] a KV cache holds both k and v"));
+  nn::KVCache other;
+  other.k = zeros({2, 2, 3, 5});
+  other.v = zeros({2, 2, 3, 5});
+  CHECK_THROWS_WITH(l->forward(zeros({2, 1, 8}), other), Contains("[SelfAttention] the KV cache holds k [2, 2, 3, 5]"));
+  // Positions offset + n past int64: an error naming the op, not arange's.
+  CHECK_THROWS_WITH(nn::rotary_embedding(zeros({1, 1, 4, 8}), std::numeric_limits<int64_t>::max()),
+                    Contains("[rotary_embedding] positions offset"));
 }

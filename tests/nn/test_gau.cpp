@@ -123,4 +123,7 @@ TEST_CASE("GAU: bad configuration and input are clear errors", "[nn][gau][errors
   CHECK_THROWS_WITH(nn::GAU({.d_model = 4, .chunk = -1}), Catch::Contains("chunk >= 0"));
   auto g = nn::GAU({.d_model = 4, .s = 2, .chunk = 2});
   CHECK_THROWS_WITH(g->forward(zeros({1, 3, 5})), Catch::Contains("[FLASH] expected input [batch, n, 4], got [1, 3, 5]"));
+  // An empty sequence is an empty output on both forms (FLASH has no chunk to split it into).
+  CHECK(g->forward(zeros({1, 0, 4})).shape() == Shape{1, 0, 4});
+  CHECK(nn::GAU({.d_model = 4, .s = 2})->forward(zeros({1, 0, 4})).shape() == Shape{1, 0, 4});
 }

@@ -224,4 +224,38 @@ TEST_CASE("normalisation errors name the op and the shapes", "[nn_ops][norm][err
   has(error_of([&] { group_norm(x, 3, rnd({4}, 1)); }), "[group_norm] weight must have shape [3]");
   has(error_of([&] { rms_norm(x, {5}); }), "[rms_norm] normalized_shape [5] does not match");
   has(error_of([&] { rms_norm(x, {4}, rnd({2, 2}, 1)); }), "[rms_norm] weight must have the normalized shape [4]");
+  // eps: a negative or NaN one makes every output NaN, an infinite one every output 0.
+  for (double eps : {-1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    INFO("eps " << eps);
+    has(error_of([&] { layer_norm(x, {4}, std::nullopt, std::nullopt, eps); }), "[layer_norm] eps must be non-negative and finite");
+    has(error_of([&] { rms_norm(x, {4}, std::nullopt, eps); }), "[rms_norm] eps must be non-negative and finite");
+    has(error_of([&] { group_norm(x, 3, std::nullopt, std::nullopt, eps); }), "[group_norm] eps must be non-negative and finite");
+  }
+}
+
+TEST_CASE("16-bit inputs are normalised in float32 and keep their dtype", "[nn_ops][norm]") {
+  // 300^2 = 90000 is past float16's 65504: computed in float16 the variance is inf and the output 0.
+  const Tensor x = cast(from_vector(std::vector<double>{300, -300, 300, -300}, {1, 4}), DType::Float16);
+  const std::vector<double> want{1, -1, 1, -1};  // (x - 0) / 300, to the eps of 1e-5 / 300^2
+  auto check = [&](const Tensor& y, const char* what) {
+    INFO(what);
+    CHECK(y.dtype() == DType::Float16);
+    const auto got = vals(cast(y, DType::Float64));
+    REQUIRE(got.size() == 4);
+    for (size_t i = 0; i < 4; ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-3);
+  };
+  check(layer_norm(x, {4}), "layer_norm");
+  check(rms_norm(x, {4}, std::nullopt, 1e-5), "rms_norm");
+  check(reshape(group_norm(reshape(x, V{1, 2, 2}), 1), V{1, 4}), "group_norm");
+  check(reshape(batch_norm(reshape(x, V{2, 1, 2}), Tensor(), Tensor(), std::nullopt, std::nullopt, true), V{1, 4}), "batch_norm");
+  // bfloat16: the float32 result rounded once, against float64 statistics of the same inputs.
+  Tensor xb = cast(rnd({3, 64}, 61) * 100.0, DType::BFloat16);
+  xb.requires_grad_();
+  const Tensor yb = layer_norm(xb, {64});
+  CHECK(yb.dtype() == DType::BFloat16);
+  const Tensor want_b = layer_norm(cast(xb, DType::Float64), {64});
+  const auto g = vals(cast(yb, DType::Float64)), w = vals(want_b);
+  for (size_t i = 0; i < g.size(); ++i) CHECK(std::abs(g[i] - w[i]) <= std::abs(w[i]) / 256 + 1e-6);
+  sum(yb * yb).backward();
+  CHECK(xb.grad().dtype() == DType::BFloat16);
 }

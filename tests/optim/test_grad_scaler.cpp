@@ -320,6 +320,22 @@ TEST_CASE("GradScaler state round-trips through a checkpoint's extra tensors", "
   CHECK_THROWS_WITH(resumed.load_state_dict(
                         {{"scale", scalar_tensor(kInf)}, {"growth_tracker", scalar_tensor(0.0)}}),
                     Contains("\"scale\""));
+  // Counts past 2^53 (or infinite) would be an undefined cast to int64; a tracker at or past the
+  // interval would never meet it again and the scale would stop growing.
+  auto f64 = [](double v) { return scalar_tensor(v, {.dtype = DType::Float64}); };
+  for (double bad : {double(kInf), 1e19, -1.0, 2.5}) {
+    INFO("value " << bad);
+    CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(0)}, {"growth_interval", f64(bad)}}),
+                      Contains("[GradScaler]") && Contains("growth_interval"));
+    CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(bad)}}),
+                      Contains("[GradScaler]") && Contains("growth_tracker"));
+    CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(0)}, {"steps", f64(bad == 2.5 ? 1e300 : bad)}}),
+                      Contains("[GradScaler]") && Contains("steps"));
+  }
+  CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(5)}, {"growth_interval", f64(2)}}),
+                    Contains("[GradScaler]") && Contains("must be below growth_interval 2"));
+  CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(0)}, {"growth_factor", f64(kInf)}}),
+                    Contains("growth_factor"));
   CHECK(resumed.get_scale() == kept);
 }
 

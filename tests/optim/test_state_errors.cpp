@@ -39,6 +39,16 @@ TEST_CASE("a second parameter group takes its own options; unknown options and r
                     Contains("[SGD] unknown option \"momentun\""));
   CHECK_THROWS_WITH(sgd.add_param_group({w}), Contains("[SGD]") && Contains("more than one group"));
   CHECK(sgd.param_groups().size() == 2);
+  // A group's options get the constructors' ranges: a negative lr would climb the gradient.
+  CHECK_THROWS_WITH(sgd.add_param_group({param({1})}, {{"lr", -1.0}}), Contains("[SGD] option \"lr\" must be >= 0"));
+  CHECK_THROWS_WITH(sgd.add_param_group({param({1})}, {{"lr", std::nan("")}}), Contains("[SGD] option \"lr\" must be finite"));
+  CHECK_THROWS_WITH(sgd.add_param_group({param({1})}, {{"nesterov", 0.5}}), Contains("is a flag"));
+  optim::Adam adam({param({2})});
+  CHECK_THROWS_WITH(adam.add_param_group({param({1})}, {{"beta1", 1.0}}), Contains("[Adam] option \"beta1\" must be in [0, 1)"));
+  CHECK(sgd.param_groups().size() == 2);
+  CHECK(adam.param_groups().size() == 1);
+  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta1 = std::nan("")}), Contains("[Lion] betas must be in [0, 1)"));
+  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta2 = 7}), Contains("[Lion] betas must be in [0, 1)"));
 }
 
 TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed index is refused",
@@ -54,6 +64,9 @@ TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed in
   // "1x" is not the index 1, nor "0x" the index 0.
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0x.lr", number(1)}}),
                     Contains("param_groups.0x.lr"));
+  // Loaded options get the same ranges as the constructor's.
+  CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.lr", number(-5)}}), Contains("[Adam] option \"lr\" must be >= 0"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.beta2", number(1.5)}}), Contains("\"beta2\" must be in [0, 1)"));
   // A refused state dict changes nothing.
   CHECK(adam.param_groups()[0].get("lr") == 1e-3);
 }

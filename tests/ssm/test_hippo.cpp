@@ -138,4 +138,6 @@ TEST_CASE("the LegS ODE keeps the exact projection of a polynomial of degree < N
 TEST_CASE("hippo_legs rejects a bad size or dtype", "[hippo]") {
   CHECK_THROWS_WITH(hippo_legs(0), Contains("[hippo_legs]") && Contains("got 0"));
   CHECK_THROWS_WITH(hippo_legs(3, {.dtype = DType::Int64}), Contains("[hippo_legs]") && Contains("int64"));
+  // N * N wraps to 0 in int64: an error from the allocation, not a write past a zero-sized buffer.
+  CHECK_THROWS_AS(hippo_legs(int64_t{1} << 32), ember::Error);
 }

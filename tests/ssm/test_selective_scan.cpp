@@ -314,4 +314,13 @@ TEST_CASE("causal_conv1d: a depthwise convolution that sees only the past", "[ss
   CHECK(testing::gradgradcheck(f, in) == "");
   CHECK_THROWS_WITH(causal_conv1d(x, rnd({2, 4}, 1)), Contains("[causal_conv1d] expected x [batch, D, L] and weight [D, k]"));
   CHECK_THROWS_WITH(causal_conv1d(x, w, rnd({2}, 1)), Contains("bias must be [3]"));
+  // An empty sequence gives an empty output (and a Mamba layer an empty sequence), not conv1d's
+  // complaint about an input shorter than its kernel.
+  Tensor empty_x = rnd({2, 3, 0}, 103);
+  empty_x.requires_grad_();
+  const Tensor empty_out = causal_conv1d(empty_x, w, b);
+  CHECK(empty_out.shape() == Shape{2, 3, 0});
+  sum(empty_out).backward();
+  CHECK(empty_x.grad().shape() == Shape{2, 3, 0});
+  CHECK(nn::Mamba(nn::MambaOptions{.d_model = 8})->forward(zeros({1, 0, 8})).shape() == Shape{1, 0, 8});
 }
