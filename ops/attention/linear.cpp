@@ -6,8 +6,9 @@
 //     N'_c = phi(q_c) S_c + (phi(q_c) phi(k_c)^T o tril) v'_c,    out = N'[:, :dv] / (N'[:, dv] + eps)
 //   where S_c = sum over earlier chunks of phi(k)^T v' ([d, dv + 1]), an exclusive cumulative sum of
 //   the per-chunk products computed for all chunks at once: a handful of batched matmuls,
-//   O(n C (d + dv) + n d dv) work, but O(n / C d dv) memory kept for backward, and every intermediate
-//   rounded to the inputs' dtype;
+//   O(n C (d + dv) + n d dv) work, but O(n / C d dv) memory kept for backward; 16-bit inputs are
+//   widened to float32 for it and the output rounded once (the running sums over keys pass float16's
+//   65504 long before any output does);
 // - the fused kernel (the causal form, where the backend has one: backends/cpu/linear_attention.cpp
 //   derives it): the same chunks with one running state, O(C^2 + d dv) working memory, only the
 //   output and the denominators kept for backward, 16-bit inputs accumulated in float32.
@@ -162,14 +163,21 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
                 in.q.device());
   }
   const Tensor fq = feature(in.q, o.feature_map), fk = feature(in.k, o.feature_map);
+  // The composites sum phi(q) phi(k)^T over keys: in float32 for 16-bit inputs, as the fused kernel
+  // accumulates (64 features of 41 give 107584, past float16's 65504), rounded once at the end.
+  const DType dtype = in.q.dtype();
+  const bool widen = dtype == DType::Float16 || dtype == DType::BFloat16;
+  auto wide = [&](const Tensor& t) { return widen ? cast(t, DType::Float32) : t; };
+  auto narrow_back = [&](const Tensor& t) { return widen ? cast(t, dtype) : t; };
   if (!o.causal) {
-    const Tensor kv = matmul(transpose(fk, -2, -1), in.v);           // [B, H, d, dv]
-    const Tensor z = unsqueeze(sum(fk, {2}), -1);                    // [B, H, d, 1]
-    return finish(in, matmul(fq, kv) / (matmul(fq, z) + o.eps));
+    const Tensor fq32 = wide(fq), fk32 = wide(fk);
+    const Tensor kv = matmul(transpose(fk32, -2, -1), wide(in.v));   // [B, H, d, dv]
+    const Tensor z = unsqueeze(sum(fk32, {2}), -1);                  // [B, H, d, 1]
+    return finish(in, narrow_back(matmul(fq32, kv) / (matmul(fq32, z) + o.eps)));
   }
   const bool fused = o.path == AttentionPath::Flash || (o.path == AttentionPath::Auto && has_kernel);
   return finish(in, fused ? apply(FusedCausalLinearAttention{o.eps, o.chunk}, fq, fk, in.v)
-                          : chunked_causal(fq, fk, in.v, o));
+                          : narrow_back(chunked_causal(wide(fq), wide(fk), wide(in.v), o)));
 }
 
 }  // namespace ember
