@@ -67,11 +67,20 @@ int64_t load_checkpoint(const std::string& path, Checkpoint& c) {
   const uint64_t offset = u64_of(find("rng.offset"), path, "rng.offset");
   const Tensor& step = find("step");
   EMBER_CHECK(step.dtype() == DType::Int64 && step.numel() == 1, "checkpoint", "{}: \"step\" must be one int64", path);
+  // All or nothing: each load_state_dict checks everything before it changes anything, and the
+  // optimizer and scheduler, loaded first, are put back if a later part is refused (their old state
+  // tensors are kept alive by these copies of their dicts; the model's parameters, loaded last, are
+  // never left half-overwritten).
+  const nn::NamedTensors old_optimizer = c.optimizer ? c.optimizer->state_dict() : nn::NamedTensors{};
+  const nn::NamedTensors old_scheduler = c.scheduler ? c.scheduler->state_dict() : nn::NamedTensors{};
+  bool optimizer_loaded = false, scheduler_loaded = false;
   try {
+    if (c.optimizer) c.optimizer->load_state_dict(take_prefixed(file.tensors, "optimizer.")), optimizer_loaded = true;
+    if (c.scheduler) c.scheduler->load_state_dict(take_prefixed(file.tensors, "scheduler.")), scheduler_loaded = true;
     if (c.model) c.model->load_state_dict(take_prefixed(file.tensors, "model."));
-    if (c.optimizer) c.optimizer->load_state_dict(take_prefixed(file.tensors, "optimizer."));
-    if (c.scheduler) c.scheduler->load_state_dict(take_prefixed(file.tensors, "scheduler."));
   } catch (const Error& e) {
+    if (optimizer_loaded) c.optimizer->load_state_dict(old_optimizer);
+    if (scheduler_loaded) c.scheduler->load_state_dict(old_scheduler);
     throw Error(fmt::format("[checkpoint] {}: {}", path, e.what()));
   }
   c.extra = take_prefixed(file.tensors, "extra.");

@@ -134,7 +134,9 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
   for (const auto& [name, t] : state) {
     EMBER_CHECK(given.emplace(name, &t).second, "load_state_dict", "key \"{}\" appears twice", name);
   }
+  // Every key is checked before any parameter changes: a refused state dict leaves the module as it was.
   std::set<std::string> used;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;  // (target, value)
   for (auto& [name, target] : state_dict()) {
     auto it = given.find(name);
     if (it == given.end()) {
@@ -146,14 +148,17 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
     EMBER_CHECK(value.shape() == target.shape(), "load_state_dict",
                 "shape mismatch for \"{}\": the module has {}, the state dict {}", name, shape_str(target.shape()),
                 shape_str(value.shape()));
-    Tensor dst = target;
-    dst.copy_(value.to(target.device()).to(target.dtype()));
+    copies.emplace_back(target, &value);
     used.insert(name);
   }
   if (strict)
     for (const auto& [name, t] : state)
       EMBER_CHECK(used.count(name), "load_state_dict", "unexpected key \"{}\" (shape {}) for {}", name,
                   shape_str(t.shape()), type_name());
+  for (auto& [target, value] : copies) {
+    Tensor dst = target;
+    dst.copy_(value->to(target.device()).to(target.dtype()));
+  }
 }
 
 void Module::format_tree(std::string& out, const std::string& name, int indent) const {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include <fmt/ranges.h>
+
 #include <ember/ops/ops.h>
 
 namespace ember::optim {
@@ -109,9 +111,19 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(params.size()), name_,
                   "state dict key \"{}\" names parameter {}, but the optimizer has {}", key, index, params.size());
       const Tensor& p = params[index];
-      EMBER_CHECK(value.dim() == 0 || value.shape() == p.shape(), name_,
-                  "state \"{}\" has shape {} but parameter {} has shape {}", key, shape_str(value.shape()), index,
-                  shape_str(p.shape()));
+      EMBER_CHECK(value.is_floating_point(), name_, "state \"{}\" must be floating-point, got {}", key, value.dtype());
+      if (field == "step") {
+        EMBER_CHECK(value.dim() == 0, name_, "state \"{}\" must be a single number (0-dim), got shape {}", key,
+                    shape_str(value.shape()));
+        const double step = value.item<double>();
+        EMBER_CHECK(step >= 0 && step == std::floor(step) && step <= 9007199254740992.0, name_,
+                    "state \"{}\" must be a whole number of steps, got {}", key, step);
+      } else {
+        EMBER_CHECK(buffers_.count(field), name_, "unknown state \"{}\" in key \"{}\" (this optimizer keeps {})",
+                    field, key, fmt::join(buffers_, ", "));
+        EMBER_CHECK(value.shape() == p.shape(), name_, "state \"{}\" has shape {} but parameter {} has shape {}", key,
+                    shape_str(value.shape()), index, shape_str(p.shape()));
+      }
       new_state[p.impl()][field] = value.dim() == 0 ? value.to(DType::Float64).clone() : value.to(p.device()).to(p.dtype()).clone();
     } else {
       EMBER_FAIL(name_, "unexpected key \"{}\" in state dict", key);

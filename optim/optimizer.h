@@ -2,6 +2,7 @@
 // Optimizer: parameter groups with their hyper-parameters, per-parameter state, and a state_dict
 // of flat names ("state.3.exp_avg", "param_groups.0.lr") that a checkpoint stores as tensors.
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,10 @@ class Optimizer {
 
   const char* name_;
   std::map<std::string, double> defaults_;
+  // The per-parameter tensors this optimizer keeps besides the 0-dim "step" ("exp_avg", ...), set by
+  // each constructor: load_state_dict refuses other names and checks these against the parameter's
+  // shape, so a bad state fails on loading, naming its key, not later inside step().
+  std::set<std::string> buffers_;
   std::vector<ParamGroup> groups_;
   std::unordered_map<TensorImpl*, std::map<std::string, Tensor>> state_;
 };

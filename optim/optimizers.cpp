@@ -44,6 +44,7 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o)
                 "SGD") {
   EMBER_CHECK(o.lr >= 0 && o.momentum >= 0 && o.weight_decay >= 0, "SGD", "lr, momentum and weight_decay must be >= 0");
   EMBER_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD", "nesterov needs momentum > 0 and dampening 0");
+  buffers_ = {"momentum_buffer"};
 }
 
 void SGD::step() {
@@ -83,6 +84,7 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
   EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0, name, "lr, eps and weight_decay must be >= 0");
   EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, name, "betas must be in [0, 1), got ({}, {})",
               o.beta1, o.beta2);
+  buffers_ = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 }
 
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
@@ -140,6 +142,7 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o)
                 "RMSprop") {
   EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.momentum >= 0 && o.alpha >= 0, "RMSprop",
               "lr, alpha, eps and momentum must be >= 0");
+  buffers_ = {"square_avg", "grad_avg", "momentum_buffer"};
 }
 
 void RMSprop::step() {
@@ -181,6 +184,7 @@ Lion::Lion(std::vector<Tensor> params, LionOptions o)
   EMBER_CHECK(o.lr >= 0 && o.weight_decay >= 0, "Lion", "lr and weight_decay must be >= 0");
   EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Lion", "betas must be in [0, 1), got ({}, {})",
               o.beta1, o.beta2);
+  buffers_ = {"exp_avg"};
 }
 
 void Lion::step() {

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <ember/io/checkpoint.h>
+#include <ember/nn/nn.h>
 #include <ember/io/safetensors.h>
 #include <ember/ops/ops.h>
 #include <ember/optim/optim.h>
@@ -64,6 +65,17 @@ TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed in
   // "1x" is not the index 1, nor "0x" the index 0.
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0x.lr", number(1)}}),
                     Contains("param_groups.0x.lr"));
+  // A state tensor of the wrong form is refused on loading, naming its key, instead of failing inside
+  // step() as an error about item() or add_.
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.step", zeros({2}, {.dtype = DType::Float64})}}),
+                    Contains("[Adam] state \"state.0.step\" must be a single number"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.step", number(-1)}}), Contains("whole number of steps"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", number(1)}}),
+                    Contains("state \"state.0.exp_avg\" has shape [] but parameter 0 has shape [2]"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.bogus", zeros({2})}}),
+                    Contains("unknown state \"bogus\"") && Contains("exp_avg, exp_avg_sq, max_exp_avg_sq"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", zeros({2}, {.dtype = DType::Int64})}}),
+                    Contains("must be floating-point"));
   // Loaded options get the same ranges as the constructor's.
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.lr", number(-5)}}), Contains("[Adam] option \"lr\" must be >= 0"));
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.beta2", number(1.5)}}), Contains("\"beta2\" must be in [0, 1)"));
@@ -121,5 +133,44 @@ TEST_CASE("a checkpoint without its generator state or step names what is missin
   CHECK_THROWS_WITH(io::load_checkpoint(path, c),
                     Contains("[checkpoint]") && Contains("missing \"rng.seed\""));
   CHECK(c.step == 0);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a refused checkpoint changes nothing: not the model, the optimizer or the scheduler", "[io][checkpoint]") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember-checkpoint-atomic-" + std::to_string(::getpid()) + ".safetensors")).string();
+  auto model = nn::Linear(3, 2);
+  optim::Adam adam(model->parameters(), {.lr = 0.01});
+  for (Tensor p : model->parameters()) p.set_grad(ones_like(p));
+  adam.step();  // some optimizer state to lose
+  io::Checkpoint saved;
+  saved.model = model.get();
+  saved.optimizer = &adam;
+  io::save_checkpoint(path, saved);
+  // Another model and optimizer, then a file whose optimizer part is refused (a beta of 1): the
+  // model, which used to be loaded first, keeps its parameters.
+  auto other = nn::Linear(3, 2);
+  optim::Adam other_adam(other->parameters(), {.lr = 0.5});
+  const std::vector<float> before = other->parameters()[0].to_vector<float>();
+  io::SafetensorsFile file = io::load_safetensors(path);
+  for (auto& [name, t] : file.tensors)
+    if (name == "optimizer.param_groups.0.beta1") t = scalar_tensor(1.0, {.dtype = DType::Float64});
+  io::save_safetensors(path, file.tensors, file.metadata);
+  io::Checkpoint loading;
+  loading.model = other.get();
+  loading.optimizer = &other_adam;
+  CHECK_THROWS_WITH(io::load_checkpoint(path, loading), Contains("[checkpoint]") && Contains("beta1"));
+  CHECK(other->parameters()[0].to_vector<float>() == before);
+  CHECK(other_adam.param_groups()[0].get("lr") == 0.5);
+  // A model part that does not fit (a bias of another shape) puts the optimizer back as it was.
+  for (auto& [name, t] : file.tensors) {
+    if (name == "optimizer.param_groups.0.beta1") t = scalar_tensor(0.9, {.dtype = DType::Float64});
+    if (name == "model.bias") t = zeros({5});
+  }
+  io::save_safetensors(path, file.tensors, file.metadata);
+  CHECK_THROWS_WITH(io::load_checkpoint(path, loading), Contains("[checkpoint]") && Contains("bias"));
+  CHECK(other->parameters()[0].to_vector<float>() == before);
+  CHECK(other_adam.param_groups()[0].get("lr") == 0.5);
+  CHECK(other_adam.state_dict().size() == adam.param_groups()[0].options.size());  // no state entries came in
   std::filesystem::remove(path);
 }
