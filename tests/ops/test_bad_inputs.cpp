@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -135,6 +136,15 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"load_state_dict wrong shape", []{ auto a = nn::Linear(3, 2); auto b = nn::Linear(4, 2); b->load_state_dict(a->state_dict()); }},
       {"Embedding module index out of range", []{ auto e = nn::Embedding(3, 2); (*e)(from_vector<int64_t>({5})); }},
       {"Conv2d module wrong channels", []{ auto c = nn::Conv2d(3, 4, 3); (*c)(ones({1, 2, 5, 5})); }},
+      // Found by an adversarial sweep (2026-12-02): each crashed, wrapped or was silently accepted.
+      {"block_sparse_layout cells overflow", []{ block_sparse_layout(int64_t{1} << 32, int64_t{1} << 32, 1); }},
+      {"hippo_legs N*N overflow", []{ hippo_legs(int64_t{1} << 32); }},
+      {"full uint8 300", []{ full({1}, Scalar(300), {.dtype = DType::UInt8}); }},
+      {"layer_norm eps NaN", []{ layer_norm(ones({2, 4}), {4}, std::nullopt, std::nullopt, std::nan("")); }},
+      {"rotary offset overflow", []{ nn::rotary_embedding(ones({1, 1, 4, 8}), INT64_MAX); }},
+      {"add_param_group negative lr", []{ auto a = nn::Linear(3, 2); optim::SGD s({a->weight}, {}); s.add_param_group({a->bias}, {{"lr", -1.0}}); }},
+      {"Adam state step not a number", []{ auto a = nn::Linear(3, 2); optim::Adam o(a->parameters()); o.load_state_dict({{"state.0.step", ones({2}, {.dtype = DType::Float64})}}); }},
+      {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
   };
   for (const Case& c : cases) {
     INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, >128 signal)");
