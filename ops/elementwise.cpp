@@ -178,7 +178,7 @@ struct Unary {
       case UnaryOp::Cos: return {neg(g) * sin(s)};
       case UnaryOp::Tanh: return {g * (1 - s * s)};                     // 1 - tanh^2
       case UnaryOp::Sigmoid: return {g * s * (1 - s)};                  // s (1 - s)
-      // g where x > 0, else 0 (as PyTorch's threshold_backward, a NaN in g stays out of the zeros), in
+      // g where x > 0, else 0 (a NaN in g stays out of the zeros; a NaN y gets 0, not g as in PyTorch), in
       // one pass with no mask tensor. The output only selects, so it is detached: the gradient is
       // constant in x, and a constant g leaves it outside the graph for constant_in_graph to place.
       case UnaryOp::Relu: return {binary("relu_backward", BinaryOp::ReluBackward, g, s.detach())};
@@ -385,9 +385,18 @@ Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where(cond,
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   // where() keeps the gradient 1 inside [lo, hi] and 0 outside, as in PyTorch.
+  // An integer tensor's bound past its dtype's range is never selected, but full_like must be able to
+  // hold it (300 is no uint8): it is clipped to the range first.
+  auto fillable = [&](double b) {
+    if (!is_integral(x.dtype()) || b != b) return b;
+    const double lowest = x.dtype() == DType::UInt8 ? 0.0 : x.dtype() == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
+    const double highest = x.dtype() == DType::UInt8 ? 255.0 : x.dtype() == DType::Int32 ? 2147483647.0
+                                                                                        : 9223372036854774784.0;  // below 2^63
+    return std::min(std::max(b, lowest), highest);
+  };
   Tensor out = x;
-  if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, *lo), out);
-  if (hi) out = where(gt(out, Scalar(*hi)), full_like(out, *hi), out);
+  if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, fillable(*lo)), out);
+  if (hi) out = where(gt(out, Scalar(*hi)), full_like(out, fillable(*hi)), out);
   return out;
 }
 

@@ -288,13 +288,18 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
               "the state dict is empty, possibly because it was saved from a disabled GradScaler");
   // Read into copies and commit only when everything fits: a refused dict changes nothing.
   GradScalerOptions options = options_;
-  std::optional<double> scale, tracker, steps;
-  // Counts up to 2^53, where doubles still hold every integer; a larger or infinite value would make
-  // the cast to int64 undefined.
-  auto whole = [](const std::string& key, double v, double lo) {
-    constexpr double kMax = 9007199254740992.0;  // 2^53
-    EMBER_CHECK(v == std::floor(v) && v >= lo && v <= kMax, kOp,
-                "state dict entry \"{}\" must be an integer in [{}, 2^53], got {}", key, lo, v);
+  std::optional<double> scale;
+  std::optional<int64_t> tracker, steps;
+  // Counts saved as int64 (state_dict writes them so) are read exactly; a floating one must be a whole
+  // number below 2^63, since casting a larger or infinite double to int64 is undefined.
+  auto whole = [](const std::string& key, const Tensor& value, double v, int64_t lo) {
+    if (is_integral(value.dtype())) {
+      const int64_t n = value.item<int64_t>();
+      EMBER_CHECK(n >= lo, kOp, "state dict entry \"{}\" must be an integer >= {}, got {}", key, lo, n);
+      return n;
+    }
+    EMBER_CHECK(v == std::floor(v) && v >= static_cast<double>(lo) && v < 9223372036854775808.0, kOp,
+                "state dict entry \"{}\" must be an integer >= {} (and below 2^63), got {}", key, lo, v);
     return static_cast<int64_t>(v);
   };
   for (const auto& [key, value] : state) {
@@ -304,9 +309,9 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
                   "state dict \"scale\" must be a positive finite float32, got {}", v);
       scale = v;
     } else if (key == "growth_tracker") {
-      tracker = static_cast<double>(whole(key, v, 0));
+      tracker = whole(key, value, v, 0);
     } else if (key == "steps") {
-      steps = static_cast<double>(whole(key, v, 0));
+      steps = whole(key, value, v, 0);
     } else if (key == "growth_factor") {
       EMBER_CHECK(v > 1 && std::isfinite(v), kOp, "state dict \"growth_factor\" must be finite and > 1, got {}", v);
       options.growth_factor = v;
@@ -315,7 +320,7 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
                   v);
       options.backoff_factor = v;
     } else if (key == "growth_interval") {
-      options.growth_interval = whole(key, v, 1);
+      options.growth_interval = whole(key, value, v, 1);
     } else {
       EMBER_FAIL(kOp, "unexpected key \"{}\" in state dict", key);
     }
@@ -324,12 +329,12 @@ void GradScaler::load_state_dict(const NamedTensors& state) {
   EMBER_CHECK(tracker.has_value(), kOp, "state dict has no \"growth_tracker\"");
   // The tracker counts clean steps towards the next growth; at or past the interval it would never
   // meet it again and the scale would stop growing.
-  EMBER_CHECK(*tracker < static_cast<double>(options.growth_interval), kOp,
+  EMBER_CHECK(*tracker < options.growth_interval, kOp,
               "state dict \"growth_tracker\" {} must be below growth_interval {}", *tracker, options.growth_interval);
   options_ = options;
   scale_ = static_cast<float>(*scale);
-  growth_tracker_ = static_cast<int64_t>(*tracker);
-  if (steps) steps_ = static_cast<int64_t>(*steps);
+  growth_tracker_ = *tracker;
+  if (steps) steps_ = *steps;
   initialized_ = true;
 }
 

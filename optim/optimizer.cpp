@@ -25,12 +25,11 @@ void check_option(const char* optimizer, const std::string& key, double v) {
   EMBER_CHECK(std::isfinite(v), optimizer, "option \"{}\" must be finite, got {}", key, v);
   if (key == "beta1" || key == "beta2") {
     EMBER_CHECK(v >= 0 && v < 1, optimizer, "option \"{}\" must be in [0, 1), got {}", key, v);
-  } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum" || key == "alpha" ||
-             key == "dampening") {
+  } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum" || key == "alpha") {
     EMBER_CHECK(v >= 0, optimizer, "option \"{}\" must be >= 0, got {}", key, v);
-  } else {  // flags: nesterov, amsgrad, centered
+  } else if (key == "nesterov" || key == "amsgrad" || key == "centered") {
     EMBER_CHECK(v == 0 || v == 1, optimizer, "option \"{}\" is a flag (0 or 1), got {}", key, v);
-  }
+  }  // other options (a subclass's own, dampening) only need to be finite
 }
 }  // namespace
 
@@ -119,12 +118,15 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
         EMBER_CHECK(step >= 0 && step == std::floor(step) && step <= 9007199254740992.0, name_,
                     "state \"{}\" must be a whole number of steps, got {}", key, step);
       } else {
-        EMBER_CHECK(buffers_.count(field), name_, "unknown state \"{}\" in key \"{}\" (this optimizer keeps {})",
-                    field, key, fmt::join(buffers_, ", "));
-        EMBER_CHECK(value.shape() == p.shape(), name_, "state \"{}\" has shape {} but parameter {} has shape {}", key,
+        // A subclass that names no buffers (one written outside ember) keeps whatever it saved.
+        EMBER_CHECK(buffers_.empty() || buffers_.count(field), name_,
+                    "unknown state \"{}\" in key \"{}\" (this optimizer keeps {})", field, key, fmt::join(buffers_, ", "));
+        EMBER_CHECK(buffers_.empty() || value.shape() == p.shape(), name_, "state \"{}\" has shape {} but parameter {} has shape {}", key,
                     shape_str(value.shape()), index, shape_str(p.shape()));
       }
-      new_state[p.impl()][field] = value.dim() == 0 ? value.to(DType::Float64).clone() : value.to(p.device()).to(p.dtype()).clone();
+      // The step is a float64 number on the CPU; a buffer follows its parameter (a 0-dim one too).
+      new_state[p.impl()][field] = field == "step" ? value.to(Device::cpu()).to(DType::Float64).clone()
+                                                   : value.to(p.device()).to(p.dtype()).clone();
     } else {
       EMBER_FAIL(name_, "unexpected key \"{}\" in state dict", key);
     }

@@ -298,8 +298,8 @@ void where(const View& cond, const View& a, const View& b, const View& out) {
     // vectorise a select between two structs).
     using T = std::conditional_t<is_half_like<decltype(tag)>, uint16_t, decltype(tag)>;
     std::array<const View*, 4> views{&out, &cond, &a, &b};
-    // Both sides are loaded and one is selected, with no branch: a mask like relu's is a coin toss per
-    // element, and a mispredicted branch per element made this loop ~20x slower than a multiply.
+    // Both sides are loaded and one is selected, with no branch: a mask like a sign test's is a coin
+    // toss per element, and a mispredicted branch per element made this loop ~20x slower than a multiply.
     for_each_run<4>(views, [&](const std::array<char*, 4>& p, const std::array<int64_t, 4>& s, int64_t n) {
       T* o = reinterpret_cast<T*>(p[0]);
       // The condition is read as bytes (ember's bools are 0 or 1): GCC 12 does not vectorise a select

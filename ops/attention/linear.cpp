@@ -169,6 +169,9 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   const bool widen = dtype == DType::Float16 || dtype == DType::BFloat16;
   auto wide = [&](const Tensor& t) { return widen ? cast(t, DType::Float32) : t; };
   auto narrow_back = [&](const Tensor& t) { return widen ? cast(t, dtype) : t; };
+  // Inside the composites matmul would follow autocast back to 16 bits: off for them (this op has
+  // already applied its own autocast rule to q, k and v).
+  AutocastGuard autocast_off(DType::BFloat16, /*enabled=*/false);
   if (!o.causal) {
     const Tensor fq32 = wide(fq), fk32 = wide(fk);
     const Tensor kv = matmul(transpose(fk32, -2, -1), wide(in.v));   // [B, H, d, dv]

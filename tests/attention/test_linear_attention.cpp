@@ -177,6 +177,11 @@ TEST_CASE("linear_attention: the fused kernel in float32 and bfloat16 against fl
     for (AttentionPath path : {AttentionPath::Math, AttentionPath::Auto}) {
       INFO("causal " << causal << " path " << static_cast<int>(path));
       CHECK(worst(linear_attention(big, big, big, {.causal = causal, .path = path}), big, 0, 1e-30) == 0);
+      // Under autocast the composites' own matmuls must not go back to float16.
+      ember::autocast scope(DType::Float16);
+      CHECK(worst(linear_attention(cast(big, DType::Float32), cast(big, DType::Float32), cast(big, DType::Float32),
+                                   {.causal = causal, .path = path}),
+                  big, 0, 1e-30) == 0);
     }
 }
 

@@ -201,6 +201,9 @@ TEST_CASE("int64 numbers past 2^53 stay exact; a value an integer dtype cannot h
   CHECK_THROWS_WITH(full({1}, Scalar(int64_t{1} << 40), {.dtype = DType::Int32}), Contains("cannot be converted to int32"));
   CHECK_THROWS_WITH(full({1}, Scalar(1e300), {.dtype = DType::Int64}), Contains("cannot be converted to int64"));
   CHECK_THROWS_WITH(full({1}, Scalar(std::nan("")), {.dtype = DType::Int64}), Contains("cannot be converted to int64"));
+  // clamp's bounds past an integer dtype's range are never selected, and are no error.
+  CHECK(values(clamp(ints({0, 7, 200}, DType::UInt8), -1.0, 10.0)) == I64{0, 7, 10});
+  CHECK(values(clamp(ints({-5, 7}, DType::Int32), 0.0, 1e10)) == I64{0, 7});
   Tensor bytes = zeros({1}, {.dtype = DType::UInt8});
   CHECK_THROWS_WITH(bytes.fill_(Scalar(-1)), Contains("[fill_] value -1 cannot be converted to uint8"));
 }

@@ -332,6 +332,10 @@ TEST_CASE("GradScaler state round-trips through a checkpoint's extra tensors", "
     CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(0)}, {"steps", f64(bad == 2.5 ? 1e300 : bad)}}),
                       Contains("[GradScaler]") && Contains("steps"));
   }
+  // An interval past 2^53 (growth turned off) saved as int64 loads back exactly.
+  optim::GradScaler never_grows({.growth_interval = std::numeric_limits<int64_t>::max()});
+  never_grows.load_state_dict(never_grows.state_dict());
+  CHECK(never_grows.options().growth_interval == std::numeric_limits<int64_t>::max());
   CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(5)}, {"growth_interval", f64(2)}}),
                     Contains("[GradScaler]") && Contains("must be below growth_interval 2"));
   CHECK_THROWS_WITH(resumed.load_state_dict({{"scale", f64(2)}, {"growth_tracker", f64(0)}, {"growth_factor", f64(kInf)}}),

@@ -76,6 +76,15 @@ TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed in
                     Contains("unknown state \"bogus\"") && Contains("exp_avg, exp_avg_sq, max_exp_avg_sq"));
   CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", zeros({2}, {.dtype = DType::Int64})}}),
                     Contains("must be floating-point"));
+  // A 0-dim parameter's buffers keep its dtype through a state dict (only "step" is a float64 number).
+  Tensor scalar_param = zeros({}).requires_grad_();
+  optim::Adam scalar_adam({scalar_param});
+  scalar_param.set_grad(ones({}));
+  scalar_adam.step();
+  optim::Adam reloaded({scalar_param});
+  reloaded.load_state_dict(scalar_adam.state_dict());
+  for (const auto& [name, t] : reloaded.state_dict())
+    if (name == "state.0.exp_avg") CHECK(t.dtype() == DType::Float32);
   // Loaded options get the same ranges as the constructor's.
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.lr", number(-5)}}), Contains("[Adam] option \"lr\" must be >= 0"));
   CHECK_THROWS_WITH(adam.load_state_dict({{"param_groups.0.beta2", number(1.5)}}), Contains("\"beta2\" must be in [0, 1)"));
