@@ -52,7 +52,6 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"log", AutocastPolicy::kFloat32},
 };
 
-bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 
 }  // namespace
 

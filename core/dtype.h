@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string_view>
 
 #include <ember/core/error.h>
@@ -145,8 +146,23 @@ constexpr std::string_view dtype_name(DType t) {
 constexpr bool is_floating(DType t) {
   return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float32 || t == DType::Float64;
 }
+// The two storage-only float formats: ops that accumulate (norms, attention's sums, softmax) widen them.
+constexpr bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 constexpr bool is_integral(DType t, bool include_bool = false) {
   return t == DType::UInt8 || t == DType::Int32 || t == DType::Int64 || (include_bool && t == DType::Bool);
+}
+
+// The values an integer dtype holds (a fill or a clamp bound outside them cannot be stored).
+struct IntegerRange {
+  int64_t lowest, highest;
+};
+constexpr IntegerRange integer_range(DType t) {
+  switch (t) {
+    case DType::Bool: return {0, 1};
+    case DType::UInt8: return {0, 255};
+    case DType::Int32: return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
+    default: return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+  }
 }
 
 // PyTorch's promotion lattice for two tensor dtypes (torch.promote_types).

@@ -14,6 +14,10 @@ using Shape = SmallVector<int64_t, 6>;
 using Strides = SmallVector<int64_t, 6>;
 using Dims = SmallVector<int64_t, 6>;  // a list of dimension indices
 
+// ceil(n / d) for n >= 0 and d > 0. (n + d - 1) / d overflows when d comes from a user (a block or
+// step of INT64_MAX); this cannot.
+constexpr int64_t ceil_div(int64_t n, int64_t d) { return n / d + (n % d != 0); }
+
 inline int64_t shape_numel(std::span<const int64_t> shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;

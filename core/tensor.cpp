@@ -298,10 +298,7 @@ namespace {
 // uint8, nor does NaN or 1e300 become some int64.
 FillValue checked_fill_value(const char* op, Scalar value, DType dtype) {
   if (is_integral(dtype)) {
-    const int64_t lo = dtype == DType::UInt8 ? 0 : dtype == DType::Int32 ? std::numeric_limits<int32_t>::min()
-                                                                          : std::numeric_limits<int64_t>::min();
-    const int64_t hi = dtype == DType::UInt8 ? 255 : dtype == DType::Int32 ? std::numeric_limits<int32_t>::max()
-                                                                           : std::numeric_limits<int64_t>::max();
+    const auto [lo, hi] = integer_range(dtype);
     const double v = value.to_double();
     // A floating value is truncated toward 0 first; -2^63 <= v < 2^63 is where int64 holds it.
     const bool fits = value.is_integral() ? value.to_int64() >= lo && value.to_int64() <= hi

@@ -40,7 +40,7 @@ void DataLoader::set_position(int64_t epoch, int64_t batches_done) {
 
 int64_t DataLoader::num_batches() const {
   const int64_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return options_.drop_last ? n / b : ceil_div(n, b);
 }
 
 // Fisher-Yates with the Philox stream of (seed, epoch): the same seed gives the same epochs.

@@ -59,6 +59,13 @@ Tensor wrap_scalar(Scalar s, const Tensor& like) {
 
 namespace {
 
+// GELU's second derivative, phi(x) (2 - x^2) with phi the standard normal density: d/dx (Phi + x phi)
+// = 2 phi + x phi' = phi (2 - x^2). Both GELU slopes (the unary and the fused backward) differentiate to it.
+Tensor gelu_second_derivative(const Tensor& x) {
+  const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * x * x);
+  return phi * (2 - x * x);
+}
+
 // ---------------------------------------------------------------- primitives
 struct Binary {
   static constexpr const char* name = "binary";
@@ -128,12 +135,11 @@ struct Binary {
       }
       // Linear in the incoming gradient a, so its own gradient is the same op; relu's is constant in
       // the saved output y (which relu's backward passes detached), GELU's slope varies with x:
-      // d/dx (a gelu'(x)) = a gelu''(x), gelu'' = phi(x) (2 - x^2).
+      // d/dx (a gelu'(x)) = a gelu''(x).
       case BinaryOp::ReluBackward: return {apply(Binary{display_name, op}, g, ctx.saved(0)), Tensor()};
       case BinaryOp::GeluBackward: {
         auto [a, x] = ctx.saved<2>();
-        const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * x * x);
-        return {apply(Binary{display_name, op}, g, x), g * a * phi * (2 - x * x)};
+        return {apply(Binary{display_name, op}, g, x), g * a * gelu_second_derivative(x)};
       }
       // GCOVR_EXCL_START: every op that records this node has a rule above.
       default: EMBER_FAIL(display_name, "is not differentiable");
@@ -185,10 +191,7 @@ struct Unary {
       case UnaryOp::Erf: return {g * (2 / std::sqrt(std::numbers::pi)) * exp(neg(s * s))};
       case UnaryOp::Reciprocal: return {neg(g) * s * s};                // -1/x^2 = -y^2
       case UnaryOp::Gelu: return {binary("gelu_backward", BinaryOp::GeluBackward, g, s)};
-      case UnaryOp::GeluDerivative: {  // d/dx (Phi + x phi) = 2 phi + x phi' = phi (2 - x^2)
-        const Tensor phi = (1 / std::sqrt(2 * std::numbers::pi)) * exp(-0.5 * s * s);
-        return {g * phi * (2 - s * s)};
-      }
+      case UnaryOp::GeluDerivative: return {g * gelu_second_derivative(s)};
       // GCOVR_EXCL_START: every op that records this node has a rule above.
       default: EMBER_FAIL(display_name, "is not differentiable");
       // GCOVR_EXCL_STOP
@@ -346,7 +349,7 @@ namespace {
 // almost everywhere (PyTorch defines none).
 Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
   // 16-bit floats compute in float32, as every elementwise op does.
-  const DType compute = dtype == DType::Float16 || dtype == DType::BFloat16 ? DType::Float32 : dtype;
+  const DType compute = is_16bit_float(dtype) ? DType::Float32 : dtype;
   const Tensor x = cast(a, compute), y = cast(b, compute);
   const Tensor quotient = div(x - remainder(x, y), y);  // an integer, up to rounding
   const Tensor down = floor(quotient);
@@ -387,12 +390,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   // where() keeps the gradient 1 inside [lo, hi] and 0 outside, as in PyTorch.
   // An integer tensor's bound past its dtype's range is never selected, but full_like must be able to
   // hold it (300 is no uint8): it is clipped to the range first.
-  auto fillable = [&](double b) {
+  auto fillable = [&](double b) -> Scalar {
     if (!is_integral(x.dtype()) || b != b) return b;
-    const double lowest = x.dtype() == DType::UInt8 ? 0.0 : x.dtype() == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
-    const double highest = x.dtype() == DType::UInt8 ? 255.0 : x.dtype() == DType::Int32 ? 2147483647.0
-                                                                                        : 9223372036854774784.0;  // below 2^63
-    return std::min(std::max(b, lowest), highest);
+    const auto [lowest, highest] = integer_range(x.dtype());
+    // As doubles: -2^63 is exact, and INT64_MAX rounds up to 2^63, which no int64 reaches.
+    if (b <= static_cast<double>(lowest)) return lowest;
+    if (b >= static_cast<double>(highest)) return highest;
+    return b;
   };
   Tensor out = x;
   if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, fillable(*lo)), out);

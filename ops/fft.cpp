@@ -24,7 +24,6 @@
 namespace ember {
 namespace {
 
-bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 
 void check_fft_kernel(const char* op, const Tensor& x) {
   EMBER_CHECK(backend(x.device()).fft != nullptr, op, "the {} backend has no FFT kernel", x.device());
@@ -59,7 +58,7 @@ Tensor fit_length(const Tensor& x, int64_t d, int64_t n) {
 // Runs f in float32 for 16-bit floats and casts back.
 template <class F>
 Tensor in_compute_dtype(const Tensor& x, F&& f) {
-  if (!is_half(x.dtype())) return f(x);
+  if (!is_16bit_float(x.dtype())) return f(x);
   return cast(f(cast(x, DType::Float32)), x.dtype());
 }
 

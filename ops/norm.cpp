@@ -28,7 +28,6 @@ Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) { r
 // 16-bit inputs are normalised in float32 and the result rounded back, as PyTorch's kernels
 // accumulate: in float16 a square overflows above 256 (the variance becomes inf and the output 0),
 // and bfloat16 statistics keep 8 bits. Under autocast the norms receive float32 anyway.
-bool is_16bit(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
 std::optional<Tensor> to_float32(const std::optional<Tensor>& p) {
   return p && p->defined() ? std::optional<Tensor>(cast(*p, DType::Float32)) : p;
 }
@@ -148,7 +147,7 @@ Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, c
               momentum, shape_str(x.shape()));
   EMBER_CHECK(eps > 0 && std::isfinite(eps), op,
               "eps must be positive and finite, got {} (input {})", eps, shape_str(x.shape()));
-  if (is_16bit(x.dtype()))
+  if (is_16bit_float(x.dtype()))
     return cast(batch_norm(cast(x, DType::Float32), running_mean, running_var, to_float32(weight), to_float32(bias),
                            training, momentum, eps),
                 x.dtype());
@@ -203,7 +202,7 @@ Tensor layer_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape,
   if (has(weight)) check_feature_param(op, "weight", x, *weight, normalized_shape);
   if (has(bias)) check_feature_param(op, "bias", x, *bias, normalized_shape);
   check_eps(op, eps, x);
-  if (is_16bit(x.dtype()))
+  if (is_16bit_float(x.dtype()))
     return cast(layer_norm(cast(x, DType::Float32), normalized_shape, to_float32(weight), to_float32(bias), eps), x.dtype());
   const Backend& kernels = backend(x.device());
   const bool same_dtype = (!has(weight) || weight->dtype() == x.dtype()) && (!has(bias) || bias->dtype() == x.dtype());
@@ -233,7 +232,7 @@ Tensor group_norm(const Tensor& x_in, int64_t num_groups, const std::optional<Te
   if (has(weight)) check_channel_param(op, "weight", x, *weight);
   if (has(bias)) check_channel_param(op, "bias", x, *bias);
   check_eps(op, eps, x);
-  if (is_16bit(x.dtype()))
+  if (is_16bit_float(x.dtype()))
     return cast(group_norm(cast(x, DType::Float32), num_groups, to_float32(weight), to_float32(bias), eps), x.dtype());
   int64_t inner = C / num_groups;
   for (int64_t d = 2; d < x.dim(); ++d) inner *= x.size(d);
@@ -267,7 +266,7 @@ Tensor rms_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape, c
     }
   }
   check_eps(op, e, x);
-  if (is_16bit(x.dtype())) return cast(rms_norm(cast(x, DType::Float32), normalized_shape, to_float32(weight), e), x.dtype());
+  if (is_16bit_float(x.dtype())) return cast(rms_norm(cast(x, DType::Float32), normalized_shape, to_float32(weight), e), x.dtype());
   Tensor y = x * rsqrt(mean(square(x), dims, true) + e);
   if (has(weight)) y = y * *weight;
   return y;

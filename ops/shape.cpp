@@ -349,7 +349,7 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   auto clampi = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
   const int64_t lo = start ? clampi(*start) : 0;
   const int64_t hi = std::max(lo, end ? clampi(*end) : n);
-  const int64_t len = (hi - lo + step - 1) / step;
+  const int64_t len = ceil_div(hi - lo, step);
   return restride("slice", x, [&](Geometry g) {
     g.offset += lo * g.strides[d];
     g.shape[d] = len;
@@ -641,7 +641,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   EMBER_CHECK(chunks > 0, "chunk", "chunks must be positive, got {}", chunks);
   const int64_t d = normalize_dim("chunk", dim, x.dim());
-  const int64_t size = (x.size(d) + chunks - 1) / chunks;
+  const int64_t size = ceil_div(x.size(d), chunks);
   return split(x, std::max<int64_t>(size, 1), d);
 }
 

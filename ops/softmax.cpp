@@ -62,7 +62,7 @@ Tensor detail::softmax_composite(const Tensor& x, int64_t dim, bool empty_rows_z
 
 Tensor detail::banded_softmax(const Tensor& x, const SoftmaxSpec& spec_in, DType out_dtype) {
   check_floating("softmax", x);
-  const bool sixteen_bit = x.dtype() == DType::BFloat16 || x.dtype() == DType::Float16;
+  const bool sixteen_bit = is_16bit_float(x.dtype());
   EMBER_CHECK(out_dtype == x.dtype() || (sixteen_bit && out_dtype == DType::Float32), "softmax",
               "writes its input's dtype (or float32 for 16-bit input), asked for {} from {}", out_dtype, x.dtype());
   const bool banded = spec_in.left >= 0 || spec_in.right >= 0;

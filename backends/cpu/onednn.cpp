@@ -204,7 +204,7 @@ std::string description() {
 }
 
 bool matmul(const View& a, const View& b, const View& out, double alpha, double beta) {
-  if (out.dtype != DType::BFloat16 && out.dtype != DType::Float16) return false;
+  if (!is_16bit_float(out.dtype)) return false;
   if (a.dtype != out.dtype || b.dtype != out.dtype || !enabled()) return false;
   const int64_t nd = out.ndim();
   if (nd < 2 || nd > DNNL_MAX_NDIMS || out.numel() == 0 || a.shape[nd - 1] == 0) return false;

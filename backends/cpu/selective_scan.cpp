@@ -125,7 +125,7 @@ struct Problem {
 
   Problem(const SelectiveScanTensors& in, const SelectiveScanSpec& spec)
       : batch(in.u.shape[0]), channels(in.u.shape[1]), L(in.u.shape[2]), N(in.A.shape[1]), chunk(spec.chunk),
-        chunks((L + spec.chunk - 1) / spec.chunk), groups((channels + kLanes - 1) / kLanes),
+        chunks(ceil_div(L, spec.chunk)), groups((channels + kLanes - 1) / kLanes),
         softplus_on(spec.delta_softplus), u(ptr<T>(in.u)), delta(ptr<T>(in.delta)), A(ptr<T>(in.A)), B(ptr<T>(in.B)),
         C(ptr<T>(in.C)), D(ptr<T>(in.D)), z(ptr<T>(in.z)), bias(ptr<T>(in.delta_bias)) {}
 };

@@ -137,7 +137,7 @@ void softmax_backward_rows(const View& y_view, const View& g_view, const View& o
 }  // namespace
 
 // A 16-bit input may be written as float32; every other input in its own dtype.
-bool widens(DType in, DType out) { return out == DType::Float32 && (in == DType::BFloat16 || in == DType::Float16); }
+bool widens(DType in, DType out) { return out == DType::Float32 && is_16bit_float(in); }
 
 void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
   EMBER_CHECK(out.dtype == in.dtype || widens(in.dtype, out.dtype), "softmax",

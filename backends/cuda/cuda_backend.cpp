@@ -440,7 +440,7 @@ void check_rows(const char* op, DType dtype) {
 KView optional_kv(const View& v) { return v.data ? kv(v) : KView{}; }
 
 void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
-  const bool widens = out.dtype == DType::Float32 && (in.dtype == DType::BFloat16 || in.dtype == DType::Float16);
+  const bool widens = out.dtype == DType::Float32 && is_16bit_float(in.dtype);
   EMBER_CHECK(is_floating(in.dtype) && (out.dtype == in.dtype || widens), "softmax",
               "writes floating-point rows in their dtype (or float32 for 16-bit rows), got {} to {}", in.dtype, out.dtype);
   if (in.numel() == 0) return;
@@ -450,7 +450,7 @@ void softmax_forward(const View& in, const View& out, const SoftmaxSpec& spec) {
 }
 
 void softmax_backward(const View& y, const View& grad_out, const View& grad_in, double scale) {
-  const bool narrows = y.dtype == DType::Float32 && (grad_in.dtype == DType::BFloat16 || grad_in.dtype == DType::Float16);
+  const bool narrows = y.dtype == DType::Float32 && is_16bit_float(grad_in.dtype);
   EMBER_CHECK(is_floating(y.dtype) && grad_out.dtype == y.dtype && (grad_in.dtype == y.dtype || narrows),
               "softmax_backward", "expected y and grad_out of one floating dtype and grad_in in it (or 16-bit for "
               "float32 y), got {}, {}, {}", y.dtype, grad_out.dtype, grad_in.dtype);

@@ -138,7 +138,7 @@ Tensor SelfAttentionImpl::forward(const Tensor& x) {
     case Mixer::Linear: y = linear_attention(q, k, v, {.causal = true, .chunk = options.chunk}); break;
     case Mixer::Local: y = local_attention(q, k, v, {.window = options.window, .causal = true}); break;
     case Mixer::Sparse: {
-      const int64_t blocks = q.size(2) / options.block + (q.size(2) % options.block != 0);  // no n + block - 1 overflow
+      const int64_t blocks = ceil_div(q.size(2), options.block);
       const Tensor layout = to_device(
           block_sparse_layout(blocks, blocks, options.sparse_local, options.sparse_stride), q.device());
       y = block_sparse_attention(q, k, v, layout, {.block = options.block, .causal = true});

@@ -57,7 +57,7 @@ Tensor GAUImpl::forward(const Tensor& input) {
   } else if (n == 0) {
     mixed = zeros_like(v);  // no chunks: nothing to mix (the chunked path below needs one)
   } else {
-    const int64_t c = options.chunk, chunks = n / c + (n % c != 0), padded = chunks * c;  // no n + c - 1 overflow
+    const int64_t c = options.chunk, chunks = ceil_div(n, c), padded = chunks * c;
     // [B, n, w] -> [B, chunks, c, w], zero rows after n: padded keys add nothing below (their
     // linear keys are zeroed, and a padded key j > every real query i is cut by causality or by
     // the zero value rows).

@@ -130,7 +130,7 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   EMBER_CHECK(options.block >= 1, op, "block must be >= 1, got {}", options.block);
   EMBER_CHECK(layout.defined(), op, "got an undefined layout");
   // Rounded up without n + block - 1, which overflows for a block near INT64_MAX.
-  auto blocks_of = [&](int64_t n) { return n / options.block + (n % options.block != 0); };
+  auto blocks_of = [&](int64_t n) { return ceil_div(n, options.block); };
   const int64_t qb = blocks_of(in.q.size(2)), kb = blocks_of(in.k.size(2));
   EMBER_CHECK(layout.dtype() == DType::Bool && layout.dim() == 2 && layout.size(0) == qb && layout.size(1) == kb, op,
               "layout must be bool [query blocks, key blocks] = [{}, {}] for n_q {}, n_k {} and block {}; got {} {}",

@@ -57,7 +57,7 @@ Tensor exclusive_cumsum(const Tensor& x) {
 // composite's N', and on reversed sequences triu(a b^T) c for the differentiable backward.
 Tensor chunked_causal_product(const Tensor& a, const Tensor& b, const Tensor& c, int64_t chunk) {
   const int64_t B = a.size(0), H = a.size(1), n = a.size(2);
-  const int64_t C = std::min(chunk, n), chunks = (n + C - 1) / C, padded = chunks * C;
+  const int64_t C = std::min(chunk, n), chunks = ceil_div(n, C), padded = chunks * C;
   // Zero rows padding b and c add nothing to any sum; a's padding rows give output rows cut off below.
   auto chunked = [&](const Tensor& x) {
     const Tensor p = padded == n ? x : pad(x, {0, 0, 0, padded - n});
@@ -166,7 +166,7 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   // The composites sum phi(q) phi(k)^T over keys: in float32 for 16-bit inputs, as the fused kernel
   // accumulates (64 features of 41 give 107584, past float16's 65504), rounded once at the end.
   const DType dtype = in.q.dtype();
-  const bool widen = dtype == DType::Float16 || dtype == DType::BFloat16;
+  const bool widen = is_16bit_float(dtype);
   auto wide = [&](const Tensor& t) { return widen ? cast(t, DType::Float32) : t; };
   auto narrow_back = [&](const Tensor& t) { return widen ? cast(t, dtype) : t; };
   // Inside the composites matmul would follow autocast back to 16 bits: off for them (this op has

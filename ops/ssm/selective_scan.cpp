@@ -109,7 +109,7 @@ struct FusedSelectiveScan {
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                                 const Tensor& C, const Tensor& D, const Tensor& z, const Tensor& delta_bias) {
     const int64_t batch = u.size(0), channels = u.size(1), L = u.size(2), N = A.size(1);
-    const int64_t chunks = (L + chunk - 1) / chunk;
+    const int64_t chunks = ceil_div(L, chunk);
     const TensorOptions like{.dtype = u.dtype(), .device = u.device()};
     Tensor out = empty({batch, channels, L}, like);
     Tensor last_state = empty({batch, channels, N}, like);

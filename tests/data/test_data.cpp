@@ -30,6 +30,7 @@ TEST_CASE("a shuffled epoch visits every example once, in an order fixed by the 
   data::DataLoader a(numbered(103), {.batch_size = 10, .shuffle = true, .seed = 5});
   data::DataLoader b(numbered(103), {.batch_size = 10, .shuffle = true, .prefetch = 0, .seed = 5});
   CHECK(a.num_batches() == 11);
+  CHECK(data::DataLoader(numbered(103), {.batch_size = INT64_MAX}).num_batches() == 1);
   std::vector<int64_t> first = targets_of(a), again = targets_of(b);
   CHECK(first == again);  // background prefetching does not change the order
   std::vector<int64_t> sorted = first;

@@ -616,6 +616,9 @@ TEST_CASE("views and rearranging ops on hand-checked values", "[ops][values][sha
   CHECK(vals(slice(x, 0, -2, std::nullopt)) == std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11});
   CHECK(slice(x, 1, 5, 9).shape() == Shape{3, 0});
   CHECK(vals(slice(x, 1, 0, 4, 3)) == std::vector<double>{0, 3, 4, 7, 8, 11});
+  // A step past the end takes the first element: its length is not computed as (n + step - 1) / step,
+  // which overflows for INT64_MAX.
+  CHECK(vals(slice(x, 1, 1, std::nullopt, INT64_MAX)) == std::vector<double>{1, 5, 9});
   CHECK(vals(narrow(x, 0, 1, 1)) == std::vector<double>{4, 5, 6, 7});
   CHECK(vals(select(x, 1, -1)) == std::vector<double>{3, 7, 11});
   CHECK(vals(x.t()) == std::vector<double>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
@@ -649,6 +652,7 @@ TEST_CASE("views and rearranging ops on hand-checked values", "[ops][values][sha
   std::vector<Tensor> chunks = chunk(iota({6}), 4);  // ceil(6 / 4) = 2 per chunk: 3 chunks
   REQUIRE(chunks.size() == 3);
   CHECK(vals(chunks[1]) == std::vector<double>{2, 3});
+  CHECK(chunk(iota({6}), INT64_MAX).size() == 6);  // more chunks than elements: one element each
   CHECK(vals(reshape(x.t(), V{2, 6})) == std::vector<double>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
   CHECK(vals(flatten(x.t())) == std::vector<double>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
   CHECK(unflatten(x, 1, V{2, 2}).shape() == Shape{3, 2, 2});

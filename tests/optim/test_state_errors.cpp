@@ -183,3 +183,46 @@ TEST_CASE("a refused checkpoint changes nothing: not the model, the optimizer or
   CHECK(other_adam.state_dict().size() == adam.param_groups()[0].options.size());  // no state entries came in
   std::filesystem::remove(path);
 }
+
+TEST_CASE("a refused checkpoint puts back the optimizer's moments and the scheduler's count it had replaced",
+          "[io][checkpoint]") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember-checkpoint-rollback-" + std::to_string(::getpid()) + ".safetensors")).string();
+  auto values_of = [](const nn::NamedTensors& dict) {
+    std::vector<std::pair<std::string, std::vector<double>>> out;
+    for (const auto& [name, t] : dict) out.emplace_back(name, cast(t, DType::Float64).to_vector<double>());
+    return out;
+  };
+  // The saved run: one Adam step with gradients of 1, a scheduler stepped once.
+  auto model = nn::Linear(3, 2);
+  optim::Adam adam(model->parameters(), {.lr = 0.01});
+  optim::StepLR schedule(adam, 1, 0.5);
+  for (Tensor p : model->parameters()) p.set_grad(ones_like(p));
+  adam.step();
+  schedule.step();
+  io::save_checkpoint(path, {.model = model.get(), .optimizer = &adam, .scheduler = &schedule});
+  // The run being resumed into has its own state: three steps with gradients of 2, three scheduler steps.
+  auto other = nn::Linear(3, 2);
+  optim::Adam other_adam(other->parameters(), {.lr = 0.5});
+  optim::StepLR other_schedule(other_adam, 1, 0.5);
+  for (int i = 0; i < 3; ++i) {
+    for (Tensor p : other->parameters()) p.set_grad(full_like(p, 2.0));
+    other_adam.step();
+    other_schedule.step();
+  }
+  const auto optimizer_before = values_of(other_adam.state_dict());
+  const auto scheduler_before = values_of(other_schedule.state_dict());
+  REQUIRE(optimizer_before != values_of(adam.state_dict()));  // the file would change them
+  REQUIRE(scheduler_before != values_of(schedule.state_dict()));
+  // The model part does not fit: the optimizer and scheduler, loaded before it, are put back.
+  io::SafetensorsFile file = io::load_safetensors(path);
+  for (auto& [name, t] : file.tensors)
+    if (name == "model.bias") t = zeros({5});
+  io::save_safetensors(path, file.tensors, file.metadata);
+  io::Checkpoint loading{.model = other.get(), .optimizer = &other_adam, .scheduler = &other_schedule};
+  CHECK_THROWS_WITH(io::load_checkpoint(path, loading), Contains("[checkpoint]") && Contains("bias"));
+  CHECK(values_of(other_adam.state_dict()) == optimizer_before);
+  CHECK(values_of(other_schedule.state_dict()) == scheduler_before);
+  CHECK(other_adam.param_groups()[0].get("lr") == 0.5 * 0.5 * 0.5 * 0.5);
+  std::filesystem::remove(path);
+}

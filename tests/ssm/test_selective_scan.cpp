@@ -105,7 +105,7 @@ TEST_CASE("selective_scan: both paths equal the textbook recurrence", "[ssm][sca
     const bool use_D = mask & 1, use_z = mask & 2, use_bias = mask & 4, softplus_on = mask & 8;
     const auto [want_out, want_state] = textbook(p, use_D, use_z, use_bias, softplus_on);
     for (ScanPath path : {ScanPath::Reference, ScanPath::Fused})
-      for (int64_t chunk : {1, 5, 64}) {
+      for (int64_t chunk : {int64_t{1}, int64_t{5}, int64_t{64}, INT64_MAX}) {  // one chunk of INT64_MAX: no overflow
         INFO("D " << use_D << " z " << use_z << " bias " << use_bias << " softplus " << softplus_on << " fused "
                   << (path == ScanPath::Fused) << " chunk " << chunk);
         auto [out, state] = selective_scan_with_state(p.u, p.delta, p.A, p.B, p.C,
