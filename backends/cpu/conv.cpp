@@ -67,7 +67,7 @@ void copy_shifted_plane(const T* plane, T* dst, int64_t H, int64_t W, int64_t Bh
 void im2col(const View& in, const View& out, const Window2d& w) {
   const int64_t N = in.shape[0], C = in.shape[1], H = in.shape[2], W = in.shape[3];
   const int64_t kh = w.kernel[0], kw = w.kernel[1], Bh = w.blocks[0], Bw = w.blocks[1];
-  const int64_t plane_cost = kh * kw * Bh * Bw;
+  const int64_t K = C * kh * kw;
   visit_dtype(out.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* src = static_cast<const T*>(in.data);
@@ -80,41 +80,50 @@ void im2col(const View& in, const View& out, const Window2d& w) {
     // run (copy_shifted_plane) instead of a short run per block row.
     const bool shifted_plane = w.stride[0] == 1 && w.stride[1] == 1 && w.dilation[0] == 1 && w.dilation[1] == 1 &&
                                Bw == W && is3 == 1 && is2 == W && os2 == 1;
-    parallel_for(N * C, plane_cost, [&](int64_t begin, int64_t end) {
-      for (int64_t nc = begin; nc < end; ++nc) {
-        const int64_t n = nc / C, c = nc % C;
+    // One item writes one output row, (n, k) with k = (c, i, j). Items are numbered in the output's
+    // memory order, so that each thread writes one run of memory: n-major for [N, K, L] storage,
+    // k-major for the convolution's [K, N, L] (rows of a few dozen elements scattered N L apart
+    // cost a cache line and a TLB entry each, and measured about twice as slow).
+    const bool k_major = os1 > os0;
+    parallel_for(N * K, Bh * Bw, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t n = k_major ? item % N : item / K, k = k_major ? item / N : item % K;
+        const int64_t c = k / (kh * kw), i = k / kw % kh, j = k % kw;
         const T* plane = src + n * is0 + c * is1;
-        for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j) {
-            T* row = dst + n * os0 + ((c * kh + i) * kw + j) * os1;
-            if (shifted_plane) {
-              copy_shifted_plane(plane, row, H, W, Bh, i - w.padding[0], j - w.padding[1], zero);
-              continue;
-            }
-            const int64_t col_off = j * w.dilation[1] - w.padding[1];
-            for (int64_t bh = 0; bh < Bh; ++bh) {
-              const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
-              T* o = row + bh * Bw * os2;
-              if (ih < 0 || ih >= H) {
-                for (int64_t bw = 0; bw < Bw; ++bw) o[bw * os2] = zero;
-                continue;
-              }
-              const Range r = valid_blocks(col_off, w.stride[1], W, Bw);
-              const T* first = plane + ih * is2 + (r.begin * w.stride[1] + col_off) * is3;  // block r.begin's input
-              const int64_t step = w.stride[1] * is3;
-              for (int64_t bw = 0; bw < r.begin; ++bw) o[bw * os2] = zero;
-              if (os2 == 1 && step == 1) {
-                // A plain loop, not std::copy: the rows are a few dozen elements (a 28-pixel image),
-                // where a call to memmove per row costs more than the copy.
-                T* __restrict to = o + r.begin;
-                const T* __restrict from = first;
-                for (int64_t k = 0; k < r.end - r.begin; ++k) to[k] = from[k];
-              } else {
-                for (int64_t bw = r.begin; bw < r.end; ++bw) o[bw * os2] = first[(bw - r.begin) * step];
-              }
-              for (int64_t bw = r.end; bw < Bw; ++bw) o[bw * os2] = zero;
-            }
+        T* row = dst + n * os0 + k * os1;
+        if (shifted_plane) {
+          copy_shifted_plane(plane, row, H, W, Bh, i - w.padding[0], j - w.padding[1], zero);
+          continue;
+        }
+        const int64_t col_off = j * w.dilation[1] - w.padding[1];
+        const Range r = valid_blocks(col_off, w.stride[1], W, Bw);
+        const int64_t step = w.stride[1] * is3, valid = r.end - r.begin;
+        for (int64_t bh = 0; bh < Bh; ++bh) {
+          const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
+          T* o = row + bh * Bw * os2;
+          if (ih < 0 || ih >= H) {
+            for (int64_t bw = 0; bw < Bw; ++bw) o[bw * os2] = zero;
+            continue;
           }
+          const T* first = plane + ih * is2 + (r.begin * w.stride[1] + col_off) * is3;  // block r.begin's input
+          if (os2 == 1) {
+            // Plain loops, not std::copy: the rows are a few dozen elements (a 28-pixel image),
+            // where a call to memmove per row costs more than the copy.
+            T* __restrict to = o;
+            const T* __restrict from = first;
+            for (int64_t bw = 0; bw < r.begin; ++bw) to[bw] = zero;
+            if (step == 1) {
+              for (int64_t t = 0; t < valid; ++t) to[r.begin + t] = from[t];
+            } else {
+              for (int64_t t = 0; t < valid; ++t) to[r.begin + t] = from[t * step];
+            }
+            for (int64_t bw = r.end; bw < Bw; ++bw) to[bw] = zero;
+          } else {
+            for (int64_t bw = 0; bw < r.begin; ++bw) o[bw * os2] = zero;
+            for (int64_t bw = r.begin; bw < r.end; ++bw) o[bw * os2] = first[(bw - r.begin) * step];
+            for (int64_t bw = r.end; bw < Bw; ++bw) o[bw * os2] = zero;
+          }
+        }
       }
     });
   });
