@@ -118,13 +118,18 @@ TEST_CASE("conv2d forward and backward are bit-identical on 1, 2, 3 and 7 thread
   const Tensor w = randn_f({16, 8, 3, 3}, 13).requires_grad_();
   const Tensor b = randn_f({16}, 14).requires_grad_();
   const Tensor wt = randn_f({8, 4, 4, 4}, 15).requires_grad_();
+  // 16 output channels: col2im walks its k-major columns a channel at a time when there are at least
+  // four channels per thread (1, 2 and 3 threads here) and a plane at a time otherwise (7 threads);
+  // both must give the same bits.
+  const Tensor wide = randn_f({8, 16, 4, 4}, 16).requires_grad_();
   CHECK(count_thread_dependent("conv2d", [&] {
     const Tensor y = conv2d(x, w, b, 1, 1);
     const Tensor z = conv2d(x, w, std::nullopt, 2, 0);
     const Tensor up = conv_transpose2d(x, wt, std::nullopt, 2, 1);
-    const Tensor loss = sum(y * y) + sum(z) + sum(up * up);
-    std::vector<Tensor> out{y, z, up};
-    for (const Tensor& gi : grad({loss}, {x, w, b, wt})) out.push_back(gi);
+    const Tensor up_wide = conv_transpose2d(x, wide, std::nullopt, 2, 1);
+    const Tensor loss = sum(y * y) + sum(z) + sum(up * up) + sum(up_wide * up_wide);
+    std::vector<Tensor> out{y, z, up, up_wide};
+    for (const Tensor& gi : grad({loss}, {x, w, b, wt, wide})) out.push_back(gi);
     return out;
   }) == 0);
 }

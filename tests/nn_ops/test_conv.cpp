@@ -374,6 +374,9 @@ TEST_CASE("conv_transpose2d matches the direct scatter loop", "[nn_ops][conv]") 
       {{1, 4, 3, 4}, {4, 3, 2, 3}, true, {{2, 1}, {0, 1}, {2, 2}, 2}, {1, 0}},
       {{1, 2, 3, 3}, {2, 2, 3, 3}, false, {{1, 1}, {1, 1}, {2, 2}, 1}, {1, 1}},  // output_padding >= stride (< dilation)
       {{2, 4, 4, 4}, {4, 1, 4, 4}, false, {{2, 2}, {1, 1}, {1, 1}, 4}, {0, 0}},  // depthwise 2x upsampling
+      // 12 and 9 output channels: enough for col2im to walk the columns a channel at a time
+      {{3, 5, 4, 5}, {5, 12, 4, 4}, true, {{2, 2}, {1, 1}, {1, 1}, 1}, {1, 1}},
+      {{2, 4, 3, 4}, {4, 9, 2, 3}, false, {{2, 1}, {0, 1}, {2, 2}, 1}, {1, 0}},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
