@@ -252,6 +252,19 @@ struct Backend {
   // each (summed over fixed blocks of rows, so the thread count never changes the bits).
   void (*layer_norm_backward)(const View& grad_y, const View& x, const View& weight, const View& mean,
                               const View& rstd, const View& grad_x, const View& grad_weight, const View& grad_bias);
+  // Batch normalisation in training mode over contiguous x [N, C, ...] (float32 or float64), per
+  // channel over its N x (spatial) values: writes mean and the biased var [C] (x's dtype) and
+  //   y = (x - mean) rstd weight + bias,   rstd = 1 / sqrt(var + eps);
+  // weight and bias [C] in x's dtype, or data == nullptr for none. nullptr where a backend has none
+  // (ops/ then computes the same with broadcast ops).
+  void (*batch_norm_forward)(const View& x, const View& weight, const View& bias, double eps, const View& y,
+                             const View& mean, const View& var);
+  // Its backward from contiguous grad_y and the forward's mean and rstd [C]: grad_x = rstd weight
+  // (grad_y - mean(grad_y) - xhat mean(grad_y xhat)) with the means per channel; and where their data
+  // is set, grad_weight = sum of grad_y xhat and grad_bias = sum of grad_y, [C] each. A channel is
+  // summed by one thread, so the thread count never changes the bits.
+  void (*batch_norm_backward)(const View& grad_y, const View& x, const View& weight, const View& mean,
+                              const View& rstd, const View& grad_x, const View& grad_weight, const View& grad_bias);
   // Rotary position embedding: x [..., n, d] (any strides, one floating dtype, d even), cos and sin
   // [n, d / 2] (contiguous, x's dtype), out contiguous like x. With x1, x2 the halves of the last dim,
   //   out1 = x1 cos - x2 sin,   out2 = x2 cos + x1 sin,

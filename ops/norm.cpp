@@ -124,47 +124,79 @@ struct LayerNormRows {
   }
 };
 
-// batch_norm in training mode as one autograd node. The statistics come in computed (detached) by
-// the caller; the forward folds them and the affine map into one scale and shift per channel,
-// y = x scale + shift: two passes over x where the composite made four. The backward is the closed form
+// batch_norm in training mode as one autograd node, which also hands back the batch statistics
+// (mean and biased var, [C], written into the tensors it is given) for the running averages.
+// Forward and backward run the backend's per-channel kernels where it has them (the CPU's: two
+// passes over x each way); elsewhere the statistics and the affine map are folded into one scale
+// and shift per channel, y = x scale + shift, and the backward is the closed form
 //   grad_x = scale (g - mean(g) - xhat mean(g xhat)), grad_weight = sum(g xhat), grad_bias = sum(g)
-// (means and sums per channel), arranged as grad_x = g scale + (x - mu) a + b with per-channel a and b:
-// six passes over an [N, C, H, W] gradient where autograd through the composite made about fifteen.
-// Under create_graph the same formula is written on statistics recomputed from x, so that
-// gradients of gradients come from autograd as the composite's do.
+// (means and sums per channel) as broadcast ops, grad_x = g scale + (x - mu) a + b: six passes where
+// autograd through the composite made about fifteen. Under create_graph the same formula is written
+// on statistics recomputed from x, so that gradients of gradients come from autograd as the
+// composite's do.
 struct BatchNormTraining {
   static constexpr const char* name = "batch_norm";
   std::vector<int64_t> dims;  // every dim but the channels
   double eps;
   bool has_bias;
-  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& mu, const Tensor& var) {
+  bool fused;         // the backend's kernels (x float32 or float64)
+  Tensor mean, var;   // [C], filled in by forward
+  Tensor forward(Ctx& ctx, const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
+    const Tensor x = contiguous(x_in);
+    Tensor y;
+    if (fused) {
+      y = Tensor::empty(x.shape(), x.dtype(), x.device());
+      backend(x.device()).batch_norm_forward(kview(x), weight.defined() ? kview(weight) : View{},
+                                             bias.defined() ? kview(bias) : View{}, eps, kview(y), kview(mean),
+                                             kview(var));
+    } else {
+      const Tensor mu = ember::mean(x, dims, true);
+      mean.copy_(reshape(mu, mean.shape()));
+      var.copy_(reshape(ember::mean(square(x - mu), dims, true), var.shape()));
+    }
     const Tensor rstd = rsqrt(var + eps);
-    const Tensor scale = weight.defined() ? rstd * channel_view(weight, x.dim()) : rstd;
-    Tensor shift = neg(mu) * scale;
-    if (bias.defined()) shift = shift + channel_view(bias, x.dim());
-    ctx.save(x, weight, mu, rstd);
-    return x * scale + shift;
+    if (!fused) {
+      const Tensor scale = channel_view(weight.defined() ? rstd * weight : rstd, x.dim());
+      Tensor shift = neg(channel_view(mean, x.dim())) * scale;
+      if (bias.defined()) shift = shift + channel_view(bias, x.dim());
+      y = x * scale + shift;
+    }
+    ctx.save(x_in, weight, rstd);  // the input itself: under create_graph its graph is differentiated
+    return y;
   }
-  Grads backward(Ctx& ctx, const Tensor& g) {
-    auto [x, weight, mu, rstd] = ctx.saved<4>();
+  Grads backward(Ctx& ctx, const Tensor& g_in) {
+    auto [x, weight, rstd] = ctx.saved<3>();
     const std::vector<int64_t> channels{x.size(1)};
     if (GradMode::is_enabled()) {
       const auto [xhat, r] = normalize_parts(x, dims, eps);
-      const Tensor gw = weight.defined() ? g * channel_view(weight, x.dim()) : g;
-      const Tensor grad_x = r * (gw - mean(gw, dims, true) - xhat * mean(gw * xhat, dims, true));
-      return {grad_x, weight.defined() ? reshape(sum(g * xhat, dims), channels) : Tensor(),
-              has_bias ? reshape(sum(g, dims), channels) : Tensor(), Tensor(), Tensor()};
+      const Tensor gw = weight.defined() ? g_in * channel_view(weight, x.dim()) : g_in;
+      const Tensor grad_x = r * (gw - ember::mean(gw, dims, true) - xhat * ember::mean(gw * xhat, dims, true));
+      return {grad_x, weight.defined() ? reshape(sum(g_in * xhat, dims), channels) : Tensor(),
+              has_bias ? reshape(sum(g_in, dims), channels) : Tensor()};
+    }
+    const Tensor g = contiguous(g_in);
+    if (fused) {
+      x = contiguous(x);
+      Tensor grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+      Tensor grad_w = weight.defined() ? Tensor::empty(channels, x.dtype(), x.device()) : Tensor();
+      Tensor grad_b = has_bias ? Tensor::empty(channels, x.dtype(), x.device()) : Tensor();
+      backend(x.device()).batch_norm_backward(kview(g), kview(x), weight.defined() ? kview(weight) : View{},
+                                              kview(mean), kview(rstd), kview(grad_x),
+                                              grad_w.defined() ? kview(grad_w) : View{},
+                                              grad_b.defined() ? kview(grad_b) : View{});
+      return {grad_x, grad_w, grad_b};
     }
     const double count = static_cast<double>(x.numel() / x.size(1));
-    const Tensor centered = x - mu;
+    const Tensor r = channel_view(rstd, x.dim());
+    const Tensor centered = x - channel_view(mean, x.dim());
     const Tensor sum_g = sum(g, dims, true);
-    const Tensor sum_g_xhat = sum(g * centered, dims, true) * rstd;
-    const Tensor scale = weight.defined() ? rstd * channel_view(weight, x.dim()) : rstd;
+    const Tensor sum_g_xhat = sum(g * centered, dims, true) * r;
+    const Tensor scale = weight.defined() ? r * channel_view(weight, x.dim()) : r;
     // grad_x = scale g - scale mean(g) - scale rstd (x - mu) mean(g xhat)
-    const Tensor a = neg(scale) * rstd * sum_g_xhat * (1.0 / count), b = neg(scale) * sum_g * (1.0 / count);
+    const Tensor a = neg(scale) * r * sum_g_xhat * (1.0 / count), b = neg(scale) * sum_g * (1.0 / count);
     const Tensor grad_x = g * scale + (centered * a + b);
     return {grad_x, weight.defined() ? reshape(sum_g_xhat, channels) : Tensor(),
-            has_bias ? reshape(sum_g, channels) : Tensor(), Tensor(), Tensor()};
+            has_bias ? reshape(sum_g, channels) : Tensor()};
   }
 };
 
@@ -202,22 +234,20 @@ Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, c
   if (training) {
     const int64_t n = C > 0 ? x.numel() / C : 0;
     EMBER_CHECK(n > 1, op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));
-    Tensor mu, var;
-    {
-      NoGradGuard no_grad;  // the node below differentiates through the statistics itself
-      mu = mean(x, dims, true);
-      var = mean(square(x - mu), dims, true);  // biased: used to normalise
-    }
     // The affine parameters take x's dtype, so that y keeps it (as PyTorch's batch_norm does).
     const Tensor w = has(weight) ? cast(*weight, x.dtype()) : Tensor(), b = has(bias) ? cast(*bias, x.dtype()) : Tensor();
-    y = apply(BatchNormTraining{dims, eps, has(bias)}, x, w, b, mu, var);
+    const Backend& kernels = backend(x.device());
+    const bool fused = kernels.batch_norm_forward && kernels.batch_norm_backward &&
+                       (x.dtype() == DType::Float32 || x.dtype() == DType::Float64);
+    const TensorOptions like{.dtype = x.dtype(), .device = x.device()};
+    const Tensor mu = empty({C}, like), var = empty({C}, like);  // biased var: used to normalise
+    y = apply(BatchNormTraining{dims, eps, has(bias), fused, mu, var}, x, w, b);
     NoGradGuard no_grad;  // the running statistics are buffers, outside the graph
-    const std::vector<int64_t> flat{C};
     if (running_mean.defined())
-      running_mean.copy_(running_mean * (1 - momentum) + cast(reshape(mu, flat), running_mean.dtype()) * momentum);
+      running_mean.copy_(running_mean * (1 - momentum) + cast(mu, running_mean.dtype()) * momentum);
     if (running_var.defined()) {
       const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
-      running_var.copy_(running_var * (1 - momentum) + cast(reshape(var, flat), running_var.dtype()) * (momentum * unbias));
+      running_var.copy_(running_var * (1 - momentum) + cast(var, running_var.dtype()) * (momentum * unbias));
     }
   } else {
     EMBER_CHECK(running_mean.defined() && running_var.defined(), op,

@@ -43,6 +43,8 @@ const Backend& kernel_table() {
       .softmax_backward = softmax_backward,
       .layer_norm_forward = layer_norm_forward,
       .layer_norm_backward = layer_norm_backward,
+      .batch_norm_forward = batch_norm_forward,
+      .batch_norm_backward = batch_norm_backward,
       .rotary = rotary,
   };
   return table;

@@ -54,6 +54,10 @@ void layer_norm_forward(const View& x, const View& weight, const View& bias, dou
                         const View& mean, const View& rstd);
 void layer_norm_backward(const View& grad_y, const View& x, const View& weight, const View& mean, const View& rstd,
                          const View& grad_x, const View& grad_weight, const View& grad_bias);
+void batch_norm_forward(const View& x, const View& weight, const View& bias, double eps, const View& y,
+                        const View& mean, const View& var);
+void batch_norm_backward(const View& grad_y, const View& x, const View& weight, const View& mean, const View& rstd,
+                         const View& grad_x, const View& grad_weight, const View& grad_bias);
 void rotary(const View& x, const View& cos, const View& sin, const View& out);
 
 // The Backend of these kernels (kernel_table.cpp).

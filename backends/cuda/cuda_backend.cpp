@@ -528,6 +528,8 @@ const Backend& backend_table() {
       .softmax_backward = cuda::softmax_backward,
       .layer_norm_forward = cuda::layer_norm_forward,
       .layer_norm_backward = cuda::layer_norm_backward,
+      .batch_norm_forward = nullptr,  // ops/ runs batch norm as broadcast ops on the device
+      .batch_norm_backward = nullptr,
       .rotary = nullptr,
   };
   return table;

@@ -14,7 +14,7 @@ namespace ember::cuda {
 
 // Bumped whenever CudaPlugin or Backend changes, so that a libember_cuda.so from another build of
 // ember is refused with a clear error instead of being called through the wrong table.
-inline constexpr uint32_t kCudaPluginAbi = 9;
+inline constexpr uint32_t kCudaPluginAbi = 10;
 inline constexpr const char* kCudaPluginEntry = "ember_cuda_plugin";
 
 struct CudaPlugin {

@@ -134,6 +134,19 @@ TEST_CASE("conv2d forward and backward are bit-identical on 1, 2, 3 and 7 thread
   }) == 0);
 }
 
+TEST_CASE("batch_norm in training is bit-identical on 1, 2, 3 and 7 threads", "[determinism][norm]") {
+  const Tensor x = randn_f({32, 16, 14, 14}, 17).requires_grad_();
+  const Tensor w = randn_f({16}, 18).requires_grad_();
+  const Tensor b = randn_f({16}, 19).requires_grad_();
+  const Tensor g = randn_f({32, 16, 14, 14}, 20);
+  CHECK(count_thread_dependent("batch_norm", [&] {
+    const Tensor y = batch_norm(x, Tensor(), Tensor(), w, b, true);
+    std::vector<Tensor> out{y};
+    for (const Tensor& gi : grad({sum(y * g)}, {x, w, b})) out.push_back(gi);
+    return out;
+  }) == 0);
+}
+
 TEST_CASE("matmul of training shapes is bit-identical on 1, 2, 3 and 7 threads", "[determinism][matmul]") {
   struct Case {
     int64_t m, k, n;
