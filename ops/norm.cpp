@@ -1,6 +1,8 @@
 // Normalisation layers. Each is (x - mean) * rsqrt(var + eps) (or x * rsqrt(mean(x^2) + eps)) over
-// some dims, then an optional per-feature affine map, written with public ops only: the gradient and
-// the gradient of the gradient come from mean, mul and rsqrt.
+// some dims, then an optional per-feature affine map. The composites are written with public ops: the
+// gradient and the gradient of the gradient come from mean, mul and rsqrt. layer_norm and batch_norm
+// (training) run fused backend kernels where the backend has them, with hand-written backwards that
+// fall back to the same formulas in ops under create_graph.
 #include <ember/ops/norm.h>
 #include <ember/core/autocast.h>
 
