@@ -277,4 +277,21 @@ const Backend& backend(Device device);
 const Backend& cpu_backend();
 const Backend& cuda_backend();
 
+namespace detail {
+// While one lives, backend(cpu) on the thread that made it returns `table` instead of the CPU's own.
+// For tests: a copy of cpu_backend() with optional kernels set to nullptr runs, on the CPU, the
+// fallbacks that ops/ takes for a backend without them (the CUDA table leaves several nullptr), so
+// those paths are checked against the CPU's kernels on a machine with no GPU. Guards nest.
+class CpuBackendOverride {
+ public:
+  explicit CpuBackendOverride(const Backend& table);
+  ~CpuBackendOverride();
+  CpuBackendOverride(const CpuBackendOverride&) = delete;
+  CpuBackendOverride& operator=(const CpuBackendOverride&) = delete;
+
+ private:
+  const Backend* previous_;
+};
+}  // namespace detail
+
 }  // namespace ember

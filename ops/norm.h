@@ -1,6 +1,7 @@
 #pragma once
-// Normalisation layers as composites of mean, subtraction and rsqrt: differentiable to any order.
-// Variances are biased (divided by n), as in PyTorch's normalisation layers.
+// Normalisation layers: differentiable to any order (layer_norm and batch_norm in training run fused
+// kernels where the backend has them, with backwards that are ops under create_graph). Variances are
+// biased (divided by n), as in PyTorch's normalisation layers.
 #include <optional>
 #include <span>
 #include <vector>

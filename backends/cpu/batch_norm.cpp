@@ -9,26 +9,12 @@
 #include <cmath>
 
 #include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/lane_sum.h>
 #include <ember/backends/cpu/loops.h>
 #include <ember/core/error.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
-
-constexpr int64_t kLanes = 16;
-
-// sum of f(i) over [0, n) in 16 double lanes combined in a fixed order
-template <typename F>
-double lane_sum(int64_t n, F f) {
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(f(i + l));
-  double total = 0;
-  for (; i < n; ++i) total += static_cast<double>(f(i));
-  for (double l : lanes) total += l;
-  return total;
-}
 
 // x viewed as [N, C, S]: the N runs of S values that channel c owns.
 struct ChannelRuns {
@@ -57,13 +43,13 @@ void forward_channels(const View& x_view, const View& w_view, const View& b_view
       double total = 0;
       for (int64_t n = 0; n < g.N; ++n) {
         const T* __restrict x = x_all + g.offset(n, c);
-        total += lane_sum(g.S, [&](int64_t i) { return x[i]; });
+        total += lane_sum<double>(g.S, [&](int64_t i) { return x[i]; });
       }
       const T mu = static_cast<T>(total / count);
       double squares = 0;
       for (int64_t n = 0; n < g.N; ++n) {
         const T* __restrict x = x_all + g.offset(n, c);
-        squares += lane_sum(g.S, [&](int64_t i) { return (x[i] - mu) * (x[i] - mu); });
+        squares += lane_sum<double>(g.S, [&](int64_t i) { return (x[i] - mu) * (x[i] - mu); });
       }
       const T var = static_cast<T>(squares / count);
       mean_out[c] = mu;
@@ -99,8 +85,8 @@ void backward_channels(const View& gy_view, const View& x_view, const View& w_vi
       for (int64_t n = 0; n < g.N; ++n) {
         const T* __restrict x = x_all + g.offset(n, c);
         const T* __restrict gy = gy_all + g.offset(n, c);
-        sum_g += lane_sum(g.S, [&](int64_t i) { return gy[i]; });
-        sum_g_centered += lane_sum(g.S, [&](int64_t i) { return gy[i] * (x[i] - mu); });
+        sum_g += lane_sum<double>(g.S, [&](int64_t i) { return gy[i]; });
+        sum_g_centered += lane_sum<double>(g.S, [&](int64_t i) { return gy[i] * (x[i] - mu); });
       }
       const double sum_g_xhat = sum_g_centered * static_cast<double>(rstd);
       if (gw_out) gw_out[c] = static_cast<T>(sum_g_xhat);

@@ -28,9 +28,19 @@ const Backend& cpu_backend() {
   return table;
 }
 
+namespace {
+thread_local const Backend* cpu_override = nullptr;  // detail::CpuBackendOverride
+}  // namespace
+
 const Backend& backend(Device device) {
-  return device.is_cpu() ? cpu_backend() : cuda_backend();
+  if (!device.is_cpu()) return cuda_backend();
+  return cpu_override ? *cpu_override : cpu_backend();
 }
+
+detail::CpuBackendOverride::CpuBackendOverride(const Backend& table) : previous_(cpu_override) {
+  cpu_override = &table;
+}
+detail::CpuBackendOverride::~CpuBackendOverride() { cpu_override = previous_; }
 
 std::string info() {
   return fmt::format(

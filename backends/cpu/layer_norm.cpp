@@ -9,27 +9,14 @@
 
 #include <ember/backends/cpu/attention_tiles.h>  // ZeroedBuffer
 #include <ember/backends/cpu/kernels.h>
+#include <ember/backends/cpu/lane_sum.h>
 #include <ember/backends/cpu/loops.h>
 #include <ember/core/error.h>
 
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
-constexpr int64_t kLanes = 16;
 constexpr int64_t kRowBlock = 32;
-
-// sum of f(i) over [0, n) in 16 lanes combined in a fixed order
-template <typename T, typename F>
-T lane_sum(int64_t n, F f) {
-  T lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += f(i + l);
-  T total = 0;
-  for (; i < n; ++i) total += f(i);
-  for (T l : lanes) total += l;
-  return total;
-}
 
 template <typename T>
 void forward_rows(const View& x_view, const View& w_view, const View& b_view, double eps_d, const View& y_view,
