@@ -57,13 +57,16 @@ Tensor GAUImpl::forward(const Tensor& input) {
   } else if (n == 0) {
     mixed = zeros_like(v);  // no chunks: nothing to mix (the chunked path below needs one)
   } else {
-    const int64_t c = options.chunk, chunks = ceil_div(n, c), padded = chunks * c;
-    // [B, n, w] -> [B, chunks, c, w], zero rows after n: padded keys add nothing below (their
+    const int64_t c = options.chunk, chunks = ceil_div(n, c);
+    // One chunk holds the whole sequence unpadded: padded rows would add nothing to it, and a chunk
+    // far longer than n (up to INT64_MAX) must not be allocated. Its scale stays 1/c.
+    const int64_t rows = chunks == 1 ? n : c, padded = chunks * rows;
+    // [B, n, w] -> [B, chunks, rows, w], zero rows after n: padded keys add nothing below (their
     // linear keys are zeroed, and a padded key j > every real query i is cut by causality or by
     // the zero value rows).
     auto grouped = [&](const Tensor& t) {
       const Tensor p = padded == n ? t : pad(t, {0, 0, 0, padded - n});
-      return reshape(p, std::vector<int64_t>{B, chunks, c, t.size(2)});
+      return reshape(p, std::vector<int64_t>{B, chunks, rows, t.size(2)});
     };
     const Tensor vg = grouped(v);
     const Tensor quad = relu2_attention(grouped(pick(0)), grouped(pick(1)), vg, 1.0 / static_cast<double>(c));

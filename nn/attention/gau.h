@@ -9,7 +9,7 @@
 // chunk the quadratic relu^2 attention with 1/c, across chunks linear attention
 //   Q_lin * (sum over earlier chunks (causal) or all chunks of K_lin^T V) / L
 // with four scale/offset pairs of Z (quad q, quad k, linear q, linear k). n not a multiple of c is
-// padded and the padding masked out.
+// padded and the padding masked out; n <= c is one chunk of n rows, unpadded, still scaled by 1/c.
 // Scale factors the paper leaves open, chosen here: L is the layer's max_len (the training context),
 // not the current n, so that a causal layer is a function of the prefix alone (generation sees the
 // same outputs as training). The relative position bias is one learned scalar per offset j - i,

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <ember/ember.h>
@@ -65,7 +66,8 @@ TEST_CASE("GAU: the formula, in loops", "[nn][gau]") {
 }
 
 TEST_CASE("GAU and FLASH are causal, and a causal layer is a function of the prefix", "[nn][gau]") {
-  for (int64_t chunk : {0, 4, 5}) {
+  // chunk 20 and INT64_MAX: one chunk longer than the sequence, which is never padded to it
+  for (int64_t chunk : {int64_t{0}, int64_t{4}, int64_t{5}, int64_t{20}, std::numeric_limits<int64_t>::max()}) {
     INFO("chunk " << chunk);
     auto g = make({.d_model = 8, .s = 6, .causal = true, .max_len = 32, .chunk = chunk}, 3);
     const Tensor x = rnd({2, 13, 8}, 4);
@@ -107,6 +109,24 @@ TEST_CASE("FLASH with one chunk is the quadratic GAU; chunks split the work exac
     }
     CHECK(max_diff(flash->forward(x), want) < 1e-12);
   }
+}
+
+TEST_CASE("FLASH with one chunk longer than the sequence keeps the chunk's scale", "[nn][gau]") {
+  // Causal, chunk 2n over n positions: one chunk, no earlier chunk for the linear part, and the
+  // quadratic part scaled by 1/c = 1/(2n), as GAU with max_len 2n scales it (not by 1/n).
+  const int64_t n = 7;
+  auto quad = make({.d_model = 8, .s = 6, .causal = true, .max_len = 2 * n, .relative_bias = false}, 10);
+  auto flash = make({.d_model = 8, .s = 6, .causal = true, .max_len = 2 * n, .relative_bias = false, .chunk = 2 * n}, 11);
+  NoGradGuard no_grad;
+  for (const auto& [name, p] : quad->named_parameters()) {
+    if (name == "gamma" || name == "beta") continue;
+    for (const auto& [other, q] : flash->named_parameters())
+      if (other == name) Tensor(q).copy_(p);
+  }
+  Tensor(narrow(flash->gamma, 0, 0, 2)).copy_(quad->gamma);
+  Tensor(narrow(flash->beta, 0, 0, 2)).copy_(quad->beta);
+  const Tensor x = rnd({2, n, 8}, 12);
+  CHECK(max_diff(flash->forward(x), quad->forward(x)) < 1e-12);
 }
 
 TEST_CASE("GAU and FLASH: gradcheck in float64", "[nn][gau]") {
