@@ -142,6 +142,24 @@ inline void add_row(Acc* __restrict dst, const T* __restrict src, int64_t n, int
   }
 }
 
+// Adds the columns of kernel offset (i, j) of one plane (row[(bh * Bw + bw) * row_step]) onto the
+// plane's accumulator sum [H, W] (strides sum_row, sum_col): block (bh, bw) lands on pixel
+// (bh sh - ph + i dh, bw sw - pw + j dw); blocks that land on padding are skipped.
+template <typename Acc, typename T>
+inline void add_kernel_offset(Acc* sum, int64_t sum_row, int64_t sum_col, const T* row, int64_t row_step, int64_t i,
+                              int64_t j, const Window2d& w, int64_t H, int64_t W) {
+  const int64_t col_off = j * w.dilation[1] - w.padding[1];
+  const Range valid = valid_blocks(col_off, w.stride[1], W, w.blocks[1]);
+  for (int64_t bh = 0; bh < w.blocks[0]; ++bh) {
+    const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
+    if (ih < 0 || ih >= H) continue;
+    // block valid.begin's output pixel, then one every stride[1] columns
+    Acc* first = sum + ih * sum_row + (valid.begin * w.stride[1] + col_off) * sum_col;
+    add_row(first, row + (bh * w.blocks[1] + valid.begin) * row_step, valid.end - valid.begin, w.stride[1] * sum_col,
+            row_step);
+  }
+}
+
 }  // namespace
 
 // out[n, c, bh * sh - ph + i * dh, bw * sw - pw + j * dw] += cols[n, (c * kh + i) * kw + j, bh * Bw + bw]
@@ -172,18 +190,8 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
             for (int64_t i = 0; i < kh; ++i)
               for (int64_t j = 0; j < kw; ++j) {
                 const T* rows = src + ((c * kh + i) * kw + j) * cs1;
-                const int64_t col_off = j * w.dilation[1] - w.padding[1];
-                const Range valid = valid_blocks(col_off, w.stride[1], W, Bw);
-                for (int64_t n = 0; n < N; ++n) {
-                  T* plane = dst + n * os0 + c * os1;
-                  const T* row = rows + n * cs0;
-                  for (int64_t bh = 0; bh < Bh; ++bh) {
-                    const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
-                    if (ih < 0 || ih >= H) continue;
-                    T* first = plane + ih * os2 + (valid.begin * w.stride[1] + col_off) * os3;
-                    add_row(first, row + (bh * Bw + valid.begin) * cs2, valid.end - valid.begin, w.stride[1] * os3, cs2);
-                  }
-                }
+                for (int64_t n = 0; n < N; ++n)
+                  add_kernel_offset(dst + n * os0 + c * os1, os2, os3, rows + n * cs0, cs2, i, j, w, H, W);
               }
         });
         return;
@@ -208,18 +216,9 @@ void col2im(const View& cols, const View& out, const Window2d& w) {
           sum = plane;
         }
         for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j) {
-            const T* row = src + n * cs0 + ((c * kh + i) * kw + j) * cs1;
-            const int64_t col_off = j * w.dilation[1] - w.padding[1];
-            const Range valid = valid_blocks(col_off, w.stride[1], W, Bw);
-            for (int64_t bh = 0; bh < Bh; ++bh) {
-              const int64_t ih = bh * w.stride[0] - w.padding[0] + i * w.dilation[0];
-              if (ih < 0 || ih >= H) continue;
-              // block valid.begin's output pixel, then one every stride[1] columns
-              Acc* first = sum + ih * row_stride + (valid.begin * w.stride[1] + col_off) * col_stride;
-              add_row(first, row + (bh * Bw + valid.begin) * cs2, valid.end - valid.begin, w.stride[1] * col_stride, cs2);
-            }
-          }
+          for (int64_t j = 0; j < kw; ++j)
+            add_kernel_offset(sum, row_stride, col_stride, src + n * cs0 + ((c * kh + i) * kw + j) * cs1, cs2, i, j, w,
+                              H, W);
         if constexpr (widen) {
           if (os3 == 1 && os2 == W) {
             for (int64_t p = 0; p < H * W; ++p) plane[p] = T(wide[p]);
