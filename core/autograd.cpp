@@ -182,6 +182,16 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& fn, uint32_t outp
 }  // namespace autograd
 
 // ---------------------------------------------------------------- engine
+// Marks, for the duration of one apply, the inputs of a node whose gradients this run does not want
+// (Node::needs_input_grad).
+struct NeededInputsScope {
+  Node& node;
+  NeededInputsScope(Node& n, std::vector<bool> unwanted) : node(n) { node.unwanted_inputs_ = std::move(unwanted); }
+  ~NeededInputsScope() { node.unwanted_inputs_.clear(); }
+  NeededInputsScope(const NeededInputsScope&) = delete;
+  NeededInputsScope& operator=(const NeededInputsScope&) = delete;
+};
+
 namespace {
 
 // A gradient converted to the dtype of the node output it belongs to, as PyTorch does: every backward
@@ -317,12 +327,25 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
     }
     const bool is_leaf_sink = dynamic_cast<AccumulateGrad*>(node) != nullptr;
     std::vector<Tensor> outputs;
-    if (task.needed && !(captures && is_leaf_sink)) {
+    // grad(): an input whose node leads to no captured slot gets no gradient computed for it, and a
+    // node with no such input (one needed only because its output is captured) does not run.
+    std::vector<bool> unwanted;
+    bool any_wanted = !captures;
+    if (captures) {
+      unwanted.resize(node->next_edges.size());
+      for (size_t i = 0; i < node->next_edges.size(); ++i) {
+        const Edge& e = node->next_edges[i];
+        unwanted[i] = e.valid() && !tasks[e.node.get()].needed;
+        any_wanted = any_wanted || (e.valid() && !unwanted[i]);
+      }
+    }
+    if (task.needed && any_wanted && !(captures && is_leaf_sink)) {
       {
         struct FormulaScope {
           bool prev = std::exchange(in_backward_formula, true);
           ~FormulaScope() { in_backward_formula = prev; }
         } scope;
+        NeededInputsScope wanted(*node, std::move(unwanted));
         profiler::Range range(node->name(), "_backward", grads.empty() ? nullptr : &grads[0]);
         outputs = node->apply(std::move(grads));
       }

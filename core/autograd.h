@@ -62,6 +62,14 @@ class Node : public std::enable_shared_from_this<Node> {
   void release_saved();
   bool saved_released() const { return saved_released_; }
 
+  // Whether the gradient for input i is wanted by this run of backward (PyTorch's
+  // needs_input_grad): false where the input needs no gradient (no edge), and, in grad(outputs,
+  // inputs), where no requested input lies behind it. apply may skip computing those; the engine
+  // ignores whatever is returned for them. Only meaningful during apply.
+  bool needs_input_grad(size_t i) const {
+    return i < next_edges.size() && next_edges[i].valid() && (unwanted_inputs_.empty() || !unwanted_inputs_[i]);
+  }
+
   std::vector<Edge> next_edges;
   std::vector<OutputMeta> outputs;
   std::vector<SavedTensor> saved;
@@ -70,7 +78,9 @@ class Node : public std::enable_shared_from_this<Node> {
   uint64_t sequence_nr;  // creation order: later nodes run first when several are ready
 
  private:
+  friend struct NeededInputsScope;  // the engine's, around apply
   bool saved_released_ = false;
+  std::vector<bool> unwanted_inputs_;  // set for the duration of apply; empty: every edge is wanted
 };
 
 // The sink of a leaf's gradient: adds it into leaf.grad.

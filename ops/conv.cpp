@@ -150,25 +150,30 @@ struct FusedConv2d {
     const Tensor g = contiguous(grad);
     const int64_t N = x.size(0), O = weight.size(0), L = w.blocks[0] * w.blocks[1];
     const int64_t K = x.size(1) * w.kernel[0] * w.kernel[1];
-    // g as [O, N L]: the layout both GEMMs take
-    const Tensor g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
-                                  std::vector<int64_t>{O, N * L});
+    // g as [O, N L], the layout both GEMMs take: a copy, made only when one of them runs
+    Tensor g_rows;
+    auto rows_of_g = [&]() -> const Tensor& {
+      if (!g_rows.defined())
+        g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
+                         std::vector<int64_t>{O, N * L});
+      return g_rows;
+    };
     Tensor grad_x, grad_w, grad_b;
-    if (x.requires_grad()) {
+    if (ctx.needs_input_grad(0)) {
       if (!create_graph) grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
       if (create_graph || !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
         // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
-        const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), g_rows);
+        const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), rows_of_g());
         const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});
         grad_x = fold_raw(cols_nkl, {x.size(2), x.size(3)}, w, /*k_major=*/true);
       }
     }
-    if (weight.requires_grad()) {
+    if (ctx.needs_input_grad(1)) {
       const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
       const Tensor cols_rows = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
-      grad_w = reshape(matmul(g_rows, cols_rows.mT()), weight.shape());
+      grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
     }
-    if (has_bias && bias.requires_grad()) grad_b = sum(g, {0, 2, 3});
+    if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
     return {grad_x, grad_w, grad_b};
   }
 };

@@ -29,8 +29,9 @@ struct BatchedMatmul {
     // its gradient computed as the transpose of the product the other way round, (dC^T A)^T: the
     // same sums, written straight into the transposed layout. The transpose's own backward then
     // hands the weight a contiguous gradient, which AccumulateGrad keeps without copying.
-    Tensor grad_a = transposed_contiguous(a) ? matmul(b, g.mT()).mT() : matmul(g, b.mT());
-    Tensor grad_b = transposed_contiguous(b) ? matmul(g.mT(), a).mT() : matmul(a.mT(), g);
+    Tensor grad_a, grad_b;
+    if (ctx.needs_input_grad(0)) grad_a = transposed_contiguous(a) ? matmul(b, g.mT()).mT() : matmul(g, b.mT());
+    if (ctx.needs_input_grad(1)) grad_b = transposed_contiguous(b) ? matmul(g.mT(), a).mT() : matmul(a.mT(), g);
     return {std::move(grad_a), std::move(grad_b)};
   }
   static bool transposed_contiguous(const Tensor& t) { return t.dim() >= 2 && !t.is_contiguous() && t.mT().is_contiguous(); }

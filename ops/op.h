@@ -34,6 +34,10 @@ class Ctx {
   explicit Ctx(Node* node) : node_(node) {}
   // False when no graph is recorded: forward can skip work only backward needs.
   bool recording() const { return node_ != nullptr; }
+  // In backward: whether input i's gradient is wanted (Node::needs_input_grad). A backward may
+  // return an undefined gradient, and skip its work, where it is not: the first layer's input
+  // needs no gradient, and a gradient penalty's grad(D(x), {x}) needs none for the weights.
+  bool needs_input_grad(size_t i) const { return node_ && node_->needs_input_grad(i); }
   template <typename... Ts>
   void save(const Ts&... tensors) {
     if (node_) (node_->saved.emplace_back(tensors, false), ...);
