@@ -97,24 +97,32 @@ struct Binary {
     return out;
   }
   Grads backward(Ctx& ctx, const Tensor& g) {
+    // Each side's gradient is computed only where it is wanted (a mask or a constant scale needs
+    // none): a pass over the tensor saved per constant operand.
+    const bool want_a = ctx.needs_input_grad(0), want_b = ctx.needs_input_grad(1);
+    auto grads = [&](auto grad_a, auto grad_b) -> Grads {
+      return {want_a ? grad_a() : Tensor(), want_b ? grad_b() : Tensor()};
+    };
     switch (op) {
       case BinaryOp::Add: return {g, g};            // d(a+b) = da + db
-      case BinaryOp::Sub: return {g, neg(g)};       // d(a-b) = da - db
+      case BinaryOp::Sub:                           // d(a-b) = da - db
+        return grads([&] { return g; }, [&] { return neg(g); });
       case BinaryOp::Mul: {                         // d(ab) = b da + a db
         auto [a, b] = ctx.saved<2>();
-        return {g * b, g * a};
+        return grads([&] { return g * b; }, [&] { return g * a; });
       }
       case BinaryOp::Div: {                         // d(a/b) = da / b - a db / b^2
         auto [a, b] = ctx.saved<2>();
-        return {g / b, neg(g) * a / (b * b)};
+        return grads([&] { return g / b; }, [&] { return neg(g) * a / (b * b); });
       }
       case BinaryOp::Pow: {                         // d(a^b) = b a^(b-1) da + a^b ln(a) db
         auto [a, b, out] = ctx.saved<3>();
         // b a^(b-1) is 0 * inf = NaN at a = 0, b = 0; PyTorch defines it as 0 wherever b = 0.
-        Tensor ga = where(eq(b, Scalar(0)), zeros_like(g), g * b * pow(a, b - 1));
         // ln(a) is -inf at a = 0; PyTorch defines the exponent's gradient as 0 there (for b >= 0).
-        Tensor gb = where(logical_and(eq(a, Scalar(0)), ge(b, Scalar(0))), zeros_like(g), g * out * log(a));
-        return {ga, gb};
+        return grads([&] { return where(eq(b, Scalar(0)), zeros_like(g), g * b * pow(a, b - 1)); },
+                     [&] {
+                       return where(logical_and(eq(a, Scalar(0)), ge(b, Scalar(0))), zeros_like(g), g * out * log(a));
+                     });
       }
       case BinaryOp::Maximum:
       case BinaryOp::Minimum: {                     // the larger (smaller) input gets g; ties split it
@@ -122,16 +130,16 @@ struct Binary {
         Tensor a_wins = op == BinaryOp::Maximum ? gt(a, b) : lt(a, b);
         Tensor tie = eq(a, b);
         Tensor wa = cast(a_wins, g.dtype()) + cast(tie, g.dtype()) * 0.5;
-        return {g * wa, g * (1 - wa)};
+        return grads([&] { return g * wa; }, [&] { return g * (1 - wa); });
       }
       case BinaryOp::Atan2: {                       // d atan2(a, b) = (b da - a db) / (a^2 + b^2)
         auto [a, b] = ctx.saved<2>();
         Tensor denom = a * a + b * b;
-        return {g * b / denom, neg(g) * a / denom};
+        return grads([&] { return g * b / denom; }, [&] { return neg(g) * a / denom; });
       }
       case BinaryOp::Remainder: {                   // a - floor(a/b) b
         auto [a, b] = ctx.saved<2>();
-        return {g, neg(g) * floor(a / b)};
+        return grads([&] { return g; }, [&] { return neg(g) * floor(a / b); });
       }
       // Linear in the incoming gradient a, so its own gradient is the same op; relu's is constant in
       // the saved output y (which relu's backward passes detached), GELU's slope varies with x:
@@ -139,7 +147,8 @@ struct Binary {
       case BinaryOp::ReluBackward: return {apply(Binary{display_name, op}, g, ctx.saved(0)), Tensor()};
       case BinaryOp::GeluBackward: {
         auto [a, x] = ctx.saved<2>();
-        return {apply(Binary{display_name, op}, g, x), g * a * gelu_second_derivative(x)};
+        return grads([&] { return apply(Binary{display_name, op}, g, x); },
+                     [&] { return g * a * gelu_second_derivative(x); });
       }
       // GCOVR_EXCL_START: every op that records this node has a rule above.
       default: EMBER_FAIL(display_name, "is not differentiable");
