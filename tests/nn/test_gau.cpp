@@ -33,6 +33,18 @@ std::shared_ptr<nn::GAUImpl> make(nn::GAUOptions o, uint64_t seed) {
   for (Tensor p : g->parameters()) p.copy_(rnd(V(p.shape().begin(), p.shape().end()), seed++) * 0.3);  // biases too: every term matters
   return g;
 }
+// Copies a GAU's parameters into a FLASH layer of the same sizes: the shared ones by name, and the
+// GAU's two scale/offset pairs (quadratic q and k) into FLASH's first two of four.
+void give_flash_the_parameters_of(nn::GAUImpl& quad, nn::GAUImpl& flash) {
+  NoGradGuard no_grad;
+  for (const auto& [name, p] : quad.named_parameters()) {
+    if (name == "gamma" || name == "beta") continue;
+    for (const auto& [other, q] : flash.named_parameters())
+      if (other == name) Tensor(q).copy_(p);
+  }
+  Tensor(narrow(flash.gamma, 0, 0, 2)).copy_(quad.gamma);
+  Tensor(narrow(flash.beta, 0, 0, 2)).copy_(quad.beta);
+}
 }  // namespace
 
 TEST_CASE("GAU: the formula, in loops", "[nn][gau]") {
@@ -88,14 +100,7 @@ TEST_CASE("FLASH with one chunk is the quadratic GAU; chunks split the work exac
     const int64_t n = 12;
     auto quad = make({.d_model = 8, .s = 6, .causal = causal, .max_len = n}, 5);
     auto flash = make({.d_model = 8, .s = 6, .causal = causal, .max_len = n, .chunk = n}, 6);
-    NoGradGuard no_grad;
-    for (const auto& [name, p] : quad->named_parameters()) {
-      if (name == "gamma" || name == "beta") continue;
-      for (const auto& [other, q] : flash->named_parameters())
-        if (other == name) Tensor(q).copy_(p);
-    }
-    Tensor(narrow(flash->gamma, 0, 0, 2)).copy_(quad->gamma);
-    Tensor(narrow(flash->beta, 0, 0, 2)).copy_(quad->beta);
+    give_flash_the_parameters_of(*quad, *flash);
     const Tensor x = rnd({1, n, 8}, 7);
     // One chunk of n: causal, the linear part sees no earlier chunk and the quadratic part's 1/c is
     // quad's 1/L; non-causal, the linear part adds Q_lin K_lin^T V / L on top.
@@ -117,14 +122,7 @@ TEST_CASE("FLASH with one chunk longer than the sequence keeps the chunk's scale
   const int64_t n = 7;
   auto quad = make({.d_model = 8, .s = 6, .causal = true, .max_len = 2 * n, .relative_bias = false}, 10);
   auto flash = make({.d_model = 8, .s = 6, .causal = true, .max_len = 2 * n, .relative_bias = false, .chunk = 2 * n}, 11);
-  NoGradGuard no_grad;
-  for (const auto& [name, p] : quad->named_parameters()) {
-    if (name == "gamma" || name == "beta") continue;
-    for (const auto& [other, q] : flash->named_parameters())
-      if (other == name) Tensor(q).copy_(p);
-  }
-  Tensor(narrow(flash->gamma, 0, 0, 2)).copy_(quad->gamma);
-  Tensor(narrow(flash->beta, 0, 0, 2)).copy_(quad->beta);
+  give_flash_the_parameters_of(*quad, *flash);
   const Tensor x = rnd({2, n, 8}, 12);
   CHECK(max_diff(flash->forward(x), quad->forward(x)) < 1e-12);
 }
