@@ -98,7 +98,8 @@ struct Binary {
   }
   Grads backward(Ctx& ctx, const Tensor& g) {
     // Each side's gradient is computed only where it is wanted (a mask or a constant scale needs
-    // none): a pass over the tensor saved per constant operand.
+    // none): a pass over the tensor saved per constant operand. The saved tensors are plain locals,
+    // not structured bindings, which clang before 16 cannot capture in the lambdas below.
     const bool want_a = ctx.needs_input_grad(0), want_b = ctx.needs_input_grad(1);
     auto grads = [&](auto grad_a, auto grad_b) -> Grads {
       return {want_a ? grad_a() : Tensor(), want_b ? grad_b() : Tensor()};
@@ -108,15 +109,15 @@ struct Binary {
       case BinaryOp::Sub:                           // d(a-b) = da - db
         return grads([&] { return g; }, [&] { return neg(g); });
       case BinaryOp::Mul: {                         // d(ab) = b da + a db
-        auto [a, b] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1);
         return grads([&] { return g * b; }, [&] { return g * a; });
       }
       case BinaryOp::Div: {                         // d(a/b) = da / b - a db / b^2
-        auto [a, b] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1);
         return grads([&] { return g / b; }, [&] { return neg(g) * a / (b * b); });
       }
       case BinaryOp::Pow: {                         // d(a^b) = b a^(b-1) da + a^b ln(a) db
-        auto [a, b, out] = ctx.saved<3>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1), out = ctx.saved(2);
         // b a^(b-1) is 0 * inf = NaN at a = 0, b = 0; PyTorch defines it as 0 wherever b = 0.
         // ln(a) is -inf at a = 0; PyTorch defines the exponent's gradient as 0 there (for b >= 0).
         return grads([&] { return where(eq(b, Scalar(0)), zeros_like(g), g * b * pow(a, b - 1)); },
@@ -126,19 +127,19 @@ struct Binary {
       }
       case BinaryOp::Maximum:
       case BinaryOp::Minimum: {                     // the larger (smaller) input gets g; ties split it
-        auto [a, b] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1);
         Tensor a_wins = op == BinaryOp::Maximum ? gt(a, b) : lt(a, b);
         Tensor tie = eq(a, b);
         Tensor wa = cast(a_wins, g.dtype()) + cast(tie, g.dtype()) * 0.5;
         return grads([&] { return g * wa; }, [&] { return g * (1 - wa); });
       }
       case BinaryOp::Atan2: {                       // d atan2(a, b) = (b da - a db) / (a^2 + b^2)
-        auto [a, b] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1);
         Tensor denom = a * a + b * b;
         return grads([&] { return g * b / denom; }, [&] { return neg(g) * a / denom; });
       }
       case BinaryOp::Remainder: {                   // a - floor(a/b) b
-        auto [a, b] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), b = ctx.saved(1);
         return grads([&] { return g; }, [&] { return neg(g) * floor(a / b); });
       }
       // Linear in the incoming gradient a, so its own gradient is the same op; relu's is constant in
@@ -146,7 +147,7 @@ struct Binary {
       // d/dx (a gelu'(x)) = a gelu''(x).
       case BinaryOp::ReluBackward: return {apply(Binary{display_name, op}, g, ctx.saved(0)), Tensor()};
       case BinaryOp::GeluBackward: {
-        auto [a, x] = ctx.saved<2>();
+        const Tensor a = ctx.saved(0), x = ctx.saved(1);
         return grads([&] { return apply(Binary{display_name, op}, g, x); },
                      [&] { return g * a * gelu_second_derivative(x); });
       }
