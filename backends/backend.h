@@ -176,6 +176,11 @@ struct Backend {
   bool (*conv2d_forward)(const View& x, const View& weight, const View* bias, const View& out, const Window2d& w);
   // Its adjoint in x: grad_x [N, C, H, W] (overwritten) from grad_out [N, O, Ho, Wo]. Same contract.
   bool (*conv2d_backward_data)(const View& grad_out, const View& weight, const View& grad_x, const Window2d& w);
+  // Its adjoint in the weight: grad_weight [O, C, kh, kw] (overwritten) from x and grad_out. Same
+  // contract, and the result's bits must not depend on the thread count (a sum over N Ho Wo split
+  // among threads would break that). The bias's gradient is a sum ops/ takes itself, so that it is
+  // the same whether or not the weight's is asked for too.
+  bool (*conv2d_backward_weights)(const View& x, const View& grad_out, const View& grad_weight, const Window2d& w);
   // Fused ("flash") attention, never materialising the [n_q, n_k] scores: q [B, H, n_q, d],
   // k [B, H, n_k, d], v [B, H, n_k, dv] (any strides), out [B, H, n_q, dv] = softmax(scale q k^T
   // restricted to the allowed keys) v, lse [B, H, n_q] (contiguous, float32 or float64: float64 for

@@ -124,10 +124,10 @@ Tensor conv2d_composite(const Tensor& x, const Tensor& weight, const Tensor& bia
 
 // conv2d (one group) through the backend's fused kernel (oneDNN's direct convolution on the CPU),
 // falling back to the composite where the kernel declines. Backward: the input's gradient through
-// the fused adjoint (or a GEMM and a fold); the weight's as one GEMM over unfolded columns, since
-// oneDNN's weight gradient splits its N H W sum among threads and its bits would depend on the
-// thread count; the bias's as a sum. Under create_graph the fused adjoint is skipped: the GEMM,
-// fold, unfold and sum are recorded ops, so the gradients differentiate again.
+// the fused adjoint (or a GEMM and a fold); the weight's through the backend's weight-gradient
+// kernel (or a GEMM over unfolded columns); the bias's as a sum. Under create_graph the fused
+// kernels are skipped: the GEMMs, fold, unfold and sum are recorded ops, so the gradients
+// differentiate again.
 struct FusedConv2d {
   static constexpr const char* name = "conv2d";
   Window2d w;
@@ -169,9 +169,16 @@ struct FusedConv2d {
       }
     }
     if (ctx.needs_input_grad(1)) {
-      const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
-      const Tensor cols_rows = reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
-      grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
+      if (!create_graph) {
+        grad_w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+        if (!backend(x.device()).conv2d_backward_weights(kview(x), kview(g), kview(grad_w), w)) grad_w = Tensor();
+      }
+      if (!grad_w.defined()) {
+        const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
+        const Tensor cols_rows =
+            reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
+        grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
+      }
     }
     if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
     return {grad_x, grad_w, grad_b};

@@ -29,6 +29,7 @@
 
 #include <ember/backends/cpu/cpu_isa.h>
 #include <ember/backends/cpu/fallback_gemm.h>
+#include <ember/backends/cpu/one_thread.h>
 #include <ember/core/error.h>
 
 namespace ember::cpu::blas {
@@ -396,25 +397,9 @@ Blocking gemm_blocking(int64_t m, int64_t n, int64_t k) {
   return {rows, cols, blocks(m, rows), blocks(n, cols)};
 }
 
-// Makes the OpenBLAS call in its scope run on the calling thread alone. The OpenMP build decides
+// OneOpenMpThread makes an OpenBLAS call run on the calling thread alone: the OpenMP build decides
 // its threads per call from omp_get_max_threads() (and follows it even after
 // openblas_set_num_threads(1)); inside an active parallel region it uses one thread by itself.
-class OneOpenBlasThread {
- public:
-#ifdef _OPENMP
-  OneOpenBlasThread() : previous_(omp_get_max_threads()) {
-    if (previous_ != 1) omp_set_num_threads(1);
-  }
-  ~OneOpenBlasThread() {
-    if (previous_ != 1) omp_set_num_threads(previous_);
-  }
-#endif
-  OneOpenBlasThread(const OneOpenBlasThread&) = delete;
-  OneOpenBlasThread& operator=(const OneOpenBlasThread&) = delete;
-
- private:
-  int previous_ = 1;
-};
 
 bool fits_blas_int(std::initializer_list<int64_t> values) {
   return std::all_of(values.begin(), values.end(),
@@ -447,7 +432,7 @@ void gemm(const char* name, CblasGemm<T> fast, bool trans_a, bool trans_b, int64
     const T* b_block = b + (trans_b ? c0 * ldb : c0);
     T* c_block = c + r0 * ldc + c0;
     if (fast) {
-      OneOpenBlasThread one_thread;
+      OneOpenMpThread one_thread;
       fast(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, int(rows), int(cols),
            int(k), alpha, a_block, int(lda), b_block, int(ldb), beta, c_block, int(ldc));
     } else {  // deterministic by itself; on one thread inside the parallel loop below

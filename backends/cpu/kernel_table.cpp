@@ -31,6 +31,7 @@ const Backend& kernel_table() {
       .max_pool2d_backward = max_pool2d_backward,
       .conv2d_forward = onednn::conv2d_forward,
       .conv2d_backward_data = onednn::conv2d_backward_data,
+      .conv2d_backward_weights = onednn::conv2d_backward_weights,
       .attention_forward = attention_forward,
       .attention_backward = attention_backward,
       .causal_linear_attention_forward = causal_linear_attention_forward,

@@ -254,6 +254,7 @@ std::string description() { return "ember was built without oneDNN (libdnnl-dev 
 bool matmul(const View&, const View&, const View&, double, double) { return false; }
 bool conv2d_forward(const View&, const View&, const View*, const View&, const Window2d&) { return false; }
 bool conv2d_backward_data(const View&, const View&, const View&, const Window2d&) { return false; }
+bool conv2d_backward_weights(const View&, const View&, const View&, const Window2d&) { return false; }
 std::string convolution_kernel(DType) { return "not built"; }
 
 #endif

@@ -33,16 +33,19 @@ std::string description();
 // declines (see above); the caller then computes the product itself.
 bool matmul(const View& a, const View& b, const View& out, double alpha, double beta);
 
-// Convolution (backends/cpu/onednn_conv.cpp): Backend::conv2d_forward and conv2d_backward_data for
+// Convolution (backends/cpu/onednn_conv.cpp): Backend::conv2d_forward and its two adjoints for
 // float32 and bfloat16, one group, contiguous NCHW views. oneDNN's direct JIT kernels work in blocked
 // layouts (channels in blocks of 16), so the operands are reordered in and the result out; that
 // still beats ember's im2col + GEMM about threefold on a small ConvNet's layers. Declined (false)
 // where oneDNN would use its GEMM-based or reference kernel, and for the adjoint of a layer with
 // fewer than 16 input channels, where the JIT kernel measured slower than im2col's GEMM. Both split
 // their outputs among threads and never a sum, so the results do not depend on the thread count
-// (tested). The weight gradient is not offered: oneDNN's splits its N * H * W sum among threads.
+// (tested). The weight gradient (Backend::conv2d_backward_weights) would split its N * H * W sum
+// among threads, so it runs the batch in a fixed number of slices, one thread each, and adds the
+// slices' float32 sums in order: its bits too are the same on any thread count.
 bool conv2d_forward(const View& x, const View& weight, const View* bias, const View& out, const Window2d& w);
 bool conv2d_backward_data(const View& grad_out, const View& weight, const View& grad_x, const Window2d& w);
+bool conv2d_backward_weights(const View& x, const View& grad_out, const View& grad_weight, const Window2d& w);
 // The kernel oneDNN runs a 3x3 float32 or bfloat16 layer with ("jit:avx512_core"), or why none.
 std::string convolution_kernel(DType dtype);
 

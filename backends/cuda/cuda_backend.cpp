@@ -516,6 +516,7 @@ const Backend& backend_table() {
       .max_pool2d_backward = nullptr,
       .conv2d_forward = nullptr,
       .conv2d_backward_data = nullptr,
+      .conv2d_backward_weights = nullptr,
       .attention_forward = cuda::attention_forward,
       .attention_backward = cuda::attention_backward,
       .causal_linear_attention_forward = cuda::causal_linear_attention_forward,

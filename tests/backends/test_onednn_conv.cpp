@@ -46,6 +46,7 @@ const std::vector<ConvCase> kCases{
     {{1, 32, 10, 10}, {16, 32, 3, 3}, 1, 2, 2, true},  // dilation 2
     {{2, 3, 7, 7}, {8, 3, 1, 1}, 1, 0, 1, true},       // 1x1, channels not a multiple of 16
     {{2, 48, 6, 6}, {32, 48, 3, 3}, 3, 0, 1, true},    // a stride that leaves columns unused
+    {{11, 16, 6, 5}, {8, 16, 3, 3}, 1, 1, 1, true},    // the weight gradient's batch slices: 5 of 2 images, 1 of 1
 };
 
 double rounding(DType dtype) { return dtype == DType::BFloat16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -24); }
@@ -138,12 +139,17 @@ TEST_CASE("oneDNN convolution takes the common problems and declines the rest", 
   CHECK(cpu::onednn::conv2d_forward(kview(x), kview(w), nullptr, kview(out), win));
   Tensor gx = Tensor::empty({2, 32, 8, 8}, DType::Float32);
   CHECK(cpu::onednn::conv2d_backward_data(kview(out), kview(w), kview(gx), win));
+  Tensor gw = Tensor::empty({16, 32, 3, 3}, DType::Float32);
+  CHECK(cpu::onednn::conv2d_backward_weights(kview(x), kview(out), kview(gw), win));
   // float64; a transposed (non-contiguous) input; grouped weights; the adjoint of a 3-channel layer
   const Tensor x64 = x.to(DType::Float64), w64 = w.to(DType::Float64);
   Tensor out64 = Tensor::empty({2, 16, 8, 8}, DType::Float64);
   CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x64), kview(w64), nullptr, kview(out64), win));
+  Tensor gw64 = Tensor::empty({16, 32, 3, 3}, DType::Float64);
+  CHECK_FALSE(cpu::onednn::conv2d_backward_weights(kview(x64), kview(out64), kview(gw64), win));
   const Tensor xt = random({2, 32, 8, 8}, DType::Float32, 3).transpose(2, 3);
   CHECK_FALSE(cpu::onednn::conv2d_forward(kview(xt), kview(w), nullptr, kview(out), win));
+  CHECK_FALSE(cpu::onednn::conv2d_backward_weights(kview(xt), kview(out), kview(gw), win));
   const Tensor w_grouped = random({16, 16, 3, 3}, DType::Float32, 4);
   CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x), kview(w_grouped), nullptr, kview(out), win));
   const Tensor w3 = random({16, 3, 3, 3}, DType::Float32, 5);
@@ -152,6 +158,7 @@ TEST_CASE("oneDNN convolution takes the common problems and declines the rest", 
   // switched off: declines everything
   OneDnnSwitch off(false);
   CHECK_FALSE(cpu::onednn::conv2d_forward(kview(x), kview(w), nullptr, kview(out), win));
+  CHECK_FALSE(cpu::onednn::conv2d_backward_weights(kview(x), kview(out), kview(gw), win));
 }
 
 TEST_CASE("conv2d through oneDNN is bit-identical on 1, 2, 3 and 7 threads", "[onednn][conv][determinism]") {
@@ -160,7 +167,7 @@ TEST_CASE("conv2d through oneDNN is bit-identical on 1, 2, 3 and 7 threads", "[o
   };
   for (DType dtype : {DType::Float32, DType::BFloat16}) {
     for (const Case& cs : {Case{{16, 32, 14, 14}, {64, 32, 3, 3}}, Case{{16, 1, 28, 28}, {32, 1, 3, 3}},
-                           Case{{3, 64, 20, 20}, {16, 64, 3, 3}}}) {
+                           Case{{3, 64, 20, 20}, {16, 64, 3, 3}}, Case{{11, 16, 9, 9}, {32, 16, 3, 3}}}) {
       Tensor x = random(cs.x, dtype, 51).requires_grad_(true);
       Tensor w = random(cs.weight, dtype, 52).requires_grad_(true);
       Tensor b = random({cs.weight[0]}, dtype, 53).requires_grad_(true);

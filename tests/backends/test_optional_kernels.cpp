@@ -25,6 +25,7 @@ Backend without_optional_kernels() {
   table.max_pool2d_backward = nullptr;
   table.conv2d_forward = nullptr;
   table.conv2d_backward_data = nullptr;
+  table.conv2d_backward_weights = nullptr;
   table.attention_forward = nullptr;
   table.attention_backward = nullptr;
   table.causal_linear_attention_forward = nullptr;
