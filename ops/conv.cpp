@@ -1,6 +1,8 @@
 // Convolutions. Two primitives, Unfold (im2col) and Fold (col2im), are each other's gradient (fold is
 // the adjoint of unfold); conv2d is unfold + matmul, conv_transpose2d is matmul + fold. Every
 // gradient is therefore made of unfold, fold and matmul, and differentiates again to any order.
+// Where the backend has fused convolution kernels (oneDNN's on the CPU), conv2d and conv_transpose2d
+// run through them instead, and fall back to these composites under create_graph.
 #include <ember/ops/conv.h>
 #include <ember/core/autocast.h>
 
@@ -161,7 +163,8 @@ struct FusedConv2d {
     Tensor grad_x, grad_w, grad_b;
     if (ctx.needs_input_grad(0)) {
       if (!create_graph) grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (create_graph || !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
+      if (create_graph || !backend(x.device()).conv2d_backward_data ||
+          !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
         // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
         const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), rows_of_g());
         const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});
@@ -169,7 +172,7 @@ struct FusedConv2d {
       }
     }
     if (ctx.needs_input_grad(1)) {
-      if (!create_graph) {
+      if (!create_graph && backend(x.device()).conv2d_backward_weights) {
         grad_w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
         if (!backend(x.device()).conv2d_backward_weights(kview(x), kview(g), kview(grad_w), w)) grad_w = Tensor();
       }
@@ -178,6 +181,89 @@ struct FusedConv2d {
         const Tensor cols_rows =
             reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
         grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
+      }
+    }
+    if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
+    return {grad_x, grad_w, grad_b};
+  }
+};
+
+// conv_transpose2d as matmul + fold, the reference for the fused path and what runs where no backend
+// kernel takes the problem: cols[g] = weight[g]^T [C_out/G kh kw, C_in/G] @ x[g] [C_in/G, N H W], one
+// GEMM per group; each input pixel spread over its kernel footprint, which fold then sums into the
+// output image. w: the window whose blocks are the input pixels; out_hw: the output's size.
+Tensor conv_transpose2d_composite(const Tensor& x, const Tensor& weight, const Tensor& bias, const Window2d& w,
+                                  Size2 out_hw, int64_t groups) {
+  const int64_t N = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t C_out = weight.size(1) * groups, kk = w.kernel[0] * w.kernel[1];
+  Tensor xg = reshape(permute(x, std::vector<int64_t>{1, 0, 2, 3}), std::vector<int64_t>{groups, C_in / groups, N * H * W});
+  Tensor wt = reshape(weight, std::vector<int64_t>{groups, C_in / groups, -1}).mT();  // [G, C_out/G kh kw, C_in/G]
+  Tensor cols = reshape(matmul(wt, xg), std::vector<int64_t>{C_out * kk, N, H * W});
+  cols = permute(cols, std::vector<int64_t>{1, 0, 2});  // [N, C_out kh kw, H W] stored K-major
+  Tensor out = fold_raw(cols, out_hw, w, /*k_major=*/true);
+  if (bias.defined()) out = out + reshape(bias, std::vector<int64_t>{1, C_out, 1, 1});
+  return out;
+}
+
+// conv_transpose2d (one group) is the adjoint of a conv2d with the same weight, read as [O = C_in,
+// C = C_out, kh, kw]: its forward is that convolution's input gradient, its input gradient that
+// convolution's forward, and its weight gradient that convolution's weight gradient with the roles
+// of image and output gradient swapped. So the backend's three convolution kernels run it (oneDNN's
+// direct convolution on the CPU), each falling back to the composite's math where it declines.
+// Under create_graph the backward is the composite's adjoint as recorded ops (an unfold of the
+// output gradient and two GEMMs), so the gradients differentiate again.
+struct FusedConvTranspose2d {
+  static constexpr const char* name = "conv_transpose2d";
+  Window2d w;  // of the adjoint convolution, over the output: its blocks are x's pixels
+  Size2 out_hw;
+  bool has_bias = false;
+  Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    Tensor out = Tensor::empty({x.size(0), weight.size(1), out_hw[0], out_hw[1]}, x.dtype(), x.device());
+    if (backend(x.device()).conv2d_backward_data(kview(x), kview(weight), kview(out), w)) {
+      if (has_bias) out = out + reshape(bias, std::vector<int64_t>{1, weight.size(1), 1, 1});
+    } else {
+      out = conv_transpose2d_composite(x, weight, bias, w, out_hw, 1);
+    }
+    ctx.save(x, weight);
+    return out;
+  }
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor x = ctx.saved(0), weight = ctx.saved(1);
+    const bool create_graph = GradMode::is_enabled();
+    const Tensor g = contiguous(grad);
+    const int64_t N = x.size(0), C_in = x.size(1), C_out = weight.size(1);
+    const int64_t pixels = N * x.size(2) * x.size(3), K = C_out * w.kernel[0] * w.kernel[1];
+    const Backend& kernels = backend(x.device());
+    // The output gradient unfolded into [C_out kh kw, N H W] (fold's adjoint), where a GEMM needs it.
+    Tensor g_rows;
+    auto rows_of_g = [&]() -> const Tensor& {
+      if (!g_rows.defined())
+        g_rows = reshape(permute(unfold_raw(g, w, /*k_major=*/true), std::vector<int64_t>{1, 0, 2}),
+                         std::vector<int64_t>{K, pixels});
+      return g_rows;
+    };
+    const bool wants_x = ctx.needs_input_grad(0), wants_weight = ctx.needs_input_grad(1);
+    Tensor grad_x, grad_w, grad_b;
+    if (wants_x) {
+      if (!create_graph) {
+        grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+        if (!kernels.conv2d_forward || !kernels.conv2d_forward(kview(g), kview(weight), nullptr, kview(grad_x), w))
+          grad_x = Tensor();
+      }
+      if (!grad_x.defined()) {
+        const Tensor rows = matmul(reshape(weight, std::vector<int64_t>{C_in, K}), rows_of_g());  // [C_in, N H W]
+        grad_x = contiguous(permute(reshape(rows, std::vector<int64_t>{C_in, N, x.size(2), x.size(3)}),
+                                    std::vector<int64_t>{1, 0, 2, 3}));
+      }
+    }
+    if (wants_weight) {
+      if (!create_graph && kernels.conv2d_backward_weights) {
+        grad_w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+        if (!kernels.conv2d_backward_weights(kview(g), kview(x), kview(grad_w), w)) grad_w = Tensor();
+      }
+      if (!grad_w.defined()) {
+        const Tensor x_rows = reshape(permute(x, std::vector<int64_t>{1, 0, 2, 3}), std::vector<int64_t>{C_in, pixels});
+        grad_w = reshape(matmul(x_rows, rows_of_g().mT()), weight.shape());
       }
     }
     if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
@@ -302,16 +388,13 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::
   }
   // The input pixels are the blocks of the fold: one block per input position, whatever output_padding adds.
   const Window2d w{kernel, dilation, padding, stride, {H, W}};
-  // cols[g] = weight[g]^T [C_out/G kh kw, C_in/G] @ x[g] [C_in/G, N H W]: one GEMM per group; each
-  // input pixel spread over its kernel footprint, which fold then sums into the output image.
-  const int64_t kk = kernel[0] * kernel[1];
-  Tensor xg = reshape(permute(x, std::vector<int64_t>{1, 0, 2, 3}), std::vector<int64_t>{groups, C_in / groups, N * H * W});
-  Tensor wt = reshape(weight, std::vector<int64_t>{groups, C_in / groups, -1}).mT();  // [G, C_out/G kh kw, C_in/G]
-  Tensor cols = reshape(matmul(wt, xg), std::vector<int64_t>{C_out * kk, N, H * W});
-  cols = permute(cols, std::vector<int64_t>{1, 0, 2});  // [N, C_out kh kw, H W] stored K-major
-  Tensor out = fold_raw(cols, out_hw, w, /*k_major=*/true);
-  if (bias && bias->defined()) out = out + reshape(*bias, std::vector<int64_t>{1, C_out, 1, 1});
-  return out;
+  const Tensor b = bias && bias->defined() ? *bias : Tensor();
+  const bool fusable = groups == 1 && backend(x.device()).conv2d_backward_data &&
+                       (x.dtype() == DType::Float32 || x.dtype() == DType::BFloat16);
+  if (fusable && N > 0)
+    return apply(FusedConvTranspose2d{w, out_hw, b.defined()}, contiguous(x), contiguous(weight),
+                 b.defined() ? contiguous(b) : b);
+  return conv_transpose2d_composite(x, weight, b, w, out_hw, groups);
 }
 
 }  // namespace ember

@@ -114,3 +114,20 @@ TEST_CASE("matmul and conv2d skip unwanted gradients and keep the wanted ones", 
     }
   }
 }
+
+TEST_CASE("conv_transpose2d gives each gradient alone as it gives them all", "[autograd][needs_input_grad]") {
+  Generator gen(4);
+  for (DType dtype : {DType::Float64, DType::Float32}) {
+    const Tensor x = randn({2, 16, 4, 4}, {.dtype = dtype}, &gen).requires_grad_();
+    const Tensor w = randn({16, 16, 4, 4}, {.dtype = dtype}, &gen).requires_grad_();
+    const Tensor bias = randn({16}, {.dtype = dtype}, &gen).requires_grad_();
+    auto loss = [&]() -> Tensor { return sum(square(conv_transpose2d(x, w, bias, 2, 1))); };
+    const std::vector<Tensor> all = grad(std::vector<Tensor>{loss()}, {x, w, bias});
+    for (size_t i = 0; i < 3; ++i) {
+      INFO(fmt::format("{}, input {} alone", dtype, i));
+      const std::vector<Tensor> one = grad(std::vector<Tensor>{loss()}, {std::vector<Tensor>{x, w, bias}[i]});
+      CHECK(max(abs(all[i])).item<double>() > 0);
+      CHECK(max(abs(one[0] - all[i])).item<double>() == 0.0);
+    }
+  }
+}

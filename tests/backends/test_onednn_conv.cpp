@@ -1,7 +1,8 @@
-// conv2d through oneDNN's direct convolution (backends/cpu/onednn_conv.cpp) against the float64
-// composite (unfold + matmul) on the same inputs: the output and the gradients of x, weight and bias,
-// in float32 and bfloat16, with oneDNN on and off; the problems it must take and those it declines;
-// bit-identical results on any thread count; and double backward through the fused op.
+// conv2d and conv_transpose2d through oneDNN's direct convolution (backends/cpu/onednn_conv.cpp)
+// against the float64 composites (unfold + matmul, matmul + fold) on the same inputs: the output and
+// the gradients of x, weight and bias, in float32 and bfloat16, with oneDNN on and off; the problems
+// it must take and those it declines; bit-identical results on any thread count; and double
+// backward through the fused ops.
 //
 // The bound for one entry of a result that sums k products in float32: k * 2^-23 * (the same sum of
 // absolute values, "magnitude"), plus the final rounding to the result's dtype (2^-24 relative for
@@ -222,4 +223,119 @@ TEST_CASE("double backward through the fused conv2d matches float64", "[onednn][
   };
   const Tensor f = frozen_weight(DType::Float32), f64 = frozen_weight(DType::Float64);
   CHECK(max(abs(f.to(DType::Float64) - f64)).item<double>() <= 1e-4 * max(abs(f64)).item<double>());
+}
+
+namespace {
+
+struct TransposeCase {
+  std::vector<int64_t> x, weight;  // [N, C_in, H, W], [C_in, C_out, kh, kw]
+  int64_t stride, padding, output_padding, dilation;
+  bool bias;
+};
+
+const std::vector<TransposeCase> kTransposeCases{
+    {{2, 32, 7, 7}, {32, 16, 4, 4}, 2, 1, 0, 1, true},    // a DCGAN generator's upsampling layer
+    {{3, 16, 5, 6}, {16, 1, 4, 4}, 2, 1, 0, 1, true},     // one output channel (its forward is declined)
+    {{2, 24, 5, 5}, {24, 16, 3, 3}, 2, 0, 1, 1, false},   // output_padding beyond the padding
+    {{1, 16, 6, 6}, {16, 32, 3, 3}, 1, 2, 0, 2, true},    // dilation 2
+    {{11, 16, 4, 4}, {16, 16, 3, 3}, 1, 1, 0, 1, true},   // the weight gradient's uneven batch slices
+};
+
+Tensor transpose_of(const Tensor& x, const Tensor& w, const Tensor& b, const TransposeCase& cs) {
+  const std::optional<Tensor> bias = b.defined() ? std::optional<Tensor>(b) : std::nullopt;
+  return conv_transpose2d(x, w, bias, cs.stride, cs.padding, cs.output_padding, 1, cs.dilation);
+}
+
+}  // namespace
+
+TEST_CASE("conv_transpose2d through oneDNN agrees with the float64 composite: output and every gradient",
+          "[onednn][conv]") {
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    for (bool fast : {true, false}) {
+      OneDnnSwitch path(fast);
+      for (size_t c = 0; c < kTransposeCases.size(); ++c) {
+        const TransposeCase& cs = kTransposeCases[c];
+        INFO(fmt::format("{} oneDNN {} case {}", dtype, fast ? "on" : "off", c));
+        Tensor x = random(cs.x, dtype, 110 + c).requires_grad_(true);
+        Tensor w = random(cs.weight, dtype, 120 + c).requires_grad_(true);
+        Tensor b = cs.bias ? random({cs.weight[1]}, dtype, 130 + c).requires_grad_(true) : Tensor();
+        Tensor out = transpose_of(x, w, b, cs);
+        const Tensor g = random_like(out.shape(), dtype, 140 + c);
+        const std::vector<Tensor> inputs = cs.bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
+        const std::vector<Tensor> grads = grad({out}, inputs, {g});
+
+        Tensor x64 = x.detach().to(DType::Float64).requires_grad_(true);
+        Tensor w64 = w.detach().to(DType::Float64).requires_grad_(true);
+        Tensor b64 = cs.bias ? b.detach().to(DType::Float64).requires_grad_(true) : Tensor();
+        const Tensor g64 = g.to(DType::Float64);
+        const Tensor out64 = transpose_of(x64, w64, b64, cs);
+        const std::vector<Tensor> inputs64 = cs.bias ? std::vector<Tensor>{x64, w64, b64} : std::vector<Tensor>{x64, w64};
+        const std::vector<Tensor> grads64 = grad({out64}, inputs64, {g64});
+        Tensor ax = abs(x64.detach()).requires_grad_(true), aw = abs(w64.detach()).requires_grad_(true);
+        const Tensor ab = cs.bias ? abs(b64.detach()) : Tensor();
+        const Tensor out_mag = transpose_of(ax, aw, ab, cs);
+        const std::vector<Tensor> grad_mag = grad({out_mag}, {ax, aw}, {abs(g64)});
+
+        const double k_out = double(cs.weight[0] * cs.weight[2] * cs.weight[3] + 1);
+        const double k_x = double(cs.weight[1] * cs.weight[2] * cs.weight[3]);
+        const double k_w = double(x.size(0) * x.size(2) * x.size(3));
+        CHECK(outside(out, out64, out_mag.detach(), k_out, dtype) == 0);
+        CHECK(outside(grads[0], grads64[0], grad_mag[0], k_x, dtype) == 0);
+        CHECK(outside(grads[1], grads64[1], grad_mag[1], k_w, dtype) == 0);
+        if (cs.bias) {
+          const double k_b = double(out.size(0) * out.size(2) * out.size(3));
+          CHECK(outside(grads[2], grads64[2], sum(abs(g64), {0, 2, 3}), k_b, dtype) == 0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("conv_transpose2d through oneDNN is bit-identical on 1, 2, 3 and 7 threads", "[onednn][conv][determinism]") {
+  for (DType dtype : {DType::Float32, DType::BFloat16}) {
+    for (const TransposeCase& cs : {kTransposeCases[0], kTransposeCases[1], kTransposeCases[4]}) {
+      Tensor x = random(cs.x, dtype, 151).requires_grad_(true);
+      Tensor w = random(cs.weight, dtype, 152).requires_grad_(true);
+      Tensor b = random({cs.weight[1]}, dtype, 153).requires_grad_(true);
+      auto run = [&] {
+        Tensor out = transpose_of(x, w, b, cs);
+        std::vector<Tensor> g = grad({out}, {x, w, b}, {ones_like(out)});
+        return std::vector<Tensor>{out, g[0], g[1], g[2]};
+      };
+      std::vector<Tensor> single;
+      {
+        test::ThreadCount one(1);
+        single = run();
+      }
+      for (int threads : {2, 3, 7}) {
+        test::ThreadCount count(threads);
+        INFO(fmt::format("{} {} threads, x {}", dtype, threads, shape_str(x.shape())));
+        const std::vector<Tensor> now = run();
+        for (size_t i = 0; i < now.size(); ++i) CHECK(same_bytes(now[i], single[i]));
+      }
+    }
+  }
+}
+
+TEST_CASE("double backward through the fused conv_transpose2d matches float64", "[onednn][conv][grad]") {
+  // A generator's gradient penalty: d/dw of ||d sum(conv_transpose(z, w) * c) / dz||^2, and the
+  // weight-gradient norm d/dw ||d L / dw||^2.
+  auto input_penalty = [](DType dtype) {
+    Tensor z = random({2, 32, 5, 5}, dtype, 161).requires_grad_(true);
+    Tensor w = random({32, 16, 4, 4}, dtype, 162).requires_grad_(true);
+    const Tensor c = random({2, 16, 10, 10}, dtype, 163);
+    const Tensor gz = grad({sum(conv_transpose2d(z, w, std::nullopt, 2, 1) * c)}, {z}, {}, {.create_graph = true})[0];
+    return grad({sum(gz * gz)}, {w})[0];
+  };
+  const Tensor a = input_penalty(DType::Float32), a64 = input_penalty(DType::Float64);
+  CHECK(max(abs(a.to(DType::Float64) - a64)).item<double>() <= 1e-4 * max(abs(a64)).item<double>());
+  auto weight_norm = [](DType dtype) {
+    const Tensor z = random({2, 32, 5, 5}, dtype, 164);
+    Tensor w = random({32, 16, 4, 4}, dtype, 165).requires_grad_(true);
+    const Tensor gw =
+        grad({sum(square(conv_transpose2d(z, w, std::nullopt, 2, 1)))}, {w}, {}, {.create_graph = true})[0];
+    return grad({sum(gw * gw)}, {w})[0];
+  };
+  const Tensor n = weight_norm(DType::Float32), n64 = weight_norm(DType::Float64);
+  CHECK(max(abs(n.to(DType::Float64) - n64)).item<double>() <= 1e-4 * max(abs(n64)).item<double>());
 }

@@ -138,6 +138,14 @@ TEST_CASE("conv2d without a fused convolution: im2col and GEMM", "[backends][fal
   });
 }
 
+TEST_CASE("conv_transpose2d without fused convolutions: GEMM and col2im", "[backends][fallback]") {
+  check_fallback_agrees("conv_transpose2d", [](DType dtype) {
+    // 16 output channels: on the CPU every one of its three kernels takes this layer
+    const Tensor x = input({2, 8, 5, 5}, 40, dtype), w = input({8, 16, 4, 4}, 41, dtype), b = input({16}, 42, dtype);
+    return with_grads(conv_transpose2d(x, w, b, 2, 1), {x, w, b}, 43);
+  });
+}
+
 TEST_CASE("softmax, layer_norm and attention without their kernels: the composites", "[backends][fallback]") {
   check_fallback_agrees("softmax", [](DType dtype) {
     const Tensor x = input({5, 17}, 16, dtype);
