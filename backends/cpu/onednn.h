@@ -36,17 +36,20 @@ bool matmul(const View& a, const View& b, const View& out, double alpha, double 
 // Convolution (backends/cpu/onednn_conv.cpp): Backend::conv2d_forward and its two adjoints for
 // float32 and bfloat16, one group, contiguous NCHW views. oneDNN's direct JIT kernels work in blocked
 // layouts (channels in blocks of 16), so the operands are reordered in and the result out; that
-// still beats ember's im2col + GEMM about threefold on a small ConvNet's layers. Declined (false)
-// where oneDNN would use its GEMM-based or reference kernel, and for the adjoint of a layer with
-// fewer than 16 input channels, where the JIT kernel measured slower than im2col's GEMM. Both split
-// their outputs among threads and never a sum, so the results do not depend on the thread count
-// (tested). The weight gradient (Backend::conv2d_backward_weights) would split its N * H * W sum
+// still beats ember's im2col + GEMM about threefold on a small ConvNet's layers. On a CPU without
+// AMX, bfloat16 operands are widened to float32 by those reorders and the float32 kernel runs:
+// oneDNN's other bfloat16 kernels measured slower than its float32 ones. Declined (false) where
+// oneDNN would use its GEMM-based or reference kernel, and for the input gradient of a layer with
+// fewer than 16 input channels, where the JIT kernel measured slower than im2col's GEMM. The forward
+// pass and the input gradient split their outputs among threads and never a sum, so the results
+// do not depend on the thread count (tested). The weight gradient (Backend::conv2d_backward_weights) would split its N * H * W sum
 // among threads, so it runs the batch in a fixed number of slices, one thread each, and adds the
 // slices' float32 sums in order: its bits too are the same on any thread count.
 bool conv2d_forward(const View& x, const View& weight, const View* bias, const View& out, const Window2d& w);
 bool conv2d_backward_data(const View& grad_out, const View& weight, const View& grad_x, const Window2d& w);
 bool conv2d_backward_weights(const View& x, const View& grad_out, const View& grad_weight, const Window2d& w);
-// The kernel oneDNN runs a 3x3 float32 or bfloat16 layer with ("jit:avx512_core"), or why none.
+// The kernel oneDNN runs a 3x3 float32 or bfloat16 layer with ("jit:avx512_core"; bfloat16 on a CPU
+// without AMX: "jit:avx512_core in float32 (no AMX)", see compute_type in onednn_conv.cpp), or why none.
 std::string convolution_kernel(DType dtype);
 
 #if defined(EMBER_WITH_ONEDNN)
