@@ -127,9 +127,9 @@ Tensor conv2d_composite(const Tensor& x, const Tensor& weight, const Tensor& bia
 // conv2d (one group) through the backend's fused kernel (oneDNN's direct convolution on the CPU),
 // falling back to the composite where the kernel declines. Backward: the input's gradient through
 // the fused adjoint (or a GEMM and a fold); the weight's through the backend's weight-gradient
-// kernel (or a GEMM over unfolded columns); the bias's as a sum. Under create_graph the fused
-// kernels are skipped: the GEMMs, fold, unfold and sum are recorded ops, so the gradients
-// differentiate again.
+// kernel (or a GEMM over unfolded columns); the bias's as a sum. Under create_graph every gradient
+// is recorded, so that it differentiates again: the input's as a FusedConvTranspose2d (the adjoint,
+// fused too), the weight's as an unfold and a GEMM, the bias's as a sum.
 struct FusedConv2d {
   static constexpr const char* name = "conv2d";
   Window2d w;
@@ -146,46 +146,7 @@ struct FusedConv2d {
     }
     return out;
   }
-  Grads backward(Ctx& ctx, const Tensor& grad) {
-    const Tensor x = ctx.saved(0), weight = ctx.saved(1), bias = has_bias ? ctx.saved(2) : Tensor();
-    const bool create_graph = GradMode::is_enabled();
-    const Tensor g = contiguous(grad);
-    const int64_t N = x.size(0), O = weight.size(0), L = w.blocks[0] * w.blocks[1];
-    const int64_t K = x.size(1) * w.kernel[0] * w.kernel[1];
-    // g as [O, N L], the layout both GEMMs take: a copy, made only when one of them runs
-    Tensor g_rows;
-    auto rows_of_g = [&]() -> const Tensor& {
-      if (!g_rows.defined())
-        g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
-                         std::vector<int64_t>{O, N * L});
-      return g_rows;
-    };
-    Tensor grad_x, grad_w, grad_b;
-    if (ctx.needs_input_grad(0)) {
-      if (!create_graph) grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-      if (create_graph || !backend(x.device()).conv2d_backward_data ||
-          !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
-        // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
-        const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), rows_of_g());
-        const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});
-        grad_x = fold_raw(cols_nkl, {x.size(2), x.size(3)}, w, /*k_major=*/true);
-      }
-    }
-    if (ctx.needs_input_grad(1)) {
-      if (!create_graph && backend(x.device()).conv2d_backward_weights) {
-        grad_w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-        if (!backend(x.device()).conv2d_backward_weights(kview(x), kview(g), kview(grad_w), w)) grad_w = Tensor();
-      }
-      if (!grad_w.defined()) {
-        const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
-        const Tensor cols_rows =
-            reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
-        grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
-      }
-    }
-    if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
-    return {grad_x, grad_w, grad_b};
-  }
+  Grads backward(Ctx& ctx, const Tensor& grad);  // after FusedConvTranspose2d, which it records
 };
 
 // conv_transpose2d as matmul + fold, the reference for the fused path and what runs where no backend
@@ -210,8 +171,8 @@ Tensor conv_transpose2d_composite(const Tensor& x, const Tensor& weight, const T
 // convolution's forward, and its weight gradient that convolution's weight gradient with the roles
 // of image and output gradient swapped. So the backend's three convolution kernels run it (oneDNN's
 // direct convolution on the CPU), each falling back to the composite's math where it declines.
-// Under create_graph the backward is the composite's adjoint as recorded ops (an unfold of the
-// output gradient and two GEMMs), so the gradients differentiate again.
+// Under create_graph every gradient is recorded, so that it differentiates again: the input's as a
+// FusedConv2d (the adjoint, fused too), the weight's as an unfold of the output gradient and a GEMM.
 struct FusedConvTranspose2d {
   static constexpr const char* name = "conv_transpose2d";
   Window2d w;  // of the adjoint convolution, over the output: its blocks are x's pixels
@@ -244,13 +205,12 @@ struct FusedConvTranspose2d {
     };
     const bool wants_x = ctx.needs_input_grad(0), wants_weight = ctx.needs_input_grad(1);
     Tensor grad_x, grad_w, grad_b;
-    if (wants_x) {
-      if (!create_graph) {
-        grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-        if (!kernels.conv2d_forward || !kernels.conv2d_forward(kview(g), kview(weight), nullptr, kview(grad_x), w))
-          grad_x = Tensor();
-      }
-      if (!grad_x.defined()) {
+    if (wants_x && create_graph) {
+      // recorded as the adjoint op, conv2d, itself fused, whose backward runs the kernels again
+      grad_x = apply(FusedConv2d{w, false}, g, weight, Tensor());
+    } else if (wants_x) {
+      grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (!kernels.conv2d_forward || !kernels.conv2d_forward(kview(g), kview(weight), nullptr, kview(grad_x), w)) {
         const Tensor rows = matmul(reshape(weight, std::vector<int64_t>{C_in, K}), rows_of_g());  // [C_in, N H W]
         grad_x = contiguous(permute(reshape(rows, std::vector<int64_t>{C_in, N, x.size(2), x.size(3)}),
                                     std::vector<int64_t>{1, 0, 2, 3}));
@@ -270,6 +230,52 @@ struct FusedConvTranspose2d {
     return {grad_x, grad_w, grad_b};
   }
 };
+
+Grads FusedConv2d::backward(Ctx& ctx, const Tensor& grad) {
+  const Tensor x = ctx.saved(0), weight = ctx.saved(1), bias = has_bias ? ctx.saved(2) : Tensor();
+  const bool create_graph = GradMode::is_enabled();
+  const Tensor g = contiguous(grad);
+  const int64_t N = x.size(0), O = weight.size(0), L = w.blocks[0] * w.blocks[1];
+  const int64_t K = x.size(1) * w.kernel[0] * w.kernel[1];
+  // g as [O, N L], the layout both GEMMs take: a copy, made only when one of them runs
+  Tensor g_rows;
+  auto rows_of_g = [&]() -> const Tensor& {
+    if (!g_rows.defined())
+      g_rows = reshape(permute(reshape(g, std::vector<int64_t>{N, O, L}), std::vector<int64_t>{1, 0, 2}),
+                       std::vector<int64_t>{O, N * L});
+    return g_rows;
+  };
+  Tensor grad_x, grad_w, grad_b;
+  if (ctx.needs_input_grad(0)) {
+    if (create_graph) {
+      // recorded as the adjoint op, itself fused, whose backward runs the kernels again
+      grad_x = apply(FusedConvTranspose2d{w, {x.size(2), x.size(3)}, false}, g, weight, Tensor());
+    } else {
+      grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (!backend(x.device()).conv2d_backward_data ||
+          !backend(x.device()).conv2d_backward_data(kview(g), kview(weight), kview(grad_x), w)) {
+        // cols [K, N L] = weight^T @ g, read as [N, K, L] (K-major) and folded back onto the image
+        const Tensor cols = matmul(reshape(weight, std::vector<int64_t>{O, K}).mT(), rows_of_g());
+        const Tensor cols_nkl = permute(reshape(cols, std::vector<int64_t>{K, N, L}), std::vector<int64_t>{1, 0, 2});
+        grad_x = fold_raw(cols_nkl, {x.size(2), x.size(3)}, w, /*k_major=*/true);
+      }
+    }
+  }
+  if (ctx.needs_input_grad(1)) {
+    if (!create_graph && backend(x.device()).conv2d_backward_weights) {
+      grad_w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+      if (!backend(x.device()).conv2d_backward_weights(kview(x), kview(g), kview(grad_w), w)) grad_w = Tensor();
+    }
+    if (!grad_w.defined()) {
+      const Tensor cols = unfold_raw(x, w, /*k_major=*/true);  // [N, K, L] stored as [K, N, L]
+      const Tensor cols_rows =
+          reshape(permute(cols, std::vector<int64_t>{1, 0, 2}), std::vector<int64_t>{K, N * L});
+      grad_w = reshape(matmul(rows_of_g(), cols_rows.mT()), weight.shape());
+    }
+  }
+  if (has_bias && ctx.needs_input_grad(2)) grad_b = sum(g, {0, 2, 3});
+  return {grad_x, grad_w, grad_b};
+}
 
 }  // namespace
 
