@@ -2,7 +2,8 @@
 // the adjoint of unfold); conv2d is unfold + matmul, conv_transpose2d is matmul + fold. Every
 // gradient is therefore made of unfold, fold and matmul, and differentiates again to any order.
 // Where the backend has fused convolution kernels (oneDNN's on the CPU), conv2d and conv_transpose2d
-// run through them instead, and fall back to these composites under create_graph.
+// run through them instead (FusedConv2d, FusedConvTranspose2d), each falling back to the composites'
+// math where a kernel declines; under create_graph each records the other as its input gradient.
 #include <ember/ops/conv.h>
 #include <ember/core/autocast.h>
 
@@ -137,7 +138,9 @@ struct FusedConv2d {
   Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor out = Tensor::empty({x.size(0), weight.size(0), w.blocks[0], w.blocks[1]}, x.dtype(), x.device());
     const View bias_view = has_bias ? kview(bias) : View{};
-    if (!backend(x.device()).conv2d_forward(kview(x), kview(weight), has_bias ? &bias_view : nullptr, kview(out), w))
+    // (also recorded by FusedConvTranspose2d's backward, so the kernel may be missing here)
+    if (!backend(x.device()).conv2d_forward ||
+        !backend(x.device()).conv2d_forward(kview(x), kview(weight), has_bias ? &bias_view : nullptr, kview(out), w))
       out = conv2d_composite(x, weight, bias, w, 1);
     if (has_bias) {
       ctx.save(x, weight, bias);
@@ -180,7 +183,9 @@ struct FusedConvTranspose2d {
   bool has_bias = false;
   Tensor forward(Ctx& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor out = Tensor::empty({x.size(0), weight.size(1), out_hw[0], out_hw[1]}, x.dtype(), x.device());
-    if (backend(x.device()).conv2d_backward_data(kview(x), kview(weight), kview(out), w)) {
+    // (also recorded by FusedConv2d's backward, so the kernel may be missing here)
+    const Backend& kernels = backend(x.device());
+    if (kernels.conv2d_backward_data && kernels.conv2d_backward_data(kview(x), kview(weight), kview(out), w)) {
       if (has_bias) out = out + reshape(bias, std::vector<int64_t>{1, weight.size(1), 1, 1});
     } else {
       out = conv_transpose2d_composite(x, weight, bias, w, out_hw, 1);

@@ -43,7 +43,7 @@ bool matmul(const View& a, const View& b, const View& out, double alpha, double 
 // fewer than 16 input channels, where the JIT kernel measured slower than im2col's GEMM. The forward
 // pass and the input gradient split their outputs among threads and never a sum, so the results
 // do not depend on the thread count (tested). The weight gradient (Backend::conv2d_backward_weights) would split its N * H * W sum
-// among threads, so it runs the batch in a fixed number of slices, one thread each, and adds the
+// among threads, so it runs the batch in slices set by its size alone, one thread each, and adds the
 // slices' float32 sums in order: its bits too are the same on any thread count.
 bool conv2d_forward(const View& x, const View& weight, const View* bias, const View& out, const Window2d& w);
 bool conv2d_backward_data(const View& grad_out, const View& weight, const View& grad_x, const Window2d& w);

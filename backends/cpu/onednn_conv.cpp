@@ -1,6 +1,7 @@
-// oneDNN's direct convolution for conv2d's forward pass and its input gradient (see onednn.h).
+// oneDNN's direct convolution for conv2d's forward pass and its input and weight gradients (see
+// onednn.h).
 //
-// A plan per problem (dtype, shapes, window, bias, direction) holds the primitive oneDNN chose for
+// A plan per problem (dtype, shapes, window, bias, direction, thread count) holds the primitive oneDNN chose for
 // blocked layouts and the reorders between those and ember's NCHW/OIHW tensors; creating it (picking
 // and JIT-compiling kernels) costs milliseconds, a training loop asks for the same few problems every
 // step. The blocked copies live in ember's caching allocator, which hands the same blocks back every
@@ -170,7 +171,10 @@ std::shared_ptr<const Plan> create(const Problem& p, Direction direction) {
 
 std::shared_ptr<const Plan> lookup(const Problem& p, Direction direction) {
   PlanKey key;
-  key.fields = {static_cast<int64_t>(direction), static_cast<int64_t>(p.type), p.has_bias ? 1 : 0};
+  // oneDNN fixes a kernel's thread count when it creates it: a plan made for 1 thread would run on 1
+  // after set_num_threads(16). The weight gradient's plans are always made for one thread.
+  const int64_t threads = direction == Direction::BackwardWeights ? 1 : omp_get_max_threads();
+  key.fields = {static_cast<int64_t>(direction), static_cast<int64_t>(p.type), p.has_bias ? 1 : 0, threads};
   for (const dnnl::memory::dims* d : {&p.x, &p.weight, &p.strides, &p.dilation, &p.padding_l, &p.padding_r})
     key.fields.insert(key.fields.end(), d->begin(), d->end());
   std::lock_guard<std::mutex> lock(g_plans_mutex);
@@ -324,8 +328,9 @@ void run(const Plan& plan, Direction direction, const Problem& p, void* a, void*
   }
 }
 
-// The weight gradient's slices of the batch: a count fixed by the batch size alone, so that the
-// float32 sum over slices (and so every bit of the result) is the same on any number of threads.
+// The weight gradient cuts the batch into slices of ceil(N / kWeightGradientSlices) images (so at
+// most this many): a split set by the batch size alone, so that the float32 sum over slices (and so
+// every bit of the result) is the same on any number of threads.
 // Each slice is one thread's work; more slices than threads cost little (measured: a 64-image batch
 // in 1, 2, 4 or 8 slices on 2 threads took within 10% of each other).
 constexpr int64_t kWeightGradientSlices = 8;
@@ -404,7 +409,9 @@ bool conv2d_backward_weights(const View& x, const View& grad_out, const View& gr
     }
   }
   if (!failure) {
-    // The slices' sums added in slice order, rounded once to the gradient's dtype.
+    // The slices' sums added in slice order, rounded once to the gradient's dtype: each entry by one
+    // thread, so the order is the same on any number of them.
+#pragma omp parallel for schedule(static) if (numel * slices > (1 << 16))
     for (int64_t i = 0; i < numel; ++i) {
       float total = partials[i];
       for (int64_t s = 1; s < slices; ++s) total += partials[s * numel + i];

@@ -142,6 +142,12 @@ TEST_CASE("oneDNN convolution takes the common problems and declines the rest", 
   CHECK(cpu::onednn::conv2d_backward_data(kview(out), kview(w), kview(gx), win));
   Tensor gw = Tensor::empty({16, 32, 3, 3}, DType::Float32);
   CHECK(cpu::onednn::conv2d_backward_weights(kview(x), kview(out), kview(gw), win));
+  // conv_transpose2d(stride 2, padding 0, output_padding 1) of [2, 24, 5, 5] is this input gradient
+  // into [2, 16, 12, 12]: its right padding is negative (-1), and oneDNN takes it
+  const Window2d up{{3, 3}, {1, 1}, {0, 0}, {2, 2}, {5, 5}};
+  const Tensor g_up = random({2, 24, 5, 5}, DType::Float32, 6), w_up = random({24, 16, 3, 3}, DType::Float32, 7);
+  Tensor x_up = Tensor::empty({2, 16, 12, 12}, DType::Float32);
+  CHECK(cpu::onednn::conv2d_backward_data(kview(g_up), kview(w_up), kview(x_up), up));
   // float64; a transposed (non-contiguous) input; grouped weights; the adjoint of a 3-channel layer
   const Tensor x64 = x.to(DType::Float64), w64 = w.to(DType::Float64);
   Tensor out64 = Tensor::empty({2, 16, 8, 8}, DType::Float64);
