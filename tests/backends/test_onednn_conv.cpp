@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include <ember/backends/cpu/onednn.h>
@@ -71,6 +72,27 @@ int64_t outside(const Tensor& got, const Tensor& want, const Tensor& magnitude, 
 bool same_bytes(const Tensor& x, const Tensor& y) {
   const Tensor cx = x.contiguous(), cy = y.contiguous();
   return cx.numel() == cy.numel() && std::memcmp(cx.data_ptr(), cy.data_ptr(), cx.numel() * cx.element_size()) == 0;
+}
+
+// op(x, w, b) and the gradients of its sum on 1 thread, then on 2, 3 and 7: the same bytes each time.
+void check_same_bits_on_any_thread_count(const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& op,
+                                         const Tensor& x, const Tensor& w, const Tensor& b) {
+  auto run = [&] {
+    Tensor out = op(x, w, b);
+    std::vector<Tensor> g = grad({out}, {x, w, b}, {ones_like(out)});
+    return std::vector<Tensor>{out, g[0], g[1], g[2]};
+  };
+  std::vector<Tensor> single;
+  {
+    test::ThreadCount one(1);
+    single = run();
+  }
+  for (int threads : {2, 3, 7}) {
+    test::ThreadCount count(threads);
+    INFO(fmt::format("{} {} threads, x {}", x.dtype(), threads, shape_str(x.shape())));
+    const std::vector<Tensor> now = run();
+    for (size_t i = 0; i < now.size(); ++i) CHECK(same_bytes(now[i], single[i]));
+  }
 }
 
 Tensor random_like(const Shape& shape, DType dtype, uint64_t seed) {
@@ -178,22 +200,8 @@ TEST_CASE("conv2d through oneDNN is bit-identical on 1, 2, 3 and 7 threads", "[o
       Tensor x = random(cs.x, dtype, 51).requires_grad_(true);
       Tensor w = random(cs.weight, dtype, 52).requires_grad_(true);
       Tensor b = random({cs.weight[0]}, dtype, 53).requires_grad_(true);
-      auto run = [&] {
-        Tensor out = conv2d(x, w, b, 1, 1);
-        std::vector<Tensor> g = grad({out}, {x, w, b}, {ones_like(out)});
-        return std::vector<Tensor>{out, g[0], g[1], g[2]};
-      };
-      std::vector<Tensor> single;
-      {
-        test::ThreadCount one(1);
-        single = run();
-      }
-      for (int threads : {2, 3, 7}) {
-        test::ThreadCount count(threads);
-        INFO(fmt::format("{} {} threads, x {}", dtype, threads, shape_str(x.shape())));
-        const std::vector<Tensor> now = run();
-        for (size_t i = 0; i < now.size(); ++i) CHECK(same_bytes(now[i], single[i]));
-      }
+      check_same_bits_on_any_thread_count(
+          [](const Tensor& xx, const Tensor& ww, const Tensor& bb) { return conv2d(xx, ww, bb, 1, 1); }, x, w, b);
     }
   }
 }
@@ -303,22 +311,8 @@ TEST_CASE("conv_transpose2d through oneDNN is bit-identical on 1, 2, 3 and 7 thr
       Tensor x = random(cs.x, dtype, 151).requires_grad_(true);
       Tensor w = random(cs.weight, dtype, 152).requires_grad_(true);
       Tensor b = random({cs.weight[1]}, dtype, 153).requires_grad_(true);
-      auto run = [&] {
-        Tensor out = transpose_of(x, w, b, cs);
-        std::vector<Tensor> g = grad({out}, {x, w, b}, {ones_like(out)});
-        return std::vector<Tensor>{out, g[0], g[1], g[2]};
-      };
-      std::vector<Tensor> single;
-      {
-        test::ThreadCount one(1);
-        single = run();
-      }
-      for (int threads : {2, 3, 7}) {
-        test::ThreadCount count(threads);
-        INFO(fmt::format("{} {} threads, x {}", dtype, threads, shape_str(x.shape())));
-        const std::vector<Tensor> now = run();
-        for (size_t i = 0; i < now.size(); ++i) CHECK(same_bytes(now[i], single[i]));
-      }
+      check_same_bits_on_any_thread_count(
+          [&cs](const Tensor& xx, const Tensor& ww, const Tensor& bb) { return transpose_of(xx, ww, bb, cs); }, x, w, b);
     }
   }
 }
