@@ -105,6 +105,52 @@ Tensor random(const std::vector<int64_t>& shape, DType dtype, uint64_t seed) {
   return randn(shape, {}, &gen).to(dtype);
 }
 
+// A convolution-like op of (x, weight, bias or an undefined tensor).
+using ConvOp = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
+
+// How many products each entry of the output and of x's and the weight's gradients sums: the k of
+// outside()'s bound.
+struct SumLengths {
+  double out, x, weight;
+};
+
+// op in dtype, and its gradients for a random output gradient, against the same in float64: every
+// entry within outside()'s bound for its sum length (lengths(output shape)); the bias's gradient sums
+// over the output's N, H and W. bias_size 0: no bias. Seeds seed, seed + 10, + 20, + 30.
+void check_against_float64(const ConvOp& op, const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape,
+                           int64_t bias_size, const std::function<SumLengths(const Shape&)>& lengths, DType dtype,
+                           uint64_t seed) {
+  const bool has_bias = bias_size > 0;
+  Tensor x = random(x_shape, dtype, seed).requires_grad_(true);
+  Tensor w = random(w_shape, dtype, seed + 10).requires_grad_(true);
+  Tensor b = has_bias ? random({bias_size}, dtype, seed + 20).requires_grad_(true) : Tensor();
+  Tensor out = op(x, w, b);
+  const Tensor g = random_like(out.shape(), dtype, seed + 30);
+  const std::vector<Tensor> inputs = has_bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
+  const std::vector<Tensor> grads = grad({out}, inputs, {g});
+
+  // The same in float64, and the sums of absolute values that bound each result's rounding.
+  Tensor x64 = x.detach().to(DType::Float64).requires_grad_(true);
+  Tensor w64 = w.detach().to(DType::Float64).requires_grad_(true);
+  Tensor b64 = has_bias ? b.detach().to(DType::Float64).requires_grad_(true) : Tensor();
+  const Tensor g64 = g.to(DType::Float64);
+  const Tensor out64 = op(x64, w64, b64);
+  const std::vector<Tensor> inputs64 = has_bias ? std::vector<Tensor>{x64, w64, b64} : std::vector<Tensor>{x64, w64};
+  const std::vector<Tensor> grads64 = grad({out64}, inputs64, {g64});
+  Tensor ax = abs(x64.detach()).requires_grad_(true), aw = abs(w64.detach()).requires_grad_(true);
+  const Tensor out_mag = op(ax, aw, has_bias ? abs(b64.detach()) : Tensor());
+  const std::vector<Tensor> grad_mag = grad({out_mag}, {ax, aw}, {abs(g64)});
+
+  const SumLengths k = lengths(out.shape());
+  CHECK(outside(out, out64, out_mag.detach(), k.out, dtype) == 0);
+  CHECK(outside(grads[0], grads64[0], grad_mag[0], k.x, dtype) == 0);
+  CHECK(outside(grads[1], grads64[1], grad_mag[1], k.weight, dtype) == 0);
+  if (has_bias) {
+    const double k_bias = double(out.size(0) * out.size(2) * out.size(3));
+    CHECK(outside(grads[2], grads64[2], sum(abs(g64), {0, 2, 3}), k_bias, dtype) == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("conv2d through oneDNN agrees with the float64 convolution: output and every gradient",
@@ -115,36 +161,15 @@ TEST_CASE("conv2d through oneDNN agrees with the float64 convolution: output and
       for (size_t c = 0; c < kCases.size(); ++c) {
         const ConvCase& cs = kCases[c];
         INFO(fmt::format("{} oneDNN {} case {}", dtype, fast ? "on" : "off", c));
-        Tensor x = random(cs.x, dtype, 10 + c).requires_grad_(true);
-        Tensor w = random(cs.weight, dtype, 20 + c).requires_grad_(true);
-        Tensor b = cs.bias ? random({cs.weight[0]}, dtype, 30 + c).requires_grad_(true) : Tensor();
-        std::optional<Tensor> bias = cs.bias ? std::optional<Tensor>(b) : std::nullopt;
-        Tensor out = conv2d(x, w, bias, cs.stride, cs.padding, cs.dilation);
-        const Tensor g = random_like(out.shape(), dtype, 40 + c);
-        const std::vector<Tensor> inputs = cs.bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
-        const std::vector<Tensor> grads = grad({out}, inputs, {g});
-
-        // The same in float64, and the sums of absolute values that bound each result's rounding.
-        Tensor x64 = x.detach().to(DType::Float64).requires_grad_(true);
-        Tensor w64 = w.detach().to(DType::Float64).requires_grad_(true);
-        Tensor b64 = cs.bias ? b.detach().to(DType::Float64).requires_grad_(true) : Tensor();
-        std::optional<Tensor> bias64 = cs.bias ? std::optional<Tensor>(b64) : std::nullopt;
-        const Tensor g64 = g.to(DType::Float64);
-        const Tensor out64 = conv2d(x64, w64, bias64, cs.stride, cs.padding, cs.dilation);
-        const std::vector<Tensor> inputs64 = cs.bias ? std::vector<Tensor>{x64, w64, b64} : std::vector<Tensor>{x64, w64};
-        const std::vector<Tensor> grads64 = grad({out64}, inputs64, {g64});
-        Tensor ax = abs(x64.detach()).requires_grad_(true), aw = abs(w64.detach()).requires_grad_(true);
-        std::optional<Tensor> ab = cs.bias ? std::optional<Tensor>(abs(b64.detach())) : std::nullopt;
-        const Tensor out_mag = conv2d(ax, aw, ab, cs.stride, cs.padding, cs.dilation);
-        const std::vector<Tensor> grad_mag = grad({out_mag}, {ax, aw}, {abs(g64)});
-
-        const double k_out = double(cs.weight[1] * cs.weight[2] * cs.weight[3] + 1);
-        const double k_x = double(cs.weight[0] * cs.weight[2] * cs.weight[3]);
-        const double k_w = double(out.size(0) * out.size(2) * out.size(3));
-        CHECK(outside(out, out64, out_mag.detach(), k_out, dtype) == 0);
-        CHECK(outside(grads[0], grads64[0], grad_mag[0], k_x, dtype) == 0);
-        CHECK(outside(grads[1], grads64[1], grad_mag[1], k_w, dtype) == 0);
-        if (cs.bias) CHECK(outside(grads[2], grads64[2], sum(abs(g64), {0, 2, 3}), k_w, dtype) == 0);
+        const ConvOp op = [&cs](const Tensor& x, const Tensor& w, const Tensor& b) {
+          const std::optional<Tensor> bias = b.defined() ? std::optional<Tensor>(b) : std::nullopt;
+          return conv2d(x, w, bias, cs.stride, cs.padding, cs.dilation);
+        };
+        const auto lengths = [&cs](const Shape& out) {
+          return SumLengths{double(cs.weight[1] * cs.weight[2] * cs.weight[3] + 1),
+                            double(cs.weight[0] * cs.weight[2] * cs.weight[3]), double(out[0] * out[2] * out[3])};
+        };
+        check_against_float64(op, cs.x, cs.weight, cs.bias ? cs.weight[0] : 0, lengths, dtype, 10 + c);
       }
     }
   }
@@ -270,36 +295,12 @@ TEST_CASE("conv_transpose2d through oneDNN agrees with the float64 composite: ou
       for (size_t c = 0; c < kTransposeCases.size(); ++c) {
         const TransposeCase& cs = kTransposeCases[c];
         INFO(fmt::format("{} oneDNN {} case {}", dtype, fast ? "on" : "off", c));
-        Tensor x = random(cs.x, dtype, 110 + c).requires_grad_(true);
-        Tensor w = random(cs.weight, dtype, 120 + c).requires_grad_(true);
-        Tensor b = cs.bias ? random({cs.weight[1]}, dtype, 130 + c).requires_grad_(true) : Tensor();
-        Tensor out = transpose_of(x, w, b, cs);
-        const Tensor g = random_like(out.shape(), dtype, 140 + c);
-        const std::vector<Tensor> inputs = cs.bias ? std::vector<Tensor>{x, w, b} : std::vector<Tensor>{x, w};
-        const std::vector<Tensor> grads = grad({out}, inputs, {g});
-
-        Tensor x64 = x.detach().to(DType::Float64).requires_grad_(true);
-        Tensor w64 = w.detach().to(DType::Float64).requires_grad_(true);
-        Tensor b64 = cs.bias ? b.detach().to(DType::Float64).requires_grad_(true) : Tensor();
-        const Tensor g64 = g.to(DType::Float64);
-        const Tensor out64 = transpose_of(x64, w64, b64, cs);
-        const std::vector<Tensor> inputs64 = cs.bias ? std::vector<Tensor>{x64, w64, b64} : std::vector<Tensor>{x64, w64};
-        const std::vector<Tensor> grads64 = grad({out64}, inputs64, {g64});
-        Tensor ax = abs(x64.detach()).requires_grad_(true), aw = abs(w64.detach()).requires_grad_(true);
-        const Tensor ab = cs.bias ? abs(b64.detach()) : Tensor();
-        const Tensor out_mag = transpose_of(ax, aw, ab, cs);
-        const std::vector<Tensor> grad_mag = grad({out_mag}, {ax, aw}, {abs(g64)});
-
-        const double k_out = double(cs.weight[0] * cs.weight[2] * cs.weight[3] + 1);
-        const double k_x = double(cs.weight[1] * cs.weight[2] * cs.weight[3]);
-        const double k_w = double(x.size(0) * x.size(2) * x.size(3));
-        CHECK(outside(out, out64, out_mag.detach(), k_out, dtype) == 0);
-        CHECK(outside(grads[0], grads64[0], grad_mag[0], k_x, dtype) == 0);
-        CHECK(outside(grads[1], grads64[1], grad_mag[1], k_w, dtype) == 0);
-        if (cs.bias) {
-          const double k_b = double(out.size(0) * out.size(2) * out.size(3));
-          CHECK(outside(grads[2], grads64[2], sum(abs(g64), {0, 2, 3}), k_b, dtype) == 0);
-        }
+        const ConvOp op = [&cs](const Tensor& x, const Tensor& w, const Tensor& b) { return transpose_of(x, w, b, cs); };
+        const auto lengths = [&cs](const Shape&) {
+          return SumLengths{double(cs.weight[0] * cs.weight[2] * cs.weight[3] + 1),
+                            double(cs.weight[1] * cs.weight[2] * cs.weight[3]), double(cs.x[0] * cs.x[2] * cs.x[3])};
+        };
+        check_against_float64(op, cs.x, cs.weight, cs.bias ? cs.weight[1] : 0, lengths, dtype, 110 + c);
       }
     }
   }
