@@ -13,8 +13,14 @@ namespace ember {
 namespace {
 
 // Kernel positions along one dim: floor((size + 2 pad - dil (k - 1) - 1) / stride) + 1 (may be <= 0).
-int64_t block_count(int64_t size, int64_t k, int64_t dil, int64_t pad, int64_t stride) {
-  const int64_t span = size + 2 * pad - dil * (k - 1) - 1;
+// Sizes, paddings and dilations come from users: an intermediate that overflows int64 (a padding of
+// 2^62, say) is an error naming the op, never a wrapped and so silently wrong block count.
+int64_t block_count(const char* op, int64_t size, int64_t k, int64_t dil, int64_t pad, int64_t stride) {
+  int64_t padded = 0, extent = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(pad, int64_t{2}, &padded) && !__builtin_add_overflow(padded, size, &padded) &&
+                  !__builtin_mul_overflow(dil, k - 1, &extent),
+              op, "input size {} with padding {}, kernel {} and dilation {} overflows int64", size, pad, k, dil);
+  const int64_t span = padded - extent - 1;  // both are non-negative: no overflow
   return span < 0 ? 0 : span / stride + 1;
 }
 
@@ -68,6 +74,20 @@ Tensor fold_raw(const Tensor& cols, Size2 out_hw, const Window2d& w, bool k_majo
   return apply(Fold{w, out_hw, k_major}, cols);
 }
 
+// conv_transpose2d's output size along one dim, (size - 1) stride - 2 pad + dil (k - 1) + out_pad + 1
+// (may be <= 0), or an error where a user's stride, padding or dilation overflows int64.
+int64_t transposed_size(const char* op, int64_t size, int64_t k, int64_t dil, int64_t pad, int64_t stride,
+                        int64_t output_padding) {
+  int64_t size_out = 0, padded = 0, extent = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(size - 1, stride, &size_out) && !__builtin_mul_overflow(pad, int64_t{2}, &padded) &&
+                  !__builtin_mul_overflow(dil, k - 1, &extent) && !__builtin_sub_overflow(size_out, padded, &size_out) &&
+                  !__builtin_add_overflow(size_out, extent, &size_out) &&
+                  !__builtin_add_overflow(size_out, output_padding + 1, &size_out),
+              op, "input size {} with stride {}, padding {}, kernel {}, dilation {} and output_padding {} overflows int64",
+              size, stride, pad, k, dil, output_padding);
+  return size_out;
+}
+
 void check_window(const char* op, Size2 kernel, Size2 dilation, Size2 padding, Size2 stride) {
   EMBER_CHECK(kernel[0] > 0 && kernel[1] > 0, op, "kernel size must be positive, got [{}, {}]", kernel[0], kernel[1]);
   EMBER_CHECK(dilation[0] > 0 && dilation[1] > 0, op, "dilation must be positive, got [{}, {}]", dilation[0],
@@ -83,14 +103,21 @@ Window2d make_window(const char* op, const Tensor& x, Size2 hw, Size2 kernel, Si
   check_window(op, kernel, dilation, padding, stride);
   Window2d w{kernel, dilation, padding, stride, {0, 0}};
   for (int d = 0; d < 2; ++d) {
-    w.blocks[d] = block_count(hw[d], kernel[d], dilation[d], padding[d], stride[d]);
+    w.blocks[d] = block_count(op, hw[d], kernel[d], dilation[d], padding[d], stride[d]);
     EMBER_CHECK(w.blocks[d] > 0, op,
                 "the kernel [{}, {}] (dilation [{}, {}]) is larger than the padded input: spatial size [{}, {}], "
                 "padding [{}, {}] (input shape {})",
                 kernel[0], kernel[1], dilation[0], dilation[1], hw[0], hw[1], padding[0], padding[1],
                 shape_str(x.shape()));
   }
+  checked_numel(op, "the grid of kernel positions", {w.blocks[0], w.blocks[1]});
+  checked_numel(op, "the kernel", {kernel[0], kernel[1]});
   return w;
+}
+
+// The image x unfolded by w, [N, C, kh, kw, Bh, Bw], must be countable: every size computed from it is.
+void check_unfolded_size(const char* op, const Tensor& x, const Window2d& w) {
+  checked_numel(op, "the unfolded input", {x.size(0), x.size(1), w.kernel[0], w.kernel[1], w.blocks[0], w.blocks[1]});
 }
 
 void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias,
@@ -291,6 +318,7 @@ Tensor unfold(const Tensor& x, Size2 kernel, Size2 dilation, Size2 padding, Size
   check_floating("unfold", x);
   if (x.dim() == 3) return squeeze(unfold(unsqueeze(x, 0), kernel, dilation, padding, stride), 0);
   Window2d w = make_window("unfold", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
+  check_unfolded_size("unfold", x, w);
   return unfold_raw(x, w, false);
 }
 
@@ -303,7 +331,7 @@ Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, Size2 dilation,
   EMBER_CHECK(output_size[0] > 0 && output_size[1] > 0, "fold", "output size must be positive, got [{}, {}]",
               output_size[0], output_size[1]);
   check_window("fold", kernel, dilation, padding, stride);
-  const int64_t kk = kernel[0] * kernel[1];
+  const int64_t kk = checked_numel("fold", "the kernel", {kernel[0], kernel[1]});
   EMBER_CHECK(cols.size(1) % kk == 0, "fold", "dimension 1 of input {} must be divisible by the kernel size {} x {}",
               shape_str(cols.shape()), kernel[0], kernel[1]);
   Window2d w = make_window("fold", cols, output_size, kernel, dilation, padding, stride);
@@ -333,6 +361,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
                 shape_str(bias->shape()));
   const Size2 kernel{weight.size(2), weight.size(3)};
   Window2d w = make_window("conv2d", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
+  check_unfolded_size("conv2d", x, w);
   const Tensor b = bias && bias->defined() ? *bias : Tensor();
   // The fused kernels take float32 and bfloat16 (and decline what they cannot run fast); float64,
   // the dtype of the gradchecks, stays on the composite, whose every step is a primitive.
@@ -357,7 +386,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
               "channel mismatch: input {} has {} channels but weight {} expects {} x {} groups", shape_str(x.shape()),
               x.size(1), shape_str(weight.shape()), weight.size(1), groups);
   check_window(op, {1, weight.size(2)}, {1, dilation}, {0, padding}, {1, stride});
-  EMBER_CHECK(block_count(x.size(2), weight.size(2), dilation, padding, stride) > 0, op,
+  EMBER_CHECK(block_count(op, x.size(2), weight.size(2), dilation, padding, stride) > 0, op,
               "the kernel {} (dilation {}) is longer than the padded input: input shape {}, padding {}", weight.size(2),
               dilation, shape_str(x.shape()), padding);
   // A height-1 image and a height-1 kernel.
@@ -375,6 +404,7 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::
   check_conv_operands(op, x, weight, bias, 2);
   const int64_t N = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);
   EMBER_CHECK(groups > 0, op, "groups must be positive, got {}", groups);
+  EMBER_CHECK(C_in > 0, op, "the input {} has no channels", shape_str(x.shape()));
   EMBER_CHECK(C_in % groups == 0, op, "groups {} must divide the input channels {} (input {})", groups, C_in,
               shape_str(x.shape()));
   EMBER_CHECK(weight.size(0) == C_in, op,
@@ -392,11 +422,12 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::
     EMBER_CHECK(output_padding[d] >= 0 && output_padding[d] < std::max(stride[d], dilation[d]), op,
                 "output_padding [{}, {}] must be non-negative and smaller than stride [{}, {}] or dilation [{}, {}]",
                 output_padding[0], output_padding[1], stride[0], stride[1], dilation[0], dilation[1]);
-    out_hw[d] = (x.size(2 + d) - 1) * stride[d] - 2 * padding[d] + dilation[d] * (kernel[d] - 1) +
-                output_padding[d] + 1;
+    out_hw[d] = transposed_size(op, x.size(2 + d), kernel[d], dilation[d], padding[d], stride[d], output_padding[d]);
     EMBER_CHECK(out_hw[d] > 0, op, "the output size [{}, {}] is not positive (input {}, weight {}, padding [{}, {}])",
                 out_hw[0], out_hw[1], shape_str(x.shape()), shape_str(weight.shape()), padding[0], padding[1]);
   }
+  checked_numel(op, "the output", {N, C_out, out_hw[0], out_hw[1]});
+  checked_numel(op, "the output's columns", {N, C_out, kernel[0], kernel[1], H, W});  // what the fold reads
   // The input pixels are the blocks of the fold: one block per input position, whatever output_padding adds.
   const Window2d w{kernel, dilation, padding, stride, {H, W}};
   const Tensor b = bias && bias->defined() ? *bias : Tensor();

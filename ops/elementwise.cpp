@@ -7,6 +7,8 @@
 #include <cmath>
 #include <numbers>
 
+#include <fmt/ranges.h>
+
 #include <ember/ops/ops.h>
 
 namespace ember {
@@ -21,6 +23,14 @@ void check_floating(const char* op, const Tensor& t) {
   EMBER_CHECK(t.defined(), op, "got an undefined tensor");
   EMBER_CHECK(t.is_floating_point(), op, "expected a floating-point tensor, got {} of shape {}", t.dtype(),
               shape_str(t.shape()));
+}
+
+int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes)
+    EMBER_CHECK(!__builtin_mul_overflow(n, s, &n), op, "{} [{}] has more elements than an int64 can count", what,
+                fmt::join(sizes, ", "));
+  return n;
 }
 
 // ---------------------------------------------------------------- type promotion

@@ -162,6 +162,8 @@ auto apply(Op op, const Inputs&... inputs) {
 
 #include <ember/backends/backend.h>
 
+#include <initializer_list>
+
 namespace ember {
 // What a kernel sees of a tensor.
 inline View kview(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; }
@@ -170,4 +172,7 @@ inline View kview(const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shap
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 // Floating dtype or error naming the op.
 void check_floating(const char* op, const Tensor& t);
+// The product of sizes computed from a user's arguments (a padding of 2^40, a kernel of 2^62), or an
+// error naming the op and `what` they size where it overflows int64, before anything wraps.
+int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes);
 }  // namespace ember

@@ -67,6 +67,7 @@ Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optiona
   EMBER_CHECK(padding[0] >= 0 && padding[1] >= 0 && padding[0] <= kernel[0] / 2 && padding[1] <= kernel[1] / 2, op,
               "padding [{}, {}] must be non-negative and at most half the kernel [{}, {}]", padding[0], padding[1],
               kernel[0], kernel[1]);
+  checked_numel(op, "the kernel", {kernel[0], kernel[1]});  // what avg_pool2d divides by
   Window2d w{kernel, {1, 1}, padding, s, {0, 0}};
   for (int d = 0; d < 2; ++d) {
     const int64_t span = x.size(2 + d) + 2 * padding[d] - kernel[d];
@@ -179,6 +180,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
   return batched(x, [&](const Tensor& x4) {
     Window2d w = pool_window("avg_pool2d", x4, kernel, stride, padding);
     const int64_t N = x4.size(0), C = x4.size(1), H = x4.size(2), W = x4.size(3);
+    checked_numel("avg_pool2d", "the unfolded input", {N, C, kernel[0], kernel[1], w.blocks[0], w.blocks[1]});
     // Each channel is its own image: [N C, 1, H, W] -> [N C, kh kw, L] -> sum over the window.
     Tensor cols = unfold(reshape(x4, std::vector<int64_t>{N * C, 1, H, W}), kernel, {1, 1}, padding, w.stride);
     const int64_t kdim = 1;

@@ -30,7 +30,8 @@ struct Range {
   int64_t begin, end;
 };
 Range valid_blocks(int64_t offset, int64_t stride, int64_t size, int64_t blocks) {
-  auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  // ceil(a / b) for b > 0 and a of either sign; (a + b - 1) / b would overflow for a stride near INT64_MAX
+  auto ceil_div = [](int64_t a, int64_t b) { return a / b + (a % b > 0); };
   const int64_t begin = std::clamp<int64_t>(ceil_div(-offset, stride), 0, blocks);
   const int64_t end = std::clamp<int64_t>(ceil_div(size - offset, stride), begin, blocks);
   return {begin, end};
@@ -256,11 +257,14 @@ void max_pool_plane(const T* __restrict plane, T* __restrict out, int64_t* __res
       best[bw] = -std::numeric_limits<Acc>::infinity();
       at[bw] = -1;
     }
-    for (int64_t i = 0; i < g.kh; ++i) {
+    // Only the kernel offsets that can land inside the plane: a kernel of 2^62 rows padded by half of
+    // it is legal, and visiting every offset would never end.
+    const Range rows = valid_blocks(y0, g.dh, g.H, g.kh);
+    const Range cols = valid_blocks((g.Bw - 1) * sw - g.pw, dw, g.W + (g.Bw - 1) * sw, kw);
+    for (int64_t i = rows.begin; i < rows.end; ++i) {
       const int64_t ih = y0 + i * g.dh;
-      if (ih < 0 || ih >= g.H) continue;
       const T* line = plane + ih * g.in_row;
-      for (int64_t j = 0; j < kw; ++j) {
+      for (int64_t j = cols.begin; j < cols.end; ++j) {
         const int64_t col_off = j * dw - g.pw;  // window bw reads column bw * sw + col_off
         const Range r = valid_blocks(col_off, sw, g.W, g.Bw);
         for (int64_t bw = r.begin; bw < r.end; ++bw) {
@@ -403,7 +407,9 @@ void max_pool2d_typed(const View& in, const View& out, const View& indices, cons
   int64_t* idx = static_cast<int64_t*>(indices.data);
   const bool two_by_two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
                           g.dw == 1 && g.in_col == 1;
-  parallel_for(in.shape[0] * C, g.kh * g.kw * g.Bh * g.Bw, [&](int64_t begin, int64_t end) {
+  // a window reads at most min(kh, H) x min(kw, W) pixels (the kernel may be far larger than the plane)
+  const int64_t window_cost = std::min(g.kh, g.H) * std::min(g.kw, g.W);
+  parallel_for(in.shape[0] * C, window_cost * g.Bh * g.Bw, [&](int64_t begin, int64_t end) {
     std::vector<compute_t<T>> best(g.Bw);
     std::vector<int64_t> at(g.Bw);
     for (int64_t nc = begin; nc < end; ++nc) {

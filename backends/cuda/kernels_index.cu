@@ -148,6 +148,12 @@ __global__ void col2im_kernel(Win w, const T* cols, S4 cs, T* out, S4 os) {
   }
 }
 
+// The number of kernel offsets i in [0, k) with i * step < limit: ceil(limit / step) clamped to [0, k).
+__device__ inline int64_t offsets_before(int64_t limit, int64_t step, int64_t k) {
+  const int64_t n = limit / step + (limit % step > 0);
+  return n < 0 ? 0 : (n > k ? k : n);
+}
+
 // out = max of the window (padding never wins; the first NaN wins), indices = row * W + col of the
 // first maximum.
 template <typename T>
@@ -160,12 +166,13 @@ __global__ void max_pool2d_kernel(Win w, const T* in, S4 is, T* out, S4 os, int6
     const T* plane = in + n * is.s[0] + c * is.s[1];
     Acc best = -static_cast<Acc>(INFINITY);
     int64_t at = -1;
-    for (int64_t i = 0; i < w.kh; ++i) {
-      const int64_t ih = bh * w.sh - w.ph + i * w.dh;
-      if (ih < 0 || ih >= w.H) continue;
-      for (int64_t j = 0; j < w.kw; ++j) {
-        const int64_t iw = bw * w.sw - w.pw + j * w.dw;
-        if (iw < 0 || iw >= w.W) continue;
+    // only the kernel offsets inside the plane: a kernel of 2^62 rows padded by half of it is legal
+    const int64_t y0 = bh * w.sh - w.ph, x0 = bw * w.sw - w.pw;
+    const int64_t i_end = offsets_before(w.H - y0, w.dh, w.kh), j_end = offsets_before(w.W - x0, w.dw, w.kw);
+    for (int64_t i = offsets_before(-y0, w.dh, w.kh); i < i_end; ++i) {
+      const int64_t ih = y0 + i * w.dh;
+      for (int64_t j = offsets_before(-x0, w.dw, w.kw); j < j_end; ++j) {
+        const int64_t iw = x0 + j * w.dw;
         const Acc v = static_cast<Acc>(plane[ih * is.s[2] + iw * is.s[3]]);
         if (at < 0 || v > best || (v != v && best == best)) {
           best = v;

@@ -473,3 +473,45 @@ TEST_CASE("convolution errors name the op and the shapes", "[nn_ops][conv][error
   has(error_of([&] { fold(rnd({1, 10, 9}, 1), {4, 4}, {2, 2}); }), "[fold] dimension 1 of input [1, 10, 9]");
   has(error_of([&] { unfold(ones({1, 1, 3, 3}, {.dtype = DType::Int64}), {2, 2}); }), "[unfold]");
 }
+
+// A stride near INT64_MAX is legal (one kernel position per dim) and must give the plain result: the
+// kernels' "first valid block" arithmetic used to overflow and drop taps silently.
+TEST_CASE("a stride of INT64_MAX gives one kernel position, with every tap", "[nn_ops][conv]") {
+  const Size2 huge{INT64_MAX, INT64_MAX};
+  for (DType dtype : {DType::Float64, DType::Float32}) {
+    INFO(fmt::format("{}", dtype));
+    const TensorOptions o{.dtype = dtype};
+    const Tensor y = conv2d(ones({1, 1, 5, 5}, o), ones({1, 1, 3, 3}, o), std::nullopt, huge);
+    CHECK(y.shape() == Shape{1, 1, 1, 1});
+    CHECK(vals(y) == std::vector<double>{9.0});
+    const Tensor t = conv_transpose2d(ones({1, 1, 1, 1}, o), ones({1, 1, 3, 3}, o), std::nullopt, huge);
+    CHECK(t.shape() == Shape{1, 1, 3, 3});
+    CHECK(vals(t) == std::vector<double>(9, 1.0));
+    const Tensor c = conv1d(ones({1, 1, 5}, o), ones({1, 1, 3}, o), std::nullopt, INT64_MAX);
+    CHECK(vals(c) == std::vector<double>{3.0});
+  }
+}
+
+TEST_CASE("sizes that overflow int64 are errors naming the op", "[nn_ops][conv][errors]") {
+  auto has = [](const std::string& msg, const std::string& part) {
+    INFO(msg);
+    CHECK(msg.find(part) != std::string::npos);
+  };
+  const int64_t big = int64_t{1} << 62;
+  // block counts 274177 x 67280421310721 = 2^64 + 1: each fits, their product wraps to 1
+  has(error_of([&] { unfold(ones({1, 1, 1, 1}), {1, 1}, {1, 1}, {137088, 33640210655360}); }),
+      "[unfold] the grid of kernel positions [274177, 67280421310721] has more elements than an int64 can count");
+  has(error_of([&] { conv2d(ones({1, 1, 5, 5}), ones({1, 1, 1, 1}), std::nullopt, {1, 1}, {INT64_MAX, 0}); }),
+      "[conv2d] input size 5 with padding 9223372036854775807, kernel 1 and dilation 1 overflows int64");
+  has(error_of([&] { conv2d(ones({1, 1, 5, 5}), ones({1, 1, 3, 3}), std::nullopt, {1, 1}, {0, 0}, {1, INT64_MAX}); }),
+      "[conv2d] input size 5 with padding 0, kernel 3 and dilation 9223372036854775807 overflows int64");
+  has(error_of([&] { conv2d(ones({2, 3, 5, 5}), ones({1, 3, 1, 1}), std::nullopt, {1, 1}, {big / 8, 0}); }),
+      "[conv2d] the unfolded input [2, 3, 1, 1, ");
+  has(error_of([&] { conv_transpose2d(ones({1, 1, 5, 5}), ones({1, 1, 3, 3}), std::nullopt, {big, big}); }),
+      "[conv_transpose2d] input size 5 with stride 4611686018427387904, padding 0, kernel 3, dilation 1 and "
+      "output_padding 0 overflows int64");
+  has(error_of([&] { conv_transpose2d(ones({1, 0, 3, 3}), ones({0, 2, 3, 3})); }),
+      "[conv_transpose2d] the input [1, 0, 3, 3] has no channels");
+  has(error_of([&] { fold(ones({1, 4, 1}), {5, 5}, {int64_t{1} << 32, int64_t{1} << 32}); }),
+      "[fold] the kernel [4294967296, 4294967296] has more elements");
+}

@@ -440,3 +440,20 @@ TEST_CASE("pooling errors name the op and the shapes", "[nn_ops][pool][errors]")
   has(error_of([&] { interpolate(rnd({2, 4, 4}, 1), {4, 4}); }), "[interpolate] expected input [N, C, H, W]");
   has(error_of([&] { interpolate(x, {0, 4}); }), "[interpolate] output size must be positive");
 }
+
+// A kernel of 2^60 rows padded by half of it is a legal window over a 1-row image: max pooling must
+// visit only the rows inside the image (it used to loop over all 2^60 kernel rows and never end).
+TEST_CASE("max_pool2d with a kernel far larger than the image visits only the image", "[nn_ops][pool]") {
+  const int64_t big = int64_t{1} << 60;
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    INFO(fmt::format("{}", dtype));
+    const Tensor x = from_vector<double>({3, 7, 5}, {1, 1, 1, 3}).to(dtype).requires_grad_();
+    const Tensor y = max_pool2d(x, Size2{big, 3}, Size2{big, 1}, Size2{big / 2, 1});
+    CHECK(y.shape() == Shape{1, 1, 1, 3});
+    CHECK(vals(y) == std::vector<double>{7, 7, 7});
+    y.sum().backward();
+    CHECK(vals(x.grad()) == std::vector<double>{0, 3, 0});
+  }
+  has(error_of([&] { avg_pool2d(ones({1, 1, 1, 1}), Size2{4 * big, 4 * big}, std::nullopt, Size2{2 * big, 2 * big}); }),
+      "[avg_pool2d] the kernel [4611686018427387904, 4611686018427387904] has more elements");
+}
