@@ -58,6 +58,7 @@ std::string LinearImpl::extra_repr() const {
 // ---------------------------------------------------------------- convolutions
 Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(in > 0 && out > 0, "Conv2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   weight = register_parameter("weight", empty({out, in / o.groups, k[0], k[1]}));
@@ -75,6 +76,7 @@ std::string Conv2dImpl::extra_repr() const {
 
 ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(in > 0 && out > 0, "ConvTranspose2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   weight = register_parameter("weight", empty({in, out / o.groups, k[0], k[1]}));
@@ -93,6 +95,7 @@ std::string ConvTranspose2dImpl::extra_repr() const {
 
 Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
+  EMBER_CHECK(in > 0 && out > 0, "Conv1d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   weight = register_parameter("weight", empty({out, in / o.groups, k}));

@@ -64,8 +64,11 @@ Tensor rotary_embedding(const Tensor& x, int64_t offset, double base) {
   EMBER_CHECK(dh % 2 == 0, op, "head_dim must be even, got {} (input shape {})", dh, shape_str(x.shape()));
   EMBER_CHECK(offset >= 0 && base > 0 && std::isfinite(base), op, "need offset >= 0 and a finite base > 0; got {}, {}",
               offset, base);
-  EMBER_CHECK(offset <= std::numeric_limits<int64_t>::max() - n, op,
-              "positions offset {} + n {} overflow int64 (input shape {})", offset, n, shape_str(x.shape()));
+  // The positions are counted in double, exact to 2^53: past it arange would give fewer than n of them.
+  constexpr int64_t kExactPositions = int64_t{1} << 53;
+  EMBER_CHECK(offset <= kExactPositions - n, op,
+              "positions offset {} + n {} exceed 2^53, the largest a double counts exactly (input shape {})", offset,
+              n, shape_str(x.shape()));
   // Angles in float32 (float64 for float64 input): 16-bit positions would be off by whole radians.
   const TensorOptions angle_options{.dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32,
                                     .device = x.device()};

@@ -1,5 +1,7 @@
 #include <ember/nn/attention/gau.h>
 
+#include <limits>
+
 #include <ember/nn/init.h>
 #include <ember/ops/ops.h>
 
@@ -9,7 +11,9 @@ GAUImpl::GAUImpl(const GAUOptions& o) : options(o) {
   EMBER_CHECK(o.d_model > 0 && o.expansion > 0 && o.s > 0 && o.max_len > 0 && o.chunk >= 0, "GAU",
               "need d_model, expansion, s, max_len > 0 and chunk >= 0; got {}, {}, {}, {}, {}", o.d_model, o.expansion,
               o.s, o.max_len, o.chunk);
-  const int64_t e = o.expansion * o.d_model;
+  const int64_t e = checked_numel("GAU", "the expanded width, expansion x d_model", {o.expansion, o.d_model});
+  EMBER_CHECK(o.max_len <= std::numeric_limits<int64_t>::max() / 2, "GAU",
+              "max_len {} is too large: the relative position bias has 2 max_len - 1 entries", o.max_len);
   norm = register_module("norm", LayerNorm(o.d_model));
   to_uvz = register_module("to_uvz", Linear(o.d_model, 2 * e + o.s));
   out = register_module("out", Linear(e, o.d_model));

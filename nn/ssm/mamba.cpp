@@ -40,10 +40,11 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
               "need d_model, d_state, expand, n_layer > 0, d_conv >= 1 and dt_rank >= 0; got d_model {}, d_state {}, "
               "d_conv {}, expand {}, dt_rank {}, n_layer {}",
               o.d_model, o.d_state, o.d_conv, o.expand, o.dt_rank, o.n_layer);
-  EMBER_CHECK(o.dt_min > 0 && o.dt_min <= o.dt_max && std::isfinite(o.dt_max) && o.dt_init_floor >= 0, op,
-              "need 0 < dt_min <= dt_max (finite) and dt_init_floor >= 0; got {}, {}, {}", o.dt_min, o.dt_max,
-              o.dt_init_floor);
-  d_inner = o.expand * o.d_model;
+  EMBER_CHECK(o.dt_min > 0 && o.dt_min <= o.dt_max && std::isfinite(o.dt_max) && o.dt_init_floor >= 0 &&
+                  std::isfinite(o.dt_init_floor),
+              op, "need 0 < dt_min <= dt_max (finite) and a finite dt_init_floor >= 0; got {}, {}, {}", o.dt_min,
+              o.dt_max, o.dt_init_floor);
+  d_inner = checked_numel(op, "d_inner = expand x d_model", {o.expand, o.d_model});
   dt_rank = o.dt_rank > 0 ? o.dt_rank : (o.d_model + 15) / 16;
   options.dt_rank = dt_rank;
   const int64_t N = o.d_state;

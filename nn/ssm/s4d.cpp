@@ -43,15 +43,21 @@ S4DImpl::S4DImpl(const S4DOptions& o) : options(o) {
   EMBER_CHECK(o.d_model > 0, "S4D", "d_model must be positive, got {}", o.d_model);
   EMBER_CHECK(o.d_state >= 2 && o.d_state % 2 == 0, "S4D",
               "d_state (N) must be even and at least 2 (N/2 complex modes), got {}", o.d_state);
-  EMBER_CHECK(o.dt_min > 0 && o.dt_min <= o.dt_max, "S4D", "need 0 < dt_min <= dt_max, got dt_min {} and dt_max {}",
-              o.dt_min, o.dt_max);
+  EMBER_CHECK(o.dt_min > 0 && o.dt_min <= o.dt_max && std::isfinite(o.dt_max), "S4D",
+              "need 0 < dt_min <= dt_max (finite), got dt_min {} and dt_max {}", o.dt_min, o.dt_max);
   EMBER_CHECK(o.dropout >= 0 && o.dropout < 1, "S4D", "dropout must be in [0, 1), got {}", o.dropout);
   const int64_t H = o.d_model, modes = o.d_state / 2;
   const double N = static_cast<double>(o.d_state);
 
   Tensor dt = empty({H});
   init::uniform_(dt, std::log(o.dt_min), std::log(o.dt_max));
-  std::vector<float> log_real(static_cast<size_t>(H * modes)), imag(static_cast<size_t>(H * modes));
+  // Tensors from the start (not vectors copied into tensors): a d_state no memory holds is the
+  // allocator's ember::Error, and H x modes is counted without overflow.
+  checked_numel("S4D", "the state parameters [d_model, d_state / 2]", {H, modes});
+  Tensor log_real_t = empty({H, modes}, {.dtype = DType::Float32});
+  Tensor imag_t = empty({H, modes}, {.dtype = DType::Float32});
+  float* log_real = static_cast<float*>(log_real_t.data_ptr());
+  float* imag = static_cast<float*>(imag_t.data_ptr());
   for (int64_t h = 0; h < H; ++h)
     for (int64_t n = 0; n < modes; ++n) {
       const double nd = static_cast<double>(n);
@@ -70,8 +76,8 @@ S4DImpl::S4DImpl(const S4DOptions& o) : options(o) {
   init::normal_(d, 0.0, 1.0);
 
   log_dt = register_parameter("log_dt", dt);
-  log_A_real = register_parameter("log_A_real", from_vector(log_real, {H, modes}));
-  A_imag = register_parameter("A_imag", from_vector(imag, {H, modes}));
+  log_A_real = register_parameter("log_A_real", log_real_t);
+  A_imag = register_parameter("A_imag", imag_t);
   C = register_parameter("C", c);
   D = register_parameter("D", d);
   output_linear = register_module("output_linear", Linear(H, 2 * H));

@@ -214,6 +214,8 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
   EMBER_CHECK(x.dim() == 3 && weight.dim() == 2 && weight.size(0) == x.size(1) && weight.size(1) >= 1, op,
               "expected x [batch, D, L] and weight [D, k] with k >= 1; got x {} and weight {}", shape_str(x.shape()),
               shape_str(weight.shape()));
+  EMBER_CHECK(x.size(1) > 0, op, "x {} has no channels", shape_str(x.shape()));
+  check_floating(op, x);
   if (bias.defined())
     EMBER_CHECK(bias.shape() == Shape{x.size(1)}, op, "bias must be [{}]; got {}", x.size(1), shape_str(bias.shape()));
   const int64_t k = weight.size(1);

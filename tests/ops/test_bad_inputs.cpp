@@ -1,6 +1,7 @@
 // A table of bad input, tried as a new user would: every case must end in an ember::Error whose
-// message starts with the op in brackets, never a crash, a hang, another exception type or a
-// silently accepted value. Each case runs in a child process, so a crash fails only its own row.
+// message starts with the op in brackets (the op the user called, where a row names it), never a
+// crash, a hang, another exception type or a silently accepted value. Each case runs in a child
+// process, so a crash fails only its own row.
 #include <catch2/catch.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,10 +27,11 @@ namespace {
 struct Case {
   const char* name;
   std::function<void()> f;
+  const char* op = nullptr;  // where set, the message must start with "[op]"
 };
 
 // Exit codes of the child: 0 an ember::Error starting with '[', 1 no error, 2 another exception,
-// 3 an ember::Error without the [op] prefix; a signal is a crash.
+// 3 an ember::Error without the [op] prefix, 4 one naming another op than the row's; a signal is a crash.
 int run_isolated(const Case& c) {
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -39,7 +41,8 @@ int run_isolated(const Case& c) {
     try {
       c.f();
     } catch (const Error& e) {
-      code = e.what()[0] == '[' ? 0 : 3;
+      const std::string what = e.what();
+      code = what[0] != '[' ? 3 : c.op && what.rfind(std::string("[") + c.op + "]", 0) != 0 ? 4 : 0;
     } catch (...) {
       code = 2;
     }
@@ -144,10 +147,37 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"rotary offset overflow", []{ nn::rotary_embedding(ones({1, 1, 4, 8}), INT64_MAX); }},
       {"add_param_group negative lr", []{ auto a = nn::Linear(3, 2); optim::SGD s({a->weight}, {}); s.add_param_group({a->bias}, {{"lr", -1.0}}); }},
       {"Adam state step not a number", []{ auto a = nn::Linear(3, 2); optim::Adam o(a->parameters()); o.load_state_dict({{"state.0.step", ones({2}, {.dtype = DType::Float64})}}); }},
+      // Found by a second sweep (2026-12-02): sizes that overflowed int64 crashed, hung or were
+      // silently wrong, and errors named an internal op instead of the one called.
+      {"unfold kernel positions overflow", []{ unfold(ones({1,1,1,1}), {1,1}, {1,1}, {137088, 33640210655360}); }, "unfold"},
+      {"conv2d kernel positions overflow", []{ conv2d(ones({1,1,1,1}, {.dtype = DType::Float64}), ones({1,1,1,1}, {.dtype = DType::Float64}), std::nullopt, {1,1}, {137088, 33640210655360}); }, "conv2d"},
+      {"conv2d float32 padding 2^40", []{ conv2d(ones({1,1,5,5}), ones({1,1,1,1}), std::nullopt, {1,1}, {int64_t{1} << 40, int64_t{1} << 40}); }, "conv2d"},
+      {"conv2d padding INT64_MAX", []{ conv2d(ones({1,1,5,5}, {.dtype = DType::Float64}), ones({1,1,1,1}, {.dtype = DType::Float64}), std::nullopt, {1,1}, {INT64_MAX, INT64_MAX}); }, "conv2d"},
+      {"conv2d dilation INT64_MAX", []{ conv2d(ones({1,1,5,5}, {.dtype = DType::Float64}), ones({1,1,3,3}, {.dtype = DType::Float64}), std::nullopt, {1,1}, {0,0}, {INT64_MAX, INT64_MAX}); }, "conv2d"},
+      {"conv1d padding INT64_MAX", []{ conv1d(ones({1,1,5}), ones({1,1,3}), std::nullopt, 1, INT64_MAX); }, "conv1d"},
+      {"fold kernel positions overflow", []{ fold(ones({1,1,1}), {1,1}, {1,1}, {1,1}, {137088, 33640210655360}); }, "fold"},
+      {"fold kernel area overflow", []{ fold(ones({1,4,1}), {5,5}, {int64_t{1} << 32, int64_t{1} << 32}); }, "fold"},
+      {"conv_transpose2d padding INT64_MAX", []{ conv_transpose2d(ones({1,1,3,3}), ones({1,1,3,3}), std::nullopt, {1,1}, {INT64_MAX, INT64_MAX}); }, "conv_transpose2d"},
+      {"conv_transpose2d stride 2^62", []{ conv_transpose2d(ones({1,1,5,5}), ones({1,1,3,3}), std::nullopt, {int64_t{1} << 62, int64_t{1} << 62}); }, "conv_transpose2d"},
+      {"conv_transpose2d no input channels", []{ conv_transpose2d(ones({1,0,3,3}), ones({0,2,3,3})); }, "conv_transpose2d"},
+      {"ConvTranspose2d in_channels 0", []{ nn::ConvTranspose2d(0, 3, 3); }, "ConvTranspose2d"},
+      {"Conv1d out_channels 0", []{ nn::Conv1d(2, 0, 3); }, "Conv1d"},
+      {"max_pool2d kernel area overflow", []{ max_pool2d(ones({1,1,1,1}), Size2{int64_t{1} << 62, int64_t{1} << 62}, std::nullopt, Size2{int64_t{1} << 61, int64_t{1} << 61}); }, "max_pool2d"},
+      {"avg_pool2d kernel area overflow", []{ avg_pool2d(ones({1,1,1,1}), Size2{int64_t{1} << 62, int64_t{1} << 62}, std::nullopt, Size2{int64_t{1} << 61, int64_t{1} << 61}); }, "avg_pool2d"},
+      {"rotary offset past 2^53", []{ nn::rotary_embedding(ones({1, 1, 500, 8}), int64_t{1} << 62); }, "rotary_embedding"},
+      {"S4D state size overflow", []{ nn::S4D({.d_model = 8, .d_state = int64_t{1} << 62}); }, "S4D"},
+      {"S4D dt_max inf", []{ nn::S4D({.d_model = 2, .dt_max = INFINITY}); }, "S4D"},
+      {"Mamba dt_init_floor inf", []{ nn::Mamba({.d_model = 4, .dt_init_floor = INFINITY}); }, "Mamba"},
+      {"Mamba expand x d_model overflow", []{ nn::Mamba({.d_model = 4, .expand = (int64_t{1} << 62) + 1}); }, "Mamba"},
+      {"GAU expansion x d_model overflow", []{ nn::GAU({.d_model = 4, .expansion = (int64_t{1} << 62) + 1}); }, "GAU"},
+      {"GAU max_len INT64_MAX", []{ nn::GAU({.d_model = 4, .max_len = INT64_MAX}); }, "GAU"},
+      {"causal_conv1d no channels", []{ causal_conv1d(zeros({1,0,5}), zeros({0,3})); }, "causal_conv1d"},
+      {"causal_conv1d int64 input", []{ causal_conv1d(zeros({1,2,5}, {.dtype = DType::Int64}), zeros({2,3}, {.dtype = DType::Int64})); }, "causal_conv1d"},
       {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
   };
   for (const Case& c : cases) {
-    INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, >128 signal)");
+    INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, 4 another op, "
+                    ">128 signal)");
     CHECK(run_isolated(c) == 0);
   }
 }
