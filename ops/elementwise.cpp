@@ -26,11 +26,16 @@ void check_floating(const char* op, const Tensor& t) {
 }
 
 int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes) {
-  int64_t n = 1;
-  for (int64_t s : sizes)
-    EMBER_CHECK(!__builtin_mul_overflow(n, s, &n), op, "{} [{}] has more elements than an int64 can count", what,
-                fmt::join(sizes, ", "));
-  return n;
+  // Zero sizes count as 1 in the overflow test (as in Tensor::empty): [0, 2^62, 2^62] is refused too,
+  // since its other sizes still enter strides and loop bounds.
+  int64_t span = 1;
+  bool empty = false;
+  for (int64_t s : sizes) {
+    empty = empty || s == 0;
+    EMBER_CHECK(!__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span), op,
+                "{} [{}] has more elements than an int64 can count", what, fmt::join(sizes, ", "));
+  }
+  return empty ? 0 : span;
 }
 
 // ---------------------------------------------------------------- type promotion

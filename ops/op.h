@@ -173,6 +173,6 @@ void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 // Floating dtype or error naming the op.
 void check_floating(const char* op, const Tensor& t);
 // The product of sizes computed from a user's arguments (a padding of 2^40, a kernel of 2^62), or an
-// error naming the op and `what` they size where it overflows int64, before anything wraps.
+// error naming the op and `what` they size where the product of the nonzero ones overflows int64.
 int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes);
 }  // namespace ember

@@ -67,7 +67,6 @@ Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optiona
   EMBER_CHECK(padding[0] >= 0 && padding[1] >= 0 && padding[0] <= kernel[0] / 2 && padding[1] <= kernel[1] / 2, op,
               "padding [{}, {}] must be non-negative and at most half the kernel [{}, {}]", padding[0], padding[1],
               kernel[0], kernel[1]);
-  checked_numel(op, "the kernel", {kernel[0], kernel[1]});  // what avg_pool2d divides by
   Window2d w{kernel, {1, 1}, padding, s, {0, 0}};
   for (int d = 0; d < 2; ++d) {
     const int64_t span = x.size(2 + d) + 2 * padding[d] - kernel[d];

@@ -454,6 +454,9 @@ TEST_CASE("max_pool2d with a kernel far larger than the image visits only the im
     y.sum().backward();
     CHECK(vals(x.grad()) == std::vector<double>{0, 3, 0});
   }
+  // max pooling never counts the window, so a kernel of 2^62 x 2^62 is legal; average pooling divides by it
+  CHECK(vals(max_pool2d(full({1, 1, 1, 1}, 4.0), Size2{4 * big, 4 * big}, std::nullopt, Size2{2 * big, 2 * big})) ==
+        std::vector<double>{4.0});
   has(error_of([&] { avg_pool2d(ones({1, 1, 1, 1}), Size2{4 * big, 4 * big}, std::nullopt, Size2{2 * big, 2 * big}); }),
-      "[avg_pool2d] the kernel [4611686018427387904, 4611686018427387904] has more elements");
+      "[avg_pool2d] the unfolded input [1, 1, 4611686018427387904, 4611686018427387904, 1, 1] has more elements");
 }

@@ -162,7 +162,7 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"conv_transpose2d no input channels", []{ conv_transpose2d(ones({1,0,3,3}), ones({0,2,3,3})); }, "conv_transpose2d"},
       {"ConvTranspose2d in_channels 0", []{ nn::ConvTranspose2d(0, 3, 3); }, "ConvTranspose2d"},
       {"Conv1d out_channels 0", []{ nn::Conv1d(2, 0, 3); }, "Conv1d"},
-      {"max_pool2d kernel area overflow", []{ max_pool2d(ones({1,1,1,1}), Size2{int64_t{1} << 62, int64_t{1} << 62}, std::nullopt, Size2{int64_t{1} << 61, int64_t{1} << 61}); }, "max_pool2d"},
+      {"unfold of an empty batch, kernel area overflow", []{ unfold(zeros({0,4,1,1}), {int64_t{1} << 31, int64_t{1} << 31}, {1,1}, {int64_t{1} << 30, int64_t{1} << 30}); }, "unfold"},
       {"avg_pool2d kernel area overflow", []{ avg_pool2d(ones({1,1,1,1}), Size2{int64_t{1} << 62, int64_t{1} << 62}, std::nullopt, Size2{int64_t{1} << 61, int64_t{1} << 61}); }, "avg_pool2d"},
       {"rotary offset past 2^53", []{ nn::rotary_embedding(ones({1, 1, 500, 8}), int64_t{1} << 62); }, "rotary_embedding"},
       {"S4D state size overflow", []{ nn::S4D({.d_model = 8, .d_state = int64_t{1} << 62}); }, "S4D"},
