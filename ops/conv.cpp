@@ -339,29 +339,32 @@ Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, Size2 dilation,
               "input {} has {} blocks but output size [{}, {}] with kernel [{}, {}] gives {} x {} = {}",
               shape_str(cols.shape()), cols.size(2), output_size[0], output_size[1], kernel[0], kernel[1],
               w.blocks[0], w.blocks[1], w.blocks[0] * w.blocks[1]);
+  checked_numel("fold", "the output", {cols.size(0), cols.size(1) / kk, output_size[0], output_size[1]});
   return fold_raw(cols, output_size, w, false);
 }
 
-Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, Size2 stride, Size2 padding,
-              Size2 dilation, int64_t groups) {
-  const Tensor x = detail::autocast_operand("conv2d", x_in);
-  const Tensor weight = detail::autocast_operand("conv2d", weight_in);
-  const std::optional<Tensor> bias = detail::autocast_operand("conv2d", bias_in);
-  check_conv_operands("conv2d", x, weight, bias, 2);
+namespace {
+
+// conv2d after autocast, its errors naming `op` (conv1d runs through it on a height-1 image).
+Tensor conv2d_checked(const char* op, const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias,
+                      Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+  check_conv_operands(op, x, weight, bias, 2);
   const int64_t N = x.size(0), C = x.size(1), O = weight.size(0);
-  EMBER_CHECK(groups > 0, "conv2d", "groups must be positive, got {}", groups);
-  EMBER_CHECK(C % groups == 0 && O % groups == 0, "conv2d",
+  EMBER_CHECK(groups > 0, op, "groups must be positive, got {}", groups);
+  EMBER_CHECK(C % groups == 0 && O % groups == 0, op,
               "groups {} must divide the input channels {} and output channels {} (input {}, weight {})", groups, C, O,
               shape_str(x.shape()), shape_str(weight.shape()));
-  EMBER_CHECK(weight.size(1) * groups == C, "conv2d",
+  // (compared as a quotient: weight.size(1) x groups can wrap around to C)
+  EMBER_CHECK(weight.size(1) == C / groups, op,
               "channel mismatch: input {} has {} channels but weight {} expects {} x {} groups", shape_str(x.shape()),
               C, shape_str(weight.shape()), weight.size(1), groups);
   if (bias && bias->defined())
-    EMBER_CHECK(bias->dim() == 1 && bias->size(0) == O, "conv2d", "bias must have shape [{}], got {}", O,
+    EMBER_CHECK(bias->dim() == 1 && bias->size(0) == O, op, "bias must have shape [{}], got {}", O,
                 shape_str(bias->shape()));
   const Size2 kernel{weight.size(2), weight.size(3)};
-  Window2d w = make_window("conv2d", x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
-  check_unfolded_size("conv2d", x, w);
+  Window2d w = make_window(op, x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
+  check_unfolded_size(op, x, w);
+  checked_numel(op, "the output", {N, O, w.blocks[0], w.blocks[1]});
   const Tensor b = bias && bias->defined() ? *bias : Tensor();
   // The fused kernels take float32 and bfloat16 (and decline what they cannot run fast); float64,
   // the dtype of the gradchecks, stays on the composite, whose every step is a primitive.
@@ -370,6 +373,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
   if (fusable && N > 0)
     return apply(FusedConv2d{w, b.defined()}, contiguous(x), contiguous(weight), b.defined() ? contiguous(b) : b);
   return conv2d_composite(x, weight, b, w, groups);
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups) {
+  return conv2d_checked("conv2d", detail::autocast_operand("conv2d", x), detail::autocast_operand("conv2d", weight),
+                        detail::autocast_operand("conv2d", bias), stride, padding, dilation, groups);
 }
 
 Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, int64_t stride,
@@ -382,7 +393,7 @@ Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
   EMBER_CHECK(groups > 0 && x.size(1) % groups == 0 && weight.size(0) % groups == 0, op,
               "groups {} must be positive and divide the input channels {} and output channels {} (input {}, weight {})",
               groups, x.size(1), weight.size(0), shape_str(x.shape()), shape_str(weight.shape()));
-  EMBER_CHECK(weight.size(1) * groups == x.size(1), op,
+  EMBER_CHECK(weight.size(1) == x.size(1) / groups, op,
               "channel mismatch: input {} has {} channels but weight {} expects {} x {} groups", shape_str(x.shape()),
               x.size(1), shape_str(weight.shape()), weight.size(1), groups);
   check_window(op, {1, weight.size(2)}, {1, dilation}, {0, padding}, {1, stride});
@@ -390,8 +401,8 @@ Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
               "the kernel {} (dilation {}) is longer than the padded input: input shape {}, padding {}", weight.size(2),
               dilation, shape_str(x.shape()), padding);
   // A height-1 image and a height-1 kernel.
-  Tensor out = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, Size2{1, stride}, Size2{0, padding},
-                      Size2{1, dilation}, groups);
+  Tensor out = conv2d_checked(op, unsqueeze(x, 2), unsqueeze(weight, 2), bias, Size2{1, stride}, Size2{0, padding},
+                              Size2{1, dilation}, groups);
   return squeeze(out, 2);
 }
 
@@ -411,7 +422,7 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::
               "channel mismatch: input {} has {} channels but weight {} expects {} (weight is [C_in, C_out / groups, "
               "kh, kw])",
               shape_str(x.shape()), C_in, shape_str(weight.shape()), weight.size(0));
-  const int64_t C_out = weight.size(1) * groups;
+  const int64_t C_out = checked_numel(op, "the output channels, weight.size(1) x groups", {weight.size(1), groups});
   if (bias && bias->defined())
     EMBER_CHECK(bias->dim() == 1 && bias->size(0) == C_out, op, "bias must have shape [{}], got {}", C_out,
                 shape_str(bias->shape()));

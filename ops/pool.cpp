@@ -69,7 +69,8 @@ Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optiona
               kernel[0], kernel[1]);
   Window2d w{kernel, {1, 1}, padding, s, {0, 0}};
   for (int d = 0; d < 2; ++d) {
-    const int64_t span = x.size(2 + d) + 2 * padding[d] - kernel[d];
+    // size + 2 pad - kernel, ordered so that no step overflows: 2 pad <= kernel
+    const int64_t span = x.size(2 + d) - (kernel[d] - 2 * padding[d]);
     EMBER_CHECK(span >= 0, op, "the kernel [{}, {}] is larger than the padded input: input shape {}, padding [{}, {}]",
                 kernel[0], kernel[1], shape_str(x.shape()), padding[0], padding[1]);
     w.blocks[d] = span / s[d] + 1;

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <optional>
 #include <vector>
 
 #include <ember/backends/cpu/kernels.h>
@@ -192,17 +193,30 @@ void fft_typed(const View& in, const View& out, bool inverse) {
   const int64_t n = in.shape[nd - 2];
   const int64_t batch = n == 0 ? 0 : in.numel() / (2 * n);
   if (batch == 0) return;
-  const Plan<T> plan(n, inverse);
-  const T* src = static_cast<const T*>(in.data);
-  T* dst = static_cast<T*>(out.data);
-  const int64_t scratch = plan.radix2.size();
+  // The plan and the threads' scratch are made here, outside the parallel region, and their failure
+  // to allocate is an Error: Bluestein's plan needs several times the input's memory, and a
+  // bad_alloc escaping a parallel region would end the program.
+  std::optional<Plan<T>> plan;
+  std::vector<T> scratch;
   // Small batches of short transforms stay on the calling thread (a parallel region costs ~1-2 us).
   const bool parallel = batch > 1 && batch * n >= 4096 && !omp_in_parallel();
-#pragma omp parallel if (parallel)
+  const int threads = parallel ? std::max(1, omp_get_max_threads()) : 1;
+  try {
+    plan.emplace(n, inverse);
+    scratch.resize(2 * static_cast<size_t>(plan->radix2.size()) * static_cast<size_t>(threads));
+  } catch (const std::bad_alloc&) {
+    EMBER_FAIL("fft", "cannot allocate the working memory for transforms of n = {} points{}", n,
+               is_power_of_two(n) ? "" : fmt::format(" (Bluestein's algorithm pads them to {})", next_power_of_two(2 * n - 1)));
+  }
+  const T* src = static_cast<const T*>(in.data);
+  T* dst = static_cast<T*>(out.data);
+  const int64_t m = plan->radix2.size();
+#pragma omp parallel if (parallel) num_threads(threads)
   {
-    std::vector<T> re(scratch), im(scratch);
+    T* re = scratch.data() + 2 * m * (parallel ? omp_get_thread_num() : 0);
+    T* im = re + m;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < batch; ++b) plan.transform(src + 2 * n * b, dst + 2 * n * b, re.data(), im.data(), inverse);
+    for (int64_t b = 0; b < batch; ++b) plan->transform(src + 2 * n * b, dst + 2 * n * b, re, im, inverse);
   }
 }
 

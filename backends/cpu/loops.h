@@ -125,7 +125,7 @@ template <typename F>
 void parallel_for(int64_t n, int64_t cost_per_item, F&& f) {
   if (n <= 0) return;
   // cost_per_item < ceil(grain / n) is n * cost_per_item < grain without the product's overflow
-  if (cost_per_item < (kParallelGrain + n - 1) / n || n == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+  if (cost_per_item < kParallelGrain / n + (kParallelGrain % n > 0) || n == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
     f(int64_t{0}, n);
     return;
   }

@@ -245,9 +245,16 @@ std::optional<Problem> describe(const View& x, const View& weight, const View& o
   p.dilation = {w.dilation[0] - 1, w.dilation[1] - 1};  // oneDNN counts the gaps
   p.padding_l = {w.padding[0], w.padding[1]};
   // The right padding that makes oneDNN's output size ember's: (H + l + r - ext) / s + 1 = Ho.
+  // Declined where a step overflows int64 (sizes a user chose: the composite then reports them).
   for (int d = 0; d < 2; ++d) {
-    const int64_t extent = w.dilation[d] * (w.kernel[d] - 1) + 1;
-    p.padding_r.push_back((out.shape[2 + d] - 1) * w.stride[d] + extent - x.shape[2 + d] - w.padding[d]);
+    int64_t extent = 0, reach = 0, right = 0;
+    if (__builtin_mul_overflow(w.dilation[d], w.kernel[d] - 1, &extent) ||
+        __builtin_mul_overflow(out.shape[2 + d] - 1, w.stride[d], &reach) ||
+        __builtin_add_overflow(reach, extent, &right) || __builtin_add_overflow(right, int64_t{1}, &right) ||
+        __builtin_sub_overflow(right, x.shape[2 + d], &right) ||
+        __builtin_sub_overflow(right, w.padding[d], &right))
+      return std::nullopt;
+    p.padding_r.push_back(right);
   }
   return p;
 }

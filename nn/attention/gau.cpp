@@ -12,6 +12,8 @@ GAUImpl::GAUImpl(const GAUOptions& o) : options(o) {
               "need d_model, expansion, s, max_len > 0 and chunk >= 0; got {}, {}, {}, {}, {}", o.d_model, o.expansion,
               o.s, o.max_len, o.chunk);
   const int64_t e = checked_numel("GAU", "the expanded width, expansion x d_model", {o.expansion, o.d_model});
+  EMBER_CHECK(e <= (std::numeric_limits<int64_t>::max() - o.s) / 2, "GAU",
+              "the projection's width 2 x {} + s {} overflows int64", e, o.s);
   EMBER_CHECK(o.max_len <= std::numeric_limits<int64_t>::max() / 2, "GAU",
               "max_len {} is too large: the relative position bias has 2 max_len - 1 entries", o.max_len);
   norm = register_module("norm", LayerNorm(o.d_model));

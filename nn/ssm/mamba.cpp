@@ -1,6 +1,7 @@
 #include <ember/nn/ssm/mamba.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <ember/nn/container.h>
@@ -16,17 +17,16 @@ std::string describe(const Tensor& t) {
 
 // dt_t = exp(U[ln dt_min, ln dt_max]) clamped below at the floor, one per channel, in double: the
 // log-uniform spread puts timescales from 1/dt_max to 1/dt_min steps in every layer.
-std::vector<double> sample_dt(int64_t n, const MambaOptions& o) {
-  const Tensor u = rand({n}, {.dtype = DType::Float64});
-  std::vector<double> dt = u.to_vector<double>();
+// (tensors, not vectors: d_inner is a user's number, and an allocation that fails must be an Error)
+Tensor sample_dt(int64_t n, const MambaOptions& o) {
+  NoGradGuard no_grad;
   const double lo = std::log(o.dt_min), hi = std::log(o.dt_max);
-  for (double& v : dt) v = std::max(std::exp(lo + v * (hi - lo)), o.dt_init_floor);
-  return dt;
+  return clamp(exp(rand({n}, {.dtype = DType::Float64}) * (hi - lo) + lo), o.dt_init_floor, std::nullopt);
 }
 
-void set_values(Tensor& param, const std::vector<double>& values) {
+void set_values(Tensor& param, const Tensor& values) {
   NoGradGuard no_grad;
-  param.copy_(from_vector(values, param.shape(), {.dtype = param.dtype(), .device = param.device()}));
+  param.copy_(values);  // cast to the parameter's dtype
 }
 
 // The state's dtype: float64 for a float64 model, float32 for every other (16-bit state drifts).
@@ -45,9 +45,17 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
               op, "need 0 < dt_min <= dt_max (finite) and a finite dt_init_floor >= 0; got {}, {}, {}", o.dt_min,
               o.dt_max, o.dt_init_floor);
   d_inner = checked_numel(op, "d_inner = expand x d_model", {o.expand, o.d_model});
-  dt_rank = o.dt_rank > 0 ? o.dt_rank : (o.d_model + 15) / 16;
+  dt_rank = o.dt_rank > 0 ? o.dt_rank : o.d_model / 16 + (o.d_model % 16 > 0);  // ceil(d_model / 16)
   options.dt_rank = dt_rank;
   const int64_t N = o.d_state;
+  // Every parameter's size is counted before anything is allocated (users' numbers can wrap int64).
+  checked_numel(op, "in_proj's weight [2 d_inner, d_model]", {2, d_inner, o.d_model});
+  checked_numel(op, "A_log [d_inner, d_state]", {d_inner, N});
+  checked_numel(op, "conv_weight [d_inner, d_conv]", {d_inner, o.d_conv});
+  EMBER_CHECK(N <= (std::numeric_limits<int64_t>::max() - dt_rank) / 2, op,
+              "x_proj's width dt_rank {} + 2 d_state {} overflows int64", dt_rank, N);
+  checked_numel(op, "x_proj's weight [dt_rank + 2 d_state, d_inner]", {dt_rank + 2 * N, d_inner});
+  checked_numel(op, "dt_proj's weight [d_inner, dt_rank]", {d_inner, dt_rank});
 
   // No biases on the projections, as in the reference block: the conv bias and dt's bias are the
   // only offsets.
@@ -60,7 +68,7 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
   init::uniform_(conv_weight, -conv_bound, conv_bound);
   init::uniform_(conv_bias, -conv_bound, conv_bound);
 
-  std::vector<double> dt = sample_dt(d_inner, o);
+  Tensor dt = sample_dt(d_inner, o);
   if (o.selective) {
     x_proj = register_module("x_proj", Linear(d_inner, dt_rank + 2 * N, false));
     dt_proj = register_module("dt_proj", Linear(dt_rank, d_inner, true));
@@ -68,12 +76,10 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
     init::uniform_(dt_proj->weight, -dt_std, dt_std);
     // softplus(bias) = dt at initialisation: bias = dt + log(-expm1(-dt)) = log(exp(dt) - 1), written
     // so that small dt does not cancel.
-    for (double& v : dt) v = v + std::log(-std::expm1(-v));
-    set_values(dt_proj->bias, dt);
+    set_values(dt_proj->bias, dt + log(-expm1(-dt)));
   } else {
     dt_log = register_parameter("dt_log", empty({d_inner}));
-    for (double& v : dt) v = std::log(v);
-    set_values(dt_log, dt);
+    set_values(dt_log, log(dt));
     // S4D's choice for the input-independent B and C: B = 1, C ~ N(0, 1).
     B_lti = register_parameter("B_lti", ones({N}));
     C_lti = register_parameter("C_lti", empty({N}));
@@ -81,11 +87,9 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
   }
 
   // S4D-Real: A = -(1, 2, ..., N) in every channel, stored as its log so that A stays negative.
-  std::vector<double> a_log(static_cast<size_t>(d_inner * N));
-  for (int64_t d = 0; d < d_inner; ++d)
-    for (int64_t n = 0; n < N; ++n) a_log[static_cast<size_t>(d * N + n)] = std::log(static_cast<double>(n + 1));
   A_log = register_parameter("A_log", empty({d_inner, N}));
-  set_values(A_log, a_log);
+  const std::vector<int64_t> a_shape{d_inner, N};
+  set_values(A_log, expand(log(arange(1, static_cast<double>(N) + 1, 1, {.dtype = DType::Float64})), a_shape));
   D = register_parameter("D", ones({d_inner}));
 
   out_proj = register_module("out_proj", Linear(d_inner, o.d_model, false));

@@ -3,6 +3,7 @@
 // crash, a hang, another exception type or a silently accepted value. Each case runs in a child
 // process, so a crash fails only its own row.
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,25 @@ struct Case {
   const char* op = nullptr;  // where set, the message must start with "[op]"
 };
 
+// Caps this (child) process's address space at what it maps now plus `extra` bytes, so that a large
+// allocation fails as it would on a machine with less memory.
+void cap_memory(int64_t extra) {
+  long pages = 0;
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  REQUIRE(statm != nullptr);
+  REQUIRE(std::fscanf(statm, "%ld", &pages) == 1);
+  std::fclose(statm);
+  const rlimit cap{static_cast<rlim_t>(pages * sysconf(_SC_PAGESIZE) + extra),
+                   static_cast<rlim_t>(pages * sysconf(_SC_PAGESIZE) + extra)};
+  REQUIRE(setrlimit(RLIMIT_AS, &cap) == 0);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;  // its allocator aborts where malloc would return null
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Exit codes of the child: 0 an ember::Error starting with '[', 1 no error, 2 another exception,
 // 3 an ember::Error without the [op] prefix, 4 one naming another op than the row's; a signal is a crash.
 int run_isolated(const Case& c) {
@@ -56,7 +76,7 @@ int run_isolated(const Case& c) {
 }  // namespace
 
 TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops][robustness][bad_input]") {
-  const std::vector<Case> cases = {
+  std::vector<Case> cases = {
       {"reshape bad numel", []{ ones({2,3}).reshape({4}); }},
       {"view noncontig", []{ ones({2,3}).t().view({6}); }},
       {"permute dup", []{ ones({2,3}).permute({0,0}); }},
@@ -173,8 +193,24 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"GAU max_len INT64_MAX", []{ nn::GAU({.d_model = 4, .max_len = INT64_MAX}); }, "GAU"},
       {"causal_conv1d no channels", []{ causal_conv1d(zeros({1,0,5}), zeros({0,3})); }, "causal_conv1d"},
       {"causal_conv1d int64 input", []{ causal_conv1d(zeros({1,2,5}, {.dtype = DType::Int64}), zeros({2,3}, {.dtype = DType::Int64})); }, "causal_conv1d"},
+      // Found by the review of that sweep (2026-12-03): errors named an internal op, or a product wrapped.
+      {"conv1d unfolded input overflow", []{ conv1d(expand(ones({1,1,1}), std::vector<int64_t>{int64_t{1} << 28, 4, int64_t{1} << 28}), ones({1,4,64})); }, "conv1d"},
+      {"conv2d output overflow", []{ conv2d(expand(ones({1,1,1,1}), std::vector<int64_t>{int64_t{1} << 20, 1, int64_t{1} << 20, 1}), expand(ones({1,1,1,1}), std::vector<int64_t>{int64_t{1} << 24, 1, 1, 1})); }, "conv2d"},
+      {"conv2d weight channels x groups wraps to C", []{ conv2d(ones({1,16,3,3}), zeros({0, (int64_t{1} << 60) + 1, 1, 1}), std::nullopt, {1,1}, {0,0}, {1,1}, 16); }, "conv2d"},
+      {"fold output overflow", []{ fold(ones({1,1,1}), {int64_t{1} << 40, int64_t{1} << 40}, {1,1}, {1,1}, {0,0}, {int64_t{1} << 40, int64_t{1} << 40}); }, "fold"},
+      {"Mamba dt_rank + 2 d_state overflow", []{ nn::Mamba({.d_model = 1, .d_state = int64_t{1} << 62, .expand = 1}); }, "Mamba"},
+      {"Mamba d_inner x d_state overflow", []{ nn::Mamba({.d_model = 4, .d_state = int64_t{1} << 61, .selective = false}); }, "Mamba"},
+      {"GAU 2 e + s overflow", []{ nn::GAU({.d_model = 4, .expansion = int64_t{1} << 60}); }, "GAU"},
       {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
   };
+  // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to
+  // allocate must be an Error (it was a bad_alloc, or the end of the program inside a parallel region).
+  if (!kAddressSanitizer)
+    cases.push_back({"fft plan larger than memory", [] {
+                       const Tensor x = ones({(int64_t{1} << 22) + 1, 2}, {.dtype = DType::Float64});
+                       cap_memory(int64_t{160} << 20);
+                       fft(x);
+                     }, "fft"});
   for (const Case& c : cases) {
     INFO(c.name << " (child exit: 0 ember::Error, 1 accepted, 2 other exception, 3 no [op] prefix, 4 another op, "
                     ">128 signal)");
