@@ -25,7 +25,7 @@ void check_floating(const char* op, const Tensor& t) {
               shape_str(t.shape()));
 }
 
-int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes) {
+int64_t checked_numel(const char* op, const char* what, std::span<const int64_t> sizes) {
   // Zero sizes count as 1 in the overflow test (as in Tensor::empty): [0, 2^62, 2^62] is refused too,
   // since its other sizes still enter strides and loop bounds.
   int64_t span = 1;

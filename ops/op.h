@@ -163,6 +163,7 @@ auto apply(Op op, const Inputs&... inputs) {
 #include <ember/backends/backend.h>
 
 #include <initializer_list>
+#include <span>
 
 namespace ember {
 // What a kernel sees of a tensor.
@@ -174,5 +175,8 @@ void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_floating(const char* op, const Tensor& t);
 // The product of sizes computed from a user's arguments (a padding of 2^40, a kernel of 2^62), or an
 // error naming the op and `what` they size where the product of the nonzero ones overflows int64.
-int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes);
+int64_t checked_numel(const char* op, const char* what, std::span<const int64_t> sizes);
+inline int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes) {
+  return checked_numel(op, what, std::span<const int64_t>(sizes.begin(), sizes.size()));
+}
 }  // namespace ember

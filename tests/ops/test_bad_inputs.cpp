@@ -201,6 +201,8 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"Mamba dt_rank + 2 d_state overflow", []{ nn::Mamba({.d_model = 1, .d_state = int64_t{1} << 62, .expand = 1}); }, "Mamba"},
       {"Mamba d_inner x d_state overflow", []{ nn::Mamba({.d_model = 4, .d_state = int64_t{1} << 61, .selective = false}); }, "Mamba"},
       {"GAU 2 e + s overflow", []{ nn::GAU({.d_model = 4, .expansion = int64_t{1} << 60}); }, "GAU"},
+      {"pad amounts overflow", []{ pad(ones({2}), std::vector<int64_t>{INT64_MAX, INT64_MAX}); }, "pad"},
+      {"repeat count overflow", []{ repeat(ones({2}), std::vector<int64_t>{int64_t{1} << 62}); }, "repeat"},
       {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to

@@ -1,0 +1,260 @@
+// Rearranging ops: copies that move elements into a new layout (concatenation, splitting into
+// pieces, repetition, flips, triangular masks, padding). Each backward is the inverse movement of
+// the gradient: narrow for cat, cat for split, a sum over the copies for repeat.
+#include <ember/ops/shape.h>
+
+#include <algorithm>
+
+#include <ember/ops/ops.h>
+
+namespace ember {
+namespace {
+
+struct Cat {
+  static constexpr const char* name = "cat";
+  int64_t dim;
+  Shape out_shape;
+  std::vector<int64_t> sizes;  // each input's size along dim; -1 for a skipped legacy empty tensor
+  Tensor forward(Ctx&, const std::vector<Tensor>& xs) {
+    Tensor out = Tensor::empty(out_shape, xs[0].dtype(), xs[0].device());
+    int64_t at = 0;
+    for (const Tensor& x : xs) {
+      if (x.numel() == 0 && x.dim() == 1 && out_shape.size() != 1) continue;  // legacy empty tensors
+      Tensor part = narrow(out, dim, at, x.size(dim));
+      backend(x.device()).copy(kview(x), kview(part));
+      at += x.size(dim);
+    }
+    return out;
+  }
+  Grads backward(Ctx&, const Tensor& g) {
+    Grads grads;
+    int64_t at = 0;
+    for (int64_t s : sizes) {
+      if (s < 0) {  // a skipped legacy empty tensor
+        grads.push_back(zeros({0}, {.dtype = g.dtype(), .device = g.device()}));
+        continue;
+      }
+      grads.push_back(narrow(g, dim, at, s));
+      at += s;
+    }
+    return grads;
+  }
+};
+
+}  // namespace
+
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  EMBER_CHECK(!tensors.empty(), "cat", "expected a non-empty list of tensors");
+  const Tensor* ref = nullptr;
+  DType dtype = tensors[0].dtype();
+  for (const Tensor& t : tensors) {
+    EMBER_CHECK(t.defined(), "cat", "got an undefined tensor");
+    check_same_device("cat", tensors[0], t);
+    dtype = promote_types(dtype, t.dtype());
+    if (!ref && !(t.dim() == 1 && t.numel() == 0)) ref = &t;
+  }
+  if (!ref) ref = &tensors[0];
+  const int64_t d = normalize_dim("cat", dim, ref->dim());
+  EMBER_CHECK(ref->dim() > 0, "cat", "zero-dimensional tensors cannot be concatenated");
+  Shape out_shape = ref->shape();
+  out_shape[d] = 0;
+  std::vector<Tensor> inputs;
+  std::vector<int64_t> sizes;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    if (t.dim() == 1 && t.numel() == 0 && ref->dim() != 1) {
+      sizes.push_back(-1);
+      inputs.push_back(cast(t, dtype));
+      continue;
+    }
+    EMBER_CHECK(t.dim() == ref->dim(), "cat", "tensor {} has {} dimensions ({}), tensor 0 has {} ({})", i, t.dim(),
+                shape_str(t.shape()), ref->dim(), shape_str(ref->shape()));
+    for (int64_t k = 0; k < t.dim(); ++k)
+      EMBER_CHECK(k == d || t.shape()[k] == ref->shape()[k], "cat",
+                  "sizes must match except in dimension {}: tensor {} has shape {}, expected {} in dimension {}", d, i,
+                  shape_str(t.shape()), ref->shape()[k], k);
+    out_shape[d] += t.shape()[d];
+    sizes.push_back(t.shape()[d]);
+    inputs.push_back(cast(t, dtype));
+  }
+  return ember::apply(Cat{.dim = d, .out_shape = out_shape, .sizes = std::move(sizes)}, inputs);
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
+  EMBER_CHECK(!tensors.empty(), "stack", "expected a non-empty list of tensors");
+  const int64_t d = normalize_dim("stack", dim, tensors[0].dim() + 1);
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    EMBER_CHECK(tensors[i].shape() == tensors[0].shape(), "stack", "tensor {} has shape {} but tensor 0 has {}", i,
+                shape_str(tensors[i].shape()), shape_str(tensors[0].shape()));
+    parts.push_back(unsqueeze(tensors[i], d));
+  }
+  return cat(parts, d);
+}
+
+namespace {
+
+// One recorded op for all the pieces of split (or the slices of unbind), whose backward joins their
+// gradients back (cat, or stack for unbind's dropped dim), zeros where a piece got none. As one
+// narrow or select per piece, each piece's backward would write its gradient into a zero tensor of
+// x's size and add them all up: for a packed q/k/v projection, three full-size zero fills, three
+// scatters and two sums where one concatenation does; for a loop over a sequence's n positions (the
+// selective scan's reference), O(n) full-size tensors, quadratic in its length. Written out because
+// apply() takes a number of outputs fixed at compile time.
+class PiecesNode final : public Node {
+ public:
+  PiecesNode(const char* name, int64_t dim, bool stacked) : name_(name), dim_(dim), stacked_(stacked) {}
+  const char* name() const override { return name_; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    bool any = false;
+    for (const Tensor& g : grads) any = any || g.defined();
+    if (!any) return {Tensor()};
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!grads[i].defined())
+        grads[i] = zeros(outputs[i].shape, {.dtype = outputs[i].dtype, .device = outputs[i].device});
+    return {stacked_ ? stack(grads, dim_) : cat(grads, dim_)};
+  }
+
+ private:
+  const char* name_;
+  int64_t dim_;
+  bool stacked_;
+};
+
+// Gives the pieces (plain views of x) one PiecesNode as their history, when x needs a gradient.
+void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& pieces, int64_t dim, bool stacked) {
+  if (!GradMode::is_enabled() || !x.requires_grad() || pieces.empty()) return;
+  auto node = std::make_shared<PiecesNode>(name, dim, stacked);
+  node->next_edges.push_back(autograd::gradient_edge(x));
+  for (size_t i = 0; i < pieces.size(); ++i) autograd::set_history(pieces[i], node, static_cast<uint32_t>(i));
+}
+
+}  // namespace
+
+std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> sizes, int64_t dim) {
+  const int64_t d = normalize_dim("split", dim, x.dim());
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    EMBER_CHECK(s >= 0, "split", "negative size in {}", shape_str(sizes));
+    total += s;
+  }
+  EMBER_CHECK(total == x.size(d), "split", "sizes {} add up to {} but dimension {} has size {}", shape_str(sizes),
+              total, d, x.size(d));
+  std::vector<Tensor> out;
+  int64_t at = 0;
+  {
+    NoGradGuard plain_views;  // the slices themselves are not recorded; one node stands for all
+    for (int64_t s : sizes) {
+      Tensor piece = narrow(x, d, at, s);
+      // A piece that is all of x comes back as x itself; the node's history must go on a view of
+      // its own, or x would become its own grad_fn's input (a cycle, and a leaf no longer a leaf).
+      out.push_back(piece.impl() == x.impl() ? x.detach() : piece);
+      at += s;
+    }
+  }
+  record_pieces("split", x, out, d, /*stacked=*/false);
+  return out;
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  const int64_t d = normalize_dim("split", dim, x.dim());
+  EMBER_CHECK(split_size > 0 || x.size(d) == 0, "split", "split_size must be positive, got {}", split_size);
+  std::vector<int64_t> sizes;
+  for (int64_t at = 0; at < x.size(d); at += split_size) sizes.push_back(std::min(split_size, x.size(d) - at));
+  if (sizes.empty()) sizes.push_back(0);
+  return split_with_sizes(x, sizes, d);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  EMBER_CHECK(chunks > 0, "chunk", "chunks must be positive, got {}", chunks);
+  const int64_t d = normalize_dim("chunk", dim, x.dim());
+  const int64_t size = ceil_div(x.size(d), chunks);
+  return split(x, std::max<int64_t>(size, 1), d);
+}
+
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  EMBER_CHECK(x.defined(), "unbind", "got an undefined tensor");
+  EMBER_CHECK(x.dim() > 0, "unbind", "cannot unbind a 0-dimensional tensor");
+  const int64_t d = normalize_dim("unbind", dim, x.dim());
+  std::vector<Tensor> out;
+  out.reserve(static_cast<size_t>(x.size(d)));
+  {
+    NoGradGuard plain_views;  // the slices themselves are not recorded; the node below stands for all
+    for (int64_t i = 0; i < x.size(d); ++i) out.push_back(select(x, d, i));
+  }
+  record_pieces("unbind", x, out, d, /*stacked=*/true);
+  return out;
+}
+
+Tensor repeat(const Tensor& x, std::span<const int64_t> repeats) {
+  EMBER_CHECK(repeats.size() >= x.shape().size(), "repeat",
+              "repeats {} has fewer entries than the tensor has dimensions ({})", shape_str(repeats), x.dim());
+  const size_t n = repeats.size(), lead = n - x.shape().size();
+  // [s0, s1] repeated [r0, r1]: view as [1, s0, 1, s1], expand to [r0, s0, r1, s1], merge pairs.
+  Shape interleaved, expanded, out;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t s = i < lead ? 1 : x.shape()[i - lead];
+    EMBER_CHECK(repeats[i] >= 0, "repeat", "negative repeat count in {}", shape_str(repeats));
+    interleaved.push_back(1);
+    interleaved.push_back(s);
+    expanded.push_back(repeats[i]);
+    expanded.push_back(s);
+    out.push_back(repeats[i] * s);
+  }
+  checked_numel("repeat", "the result", expanded);
+  return reshape(expand(reshape(x, interleaved), expanded), out);
+}
+
+Tensor flip(const Tensor& x, std::span<const int64_t> dims) {
+  Tensor out = x;
+  for (int64_t dim : dims) {
+    const int64_t d = normalize_dim("flip", dim, x.dim());
+    const int64_t n = x.size(d);
+    out = index_select(out, d, arange(n - 1, -1, -1, {.dtype = DType::Int64, .device = x.device()}));
+  }
+  return dims.empty() ? clone(x) : out;
+}
+
+namespace {
+// mask[i, j] = (j - i) compared with the diagonal
+Tensor band_mask(const Tensor& x, int64_t diagonal, bool lower) {
+  EMBER_CHECK(x.dim() >= 2, lower ? "tril" : "triu", "expected a tensor of at least 2 dimensions, got shape {}",
+              shape_str(x.shape()));
+  const int64_t rows = x.size(-2), cols = x.size(-1);
+  TensorOptions o{.dtype = DType::Int64, .device = x.device()};
+  Tensor i = arange(0, rows, 1, o).unsqueeze(1);
+  Tensor j = arange(0, cols, 1, o).unsqueeze(0);
+  Tensor diff = j - i;
+  return lower ? le(diff, Scalar(diagonal)) : ge(diff, Scalar(diagonal));
+}
+}  // namespace
+
+Tensor tril(const Tensor& x, int64_t diagonal) { return where(band_mask(x, diagonal, true), x, zeros_like(x)); }
+Tensor triu(const Tensor& x, int64_t diagonal) { return where(band_mask(x, diagonal, false), x, zeros_like(x)); }
+
+Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
+  EMBER_CHECK(amounts.size() % 2 == 0 && amounts.size() / 2 <= static_cast<size_t>(x.dim()), "pad",
+              "padding {} must have an even length of at most 2 * {} (the tensor's dimensions)", shape_str(amounts), x.dim());
+  Tensor out = x;
+  for (size_t k = 0; k < amounts.size() / 2; ++k) {
+    const int64_t d = x.dim() - 1 - static_cast<int64_t>(k);
+    int64_t lo = amounts[2 * k], hi = amounts[2 * k + 1], size = 0;
+    EMBER_CHECK(!__builtin_add_overflow(out.size(d), lo, &size) && !__builtin_add_overflow(size, hi, &size), "pad",
+                "padding {} of dimension {} of shape {} overflows int64", shape_str(amounts), d, shape_str(x.shape()));
+    EMBER_CHECK(size >= 0, "pad", "padding {} makes dimension {} of shape {} negative", shape_str(amounts), d,
+                shape_str(x.shape()));
+    if (lo < 0) { out = narrow(out, d, -lo, out.size(d) + lo); lo = 0; }
+    if (hi < 0) { out = narrow(out, d, 0, out.size(d) + hi); hi = 0; }
+    if (lo == 0 && hi == 0) continue;
+    Shape block = out.shape();
+    std::vector<Tensor> parts;
+    TensorOptions o{.dtype = x.dtype(), .device = x.device()};
+    if (lo > 0) { block[d] = lo; parts.push_back(full(block, value, o)); }
+    parts.push_back(out);
+    if (hi > 0) { block[d] = hi; parts.push_back(full(block, value, o)); }
+    out = cat(parts, d);
+  }
+  return out;
+}
+
+}  // namespace ember
