@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <ember/core/generator.h>
 #include <ember/ops/ops.h>
@@ -56,8 +57,15 @@ void Tensor::throw_undefined(const char* what) {
              "written or that zero_grad() reset)");
 }
 
-int64_t Tensor::size(int64_t d) const { return get("size")->shape[normalize_dim("size", d, dim())]; }
-int64_t Tensor::stride(int64_t d) const { return get("stride")->strides[normalize_dim("stride", d, dim())]; }
+// (normalize_dim lets a 0-d tensor's dim 0 or -1 through, as reductions want; a 0-d tensor has no size)
+int64_t Tensor::size(int64_t d) const {
+  EMBER_CHECK(get("size")->shape.size() > 0, "size", "a 0-d tensor has no dimension {}", d);
+  return impl_->shape[normalize_dim("size", d, dim())];
+}
+int64_t Tensor::stride(int64_t d) const {
+  EMBER_CHECK(get("stride")->strides.size() > 0, "stride", "a 0-d tensor has no dimension {}", d);
+  return impl_->strides[normalize_dim("stride", d, dim())];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -88,6 +96,21 @@ template <typename T>
 T Tensor::item() const {
   EMBER_CHECK(numel() == 1, "item", "only a one-element tensor can be converted to a number, got shape {}",
               shape_str(shape()));
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // As in libtorch, a value T cannot hold (NaN, 300 into uint8_t) is an error, not a wrap. An integer
+    // dtype whose every value T holds needs no check (int64 values near 2^63 are not doubles).
+    const bool holds_dtype = is_integral(dtype(), /*include_bool=*/true) &&
+                             std::cmp_greater_equal(integer_range(dtype()).lowest, std::numeric_limits<T>::lowest()) &&
+                             std::cmp_less_equal(integer_range(dtype()).highest, std::numeric_limits<T>::max());
+    if (!holds_dtype) {
+      const double v = to_vector<double>()[0];
+      // (max + 1 in double: 2^63 and 2^64 are doubles, INT64_MAX and UINT64_MAX are not)
+      EMBER_CHECK(v >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+                      v < static_cast<double>(std::numeric_limits<T>::max()) + 1.0,
+                  "item", "value {} ({}) cannot be converted to a {}-bit {} integer without overflow", v, dtype(),
+                  8 * sizeof(T), std::is_signed_v<T> ? "signed" : "unsigned");
+    }
+  }
   return to_vector<T>()[0];
 }
 double Tensor::item_double() const { return item<double>(); }
@@ -185,6 +208,10 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
 
 void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   EMBER_CHECK(self.defined(), op, "called on an undefined tensor");
+  EMBER_CHECK(!overlaps(self.shape(), self.strides()), op,
+              "the target (shape {}, strides {}) has elements that share memory, as an expanded tensor does: each "
+              "would be written several times; clone it first",
+              shape_str(self.shape()), shape_str(self.strides()));
   if (!GradMode::is_enabled()) return;
   const bool involves_grad = self.requires_grad() || (other && other->defined() && other->requires_grad());
   if (!involves_grad) return;
@@ -327,6 +354,9 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
 
 Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
   check_in_place("uniform_", *this, nullptr);
+  EMBER_CHECK(is_floating(dtype()), "uniform_", "expected a floating tensor, got {} {}", dtype(), shape_str(shape()));
+  EMBER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, "uniform_",
+              "the bounds must be finite with lo <= hi, got [{}, {}) ({} {})", lo, hi, dtype(), shape_str(shape()));
   Generator& g = gen ? *gen : default_generator();
   backend(device()).random(RandomKind::Uniform, kview(*this), g.seed(), g.reserve(numel()), lo, hi);
   storage()->bump_version();
@@ -335,6 +365,10 @@ Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
 
 Tensor& Tensor::normal_(double mean, double std, Generator* gen) {
   check_in_place("normal_", *this, nullptr);
+  EMBER_CHECK(is_floating(dtype()), "normal_", "expected a floating tensor, got {} {}", dtype(), shape_str(shape()));
+  EMBER_CHECK(std::isfinite(mean) && std::isfinite(std) && std >= 0, "normal_",
+              "mean must be finite and std finite and >= 0, got mean {} and std {} ({} {})", mean, std, dtype(),
+              shape_str(shape()));
   Generator& g = gen ? *gen : default_generator();
   backend(device()).random(RandomKind::Normal, kview(*this), g.seed(), g.reserve(numel()), mean, std);
   storage()->bump_version();
@@ -378,6 +412,19 @@ Tensor zeros(std::span<const int64_t> shape, TensorOptions o) { return filled("z
 Tensor ones(std::span<const int64_t> shape, TensorOptions o) { return filled("ones", shape, 1, o); }
 Tensor scalar_tensor(Scalar value, TensorOptions o) { return full(std::span<const int64_t>(), value, o); }
 
+namespace {
+// The first and last values of a sequence (arange, linspace) must fit an integer dtype: arange(0, 300)
+// into uint8 would wrap to 0 after 255, as full(300) is refused.
+void check_values_fit(const char* op, double first, double last, DType dtype) {
+  if (!is_integral(dtype, /*include_bool=*/true)) return;
+  const auto [lo, hi] = integer_range(dtype);
+  const double smallest = std::min(first, last), largest = std::max(first, last);
+  // (largest < hi + 1 in double: INT64_MAX itself is not a double)
+  EMBER_CHECK(smallest >= static_cast<double>(lo) && largest < static_cast<double>(hi) + 1.0, op,
+              "values from {} to {} do not fit in {} (which holds [{}, {}])", first, last, dtype, lo, hi);
+}
+}  // namespace
+
 Tensor arange(double start, double end, double step, TensorOptions o) {
   EMBER_CHECK(step != 0, "arange", "step must be non-zero");
   EMBER_CHECK(std::isfinite(start) && std::isfinite(end), "arange", "start and end must be finite, got {} and {}", start, end);
@@ -389,6 +436,7 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
               start, end, step, count, o.dtype);
   const int64_t n = static_cast<int64_t>(count);
   checked_nbytes("arange", std::array<int64_t, 1>{std::max<int64_t>(n, 0)}, o.dtype);
+  if (n > 0) check_values_fit("arange", start, start + static_cast<double>(n - 1) * step, o.dtype);
   Tensor t = Tensor::empty({std::max<int64_t>(n, 0)}, DType::Float64, Device::cpu(), "arange");
   double* p = t.data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
@@ -407,6 +455,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   // Symmetric evaluation (as PyTorch does): the second half counts back from end, so both ends are exact.
   for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
   if (steps == 1) p[0] = start;  // as in PyTorch: one step is start, not end
+  if (steps > 0) check_values_fit("linspace", start, p[steps - 1], o.dtype);
   Tensor out = cast(t, o.dtype).to(o.device);
   if (out.is_same(t)) out = clone(t);
   if (o.requires_grad) out.requires_grad_();
@@ -445,21 +494,21 @@ Tensor randn(std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
 }
 Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, TensorOptions o, Generator* gen) {
   EMBER_CHECK(low < high, "randint", "low ({}) must be less than high ({})", low, high);
+  // The random kernels take low and high as doubles and add the draw in double: exact up to 2^53.
+  constexpr int64_t kExact = int64_t{1} << 53;
+  EMBER_CHECK(low >= -kExact && high <= kExact, "randint",
+              "[{}, {}) reaches past 2^53, where ember's random kernels (which compute in double) lose integers",
+              low, high);
   // As in PyTorch, every value of [low, high) must fit the dtype: randint(0, 300) into uint8 would
-  // wrap, and into bool every non-zero draw would become true.
-  if (!is_floating(o.dtype)) {
-    const auto [smallest, largest] = [&]() -> std::pair<int64_t, int64_t> {
-      switch (o.dtype) {
-        case DType::Bool: return {0, 1};
-        case DType::UInt8: return {0, 255};
-        case DType::Int32: return {INT32_MIN, INT32_MAX};
-        default: return {INT64_MIN, INT64_MAX};
-      }
-    }();
-    EMBER_CHECK(low >= smallest && high - 1 <= largest, "randint",
-                "values in [{}, {}) do not fit in {} (which holds [{}, {}]), shape {}", low, high,
-                o.dtype, smallest, largest, shape_str(shape));
-  }
+  // wrap, into bool every non-zero draw would become true, and 2^40 into float16 would be inf.
+  const auto [smallest, largest] = [&]() -> std::pair<int64_t, int64_t> {
+    if (o.dtype == DType::Float16) return {-65504, 65504};
+    if (is_floating(o.dtype)) return {-kExact, kExact};
+    return {integer_range(o.dtype).lowest, integer_range(o.dtype).highest};
+  }();
+  EMBER_CHECK(low >= smallest && high - 1 <= largest, "randint",
+              "values in [{}, {}) do not fit in {} (which holds [{}, {}]), shape {}", low, high, o.dtype, smallest,
+              largest, shape_str(shape));
   return random_tensor("randint", RandomKind::Bits, shape, o, gen, static_cast<double>(low), static_cast<double>(high));
 }
 Tensor bernoulli(std::span<const int64_t> shape, double p, TensorOptions o, Generator* gen) {

@@ -32,8 +32,10 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 DataLoader::~DataLoader() { stop_worker(); }
 
 void DataLoader::set_position(int64_t epoch, int64_t batches_done) {
-  EMBER_CHECK(epoch >= 0 && batches_done >= 0, "DataLoader", "position must be non-negative, got epoch {} and {} batches done",
-              epoch, batches_done);
+  // (epochs below 2^62: the epoch counter then never overflows, however many epochs follow)
+  EMBER_CHECK(epoch >= 0 && epoch < (int64_t{1} << 62) && batches_done >= 0, "DataLoader",
+              "position must be non-negative (and the epoch below 2^62), got epoch {} and {} batches done", epoch,
+              batches_done);
   epoch_ = epoch;
   skip_ = batches_done;
 }

@@ -128,6 +128,11 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
   EMBER_CHECK(src.shape() == expect, "index_add", "source of shape {} does not match input {} with {} indices along dim {}",
               shape_str(src.shape()), shape_str(x.shape()), index.numel(), d);
   check_index("index_add", index, x.dim() ? x.size(d) : 1, x, d);
+  if (x.dim() == 0) {  // the kernels index a dim: a 0-d input runs as [1] (a 0-d src says one index)
+    EMBER_CHECK(index.numel() == 1, "index_add", "a 0-d input takes one index, got {}", index.numel());
+    const std::vector<int64_t> one{1}, scalar{};
+    return reshape(index_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
+  }
   Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
   return apply(IndexAdd{d}, x, as_int64(reshape(index, std::vector<int64_t>{-1})), s);
 }
@@ -155,6 +160,10 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
                 shape_str(index.shape()), shape_str(x.shape()), k);
   }
   check_index("scatter_add", index, x.dim() ? x.size(d) : 1, x, d);
+  if (x.dim() == 0) {  // the kernels index a dim: 0-d operands run as [1]
+    const std::vector<int64_t> one{1}, scalar{};
+    return reshape(scatter_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
+  }
   Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
   return apply(ScatterAdd{d, s.shape()}, x, as_int64(index), s);
 }

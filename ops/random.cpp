@@ -2,7 +2,9 @@
 
 #include <ember/ops/ops.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 namespace ember {
@@ -39,6 +41,12 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
       nonzero += x > 0;
     }
     EMBER_CHECK(nonzero > 0, op, "row {} of probabilities sums to 0", r);
+    // Finite weights whose sum overflows (two of 1e308) are divided by their largest first: an
+    // infinite total would make every draw the last category.
+    if (!std::isfinite(std::accumulate(w.begin(), w.end(), 0.0))) {
+      const double largest = *std::max_element(w.begin(), w.end());
+      for (double& x : w) x /= largest;
+    }
     EMBER_CHECK(replacement || num_samples <= nonzero, op,
                 "row {} has {} non-zero categories, fewer than the {} samples drawn without replacement", r,
                 nonzero, num_samples);

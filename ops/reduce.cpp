@@ -195,18 +195,26 @@ Tensor prod(const Tensor& x_in, std::optional<int64_t> dim, bool keepdim) {
   return apply(Prod{d, keepdim}, in);
 }
 
-Tensor var(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
-  const Tensor x = detail::autocast_operand("var", x_in);
-  check_floating("var", x);
-  Dims d = reduce_dims("var", x, dims);
+namespace {
+// var's math, its errors naming `op` (std calls it too).
+Tensor variance(const char* op, const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  check_floating(op, x);
+  Dims d = reduce_dims(op, x, dims);
   const int64_t n = count_of(x, d);
   Tensor centered = x - mean(x, d, true);
-  return sum(centered * centered, d, keepdim) / static_cast<double>(std::max<int64_t>(n - correction, 0));
+  // in double: n - correction overflows int64 for a correction near INT64_MIN
+  const double divisor = std::max(static_cast<double>(n) - static_cast<double>(correction), 0.0);
+  return sum(centered * centered, d, keepdim) / divisor;
+}
+}  // namespace
+
+Tensor var(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
+  return variance("var", detail::autocast_operand("var", x_in), dims, correction, keepdim);
 }
 
 Tensor std(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
-  const Tensor x = detail::autocast_operand("std", x_in);
-  return sqrt(var(x, dims, correction, keepdim));
+  return sqrt(variance("std", detail::autocast_operand("std", x_in), dims, correction, keepdim));
 }
 
 namespace {
@@ -277,7 +285,10 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
   const Tensor x = detail::autocast_operand("norm", x_in);
   EMBER_CHECK(x.defined(), "norm", "got an undefined tensor");
   check_floating("norm", x);
+  EMBER_CHECK(!std::isnan(p), "norm", "the order p is NaN (input {} {})", x.dtype(), shape_str(x.shape()));
   Dims d = reduce_dims("norm", x, dims);
+  // p = 0 counts the non-zero entries (PyTorch's definition), a step function: its gradient is 0.
+  if (p == 0) return detail::constant_in_graph(cast(sum(ne(x, Scalar(0)), d, keepdim), x.dtype()), x);
   if (std::isinf(p)) return p > 0 ? amax(abs(x), d, keepdim) : amin(abs(x), d, keepdim);
   if (p == 1) return sum(abs(x), d, keepdim);
   if (p == 2) {

@@ -145,21 +145,6 @@ Tensor restride(const char* name, const Tensor& x, MakeGeometry make) {
   return apply(Restride{name, x.shape(), std::move(actual), std::move(relative)}, x);
 }
 
-// True when two different index tuples of the geometry can reach the same element.
-bool overlaps(std::span<const int64_t> shape, std::span<const int64_t> strides) {
-  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size)
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 0) return false;
-    if (shape[i] > 1) dims.push_back({strides[i], shape[i]});
-  }
-  std::sort(dims.begin(), dims.end());
-  int64_t extent = 0;  // max offset reachable by the smaller-stride dims
-  for (auto [stride, size] : dims) {
-    if (stride <= extent) return true;
-    extent += stride * (size - 1);
-  }
-  return false;
-}
 
 struct AsStridedScatter {
   static constexpr const char* name = "as_strided_scatter";
@@ -230,6 +215,21 @@ struct ToDevice {
 };
 
 }  // namespace
+
+bool overlaps(std::span<const int64_t> shape, std::span<const int64_t> strides) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size)
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) return false;
+    if (shape[i] > 1) dims.push_back({strides[i], shape[i]});
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t extent = 0;  // max offset reachable by the smaller-stride dims
+  for (auto [stride, size] : dims) {
+    if (stride <= extent) return true;
+    extent += stride * (size - 1);
+  }
+  return false;
+}
 
 // ---------------------------------------------------------------- views
 Tensor reshape(const Tensor& x, std::span<const int64_t> shape) {
@@ -383,31 +383,42 @@ Tensor unflatten(const Tensor& x, int64_t dim, std::span<const int64_t> sizes) {
   return reshape(x, out);
 }
 
-Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<const int64_t> strides, int64_t storage_offset) {
-  EMBER_CHECK(shape.size() == strides.size(), "as_strided", "shape {} and strides {} differ in length",
-              shape_str(shape), shape_str(strides));
+namespace {
+
+// Checks a strided window (sizes, strides, offset) over a storage of `capacity` elements: sizes and
+// strides non-negative, the window's byte size countable, and its last element inside the storage,
+// with overflow checked (a huge stride must not wrap around to an index inside the storage).
+void check_window_in_storage(const char* op, std::span<const int64_t> shape, std::span<const int64_t> strides,
+                             int64_t storage_offset, DType dtype, int64_t capacity, const Shape& base) {
+  EMBER_CHECK(shape.size() == strides.size(), op, "shape {} and strides {} differ in length", shape_str(shape),
+              shape_str(strides));
   bool is_empty = false;
   for (size_t i = 0; i < shape.size(); ++i) {
-    EMBER_CHECK(shape[i] >= 0 && strides[i] >= 0, "as_strided", "negative size or stride in shape {} strides {}",
+    EMBER_CHECK(shape[i] >= 0 && strides[i] >= 0, op, "negative size or stride in shape {} strides {}",
                 shape_str(shape), shape_str(strides));
     is_empty = is_empty || shape[i] == 0;
   }
-  checked_nbytes("as_strided", shape, x.dtype());
-  // The last element the view reaches (-1 when it reaches none), with overflow checked: a huge
-  // stride must not wrap around to an index inside the storage.
-  int64_t last = is_empty ? -1 : storage_offset;
+  checked_nbytes(op, shape, dtype);
+  int64_t last = is_empty ? -1 : storage_offset;  // the last element reached, -1 for none
   bool overflow = false;
   for (size_t i = 0; i < shape.size() && !is_empty; ++i) {
     int64_t reach = 0;
     overflow = overflow || __builtin_mul_overflow(shape[i] - 1, strides[i], &reach) ||
                __builtin_add_overflow(last, reach, &last);
   }
-  const int64_t capacity = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
-  EMBER_CHECK(!overflow, "as_strided", "shape {} strides {} offset {} reach past any storage ({} {})",
-              shape_str(shape), shape_str(strides), storage_offset, x.dtype(), shape_str(x.shape()));
-  EMBER_CHECK(storage_offset >= 0 && last < capacity, "as_strided",
+  EMBER_CHECK(!overflow, op, "shape {} strides {} offset {} reach past any storage ({} {})", shape_str(shape),
+              shape_str(strides), storage_offset, dtype, shape_str(base));
+  EMBER_CHECK(storage_offset >= 0 && last < capacity, op,
               "shape {} strides {} offset {} reach element {} of a storage of {} elements", shape_str(shape),
               shape_str(strides), storage_offset, last, capacity);
+}
+
+}  // namespace
+
+Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<const int64_t> strides, int64_t storage_offset) {
+  EMBER_CHECK(x.defined(), "as_strided", "got an undefined tensor");
+  check_window_in_storage("as_strided", shape, strides, storage_offset, x.dtype(),
+                          static_cast<int64_t>(x.storage()->nbytes() / x.element_size()), x.shape());
   if (GradMode::is_enabled() && x.requires_grad()) {
     EMBER_CHECK(x.is_contiguous(), "as_strided", "the gradient of as_strided needs a contiguous input (shape {}, strides {})",
                 shape_str(x.shape()), shape_str(x.strides()));
@@ -457,6 +468,15 @@ Tensor sum_to(const Tensor& x, std::span<const int64_t> shape) {
 
 Tensor as_strided_scatter(const Tensor& x, std::span<const int64_t> base_shape, std::span<const int64_t> view_shape,
                           std::span<const int64_t> view_strides, int64_t view_offset) {
+  const char* op = "as_strided_scatter";
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(x.shape() == to_shape(view_shape), op, "the source {} must have the view's shape {}",
+              shape_str(x.shape()), shape_str(view_shape));
+  const int64_t capacity = static_cast<int64_t>(checked_nbytes(op, base_shape, x.dtype()) / x.element_size());
+  check_window_in_storage(op, view_shape, view_strides, view_offset, x.dtype(), capacity, to_shape(base_shape));
+  // Elements written twice would keep one of the values instead of their sum.
+  EMBER_CHECK(!overlaps(view_shape, view_strides), op, "the view (shape {}, strides {}) reaches some elements twice",
+              shape_str(view_shape), shape_str(view_strides));
   return apply(AsStridedScatter{to_shape(base_shape), Geometry{to_shape(view_shape), to_shape(view_strides), view_offset}}, x);
 }
 

@@ -103,6 +103,11 @@ TEST_CASE("Fashion-MNIST from the Debian package", "[.][dataset]") {
   CHECK_THROWS_WITH(data::fashion_mnist(false, "/nonexistent"), Catch::Contains("dataset-fashion-mnist"));
 }
 
+TEST_CASE("set_position refuses an epoch whose counter would overflow", "[data]") {
+  data::DataLoader loader(numbered(10), {.batch_size = 5});
+  CHECK_THROWS_WITH(loader.set_position(INT64_MAX, 0), Catch::Contains("[DataLoader]") && Catch::Contains("2^62"));
+}
+
 TEST_CASE("set_position resumes an epoch after its first batches", "[data]") {
   data::DataLoader loader(numbered(50), {.batch_size = 10, .shuffle = true, .seed = 9});
   loader.set_epoch(1);
@@ -130,5 +135,8 @@ TEST_CASE("read_idx: the data must be exactly what the header's shape needs", "[
                     Catch::Contains("holds 4 bytes of data but its shape [3] needs 3"));
   CHECK_THROWS_WITH(data::read_idx(write_idx("short", {7, 8})),
                     Catch::Contains("holds 2 bytes of data but its shape [3] needs 3"));
+  // Data far past the shape (as from a gzip bomb) is read in chunks, counted and refused, never held.
+  CHECK_THROWS_WITH(data::read_idx(write_idx("bomb", std::vector<uint8_t>(3 << 20, 0))),
+                    Catch::Contains("holds 3145728 bytes of data but its shape [3] needs 3"));
   fs::remove_all(dir);
 }

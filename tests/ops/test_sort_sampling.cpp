@@ -92,3 +92,17 @@ TEST_CASE("multinomial: bad weights are clear errors", "[ops][random][errors]") 
   CHECK_THROWS_WITH(multinomial(zeros({2, 2, 2}), 1), Contains("expected probabilities [n] or [rows, n]"));
   CHECK_THROWS_WITH(multinomial(zeros({3}, {.dtype = DType::Int64}), 1), Contains("[multinomial]"));
 }
+
+TEST_CASE("multinomial: finite weights whose sum overflows still draw by their ratios", "[ops][random]") {
+  // 1e308 + 1e308 is inf: the total used to be inf and every draw the last category.
+  Generator gen(11);
+  const std::vector<int64_t> draws = ivals(multinomial(t64({1e308, 1e308}, {2}), 2000, true, &gen));
+  const auto ones = std::count(draws.begin(), draws.end(), int64_t{1});
+  CHECK(ones > 850);  // Binomial(2000, 1/2): 850 is 6.7 standard deviations below the mean
+  CHECK(ones < 1150);
+  // Ratio 1:3 with a total past the largest double.
+  const std::vector<int64_t> skewed = ivals(multinomial(t64({0.5e308, 1.5e308}, {2}), 2000, true, &gen));
+  const auto threes = std::count(skewed.begin(), skewed.end(), int64_t{1});
+  CHECK(threes > 1400);  // mean 1500, sd 19
+  CHECK(threes < 1600);
+}

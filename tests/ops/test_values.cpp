@@ -363,6 +363,14 @@ TEST_CASE("reductions on hand-worked values", "[ops][values][reduce]") {
   // var of [1, 5, 5, 2]: mean 3.25, squares 5.0625 + 3.0625 + 3.0625 + 1.5625 = 12.75
   CHECK(vals(var(x, {1}))[0] == Approx(12.75 / 3));
   CHECK(vals(var(x, {1}, 0))[0] == Approx(12.75 / 4));
+  // a correction of INT64_MIN divides by 4 + 2^63 (n - correction used to overflow to a negative, then 0: inf)
+  CHECK(vals(var(x, {1}, INT64_MIN))[0] == Approx(12.75 / 0x1p63));
+  // norm with p = 0 counts the non-zero entries (as in PyTorch), with a zero gradient; it used to be inf
+  Tensor sparse = from_vector(std::vector<double>{0, 2, -3, 0, INFINITY}, {5}).requires_grad_();
+  Tensor count = norm(sparse, 0);
+  CHECK(count.item<double>() == 3);
+  CHECK(vals(grad({count}, {sparse})[0]) == std::vector<double>{0, 0, 0, 0, 0});
+  CHECK(vals(norm(x, 0, {1})) == std::vector<double>{4, 3});
   // logsumexp of large values stays finite: log(e^1000 + e^1000) = 1000 + log 2
   Tensor big = from_vector(std::vector<double>{1000, 1000, -1000}, {3});
   CHECK(logsumexp(big, {0}).item<double>() == Approx(1000 + std::log(2.0)).epsilon(1e-14));
@@ -675,6 +683,14 @@ TEST_CASE("indexing ops on hand-checked values", "[ops][values][index]") {
   CHECK(vals(scatter_add(x, 1, int_tensor({0, 0, 2, 1}, {2, 2}), src)) == std::vector<double>{30, 1, 2, 3, 44, 35});
   CHECK(vals(index_add(x, 0, int_tensor({1, 1}, {2}), from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}))) ==
         std::vector<double>{0, 1, 2, 8, 11, 14});
+  // 0-d operands (the kernels index a dim; a 0-d input used to read past its shape and add nothing)
+  const TensorOptions f64{.dtype = DType::Float64};
+  const Tensor zero_d = scalar_tensor(5.0, f64), at0 = scalar_tensor(0, {.dtype = DType::Int64});
+  const Tensor two = scalar_tensor(2.0, f64), three = scalar_tensor(3.0, f64);
+  CHECK(scatter_add(zero_d, 0, at0, two).item<double>() == 7);
+  const Tensor added = index_add(zero_d, 0, at0, three);
+  CHECK(added.dim() == 0);
+  CHECK(added.item<double>() == 8);
   CHECK(vals(masked_fill(x, bool_tensor({1, 0, 1}, {3}), -1)) == std::vector<double>{-1, 1, -1, -1, 4, -1});
   Tensor w = from_vector(std::vector<double>{0, 0.5, 1, 1.5, 2, 2.5}, {3, 2});
   Tensor e = embedding(w, int_tensor({2, 0, 2, 1}, {2, 2}));
