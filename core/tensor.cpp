@@ -94,6 +94,7 @@ std::vector<T> Tensor::to_vector() const {
 
 template <typename T>
 T Tensor::item() const {
+  EMBER_CHECK(defined(), "item", "called on an undefined tensor");
   EMBER_CHECK(numel() == 1, "item", "only a one-element tensor can be converted to a number, got shape {}",
               shape_str(shape()));
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {

@@ -18,6 +18,9 @@ TensorDataset::TensorDataset(Tensor data, Tensor targets) : data_(std::move(data
 
 Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
   NoGradGuard no_grad;
+  for (int64_t i : indices)
+    EMBER_CHECK(i >= 0 && i < data_.size(0), "TensorDataset", "example {} is out of range for a dataset of {}", i,
+                data_.size(0));
   Tensor idx = from_vector(indices);
   return {index_select(data_, 0, idx), targets_.defined() ? index_select(targets_, 0, idx) : Tensor()};
 }

@@ -176,7 +176,7 @@ SafetensorsFile deserialize_safetensors(const uint8_t* data, size_t size, const 
   EMBER_CHECK(expected == buffer_size, "safetensors", "{}: the tensors cover {} bytes but the data section has {} ({})",
               origin, expected, buffer_size, expected < buffer_size ? "trailing bytes" : "missing bytes");
   for (const Entry& e : entries) {
-    Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu());
+    Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu(), "safetensors");
     if (e.end > e.begin) std::memcpy(t.data_ptr(), buffer + e.begin, e.end - e.begin);
     if (e.dtype == DType::Bool) {
       const uint8_t* b = static_cast<const uint8_t*>(t.data_ptr());

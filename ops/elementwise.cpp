@@ -412,6 +412,9 @@ Tensor where(const Tensor& cond, const Tensor& a, Scalar b) { return where(cond,
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where(cond, wrap_scalar(a, b), b); }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  EMBER_CHECK(x.defined(), "clamp", "got an undefined tensor");
+  EMBER_CHECK(!is_integral(x.dtype(), true) || ((!lo || !std::isnan(*lo)) && (!hi || !std::isnan(*hi))), "clamp",
+              "a NaN bound cannot clamp an integer tensor ({} {})", x.dtype(), shape_str(x.shape()));
   // where() keeps the gradient 1 inside [lo, hi] and 0 outside, as in PyTorch.
   // An integer tensor's bound past its dtype's range is never selected, but full_like must be able to
   // hold it (300 is no uint8): it is clipped to the range first.
@@ -429,7 +432,12 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   return out;
 }
 
-Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) { return a + weight * (b - a); }
+Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) {
+  EMBER_CHECK(a.defined() && b.defined() && weight.defined(), "lerp", "got an undefined tensor");
+  // (checked here so that a mismatch names lerp, not the mul or sub it is made of)
+  broadcast_shapes("lerp", broadcast_shapes("lerp", a.shape(), b.shape()), weight.shape());
+  return a + weight * (b - a);
+}
 
 // ---------------------------------------------------------------- public unary ops
 Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::Neg, x, false); }

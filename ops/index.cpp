@@ -113,6 +113,7 @@ Tensor scatter_add_into_zeros(const Shape& shape, int64_t dim, const Tensor& ind
 }  // namespace detail
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  EMBER_CHECK(x.defined() && index.defined(), "index_select", "got an undefined {}", x.defined() ? "index" : "input");
   EMBER_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape {}", shape_str(index.shape()));
   const int64_t d = normalize_dim("index_select", dim, x.dim());
   if (x.dim() == 0) return index_select(reshape(x, std::vector<int64_t>{1}), 0, index).reshape(std::vector<int64_t>{});
@@ -169,6 +170,14 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
+  EMBER_CHECK(x.defined() && mask.defined(), "masked_fill", "got an undefined tensor");
+  if (is_integral(x.dtype(), true)) {  // (checked here so that the error names masked_fill, not full)
+    const auto [lowest, highest] = integer_range(x.dtype());
+    const double v = value.to_double();
+    EMBER_CHECK(value.is_integral() ? value.to_int64() >= lowest && value.to_int64() <= highest
+                                    : v >= static_cast<double>(lowest) && v < static_cast<double>(highest) + 1.0,
+                "masked_fill", "value {} cannot be stored in {} without overflow", v, x.dtype());
+  }
   EMBER_CHECK(mask.dtype() == DType::Bool, "masked_fill", "mask must be bool, got {}", mask.dtype());
   // The mask broadcasts to x's shape (it cannot grow x), as in PyTorch.
   EMBER_CHECK(broadcast_shapes("masked_fill", mask.shape(), x.shape()) == x.shape(), "masked_fill",
@@ -181,7 +190,11 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   EMBER_CHECK(labels.dtype() == DType::Int64 || labels.dtype() == DType::Int32, "one_hot",
               "expected integer class indices, got {}", labels.dtype());
-  if (num_classes < 0) num_classes = labels.numel() ? max(labels).item<int64_t>() + 1 : 0;
+  if (num_classes < 0) {
+    const int64_t largest = labels.numel() ? max(labels).item<int64_t>() : -1;
+    EMBER_CHECK(largest < INT64_MAX, "one_hot", "class {} leaves no room for num_classes = class + 1", largest);
+    num_classes = largest + 1;
+  }
   if (labels.numel() > 0) {
     auto [lo, hi] = backend(labels.device()).index_range(kview(labels));
     EMBER_CHECK(lo >= 0 && hi < num_classes, "one_hot", "class values span [{}, {}] but num_classes is {}", lo, hi,

@@ -14,7 +14,7 @@ struct BatchedMatmul {
     ctx.save(a, b);
     Shape shape = a.shape();
     shape.back() = b.shape().back();
-    Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+    Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "matmul");
     if (out.numel() == 0) return out;
     if (a.shape().back() == 0) {
       backend(a.device()).fill(kview(out), FillValue{});
@@ -88,12 +88,16 @@ Tensor mm(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.defined() && b.defined(), "outer", "got an undefined tensor");
   EMBER_CHECK(a.dim() == 1 && b.dim() == 1, "outer", "expected two vectors, got {} and {}", shape_str(a.shape()),
               shape_str(b.shape()));
   return unsqueeze(a, 1) * unsqueeze(b, 0);
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(a.defined() && b.defined(), "dot", "got an undefined tensor");
+  EMBER_CHECK(a.dtype() == b.dtype(), "dot", "the vectors' dtypes differ: {} and {}", a.dtype(), b.dtype());
+  check_same_device("dot", a, b);
   EMBER_CHECK(a.dim() == 1 && b.dim() == 1 && a.size(0) == b.size(0), "dot", "expected two vectors of one length, got {} and {}",
               shape_str(a.shape()), shape_str(b.shape()));
   return matmul(a, b);

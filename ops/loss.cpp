@@ -14,7 +14,18 @@ Tensor reduce_loss(const char* op, const Tensor& loss, const std::string& reduct
   return loss;
 }
 
+// A per-element weight (binary cross-entropy's weight and pos_weight) must broadcast to the input.
+void check_weight_fits(const char* op, const char* name, const std::optional<Tensor>& weight, const Tensor& input) {
+  if (!weight) return;
+  EMBER_CHECK(weight->defined(), op, "the {} is an undefined tensor", name);
+  check_same_device(op, input, *weight);
+  EMBER_CHECK(broadcast_shapes(op, weight->shape(), input.shape()) == input.shape(), op,
+              "the {} of shape {} does not broadcast to the input's shape {}", name, shape_str(weight->shape()),
+              shape_str(input.shape()));
+}
+
 void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
+  EMBER_CHECK(input.defined() && target.defined(), op, "got an undefined {}", input.defined() ? "target" : "input");
   EMBER_CHECK(input.shape() == target.shape(), op, "input shape {} and target shape {} differ", shape_str(input.shape()),
               shape_str(target.shape()));
   check_same_device(op, input, target);
@@ -24,7 +35,11 @@ void check_same_shape(const char* op, const Tensor& input, const Tensor& target)
 // Moves the class dim (1) last and flattens: [N, C, d...] -> [N*d..., C]; target -> [N*d...].
 std::pair<Tensor, Tensor> flatten_classes(const char* op, const Tensor& input, const Tensor& target) {
   EMBER_CHECK(input.dim() >= 1, op, "input must have a class dimension, got shape {}", shape_str(input.shape()));
-  if (input.dim() == 1) return {unsqueeze(input, 0), reshape(target, std::vector<int64_t>{1})};
+  if (input.dim() == 1) {
+    EMBER_CHECK(target.numel() == 1, op, "an input of one sample {} takes one target class, got shape {}",
+                shape_str(input.shape()), shape_str(target.shape()));
+    return {unsqueeze(input, 0), reshape(target, std::vector<int64_t>{1})};
+  }
   Shape expect = input.shape();
   expect.erase(expect.begin() + 1);
   EMBER_CHECK(target.shape() == expect, op, "target shape {} does not fit input shape {} (expected {})",
@@ -84,7 +99,9 @@ Tensor nll_loss(const Tensor& input_in, const Tensor& target_in, const std::opti
                 const std::string& reduction) {
   const Tensor input = detail::autocast_operand("nll_loss", input_in);
   const Tensor target = detail::autocast_operand("nll_loss", target_in);
-  const std::optional<Tensor> weight = detail::autocast_operand("nll_loss", weight_in);
+  std::optional<Tensor> weight = detail::autocast_operand("nll_loss", weight_in);
+  if (weight && !weight->defined()) weight.reset();  // an undefined weight is none, as in cross_entropy
+  EMBER_CHECK(input.defined() && target.defined(), "nll_loss", "got an undefined {}", input.defined() ? "target" : "input");
   return nll("nll_loss", input, target, weight, ignore_index, reduction);
 }
 
@@ -165,6 +182,7 @@ Tensor binary_cross_entropy(const Tensor& input_in, const Tensor& target_in, con
   const Tensor target = detail::autocast_operand("binary_cross_entropy", target_in);
   const std::optional<Tensor> weight = detail::autocast_operand("binary_cross_entropy", weight_in);
   check_same_shape("binary_cross_entropy", input, target);
+  check_weight_fits("binary_cross_entropy", "weight", weight, input);
   // As in PyTorch: the input is a probability; a logit passed by mistake is an error, not a loss.
   {
     NoGradGuard no_grad;
@@ -192,6 +210,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input_in, const Tensor& ta
   const std::optional<Tensor> weight = detail::autocast_operand("binary_cross_entropy_with_logits", weight_in);
   const std::optional<Tensor> pos_weight = detail::autocast_operand("binary_cross_entropy_with_logits", pos_weight_in);
   check_same_shape("binary_cross_entropy_with_logits", input, target);
+  check_weight_fits("binary_cross_entropy_with_logits", "weight", weight, input);
+  check_weight_fits("binary_cross_entropy_with_logits", "pos_weight", pos_weight, input);
   // -[p y log s(x) + (1 - y) log(1 - s(x))] with log s(x) = -softplus(-x), log(1 - s(x)) = -softplus(x)
   Tensor log_sig = log_sigmoid(input);
   Tensor log_one_minus = log_sigmoid(neg(input));

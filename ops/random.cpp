@@ -29,6 +29,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   EMBER_CHECK(num_samples > 0, op, "num_samples must be positive, got {}", num_samples);
   EMBER_CHECK(replacement || num_samples <= n, op,
               "cannot draw {} samples from {} categories without replacement", num_samples, n);
+  checked_nbytes(op, std::vector<int64_t>{rows, num_samples}, DType::Int64);  // the result
   const std::vector<double> p = cast(contiguous(to_device(probs.detach(), Device::cpu())), DType::Float64).to_vector<double>();
   // One uniform per draw, from the generator's Philox stream.
   const std::vector<double> u = rand({rows, num_samples}, {.dtype = DType::Float64}, gen).to_vector<double>();

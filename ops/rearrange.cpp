@@ -135,8 +135,8 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> s
   const int64_t d = normalize_dim("split", dim, x.dim());
   int64_t total = 0;
   for (int64_t s : sizes) {
-    EMBER_CHECK(s >= 0, "split", "negative size in {}", shape_str(sizes));
-    total += s;
+    EMBER_CHECK(s >= 0 && !__builtin_add_overflow(total, s, &total), "split",
+                "sizes {} must be non-negative and add up to an int64", shape_str(sizes));
   }
   EMBER_CHECK(total == x.size(d), "split", "sizes {} add up to {} but dimension {} has size {}", shape_str(sizes),
               total, d, x.size(d));
@@ -206,6 +206,12 @@ Tensor repeat(const Tensor& x, std::span<const int64_t> repeats) {
 }
 
 Tensor flip(const Tensor& x, std::span<const int64_t> dims) {
+  EMBER_CHECK(x.defined(), "flip", "got an undefined tensor");
+  // A dim named twice is an error (as in PyTorch), not a flip that undoes itself.
+  for (size_t i = 0; i < dims.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      EMBER_CHECK(normalize_dim("flip", dims[i], x.dim()) != normalize_dim("flip", dims[j], x.dim()), "flip",
+                  "dim {} appears more than once in {}", dims[i], shape_str(dims));
   Tensor out = x;
   for (int64_t dim : dims) {
     const int64_t d = normalize_dim("flip", dim, x.dim());
@@ -218,6 +224,7 @@ Tensor flip(const Tensor& x, std::span<const int64_t> dims) {
 namespace {
 // mask[i, j] = (j - i) compared with the diagonal
 Tensor band_mask(const Tensor& x, int64_t diagonal, bool lower) {
+  EMBER_CHECK(x.defined(), lower ? "tril" : "triu", "got an undefined tensor");
   EMBER_CHECK(x.dim() >= 2, lower ? "tril" : "triu", "expected a tensor of at least 2 dimensions, got shape {}",
               shape_str(x.shape()));
   const int64_t rows = x.size(-2), cols = x.size(-1);
@@ -229,8 +236,15 @@ Tensor band_mask(const Tensor& x, int64_t diagonal, bool lower) {
 }
 }  // namespace
 
-Tensor tril(const Tensor& x, int64_t diagonal) { return where(band_mask(x, diagonal, true), x, zeros_like(x)); }
-Tensor triu(const Tensor& x, int64_t diagonal) { return where(band_mask(x, diagonal, false), x, zeros_like(x)); }
+// (the mask first: it checks x, and where's arguments are evaluated in no fixed order)
+Tensor tril(const Tensor& x, int64_t diagonal) {
+  const Tensor mask = band_mask(x, diagonal, true);
+  return where(mask, x, zeros_like(x));
+}
+Tensor triu(const Tensor& x, int64_t diagonal) {
+  const Tensor mask = band_mask(x, diagonal, false);
+  return where(mask, x, zeros_like(x));
+}
 
 Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
   EMBER_CHECK(amounts.size() % 2 == 0 && amounts.size() / 2 <= static_cast<size_t>(x.dim()), "pad",

@@ -178,6 +178,7 @@ Tensor sum(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
+  EMBER_CHECK(x_in.defined(), "mean", "got an undefined tensor");
   const Tensor x = detail::autocast_operand("mean", x_in);
   EMBER_CHECK(x.is_floating_point(), "mean", "expected a floating-point tensor, got {} of shape {}", x.dtype(),
               shape_str(x.shape()));
@@ -187,6 +188,7 @@ Tensor mean(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim) {
 }
 
 Tensor prod(const Tensor& x_in, std::optional<int64_t> dim, bool keepdim) {
+  EMBER_CHECK(x_in.defined(), "prod", "got an undefined tensor");
   const Tensor x = detail::autocast_operand("prod", x_in);
   if (!dim) return prod(flatten(x), 0, false).reshape(keepdim ? Shape(x.dim(), 1) : Shape{});
   const int64_t d = normalize_dim("prod", *dim, x.dim());
@@ -305,6 +307,7 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
 }
 
 Tensor cumsum(const Tensor& x_in, int64_t dim) {
+  EMBER_CHECK(x_in.defined(), "cumsum", "got an undefined tensor");
   const Tensor x = detail::autocast_operand("cumsum", x_in);
   const int64_t d = normalize_dim("cumsum", dim, x.dim());
   Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
@@ -313,12 +316,14 @@ Tensor cumsum(const Tensor& x_in, int64_t dim) {
 }
 
 bool all(const Tensor& x) {
+  EMBER_CHECK(x.defined(), "all", "got an undefined tensor");
   if (x.numel() == 0) return true;
   Tensor b = x.dtype() == DType::Bool ? x : ne(x, Scalar(0));
   return amin(cast(b, DType::UInt8)).item<uint8_t>() != 0;
 }
 
 bool any(const Tensor& x) {
+  EMBER_CHECK(x.defined(), "any", "got an undefined tensor");
   if (x.numel() == 0) return false;
   Tensor b = x.dtype() == DType::Bool ? x : ne(x, Scalar(0));
   return amax(cast(b, DType::UInt8)).item<uint8_t>() != 0;

@@ -63,7 +63,10 @@ SortResult sort(const Tensor& x, int64_t dim, bool descending) {
   return {gather(x, d, idx), idx};
 }
 
-Tensor argsort(const Tensor& x, int64_t dim, bool descending) { return sort(x, dim, descending).indices; }
+Tensor argsort(const Tensor& x, int64_t dim, bool descending) {
+  checked_dim("argsort", x, dim);  // its errors name argsort, not the sort it calls
+  return sort(x, dim, descending).indices;
+}
 
 SortResult topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
   const int64_t d = checked_dim("topk", x, dim);

@@ -539,6 +539,7 @@ TEST_CASE("cross_entropy and friends against hand-computed values", "[ops][value
             .item<double>() == Approx(l0).epsilon(1e-14));
   // nll_loss picks -input[target]
   CHECK(nll_loss(x, y).item<double>() == Approx(-(3 + 1) / 2.0));
+  CHECK(nll_loss(x, y, Tensor()).item<double>() == Approx(-(3 + 1) / 2.0));  // an undefined weight is none
   // float32 logits give a float32 loss
   CHECK(cross_entropy(x.to(DType::Float32), y).dtype() == DType::Float32);
 }
