@@ -89,9 +89,9 @@ struct Problem {
 };
 
 // The type a convolution on `type` operands computes in. bfloat16 runs oneDNN's bfloat16 kernels
-// where they beat its float32 ones: with AMX, and on AMD's AVX-512-BF16 (Zen 4 and 5; W3's second
-// layer on a Zen 5: forward 0.96 against 2.3 ms, input gradient 0.98 against 2.0, weight gradient
-// 0.30 against 0.52 per slice). On an Intel CPU with AVX-512-BF16 and no AMX they measured slower
+// where they beat its float32 ones: with AMX, and on AMD's AVX-512-BF16 (W3's second layer on a
+// Zen 5: forward 1.04 against 2.07 ms, input gradient 0.99 against 2.00, weight gradient 0.35
+// against 0.57 per slice). On an Intel CPU with AVX-512-BF16 and no AMX they measured slower
 // than the float32 kernels (forward 2.5 against 1.5 ms, weight gradient 5.8 against 3.0 ms), so
 // there a bfloat16 convolution computes in float32. That costs no extra pass: the reorders into the
 // blocked layouts widen the operands on the way in, and the result is rounded to bfloat16 once, on
