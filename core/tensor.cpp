@@ -98,8 +98,9 @@ T Tensor::item() const {
   EMBER_CHECK(numel() == 1, "item", "only a one-element tensor can be converted to a number, got shape {}",
               shape_str(shape()));
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    // As in libtorch, a value T cannot hold (NaN, 300 into uint8_t) is an error, not a wrap. An integer
-    // dtype whose every value T holds needs no check (int64 values near 2^63 are not doubles).
+    // A value T cannot hold (NaN, 300 into uint8_t) is an error, not a wrap: as in libtorch, except that
+    // negatives never wrap into unsigned types either (as in ember's full). An integer dtype whose
+    // every value T holds needs no check (int64 values near 2^63 are not doubles).
     const bool holds_dtype = is_integral(dtype(), /*include_bool=*/true) &&
                              std::cmp_greater_equal(integer_range(dtype()).lowest, std::numeric_limits<T>::lowest()) &&
                              std::cmp_less_equal(integer_range(dtype()).highest, std::numeric_limits<T>::max());
@@ -209,10 +210,12 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
 
 void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   EMBER_CHECK(self.defined(), op, "called on an undefined tensor");
-  EMBER_CHECK(!overlaps(self.shape(), self.strides()), op,
-              "the target (shape {}, strides {}) has elements that share memory, as an expanded tensor does: each "
-              "would be written several times; clone it first",
-              shape_str(self.shape()), shape_str(self.strides()));
+  // A dim of stride 0 (an expanded tensor) certainly repeats elements; PyTorch refuses that case only.
+  for (int64_t d = 0; d < self.dim(); ++d)
+    EMBER_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1, op,
+                "the target (shape {}, strides {}) has elements that share memory, as an expanded tensor does: each "
+                "would be written several times; clone it first",
+                shape_str(self.shape()), shape_str(self.strides()));
   if (!GradMode::is_enabled()) return;
   const bool involves_grad = self.requires_grad() || (other && other->defined() && other->requires_grad());
   if (!involves_grad) return;
@@ -339,6 +342,8 @@ FillValue checked_fill_value(const char* op, Scalar value, DType dtype) {
 }
 }  // namespace
 
+void check_fill_value(const char* op, Scalar value, DType dtype) { checked_fill_value(op, value, dtype); }
+
 Tensor& Tensor::fill_(Scalar value) {
   check_in_place("fill_", *this, nullptr);
   backend(device()).fill(kview(*this), checked_fill_value("fill_", value, dtype()));
@@ -349,6 +354,8 @@ Tensor& Tensor::fill_(Scalar value) {
 
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
   check_in_place("clamp_", *this, nullptr);
+  EMBER_CHECK(!is_integral(dtype(), true) || ((!lo || !std::isnan(*lo)) && (!hi || !std::isnan(*hi))), "clamp_",
+              "a NaN bound cannot clamp an integer tensor ({} {})", dtype(), shape_str(shape()));
   assign_in_place("clamp_", *this, clamp(operand(*this), lo, hi));
   return *this;
 }
@@ -497,8 +504,9 @@ Tensor randint(int64_t low, int64_t high, std::span<const int64_t> shape, Tensor
   EMBER_CHECK(low < high, "randint", "low ({}) must be less than high ({})", low, high);
   // The random kernels take low and high as doubles and add the draw in double: exact up to 2^53.
   constexpr int64_t kExact = int64_t{1} << 53;
-  EMBER_CHECK(low >= -kExact && high <= kExact, "randint",
-              "[{}, {}) reaches past 2^53, where ember's random kernels (which compute in double) lose integers",
+  EMBER_CHECK(low >= -kExact && high <= kExact && high - low <= kExact, "randint",
+              "[{}, {}) reaches past 2^53 or is wider than 2^53, where ember's random kernels (which compute in "
+              "double) lose integers",
               low, high);
   // As in PyTorch, every value of [low, high) must fit the dtype: randint(0, 300) into uint8 would
   // wrap, into bool every non-zero draw would become true, and 2^40 into float16 would be inf.

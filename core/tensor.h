@@ -231,6 +231,9 @@ Tensor make_tensor(std::shared_ptr<Storage> storage, Shape shape, Strides stride
 // shape and the dtype when a size is negative, or when the element count, a contiguous stride or the
 // byte count would not fit in int64 (so no size computation downstream can overflow).
 size_t checked_nbytes(const char* op, std::span<const int64_t> shape, DType dtype);
+// An error naming op where a tensor of dtype cannot hold value (300 in uint8, NaN in int64), the
+// check full and fill_ make: for ops that fill with a user's scalar (masked_fill).
+void check_fill_value(const char* op, Scalar value, DType dtype);
 
 // ---- factories ----
 Tensor empty(std::span<const int64_t> shape, TensorOptions opts = {});

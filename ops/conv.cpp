@@ -339,7 +339,8 @@ Tensor fold(const Tensor& cols, Size2 output_size, Size2 kernel, Size2 dilation,
               "input {} has {} blocks but output size [{}, {}] with kernel [{}, {}] gives {} x {} = {}",
               shape_str(cols.shape()), cols.size(2), output_size[0], output_size[1], kernel[0], kernel[1],
               w.blocks[0], w.blocks[1], w.blocks[0] * w.blocks[1]);
-  checked_numel("fold", "the output", {cols.size(0), cols.size(1) / kk, output_size[0], output_size[1]});
+  checked_nbytes("fold", std::vector<int64_t>{cols.size(0), cols.size(1) / kk, output_size[0], output_size[1]},
+                 cols.dtype());  // the output
   return fold_raw(cols, output_size, w, false);
 }
 
@@ -364,7 +365,7 @@ Tensor conv2d_checked(const char* op, const Tensor& x, const Tensor& weight, con
   const Size2 kernel{weight.size(2), weight.size(3)};
   Window2d w = make_window(op, x, {x.size(2), x.size(3)}, kernel, dilation, padding, stride);
   check_unfolded_size(op, x, w);
-  checked_numel(op, "the output", {N, O, w.blocks[0], w.blocks[1]});
+  checked_nbytes(op, std::vector<int64_t>{N, O, w.blocks[0], w.blocks[1]}, x.dtype());  // the output
   const Tensor b = bias && bias->defined() ? *bias : Tensor();
   // The fused kernels take float32 and bfloat16 (and decline what they cannot run fast); float64,
   // the dtype of the gradchecks, stays on the composite, whose every step is a primitive.

@@ -171,13 +171,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
   EMBER_CHECK(x.defined() && mask.defined(), "masked_fill", "got an undefined tensor");
-  if (is_integral(x.dtype(), true)) {  // (checked here so that the error names masked_fill, not full)
-    const auto [lowest, highest] = integer_range(x.dtype());
-    const double v = value.to_double();
-    EMBER_CHECK(value.is_integral() ? value.to_int64() >= lowest && value.to_int64() <= highest
-                                    : v >= static_cast<double>(lowest) && v < static_cast<double>(highest) + 1.0,
-                "masked_fill", "value {} cannot be stored in {} without overflow", v, x.dtype());
-  }
+  check_fill_value("masked_fill", value, x.dtype());  // (here, so that the error names masked_fill, not full)
   EMBER_CHECK(mask.dtype() == DType::Bool, "masked_fill", "mask must be bool, got {}", mask.dtype());
   // The mask broadcasts to x's shape (it cannot grow x), as in PyTorch.
   EMBER_CHECK(broadcast_shapes("masked_fill", mask.shape(), x.shape()) == x.shape(), "masked_fill",

@@ -175,8 +175,8 @@ void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_floating(const char* op, const Tensor& t);
 // The product of sizes computed from a user's arguments (a padding of 2^40, a kernel of 2^62), or an
 // error naming the op and `what` they size where the product of the nonzero ones overflows int64.
-// True when two different index tuples of the geometry (non-negative strides) reach the same element,
-// as in an expanded tensor: an in-place op on it would write some elements several times.
+// False only when no two index tuples of the geometry (non-negative strides) can reach the same
+// element; true when they may (conservative: [3, 2] with strides [2, 3] is disjoint but reported).
 bool overlaps(std::span<const int64_t> shape, std::span<const int64_t> strides);
 int64_t checked_numel(const char* op, const char* what, std::span<const int64_t> sizes);
 inline int64_t checked_numel(const char* op, const char* what, std::initializer_list<int64_t> sizes) {

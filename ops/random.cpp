@@ -36,18 +36,17 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   std::vector<int64_t> out(static_cast<size_t>(rows * num_samples));
   for (int64_t r = 0; r < rows; ++r) {
     std::vector<double> w(p.begin() + r * n, p.begin() + (r + 1) * n);
-    int64_t nonzero = 0;
-    for (double x : w) {
+    for (double x : w)
       EMBER_CHECK(std::isfinite(x) && x >= 0, op, "probabilities must be finite and >= 0; row {} holds {}", r, x);
-      nonzero += x > 0;
-    }
-    EMBER_CHECK(nonzero > 0, op, "row {} of probabilities sums to 0", r);
     // Finite weights whose sum overflows (two of 1e308) are divided by their largest first: an
-    // infinite total would make every draw the last category.
+    // infinite total would make every draw the last category. (Counted after: a weight of 1e-300
+    // beside them becomes 0.)
     if (!std::isfinite(std::accumulate(w.begin(), w.end(), 0.0))) {
       const double largest = *std::max_element(w.begin(), w.end());
       for (double& x : w) x /= largest;
     }
+    const int64_t nonzero = std::count_if(w.begin(), w.end(), [](double x) { return x > 0; });
+    EMBER_CHECK(nonzero > 0, op, "row {} of probabilities sums to 0", r);
     EMBER_CHECK(replacement || num_samples <= nonzero, op,
                 "row {} has {} non-zero categories, fewer than the {} samples drawn without replacement", r,
                 nonzero, num_samples);
@@ -64,6 +63,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
         cumulative += w[c];
         if (cumulative > target) break;
       }
+      EMBER_ASSERT(pick >= 0);  // nonzero >= the draws without replacement, so a category is left
       out[r * num_samples + s] = pick;
       if (!replacement) w[pick] = 0;
     }

@@ -132,6 +132,8 @@ void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& piece
 }  // namespace
 
 std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> sizes, int64_t dim) {
+  EMBER_CHECK(x.defined() && x.dim() > 0, "split", "expected a tensor with at least one dimension, got {}",
+              x.defined() ? "a 0-d tensor" : "an undefined tensor");
   const int64_t d = normalize_dim("split", dim, x.dim());
   int64_t total = 0;
   for (int64_t s : sizes) {
@@ -157,6 +159,8 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, std::span<const int64_t> s
 }
 
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  EMBER_CHECK(x.defined() && x.dim() > 0, "split", "expected a tensor with at least one dimension, got {}",
+              x.defined() ? "a 0-d tensor" : "an undefined tensor");
   const int64_t d = normalize_dim("split", dim, x.dim());
   EMBER_CHECK(split_size > 0 || x.size(d) == 0, "split", "split_size must be positive, got {}", split_size);
   std::vector<int64_t> sizes;
@@ -166,6 +170,8 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  EMBER_CHECK(x.defined() && x.dim() > 0, "chunk", "expected a tensor with at least one dimension, got {}",
+              x.defined() ? "a 0-d tensor" : "an undefined tensor");
   EMBER_CHECK(chunks > 0, "chunk", "chunks must be positive, got {}", chunks);
   const int64_t d = normalize_dim("chunk", dim, x.dim());
   const int64_t size = ceil_div(x.size(d), chunks);
@@ -199,9 +205,9 @@ Tensor repeat(const Tensor& x, std::span<const int64_t> repeats) {
     interleaved.push_back(s);
     expanded.push_back(repeats[i]);
     expanded.push_back(s);
-    out.push_back(repeats[i] * s);
   }
-  checked_numel("repeat", "the result", expanded);
+  checked_numel("repeat", "the result", expanded);  // before any product: each one then fits
+  for (size_t i = 0; i < n; ++i) out.push_back(expanded[2 * i] * expanded[2 * i + 1]);
   return reshape(expand(reshape(x, interleaved), expanded), out);
 }
 
@@ -212,6 +218,10 @@ Tensor flip(const Tensor& x, std::span<const int64_t> dims) {
     for (size_t j = 0; j < i; ++j)
       EMBER_CHECK(normalize_dim("flip", dims[i], x.dim()) != normalize_dim("flip", dims[j], x.dim()), "flip",
                   "dim {} appears more than once in {}", dims[i], shape_str(dims));
+  if (x.dim() == 0) {  // dim 0 (or -1) of a 0-d tensor is allowed, as in PyTorch: nothing to reverse
+    for (int64_t dim : dims) normalize_dim("flip", dim, 0);
+    return clone(x);
+  }
   Tensor out = x;
   for (int64_t dim : dims) {
     const int64_t d = normalize_dim("flip", dim, x.dim());

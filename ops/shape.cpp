@@ -456,8 +456,8 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
 }
 
 Tensor sum_to(const Tensor& x, std::span<const int64_t> shape) {
-  if (std::equal(x.shape().begin(), x.shape().end(), shape.begin(), shape.end())) return x;
   EMBER_CHECK(x.defined(), "sum_to", "got an undefined tensor");
+  if (std::equal(x.shape().begin(), x.shape().end(), shape.begin(), shape.end())) return x;
   // shape must broadcast to x's: the sum undoes that broadcast
   EMBER_CHECK(broadcast_shapes("sum_to", x.shape(), shape) == x.shape(), "sum_to",
               "shape {} does not broadcast to the input's shape {}", shape_str(shape), shape_str(x.shape()));

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -135,8 +136,21 @@ TEST_CASE("read_idx: the data must be exactly what the header's shape needs", "[
                     Catch::Contains("holds 4 bytes of data but its shape [3] needs 3"));
   CHECK_THROWS_WITH(data::read_idx(write_idx("short", {7, 8})),
                     Catch::Contains("holds 2 bytes of data but its shape [3] needs 3"));
-  // Data far past the shape (as from a gzip bomb) is read in chunks, counted and refused, never held.
-  CHECK_THROWS_WITH(data::read_idx(write_idx("bomb", std::vector<uint8_t>(3 << 20, 0))),
+  // Data past the shape is counted (up to 64 MiB past it) and refused.
+  CHECK_THROWS_WITH(data::read_idx(write_idx("long3m", std::vector<uint8_t>(3 << 20, 0))),
                     Catch::Contains("holds 3145728 bytes of data but its shape [3] needs 3"));
+  // A gzip bomb: 65 MiB of zeros (a 65 KB file) behind a 3-element header. The loader stops counting
+  // 64 MiB past the data instead of decompressing it all (it used to read and hold the whole stream).
+  {
+    const std::string bomb = (dir / "bomb.gz").string();
+    gzFile out = gzopen(bomb.c_str(), "wb9");
+    REQUIRE(out != nullptr);
+    const uint8_t header[8] = {0, 0, 8, 1, 0, 0, 0, 3};
+    REQUIRE(gzwrite(out, header, sizeof header) == static_cast<int>(sizeof header));
+    const std::vector<uint8_t> zeros_mb(1 << 20, 0);
+    for (int i = 0; i < 65; ++i) REQUIRE(gzwrite(out, zeros_mb.data(), static_cast<unsigned>(zeros_mb.size())) > 0);
+    REQUIRE(gzclose(out) == Z_OK);
+    CHECK_THROWS_WITH(data::read_idx(bomb), Catch::Contains("holds more than") && Catch::Contains("needs 3"));
+  }
   fs::remove_all(dir);
 }

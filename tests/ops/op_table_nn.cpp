@@ -96,8 +96,8 @@ void add_nn_op_entries(std::vector<OpEntry>& t) {
   t.push_back(OpEntry{"max_pool2d(kernel 3, stride 2, padding 1)", image_samples(1407, {1, 2, 5, 5}, distinct()),
                       [](const Inputs& in) { return max_pool2d(in[0], Size2{3, 3}, Size2{2, 2}, Size2{1, 1}); },
                       nullptr, empty_batch({0, 2, 5, 5}, {0, 2, 3, 3})});
-  // A kernel taller than the padded image's rows start: each window's rows are clipped on both sides
-  // (the kernels visit only the offsets inside the image).
+  // A kernel taller than the image (8 rows against 3, padding 4): each window is clipped at the top
+  // and the bottom, and the kernels visit only the rows inside the image.
   t.push_back(OpEntry{"max_pool2d(kernel taller than the image)", image_samples(1430, {1, 2, 3, 4}, distinct()),
                       [](const Inputs& in) { return max_pool2d(in[0], Size2{8, 3}, Size2{8, 2}, Size2{4, 1}); },
                       nullptr, empty_batch({0, 2, 3, 4}, {0, 2, 1, 2})});

@@ -255,6 +255,13 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"item of undefined", []{ (void)Tensor().item<float>(); }, "item"},
       {"mse_loss of undefined", []{ mse_loss(Tensor(), ones({2})); }, "mse_loss"},
       {"tril of undefined", []{ tril(Tensor()); }, "tril"},
+      // Found by the review of this sweep: a draw past the last category, a range wider than 2^53.
+      {"multinomial tiny weight beside overflowing ones", []{ multinomial(from_vector<double>({1e308, 1e308, 1e-300}), 3, false); }, "multinomial"},
+      {"randint wider than 2^53", []{ randint(-(int64_t{1} << 53), int64_t{1} << 53, {4}); }, "randint"},
+      {"split of a 0-d tensor", []{ split(ones({}), 1); }, "split"},
+      {"chunk of a 0-d tensor", []{ chunk(ones({}), 2); }, "chunk"},
+      {"clamp_ int64 with a NaN bound", []{ from_vector<int64_t>({1, 2}).clamp_(NAN, std::nullopt); }, "clamp_"},
+      {"sum_to of undefined", []{ sum_to(Tensor(), std::vector<int64_t>{3}); }, "sum_to"},
       {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to

@@ -692,6 +692,12 @@ TEST_CASE("indexing ops on hand-checked values", "[ops][values][index]") {
   const Tensor added = index_add(zero_d, 0, at0, three);
   CHECK(added.dim() == 0);
   CHECK(added.item<double>() == 8);
+  // flip of a 0-d tensor along dim 0 is a copy (as in PyTorch); an in-place op into a strided view
+  // whose elements are distinct (offsets 0 2 4 3 5 7) is allowed, only stride-0 targets are refused
+  CHECK(flip(zero_d, std::vector<int64_t>{0}).item<double>() == 5);
+  Tensor base = zeros({8}, f64);
+  base.as_strided(std::vector<int64_t>{3, 2}, std::vector<int64_t>{2, 3}, 0).add_(1.0);
+  CHECK(vals(base) == std::vector<double>{1, 0, 1, 1, 1, 1, 0, 1});
   CHECK(vals(masked_fill(x, bool_tensor({1, 0, 1}, {3}), -1)) == std::vector<double>{-1, 1, -1, -1, 4, -1});
   Tensor w = from_vector(std::vector<double>{0, 0.5, 1, 1.5, 2, 2.5}, {3, 2});
   Tensor e = embedding(w, int_tensor({2, 0, 2, 1}, {2, 2}));
