@@ -28,6 +28,7 @@
 #endif
 
 #include <ember/backends/cpu/cpu_isa.h>
+#include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/fallback_gemm.h>
 #include <ember/backends/cpu/one_thread.h>
 #include <ember/core/error.h>
@@ -441,7 +442,8 @@ void gemm(const char* name, CblasGemm<T> fast, bool trans_a, bool trans_b, int64
     }
   };
 #ifdef _OPENMP
-  if (blocking.count() > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+  if (blocking.count() > 1 && omp_get_max_threads() > 1 && !omp_in_parallel() &&
+      gemm_worth_threads(double(m) * double(n) * double(k))) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t i = 0; i < blocking.count(); ++i) run_block(i);
     return;

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/onednn.h>
 #include <ember/backends/cuda/cuda.h>
 #include <ember/core/info.h>
@@ -24,7 +25,9 @@ const Backend& cpu_backend_for(CpuIsa isa) {
 }  // namespace cpu
 
 const Backend& cpu_backend() {
-  static const Backend& table = cpu::cpu_backend_for(cpu::cpu_isa());
+  // The grain is read here, before any kernel runs, so that a bad EMBER_PARALLEL_GRAIN is an error
+  // at the first op and never an exception inside a kernel's parallel region.
+  static const Backend& table = (cpu::parallel_grain(), cpu::cpu_backend_for(cpu::cpu_isa()));
   return table;
 }
 
@@ -46,11 +49,12 @@ std::string info() {
   return fmt::format(
       "ember 0.1.0\n"
       "  threads: {} (OpenMP, shared with OpenBLAS)\n"
+      "  parallel grain: {}\n"
       "  cpu kernels: {}\n"
       "  gemm: {}\n"
       "  16-bit gemm, convolution: {}\n"
       "  cuda: {}\n",
-      omp_get_max_threads(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
+      omp_get_max_threads(), cpu::parallel_grain_description(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
       cpu::onednn::description(), cuda::backend_description());
 }
 

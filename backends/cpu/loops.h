@@ -12,13 +12,22 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include <ember/backends/backend.h>
 
 namespace ember::cpu {
 
-// Work below this many elements runs on the calling thread: a parallel region costs ~1-2 us.
-inline constexpr int64_t kParallelGrain = 32768;
+// Work below parallel_grain() elements (or element-sized steps of cost) runs on the calling thread:
+// 32768 when OpenMP's idle threads spin, 2^20 under OMP_WAIT_POLICY=passive, where every parallel
+// region wakes them through the kernel; EMBER_PARALLEL_GRAIN sets it. It decides only where work
+// is split, never the results (see above).
+int64_t parallel_grain();
+// "1048576 elements (OMP_WAIT_POLICY=passive: ...)", for ember::info().
+std::string parallel_grain_description();
+// Whether a matrix product of this many multiply-adds is worth splitting among threads: a
+// multiply-add in a GEMM kernel takes about an eighth of the time of an element of an elementwise op.
+bool gemm_worth_threads(double multiply_adds);
 
 template <int N>
 struct Operands {
@@ -29,7 +38,7 @@ struct Operands {
 
 // Calls run(ptrs, byte_strides, n) on runs of n elements along the innermost merged dim.
 template <int N, typename Run>
-void for_each_run(const std::array<const View*, N>& views, Run&& run, int64_t grain = kParallelGrain) {
+void for_each_run(const std::array<const View*, N>& views, Run&& run, int64_t grain = parallel_grain()) {
   const View& first = *views[0];
   const int64_t numel = first.numel();
   if (numel == 0) return;
@@ -125,7 +134,8 @@ template <typename F>
 void parallel_for(int64_t n, int64_t cost_per_item, F&& f) {
   if (n <= 0) return;
   // cost_per_item < ceil(grain / n) is n * cost_per_item < grain without the product's overflow
-  if (cost_per_item < kParallelGrain / n + (kParallelGrain % n > 0) || n == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+  const int64_t grain = parallel_grain();
+  if (cost_per_item < grain / n + (grain % n > 0) || n == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
     f(int64_t{0}, n);
     return;
   }

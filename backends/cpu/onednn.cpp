@@ -11,10 +11,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
+
+#include <omp.h>
 
 #include <fmt/format.h>
 
+#include <ember/backends/cpu/loops.h>
+#include <ember/backends/cpu/one_thread.h>
 #include <ember/core/storage.h>
 
 #if defined(EMBER_WITH_ONEDNN)
@@ -164,6 +169,7 @@ Cached create(dt type, const Operand& a, const Operand& b, const Operand& c, dou
 Cached lookup(dt type, const Operand& a, const Operand& b, const Operand& c, double alpha, double beta) {
   CacheKey key;
   key.fields.push_back(static_cast<int64_t>(type));
+  key.fields.push_back(omp_get_max_threads());  // the thread count the kernel is planned for
   for (const Operand* o : {&a, &b, &c}) {
     key.fields.insert(key.fields.end(), o->dims.begin(), o->dims.end());
     key.fields.insert(key.fields.end(), o->strides.begin(), o->strides.end());
@@ -229,6 +235,11 @@ bool matmul(const View& a, const View& b, const View& out, double alpha, double 
     ob.strides = dense_strides(ob.dims);
     pb = dense_b.data();
   }
+  // A small product runs on the calling thread: oneDNN fixes a kernel's thread count when it creates
+  // it, so the plan is made, and cached, inside the same scope.
+  const double multiply_adds = double(out.numel()) * double(a.shape[nd - 1]);
+  std::optional<OneOpenMpThread> one_thread;
+  if (!gemm_worth_threads(multiply_adds)) one_thread.emplace();
   const Cached cached = lookup(type, oa, ob, oc, alpha, beta);
   if (!cached.primitive) return false;
   const dnnl::engine& engine = cpu_engine().engine;

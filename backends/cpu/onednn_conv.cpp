@@ -22,6 +22,7 @@
 #include <ember/core/error.h>
 #include <ember/core/shape.h>
 #include <ember/core/storage.h>
+#include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/one_thread.h>
 
 namespace ember::cpu::onednn {
@@ -425,7 +426,7 @@ bool conv2d_backward_weights(const View& x, const View& grad_out, const View& gr
   if (!failure) {
     // The slices' sums added in slice order, rounded once to the gradient's dtype: each entry by one
     // thread, so the order is the same on any number of them.
-#pragma omp parallel for schedule(static) if (numel * slices > (1 << 16))
+#pragma omp parallel for schedule(static) if (numel * slices >= parallel_grain())
     for (int64_t i = 0; i < numel; ++i) {
       float total = partials[i];
       for (int64_t s = 1; s < slices; ++s) total += partials[s * numel + i];

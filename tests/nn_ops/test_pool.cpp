@@ -208,7 +208,8 @@ TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the
   const std::vector<Case> cases = {{{2, 2}, {2, 2}, {0, 0}, {3, 5, 28, 28}},  // the common pool
                                    {{3, 3}, {1, 1}, {1, 1}, {2, 3, 9, 11}},   // overlapping, padded
                                    {{2, 3}, {1, 2}, {0, 1}, {2, 4, 7, 10}},   // rectangular, overlapping rows
-                                   {{3, 2}, {3, 2}, {1, 0}, {1, 2, 8, 6}}};
+                                   {{3, 2}, {3, 2}, {1, 0}, {1, 2, 8, 6}},    // disjoint, padded
+                                   {{2, 2}, {1, 2}, {0, 0}, {2, 3, 9, 10}}};  // rows overlap, columns do not
   for (DType dtype : {DType::Float64, DType::Float32, DType::BFloat16, DType::Float16})
     for (const Case& c : cases) {
       INFO(fmt::format("{} kernel {}x{} stride {},{}", dtype, c.k[0], c.k[1], c.s[0], c.s[1]));
@@ -234,6 +235,34 @@ TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the
         CHECK(compare(vals(scattered), want, tol, tol) == "");
       }
     }
+}
+
+TEST_CASE("max_pool2d's backward kernel on disjoint 16-bit windows: the bits of 0 + g, rounded", "[nn_ops][pool][grad]") {
+  // Disjoint windows take a path of their own for 16-bit planes (no float32 buffer); its bits must be
+  // those of the sum: a -0 gradient arrives as +0, a signalling NaN quiet (bfloat16 keeps its payload,
+  // float16 gives ember's canonical 0x7e00).
+  for (DType dtype : {DType::BFloat16, DType::Float16}) {
+    INFO(fmt::format("{}", dtype));
+    const bool bf16 = dtype == DType::BFloat16;
+    // 0..15 row by row: each 2x2 window's maximum is its bottom-right pixel.
+    const Tensor x = arange(0, 16, 1, {.dtype = dtype}).reshape({1, 1, 4, 4}).requires_grad_();
+    const Tensor out = max_pool2d(x, 2);
+    const uint16_t neg_zero = 0x8000, signalling_nan = bf16 ? 0x7f81 : 0x7c01;
+    const uint16_t quiet_nan = bf16 ? 0x7fc1 : 0x7e00;
+    const uint16_t one = bf16 ? 0x3f80 : 0x3c00, minus_two = 0xc000;  // -2 has these bits in both formats
+    const std::vector<uint16_t> g_bits = {neg_zero, signalling_nan, one, minus_two};
+    Tensor g16 = Tensor::empty({1, 1, 2, 2}, dtype);
+    std::memcpy(g16.data_ptr(), g_bits.data(), g_bits.size() * sizeof(uint16_t));
+    const Tensor dx = grad({out}, {x}, {g16})[0].contiguous();
+    std::vector<uint16_t> got(16);
+    std::memcpy(got.data(), dx.data_ptr(), 16 * sizeof(uint16_t));
+    std::vector<uint16_t> want(16, 0);
+    want[5] = 0x0000;  // -0 + 0 = +0
+    want[7] = quiet_nan;
+    want[13] = one;
+    want[15] = minus_two;
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("max_pool2d: a NaN wins, the first NaN stays, an all -inf window picks its first element", "[nn_ops][pool]") {

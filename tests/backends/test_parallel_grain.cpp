@@ -1,0 +1,54 @@
+// Where the CPU kernels start splitting work among threads (backends/cpu/loops.h: parallel_grain).
+// CTest runs these cases under three environments: the suite's (EMBER_PARALLEL_GRAIN=32768),
+// OMP_WAIT_POLICY=passive alone (parallel_grain_passive) and no policy at all (parallel_grain_spinning).
+#include <strings.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+#include <ember/backends/cpu/loops.h>
+#include <ember/core/info.h>
+#include <ember/ops/ops.h>
+
+using namespace ember;
+using Catch::Matchers::Contains;
+
+namespace {
+// The rule docs/benchmarks.md and loops.h state, written out again from the environment.
+int64_t documented_grain() {
+  if (const char* forced = std::getenv("EMBER_PARALLEL_GRAIN"); forced && *forced) return std::stoll(forced);
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  return policy && strcasecmp(policy, "passive") == 0 ? int64_t{1} << 20 : 32768;
+}
+}  // namespace
+
+TEST_CASE("the parallel grain follows EMBER_PARALLEL_GRAIN, then OpenMP's wait policy", "[parallel-grain]") {
+  const int64_t expected = documented_grain();
+  CHECK(cpu::parallel_grain() == expected);
+  CHECK_THAT(info(), Contains("parallel grain: " + std::to_string(expected) + " elements"));
+  // A product is split when it has at least eight grains' worth of multiply-adds.
+  CHECK(cpu::gemm_worth_threads(8.0 * double(expected)));
+  CHECK_FALSE(cpu::gemm_worth_threads(8.0 * double(expected) - 1));
+}
+
+TEST_CASE("the grain changes where work is split, not the results", "[parallel-grain]") {
+  // Every op below crosses the grain in one of the environments the suite runs this file in; its
+  // values are fixed by arithmetic, whichever side of the grain it falls.
+  for (int64_t n : {int64_t{1000}, int64_t{40000}, int64_t{1} << 20, (int64_t{1} << 20) + 7}) {
+    // Whole numbers below 2^22 and their sum below 2^42: every value and the sum are exact in float64.
+    const Tensor x = arange(0, static_cast<double>(n), 1, {.dtype = DType::Float64});
+    const Tensor y = relu(x - double(n / 2)) * 2.0;
+    CHECK(y[0].item<double>() == 0.0);
+    CHECK(y[n - 1].item<double>() == double(2 * (n - 1 - n / 2)));
+    CHECK(sum(y).item<double>() == double(n - 1 - n / 2) * double(n - n / 2));
+  }
+}
+
+// Run by CTest with EMBER_PARALLEL_GRAIN set to a bad value (the parallel_grain_bad_value test).
+TEST_CASE("a bad EMBER_PARALLEL_GRAIN is an error naming it, at the first op", "[.parallel-grain-bad-value]") {
+  const char* forced = std::getenv("EMBER_PARALLEL_GRAIN");
+  REQUIRE(forced != nullptr);
+  CHECK_THROWS_WITH(cpu::parallel_grain(), Contains("[cpu]") && Contains(std::string("EMBER_PARALLEL_GRAIN=") + forced));
+  CHECK_THROWS_WITH(ones({3}) + ones({3}), Contains(std::string("EMBER_PARALLEL_GRAIN=") + forced));
+}
