@@ -166,10 +166,9 @@ struct Backend {
   void (*max_pool2d)(const View& in, const View& out, const View& indices, const Window2d& w);
   // Its adjoint: grad_in [N, C, H, W] (overwritten) = 0, plus each grad_out[n, c, bh, bw] added at
   // its window's indices[n, c, bh, bw], summed in the compute type and rounded once per element.
-  // grad_in is contiguous; grad_out (any strides) has its dtype; indices are max_pool2d's with
-  // window w, so each lies in [0, H W). nullptr where the backend has none (the backward then uses
-  // scatter_add).
-  void (*max_pool2d_backward)(const View& grad_out, const View& indices, const View& grad_in, const Window2d& w);
+  // grad_in is contiguous; grad_out (any strides) has its dtype; indices are max_pool2d's, so each
+  // lies in [0, H W). nullptr where the backend has none (the backward then uses scatter_add).
+  void (*max_pool2d_backward)(const View& grad_out, const View& indices, const View& grad_in);
   // A fused 2-D convolution, where the backend has one that beats im2col + GEMM on this problem (the
   // CPU's is oneDNN's): out [N, O, Ho, Wo] = x [N, C, H, W] convolved with weight [O, C, kh, kw]
   // (+ bias [O] when bias is not null), one group, every view contiguous and of one dtype. Returns

@@ -41,7 +41,7 @@ struct MaxPool2d {
     const Backend& b = backend(g.device());
     if (b.max_pool2d_backward && !GradMode::is_enabled()) {
       Tensor grad_in = Tensor::empty(in_shape, g.dtype(), g.device());
-      if (grad_in.numel() > 0) b.max_pool2d_backward(kview(g), kview(indices), kview(grad_in), w);
+      if (grad_in.numel() > 0) b.max_pool2d_backward(kview(g), kview(indices), kview(grad_in));
       return {grad_in};
     }
     return {scatter_to_argmax(g, indices)};

@@ -426,46 +426,18 @@ void max_pool2d_typed(const View& in, const View& out, const View& indices, cons
   });
 }
 
-// Whether no two windows share a pixel, so that no position of grad_in receives two gradients: rows
-// of windows (or columns) stride at least a window's extent apart, or there is only one of them.
-bool windows_disjoint(const Window2d& w) {
-  for (int d = 0; d < 2; ++d) {
-    const int64_t extent = (w.kernel[d] - 1) * w.dilation[d] + 1;  // no overflow: the forward checked it
-    if (w.blocks[d] > 1 && w.stride[d] < extent) return false;
-  }
-  return true;
-}
-
 // grad_in = 0, then grad_out[o] added at indices[o], plane by plane. One thread owns each plane and
 // adds its windows in order, so the bits do not depend on the thread count. The sums run in the
 // compute type (float32 for 16-bit planes, in a per-thread buffer) and are rounded once: a position
-// that is the maximum of several overlapping windows loses no more than one rounding. Where the
-// windows are disjoint (the common 2x2 stride-2 pool) each position gets at most one gradient, 0 +
-// g rounds to g, and 16-bit planes are written directly, without the buffer and the rounding pass.
+// that is the maximum of several overlapping windows loses no more than one rounding.
 template <typename T>
-void max_pool2d_backward_typed(const View& grad_out, const View& indices, const View& grad_in, const Window2d& w) {
+void max_pool2d_backward_typed(const View& grad_out, const View& indices, const View& grad_in) {
   using Acc = compute_t<T>;
   const int64_t C = grad_in.shape[1], plane_size = grad_in.shape[2] * grad_in.shape[3];
   const int64_t Bh = grad_out.shape[2], Bw = grad_out.shape[3];
   const T* g = static_cast<const T*>(grad_out.data);
   const int64_t* idx = static_cast<const int64_t*>(indices.data);
   T* dst = static_cast<T*>(grad_in.data);
-  if (!std::is_same_v<Acc, T> && windows_disjoint(w)) {
-    parallel_for(grad_in.shape[0] * C, plane_size + Bh * Bw, [&](int64_t begin, int64_t end) {
-      for (int64_t nc = begin; nc < end; ++nc) {
-        const int64_t n = nc / C, c = nc % C;
-        const T* gplane = g + n * grad_out.strides[0] + c * grad_out.strides[1];
-        const int64_t* iplane = idx + n * indices.strides[0] + c * indices.strides[1];
-        T* out = dst + nc * plane_size;
-        std::memset(static_cast<void*>(out), 0, static_cast<size_t>(plane_size) * sizeof(T));  // +0 in both formats
-        for (int64_t bh = 0; bh < Bh; ++bh)
-          for (int64_t bw = 0; bw < Bw; ++bw)  // 0 + g as the sum has it: -0 becomes +0, a NaN quiet
-            out[iplane[bh * indices.strides[2] + bw * indices.strides[3]]] =
-                T(Acc(0) + static_cast<Acc>(gplane[bh * grad_out.strides[2] + bw * grad_out.strides[3]]));
-      }
-    });
-    return;
-  }
   parallel_for(grad_in.shape[0] * C, plane_size + Bh * Bw, [&](int64_t begin, int64_t end) {
     std::vector<Acc> sums(std::is_same_v<Acc, T> ? 0 : static_cast<size_t>(plane_size));
     for (int64_t nc = begin; nc < end; ++nc) {
@@ -489,11 +461,11 @@ void max_pool2d_backward_typed(const View& grad_out, const View& indices, const 
 
 }  // namespace
 
-void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in, const Window2d& w) {
+void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in) {
   visit_dtype(grad_in.dtype, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<compute_t<T>>) {
-      max_pool2d_backward_typed<T>(grad_out, indices, grad_in, w);
+      max_pool2d_backward_typed<T>(grad_out, indices, grad_in);
     } else {
       EMBER_FAIL("max_pool2d_backward", "expected a floating-point tensor, got {}", grad_in.dtype);
     }

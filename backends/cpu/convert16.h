@@ -5,6 +5,7 @@
 // scalar conversions, NaN included, so the choice of build changes only the speed.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <ember/core/dtype.h>
 
@@ -13,6 +14,27 @@
 #endif
 
 namespace ember::cpu::EMBER_CPU_ISA {
+
+// Exact operations on the bits of a 16-bit float T (Half or BFloat16), for kernels that only select
+// values (ReLU and its backward) and need not widen them.
+template <typename T>
+constexpr uint16_t kInfinityBits = std::is_same_v<T, BFloat16> ? 0x7f80 : 0x7c00;
+
+template <typename T>
+inline bool is_nan_bits(uint16_t u) { return (u & 0x7fff) > kInfinityBits<T>; }
+
+template <typename T>
+inline bool is_positive_bits(uint16_t u) {  // x > 0: sign clear, not zero, not NaN
+  return (u & 0x8000) == 0 && u != 0 && u <= kInfinityBits<T>;
+}
+
+// The bits of T(float(x)): x itself, but a NaN quiet as the float32 route leaves it (bfloat16 keeps
+// the payload, float16 becomes ember's canonical sign | 0x7e00).
+template <typename T>
+inline uint16_t through_float(uint16_t u) {
+  if constexpr (std::is_same_v<T, BFloat16>) return is_nan_bits<T>(u) ? static_cast<uint16_t>(u | 0x40) : u;
+  else return is_nan_bits<T>(u) ? static_cast<uint16_t>((u & 0x8000) | 0x7e00) : u;
+}
 
 inline void widen(const Half* src, float* dst, int64_t n) {
   int64_t i = 0;

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include <ember/backends/common/integer_math.h>
+#include <ember/backends/cpu/convert16.h>
 #include <ember/backends/cpu/fast_math.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
@@ -126,10 +127,21 @@ template <typename C>
   // GCOVR_EXCL_STOP
 }
 
+// ReLU and its backward only choose between an input and zero, so on 16-bit floats they need no trip
+// through float32: deciding on the bits is exact (convert16.h), and a loop of 16-bit integer
+// operations vectorises 32 lanes wide, where widening and rounding took about 30 instructions per 32
+// elements (ReLU on bfloat16 ran slower than on float32). The bits are the float32 route's: a NaN
+// comes out quiet, as T(float) makes it, and relu(-0) is +0.
 template <typename T, UnaryOp kOp>
 void unary_typed(const View& in, const View& out) {
   using C = compute_t<T>;
-  unary_loop<T, T>(in, out, [](T v) { return T(apply_unary<C>(kOp, static_cast<C>(v))); });
+  if constexpr (is_half_like<T> && kOp == UnaryOp::Relu) {
+    unary_loop<T, T>(in, out, [](T v) {
+      return T::from_bits(is_nan_bits<T>(v.bits) || is_positive_bits<T>(v.bits) ? through_float<T>(v.bits) : uint16_t{0});
+    });
+  } else {
+    unary_loop<T, T>(in, out, [](T v) { return T(apply_unary<C>(kOp, static_cast<C>(v))); });
+  }
 }
 
 template <typename T>
@@ -225,6 +237,10 @@ void binary_typed(const View& a, const View& b, const View& out) {
   using C = compute_t<T>;
   if constexpr (kOp >= BinaryOp::Eq) {
     binary_loop<bool, T>(a, b, out, [](T x, T y) { return apply_comparison<C>(kOp, static_cast<C>(x), static_cast<C>(y)); });
+  } else if constexpr (is_half_like<T> && kOp == BinaryOp::ReluBackward) {  // see unary_typed
+    binary_loop<T, T>(a, b, out, [](T g, T s) {
+      return T::from_bits(is_positive_bits<T>(s.bits) ? through_float<T>(g.bits) : uint16_t{0});
+    });
   } else {
     binary_loop<T, T>(a, b, out, [](T x, T y) { return T(apply_binary_arith<C>(kOp, static_cast<C>(x), static_cast<C>(y))); });
   }

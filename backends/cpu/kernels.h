@@ -29,7 +29,7 @@ bool has_nonfinite(const View& in);
 void im2col(const View& in, const View& out, const Window2d& w);
 void col2im(const View& cols, const View& out, const Window2d& w);
 void max_pool2d(const View& in, const View& out, const View& indices, const Window2d& w);
-void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in, const Window2d& w);
+void max_pool2d_backward(const View& grad_out, const View& indices, const View& grad_in);
 void adam_step(const View& param, const View& grad, const View& exp_avg, const View& exp_avg_sq,
                const View& max_exp_avg_sq, const AdamSpec& spec);
 void attention_forward(const View& q, const View& k, const View& v, const AttentionSpec& spec,

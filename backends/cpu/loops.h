@@ -19,11 +19,11 @@
 namespace ember::cpu {
 
 // Work below parallel_grain() elements (or element-sized steps of cost) runs on the calling thread:
-// 32768 when OpenMP's idle threads spin, 2^20 under OMP_WAIT_POLICY=passive, where every parallel
+// 32768 when OpenMP's idle threads spin, 2^18 under OMP_WAIT_POLICY=passive, where every parallel
 // region wakes them through the kernel; EMBER_PARALLEL_GRAIN sets it. It decides only where work
 // is split, never the results (see above).
 int64_t parallel_grain();
-// "1048576 elements (OMP_WAIT_POLICY=passive: ...)", for ember::info().
+// "262144 elements (OMP_WAIT_POLICY=passive: ...)", for ember::info().
 std::string parallel_grain_description();
 // Whether a matrix product of this many multiply-adds is worth splitting among threads: a
 // multiply-add in a GEMM kernel takes about an eighth of the time of an element of an elementwise op.

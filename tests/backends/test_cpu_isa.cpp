@@ -207,7 +207,7 @@ TEST_CASE("every instruction set gives the baseline's bits: conversions, reducti
       Tensor where_max = Tensor::empty({2, 3, w.blocks[0], w.blocks[1]}, DType::Int64);
       b.max_pool2d(view_of(image), view_of(pooled), view_of(where_max), w);
       Tensor pool_grad = Tensor::empty({2, 3, 13, 11}, dtype);  // overlapping windows: sums
-      b.max_pool2d_backward(view_of(pooled), view_of(where_max), view_of(pool_grad), w);
+      b.max_pool2d_backward(view_of(pooled), view_of(where_max), view_of(pool_grad));
       return std::vector<Tensor>{cols, back, pooled, where_max, pool_grad};
     });
     compare_levels(fmt::format("matmul {}", dtype), [&](const Backend& b) {

@@ -237,10 +237,9 @@ TEST_CASE("max_pool2d's backward kernel adds each gradient at its argmax, in the
     }
 }
 
-TEST_CASE("max_pool2d's backward kernel on disjoint 16-bit windows: the bits of 0 + g, rounded", "[nn_ops][pool][grad]") {
-  // Disjoint windows take a path of their own for 16-bit planes (no float32 buffer); its bits must be
-  // those of the sum: a -0 gradient arrives as +0, a signalling NaN quiet (bfloat16 keeps its payload,
-  // float16 gives ember's canonical 0x7e00).
+TEST_CASE("max_pool2d's backward kernel on 16-bit planes: the bits of 0 + g, rounded", "[nn_ops][pool][grad]") {
+  // The kernel sums 16-bit gradients in float32 from zero: a -0 gradient arrives as +0, a signalling
+  // NaN quiet (bfloat16 keeps its payload, float16 gives ember's canonical 0x7e00).
   for (DType dtype : {DType::BFloat16, DType::Float16}) {
     INFO(fmt::format("{}", dtype));
     const bool bf16 = dtype == DType::BFloat16;
