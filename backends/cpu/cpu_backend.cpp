@@ -25,9 +25,8 @@ const Backend& cpu_backend_for(CpuIsa isa) {
 }  // namespace cpu
 
 const Backend& cpu_backend() {
-  // The grain is read here, before any kernel runs, so that a bad EMBER_PARALLEL_GRAIN is an error
-  // at the first op and never an exception inside a kernel's parallel region.
-  static const Backend& table = (cpu::parallel_grain(), cpu::cpu_backend_for(cpu::cpu_isa()));
+  // A bad EMBER_PARALLEL_GRAIN is an error at the first op, like a bad EMBER_CPU_ISA.
+  static const Backend& table = (cpu::check_parallel_grain(), cpu::cpu_backend_for(cpu::cpu_isa()));
   return table;
 }
 

@@ -22,7 +22,9 @@ namespace ember::cpu {
 // 32768 when OpenMP's idle threads spin, 2^18 under OMP_WAIT_POLICY=passive, where every parallel
 // region wakes them through the kernel; EMBER_PARALLEL_GRAIN sets it. It decides only where work
 // is split, never the results (see above).
-int64_t parallel_grain();
+int64_t parallel_grain();  // never throws
+// Raises an ember::Error naming a bad EMBER_PARALLEL_GRAIN (cpu_backend() calls it before any kernel).
+void check_parallel_grain();
 // "262144 elements (OMP_WAIT_POLICY=passive: ...)", for ember::info().
 std::string parallel_grain_description();
 // Whether a matrix product of this many multiply-adds is worth splitting among threads: a

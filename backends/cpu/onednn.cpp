@@ -1,13 +1,16 @@
 // oneDNN's matmul for 16-bit GEMM (see onednn.h). Primitives are cached by shape, strides, dtype,
-// alpha and beta: creating one (choosing and JIT-compiling a kernel) costs far more than a small
-// product, and a training loop asks for the same few shapes every step.
+// alpha, beta and the thread count they are planned for: creating one (choosing and JIT-compiling a
+// kernel) costs far more than a small product, and a training loop asks for the same few shapes
+// every step.
 #include <ember/backends/cpu/onednn.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <functional>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <ember/backends/cpu/gemm_blocking.h>
 #include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/one_thread.h>
 #include <ember/core/storage.h>
@@ -235,25 +239,101 @@ bool matmul(const View& a, const View& b, const View& out, double alpha, double 
     ob.strides = dense_strides(ob.dims);
     pb = dense_b.data();
   }
-  // A small product runs on the calling thread: oneDNN fixes a kernel's thread count when it creates
-  // it, so the plan is made, and cached, inside the same scope.
-  const double multiply_adds = double(out.numel()) * double(a.shape[nd - 1]);
-  std::optional<OneOpenMpThread> one_thread;
-  if (!gemm_worth_threads(multiply_adds)) one_thread.emplace();
-  const Cached cached = lookup(type, oa, ob, oc, alpha, beta);
-  if (!cached.primitive) return false;
+  // oneDNN's own threading splits the k sum among threads for some shapes (A stored transposed,
+  // a long k, a narrow C: a weight gradient x^T g), which makes the bits depend on the thread
+  // count. So ember cuts the work itself, as for float32 GEMM (gemm_blocking.h): C's last two dims
+  // into the fixed grid of blocks, its first batch dim of more than one into at most
+  // kTargetBlocks fixed chunks, every unit computed by a kernel planned for one thread over the
+  // whole of k. The cut depends on the sizes alone; the threads only decide who computes what.
+  const int64_t m = oc.dims[nd - 2], n = oc.dims[nd - 1], k = a.shape[nd - 1];
+  const Blocking blocking = gemm_blocking(m, n, k);
+  int64_t split_dim = -1, chunk = 1, chunks = 1;
+  for (int64_t d = 0; d + 2 < nd && split_dim < 0; ++d) {
+    if (oc.dims[d] > 1) {
+      split_dim = d;
+      chunk = (oc.dims[d] + kTargetBlocks - 1) / kTargetBlocks;
+      chunks = (oc.dims[d] + chunk - 1) / chunk;
+    }
+  }
+  struct Unit {
+    Operand a, b, c;
+    int64_t a_offset, b_offset, c_offset;  // in elements
+  };
+  const int64_t units = chunks * blocking.count();
+  auto unit = [&](int64_t i) {
+    const int64_t block = i % blocking.count(), part = i / blocking.count();
+    const int64_t r0 = block / blocking.col_blocks * blocking.rows, c0 = block % blocking.col_blocks * blocking.cols;
+    Unit u{oa, ob, oc, r0 * oa.strides[nd - 2], c0 * ob.strides[nd - 1], r0 * oc.strides[nd - 2] + c0 * oc.strides[nd - 1]};
+    u.a.dims[nd - 2] = u.c.dims[nd - 2] = std::min(blocking.rows, m - r0);
+    u.b.dims[nd - 1] = u.c.dims[nd - 1] = std::min(blocking.cols, n - c0);
+    if (split_dim >= 0) {
+      const int64_t b0 = part * chunk, size = std::min(chunk, oc.dims[split_dim] - b0);
+      for (Operand* o : {&u.a, &u.b, &u.c}) {  // a broadcast operand has size 1 and stride 0 there
+        if (o->dims[split_dim] > 1) o->dims[split_dim] = size;
+      }
+      u.a_offset += b0 * oa.strides[split_dim];
+      u.b_offset += b0 * ob.strides[split_dim];
+      u.c_offset += b0 * oc.strides[split_dim];
+    }
+    return u;
+  };
+  // A unit's shape is one of at most eight (a full or a last row block, column block, batch chunk).
+  // Their kernels are made (or found in the cache) for one thread before any unit runs: where oneDNN
+  // declines one, nothing has been written.
+  auto shape_index = [&](int64_t i) {
+    const int64_t block = i % blocking.count(), part = i / blocking.count();
+    return int((block / blocking.col_blocks == blocking.row_blocks - 1) ? 1 : 0) +
+           int((block % blocking.col_blocks == blocking.col_blocks - 1) ? 2 : 0) + int(part == chunks - 1 ? 4 : 0);
+  };
+  std::array<Cached, 8> plans;
+  {
+    OneOpenMpThread one_thread;
+    std::array<bool, 8> made{};
+    for (int64_t i = 0; i < units; ++i) {
+      const int shape = shape_index(i);
+      if (made[shape]) continue;
+      const Unit u = unit(i);
+      plans[shape] = lookup(type, u.a, u.b, u.c, alpha, beta);
+      if (!plans[shape].primitive) return false;
+      made[shape] = true;
+    }
+  }
   const dnnl::engine& engine = cpu_engine().engine;
-  dnnl::memory ma({oa.dims, type, oa.strides}, engine, const_cast<void*>(pa));
-  dnnl::memory mb({ob.dims, type, ob.strides}, engine, const_cast<void*>(pb));
-  dnnl::memory mc({oc.dims, type, oc.strides}, engine, out.data);
-  // From ember's caching allocator: the same block every step, not fresh pages to fault in.
-  const size_t scratch_bytes = std::max<size_t>(cached.scratch.get_size(), 1);
-  std::unique_ptr<void, std::function<void(void*)>> scratch(
-      CpuAllocator::allocate(scratch_bytes), [scratch_bytes](void* p) { CpuAllocator::deallocate(p, scratch_bytes); });
-  dnnl::memory ms(cached.scratch, engine, scratch.get());
-  dnnl::stream stream(engine);
-  cached.primitive->execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
-  stream.wait();
+  const char* base_a = static_cast<const char*>(pa);
+  const char* base_b = static_cast<const char*>(pb);
+  char* base_c = static_cast<char*>(out.data);
+  const size_t element = dtype_size(out.dtype);
+  auto run_unit = [&](int64_t i) {
+    const Unit u = unit(i);
+    const Cached& plan = plans[shape_index(i)];
+    dnnl::memory ma({u.a.dims, type, u.a.strides}, engine, const_cast<char*>(base_a + u.a_offset * element));
+    dnnl::memory mb({u.b.dims, type, u.b.strides}, engine, const_cast<char*>(base_b + u.b_offset * element));
+    dnnl::memory mc({u.c.dims, type, u.c.strides}, engine, base_c + u.c_offset * element);
+    // From ember's caching allocator: the same blocks every step, not fresh pages to fault in.
+    const size_t scratch_bytes = std::max<size_t>(plan.scratch.get_size(), 1);
+    std::unique_ptr<void, std::function<void(void*)>> scratch(
+        CpuAllocator::allocate(scratch_bytes), [scratch_bytes](void* p) { CpuAllocator::deallocate(p, scratch_bytes); });
+    dnnl::memory ms(plan.scratch, engine, scratch.get());
+    dnnl::stream stream(engine);
+    plan.primitive->execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
+    stream.wait();
+  };
+  const double multiply_adds = double(out.numel()) * double(k);
+  if (units == 1 || omp_get_max_threads() == 1 || omp_in_parallel() || !gemm_worth_threads(multiply_adds)) {
+    for (int64_t i = 0; i < units; ++i) run_unit(i);
+    return true;
+  }
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < units; ++i) {
+    try {
+      run_unit(i);
+    } catch (...) {
+#pragma omp critical(ember_onednn_matmul)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
   return true;
 }
 

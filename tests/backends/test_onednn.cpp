@@ -166,7 +166,23 @@ TEST_CASE("oneDNN declines what it cannot do, and ember computes it instead", "[
   CHECK(matmul(a, b).to(DType::Float32).item<float>() == 11.f);
 }
 
-TEST_CASE("16-bit matmul is bit-identical on 1, 2, 3 and 7 threads", "[onednn][matmul][determinism]") {
+namespace {
+void check_same_bits_on_any_thread_count(const Tensor& a, const Tensor& b) {
+  Tensor single;
+  {
+    test::ThreadCount one(1);
+    single = matmul(a, b);
+  }
+  for (int threads : {2, 3, 6, 7}) {
+    test::ThreadCount count(threads);
+    INFO(fmt::format("{} {} threads, a {} strides {}, b {} strides {}", a.dtype(), threads, shape_str(a.shape()),
+                     shape_str(a.strides()), shape_str(b.shape()), shape_str(b.strides())));
+    CHECK(same_bytes(matmul(a, b), single));
+  }
+}
+}  // namespace
+
+TEST_CASE("16-bit matmul is bit-identical on 1, 2, 3, 6 and 7 threads", "[onednn][matmul][determinism]") {
   // Shapes where a library might split the k sum among threads: long k with a small C, and a
   // batch of products.
   struct Case {
@@ -176,17 +192,22 @@ TEST_CASE("16-bit matmul is bit-identical on 1, 2, 3 and 7 threads", "[onednn][m
     for (const Case& shapes : {Case{{8, 16384}, {16384, 8}}, Case{{64, 4096}, {4096, 64}}, Case{{300, 257}, {257, 190}},
                                Case{{6, 40, 96}, {6, 96, 72}}}) {
       const Tensor a = random_16bit(shapes.a, dtype, 21), b = random_16bit(shapes.b, dtype, 22);
-      Tensor single;
-      {
-        test::ThreadCount one(1);
-        single = matmul(a, b);
-      }
-      for (int threads : {2, 3, 7}) {
-        test::ThreadCount count(threads);
-        INFO(fmt::format("{} {} threads, a {}", dtype, threads, shape_str(a.shape())));
-        CHECK(same_bytes(matmul(a, b), single));
-      }
+      check_same_bits_on_any_thread_count(a, b);
     }
+  }
+  // A stored transposed (a weight gradient's x^T g) with a long power-of-two k and a narrow C: the
+  // case where oneDNN 2.x's own matmul splits the k sum among threads (2 and 6 threads gave other
+  // bits than 1, 3 and 7 before ember cut C into blocks of its own).
+  struct TransposedCase {
+    std::initializer_list<int64_t> a_stored, b_stored;
+    bool b_transposed;
+  };
+  for (const TransposedCase& c : {TransposedCase{{2048, 512}, {8, 2048}, true}, TransposedCase{{4096, 512}, {8, 4096}, true},
+                                  TransposedCase{{4096, 512}, {4096, 64}, false}, TransposedCase{{8192, 8}, {64, 8192}, true},
+                                  TransposedCase{{8192, 512}, {64, 8192}, true}}) {
+    const Tensor a = transpose(random_16bit(c.a_stored, DType::BFloat16, 23), 0, 1);
+    const Tensor b_stored = random_16bit(c.b_stored, DType::BFloat16, 24);
+    check_same_bits_on_any_thread_count(a, c.b_transposed ? transpose(b_stored, 0, 1) : b_stored);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <ember/backends/backend.h>
 #include <ember/ember.h>
 
 using namespace ember;
@@ -45,13 +46,29 @@ TEST_CASE("relu and its backward on every 16-bit float give the float32 route's 
     const Tensor y16 = relu(x16), y32 = relu(x32);
     const std::vector<uint16_t> want_y = bits_of(y32.detach().to(dtype));
     CHECK(first_difference(bits_of(y16), want_y) == -1);
-    // The gradient of every pattern meets every pattern of x once, through two pairings.
+    // Every pattern of the gradient meets two patterns of x: its own and a shuffled one.
     for (const std::vector<uint16_t>* g_bits : {&every, &shuffled}) {
       const Tensor g16 = from_bits(*g_bits, dtype);
       const Tensor dx16 = grad({y16}, {x16}, {g16}, {.retain_graph = true})[0];
       const Tensor dx32 = grad({y32}, {x32}, {g16.to(DType::Float32)}, {.retain_graph = true})[0];
       CHECK(dx16.dtype() == dtype);
       CHECK(first_difference(bits_of(dx16), bits_of(dx32.to(dtype))) == -1);
+    }
+  }
+  // The autograd route above only ever hands the backward a ReLU output (+0, positive, NaN) as its
+  // second operand: call the kernel itself with every pattern there, each gradient meeting a
+  // shuffled one, and once with the gradient a broadcast scalar.
+  for (DType dtype : {DType::BFloat16, DType::Float16}) {
+    INFO(fmt::format("{} kernel", dtype));
+    const Backend& cpu = backend(Device::cpu());
+    auto view = [](const Tensor& t) { return View{t.data_ptr(), t.dtype(), t.shape(), t.strides()}; };
+    const Tensor s = from_bits(every, dtype), g = from_bits(shuffled, dtype);
+    for (const Tensor& grad_in : {g, from_bits({0x3f81}, dtype).expand({65536})}) {
+      Tensor got = Tensor::empty({65536}, dtype), wide = Tensor::empty({65536}, DType::Float32);
+      const Tensor g32 = grad_in.to(DType::Float32), s32 = s.to(DType::Float32);
+      cpu.binary(BinaryOp::ReluBackward, view(grad_in), view(s), view(got));
+      cpu.binary(BinaryOp::ReluBackward, view(g32), view(s32), view(wide));
+      CHECK(first_difference(bits_of(got), bits_of(wide.to(dtype))) == -1);
     }
   }
   // A few by hand, in bfloat16: -0 -> +0, a signalling NaN -> quiet with its payload, the smallest
