@@ -53,8 +53,8 @@ std::string info() {
       "  gemm: {}\n"
       "  16-bit gemm, convolution: {}\n"
       "  cuda: {}\n",
-      omp_get_max_threads(), cpu::parallel_grain_description(), cpu::cpu_isa_description(), cpu::blas::kernel_description(),
-      cpu::onednn::description(), cuda::backend_description());
+      omp_get_max_threads(), cpu::parallel_grain_description(), cpu::cpu_isa_description(),
+      cpu::blas::kernel_description(), cpu::onednn::description(), cuda::backend_description());
 }
 
 }  // namespace ember

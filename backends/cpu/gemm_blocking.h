@@ -8,9 +8,9 @@ namespace ember::cpu {
 
 // The fixed blocking of a GEMM: C is cut into a grid of blocks of `rows` x `cols` (the last row
 // and column of blocks may be smaller), each computed by one single-threaded BLAS (or oneDNN) call
-// over the whole of K. The grid depends on m, n and k alone, never on the thread count, and no two blocks
-// write the same element of C, so every element is the same sum in the same order on 1, 2 or 16
-// threads; the threads only decide who computes which block.
+// over the whole of K. The grid depends on m, n and k alone, never on the thread count, and no two
+// blocks write the same element of C, so every element is the same sum in the same order on 1, 2
+// or 16 threads; the threads only decide who computes which block.
 struct Blocking {
   int64_t rows, cols;            // block size
   int64_t row_blocks, col_blocks;

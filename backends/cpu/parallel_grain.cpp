@@ -5,9 +5,9 @@
 #include <string>
 #include <string_view>
 
-#include <ember/backends/cpu/loops.h>
 #include <fmt/format.h>
 
+#include <ember/backends/cpu/loops.h>
 #include <ember/core/error.h>
 
 namespace ember::cpu {
@@ -23,9 +23,9 @@ struct GrainChoice {
 // Measured on 2-core AMD Zen 5 and Intel Xeon machines: with spinning threads a parallel region costs
 // about 1-4 us, and an elementwise op on 32768 float32 elements about 4 us on one thread, so that
 // is where two threads start to pay. With OMP_WAIT_POLICY=passive each region wakes the sleeping
-// threads through the kernel, 20-90 us (it differs from session to session): a float32 add on 65536 elements took 63 us on two threads
-// and 8 us on one, on 2^18 elements 80-95 against 40 us, on 2^19 130-210 against 70 us; at 2^20
-// the two broke even. The grain stops at 2^18, short of that break-even, because the kernels'
+// threads through the kernel, 20-90 us (it differs from session to session): a float32 add on
+// 65536 elements took 63 us on two threads and 8 us on one, on 2^18 elements 80-95 against 40 us,
+// on 2^19 130-210 against 70 us; at 2^20 the two broke even. The grain stops at 2^18, short of that break-even, because the kernels'
 // costs are estimates in elements of such an add, and a kernel that does more work per element
 // than it declares would lose its second thread where it still needs it.
 constexpr int64_t kSpinningGrain = 32768;
