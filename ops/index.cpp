@@ -18,6 +18,19 @@ void check_index(const char* op, const Tensor& index, int64_t bound, const Tenso
               dim, shape_str(x.shape()), bound);
 }
 
+// src is added in x's dtype. Into a floating input any src converts (rounded, as a floating op rounds
+// its result); into an integer or bool input a conversion would truncate fractions or wrap (300 into
+// uint8 is 44), adding other values than the ones given, so there src must have x's dtype (PyTorch
+// requires that everywhere).
+Tensor src_in_dtype_of(const char* op, const Tensor& x, const Tensor& src) {
+  if (src.dtype() == x.dtype()) return src;
+  EMBER_CHECK(is_floating(x.dtype()), op,
+              "src of dtype {} (shape {}) cannot be added into an input of dtype {} (shape {}) without changing "
+              "its values; cast it to {} first",
+              src.dtype(), shape_str(src.shape()), x.dtype(), shape_str(x.shape()), x.dtype());
+  return cast(src, x.dtype());
+}
+
 Tensor as_int64(const Tensor& index) { return index.dtype() == DType::Int64 ? index : cast(index, DType::Int64); }
 
 // The index is an input of each primitive (without a gradient) and saved for backward like any other
@@ -134,7 +147,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
     const std::vector<int64_t> one{1}, scalar{};
     return reshape(index_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
   }
-  Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
+  const Tensor s = src_in_dtype_of("index_add", x, src);
   return apply(IndexAdd{d}, x, as_int64(reshape(index, std::vector<int64_t>{-1})), s);
 }
 
@@ -165,7 +178,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
     const std::vector<int64_t> one{1}, scalar{};
     return reshape(scatter_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
   }
-  Tensor s = src.dtype() == x.dtype() ? src : cast(src, x.dtype());
+  const Tensor s = src_in_dtype_of("scatter_add", x, src);
   return apply(ScatterAdd{d, s.shape()}, x, as_int64(index), s);
 }
 

@@ -209,6 +209,11 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"randint 2^40 into float16", []{ randint(0, int64_t{1} << 40, {4}, {.dtype = DType::Float16}); }, "randint"},
       {"as_strided_scatter out of the base", []{ as_strided_scatter(ones({3}), std::vector<int64_t>{2}, std::vector<int64_t>{3}, std::vector<int64_t>{1000000}, 0); }, "as_strided_scatter"},
       {"as_strided_scatter negative offset", []{ as_strided_scatter(ones({3}), std::vector<int64_t>{4}, std::vector<int64_t>{3}, std::vector<int64_t>{1}, -2); }, "as_strided_scatter"},
+      // a src that the input's dtype cannot hold: truncated (0.5 -> 0) or wrapped (300 -> 44) silently before
+      {"scatter_add float src into int64", []{ scatter_add(zeros({3},{.dtype=DType::Int64}), 0, from_vector<int64_t>({0,1,2}), from_vector<float>({0.5f,1.7f,2.9f})); }, "scatter_add"},
+      {"index_add float src into int64", []{ index_add(zeros({3},{.dtype=DType::Int64}), 0, from_vector<int64_t>({0,1,2}), from_vector<float>({0.5f,1.7f,2.9f})); }, "index_add"},
+      {"index_add int64 src into uint8", []{ index_add(zeros({1},{.dtype=DType::UInt8}), 0, from_vector<int64_t>({0}), from_vector<int64_t>({300})); }, "index_add"},
+      {"scatter_add float src into bool", []{ scatter_add(zeros({2},{.dtype=DType::Bool}), 0, from_vector<int64_t>({0}), from_vector<float>({0.5f})); }, "scatter_add"},
       {"as_strided_scatter source of another shape", []{ as_strided_scatter(ones({3}), std::vector<int64_t>{4}, std::vector<int64_t>{2}, std::vector<int64_t>{1}, 0); }, "as_strided_scatter"},
       {"size(0) of a 0-d tensor", []{ (void)ones({}).size(0); }, "size"},
       {"stride(-1) of a 0-d tensor", []{ (void)ones({}).stride(-1); }, "stride"},
