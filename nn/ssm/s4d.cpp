@@ -23,7 +23,10 @@ std::array<Tensor, 2> cdiv(const Tensor& ar, const Tensor& ai, const Tensor& br,
   return {(ar * br + ai * bi) / den, (ai * br - ar * bi) / den};
 }
 
+// The power of two at or above 2 L (the linear convolution's length). L is at most 2^61 here, so the
+// doubling cannot overflow (it wrapped to 0 and looped forever for a longer L).
 int64_t fft_length(int64_t L) {
+  EMBER_CHECK(L >= 1 && L <= (int64_t{1} << 61), "S4D", "the sequence length L = {} is outside [1, 2^61]", L);
   int64_t n = 1;
   while (n < 2 * L) n <<= 1;
   return n;
@@ -113,7 +116,8 @@ S4DImpl::Discrete S4DImpl::discretize() const {
 }
 
 Tensor S4DImpl::kernel(int64_t L) const {
-  EMBER_CHECK(L >= 1, "S4D", "the kernel length L must be at least 1, got {}", L);
+  // positions 0 .. L - 1 are counted in the parameters' floating type: exact to 2^53
+  EMBER_CHECK(L >= 1 && L <= (int64_t{1} << 53), "S4D", "the kernel length L = {} is outside [1, 2^53]", L);
   const Discrete d = discretize();
   const Tensor l = arange(0, static_cast<double>(L), 1, {.dtype = C.dtype(), .device = C.device()});  // [L]
   const Tensor mag = exp(unsqueeze(d.log_magnitude, -1) * l);  // [H, N/2, L]
