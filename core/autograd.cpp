@@ -391,6 +391,7 @@ std::vector<Edge> root_edges(const char* op, const std::vector<Tensor>& outputs)
   std::vector<Edge> roots;
   for (size_t i = 0; i < outputs.size(); ++i) {
     EMBER_CHECK(outputs[i].defined(), op, "output {} is an undefined tensor", i);
+    detail::check_view_history(op, outputs[i]);
     EMBER_CHECK(outputs[i].requires_grad(), op,
                 "output {} does not require grad and has no grad_fn: nothing to differentiate", i);
     roots.push_back(autograd::gradient_edge(outputs[i]));
@@ -474,6 +475,14 @@ Tensor& Tensor::retain_grad() {
 
 namespace detail {
 bool running_backward_formula() { return in_backward_formula; }
+
+void fail_stale_view(const char* op, const Tensor& view) {
+  EMBER_FAIL(op,
+             "an input (a view of shape {}) was taken before its base was changed in place under autograd: it "
+             "shows the new values but holds the old graph, so its gradient would be wrong; take the view again "
+             "after the in-place op",
+             shape_str(view.shape()));
+}
 
 void check_forward_anomaly(const char* op, const Tensor& out) {
   if (in_backward_formula) return;  // the engine checks the formula's results (check_backward_anomaly)

@@ -45,6 +45,11 @@ class Storage {
   // Bumped by every in-place write; autograd compares it with the version a saved tensor had.
   uint32_t version() const { return version_.load(std::memory_order_relaxed); }
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+  // Bumped when an in-place op under autograd gives a tensor on this storage a new history (x.mul_(w)
+  // with w requiring grad): the views taken before it show the new values but hold the old graph, so
+  // using one in a recorded op is refused (Tensor's view_history, checked in apply()).
+  uint32_t history_version() const { return history_version_.load(std::memory_order_relaxed); }
+  void bump_history_version() { history_version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void* data_ = nullptr;
@@ -54,6 +59,7 @@ class Storage {
   void* deleter_ctx_ = nullptr;
   bool owned_ = true;
   std::atomic<uint32_t> version_{0};
+  std::atomic<uint32_t> history_version_{0};
 };
 
 }  // namespace ember

@@ -26,6 +26,8 @@ Tensor make_tensor(std::shared_ptr<Storage> storage, Shape shape, Strides stride
 Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset) {
   Tensor t = make_tensor(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
   t.impl()->is_view = true;
+  t.impl()->tracks_view_history = true;
+  t.impl()->view_history = t.storage()->history_version();
   return t;
 }
 
@@ -142,6 +144,16 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
+void Tensor::set_grad(const Tensor& g) {
+  TensorImpl* self = get("set_grad");
+  // A gradient of another shape would be broadcast by the optimizer's update, one of another dtype
+  // or device would fail later inside it, under another op's name.
+  EMBER_CHECK(!g.defined() || (g.shape() == shape() && g.dtype() == dtype() && g.device() == device()), "set_grad",
+              "the gradient ({} {} on {}) must have the tensor's shape, dtype and device ({} {} on {})",
+              shape_str(g.shape()), g.dtype(), g.device(), shape_str(shape()), dtype(), device());
+  self->grad = g.impl_;
+}
+
 Tensor Tensor::detach() const {
   Tensor t = make_tensor(storage(), shape(), strides(), offset(), dtype());
   t.impl()->is_view = true;
@@ -186,6 +198,13 @@ Tensor Tensor::diagonal(int64_t off, int64_t d1, int64_t d2) const { return embe
 // ---------------------------------------------------------------- in-place
 namespace {
 
+// Self was given a new history (or none) in place: views of it taken before now hold the old graph
+// (they are refused in recorded ops, see Storage::history_version); self's own is current.
+void history_changed_in_place(Tensor& self) {
+  self.storage()->bump_history_version();
+  self.impl()->view_history = self.storage()->history_version();
+}
+
 // Writes `result` into self's memory. When autograd is involved, self takes result's history
 // (PyTorch's "rebase"): self's old value was cloned into the graph before the op, so nothing
 // saved for backward is overwritten.
@@ -204,7 +223,10 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
     backend(self.device()).copy(kview(src), kview(self));
   }
   self.storage()->bump_version();
-  if (track) autograd::set_history(self, value.grad_fn(), value.impl()->output_nr);
+  if (track) {
+    autograd::set_history(self, value.grad_fn(), value.impl()->output_nr);
+    history_changed_in_place(self);
+  }
   (void)op;
 }
 
@@ -225,6 +247,13 @@ void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
               shape_str(self.shape()));
   EMBER_CHECK(!self.impl()->is_view || !self.is_leaf(), op,
               "in-place {} on a view (shape {}) while recording gradients is not supported; use the out-of-place op",
+              op, shape_str(self.shape()));
+  // A view whose memory another live tensor shares (its base, another view): the write would change
+  // that tensor's values without its graph knowing (PyTorch rebases the base's history; ember refuses).
+  // A view nothing else holds (the reshaped result of an op) is safe to overwrite.
+  EMBER_CHECK(!self.impl()->is_view || self.storage().use_count() == 1, op,
+              "in-place {} on a view (shape {}) of a tensor that is still in use, while recording gradients: "
+              "that tensor's gradient would miss the change; use the out-of-place op or clone the view first",
               op, shape_str(self.shape()));
   if (other && other->defined()) {
     Shape s = broadcast_shapes(op, self.shape(), other->shape());
@@ -310,7 +339,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
   const Tensor b = s.shape() == shape() ? s : ember::expand(s, shape());
   backend(device()).copy(kview(b), kview(*this));
   storage()->bump_version();
-  if (GradMode::is_enabled() && requires_grad()) detach_();  // the new value has no history
+  if (GradMode::is_enabled() && requires_grad()) {  // the new value has no history
+    detach_();
+    history_changed_in_place(*this);
+  }
   return *this;
 }
 
@@ -348,7 +380,10 @@ Tensor& Tensor::fill_(Scalar value) {
   check_in_place("fill_", *this, nullptr);
   backend(device()).fill(kview(*this), checked_fill_value("fill_", value, dtype()));
   storage()->bump_version();
-  if (GradMode::is_enabled() && !is_leaf()) detach_();  // a constant has no history
+  if (GradMode::is_enabled() && !is_leaf()) {  // a constant has no history
+    detach_();
+    history_changed_in_place(*this);
+  }
   return *this;
 }
 

@@ -56,6 +56,10 @@ struct TensorImpl {
   DType dtype = DType::Float32;
   bool is_wrapped_number = false;  // a Scalar turned into a 0-dim tensor (type promotion)
   bool is_view = false;            // shares storage with another tensor that autograd may track
+  // A view made by a view op (not detach) remembers its storage's history_version when it was taken:
+  // if another tensor on the storage is later given a new history in place, this view's graph is stale.
+  bool tracks_view_history = false;
+  uint32_t view_history = 0;
 
   // autograd state
   bool requires_grad = false;  // only meaningful for leaves; non-leaves require grad via grad_fn
@@ -127,7 +131,8 @@ class Tensor {
   bool is_leaf() const { return get("is_leaf")->grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return get("grad_fn")->grad_fn; }
   Tensor grad() const { return Tensor(get("grad")->grad); }
-  void set_grad(const Tensor& g) { get("set_grad")->grad = g.impl_; }
+  // g has this tensor's shape, dtype and device (as in PyTorch), or is undefined to clear the gradient.
+  void set_grad(const Tensor& g);
   void zero_grad() { get("zero_grad")->grad.reset(); }
   // Non-leaf tensors keep their .grad after backward.
   Tensor& retain_grad();

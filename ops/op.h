@@ -119,6 +119,18 @@ inline void collect_edges(std::vector<Edge>& edges, const std::vector<Tensor>& t
   for (const Tensor& t : ts) collect_edges(edges, t);
 }
 void check_forward_anomaly(const char* op, const Tensor& out);
+// A view taken before another tensor on its storage got a new history in place (TensorImpl's
+// view_history) is refused as an input of a recorded op: its values are new, its graph old.
+[[noreturn]] void fail_stale_view(const char* op, const Tensor& view);
+inline void check_view_history(const char* op, const Tensor& t) {
+  if (!t.defined()) return;
+  const TensorImpl& impl = *t.impl();
+  if (impl.tracks_view_history && impl.view_history != impl.storage->history_version()) [[unlikely]]
+    fail_stale_view(op, t);
+}
+inline void check_view_history(const char* op, const std::vector<Tensor>& ts) {
+  for (const Tensor& t : ts) check_view_history(op, t);
+}
 inline const Tensor* first_tensor() { return nullptr; }
 template <class... Rest>
 const Tensor* first_tensor(const Tensor& t, const Rest&...) { return &t; }
@@ -133,6 +145,7 @@ auto apply(Op op, const Inputs&... inputs) {
   using Out = decltype(op.forward(std::declval<Ctx&>(), inputs...));
   constexpr size_t kOutputs = OutputCount<Out>::value;
   profiler::Range range(op_name(op), "", detail::first_tensor(inputs...));
+  if (GradMode::is_enabled()) (detail::check_view_history(op_name(op), inputs), ...);
   if (!GradMode::is_enabled() || !(detail::needs_grad(inputs) || ...)) {
     Ctx ctx(nullptr);
     Out out = op.forward(ctx, inputs...);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <ember/optim/optim.h>
+
 #include "tests/autograd/helpers.h"
 
 using namespace ember;
@@ -179,4 +181,81 @@ TEST_CASE("fill_ on a non-leaf makes it a constant") {
   CHECK_FALSE(y.requires_grad());
   (x * y).sum().backward();
   check_values(x.grad(), {5, 5});
+}
+
+// In-place writes that would leave a graph out of step with the values it describes. PyTorch rebases
+// the base's history through the view (CopySlices) and regenerates a stale view's; ember refuses both
+// with an error instead, and these were silently wrong before: every expected gradient below is
+// torch 1.13's.
+TEST_CASE("an in-place op on a view of a tensor still in use is refused under autograd") {
+  Tensor w = leaf({1, 1});
+  Tensor a = w * 1;
+  // torch: a.narrow(0, 0, 1).mul_(3); a.sum().backward() gives w.grad [3, 1]; ember gave [1, 1].
+  CHECK_THROWS_WITH(a.narrow(0, 0, 1).mul_(3), Catch::StartsWith("[mul_]") && Catch::Contains("still in use"));
+  check_values(a, {1, 1});  // refused before anything was written
+  // A view of a leaf that requires grad (torch: "a view of a leaf Variable that requires grad ...").
+  CHECK_THROWS_WITH(w.narrow(0, 0, 1).mul_(3), Catch::StartsWith("[mul_]"));
+  CHECK_THROWS_WITH(w.select(0, 0).fill_(7), Catch::StartsWith("[fill_]"));
+  check_values(w, {1, 1});
+  // A view that nothing else shares (a reduction's result is returned as a view of its own buffer)
+  // may still be changed in place.
+  Tensor x = leaf({1, 2, 3, 4}, {2, 2});
+  Tensor s = sum(x, {0});
+  s.mul_(2);
+  (s * s).sum().backward();  // s = 2 (x0 + x1) = [8, 12]: d/dx = 2 s * 2
+  check_values(x.grad(), {32, 48, 32, 48});
+  // Without autograd in play (no_grad, or no tensor requiring grad) views are written as before.
+  {
+    NoGradGuard no_grad;
+    a.narrow(0, 0, 1).mul_(3);
+  }
+  Tensor plain = ones({3});
+  plain.narrow(0, 1, 1).mul_(5);
+  check_values(plain, {1, 5, 1});
+}
+
+TEST_CASE("a view taken before its base changed history in place is refused in recorded ops") {
+  Tensor w = leaf({1, 1});
+  Tensor a = w * 1;
+  Tensor v = a.narrow(0, 0, 1);
+  a.mul_(3);  // a gets a new history; v shows 3 but its graph says w[0]
+  check_values(v, {3});
+  // torch: v.sum().backward() gives w.grad [3, 0]; ember gave [1, 0].
+  CHECK_THROWS_WITH(v.sum(), Catch::StartsWith("[sum]") && Catch::Contains("take the view again"));
+  CHECK_THROWS_WITH(v.backward(ones({1})), Catch::StartsWith("[backward]"));
+  CHECK_THROWS_WITH(v * 2, Catch::StartsWith("[mul]"));
+  // A view taken after the change is current.
+  Tensor fresh = a.narrow(0, 0, 1);
+  fresh.sum().backward();
+  check_values(w.grad(), {3, 0});
+  // The base itself, and its values without autograd, are fine.
+  {
+    NoGradGuard no_grad;
+    check_values(v * 2, {6});
+  }
+  // fill_ and copy_ from a constant drop the base's history: an older view would still send its
+  // gradient to w.
+  Tensor b = w * 2;
+  Tensor before_fill = b.narrow(0, 1, 1);
+  b.fill_(5);
+  CHECK_THROWS_WITH(before_fill.sum(), Catch::StartsWith("[sum]"));
+  Tensor c = w * 2;
+  Tensor before_copy = c.narrow(0, 1, 1);
+  c.copy_(zeros({2}, {.dtype = DType::Float64}));
+  CHECK_THROWS_WITH(before_copy.sum(), Catch::StartsWith("[sum]"));
+}
+
+TEST_CASE("views of parameters survive optimizer steps (no_grad updates keep their graph valid)") {
+  // A transposed weight kept across steps: the update changes the values, not the graph (the view
+  // still reads the leaf), so using it after a step is correct and allowed.
+  Tensor weight = leaf({1, 2, 3, 4}, {2, 2});
+  const Tensor weight_t = weight.t();
+  optim::SGD sgd({weight}, {.lr = 0.5});
+  for (int step = 0; step < 2; ++step) {
+    sgd.zero_grad();
+    weight_t.sum().backward();
+    sgd.step();
+  }
+  check_values(weight, {0, 1, 2, 3});
+  check_values(weight_t, {0, 2, 1, 3});
 }
