@@ -1,5 +1,7 @@
 #include <ember/nn/spectral_norm.h>
 
+#include <cmath>
+
 #include <ember/nn/layers.h>
 #include <ember/ops/ops.h>
 
@@ -24,7 +26,7 @@ SpectralNormImpl::SpectralNormImpl(std::shared_ptr<UnaryModule> wrapped, double 
   } else {
     EMBER_FAIL("SpectralNorm", "can wrap Linear, Conv2d or ConvTranspose2d, got {}", module->type_name());
   }
-  EMBER_CHECK(eps > 0, "SpectralNorm", "eps must be positive, got {}", eps);
+  EMBER_CHECK(eps > 0 && std::isfinite(eps), "SpectralNorm", "eps must be positive and finite, got {}", eps);
   register_module("module", module);
   NoGradGuard no_grad;
   const Tensor w = weight_matrix(weight_ref());

@@ -5,20 +5,30 @@
 #include <ember/ops/ops.h>
 
 namespace ember::optim {
+namespace {
+
+void check_params(const char* op, const std::vector<Tensor>& params) {
+  for (size_t i = 0; i < params.size(); ++i)
+    EMBER_CHECK(params[i].defined(), op, "parameter {} of {} is an undefined tensor", i, params.size());
+}
+
+}  // namespace
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type) {
+  // A negative max_norm would flip every gradient's sign, a NaN one would silently clip nothing.
+  EMBER_CHECK(std::isfinite(max_norm) && max_norm >= 0, "clip_grad_norm_",
+              "max_norm must be finite and non-negative, got {}", max_norm);
+  EMBER_CHECK(!std::isnan(norm_type), "clip_grad_norm_", "norm_type is NaN");
+  check_params("clip_grad_norm_", params);
   NoGradGuard no_grad;
   std::vector<double> norms;
   for (const Tensor& p : params)
     if (p.grad().defined()) norms.push_back(norm(p.grad().to(DType::Float64), norm_type).item<double>());
   if (norms.empty()) return 0;
-  double total = 0;
-  if (std::isinf(norm_type)) {
-    for (double n : norms) total = std::max(total, n);
-  } else {
-    for (double n : norms) total += std::pow(n, norm_type);
-    total = std::pow(total, 1 / norm_type);
-  }
+  // The norm of the per-tensor norms, as PyTorch defines it for every order: the joint p-norm for
+  // p > 0, the largest (inf) or smallest (-inf) entry, and for p = 0 the count of tensors with a
+  // non-zero entry.
+  const double total = norm(from_vector(norms), norm_type).item<double>();
   const double coef = max_norm / (total + 1e-6);  // PyTorch's epsilon
   if (coef < 1)
     for (const Tensor& p : params)
@@ -30,6 +40,10 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 }
 
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
+  // A negative bound would set every element to -clip_value, a NaN one would clip nothing.
+  EMBER_CHECK(std::isfinite(clip_value) && clip_value >= 0, "clip_grad_value_",
+              "clip_value must be finite and non-negative, got {}", clip_value);
+  check_params("clip_grad_value_", params);
   NoGradGuard no_grad;
   for (const Tensor& p : params)
     if (p.grad().defined()) {

@@ -25,7 +25,9 @@ void check_option(const char* optimizer, const std::string& key, double v) {
   EMBER_CHECK(std::isfinite(v), optimizer, "option \"{}\" must be finite, got {}", key, v);
   if (key == "beta1" || key == "beta2") {
     EMBER_CHECK(v >= 0 && v < 1, optimizer, "option \"{}\" must be in [0, 1), got {}", key, v);
-  } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum" || key == "alpha") {
+  } else if (key == "alpha") {  // RMSprop's smoothing: above 1 the running square goes negative (NaN steps)
+    EMBER_CHECK(v >= 0 && v <= 1, optimizer, "option \"{}\" must be in [0, 1], got {}", key, v);
+  } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum") {
     EMBER_CHECK(v >= 0, optimizer, "option \"{}\" must be >= 0, got {}", key, v);
   } else if (key == "nesterov" || key == "amsgrad" || key == "centered") {
     EMBER_CHECK(v == 0 || v == 1, optimizer, "option \"{}\" is a flag (0 or 1), got {}", key, v);
@@ -36,6 +38,7 @@ void check_option(const char* optimizer, const std::string& key, double v) {
 Optimizer::Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name)
     : name_(name), defaults_(std::move(defaults)) {
   EMBER_CHECK(!params.empty(), name_, "got an empty parameter list");  // as PyTorch: nothing to optimise
+  for (const auto& [k, v] : defaults_) check_option(name_, k, v);  // the constructor's options, as a new group's
   add_param_group(std::move(params));
 }
 

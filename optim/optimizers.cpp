@@ -42,7 +42,6 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o)
                 {{"lr", o.lr}, {"momentum", o.momentum}, {"dampening", o.dampening}, {"weight_decay", o.weight_decay},
                  {"nesterov", o.nesterov ? 1.0 : 0.0}},
                 "SGD") {
-  EMBER_CHECK(o.lr >= 0 && o.momentum >= 0 && o.weight_decay >= 0, "SGD", "lr, momentum and weight_decay must be >= 0");
   EMBER_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD", "nesterov needs momentum > 0 and dampening 0");
   buffers_ = {"momentum_buffer"};
 }
@@ -81,9 +80,6 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
                 name),
       decoupled_weight_decay_(decoupled),
       fused_(o.fused) {
-  EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.weight_decay >= 0, name, "lr, eps and weight_decay must be >= 0");
-  EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, name, "betas must be in [0, 1), got ({}, {})",
-              o.beta1, o.beta2);
   buffers_ = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 }
 
@@ -140,8 +136,6 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o)
                 {{"lr", o.lr}, {"alpha", o.alpha}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
                  {"momentum", o.momentum}, {"centered", o.centered ? 1.0 : 0.0}},
                 "RMSprop") {
-  EMBER_CHECK(o.lr >= 0 && o.eps >= 0 && o.momentum >= 0 && o.alpha >= 0, "RMSprop",
-              "lr, alpha, eps and momentum must be >= 0");
   buffers_ = {"square_avg", "grad_avg", "momentum_buffer"};
 }
 
@@ -181,9 +175,6 @@ void RMSprop::step() {
 Lion::Lion(std::vector<Tensor> params, LionOptions o)
     : Optimizer(std::move(params), {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"weight_decay", o.weight_decay}},
                 "Lion") {
-  EMBER_CHECK(o.lr >= 0 && o.weight_decay >= 0, "Lion", "lr and weight_decay must be >= 0");
-  EMBER_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Lion", "betas must be in [0, 1), got ({}, {})",
-              o.beta1, o.beta2);
   buffers_ = {"exp_avg"};
 }
 

@@ -236,7 +236,7 @@ TEST_CASE("GradScaler refuses a second unscale_ or step before update, as PyTorc
 
   // float16 gradients are refused, before any is touched (PyTorch: "Attempting to unscale FP16
   // gradients").
-  Tensor h = ones({2}).requires_grad_();
+  Tensor h = ones({2}, {.dtype = DType::Float16}).requires_grad_();  // a float16 parameter's gradient
   Tensor f = ones({2}).requires_grad_();
   optim::SGD mixed({f, h});
   optim::GradScaler fresh;

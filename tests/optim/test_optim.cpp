@@ -191,6 +191,23 @@ TEST_CASE("clip_grad_norm_ scales gradients to the norm and returns the old norm
   CHECK(b.grad().to_vector<double>()[1] == 0.5);
 }
 
+TEST_CASE("EMA refuses a model whose tensors differ from the one it was made from", "[optim][ema]") {
+  auto model = nn::Linear(3, 2);
+  optim::EMA ema(*model, 0.5);
+  const std::vector<float> shadow_weight = ema.shadow()[0].second.to_vector<float>();
+  // A [2, 1] weight was broadcast into the [2, 3] shadow, and copy_to broadcast the other way.
+  auto narrower = nn::Linear(1, 2);
+  CHECK_THROWS_WITH(ema.update(*narrower), Catch::StartsWith("[EMA]") && Catch::Contains("[2, 1]") && Catch::Contains("[2, 3]"));
+  CHECK_THROWS_WITH(ema.copy_to(*narrower), Catch::StartsWith("[EMA]"));
+  auto no_bias = nn::Linear(3, 2, false);  // fewer tensors
+  CHECK_THROWS_WITH(ema.update(*no_bias), Catch::StartsWith("[EMA]") && Catch::Contains("1 floating-point") && Catch::Contains("2"));
+  auto wider = nn::Linear(4, 2);
+  CHECK_THROWS_WITH(ema.update(*wider), Catch::StartsWith("[EMA]"));
+  CHECK(ema.shadow()[0].second.to_vector<float>() == shadow_weight);  // nothing was averaged in
+  const std::vector<float> narrower_weight = narrower->weight.to_vector<float>();
+  CHECK(narrower->weight.to_vector<float>() == narrower_weight);
+}
+
 TEST_CASE("EMA averages parameters with its decay", "[optim]") {
   auto model = nn::Linear(2, 1);
   optim::EMA ema(*model, 0.9);

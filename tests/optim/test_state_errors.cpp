@@ -48,8 +48,9 @@ TEST_CASE("a second parameter group takes its own options; unknown options and r
   CHECK_THROWS_WITH(adam.add_param_group({param({1})}, {{"beta1", 1.0}}), Contains("[Adam] option \"beta1\" must be in [0, 1)"));
   CHECK(sgd.param_groups().size() == 2);
   CHECK(adam.param_groups().size() == 1);
-  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta1 = std::nan("")}), Contains("[Lion] betas must be in [0, 1)"));
-  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta2 = 7}), Contains("[Lion] betas must be in [0, 1)"));
+  // The constructors check their options as a new group's are checked.
+  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta1 = std::nan("")}), Contains("[Lion] option \"beta1\" must be finite"));
+  CHECK_THROWS_WITH(optim::Lion({param({1})}, {.beta2 = 7}), Contains("[Lion] option \"beta2\" must be in [0, 1)"));
 }
 
 TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed index is refused",
@@ -130,6 +131,54 @@ TEST_CASE("clip_grad_norm_ with the infinity norm scales by the largest entry", 
   // Under the limit nothing changes.
   CHECK(optim::clip_grad_norm_({a, b}, 10, INFINITY) == Approx(1).epsilon(1e-6));
   CHECK(b.grad().to_vector<float>()[1] == Approx(2 * scale));
+}
+
+TEST_CASE("clip_grad_norm_ takes the norm of the per-tensor norms for every order, as PyTorch", "[optim][clip]") {
+  // torch.nn.utils.clip_grad_norm_ (1.13) with grads [0.5, 0] and [0.1, -0.2], max_norm 0.01: the total
+  // norm for each order; order 0 counts the tensors with a non-zero entry (2), -inf takes the smallest
+  // entry (0: nothing is scaled), a negative order is 0 once an entry is 0.
+  const std::vector<std::pair<double, double>> cases = {
+      {0, 2.0}, {-INFINITY, 0.0}, {1, 0.8}, {3, 0.511722981929779}, {-1, 0.0}, {2, std::sqrt(0.3)}};
+  for (const auto& [order, expected] : cases) {
+    CAPTURE(order);
+    Tensor a = param({2}), b = param({2});
+    a.set_grad(from_vector(std::vector<float>{0.5f, 0}, {2}));
+    b.set_grad(from_vector(std::vector<float>{0.1f, -0.2f}, {2}));
+    const double total = optim::clip_grad_norm_({a, b}, 0.01, order);
+    CHECK(total == Approx(expected).epsilon(1e-6).margin(1e-12));
+    const double scale = std::min(1.0, 0.01 / (expected + 1e-6));
+    CHECK(a.grad().to_vector<float>()[0] == Approx(0.5 * scale).epsilon(1e-5));
+    CHECK(b.grad().to_vector<float>()[1] == Approx(-0.2 * scale).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("clipping refuses bounds that would flip or skip the gradients", "[optim][clip]") {
+  Tensor a = param({2});
+  a.set_grad(from_vector(std::vector<float>{3, -4}, {2}));
+  // A negative max_norm multiplied every gradient by a negative factor; NaN clipped nothing.
+  for (double bad : {-1.0, double(NAN), double(INFINITY)})
+    CHECK_THROWS_WITH(optim::clip_grad_norm_({a}, bad), Catch::Contains("[clip_grad_norm_]") && Catch::Contains("max_norm"));
+  CHECK_THROWS_WITH(optim::clip_grad_norm_({a}, 1, NAN), Catch::StartsWith("[clip_grad_norm_]"));
+  // clip_value -1 set every element to -1; NaN clipped nothing.
+  for (double bad : {-1.0, double(NAN), double(INFINITY)})
+    CHECK_THROWS_WITH(optim::clip_grad_value_({a}, bad), Catch::StartsWith("[clip_grad_value_]"));
+  CHECK_THROWS_WITH(optim::clip_grad_norm_({a, Tensor()}, 1), Catch::StartsWith("[clip_grad_norm_]"));
+  CHECK_THROWS_WITH(optim::clip_grad_value_({Tensor()}, 1), Catch::StartsWith("[clip_grad_value_]"));
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{3, -4});  // nothing changed
+}
+
+TEST_CASE("set_grad takes only a gradient of the tensor's shape, dtype and device", "[autograd][grad]") {
+  // A [1] gradient for a [3] parameter was broadcast by SGD's update (every element stepped by it).
+  Tensor w = param({3});
+  CHECK_THROWS_WITH(w.set_grad(ones({1})), Catch::StartsWith("[set_grad]") && Catch::Contains("[1]") && Catch::Contains("[3]"));
+  CHECK_THROWS_WITH(w.set_grad(ones({2, 3})), Catch::StartsWith("[set_grad]"));
+  CHECK_THROWS_WITH(w.set_grad(ones({3}, {.dtype = DType::Float64})), Catch::StartsWith("[set_grad]") && Catch::Contains("float64"));
+  CHECK_THROWS_WITH(w.set_grad(ones({3}, {.dtype = DType::Int64})), Catch::StartsWith("[set_grad]"));
+  CHECK_FALSE(w.grad().defined());
+  w.set_grad(full({3}, 2.0));
+  CHECK(w.grad().to_vector<float>() == std::vector<float>{2, 2, 2});
+  w.set_grad(Tensor());  // clears it
+  CHECK_FALSE(w.grad().defined());
 }
 
 TEST_CASE("a checkpoint without its generator state or step names what is missing",
