@@ -108,10 +108,13 @@ CLI::Validator number_at_least(double min) {
 
 void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   show_defaults_in_help(app);
-  app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)")
-      ->check(integer_at_least(0));
-  if (epochs == Epochs::kOffered)
+  if (epochs == Epochs::kOffered) {
+    app.add_option("--steps", o.steps, "Stop after this many optimizer steps (0: run --epochs)")
+        ->check(integer_at_least(0));
     app.add_option("--epochs", o.epochs, "Passes over the training set")->check(integer_at_least(0));
+  } else {  // steps are the only length of a run: 0 would train nothing (or, where 0 was a default, the default)
+    app.add_option("--steps", o.steps, "Stop after this many optimizer steps")->check(integer_at_least(1));
+  }
   app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_at_least(1));
   app.add_option("--lr", o.lr, "Learning rate")->check(number_above(0));
   app.add_option("--device", o.device, "cpu or cuda[:N]");

@@ -147,7 +147,10 @@ int main(int argc, char** argv) {
     const nn::SSMParameterSplit split = nn::split_ssm_parameters(*model);
     optim::AdamW optimizer(split.rest, {.lr = lr, .weight_decay = weight_decay});
     if (!split.ssm.empty()) optimizer.add_param_group(split.ssm, {{"lr", std::min(1e-3, lr)}, {"weight_decay", 0.0}});
-    optim::CosineAnnealingLR schedule(optimizer, std::max<int64_t>(epochs * steps_per_epoch, 1));
+    int64_t total_steps = 0;
+    EMBER_CHECK(!__builtin_mul_overflow(epochs, steps_per_epoch, &total_steps), "smnist",
+                "--epochs {} of {} steps each is more steps than an int64 can count", epochs, steps_per_epoch);
+    optim::CosineAnnealingLR schedule(optimizer, std::max<int64_t>(total_steps, 1));
     fmt::print("smnist: init {}, discretisation {}, {} layers, d_model {}, N {}, {} parameters; {} training and {} test "
                "images, batch {}, {} thread(s)\n",
                init, disc, mo.layers, mo.d_model, mo.d_state, model->num_parameters(), train_set->size(), test_set->size(),

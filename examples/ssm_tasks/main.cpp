@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
           rows.push_back({task_name(task), model_name(kind), seq, length, right / static_cast<double>(seen)});
           fmt::print("{} {} length {}: accuracy {:.3f}\n", task_name(task), model_name(kind), length, rows.back().accuracy);
           std::fflush(stdout);
+          if (length > longest / 2) break;  // the next length is past the limit (and doubling could pass 2^63)
         }
       }
     std::ofstream csv(opt.out + "/results.csv");

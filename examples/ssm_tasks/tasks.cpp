@@ -1,6 +1,7 @@
 #include "examples/ssm_tasks/tasks.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace ember::examples::ssm_tasks {
@@ -16,6 +17,15 @@ int64_t uniform_int(std::mt19937_64& gen, int64_t n) {  // 0 ... n - 1
 
 Tensor int_tensor(const std::vector<int64_t>& values, int64_t rows, int64_t cols) {
   return from_vector(values, std::vector<int64_t>{rows, cols}, {.dtype = DType::Int64});
+}
+
+// batch x length tokens, refused where the product overflows (it wrapped to a small buffer that the
+// rows were then written past).
+size_t token_count(int64_t batch, int64_t length) {
+  int64_t count = 0;
+  EMBER_CHECK(!__builtin_mul_overflow(batch, length, &count), "ssm_tasks",
+              "a batch of {} sequences of {} tokens has more tokens than an int64 can count", batch, length);
+  return static_cast<size_t>(count);
 }
 
 }  // namespace
@@ -38,9 +48,10 @@ std::string model_name(ModelKind kind) {
 }
 
 Batch make_batch(Task task, int64_t batch, int64_t length, std::mt19937_64& gen) {
+  EMBER_CHECK(batch >= 1, "ssm_tasks", "a batch needs at least one sequence, got {}", batch);
   if (task == Task::InductionHeads) {
     EMBER_CHECK(length >= 4, "ssm_tasks", "induction heads needs sequences of at least 4 tokens, got {}", length);
-    std::vector<int64_t> tokens(static_cast<size_t>(batch * length)), scored, targets;
+    std::vector<int64_t> tokens(token_count(batch, length)), scored, targets;
     for (int64_t b = 0; b < batch; ++b) {
       int64_t* row = tokens.data() + b * length;
       for (int64_t i = 0; i < length; ++i) row[i] = uniform_int(gen, kTrigger);  // content only
@@ -55,8 +66,9 @@ Batch make_batch(Task task, int64_t batch, int64_t length, std::mt19937_64& gen)
     return {int_tensor(tokens, batch, length), int_tensor(scored, batch, 1), int_tensor(targets, batch, 1)};
   }
   EMBER_CHECK(length >= kCopied, "ssm_tasks", "selective copying needs at least {} positions, got {}", kCopied, length);
+  EMBER_CHECK(length <= INT64_MAX - kCopied, "ssm_tasks", "selective copying of {} positions is too long", length);
   const int64_t total = length + kCopied;
-  std::vector<int64_t> tokens(static_cast<size_t>(batch * total), kNoise), scored, targets;
+  std::vector<int64_t> tokens(token_count(batch, total), kNoise), scored, targets;
   for (int64_t b = 0; b < batch; ++b) {
     int64_t* row = tokens.data() + b * total;
     // 16 distinct positions among the first `length`, by a partial Fisher-Yates shuffle.

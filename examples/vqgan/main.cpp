@@ -21,12 +21,11 @@ int main(int argc, char** argv) {
                "prior over its codes (stage two)"};
   examples::CommonOptions opt;
   opt.lr = 0;     // 0: the stage's default
-  opt.steps = 0;  // 0: the stage's default
+  opt.steps = 3000;
   vqgan::VqganOptions v;
   // Both stages count steps: stage one's discriminator starts at a step, and stage two trains on
   // however many images --train-images keeps.
   add_common_options(app, opt, examples::Epochs::kNotOffered);
-  app.get_option("--steps")->default_str("3000");
   app.get_option("--lr")->default_str("2e-4 (autoencoder: Adam, betas 0.5, 0.9), 3e-4 (prior: AdamW)");
   app.add_option("--stage", v.stage, "autoencoder (stage one) or prior (stage two)")
       ->check(CLI::IsMember({"autoencoder", "prior"}));
@@ -72,7 +71,6 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", v.top_k, "Stage two: sample from the k most likely codes (0: all)")
       ->check(examples::integer_at_least(0));
   return examples::run_trainer(app, argc, argv, [&] {
-    if (opt.steps <= 0) opt.steps = 3000;
     if (v.stage == "autoencoder") {
       EMBER_CHECK(v.autoencoder.empty(), "vqgan", "--autoencoder is for --stage prior (stage one trains one)");
       if (opt.lr <= 0) opt.lr = 2e-4;

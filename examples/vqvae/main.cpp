@@ -206,7 +206,9 @@ int main(int argc, char** argv) {
     auto test_set = data::fashion_mnist(false, data_dir);
     TrainingBatches batches(data::fashion_mnist(true, data_dir), opt.batch_size, opt.seed);
     batches.skip(step);
-    const int64_t total_steps = opt.steps > 0 ? opt.steps : opt.epochs * batches.per_epoch();
+    int64_t total_steps = opt.steps;
+    EMBER_CHECK(opt.steps > 0 || !__builtin_mul_overflow(opt.epochs, batches.per_epoch(), &total_steps), "vqvae",
+                "--epochs {} of {} steps each is more steps than an int64 can count", opt.epochs, batches.per_epoch());
     const Tensor grid_originals = test_set->data().slice(0, 0, kGridImages).to(device) * 2 - 1;
     fmt::print("VQ-VAE, {} codebook: K {}, D {}, beta {}, batch {}, {} steps{}{}\n", v.codebook, v.codes, v.code_dim,
                v.beta, opt.batch_size, total_steps,
