@@ -1,6 +1,7 @@
 #include <ember/optim/lr_scheduler.h>
 
 #include <charconv>
+#include <utility>
 #include <cmath>
 #include <numbers>
 
@@ -8,13 +9,32 @@
 
 namespace ember::optim {
 
-LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
+namespace {
+
+// A schedule's own argument: finite, and at least `min` (or above it, where `strictly`).
+void check_argument(const char* schedule, const char* what, double value, double min, bool strictly = false) {
+  EMBER_CHECK(std::isfinite(value) && (strictly ? value > min : value >= min), schedule, "{} must be finite and {} {}, got {}",
+              what, strictly ? ">" : ">=", min, value);
+}
+
+}  // namespace
+
+LRScheduler::LRScheduler(Optimizer& optimizer, const char* name) : name_(name), optimizer_(optimizer) {
   for (const auto& g : optimizer_.param_groups()) base_lrs_.push_back(g.get("lr"));
 }
 
 void LRScheduler::apply_lrs() {
   auto& groups = optimizer_.param_groups();
-  for (size_t i = 0; i < groups.size() && i < base_lrs_.size(); ++i) groups[i]["lr"] = lr_at(last_epoch_, base_lrs_[i]);
+  // All computed and checked before any is written: a NaN or negative lr (a gamma of NaN or -1, a
+  // div_factor of 0) would otherwise reach the parameters at the next step.
+  std::vector<double> lrs;
+  for (size_t i = 0; i < groups.size() && i < base_lrs_.size(); ++i) {
+    const double lr = lr_at(last_epoch_, base_lrs_[i]);
+    EMBER_CHECK(std::isfinite(lr) && lr >= 0, name_, "the learning rate at step {} is {} for group {} (base lr {})",
+                last_epoch_, lr, i, base_lrs_[i]);
+    lrs.push_back(lr);
+  }
+  for (size_t i = 0; i < lrs.size(); ++i) groups[i]["lr"] = lrs[i];
   set_other_options(last_epoch_);
 }
 
@@ -41,9 +61,15 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
   int64_t last_epoch = last_epoch_;
   std::vector<double> base_lrs = base_lrs_;
   for (const auto& [key, value] : state) {
+    EMBER_CHECK(value.defined(), "LRScheduler", "\"{}\" is an undefined tensor", key);
     EMBER_CHECK(value.numel() == 1, "LRScheduler", "\"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
+    const double number = value.item<double>();
     if (key == "last_epoch") {
-      last_epoch = static_cast<int64_t>(value.item<double>());
+      // A step count: whole, not negative, and exact in the double it is stored as (NaN or 1e30 cast to
+      // int64 is undefined behaviour; 2.5 was truncated).
+      EMBER_CHECK(number >= 0 && number <= 9007199254740992.0 && number == std::floor(number), "LRScheduler",
+                  "\"last_epoch\" must be a whole number in [0, 2^53], got {}", number);
+      last_epoch = static_cast<int64_t>(number);
     } else if (key.rfind("base_lrs.", 0) == 0) {
       // Only plain digits: "base_lrs.0x" is not group 0, and "base_lrs.x" is an ember::Error, not
       // std::stoul's.
@@ -54,34 +80,49 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
                   "unexpected key \"{}\": expected base_lrs.N with N a group number", key);
       EMBER_CHECK(i < base_lrs.size(), "LRScheduler",
                   "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs.size());
-      base_lrs[i] = value.item<double>();
+      EMBER_CHECK(std::isfinite(number) && number >= 0, "LRScheduler", "\"{}\" must be a finite lr >= 0, got {}", key,
+                  number);
+      base_lrs[i] = number;
     } else {
       EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);
     }
   }
-  last_epoch_ = last_epoch;
-  base_lrs_ = std::move(base_lrs);
-  apply_lrs();
+  // The schedule's lrs at the loaded step are checked before anything changes.
+  std::swap(last_epoch_, last_epoch);
+  std::swap(base_lrs_, base_lrs);
+  try {
+    apply_lrs();
+  } catch (const Error&) {
+    std::swap(last_epoch_, last_epoch);
+    std::swap(base_lrs_, base_lrs);
+    throw;
+  }
 }
 
-StepLR::StepLR(Optimizer& o, int64_t s, double g) : LRScheduler(o), step_size(s), gamma(g) {
+StepLR::StepLR(Optimizer& o, int64_t s, double g) : LRScheduler(o, "StepLR"), step_size(s), gamma(g) {
   EMBER_CHECK(s > 0, "StepLR", "step_size must be positive, got {}", s);
+  check_argument("StepLR", "gamma", g, 0);
 }
 double StepLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e / step_size)); }
 
-ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o), gamma(g) {}
+ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o, "ExponentialLR"), gamma(g) {
+  check_argument("ExponentialLR", "gamma", g, 0);
+}
 double ExponentialLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e)); }
 
-CosineAnnealingLR::CosineAnnealingLR(Optimizer& o, int64_t t, double m) : LRScheduler(o), t_max(t), eta_min(m) {
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& o, int64_t t, double m)
+    : LRScheduler(o, "CosineAnnealingLR"), t_max(t), eta_min(m) {
   EMBER_CHECK(t > 0, "CosineAnnealingLR", "t_max must be positive, got {}", t);
+  check_argument("CosineAnnealingLR", "eta_min", m, 0);
 }
 double CosineAnnealingLR::lr_at(int64_t e, double base) const {
   return eta_min + (base - eta_min) * (1 + std::cos(std::numbers::pi * static_cast<double>(e) / static_cast<double>(t_max))) / 2;
 }
 
 WarmupCosineLR::WarmupCosineLR(Optimizer& o, int64_t w, int64_t t, double m)
-    : LRScheduler(o), warmup_steps(w), total_steps(t), min_lr(m) {
+    : LRScheduler(o, "WarmupCosineLR"), warmup_steps(w), total_steps(t), min_lr(m) {
   EMBER_CHECK(w >= 0 && t > w, "WarmupCosineLR", "need 0 <= warmup_steps < total_steps, got {} and {}", w, t);
+  check_argument("WarmupCosineLR", "min_lr", m, 0);
   apply_lrs();
 }
 double WarmupCosineLR::lr_at(int64_t e, double base) const {
@@ -92,13 +133,20 @@ double WarmupCosineLR::lr_at(int64_t e, double base) const {
 
 OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, double f, bool cycle, double base_m,
                        double max_m)
-    : LRScheduler(o), max_lr(m), total_steps(t), pct_start(p), div_factor(d), final_div_factor(f),
+    : LRScheduler(o, "OneCycleLR"), max_lr(m), total_steps(t), pct_start(p), div_factor(d), final_div_factor(f),
       cycle_momentum(cycle), base_momentum(base_m), max_momentum(max_m) {
   EMBER_CHECK(t > 1 && p > 0 && p < 1, "OneCycleLR", "need total_steps > 1 and 0 < pct_start < 1, got {} and {}", t, p);
-  if (cycle_momentum)
+  check_argument("OneCycleLR", "max_lr", m, 0);
+  check_argument("OneCycleLR", "div_factor", d, 0, true);  // 0 made the first lr infinite
+  check_argument("OneCycleLR", "final_div_factor", f, 0, true);
+  if (cycle_momentum) {
     for (const auto& g : o.param_groups())
       EMBER_CHECK(g.options.count("momentum") || g.options.count("beta1"), "OneCycleLR",
                   "cycle_momentum needs an optimizer with momentum or beta1");
+    // The momentum moves between the two: a beta1 of 1 divides by zero in Adam's bias correction.
+    EMBER_CHECK(base_m >= 0 && base_m <= max_m && max_m < 1, "OneCycleLR",
+                "need 0 <= base_momentum <= max_momentum < 1, got {} and {}", base_m, max_m);
+  }
   apply_lrs();
 }
 

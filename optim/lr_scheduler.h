@@ -6,14 +6,17 @@
 
 namespace ember::optim {
 
+// Every value a schedule writes into the optimizer is checked first (a finite lr >= 0, a momentum in
+// [0, 1)): an error names the schedule and the step, and the groups keep their values.
 class LRScheduler {
  public:
-  explicit LRScheduler(Optimizer& optimizer);
+  explicit LRScheduler(Optimizer& optimizer, const char* name = "LRScheduler");
   virtual ~LRScheduler() = default;
   void step();
   int64_t last_epoch() const { return last_epoch_; }
   std::vector<double> get_last_lr() const;
-  // {"last_epoch"} and the base lrs, for checkpoints.
+  // {"last_epoch"} and the base lrs, for checkpoints. Loading takes a whole last_epoch in [0, 2^53]
+  // and finite base lrs >= 0, or refuses the whole dict.
   NamedTensors state_dict() const;
   void load_state_dict(const NamedTensors& state);
 
@@ -22,6 +25,7 @@ class LRScheduler {
   // Other options a schedule sets along with the lr (OneCycleLR's momentum).
   virtual void set_other_options(int64_t epoch) {}
   void apply_lrs();
+  const char* name_;
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;
   int64_t last_epoch_ = 0;

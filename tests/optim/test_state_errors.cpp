@@ -15,6 +15,7 @@
 
 using namespace ember;
 using Catch::Contains;
+using Catch::StartsWith;
 
 namespace {
 Tensor param(std::initializer_list<int64_t> shape) { return zeros(shape).requires_grad_(); }
@@ -116,6 +117,53 @@ TEST_CASE("a scheduler state dict with an unknown or malformed key is an ember::
   // A good one still loads: base rate 4 at epoch 3 of StepLR(2, 0.5) is 4 * 0.5.
   sched.load_state_dict({{"last_epoch", number(3)}, {"base_lrs.0", number(4)}});
   CHECK(sched.get_last_lr() == std::vector<double>{2});
+}
+
+TEST_CASE("a schedule refuses arguments and loaded states that would give a NaN, infinite or negative lr",
+          "[optim][scheduler][errors]") {
+  Tensor w = param({2});
+  optim::SGD sgd({w}, {.lr = 0.1});
+  // Each of these reached the group's lr (NaN, inf or negative) and from there the parameters.
+  CHECK_THROWS_WITH(optim::StepLR(sgd, 1, NAN), StartsWith("[StepLR] gamma"));
+  CHECK_THROWS_WITH(optim::StepLR(sgd, 1, -1), StartsWith("[StepLR] gamma"));
+  CHECK_THROWS_WITH(optim::ExponentialLR(sgd, INFINITY), StartsWith("[ExponentialLR] gamma"));
+  CHECK_THROWS_WITH(optim::CosineAnnealingLR(sgd, 10, -1), StartsWith("[CosineAnnealingLR] eta_min"));
+  CHECK_THROWS_WITH(optim::WarmupCosineLR(sgd, 1, 5, -1), StartsWith("[WarmupCosineLR] min_lr"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(sgd, 0.1, 10, 0.3, 0), StartsWith("[OneCycleLR] div_factor"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(sgd, 0.1, 10, 0.3, 25, 0), StartsWith("[OneCycleLR] final_div_factor"));
+  CHECK_THROWS_WITH(optim::OneCycleLR(sgd, -0.1, 10), StartsWith("[OneCycleLR] max_lr"));
+  optim::Adam adam({param({2})});
+  CHECK_THROWS_WITH(optim::OneCycleLR(adam, 0.1, 10, 0.3, 25, 1e4, true, 0.85, 1.0),
+                    StartsWith("[OneCycleLR]") && Contains("max_momentum < 1"));
+  CHECK(adam.param_groups()[0].get("beta1") == 0.9);
+  CHECK(sgd.param_groups()[0].get("lr") == 0.1);
+
+  // A schedule whose lr overflows: the step that would write inf is refused, the lr stays.
+  optim::ExponentialLR growing(sgd, 1e300);
+  growing.step();  // 0.1 * 1e300
+  CHECK(sgd.param_groups()[0].get("lr") == Approx(1e299));
+  CHECK_THROWS_WITH(growing.step(), StartsWith("[ExponentialLR] the learning rate at step 2 is inf"));
+  CHECK(sgd.param_groups()[0].get("lr") == Approx(1e299));
+
+  // Loaded states: last_epoch NaN or 1e30 was cast to int64 (undefined), 2.5 truncated, -3 taken.
+  optim::SGD sgd2({param({2})}, {.lr = 1});
+  optim::StepLR sched(sgd2, 2, 0.5);
+  for (double bad : {double(NAN), 1e30, 2.5, -3.0}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", number(bad)}}), StartsWith("[LRScheduler] \"last_epoch\""));
+  }
+  for (double bad : {double(NAN), -5.0, double(INFINITY)}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH(sched.load_state_dict({{"base_lrs.0", number(bad)}}), StartsWith("[LRScheduler] \"base_lrs.0\""));
+  }
+  CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", Tensor()}}), StartsWith("[LRScheduler]"));
+  CHECK(sched.last_epoch() == 0);
+  CHECK(sgd2.param_groups()[0].get("lr") == 1);
+  // A loaded state whose lr the schedule cannot reach (gamma 1e300 at a late step) is refused whole.
+  optim::ExponentialLR exploding(sgd2, 1e300);
+  CHECK_THROWS_WITH(exploding.load_state_dict({{"last_epoch", number(5)}}), StartsWith("[ExponentialLR]"));
+  CHECK(exploding.last_epoch() == 0);
+  CHECK(sgd2.param_groups()[0].get("lr") == 1);
 }
 
 TEST_CASE("clip_grad_norm_ with the infinity norm scales by the largest entry", "[optim][clip]") {
