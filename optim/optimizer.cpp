@@ -33,6 +33,10 @@ void check_option(const char* optimizer, const std::string& key, double v) {
     EMBER_CHECK(v == 0 || v == 1, optimizer, "option \"{}\" is a flag (0 or 1), got {}", key, v);
   }  // other options (a subclass's own, dampening) only need to be finite
 }
+
+bool all_finite(const Tensor& t) {
+  return sum(logical_not(isfinite(t.detach())).to(DType::Int64)).item<int64_t>() == 0;
+}
 }  // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params, std::map<std::string, double> defaults, const char* name)
@@ -113,7 +117,17 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(params.size()), name_,
                   "state dict key \"{}\" names parameter {}, but the optimizer has {}", key, index, params.size());
       const Tensor& p = params[index];
+      EMBER_CHECK(value.defined(), name_, "state \"{}\" is an undefined tensor", key);
       EMBER_CHECK(value.is_floating_point(), name_, "state \"{}\" must be floating-point, got {}", key, value.dtype());
+      // A NaN or infinite moment, or a negative running square (sqrt of it in the update), would turn
+      // the parameter into NaN at the next step.
+      if (value.numel() > 0) {
+        NoGradGuard no_grad;
+        EMBER_CHECK(all_finite(value), name_, "state \"{}\" holds NaN or infinite values", key);
+        const bool is_square = field == "exp_avg_sq" || field == "max_exp_avg_sq" || field == "square_avg";
+        EMBER_CHECK(!is_square || amin(value.detach()).item<double>() >= 0, name_,
+                    "state \"{}\" is a running square and holds negative values", key);
+      }
       if (field == "step") {
         EMBER_CHECK(value.dim() == 0, name_, "state \"{}\" must be a single number (0-dim), got shape {}", key,
                     shape_str(value.shape()));

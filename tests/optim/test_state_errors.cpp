@@ -94,6 +94,29 @@ TEST_CASE("an optimizer state dict key of an unknown kind or with a malformed in
   CHECK(adam.param_groups()[0].get("lr") == 1e-3);
 }
 
+TEST_CASE("an optimizer state with NaN moments or a negative running square is refused on loading",
+          "[optim][errors]") {
+  // Each of these made the parameter NaN at the next step().
+  Tensor w = param({2});
+  optim::Adam adam({w});
+  const Tensor nan_moment = from_vector(std::vector<float>{0, NAN}, {2});
+  const Tensor negative_square = from_vector(std::vector<float>{1, -1}, {2});
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", nan_moment}}),
+                    StartsWith("[Adam] state \"state.0.exp_avg\" holds NaN"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", full({2}, INFINITY)}}), StartsWith("[Adam]"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg_sq", negative_square}}),
+                    StartsWith("[Adam]") && Contains("negative"));
+  CHECK_THROWS_WITH(adam.load_state_dict({{"state.0.exp_avg", Tensor()}}), StartsWith("[Adam]") && Contains("undefined"));
+  optim::RMSprop rmsprop({param({2})});
+  CHECK_THROWS_WITH(rmsprop.load_state_dict({{"state.0.square_avg", negative_square}}), StartsWith("[RMSprop]"));
+  // A negative first moment is an ordinary value.
+  adam.load_state_dict({{"state.0.step", number(1)}, {"state.0.exp_avg", negative_square},
+                        {"state.0.exp_avg_sq", full({2}, 1.0)}});
+  w.set_grad(zeros({2}));
+  adam.step();
+  CHECK(std::isfinite(w.to_vector<float>()[0]));
+}
+
 TEST_CASE("a scheduler state dict with an unknown or malformed key is an ember::Error",
           "[optim][errors]") {
   Tensor w = param({2});
