@@ -21,20 +21,27 @@ Tensor to_tensor(const Matrix& m, int64_t rows, int64_t cols) {
   return from_vector(m, std::vector<int64_t>{rows, cols}, {.dtype = DType::Float64});
 }
 
-}  // namespace
-
-SymmetricEigen symmetric_eigen(const Tensor& input) {
-  check_square("symmetric_eigen", input);
+// The entries of a finite symmetric matrix (to 1e-6 of its largest entry), or an error naming op.
+Matrix symmetric_entries(const char* op, const Tensor& input) {
+  check_square(op, input);
   const int64_t n = input.size(0);
   Matrix a = input.to_vector<double>();
   double asym = 0, scale = 0;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
+      // finiteness first: std::max below passes over a NaN, and a NaN matrix looked symmetric
+      EMBER_CHECK(std::isfinite(a[i * n + j]), op, "the matrix [{}, {}] holds {} at ({}, {})", n, n, a[i * n + j], i, j);
       asym = std::max(asym, std::abs(a[i * n + j] - a[j * n + i]));
       scale = std::max(scale, std::abs(a[i * n + j]));
     }
-  EMBER_CHECK(asym <= 1e-6 * std::max(scale, 1e-300), "symmetric_eigen",
+  EMBER_CHECK(asym <= 1e-6 * std::max(scale, 1e-300), op,
               "the matrix [{}, {}] is not symmetric (largest |a_ij - a_ji| is {}, largest |a_ij| {})", n, n, asym, scale);
+  return a;
+}
+
+SymmetricEigen eigen_of(const char* op, const Tensor& input) {
+  Matrix a = symmetric_entries(op, input);
+  const int64_t n = input.size(0);
   for (int64_t i = 0; i < n; ++i)  // symmetrise exactly: rotations below assume a_ij == a_ji
     for (int64_t j = i + 1; j < n; ++j) a[i * n + j] = a[j * n + i] = (a[i * n + j] + a[j * n + i]) / 2;
   Matrix v(static_cast<size_t>(n * n), 0.0);
@@ -85,9 +92,9 @@ SymmetricEigen symmetric_eigen(const Tensor& input) {
   return {from_vector(values, std::vector<int64_t>{n}, {.dtype = DType::Float64}), to_tensor(vectors, n, n)};
 }
 
-Tensor sqrtm_psd(const Tensor& a) {
-  check_square("sqrtm_psd", a);
-  SymmetricEigen e = symmetric_eigen(a);
+// The square root of a symmetric positive semi-definite matrix (negative eigenvalues, rounding, as 0).
+Tensor psd_sqrt(const char* op, const Tensor& a) {
+  SymmetricEigen e = eigen_of(op, a);
   const int64_t n = a.size(0);
   const std::vector<double> l = e.values.to_vector<double>(), v = e.vectors.to_vector<double>();
   Matrix out(static_cast<size_t>(n * n), 0.0);
@@ -99,6 +106,12 @@ Tensor sqrtm_psd(const Tensor& a) {
   }
   return to_tensor(out, n, n);
 }
+
+}  // namespace
+
+SymmetricEigen symmetric_eigen(const Tensor& input) { return eigen_of("symmetric_eigen", input); }
+
+Tensor sqrtm_psd(const Tensor& a) { return psd_sqrt("sqrtm_psd", a); }
 
 GaussianStats gaussian_stats(const Tensor& features) {
   EMBER_CHECK(features.defined() && features.dim() == 2 && features.size(0) >= 2, "gaussian_stats",
@@ -113,15 +126,18 @@ GaussianStats gaussian_stats(const Tensor& features) {
 }
 
 double frechet_distance(const GaussianStats& a, const GaussianStats& b) {
-  EMBER_CHECK(a.mean.dim() == 1 && b.mean.dim() == 1 && a.mean.size(0) == b.mean.size(0) && a.cov.dim() == 2 &&
-                  b.cov.dim() == 2 && a.cov.size(0) == a.mean.size(0) && b.cov.size(0) == b.mean.size(0),
-              "frechet_distance", "statistics do not match: means {} and {}, covariances {} and {}",
-              shape_str(a.mean.shape()), shape_str(b.mean.shape()), shape_str(a.cov.shape()), shape_str(b.cov.shape()));
+  auto shape_of = [](const Tensor& t) { return t.defined() ? shape_str(t.shape()) : std::string("undefined"); };
+  const bool defined = a.mean.defined() && b.mean.defined() && a.cov.defined() && b.cov.defined();
+  EMBER_CHECK(defined && a.mean.dim() == 1 && b.mean.dim() == 1 && a.mean.size(0) == b.mean.size(0) &&
+                  a.cov.shape() == Shape({a.mean.size(0), a.mean.size(0)}) && b.cov.shape() == a.cov.shape(),
+              "frechet_distance", "statistics do not match: means {} and {}, covariances {} and {} (expected [d, d])",
+              shape_of(a.mean), shape_of(b.mean), shape_of(a.cov), shape_of(b.cov));
+  symmetric_entries("frechet_distance", b.cov);  // a.cov is checked by its square root below
   NoGradGuard no_grad;
   Tensor s1 = a.cov.to(DType::Float64), s2 = b.cov.to(DType::Float64);
   Tensor diff = a.mean.to(DType::Float64) - b.mean.to(DType::Float64);
   const double mean_term = (diff * diff).sum().item_double();
-  Tensor r1 = sqrtm_psd(s1);
+  Tensor r1 = psd_sqrt("frechet_distance", s1);
   Tensor m = matmul(matmul(r1, s2), r1);
   m = (m + m.t()) / 2;  // symmetric up to rounding; make it exactly so
   const std::vector<double> l = symmetric_eigen(m).values.to_vector<double>();

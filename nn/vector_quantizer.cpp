@@ -35,6 +35,15 @@ std::vector<int64_t> distinct_rows(int64_t rows, int64_t count, Generator* gener
   return out;
 }
 
+// counts as code_counts makes them (non-negative, a positive total): the forward pass's own, unchecked,
+// so that it does not wait for the device to read the counts back.
+Tensor perplexity_of(const Tensor& counts) {
+  NoGradGuard no_grad;
+  const Tensor share = counts.to(DType::Float64) / counts.sum().to(DType::Float64);
+  // The clamp only keeps log finite where the share is 0.
+  return (-(share * clamp(share, 1e-300, std::nullopt).log()).sum()).exp();
+}
+
 }  // namespace
 
 Tensor code_counts(const Tensor& indices, int64_t num_codes) {
@@ -45,10 +54,15 @@ Tensor code_counts(const Tensor& indices, int64_t num_codes) {
 }
 
 Tensor code_perplexity(const Tensor& counts) {
+  EMBER_CHECK(counts.defined() && counts.dim() == 1 && counts.numel() > 0, "code_perplexity",
+              "expected code counts [num_codes], got {}", counts.defined() ? shape_str(counts.shape()) : "undefined");
+  // All zeros gave NaN, a negative count a share outside [0, 1] and a meaningless number.
   NoGradGuard no_grad;
-  const Tensor share = counts.to(DType::Float64) / counts.sum().to(DType::Float64);
-  // The clamp only keeps log finite where the share is 0.
-  return (-(share * clamp(share, 1e-300, std::nullopt).log()).sum()).exp();
+  const Tensor as_double = counts.to(DType::Float64);
+  const double lowest = amin(as_double).item<double>(), total = as_double.sum().item<double>();
+  EMBER_CHECK(lowest >= 0 && std::isfinite(total) && total > 0, "code_perplexity",
+              "counts must be finite, non-negative and not all zero (smallest {}, total {})", lowest, total);
+  return perplexity_of(counts);
 }
 
 VectorQuantizerImpl::VectorQuantizerImpl(int64_t num_codes_, int64_t code_dim_, VectorQuantizerOptions options_)
@@ -161,7 +175,7 @@ VectorQuantizerOutput VectorQuantizerImpl::forward(const Tensor& z) {
   NoGradGuard no_grad;
   const Tensor counts = code_counts(indices, num_codes);
   usage.add_(counts);
-  out.perplexity = code_perplexity(counts).to(DType::Float32);
+  out.perplexity = perplexity_of(counts).to(DType::Float32);
   out.codes_used = gt(counts, 0).to(DType::Int64).sum();
 
   if (options.ema && is_training()) {

@@ -72,4 +72,18 @@ TEST_CASE("metrics reject bad input", "[gan][metrics][errors]") {
   CHECK_THAT(error_of([] { M::sqrtm_psd(zeros({2, 3})); }), Catch::Contains("[sqrtm_psd] expected a square matrix [n, n], got [2, 3]"));
   CHECK_THAT(error_of([] { M::symmetric_eigen(mat({1, 2, 0, 1}, 2)); }), Catch::Contains("[symmetric_eigen] the matrix [2, 2] is not symmetric"));
   CHECK_THAT(error_of([] { M::gaussian_stats(zeros({1, 3})); }), Catch::Contains("[gaussian_stats] expected features [N, d] with N >= 2"));
+  // NaN and infinite entries (a NaN matrix passed the symmetry test and gave NaN eigenvalues)
+  CHECK_THAT(error_of([] { M::symmetric_eigen(full({2, 2}, NAN)); }), Catch::StartsWith("[symmetric_eigen]") && Catch::Contains("nan"));
+  CHECK_THAT(error_of([] { M::symmetric_eigen(mat({1, INFINITY, INFINITY, 1}, 2)); }), Catch::StartsWith("[symmetric_eigen]"));
+  // each function names itself, not the one it calls
+  CHECK_THAT(error_of([] { M::sqrtm_psd(mat({1, 2, 0, 1}, 2)); }), Catch::StartsWith("[sqrtm_psd]") && Catch::Contains("not symmetric"));
+  const M::GaussianStats good{zeros({2}, {.dtype = DType::Float64}), eye(2, std::nullopt, {.dtype = DType::Float64})};
+  CHECK_THAT(error_of([&] { M::frechet_distance(good, {zeros({2}), mat({1, 2, 0, 1}, 2)}); }),
+             Catch::StartsWith("[frechet_distance]") && Catch::Contains("not symmetric"));
+  CHECK_THAT(error_of([&] { M::frechet_distance({zeros({2}), mat({1, 2, 0, 1}, 2)}, good); }),
+             Catch::StartsWith("[frechet_distance]"));
+  CHECK_THAT(error_of([&] { M::frechet_distance(good, {zeros({2}), zeros({2, 3})}); }),
+             Catch::StartsWith("[frechet_distance] statistics do not match"));
+  CHECK_THAT(error_of([&] { M::frechet_distance(good, {}); }), Catch::StartsWith("[frechet_distance]") && Catch::Contains("undefined"));
+  CHECK(M::frechet_distance(good, good) == Approx(0).margin(1e-12));
 }

@@ -169,6 +169,11 @@ TEST_CASE("code_counts and code_perplexity, the trainers' evaluation figures", "
   CHECK(nn::code_perplexity(counts).item_double() ==
         Approx(std::exp(-(0.25 * std::log(0.25) + 0.75 * std::log(0.75)))).epsilon(1e-12));
   CHECK(nn::code_perplexity(from_vector<int64_t>({5, 5, 5, 5})).item_double() == Approx(4.0).epsilon(1e-12));
+  // All zeros gave NaN and a negative count 2.5e-301; neither is a count.
+  CHECK_THROWS_WITH(nn::code_perplexity(zeros({3})), Catch::StartsWith("[code_perplexity]") && Catch::Contains("not all zero"));
+  CHECK_THROWS_WITH(nn::code_perplexity(from_vector<int64_t>({-1, 2})), Catch::StartsWith("[code_perplexity]"));
+  CHECK_THROWS_WITH(nn::code_perplexity(zeros({2, 2})), Catch::StartsWith("[code_perplexity]") && Catch::Contains("[2, 2]"));
+  CHECK_THROWS_WITH(nn::code_perplexity(Tensor()), Catch::StartsWith("[code_perplexity]"));
 }
 
 TEST_CASE("VectorQuantizer: dead-code restart replaces exactly the unused codes", "[nn][vq]") {
