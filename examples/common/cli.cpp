@@ -106,6 +106,16 @@ CLI::Validator number_at_least(double min) {
       fmt::format(">={}", min));
 }
 
+CLI::Validator number_between(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        double value = 0;
+        if (parse_number(text, value) && value >= min && value <= max) return "";
+        return fmt::format("expected a number in [{}, {}], got \"{}\"", min, max, text);
+      },
+      fmt::format("[{}, {}]", min, max));
+}
+
 void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   show_defaults_in_help(app);
   if (epochs == Epochs::kOffered) {

@@ -43,6 +43,7 @@ CLI::Validator integer_at_least(int64_t min);
 CLI::Validator unsigned_integer();  // 0 to 2^64 - 1, for seeds
 CLI::Validator number_above(double min);
 CLI::Validator number_at_least(double min);
+CLI::Validator number_between(double min, double max);  // inclusive; NaN fails (CLI::Range let it through)
 
 // The folder of the Fashion-MNIST files: --data-dir when given, else $EMBER_DATA when set, else the
 // folder of the Debian package dataset-fashion-mnist.

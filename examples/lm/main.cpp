@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", tokens, "bytes to sample")->check(examples::integer_at_least(0));
   app.add_option("--temperature", sampling.temperature, "sampling temperature")->check(examples::number_above(0));
   app.add_option("--top-k", sampling.top_k, "sample among the k most likely bytes (0: all)")->check(CLI::Range(0, 256));
-  app.add_option("--top-p", sampling.top_p, "nucleus sampling mass (1: all)")->check(CLI::Range(1e-9, 1.0));
+  app.add_option("--top-p", sampling.top_p, "nucleus sampling mass (1: all)")->check(examples::number_between(1e-9, 1.0));
   return examples::run_trainer(app, argc, argv, [&] {
     const Device device = examples::select_device(opt.device, "lm");
     EMBER_CHECK(is_recurrent(model_options.mixer) || model_options.d_model % model_options.heads == 0, "lm",
@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
       }
     }
     const std::string sample = prompt + generate(*model, prompt, tokens, sampling, sampler, device);
-    std::ofstream(opt.out + "/sample.txt") << sample << "\n";
+    const std::string text = sample + "\n";
+    io::write_file_atomic(opt.out + "/sample.txt", std::vector<uint8_t>(text.begin(), text.end()));  // errors, unlike an ofstream
     if (!opt.quiet) fmt::print("sample:\n{}\nwrote {}/metrics.csv, {}, {}/sample.txt\n", sample, opt.out, checkpoint_path, opt.out);
   });
 }

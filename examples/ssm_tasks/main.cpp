@@ -134,12 +134,12 @@ int main(int argc, char** argv) {
           if (length > longest / 2) break;  // the next length is past the limit (and doubling could pass 2^63)
         }
       }
-    std::ofstream csv(opt.out + "/results.csv");
-    csv << "task,model,train_length,length,accuracy\n";
+    std::string csv = "task,model,train_length,length,accuracy\n";
     fmt::print("\n{:<10} {:<10} {:>12} {:>10} {:>9}\n", "task", "model", "train length", "length", "accuracy");
     for (const Row& r : rows) {
-      csv << fmt::format("{},{},{},{},{:.4f}\n", r.task, r.model, r.train_length, r.length, r.accuracy);
+      csv += fmt::format("{},{},{},{},{:.4f}\n", r.task, r.model, r.train_length, r.length, r.accuracy);
       fmt::print("{:<10} {:<10} {:>12} {:>10} {:>9.3f}\n", r.task, r.model, r.train_length, r.length, r.accuracy);
     }
+    io::write_file_atomic(opt.out + "/results.csv", std::vector<uint8_t>(csv.begin(), csv.end()));
   });
 }
