@@ -211,8 +211,8 @@ int main(int argc, char** argv) {
     std::optional<gan::FeatureExtractor> fid;
     std::optional<nn::metrics::GaussianStats> test_stats;
     std::error_code no_classifier;
-    // The default path is optional (classify may not have run); a path the user gave must exist.
-    EMBER_CHECK(app.count("--classifier") == 0 || std::filesystem::exists(g.classifier, no_classifier), "gan",
+    // The default path is optional (classify may not have run); a path the user gave must exist ("" is none).
+    EMBER_CHECK(app.count("--classifier") == 0 || g.classifier.empty() || std::filesystem::exists(g.classifier, no_classifier), "gan",
                 "--classifier \"{}\": no such file", g.classifier);
     if (images && !g.classifier.empty() && std::filesystem::exists(g.classifier, no_classifier)) {
       fid.emplace(g.classifier);

@@ -71,9 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", v.top_k, "Stage two: sample from the k most likely codes (0: all)")
       ->check(examples::integer_at_least(0));
   return examples::run_trainer(app, argc, argv, [&] {
-    // The default path is optional (classify may not have run); a path the user gave must exist.
+    // The default path is optional (classify may not have run); a path the user gave must exist ("" is none).
     std::error_code no_file;
-    EMBER_CHECK(app.count("--classifier") == 0 || std::filesystem::exists(v.classifier, no_file), "vqgan",
+    EMBER_CHECK(app.count("--classifier") == 0 || v.classifier.empty() || std::filesystem::exists(v.classifier, no_file), "vqgan",
                 "--classifier \"{}\": no such file", v.classifier);
     if (v.stage == "autoencoder") {
       EMBER_CHECK(v.autoencoder.empty(), "vqgan", "--autoencoder is for --stage prior (stage one trains one)");

@@ -83,4 +83,6 @@ expect_error "missing corpus" "is not a folder of fortunes" --steps 1 --data-dir
 expect_error "window longer than the text" "shorter than one window" --steps 1 --seq 100000000 --d-model 8 --heads 1 --layers 0
 head -c 100 "$out/a/checkpoint.safetensors" >"$out/bad.safetensors"
 expect_error "corrupt checkpoint" "error: [safetensors] $out/bad.safetensors: " --steps 1 --resume "$out/bad.safetensors"
+expect_error "top-p NaN" "--top-p" --top-p nan
+expect_error "no steps" "--steps" --steps 0
 echo "lm short run: passed"

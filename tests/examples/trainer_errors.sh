@@ -72,6 +72,8 @@ expect_error '--bogus' 100 "$classify" --bogus
 expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$gan" --lr abc
 expect_error '--critic-steps: expected a positive integer, got "0"' 100 "$gan" --critic-steps 0
 expect_error '--loss' 120 "$gan" --loss bogus
+# 0 steps for a trainer without epochs: gan took it for its default (20000 steps)
+expect_error '--steps: expected a positive integer, got "0"' 100 "$gan" --steps 0
 expect_error '--amp' 120 "$classify" --amp fp8
 # --device: a name that is no device, and CUDA on a machine without a GPU (the build machines).
 expect_error '[device] ' 200 "$classify" --device tpu
@@ -124,6 +126,9 @@ if ((have_data)); then
     "$classify" --quiet --out "$tmp/c5" --batch-size 100000
   expect_error "cannot read \"$tmp/empty\": it is a folder" 300 \
     "$gan" --data fashion-mnist --quiet --out "$tmp/g7" --classifier "$tmp/empty"
+  # a classifier the user names must exist (only the default path is optional)
+  expect_error "[gan] --classifier \"$tmp/missing\": no such file" 300 \
+    "$gan" --data fashion-mnist --quiet --steps 1 --out "$tmp/g9" --classifier "$tmp/missing"
   mkdir -p "$tmp/c6/metrics.csv"
   expect_error "cannot open \"$tmp/c6/metrics.csv\"" 300 "$classify" --quiet --epochs 0 --out "$tmp/c6"
 
