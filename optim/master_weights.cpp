@@ -19,7 +19,7 @@ MasterWeights::MasterWeights(std::vector<Tensor> model_params) : params_(std::mo
                 shape_str(p.shape()), p.dtype());
     EMBER_CHECK(seen.insert(p.impl()).second, "MasterWeights", "parameter {} (shape {}) is listed twice", i,
                 shape_str(p.shape()));
-    if (p.dtype() == DType::Float32) {
+    if (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) {  // no 16-bit rounding to undo
       masters_.push_back(p);
     } else {
       NoGradGuard no_grad;
@@ -83,8 +83,11 @@ void MasterWeights::load_state_dict(const nn::NamedTensors& state) {
     const char* end = name.c_str() + name.size();
     const auto [stop, error] = std::from_chars(digits, end, i);
     const bool numbered = name.rfind("master.", 0) == 0 && digits != end && error == std::errc() && stop == end;
-    EMBER_CHECK(numbered && i < masters_.size(), "MasterWeights",
-                "unexpected entry \"{}\" in the state (expected master.0 .. master.{})", name, masters_.size() - 1);
+    EMBER_CHECK(numbered && i < masters_.size(), "MasterWeights", "unexpected entry \"{}\" in the state ({})", name,
+                masters_.empty() ? std::string("no parameters, so no entries")
+                                 : fmt::format("expected master.0 .. master.{}", masters_.size() - 1));
+    // "master.0" and "master.00" name one parameter: the last would have won silently
+    EMBER_CHECK(found[i] == nullptr, "MasterWeights", "the state holds master.{} twice (\"{}\")", i, name);
     found[i] = &t;
   }
   for (size_t i = 0; i < masters_.size(); ++i) {
@@ -93,10 +96,13 @@ void MasterWeights::load_state_dict(const nn::NamedTensors& state) {
     EMBER_CHECK(found[i]->shape() == masters_[i].shape() && found[i]->is_floating_point(), "MasterWeights",
                 "master.{}: expected a floating tensor of shape {}, got {} of shape {}", i, shape_str(masters_[i].shape()),
                 found[i]->dtype(), shape_str(found[i]->shape()));
+    NoGradGuard no_grad;
+    EMBER_CHECK(found[i]->numel() == 0 || sum(logical_not(isfinite(found[i]->detach()))).item<int64_t>() == 0,
+                "MasterWeights", "master.{} holds NaN or infinite values", i);
   }
   NoGradGuard no_grad;
   for (size_t i = 0; i < masters_.size(); ++i)
-    masters_[i].copy_(found[i]->to(masters_[i].device()).to(DType::Float32));
+    masters_[i].copy_(found[i]->to(masters_[i].device()).to(masters_[i].dtype()));
   copy_master_to_model();
 }
 

@@ -18,8 +18,8 @@
 // step() copies each model gradient into its master (in float32), lets the optimizer (or the scaler)
 // step the masters, and writes them back rounded to the model's dtype. To clip, copy first and work
 // on the masters' gradients: copy_grads_to_master(); scaler.unscale_(adam); clip_grad_norm_(
-// master.parameters(), 1.0); master.step(adam, &scaler) — step() then keeps the copied gradients. A float32 model parameter is
-// its own master (no copy). Checkpoints: state_dict() holds the masters, so a resumed run continues
+// master.parameters(), 1.0); master.step(adam, &scaler) — step() then keeps the copied gradients. A float32 or float64 model
+// parameter is its own master (no copy, and no rounding through float32). Checkpoints: state_dict() holds the masters, so a resumed run continues
 // from the unrounded values.
 #include <vector>
 
@@ -35,7 +35,8 @@ class MasterWeights {
   // model_params: the parameters the optimizer would otherwise be given, floating point, each once.
   explicit MasterWeights(std::vector<Tensor> model_params);
 
-  // The float32 tensors to build the optimizer on, one per model parameter, in the same order.
+  // The tensors to build the optimizer on (float32, or a float64 parameter itself), one per model
+  // parameter, in the same order.
   const std::vector<Tensor>& parameters() const { return masters_; }
   const std::vector<Tensor>& model_parameters() const { return params_; }
 

@@ -152,4 +152,22 @@ TEST_CASE("MasterWeights: bad parameters and states are errors naming them", "[o
   CHECK_THROWS_WITH(master.load_state_dict({{"master.0x", zeros({2})}}), Contains("unexpected entry"));
   CHECK_THROWS_WITH(master.load_state_dict({{"master.", zeros({2})}}), Contains("unexpected entry"));
   CHECK_THROWS_WITH(master.load_state_dict({{"master.0", zeros({3})}}), Contains("shape [2]"));
+  // NaN masters turned the model into NaN; "master.0" and "master.00" both loaded (the last won).
+  CHECK_THROWS_WITH(master.load_state_dict({{"master.0", full({2}, NAN)}}), Contains("[MasterWeights]") && Contains("NaN"));
+  CHECK_THROWS_WITH(master.load_state_dict({{"master.0", zeros({2})}, {"master.00", ones({2})}}), Contains("twice"));
+  optim::MasterWeights none({});
+  CHECK_THROWS_WITH(none.load_state_dict({{"master.0", zeros({2})}}), Contains("no parameters"));
+}
+
+TEST_CASE("MasterWeights: a float64 parameter is its own master, never rounded through float32", "[optim][master]") {
+  // 1 + 1e-12 is not a float32: a float32 master gave back exactly 1 after a step of lr 0.
+  Tensor p = full({1}, 1 + 1e-12, {.dtype = DType::Float64}).requires_grad_();
+  optim::MasterWeights master({p});
+  CHECK(master.parameters()[0].is_same(p));
+  optim::SGD sgd(master.parameters(), {.lr = 0});
+  p.set_grad(ones({1}, {.dtype = DType::Float64}));
+  master.step(sgd);
+  CHECK(p.item<double>() == 1 + 1e-12);
+  master.load_state_dict({{"master.0", full({1}, 2 + 1e-12, {.dtype = DType::Float64})}});
+  CHECK(p.item<double>() == 2 + 1e-12);
 }
