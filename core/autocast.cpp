@@ -69,7 +69,8 @@ std::span<const AutocastRule> autocast_policy_table() { return kAutocastPolicy; 
 AutocastPolicy autocast_policy(std::string_view op) {
   for (const AutocastRule& rule : kAutocastPolicy)
     if (rule.op == op) return rule.policy;
-  EMBER_FAIL("autocast", "internal error: the op '{}' asks for an autocast policy but has no row in kAutocastPolicy", op);
+  EMBER_FAIL("autocast_policy", "'{}' has no autocast policy: it is not an op autocast handles (autocast_policy_table() "
+             "lists them)", op);
 }
 
 namespace detail {

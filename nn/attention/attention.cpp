@@ -90,6 +90,10 @@ SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& o) : options(o)
               "d_model ({}) must be a positive multiple of heads ({})", o.d_model, o.heads);
   head_dim = o.d_model / o.heads;
   EMBER_CHECK(!o.rotary || head_dim % 2 == 0, op, "rotary embeddings need an even head_dim, got {}", head_dim);
+  // (checked here, not at the first forward pass under rotary_embedding's name)
+  EMBER_CHECK(!o.rotary || (std::isfinite(o.rotary_base) && o.rotary_base > 0), op,
+              "rotary_base must be a finite number above 0, got {}", o.rotary_base);
+  checked_numel(op, "the packed projection's width, 3 x d_model", {3, o.d_model});
   EMBER_CHECK(o.window >= 1 && o.block >= 1 && o.sparse_local >= 1 && o.sparse_stride >= 0 && o.chunk >= 1, op,
               "window, block, sparse_local and chunk must be >= 1 and sparse_stride >= 0; got {}, {}, {}, {}, {}",
               o.window, o.block, o.sparse_local, o.chunk, o.sparse_stride);
@@ -195,6 +199,7 @@ TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& o, std
               o.d_model, o.hidden);
   EMBER_CHECK(attn != nullptr, "TransformerBlock", "got no attention module");
   int64_t hidden = o.hidden;
+  checked_numel("TransformerBlock", "the MLP's default width, 8 x d_model", {8, o.d_model});  // (4 d wrapped)
   if (hidden == 0) hidden = o.mlp == MlpKind::Gelu ? 4 * o.d_model : (8 * o.d_model / 3 + 7) / 8 * 8;
   options.hidden = hidden;
   norm1 = register_module("norm1", LayerNorm(o.d_model));
@@ -210,7 +215,15 @@ Tensor TransformerBlockImpl::mlp(const Tensor& x) {
   return (*fc2)(h);
 }
 
+namespace {
+void check_block_input(const Tensor& x, int64_t d_model) {
+  EMBER_CHECK(x.defined() && x.dim() == 3 && x.size(2) == d_model, "TransformerBlock",
+              "expected x [batch, n, {}], got {}", d_model, x.defined() ? shape_str(x.shape()) : "undefined");
+}
+}  // namespace
+
 Tensor TransformerBlockImpl::forward(const Tensor& x) {
+  check_block_input(x, options.d_model);
   const Tensor h = x + (*attention)((*norm1)(x));
   return h + mlp((*norm2)(h));
 }
@@ -219,6 +232,7 @@ Tensor TransformerBlockImpl::forward(const Tensor& x, KVCache& cache) {
   auto self_attention = std::dynamic_pointer_cast<SelfAttentionImpl>(attention);
   EMBER_CHECK(self_attention != nullptr, "TransformerBlock", "a KV cache needs a SelfAttention layer, got {}",
               attention->type_name());
+  check_block_input(x, options.d_model);
   const Tensor h = x + self_attention->forward((*norm1)(x), cache);
   return h + mlp((*norm2)(h));
 }

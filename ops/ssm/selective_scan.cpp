@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include <ember/core/autocast.h>
 #include <ember/ops/ops.h>
 
 namespace ember {
@@ -170,9 +171,10 @@ Tensor to_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : 
 
 }  // namespace
 
-std::array<Tensor, 2> selective_scan_with_state(const Tensor& u, const Tensor& delta, const Tensor& A,
-                                                const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
-  const char* op = "selective_scan";
+namespace {
+// selective_scan and selective_scan_with_state, each naming itself in its errors
+std::array<Tensor, 2> scan_with_state(const char* op, const Tensor& u, const Tensor& delta, const Tensor& A,
+                                      const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
   const ScanInputs in = check_scan(op, u, delta, A, B, C, options, false);
   const bool has_kernel = backend(u.device()).selective_scan_forward != nullptr;
   EMBER_CHECK(options.path != ScanPath::Fused || has_kernel, op,
@@ -187,9 +189,16 @@ std::array<Tensor, 2> selective_scan_with_state(const Tensor& u, const Tensor& d
   return result;
 }
 
+}  // namespace
+
+std::array<Tensor, 2> selective_scan_with_state(const Tensor& u, const Tensor& delta, const Tensor& A,
+                                                const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
+  return scan_with_state("selective_scan_with_state", u, delta, A, B, C, options);
+}
+
 Tensor selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B, const Tensor& C,
                       const SelectiveScanOptions& options) {
-  return selective_scan_with_state(u, delta, A, B, C, options)[0];
+  return scan_with_state("selective_scan", u, delta, A, B, C, options)[0];
 }
 
 std::array<Tensor, 2> selective_scan_step(const Tensor& state, const Tensor& u, const Tensor& delta, const Tensor& A,
@@ -218,6 +227,15 @@ Tensor causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias) 
   check_floating(op, x);
   if (bias.defined())
     EMBER_CHECK(bias.shape() == Shape{x.size(1)}, op, "bias must be [{}]; got {}", x.size(1), shape_str(bias.shape()));
+  // Here rather than in conv1d, whose message would name conv1d and the [D, 1, k] weight made below;
+  // compared as conv1d will see them (autocast casts all three to its 16-bit type).
+  const DType x_dtype = detail::autocast_dtype("conv1d", x);
+  EMBER_CHECK(detail::autocast_dtype("conv1d", weight) == x_dtype &&
+                  (!bias.defined() || detail::autocast_dtype("conv1d", bias) == x_dtype),
+              op, "x is {} but weight is {}{}", x.dtype(), weight.dtype(),
+              bias.defined() ? fmt::format(" and bias {}", bias.dtype()) : std::string());
+  check_same_device(op, x, weight);
+  if (bias.defined()) check_same_device(op, x, bias);
   const int64_t k = weight.size(1);
   std::optional<Tensor> b;
   if (bias.defined()) b = bias;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <ember/core/autocast.h>
 #include <ember/data/dataset.h>
 #include <ember/io/checkpoint.h>
 #include <ember/io/safetensors.h>
@@ -192,6 +193,12 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"Conv1d out_channels 0", []{ nn::Conv1d(2, 0, 3); }, "Conv1d"},
       {"unfold of an empty batch, kernel area overflow", []{ unfold(zeros({0,4,1,1}), {int64_t{1} << 31, int64_t{1} << 31}, {1,1}, {int64_t{1} << 30, int64_t{1} << 30}); }, "unfold"},
       {"avg_pool2d kernel area overflow", []{ avg_pool2d(ones({1,1,1,1}), Size2{int64_t{1} << 62, int64_t{1} << 62}, std::nullopt, Size2{int64_t{1} << 61, int64_t{1} << 61}); }, "avg_pool2d"},
+      {"SelfAttention rotary_base NaN", []{ nn::SelfAttention({.d_model = 8, .heads = 2, .rotary = true, .rotary_base = NAN}); }, "SelfAttention"},
+      {"SelfAttention d_model past 2^62", []{ nn::SelfAttention({.d_model = int64_t{1} << 62, .heads = 1}); }, "SelfAttention"},
+      {"TransformerBlock d_model past 2^61", []{ nn::TransformerBlock({.d_model = int64_t{1} << 61}, nn::SelfAttention({.d_model = 8, .heads = 1})); }, "TransformerBlock"},
+      {"TransformerBlock input of another width", []{ auto b = nn::TransformerBlock({.d_model = 8}, nn::SelfAttention({.d_model = 8, .heads = 1})); (*b)(ones({1, 3, 4})); }, "TransformerBlock"},
+      {"selective_scan_with_state bad shapes", []{ const Tensor x = ones({2, 3, 4}); selective_scan_with_state(x, x, x, x, x); }, "selective_scan_with_state"},
+      {"autocast_policy unknown op", []{ autocast_policy("no_such_op"); }, "autocast_policy"},
       {"rotary offset past 2^53", []{ nn::rotary_embedding(ones({1, 1, 500, 8}), int64_t{1} << 62); }, "rotary_embedding"},
       {"S4D state size overflow", []{ nn::S4D({.d_model = 8, .d_state = int64_t{1} << 62}); }, "S4D"},
       {"S4D dt_max inf", []{ nn::S4D({.d_model = 2, .dt_max = INFINITY}); }, "S4D"},

@@ -13,6 +13,7 @@
 
 using namespace ember;
 using Catch::Contains;
+using Catch::StartsWith;
 using V = std::vector<int64_t>;
 
 namespace {
@@ -314,6 +315,11 @@ TEST_CASE("causal_conv1d: a depthwise convolution that sees only the past", "[ss
   CHECK(testing::gradgradcheck(f, in) == "");
   CHECK_THROWS_WITH(causal_conv1d(x, rnd({2, 4}, 1)), Contains("[causal_conv1d] expected x [batch, D, L] and weight [D, k]"));
   CHECK_THROWS_WITH(causal_conv1d(x, w, rnd({2}, 1)), Contains("bias must be [3]"));
+  // another dtype was conv1d's error about a [3, 1, 4] weight the user never made
+  CHECK_THROWS_WITH(selective_scan_with_state(x, x, x, x, x), StartsWith("[selective_scan_with_state]"));
+  CHECK_THROWS_WITH(selective_scan(x, x, x, x, x), StartsWith("[selective_scan]"));
+  CHECK_THROWS_WITH(causal_conv1d(x, w.to(DType::Float32)), StartsWith("[causal_conv1d] x is float64 but weight is float32"));
+  CHECK_THROWS_WITH(causal_conv1d(x, w, b.to(DType::Float32)), StartsWith("[causal_conv1d]") && Contains("bias float32"));
   // An empty sequence gives an empty output (and a Mamba layer an empty sequence), not conv1d's
   // complaint about an input shorter than its kernel.
   Tensor empty_x = rnd({2, 3, 0}, 103);
