@@ -27,7 +27,10 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   Tensor t = make_tensor(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
   t.impl()->is_view = true;
   t.impl()->tracks_view_history = true;
-  t.impl()->view_history = t.storage()->history_version();
+  // A view of a view is as current as its base: stamping the storage's present version would launder
+  // a stale view (narrow and select of one skip apply() and its check).
+  const TensorImpl& b = *base.impl();
+  t.impl()->view_history = b.tracks_view_history ? b.view_history : t.storage()->history_version();
   return t;
 }
 
@@ -205,6 +208,13 @@ void history_changed_in_place(Tensor& self) {
   self.impl()->view_history = self.storage()->history_version();
 }
 
+// Self was overwritten with a constant (fill_, uniform_, normal_): a non-leaf loses its history.
+void drop_history_in_place(Tensor& self) {
+  if (!GradMode::is_enabled() || self.is_leaf()) return;
+  self.detach_();
+  history_changed_in_place(self);
+}
+
 // Writes `result` into self's memory. When autograd is involved, self takes result's history
 // (PyTorch's "rebase"): self's old value was cloned into the graph before the op, so nothing
 // saved for backward is overwritten.
@@ -232,6 +242,8 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
 
 void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   EMBER_CHECK(self.defined(), op, "called on an undefined tensor");
+  // A stale view as the source: the fast paths below copy its values without apply()'s check.
+  if (GradMode::is_enabled() && other) detail::check_view_history(op, *other);
   // A dim of stride 0 (an expanded tensor) certainly repeats elements; PyTorch refuses that case only.
   for (int64_t d = 0; d < self.dim(); ++d)
     EMBER_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1, op,
@@ -252,8 +264,9 @@ void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   // that tensor's values without its graph knowing (PyTorch rebases the base's history; ember refuses).
   // A view nothing else holds (the reshaped result of an op) is safe to overwrite.
   EMBER_CHECK(!self.impl()->is_view || self.storage().use_count() == 1, op,
-              "in-place {} on a view (shape {}) of a tensor that is still in use, while recording gradients: "
-              "that tensor's gradient would miss the change; use the out-of-place op or clone the view first",
+              "in-place {} on a view (shape {}) whose memory another live tensor still shares (its base, another "
+              "view, or an output saved for backward), while recording gradients: the other tensor's graph would "
+              "miss the change; use the out-of-place op or clone the view first",
               op, shape_str(self.shape()));
   if (other && other->defined()) {
     Shape s = broadcast_shapes(op, self.shape(), other->shape());
@@ -380,10 +393,7 @@ Tensor& Tensor::fill_(Scalar value) {
   check_in_place("fill_", *this, nullptr);
   backend(device()).fill(kview(*this), checked_fill_value("fill_", value, dtype()));
   storage()->bump_version();
-  if (GradMode::is_enabled() && !is_leaf()) {  // a constant has no history
-    detach_();
-    history_changed_in_place(*this);
-  }
+  drop_history_in_place(*this);  // a constant has no history
   return *this;
 }
 
@@ -403,6 +413,7 @@ Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   backend(device()).random(RandomKind::Uniform, kview(*this), g.seed(), g.reserve(numel()), lo, hi);
   storage()->bump_version();
+  drop_history_in_place(*this);  // random values are constants, as fill_'s
   return *this;
 }
 
@@ -415,6 +426,7 @@ Tensor& Tensor::normal_(double mean, double std, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   backend(device()).random(RandomKind::Normal, kview(*this), g.seed(), g.reserve(numel()), mean, std);
   storage()->bump_version();
+  drop_history_in_place(*this);
   return *this;
 }
 

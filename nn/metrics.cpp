@@ -133,6 +133,9 @@ double frechet_distance(const GaussianStats& a, const GaussianStats& b) {
               "frechet_distance", "statistics do not match: means {} and {}, covariances {} and {} (expected [d, d])",
               shape_of(a.mean), shape_of(b.mean), shape_of(a.cov), shape_of(b.cov));
   symmetric_entries("frechet_distance", b.cov);  // a.cov is checked by its square root below
+  for (const Tensor* mean : {&a.mean, &b.mean})
+    EMBER_CHECK(sum(logical_not(isfinite(*mean)).to(DType::Int64)).item<int64_t>() == 0, "frechet_distance",
+                "a mean holds NaN or infinite values");
   NoGradGuard no_grad;
   Tensor s1 = a.cov.to(DType::Float64), s2 = b.cov.to(DType::Float64);
   Tensor diff = a.mean.to(DType::Float64) - b.mean.to(DType::Float64);

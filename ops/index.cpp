@@ -19,12 +19,14 @@ void check_index(const char* op, const Tensor& index, int64_t bound, const Tenso
 }
 
 // src is added in x's dtype. Into a floating input any src converts (rounded, as a floating op rounds
-// its result); into an integer or bool input a conversion would truncate fractions or wrap (300 into
-// uint8 is 44), adding other values than the ones given, so there src must have x's dtype (PyTorch
-// requires that everywhere).
+// its result); into an integer input only a narrower integer or bool src does (int32 into int64): a
+// float would lose its fraction, a wider integer wrap (300 into uint8 is 44). PyTorch requires equal
+// dtypes everywhere.
 Tensor src_in_dtype_of(const char* op, const Tensor& x, const Tensor& src) {
   if (src.dtype() == x.dtype()) return src;
-  EMBER_CHECK(is_floating(x.dtype()), op,
+  const bool widening = x.dtype() != DType::Bool && is_integral(x.dtype()) && is_integral(src.dtype(), true) &&
+                        dtype_size(src.dtype()) < dtype_size(x.dtype());
+  EMBER_CHECK(is_floating(x.dtype()) || widening, op,
               "src of dtype {} (shape {}) cannot be added into an input of dtype {} (shape {}) without changing "
               "its values; cast it to {} first",
               src.dtype(), shape_str(src.shape()), x.dtype(), shape_str(x.shape()), x.dtype());

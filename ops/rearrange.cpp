@@ -123,7 +123,9 @@ class PiecesNode final : public Node {
 
 // Gives the pieces (plain views of x) one PiecesNode as their history, when x needs a gradient.
 void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& pieces, int64_t dim, bool stacked) {
-  if (!GradMode::is_enabled() || !x.requires_grad() || pieces.empty()) return;
+  if (!GradMode::is_enabled()) return;
+  detail::check_view_history(name, x);  // (a node made here, not by apply(), which checks its inputs)
+  if (!x.requires_grad() || pieces.empty()) return;
   auto node = std::make_shared<PiecesNode>(name, dim, stacked);
   node->next_edges.push_back(autograd::gradient_edge(x));
   for (size_t i = 0; i < pieces.size(); ++i) autograd::set_history(pieces[i], node, static_cast<uint32_t>(i));

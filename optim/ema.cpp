@@ -6,7 +6,8 @@ namespace ember::optim {
 namespace {
 
 // The model's floating-point state in state_dict order, checked against the shadow copies: the same
-// names, shapes and dtypes and no fewer or more of them (a copy of another shape would broadcast).
+// names and shapes and no fewer or more of them (a copy of another shape would broadcast). The dtype
+// may differ: copy_ and the update convert (a float32 average copied into a bfloat16 model).
 nn::NamedTensors matching_state(const nn::Module& model, const nn::NamedTensors& shadow) {
   nn::NamedTensors state;
   for (auto& [name, t] : model.state_dict())
@@ -17,7 +18,7 @@ nn::NamedTensors matching_state(const nn::Module& model, const nn::NamedTensors&
   for (size_t i = 0; i < state.size(); ++i) {
     const Tensor& t = state[i].second;
     const Tensor& s = shadow[i].second;
-    EMBER_CHECK(state[i].first == shadow[i].first && t.shape() == s.shape() && t.dtype() == s.dtype(), "EMA",
+    EMBER_CHECK(state[i].first == shadow[i].first && t.shape() == s.shape(), "EMA",
                 "the model's parameters changed since the EMA was made: \"{}\" {} {} against \"{}\" {} {}",
                 state[i].first, shape_str(t.shape()), t.dtype(), shadow[i].first, shape_str(s.shape()), s.dtype());
   }

@@ -40,7 +40,12 @@ void LRScheduler::apply_lrs() {
 
 void LRScheduler::step() {
   ++last_epoch_;
-  apply_lrs();
+  try {
+    apply_lrs();
+  } catch (const Error&) {
+    --last_epoch_;  // a refused step leaves the count, as the lrs, where they were
+    throw;
+  }
 }
 
 std::vector<double> LRScheduler::get_last_lr() const {
@@ -144,8 +149,8 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
       EMBER_CHECK(g.options.count("momentum") || g.options.count("beta1"), "OneCycleLR",
                   "cycle_momentum needs an optimizer with momentum or beta1");
     // The momentum moves between the two: a beta1 of 1 divides by zero in Adam's bias correction.
-    EMBER_CHECK(base_m >= 0 && base_m <= max_m && max_m < 1, "OneCycleLR",
-                "need 0 <= base_momentum <= max_momentum < 1, got {} and {}", base_m, max_m);
+    EMBER_CHECK(base_m >= 0 && base_m < 1 && max_m >= 0 && max_m < 1, "OneCycleLR",
+                "need base_momentum and max_momentum in [0, 1), got {} and {}", base_m, max_m);
   }
   apply_lrs();
 }

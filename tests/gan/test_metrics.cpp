@@ -85,5 +85,7 @@ TEST_CASE("metrics reject bad input", "[gan][metrics][errors]") {
   CHECK_THAT(error_of([&] { M::frechet_distance(good, {zeros({2}), zeros({2, 3})}); }),
              Catch::StartsWith("[frechet_distance] statistics do not match"));
   CHECK_THAT(error_of([&] { M::frechet_distance(good, {}); }), Catch::StartsWith("[frechet_distance]") && Catch::Contains("undefined"));
+  CHECK_THAT(error_of([&] { M::frechet_distance(good, {full({2}, NAN, {.dtype = DType::Float64}), good.cov}); }),
+             Catch::StartsWith("[frechet_distance]") && Catch::Contains("mean"));
   CHECK(M::frechet_distance(good, good) == Approx(0).margin(1e-12));
 }

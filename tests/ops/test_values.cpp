@@ -703,6 +703,9 @@ TEST_CASE("indexing ops on hand-checked values", "[ops][values][index]") {
                                   from_vector(std::vector<int64_t>{1, 1}, {2}));
   CHECK(counts.dtype() == DType::Int64);
   CHECK(vals(counts) == std::vector<double>{0, 0, 2});
+  const Tensor widened = index_add(zeros({2}, {.dtype = DType::Int64}), 0, int_tensor({1}, {1}),
+                                   from_vector(std::vector<int32_t>{-7}, {1}));  // int32 into int64: exact
+  CHECK(vals(widened) == std::vector<double>{0, -7});
   // flip of a 0-d tensor along dim 0 is a copy (as in PyTorch); an in-place op into a strided view
   // whose elements are distinct (offsets 0 2 4 3 5 7) is allowed, only stride-0 targets are refused
   CHECK(flip(zero_d, std::vector<int64_t>{0}).item<double>() == 5);
