@@ -208,7 +208,8 @@ void history_changed_in_place(Tensor& self) {
   self.impl()->view_history = self.storage()->history_version();
 }
 
-// Self was overwritten with a constant (fill_, uniform_, normal_): a non-leaf loses its history.
+// Self was overwritten with a constant (fill_, uniform_, normal_, copy_ from a constant): a non-leaf
+// loses its history.
 void drop_history_in_place(Tensor& self) {
   if (!GradMode::is_enabled() || self.is_leaf()) return;
   self.detach_();
@@ -352,10 +353,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   const Tensor b = s.shape() == shape() ? s : ember::expand(s, shape());
   backend(device()).copy(kview(b), kview(*this));
   storage()->bump_version();
-  if (GradMode::is_enabled() && requires_grad()) {  // the new value has no history
-    detach_();
-    history_changed_in_place(*this);
-  }
+  drop_history_in_place(*this);  // the new value has no history
   return *this;
 }
 

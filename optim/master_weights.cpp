@@ -6,6 +6,7 @@
 
 #include <ember/core/autograd.h>
 #include <ember/core/error.h>
+#include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
 namespace ember::optim {
@@ -96,9 +97,8 @@ void MasterWeights::load_state_dict(const nn::NamedTensors& state) {
     EMBER_CHECK(found[i]->shape() == masters_[i].shape() && found[i]->is_floating_point(), "MasterWeights",
                 "master.{}: expected a floating tensor of shape {}, got {} of shape {}", i, shape_str(masters_[i].shape()),
                 found[i]->dtype(), shape_str(found[i]->shape()));
-    NoGradGuard no_grad;
-    EMBER_CHECK(found[i]->numel() == 0 || sum(logical_not(isfinite(found[i]->detach()))).item<int64_t>() == 0,
-                "MasterWeights", "master.{} holds NaN or infinite values", i);
+    EMBER_CHECK(!backend(found[i]->device()).has_nonfinite(kview(*found[i])), "MasterWeights",
+                "master.{} holds NaN or infinite values", i);
   }
   NoGradGuard no_grad;
   for (size_t i = 0; i < masters_.size(); ++i)
