@@ -9,6 +9,7 @@
 
 #include <ember/core/generator.h>
 #include <ember/ops/ops.h>
+#include <ember/ops/write_through_view.h>
 
 namespace ember {
 
@@ -31,6 +32,8 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   // a stale view (narrow and select of one skip apply() and its check).
   const TensorImpl& b = *base.impl();
   t.impl()->view_history = b.tracks_view_history ? b.view_history : t.storage()->history_version();
+  std::shared_ptr<TensorImpl> root = b.view_base.lock();
+  t.impl()->view_base = root ? root : base.impl_ptr();
   return t;
 }
 
@@ -164,7 +167,14 @@ Tensor Tensor::detach() const {
 }
 
 Tensor& Tensor::detach_() {
-  get("detach_")->grad_fn.reset();
+  get("detach_");
+  // As PyTorch: the base's graph would go on recording this view's region while the view itself
+  // claims to be a constant, so a later write through it would lose its gradient.
+  EMBER_CHECK(!detail::live_view_base(*this), "detach_",
+              "a view (shape {}) cannot be detached in place while its base is alive; use detach(), which returns a "
+              "new tensor",
+              shape_str(shape()));
+  impl_->grad_fn.reset();
   impl_->requires_grad = false;
   return *this;
 }
@@ -208,11 +218,32 @@ void history_changed_in_place(Tensor& self) {
   self.impl()->view_history = self.storage()->history_version();
 }
 
+// Self, a view whose base autograd tracks, was written in place with `value` (undefined: a constant).
+// The base takes the write's history, and self becomes a fresh view of it (write_through_view.h).
+void record_write_through_view(Tensor& self, Tensor base, const Tensor& value) {
+  const Tensor rebased = detail::history_after_write(base, self, value);
+  autograd::set_history(base, rebased.grad_fn(), rebased.impl()->output_nr);
+  history_changed_in_place(base);
+  detail::refresh_view(self, base);
+}
+
+// The live base of self when an in-place write through self must be recorded on it: under grad
+// mode, when the base or the written value takes part in a graph.
+std::shared_ptr<TensorImpl> base_to_record(const Tensor& self, const Tensor& value) {
+  if (!GradMode::is_enabled()) return nullptr;
+  std::shared_ptr<TensorImpl> base = detail::live_view_base(self);
+  if (!base) return nullptr;
+  const bool recorded = (value.defined() && value.requires_grad()) || Tensor(base).requires_grad();
+  return recorded ? base : nullptr;
+}
+
 // Self was overwritten with a constant (fill_, uniform_, normal_, copy_ from a constant): a non-leaf
-// loses its history.
+// loses its history; through a view, the base's region does.
 void drop_history_in_place(Tensor& self) {
+  if (auto base = base_to_record(self, Tensor())) return record_write_through_view(self, Tensor(base), Tensor());
   if (!GradMode::is_enabled() || self.is_leaf()) return;
-  self.detach_();
+  self.impl()->grad_fn.reset();
+  self.impl()->requires_grad = false;
   history_changed_in_place(self);
 }
 
@@ -234,6 +265,7 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
     backend(self.device()).copy(kview(src), kview(self));
   }
   self.storage()->bump_version();
+  if (auto base = base_to_record(self, value)) return record_write_through_view(self, Tensor(base), value);
   if (track) {
     autograd::set_history(self, value.grad_fn(), value.impl()->output_nr);
     history_changed_in_place(self);
@@ -252,23 +284,26 @@ void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
                 "would be written several times; clone it first",
                 shape_str(self.shape()), shape_str(self.strides()));
   if (!GradMode::is_enabled()) return;
-  const bool involves_grad = self.requires_grad() || (other && other->defined() && other->requires_grad());
+  const std::shared_ptr<TensorImpl> base = detail::live_view_base(self);
+  const bool involves_grad = self.requires_grad() || (other && other->defined() && other->requires_grad()) ||
+                             (base && Tensor(base).requires_grad());
   if (!involves_grad) return;
   EMBER_CHECK(!(self.is_leaf() && self.requires_grad()), op,
               "a leaf tensor that requires grad (shape {}) is used in an in-place operation; wrap it in NoGradGuard "
               "or work on a clone",
               shape_str(self.shape()));
-  EMBER_CHECK(!self.impl()->is_view || !self.is_leaf(), op,
-              "in-place {} on a view (shape {}) while recording gradients is not supported; use the out-of-place op",
-              op, shape_str(self.shape()));
-  // A view whose memory another live tensor shares (its base, another view): the write would change
-  // that tensor's values without its graph knowing (PyTorch rebases the base's history; ember refuses).
-  // A view nothing else holds (the reshaped result of an op) is safe to overwrite.
-  EMBER_CHECK(!self.impl()->is_view || self.storage().use_count() == 1, op,
-              "in-place {} on a view (shape {}) whose memory another live tensor still shares (its base, another "
-              "view, or an output saved for backward), while recording gradients: the other tensor's graph would "
-              "miss the change; use the out-of-place op or clone the view first",
-              op, shape_str(self.shape()));
+  if (base) {
+    detail::check_write_through_view(op, self, Tensor(base));  // recorded on the base: see assign_in_place
+  } else {
+    // A view whose memory another live tensor shares, with no base to record the write on (its base
+    // is gone, or it came from detach()): the other tensor's values would change without its graph
+    // knowing. A view nothing else holds (the reshaped result of an op) is safe to overwrite.
+    EMBER_CHECK(!self.impl()->is_view || self.storage().use_count() == 1, op,
+                "in-place {} on a view (shape {}) whose memory another live tensor still shares (another view of a "
+                "base that is gone, a detach()ed alias, or an output saved for backward), while recording gradients: "
+                "the other tensor's graph would miss the change; use the out-of-place op or clone the view first",
+                op, shape_str(self.shape()));
+  }
   if (other && other->defined()) {
     Shape s = broadcast_shapes(op, self.shape(), other->shape());
     EMBER_CHECK(s == self.shape(), op, "the result of shape {} does not fit the in-place target of shape {}",

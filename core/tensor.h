@@ -60,6 +60,10 @@ struct TensorImpl {
   // if another tensor on the storage is later given a new history in place, this view's graph is stale.
   bool tracks_view_history = false;
   uint32_t view_history = 0;
+  // The tensor such a view was taken from (the first of a chain of views): an in-place write through
+  // the view gives it a new history (write_through_view.h). Weak: a dead base has no graph to keep
+  // consistent, and a strong one would let a view saved for backward own its base's graph.
+  std::weak_ptr<TensorImpl> view_base;
 
   // autograd state
   bool requires_grad = false;  // only meaningful for leaves; non-leaves require grad via grad_fn

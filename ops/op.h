@@ -120,13 +120,16 @@ inline void collect_edges(std::vector<Edge>& edges, const std::vector<Tensor>& t
 }
 void check_forward_anomaly(const char* op, const Tensor& out);
 // A view taken before another tensor on its storage got a new history in place (TensorImpl's
-// view_history) is refused as an input of a recorded op: its values are new, its graph old.
+// view_history) shows the new values with the old graph. As an input of a recorded op it is first
+// given a fresh history from its base (refresh_stale_view, in write_through_view.cpp), as PyTorch
+// regenerates a view's grad_fn; where that cannot be done (its base is gone) it is refused.
 [[noreturn]] void fail_stale_view(const char* op, const Tensor& view);
+void refresh_stale_view(const char* op, const Tensor& view);
 inline void check_view_history(const char* op, const Tensor& t) {
   if (!t.defined()) return;
   const TensorImpl& impl = *t.impl();
   if (impl.tracks_view_history && impl.view_history != impl.storage->history_version()) [[unlikely]]
-    fail_stale_view(op, t);
+    refresh_stale_view(op, t);
 }
 inline void check_view_history(const char* op, const std::vector<Tensor>& ts) {
   for (const Tensor& t : ts) check_view_history(op, t);

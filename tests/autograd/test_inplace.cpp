@@ -183,68 +183,6 @@ TEST_CASE("fill_ on a non-leaf makes it a constant") {
   check_values(x.grad(), {5, 5});
 }
 
-// In-place writes that would leave a graph out of step with the values it describes. PyTorch rebases
-// the base's history through the view (CopySlices) and regenerates a stale view's; ember refuses both
-// with an error instead, and these were silently wrong before: every expected gradient below is
-// torch 1.13's.
-TEST_CASE("an in-place op on a view of a tensor still in use is refused under autograd") {
-  Tensor w = leaf({1, 1});
-  Tensor a = w * 1;
-  // torch: a.narrow(0, 0, 1).mul_(3); a.sum().backward() gives w.grad [3, 1]; ember gave [1, 1].
-  CHECK_THROWS_WITH(a.narrow(0, 0, 1).mul_(3), Catch::StartsWith("[mul_]") && Catch::Contains("still shares"));
-  check_values(a, {1, 1});  // refused before anything was written
-  // A view of a leaf that requires grad (torch: "a view of a leaf Variable that requires grad ...").
-  CHECK_THROWS_WITH(w.narrow(0, 0, 1).mul_(3), Catch::StartsWith("[mul_]"));
-  CHECK_THROWS_WITH(w.select(0, 0).fill_(7), Catch::StartsWith("[fill_]"));
-  check_values(w, {1, 1});
-  // A view that nothing else shares (a reduction's result is returned as a view of its own buffer)
-  // may still be changed in place.
-  Tensor x = leaf({1, 2, 3, 4}, {2, 2});
-  Tensor s = sum(x, {0});
-  s.mul_(2);
-  (s * s).sum().backward();  // s = 2 (x0 + x1) = [8, 12]: d/dx = 2 s * 2
-  check_values(x.grad(), {32, 48, 32, 48});
-  // Without autograd in play (no_grad, or no tensor requiring grad) views are written as before.
-  {
-    NoGradGuard no_grad;
-    a.narrow(0, 0, 1).mul_(3);
-  }
-  Tensor plain = ones({3});
-  plain.narrow(0, 1, 1).mul_(5);
-  check_values(plain, {1, 5, 1});
-}
-
-TEST_CASE("a view taken before its base changed history in place is refused in recorded ops") {
-  Tensor w = leaf({1, 1});
-  Tensor a = w * 1;
-  Tensor v = a.narrow(0, 0, 1);
-  a.mul_(3);  // a gets a new history; v shows 3 but its graph says w[0]
-  check_values(v, {3});
-  // torch: v.sum().backward() gives w.grad [3, 0]; ember gave [1, 0].
-  CHECK_THROWS_WITH(v.sum(), Catch::StartsWith("[sum]") && Catch::Contains("take the view again"));
-  CHECK_THROWS_WITH(v.backward(ones({1})), Catch::StartsWith("[backward]"));
-  CHECK_THROWS_WITH(v * 2, Catch::StartsWith("[mul]"));
-  // A view taken after the change is current.
-  Tensor fresh = a.narrow(0, 0, 1);
-  fresh.sum().backward();
-  check_values(w.grad(), {3, 0});
-  // The base itself, and its values without autograd, are fine.
-  {
-    NoGradGuard no_grad;
-    check_values(v * 2, {6});
-  }
-  // fill_ and copy_ from a constant drop the base's history: an older view would still send its
-  // gradient to w.
-  Tensor b = w * 2;
-  Tensor before_fill = b.narrow(0, 1, 1);
-  b.fill_(5);
-  CHECK_THROWS_WITH(before_fill.sum(), Catch::StartsWith("[sum]"));
-  Tensor c = w * 2;
-  Tensor before_copy = c.narrow(0, 1, 1);
-  c.copy_(zeros({2}, {.dtype = DType::Float64}));
-  CHECK_THROWS_WITH(before_copy.sum(), Catch::StartsWith("[sum]"));
-}
-
 TEST_CASE("views of parameters survive optimizer steps (no_grad updates keep their graph valid)") {
   // A transposed weight kept across steps: the update changes the values, not the graph (the view
   // still reads the leaf), so using it after a step is correct and allowed.
@@ -260,28 +198,6 @@ TEST_CASE("views of parameters survive optimizer steps (no_grad updates keep the
   check_values(weight_t, {0, 2, 1, 3});
 }
 
-TEST_CASE("a stale view stays refused through another view, split, unbind and in-place sources") {
-  // Each of these used to send a wrong (or no) gradient; torch 1.13's are in the comments.
-  // A view of a stale view: narrow of it skipped the check and was stamped current
-  // (torch: x.grad [[3, 0], [0, 0]]; ember gave none).
-  Tensor x = leaf({1, 1, 1, 1}, {2, 2});
-  Tensor buf = zeros({2, 2}, {.dtype = DType::Float64});
-  Tensor row = buf.select(0, 0);
-  buf.add_(x * 3);
-  CHECK_THROWS_WITH(row.narrow(0, 0, 1).sum(), Catch::StartsWith("[sum]"));
-  // the stale view as the source of an in-place op (torch: t requires grad)
-  Tensor t = zeros({2}, {.dtype = DType::Float64});
-  CHECK_THROWS_WITH(t.add_(row), Catch::StartsWith("[add_]"));
-  CHECK_THROWS_WITH(t.copy_(row), Catch::StartsWith("[copy_]"));
-  // split and unbind build their node themselves (torch: w.grad [3, 0, 0, 0]; ember gave [1, 0, 0, 0])
-  Tensor w = leaf({1, 1, 1, 1});
-  Tensor a = w * 1;
-  Tensor v = a.narrow(0, 0, 2);
-  a.mul_(3);
-  CHECK_THROWS_WITH(split(v, 1, 0), Catch::StartsWith("[split]"));
-  CHECK_THROWS_WITH(unbind(v, 0), Catch::StartsWith("[unbind]"));
-}
-
 TEST_CASE("uniform_ and normal_ make a non-leaf a constant, as fill_ does") {
   // torch: a.normal_(); (a * a).sum().backward() gives w.grad [0, 0]; ember kept the old graph.
   Tensor w = leaf({1, 2});
@@ -289,10 +205,8 @@ TEST_CASE("uniform_ and normal_ make a non-leaf a constant, as fill_ does") {
   a.normal_();
   CHECK_FALSE(a.requires_grad());
   Tensor b = w * 1;
-  Tensor before = b.narrow(0, 0, 1);
   b.uniform_(5, 6);
   CHECK_FALSE(b.requires_grad());
-  CHECK_THROWS_WITH(before.sum(), Catch::StartsWith("[sum]"));  // (torch: 0 gradient; ember gave [1, 0])
   (w * a.detach()).sum().backward();  // w's own graph is untouched
   CHECK(w.grad().defined());
 }
