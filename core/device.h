@@ -29,7 +29,10 @@ struct Device {
   constexpr bool is_cpu() const { return type == DeviceType::CPU; }
   constexpr bool is_cuda() const { return type == DeviceType::CUDA; }
   constexpr bool operator==(const Device&) const = default;
-  std::string str() const { return is_cpu() ? "cpu" : fmt::format("cuda:{}", index); }
+  std::string str() const {
+    if (is_cpu()) return "cpu";
+    return is_cuda() ? fmt::format("cuda:{}", index) : fmt::format("unknown device type {}", static_cast<int>(type));
+  }
 };
 
 }  // namespace ember

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <ember/core/generator.h>
+#include <ember/core/running_op.h>
 #include <ember/ops/ops.h>
 #include <ember/ops/write_through_view.h>
 
@@ -34,6 +35,7 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   t.impl()->view_history = b.tracks_view_history ? b.view_history : t.storage()->history_version();
   std::shared_ptr<TensorImpl> root = b.view_base.lock();
   t.impl()->view_base = root ? root : base.impl_ptr();
+  t.impl()->view_made_without_grad = !GradMode::is_enabled();  // (apply() clears it on the views it records)
   return t;
 }
 
@@ -54,9 +56,25 @@ size_t checked_nbytes(const char* op, std::span<const int64_t> shape, DType dtyp
   return empty ? 0 : static_cast<size_t>(nbytes);
 }
 
+namespace {
+thread_local const char* running_primitive = nullptr;
+}  // namespace
+
+const char* detail::running_op() { return running_primitive; }
+detail::RunningOpScope::RunningOpScope(const char* op) : outer_(running_primitive) { running_primitive = op; }
+detail::RunningOpScope::~RunningOpScope() { running_primitive = outer_; }
+
 Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device, const char* op) {
   const size_t nbytes = checked_nbytes(op, shape, dtype);
-  auto storage = std::make_shared<Storage>(nbytes, device);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = std::make_shared<Storage>(nbytes, device);
+  } catch (const Error& e) {
+    // The allocator knows the size, not who asked: name the running primitive, else the caller.
+    const char* running = detail::running_op();
+    EMBER_FAIL(running ? running : op, "{} for a {} tensor of shape {} on {}", e.what(), dtype, shape_str(shape),
+               device);
+  }
   return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);
 }
 
@@ -140,7 +158,8 @@ EMBER_INSTANTIATE(double)
 #undef EMBER_INSTANTIATE
 
 // ---------------------------------------------------------------- autograd state
-bool Tensor::requires_grad() const { return get("requires_grad")->requires_grad || impl_->grad_fn != nullptr; }
+bool Tensor::requires_grad() const { return current("requires_grad")->requires_grad || impl_->grad_fn != nullptr; }
+void Tensor::refresh_stale_view() const { detail::try_refresh_stale_view(*this); }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   EMBER_CHECK(is_leaf(), "requires_grad_", "only leaf tensors can change requires_grad; use detach() for a non-leaf");
@@ -311,9 +330,12 @@ void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   }
 }
 
-// The value of self to compute with: a clone when self's history must survive the overwrite.
-Tensor operand(const Tensor& self) {
-  return GradMode::is_enabled() && self.requires_grad() ? clone(self) : self;
+// The value of self to compute with: a clone when the op is recorded and may save self for backward
+// (mul saves both inputs; pass `other` for those, an undefined tensor for add and sub, which save
+// nothing), since the write is about to change self's memory.
+Tensor operand(const Tensor& self, const Tensor& other) {
+  const bool recorded = GradMode::is_enabled() && (self.requires_grad() || (other.defined() && other.requires_grad()));
+  return recorded ? clone(self) : self;
 }
 
 void check_fits(const char* op, const Tensor& self, const Tensor& other) {
@@ -335,41 +357,41 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
     storage()->bump_version();
     return *this;
   }
-  assign_in_place("add_", *this, add(operand(*this), other, alpha));
+  assign_in_place("add_", *this, add(operand(*this, Tensor()), other, alpha));
   return *this;
 }
 Tensor& Tensor::add_(Scalar other) { return add_(wrap_scalar(other, *this)); }
 Tensor& Tensor::sub_(const Tensor& other) {
   check_in_place("sub_", *this, &other);
   check_fits("sub_", *this, other);
-  assign_in_place("sub_", *this, sub(operand(*this), other));
+  assign_in_place("sub_", *this, sub(operand(*this, Tensor()), other));
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
   check_in_place("mul_", *this, &other);
   check_fits("mul_", *this, other);
-  assign_in_place("mul_", *this, mul(operand(*this), other));
+  assign_in_place("mul_", *this, mul(operand(*this, other), other));
   return *this;
 }
 Tensor& Tensor::mul_(Scalar other) { return mul_(wrap_scalar(other, *this)); }
 Tensor& Tensor::div_(const Tensor& other) {
   check_in_place("div_", *this, &other);
   check_fits("div_", *this, other);
-  assign_in_place("div_", *this, div(operand(*this), other));
+  assign_in_place("div_", *this, div(operand(*this, other), other));
   return *this;
 }
 Tensor& Tensor::div_(Scalar other) { return div_(wrap_scalar(other, *this)); }
 Tensor& Tensor::floor_divide_(const Tensor& other) {
   check_in_place("floor_divide_", *this, &other);
   check_fits("floor_divide_", *this, other);
-  assign_in_place("floor_divide_", *this, floor_divide(operand(*this), other));
+  assign_in_place("floor_divide_", *this, floor_divide(operand(*this, other), other));
   return *this;
 }
 Tensor& Tensor::floor_divide_(Scalar other) { return floor_divide_(wrap_scalar(other, *this)); }
 Tensor& Tensor::remainder_(const Tensor& other) {
   check_in_place("remainder_", *this, &other);
   check_fits("remainder_", *this, other);
-  assign_in_place("remainder_", *this, remainder(operand(*this), other));
+  assign_in_place("remainder_", *this, remainder(operand(*this, other), other));
   return *this;
 }
 Tensor& Tensor::remainder_(Scalar other) { return remainder_(wrap_scalar(other, *this)); }
@@ -378,10 +400,11 @@ Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place("copy_", *this, &src);
   check_fits("copy_", *this, src);
   if (GradMode::is_enabled() && src.requires_grad()) {
-    // Gradient flows to src only: the old value of self is overwritten.
-    Tensor value = src.dtype() == dtype() ? src * 1 : cast(src, dtype());
+    // Gradient flows to src only: the old value of self is overwritten. The value is a copy (clone
+    // saves nothing for backward): src may share memory with self, as in x[0:2].copy_(x[2:4]).
+    Tensor value = src.dtype() == dtype() ? src : cast(src, dtype());
     if (value.device() != device()) value = to_device(value, device());
-    assign_in_place("copy_", *this, value.shape() == shape() ? value : ember::expand(value, shape()) * 1);
+    assign_in_place("copy_", *this, ember::clone(value.shape() == shape() ? value : ember::expand(value, shape())));
     return *this;
   }
   Tensor s = src.device() == device() ? src : to_device(src, device());
@@ -434,7 +457,7 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
   check_in_place("clamp_", *this, nullptr);
   EMBER_CHECK(!is_integral(dtype(), true) || ((!lo || !std::isnan(*lo)) && (!hi || !std::isnan(*hi))), "clamp_",
               "a NaN bound cannot clamp an integer tensor ({} {})", dtype(), shape_str(shape()));
-  assign_in_place("clamp_", *this, clamp(operand(*this), lo, hi));
+  assign_in_place("clamp_", *this, clamp(operand(*this, Tensor()), lo, hi));
   return *this;
 }
 

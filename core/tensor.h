@@ -64,6 +64,9 @@ struct TensorImpl {
   // the view gives it a new history (write_through_view.h). Weak: a dead base has no graph to keep
   // consistent, and a strong one would let a view saved for backward own its base's graph.
   std::weak_ptr<TensorImpl> view_base;
+  // Taken under NoGradGuard: a constant, even after its base gains a history. Once the base changes
+  // history in place, such a view can no longer be used with gradients (as in PyTorch).
+  bool view_made_without_grad = false;
 
   // autograd state
   bool requires_grad = false;  // only meaningful for leaves; non-leaves require grad via grad_fn
@@ -132,8 +135,8 @@ class Tensor {
   // ---- autograd ----
   bool requires_grad() const;
   Tensor& requires_grad_(bool requires_grad = true);
-  bool is_leaf() const { return get("is_leaf")->grad_fn == nullptr; }
-  const std::shared_ptr<Node>& grad_fn() const { return get("grad_fn")->grad_fn; }
+  bool is_leaf() const { return current("is_leaf")->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return current("grad_fn")->grad_fn; }
   Tensor grad() const { return Tensor(get("grad")->grad); }
   // g has this tensor's shape, dtype and device (as in PyTorch), or is undefined to clear the gradient.
   void set_grad(const Tensor& g);
@@ -227,6 +230,16 @@ class Tensor {
     if (!impl_) [[unlikely]] throw_undefined(what);
     return impl_.get();
   }
+  // get(), after giving a stale view its base's current history (write_through_view.h), so that its
+  // flags, grad_fn and hooks describe its values. A view that cannot be refreshed stays stale, and
+  // is refused when a recorded op uses it.
+  TensorImpl* current(const char* what) const {
+    TensorImpl* impl = get(what);
+    if (impl->tracks_view_history && impl->view_history != impl->storage->history_version()) [[unlikely]]
+      refresh_stale_view();
+    return impl;
+  }
+  void refresh_stale_view() const;
   [[noreturn]] static void throw_undefined(const char* what);
   std::shared_ptr<TensorImpl> impl_;
 };

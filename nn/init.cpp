@@ -51,6 +51,8 @@ Tensor& xavier_normal_(Tensor& t, double gain, Generator* gen) {
 
 namespace {
 double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& nonlinearity) {
+  EMBER_CHECK(mode == FanMode::FanIn || mode == FanMode::FanOut, "init", "unknown FanMode {} (FanIn or FanOut)",
+              static_cast<int>(mode));
   auto [fan_in, fan_out] = fan_in_and_fan_out(t);
   const int64_t fan = mode == FanMode::FanIn ? fan_in : fan_out;
   EMBER_CHECK(fan > 0, "init", "cannot initialise a tensor with zero elements (shape {})", shape_str(t.shape()));

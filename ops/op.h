@@ -23,6 +23,7 @@
 
 #include <ember/core/autograd.h>
 #include <ember/core/profiler.h>
+#include <ember/core/running_op.h>
 #include <ember/core/tensor.h>
 
 namespace ember {
@@ -148,6 +149,7 @@ auto apply(Op op, const Inputs&... inputs) {
   using Out = decltype(op.forward(std::declval<Ctx&>(), inputs...));
   constexpr size_t kOutputs = OutputCount<Out>::value;
   profiler::Range range(op_name(op), "", detail::first_tensor(inputs...));
+  detail::RunningOpScope running(op_name(op));
   if (GradMode::is_enabled()) (detail::check_view_history(op_name(op), inputs), ...);
   if (!GradMode::is_enabled() || !(detail::needs_grad(inputs) || ...)) {
     Ctx ctx(nullptr);
@@ -169,6 +171,7 @@ auto apply(Op op, const Inputs&... inputs) {
     Tensor& t = detail::output_at(out, i);
     // Integer and bool outputs (indices, masks) carry no gradient, as in PyTorch.
     if (t.defined() && t.is_floating_point()) autograd::set_history(t, node, static_cast<uint32_t>(i));
+    if (t.defined()) t.impl()->view_made_without_grad = false;  // made inside forward's NoGradGuard
     if (AnomalyMode::is_enabled()) detail::check_forward_anomaly(node->name(), t);
   }
   return out;

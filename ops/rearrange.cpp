@@ -125,6 +125,13 @@ class PiecesNode final : public Node {
 void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& pieces, int64_t dim, bool stacked) {
   if (!GradMode::is_enabled()) return;
   detail::check_view_history(name, x);  // (a node made here, not by apply(), which checks its inputs)
+  // The pieces were cut under a NoGradGuard from x as it was before that check: they are views taken
+  // with gradients on, as current as x now is.
+  for (Tensor& piece : pieces) {
+    piece.impl()->view_made_without_grad = false;
+    piece.impl()->view_history = x.impl()->tracks_view_history ? x.impl()->view_history
+                                                                : x.storage()->history_version();
+  }
   if (!x.requires_grad() || pieces.empty()) return;
   auto node = std::make_shared<PiecesNode>(name, dim, stacked);
   node->next_edges.push_back(autograd::gradient_edge(x));

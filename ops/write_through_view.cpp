@@ -56,7 +56,7 @@ void check_write_through_view(const char* op, const Tensor& view, const Tensor& 
               "a view (shape {}) of a leaf tensor that requires grad (shape {}) is written in place; wrap the write "
               "in NoGradGuard or work on a clone",
               shape_str(view.shape()), shape_str(base.shape()));
-  EMBER_CHECK(!base.requires_grad() || view.requires_grad(), op,
+  EMBER_CHECK(!view.impl()->view_made_without_grad && (!base.requires_grad() || view.requires_grad()), op,
               "a view (shape {}) taken under NoGradGuard of a tensor that requires grad (shape {}) is written in place "
               "while recording gradients: the write cannot be recorded; take the view with gradients on",
               shape_str(view.shape()), shape_str(base.shape()));
@@ -77,6 +77,7 @@ Tensor history_after_write(const Tensor& base, const Tensor& view, const Tensor&
 }
 
 void refresh_view(const Tensor& view, const Tensor& base) {
+  EnableGradGuard recording;  // (a flag read under NoGradGuard refreshes too: the history must be whole)
   const Tensor fresh = as_strided(base, view.shape(), view.strides(), view.offset());
   TensorImpl& impl = *view.impl();
   if (fresh.grad_fn()) {
@@ -88,19 +89,35 @@ void refresh_view(const Tensor& view, const Tensor& base) {
   impl.view_history = impl.storage->history_version();
 }
 
-// The slow path of check_view_history: a view older than its storage's last history change is
-// brought up to date from its base when the base is current, and refused otherwise.
-void refresh_stale_view(const char* op, const Tensor& view) {
+namespace {
+bool is_current(const TensorImpl& impl) {
+  return !impl.tracks_view_history || impl.view_history == impl.storage->history_version();
+}
+}  // namespace
+
+bool try_refresh_stale_view(const Tensor& view) {
   const std::shared_ptr<TensorImpl> base_impl = live_view_base(view);
-  if (base_impl && !(view.is_leaf() && view.requires_grad())) {
-    const Tensor base(base_impl);
-    const bool base_current = !base_impl->tracks_view_history ||
-                              base_impl->view_history == base_impl->storage->history_version();
-    if (base_current && base.is_contiguous() && !overlaps(view.shape(), view.strides())) {
-      refresh_view(view, base);
-      return;
-    }
-  }
+  if (!base_impl) return false;
+  const TensorImpl& impl = *view.impl();
+  // (the view's own flags, read without refreshing it: this is the refresh)
+  if (!impl.grad_fn && impl.requires_grad) return false;  // a leaf that requires grad keeps its own role
+  const Tensor base(base_impl);
+  if (!is_current(*base_impl) || !base.is_contiguous() || overlaps(view.shape(), view.strides())) return false;
+  if (impl.view_made_without_grad && base.requires_grad()) return false;
+  refresh_view(view, base);
+  return true;
+}
+
+// The slow path of check_view_history: a view older than its storage's last history change is
+// brought up to date from its base, or refused.
+void refresh_stale_view(const char* op, const Tensor& view) {
+  if (try_refresh_stale_view(view)) return;
+  const std::shared_ptr<TensorImpl> base = live_view_base(view);
+  EMBER_CHECK(!(base && view.impl()->view_made_without_grad && is_current(*base) && Tensor(base).requires_grad()), op,
+              "an input (a view of shape {}) was taken under NoGradGuard and its base (shape {}) has since been "
+              "changed in place while recording gradients: it can no longer be used with gradients; take it again, or "
+              "detach() it",
+              shape_str(view.shape()), shape_str(base->shape));
   fail_stale_view(op, view);
 }
 

@@ -30,4 +30,8 @@ Tensor history_after_write(const Tensor& base, const Tensor& view, const Tensor&
 // history_version).
 void refresh_view(const Tensor& view, const Tensor& base);
 
+// Refreshes a stale view from its base where that is sound (the base alive and current, the view not
+// taken under NoGradGuard of a base that requires grad); false, and the view unchanged, otherwise.
+bool try_refresh_stale_view(const Tensor& view);
+
 }  // namespace ember::detail

@@ -35,7 +35,11 @@ thread_local const Backend* cpu_override = nullptr;  // detail::CpuBackendOverri
 }  // namespace
 
 const Backend& backend(Device device) {
-  if (!device.is_cpu()) return cuda_backend();
+  if (!device.is_cpu()) [[unlikely]] {
+    // A DeviceType cast from an integer out of range is no CUDA device.
+    EMBER_CHECK(device.is_cuda(), "device", "unknown device type {} (cpu or cuda)", static_cast<int>(device.type));
+    return cuda_backend();
+  }
   return cpu_override ? *cpu_override : cpu_backend();
 }
 

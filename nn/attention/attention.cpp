@@ -89,6 +89,8 @@ SelfAttentionImpl::SelfAttentionImpl(const SelfAttentionOptions& o) : options(o)
   EMBER_CHECK(o.d_model > 0 && o.heads > 0 && o.d_model % o.heads == 0, op,
               "d_model ({}) must be a positive multiple of heads ({})", o.d_model, o.heads);
   head_dim = o.d_model / o.heads;
+  EMBER_CHECK(static_cast<int>(o.mixer) <= static_cast<int>(Mixer::Sparse), op,
+              "unknown Mixer {} (Softmax, Flash, Linear, Local or Sparse)", static_cast<int>(o.mixer));
   EMBER_CHECK(!o.rotary || head_dim % 2 == 0, op, "rotary embeddings need an even head_dim, got {}", head_dim);
   // (checked here, not at the first forward pass under rotary_embedding's name)
   EMBER_CHECK(!o.rotary || (std::isfinite(o.rotary_base) && o.rotary_base > 0), op,
@@ -198,6 +200,8 @@ TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& o, std
   EMBER_CHECK(o.d_model > 0 && o.hidden >= 0, "TransformerBlock", "need d_model > 0 and hidden >= 0, got {}, {}",
               o.d_model, o.hidden);
   EMBER_CHECK(attn != nullptr, "TransformerBlock", "got no attention module");
+  EMBER_CHECK(o.mlp == MlpKind::Gelu || o.mlp == MlpKind::SwiGLU, "TransformerBlock", "unknown MlpKind {} (Gelu or SwiGLU)",
+              static_cast<int>(o.mlp));
   int64_t hidden = o.hidden;
   checked_numel("TransformerBlock", "the MLP's default width, 8 x d_model", {8, o.d_model});  // (4 d wrapped)
   if (hidden == 0) hidden = o.mlp == MlpKind::Gelu ? 4 * o.d_model : (8 * o.d_model / 3 + 7) / 8 * 8;

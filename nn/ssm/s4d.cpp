@@ -49,6 +49,10 @@ S4DImpl::S4DImpl(const S4DOptions& o) : options(o) {
   EMBER_CHECK(o.dt_min > 0 && o.dt_min <= o.dt_max && std::isfinite(o.dt_max), "S4D",
               "need 0 < dt_min <= dt_max (finite), got dt_min {} and dt_max {}", o.dt_min, o.dt_max);
   EMBER_CHECK(o.dropout >= 0 && o.dropout < 1, "S4D", "dropout must be in [0, 1), got {}", o.dropout);
+  EMBER_CHECK(o.init == S4DInit::Lin || o.init == S4DInit::Inv || o.init == S4DInit::Real, "S4D",
+              "unknown S4DInit {} (Lin, Inv or Real)", static_cast<int>(o.init));
+  EMBER_CHECK(o.discretization == Discretization::ZOH || o.discretization == Discretization::Bilinear, "S4D",
+              "unknown Discretization {} (ZOH or Bilinear)", static_cast<int>(o.discretization));
   const int64_t H = o.d_model, modes = o.d_state / 2;
   const double N = static_cast<double>(o.d_state);
 

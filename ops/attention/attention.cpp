@@ -38,6 +38,12 @@ namespace {
 using attention::check_inputs;
 using attention::Inputs;
 
+// An AttentionPath cast from an integer out of range would otherwise run the default path.
+void check_path(const char* op, AttentionPath path) {
+  EMBER_CHECK(path == AttentionPath::Auto || path == AttentionPath::Math || path == AttentionPath::Flash, op,
+              "unknown AttentionPath {} (Auto, Math or Flash)", static_cast<int>(path));
+}
+
 double checked_scale(const char* op, const std::optional<double>& scale, int64_t head_dim) {
   if (!scale) return head_dim > 0 ? 1.0 / std::sqrt(static_cast<double>(head_dim)) : 1.0;
   EMBER_CHECK(std::isfinite(*scale), op, "scale must be finite, got {}", *scale);
@@ -48,6 +54,7 @@ double checked_scale(const char* op, const std::optional<double>& scale, int64_t
 // Dropout is drawn once here, after every check, so that both paths apply the same mask.
 Tensor run(const char* op, const Inputs& in, const attention::Visibility& vis_in, AttentionPath path, bool flash_ok,
            const char* why_not, double dropout_p = 0.0, Generator* generator = nullptr) {
+  check_path(op, path);
   // A window wider than every key is no window; clamped, i +- bound cannot overflow in any path.
   attention::Visibility vis = vis_in;
   const int64_t reach = in.q.size(2) + in.k.size(2);

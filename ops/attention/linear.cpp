@@ -155,6 +155,8 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   const Tensor k = detail::autocast_operand(op, k_in);
   const Tensor v = detail::autocast_operand(op, v_in);
   const attention::Inputs in = checked(op, q, k, v, o);
+  EMBER_CHECK(o.path == AttentionPath::Auto || o.path == AttentionPath::Math || o.path == AttentionPath::Flash, op,
+              "unknown AttentionPath {} (Auto, Math or Flash)", static_cast<int>(o.path));
   const bool has_kernel = backend(in.q.device()).causal_linear_attention_forward != nullptr;
   if (o.path == AttentionPath::Flash) {
     EMBER_CHECK(o.causal, op, "the fused kernel is for causal linear attention; the non-causal form is three "

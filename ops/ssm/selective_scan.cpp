@@ -176,6 +176,8 @@ namespace {
 std::array<Tensor, 2> scan_with_state(const char* op, const Tensor& u, const Tensor& delta, const Tensor& A,
                                       const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
   const ScanInputs in = check_scan(op, u, delta, A, B, C, options, false);
+  EMBER_CHECK(options.path == ScanPath::Auto || options.path == ScanPath::Reference || options.path == ScanPath::Fused,
+              op, "unknown ScanPath {} (Auto, Reference or Fused)", static_cast<int>(options.path));
   const bool has_kernel = backend(u.device()).selective_scan_forward != nullptr;
   EMBER_CHECK(options.path != ScanPath::Fused || has_kernel, op,
               "no fused selective-scan kernel on {}; use ScanPath::Reference or Auto", u.device());
