@@ -76,6 +76,17 @@ CLI::Validator integer_at_least(int64_t min) {
       min == 1 ? ">0" : fmt::format(">={}", min));
 }
 
+CLI::Validator integer_between(int64_t min, int64_t max) {
+  const std::string expected = fmt::format("an integer from {} to {}", min, max);
+  return CLI::Validator(
+      [min, max, expected](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (parse_whole(text, value) && value >= min && value <= max) return "";
+        return fmt::format("expected {}, got \"{}\"", expected, text);
+      },
+      fmt::format("[{}, {}]", min, max));
+}
+
 CLI::Validator unsigned_integer() {
   return CLI::Validator(
       [](std::string& text) -> std::string {

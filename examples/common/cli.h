@@ -40,6 +40,9 @@ void show_defaults_in_help(CLI::App& app);
 // Validators that check the text before CLI11 converts it, so that a bad value reads as
 // "--lr: expected a number greater than 0, got "abc"" (CLI11's own checks print DBL_MAX in full).
 CLI::Validator integer_at_least(int64_t min);
+// For a size whose huge values would only run out of memory after a long start (layers, sampled
+// tokens, a context length) or would not fit the int the trainer keeps it in.
+CLI::Validator integer_between(int64_t min, int64_t max);  // inclusive
 CLI::Validator unsigned_integer();  // 0 to 2^64 - 1, for seeds
 CLI::Validator number_above(double min);
 CLI::Validator number_at_least(double min);

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
       ->check(examples::unsigned_integer());
   app.add_option("--steps-per-decade", steps_per_decade,
                  "Finite-difference steps h per factor of 10")
-      ->check(examples::integer_at_least(1));
+      ->check(examples::integer_between(1, 1 << 16));
   return examples::run_trainer(app, argc, argv, [&] {
     examples::create_output_folder(out);
     examples::directional::run(out, seed, int(steps_per_decade));

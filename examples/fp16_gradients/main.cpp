@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::string out = "docs/images/mixed_precision";
   int steps = 300;
   app.add_option("--out", out, "Folder for the two SVG figures");
-  app.add_option("--steps", steps, "SGD steps per run")->check(examples::integer_at_least(1));
+  app.add_option("--steps", steps, "SGD steps per run")->check(examples::integer_between(1, 1 << 30));
   return examples::run_trainer(app, argc, argv, [&] {
     examples::create_output_folder(out);
     const Run f32 = train(Mode::Float32, steps);

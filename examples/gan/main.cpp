@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", g.log_every, "Append losses to metrics.csv every N generator steps")
       ->check(examples::integer_at_least(1));
   app.add_option("--eval-samples", g.eval_samples, "Samples for the final quality figures")
-      ->check(examples::integer_at_least(1));
+      ->check(examples::integer_at_least(2));  // (a covariance needs two)
   app.add_option("--classifier", g.classifier, "examples/classify's checkpoint, for the Frechet distance");
   app.add_flag("--fid-calibration", g.fid_calibration,
                "Also measure the Frechet distance of train vs test images and of the untrained generator");

@@ -59,12 +59,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse", "gau", "flash-gau", "mamba", "s4d"}));
   app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
   app.add_option("--heads", model_options.heads, "attention heads")->check(examples::integer_at_least(1));
-  app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_at_least(0));
+  app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_between(0, 1024));
   app.add_option("--window", model_options.window, "local mixer: positions each query sees")->check(examples::integer_at_least(1));
   app.add_option("--block", model_options.block, "sparse mixer: block size")->check(examples::integer_at_least(1));
   app.add_option("--d-state", model_options.d_state, "mamba, s4d: state size N (0: 16 for mamba, 64 for s4d)")
       ->check(examples::integer_at_least(0));
-  app.add_option("--seq", seq, "context length in bytes")->check(examples::integer_at_least(1));
+  app.add_option("--seq", seq, "context length in bytes")->check(examples::integer_between(1, 1 << 24));
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay")->check(examples::number_at_least(0));
   app.add_option("--eval-every", eval_every, "steps between validation losses and checkpoints")->check(examples::integer_at_least(1));
   app.add_option("--eval-batches", eval_batches, "validation batches per evaluation")->check(examples::integer_at_least(1));
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       ->check(examples::number_at_least(0));
   app.add_flag("--generate", generate_only, "only sample text from the --resume checkpoint");
   app.add_option("--prompt", prompt, "text the sample continues");
-  app.add_option("--tokens", tokens, "bytes to sample")->check(examples::integer_at_least(0));
+  app.add_option("--tokens", tokens, "bytes to sample")->check(examples::integer_between(0, 1 << 24));
   app.add_option("--temperature", sampling.temperature, "sampling temperature")->check(examples::number_above(0));
   app.add_option("--top-k", sampling.top_k, "sample among the k most likely bytes (0: all)")->check(CLI::Range(0, 256));
   app.add_option("--top-p", sampling.top_p, "nucleus sampling mass (1: all)")->check(examples::number_between(1e-9, 1.0));

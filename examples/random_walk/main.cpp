@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", sim.steps, "Steps per walk (the horizon)")
       ->check(examples::integer_at_least(2));
   app.add_option("--level", sim.level, "Level of the first-passage rows")
-      ->check(examples::integer_at_least(1));
+      ->check(examples::integer_between(1, INT32_MAX));
   app.add_option("--batch-size", sim.batch_elements,
                  "Walks x steps simulated at once (bounds memory)")
       ->check(examples::integer_at_least(1));
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "Folder for the figures and the table");
   app.add_flag("--quiet", quiet, "Print only the table");
   return examples::run_trainer(app, argc, argv, [&] {
-    sim.device = Device::parse(device);
+    sim.device = examples::select_device(device, "random_walk");
     for (double p : ps)
       EMBER_CHECK(p > 0 && p < 1, "random_walk", "--p must be strictly between 0 and 1, got {}", p);
     EMBER_CHECK(sim.level <= sim.steps, "random_walk", "--level {} cannot be reached in --steps {}",

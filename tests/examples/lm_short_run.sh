@@ -80,9 +80,13 @@ expect_error "generate without a checkpoint" "--generate needs --resume" --gener
 expect_error "top-p above 1" "--top-p" --top-p 2
 expect_error "heads not dividing d_model" "is not a multiple of --heads" --d-model 10 --heads 4
 expect_error "missing corpus" "is not a folder of fortunes" --steps 1 --data-dir /nonexistent/fortunes
-expect_error "window longer than the text" "shorter than one window" --steps 1 --seq 100000000 --d-model 8 --heads 1 --layers 0
+expect_error "window longer than the text" "shorter than one window" --steps 1 --seq 16777216 --d-model 8 --heads 1 --layers 0
 head -c 100 "$out/a/checkpoint.safetensors" >"$out/bad.safetensors"
 expect_error "corrupt checkpoint" "error: [safetensors] $out/bad.safetensors: " --steps 1 --resume "$out/bad.safetensors"
 expect_error "top-p NaN" "--top-p" --top-p nan
 expect_error "no steps" "--steps" --steps 0
+# Sizes that would only fail after building a model or filling memory (they ran until then).
+expect_error "absurd depth" "an integer from 0 to 1024" --layers 9223372036854775807
+expect_error "absurd sample" "an integer from 0 to 16777216" --tokens 9223372036854775807
+expect_error "absurd context" "an integer from 1 to 16777216" --seq 9223372036854775000
 echo "lm short run: passed"

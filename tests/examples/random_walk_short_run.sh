@@ -31,4 +31,8 @@ expect_error "expected a number" --p abc
 expect_error "positive integer" --walks 0
 expect_error "cannot be reached" --level 9 --steps 4
 expect_error "device" --device tpu
+# (was CLI11's "Could not convert" past an int)
+expect_error "an integer from 1 to 2147483647" --level 4294967296
+# (was a cuda device that the run then failed on; now the device is checked before any work)
+expect_error "cuda:7" --device cuda:7
 echo "random_walk short run: OK"

@@ -104,6 +104,9 @@ expect_error "[--out] \"$tmp/a_file\" exists and is not a folder" 200 "$gan" --o
 expect_error "cannot read \"$tmp/empty\": it is a folder" 200 "$gan" --quiet --out "$tmp/g1" --resume "$tmp/empty"
 expect_error "cannot open \"$tmp/missing\"" 200 "$gan" --quiet --out "$tmp/g2" --resume "$tmp/missing"
 mkdir -p "$tmp/g3/checkpoint.safetensors"  # a folder where the checkpoint goes
+# A covariance needs two samples: --eval-samples 1 failed after training (now refused at once).
+expect_error "--eval-samples" 300 "$gan" --quiet --steps 1 --eval-samples 1 --out "$tmp/g_eval"
+[[ ! -e $tmp/g_eval ]] || fail "gan --eval-samples 1 started training"
 expect_error "it is a folder" 300 "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g3"
 mkdir -p "$tmp/g4/metrics.csv"
 expect_error "cannot open \"$tmp/g4/metrics.csv\"" 300 "$gan" --quiet --steps 1 --eval-samples 10 --out "$tmp/g4"
