@@ -47,7 +47,15 @@ Tensor perplexity_of(const Tensor& counts) {
 }  // namespace
 
 Tensor code_counts(const Tensor& indices, int64_t num_codes) {
+  EMBER_CHECK(indices.defined() && indices.dtype() == DType::Int64, "code_counts", "expects int64 code indices, got {}",
+              indices.defined() ? fmt::format("{}", indices.dtype()) : "undefined");
+  EMBER_CHECK(num_codes > 0, "code_counts", "num_codes must be positive, got {}", num_codes);
   NoGradGuard no_grad;
+  if (indices.numel() > 0) {
+    const int64_t lowest = amin(indices).item<int64_t>(), highest = amax(indices).item<int64_t>();
+    EMBER_CHECK(lowest >= 0 && highest < num_codes, "code_counts", "code {} is outside [0, {}) (indices of shape {})",
+                lowest < 0 ? lowest : highest, num_codes, shape_str(indices.shape()));
+  }
   const Tensor flat = indices.reshape({-1});
   const TensorOptions int64_opts{.dtype = DType::Int64, .device = indices.device()};
   return index_add(zeros({num_codes}, int64_opts), 0, flat, ones({flat.numel()}, int64_opts));
@@ -134,7 +142,14 @@ Tensor VectorQuantizerImpl::lookup(const Tensor& indices) const {
               "expects int64 code indices, got {}", indices.defined() ? fmt::format("{}", indices.dtype()) : "undefined");
   EMBER_CHECK(indices.device() == codebook.device(), "VectorQuantizer::lookup", "the indices are on {} and the codebook on {}",
               indices.device(), codebook.device());
-  return embedding(codebook, indices);  // bounds-checked: an index outside [0, K) is an error naming it
+  if (indices.numel() > 0) {
+    NoGradGuard no_grad;
+    const int64_t lowest = amin(indices).item<int64_t>(), highest = amax(indices).item<int64_t>();
+    EMBER_CHECK(lowest >= 0 && highest < codebook.size(0), "VectorQuantizer::lookup",
+                "code {} is outside the codebook [0, {}) (indices of shape {})", lowest < 0 ? lowest : highest,
+                codebook.size(0), shape_str(indices.shape()));
+  }
+  return embedding(codebook, indices);
 }
 
 VectorQuantizerOutput VectorQuantizerImpl::forward(const Tensor& z) {

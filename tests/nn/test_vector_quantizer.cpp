@@ -169,6 +169,12 @@ TEST_CASE("code_counts and code_perplexity, the trainers' evaluation figures", "
   CHECK(nn::code_perplexity(counts).item_double() ==
         Approx(std::exp(-(0.25 * std::log(0.25) + 0.75 * std::log(0.75)))).epsilon(1e-12));
   CHECK(nn::code_perplexity(from_vector<int64_t>({5, 5, 5, 5})).item_double() == Approx(4.0).epsilon(1e-12));
+  // (out-of-range codes were index_add's error, under its name)
+  CHECK_THROWS_WITH(nn::code_counts(from_vector<int64_t>({0, 4}), 4),
+                    Catch::StartsWith("[code_counts] code 4 is outside [0, 4)"));
+  CHECK_THROWS_WITH(nn::code_counts(from_vector<int64_t>({-1}), 4), Catch::StartsWith("[code_counts] code -1"));
+  CHECK_THROWS_WITH(nn::code_counts(from_vector<int64_t>({0}), 0), Catch::StartsWith("[code_counts] num_codes"));
+  CHECK_THROWS_WITH(nn::code_counts(zeros({2}), 4), Catch::StartsWith("[code_counts] expects int64"));
   // All zeros gave NaN and a negative count 2.5e-301; neither is a count.
   CHECK_THROWS_WITH(nn::code_perplexity(zeros({3})), Catch::StartsWith("[code_perplexity]") && Catch::Contains("not all zero"));
   CHECK_THROWS_WITH(nn::code_perplexity(from_vector<int64_t>({-1, 2})), Catch::StartsWith("[code_perplexity]"));
@@ -263,7 +269,9 @@ TEST_CASE("VectorQuantizer: bad input is an error naming the op and the shapes",
   CHECK_THROWS_WITH(vq->forward(Tensor()), Catch::Contains("undefined"));
   CHECK_THROWS_WITH(vq->forward(randn({4})), Catch::Contains("out of range"));
   CHECK_THROWS_WITH(vq->forward(randn({0, 4, 2})), Catch::Contains("no vectors"));
-  CHECK_THROWS_WITH(vq->lookup(from_vector<int64_t>({8})), Catch::Contains("8"));
+  CHECK_THROWS_WITH(vq->lookup(from_vector<int64_t>({8})),
+                    Catch::StartsWith("[VectorQuantizer::lookup] code 8 is outside the codebook [0, 8)"));
+  CHECK_THROWS_WITH(vq->lookup(from_vector<int64_t>({1, -2})), Catch::StartsWith("[VectorQuantizer::lookup] code -2"));
   CHECK_THROWS_WITH(vq->lookup(ones({2})), Catch::Contains("int64"));
   CHECK_THROWS_WITH(vq->nearest_codes(randn({3, 5})), Catch::Contains("[3, 5]"));
   CHECK_THROWS_WITH(nn::VectorQuantizer(0, 4), Catch::Contains("positive"));
