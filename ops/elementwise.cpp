@@ -89,13 +89,18 @@ struct Binary {
   Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
     backend(a.device()).binary(op, kview(a), kview(b), kview(out));
+    // Each side's gradient reads the other side (and division's b's gradient reads a): an operand
+    // is saved only where a wanted gradient reads it, as in PyTorch (x * 3 keeps no copy of x).
+    const bool want_a = ctx.needs_input_grad(0), want_b = ctx.needs_input_grad(1);
     switch (op) {
-      case BinaryOp::Mul: case BinaryOp::Maximum: case BinaryOp::Minimum: case BinaryOp::Atan2:
-      case BinaryOp::Remainder:
+      case BinaryOp::Mul:
+        ctx.save(want_b ? a : Tensor(), want_a ? b : Tensor());
+        break;
+      case BinaryOp::Maximum: case BinaryOp::Minimum: case BinaryOp::Atan2: case BinaryOp::Remainder:
         ctx.save(a, b);
         break;
       case BinaryOp::Div:
-        ctx.save(a, b);
+        ctx.save(want_b ? a : Tensor(), b);
         break;
       case BinaryOp::Pow:
         ctx.save(a, b);

@@ -38,6 +38,9 @@ class Ctx {
   // In backward: whether input i's gradient is wanted (Node::needs_input_grad). A backward may
   // return an undefined gradient, and skip its work, where it is not: the first layer's input
   // needs no gradient, and a gradient penalty's grad(D(x), {x}) needs none for the weights.
+  // In forward: whether input i needs a gradient at all, so that forward saves only what those
+  // gradients read (a tensor saved needlessly keeps memory alive and turns a later in-place write
+  // to it into a backward error).
   bool needs_input_grad(size_t i) const { return node_ && node_->needs_input_grad(i); }
   template <typename... Ts>
   void save(const Ts&... tensors) {
@@ -159,13 +162,15 @@ auto apply(Op op, const Inputs&... inputs) {
     return out;
   }
   auto node = std::make_shared<OpNode<Op, kOutputs>>(std::move(op));
+  // The edges first, so that forward can ask ctx.needs_input_grad(i) and save only what the wanted
+  // gradients read (x * mask saves the mask, not x).
+  (detail::collect_edges(node->next_edges, inputs), ...);
   Out out;
   {
     NoGradGuard no_grad;  // forward's own ops are not recorded: backward is written by hand
     Ctx ctx(node.get());
     out = node->op.forward(ctx, inputs...);
   }
-  (detail::collect_edges(node->next_edges, inputs), ...);
   node->outputs.resize(kOutputs);
   for (size_t i = 0; i < kOutputs; ++i) {
     Tensor& t = detail::output_at(out, i);

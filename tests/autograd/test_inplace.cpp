@@ -210,3 +210,29 @@ TEST_CASE("uniform_ and normal_ make a non-leaf a constant, as fill_ does") {
   (w * a.detach()).sum().backward();  // w's own graph is untouched
   CHECK(w.grad().defined());
 }
+
+TEST_CASE("a product saves only the operands its wanted gradients read, as in PyTorch") {
+  // x * c with c constant needs c for x's gradient and never x: changing x in place afterwards is
+  // not an error (torch: w.grad [3, 4], from y = h_old * c). It was, as mul saved both operands.
+  Tensor w = leaf({1, 1});
+  Tensor c = from_vector(std::vector<double>{3, 4}, std::vector<int64_t>{2}, {.dtype = DType::Float64});
+  Tensor h = w * 1;
+  Tensor y = h * c;
+  h.mul_(2);
+  y.sum().backward();
+  check_values(w.grad(), {3, 4});
+  // The same for a slice of a buffer written later elsewhere (torch: [6, 0]).
+  Tensor u = leaf({1, 2});
+  Tensor buf = zeros({3}, {.dtype = DType::Float64});
+  buf.narrow(0, 0, 2).copy_(u * 2);
+  Tensor first = buf.narrow(0, 0, 1) * 3;
+  buf.narrow(0, 2, 1).fill_(5);
+  first.sum().backward();
+  check_values(u.grad(), {6, 0});
+  // Division keeps b for a's gradient: b changed in place is still an error.
+  Tensor v = leaf({2, 4});
+  Tensor d = v * 1;
+  Tensor q = ones({2}, {.dtype = DType::Float64}) / d;
+  d.mul_(2);
+  CHECK_THROWS_WITH(q.sum().backward(), Catch::Contains("modified by an in-place operation"));
+}
