@@ -35,7 +35,9 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   t.impl()->view_history = b.tracks_view_history ? b.view_history : t.storage()->history_version();
   std::shared_ptr<TensorImpl> root = b.view_base.lock();
   t.impl()->view_base = root ? root : base.impl_ptr();
-  t.impl()->view_made_without_grad = !GradMode::is_enabled();  // (apply() clears it on the views it records)
+  // A view of such a view is as much a constant (narrow of one skips apply() and copies its staleness);
+  // apply() clears the flag on the views it records.
+  t.impl()->view_made_without_grad = !GradMode::is_enabled() || b.view_made_without_grad;
   return t;
 }
 
@@ -330,9 +332,9 @@ void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   }
 }
 
-// The value of self to compute with: a clone when the op is recorded and may save self for backward
-// (mul saves both inputs; pass `other` for those, an undefined tensor for add and sub, which save
-// nothing), since the write is about to change self's memory.
+// The value of self to compute with: a clone when self requires grad, and also when only `other` does
+// for ops that may save self for backward (mul, div: the write is about to change self's memory).
+// add and sub, which save nothing, pass an undefined `other`.
 Tensor operand(const Tensor& self, const Tensor& other) {
   const bool recorded = GradMode::is_enabled() && (self.requires_grad() || (other.defined() && other.requires_grad()));
   return recorded ? clone(self) : self;

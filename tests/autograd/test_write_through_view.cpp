@@ -338,6 +338,19 @@ TEST_CASE("a view taken under NoGradGuard is refused once its base changed histo
   CHECK_FALSE(v.requires_grad());  // (it did not silently gain the base's gradient)
   CHECK_THROWS_WITH(v * 3, Catch::StartsWith("[mul]") && Catch::Contains("NoGradGuard"));
   check_values(v.detach() * 3, {6});
+  // A slice of it, taken with gradients on, is as much a constant: it gained the base's gradient
+  // (x.grad [6, 0, 0, 0]; torch refuses it as "created in no_grad mode").
+  Tensor x = leaf({1, 1, 1, 1});
+  Tensor b = x * 1;
+  Tensor half;
+  {
+    NoGradGuard no_grad;
+    half = b.slice(0, 0, 2);
+  }
+  b.mul_(2);
+  Tensor quarter = half.slice(0, 0, 1);
+  CHECK_FALSE(quarter.requires_grad());
+  CHECK_THROWS_WITH(quarter * 3, Catch::StartsWith("[mul]") && Catch::Contains("NoGradGuard"));
 }
 
 TEST_CASE("hooks, retain_grad and flags of a stale view see its base's current history") {
