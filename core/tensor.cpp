@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include <ember/core/generator.h>
@@ -72,9 +73,13 @@ Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device,
   try {
     storage = std::make_shared<Storage>(nbytes, device);
   } catch (const Error& e) {
-    // The allocator knows the size, not who asked: name the running primitive, else the caller.
+    // The allocator knows the size, not who asked: name the running primitive, else the caller, in
+    // place of the allocator's own "[allocator]" or "[cuda]".
+    std::string_view message = e.what();
+    if (message.starts_with('[') && message.find("] ") != std::string_view::npos)
+      message.remove_prefix(message.find("] ") + 2);
     const char* running = detail::running_op();
-    EMBER_FAIL(running ? running : op, "{} for a {} tensor of shape {} on {}", e.what(), dtype, shape_str(shape),
+    EMBER_FAIL(running ? running : op, "{} for a {} tensor of shape {} on {}", message, dtype, shape_str(shape),
                device);
   }
   return make_tensor(std::move(storage), Shape(shape), contiguous_strides(shape), 0, dtype);

@@ -138,11 +138,11 @@ TEST_CASE("an op whose output cannot be allocated is named in the error, with th
   // error names the op that asked (it said only "[allocator]" before).
   const int64_t k2e54 = int64_t{1} << 54;
   const Tensor broadcast = expand(zeros(V{1}), V{k2e54});
-  CHECK_THROWS_WITH(broadcast.contiguous(), Catch::StartsWith("[clone] [allocator] out of CPU memory") &&
+  CHECK_THROWS_WITH(broadcast.contiguous(), Catch::StartsWith("[clone] out of CPU memory allocating 72057594037927936 bytes") &&
                                                 Contains("float32 tensor of shape [18014398509481984] on cpu"));
-  CHECK_THROWS_WITH(broadcast + 1.0, Catch::StartsWith("[add] [allocator]"));
-  CHECK_THROWS_WITH(zeros(V{k2e54}), Catch::StartsWith("[zeros] [allocator]"));
+  CHECK_THROWS_WITH(broadcast + 1.0, Catch::StartsWith("[add] out of CPU memory"));
+  CHECK_THROWS_WITH(zeros(V{k2e54}), Catch::StartsWith("[zeros] out of CPU memory"));
   // Outside any op, the factory's name; and the next op is named by itself, not by a stale scope.
-  CHECK_THROWS_WITH(Tensor::empty(V{k2e54}, DType::Float32), Catch::StartsWith("[empty] [allocator]"));
+  CHECK_THROWS_WITH(Tensor::empty(V{k2e54}, DType::Float32), Catch::StartsWith("[empty] out of CPU memory"));
   CHECK((zeros(V{2}) + 1.0).sum().to_vector<float>()[0] == 2.0f);
 }
