@@ -73,11 +73,15 @@ Tensor Tensor::empty(std::span<const int64_t> shape, DType dtype, Device device,
   try {
     storage = std::make_shared<Storage>(nbytes, device);
   } catch (const Error& e) {
-    // The allocator knows the size, not who asked: name the running primitive, else the caller, in
-    // place of the allocator's own "[allocator]" or "[cuda]".
+    // Out of memory: the allocator knows the size, not who asked. Name the running primitive, else
+    // the caller, in place of the allocator's own "[allocator]" or "[cuda]". Other failures (a CUDA
+    // backend that cannot be loaded, an unknown device) keep the name of the part that failed.
     std::string_view message = e.what();
-    if (message.starts_with('[') && message.find("] ") != std::string_view::npos)
-      message.remove_prefix(message.find("] ") + 2);
+    const size_t tag_end = message.find("] ");
+    if (!message.starts_with('[') || tag_end == std::string_view::npos ||
+        message.substr(tag_end).find("out of") == std::string_view::npos)
+      throw;
+    message.remove_prefix(tag_end + 2);
     const char* running = detail::running_op();
     EMBER_FAIL(running ? running : op, "{} for a {} tensor of shape {} on {}", message, dtype, shape_str(shape),
                device);

@@ -38,7 +38,7 @@ TEST_CASE("enum values out of range are refused by every op and module that take
 
   const Device unknown{DeviceType(7), 0};
   CHECK(unknown.str() == "unknown device type 7");
-  CHECK_THROWS_WITH(zeros({2}, {.device = unknown}), StartsWith("[zeros] unknown device type 7 (cpu or cuda)"));
+  CHECK_THROWS_WITH(zeros({2}, {.device = unknown}), StartsWith("[device] unknown device type 7 (cpu or cuda)"));
   CHECK_THROWS_WITH(zeros({2}).to(unknown), Contains("unknown device type 7"));
   CHECK_THROWS_WITH(zeros({2}, {.dtype = DType(42)}), Contains("unknown dtype 42"));
 }
