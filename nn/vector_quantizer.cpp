@@ -52,7 +52,7 @@ Tensor code_counts(const Tensor& indices, int64_t num_codes) {
   EMBER_CHECK(num_codes > 0, "code_counts", "num_codes must be positive, got {}", num_codes);
   NoGradGuard no_grad;
   if (indices.numel() > 0) {
-    const int64_t lowest = amin(indices).item<int64_t>(), highest = amax(indices).item<int64_t>();
+    const auto [lowest, highest] = backend(indices.device()).index_range(kview(indices));
     EMBER_CHECK(lowest >= 0 && highest < num_codes, "code_counts", "code {} is outside [0, {}) (indices of shape {})",
                 lowest < 0 ? lowest : highest, num_codes, shape_str(indices.shape()));
   }
@@ -143,8 +143,7 @@ Tensor VectorQuantizerImpl::lookup(const Tensor& indices) const {
   EMBER_CHECK(indices.device() == codebook.device(), "VectorQuantizer::lookup", "the indices are on {} and the codebook on {}",
               indices.device(), codebook.device());
   if (indices.numel() > 0) {
-    NoGradGuard no_grad;
-    const int64_t lowest = amin(indices).item<int64_t>(), highest = amax(indices).item<int64_t>();
+    const auto [lowest, highest] = backend(indices.device()).index_range(kview(indices));
     EMBER_CHECK(lowest >= 0 && highest < codebook.size(0), "VectorQuantizer::lookup",
                 "code {} is outside the codebook [0, {}) (indices of shape {})", lowest < 0 ? lowest : highest,
                 codebook.size(0), shape_str(indices.shape()));

@@ -213,8 +213,7 @@ void MambaLMImpl::check_tokens(const Tensor& tokens, int64_t dims, const char* w
               "{} expects int64 tokens {}, got {}", what, dims == 2 ? "[batch, L]" : "[batch]", describe(tokens));
   if (tokens.numel() == 0) return;
   // (the embedding would refuse them too, under its own name)
-  NoGradGuard no_grad;
-  const int64_t lowest = amin(tokens).item<int64_t>(), highest = amax(tokens).item<int64_t>();
+  const auto [lowest, highest] = backend(tokens.device()).index_range(kview(tokens));
   const int64_t vocab = embedding->weight.size(0);
   EMBER_CHECK(lowest >= 0 && highest < vocab, "MambaLM", "{} got token {} outside the vocabulary [0, {})", what,
               lowest < 0 ? lowest : highest, vocab);
