@@ -30,10 +30,9 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
   Tensor t = make_tensor(base.storage(), std::move(shape), std::move(strides), offset, base.dtype());
   t.impl()->is_view = true;
   t.impl()->tracks_view_history = true;
-  // A view of a view is as current as its base: stamping the storage's present version would launder
-  // a stale view (narrow and select of one skip apply() and its check).
+  // (narrow and select of a stale view skip apply() and its check: the new view must stay as stale)
   const TensorImpl& b = *base.impl();
-  t.impl()->view_history = b.tracks_view_history ? b.view_history : t.storage()->history_version();
+  t.impl()->view_history = b.history_seen_by_views();
   std::shared_ptr<TensorImpl> root = b.view_base.lock();
   t.impl()->view_base = root ? root : base.impl_ptr();
   // A view of such a view is as much a constant (narrow of one skips apply() and copies its staleness);
@@ -407,6 +406,22 @@ Tensor& Tensor::remainder_(const Tensor& other) {
 }
 Tensor& Tensor::remainder_(Scalar other) { return remainder_(wrap_scalar(other, *this)); }
 
+namespace {
+// Whether a and b share memory other than element for element (the same elements in the same layout
+// are a no-op copy). Conservative: it compares the spans between each one's first and last element.
+bool may_overlap_in_another_layout(const Tensor& a, const Tensor& b) {
+  if (a.storage() != b.storage() || a.numel() == 0 || b.numel() == 0) return false;
+  if (a.offset() == b.offset() && a.shape() == b.shape() && a.strides() == b.strides()) return false;
+  auto last = [](const Tensor& t) {
+    int64_t end = t.offset();
+    for (int64_t d = 0; d < t.dim(); ++d) end += (t.shape()[d] - 1) * t.strides()[d];
+    return end;
+  };
+  const int64_t a_size = dtype_size(a.dtype()), b_size = dtype_size(b.dtype());
+  return a.offset() * a_size < (last(b) + 1) * b_size && b.offset() * b_size < (last(a) + 1) * a_size;
+}
+}  // namespace
+
 Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place("copy_", *this, &src);
   check_fits("copy_", *this, src);
@@ -419,7 +434,10 @@ Tensor& Tensor::copy_(const Tensor& src) {
     return *this;
   }
   Tensor s = src.device() == device() ? src : to_device(src, device());
-  const Tensor b = s.shape() == shape() ? s : ember::expand(s, shape());
+  Tensor b = s.shape() == shape() ? s : ember::expand(s, shape());
+  // The backend copies element by element: a source that overlaps self in another layout
+  // (w.copy_(w.t())) would read elements already overwritten, so it is copied out first.
+  if (may_overlap_in_another_layout(b, *this)) b = ember::clone(b);
   backend(device()).copy(kview(b), kview(*this));
   storage()->bump_version();
   drop_history_in_place(*this);  // the new value has no history

@@ -60,6 +60,11 @@ struct TensorImpl {
   // if another tensor on the storage is later given a new history in place, this view's graph is stale.
   bool tracks_view_history = false;
   uint32_t view_history = 0;
+  // Whether this view's graph is older than its values (see view_history).
+  bool is_stale_view() const { return tracks_view_history && view_history != storage->history_version(); }
+  // The history a view taken of this tensor now is as current as: a view of a stale view is as stale
+  // (stamping the storage's present version would launder it).
+  uint32_t history_seen_by_views() const { return tracks_view_history ? view_history : storage->history_version(); }
   // The tensor such a view was taken from (the first of a chain of views): an in-place write through
   // the view gives it a new history (write_through_view.h). Weak: a dead base has no graph to keep
   // consistent, and a strong one would let a view saved for backward own its base's graph.
@@ -235,8 +240,7 @@ class Tensor {
   // is refused when a recorded op uses it.
   TensorImpl* current(const char* what) const {
     TensorImpl* impl = get(what);
-    if (impl->tracks_view_history && impl->view_history != impl->storage->history_version()) [[unlikely]]
-      refresh_stale_view();
+    if (impl->is_stale_view()) [[unlikely]] refresh_stale_view();
     return impl;
   }
   void refresh_stale_view() const;

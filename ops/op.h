@@ -131,9 +131,7 @@ void check_forward_anomaly(const char* op, const Tensor& out);
 void refresh_stale_view(const char* op, const Tensor& view);
 inline void check_view_history(const char* op, const Tensor& t) {
   if (!t.defined()) return;
-  const TensorImpl& impl = *t.impl();
-  if (impl.tracks_view_history && impl.view_history != impl.storage->history_version()) [[unlikely]]
-    refresh_stale_view(op, t);
+  if (t.impl()->is_stale_view()) [[unlikely]] refresh_stale_view(op, t);
 }
 inline void check_view_history(const char* op, const std::vector<Tensor>& ts) {
   for (const Tensor& t : ts) check_view_history(op, t);

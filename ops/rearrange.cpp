@@ -129,8 +129,7 @@ void record_pieces(const char* name, const Tensor& x, std::vector<Tensor>& piece
   // with gradients on, as current as x now is.
   for (Tensor& piece : pieces) {
     piece.impl()->view_made_without_grad = false;
-    piece.impl()->view_history = x.impl()->tracks_view_history ? x.impl()->view_history
-                                                                : x.storage()->history_version();
+    piece.impl()->view_history = x.impl()->history_seen_by_views();
   }
   if (!x.requires_grad() || pieces.empty()) return;
   auto node = std::make_shared<PiecesNode>(name, dim, stacked);

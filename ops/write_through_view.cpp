@@ -89,12 +89,6 @@ void refresh_view(const Tensor& view, const Tensor& base) {
   impl.view_history = impl.storage->history_version();
 }
 
-namespace {
-bool is_current(const TensorImpl& impl) {
-  return !impl.tracks_view_history || impl.view_history == impl.storage->history_version();
-}
-}  // namespace
-
 bool try_refresh_stale_view(const Tensor& view) {
   const std::shared_ptr<TensorImpl> base_impl = live_view_base(view);
   if (!base_impl) return false;
@@ -102,7 +96,7 @@ bool try_refresh_stale_view(const Tensor& view) {
   // (the view's own flags, read without refreshing it: this is the refresh)
   if (!impl.grad_fn && impl.requires_grad) return false;  // a leaf that requires grad keeps its own role
   const Tensor base(base_impl);
-  if (!is_current(*base_impl) || !base.is_contiguous() || overlaps(view.shape(), view.strides())) return false;
+  if (base_impl->is_stale_view() || !base.is_contiguous() || overlaps(view.shape(), view.strides())) return false;
   if (impl.view_made_without_grad && base.requires_grad()) return false;
   refresh_view(view, base);
   return true;
@@ -113,7 +107,8 @@ bool try_refresh_stale_view(const Tensor& view) {
 void refresh_stale_view(const char* op, const Tensor& view) {
   if (try_refresh_stale_view(view)) return;
   const std::shared_ptr<TensorImpl> base = live_view_base(view);
-  EMBER_CHECK(!(base && view.impl()->view_made_without_grad && is_current(*base) && Tensor(base).requires_grad()), op,
+  const bool made_without_grad = base && view.impl()->view_made_without_grad;
+  EMBER_CHECK(!(made_without_grad && !base->is_stale_view() && Tensor(base).requires_grad()), op,
               "an input (a view of shape {}) was taken under NoGradGuard and its base (shape {}) has since been "
               "changed in place while recording gradients: it can no longer be used with gradients; take it again, or "
               "detach() it",
