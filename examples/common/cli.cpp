@@ -136,7 +136,7 @@ void add_common_options(CLI::App& app, CommonOptions& o, Epochs epochs) {
   } else {  // steps are the only length of a run: 0 would train nothing (or, where 0 was a default, the default)
     app.add_option("--steps", o.steps, "Stop after this many optimizer steps")->check(integer_at_least(1));
   }
-  app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_at_least(1));
+  app.add_option("--batch-size", o.batch_size, "Examples per step")->check(integer_between(1, kMaxBatchSize));
   app.add_option("--lr", o.lr, "Learning rate")->check(number_above(0));
   app.add_option("--device", o.device, "cpu or cuda[:N]");
   app.add_option("--amp", o.amp, "Mixed precision: bf16 or fp16 autocast (fp16 with loss scaling), or off")

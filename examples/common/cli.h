@@ -43,6 +43,9 @@ CLI::Validator integer_at_least(int64_t min);
 // For a size whose huge values would only run out of memory after a long start (layers, sampled
 // tokens, a context length) or would not fit the int the trainer keeps it in.
 CLI::Validator integer_between(int64_t min, int64_t max);  // inclusive
+// The largest --batch-size a trainer accepts: far above any batch that fits in memory, and small
+// enough that a batch's token, pixel or latent-vector count stays well inside an int64.
+inline constexpr int64_t kMaxBatchSize = int64_t{1} << 24;
 CLI::Validator unsigned_integer();  // 0 to 2^64 - 1, for seeds
 CLI::Validator number_above(double min);
 CLI::Validator number_at_least(double min);

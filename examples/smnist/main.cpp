@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
       ->check(examples::integer_at_least(0));
   app.add_option("--test-limit", test_limit, "evaluate on the first N test images (0: all 10000)")
       ->check(examples::integer_at_least(0));
-  app.add_option("--batch-size", batch_size, "sequences per step")->check(examples::integer_at_least(1));
+  app.add_option("--batch-size", batch_size, "sequences per step")
+      ->check(examples::integer_between(1, examples::kMaxBatchSize));
   app.add_option("--lr", lr, "AdamW learning rate (the SSM parameters take min(1e-3, lr))")->check(examples::number_above(0));
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay (none on the SSM parameters)")
       ->check(examples::number_at_least(0));

@@ -63,7 +63,10 @@ expect_help() {
 
 # ---- option errors read well (CLI11's own checks wrote DBL_MAX out in 357 characters)
 expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$classify" --lr abc
-expect_error '--batch-size: expected a positive integer, got "0"' 100 "$classify" --batch-size 0
+expect_error '--batch-size: expected an integer from 1 to 16777216, got "0"' 100 "$classify" --batch-size 0
+# (a batch of 2^62: vqvae's count of latent vectors per batch wrapped to a negative number)
+expect_error '--batch-size: expected an integer from 1 to 16777216, got "4611686018427387904"' 120 \
+  "$gan" --batch-size 4611686018427387904
 grep -qF '0.000000' "$tmp/stderr" && fail "--batch-size 0 still prints a range from 0.000000"
 expect_error '--steps: expected an integer of at least 0, got "-3"' 100 "$classify" --steps -3
 expect_error '--epochs: expected an integer of at least 0, got "1.5"' 100 "$classify" --epochs 1.5
