@@ -12,6 +12,20 @@ void SequentialImpl::push_back(std::shared_ptr<UnaryModule> module) {
   modules_.push_back(std::move(module));
 }
 
+namespace {
+template <class List>
+const typename List::value_type& element(const char* container, const List& modules, size_t i) {
+  EMBER_CHECK(i < modules.size(), container, "index {} is out of range for {} modules", i, modules.size());
+  return modules[i];
+}
+}  // namespace
+
+const std::shared_ptr<UnaryModule>& SequentialImpl::operator[](size_t i) const {
+  return element("Sequential", modules_, i);
+}
+
+const std::shared_ptr<Module>& ModuleListImpl::operator[](size_t i) const { return element("ModuleList", modules_, i); }
+
 Tensor SequentialImpl::forward(const Tensor& x) {
   Tensor y = x;
   for (auto& m : modules_) y = m->forward(y);

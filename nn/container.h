@@ -15,7 +15,7 @@ class SequentialImpl : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Sequential"; }
   size_t size() const { return modules_.size(); }
-  const std::shared_ptr<UnaryModule>& operator[](size_t i) const { return modules_.at(i); }
+  const std::shared_ptr<UnaryModule>& operator[](size_t i) const;  // an ember::Error out of range
 
  private:
   std::vector<std::shared_ptr<UnaryModule>> modules_;
@@ -29,7 +29,7 @@ class ModuleListImpl : public Module {
   void push_back(std::shared_ptr<Module> module);
   std::string type_name() const override { return "ModuleList"; }
   size_t size() const { return modules_.size(); }
-  const std::shared_ptr<Module>& operator[](size_t i) const { return modules_.at(i); }
+  const std::shared_ptr<Module>& operator[](size_t i) const;  // an ember::Error out of range
   auto begin() const { return modules_.begin(); }
   auto end() const { return modules_.end(); }
 

@@ -42,8 +42,8 @@ std::string conv_repr(int64_t in, int64_t out, Size kernel, Size stride, Size pa
 // ---------------------------------------------------------------- Linear
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   EMBER_CHECK(in >= 0 && out >= 0, "Linear", "sizes must be non-negative, got {} -> {}", in, out);
-  weight = register_parameter("weight", empty({out, in}));
-  if (with_bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", &weight, empty({out, in}));
+  if (with_bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in);
 }
 Tensor LinearImpl::forward(const Tensor& x) {
@@ -61,8 +61,8 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2d
   EMBER_CHECK(in > 0 && out > 0, "Conv2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
-  weight = register_parameter("weight", empty({out, in / o.groups, k[0], k[1]}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", &weight, empty({out, in / o.groups, k[0], k[1]}));
+  if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k[0] * k[1]);
 }
 Tensor Conv2dImpl::forward(const Tensor& x) {
@@ -79,8 +79,8 @@ ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int
   EMBER_CHECK(in > 0 && out > 0, "ConvTranspose2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
-  weight = register_parameter("weight", empty({in, out / o.groups, k[0], k[1]}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", &weight, empty({in, out / o.groups, k[0], k[1]}));
+  if (o.bias) register_parameter("bias", &bias, empty({out}));
   // PyTorch computes fan_in from weight dim 1: (out / groups) * kh * kw.
   default_init(weight, &bias, out / o.groups * k[0] * k[1]);
 }
@@ -98,8 +98,8 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
   EMBER_CHECK(in > 0 && out > 0, "Conv1d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
-  weight = register_parameter("weight", empty({out, in / o.groups, k}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", &weight, empty({out, in / o.groups, k}));
+  if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k);
 }
 Tensor Conv1dImpl::forward(const Tensor& x) {
@@ -115,13 +115,13 @@ std::string Conv1dImpl::extra_repr() const {
 BatchNormImpl::BatchNormImpl(int64_t n, int64_t spatial_dims, double eps_, double momentum_, bool affine, bool track)
     : num_features(n), eps(eps_), momentum(momentum_), spatial_dims_(spatial_dims) {
   if (affine) {
-    weight = register_parameter("weight", ones({n}));
-    bias = register_parameter("bias", zeros({n}));
+    register_parameter("weight", &weight, ones({n}));
+    register_parameter("bias", &bias, zeros({n}));
   }
   if (track) {
-    running_mean = register_buffer("running_mean", zeros({n}));
-    running_var = register_buffer("running_var", ones({n}));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = DType::Int64}));
+    register_buffer("running_mean", &running_mean, zeros({n}));
+    register_buffer("running_var", &running_var, ones({n}));
+    register_buffer("num_batches_tracked", &num_batches_tracked, zeros({}, {.dtype = DType::Int64}));
   }
 }
 Tensor BatchNormImpl::forward(const Tensor& x) {
@@ -146,8 +146,8 @@ std::string BatchNormImpl::extra_repr() const {
 
 LayerNormImpl::LayerNormImpl(Shape shape, double eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
   if (affine) {
-    weight = register_parameter("weight", ones(normalized_shape));
-    bias = register_parameter("bias", zeros(normalized_shape));
+    register_parameter("weight", &weight, ones(normalized_shape));
+    register_parameter("bias", &bias, zeros(normalized_shape));
   }
 }
 Tensor LayerNormImpl::forward(const Tensor& x) {
@@ -161,8 +161,8 @@ GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels, double eps_, bool
   EMBER_CHECK(groups > 0 && channels % groups == 0, "GroupNorm", "num_groups ({}) must divide num_channels ({})", groups,
               channels);
   if (affine) {
-    weight = register_parameter("weight", ones({channels}));
-    bias = register_parameter("bias", zeros({channels}));
+    register_parameter("weight", &weight, ones({channels}));
+    register_parameter("bias", &bias, zeros({channels}));
   }
 }
 Tensor GroupNormImpl::forward(const Tensor& x) {
@@ -172,7 +172,7 @@ Tensor GroupNormImpl::forward(const Tensor& x) {
 std::string GroupNormImpl::extra_repr() const { return fmt::format("{}, {}, eps={}", num_groups, num_channels, eps); }
 
 RMSNormImpl::RMSNormImpl(Shape shape, std::optional<double> eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
-  if (affine) weight = register_parameter("weight", ones(normalized_shape));
+  if (affine) register_parameter("weight", &weight, ones(normalized_shape));
 }
 Tensor RMSNormImpl::forward(const Tensor& x) {
   return rms_norm(x, normalized_shape, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt, eps);
@@ -183,7 +183,7 @@ std::string RMSNormImpl::extra_repr() const {
 
 // ---------------------------------------------------------------- embedding, dropout, functions
 EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {
-  weight = register_parameter("weight", empty({n, d}));
+  register_parameter("weight", &weight, empty({n, d}));
   init::normal_(weight);
 }
 Tensor EmbeddingImpl::forward(const Tensor& indices) { return embedding(weight, indices); }

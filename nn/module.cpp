@@ -18,22 +18,47 @@ void Module::check_new_name(const std::string& name) const {
               "{} already has a member named \"{}\"", type_name(), name);
 }
 
-Tensor& Module::register_parameter(std::string name, Tensor value, bool requires_grad) {
+bool Module::holds(const Module* module) const {
+  if (module == this) return true;
+  for (const auto& [name, child] : children_)
+    if (child && child->holds(module)) return true;
+  return false;
+}
+
+void Module::check_new_child(const std::string& name, const Module* child) const {
+  check_new_name(name);
+  // The tree is walked recursively (parameters, train, state_dict): a cycle would never end.
+  EMBER_CHECK(!child || !child->holds(this), "Module",
+              "cannot add {} as \"{}\" of {}: it is that module or holds it, and a module tree cannot contain a cycle",
+              child ? child->type_name() : "", name, type_name());
+}
+
+Tensor& Module::register_parameter(std::string name, Tensor* member, Tensor value, bool requires_grad) {
   check_new_name(name);
   if (value.defined() && requires_grad && !value.requires_grad()) value.requires_grad_();
-  parameters_.emplace_back(std::move(name), std::move(value));
-  return parameters_.back().second;
+  *member = std::move(value);
+  parameters_.emplace_back(std::move(name), member);
+  return *member;
+}
+
+Tensor& Module::register_buffer(std::string name, Tensor* member, Tensor value) {
+  check_new_name(name);
+  *member = std::move(value);
+  buffers_.emplace_back(std::move(name), member);
+  return *member;
+}
+
+Tensor& Module::register_parameter(std::string name, Tensor value, bool requires_grad) {
+  return register_parameter(std::move(name), &owned_.emplace_back(), std::move(value), requires_grad);
 }
 
 Tensor& Module::register_buffer(std::string name, Tensor value) {
-  check_new_name(name);
-  buffers_.emplace_back(std::move(name), std::move(value));
-  return buffers_.back().second;
+  return register_buffer(std::move(name), &owned_.emplace_back(), std::move(value));
 }
 
 void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const {
   for (const auto& [name, t] : params ? parameters_ : buffers_)
-    if (t.defined()) out.emplace_back(prefix + name, t);
+    if (t->defined()) out.emplace_back(prefix + name, *t);
   if (!recurse) return;
   for (const auto& [name, child] : children_)
     if (child) child->collect(prefix + name + ".", params, true, out);
@@ -165,7 +190,7 @@ void Module::format_tree(std::string& out, const std::string& name, int indent) 
   const std::string pad(indent, ' ');
   int64_t own = 0;
   for (const auto& [n, t] : parameters_)
-    if (t.defined()) own += t.numel();
+    if (t->defined()) own += t->numel();
   std::string head = (name.empty() ? "" : "(" + name + "): ") + type_name() + "(" + extra_repr();
   if (children_.empty()) {
     out += pad + head + ")" + (own ? fmt::format("  # {} params", own) : "") + "\n";

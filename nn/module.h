@@ -3,6 +3,7 @@
 // ("encoder.0.weight"), train/eval mode, device/dtype moves and state_dict round trips.
 // Modules are held by std::shared_ptr and made with the functions named after them
 // (nn::Linear(784, 512) returns std::shared_ptr<nn::LinearImpl>).
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,10 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Module : public std::enable_shared_from_this<Module> {
  public:
+  Module() = default;
+  // Not copyable: the lists point at the module's own members (register_parameter).
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
   virtual ~Module() = default;
 
   // The type name shown when printing ("Linear").
@@ -54,11 +59,17 @@ class Module : public std::enable_shared_from_this<Module> {
   std::string str() const;
 
  protected:
+  // Registers a member of the module: `*member` becomes `value`, and the lists read the member itself,
+  // so a member later assigned a new tensor (lin->weight = w, or tying head->weight = emb->weight) is
+  // what parameters(), state_dict() and load_state_dict see, as in PyTorch. Returns *member.
+  Tensor& register_parameter(std::string name, Tensor* member, Tensor value, bool requires_grad = true);
+  Tensor& register_buffer(std::string name, Tensor* member, Tensor value);
+  // A parameter or buffer that lives in the module's own list only (no member to read).
   Tensor& register_parameter(std::string name, Tensor value, bool requires_grad = true);
   Tensor& register_buffer(std::string name, Tensor value);
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
-    check_new_name(name);
+    check_new_child(name, module.get());
     children_.emplace_back(std::move(name), module);
     return module;
   }
@@ -66,12 +77,16 @@ class Module : public std::enable_shared_from_this<Module> {
   bool training_ = true;
 
  private:
+  using Slots = std::vector<std::pair<std::string, Tensor*>>;
   void check_new_name(const std::string& name) const;
+  void check_new_child(const std::string& name, const Module* child) const;
+  bool holds(const Module* module) const;  // this module, or one below it
   void collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const;
   void format_tree(std::string& out, const std::string& name, int indent) const;
 
-  NamedTensors parameters_;
-  NamedTensors buffers_;
+  Slots parameters_;
+  Slots buffers_;
+  std::deque<Tensor> owned_;  // the tensors of slots without a member (a deque: its elements never move)
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 

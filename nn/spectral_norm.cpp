@@ -32,8 +32,8 @@ SpectralNormImpl::SpectralNormImpl(std::shared_ptr<UnaryModule> wrapped, double 
   const Tensor w = weight_matrix(weight_ref());
   const TensorOptions opts{.dtype = w.dtype(), .device = w.device()};
   // Random unit vectors, as torch.nn.utils.spectral_norm starts.
-  weight_u = register_buffer("weight_u", normalize(randn({w.size(0)}, opts, generator), eps));
-  weight_v = register_buffer("weight_v", normalize(randn({w.size(1)}, opts, generator), eps));
+  register_buffer("weight_u", &weight_u, normalize(randn({w.size(0)}, opts, generator), eps));
+  register_buffer("weight_v", &weight_v, normalize(randn({w.size(1)}, opts, generator), eps));
 }
 
 Tensor& SpectralNormImpl::weight_ref() const { return *weight_; }

@@ -87,13 +87,16 @@ VectorQuantizerImpl::VectorQuantizerImpl(int64_t num_codes_, int64_t code_dim_, 
   // initialised encoder's outputs are.
   Tensor initial = empty({num_codes, code_dim});
   initial.uniform_(-1.0 / double(num_codes), 1.0 / double(num_codes));
-  codebook = options.ema ? register_buffer("codebook", initial) : register_parameter("codebook", initial);
+  if (options.ema)
+    register_buffer("codebook", &codebook, initial);
+  else
+    register_parameter("codebook", &codebook, initial);
   // Every code starts as if one vector had been assigned to it: the codebook is sum / size from the
   // start, so a code that nothing is assigned to stays where it is as both decay, instead of being
   // divided by the smoothing epsilon.
-  ema_cluster_size = register_buffer("ema_cluster_size", ones({num_codes}));
-  ema_embed_sum = register_buffer("ema_embed_sum", initial.clone());
-  usage = register_buffer("usage", zeros({num_codes}, {.dtype = DType::Int64}));
+  register_buffer("ema_cluster_size", &ema_cluster_size, ones({num_codes}));
+  register_buffer("ema_embed_sum", &ema_embed_sum, initial.clone());
+  register_buffer("usage", &usage, zeros({num_codes}, {.dtype = DType::Int64}));
 }
 
 std::string VectorQuantizerImpl::extra_repr() const {

@@ -23,9 +23,9 @@ GAUImpl::GAUImpl(const GAUOptions& o) : options(o) {
   // Small random scales (N(0, 0.02^2), as in the paper's code) make Q and K differ from the start.
   Tensor scales = empty({pairs, o.s});
   init::normal_(scales, 0.0, 0.02);
-  gamma = register_parameter("gamma", scales);
-  beta = register_parameter("beta", zeros({pairs, o.s}));
-  if (o.relative_bias) position_bias = register_parameter("position_bias", zeros({2 * o.max_len - 1}));
+  register_parameter("gamma", &gamma, scales);
+  register_parameter("beta", &beta, zeros({pairs, o.s}));
+  if (o.relative_bias) register_parameter("position_bias", &position_bias, zeros({2 * o.max_len - 1}));
 }
 
 // relu(q k^T scale + bias)^2 v over the last two dims (q, k [.., m, s], v [.., m, e]), causal inside.

@@ -63,8 +63,8 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
   // The depthwise conv as PyTorch's Conv1d(d_inner, d_inner, d_conv, groups = d_inner) initialises
   // it: fan_in = d_conv for weight and bias.
   const double conv_bound = 1.0 / std::sqrt(static_cast<double>(o.d_conv));
-  conv_weight = register_parameter("conv_weight", empty({d_inner, o.d_conv}));
-  conv_bias = register_parameter("conv_bias", empty({d_inner}));
+  register_parameter("conv_weight", &conv_weight, empty({d_inner, o.d_conv}));
+  register_parameter("conv_bias", &conv_bias, empty({d_inner}));
   init::uniform_(conv_weight, -conv_bound, conv_bound);
   init::uniform_(conv_bias, -conv_bound, conv_bound);
 
@@ -78,19 +78,19 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
     // so that small dt does not cancel.
     set_values(dt_proj->bias, dt + log(-expm1(-dt)));
   } else {
-    dt_log = register_parameter("dt_log", empty({d_inner}));
+    register_parameter("dt_log", &dt_log, empty({d_inner}));
     set_values(dt_log, log(dt));
     // S4D's choice for the input-independent B and C: B = 1, C ~ N(0, 1).
-    B_lti = register_parameter("B_lti", ones({N}));
-    C_lti = register_parameter("C_lti", empty({N}));
+    register_parameter("B_lti", &B_lti, ones({N}));
+    register_parameter("C_lti", &C_lti, empty({N}));
     init::normal_(C_lti);
   }
 
   // S4D-Real: A = -(1, 2, ..., N) in every channel, stored as its log so that A stays negative.
-  A_log = register_parameter("A_log", empty({d_inner, N}));
+  register_parameter("A_log", &A_log, empty({d_inner, N}));
   const std::vector<int64_t> a_shape{d_inner, N};
   set_values(A_log, expand(log(arange(1, static_cast<double>(N) + 1, 1, {.dtype = DType::Float64})), a_shape));
-  D = register_parameter("D", ones({d_inner}));
+  register_parameter("D", &D, ones({d_inner}));
 
   out_proj = register_module("out_proj", Linear(d_inner, o.d_model, false));
   // GPT-2's rescaling of the layers that write into the residual stream: n_layer of them add up.

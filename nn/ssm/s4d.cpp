@@ -82,11 +82,11 @@ S4DImpl::S4DImpl(const S4DOptions& o) : options(o) {
   Tensor d = empty({H});
   init::normal_(d, 0.0, 1.0);
 
-  log_dt = register_parameter("log_dt", dt);
-  log_A_real = register_parameter("log_A_real", log_real_t);
-  A_imag = register_parameter("A_imag", imag_t);
-  C = register_parameter("C", c);
-  D = register_parameter("D", d);
+  register_parameter("log_dt", &log_dt, dt);
+  register_parameter("log_A_real", &log_A_real, log_real_t);
+  register_parameter("A_imag", &A_imag, imag_t);
+  register_parameter("C", &C, c);
+  register_parameter("D", &D, d);
   output_linear = register_module("output_linear", Linear(H, 2 * H));
 }
 
