@@ -43,14 +43,20 @@ void DataLoader::set_position(int64_t epoch, int64_t batches_done) {
   skip_ = batches_done;
 }
 
+int64_t DataLoader::dataset_size() const {
+  const int64_t n = dataset_->size();  // a user's Dataset may return anything
+  EMBER_CHECK(n >= 0, "DataLoader", "the dataset's size() returned {}, a negative number of examples", n);
+  return n;
+}
+
 int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
+  const int64_t n = dataset_size(), b = options_.batch_size;
   return options_.drop_last ? n / b : ceil_div(n, b);
 }
 
 // Fisher-Yates with the Philox stream of (seed, epoch): the same seed gives the same epochs.
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
-  const int64_t n = dataset_->size();
+  const int64_t n = dataset_size();
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   if (!options_.shuffle) return order;
@@ -128,14 +134,19 @@ std::optional<Batch> DataLoader::next() {
 
 DataLoader::Iterator DataLoader::begin() {
   start_epoch();
+  ++pass_;
   return Iterator(this, false);
 }
 
-DataLoader::Iterator::Iterator(DataLoader* loader, bool end) : loader_(loader), done_(end) {
+DataLoader::Iterator::Iterator(DataLoader* loader, bool end) : loader_(loader), pass_(loader->pass_), done_(end) {
   if (!done_) ++*this;
 }
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  EMBER_CHECK(pass_ == loader_->pass_, "DataLoader",
+              "an iteration was overtaken by a new one over the same loader (begin() was called again, as when a "
+              "loader is iterated inside its own loop): it would skip the rest of its epoch; iterate a second "
+              "DataLoader over the same dataset instead");
   std::optional<Batch> b = loader_->next();
   if (b) current_ = std::move(*b);
   else done_ = true;

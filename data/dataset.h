@@ -74,6 +74,7 @@ class DataLoader {
 
    private:
     DataLoader* loader_;
+    uint64_t pass_;  // the loader's pass this iterator walks
     Batch current_;
     bool done_;
   };
@@ -81,6 +82,7 @@ class DataLoader {
   Iterator end() { return Iterator(this, true); }
 
  private:
+  int64_t dataset_size() const;
   std::vector<int64_t> epoch_order(int64_t epoch) const;
   void start_epoch();
   std::optional<Batch> next();
@@ -90,6 +92,9 @@ class DataLoader {
   DataLoaderOptions options_;
   int64_t epoch_ = 0;
   int64_t skip_ = 0;
+  // Counts begin() calls: the loader holds one position, so an iterator from an earlier pass (the
+  // outer loop of `for (b : loader) for (c : loader)`) can no longer go on, and says so.
+  uint64_t pass_ = 0;
   std::vector<std::vector<int64_t>> batches_;
   size_t next_batch_ = 0;
   // background prefetching

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -21,7 +22,23 @@ void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   EMBER_CHECK(n > 0 && h > 0 && w > 0, "save_image_grid", "no pixels to write (shape {})", shape_str(images.shape()));
   const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
-  const int64_t width = cols * w + (cols + 1) * padding, height = rows * h + (rows + 1) * padding;
+  // stb_image_write counts the image's bytes in an int: a grid beyond that (a huge padding) is refused
+  // here rather than wrapped into a small buffer that the loop below writes past.
+  constexpr int64_t kMaxBytes = INT32_MAX;
+  auto side = [&](int64_t count, int64_t size) {  // count * size + (count + 1) * padding, or -1 past kMaxBytes
+    int64_t images_part = 0, gaps = 0, total = 0;
+    if (__builtin_mul_overflow(count, size, &images_part) || __builtin_mul_overflow(count + 1, padding, &gaps) ||
+        __builtin_add_overflow(images_part, gaps, &total) || total > kMaxBytes)
+      return int64_t{-1};
+    return total;
+  };
+  const int64_t width = side(cols, w), height = side(rows, h);
+  int64_t bytes = -1;
+  if (width > 0 && height > 0 && !__builtin_mul_overflow(width * c, height, &bytes) && bytes > kMaxBytes) bytes = -1;
+  EMBER_CHECK(bytes > 0, "save_image_grid",
+              "a grid of {} images of {}x{} in {} columns with padding {} is larger than a PNG written here can hold "
+              "({} bytes)",
+              n, h, w, cols, padding, kMaxBytes);
   std::vector<double> v = images.to_vector<double>();
   std::vector<uint8_t> pixels(static_cast<size_t>(width * height * c), 0);
   for (int64_t i = 0; i < n; ++i) {

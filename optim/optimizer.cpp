@@ -76,6 +76,10 @@ NamedTensors Optimizer::state_dict() const {
   for (size_t g = 0; g < groups_.size(); ++g) {
     for (const auto& [k, v] : groups_[g].options)
       out.emplace_back(fmt::format("param_groups.{}.{}", g, k), scalar_tensor(v, {.dtype = DType::Float64}));
+    // The group's parameters by index, as PyTorch saves them: a dict from an optimizer whose groups
+    // hold other parameters is refused on loading instead of handing one parameter another's state.
+    out.emplace_back(fmt::format("param_groups.{}.params", g),
+                     arange(index, index + static_cast<int64_t>(groups_[g].params.size()), 1, {.dtype = DType::Int64}));
     for (const Tensor& p : groups_[g].params) {
       auto it = state_.find(p.impl());
       if (it != state_.end())
@@ -92,6 +96,10 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     for (Tensor& p : g.params) params.push_back(p);
   std::unordered_map<TensorImpl*, std::map<std::string, Tensor>> new_state;
   std::vector<ParamGroup> new_groups = groups_;
+  std::vector<int64_t> first_param(groups_.size(), 0);  // each group's first parameter's index
+  for (size_t g = 1; g < groups_.size(); ++g)
+    first_param[g] = first_param[g - 1] + static_cast<int64_t>(groups_[g - 1].params.size());
+  std::vector<bool> groups_seen(groups_.size(), false);
   for (const auto& [key, value] : state) {
     size_t a = key.find('.'), b = key.find('.', a + 1);
     EMBER_CHECK(a != std::string::npos && b != std::string::npos, name_, "unexpected key \"{}\" in state dict", key);
@@ -106,6 +114,11 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     if (kind == "param_groups") {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(new_groups.size()), name_,
                   "state dict key \"{}\" names group {}, but the optimizer has {}", key, index, new_groups.size());
+      groups_seen[index] = true;
+      if (field == "params") {
+        check_group_params(key, value, first_param[index], new_groups[index].params.size());
+        continue;
+      }
       EMBER_CHECK(defaults_.count(field), name_, "unknown option in state dict key \"{}\"", key);
       EMBER_CHECK(value.numel() == 1, name_, "option \"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
       const double v = value.item<double>();
@@ -147,8 +160,26 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       EMBER_FAIL(name_, "unexpected key \"{}\" in state dict", key);
     }
   }
+  // An empty dict (a checkpoint saved without its optimizer) would wipe every moment and step.
+  for (size_t g = 0; g < groups_seen.size(); ++g)
+    EMBER_CHECK(groups_seen[g], name_,
+                "the state dict has no entries for parameter group {} (no \"param_groups.{}.*\"): it is not this "
+                "optimizer's, or was saved without it",
+                g, g);
   groups_ = std::move(new_groups);
   state_ = std::move(new_state);
+}
+
+void Optimizer::check_group_params(const std::string& key, const Tensor& saved, int64_t first, size_t count) const {
+  EMBER_CHECK(saved.defined() && saved.dtype() == DType::Int64 && saved.dim() == 1, name_,
+              "\"{}\" must be a 1-D int64 tensor of parameter indices", key);
+  const std::vector<int64_t> indices = saved.to_vector<int64_t>();
+  bool same = indices.size() == count;
+  for (size_t i = 0; same && i < count; ++i) same = indices[i] == first + static_cast<int64_t>(i);
+  EMBER_CHECK(same, name_,
+              "\"{}\" lists {} parameters{}, but this optimizer's group holds {} (from index {}): the state dict comes "
+              "from an optimizer with other parameter groups",
+              key, indices.size(), indices.empty() ? "" : fmt::format(" (from index {})", indices[0]), count, first);
 }
 
 }  // namespace ember::optim

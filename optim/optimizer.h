@@ -53,6 +53,10 @@ class Optimizer {
   std::set<std::string> buffers_;
   std::vector<ParamGroup> groups_;
   std::unordered_map<TensorImpl*, std::map<std::string, Tensor>> state_;
+
+ private:
+  // `saved` ("param_groups.G.params") must list the indices first ... first + count - 1.
+  void check_group_params(const std::string& key, const Tensor& saved, int64_t first, size_t count) const;
 };
 
 }  // namespace ember::optim
