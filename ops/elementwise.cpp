@@ -5,6 +5,7 @@
 #include <ember/core/autocast.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include <fmt/ranges.h>
@@ -431,6 +432,14 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     if (b >= static_cast<double>(highest)) return highest;
     return b;
   };
+  // A fractional bound on an integer tensor promotes, as PyTorch's does: clamp(int [-3, 5], 0.5, 2.5)
+  // is float [0.5, 2.5], not the truncated bounds' int [0, 2].
+  auto fractional = [](const std::optional<double>& b) { return b && std::isfinite(*b) && *b != std::floor(*b); };
+  if (is_integral(x.dtype(), true) && (fractional(lo) || fractional(hi)))
+    return clamp(cast(x, DType::Float32), lo, hi);
+  // A NaN bound makes every element NaN (PyTorch propagates it); where() below would ignore it.
+  if ((lo && std::isnan(*lo)) || (hi && std::isnan(*hi)))
+    return detail::constant_in_graph(full_like(x, std::numeric_limits<double>::quiet_NaN()), x);
   Tensor out = x;
   if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, fillable(*lo)), out);
   if (hi) out = where(gt(out, Scalar(*hi)), full_like(out, fillable(*hi)), out);
@@ -441,7 +450,10 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) {
   EMBER_CHECK(a.defined() && b.defined() && weight.defined(), "lerp", "got an undefined tensor");
   // (checked here so that a mismatch names lerp, not the mul or sub it is made of)
   broadcast_shapes("lerp", broadcast_shapes("lerp", a.shape(), b.shape()), weight.shape());
-  return a + weight * (b - a);
+  // As PyTorch, from the nearer end: a + w (b - a) at w = 1 loses b when |a| dwarfs it
+  // (lerp(1e16, 1e-17, 1) gave 0, not 1e-17).
+  const Tensor from_a = a + weight * (b - a), from_b = b - (b - a) * (1 - weight);
+  return where(lt(abs(weight), Scalar(0.5)), from_a, from_b);
 }
 
 // ---------------------------------------------------------------- public unary ops

@@ -2,6 +2,8 @@
 #include <ember/ops/loss.h>
 #include <ember/core/autocast.h>
 
+#include <limits>
+
 #include <ember/ops/ops.h>
 
 namespace ember {
@@ -12,6 +14,15 @@ Tensor reduce_loss(const char* op, const Tensor& loss, const std::string& reduct
   if (reduction == "sum") return sum(loss);
   EMBER_CHECK(reduction == "none", op, "reduction must be \"mean\", \"sum\" or \"none\", got \"{}\"", reduction);
   return loss;
+}
+
+// sum(loss) / total_weight, the mean over weighted targets. With every target ignored (or weighted 0)
+// it is NaN, as in PyTorch, but its gradient is 0, not inf * 0 = NaN, so that a NaN term added to a
+// loss that a caller masks out does not poison every parameter.
+Tensor weighted_mean(const Tensor& loss, const Tensor& total_weight) {
+  const Tensor none = eq(total_weight, Scalar(0));
+  const Tensor nan = full_like(total_weight, std::numeric_limits<double>::quiet_NaN());
+  return where(none, nan, sum(loss) / where(none, ones_like(total_weight), total_weight));
 }
 
 // A per-element weight (binary cross-entropy's weight and pos_weight) must broadcast to the input.
@@ -89,7 +100,7 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const std:
     w = w * index_select(cast(*weight, x.dtype()), 0, safe_t);
   }
   Tensor loss = neg(picked) * w;
-  if (reduction == "mean") return sum(loss) / sum(w);  // weighted mean over non-ignored targets
+  if (reduction == "mean") return weighted_mean(loss, sum(w));  // over non-ignored targets
   Shape out_shape = target.shape();
   return reduce_loss(op, reduction == "none" ? reshape(loss, out_shape) : loss, reduction);
 }
@@ -167,7 +178,7 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in,
       Tensor safe_t = where(ne(t, Scalar(ignore_index)), cast(t, DType::Int64), zeros_like(cast(t, DType::Int64)));
       denom = sum(valid * index_select(cast(*weight, x.dtype()), 0, safe_t));
     }
-    smooth_red = sum(smooth) / denom;
+    smooth_red = weighted_mean(smooth, denom);
   } else if (reduction == "sum") {
     smooth_red = sum(smooth);
   } else {

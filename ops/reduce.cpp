@@ -203,6 +203,10 @@ Tensor variance(const char* op, const Tensor& x, std::span<const int64_t> dims, 
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   check_floating(op, x);
   Dims d = reduce_dims(op, x, dims);
+  // As PyTorch: a 16-bit mean rounded before centring is off by up to its last bit times n, which
+  // at 1000 in float16 is 0.5 (var [1000, 1001, 1002] came out 1.375, not 1).
+  if (is_16bit_float(x.dtype()))
+    return cast(variance(op, cast(x, DType::Float32), d, correction, keepdim), x.dtype());
   const int64_t n = count_of(x, d);
   Tensor centered = x - mean(x, d, true);
   // in double: n - correction overflows int64 for a correction near INT64_MIN
@@ -216,7 +220,11 @@ Tensor var(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction
 }
 
 Tensor std(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
-  return sqrt(variance("std", detail::autocast_operand("std", x_in), dims, correction, keepdim));
+  const Tensor v = variance("std", detail::autocast_operand("std", x_in), dims, correction, keepdim);
+  // sqrt's derivative is infinite at 0: a constant row's gradient would be inf * 0 = NaN. As in
+  // PyTorch it is 0 (the zeros go through a safe value, as in norm).
+  const Tensor is_zero = eq(v, Scalar(0));
+  return where(is_zero, zeros_like(v), sqrt(where(is_zero, ones_like(v), v)));
 }
 
 namespace {
@@ -300,10 +308,19 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
     Tensor safe = where(is_zero, ones_like(sq), sq);
     return where(is_zero, zeros_like(sq), sqrt(safe));
   }
-  Tensor s = sum(pow(abs(x), p), d, keepdim);
+  const Tensor ax = abs(x);
+  // For p < 1, |x|^p has an infinite derivative at 0, and abs' is 0 there: inf * 0 = NaN. PyTorch
+  // gives zeros a gradient of 0, so they are taken out of the graph here (x^p is 0 at 0 for p > 0).
+  const Tensor nonzero = ne(ax, Scalar(0));
+  const Tensor powered = p < 1 ? where(nonzero, pow(where(nonzero, ax, ones_like(ax)), p), zeros_like(ax)) : pow(ax, p);
+  Tensor s = sum(powered, d, keepdim);
   Tensor is_zero = eq(s, Scalar(0));
   Tensor safe = where(is_zero, ones_like(s), s);
-  return where(is_zero, zeros_like(s), pow(safe, 1.0 / p));
+  Tensor result = where(is_zero, zeros_like(s), pow(safe, 1.0 / p));
+  if (p > 0) return result;
+  // p < 0: a zero entry's |x|^p is infinite, so the sum is, and the norm is 0 (and constant).
+  const Tensor has_zero = ne(sum(cast(logical_not(nonzero), x.dtype()), d, keepdim), Scalar(0));
+  return where(has_zero, zeros_like(result), result);
 }
 
 Tensor cumsum(const Tensor& x_in, int64_t dim) {

@@ -49,7 +49,8 @@ struct Softmax {
 
 Tensor detail::softmax_composite(const Tensor& x, int64_t dim, bool empty_rows_zero) {
   const int64_t d = normalize_dim("softmax", dim, x.dim());
-  if (x.dim() == 0) return exp(x - x.detach());
+  // A single entry is 1 whatever x is (NaN for NaN or inf, as exp(x - x)), so its gradient is 0.
+  if (x.dim() == 0) return detail::constant_in_graph(exp(x.detach() - x.detach()), x);
   if (x.numel() == 0) return clone(x);  // nothing to normalise (amax has no identity)
   Tensor m = amax(x, {d}, true).detach();
   m = where(isinf(m), zeros_like(m), m);

@@ -112,7 +112,22 @@ void narrow_matrix(const float* src, int64_t rows, int64_t cols, T* dst, int64_t
 template <typename T>
 void gemm_loop(int64_t m, int64_t n, int64_t k, double alpha, const T* a, int64_t ars, int64_t acs,
                const T* b, int64_t brs, int64_t bcs, double beta, T* c, int64_t crs, int64_t ccs) {
-  using C = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+  if constexpr (!std::is_floating_point_v<compute_t<T>>) {
+    // Integers wrap modulo 2^64 as in PyTorch, never through a double (which rounds above 2^53 and
+    // turns an overflow into undefined behaviour); the result is narrowed to T modulo its width.
+    const auto as_u64 = [](auto v) { return static_cast<uint64_t>(static_cast<int64_t>(v)); };
+    const uint64_t scale = as_u64(alpha), keep = as_u64(beta);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        uint64_t acc = 0;
+        for (int64_t p = 0; p < k; ++p) acc += as_u64(a[i * ars + p * acs]) * as_u64(b[p * brs + j * bcs]);
+        T& dst = c[i * crs + j * ccs];
+        const uint64_t prev = beta == 0 ? 0 : keep * as_u64(dst);
+        dst = T(static_cast<int64_t>(scale * acc + prev));
+      }
+    return;
+  }
+  using C = double;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       C acc = 0;

@@ -147,6 +147,8 @@ OPS = {
     "index_add": lambda ins, a: torch.index_add(ins[0], a["dim"], ins[1], ins[2]),
     "embedding": lambda ins, a: F.embedding(ins[1], ins[0]),  # ember's order: (weight, indices)
     "masked_fill": lambda ins, a: ins[0].masked_fill(ins[1], a["value"]),
+    "lerp": lambda ins, a: torch.lerp(ins[0], ins[1], ins[2]),
+    "clamp": lambda ins, a: torch.clamp(ins[0], *(None if a.get(k) is None else float(a[k]) for k in ("min", "max"))),
     "one_hot": lambda ins, a: F.one_hot(ins[0], a["num_classes"]),
 }
 
@@ -335,6 +337,13 @@ for op in ["var", "std"]:
             case(f"{op}/dims={d}/correction={corr}/keepdim={keep}", op, [x()],
                  {"dims": d, "correction": corr, "keepdim": keep})
     case(f"{op}/f32", op, [randn(X, *SHAPE, dtype=F32)], {"dims": [-1], "correction": 1, "keepdim": False})
+    # a constant row: std's gradient there is 0 (sqrt' is infinite at 0), not NaN
+    case(f"{op}/constant_row", op, [t([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])], {"dims": [1], "correction": 1, "keepdim": False})
+    # 16-bit input is reduced in float32: a float16 mean rounded before centring is off by half a unit
+    case(f"{op}/f16/large_mean", op, [t([[1000.0, 1001.0, 1002.0], [-3.0, 0.5, 7.0]], torch.float16)],
+         {"dims": [1], "correction": 1, "keepdim": False}, diff=[False])
+    case(f"{op}/bf16/large_mean", op, [t([1000.0, 1001.0, 1002.0, 1003.0], torch.bfloat16)],
+         {"dims": [0], "correction": 1, "keepdim": False}, diff=[False])
 for op in ["amax", "amin"]:
     for i, d in enumerate([[0], [1], [-1], [0, 2], [0, 1, 2]]):
         keep = i % 2 == 1
@@ -356,6 +365,11 @@ for p in [1, 2, 3, "inf"]:
     # a zero row: the gradient there is 0 (PyTorch's convention), not NaN
     case(f"norm/p={p}/zero_row", "norm", [t([[0.0, 0.0, 0.0], [3.0, -4.0, 1.0]])], {"p": p, "dims": [1], "keepdim": False})
 case("norm/p=0.5", "norm", [x()], {"p": 0.5, "dims": [1], "keepdim": False})
+# below p = 1, |x|^p has an infinite slope at 0: zero entries take gradient 0 (not NaN); for p < 0 a
+# zero entry makes the norm 0
+for p in [0.5, -1]:
+    case(f"norm/p={p}/zero_entries", "norm", [t([[0.0, 4.0, -1.0], [0.0, 0.0, 0.0], [2.0, -0.5, 3.0]])],
+         {"p": p, "dims": [1], "keepdim": False})
 case("norm/f32", "norm", [randn(X, *SHAPE, dtype=F32)], {"p": 2, "dims": [1], "keepdim": False})
 case("norm/p=inf/ties", "norm", [t([[1.0, -3.0, 3.0], [2.0, -1.0, 0.5]])], {"p": "inf", "dims": [1], "keepdim": False})
 for d, keep in [(None, False), (0, True), (1, False), (-1, True)]:
@@ -375,6 +389,7 @@ for op in ["softmax", "log_softmax"]:
     case(f"{op}/f32", op, [(2 * randn("softmax/x", 2, 3, 4)).to(F32)], {"dim": -1})
     case(f"{op}/large", op, [t([[1000.0, 999.0, 1001.0], [-1000.0, -1e4, -999.0]])], {"dim": 1})
     case(f"{op}/1d", op, [randn("softmax/1d", 5)], {"dim": 0})
+    case(f"{op}/0d", op, [t(2.5)], {"dim": 0})
 
 # ------------------------------------------------------------------ matmul
 MM = [((4,), (4,)), ((3,), (3, 4)), ((3, 4), (4,)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((4,), (2, 4, 3)),
@@ -383,6 +398,9 @@ for sa, sb in MM:
     name = f"matmul/{list(sa)}@{list(sb)}"
     case(name, "matmul", [randn(name + "a", *sa), randn(name + "b", *sb)])
 case("matmul/f32", "matmul", [randn("mm32a", 2, 5, 7, dtype=F32), randn("mm32b", 7, 3, dtype=F32)])
+# integers are exact past 2^53 and wrap on overflow (they went through a double)
+case("matmul/int64/large", "matmul", [t([[123456789012345678, 3]], torch.int64), t([[1], [-2]], torch.int64)])
+case("matmul/int32/wraps", "matmul", [t([[65536, 7]], torch.int32), t([[65536], [1]], torch.int32)])
 
 # ------------------------------------------------------------------ losses
 REDS = ["mean", "sum", "none"]
@@ -419,6 +437,12 @@ for r in REDS:
     case(f"nll_loss/weight/ignore/{r}", "nll_loss", [logp, ignored, cw], {"reduction": r, "weight": 2},
          diff=[True, False, False])
     case(f"nll_loss/ignore_index=2/{r}", "nll_loss", [logp, ignored2], {"reduction": r, "ignore_index": 2})
+    # every target ignored: the mean is NaN (0 / 0), its gradient 0
+    none = torch.full_like(target, -100)
+    case(f"nll_loss/all_ignored/{r}", "nll_loss", [logp, none], {"reduction": r})
+    case(f"cross_entropy/all_ignored/{r}", "cross_entropy", [logits, none], {"reduction": r})
+    case(f"cross_entropy/all_ignored/smoothing/weight/{r}", "cross_entropy", [logits, none, cw],
+         {"reduction": r, "weight": 2, "label_smoothing": 0.1}, diff=[True, False, False])
     case(f"nll_loss/kdim/weight/{r}", "nll_loss", [randn("nll/k", 2, C, 3), t([[0, 1, 3], [2, -100, 0]], torch.int64), cw],
          {"reduction": r, "weight": 2}, diff=[True, False, False])
 case("cross_entropy/unbatched", "cross_entropy", [randn("ce/1", C), t(2, torch.int64)], {"reduction": "mean"})
@@ -501,6 +525,13 @@ case("embedding", "embedding", [randn("emb/w", 6, 3), t([[1, 5, 1], [0, 1, 4]], 
 case("embedding/1d", "embedding", [randn("emb/w", 6, 3), t([2, 2, 2, 0], torch.int64)])
 mx = randn("mf/x", 3, 4)
 case("masked_fill", "masked_fill", [mx, randn("mf/m", 3, 4) > 0], {"value": 2.5})
+# lerp from the nearer end: at w = 1 it is exactly b, however large a is
+case("lerp", "lerp", [randn("lerp/a", 2, 3), randn("lerp/b", 2, 3), rand("lerp/w", 2, 3, lo=-0.5, hi=1.5)])
+case("lerp/far_end", "lerp", [t([1.0, 1e16, -3.0]), t([1e-17, 1.0, 2.0]), t([1.0, 1.0, 0.75])])
+case("clamp", "clamp", [randn("clamp/x", 3, 4)], {"min": -0.5, "max": 0.5})
+# a fractional bound promotes an integer tensor to float32, as in PyTorch
+case("clamp/int64/fractional", "clamp", [t([-3, 0, 5, 2], torch.int64)], {"min": 0.5, "max": 2.5})
+case("clamp/nan_bound", "clamp", [randn("clamp/x", 3, 4)], {"min": "nan", "max": 1.0})  # (JSON has no NaN)
 case("masked_fill/broadcast", "masked_fill", [mx, t([True, False, False, True], torch.bool)], {"value": -1e9})
 case("masked_fill/int64", "masked_fill", [t([[1, 2], [3, 4]], torch.int64), t([[True, False], [False, True]], torch.bool)],
      {"value": 7})

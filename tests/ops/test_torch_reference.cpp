@@ -69,9 +69,19 @@ std::vector<double> numbers(const json& data) {
   return v;
 }
 
+// Integer data as int64, past 2^53 too (through a double, 123456789012345678 read as ...680).
+std::vector<int64_t> integers(const json& data) {
+  std::vector<int64_t> v;
+  v.reserve(data.size());
+  for (const json& e : data) v.push_back(e.is_boolean() ? int64_t{e.get<bool>()} : e.get<int64_t>());
+  return v;
+}
+
 Tensor make(const json& j) {
   const auto shape = j.at("shape").get<std::vector<int64_t>>();
-  return from_vector(numbers(j.at("data")), shape, {.dtype = parse_dtype(j.at("dtype").get<std::string>())});
+  const DType dtype = parse_dtype(j.at("dtype").get<std::string>());
+  if (is_integral(dtype, true)) return from_vector(integers(j.at("data")), shape, {.dtype = DType::Int64}).to(dtype);
+  return from_vector(numbers(j.at("data")), shape, {.dtype = dtype});
 }
 
 // A Python number as ember's Scalar (bool, int or float keeps its kind, as in PyTorch's promotion).
@@ -203,6 +213,14 @@ const std::map<std::string, OpFn>& ops() {
       {"embedding", [](V in, A) { return embedding(in[0], in[1]); }},
       {"masked_fill", [](V in, A a) { return masked_fill(in[0], in[1], scalar(a.at("value"))); }},
       {"one_hot", [](V in, A a) { return one_hot(in[0], a.at("num_classes").get<int64_t>()); }},
+      {"lerp", [](V in, A) { return lerp(in[0], in[1], in[2]); }},
+      {"clamp",
+       [](V in, A a) {
+         auto bound = [&](const char* key) {
+           return a.contains(key) ? std::optional<double>(number(a.at(key))) : std::nullopt;
+         };
+         return clamp(in[0], bound("min"), bound("max"));
+       }},
   };
   return m;
 }
@@ -236,6 +254,12 @@ std::string compare(const Tensor& got, const json& expect) {
     return fmt::format("dtype {} != expected {}", dtype_name(got.dtype()), dtype_name(want_dtype));
   if (got_shape != want_shape)
     return fmt::format("shape [{}] != expected [{}]", fmt::join(got_shape, ", "), fmt::join(want_shape, ", "));
+  if (is_integral(want_dtype, true)) {  // exactly, as integers: a double holds int64 only up to 2^53
+    const std::vector<int64_t> g = got.to_vector<int64_t>(), e = integers(expect.at("data"));
+    for (size_t i = 0; i < e.size(); ++i)
+      if (g[i] != e[i]) return fmt::format("[{}] got {}, expected {}", i, g[i], e[i]);
+    return "";
+  }
   const std::vector<double> g = got.to_vector<double>();
   const std::vector<double> e = numbers(expect.at("data"));
   const Tolerance tol = tolerance_for(want_dtype);
