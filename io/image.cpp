@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
 #include <vector>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -22,9 +21,10 @@ void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   EMBER_CHECK(n > 0 && h > 0 && w > 0, "save_image_grid", "no pixels to write (shape {})", shape_str(images.shape()));
   const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
-  // stb_image_write counts the image's bytes in an int: a grid beyond that (a huge padding) is refused
-  // here rather than wrapped into a small buffer that the loop below writes past.
-  constexpr int64_t kMaxBytes = INT32_MAX;
+  // stb_image_write counts the image's bytes, and buffers a little larger (a filter byte per row, the
+  // compressor's output), in an int: a grid past 2^30 bytes (a huge padding) is refused here rather
+  // than wrapped into a small buffer that the loop below writes past.
+  constexpr int64_t kMaxBytes = int64_t{1} << 30;
   auto side = [&](int64_t count, int64_t size) {  // count * size + (count + 1) * padding, or -1 past kMaxBytes
     int64_t images_part = 0, gaps = 0, total = 0;
     if (__builtin_mul_overflow(count, size, &images_part) || __builtin_mul_overflow(count + 1, padding, &gaps) ||

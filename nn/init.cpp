@@ -61,10 +61,12 @@ double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& n
 }  // namespace
 
 Tensor& kaiming_uniform_(Tensor& t, double a, FanMode mode, const std::string& nonlinearity, Generator* gen) {
+  if (t.defined() && t.numel() == 0) return t;  // as PyTorch: nothing to draw (Linear(0, 3) is legal)
   const double bound = std::sqrt(3.0) * kaiming_std(t, a, mode, nonlinearity);
   return uniform_(t, -bound, bound, gen);
 }
 Tensor& kaiming_normal_(Tensor& t, double a, FanMode mode, const std::string& nonlinearity, Generator* gen) {
+  if (t.defined() && t.numel() == 0) return t;
   return normal_(t, 0, kaiming_std(t, a, mode, nonlinearity), gen);
 }
 

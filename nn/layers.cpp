@@ -16,6 +16,10 @@ void default_init(Tensor& weight, Tensor* bias, int64_t fan_in) {
     init::uniform_(*bias, -bound, bound);
   }
 }
+void check_normalized_shape(const char* module, const Shape& shape) {
+  for (int64_t size : shape)
+    EMBER_CHECK(size >= 0, module, "normalized_shape must have non-negative sizes, got {}", shape_str(shape));
+}
 std::string size_str(std::array<int64_t, 2> a) { return fmt::format("({}, {})", a[0], a[1]); }
 std::string size_str(int64_t a) { return fmt::format("({},)", a); }
 bool all_equal(std::array<int64_t, 2> a, int64_t value) { return a[0] == value && a[1] == value; }
@@ -59,6 +63,7 @@ std::string LinearImpl::extra_repr() const {
 Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
   EMBER_CHECK(in > 0 && out > 0, "Conv2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
+  EMBER_CHECK(k[0] > 0 && k[1] > 0, "Conv2d", "kernel_size must be positive, got {}", size_str(k));
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   register_parameter("weight", &weight, empty({out, in / o.groups, k[0], k[1]}));
@@ -77,6 +82,7 @@ std::string Conv2dImpl::extra_repr() const {
 ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
   EMBER_CHECK(in > 0 && out > 0, "ConvTranspose2d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
+  EMBER_CHECK(k[0] > 0 && k[1] > 0, "ConvTranspose2d", "kernel_size must be positive, got {}", size_str(k));
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   register_parameter("weight", &weight, empty({in, out / o.groups, k[0], k[1]}));
@@ -96,6 +102,7 @@ std::string ConvTranspose2dImpl::extra_repr() const {
 Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
     : in_channels(in), out_channels(out), kernel(k), options(o) {
   EMBER_CHECK(in > 0 && out > 0, "Conv1d", "in_channels ({}) and out_channels ({}) must be positive", in, out);
+  EMBER_CHECK(k > 0, "Conv1d", "kernel_size must be positive, got {}", k);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   register_parameter("weight", &weight, empty({out, in / o.groups, k}));
@@ -114,6 +121,7 @@ std::string Conv1dImpl::extra_repr() const {
 // ---------------------------------------------------------------- normalisation
 BatchNormImpl::BatchNormImpl(int64_t n, int64_t spatial_dims, double eps_, double momentum_, bool affine, bool track)
     : num_features(n), eps(eps_), momentum(momentum_), spatial_dims_(spatial_dims) {
+  EMBER_CHECK(n >= 0, type_name(), "num_features must be non-negative, got {}", n);
   if (affine) {
     register_parameter("weight", &weight, ones({n}));
     register_parameter("bias", &bias, zeros({n}));
@@ -145,6 +153,7 @@ std::string BatchNormImpl::extra_repr() const {
 }
 
 LayerNormImpl::LayerNormImpl(Shape shape, double eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
+  check_normalized_shape("LayerNorm", normalized_shape);
   if (affine) {
     register_parameter("weight", &weight, ones(normalized_shape));
     register_parameter("bias", &bias, zeros(normalized_shape));
@@ -158,7 +167,7 @@ std::string LayerNormImpl::extra_repr() const { return fmt::format("{}, eps={}",
 
 GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels, double eps_, bool affine)
     : num_groups(groups), num_channels(channels), eps(eps_) {
-  EMBER_CHECK(groups > 0 && channels % groups == 0, "GroupNorm", "num_groups ({}) must divide num_channels ({})", groups,
+  EMBER_CHECK(groups > 0 && channels >= 0 && channels % groups == 0, "GroupNorm", "num_groups ({}) must divide num_channels ({})", groups,
               channels);
   if (affine) {
     register_parameter("weight", &weight, ones({channels}));
@@ -172,6 +181,7 @@ Tensor GroupNormImpl::forward(const Tensor& x) {
 std::string GroupNormImpl::extra_repr() const { return fmt::format("{}, {}, eps={}", num_groups, num_channels, eps); }
 
 RMSNormImpl::RMSNormImpl(Shape shape, std::optional<double> eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
+  check_normalized_shape("RMSNorm", normalized_shape);
   if (affine) register_parameter("weight", &weight, ones(normalized_shape));
 }
 Tensor RMSNormImpl::forward(const Tensor& x) {
@@ -183,6 +193,7 @@ std::string RMSNormImpl::extra_repr() const {
 
 // ---------------------------------------------------------------- embedding, dropout, functions
 EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {
+  EMBER_CHECK(n >= 0 && d >= 0, "Embedding", "num_embeddings ({}) and embedding_dim ({}) must be non-negative", n, d);
   register_parameter("weight", &weight, empty({n, d}));
   init::normal_(weight);
 }

@@ -170,6 +170,7 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
       continue;
     }
     const Tensor& value = *it->second;
+    EMBER_CHECK(value.defined(), "load_state_dict", "\"{}\" is an undefined tensor (for {})", name, type_name());
     EMBER_CHECK(value.shape() == target.shape(), "load_state_dict",
                 "shape mismatch for \"{}\": the module has {}, the state dict {}", name, shape_str(target.shape()),
                 shape_str(value.shape()));
@@ -178,8 +179,8 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
   }
   if (strict)
     for (const auto& [name, t] : state)
-      EMBER_CHECK(used.count(name), "load_state_dict", "unexpected key \"{}\" (shape {}) for {}", name,
-                  shape_str(t.shape()), type_name());
+      EMBER_CHECK(used.count(name), "load_state_dict", "unexpected key \"{}\" ({}) for {}", name,
+                  t.defined() ? "shape " + shape_str(t.shape()) : std::string("undefined"), type_name());
   for (auto& [target, value] : copies) {
     Tensor dst = target;
     dst.copy_(value->to(target.device()).to(target.dtype()));

@@ -141,6 +141,10 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
     : LRScheduler(o, "OneCycleLR"), max_lr(m), total_steps(t), pct_start(p), div_factor(d), final_div_factor(f),
       cycle_momentum(cycle), base_momentum(base_m), max_momentum(max_m) {
   EMBER_CHECK(t > 1 && p > 0 && p < 1, "OneCycleLR", "need total_steps > 1 and 0 < pct_start < 1, got {} and {}", t, p);
+  // The warm-up ends at step pct_start * total_steps - 1: at step 0 it would last no steps, and its
+  // first learning rate would be 0 / 0 (PyTorch fails there with ZeroDivisionError).
+  EMBER_CHECK(p * static_cast<double>(t) != 1, "OneCycleLR",
+              "pct_start * total_steps is 1 ({} * {}), a warm-up of no steps; use a larger pct_start", p, t);
   check_argument("OneCycleLR", "max_lr", m, 0);
   check_argument("OneCycleLR", "div_factor", d, 0, true);  // 0 made the first lr infinite
   check_argument("OneCycleLR", "final_div_factor", f, 0, true);

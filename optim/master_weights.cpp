@@ -94,6 +94,7 @@ void MasterWeights::load_state_dict(const nn::NamedTensors& state) {
   for (size_t i = 0; i < masters_.size(); ++i) {
     EMBER_CHECK(found[i] != nullptr, "MasterWeights", "the state has no master.{} (shape {})", i,
                 shape_str(masters_[i].shape()));
+    EMBER_CHECK(found[i]->defined(), "MasterWeights", "master.{} is an undefined tensor", i);
     EMBER_CHECK(found[i]->shape() == masters_[i].shape() && found[i]->is_floating_point(), "MasterWeights",
                 "master.{}: expected a floating tensor of shape {}, got {} of shape {}", i, shape_str(masters_[i].shape()),
                 found[i]->dtype(), shape_str(found[i]->shape()));

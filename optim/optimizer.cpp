@@ -120,6 +120,7 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
         continue;
       }
       EMBER_CHECK(defaults_.count(field), name_, "unknown option in state dict key \"{}\"", key);
+      EMBER_CHECK(value.defined(), name_, "option \"{}\" is an undefined tensor", key);
       EMBER_CHECK(value.numel() == 1, name_, "option \"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
       const double v = value.item<double>();
       check_option(name_, field, v);
