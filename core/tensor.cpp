@@ -566,12 +566,25 @@ void check_values_fit(const char* op, double first, double last, DType dtype) {
 }  // namespace
 
 Tensor arange(double start, double end, double step, TensorOptions o) {
-  EMBER_CHECK(step != 0, "arange", "step must be non-zero");
   EMBER_CHECK(std::isfinite(start) && std::isfinite(end), "arange", "start and end must be finite, got {} and {}", start, end);
-  EMBER_CHECK((end - start) / step >= 0 || start == end, "arange", "the range [{}, {}) with step {} is inconsistent",
-              start, end, step);
+  const bool integral = is_integral(o.dtype, true);
+  // As PyTorch 1.13: an integer range steps from the truncated start by the truncated step (a step of
+  // 0.5 is 0 and refused; it gave [0, 0, 1, 1, 2, 2]). Its length comes from the truncated bounds for
+  // int64 and from the given ones for the other integer types: arange(0, 2.5, 1) is [0, 1] in int64
+  // and [0, 1, 2] in int32, PyTorch's own difference, kept so that results match it.
+  const bool count_truncated = o.dtype == DType::Int64;
+  const double count_start = count_truncated ? std::trunc(start) : start;
+  const double count_end = count_truncated ? std::trunc(end) : end;
+  const double count_step = count_truncated ? std::trunc(step) : step;
+  if (integral) {
+    EMBER_CHECK(std::isfinite(step), "arange", "step must be finite for an integer range, got {}", step);
+    start = std::trunc(start), step = std::trunc(step);
+  }
+  EMBER_CHECK(step != 0, "arange", "step must be non-zero{}", integral ? " (after truncation to an integer)" : "");
+  EMBER_CHECK((count_end - count_start) / count_step >= 0 || count_start == count_end, "arange",
+              "the range [{}, {}) with step {} is inconsistent", start, end, step);
   // The count is checked as a double: casting 1e30 to int64 is undefined behaviour.
-  const double count = std::ceil((end - start) / step);
+  const double count = std::ceil((count_end - count_start) / count_step);
   EMBER_CHECK(count < 0x1p62, "arange", "[{}, {}) with step {} has {} elements, too many for any memory ({})",
               start, end, step, count, o.dtype);
   const int64_t n = static_cast<int64_t>(count);

@@ -385,7 +385,16 @@ Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
   const Tensor quotient = div(x - remainder(x, y), y);  // an integer, up to rounding
   const Tensor down = floor(quotient);
   Tensor result = where(gt(quotient - down, Scalar(0.5)), down + 1, down);
-  result = where(eq(y, Scalar(0)), div(x, y), result);
+  // As PyTorch: a zero quotient keeps the sign of x / y (-0 // 1 is -0).
+  const Tensor ratio = div(x, y), signed_zero = ratio * 0;
+  result = where(eq(result, Scalar(0)), signed_zero, result);
+  // An infinite divisor: remainder(x, y) is infinite, so the formula above gives NaN; C's fmod(x, y) is
+  // x, and the floor is -1 where x is non-zero and the signs differ, else +-0 (5 // -inf is -1, as
+  // in Python). A non-finite x keeps NaN (signed_zero is NaN there).
+  const Tensor below_zero = logical_and(ne(x, Scalar(0)), ne(lt(x, Scalar(0)), lt(y, Scalar(0))));
+  const Tensor by_infinity = where(isnan(signed_zero), signed_zero, where(below_zero, full_like(x, -1.0), signed_zero));
+  result = where(isinf(y), by_infinity, result);
+  result = where(eq(y, Scalar(0)), ratio, result);
   return result.dtype() == dtype ? result : cast(result, dtype);
 }
 }  // namespace

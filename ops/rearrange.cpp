@@ -182,8 +182,13 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
               x.defined() ? "a 0-d tensor" : "an undefined tensor");
   EMBER_CHECK(chunks > 0, "chunk", "chunks must be positive, got {}", chunks);
   const int64_t d = normalize_dim("chunk", dim, x.dim());
-  const int64_t size = ceil_div(x.size(d), chunks);
-  return split(x, std::max<int64_t>(size, 1), d);
+  // As PyTorch: an empty dim gives `chunks` empty pieces (a split of size 1 would give one).
+  if (x.size(d) == 0) {
+    EMBER_CHECK(chunks <= (int64_t{1} << 24), "chunk", "{} empty pieces of dimension {} (shape {}) is too many to list",
+                chunks, d, shape_str(x.shape()));
+    return split_with_sizes(x, std::vector<int64_t>(static_cast<size_t>(chunks), 0), d);
+  }
+  return split(x, ceil_div(x.size(d), chunks), d);
 }
 
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {

@@ -100,7 +100,7 @@ OPS = {
     "log_sigmoid": lambda ins, a: F.logsigmoid(ins[0]),
     # binary (broadcasting)
     **{name: (lambda name: lambda ins, a: getattr(torch, name)(ins[0], ins[1]))(name)
-       for name in ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder"]},
+       for name in ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder", "floor_divide"]},
     # tensor op Python number (a["scalar"]), and Python number op tensor (a["reverse"])
     "mul_scalar": lambda ins, a: a["scalar"] * ins[0] if a.get("reverse") else ins[0] * a["scalar"],
     "add_scalar": lambda ins, a: a["scalar"] + ins[0] if a.get("reverse") else ins[0] + a["scalar"],
@@ -300,6 +300,14 @@ case("pow/zero_base", "pow", [t([0.0, 0.0, 0.0]), t([2.0, 0.0, 3.5])])
 case("atan2/quadrants", "atan2", [t([1.0, 1.0, -1.0, -1.0, 0.5]), t([1.0, -1.0, 1.0, -1.0, 0.0])])
 case("add/int64", "add", [t([3, -7, 2], torch.int64), t([[1], [-4]], torch.int64)])
 case("div/int64", "div", [t([7, -7, 6, 0], torch.int64), t([2, 2, -4, 3], torch.int64)])
+# floor division at the edges: infinite divisors (-5 // inf is -1, as in Python), signed zeros, a zero
+# divisor, non-finite dividends (values only: PyTorch defines no gradient)
+case("floor_divide/edges", "floor_divide",
+     [t([-5.0, 5.0, 1.0, -1.0, 5.0, -0.0, 7.0, 3.5, math.inf, math.nan, -7.0, 0.0, 9.0, -9.0]),
+      t([math.inf, -math.inf, -math.inf, math.inf, math.inf, 1.0, -2.0, 0.0, 2.0, 1.0, 0.5, -3.0, 4.0, 4.0])],
+     diff=[False, False])
+case("floor_divide/f32", "floor_divide", [t([-5.0, 5.0, 0.1, -7.5], F32), t([math.inf, 3.0, 0.01, 2.0], F32)],
+     diff=[False, False])
 case("remainder/int64", "remainder", [t([7, -7, 7, -7, 0], torch.int64), t([3, 3, -3, -3, 5], torch.int64)])
 case("maximum/int32", "maximum", [t([7, -7, 0], torch.int32), t([3, 3, -3], torch.int32)])
 # Python numbers: they must keep their full double value in float64 arithmetic

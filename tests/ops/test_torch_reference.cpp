@@ -138,6 +138,7 @@ const std::map<std::string, OpFn>& ops() {
       {"minimum", [](V in, A) { return minimum(in[0], in[1]); }},
       {"atan2", [](V in, A) { return ember::atan2(in[0], in[1]); }},
       {"remainder", [](V in, A) { return remainder(in[0], in[1]); }},
+      {"floor_divide", [](V in, A) { return floor_divide(in[0], in[1]); }},
       // tensor op Python number, or number op tensor
       {"mul_scalar",
        [](V in, A a) { return a.value("reverse", false) ? scalar(a["scalar"]) * in[0] : in[0] * scalar(a["scalar"]); }},

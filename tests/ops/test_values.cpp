@@ -662,6 +662,21 @@ TEST_CASE("views and rearranging ops on hand-checked values", "[ops][values][sha
   REQUIRE(chunks.size() == 3);
   CHECK(vals(chunks[1]) == std::vector<double>{2, 3});
   CHECK(chunk(iota({6}), INT64_MAX).size() == 6);  // more chunks than elements: one element each
+  // An empty dim gives as many empty pieces as asked for (torch.empty(0, 2).chunk(3): three [0, 2]).
+  const std::vector<Tensor> empty_chunks = chunk(zeros({0, 2}), 3);
+  REQUIRE(empty_chunks.size() == 3);
+  for (const Tensor& piece : empty_chunks) CHECK(piece.shape() == Shape{0, 2});
+  CHECK_THROWS_WITH(chunk(zeros({0}), INT64_MAX), Catch::Contains("[chunk]") && Catch::Contains("too many"));
+  // An integer arange steps from the truncated start by the truncated step; its length comes from the
+  // truncated bounds in int64 only (torch 1.13: arange(0, 2.5, 1) is [0, 1] in int64, [0, 1, 2] in
+  // int32; arange(-2.5, 2, 1.5) is [-2, -1, 0, 1] and [-2, -1, 0]). A step that truncates to 0 is
+  // refused (torch: "step must be nonzero").
+  CHECK(arange(0, 2.5, 1, {.dtype = DType::Int64}).to_vector<int64_t>() == std::vector<int64_t>{0, 1});
+  CHECK(arange(0, 2.5, 1, {.dtype = DType::Int32}).to_vector<int32_t>() == std::vector<int32_t>{0, 1, 2});
+  CHECK(arange(-2.5, 2, 1.5, {.dtype = DType::Int64}).to_vector<int64_t>() == std::vector<int64_t>{-2, -1, 0, 1});
+  CHECK(arange(-2.5, 2, 1.5, {.dtype = DType::Int32}).to_vector<int32_t>() == std::vector<int32_t>{-2, -1, 0});
+  CHECK_THROWS_WITH(arange(0, 3, 0.5, {.dtype = DType::Int64}), Catch::Contains("[arange] step must be non-zero"));
+  CHECK(arange(0, 2.5, 1, {.dtype = DType::Float32}).to_vector<float>() == std::vector<float>{0, 1, 2});
   CHECK(vals(reshape(x.t(), V{2, 6})) == std::vector<double>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
   CHECK(vals(flatten(x.t())) == std::vector<double>{0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11});
   CHECK(unflatten(x, 1, V{2, 2}).shape() == Shape{3, 2, 2});
