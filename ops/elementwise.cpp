@@ -353,8 +353,10 @@ Tensor pow(const Tensor& a, Scalar exponent) {
   EMBER_CHECK(!(e < 0 && !a.is_floating_point() && exponent.is_integral()), "pow",
               "Integers to negative integer powers are not allowed (base {} {}, exponent {})",
               shape_str(a.shape()), a.dtype(), e);
-  if (e == 1) return a.is_floating_point() ? a * 1 : clone(a);
-  if (e == 2) return a * a;  // exact and cheaper, with the same derivative 2a
+  // (the shortcuts keep a's dtype, so only where promotion does too: bool ** 2 is int64, as in PyTorch)
+  const bool keeps_dtype = result_type(a, wrap_scalar(exponent, a)) == a.dtype();
+  if (e == 1 && keeps_dtype) return a.is_floating_point() ? a * 1 : clone(a);
+  if (e == 2 && keeps_dtype) return a * a;  // exact and cheaper, with the same derivative 2a
   if (e == 0.5 && a.is_floating_point()) return sqrt(a);
   return binary("pow", BinaryOp::Pow, a, wrap_scalar(exponent, a));
 }
@@ -446,9 +448,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   auto fractional = [](const std::optional<double>& b) { return b && std::isfinite(*b) && *b != std::floor(*b); };
   if (is_integral(x.dtype(), true) && (fractional(lo) || fractional(hi)))
     return clamp(cast(x, DType::Float32), lo, hi);
-  // A NaN bound makes every element NaN (PyTorch propagates it); where() below would ignore it.
-  if ((lo && std::isnan(*lo)) || (hi && std::isnan(*hi)))
-    return detail::constant_in_graph(full_like(x, std::numeric_limits<double>::quiet_NaN()), x);
+  // A NaN bound, as in PyTorch: with both bounds given every element is NaN (where() below would
+  // ignore it); alone, it leaves the values as they are. Either way the gradient is 0: PyTorch passes
+  // it where lo <= x <= hi, which no comparison with NaN satisfies.
+  if ((lo && std::isnan(*lo)) || (hi && std::isnan(*hi))) {
+    const Tensor values = lo && hi ? full_like(x, std::numeric_limits<double>::quiet_NaN()) : x.detach().clone();
+    return detail::constant_in_graph(values, x);
+  }
   Tensor out = x;
   if (lo) out = where(lt(out, Scalar(*lo)), full_like(out, fillable(*lo)), out);
   if (hi) out = where(gt(out, Scalar(*hi)), full_like(out, fillable(*hi)), out);
@@ -461,8 +467,12 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) {
   broadcast_shapes("lerp", broadcast_shapes("lerp", a.shape(), b.shape()), weight.shape());
   // As PyTorch, from the nearer end: a + w (b - a) at w = 1 loses b when |a| dwarfs it
   // (lerp(1e16, 1e-17, 1) gave 0, not 1e-17).
-  const Tensor from_a = a + weight * (b - a), from_b = b - (b - a) * (1 - weight);
-  return where(lt(abs(weight), Scalar(0.5)), from_a, from_b);
+  // Each branch sees a weight that zeroes its own terms where the other branch is taken, so an
+  // infinite end (b - a = inf) does not send 0 * inf = NaN into the weight's gradient from there.
+  const Tensor near_a = lt(abs(weight), Scalar(0.5));
+  const Tensor weight_a = where(near_a, weight, 0.0), weight_b = where(near_a, 1.0, weight);
+  const Tensor from_a = a + weight_a * (b - a), from_b = b - (b - a) * (1 - weight_b);
+  return where(near_a, from_a, from_b);
 }
 
 // ---------------------------------------------------------------- public unary ops

@@ -16,11 +16,12 @@ Tensor reduce_loss(const char* op, const Tensor& loss, const std::string& reduct
   return loss;
 }
 
-// sum(loss) / total_weight, the mean over weighted targets. With every target ignored (or weighted 0)
-// it is NaN, as in PyTorch, but its gradient is 0, not inf * 0 = NaN, so that a NaN term added to a
-// loss that a caller masks out does not poison every parameter.
-Tensor weighted_mean(const Tensor& loss, const Tensor& total_weight) {
-  const Tensor none = eq(total_weight, Scalar(0));
+// sum(loss) / total_weight, the mean over weighted targets. With every target ignored it is NaN, as
+// in PyTorch, but its gradient is 0, not inf * 0 = NaN, so that a NaN term added to a loss that a
+// caller masks out does not poison every parameter. (Targets that count but weigh 0 in all give NaN
+// and a NaN gradient, as PyTorch's do.)
+Tensor weighted_mean(const Tensor& loss, const Tensor& total_weight, const Tensor& counted_targets) {
+  const Tensor none = eq(counted_targets, Scalar(0));
   const Tensor nan = full_like(total_weight, std::numeric_limits<double>::quiet_NaN());
   return where(none, nan, sum(loss) / where(none, ones_like(total_weight), total_weight));
 }
@@ -100,7 +101,7 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const std:
     w = w * index_select(cast(*weight, x.dtype()), 0, safe_t);
   }
   Tensor loss = neg(picked) * w;
-  if (reduction == "mean") return weighted_mean(loss, sum(w));  // over non-ignored targets
+  if (reduction == "mean") return weighted_mean(loss, sum(w), sum(valid));  // over non-ignored targets
   Shape out_shape = target.shape();
   return reduce_loss(op, reduction == "none" ? reshape(loss, out_shape) : loss, reduction);
 }
@@ -178,7 +179,7 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in,
       Tensor safe_t = where(ne(t, Scalar(ignore_index)), cast(t, DType::Int64), zeros_like(cast(t, DType::Int64)));
       denom = sum(valid * index_select(cast(*weight, x.dtype()), 0, safe_t));
     }
-    smooth_red = weighted_mean(smooth, denom);
+    smooth_red = weighted_mean(smooth, denom, sum(valid));
   } else if (reduction == "sum") {
     smooth_red = sum(smooth);
   } else {

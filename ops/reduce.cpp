@@ -220,7 +220,11 @@ Tensor var(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction
 }
 
 Tensor std(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
-  const Tensor v = variance("std", detail::autocast_operand("std", x_in), dims, correction, keepdim);
+  const Tensor x = detail::autocast_operand("std", x_in);
+  // 16-bit input: the square root in float32 too, rounded once, as PyTorch does.
+  if (x.defined() && is_16bit_float(x.dtype()))
+    return cast(ember::std(cast(x, DType::Float32), dims, correction, keepdim), x.dtype());
+  const Tensor v = variance("std", x, dims, correction, keepdim);
   // sqrt's derivative is infinite at 0: a constant row's gradient would be inf * 0 = NaN. As in
   // PyTorch it is 0 (the zeros go through a safe value, as in norm).
   const Tensor is_zero = eq(v, Scalar(0));
@@ -320,7 +324,7 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
   if (p > 0) return result;
   // p < 0: a zero entry's |x|^p is infinite, so the sum is, and the norm is 0 (and constant).
   const Tensor has_zero = ne(sum(cast(logical_not(nonzero), x.dtype()), d, keepdim), Scalar(0));
-  return where(has_zero, zeros_like(result), result);
+  return where(logical_and(has_zero, logical_not(isnan(result))), zeros_like(result), result);  // NaN stays NaN
 }
 
 Tensor cumsum(const Tensor& x_in, int64_t dim) {

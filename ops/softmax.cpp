@@ -49,8 +49,9 @@ struct Softmax {
 
 Tensor detail::softmax_composite(const Tensor& x, int64_t dim, bool empty_rows_zero) {
   const int64_t d = normalize_dim("softmax", dim, x.dim());
-  // A single entry is 1 whatever x is (NaN for NaN or inf, as exp(x - x)), so its gradient is 0.
-  if (x.dim() == 0) return detail::constant_in_graph(exp(x.detach() - x.detach()), x);
+  // A 0-d tensor is a row of one: 1 with gradient 0 where x is finite, NaN (and a NaN gradient)
+  // where it is not, as in PyTorch.
+  if (x.dim() == 0) return squeeze(softmax_composite(unsqueeze(x, 0), 0, empty_rows_zero), 0);
   if (x.numel() == 0) return clone(x);  // nothing to normalise (amax has no identity)
   Tensor m = amax(x, {d}, true).detach();
   m = where(isinf(m), zeros_like(m), m);
@@ -106,7 +107,7 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
   const Tensor x = detail::autocast_operand("log_softmax", x_in);
   check_floating("log_softmax", x);
   const int64_t d = normalize_dim("log_softmax", dim, x.dim());
-  if (x.dim() == 0) return x - x;
+  if (x.dim() == 0) return squeeze(log_softmax(unsqueeze(x, 0), 0), 0);  // a row of one, as softmax
   return x - logsumexp(x, {d}, true);
 }
 

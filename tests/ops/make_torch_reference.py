@@ -322,6 +322,9 @@ case("add_scalar/0.1/bf16", "add_scalar", [t([1.0, 3.0, -7.5, 100.0], torch.bflo
      diff=[False])
 case("mul_scalar/0.1/int64", "mul_scalar", [t([1, 3, -7], torch.int64)], {"scalar": 0.1})
 case("div_scalar/2/int64", "div_scalar", [t([1, 3, -7], torch.int64)], {"scalar": 2})
+# a bool base with an integer exponent promotes to int64 (the shortcuts for ** 1 and ** 2 kept bool)
+for s in [1, 2, 3]:
+    case(f"pow_scalar/{s}/bool", "pow_scalar", [t([True, False], torch.bool)], {"scalar": s})
 
 # ------------------------------------------------------------------ reductions
 X = "reduce/x"
@@ -352,6 +355,10 @@ for op in ["var", "std"]:
          {"dims": [1], "correction": 1, "keepdim": False}, diff=[False])
     case(f"{op}/bf16/large_mean", op, [t([1000.0, 1001.0, 1002.0, 1003.0], torch.bfloat16)],
          {"dims": [0], "correction": 1, "keepdim": False}, diff=[False])
+    # rounded once from float32 (std's square root too): many rows catch a double rounding
+    for dt in [torch.float16, torch.bfloat16]:
+        case(f"{op}/{DTYPE_NAMES[dt]}/rows", op, [(30 * randn(f"{op}/rows", 60, 7) + 100).to(dt)],
+             {"dims": [1], "correction": 1, "keepdim": False}, diff=[False])
 for op in ["amax", "amin"]:
     for i, d in enumerate([[0], [1], [-1], [0, 2], [0, 1, 2]]):
         keep = i % 2 == 1
@@ -378,6 +385,9 @@ case("norm/p=0.5", "norm", [x()], {"p": 0.5, "dims": [1], "keepdim": False})
 for p in [0.5, -1]:
     case(f"norm/p={p}/zero_entries", "norm", [t([[0.0, 4.0, -1.0], [0.0, 0.0, 0.0], [2.0, -0.5, 3.0]])],
          {"p": p, "dims": [1], "keepdim": False})
+    # (values only: a zero entry of a NaN row has gradient NaN in PyTorch, 0 in ember)
+    case(f"norm/p={p}/nan_and_zero", "norm", [t([[math.nan, 1.0, 0.0], [0.0, 2.0, 3.0]])],
+         {"p": p, "dims": [1], "keepdim": False}, diff=[False])
 case("norm/f32", "norm", [randn(X, *SHAPE, dtype=F32)], {"p": 2, "dims": [1], "keepdim": False})
 case("norm/p=inf/ties", "norm", [t([[1.0, -3.0, 3.0], [2.0, -1.0, 0.5]])], {"p": "inf", "dims": [1], "keepdim": False})
 for d, keep in [(None, False), (0, True), (1, False), (-1, True)]:
@@ -398,6 +408,8 @@ for op in ["softmax", "log_softmax"]:
     case(f"{op}/large", op, [t([[1000.0, 999.0, 1001.0], [-1000.0, -1e4, -999.0]])], {"dim": 1})
     case(f"{op}/1d", op, [randn("softmax/1d", 5)], {"dim": 0})
     case(f"{op}/0d", op, [t(2.5)], {"dim": 0})
+    for v in [math.nan, math.inf]:
+        case(f"{op}/0d/{v}", op, [t(v)], {"dim": 0})
 
 # ------------------------------------------------------------------ matmul
 MM = [((4,), (4,)), ((3,), (3, 4)), ((3, 4), (4,)), ((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((4,), (2, 4, 3)),
@@ -445,7 +457,13 @@ for r in REDS:
     case(f"nll_loss/weight/ignore/{r}", "nll_loss", [logp, ignored, cw], {"reduction": r, "weight": 2},
          diff=[True, False, False])
     case(f"nll_loss/ignore_index=2/{r}", "nll_loss", [logp, ignored2], {"reduction": r, "ignore_index": 2})
-    # every target ignored: the mean is NaN (0 / 0), its gradient 0
+    # every target ignored: the mean is NaN (0 / 0), its gradient 0; targets that count but weigh 0
+    # give NaN gradients (torch's 0 / 0 in backward too)
+    zero_w = t([0.0, 0.0, 1.5, 2.0])
+    case(f"nll_loss/zero_weight/{r}", "nll_loss", [logp, t([0, 1, 0, 1, 1, 0], torch.int64), zero_w],
+         {"reduction": r, "weight": 2}, diff=[True, False, False])
+    case(f"cross_entropy/zero_weight/smoothing/{r}", "cross_entropy", [logits, t([0, 1, 0, 1, 1, 0], torch.int64), zero_w],
+         {"reduction": r, "weight": 2, "label_smoothing": 0.2}, diff=[True, False, False])
     none = torch.full_like(target, -100)
     case(f"nll_loss/all_ignored/{r}", "nll_loss", [logp, none], {"reduction": r})
     case(f"cross_entropy/all_ignored/{r}", "cross_entropy", [logits, none], {"reduction": r})
@@ -540,6 +558,11 @@ case("clamp", "clamp", [randn("clamp/x", 3, 4)], {"min": -0.5, "max": 0.5})
 # a fractional bound promotes an integer tensor to float32, as in PyTorch
 case("clamp/int64/fractional", "clamp", [t([-3, 0, 5, 2], torch.int64)], {"min": 0.5, "max": 2.5})
 case("clamp/nan_bound", "clamp", [randn("clamp/x", 3, 4)], {"min": "nan", "max": 1.0})  # (JSON has no NaN)
+case("clamp/nan_min_only", "clamp", [randn("clamp/x", 3, 4)], {"min": "nan"})  # a lone NaN bound: x unchanged
+case("clamp/nan_max_only", "clamp", [randn("clamp/x", 3, 4)], {"max": "nan"})
+# an infinite end: the weight's gradient is infinite, never NaN from the branch not taken
+case("lerp/infinite_end", "lerp", [t([1.0, math.inf, -math.inf, 2.0]), t([math.inf, 1.0, 2.0, 3.0]),
+                                   t([0.2, 0.7, 0.7, 0.9])])
 case("masked_fill/broadcast", "masked_fill", [mx, t([True, False, False, True], torch.bool)], {"value": -1e9})
 case("masked_fill/int64", "masked_fill", [t([[1, 2], [3, 4]], torch.int64), t([[True, False], [False, True]], torch.bool)],
      {"value": 7})
