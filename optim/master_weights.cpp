@@ -43,7 +43,18 @@ void MasterWeights::copy_grads_to_master() {
   copied_ = true;
   NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    if (masters_[i].impl() == params_[i].impl()) continue;
+    // A model moved after the masters were made: a float32 parameter that was its own master and is
+    // now 16-bit would be stepped in 16 bits, silently; a master on another device cannot take its grad.
+    const Tensor& p = params_[i];
+    EMBER_CHECK(masters_[i].impl() != p.impl() || p.dtype() == DType::Float32 || p.dtype() == DType::Float64,
+                "MasterWeights",
+                "parameter {} (shape {}) was float32, its own master, and is now {}: convert the model before "
+                "building MasterWeights",
+                i, shape_str(p.shape()), p.dtype());
+    EMBER_CHECK(masters_[i].device() == p.device(), "MasterWeights",
+                "parameter {} (shape {}) is on {} but its master on {}: move the model before building MasterWeights",
+                i, shape_str(p.shape()), p.device(), masters_[i].device());
+    if (masters_[i].impl() == p.impl()) continue;
     const Tensor g = params_[i].grad();
     masters_[i].set_grad(g.defined() ? g.detach().to(DType::Float32) : Tensor());
   }

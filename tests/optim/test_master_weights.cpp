@@ -157,6 +157,15 @@ TEST_CASE("MasterWeights: bad parameters and states are errors naming them", "[o
   CHECK_THROWS_WITH(master.load_state_dict({{"master.0", zeros({2})}, {"master.00", ones({2})}}), Contains("twice"));
   optim::MasterWeights none({});
   CHECK_THROWS_WITH(none.load_state_dict({{"master.0", zeros({2})}}), Contains("no parameters"));
+  CHECK_THROWS_WITH(master.load_state_dict({{"master.0", Tensor()}}), Contains("master.0 is an undefined tensor"));
+  // A float32 model converted to bfloat16 after MasterWeights was built: its own masters went 16-bit
+  // with it, and the steps were taken in bfloat16 without a word.
+  auto model = nn::Linear(2, 2);
+  optim::MasterWeights late(model->parameters());
+  model->to(DType::BFloat16);
+  for (Tensor p : model->parameters()) p.set_grad(ones(p.shape(), {.dtype = DType::BFloat16}));
+  CHECK_THROWS_WITH(late.copy_grads_to_master(),
+                    Contains("[MasterWeights] parameter 0") && Contains("is now bfloat16"));
 }
 
 TEST_CASE("MasterWeights: a float64 parameter is its own master, never rounded through float32", "[optim][master]") {
