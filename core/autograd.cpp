@@ -2,7 +2,10 @@
 #include <ember/core/profiler.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <mutex>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -63,9 +66,13 @@ namespace {
 // Runs hooks in order on g. A hook returns an undefined tensor to keep g, or a replacement that must
 // look like g: a gradient of another shape, dtype or device would land on the wrong tensor.
 // tensor_name is called only to word an error.
+// A hook may register hooks (a one-shot hook registering its successor): they join `hooks` but run
+// from the next pass on, as in PyTorch, and each hook is copied out before it runs, since the vector
+// may reallocate under it.
 template <class Name>
 Tensor run_hooks(const std::vector<TensorHook>& hooks, Tensor g, Name&& tensor_name) {
-  for (const TensorHook& hook : hooks) {
+  for (size_t i = 0, registered = hooks.size(); i < registered; ++i) {
+    const TensorHook hook = hooks[i];
     Tensor replaced = hook(g);
     if (!replaced.defined()) continue;
     EMBER_CHECK(replaced.shape() == g.shape() && replaced.dtype() == g.dtype() && replaced.device() == g.device(),
@@ -125,6 +132,18 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::mo
   outputs.push_back({leaf_->shape, leaf_->dtype, leaf_->device()});
 }
 
+namespace {
+// Backward passes on different threads may share leaves (two workers stepping one model): their
+// additions into .grad, and the creation of a leaf's AccumulateGrad, are serialised. A lock per leaf
+// would put a mutex in every TensorImpl; a fixed set striped by address serves as well.
+// Recursive: the sum into .grad under create_graph records ops, which may ask for an edge to
+// another leaf of the same stripe.
+std::recursive_mutex& leaf_mutex(const TensorImpl* leaf) {
+  static std::array<std::recursive_mutex, 64> mutexes;
+  return mutexes[(reinterpret_cast<uintptr_t>(leaf) / alignof(TensorImpl)) % mutexes.size()];
+}
+}  // namespace
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
@@ -132,6 +151,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor leaf(leaf_);
   // Under create_graph, .grad stays in the graph even where the gradient is constant in the leaf.
   if (GradMode::is_enabled()) g = detail::constant_in_graph(g, leaf);
+  std::lock_guard lock(leaf_mutex(leaf_.get()));  // the read-modify-write of .grad
   if (!leaf_->grad) {
     // The first gradient is copied where it may be shared with another leaf (the grad of a + b
     // flows to both), the graph or the user, who may later change .grad in place. A gradient that
@@ -162,6 +182,7 @@ Edge gradient_edge(const Tensor& t) {
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
   EMBER_ASSERT(impl->requires_grad);
+  std::lock_guard lock(leaf_mutex(impl));  // one accumulator per leaf, whichever thread asks first
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
@@ -200,6 +221,32 @@ namespace {
 Tensor as_output_dtype(const Node& node, uint32_t output_nr, const Tensor& grad) {
   if (output_nr >= node.outputs.size() || node.outputs[output_nr].dtype == grad.dtype()) return grad;
   return cast(grad, node.outputs[output_nr].dtype);
+}
+
+// Whether a tensor of shape `from` broadcasts to shape `to` (expand would accept it).
+bool expands_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const size_t lead = to.size() - from.size();
+  for (size_t d = 0; d < from.size(); ++d)
+    if (from[d] != 1 && from[d] != to[lead + d]) return false;
+  return true;
+}
+
+// The gradient `producer` returned for its input `input` (output `output_nr` of `consumer`), checked
+// against that tensor's shape and device as PyTorch checks it: a gradient broadcast from the input's
+// shape is summed back to it; any other shape, or another device, is an error naming the op. (A user's
+// op returning a [1] gradient for a [4, 64] input had kernels downstream read past its end.)
+Tensor fit_gradient(const Node& producer, size_t input, const Node& consumer, uint32_t output_nr, const Tensor& grad) {
+  if (output_nr >= consumer.outputs.size()) return grad;
+  const auto& expected = consumer.outputs[output_nr];
+  EMBER_CHECK(grad.device() == expected.device, "autograd",
+              "the backward of '{}' returned a gradient on {} for input {}, which is on {}", producer.name(),
+              grad.device(), input, expected.device);
+  if (grad.shape() == expected.shape) return grad;
+  EMBER_CHECK(expands_to(expected.shape, grad.shape()), "autograd",
+              "the backward of '{}' returned a gradient of shape {} for input {} of shape {}", producer.name(),
+              shape_str(grad.shape()), input, shape_str(expected.shape));
+  return sum_to(grad, expected.shape);
 }
 
 // Per-run bookkeeping for one node: how many gradients it still waits for, and their running sums.
@@ -309,7 +356,9 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
     NodeTask& task = tasks[node];
     std::vector<Tensor> grads = std::move(task.input_grads);
     grads.resize(std::max<size_t>(node->outputs.size(), 1));
-    for (auto& [output_nr, hook] : node->pre_hooks) {
+    // (only on nodes this pass needs: grad() skips the others, and their tensors get no gradient)
+    for (size_t h = 0, registered = node->pre_hooks.size(); task.needed && h < registered; ++h) {
+      const auto [output_nr, hook] = node->pre_hooks[h];  // a copy: a hook may register more
       if (!grads[output_nr].defined()) continue;
       grads[output_nr] = run_hooks({hook}, grads[output_nr], [&, nr = output_nr] {
         return fmt::format("(output {} of '{}', shape {})", nr, node->name(), shape_str(node->outputs[nr].shape));
@@ -345,13 +394,18 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
           bool prev = std::exchange(in_backward_formula, true);
           ~FormulaScope() { in_backward_formula = prev; }
         } scope;
-        NeededInputsScope wanted(*node, std::move(unwanted));
+        // (backward() wants everything and leaves the node untouched: a leaf's AccumulateGrad may be
+        // running on another thread too)
+        std::optional<NeededInputsScope> wanted;
+        if (captures) wanted.emplace(*node, std::move(unwanted));
         profiler::Range range(node->name(), "_backward", grads.empty() ? nullptr : &grads[0]);
         outputs = node->apply(std::move(grads));
       }
       if (AnomalyMode::is_enabled()) check_backward_anomaly(*node, outputs);
-      if (!retain_graph) node->release_saved();
-      EMBER_ASSERT(outputs.size() == node->next_edges.size() || is_leaf_sink);
+      if (!retain_graph && !is_leaf_sink) node->release_saved();  // (a leaf's node saves nothing)
+      EMBER_CHECK(outputs.size() == node->next_edges.size() || is_leaf_sink, "autograd",
+                  "the backward of '{}' returned {} gradients for its {} inputs", node->name(), outputs.size(),
+                  node->next_edges.size());
     }
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];
@@ -359,7 +413,7 @@ std::vector<Tensor> run_engine(const std::vector<Edge>& roots, const std::vector
       NodeTask& next = tasks[e.node.get()];
       if (i < outputs.size() && outputs[i].defined()) {
         if (next.input_grads.empty()) next.input_grads.resize(std::max<size_t>(e.node->outputs.size(), 1));
-        const Tensor grad = as_output_dtype(*e.node, e.input_nr, outputs[i]);
+        const Tensor grad = as_output_dtype(*e.node, e.input_nr, fit_gradient(*node, i, *e.node, e.input_nr, outputs[i]));
         next.input_grads[e.input_nr] = accumulate(next.input_grads[e.input_nr], grad);
       }
       if (--next.dependencies == 0) ready.push(e.node.get());
@@ -486,10 +540,17 @@ void fail_stale_view(const char* op, const Tensor& view) {
 
 void check_forward_anomaly(const char* op, const Tensor& out) {
   if (in_backward_formula) return;  // the engine checks the formula's results (check_backward_anomaly)
-  if (out.defined() && out.is_floating_point() &&
-      backend(out.device()).has_nonfinite(View{out.data_ptr(), out.dtype(), out.shape(), out.strides()})) {
-    EMBER_FAIL("anomaly", "the forward of '{}' produced NaN or Inf (output shape {})", op, shape_str(out.shape()));
+  // NaN only: infinities are values programs use on purpose (a -inf attention mask, log(0) as a
+  // log-probability), which PyTorch's anomaly mode lets through too.
+  if (!out.defined() || !out.is_floating_point() ||
+      !backend(out.device()).has_nonfinite(View{out.data_ptr(), out.dtype(), out.shape(), out.strides()}))
+    return;
+  bool has_nan = false;
+  {
+    NoGradGuard no_grad;
+    has_nan = sum(isnan(out)).item<int64_t>() > 0;
   }
+  EMBER_CHECK(!has_nan, "anomaly", "the forward of '{}' produced NaN (output shape {})", op, shape_str(out.shape()));
 }
 }  // namespace detail
 

@@ -121,8 +121,8 @@ class EnableGradGuard {
   bool prev_;
 };
 
-// Anomaly mode: every op checks its outputs, and every backward formula its gradients, for NaN/Inf,
-// and throws naming the first op that produced one. Slow; for debugging.
+// Anomaly mode: every op checks its outputs for NaN, and every backward formula its gradients for
+// NaN/Inf, and throws naming the first op that produced one. Slow; for debugging.
 class AnomalyMode {
  public:
   static bool is_enabled();

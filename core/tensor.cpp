@@ -172,6 +172,7 @@ bool Tensor::requires_grad() const { return current("requires_grad")->requires_g
 void Tensor::refresh_stale_view() const { detail::try_refresh_stale_view(*this); }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
+  if (requires_grad && !is_leaf()) return *this;  // already requires grad through its grad_fn: a no-op, as in PyTorch
   EMBER_CHECK(is_leaf(), "requires_grad_", "only leaf tensors can change requires_grad; use detach() for a non-leaf");
   EMBER_CHECK(!requires_grad || is_floating_point(), "requires_grad_",
               "only floating-point tensors can require gradients, got {}", dtype());

@@ -17,7 +17,9 @@
 // remembers its version, so editing it in place before backward is an error instead of an
 // out-of-bounds write or a silently wrong gradient. Inputs that cannot require grad get an undefined
 // gradient from backward.
+#include <algorithm>
 #include <array>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -136,6 +138,19 @@ inline void check_view_history(const char* op, const Tensor& t) {
 inline void check_view_history(const char* op, const std::vector<Tensor>& ts) {
   for (const Tensor& t : ts) check_view_history(op, t);
 }
+// Whether t is one of the inputs itself (the same TensorImpl): a forward that hands back its input
+// unchanged (a user's op with a no-op branch).
+template <class... Inputs>
+bool is_an_input(const Tensor& t, const Inputs&... inputs) {
+  auto same = [&](const auto& in) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(in)>, Tensor>) {
+      return in.defined() && in.impl() == t.impl();
+    } else {
+      return std::any_of(in.begin(), in.end(), [&](const Tensor& x) { return x.defined() && x.impl() == t.impl(); });
+    }
+  };
+  return (same(inputs) || ...);
+}
 inline const Tensor* first_tensor() { return nullptr; }
 template <class... Rest>
 const Tensor* first_tensor(const Tensor& t, const Rest&...) { return &t; }
@@ -172,6 +187,9 @@ auto apply(Op op, const Inputs&... inputs) {
   node->outputs.resize(kOutputs);
   for (size_t i = 0; i < kOutputs; ++i) {
     Tensor& t = detail::output_at(out, i);
+    // An input handed back as an output becomes an alias (a view), as in PyTorch: giving the input
+    // itself this node's history would turn a parameter into a non-leaf, and loop its graph.
+    if (t.defined() && detail::is_an_input(t, inputs...)) t = make_view(t, t.shape(), t.strides(), t.offset());
     // Integer and bool outputs (indices, masks) carry no gradient, as in PyTorch.
     if (t.defined() && t.is_floating_point()) autograd::set_history(t, node, static_cast<uint32_t>(i));
     if (t.defined()) t.impl()->view_made_without_grad = false;  // made inside forward's NoGradGuard
