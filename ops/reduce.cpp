@@ -198,6 +198,14 @@ Tensor prod(const Tensor& x_in, std::optional<int64_t> dim, bool keepdim) {
 }
 
 namespace {
+// x^e, and 0 with gradient 0 where x is 0. For e < 1 the slope of x^e is infinite at 0, and the
+// zeros' gradient would be inf * 0 = NaN (sqrt of a zero variance or norm, |x|^p with p < 1): they
+// go through a safe value instead, which PyTorch's formulas give 0 for too.
+Tensor power_zero_at_zero(const Tensor& x, double e) {
+  const Tensor is_zero = eq(x, Scalar(0));
+  return where(is_zero, zeros_like(x), pow(where(is_zero, ones_like(x), x), e));
+}
+
 // var's math, its errors naming `op` (std calls it too).
 Tensor variance(const char* op, const Tensor& x, std::span<const int64_t> dims, int64_t correction, bool keepdim) {
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
@@ -224,11 +232,8 @@ Tensor std(const Tensor& x_in, std::span<const int64_t> dims, int64_t correction
   // 16-bit input: the square root in float32 too, rounded once, as PyTorch does.
   if (x.defined() && is_16bit_float(x.dtype()))
     return cast(ember::std(cast(x, DType::Float32), dims, correction, keepdim), x.dtype());
-  const Tensor v = variance("std", x, dims, correction, keepdim);
-  // sqrt's derivative is infinite at 0: a constant row's gradient would be inf * 0 = NaN. As in
-  // PyTorch it is 0 (the zeros go through a safe value, as in norm).
-  const Tensor is_zero = eq(v, Scalar(0));
-  return where(is_zero, zeros_like(v), sqrt(where(is_zero, ones_like(v), v)));
+  // (a constant row's gradient is 0, as in PyTorch, not inf * 0 = NaN)
+  return power_zero_at_zero(variance("std", x, dims, correction, keepdim), 0.5);
 }
 
 namespace {
@@ -305,25 +310,15 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
   if (p == 0) return detail::constant_in_graph(cast(sum(ne(x, Scalar(0)), d, keepdim), x.dtype()), x);
   if (std::isinf(p)) return p > 0 ? amax(abs(x), d, keepdim) : amin(abs(x), d, keepdim);
   if (p == 1) return sum(abs(x), d, keepdim);
-  if (p == 2) {
-    // sqrt's gradient is infinite at 0; route zero norms through a safe value so the gradient is 0.
-    Tensor sq = sum(x * x, d, keepdim);
-    Tensor is_zero = eq(sq, Scalar(0));
-    Tensor safe = where(is_zero, ones_like(sq), sq);
-    return where(is_zero, zeros_like(sq), sqrt(safe));
-  }
+  if (p == 2) return power_zero_at_zero(sum(x * x, d, keepdim), 0.5);  // a zero norm: gradient 0
   const Tensor ax = abs(x);
-  // For p < 1, |x|^p has an infinite derivative at 0, and abs' is 0 there: inf * 0 = NaN. PyTorch
-  // gives zeros a gradient of 0, so they are taken out of the graph here (x^p is 0 at 0 for p > 0).
-  const Tensor nonzero = ne(ax, Scalar(0));
-  const Tensor powered = p < 1 ? where(nonzero, pow(where(nonzero, ax, ones_like(ax)), p), zeros_like(ax)) : pow(ax, p);
-  Tensor s = sum(powered, d, keepdim);
-  Tensor is_zero = eq(s, Scalar(0));
-  Tensor safe = where(is_zero, ones_like(s), s);
-  Tensor result = where(is_zero, zeros_like(s), pow(safe, 1.0 / p));
+  // Below p = 1 the zero entries take gradient 0 too (abs' is 0 there, times an infinite slope).
+  const Tensor powered = p < 1 ? power_zero_at_zero(ax, p) : pow(ax, p);
+  const Tensor result = power_zero_at_zero(sum(powered, d, keepdim), 1.0 / p);
   if (p > 0) return result;
-  // p < 0: a zero entry's |x|^p is infinite, so the sum is, and the norm is 0 (and constant).
-  const Tensor has_zero = ne(sum(cast(logical_not(nonzero), x.dtype()), d, keepdim), Scalar(0));
+  // p < 0: a zero entry's |x|^p is infinite, so the sum is, and the norm is 0 (and constant); a zero
+  // entry was counted as 0 above.
+  const Tensor has_zero = ne(sum(cast(eq(ax, Scalar(0)), x.dtype()), d, keepdim), Scalar(0));
   return where(logical_and(has_zero, logical_not(isnan(result))), zeros_like(result), result);  // NaN stays NaN
 }
 
