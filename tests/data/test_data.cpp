@@ -13,6 +13,7 @@
 #include <ember/ops/ops.h>
 
 using namespace ember;
+using Catch::Contains;
 
 namespace {
 std::shared_ptr<data::TensorDataset> numbered(int64_t n) {
@@ -25,6 +26,11 @@ std::vector<int64_t> targets_of(data::DataLoader& loader) {
     for (int64_t v : b.target.to_vector<int64_t>()) seen.push_back(v);
   return seen;
 }
+// A user's dataset that reports a negative size.
+struct NegativeSize : data::Dataset {
+  int64_t size() const override { return -1; }
+  data::Batch get_batch(const std::vector<int64_t>&) const override { return {}; }
+};
 }  // namespace
 
 TEST_CASE("a shuffled epoch visits every example once, in an order fixed by the seed", "[data]") {
@@ -153,4 +159,36 @@ TEST_CASE("read_idx: the data must be exactly what the header's shape needs", "[
     CHECK_THROWS_WITH(data::read_idx(bomb), Catch::Contains("holds more than") && Catch::Contains("needs 3"));
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("a DataLoader overtaken by a nested iteration over itself says so", "[data]") {
+  const int prefetch = GENERATE(0, 2);
+  CAPTURE(prefetch);
+  const std::vector<int64_t> all{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  data::DataLoader loader(numbered(10), {.batch_size = 5, .prefetch = prefetch});
+  CHECK(loader.num_batches() == 2);
+  int outer = 0, inner = 0;
+  auto nested = [&] {
+    for (const data::Batch& b : loader) {
+      ++outer;
+      for (const data::Batch& c : loader) ++inner;
+    }
+  };
+  CHECK_THROWS_WITH(nested(), Contains("[DataLoader]") && Contains("overtaken"));
+  CHECK(outer == 1);
+  CHECK(inner == 2);
+  // Passes one after another each see every batch, also after the refusal.
+  CHECK(targets_of(loader) == all);
+  CHECK(targets_of(loader) == all);
+  data::DataLoader fresh(numbered(10), {.batch_size = 5, .prefetch = prefetch});
+  CHECK(targets_of(fresh) == all);
+  CHECK(targets_of(fresh) == all);
+}
+
+TEST_CASE("a dataset of negative size is an ember::Error", "[data]") {
+  data::DataLoader loader(std::make_shared<NegativeSize>(), {.batch_size = 4, .prefetch = 0});
+  CHECK_THROWS_WITH(loader.num_batches(), Contains("[DataLoader]") && Contains("negative number of examples"));
+  CHECK_THROWS_WITH(loader.begin(), Contains("[DataLoader]") && Contains("negative number of examples"));
+  data::DataLoader prefetching(std::make_shared<NegativeSize>(), {.batch_size = 4, .prefetch = 2});
+  CHECK_THROWS_WITH(prefetching.begin(), Contains("[DataLoader]") && Contains("negative number of examples"));
 }

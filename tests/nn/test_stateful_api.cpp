@@ -3,8 +3,7 @@
 // parameters(), state_dict(), load_state_dict and optimizers see; save_image_grid refuses a grid no
 // PNG can hold; optimizer state dicts name their parameter groups, so a foreign or empty dict (a
 // checkpoint saved without its optimizer) is refused with nothing changed; copy_ from an overlapping
-// source in another layout reads the source as it was; a DataLoader overtaken by a nested iteration
-// over itself says so, and a dataset of negative size is an ember::Error. Layers with bad sizes name
+// source in another layout reads the source as it was. Layers with bad sizes name
 // themselves, a zero-sized layer builds (as in PyTorch), and an undefined state entry names its key.
 #include <catch2/catch.hpp>
 #include <unistd.h>
@@ -13,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <ember/data/dataset.h>
 #include <ember/io/checkpoint.h>
 #include <ember/io/image.h>
 #include <ember/nn/nn.h>
@@ -224,55 +222,6 @@ TEST_CASE("copy_ from an overlapping source in another layout reads the source a
   Tensor evens = z.view({6, 2}).select(1, 0);
   evens.narrow(0, 1, 5).copy_(evens.narrow(0, 0, 5));
   CHECK(z.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11});
-}
-
-namespace {
-std::shared_ptr<data::TensorDataset> numbered(int64_t n) {
-  return std::make_shared<data::TensorDataset>(arange(0, n, 1, {.dtype = DType::Float32}).reshape({n, 1}),
-                                               arange(0, n, 1, {.dtype = DType::Int64}));
-}
-std::vector<float> one_pass(data::DataLoader& loader) {
-  std::vector<float> seen;
-  for (const data::Batch& b : loader)
-    for (float v : b.data.to_vector<float>()) seen.push_back(v);
-  return seen;
-}
-struct NegativeSize : data::Dataset {
-  int64_t size() const override { return -1; }
-  data::Batch get_batch(const std::vector<int64_t>&) const override { return {}; }
-};
-}  // namespace
-
-TEST_CASE("a DataLoader overtaken by a nested iteration over itself says so", "[data][stateful-api]") {
-  const int prefetch = GENERATE(0, 2);
-  CAPTURE(prefetch);
-  const std::vector<float> all{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-  data::DataLoader loader(numbered(10), {.batch_size = 5, .prefetch = prefetch});
-  CHECK(loader.num_batches() == 2);
-  int outer = 0, inner = 0;
-  auto nested = [&] {
-    for (const data::Batch& b : loader) {
-      ++outer;
-      for (const data::Batch& c : loader) ++inner;
-    }
-  };
-  CHECK_THROWS_WITH(nested(), Contains("[DataLoader]") && Contains("overtaken"));
-  CHECK(outer == 1);
-  CHECK(inner == 2);
-  // Passes one after another each see every batch, also after the refusal.
-  CHECK(one_pass(loader) == all);
-  CHECK(one_pass(loader) == all);
-  data::DataLoader fresh(numbered(10), {.batch_size = 5, .prefetch = prefetch});
-  CHECK(one_pass(fresh) == all);
-  CHECK(one_pass(fresh) == all);
-}
-
-TEST_CASE("a dataset of negative size is an ember::Error", "[data][stateful-api]") {
-  data::DataLoader loader(std::make_shared<NegativeSize>(), {.batch_size = 4, .prefetch = 0});
-  CHECK_THROWS_WITH(loader.num_batches(), Contains("[DataLoader]") && Contains("negative number of examples"));
-  CHECK_THROWS_WITH(loader.begin(), Contains("[DataLoader]") && Contains("negative number of examples"));
-  data::DataLoader prefetching(std::make_shared<NegativeSize>(), {.batch_size = 4, .prefetch = 2});
-  CHECK_THROWS_WITH(prefetching.begin(), Contains("[DataLoader]") && Contains("negative number of examples"));
 }
 
 TEST_CASE("layers name themselves for bad sizes, zero-sized layers build, and undefined state entries name their key",
