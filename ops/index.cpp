@@ -131,7 +131,16 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   EMBER_CHECK(x.defined() && index.defined(), "index_select", "got an undefined {}", x.defined() ? "index" : "input");
   EMBER_CHECK(index.dim() <= 1, "index_select", "index must be 1-D, got shape {}", shape_str(index.shape()));
   const int64_t d = normalize_dim("index_select", dim, x.dim());
-  if (x.dim() == 0) return index_select(reshape(x, std::vector<int64_t>{1}), 0, index).reshape(std::vector<int64_t>{});
+  if (x.dim() == 0) {
+    // As PyTorch: a 0-d input stays 0-d, its one element selected by each index (all must be 0:
+    // anything else is out of range). Without an index there is no element to give (PyTorch returns
+    // uninitialised memory).
+    EMBER_CHECK(index.numel() > 0, "index_select", "a 0-d input needs at least one index, got shape {}",
+                shape_str(index.shape()));
+    check_index("index_select", index, 1, x, 0);
+    const Tensor first = reshape(index, std::vector<int64_t>{-1}).narrow(0, 0, 1);
+    return index_select(reshape(x, std::vector<int64_t>{1}), 0, first).reshape(std::vector<int64_t>{});
+  }
   check_index("index_select", index, x.size(d), x, d);
   return apply(IndexSelect{d, x.shape()}, x, as_int64(reshape(index, std::vector<int64_t>{-1})));
 }

@@ -73,7 +73,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
       EMBER_CHECK(k == d || t.shape()[k] == ref->shape()[k], "cat",
                   "sizes must match except in dimension {}: tensor {} has shape {}, expected {} in dimension {}", d, i,
                   shape_str(t.shape()), ref->shape()[k], k);
-    out_shape[d] += t.shape()[d];
+    // Sizes summing past INT64_MAX (views expanded to 2^61 rows each) wrapped to a small size.
+    EMBER_CHECK(!__builtin_add_overflow(out_shape[d], t.shape()[d], &out_shape[d]), "cat",
+                "the sizes in dimension {} add up past int64 (tensor {} has shape {})", d, i, shape_str(t.shape()));
     sizes.push_back(t.shape()[d]);
     inputs.push_back(cast(t, dtype));
   }
@@ -272,6 +274,7 @@ Tensor triu(const Tensor& x, int64_t diagonal) {
 Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
   EMBER_CHECK(amounts.size() % 2 == 0 && amounts.size() / 2 <= static_cast<size_t>(x.dim()), "pad",
               "padding {} must have an even length of at most 2 * {} (the tensor's dimensions)", shape_str(amounts), x.dim());
+  check_fill_value("pad", value, x.dtype());
   Tensor out = x;
   for (size_t k = 0; k < amounts.size() / 2; ++k) {
     const int64_t d = x.dim() - 1 - static_cast<int64_t>(k);
@@ -279,6 +282,10 @@ Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
     EMBER_CHECK(!__builtin_add_overflow(out.size(d), lo, &size) && !__builtin_add_overflow(size, hi, &size), "pad",
                 "padding {} of dimension {} of shape {} overflows int64", shape_str(amounts), d, shape_str(x.shape()));
     EMBER_CHECK(size >= 0, "pad", "padding {} makes dimension {} of shape {} negative", shape_str(amounts), d,
+                shape_str(x.shape()));
+    // Each negative side crops what is left of the dimension, and cannot crop more than that.
+    EMBER_CHECK((lo >= 0 || out.size(d) + lo >= 0) && (hi >= 0 || out.size(d) + std::min<int64_t>(lo, 0) + hi >= 0),
+                "pad", "padding {} crops more than dimension {} of shape {} holds", shape_str(amounts), d,
                 shape_str(x.shape()));
     if (lo < 0) { out = narrow(out, d, -lo, out.size(d) + lo); lo = 0; }
     if (hi < 0) { out = narrow(out, d, 0, out.size(d) + hi); hi = 0; }

@@ -262,9 +262,10 @@ Tensor permute(const Tensor& x, std::span<const int64_t> dims) {
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   const int64_t nd = x.dim();
-  if (nd == 0) return x;
+  // Checked before the 0-d shortcut: a 0-d tensor takes dims 0 and -1 only, as in PyTorch.
   d0 = normalize_dim("transpose", d0, nd);
   d1 = normalize_dim("transpose", d1, nd);
+  if (nd == 0) return x;
   Dims dims(nd);
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[d0], dims[d1]);
@@ -323,7 +324,8 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   return restride("slice", x, [&](Geometry g) {
     g.offset += lo * g.strides[d];
     g.shape[d] = len;
-    g.strides[d] *= step;
+    // With one element or none the stride is never used; a step near INT64_MAX would wrap it.
+    if (len > 1) g.strides[d] *= step;
     return g;
   });
 }
@@ -333,8 +335,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = normalize_dim("narrow", dim, x.dim());
   const int64_t n = x.shape()[d];
   if (start < 0) start += n;
-  EMBER_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow",
-              "range [{}, {}) is out of bounds for dimension {} of size {} (shape {})", start, start + length, d, n,
+  // length <= n - start, not start + length <= n: a length near INT64_MAX would wrap the sum.
+  EMBER_CHECK(start >= 0 && start <= n && length >= 0 && length <= n - start, "narrow",
+              "start {} and length {} are out of bounds for dimension {} of size {} (shape {})", start, length, d, n,
               shape_str(x.shape()));
   if (start == 0 && length == n) return x;
   return restride("narrow", x, [&](Geometry g) {
@@ -360,9 +363,9 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
-  if (x.dim() == 0) return reshape(x, std::vector<int64_t>{1});
   const int64_t s = normalize_dim("flatten", start_dim, x.dim());
   const int64_t e = normalize_dim("flatten", end_dim, x.dim());
+  if (x.dim() == 0) return reshape(x, std::vector<int64_t>{1});
   EMBER_CHECK(s <= e, "flatten", "start_dim {} comes after end_dim {}", s, e);
   Shape out;
   for (int64_t i = 0; i < s; ++i) out.push_back(x.shape()[i]);
@@ -374,6 +377,8 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 }
 
 Tensor unflatten(const Tensor& x, int64_t dim, std::span<const int64_t> sizes) {
+  // normalize_dim takes dim 0 of a 0-d tensor (reductions accept it); unflatten has no dim to split.
+  EMBER_CHECK(x.dim() > 0, "unflatten", "cannot unflatten a 0-dimensional tensor (dim {})", dim);
   const int64_t d = normalize_dim("unflatten", dim, x.dim());
   Shape out;
   for (int64_t i = 0; i < d; ++i) out.push_back(x.shape()[i]);

@@ -3,6 +3,7 @@
 // crash, a hang, another exception type or a silently accepted value. Each case runs in a child
 // process, so a crash fails only its own row.
 #include <catch2/catch.hpp>
+#include <omp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +59,9 @@ int run_isolated(const Case& c) {
   const pid_t pid = fork();
   if (pid == 0) {
     alarm(20);  // a hang is a failure too
+    // libgomp is not fork-safe: once the parent has run a parallel region (OpenBLAS's kernel check at
+    // load does), a parallel region in the child waits forever for the parent's pool. One thread each.
+    omp_set_num_threads(1);
     int code = 1;
     try {
       c.f();
@@ -105,6 +109,13 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"linspace neg", []{ linspace(0, 1, -3); }},
       {"eye neg", []{ eye(-2); }},
       {"narrow oob", []{ ones({3}).narrow(0, 2, 5); }},
+      // start + length wrapped past INT64_MAX: the view reached past its storage (SIGSEGV on reading it).
+      {"narrow length wraps", []{ ones({3, 4}).narrow(0, 1, INT64_MAX).select(0, int64_t{1} << 40).sum(); }, "narrow"},
+      {"unflatten 0-d", []{ scalar_tensor(5.0).unflatten(0, {1}); }, "unflatten"},
+      {"transpose 0-d dim", []{ scalar_tensor(1.0).transpose(0, 1); }, "transpose"},
+      {"pad crops past the dim", []{ pad(ones({3}), {-5, 3}); }, "pad"},
+      {"full f16 overflow", []{ full({1}, 1e6, {.dtype = DType::Float16}); }, "full"},
+      {"add alpha fractional into int", []{ add(from_vector<int64_t>({1}), from_vector<int64_t>({1}), 0.5); }, "add"},
       {"slice step0", []{ ones({3}).slice(0, 0, 3, 0); }},
       {"slice step neg", []{ ones({3}).slice(0, 0, 3, -1); }},
       {"select oob", []{ ones({3}).select(0, 3); }},
