@@ -458,18 +458,34 @@ namespace {
 // The fill value for a tensor of `dtype`, or an error when an integer dtype cannot hold it (as
 // PyTorch's "value cannot be converted to type ... without overflow"): 300 does not wrap to 44 in
 // uint8, nor does NaN or 1e300 become some int64.
+// The largest finite value of a floating dtype.
+double largest_finite(DType dtype) {
+  switch (dtype) {
+    case DType::Float16: return 65504.0;
+    case DType::BFloat16: return 3.3895313892515355e38;
+    case DType::Float32: return std::numeric_limits<float>::max();
+    default: return std::numeric_limits<double>::max();
+  }
+}
+
 FillValue checked_fill_value(const char* op, Scalar value, DType dtype) {
+  const double v = value.to_double();
+  bool fits = true;
   if (is_integral(dtype)) {
     const auto [lo, hi] = integer_range(dtype);
-    const double v = value.to_double();
-    // A floating value is truncated toward 0 first; -2^63 <= v < 2^63 is where int64 holds it.
-    const bool fits = value.is_integral() ? value.to_int64() >= lo && value.to_int64() <= hi
-                                          : v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
-                                                value.to_int64() >= lo && value.to_int64() <= hi;
-    EMBER_CHECK(fits, op, "value {} cannot be converted to {} without overflow",
-                value.is_integral() ? fmt::format("{}", value.to_int64()) : fmt::format("{}", v), dtype);
+    // PyTorch's test for a floating value: compared as it is, before any truncation, so -0.5 does not
+    // fit uint8 and NaN fits no integer; -2^63 <= v < 2^63 is where int64 can hold it at all.
+    fits = value.is_integral() ? value.to_int64() >= lo && value.to_int64() <= hi
+                               : v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+                                     v >= static_cast<double>(lo) && v <= static_cast<double>(hi);
+  } else if (is_floating(dtype)) {
+    // A finite value past the dtype's largest would silently become inf (1e6 in float16); infinities
+    // and NaN are values the dtype holds.
+    fits = !std::isfinite(v) || std::abs(v) <= largest_finite(dtype);
   }
-  return {value.to_double(), value.to_int64()};
+  EMBER_CHECK(fits, op, "value {} cannot be converted to {} without overflow",
+              value.is_integral() ? fmt::format("{}", value.to_int64()) : fmt::format("{}", v), dtype);
+  return {v, value.to_int64()};
 }
 }  // namespace
 
@@ -605,8 +621,16 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   checked_nbytes("linspace", std::array<int64_t, 1>{steps}, o.dtype);
   Tensor t = Tensor::empty({steps}, DType::Float64, Device::cpu(), "linspace");
   double* p = t.data<double>();
+  // Into an integer dtype the ends are truncated first, as PyTorch does: linspace(0.5, 10.7, 5) in
+  // int64 is [0, 2, 5, 7, 10] (the points of 0..10), not the truncated points of 0.5..10.7.
+  if (is_integral(o.dtype) && std::isfinite(start) && std::isfinite(end)) {
+    start = std::trunc(start);
+    end = std::trunc(end);
+  }
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0;
-  // Symmetric evaluation (as PyTorch does): the second half counts back from end, so both ends are exact.
+  // Symmetric evaluation, as PyTorch's: the second half counts back from end, so both ends are exact.
+  // Unlike PyTorch, which steps in the target dtype, the points are computed in double and rounded
+  // once, so a float32 or float16 point can differ from PyTorch's by an ulp (ember's is the nearer).
   for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
   if (steps == 1) p[0] = start;  // as in PyTorch: one step is start, not end
   if (steps > 0) check_values_fit("linspace", start, p[steps - 1], o.dtype);

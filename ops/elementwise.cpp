@@ -67,7 +67,9 @@ Tensor wrap_scalar(Scalar s, const Tensor& like) {
   // would make x_f64 * 0.1 multiply by 0.10000000149. Promotion only looks at its category, so
   // float32 is kept where the op computes in float32 anyway (no cast per op).
   DType dtype = s.default_dtype();
-  if (dtype == DType::Float32 && like.dtype() != DType::Float32) dtype = DType::Float64;
+  // (and in float64 when float32 cannot hold it: x_f32 * 1e39 is inf, as in PyTorch, not a fill error)
+  if (dtype == DType::Float32 && (like.dtype() != DType::Float32 || !(std::abs(s.to_double()) <= std::numeric_limits<float>::max())))
+    dtype = DType::Float64;
   Tensor t = scalar_tensor(s, {.dtype = dtype, .device = like.device()});
   t.impl()->is_wrapped_number = true;
   return t;
@@ -322,12 +324,27 @@ Tensor unary(const char* name, UnaryOp op, const Tensor& x, bool needs_float) {
   return apply(Unary{name, op}, x);
 }
 
+// b * alpha for add and sub, in the dtype of the sum: b is promoted first, so that alpha * b does not
+// wrap in b's narrower dtype (int32 + 2 * uint8(200) is 400, not 144) or round in float32 when the
+// sum is float64. As in PyTorch, a fractional alpha is refused when the sum is an integer.
+Tensor scaled_by_alpha(const char* name, const Tensor& a, const Tensor& b, Scalar alpha) {
+  check_operands_defined(name, a, b);
+  const DType dtype = result_type(a, b);
+  EMBER_CHECK(is_floating(dtype) || alpha.is_integral(), name,
+              "alpha {} is a floating-point number but the inputs ({} and {}) give an integer result {}",
+              alpha.to_double(), a.dtype(), b.dtype(), dtype);
+  EMBER_CHECK(!alpha.is_bool() || dtype == DType::Bool, name,
+              "a bool alpha needs a bool result, but the inputs ({} and {}) give {}", a.dtype(), b.dtype(), dtype);
+  const Tensor promoted = b.dtype() == dtype ? b : cast(b, dtype);
+  return mul(promoted, wrap_scalar(alpha, promoted));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public binary ops
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
-  if (alpha.to_double() == 1) return binary("add", BinaryOp::Add, a, b);
-  return binary("add", BinaryOp::Add, a, mul(b, wrap_scalar(alpha, b)));
+  if (alpha.to_double() == 1 && !alpha.is_bool()) return binary("add", BinaryOp::Add, a, b);
+  return binary("add", BinaryOp::Add, a, scaled_by_alpha("add", a, b, alpha));
 }
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   check_operands_defined("sub", a, b);
@@ -335,8 +352,8 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   EMBER_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, "sub",
               "subtracting a bool tensor is not supported ({} - {}); use logical_not or logical_xor", a.dtype(),
               b.dtype());
-  if (alpha.to_double() == 1) return binary("sub", BinaryOp::Sub, a, b);
-  return binary("sub", BinaryOp::Sub, a, mul(b, wrap_scalar(alpha, b)));
+  if (alpha.to_double() == 1 && !alpha.is_bool()) return binary("sub", BinaryOp::Sub, a, b);
+  return binary("sub", BinaryOp::Sub, a, scaled_by_alpha("sub", a, b, alpha));
 }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", BinaryOp::Mul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) {
@@ -436,6 +453,9 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   // An integer tensor's bound past its dtype's range is never selected, but full_like must be able to
   // hold it (300 is no uint8): it is clipped to the range first.
   auto fillable = [&](double b) -> Scalar {
+    // A floating tensor's bound must fit its dtype, as in PyTorch (1e39 is no bfloat16): named here,
+    // not by the full_like below.
+    if (is_floating(x.dtype())) check_fill_value("clamp", b, x.dtype());
     if (!is_integral(x.dtype()) || b != b) return b;
     const auto [lowest, highest] = integer_range(x.dtype());
     // As doubles: -2^63 is exact, and INT64_MAX rounds up to 2^63, which no int64 reaches.
@@ -485,7 +505,12 @@ Tensor log1p(const Tensor& x) { return unary("log1p", UnaryOp::Log1p, x, true); 
 Tensor expm1(const Tensor& x) { return unary("expm1", UnaryOp::Expm1, x, true); }
 Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::Sqrt, x, true); }
 Tensor rsqrt(const Tensor& x) { return unary("rsqrt", UnaryOp::Rsqrt, x, true); }
-Tensor square(const Tensor& x) { return x * x; }
+// PyTorch's square is pow(x, 2): a bool tensor gives int64, as pow(bool, 2) does here.
+Tensor square(const Tensor& x) {
+  EMBER_CHECK(x.defined(), "square", "got an undefined tensor");
+  if (x.dtype() == DType::Bool) return square(cast(x, DType::Int64));
+  return x * x;
+}
 Tensor reciprocal(const Tensor& x) { return unary("reciprocal", UnaryOp::Reciprocal, x, true); }
 Tensor sin(const Tensor& x) { return unary("sin", UnaryOp::Sin, x, true); }
 Tensor cos(const Tensor& x) { return unary("cos", UnaryOp::Cos, x, true); }

@@ -31,3 +31,13 @@ TEST_CASE("linspace with steps 1 gives start, with steps 0 nothing", "[linspace]
   CHECK(none.numel() == 0);
   CHECK_THROWS_WITH(linspace(0, 1, -1), Catch::Contains("linspace"));
 }
+
+TEST_CASE("linspace into an integer dtype truncates its ends first, as PyTorch", "[linspace]") {
+  // torch.linspace(0.5, 10.7, 5, dtype=torch.int64) is [0, 2, 5, 7, 10]: the points of 0..10,
+  // truncated. ember truncated the points of 0.5..10.7 and gave [0, 3, 5, 8, 10].
+  CHECK(linspace(0.5, 10.7, 5, {.dtype = DType::Int64}).to_vector<int64_t>() == std::vector<int64_t>{0, 2, 5, 7, 10});
+  CHECK(linspace(-0.5, -10.7, 5, {.dtype = DType::Int64}).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, -2, -5, -7, -10});
+  CHECK(linspace(0.9, 5.9, 3, {.dtype = DType::UInt8}).to_vector<uint8_t>() == std::vector<uint8_t>{0, 2, 5});
+  CHECK(linspace(0, 10, 5, {.dtype = DType::Int32}).to_vector<int32_t>() == std::vector<int32_t>{0, 2, 5, 7, 10});
+}
