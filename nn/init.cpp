@@ -16,12 +16,14 @@ std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& w) {
 }
 
 double calculate_gain(const std::string& nonlinearity, double param) {
-  if (nonlinearity == "linear" || nonlinearity == "sigmoid" || nonlinearity.rfind("conv", 0) == 0) return 1;
+  for (const char* identity : {"linear", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                               "conv_transpose2d", "conv_transpose3d"})
+    if (nonlinearity == identity) return 1;
   if (nonlinearity == "tanh") return 5.0 / 3;
   if (nonlinearity == "relu") return std::sqrt(2.0);
   if (nonlinearity == "leaky_relu") return std::sqrt(2.0 / (1 + param * param));
   if (nonlinearity == "selu") return 3.0 / 4;
-  EMBER_FAIL("init", "unknown nonlinearity \"{}\"", nonlinearity);
+  EMBER_FAIL("calculate_gain", "unknown nonlinearity \"{}\"", nonlinearity);
 }
 
 Tensor& uniform_(Tensor& t, double low, double high, Generator* gen) {
@@ -39,12 +41,15 @@ Tensor& constant_(Tensor& t, double value) {
 Tensor& zeros_(Tensor& t) { return constant_(t, 0); }
 Tensor& ones_(Tensor& t) { return constant_(t, 1); }
 
+// An empty tensor has nothing to draw, as for kaiming_*_ (a [0, 0] weight would divide by zero fans).
 Tensor& xavier_uniform_(Tensor& t, double gain, Generator* gen) {
+  if (t.defined() && t.numel() == 0) return t;
   auto [fan_in, fan_out] = fan_in_and_fan_out(t);
   const double a = gain * std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
   return uniform_(t, -a, a, gen);
 }
 Tensor& xavier_normal_(Tensor& t, double gain, Generator* gen) {
+  if (t.defined() && t.numel() == 0) return t;
   auto [fan_in, fan_out] = fan_in_and_fan_out(t);
   return normal_(t, 0, gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out)), gen);
 }
@@ -72,6 +77,9 @@ Tensor& kaiming_normal_(Tensor& t, double a, FanMode mode, const std::string& no
 
 Tensor& orthogonal_(Tensor& t, double gain, Generator* gen) {
   EMBER_CHECK(t.dim() >= 2, "orthogonal_", "needs a tensor of at least 2 dimensions, got shape {}", shape_str(t.shape()));
+  EMBER_CHECK(is_floating(t.dtype()), "orthogonal_", "needs a floating-point tensor, got {} (shape {})",
+              dtype_name(t.dtype()), shape_str(t.shape()));
+  if (t.numel() == 0) return t;  // as PyTorch; cols = numel / rows would divide by zero rows
   const int64_t rows = t.size(0), cols = t.numel() / rows;
   // Gram-Schmidt (modified, twice for stability) on the columns of a Gaussian [max, min] matrix,
   // in double: the orthonormal columns of its QR factor, with Q's signs fixed by R's diagonal.

@@ -149,7 +149,9 @@ Tensor BatchNormImpl::forward(const Tensor& x) {
                      .eps = eps});
 }
 std::string BatchNormImpl::extra_repr() const {
-  return fmt::format("{}, eps={}, momentum={}", num_features, eps, momentum);
+  // The defaults (affine, tracked statistics) go unsaid; their absence is printed.
+  return fmt::format("{}, eps={}, momentum={}{}{}", num_features, eps, momentum, weight.defined() ? "" : ", affine=False",
+                     running_mean.defined() ? "" : ", track_running_stats=False");
 }
 
 LayerNormImpl::LayerNormImpl(Shape shape, double eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
@@ -163,7 +165,9 @@ Tensor LayerNormImpl::forward(const Tensor& x) {
   return layer_norm(x, normalized_shape, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
                     bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, eps);
 }
-std::string LayerNormImpl::extra_repr() const { return fmt::format("{}, eps={}", shape_str(normalized_shape), eps); }
+std::string LayerNormImpl::extra_repr() const {
+  return fmt::format("{}, eps={}{}", shape_str(normalized_shape), eps, weight.defined() ? "" : ", elementwise_affine=False");
+}
 
 GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels, double eps_, bool affine)
     : num_groups(groups), num_channels(channels), eps(eps_) {
@@ -178,7 +182,9 @@ Tensor GroupNormImpl::forward(const Tensor& x) {
   return group_norm(x, num_groups, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt,
                     bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, eps);
 }
-std::string GroupNormImpl::extra_repr() const { return fmt::format("{}, {}, eps={}", num_groups, num_channels, eps); }
+std::string GroupNormImpl::extra_repr() const {
+  return fmt::format("{}, {}, eps={}{}", num_groups, num_channels, eps, weight.defined() ? "" : ", affine=False");
+}
 
 RMSNormImpl::RMSNormImpl(Shape shape, std::optional<double> eps_, bool affine) : normalized_shape(std::move(shape)), eps(eps_) {
   check_normalized_shape("RMSNorm", normalized_shape);
@@ -192,13 +198,32 @@ std::string RMSNormImpl::extra_repr() const {
 }
 
 // ---------------------------------------------------------------- embedding, dropout, functions
-EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {
+EmbeddingImpl::EmbeddingImpl(int64_t n, int64_t d, std::optional<int64_t> pad)
+    : num_embeddings(n), embedding_dim(d), padding_idx(pad) {
   EMBER_CHECK(n >= 0 && d >= 0, "Embedding", "num_embeddings ({}) and embedding_dim ({}) must be non-negative", n, d);
+  if (padding_idx) {
+    EMBER_CHECK(*padding_idx >= -n && *padding_idx < n, "Embedding",
+                "padding_idx {} must be in [-{}, {}) (num_embeddings {})", *padding_idx, n, n, n);
+    if (*padding_idx < 0) *padding_idx += n;
+  }
   register_parameter("weight", &weight, empty({n, d}));
   init::normal_(weight);
+  if (padding_idx) {
+    NoGradGuard no_grad;
+    weight.select(0, *padding_idx).fill_(0);
+  }
 }
-Tensor EmbeddingImpl::forward(const Tensor& indices) { return embedding(weight, indices); }
-std::string EmbeddingImpl::extra_repr() const { return fmt::format("{}, {}", num_embeddings, embedding_dim); }
+Tensor EmbeddingImpl::forward(const Tensor& indices) {
+  const Tensor out = embedding(weight, indices);
+  if (!padding_idx || !(GradMode::is_enabled() && weight.requires_grad())) return out;
+  // The padding rows' lookups are taken out of the graph, so no gradient reaches that row of weight.
+  const Tensor is_padding = eq(indices, Scalar(*padding_idx)).unsqueeze(-1);
+  return where(is_padding, out.detach(), out);
+}
+std::string EmbeddingImpl::extra_repr() const {
+  return padding_idx ? fmt::format("{}, {}, padding_idx={}", num_embeddings, embedding_dim, *padding_idx)
+                     : fmt::format("{}, {}", num_embeddings, embedding_dim);
+}
 
 DropoutImpl::DropoutImpl(double p_) : p(p_) {
   EMBER_CHECK(p >= 0 && p <= 1, "Dropout", "probability must be in [0, 1], got {}", p);

@@ -94,11 +94,13 @@ class BatchNormImpl : public UnaryModule {
  private:
   int64_t spatial_dims_;
 };
-inline std::shared_ptr<BatchNormImpl> BatchNorm1d(int64_t n, double eps = 1e-5, double momentum = 0.1) {
-  return std::make_shared<BatchNormImpl>(n, 1, eps, momentum);
+inline std::shared_ptr<BatchNormImpl> BatchNorm1d(int64_t n, double eps = 1e-5, double momentum = 0.1,
+                                                  bool affine = true, bool track_running_stats = true) {
+  return std::make_shared<BatchNormImpl>(n, 1, eps, momentum, affine, track_running_stats);
 }
-inline std::shared_ptr<BatchNormImpl> BatchNorm2d(int64_t n, double eps = 1e-5, double momentum = 0.1) {
-  return std::make_shared<BatchNormImpl>(n, 2, eps, momentum);
+inline std::shared_ptr<BatchNormImpl> BatchNorm2d(int64_t n, double eps = 1e-5, double momentum = 0.1,
+                                                  bool affine = true, bool track_running_stats = true) {
+  return std::make_shared<BatchNormImpl>(n, 2, eps, momentum, affine, track_running_stats);
 }
 
 class LayerNormImpl : public UnaryModule {
@@ -111,7 +113,9 @@ class LayerNormImpl : public UnaryModule {
   Shape normalized_shape;
   double eps;
 };
-inline std::shared_ptr<LayerNormImpl> LayerNorm(int64_t n, double eps = 1e-5) { return std::make_shared<LayerNormImpl>(Shape{n}, eps); }
+inline std::shared_ptr<LayerNormImpl> LayerNorm(int64_t n, double eps = 1e-5, bool elementwise_affine = true) {
+  return std::make_shared<LayerNormImpl>(Shape{n}, eps, elementwise_affine);
+}
 
 class GroupNormImpl : public UnaryModule {
  public:
@@ -123,8 +127,8 @@ class GroupNormImpl : public UnaryModule {
   int64_t num_groups, num_channels;
   double eps;
 };
-inline std::shared_ptr<GroupNormImpl> GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5) {
-  return std::make_shared<GroupNormImpl>(groups, channels, eps);
+inline std::shared_ptr<GroupNormImpl> GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5, bool affine = true) {
+  return std::make_shared<GroupNormImpl>(groups, channels, eps, affine);
 }
 
 class RMSNormImpl : public UnaryModule {
@@ -141,16 +145,21 @@ inline std::shared_ptr<RMSNormImpl> RMSNorm(int64_t n, std::optional<double> eps
   return std::make_shared<RMSNormImpl>(Shape{n}, eps);
 }
 
+// With a padding_idx (in [-num_embeddings, num_embeddings), negative counting from the end), that row
+// starts at zero and gets no gradient, as in PyTorch: a padding token's vector stays what it is.
 class EmbeddingImpl : public UnaryModule {
  public:
-  EmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim);
+  EmbeddingImpl(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx = std::nullopt);
   Tensor forward(const Tensor& indices) override;
   std::string type_name() const override { return "Embedding"; }
   std::string extra_repr() const override;
   Tensor weight;  // [num_embeddings, embedding_dim], N(0, 1)
   int64_t num_embeddings, embedding_dim;
+  std::optional<int64_t> padding_idx;  // normalised to [0, num_embeddings)
 };
-inline std::shared_ptr<EmbeddingImpl> Embedding(int64_t n, int64_t d) { return std::make_shared<EmbeddingImpl>(n, d); }
+inline std::shared_ptr<EmbeddingImpl> Embedding(int64_t n, int64_t d, std::optional<int64_t> padding_idx = std::nullopt) {
+  return std::make_shared<EmbeddingImpl>(n, d, padding_idx);
+}
 
 class DropoutImpl : public UnaryModule {
  public:

@@ -99,6 +99,10 @@ std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modul
     if (!child) continue;
     for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
   }
+  // A module registered under two names is listed once, under the first, as PyTorch's named_modules()
+  // does (train() or an apply over the list would otherwise visit it twice).
+  std::set<const Module*> seen;
+  std::erase_if(out, [&](const auto& entry) { return !seen.insert(entry.second.get()).second; });
   return out;
 }
 
@@ -115,32 +119,40 @@ void Module::train(bool on) {
 }
 
 namespace {
-// Replaces t's contents (storage, layout, dtype) in place, keeping its autograd identity as a leaf.
-void replace_data(Tensor& t, const Tensor& value) {
+// Replaces t's contents (storage, layout, dtype) with convert(t), keeping its autograd identity as a
+// leaf. Its .grad goes through the same conversion, as in PyTorch: a model moved or converted between
+// backward and step (or during gradient accumulation) keeps the gradients it has collected.
+template <class Convert>
+void convert_in_place(Tensor& t, const Convert& convert) {
+  const Tensor value = convert(t);
+  if (value.is_same(t)) return;  // already on that device, in that dtype
+  const Tensor grad = t.grad();
   TensorImpl* impl = t.impl();
   impl->storage = value.storage();
   impl->shape = value.shape();
   impl->strides = value.strides();
   impl->offset = value.offset();
   impl->dtype = value.dtype();
-  if (impl->grad) impl->grad.reset();
+  impl->grad = grad.defined() ? convert(grad).impl_ptr() : nullptr;
 }
 }  // namespace
 
 void Module::to(Device device) {
   NoGradGuard no_grad;
-  for (auto& [n, t] : named_parameters()) replace_data(t, t.to(device));
-  for (auto& [n, t] : named_buffers()) replace_data(t, t.to(device));
+  const auto move = [device](const Tensor& t) { return t.to(device); };
+  for (auto& [n, t] : named_parameters()) convert_in_place(t, move);
+  for (auto& [n, t] : named_buffers()) convert_in_place(t, move);
 }
 
 void Module::to(DType dtype) {
   // As in PyTorch: parameters are floating point, so only a floating dtype is a conversion.
   EMBER_CHECK(is_floating(dtype), type_name() + ".to", "only floating-point dtypes are allowed, got {}", dtype);
   NoGradGuard no_grad;
+  const auto convert = [dtype](const Tensor& t) { return t.to(dtype); };
   for (auto& [n, t] : named_parameters())
-    if (t.is_floating_point()) replace_data(t, t.to(dtype));
+    if (t.is_floating_point()) convert_in_place(t, convert);
   for (auto& [n, t] : named_buffers())
-    if (t.is_floating_point()) replace_data(t, t.to(dtype));
+    if (t.is_floating_point()) convert_in_place(t, convert);
 }
 
 void Module::zero_grad() {

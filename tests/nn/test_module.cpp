@@ -146,3 +146,21 @@ TEST_CASE("BatchNorm2d normalises per channel in training and uses running stats
   Tensor expect = (x - bn->running_mean.reshape({1, 3, 1, 1})) / sqrt(bn->running_var.reshape({1, 3, 1, 1}) + 1e-5);
   CHECK(allclose(z, expect, 1e-4, 1e-5));
 }
+
+TEST_CASE("Embedding with a padding_idx: that row starts at zero and gets no gradient", "[nn][embedding]") {
+  // torch.nn.Embedding(5, 3, padding_idx=1): weight[1] is zeros, and after a backward through the
+  // indices [1, 2, 1], weight.grad[1] is zeros while weight.grad[2] is the incoming gradient.
+  auto emb = nn::Embedding(5, 3, 1);
+  CHECK(emb->weight.select(0, 1).to_vector<float>() == std::vector<float>(3, 0.0f));
+  CHECK(emb->weight.select(0, 2).abs().sum().item<float>() > 0);
+  Tensor out = (*emb)(from_vector<int64_t>({1, 2, 1}));
+  CHECK(out.shape() == Shape{3, 3});
+  (out * 2).sum().backward();
+  CHECK(emb->weight.grad().select(0, 1).to_vector<float>() == std::vector<float>(3, 0.0f));
+  CHECK(emb->weight.grad().select(0, 2).to_vector<float>() == std::vector<float>(3, 2.0f));
+  CHECK(emb->weight.grad().select(0, 0).to_vector<float>() == std::vector<float>(3, 0.0f));
+  // Negative counts from the end, as in torch; out of range is refused.
+  CHECK(nn::Embedding(5, 3, -1)->padding_idx == 4);
+  CHECK_THROWS_WITH(nn::Embedding(5, 3, 5), Catch::Contains("[Embedding] padding_idx 5 must be in [-5, 5)"));
+  CHECK(nn::Embedding(5, 3, 1)->extra_repr() == "5, 3, padding_idx=1");
+}

@@ -50,7 +50,24 @@ TEST_CASE("calculate_gain gives PyTorch's gains and names an unknown nonlinearit
   CHECK(nn::init::calculate_gain("leaky_relu", 0.2) == Approx(std::sqrt(2 / 1.04)));
   CHECK(nn::init::calculate_gain("conv2d") == 1);
   CHECK_THROWS_WITH(nn::init::calculate_gain("swish"),
-                    Contains("[init] unknown nonlinearity \"swish\""));
+                    Contains("[calculate_gain] unknown nonlinearity \"swish\""));
+  // PyTorch's list of identity-gain names, not every name that starts with "conv".
+  CHECK(nn::init::calculate_gain("conv_transpose2d") == 1);
+  CHECK_THROWS_WITH(nn::init::calculate_gain("convfoo"), Contains("unknown nonlinearity \"convfoo\""));
+}
+
+TEST_CASE("orthogonal_ and xavier_*_ leave empty tensors alone and orthogonal_ refuses integers", "[nn][init]") {
+  // A [0, 5] weight divided its element count by zero rows (SIGFPE); PyTorch returns it unchanged.
+  for (const Shape& shape : {Shape{0, 5}, Shape{0, 0}, Shape{0, 0, 3}, Shape{3, 0}}) {
+    Tensor t = empty(shape);
+    CHECK_NOTHROW(nn::init::orthogonal_(t));
+    CHECK_NOTHROW(nn::init::xavier_uniform_(t));
+    CHECK_NOTHROW(nn::init::xavier_normal_(t));
+    CHECK(t.shape() == shape);
+  }
+  // An integer tensor was silently filled with zeros (the rounded orthogonal values).
+  Tensor ints = zeros({3, 3}, {.dtype = DType::Int64});
+  CHECK_THROWS_WITH(nn::init::orthogonal_(ints), Contains("[orthogonal_] needs a floating-point tensor, got int64"));
 }
 
 TEST_CASE("constant_, zeros_ and ones_ fill in place without recording a graph", "[nn][init]") {

@@ -40,6 +40,11 @@ TEST_CASE("normalisation, embedding and dropout layers print their sizes and con
         "BatchNorm1d(8, eps=0.001, momentum=0.2)  # 16 params");
   CHECK(head(*nn::LayerNorm(5)) == "LayerNorm([5], eps=1e-05)  # 10 params");
   CHECK(head(*nn::GroupNorm(4, 16)) == "GroupNorm(4, 16, eps=1e-05)  # 32 params");
+  // Non-default options are printed (a non-affine layer printed as an affine one).
+  CHECK(head(*nn::BatchNorm2d(16, 1e-5, 0.1, false, false)) ==
+        "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)");
+  CHECK(head(*nn::LayerNorm(5, 1e-5, false)) == "LayerNorm([5], eps=1e-05, elementwise_affine=False)");
+  CHECK(head(*nn::GroupNorm(4, 16, 1e-5, false)) == "GroupNorm(4, 16, eps=1e-05, affine=False)");
   CHECK(head(*nn::RMSNorm(6)) == "RMSNorm([6], eps=None)  # 6 params");
   CHECK(head(*nn::RMSNorm(6, 1e-6)) == "RMSNorm([6], eps=1e-06)  # 6 params");
   CHECK(head(*nn::Embedding(10, 3)) == "Embedding(10, 3)  # 30 params");

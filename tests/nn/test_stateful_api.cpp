@@ -249,3 +249,36 @@ TEST_CASE("layers name themselves for bad sizes, zero-sized layers build, and un
   // A one-cycle warm-up of no steps (pct_start * total_steps = 1) was a NaN learning rate.
   CHECK_THROWS_WITH(optim::OneCycleLR(sgd, 0.1, 10, 0.1), StartsWith("[OneCycleLR] pct_start * total_steps is 1"));
 }
+
+TEST_CASE("Module::to keeps the gradients collected so far, converted as the parameters are", "[nn][stateful-api]") {
+  // to() dropped every .grad, even when nothing moved: a model moved between backward and step, or
+  // during gradient accumulation, silently lost the gradients of the earlier micro-batches. PyTorch's
+  // Module.to converts param.grad along with the parameter. Here: two backward passes with a to() in
+  // between give torch's bias gradient [8, 8], not [4, 4].
+  auto lin = nn::Linear(3, 2);
+  const Tensor x = ones({4, 3});
+  (*lin)(x).sum().backward();
+  const Tensor bias_before = lin->bias;
+  lin->to(Device::cpu());
+  CHECK(lin->bias.is_same(bias_before));
+  (*lin)(x).sum().backward();
+  CHECK(lin->bias.grad().to_vector<float>() == std::vector<float>{8, 8});
+  lin->to(DType::Float64);
+  REQUIRE(lin->bias.grad().defined());
+  CHECK(lin->bias.grad().dtype() == DType::Float64);
+  CHECK(lin->bias.grad().to_vector<double>() == std::vector<double>{8, 8});
+  CHECK(lin->weight.grad().dtype() == DType::Float64);
+  CHECK(lin->weight.grad().to_vector<double>() == std::vector<double>(6, 8));  // x = 1: 4 rows, twice
+  // The next backward accumulates into the converted gradient.
+  (*lin)(ones({4, 3}, {.dtype = DType::Float64})).sum().backward();
+  CHECK(lin->bias.grad().to_vector<double>() == std::vector<double>{12, 12});
+}
+
+TEST_CASE("named_modules lists a module registered twice once, under its first name", "[nn][stateful-api]") {
+  // torch: Sequential(shared, shared).named_modules() gives '' and '0'; ember listed '1' as well.
+  auto shared = nn::Linear(2, 2);
+  auto net = nn::Sequential({shared, shared});
+  std::vector<std::string> names;
+  for (const auto& [name, m] : net->named_modules()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"", "0"});
+}

@@ -42,6 +42,22 @@ void has(const std::string& msg, const std::string& part) {
 
 // ------------------------------------------------------------------------------------------ batch_norm
 
+TEST_CASE("batch_norm in training on an empty batch returns it and leaves the statistics", "[nn_ops][norm]") {
+  // torch.nn.functional.batch_norm(x[0, 3, 2, 2], ..., training=True) returns an empty output and does
+  // not touch running_mean/running_var; ember refused it ("expected more than 1 value per channel").
+  Tensor x = zeros({0, 3, 2, 2}).requires_grad_();
+  Tensor rm = full({3}, 0.5), rv = full({3}, 2.0);
+  Tensor y = batch_norm(x, rm, rv, ones({3}), zeros({3}), true, 0.1, 1e-5);
+  CHECK(y.shape() == Shape{0, 3, 2, 2});
+  CHECK(rm.to_vector<float>() == std::vector<float>(3, 0.5f));
+  CHECK(rv.to_vector<float>() == std::vector<float>(3, 2.0f));
+  y.sum().backward();
+  CHECK(x.grad().shape() == Shape{0, 3, 2, 2});
+  // One value per channel is still refused, as in torch.
+  CHECK_THROWS_WITH(batch_norm(zeros({1, 3}), rm, rv, std::nullopt, std::nullopt, true, 0.1, 1e-5),
+                    Catch::Contains("more than 1 value per channel"));
+}
+
 TEST_CASE("batch_norm in training: batch statistics and the running update", "[nn_ops][norm]") {
   const int64_t N = 4, C = 3, H = 2, W = 3;
   Tensor x = rnd({N, C, H, W}, 1) * 2 + 0.5;
