@@ -22,15 +22,19 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   check_params("clip_grad_norm_", params);
   NoGradGuard no_grad;
   std::vector<double> norms;
+  // An empty gradient holds no entry to count (a norm of order inf over it has no largest entry).
   for (const Tensor& p : params)
-    if (p.grad().defined()) norms.push_back(norm(p.grad().to(DType::Float64), norm_type).item<double>());
+    if (p.grad().defined() && p.grad().numel() > 0)
+      norms.push_back(norm(p.grad().to(DType::Float64), norm_type).item<double>());
   if (norms.empty()) return 0;
   // The norm of the per-tensor norms, as PyTorch defines it for every order: the joint p-norm for
   // p > 0, the largest (inf) or smallest (-inf) entry, and for p = 0 the count of tensors with a
   // non-zero entry.
   const double total = norm(from_vector(norms), norm_type).item<double>();
   const double coef = max_norm / (total + 1e-6);  // PyTorch's epsilon
-  if (coef < 1)
+  // A NaN total (a NaN gradient) scales too, as PyTorch's clamp(coef, max=1) does: every gradient
+  // becomes NaN, which a GradScaler or an anomaly check then sees, instead of the NaN going unnoticed.
+  if (!(coef >= 1))
     for (const Tensor& p : params)
       if (p.grad().defined()) {
         Tensor g = p.grad();

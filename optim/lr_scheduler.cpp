@@ -1,5 +1,6 @@
 #include <ember/optim/lr_scheduler.h>
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 #include <cmath>
@@ -21,27 +22,55 @@ void check_argument(const char* schedule, const char* what, double value, double
 
 LRScheduler::LRScheduler(Optimizer& optimizer, const char* name) : name_(name), optimizer_(optimizer) {
   for (const auto& g : optimizer_.param_groups()) base_lrs_.push_back(g.get("lr"));
+  written_lrs_ = base_lrs_;
 }
 
-void LRScheduler::apply_lrs() {
+void LRScheduler::apply_lrs(bool follow_group_lrs) {
   auto& groups = optimizer_.param_groups();
+  std::vector<double> bases = base_lrs_;
+  if (follow_group_lrs) {
+    // Every schedule here is affine in its base lr: lr_at(e, base) = offset(e) + slope(e) * base. A
+    // group's lr at the previous step that this schedule did not write (or a new group's) gives its
+    // base back, and the schedule goes on from there: PyTorch's chainable recursions, in closed form.
+    const int64_t previous = last_epoch_ - 1;
+    const double offset = lr_at(previous, 0), slope = lr_at(previous, 1) - offset;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      const double lr = groups[i].get("lr");
+      const bool added = i >= bases.size();
+      if (!added && i < written_lrs_.size() && lr == written_lrs_[i]) continue;
+      if (!(slope > 0 && std::isfinite(slope))) {
+        // A schedule that ignores the base (OneCycleLR) overwrites an edit, as PyTorch's does, and has
+        // no options for a new group (PyTorch fails there with a KeyError).
+        EMBER_CHECK(!added, name_,
+                    "group {} was added to the optimizer after the schedule was built, and {} sets each lr from "
+                    "its own options; build the schedule after adding every group",
+                    i, name_);
+        continue;
+      }
+      const double base = (lr - offset) / slope;
+      if (added) bases.push_back(base);
+      else bases[i] = base;
+    }
+  }
   // All computed and checked before any is written: a NaN or negative lr (a gamma of NaN or -1, a
   // div_factor of 0) would otherwise reach the parameters at the next step.
   std::vector<double> lrs;
-  for (size_t i = 0; i < groups.size() && i < base_lrs_.size(); ++i) {
-    const double lr = lr_at(last_epoch_, base_lrs_[i]);
+  for (size_t i = 0; i < groups.size() && i < bases.size(); ++i) {
+    const double lr = lr_at(last_epoch_, bases[i]);
     EMBER_CHECK(std::isfinite(lr) && lr >= 0, name_, "the learning rate at step {} is {} for group {} (base lr {})",
-                last_epoch_, lr, i, base_lrs_[i]);
+                last_epoch_, lr, i, bases[i]);
     lrs.push_back(lr);
   }
   for (size_t i = 0; i < lrs.size(); ++i) groups[i]["lr"] = lrs[i];
+  base_lrs_ = std::move(bases);
+  written_lrs_ = lrs;
   set_other_options(last_epoch_);
 }
 
 void LRScheduler::step() {
   ++last_epoch_;
   try {
-    apply_lrs();
+    apply_lrs(/*follow_group_lrs=*/true);
   } catch (const Error&) {
     --last_epoch_;  // a refused step leaves the count, as the lrs, where they were
     throw;
@@ -110,6 +139,32 @@ StepLR::StepLR(Optimizer& o, int64_t s, double g) : LRScheduler(o, "StepLR"), st
 }
 double StepLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e / step_size)); }
 
+MultiStepLR::MultiStepLR(Optimizer& o, std::vector<int64_t> m, double g)
+    : LRScheduler(o, "MultiStepLR"), milestones(std::move(m)), gamma(g) {
+  for (int64_t milestone : milestones)
+    EMBER_CHECK(milestone >= 0, "MultiStepLR", "milestones must be non-negative, got {}", milestone);
+  std::sort(milestones.begin(), milestones.end());
+  check_argument("MultiStepLR", "gamma", g, 0);
+  apply_lrs();  // a milestone at 0 already applies
+}
+double MultiStepLR::lr_at(int64_t e, double base) const {
+  const auto passed = std::upper_bound(milestones.begin(), milestones.end(), e) - milestones.begin();
+  return base * std::pow(gamma, static_cast<double>(passed));
+}
+
+LinearLR::LinearLR(Optimizer& o, double start, double end, int64_t total)
+    : LRScheduler(o, "LinearLR"), start_factor(start), end_factor(end), total_iters(total) {
+  // PyTorch's ranges: a start factor of 0 would make the first lr 0 (and its chainable form divide by it).
+  EMBER_CHECK(std::isfinite(start) && start > 0 && start <= 1, "LinearLR", "start_factor must be in (0, 1], got {}", start);
+  EMBER_CHECK(std::isfinite(end) && end >= 0 && end <= 1, "LinearLR", "end_factor must be in [0, 1], got {}", end);
+  EMBER_CHECK(total > 0, "LinearLR", "total_iters must be positive, got {}", total);
+  apply_lrs();
+}
+double LinearLR::lr_at(int64_t e, double base) const {
+  const double progress = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
+  return base * (start_factor + (end_factor - start_factor) * progress);
+}
+
 ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o, "ExponentialLR"), gamma(g) {
   check_argument("ExponentialLR", "gamma", g, 0);
 }
@@ -160,7 +215,8 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
 }
 
 // PyTorch's phases end at steps (pct_start * total - 1) and (total - 1); each is a cosine from its
-// start value to its end value. Past the last step the cosine continues (PyTorch does not clamp).
+// start value to its end value. One step past the last one is allowed, as in PyTorch (the cosine
+// continues there); lr_at refuses any further.
 double OneCycleLR::anneal_at(int64_t e, double start, double peak, double end) const {
   const double up_end = pct_start * static_cast<double>(total_steps) - 1, down_end = static_cast<double>(total_steps) - 1;
   auto anneal = [](double from, double to, double pct) { return to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1); };
@@ -170,6 +226,9 @@ double OneCycleLR::anneal_at(int64_t e, double start, double peak, double end) c
 }
 
 double OneCycleLR::lr_at(int64_t e, double) const {
+  // PyTorch refuses to step past the end ("Tried to step 27 times. The specified number of total
+  // steps is 25"); the cosine would otherwise climb back up from its final lr.
+  EMBER_CHECK(e <= total_steps, "OneCycleLR", "stepped {} times, past total_steps = {}", e + 1, total_steps);
   const double initial = max_lr / div_factor;
   return anneal_at(e, initial, max_lr, initial / final_div_factor);
 }

@@ -2,6 +2,13 @@
 // Learning-rate schedules. Each sets every group's lr from its initial lr and the step count
 // (closed forms of torch.optim.lr_scheduler); call step() once per epoch or iteration, after
 // optimizer.step().
+//
+// As PyTorch's chainable schedules do, a schedule continues from an lr it did not write: a group
+// whose lr was changed by hand, or by a second schedule on the same optimizer, or a group added to
+// the optimizer after the schedule was built, is rescheduled from its lr at the previous step (its
+// base lr is solved from that lr), so StepLR and ExponentialLR keep multiplying it and
+// CosineAnnealingLR keeps annealing it towards eta_min. OneCycleLR sets each lr from its own options,
+// as PyTorch's does: it overwrites such edits and refuses a group added after it was built.
 #include <ember/optim/optimizer.h>
 
 namespace ember::optim {
@@ -24,10 +31,13 @@ class LRScheduler {
   virtual double lr_at(int64_t epoch, double base_lr) const = 0;
   // Other options a schedule sets along with the lr (OneCycleLR's momentum).
   virtual void set_other_options(int64_t epoch) {}
-  void apply_lrs();
+  // Writes every group's lr for last_epoch_; with follow_group_lrs (step()), first re-solves the base
+  // lr of each group whose lr is not the one this schedule last wrote.
+  void apply_lrs(bool follow_group_lrs = false);
   const char* name_;
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;
+  std::vector<double> written_lrs_;  // the lrs this schedule last wrote, one per group
   int64_t last_epoch_ = 0;
 };
 
@@ -38,6 +48,26 @@ class StepLR : public LRScheduler {
   double lr_at(int64_t epoch, double base) const override;
   int64_t step_size;
   double gamma;
+};
+
+// lr = base * gamma^(number of milestones <= epoch); a milestone listed twice counts twice, as in
+// PyTorch.
+class MultiStepLR : public LRScheduler {
+ public:
+  MultiStepLR(Optimizer& o, std::vector<int64_t> milestones, double gamma = 0.1);
+  double lr_at(int64_t epoch, double base) const override;
+  std::vector<int64_t> milestones;  // sorted
+  double gamma;
+};
+
+// lr = base * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters): a
+// linear warm-up (or decay) of the factor, held at end_factor afterwards.
+class LinearLR : public LRScheduler {
+ public:
+  LinearLR(Optimizer& o, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5);
+  double lr_at(int64_t epoch, double base) const override;
+  double start_factor, end_factor;
+  int64_t total_iters;
 };
 
 // lr = base * gamma^epoch

@@ -6,3 +6,4 @@
 #include <ember/optim/master_weights.h>
 #include <ember/optim/optimizer.h>
 #include <ember/optim/optimizers.h>
+#include <ember/optim/reduce_on_plateau.h>

@@ -229,6 +229,27 @@ TEST_CASE("clip_grad_norm_ takes the norm of the per-tensor norms for every orde
   }
 }
 
+TEST_CASE("clip_grad_norm_ spreads a NaN norm to every gradient and skips empty gradients", "[optim][clip]") {
+  // torch.nn.utils.clip_grad_norm_ (1.13), grads [nan, 1] and [1, 2, 2], max_norm 1: returns nan and
+  // multiplies every gradient by clamp(nan, max=1) = nan. ember compared coef < 1, false for NaN, and
+  // left the gradients as they were.
+  for (double order : {2.0, double(INFINITY)}) {
+    CAPTURE(order);
+    Tensor a = param({2}), b = param({3});
+    a.set_grad(from_vector(std::vector<float>{NAN, 1}, {2}));
+    b.set_grad(from_vector(std::vector<float>{1, 2, 2}, {3}));
+    CHECK(std::isnan(optim::clip_grad_norm_({a, b}, 1, order)));
+    for (float v : b.grad().to_vector<float>()) CHECK(std::isnan(v));
+  }
+  // An empty gradient has no entries to count: the infinity norm failed inside amax ("[amax] cannot
+  // reduce over dimension 0 of size 0"); it now counts only the other gradients.
+  Tensor empty_param = param({0}), b = param({2});
+  empty_param.set_grad(zeros({0}));
+  b.set_grad(from_vector(std::vector<float>{3, -4}, {2}));
+  CHECK(optim::clip_grad_norm_({empty_param, b}, 100, INFINITY) == 4);
+  CHECK(optim::clip_grad_norm_({empty_param}, 1, INFINITY) == 0);
+}
+
 TEST_CASE("clipping refuses bounds that would flip or skip the gradients", "[optim][clip]") {
   Tensor a = param({2});
   a.set_grad(from_vector(std::vector<float>{3, -4}, {2}));
