@@ -455,9 +455,6 @@ int64_t Scalar::to_int64() const {
 }
 
 namespace {
-// The fill value for a tensor of `dtype`, or an error when an integer dtype cannot hold it (as
-// PyTorch's "value cannot be converted to type ... without overflow"): 300 does not wrap to 44 in
-// uint8, nor does NaN or 1e300 become some int64.
 // The largest finite value of a floating dtype.
 double largest_finite(DType dtype) {
   switch (dtype) {
@@ -468,6 +465,9 @@ double largest_finite(DType dtype) {
   }
 }
 
+// The fill value for a tensor of `dtype`, or an error when the dtype cannot hold it (as PyTorch's
+// "value cannot be converted to type ... without overflow"): 300 does not wrap to 44 in uint8, NaN or
+// 1e300 does not become some int64, and 1e6 does not become inf in float16.
 FillValue checked_fill_value(const char* op, Scalar value, DType dtype) {
   const double v = value.to_double();
   bool fits = true;
@@ -623,6 +623,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   double* p = t.data<double>();
   // Into an integer dtype the ends are truncated first, as PyTorch does: linspace(0.5, 10.7, 5) in
   // int64 is [0, 2, 5, 7, 10] (the points of 0..10), not the truncated points of 0.5..10.7.
+  // (The ends are checked against the dtype first, untruncated: -0.5 is no uint8, as in full.)
+  check_values_fit("linspace", start, end, o.dtype);
   if (is_integral(o.dtype) && std::isfinite(start) && std::isfinite(end)) {
     start = std::trunc(start);
     end = std::trunc(end);

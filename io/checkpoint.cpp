@@ -79,9 +79,8 @@ int64_t load_checkpoint(const std::string& path, Checkpoint& c) {
     if (c.scheduler) c.scheduler->load_state_dict(take_prefixed(file.tensors, "scheduler.")), scheduler_loaded = true;
     if (c.model) c.model->load_state_dict(take_prefixed(file.tensors, "model."));
   } catch (const Error& e) {
-    // The scheduler first: loading it rewrites the optimizer's lr, which the optimizer's own restore
-    // then sets back. A restore that fails (a state this build would not accept) must not hide the
-    // error that matters.
+    // (A scheduler's load does not write the optimizer's lrs; the optimizer's own restore sets them.)
+    // A restore that fails (a state this build would not accept) must not hide the error that matters.
     try {
       if (scheduler_loaded) c.scheduler->load_state_dict(old_scheduler);
       if (optimizer_loaded) c.optimizer->load_state_dict(old_optimizer);

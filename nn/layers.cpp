@@ -194,7 +194,8 @@ Tensor RMSNormImpl::forward(const Tensor& x) {
   return rms_norm(x, normalized_shape, weight.defined() ? std::optional<Tensor>(weight) : std::nullopt, eps);
 }
 std::string RMSNormImpl::extra_repr() const {
-  return fmt::format("{}, eps={}", shape_str(normalized_shape), eps ? fmt::format("{}", *eps) : "None");
+  return fmt::format("{}, eps={}{}", shape_str(normalized_shape), eps ? fmt::format("{}", *eps) : "None",
+                     weight.defined() ? "" : ", elementwise_affine=False");
 }
 
 // ---------------------------------------------------------------- embedding, dropout, functions

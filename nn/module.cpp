@@ -100,7 +100,7 @@ std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modul
     for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
   }
   // A module registered under two names is listed once, under the first, as PyTorch's named_modules()
-  // does (train() or an apply over the list would otherwise visit it twice).
+  // does (S4D's parameter groups or an initialisation over the list would otherwise visit it twice).
   std::set<const Module*> seen;
   std::erase_if(out, [&](const auto& entry) { return !seen.insert(entry.second.get()).second; });
   return out;

@@ -68,8 +68,8 @@ Tensor wrap_scalar(Scalar s, const Tensor& like) {
   // float32 is kept where the op computes in float32 anyway (no cast per op).
   DType dtype = s.default_dtype();
   // (and in float64 when float32 cannot hold it: x_f32 * 1e39 is inf, as in PyTorch, not a fill error)
-  if (dtype == DType::Float32 && (like.dtype() != DType::Float32 || !(std::abs(s.to_double()) <= std::numeric_limits<float>::max())))
-    dtype = DType::Float64;
+  const bool fits_float32 = std::abs(s.to_double()) <= std::numeric_limits<float>::max();
+  if (dtype == DType::Float32 && (like.dtype() != DType::Float32 || !fits_float32)) dtype = DType::Float64;
   Tensor t = scalar_tensor(s, {.dtype = dtype, .device = like.device()});
   t.impl()->is_wrapped_number = true;
   return t;
@@ -324,27 +324,50 @@ Tensor unary(const char* name, UnaryOp op, const Tensor& x, bool needs_float) {
   return apply(Unary{name, op}, x);
 }
 
-// b * alpha for add and sub, in the dtype of the sum: b is promoted first, so that alpha * b does not
-// wrap in b's narrower dtype (int32 + 2 * uint8(200) is 400, not 144) or round in float32 when the
-// sum is float64. As in PyTorch, a fractional alpha is refused when the sum is an integer.
-Tensor scaled_by_alpha(const char* name, const Tensor& a, const Tensor& b, Scalar alpha) {
-  check_operands_defined(name, a, b);
-  const DType dtype = result_type(a, b);
+// alpha as add and sub use it, checked as PyTorch checks it against the result's dtype: a fractional
+// alpha with an integer result is refused, a bool alpha needs a bool result (where any alpha means
+// "b or not"), and the value must fit the dtype (an integer alpha for uint8 may be as low as -255,
+// which wraps as PyTorch's does).
+Scalar checked_alpha(const char* name, const Tensor& a, const Tensor& b, Scalar alpha, DType dtype) {
   EMBER_CHECK(is_floating(dtype) || alpha.is_integral(), name,
               "alpha {} is a floating-point number but the inputs ({} and {}) give an integer result {}",
               alpha.to_double(), a.dtype(), b.dtype(), dtype);
   EMBER_CHECK(!alpha.is_bool() || dtype == DType::Bool, name,
               "a bool alpha needs a bool result, but the inputs ({} and {}) give {}", a.dtype(), b.dtype(), dtype);
+  if (dtype == DType::Bool) return Scalar(alpha.to_double() != 0);
+  if (is_floating(dtype)) {
+    check_fill_value(name, alpha, dtype);
+  } else {
+    const auto [lowest, highest] = integer_range(dtype);
+    const int64_t v = alpha.to_int64();
+    EMBER_CHECK(v <= highest && (lowest < 0 ? v >= lowest : v >= -highest), name,
+                "alpha {} cannot be converted to {} without overflow", v, dtype);
+  }
+  return alpha;
+}
+
+// b * alpha for add and sub, in the dtype of the sum: b is promoted first, so that alpha * b does not
+// wrap in b's narrower dtype (int32 + 2 * uint8(200) is 400, not 144) or round in float32 when the
+// sum is float64.
+Tensor scaled_by_alpha(const Tensor& b, Scalar alpha, DType dtype) {
   const Tensor promoted = b.dtype() == dtype ? b : cast(b, dtype);
   return mul(promoted, wrap_scalar(alpha, promoted));
 }
 
+// An integer alpha of 1 (the default) fits every dtype: the plain op, with nothing to check.
+bool is_integer_one(Scalar alpha) { return alpha.is_integral() && !alpha.is_bool() && alpha.to_int64() == 1; }
+
 }  // namespace
 
 // ---------------------------------------------------------------- public binary ops
+
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
+  if (is_integer_one(alpha)) return binary("add", BinaryOp::Add, a, b);
+  check_operands_defined("add", a, b);
+  const DType dtype = result_type(a, b);
+  alpha = checked_alpha("add", a, b, alpha, dtype);
   if (alpha.to_double() == 1 && !alpha.is_bool()) return binary("add", BinaryOp::Add, a, b);
-  return binary("add", BinaryOp::Add, a, scaled_by_alpha("add", a, b, alpha));
+  return binary("add", BinaryOp::Add, a, scaled_by_alpha(b, alpha, dtype));
 }
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   check_operands_defined("sub", a, b);
@@ -352,8 +375,11 @@ Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   EMBER_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, "sub",
               "subtracting a bool tensor is not supported ({} - {}); use logical_not or logical_xor", a.dtype(),
               b.dtype());
-  if (alpha.to_double() == 1 && !alpha.is_bool()) return binary("sub", BinaryOp::Sub, a, b);
-  return binary("sub", BinaryOp::Sub, a, scaled_by_alpha("sub", a, b, alpha));
+  if (is_integer_one(alpha)) return binary("sub", BinaryOp::Sub, a, b);
+  const DType dtype = result_type(a, b);
+  alpha = checked_alpha("sub", a, b, alpha, dtype);
+  if (alpha.to_double() == 1) return binary("sub", BinaryOp::Sub, a, b);
+  return binary("sub", BinaryOp::Sub, a, scaled_by_alpha(b, alpha, dtype));
 }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", BinaryOp::Mul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) {

@@ -233,7 +233,14 @@ Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, c
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
   Tensor y;
-  if (training && x.numel() == 0) return clone(x);  // as PyTorch: nothing to normalise, statistics unchanged
+  if (training && x.numel() == 0) {
+    // As PyTorch: nothing to normalise and the statistics unchanged, but weight and bias are still in
+    // the graph (zero gradients, which weight decay then acts on as on any step).
+    Tensor y = clone(x);
+    if (has(weight)) y = y * channel_view(cast(*weight, x.dtype()), x.dim());
+    if (has(bias)) y = y + channel_view(cast(*bias, x.dtype()), x.dim());
+    return y;
+  }
   if (training) {
     const int64_t n = C > 0 ? x.numel() / C : 0;
     EMBER_CHECK(n > 1, op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));

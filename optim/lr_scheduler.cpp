@@ -4,6 +4,7 @@
 #include <charconv>
 #include <utility>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include <ember/ops/ops.h>
@@ -25,52 +26,69 @@ LRScheduler::LRScheduler(Optimizer& optimizer, const char* name) : name_(name), 
   written_lrs_ = base_lrs_;
 }
 
-void LRScheduler::apply_lrs(bool follow_group_lrs) {
+void LRScheduler::apply_lrs(Apply how) {
   auto& groups = optimizer_.param_groups();
   std::vector<double> bases = base_lrs_;
-  if (follow_group_lrs) {
-    // Every schedule here is affine in its base lr: lr_at(e, base) = offset(e) + slope(e) * base. A
-    // group's lr at the previous step that this schedule did not write (or a new group's) gives its
-    // base back, and the schedule goes on from there: PyTorch's chainable recursions, in closed form.
-    const int64_t previous = last_epoch_ - 1;
-    const double offset = lr_at(previous, 0), slope = lr_at(previous, 1) - offset;
-    for (size_t i = 0; i < groups.size(); ++i) {
-      const double lr = groups[i].get("lr");
-      const bool added = i >= bases.size();
-      if (!added && i < written_lrs_.size() && lr == written_lrs_[i]) continue;
-      if (!(slope > 0 && std::isfinite(slope))) {
-        // A schedule that ignores the base (OneCycleLR) overwrites an edit, as PyTorch's does, and has
-        // no options for a new group (PyTorch fails there with a KeyError).
-        EMBER_CHECK(!added, name_,
-                    "group {} was added to the optimizer after the schedule was built, and {} sets each lr from "
-                    "its own options; build the schedule after adding every group",
-                    i, name_);
-        continue;
-      }
-      const double base = (lr - offset) / slope;
-      if (added) bases.push_back(base);
-      else bases[i] = base;
-    }
-  }
   // All computed and checked before any is written: a NaN or negative lr (a gamma of NaN or -1, a
   // div_factor of 0) would otherwise reach the parameters at the next step.
   std::vector<double> lrs;
-  for (size_t i = 0; i < groups.size() && i < bases.size(); ++i) {
-    const double lr = lr_at(last_epoch_, bases[i]);
+  const int64_t previous = last_epoch_ - 1;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const bool added = i >= bases.size();
+    if (added && how != Apply::Step) break;  // (a group a loaded state does not name: solved at the next step)
+    double lr = 0;
+    const double current = groups[i].get("lr");
+    const bool edited = added || i >= written_lrs_.size() || current != written_lrs_[i];
+    if (how != Apply::Step) {
+      lr = lr_at(last_epoch_, bases[i]);
+    } else if (!follows_base()) {
+      // OneCycleLR overwrites an edit, as PyTorch's does, and has no options for a new group (PyTorch
+      // fails there with a KeyError).
+      EMBER_CHECK(!added, name_,
+                  "group {} was added to the optimizer after the schedule was built, and {} sets each lr from its "
+                  "own options; build the schedule after adding every group",
+                  i, name_);
+      lr = lr_at(last_epoch_, 0);
+    } else {
+      // Every other schedule is affine in its base lr: lr_at(e, base) = offset(e) + slope(e) * base.
+      // A group's lr this schedule did not write (or a new group's) gives the base back, and the
+      // schedule goes on from there: PyTorch's chainable recursions, in closed form.
+      const double offset = lr_at(previous, 0), slope = lr_at(previous, 1) - offset;
+      double base = added ? current : bases[i];
+      if (!edited && slope > 0) {
+        lr = lr_at(last_epoch_, base);
+      } else if (slope > 0) {
+        base = (current - offset) / slope;
+        lr = lr_at(last_epoch_, base);
+      } else {
+        // The previous lr did not depend on the base (a cosine at t_max, a LinearLR that ended at 0,
+        // a warm-up cosine past its end): the group's lr moves by the schedule's change, so an edit
+        // carries over, and the base is solved from the result where this step's lr depends on it.
+        lr = current + (lr_at(last_epoch_, base) - lr_at(previous, base));
+        const double offset_now = lr_at(last_epoch_, 0), slope_now = lr_at(last_epoch_, 1) - offset_now;
+        if (slope_now > 0) base = (lr - offset_now) / slope_now;
+      }
+      if (added) bases.push_back(base);
+      else bases[i] = base;
+    }
     EMBER_CHECK(std::isfinite(lr) && lr >= 0, name_, "the learning rate at step {} is {} for group {} (base lr {})",
-                last_epoch_, lr, i, bases[i]);
+                last_epoch_, lr, i, i < bases.size() ? bases[i] : current);
     lrs.push_back(lr);
   }
-  for (size_t i = 0; i < lrs.size(); ++i) groups[i]["lr"] = lrs[i];
+  // A loaded state only sets what this schedule would have written, as PyTorch's load_state_dict
+  // leaves the optimizer alone: an lr the optimizer's own state restores that differs (an edit, a
+  // second schedule, a ReduceLROnPlateau cut) is continued from at the next step.
+  if (how != Apply::Check)
+    for (size_t i = 0; i < lrs.size(); ++i) groups[i]["lr"] = lrs[i];
   base_lrs_ = std::move(bases);
   written_lrs_ = lrs;
-  set_other_options(last_epoch_);
+  if (how != Apply::Check) set_other_options(last_epoch_);
 }
 
 void LRScheduler::step() {
   ++last_epoch_;
   try {
-    apply_lrs(/*follow_group_lrs=*/true);
+    apply_lrs(Apply::Step);
   } catch (const Error&) {
     --last_epoch_;  // a refused step leaves the count, as the lrs, where they were
     throw;
@@ -112,23 +130,31 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
       const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
       EMBER_CHECK(error == std::errc() && end == digits.data() + digits.size(), "LRScheduler",
                   "unexpected key \"{}\": expected base_lrs.N with N a group number", key);
-      EMBER_CHECK(i < base_lrs.size(), "LRScheduler",
-                  "\"{}\" names group {}, but the optimizer has {}", key, i, base_lrs.size());
-      EMBER_CHECK(std::isfinite(number) && number >= 0, "LRScheduler", "\"{}\" must be a finite lr >= 0, got {}", key,
-                  number);
+      // A group added after the schedule was built has a base too (progressive unfreezing resumes).
+      const size_t group_count = optimizer_.param_groups().size();
+      EMBER_CHECK(i < group_count, "LRScheduler", "\"{}\" names group {}, but the optimizer has {}", key, i,
+                  group_count);
+      // Any finite base: one solved from an lr below a cosine's eta_min is negative, and the lrs it
+      // gives are checked below.
+      EMBER_CHECK(std::isfinite(number), "LRScheduler", "\"{}\" must be a finite lr, got {}", key, number);
+      if (i >= base_lrs.size()) base_lrs.resize(i + 1, std::numeric_limits<double>::quiet_NaN());
       base_lrs[i] = number;
     } else {
       EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);
     }
   }
+  for (size_t i = 0; i < base_lrs.size(); ++i)
+    EMBER_CHECK(!std::isnan(base_lrs[i]), "LRScheduler", "\"base_lrs.{}\" is missing (the state names a later group)", i);
   // The schedule's lrs at the loaded step are checked before anything changes.
   std::swap(last_epoch_, last_epoch);
   std::swap(base_lrs_, base_lrs);
+  std::vector<double> written = written_lrs_;
   try {
-    apply_lrs();
+    apply_lrs(Apply::Check);
   } catch (const Error&) {
     std::swap(last_epoch_, last_epoch);
     std::swap(base_lrs_, base_lrs);
+    written_lrs_ = std::move(written);
     throw;
   }
 }
@@ -145,7 +171,7 @@ MultiStepLR::MultiStepLR(Optimizer& o, std::vector<int64_t> m, double g)
     EMBER_CHECK(milestone >= 0, "MultiStepLR", "milestones must be non-negative, got {}", milestone);
   std::sort(milestones.begin(), milestones.end());
   check_argument("MultiStepLR", "gamma", g, 0);
-  apply_lrs();  // a milestone at 0 already applies
+  apply_lrs(Apply::Write);  // a milestone at 0 already applies
 }
 double MultiStepLR::lr_at(int64_t e, double base) const {
   const auto passed = std::upper_bound(milestones.begin(), milestones.end(), e) - milestones.begin();
@@ -154,11 +180,11 @@ double MultiStepLR::lr_at(int64_t e, double base) const {
 
 LinearLR::LinearLR(Optimizer& o, double start, double end, int64_t total)
     : LRScheduler(o, "LinearLR"), start_factor(start), end_factor(end), total_iters(total) {
-  // PyTorch's ranges: a start factor of 0 would make the first lr 0 (and its chainable form divide by it).
+  // PyTorch 2's ranges (1.13 also takes a start factor of 0, whose chainable form then divides by 0).
   EMBER_CHECK(std::isfinite(start) && start > 0 && start <= 1, "LinearLR", "start_factor must be in (0, 1], got {}", start);
   EMBER_CHECK(std::isfinite(end) && end >= 0 && end <= 1, "LinearLR", "end_factor must be in [0, 1], got {}", end);
   EMBER_CHECK(total > 0, "LinearLR", "total_iters must be positive, got {}", total);
-  apply_lrs();
+  apply_lrs(Apply::Write);
 }
 double LinearLR::lr_at(int64_t e, double base) const {
   const double progress = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
@@ -183,7 +209,7 @@ WarmupCosineLR::WarmupCosineLR(Optimizer& o, int64_t w, int64_t t, double m)
     : LRScheduler(o, "WarmupCosineLR"), warmup_steps(w), total_steps(t), min_lr(m) {
   EMBER_CHECK(w >= 0 && t > w, "WarmupCosineLR", "need 0 <= warmup_steps < total_steps, got {} and {}", w, t);
   check_argument("WarmupCosineLR", "min_lr", m, 0);
-  apply_lrs();
+  apply_lrs(Apply::Write);
 }
 double WarmupCosineLR::lr_at(int64_t e, double base) const {
   if (e < warmup_steps) return base * static_cast<double>(e + 1) / static_cast<double>(warmup_steps);
@@ -211,7 +237,7 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
     EMBER_CHECK(base_m >= 0 && base_m < 1 && max_m >= 0 && max_m < 1, "OneCycleLR",
                 "need base_momentum and max_momentum in [0, 1), got {} and {}", base_m, max_m);
   }
-  apply_lrs();
+  apply_lrs(Apply::Write);
 }
 
 // PyTorch's phases end at steps (pct_start * total - 1) and (total - 1); each is a cosine from its

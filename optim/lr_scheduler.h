@@ -23,7 +23,8 @@ class LRScheduler {
   int64_t last_epoch() const { return last_epoch_; }
   std::vector<double> get_last_lr() const;
   // {"last_epoch"} and the base lrs, for checkpoints. Loading takes a whole last_epoch in [0, 2^53]
-  // and finite base lrs >= 0, or refuses the whole dict.
+  // and finite base lrs whose lrs are finite and >= 0, or refuses the whole dict. Like PyTorch's, it
+  // does not write the optimizer's lrs (the optimizer's own state holds them).
   NamedTensors state_dict() const;
   void load_state_dict(const NamedTensors& state);
 
@@ -31,9 +32,13 @@ class LRScheduler {
   virtual double lr_at(int64_t epoch, double base_lr) const = 0;
   // Other options a schedule sets along with the lr (OneCycleLR's momentum).
   virtual void set_other_options(int64_t epoch) {}
-  // Writes every group's lr for last_epoch_; with follow_group_lrs (step()), first re-solves the base
-  // lr of each group whose lr is not the one this schedule last wrote.
-  void apply_lrs(bool follow_group_lrs = false);
+  // False for a schedule that sets each lr from its own options and ignores the base (OneCycleLR).
+  virtual bool follows_base() const { return true; }
+  // Write: every group's lr for last_epoch_ (constructors). Step: the same, first re-solving the base
+  // of each group whose lr is not the one this schedule last wrote. Check (a loaded state): computes
+  // and checks the lrs without writing them.
+  enum class Apply { Write, Step, Check };
+  void apply_lrs(Apply how);
   const char* name_;
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;
@@ -107,6 +112,7 @@ class OneCycleLR : public LRScheduler {
              double max_momentum = 0.95);
   double lr_at(int64_t epoch, double base) const override;
   void set_other_options(int64_t epoch) override;
+  bool follows_base() const override { return false; }
   double max_lr;
   int64_t total_steps;
   double pct_start, div_factor, final_div_factor;

@@ -1,5 +1,6 @@
 #include <ember/optim/reduce_on_plateau.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>

@@ -40,4 +40,6 @@ TEST_CASE("linspace into an integer dtype truncates its ends first, as PyTorch",
         std::vector<int64_t>{0, -2, -5, -7, -10});
   CHECK(linspace(0.9, 5.9, 3, {.dtype = DType::UInt8}).to_vector<uint8_t>() == std::vector<uint8_t>{0, 2, 5});
   CHECK(linspace(0, 10, 5, {.dtype = DType::Int32}).to_vector<int32_t>() == std::vector<int32_t>{0, 2, 5, 7, 10});
+  // The ends are checked before they are truncated: -0.5 is no uint8 (torch refuses it too).
+  CHECK_THROWS_WITH(linspace(-0.5, 10, 3, {.dtype = DType::UInt8}), Catch::Contains("[linspace]"));
 }

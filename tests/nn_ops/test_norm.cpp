@@ -47,12 +47,18 @@ TEST_CASE("batch_norm in training on an empty batch returns it and leaves the st
   // not touch running_mean/running_var; ember refused it ("expected more than 1 value per channel").
   Tensor x = zeros({0, 3, 2, 2}).requires_grad_();
   Tensor rm = full({3}, 0.5), rv = full({3}, 2.0);
-  Tensor y = batch_norm(x, rm, rv, ones({3}), zeros({3}), true, 0.1, 1e-5);
+  Tensor w = ones({3}).requires_grad_(), b = zeros({3}).requires_grad_();
+  Tensor y = batch_norm(x, rm, rv, w, b, true, 0.1, 1e-5);
   CHECK(y.shape() == Shape{0, 3, 2, 2});
   CHECK(rm.to_vector<float>() == std::vector<float>(3, 0.5f));
   CHECK(rv.to_vector<float>() == std::vector<float>(3, 2.0f));
   y.sum().backward();
   CHECK(x.grad().shape() == Shape{0, 3, 2, 2});
+  // torch gives weight and bias zero gradients, not none.
+  REQUIRE(w.grad().defined());
+  REQUIRE(b.grad().defined());
+  CHECK(w.grad().to_vector<float>() == std::vector<float>(3, 0.0f));
+  CHECK(b.grad().to_vector<float>() == std::vector<float>(3, 0.0f));
   // One value per channel is still refused, as in torch.
   CHECK_THROWS_WITH(batch_norm(zeros({1, 3}), rm, rv, std::nullopt, std::nullopt, true, 0.1, 1e-5),
                     Catch::Contains("more than 1 value per channel"));

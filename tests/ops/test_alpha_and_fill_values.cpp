@@ -57,6 +57,26 @@ TEST_CASE("a fractional alpha with integer inputs, and a bool alpha with numbers
   CHECK(add(i, of<float>({2}, DType::Float32), 0.5).to_vector<float>() == std::vector<float>{2});
   const Tensor t = of<int64_t>({1, 0}, DType::Bool);
   CHECK(add(t, t, true).to_vector<bool>() == std::vector<bool>{true, false});
+  // Even 1.0 (torch refuses any floating alpha with an integer result; ember took the fast path).
+  CHECK_THROWS_WITH(add(i, i, 1.0), Contains("[add] alpha 1 is a floating-point number"));
+}
+
+TEST_CASE("alpha must fit the result's dtype, as in PyTorch", "[ops][promotion]") {
+  // torch: "value cannot be converted to type uint8_t without overflow"; ember multiplied by 300
+  // wrapped to 44.
+  const Tensor u = of<int64_t>({5}, DType::UInt8), v = of<int64_t>({3}, DType::UInt8);
+  CHECK_THROWS_WITH(add(u, v, 300), Contains("[add] alpha 300 cannot be converted to uint8"));
+  CHECK_THROWS_WITH(add(u, v, -256), Contains("[add] alpha -256"));
+  // -1 is accepted for uint8 and wraps, as in torch: 5 - 3.
+  CHECK(add(u, v, -1).to_vector<uint8_t>() == std::vector<uint8_t>{2});
+  CHECK_THROWS_WITH(add(ones({1}), ones({1}), 1e39), Contains("[add] value 1e+39 cannot be converted to float32"));
+  // With a bool result any non-zero alpha means "or b" (torch: add(b, b, alpha=2) is [True, False]);
+  // ember promoted to int64 and gave [2, 0].
+  const Tensor t = of<int64_t>({1, 0}, DType::Bool), f = of<int64_t>({0, 0}, DType::Bool);
+  const Tensor r = add(t, t, 2);
+  CHECK(r.dtype() == DType::Bool);
+  CHECK(r.to_vector<bool>() == std::vector<bool>{true, false});
+  CHECK(add(t, f, 0).to_vector<bool>() == std::vector<bool>{true, false});
 }
 
 TEST_CASE("a fill value the dtype cannot hold is an error, as in PyTorch", "[ops][fill]") {

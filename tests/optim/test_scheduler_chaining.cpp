@@ -129,3 +129,79 @@ TEST_CASE("OneCycleLR overwrites edits and refuses to step past its end, as PyTo
   CHECK(s.last_epoch() == 5);
   CHECK(o.param_groups()[0].get("lr") == Approx(expected.back()).epsilon(1e-9));
 }
+
+TEST_CASE("where the schedule's lr ignores its base, an edit carries over by the schedule's change", "[optim][scheduler]") {
+  // Four steps, lr set to 0.3, three more steps. PyTorch keeps 0.3 after LinearLR has ended at factor
+  // 0, and at a cosine's t_max it adds the schedule's change (then goes on by ratios). ember wrote
+  // the closed form over the edit (0 and 0.0232).
+  auto run = [](optim::Optimizer& o, optim::LRScheduler& s) {
+    for (int i = 0; i < 4; ++i) s.step();
+    o.param_groups()[0]["lr"] = 0.3;
+    return lrs_of_group(o, s, 0, 3);
+  };
+  SECTION("LinearLR(0.5, 0.0, 3)") {
+    optim::SGD o({param()}, {.lr = 0.1});
+    optim::LinearLR s(o, 0.5, 0.0, 3);
+    check_sequence(run(o, s), {0.3, 0.3, 0.3});
+  }
+  SECTION("CosineAnnealingLR(4, 0.01)") {
+    optim::SGD o({param()}, {.lr = 0.1});
+    optim::CosineAnnealingLR s(o, 4, 0.01);
+    check_sequence(run(o, s), {0.31318019484660536, 1.045121933088198, 1.777063671329791});
+  }
+}
+
+TEST_CASE("a schedule's state loads back whatever its steps solved, and leaves the optimizer's lrs alone",
+          "[optim][scheduler]") {
+  // An lr set below a cosine's eta_min solves to a negative base: its state dict was refused on load
+  // ("must be a finite lr >= 0"), so a checkpoint ember wrote could not be read back. PyTorch's values:
+  // 0.007693557330391936 at step 9, then 0.01.
+  optim::SGD o({param()}, {.lr = 0.1});
+  optim::CosineAnnealingLR s(o, 10, 0.01);
+  for (int i = 0; i < 8; ++i) s.step();
+  o.param_groups()[0]["lr"] = 0.001;
+  s.step();
+  CHECK(o.param_groups()[0].get("lr") == Approx(0.007693557330391936).epsilon(1e-12));
+  const auto saved_schedule = s.state_dict();
+  const auto saved_optimizer = o.state_dict();
+
+  optim::SGD o2({param()}, {.lr = 0.1});
+  optim::CosineAnnealingLR s2(o2, 10, 0.01);
+  o2.load_state_dict(saved_optimizer);
+  REQUIRE_NOTHROW(s2.load_state_dict(saved_schedule));
+  CHECK(o2.param_groups()[0].get("lr") == Approx(0.007693557330391936).epsilon(1e-12));
+  s.step();
+  s2.step();
+  CHECK(o.param_groups()[0].get("lr") == Approx(0.01).epsilon(1e-12));
+  CHECK(o2.param_groups()[0].get("lr") == o.param_groups()[0].get("lr"));
+
+  // An lr cut after the schedule's step (a ReduceLROnPlateau at the end of an epoch) was rewritten by
+  // the schedule's load; the resumed run now continues from it, as the uninterrupted one does.
+  optim::SGD a({param()}, {.lr = 0.1});
+  optim::StepLR sa(a, 2, 0.5);
+  sa.step();
+  a.param_groups()[0]["lr"] = 0.01;
+  optim::SGD b({param()}, {.lr = 0.1});
+  optim::StepLR sb(b, 2, 0.5);
+  b.load_state_dict(a.state_dict());
+  sb.load_state_dict(sa.state_dict());
+  CHECK(b.param_groups()[0].get("lr") == 0.01);
+  check_sequence(lrs_of_group(b, sb, 0, 3), lrs_of_group(a, sa, 0, 3));
+}
+
+TEST_CASE("a schedule with a group added after it was built saves and resumes", "[optim][scheduler]") {
+  // Its state names base_lrs.1, which a schedule built for one group refused ("names group 1, but the
+  // optimizer has 1") even once the resumed optimizer had the group again.
+  optim::SGD o({param()}, {.lr = 0.1});
+  optim::StepLR s(o, 2, 0.5);
+  s.step();
+  o.add_param_group({param()}, {{"lr", 0.4}});
+  s.step();
+  optim::SGD o2({param()}, {.lr = 0.1});
+  optim::StepLR s2(o2, 2, 0.5);
+  o2.add_param_group({param()}, {{"lr", 0.4}});
+  o2.load_state_dict(o.state_dict());
+  REQUIRE_NOTHROW(s2.load_state_dict(s.state_dict()));
+  check_sequence(lrs_of_group(o2, s2, 1, 4), lrs_of_group(o, s, 1, 4));
+  CHECK(o2.param_groups()[1].get("lr") == Approx(0.05).epsilon(1e-12));  // PyTorch: 0.2, 0.2, 0.1, 0.1, 0.05
+}
