@@ -8,22 +8,11 @@
 #include <ember/optim/optim.h>
 #include <ember/optim/reduce_on_plateau.h>
 
+#include "tests/optim/schedule_helpers.h"
+
 using namespace ember;
 using Catch::Contains;
-
-namespace {
-
-Tensor param() { return zeros({1}).requires_grad_(); }
-
-void check_sequence(const std::vector<double>& got, const std::vector<double>& expected) {
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == Approx(expected[i]).epsilon(1e-12));
-  }
-}
-
-}  // namespace
+using namespace schedule_test;
 
 TEST_CASE("MultiStepLR follows PyTorch, a repeated milestone counting twice", "[optim][scheduler]") {
   // MultiStepLR(opt, [2, 5, 5, 7], 0.5), nine steps.

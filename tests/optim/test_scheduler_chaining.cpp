@@ -7,31 +7,11 @@
 #include <ember/ops/ops.h>
 #include <ember/optim/optim.h>
 
+#include "tests/optim/schedule_helpers.h"
+
 using namespace ember;
 using Catch::Contains;
-
-namespace {
-
-Tensor param() { return zeros({1}).requires_grad_(); }
-
-std::vector<double> lrs_of_group(optim::Optimizer& o, optim::LRScheduler& s, size_t group, int steps) {
-  std::vector<double> out;
-  for (int i = 0; i < steps; ++i) {
-    s.step();
-    out.push_back(o.param_groups()[group].get("lr"));
-  }
-  return out;
-}
-
-void check_sequence(const std::vector<double>& got, const std::vector<double>& expected) {
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == Approx(expected[i]).epsilon(1e-12));
-  }
-}
-
-}  // namespace
+using namespace schedule_test;
 
 TEST_CASE("a group added after the schedule was built is scheduled from its lr", "[optim][scheduler]") {
   // sched.step(); opt.add_param_group({"params": [q], "lr": 0.4}); then six more steps. ember kept the
