@@ -7,7 +7,7 @@
 
 #include <ember/core/generator.h>
 #include <ember/nn/module.h>
-#include <ember/optim/lr_scheduler.h>
+#include <ember/optim/scheduler.h>
 #include <ember/optim/optimizer.h>
 
 namespace ember::io {
@@ -15,7 +15,7 @@ namespace ember::io {
 struct Checkpoint {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;
-  optim::LRScheduler* scheduler = nullptr;
+  optim::Scheduler* scheduler = nullptr;  // any schedule: closed-form, cyclic, composite, on plateau
   Generator* generator = nullptr;  // the default generator when null
   int64_t step = 0;
   nn::NamedTensors extra;          // anything else the trainer wants back (e.g. a second model's EMA)

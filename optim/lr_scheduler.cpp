@@ -22,8 +22,26 @@ void check_argument(const char* schedule, const char* what, double value, double
 }  // namespace
 
 LRScheduler::LRScheduler(Optimizer& optimizer, const char* name) : name_(name), optimizer_(optimizer) {
-  for (const auto& g : optimizer_.param_groups()) base_lrs_.push_back(g.get("lr"));
+  for (auto& g : optimizer_.param_groups()) {
+    base_lrs_.push_back(g.get("lr"));
+    if (!g.initial_lr) g.initial_lr = g.get("lr");
+  }
   written_lrs_ = base_lrs_;
+}
+
+void LRScheduler::restart(const std::vector<double>& initial_lrs) {
+  const int64_t last_epoch = last_epoch_;
+  std::vector<double> bases = base_lrs_, written = written_lrs_;
+  last_epoch_ = 0;
+  base_lrs_ = initial_lrs;
+  try {
+    apply_lrs(Apply::Write);
+  } catch (const Error&) {
+    last_epoch_ = last_epoch;
+    base_lrs_ = std::move(bases);
+    written_lrs_ = std::move(written);
+    throw;
+  }
 }
 
 void LRScheduler::apply_lrs(Apply how) {
@@ -40,15 +58,15 @@ void LRScheduler::apply_lrs(Apply how) {
     const double current = groups[i].get("lr");
     const bool edited = added || i >= written_lrs_.size() || current != written_lrs_[i];
     if (how != Apply::Step) {
-      lr = lr_at(last_epoch_, bases[i]);
+      lr = group_lr_at(i, last_epoch_, bases[i]);
     } else if (!follows_base()) {
-      // OneCycleLR overwrites an edit, as PyTorch's does, and has no options for a new group (PyTorch
-      // fails there with a KeyError).
+      // These overwrite an edit, as PyTorch's do, and have no base for a new group (PyTorch leaves its lr
+      // alone, or fails with a KeyError).
       EMBER_CHECK(!added, name_,
                   "group {} was added to the optimizer after the schedule was built, and {} sets each lr from its "
-                  "own options; build the schedule after adding every group",
+                  "base lrs and options; build the schedule after adding every group",
                   i, name_);
-      lr = lr_at(last_epoch_, 0);
+      lr = group_lr_at(i, last_epoch_, bases[i]);
     } else {
       // Every other schedule is affine in its base lr: lr_at(e, base) = offset(e) + slope(e) * base.
       // A group's lr this schedule did not write (or a new group's) gives the base back, and the
@@ -75,6 +93,7 @@ void LRScheduler::apply_lrs(Apply how) {
                 last_epoch_, lr, i, i < bases.size() ? bases[i] : current);
     lrs.push_back(lr);
   }
+  check_other_options(last_epoch_);
   // A loaded state only sets what this schedule would have written, as PyTorch's load_state_dict
   // leaves the optimizer alone: an lr the optimizer's own state restores that differs (an edit, a
   // second schedule, a ReduceLROnPlateau cut) is continued from at the next step.
@@ -191,6 +210,57 @@ double LinearLR::lr_at(int64_t e, double base) const {
   return base * (start_factor + (end_factor - start_factor) * progress);
 }
 
+ConstantLR::ConstantLR(Optimizer& o, double f, int64_t total)
+    : LRScheduler(o, "ConstantLR"), factor(f), total_iters(total) {
+  EMBER_CHECK(std::isfinite(f) && f >= 0 && f <= 1, "ConstantLR", "factor must be in [0, 1], got {}", f);
+  EMBER_CHECK(total >= 0, "ConstantLR", "total_iters must be >= 0, got {}", total);
+  apply_lrs(Apply::Write);
+}
+double ConstantLR::lr_at(int64_t e, double base) const { return e < total_iters ? base * factor : base; }
+
+PolynomialLR::PolynomialLR(Optimizer& o, int64_t total, double p)
+    : LRScheduler(o, "PolynomialLR"), total_iters(total), power(p) {
+  // PyTorch divides by total_iters, and a negative power makes the lr infinite at the end.
+  EMBER_CHECK(total > 0, "PolynomialLR", "total_iters must be positive, got {}", total);
+  check_argument("PolynomialLR", "power", p, 0);
+}
+double PolynomialLR::lr_at(int64_t e, double base) const {
+  const double progress = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
+  return base * std::pow(1 - progress, power);
+}
+
+LambdaLR::LambdaLR(Optimizer& o, Lambda lr_lambda) : LambdaLR(o, std::vector<Lambda>(o.param_groups().size(), lr_lambda)) {}
+LambdaLR::LambdaLR(Optimizer& o, std::vector<Lambda> lr_lambdas) : LRScheduler(o, "LambdaLR"), lambdas_(std::move(lr_lambdas)) {
+  EMBER_CHECK(lambdas_.size() == o.param_groups().size(), "LambdaLR", "got {} lr_lambdas for {} parameter groups",
+              lambdas_.size(), o.param_groups().size());
+  for (size_t i = 0; i < lambdas_.size(); ++i) EMBER_CHECK(lambdas_[i] != nullptr, "LambdaLR", "lr_lambda {} is empty", i);
+  apply_lrs(Apply::Write);
+}
+double LambdaLR::group_lr_at(size_t group, int64_t e, double base) const { return base * lambdas_[group](e); }
+double LambdaLR::lr_at(int64_t e, double base) const { return group_lr_at(0, e, base); }
+
+MultiplicativeLR::MultiplicativeLR(Optimizer& o, Lambda lr_lambda) : LRScheduler(o, "MultiplicativeLR"), lambda_(std::move(lr_lambda)) {
+  EMBER_CHECK(lambda_ != nullptr, "MultiplicativeLR", "lr_lambda is empty");
+}
+double MultiplicativeLR::lr_at(int64_t e, double base) const {
+  // The product has no closed form: it is carried forward, one call of the lambda per step, and kept
+  // for the two steps a step() asks for (this one and the previous). A loaded state's step is reached
+  // by as many calls, so a count no run reaches (a corrupt checkpoint's 2^53) is refused, not looped on.
+  EMBER_CHECK(e <= kMaxSteps, "MultiplicativeLR", "step {} is past the {} steps this schedule computes", e, kMaxSteps);
+  if (e <= 0) return base;
+  if (e < product_epoch_ - 1 || product_epoch_ == 0) product_epoch_ = 0, product_ = 1, previous_product_ = 1;
+  if (e == product_epoch_ - 1) return base * previous_product_;
+  while (product_epoch_ < e) {
+    previous_product_ = product_;
+    product_ *= lambda_(++product_epoch_);
+  }
+  return base * product_;
+}
+void MultiplicativeLR::restart(const std::vector<double>& initial_lrs) {
+  // PyTorch's step(0) of a MultiplicativeLR keeps the lr it finds (it has no closed form).
+  LRScheduler::restart(get_last_lr());
+}
+
 ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o, "ExponentialLR"), gamma(g) {
   check_argument("ExponentialLR", "gamma", g, 0);
 }
@@ -218,14 +288,18 @@ double WarmupCosineLR::lr_at(int64_t e, double base) const {
 }
 
 OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, double f, bool cycle, double base_m,
-                       double max_m)
+                       double max_m, bool three, bool linear)
     : LRScheduler(o, "OneCycleLR"), max_lr(m), total_steps(t), pct_start(p), div_factor(d), final_div_factor(f),
-      cycle_momentum(cycle), base_momentum(base_m), max_momentum(max_m) {
+      cycle_momentum(cycle), base_momentum(base_m), max_momentum(max_m), three_phase(three), linear_anneal(linear) {
   EMBER_CHECK(t > 1 && p > 0 && p < 1, "OneCycleLR", "need total_steps > 1 and 0 < pct_start < 1, got {} and {}", t, p);
   // The warm-up ends at step pct_start * total_steps - 1: at step 0 it would last no steps, and its
   // first learning rate would be 0 / 0 (PyTorch fails there with ZeroDivisionError).
   EMBER_CHECK(p * static_cast<double>(t) != 1, "OneCycleLR",
               "pct_start * total_steps is 1 ({} * {}), a warm-up of no steps; use a larger pct_start", p, t);
+  // The third phase runs from step 2 pct_start total_steps - 2 to total_steps - 1: with pct_start near
+  // 0.5 or above it has no steps, and PyTorch divides by zero or runs it backwards.
+  EMBER_CHECK(!three || 2 * p * static_cast<double>(t) - 2 < static_cast<double>(t) - 1, "OneCycleLR",
+              "three_phase with pct_start {} and total_steps {} leaves no steps for the third phase", p, t);
   check_argument("OneCycleLR", "max_lr", m, 0);
   check_argument("OneCycleLR", "div_factor", d, 0, true);  // 0 made the first lr infinite
   check_argument("OneCycleLR", "final_div_factor", f, 0, true);
@@ -240,15 +314,25 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
   apply_lrs(Apply::Write);
 }
 
-// PyTorch's phases end at steps (pct_start * total - 1) and (total - 1); each is a cosine from its
-// start value to its end value. One step past the last one is allowed, as in PyTorch (the cosine
-// continues there); lr_at refuses any further.
-double OneCycleLR::anneal_at(int64_t e, double start, double peak, double end) const {
-  const double up_end = pct_start * static_cast<double>(total_steps) - 1, down_end = static_cast<double>(total_steps) - 1;
-  auto anneal = [](double from, double to, double pct) { return to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1); };
+// PyTorch's phases end at steps (pct_start * total - 1), (2 pct_start * total - 2) with three_phase,
+// and (total - 1); each goes from its start value to its end value. One step past the last one is
+// allowed, as in PyTorch (the last phase continues there); lr_at refuses any further.
+double OneCycleLR::anneal_at(int64_t e, std::initializer_list<double> values) const {
+  const double up_end = pct_start * static_cast<double>(total_steps) - 1, last_end = static_cast<double>(total_steps) - 1;
+  const std::vector<double> ends = three_phase ? std::vector<double>{up_end, 2 * up_end, last_end}
+                                               : std::vector<double>{up_end, last_end};
+  const std::vector<double> v(values);
   const double step = static_cast<double>(e);
-  if (step <= up_end) return anneal(start, peak, step / up_end);
-  return anneal(peak, end, (step - up_end) / (down_end - up_end));
+  double start_step = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    if (step <= ends[i] || i + 1 == ends.size()) {
+      const double pct = (step - start_step) / (ends[i] - start_step), from = v[i], to = v[i + 1];
+      if (linear_anneal) return (to - from) * pct + from;
+      return to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1);
+    }
+    start_step = ends[i];
+  }
+  return v.back();  // (not reached: the last phase takes every later step)
 }
 
 double OneCycleLR::lr_at(int64_t e, double) const {
@@ -256,12 +340,14 @@ double OneCycleLR::lr_at(int64_t e, double) const {
   // steps is 25"); the cosine would otherwise climb back up from its final lr.
   EMBER_CHECK(e <= total_steps, "OneCycleLR", "stepped {} times, past total_steps = {}", e + 1, total_steps);
   const double initial = max_lr / div_factor;
-  return anneal_at(e, initial, max_lr, initial / final_div_factor);
+  if (three_phase) return anneal_at(e, {initial, max_lr, initial, initial / final_div_factor});
+  return anneal_at(e, {initial, max_lr, initial / final_div_factor});
 }
 
 void OneCycleLR::set_other_options(int64_t e) {
   if (!cycle_momentum) return;
-  const double momentum = anneal_at(e, max_momentum, base_momentum, max_momentum);
+  const double momentum = three_phase ? anneal_at(e, {max_momentum, base_momentum, max_momentum, max_momentum})
+                                      : anneal_at(e, {max_momentum, base_momentum, max_momentum});
   for (auto& g : optimizer_.param_groups()) g[g.options.count("beta1") ? "beta1" : "momentum"] = momentum;
 }
 

@@ -3,37 +3,60 @@
 // (closed forms of torch.optim.lr_scheduler); call step() once per epoch or iteration, after
 // optimizer.step().
 //
-// As PyTorch's chainable schedules do, a schedule continues from an lr it did not write: a group
-// whose lr was changed by hand, or by a second schedule on the same optimizer, or a group added to
-// the optimizer after the schedule was built, is rescheduled from its lr at the previous step (its
-// base lr is solved from that lr), so StepLR and ExponentialLR keep multiplying it and
-// CosineAnnealingLR keeps annealing it towards eta_min. OneCycleLR sets each lr from its own options,
-// as PyTorch's does: it overwrites such edits and refuses a group added after it was built.
+// As PyTorch's chainable schedules do (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
+// PolynomialLR, CosineAnnealingLR, MultiplicativeLR, WarmupCosineLR), a schedule continues from an lr
+// it did not write: a group whose lr was changed by hand, or by a second schedule on the same
+// optimizer, or a group added to the optimizer after the schedule was built, is rescheduled from its
+// lr at the previous step (its base lr is solved from that lr), so StepLR and ExponentialLR keep
+// multiplying it and CosineAnnealingLR keeps annealing it towards eta_min. The others (LambdaLR,
+// OneCycleLR, and CyclicLR and CosineAnnealingWarmRestarts of cyclic_schedules.h) set each lr from
+// their base lrs and options, as PyTorch's do: they overwrite such edits, and refuse a group added
+// after they were built (PyTorch leaves that group's lr alone without a word).
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
 #include <ember/optim/optimizer.h>
+#include <ember/optim/scheduler.h>
 
 namespace ember::optim {
 
 // Every value a schedule writes into the optimizer is checked first (a finite lr >= 0, a momentum in
 // [0, 1)): an error names the schedule and the step, and the groups keep their values.
-class LRScheduler {
+class SequentialLR;
+class ChainedScheduler;
+
+class LRScheduler : public Scheduler {
  public:
   explicit LRScheduler(Optimizer& optimizer, const char* name = "LRScheduler");
   virtual ~LRScheduler() = default;
   void step();
   int64_t last_epoch() const { return last_epoch_; }
   std::vector<double> get_last_lr() const;
+  const Optimizer& optimizer() const { return optimizer_; }
+  const char* name() const { return name_; }
   // {"last_epoch"} and the base lrs, for checkpoints. Loading takes a whole last_epoch in [0, 2^53]
   // and finite base lrs whose lrs are finite and >= 0, or refuses the whole dict. Like PyTorch's, it
   // does not write the optimizer's lrs (the optimizer's own state holds them).
-  NamedTensors state_dict() const;
-  void load_state_dict(const NamedTensors& state);
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state) override;
 
  protected:
+  friend class SequentialLR;      // restarts its schedules at their milestones
+  friend class ChainedScheduler;  // puts the lrs back when a later schedule refuses a step
   virtual double lr_at(int64_t epoch, double base_lr) const = 0;
-  // Other options a schedule sets along with the lr (OneCycleLR's momentum).
+  // A group's lr where the schedule has options per group (LambdaLR's lambdas).
+  virtual double group_lr_at(size_t group, int64_t epoch, double base_lr) const { return lr_at(epoch, base_lr); }
+  // Other options a schedule sets along with the lr (OneCycleLR's momentum), checked before any lr is
+  // written and set after.
+  virtual void check_other_options(int64_t epoch) const {}
   virtual void set_other_options(int64_t epoch) {}
-  // False for a schedule that sets each lr from its own options and ignores the base (OneCycleLR).
+  // False for a schedule that sets each lr from its base lrs and options alone, overwriting edits
+  // (LambdaLR, OneCycleLR, CyclicLR, CosineAnnealingWarmRestarts).
   virtual bool follows_base() const { return true; }
+  // Starts over at step 0 from `initial_lrs` (SequentialLR at a milestone), as PyTorch's step(0) does:
+  // the closed form at 0. MultiplicativeLR, which has none in PyTorch, keeps the lrs it finds.
+  virtual void restart(const std::vector<double>& initial_lrs);
   // Write: every group's lr for last_epoch_ (constructors). Step: the same, first re-solving the base
   // of each group whose lr is not the one this schedule last wrote. Check (a loaded state): computes
   // and checks the lrs without writing them.
@@ -75,6 +98,56 @@ class LinearLR : public LRScheduler {
   int64_t total_iters;
 };
 
+// lr = base * factor until total_iters, then base.
+class ConstantLR : public LRScheduler {
+ public:
+  ConstantLR(Optimizer& o, double factor = 1.0 / 3, int64_t total_iters = 5);
+  double lr_at(int64_t epoch, double base) const override;
+  double factor;
+  int64_t total_iters;
+};
+
+// lr = base * (1 - min(epoch, total_iters) / total_iters)^power: down to 0 at total_iters.
+class PolynomialLR : public LRScheduler {
+ public:
+  PolynomialLR(Optimizer& o, int64_t total_iters = 5, double power = 1);
+  double lr_at(int64_t epoch, double base) const override;
+  int64_t total_iters;
+  double power;
+};
+
+// lr = base * lr_lambda(epoch), one function for every group or one per group. Not chainable, as in
+// PyTorch: an lr set by hand is overwritten at the next step.
+class LambdaLR : public LRScheduler {
+ public:
+  using Lambda = std::function<double(int64_t epoch)>;
+  LambdaLR(Optimizer& o, Lambda lr_lambda);
+  LambdaLR(Optimizer& o, std::vector<Lambda> lr_lambdas);
+  double group_lr_at(size_t group, int64_t epoch, double base) const override;
+  double lr_at(int64_t epoch, double base) const override;  // the first group's lambda
+  bool follows_base() const override { return false; }
+
+ private:
+  std::vector<Lambda> lambdas_;
+};
+
+// lr = lr of the previous step * lr_lambda(epoch) for epoch >= 1, so base * the product of
+// lr_lambda(1..epoch).
+class MultiplicativeLR : public LRScheduler {
+ public:
+  using Lambda = std::function<double(int64_t epoch)>;
+  MultiplicativeLR(Optimizer& o, Lambda lr_lambda);
+  double lr_at(int64_t epoch, double base) const override;
+  void restart(const std::vector<double>& initial_lrs) override;
+
+ private:
+  static constexpr int64_t kMaxSteps = int64_t{1} << 31;
+  Lambda lambda_;
+  // lr_lambda(1) * ... * lr_lambda(product_epoch_), and the product one step before.
+  mutable int64_t product_epoch_ = 0;
+  mutable double product_ = 1, previous_product_ = 1;
+};
+
 // lr = base * gamma^epoch
 class ExponentialLR : public LRScheduler {
  public:
@@ -101,15 +174,17 @@ class WarmupCosineLR : public LRScheduler {
   double min_lr;
 };
 
-// torch.optim.lr_scheduler.OneCycleLR (cosine annealing, two phases): from max_lr / div_factor up to
-// max_lr over pct_start of the steps, then down to max_lr / (div_factor * final_div_factor). With
+// torch.optim.lr_scheduler.OneCycleLR: from max_lr / div_factor up to max_lr over pct_start of the
+// steps, then down to max_lr / (div_factor * final_div_factor). With three_phase, it comes back down
+// to the initial lr over as many steps as it went up, and only then to the final lr. Each phase is a
+// cosine, or a straight line with linear_anneal (PyTorch's anneal_strategy="linear"). With
 // cycle_momentum, the momentum ("momentum", or Adam's "beta1") moves the opposite way, between
 // max_momentum and base_momentum.
 class OneCycleLR : public LRScheduler {
  public:
   OneCycleLR(Optimizer& o, double max_lr, int64_t total_steps, double pct_start = 0.3, double div_factor = 25,
              double final_div_factor = 1e4, bool cycle_momentum = true, double base_momentum = 0.85,
-             double max_momentum = 0.95);
+             double max_momentum = 0.95, bool three_phase = false, bool linear_anneal = false);
   double lr_at(int64_t epoch, double base) const override;
   void set_other_options(int64_t epoch) override;
   bool follows_base() const override { return false; }
@@ -118,10 +193,12 @@ class OneCycleLR : public LRScheduler {
   double pct_start, div_factor, final_div_factor;
   bool cycle_momentum;
   double base_momentum, max_momentum;
+  bool three_phase, linear_anneal;
 
  private:
-  // (phase-start value, phase-end value, progress) at a step, for a schedule going lo -> hi -> end.
-  double anneal_at(int64_t epoch, double start, double peak, double end) const;
+  // The value at a step, for a schedule through `values` (one more than the phases: each phase goes
+  // from one value to the next).
+  double anneal_at(int64_t epoch, std::initializer_list<double> values) const;
 };
 
 }  // namespace ember::optim

@@ -1,5 +1,7 @@
 #pragma once
 #include <ember/optim/clip.h>
+#include <ember/optim/composite_schedules.h>
+#include <ember/optim/cyclic_schedules.h>
 #include <ember/optim/ema.h>
 #include <ember/optim/grad_scaler.h>
 #include <ember/optim/lr_scheduler.h>

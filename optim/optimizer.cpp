@@ -29,7 +29,7 @@ void check_option(const char* optimizer, const std::string& key, double v) {
     EMBER_CHECK(v >= 0 && v <= 1, optimizer, "option \"{}\" must be in [0, 1], got {}", key, v);
   } else if (key == "lr" || key == "weight_decay" || key == "eps" || key == "momentum") {
     EMBER_CHECK(v >= 0, optimizer, "option \"{}\" must be >= 0, got {}", key, v);
-  } else if (key == "nesterov" || key == "amsgrad" || key == "centered") {
+  } else if (key == "nesterov" || key == "amsgrad" || key == "centered" || key == "maximize") {
     EMBER_CHECK(v == 0 || v == 1, optimizer, "option \"{}\" is a flag (0 or 1), got {}", key, v);
   }  // other options (a subclass's own, dampening) only need to be finite
 }
@@ -58,7 +58,7 @@ void Optimizer::add_param_group(std::vector<Tensor> params, std::map<std::string
     EMBER_CHECK(defaults_.count(k), name_, "unknown option \"{}\"", k);
     check_option(name_, k, v);
   }
-  ParamGroup group{std::move(params), defaults_};
+  ParamGroup group{std::move(params), defaults_, std::nullopt};
   for (const auto& [k, v] : options) group.options[k] = v;
   groups_.push_back(std::move(group));
 }

@@ -2,6 +2,7 @@
 // Optimizer: parameter groups with their hyper-parameters, per-parameter state, and a state_dict
 // of flat names ("state.3.exp_avg", "param_groups.0.lr") that a checkpoint stores as tensors.
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -17,6 +18,9 @@ using NamedTensors = nn::NamedTensors;
 struct ParamGroup {
   std::vector<Tensor> params;
   std::map<std::string, double> options;  // "lr", "weight_decay", "momentum", ...
+  // The group's lr when the first schedule was built on it (PyTorch's "initial_lr"): where
+  // SequentialLR restarts each of its schedules from. Not an option, so not in the state dict.
+  std::optional<double> initial_lr;
   double& operator[](const std::string& key);
   double get(const std::string& key) const;
 };

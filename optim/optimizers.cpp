@@ -40,7 +40,7 @@ bool fusable(std::initializer_list<const Tensor*> operands) {
 SGD::SGD(std::vector<Tensor> params, SGDOptions o)
     : Optimizer(std::move(params),
                 {{"lr", o.lr}, {"momentum", o.momentum}, {"dampening", o.dampening}, {"weight_decay", o.weight_decay},
-                 {"nesterov", o.nesterov ? 1.0 : 0.0}},
+                 {"nesterov", o.nesterov ? 1.0 : 0.0}, {"maximize", o.maximize ? 1.0 : 0.0}},
                 "SGD") {
   EMBER_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD", "nesterov needs momentum > 0 and dampening 0");
   buffers_ = {"momentum_buffer"};
@@ -51,10 +51,10 @@ void SGD::step() {
   for (auto& group : groups_) {
     const double lr = group.get("lr"), momentum = group.get("momentum"), dampening = group.get("dampening");
     const double wd = group.get("weight_decay");
-    const bool nesterov = group.get("nesterov") != 0;
+    const bool nesterov = group.get("nesterov") != 0, maximize = group.get("maximize") != 0;
     for (Tensor& p : group.params) {
       if (!p.grad().defined()) continue;
-      Tensor g = p.grad();
+      Tensor g = maximize ? -p.grad() : p.grad();
       if (wd != 0) g = g + p * wd;
       if (momentum != 0) {
         auto& state = state_of(p);
@@ -76,7 +76,7 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char* name)
     : Optimizer(std::move(params),
                 {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
-                 {"amsgrad", o.amsgrad ? 1.0 : 0.0}},
+                 {"amsgrad", o.amsgrad ? 1.0 : 0.0}, {"maximize", o.maximize ? 1.0 : 0.0}},
                 name),
       decoupled_weight_decay_(decoupled),
       fused_(o.fused) {
@@ -86,7 +86,7 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
     : Adam(std::move(params),
            AdamOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
-                       .amsgrad = o.amsgrad, .fused = o.fused},
+                       .amsgrad = o.amsgrad, .maximize = o.maximize, .fused = o.fused},
            true, "AdamW") {}
 
 void Adam::step() {
@@ -94,10 +94,10 @@ void Adam::step() {
   for (auto& group : groups_) {
     const double lr = group.get("lr"), b1 = group.get("beta1"), b2 = group.get("beta2"), eps = group.get("eps");
     const double wd = group.get("weight_decay");
-    const bool amsgrad = group.get("amsgrad") != 0;
+    const bool amsgrad = group.get("amsgrad") != 0, maximize = group.get("maximize") != 0;
     for (Tensor& p : group.params) {
       if (!p.grad().defined()) continue;
-      Tensor g = p.grad();
+      Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
       const double t = next_step(state);
       Tensor& m = buffer(state, "exp_avg", p);
@@ -134,7 +134,7 @@ void Adam::step() {
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o)
     : Optimizer(std::move(params),
                 {{"lr", o.lr}, {"alpha", o.alpha}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
-                 {"momentum", o.momentum}, {"centered", o.centered ? 1.0 : 0.0}},
+                 {"momentum", o.momentum}, {"centered", o.centered ? 1.0 : 0.0}, {"maximize", o.maximize ? 1.0 : 0.0}},
                 "RMSprop") {
   buffers_ = {"square_avg", "grad_avg", "momentum_buffer"};
 }
@@ -144,10 +144,10 @@ void RMSprop::step() {
   for (auto& group : groups_) {
     const double lr = group.get("lr"), alpha = group.get("alpha"), eps = group.get("eps");
     const double wd = group.get("weight_decay"), momentum = group.get("momentum");
-    const bool centered = group.get("centered") != 0;
+    const bool centered = group.get("centered") != 0, maximize = group.get("maximize") != 0;
     for (Tensor& p : group.params) {
       if (!p.grad().defined()) continue;
-      Tensor g = p.grad();
+      Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
       next_step(state);
       if (wd != 0) g = g + p * wd;

@@ -14,6 +14,7 @@ struct SGDOptions {
   double dampening = 0;
   double weight_decay = 0;
   bool nesterov = false;
+  bool maximize = false;  // ascend: step along +grad (the gradient is negated first, as in PyTorch)
 };
 // g = grad + wd p;  buf = momentum buf + (1 - dampening) g  (buf = g at the first step);
 // g = nesterov ? g + momentum buf : buf;  p -= lr g
@@ -29,6 +30,7 @@ struct AdamOptions {
   double eps = 1e-8;
   double weight_decay = 0;
   bool amsgrad = false;
+  bool maximize = false;
   // One pass per parameter through the backend's fused kernel where it has one (float32 and float64
   // contiguous parameters); the same bits as the op-by-op update, which false runs instead.
   bool fused = true;
@@ -54,6 +56,7 @@ struct AdamWOptions {
   double eps = 1e-8;
   double weight_decay = 1e-2;
   bool amsgrad = false;
+  bool maximize = false;
   bool fused = true;
 };
 class AdamW : public Adam {
@@ -68,6 +71,7 @@ struct RMSpropOptions {
   double weight_decay = 0;
   double momentum = 0;
   bool centered = false;
+  bool maximize = false;
 };
 // v = alpha v + (1 - alpha) g^2;  avg = sqrt(v - mean_g^2 if centered) + eps;
 // buf = momentum buf + g / avg, p -= lr buf  (or p -= lr g / avg without momentum)

@@ -4,6 +4,7 @@
 // steps before counting again. Unlike the schedules of lr_scheduler.h it has no closed form: it
 // reacts to the metrics, and it reads each group's lr as it finds it.
 #include <ember/optim/optimizer.h>
+#include <ember/optim/scheduler.h>
 
 namespace ember::optim {
 
@@ -18,7 +19,7 @@ struct ReduceLROnPlateauOptions {
   double eps = 1e-8;       // a reduction smaller than eps is not applied
 };
 
-class ReduceLROnPlateau {
+class ReduceLROnPlateau : public Scheduler {
  public:
   explicit ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});
   // One step with this step's metric. A NaN metric is never an improvement (a bad step), as in PyTorch.
@@ -28,8 +29,8 @@ class ReduceLROnPlateau {
   double best() const { return best_; }
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
   // {"best", "num_bad_epochs", "cooldown_counter", "last_epoch"}; loading checks every value first.
-  NamedTensors state_dict() const;
-  void load_state_dict(const NamedTensors& state);
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state) override;
   const ReduceLROnPlateauOptions options;
 
  private:

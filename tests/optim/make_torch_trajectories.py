@@ -48,6 +48,11 @@ cases = {
     "adamw_amsgrad": run(lambda p: O.AdamW(p, lr=0.05, weight_decay=0.1, amsgrad=True)),
     "rmsprop": run(lambda p: O.RMSprop(p, lr=0.01)),
     "rmsprop_centered_momentum_wd": run(lambda p: O.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.01, momentum=0.8, centered=True)),
+    # maximize ascends the same loss (its gradient negated); a small lr keeps w^4 from running away.
+    "sgd_momentum_maximize": run(lambda p: O.SGD(p, lr=0.01, momentum=0.9, weight_decay=0.01, maximize=True)),
+    "adam_maximize": run(lambda p: O.Adam(p, lr=0.01, weight_decay=0.02, maximize=True)),
+    "adamw_amsgrad_maximize": run(lambda p: O.AdamW(p, lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    "rmsprop_centered_momentum_maximize": run(lambda p: O.RMSprop(p, lr=0.002, weight_decay=0.01, momentum=0.5, centered=True, maximize=True)),
     "sgd_steplr": run(lambda p: O.SGD(p, lr=0.05), lambda o: O.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
     "sgd_exponentiallr": run(lambda p: O.SGD(p, lr=0.05), lambda o: O.lr_scheduler.ExponentialLR(o, gamma=0.9)),
     "sgd_cosine": run(lambda p: O.SGD(p, lr=0.05), lambda o: O.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001)),

@@ -110,6 +110,25 @@ TEST_CASE("RMSprop follows PyTorch", "[optim]") {
   });
 }
 
+TEST_CASE("maximize ascends the loss as PyTorch's does, fused and op by op", "[optim]") {
+  check_against_torch("sgd_momentum_maximize", [](auto p) {
+    return std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.01, .momentum = 0.9, .weight_decay = 0.01, .maximize = true});
+  });
+  for (bool fused : {true, false}) {
+    check_against_torch("adam_maximize", [fused](auto p) {
+      return std::make_unique<optim::Adam>(p, optim::AdamOptions{.lr = 0.01, .weight_decay = 0.02, .maximize = true, .fused = fused});
+    });
+    check_against_torch("adamw_amsgrad_maximize", [fused](auto p) {
+      return std::make_unique<optim::AdamW>(
+          p, optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true, .maximize = true, .fused = fused});
+    });
+  }
+  check_against_torch("rmsprop_centered_momentum_maximize", [](auto p) {
+    return std::make_unique<optim::RMSprop>(
+        p, optim::RMSpropOptions{.lr = 0.002, .weight_decay = 0.01, .momentum = 0.5, .centered = true, .maximize = true});
+  });
+}
+
 TEST_CASE("learning-rate schedulers follow PyTorch", "[optim]") {
   auto sgd = [](auto p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.05}); };
   check_against_torch("sgd_steplr", sgd, [](optim::Optimizer& o) { return std::make_unique<optim::StepLR>(o, 3, 0.5); });
