@@ -1,5 +1,6 @@
 #include <ember/nn/init.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -34,6 +35,59 @@ Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
   NoGradGuard no_grad;
   return t.normal_(mean, std, gen);
 }
+namespace {
+// The inverse of erf on (-1, 1): Giles' single-precision approximation ("Approximating the erfinv
+// function", 2010), then Newton steps on erf(x) - y, which double the correct digits each (two
+// reach double precision). +-1 give +-inf, as PyTorch's erfinv.
+double erfinv(double y) {
+  if (y <= -1) return y == -1 ? -HUGE_VAL : NAN;
+  if (y >= 1) return y == 1 ? HUGE_VAL : NAN;
+  double w = -std::log((1 - y) * (1 + y)), x;
+  if (w < 5) {
+    w -= 2.5;
+    x = 2.81022636e-08;
+    for (double c : {3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
+                     0.246640727, 1.50140941})
+      x = c + x * w;
+  } else {
+    w = std::sqrt(w) - 3;
+    x = -0.000200214257;
+    for (double c : {0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
+                     1.00167406, 2.83297682})
+      x = c + x * w;
+  }
+  x *= y;
+  const double two_over_sqrt_pi = 1.1283791670955126;
+  for (int step = 0; step < 2; ++step) {
+    const double slope = two_over_sqrt_pi * std::exp(-x * x);
+    if (slope == 0) break;  // |x| beyond ~26: erf is 1 to double precision, nothing to refine
+    x -= (std::erf(x) - y) / slope;
+  }
+  return x;
+}
+}  // namespace
+
+Tensor& trunc_normal_(Tensor& t, double mean, double std, double a, double b, Generator* gen) {
+  const char* op = "trunc_normal_";
+  EMBER_CHECK(t.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(is_floating(t.dtype()), op, "needs a floating-point tensor, got {} (shape {})", dtype_name(t.dtype()),
+              shape_str(t.shape()));
+  EMBER_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0, op,
+              "mean must be finite and std finite and positive, got mean {} and std {}", mean, std);
+  EMBER_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, op, "the bounds must be finite with a < b, got [{}, {}]",
+              a, b);
+  if (t.numel() == 0) return t;
+  const auto cdf = [&](double v) { return (1 + std::erf((v - mean) / std / std::sqrt(2.0))) / 2; };
+  // Uniform on [2 cdf(a) - 1, 2 cdf(b) - 1] is erf of the normal's standardised value / sqrt(2).
+  Tensor u = empty(t.shape(), {.dtype = DType::Float64});
+  u.uniform_(2 * cdf(a) - 1, 2 * cdf(b) - 1, gen);
+  std::vector<double> v = u.to_vector<double>();
+  for (double& e : v) e = std::clamp(mean + std * std::sqrt(2.0) * erfinv(e), a, b);
+  NoGradGuard no_grad;
+  t.copy_(from_vector(v, t.shape(), {.dtype = DType::Float64}));
+  return t;
+}
+
 Tensor& constant_(Tensor& t, double value) {
   NoGradGuard no_grad;
   return t.fill_(value);

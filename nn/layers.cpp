@@ -30,7 +30,8 @@ bool all_equal(int64_t a, int64_t value) { return a == value; }
 // changes it.
 template <class Size>
 std::string conv_repr(int64_t in, int64_t out, Size kernel, Size stride, Size padding,
-                      Size dilation, Size output_padding, int64_t groups, bool has_bias) {
+                      Size dilation, Size output_padding, int64_t groups, bool has_bias,
+                      const std::string& padding_mode) {
   std::string s =
       fmt::format("{}, {}, kernel_size={}, stride={}", in, out, size_str(kernel), size_str(stride));
   if (!all_equal(padding, 0)) s += fmt::format(", padding={}", size_str(padding));
@@ -39,7 +40,22 @@ std::string conv_repr(int64_t in, int64_t out, Size kernel, Size stride, Size pa
     s += fmt::format(", output_padding={}", size_str(output_padding));
   if (groups != 1) s += fmt::format(", groups={}", groups);
   if (!has_bias) s += ", bias=False";
+  if (padding_mode != "zeros") s += fmt::format(", padding_mode={}", padding_mode);
   return s;
+}
+
+// PyTorch's padding modes of a convolution; "zeros" is the convolution's own padding.
+void check_padding_mode(const char* module, const std::string& mode, bool zeros_only) {
+  EMBER_CHECK(mode == "zeros" || mode == "reflect" || mode == "replicate" || mode == "circular", module,
+              "padding_mode must be one of zeros, reflect, replicate or circular, got \"{}\"", mode);
+  EMBER_CHECK(!zeros_only || mode == "zeros", module, "only padding_mode \"zeros\" is supported, got \"{}\"", mode);
+}
+
+// Runs f on a batch of one when x is one unbatched example (spatial_dims + 1 dims), as PyTorch's modules.
+template <typename F>
+Tensor batched(const Tensor& x, int64_t spatial_dims, F&& f) {
+  if (x.defined() && x.dim() == spatial_dims + 1) return squeeze(f(unsqueeze(x, 0)), 0);
+  return f(x);
 }
 }  // namespace
 
@@ -66,17 +82,24 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2d
   EMBER_CHECK(k[0] > 0 && k[1] > 0, "Conv2d", "kernel_size must be positive, got {}", size_str(k));
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  check_padding_mode("Conv2d", o.padding_mode, false);
   register_parameter("weight", &weight, empty({out, in / o.groups, k[0], k[1]}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k[0] * k[1]);
 }
 Tensor Conv2dImpl::forward(const Tensor& x) {
-  return conv2d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride, options.padding,
-                options.dilation, options.groups);
+  return batched(x, 2, [&](const Tensor& x4) {
+    const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
+    if (options.padding_mode == "zeros")
+      return conv2d(x4, weight, b, options.stride, options.padding, options.dilation, options.groups);
+    const auto [ph, pw] = options.padding;
+    return conv2d(pad(x4, {pw, pw, ph, ph}, options.padding_mode), weight, b, options.stride, {0, 0},
+                  options.dilation, options.groups);
+  });
 }
 std::string Conv2dImpl::extra_repr() const {
-  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
-                   options.dilation, std::array<int64_t, 2>{0, 0}, options.groups, bias.defined());
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding, options.dilation,
+                   std::array<int64_t, 2>{0, 0}, options.groups, bias.defined(), options.padding_mode);
 }
 
 ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
@@ -85,18 +108,21 @@ ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int
   EMBER_CHECK(k[0] > 0 && k[1] > 0, "ConvTranspose2d", "kernel_size must be positive, got {}", size_str(k));
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  check_padding_mode("ConvTranspose2d", o.padding_mode, true);
   register_parameter("weight", &weight, empty({in, out / o.groups, k[0], k[1]}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   // PyTorch computes fan_in from weight dim 1: (out / groups) * kh * kw.
   default_init(weight, &bias, out / o.groups * k[0] * k[1]);
 }
 Tensor ConvTranspose2dImpl::forward(const Tensor& x) {
-  return conv_transpose2d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride,
-                          options.padding, options.output_padding, options.groups, options.dilation);
+  return batched(x, 2, [&](const Tensor& x4) {
+    return conv_transpose2d(x4, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride,
+                            options.padding, options.output_padding, options.groups, options.dilation);
+  });
 }
 std::string ConvTranspose2dImpl::extra_repr() const {
-  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
-                   options.dilation, options.output_padding, options.groups, bias.defined());
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding, options.dilation,
+                   options.output_padding, options.groups, bias.defined(), options.padding_mode);
 }
 
 Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
@@ -105,17 +131,23 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
   EMBER_CHECK(k > 0, "Conv1d", "kernel_size must be positive, got {}", k);
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
+  check_padding_mode("Conv1d", o.padding_mode, false);
   register_parameter("weight", &weight, empty({out, in / o.groups, k}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k);
 }
 Tensor Conv1dImpl::forward(const Tensor& x) {
-  return conv1d(x, weight, bias.defined() ? std::optional<Tensor>(bias) : std::nullopt, options.stride, options.padding,
-                options.dilation, options.groups);
+  return batched(x, 1, [&](const Tensor& x3) {
+    const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
+    if (options.padding_mode == "zeros")
+      return conv1d(x3, weight, b, options.stride, options.padding, options.dilation, options.groups);
+    return conv1d(pad(x3, {options.padding, options.padding}, options.padding_mode), weight, b, options.stride, 0,
+                  options.dilation, options.groups);
+  });
 }
 std::string Conv1dImpl::extra_repr() const {
-  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding,
-                   options.dilation, int64_t{0}, options.groups, bias.defined());
+  return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding, options.dilation, int64_t{0},
+                   options.groups, bias.defined(), options.padding_mode);
 }
 
 // ---------------------------------------------------------------- normalisation
@@ -260,17 +292,72 @@ std::shared_ptr<FunctionalImpl> Unflatten(int64_t dim, Shape sizes) {
                                           fmt::format("dim={}, unflattened_size={}", dim, shape_str(sizes)));
 }
 
-std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t k, std::optional<int64_t> stride, int64_t padding) {
-  const int64_t s = stride.value_or(k);
+std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t k, MaxPool2dOptions o) {
+  const int64_t s = o.stride.value_or(k), padding = o.padding;
+  const bool ceil_mode = o.ceil_mode;
   return std::make_shared<FunctionalImpl>(
-      "MaxPool2d", [k, s, padding](const Tensor& x) { return max_pool2d(x, {k, k}, std::array<int64_t, 2>{s, s}, {padding, padding}); },
+      "MaxPool2d",
+      [k, s, padding, ceil_mode](const Tensor& x) {
+        return max_pool2d(x, {k, k}, Size2{s, s}, {padding, padding}, ceil_mode);
+      },
+      fmt::format("kernel_size={}, stride={}, padding={}, dilation=1, ceil_mode={}", k, s, padding,
+                  ceil_mode ? "True" : "False"));
+}
+std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t k, AvgPool2dOptions o) {
+  const int64_t s = o.stride.value_or(k), padding = o.padding;
+  const bool ceil_mode = o.ceil_mode, count_include_pad = o.count_include_pad;
+  return std::make_shared<FunctionalImpl>(
+      "AvgPool2d",
+      [k, s, padding, ceil_mode, count_include_pad](const Tensor& x) {
+        return avg_pool2d(x, {k, k}, Size2{s, s}, {padding, padding}, count_include_pad, ceil_mode);
+      },
       fmt::format("kernel_size={}, stride={}, padding={}", k, s, padding));
 }
-std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t k, std::optional<int64_t> stride, int64_t padding) {
-  const int64_t s = stride.value_or(k);
+
+namespace {
+std::shared_ptr<FunctionalImpl> adaptive_avg_pool(Size2 size, std::string shown) {
+  // (checked here, so that a bad size is an error where the model is built, not at its first batch)
+  EMBER_CHECK(size[0] > 0 && size[1] > 0, "AdaptiveAvgPool2d", "output size must be positive, got {}", shown);
   return std::make_shared<FunctionalImpl>(
-      "AvgPool2d", [k, s, padding](const Tensor& x) { return avg_pool2d(x, {k, k}, std::array<int64_t, 2>{s, s}, {padding, padding}); },
-      fmt::format("kernel_size={}, stride={}, padding={}", k, s, padding));
+      "AdaptiveAvgPool2d", [size](const Tensor& x) { return adaptive_avg_pool2d(x, size); },
+      fmt::format("output_size={}", shown));
+}
+
+// Python's repr of a float: the shortest round-trip digits, and ".0" on a whole number.
+std::string python_float(double v) {
+  std::string s = fmt::format("{}", v);
+  if (std::isfinite(v) && s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+}  // namespace
+
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(int64_t output_size) {
+  return adaptive_avg_pool({output_size, output_size}, fmt::format("{}", output_size));
+}
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(Size2 output_size) {
+  return adaptive_avg_pool(output_size, size_str(output_size));
+}
+
+std::shared_ptr<FunctionalImpl> Upsample(InterpolateOptions o) {
+  const char* op = "Upsample";
+  EMBER_CHECK(o.size.has_value() != o.scale_factor.has_value(), op, "give exactly one of size and scale_factor, got {}",
+              o.size ? "both" : "neither");
+  EMBER_CHECK(o.mode == "nearest" || o.mode == "bilinear", op, "mode must be \"nearest\" or \"bilinear\", got \"{}\"",
+              o.mode);
+  EMBER_CHECK(o.mode == "bilinear" || !o.align_corners, op,
+              "align_corners only applies to the bilinear mode, not \"{}\"", o.mode);
+  std::string shown;
+  if (o.size) {
+    EMBER_CHECK((*o.size)[0] > 0 && (*o.size)[1] > 0, op, "size must be positive, got {}", size_str(*o.size));
+    shown = "size=" + size_str(*o.size);
+  } else {
+    const double h = o.scale_factor->h, w = o.scale_factor->w;
+    EMBER_CHECK(h > 0 && w > 0 && std::isfinite(h) && std::isfinite(w), op,
+                "scale_factor must be positive and finite, got ({}, {})", h, w);
+    shown = "scale_factor=" + (h == w ? python_float(h) : fmt::format("({}, {})", python_float(h), python_float(w)));
+  }
+  return std::make_shared<FunctionalImpl>(
+      "Upsample", [o](const Tensor& x) { return interpolate(x, o); }, fmt::format("{}, mode={}", shown, o.mode));
 }
 
 }  // namespace ember::nn

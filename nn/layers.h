@@ -4,8 +4,10 @@
 #include <array>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include <ember/nn/module.h>
+#include <ember/ops/pool.h>
 
 namespace ember::nn {
 
@@ -22,6 +24,9 @@ inline std::shared_ptr<LinearImpl> Linear(int64_t in, int64_t out, bool bias = t
   return std::make_shared<LinearImpl>(in, out, bias);
 }
 
+// padding_mode, as PyTorch's: "zeros" (the convolution's own zero padding), or "reflect",
+// "replicate" or "circular" (the input is padded by pad(x, ..., mode) first, then convolved without
+// padding). ConvTranspose2d takes only "zeros". Any other name is an error at construction.
 struct Conv2dOptions {
   std::array<int64_t, 2> stride{1, 1};
   std::array<int64_t, 2> padding{0, 0};
@@ -29,7 +34,13 @@ struct Conv2dOptions {
   int64_t groups = 1;
   bool bias = true;
   std::array<int64_t, 2> output_padding{0, 0};  // ConvTranspose2d only
+  std::string padding_mode = "zeros";
 };
+
+// The convolutions take a batch [N, C, ...] or one unbatched example [C, ...] (Conv1d [C, L],
+// Conv2d and ConvTranspose2d [C, H, W]), which gives an unbatched result, as PyTorch's modules.
+// (PyTorch 1.13 refuses an unbatched input with padding_mode "circular"; here it is padded as the
+// batch of one it is.)
 
 class Conv2dImpl : public UnaryModule {
  public:
@@ -64,6 +75,7 @@ inline std::shared_ptr<ConvTranspose2dImpl> ConvTranspose2d(int64_t in, int64_t 
 struct Conv1dOptions {
   int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
   bool bias = true;
+  std::string padding_mode = "zeros";  // as Conv2dOptions'
 };
 class Conv1dImpl : public UnaryModule {
  public:
@@ -194,7 +206,46 @@ std::shared_ptr<FunctionalImpl> ELU(double alpha = 1);
 std::shared_ptr<FunctionalImpl> Softplus(double beta = 1, double threshold = 20);
 std::shared_ptr<FunctionalImpl> Flatten(int64_t start_dim = 1, int64_t end_dim = -1);
 std::shared_ptr<FunctionalImpl> Unflatten(int64_t dim, Shape sizes);
-std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt, int64_t padding = 0);
-std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt, int64_t padding = 0);
+
+// Pooling modules: max_pool2d and avg_pool2d (ops/pool.h) with square windows, in PyTorch's argument
+// order (AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad)), or by name:
+//   nn::MaxPool2d(3, {.stride = 2, .ceil_mode = true})
+// They print what PyTorch prints, which for AvgPool2d is kernel, stride and padding only.
+struct MaxPool2dOptions {
+  std::optional<int64_t> stride;  // the kernel when not given
+  int64_t padding = 0;
+  bool ceil_mode = false;
+};
+struct AvgPool2dOptions {
+  std::optional<int64_t> stride;  // the kernel when not given
+  int64_t padding = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;
+};
+std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, MaxPool2dOptions options);
+std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, AvgPool2dOptions options);
+inline std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt,
+                                                 int64_t padding = 0, bool ceil_mode = false) {
+  return MaxPool2d(kernel, MaxPool2dOptions{.stride = stride, .padding = padding, .ceil_mode = ceil_mode});
+}
+inline std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt,
+                                                 int64_t padding = 0, bool ceil_mode = false,
+                                                 bool count_include_pad = true) {
+  return AvgPool2d(kernel, AvgPool2dOptions{.stride = stride, .padding = padding, .ceil_mode = ceil_mode,
+                                            .count_include_pad = count_include_pad});
+}
+
+// adaptive_avg_pool2d to a fixed output size: one number (square) or {h, w}. Prints as PyTorch:
+// AdaptiveAvgPool2d(output_size=3) or AdaptiveAvgPool2d(output_size=(3, 3)), as it was given.
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(int64_t output_size);
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(Size2 output_size);
+
+// interpolate (ops/pool.h) with fixed options, given as for it, exactly one of size and scale_factor:
+//   nn::Upsample({.scale_factor = 2})                       Upsample(scale_factor=2.0, mode=nearest)
+//   nn::Upsample({.size = Size2{4, 6}, .mode = "bilinear"})  Upsample(size=(4, 6), mode=bilinear)
+// The options are checked at construction. The repr is PyTorch's: the size or the scale factor and
+// the mode, not align_corners. (Equal factors print as one number, as PyTorch prints a factor given
+// as one; PyTorch prints scale_factor=(2, 2) as two, and size=5 as one where this prints (5, 5).)
+std::shared_ptr<FunctionalImpl> Upsample(InterpolateOptions options);
 
 }  // namespace ember::nn

@@ -4,7 +4,8 @@
 //   a backend kernel where there is one, else (and under create_graph) scatter_add on the flattened
 //   [N, C, H W] plane. scatter_add's gradient is gather, so the double backward is the same max
 //   selection with the indices held fixed, as in PyTorch.
-// - avg_pool2d is unfold + sum / divisor; adaptive_avg_pool2d and bilinear interpolation are
+// - avg_pool2d is unfold + sum / divisor (one number, or one per window where ceil_mode clips the
+//   last windows or count_include_pad is off); adaptive_avg_pool2d and bilinear interpolation are
 //   separable linear maps P_h @ x @ P_w^T with small constant matrices (dense [out, in] matrices:
 //   cheap through BLAS at the image sizes of this project, but a NaN or inf in the input spreads to
 //   its whole output row and column, where PyTorch's 2-tap kernel keeps it local); nearest
@@ -12,7 +13,9 @@
 //   composites, so every order of gradient comes for free.
 #include <ember/ops/pool.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <ember/ops/ops.h>
@@ -56,8 +59,23 @@ struct MaxPool2d {
   }
 };
 
-// Shared checks of the windowed pools; returns the window over x's last two dims.
-Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding) {
+// The windows along one dim, by PyTorch's pooling_output_shape. With ceil_mode the last window may
+// run past the end of the padded input but must start inside the input or the left padding: one
+// starting in the right padding would average padding alone (or take the max of nothing).
+int64_t pooled_size(int64_t size, int64_t kernel, int64_t stride, int64_t padding, bool ceil_mode) {
+  // size + 2 pad - kernel, ordered so that no step overflows: 2 pad <= kernel
+  const int64_t span = size - (kernel - 2 * padding);
+  if (!ceil_mode) return span < 0 ? 0 : span / stride + 1;
+  if (span < 0) return span > -stride ? 1 : 0;  // floor((span + stride - 1) / stride) + 1
+  int64_t windows = span / stride + (span % stride != 0) + 1, last_start = 0;
+  if (__builtin_mul_overflow(windows - 1, stride, &last_start) || last_start >= size + padding) --windows;
+  return windows;
+}
+
+// Shared checks of the windowed pools; returns the window over x's last two dims. `beyond` gets how
+// far the last windows reach past the padded input (ceil_mode only; 0 otherwise), per dim.
+Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding,
+                     bool ceil_mode, Size2& beyond) {
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   check_floating(op, x);
   EMBER_CHECK(x.dim() == 4, op, "expected input [N, C, H, W] or [C, H, W], got shape {}", shape_str(x.shape()));
@@ -69,11 +87,15 @@ Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optiona
               kernel[0], kernel[1]);
   Window2d w{kernel, {1, 1}, padding, s, {0, 0}};
   for (int d = 0; d < 2; ++d) {
-    // size + 2 pad - kernel, ordered so that no step overflows: 2 pad <= kernel
-    const int64_t span = x.size(2 + d) - (kernel[d] - 2 * padding[d]);
-    EMBER_CHECK(span >= 0, op, "the kernel [{}, {}] is larger than the padded input: input shape {}, padding [{}, {}]",
-                kernel[0], kernel[1], shape_str(x.shape()), padding[0], padding[1]);
-    w.blocks[d] = span / s[d] + 1;
+    w.blocks[d] = pooled_size(x.size(2 + d), kernel[d], s[d], padding[d], ceil_mode);
+    EMBER_CHECK(w.blocks[d] > 0, op,
+                "the kernel [{}, {}] is larger than the padded input: input shape {}, padding [{}, {}], "
+                "stride [{}, {}]{}",
+                kernel[0], kernel[1], shape_str(x.shape()), padding[0], padding[1], s[0], s[1],
+                ceil_mode ? ", ceil_mode" : "");
+    // How far the last window ends past size + padding (it starts before there, so no overflow).
+    const int64_t end = (w.blocks[d] - 1) * s[d] - padding[d] + kernel[d];
+    beyond[d] = ceil_mode ? std::max<int64_t>(0, end - x.size(2 + d) - padding[d]) : 0;
   }
   return w;
 }
@@ -169,29 +191,70 @@ Tensor nearest_dim(const Tensor& x, int64_t d, int64_t out, std::optional<double
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding) {
+Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding, bool ceil_mode) {
   return batched(x, [&](const Tensor& x4) {
-    Window2d w = pool_window("max_pool2d", x4, kernel, stride, padding);
-    return apply(MaxPool2d{w, x4.shape()}, x4);
+    Size2 beyond{0, 0};
+    Window2d w = pool_window("max_pool2d", x4, kernel, stride, padding, ceil_mode, beyond);
+    if (beyond == Size2{0, 0}) return apply(MaxPool2d{w, x4.shape()}, x4);
+    // A window running past the input is filled out with -inf, which never beats an input element:
+    // each window's first element in row-major order is one (it starts inside the input or its
+    // left padding, which is skipped), so ties and NaNs resolve as on the clipped window. The
+    // backend kernels then see only whole windows (their 2x2 fast path reads all four elements).
+    const double lowest = -std::numeric_limits<double>::infinity();
+    Tensor extended = pad(x4, {0, beyond[1], 0, beyond[0]}, lowest);
+    return apply(MaxPool2d{w, extended.shape()}, extended);
   });
 }
 
-Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding, bool count_include_pad) {
+namespace {
+// The divisor of each window along one dim: its length clipped to the input and padding
+// (count_include_pad) or to the input alone, as PyTorch's avg_pool2d.
+std::vector<int64_t> window_lengths(int64_t size, int64_t windows, int64_t kernel, int64_t stride, int64_t padding,
+                                    bool count_include_pad) {
+  std::vector<int64_t> len(static_cast<size_t>(windows));
+  for (int64_t o = 0; o < windows; ++o) {
+    int64_t start = o * stride - padding, end = std::min(start + kernel, size + padding);
+    if (!count_include_pad) {
+      start = std::max<int64_t>(start, 0);
+      end = std::min(end, size);
+    }
+    len[o] = end - start;
+  }
+  return len;
+}
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding, bool count_include_pad,
+                  bool ceil_mode) {
   return batched(x, [&](const Tensor& x4) {
-    Window2d w = pool_window("avg_pool2d", x4, kernel, stride, padding);
-    const int64_t N = x4.size(0), C = x4.size(1), H = x4.size(2), W = x4.size(3);
+    Size2 beyond{0, 0};
+    Window2d w = pool_window("avg_pool2d", x4, kernel, stride, padding, ceil_mode, beyond);
+    const int64_t N = x4.size(0), C = x4.size(1);
     checked_numel("avg_pool2d", "the unfolded input", {N, C, kernel[0], kernel[1], w.blocks[0], w.blocks[1]});
+    // Zeros past the padded input make the clipped last windows whole; the divisor leaves them out.
+    Tensor xe = beyond == Size2{0, 0} ? x4 : pad(x4, {0, beyond[1], 0, beyond[0]});
+    const int64_t H = xe.size(2), W = xe.size(3);
     // Each channel is its own image: [N C, 1, H, W] -> [N C, kh kw, L] -> sum over the window.
-    Tensor cols = unfold(reshape(x4, std::vector<int64_t>{N * C, 1, H, W}), kernel, {1, 1}, padding, w.stride);
+    Tensor cols = unfold(reshape(xe, std::vector<int64_t>{N * C, 1, H, W}), kernel, {1, 1}, padding, w.stride);
     const int64_t kdim = 1;
     Tensor s = sum(cols, std::span<const int64_t>(&kdim, 1));  // [N C, L]
+    const std::vector<int64_t> rows =
+        window_lengths(x4.size(2), w.blocks[0], kernel[0], w.stride[0], padding[0], count_include_pad);
+    const std::vector<int64_t> columns =
+        window_lengths(x4.size(3), w.blocks[1], kernel[1], w.stride[1], padding[1], count_include_pad);
+    const auto all_same = [](const std::vector<int64_t>& v) {
+      return std::all_of(v.begin(), v.end(), [&](int64_t e) { return e == v.front(); });
+    };
     Tensor out;
-    if (count_include_pad || (padding[0] == 0 && padding[1] == 0)) {
-      out = s / static_cast<double>(kernel[0] * kernel[1]);
-    } else {  // divide by the number of real (non-padding) pixels in each window: a constant
-      Tensor ones_img = ones({1, 1, H, W}, {.dtype = x4.dtype(), .device = x4.device()});
-      Tensor count = sum(unfold(ones_img, kernel, {1, 1}, padding, w.stride), std::span<const int64_t>(&kdim, 1));
-      out = s / count;  // [N C, L] / [1, L]
+    if (all_same(rows) && all_same(columns)) {
+      out = s / static_cast<double>(rows.front() * columns.front());
+    } else {  // a constant [1, L] row of divisors, the outer product of the row and column lengths
+      const TensorOptions o{.dtype = x4.dtype(), .device = x4.device()};
+      const Tensor r = from_vector(std::vector<double>(rows.begin(), rows.end()),
+                                   std::vector<int64_t>{w.blocks[0], 1}, o);
+      const Tensor c = from_vector(std::vector<double>(columns.begin(), columns.end()),
+                                   std::vector<int64_t>{1, w.blocks[1]}, o);
+      out = s / reshape(r * c, std::vector<int64_t>{1, w.blocks[0] * w.blocks[1]});
     }
     return reshape(out, std::vector<int64_t>{N, C, w.blocks[0], w.blocks[1]});
   });

@@ -14,22 +14,32 @@ namespace ember {
 using Size2 = std::array<int64_t, 2>;
 
 // Max over each kernel window (stride defaults to the kernel); padding is -inf and at most half the kernel.
-Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0});
+// ceil_mode rounds the output size up instead of down, as PyTorch: a last window that runs past the
+// input (and right padding) is kept, clipped to what it covers, when it starts inside the input or
+// the left padding; one that would start in the right padding is dropped. The output size is
+//   floor((size + 2 padding - kernel + (ceil_mode ? stride - 1 : 0)) / stride) + 1,
+// less one when ceil_mode and that last window starts at or past size + padding; below 1 is an error.
+Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
+                  bool ceil_mode = false);
 // Mean over each window; padding counts as zeros when count_include_pad, else is left out of the mean.
+// With ceil_mode (the output size as for max_pool2d) a window clipped by the end of the input divides
+// by what it covers of input and padding (count_include_pad) or of the input alone, as PyTorch.
+// (ceil_mode comes last, after count_include_pad, unlike PyTorch's order, so that calls written
+// before it existed keep their meaning.)
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
-                  bool count_include_pad = true);
+                  bool count_include_pad = true, bool ceil_mode = false);
 // Output cell (i, j) is the mean of rows [floor(i H / Ho), ceil((i + 1) H / Ho)) and likewise for columns.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 // Square windows: one number for both spatial dims.
 inline Tensor max_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
-                         int64_t padding = 0) {
+                         int64_t padding = 0, bool ceil_mode = false) {
   return max_pool2d(x, Size2{kernel, kernel}, stride ? std::optional<Size2>(Size2{*stride, *stride}) : std::nullopt,
-                    Size2{padding, padding});
+                    Size2{padding, padding}, ceil_mode);
 }
 inline Tensor avg_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
-                         int64_t padding = 0, bool count_include_pad = true) {
+                         int64_t padding = 0, bool count_include_pad = true, bool ceil_mode = false) {
   return avg_pool2d(x, Size2{kernel, kernel}, stride ? std::optional<Size2>(Size2{*stride, *stride}) : std::nullopt,
-                    Size2{padding, padding}, count_include_pad);
+                    Size2{padding, padding}, count_include_pad, ceil_mode);
 }
 
 // Resizes [N, C, H, W] to [N, C, size...]: mode "nearest" (PyTorch's legacy nearest: source index

@@ -1,6 +1,8 @@
 // Rearranging ops: copies that move elements into a new layout (concatenation, splitting into
 // pieces, repetition, flips, triangular masks, padding). Each backward is the inverse movement of
-// the gradient: narrow for cat, cat for split, a sum over the copies for repeat.
+// the gradient: narrow for cat, cat for split, a sum over the copies for repeat. The padding modes
+// that copy input elements (reflect, replicate, circular) are one index_select per padded dim, whose
+// backward adds each copy's gradient back onto the element it came from.
 #include <ember/ops/shape.h>
 
 #include <algorithm>
@@ -299,6 +301,107 @@ Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
     out = cat(parts, d);
   }
   return out;
+}
+
+PadMode pad_mode_from_name(const std::string& name, const char* op) {
+  if (name == "constant") return PadMode::Constant;
+  if (name == "reflect") return PadMode::Reflect;
+  if (name == "replicate") return PadMode::Replicate;
+  if (name == "circular") return PadMode::Circular;
+  EMBER_FAIL(op, "unknown padding mode \"{}\" (constant, reflect, replicate or circular)", name);
+}
+
+const char* pad_mode_name(PadMode mode) {
+  switch (mode) {
+    case PadMode::Constant: return "constant";
+    case PadMode::Reflect: return "reflect";
+    case PadMode::Replicate: return "replicate";
+    case PadMode::Circular: return "circular";
+  }
+  EMBER_FAIL("pad", "unknown PadMode {}", static_cast<int>(mode));
+}
+
+namespace {
+
+// The input position each of the `out` output positions of one padded dim copies, for sizes and pads
+// already checked. Reflect and replicate map output j to position j - lo of the uncropped input and
+// fold it back inside; circular first crops, then wraps within the `core` elements left. (Written so
+// that no step overflows: replicate takes any pads whose sum with the size fits in int64.)
+std::vector<int64_t> pad_sources(PadMode mode, int64_t size, int64_t lo, int64_t hi, int64_t out) {
+  std::vector<int64_t> src(static_cast<size_t>(out));
+  if (mode == PadMode::Reflect) {  // |lo|, |hi| < 2 size here
+    for (int64_t j = 0; j < out; ++j) {
+      const int64_t p = j - lo;
+      src[j] = p < 0 ? -p : p >= size ? 2 * (size - 1) - p : p;
+    }
+  } else if (mode == PadMode::Replicate) {
+    for (int64_t j = 0; j < out; ++j) src[j] = j < lo ? 0 : j >= size + lo ? size - 1 : j - lo;
+  } else {  // circular: -size <= lo, hi <= size here
+    const int64_t core = size + std::min<int64_t>(lo, 0) + std::min<int64_t>(hi, 0);
+    const int64_t core_start = std::max<int64_t>(-lo, 0), core_at = std::max<int64_t>(lo, 0);
+    for (int64_t j = 0; j < out; ++j) src[j] = core_start + (((j - core_at) % core) + core) % core;
+  }
+  return src;
+}
+
+}  // namespace
+
+Tensor pad(const Tensor& x, std::span<const int64_t> amounts, PadMode mode, double value) {
+  if (mode == PadMode::Constant) return pad(x, amounts, value);
+  const char* name = pad_mode_name(mode);  // (checks the mode before anything else is said about it)
+  EMBER_CHECK(x.defined(), "pad", "got an undefined tensor");
+  EMBER_CHECK(value == 0, "pad", "mode \"{}\" copies input elements and takes no fill value, got {}", name, value);
+  const int64_t k = static_cast<int64_t>(amounts.size() / 2);
+  const bool batch_optional = mode != PadMode::Circular;
+  EMBER_CHECK(amounts.size() % 2 == 0 && k >= 1 && k <= 3 &&
+                  (x.dim() == k + 2 || (batch_optional && x.dim() == k + 1)),
+              "pad",
+              "mode \"{}\" pads the last 1, 2 or 3 dims of a tensor with {} leading dims, got padding {} "
+              "for shape {}",
+              name, batch_optional ? "one or two (channel, or batch and channel)" : "two (batch and channel)",
+              shape_str(amounts), shape_str(x.shape()));
+  // PyTorch's reflect and replicate kernels refuse an empty channel or padded dim (a batch of none is fine).
+  if (batch_optional)
+    for (int64_t d = x.dim() - k - 1; d < x.dim(); ++d)
+      EMBER_CHECK(x.size(d) > 0, "pad", "mode \"{}\" needs every dim but the batch non-empty, got shape {}", name,
+                  shape_str(x.shape()));
+  Tensor out = x;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t d = x.dim() - 1 - i, size = x.size(d), lo = amounts[2 * i], hi = amounts[2 * i + 1];
+    int64_t padded = 0;
+    EMBER_CHECK(!__builtin_add_overflow(size, lo, &padded) && !__builtin_add_overflow(padded, hi, &padded), "pad",
+                "padding {} of dimension {} of shape {} overflows int64", shape_str(amounts), d, shape_str(x.shape()));
+    if (mode == PadMode::Reflect)
+      EMBER_CHECK(lo < size && hi < size, "pad",
+                  "reflect padding ({}, {}) of dimension {} must be less than its size {} (shape {})", lo, hi, d, size,
+                  shape_str(x.shape()));
+    if (mode == PadMode::Circular) {
+      // What is left after cropping; PyTorch checks each pad against the uncropped size only, and a
+      // pad wider than what is left reads memory it has not written yet (garbage), so it is refused here.
+      const int64_t core = size + std::min<int64_t>(lo, 0) + std::min<int64_t>(hi, 0);
+      EMBER_CHECK(core >= 0 && lo <= core && hi <= core, "pad",
+                  "circular padding ({}, {}) of dimension {} of shape {} must wrap at most once: each pad at most "
+                  "the {} elements left after cropping, and no crop larger than the dimension",
+                  lo, hi, d, shape_str(x.shape()), std::max<int64_t>(core, 0));
+    } else {
+      EMBER_CHECK(padded >= 1, "pad", "{} padding ({}, {}) leaves dimension {} of shape {} with size {}", name, lo,
+                  hi, d, shape_str(x.shape()), padded);
+    }
+    if (lo == 0 && hi == 0) continue;
+    checked_numel("pad", "the result", [&] {
+      Shape s = out.shape();
+      s[d] = padded;
+      return s;
+    }());
+    const std::vector<int64_t> src = pad_sources(mode, size, lo, hi, padded);
+    const TensorOptions index_options{.dtype = DType::Int64, .device = x.device()};
+    out = index_select(out, d, from_vector(src, std::vector<int64_t>{padded}, index_options));
+  }
+  return out.is_same(x) ? clone(x) : out;
+}
+
+Tensor pad(const Tensor& x, std::span<const int64_t> amounts, const std::string& mode, double value) {
+  return pad(x, amounts, pad_mode_from_name(mode), value);
 }
 
 }  // namespace ember

@@ -1,6 +1,7 @@
 #pragma once
 // Views (sharing storage) and ops that rearrange elements.
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <ember/core/tensor.h>
@@ -50,8 +51,35 @@ Tensor triu(const Tensor& x, int64_t diagonal = 0);
 // negative amounts crop.
 Tensor pad(const Tensor& x, std::span<const int64_t> pad, double value = 0);
 
+// torch.nn.functional.pad's modes. Constant fills with `value` (the pad above). The others copy
+// input elements outward and take no value (a nonzero one is an error, as in PyTorch):
+//   Reflect    mirrors about the edge element, which is not repeated: [a b c] padded 2 left is [c b a b c];
+//              each pad must be smaller than its dim.
+//   Replicate  repeats the edge element.
+//   Circular   wraps around: the left pad is copied from the right end. Each pad may be at most the
+//              size of its dim, so that it wraps once.
+// Non-constant modes pad the last 1, 2 or 3 dims (a pad of 2, 4 or 6 numbers). Reflect and Replicate
+// take one or two more leading dims ([C, W] or [N, C, W] for 1 padded dim) and need every dim but the
+// batch non-empty; Circular takes exactly two more (batch and channel), as PyTorch 1.13.
+// Negative pads crop: reflect and replicate index the input as it was before the crop (so a crop
+// may remove the elements a pad on the other side mirrors), circular wraps what is left after it,
+// as PyTorch's kernels do. Built from index_select, so differentiable to any order on every backend.
+enum class PadMode { Constant, Reflect, Replicate, Circular };
+// "constant", "reflect", "replicate" or "circular"; any other name is an error naming `op`.
+PadMode pad_mode_from_name(const std::string& name, const char* op = "pad");
+const char* pad_mode_name(PadMode mode);
+Tensor pad(const Tensor& x, std::span<const int64_t> pad, PadMode mode, double value = 0);
+// The mode by PyTorch's name: pad(x, {1, 1}, "reflect").
+Tensor pad(const Tensor& x, std::span<const int64_t> pad, const std::string& mode, double value = 0);
+
 inline Tensor repeat(const Tensor& x, std::initializer_list<int64_t> r) { return repeat(x, std::span<const int64_t>(r.begin(), r.size())); }
 inline Tensor flip(const Tensor& x, std::initializer_list<int64_t> d) { return flip(x, std::span<const int64_t>(d.begin(), d.size())); }
 inline Tensor pad(const Tensor& x, std::initializer_list<int64_t> p, double value = 0) { return pad(x, std::span<const int64_t>(p.begin(), p.size()), value); }
+inline Tensor pad(const Tensor& x, std::initializer_list<int64_t> p, PadMode mode, double value = 0) {
+  return pad(x, std::span<const int64_t>(p.begin(), p.size()), mode, value);
+}
+inline Tensor pad(const Tensor& x, std::initializer_list<int64_t> p, const std::string& mode, double value = 0) {
+  return pad(x, std::span<const int64_t>(p.begin(), p.size()), mode, value);
+}
 
 }  // namespace ember

@@ -297,6 +297,23 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"clamp_ int64 with a NaN bound", []{ from_vector<int64_t>({1, 2}).clamp_(NAN, std::nullopt); }, "clamp_"},
       {"sum_to of undefined", []{ sum_to(Tensor(), std::vector<int64_t>{3}); }, "sum_to"},
       {"GradScaler growth_interval inf", []{ optim::GradScaler g; g.load_state_dict({{"scale", scalar_tensor(2.0)}, {"growth_tracker", scalar_tensor(0.0)}, {"growth_interval", scalar_tensor(INFINITY, {.dtype = DType::Float64})}}); }},
+      // Padding modes, ceil_mode, padding_mode and trunc_normal_ (tests/ops/test_pad_modes.cpp, tests/nn/test_pool_and_conv_modes.cpp).
+      {"reflect pad as large as the dim", []{ pad(ones({1, 1, 5}), {5, 0}, "reflect"); }, "pad"},
+      {"unknown pad mode", []{ pad(ones({1, 1, 5}), {1, 1}, "mirror"); }, "pad"},
+      {"circular pad wrapping twice", []{ pad(ones({1, 1, 5}), {6, 0}, PadMode::Circular); }, "pad"},
+      {"replicate pad of a 1-d tensor", []{ pad(ones({5}), {1, 1}, PadMode::Replicate); }, "pad"},
+      {"reflect pad with a fill value", []{ pad(ones({1, 1, 5}), {1, 1}, PadMode::Reflect, 2.0); }, "pad"},
+      {"PadMode out of range", []{ pad(ones({1, 1, 5}), {1, 1}, static_cast<PadMode>(9)); }, "pad"},
+      {"ceil_mode max_pool2d with no window inside", []{ max_pool2d(ones({1, 1, 1, 1}), 3, 1, 0, true); }, "max_pool2d"},
+      {"ceil_mode avg_pool2d with no window inside", []{ avg_pool2d(ones({1, 1, 1, 1}), 3, 1, 0, true, true); }, "avg_pool2d"},
+      {"ConvTranspose2d padding_mode reflect", []{ nn::ConvTranspose2d(2, 3, 3, {.padding_mode = "reflect"}); }, "ConvTranspose2d"},
+      {"Conv2d unknown padding_mode", []{ nn::Conv2d(2, 3, 3, {.padding_mode = "mirror"}); }, "Conv2d"},
+      {"Conv1d reflect padding past the input", []{ (*nn::Conv1d(1, 1, 3, {.padding = 4, .padding_mode = "reflect"}))(ones({1, 1, 4})); }, "pad"},
+      {"trunc_normal_ with a >= b", []{ Tensor t = empty({3}); nn::init::trunc_normal_(t, 0, 1, 2, -2); }, "trunc_normal_"},
+      {"trunc_normal_ with std < 0", []{ Tensor t = empty({3}); nn::init::trunc_normal_(t, 0, -1); }, "trunc_normal_"},
+      {"trunc_normal_ of an int64 tensor", []{ Tensor t = zeros({3}, {.dtype = DType::Int64}); nn::init::trunc_normal_(t); }, "trunc_normal_"},
+      {"Upsample without size or scale_factor", []{ nn::Upsample({}); }, "Upsample"},
+      {"AdaptiveAvgPool2d of size 0", []{ nn::AdaptiveAvgPool2d(0); }, "AdaptiveAvgPool2d"},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to
   // allocate must be an Error (it was a bad_alloc, or the end of the program inside a parallel region).

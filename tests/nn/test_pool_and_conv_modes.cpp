@@ -1,0 +1,356 @@
+// Against PyTorch 1.13 (modes_reference.json, written by make_modes_reference.py): pooling's
+// ceil_mode and count_include_pad, the convolutions' padding_mode and unbatched inputs, the Upsample
+// and AdaptiveAvgPool2d modules and the reprs of all of these; each new differentiable path
+// gradchecked and gradgradchecked; the errors PyTorch gives. And nn::init::trunc_normal_, tested for
+// its distribution (the truncated normal's moments and CDF in closed form), not PyTorch's draws.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include <ember/nn/nn.h>
+#include <ember/testing/gradcheck.h>
+
+#include "tests/nn/modes_reference.h"
+
+using namespace ember;
+using modes_ref::compare;
+using modes_ref::ints;
+using modes_ref::json;
+
+namespace {
+
+Size2 size2(const json& v) {
+  const std::vector<int64_t> s = ints(v);
+  return {s[0], s[1]};
+}
+
+Tensor run_pool(const json& c, const Tensor& x) {
+  const Size2 k = size2(c.at("kernel")), s = size2(c.at("stride")), p = size2(c.at("padding"));
+  const bool ceil = c.at("ceil_mode").get<bool>(), include_pad = c.at("count_include_pad").get<bool>();
+  return c.at("op") == "max" ? max_pool2d(x, k, s, p, ceil) : avg_pool2d(x, k, s, p, include_pad, ceil);
+}
+
+// A module of the case's settings, in float64 with the case's weight and bias.
+template <typename M>
+std::shared_ptr<nn::UnaryModule> loaded(std::shared_ptr<M> m, const json& c, std::vector<Tensor>& params) {
+  m->to(DType::Float64);
+  NoGradGuard no_grad;
+  m->weight.copy_(modes_ref::tensor(c.at("weight")));
+  params = {m->weight};
+  if (c.contains("bias")) {
+    m->bias.copy_(modes_ref::tensor(c.at("bias")));
+    params.push_back(m->bias);
+  }
+  return m;
+}
+
+// The modules of make_modes_reference.py's CONV table, by name.
+std::shared_ptr<nn::UnaryModule> conv_module(const json& c, std::vector<Tensor>& params) {
+  const std::string name = c.at("name").get<std::string>();
+  using C1 = nn::Conv1dOptions;
+  using C2 = nn::Conv2dOptions;
+  if (name == "conv1d reflect" || name == "conv1d reflect unbatched")
+    return loaded(nn::Conv1d(2, 3, 3, C1{.padding = 2, .padding_mode = "reflect"}), c, params);
+  if (name == "conv1d replicate")
+    return loaded(nn::Conv1d(2, 3, 3, C1{.stride = 2, .padding = 1, .padding_mode = "replicate"}), c, params);
+  if (name == "conv1d circular")
+    return loaded(nn::Conv1d(2, 4, 3, C1{.padding = 2, .dilation = 2, .groups = 2, .padding_mode = "circular"}), c,
+                  params);
+  if (name == "conv1d zeros unbatched") return loaded(nn::Conv1d(2, 3, 3, C1{.padding = 1}), c, params);
+  if (name == "conv1d circular unbatched")
+    return loaded(nn::Conv1d(2, 3, 3, C1{.padding = 1, .padding_mode = "circular"}), c, params);
+  if (name == "conv2d reflect")
+    return loaded(nn::Conv2d(2, 3, 3, C2{.stride = {2, 2}, .padding = {1, 1}, .padding_mode = "reflect"}), c, params);
+  if (name == "conv2d replicate")
+    return loaded(nn::Conv2d(2, 3, 3, C2{.padding = {1, 2}, .padding_mode = "replicate"}), c, params);
+  if (name == "conv2d circular")
+    return loaded(nn::Conv2d(2, 4, 3,
+                             C2{.padding = {2, 2}, .dilation = {2, 2}, .groups = 2, .bias = false,
+                                .padding_mode = "circular"}),
+                  c, params);
+  if (name == "conv2d reflect unbatched")
+    return loaded(nn::Conv2d(2, 3, 3, C2{.padding = {2, 1}, .padding_mode = "reflect"}), c, params);
+  if (name == "conv2d zeros unbatched")
+    return loaded(nn::Conv2d(2, 3, 3, C2{.stride = {2, 2}, .padding = {1, 1}}), c, params);
+  if (name == "conv2d circular unbatched")
+    return loaded(nn::Conv2d(2, 3, 3, C2{.padding = {1, 1}, .padding_mode = "circular"}), c, params);
+  if (name == "conv_transpose2d unbatched")
+    return loaded(nn::ConvTranspose2d(2, 3, 3, C2{.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}}), c,
+                  params);
+  FAIL("no module for case " << name);
+  return nullptr;
+}
+
+// The modules of make_modes_reference.py's MODULES table, by name.
+std::shared_ptr<nn::FunctionalImpl> resize_module(const std::string& name) {
+  if (name == "upsample nearest 2") return nn::Upsample({.scale_factor = 2});
+  if (name == "upsample bilinear size") return nn::Upsample({.size = Size2{5, 7}, .mode = "bilinear"});
+  if (name == "upsample bilinear 1.5 aligned")
+    return nn::Upsample({.scale_factor = 1.5, .mode = "bilinear", .align_corners = true});
+  if (name == "adaptive 3x3") return nn::AdaptiveAvgPool2d(Size2{3, 3});
+  if (name == "adaptive 2 unbatched") return nn::AdaptiveAvgPool2d(2);
+  FAIL("no module for case " << name);
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("pooling with ceil_mode gives PyTorch's values and gradients", "[nn][pool][ceil-mode]") {
+  const json& cases = modes_ref::reference().at("pool");
+  REQUIRE(cases.size() >= 15);
+  for (const json& c : cases) {
+    INFO(c.at("name").get<std::string>());
+    const Tensor x = modes_ref::tensor(c.at("input"), true);
+    const Tensor out = run_pool(c, x);
+    CHECK(compare(out, c.at("output")) == "");
+    CHECK(compare(modes_ref::weighted_grads(out, {x}, c)[0], c.at("grad")) == "");
+    // The modules, where the window is square as theirs is.
+    const Size2 k = size2(c.at("kernel")), s = size2(c.at("stride")), p = size2(c.at("padding"));
+    if (k[0] == k[1] && s[0] == s[1] && p[0] == p[1]) {
+      const bool ceil = c.at("ceil_mode").get<bool>();
+      auto m = c.at("op") == "max"
+                   ? nn::MaxPool2d(k[0], {.stride = s[0], .padding = p[0], .ceil_mode = ceil})
+                   : nn::AvgPool2d(k[0], {.stride = s[0], .padding = p[0], .ceil_mode = ceil,
+                                          .count_include_pad = c.at("count_include_pad").get<bool>()});
+      CHECK(compare((*m)(x), c.at("output")) == "");
+    }
+  }
+}
+
+TEST_CASE("pooling with ceil_mode refuses the shapes PyTorch refuses", "[nn][pool][ceil-mode]") {
+  const json& cases = modes_ref::reference().at("pool_errors");
+  REQUIRE(cases.size() >= 3);
+  for (const json& c : cases) {
+    INFO(c.dump());
+    const Tensor x = zeros(ints(c.at("shape")), {.dtype = DType::Float64});
+    const std::string op = c.at("op") == "max" ? "[max_pool2d]" : "[avg_pool2d]";
+    CHECK_THROWS_WITH(run_pool(c, x), Catch::StartsWith(op));
+  }
+  // No window would start inside the input: the message names the shape, kernel and ceil_mode.
+  CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 1, 1}), 3, 1, 0, true),
+                    Catch::Contains("[1, 1, 1, 1]") && Catch::Contains("[3, 3]") && Catch::Contains("ceil_mode"));
+}
+
+TEST_CASE("pooling with ceil_mode is differentiable to second order", "[nn][pool][ceil-mode][gradcheck]") {
+  Generator gen(11);
+  // 5x5 by 2x2 windows of stride 2: the backend's 2x2 kernel, with half windows on the last row and column
+  const Tensor x = randn({1, 2, 5, 5}, {.dtype = DType::Float64}, &gen).requires_grad_();
+  const Tensor y = randn({2, 6, 7}, {.dtype = DType::Float64}, &gen).requires_grad_();  // unbatched
+  const std::vector<std::pair<std::string, testing::Fn>> fns = {
+      {"max 2x2", [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 2, 2, 0, true); }},
+      {"max 3x3 padded", [](const std::vector<Tensor>& in) { return max_pool2d(in[0], 3, 2, 1, true); }},
+      {"avg 2x2", [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 2, 2, 0, true, true); }},
+      {"avg 3x3 padded, pad excluded",
+       [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 3, 2, 1, false, true); }},
+  };
+  for (const auto& [name, f] : fns)
+    for (const Tensor& in : {x, y}) {
+      INFO(name << " on " << shape_str(in.shape()));
+      CHECK(testing::gradcheck(f, {in}) == "");
+      CHECK(testing::gradgradcheck(f, {in}) == "");
+    }
+}
+
+TEST_CASE("convolutions with padding_mode and unbatched inputs give PyTorch's values and gradients",
+          "[nn][conv][padding-mode]") {
+  const json& cases = modes_ref::reference().at("conv");
+  REQUIRE(cases.size() >= 13);
+  for (const json& c : cases) {
+    INFO(c.at("name").get<std::string>());
+    std::vector<Tensor> params;
+    auto m = conv_module(c, params);
+    const Tensor x = modes_ref::tensor(c.at("input"), true);
+    const Tensor out = (*m)(x);
+    CHECK(compare(out, c.at("output")) == "");
+    std::vector<Tensor> inputs = {x};
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    const std::vector<Tensor> g = modes_ref::weighted_grads(out, inputs, c);
+    const json& want = c.at("grads");
+    REQUIRE(want.size() == g.size());
+    for (size_t i = 0; i < g.size(); ++i) {
+      INFO("gradient " << i << " (input, weight, bias)");
+      CHECK(compare(g[i], want[i], 1e-11) == "");
+    }
+  }
+}
+
+TEST_CASE("convolutions with padding_mode are differentiable to second order", "[nn][conv][padding-mode][gradcheck]") {
+  for (const std::string mode : {"reflect", "replicate", "circular"}) {
+    INFO(mode);
+    auto c2 = nn::Conv2d(2, 2, 3, {.padding = {1, 2}, .padding_mode = mode});
+    c2->to(DType::Float64);
+    Generator gen(3);
+    const Tensor x = randn({1, 2, 3, 4}, {.dtype = DType::Float64}, &gen).requires_grad_();
+    const testing::Fn f2 = [&](const std::vector<Tensor>&) { return (*c2)(x); };
+    CHECK(testing::gradcheck(f2, {x, c2->weight, c2->bias}) == "");
+    CHECK(testing::gradgradcheck(f2, {x, c2->weight}) == "");
+    auto c1 = nn::Conv1d(2, 2, 3, {.padding = 2, .padding_mode = mode});
+    c1->to(DType::Float64);
+    const Tensor u = randn({2, 4}, {.dtype = DType::Float64}, &gen).requires_grad_();  // unbatched
+    const testing::Fn f1 = [&](const std::vector<Tensor>&) { return (*c1)(u); };
+    CHECK(testing::gradcheck(f1, {u, c1->weight}) == "");
+    CHECK(testing::gradgradcheck(f1, {u, c1->weight}) == "");
+  }
+}
+
+TEST_CASE("convolutions refuse the padding modes PyTorch refuses", "[nn][conv][padding-mode]") {
+  CHECK(modes_ref::reference().at("module_errors").size() == 3);
+  CHECK_THROWS_WITH(nn::ConvTranspose2d(2, 3, 3, {.padding_mode = "reflect"}),
+                    Catch::StartsWith("[ConvTranspose2d]") && Catch::Contains("\"reflect\""));
+  CHECK_THROWS_WITH(nn::Conv2d(2, 3, 3, {.padding_mode = "mirror"}),
+                    Catch::StartsWith("[Conv2d]") && Catch::Contains("\"mirror\""));
+  CHECK_THROWS_WITH(nn::Conv1d(2, 3, 3, {.padding_mode = "constant"}),
+                    Catch::StartsWith("[Conv1d]") && Catch::Contains("\"constant\""));
+  // A reflect pad as large as the input is refused when the input comes.
+  auto m = nn::Conv1d(1, 1, 3, {.padding = 4, .padding_mode = "reflect"});
+  CHECK_THROWS_WITH((*m)(zeros({1, 1, 4})), Catch::StartsWith("[pad]") && Catch::Contains("(4, 4)"));
+}
+
+TEST_CASE("Upsample and AdaptiveAvgPool2d give PyTorch's values and gradients", "[nn][resize-modules]") {
+  const json& cases = modes_ref::reference().at("modules");
+  REQUIRE(cases.size() >= 5);
+  for (const json& c : cases) {
+    const std::string name = c.at("name").get<std::string>();
+    INFO(name);
+    auto m = resize_module(name);
+    const Tensor x = modes_ref::tensor(c.at("input"), true);
+    const Tensor out = (*m)(x);
+    CHECK(compare(out, c.at("output")) == "");
+    CHECK(compare(modes_ref::weighted_grads(out, {x}, c)[0], c.at("grad")) == "");
+  }
+  CHECK_THROWS_WITH(nn::Upsample({}), Catch::StartsWith("[Upsample]"));
+  CHECK_THROWS_WITH(nn::Upsample({.scale_factor = 2, .mode = "bicubic"}), Catch::StartsWith("[Upsample]"));
+  CHECK_THROWS_WITH(nn::Upsample({.scale_factor = -1}), Catch::StartsWith("[Upsample]"));
+  CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d(Size2{0, 3}), Catch::StartsWith("[AdaptiveAvgPool2d]"));
+}
+
+TEST_CASE("pooling, resizing and padded convolutions print what PyTorch prints", "[nn][repr][padding-mode]") {
+  const json& want = modes_ref::reference().at("repr");
+  const std::map<std::string, std::function<std::shared_ptr<nn::Module>()>> made = {
+      {"MaxPool2d(2)", [] { return nn::MaxPool2d(2); }},
+      {"MaxPool2d(3, 2, 1, ceil_mode=True)", [] { return nn::MaxPool2d(3, 2, 1, true); }},
+      {"AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)",
+       [] { return nn::AvgPool2d(3, 2, 1, true, false); }},
+      {"AdaptiveAvgPool2d((3, 3))", [] { return nn::AdaptiveAvgPool2d(Size2{3, 3}); }},
+      {"AdaptiveAvgPool2d(3)", [] { return nn::AdaptiveAvgPool2d(3); }},
+      {"AdaptiveAvgPool2d((2, 5))", [] { return nn::AdaptiveAvgPool2d(Size2{2, 5}); }},
+      {"Upsample(scale_factor=2)", [] { return nn::Upsample({.scale_factor = 2}); }},
+      {"Upsample(scale_factor=0.5, mode='bilinear')",
+       [] { return nn::Upsample({.scale_factor = 0.5, .mode = "bilinear"}); }},
+      {"Upsample(scale_factor=(2, 1.5))", [] { return nn::Upsample({.scale_factor = ScaleFactor2(2, 1.5)}); }},
+      {"Upsample(size=(4, 6), mode='bilinear', align_corners=True)",
+       [] { return nn::Upsample({.size = Size2{4, 6}, .mode = "bilinear", .align_corners = true}); }},
+      {"Conv2d(2, 4, 3, padding=1, padding_mode='reflect', bias=False)",
+       [] { return nn::Conv2d(2, 4, 3, {.padding = {1, 1}, .bias = false, .padding_mode = "reflect"}); }},
+      {"Conv2d(2, 4, 3, stride=2, padding_mode='replicate')",
+       [] { return nn::Conv2d(2, 4, 3, {.stride = {2, 2}, .padding_mode = "replicate"}); }},
+      {"Conv1d(2, 4, 3, padding=1, padding_mode='circular')",
+       [] { return nn::Conv1d(2, 4, 3, {.padding = 1, .padding_mode = "circular"}); }},
+      {"Conv1d(2, 4, 3, padding_mode='zeros')", [] { return nn::Conv1d(2, 4, 3, {.padding_mode = "zeros"}); }},
+  };
+  REQUIRE(want.size() == made.size());
+  for (const auto& [key, make] : made) {
+    INFO(key);
+    const std::shared_ptr<nn::Module> m = make();
+    // The first line, without the parameter count ember prints after it and PyTorch does not.
+    std::string s = m->str();
+    s = s.substr(0, s.find('\n'));
+    s = s.substr(0, s.find("  # "));
+    CHECK(s == want.at(key).get<std::string>());
+  }
+}
+
+// ---------------------------------------------------------------- trunc_normal_
+namespace {
+
+double normal_pdf(double z) { return std::exp(-z * z / 2) / std::sqrt(2 * M_PI); }
+double normal_cdf(double z) { return (1 + std::erf(z / std::sqrt(2.0))) / 2; }
+
+struct Truncated {
+  double mean, std, a, b;
+  double alpha() const { return (a - mean) / std; }
+  double beta() const { return (b - mean) / std; }
+  double mass() const { return normal_cdf(beta()) - normal_cdf(alpha()); }
+  // The closed forms of the truncated normal's moments and CDF.
+  double expected_mean() const { return mean + std * (normal_pdf(alpha()) - normal_pdf(beta())) / mass(); }
+  double expected_std() const {
+    const double r = (normal_pdf(alpha()) - normal_pdf(beta())) / mass();
+    return std * std::sqrt(1 + (alpha() * normal_pdf(alpha()) - beta() * normal_pdf(beta())) / mass() - r * r);
+  }
+  double cdf(double x) const { return (normal_cdf((x - mean) / std) - normal_cdf(alpha())) / mass(); }
+};
+
+}  // namespace
+
+TEST_CASE("trunc_normal_ draws the truncated normal", "[nn][init][trunc-normal]") {
+  const std::vector<std::pair<Truncated, DType>> cases = {
+      {{0, 1, -2, 2}, DType::Float32},     // the defaults
+      {{0.5, 2, -1, 3}, DType::Float64},   // asymmetric
+      {{0, 1, 3, 4}, DType::Float32},      // in the far tail: erfinv near 1
+      {{0, 0.02, -0.04, 0.04}, DType::Float32},  // ViT's weights
+      {{1, 1, -5, 0}, DType::Float64},     // the mean outside [a, b]
+  };
+  constexpr int64_t n = 200000;
+  for (const auto& [t, dtype] : cases) {
+    INFO(fmt::format("mean {} std {} a {} b {} {}", t.mean, t.std, t.a, t.b, dtype));
+    Tensor w = empty({400, n / 400}, {.dtype = dtype});
+    Generator gen(2024);
+    nn::init::trunc_normal_(w, t.mean, t.std, t.a, t.b, &gen);
+    std::vector<double> v = cast(w, DType::Float64).to_vector<double>();
+    REQUIRE(static_cast<int64_t>(v.size()) == n);
+    double lo = v[0], hi = v[0], total = 0;
+    for (double e : v) {
+      lo = std::min(lo, e);
+      hi = std::max(hi, e);
+      total += e;
+    }
+    CHECK(lo >= t.a);
+    CHECK(hi <= t.b);
+    const double m = total / n;
+    double ss = 0;
+    for (double e : v) ss += (e - m) * (e - m);
+    const double sd = std::sqrt(ss / (n - 1));
+    // Five standard errors of the sample mean; the sample std within 1.5% (about 6 standard errors).
+    CHECK(std::abs(m - t.expected_mean()) < 5 * t.expected_std() / std::sqrt(double(n)));
+    CHECK(sd == Approx(t.expected_std()).epsilon(0.015));
+    // Kolmogorov-Smirnov distance to the truncated normal's CDF, below its 0.1% critical value.
+    std::sort(v.begin(), v.end());
+    double ks = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double f = t.cdf(v[i]);
+      ks = std::max({ks, std::abs(f - double(i) / n), std::abs(f - double(i + 1) / n)});
+    }
+    CHECK(ks < 1.95 / std::sqrt(double(n)));
+  }
+}
+
+TEST_CASE("trunc_normal_ follows its generator, leaves empty tensors and refuses bad arguments",
+          "[nn][init][trunc-normal]") {
+  Tensor a = empty({50}), b = empty({50});
+  Generator g1(5), g2(5);
+  nn::init::trunc_normal_(a, 0, 1, -2, 2, &g1);
+  nn::init::trunc_normal_(b, 0, 1, -2, 2, &g2);
+  CHECK(a.to_vector<float>() == b.to_vector<float>());
+  // In place on a parameter, which stays a leaf that requires grad.
+  Tensor p = zeros({4, 4}).requires_grad_();
+  nn::init::trunc_normal_(p);
+  CHECK(p.requires_grad());
+  CHECK(p.is_leaf());
+  CHECK(max(abs(p)).item<float>() > 0);
+  Tensor none = empty({0, 3});
+  CHECK(nn::init::trunc_normal_(none).numel() == 0);
+
+  Tensor w = empty({3});
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, -1), Catch::StartsWith("[trunc_normal_]") && Catch::Contains("-1"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 0), Catch::StartsWith("[trunc_normal_]"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, 2, 2),
+                    Catch::StartsWith("[trunc_normal_]") && Catch::Contains("[2, 2]"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, 3, -3), Catch::StartsWith("[trunc_normal_]"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, -INFINITY, 2), Catch::StartsWith("[trunc_normal_]"));
+  Tensor i = zeros({3}, {.dtype = DType::Int64});
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(i), Catch::StartsWith("[trunc_normal_]") && Catch::Contains("int64"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(none, 0, 1, 1, 0), Catch::StartsWith("[trunc_normal_]"));
+}
