@@ -13,9 +13,11 @@
 namespace ember::optim {
 
 // Runs schedulers[0] until milestones[0], then schedulers[1] until milestones[1], and so on. At its
-// milestone a schedule starts over at its step 0 from the groups' initial lrs (the lrs when the first
-// schedule was built on the optimizer), as PyTorch's does; in between it continues from the lrs it
-// finds, so the lr set by hand carries over as in the schedule alone.
+// milestone a schedule starts over at its step 0 from the groups' initial lrs, as PyTorch's does
+// (PyTorch's "initial_lr": the lr when the first schedule was built on the optimizer, which
+// OneCycleLR sets to its first lr and CyclicLR, built first, to its base_lr; CyclicLR itself restarts
+// from its base_lr and MultiplicativeLR from the lr it finds). In between a schedule continues from the
+// lrs it finds, so an lr set by hand carries over as in the schedule alone.
 class SequentialLR : public Scheduler {
  public:
   SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,

@@ -10,6 +10,8 @@ CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& o, int64_t t
   EMBER_CHECK(t0 > 0, "CosineAnnealingWarmRestarts", "t_0 must be positive, got {}", t0);
   EMBER_CHECK(mult >= 1, "CosineAnnealingWarmRestarts", "t_mult must be >= 1, got {}", mult);
   EMBER_CHECK(std::isfinite(m) && m >= 0, "CosineAnnealingWarmRestarts", "eta_min must be finite and >= 0, got {}", m);
+  bases_from_initial_lrs();
+  apply_lrs(Apply::Write);
 }
 
 double CosineAnnealingWarmRestarts::lr_at(int64_t e, double base) const {
@@ -52,9 +54,15 @@ CyclicLR::CyclicLR(Optimizer& o, CyclicLROptions opt)
                 "CyclicLR", "need base_momentum and max_momentum in [0, 1), got {} and {}", options.base_momentum,
                 options.max_momentum);
   }
-  // PyTorch writes base_lr into every group when the schedule is built: the cycle starts there.
+  // PyTorch writes base_lr into every group when the schedule is built, before it records the initial
+  // lrs: the cycle starts there, and so does SequentialLR's restart of a later schedule.
   base_lrs_.assign(base_lrs_.size(), options.base_lr);
+  for (size_t i : groups_initialised_) o.param_groups()[i].initial_lr = options.base_lr;
   apply_lrs(Apply::Write);
+}
+
+void CyclicLR::restart(const std::vector<double>&) {
+  LRScheduler::restart(std::vector<double>(base_lrs_.size(), options.base_lr));
 }
 
 std::pair<double, double> CyclicLR::height_and_scale(int64_t e) const {

@@ -51,6 +51,7 @@ class CyclicLR : public LRScheduler {
   bool follows_base() const override { return false; }
   void check_other_options(int64_t epoch) const override;
   void set_other_options(int64_t epoch) override;
+  void restart(const std::vector<double>& initial_lrs) override;  // from base_lr, as PyTorch's step(0)
   const CyclicLROptions options;
 
  private:

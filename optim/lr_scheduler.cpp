@@ -22,18 +22,24 @@ void check_argument(const char* schedule, const char* what, double value, double
 }  // namespace
 
 LRScheduler::LRScheduler(Optimizer& optimizer, const char* name) : name_(name), optimizer_(optimizer) {
-  for (auto& g : optimizer_.param_groups()) {
-    base_lrs_.push_back(g.get("lr"));
-    if (!g.initial_lr) g.initial_lr = g.get("lr");
+  auto& groups = optimizer_.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    base_lrs_.push_back(groups[i].get("lr"));
+    if (!groups[i].initial_lr) groups[i].initial_lr = groups[i].get("lr"), groups_initialised_.push_back(i);
+    initial_bases_.push_back(*groups[i].initial_lr);
   }
   written_lrs_ = base_lrs_;
 }
+
+void LRScheduler::bases_from_initial_lrs() { base_lrs_ = initial_bases_; }
 
 void LRScheduler::restart(const std::vector<double>& initial_lrs) {
   const int64_t last_epoch = last_epoch_;
   std::vector<double> bases = base_lrs_, written = written_lrs_;
   last_epoch_ = 0;
-  base_lrs_ = initial_lrs;
+  // Only the groups this schedule has bases for: a group added later gets one at the next step (or,
+  // for a schedule that is not chainable, is refused there).
+  base_lrs_.assign(initial_lrs.begin(), initial_lrs.begin() + std::min(initial_lrs.size(), base_lrs_.size()));
   try {
     apply_lrs(Apply::Write);
   } catch (const Error&) {
@@ -82,11 +88,15 @@ void LRScheduler::apply_lrs(Apply how) {
         // The previous lr did not depend on the base (a cosine at t_max, a LinearLR that ended at 0,
         // a warm-up cosine past its end): the group's lr moves by the schedule's change, so an edit
         // carries over, and the base is solved from the result where this step's lr depends on it.
-        lr = current + (lr_at(last_epoch_, base) - lr_at(previous, base));
+        // PyTorch's recursion there: a multiplicative schedule's own step, or (a cosine past t_max) the
+        // closed form's change for the base PyTorch keeps, the group's initial lr.
+        const double initial = i < initial_bases_.size() ? initial_bases_[i] : current;
+        if (const auto factor = step_factor(last_epoch_)) lr = current * *factor;
+        else lr = current + (lr_at(last_epoch_, initial) - lr_at(previous, initial));
         const double offset_now = lr_at(last_epoch_, 0), slope_now = lr_at(last_epoch_, 1) - offset_now;
         if (slope_now > 0) base = (lr - offset_now) / slope_now;
       }
-      if (added) bases.push_back(base);
+      if (added) bases.push_back(base), initial_bases_.push_back(current);
       else bases[i] = base;
     }
     EMBER_CHECK(std::isfinite(lr) && lr >= 0, name_, "the learning rate at step {} is {} for group {} (base lr {})",
@@ -132,13 +142,13 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
   int64_t last_epoch = last_epoch_;
   std::vector<double> base_lrs = base_lrs_;
   for (const auto& [key, value] : state) {
-    EMBER_CHECK(value.defined(), "LRScheduler", "\"{}\" is an undefined tensor", key);
-    EMBER_CHECK(value.numel() == 1, "LRScheduler", "\"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
+    EMBER_CHECK(value.defined(), name_, "\"{}\" is an undefined tensor", key);
+    EMBER_CHECK(value.numel() == 1, name_, "\"{}\" must be a single number, got shape {}", key, shape_str(value.shape()));
     const double number = value.item<double>();
     if (key == "last_epoch") {
       // A step count: whole, not negative, and exact in the double it is stored as (NaN or 1e30 cast to
       // int64 is undefined behaviour; 2.5 was truncated).
-      EMBER_CHECK(number >= 0 && number <= 9007199254740992.0 && number == std::floor(number), "LRScheduler",
+      EMBER_CHECK(number >= 0 && number <= 9007199254740992.0 && number == std::floor(number), name_,
                   "\"last_epoch\" must be a whole number in [0, 2^53], got {}", number);
       last_epoch = static_cast<int64_t>(number);
     } else if (key.rfind("base_lrs.", 0) == 0) {
@@ -147,23 +157,23 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
       const std::string_view digits = std::string_view(key).substr(9);
       size_t i = 0;
       const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
-      EMBER_CHECK(error == std::errc() && end == digits.data() + digits.size(), "LRScheduler",
+      EMBER_CHECK(error == std::errc() && end == digits.data() + digits.size(), name_,
                   "unexpected key \"{}\": expected base_lrs.N with N a group number", key);
       // A group added after the schedule was built has a base too (progressive unfreezing resumes).
       const size_t group_count = optimizer_.param_groups().size();
-      EMBER_CHECK(i < group_count, "LRScheduler", "\"{}\" names group {}, but the optimizer has {}", key, i,
+      EMBER_CHECK(i < group_count, name_, "\"{}\" names group {}, but the optimizer has {}", key, i,
                   group_count);
       // Any finite base: one solved from an lr below a cosine's eta_min is negative, and the lrs it
       // gives are checked below.
-      EMBER_CHECK(std::isfinite(number), "LRScheduler", "\"{}\" must be a finite lr, got {}", key, number);
+      EMBER_CHECK(std::isfinite(number), name_, "\"{}\" must be a finite lr, got {}", key, number);
       if (i >= base_lrs.size()) base_lrs.resize(i + 1, std::numeric_limits<double>::quiet_NaN());
       base_lrs[i] = number;
     } else {
-      EMBER_FAIL("LRScheduler", "unexpected key \"{}\"", key);
+      EMBER_FAIL(name_, "unexpected key \"{}\"", key);
     }
   }
   for (size_t i = 0; i < base_lrs.size(); ++i)
-    EMBER_CHECK(!std::isnan(base_lrs[i]), "LRScheduler", "\"base_lrs.{}\" is missing (the state names a later group)", i);
+    EMBER_CHECK(!std::isnan(base_lrs[i]), name_, "\"base_lrs.{}\" is missing (the state names a later group)", i);
   // The schedule's lrs at the loaded step are checked before anything changes.
   std::swap(last_epoch_, last_epoch);
   std::swap(base_lrs_, base_lrs);
@@ -182,6 +192,7 @@ StepLR::StepLR(Optimizer& o, int64_t s, double g) : LRScheduler(o, "StepLR"), st
   EMBER_CHECK(s > 0, "StepLR", "step_size must be positive, got {}", s);
   check_argument("StepLR", "gamma", g, 0);
 }
+std::optional<double> StepLR::step_factor(int64_t e) const { return e > 0 && e % step_size == 0 ? gamma : 1; }
 double StepLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e / step_size)); }
 
 MultiStepLR::MultiStepLR(Optimizer& o, std::vector<int64_t> m, double g)
@@ -191,6 +202,10 @@ MultiStepLR::MultiStepLR(Optimizer& o, std::vector<int64_t> m, double g)
   std::sort(milestones.begin(), milestones.end());
   check_argument("MultiStepLR", "gamma", g, 0);
   apply_lrs(Apply::Write);  // a milestone at 0 already applies
+}
+std::optional<double> MultiStepLR::step_factor(int64_t e) const {
+  const auto [first, last] = std::equal_range(milestones.begin(), milestones.end(), e);
+  return std::pow(gamma, static_cast<double>(last - first));
 }
 double MultiStepLR::lr_at(int64_t e, double base) const {
   const auto passed = std::upper_bound(milestones.begin(), milestones.end(), e) - milestones.begin();
@@ -205,6 +220,11 @@ LinearLR::LinearLR(Optimizer& o, double start, double end, int64_t total)
   EMBER_CHECK(total > 0, "LinearLR", "total_iters must be positive, got {}", total);
   apply_lrs(Apply::Write);
 }
+std::optional<double> LinearLR::step_factor(int64_t e) const {
+  if (e > total_iters) return 1;
+  const double change = end_factor - start_factor;
+  return 1 + change / (static_cast<double>(total_iters) * start_factor + static_cast<double>(e - 1) * change);
+}
 double LinearLR::lr_at(int64_t e, double base) const {
   const double progress = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
   return base * (start_factor + (end_factor - start_factor) * progress);
@@ -216,6 +236,11 @@ ConstantLR::ConstantLR(Optimizer& o, double f, int64_t total)
   EMBER_CHECK(total >= 0, "ConstantLR", "total_iters must be >= 0, got {}", total);
   apply_lrs(Apply::Write);
 }
+std::optional<double> ConstantLR::step_factor(int64_t e) const {
+  if (e != total_iters) return 1;
+  if (factor == 0) return std::nullopt;  // (PyTorch divides by zero; the closed form's change is taken)
+  return 1 / factor;
+}
 double ConstantLR::lr_at(int64_t e, double base) const { return e < total_iters ? base * factor : base; }
 
 PolynomialLR::PolynomialLR(Optimizer& o, int64_t total, double p)
@@ -223,6 +248,11 @@ PolynomialLR::PolynomialLR(Optimizer& o, int64_t total, double p)
   // PyTorch divides by total_iters, and a negative power makes the lr infinite at the end.
   EMBER_CHECK(total > 0, "PolynomialLR", "total_iters must be positive, got {}", total);
   check_argument("PolynomialLR", "power", p, 0);
+}
+std::optional<double> PolynomialLR::step_factor(int64_t e) const {
+  if (e > total_iters) return 1;
+  const double t = static_cast<double>(total_iters), step = static_cast<double>(e);
+  return std::pow((1 - step / t) / (1 - (step - 1) / t), power);
 }
 double PolynomialLR::lr_at(int64_t e, double base) const {
   const double progress = static_cast<double>(std::min(e, total_iters)) / static_cast<double>(total_iters);
@@ -234,6 +264,7 @@ LambdaLR::LambdaLR(Optimizer& o, std::vector<Lambda> lr_lambdas) : LRScheduler(o
   EMBER_CHECK(lambdas_.size() == o.param_groups().size(), "LambdaLR", "got {} lr_lambdas for {} parameter groups",
               lambdas_.size(), o.param_groups().size());
   for (size_t i = 0; i < lambdas_.size(); ++i) EMBER_CHECK(lambdas_[i] != nullptr, "LambdaLR", "lr_lambda {} is empty", i);
+  bases_from_initial_lrs();
   apply_lrs(Apply::Write);
 }
 double LambdaLR::group_lr_at(size_t group, int64_t e, double base) const { return base * lambdas_[group](e); }
@@ -264,6 +295,7 @@ void MultiplicativeLR::restart(const std::vector<double>& initial_lrs) {
 ExponentialLR::ExponentialLR(Optimizer& o, double g) : LRScheduler(o, "ExponentialLR"), gamma(g) {
   check_argument("ExponentialLR", "gamma", g, 0);
 }
+std::optional<double> ExponentialLR::step_factor(int64_t) const { return gamma; }
 double ExponentialLR::lr_at(int64_t e, double base) const { return base * std::pow(gamma, static_cast<double>(e)); }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& o, int64_t t, double m)
@@ -311,12 +343,15 @@ OneCycleLR::OneCycleLR(Optimizer& o, double m, int64_t t, double p, double d, do
     EMBER_CHECK(base_m >= 0 && base_m < 1 && max_m >= 0 && max_m < 1, "OneCycleLR",
                 "need base_momentum and max_momentum in [0, 1), got {} and {}", base_m, max_m);
   }
+  // PyTorch records the cycle's first lr as every group's initial lr, the lr SequentialLR restarts
+  // its schedules from.
+  for (auto& g : o.param_groups()) g.initial_lr = m / d;
   apply_lrs(Apply::Write);
 }
 
 // PyTorch's phases end at steps (pct_start * total - 1), (2 pct_start * total - 2) with three_phase,
 // and (total - 1); each goes from its start value to its end value. One step past the last one is
-// allowed, as in PyTorch (the last phase continues there); lr_at refuses any further.
+// allowed, as in PyTorch (a cosine continues there, a line is held); lr_at refuses any further.
 double OneCycleLR::anneal_at(int64_t e, std::initializer_list<double> values) const {
   const double up_end = pct_start * static_cast<double>(total_steps) - 1, last_end = static_cast<double>(total_steps) - 1;
   const std::vector<double> ends = three_phase ? std::vector<double>{up_end, 2 * up_end, last_end}
@@ -326,8 +361,11 @@ double OneCycleLR::anneal_at(int64_t e, std::initializer_list<double> values) co
   double start_step = 0;
   for (size_t i = 0; i < ends.size(); ++i) {
     if (step <= ends[i] || i + 1 == ends.size()) {
-      const double pct = (step - start_step) / (ends[i] - start_step), from = v[i], to = v[i + 1];
-      if (linear_anneal) return (to - from) * pct + from;
+      double pct = (step - start_step) / (ends[i] - start_step);
+      const double from = v[i], to = v[i + 1];
+      // Past the end PyTorch's line goes on, below zero for the lr; it is held at its end instead (the
+      // usual loop's last step() sets an lr no optimizer step uses).
+      if (linear_anneal) return (to - from) * std::min(pct, 1.0) + from;
       return to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1);
     }
     start_step = ends[i];

@@ -8,12 +8,17 @@
 // it did not write: a group whose lr was changed by hand, or by a second schedule on the same
 // optimizer, or a group added to the optimizer after the schedule was built, is rescheduled from its
 // lr at the previous step (its base lr is solved from that lr), so StepLR and ExponentialLR keep
-// multiplying it and CosineAnnealingLR keeps annealing it towards eta_min. The others (LambdaLR,
+// multiplying it and CosineAnnealingLR keeps annealing it towards eta_min. Where the closed form's
+// previous lr was 0 (no base to solve) PyTorch's recursion is taken: a multiplicative schedule's own
+// step, or a cosine past t_max rising by its initial base's change. The others (LambdaLR,
 // OneCycleLR, and CyclicLR and CosineAnnealingWarmRestarts of cyclic_schedules.h) set each lr from
 // their base lrs and options, as PyTorch's do: they overwrite such edits, and refuse a group added
-// after they were built (PyTorch leaves that group's lr alone without a word).
+// after they were built (PyTorch leaves that group's lr alone without a word). Their base is the
+// group's initial lr (PyTorch's "initial_lr", the lr before the first schedule was built), so one
+// built after another schedule does not start from the lr that one wrote.
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include <ember/optim/optimizer.h>
@@ -47,6 +52,13 @@ class LRScheduler : public Scheduler {
   virtual double lr_at(int64_t epoch, double base_lr) const = 0;
   // A group's lr where the schedule has options per group (LambdaLR's lambdas).
   virtual double group_lr_at(size_t group, int64_t epoch, double base_lr) const { return lr_at(epoch, base_lr); }
+  // A chainable schedule's own step, lr(epoch) / lr(epoch - 1), where that is PyTorch's recursion
+  // (StepLR's gamma at a decay, 1 between): it carries an lr set by hand where the closed form's
+  // previous lr was 0 and no base can be solved from it. None for the affine schedules (the cosines).
+  virtual std::optional<double> step_factor(int64_t epoch) const { return std::nullopt; }
+  // Sets every group's base to its initial lr, as PyTorch's schedules that are not chainable take it
+  // (LambdaLR and CosineAnnealingWarmRestarts built after another schedule start from the lr before it).
+  void bases_from_initial_lrs();
   // Other options a schedule sets along with the lr (OneCycleLR's momentum), checked before any lr is
   // written and set after.
   virtual void check_other_options(int64_t epoch) const {}
@@ -66,6 +78,10 @@ class LRScheduler : public Scheduler {
   Optimizer& optimizer_;
   std::vector<double> base_lrs_;
   std::vector<double> written_lrs_;  // the lrs this schedule last wrote, one per group
+  // Each group's initial lr when this schedule was built (the base PyTorch's recursions keep; a group
+  // added later: its lr when first scheduled), and the groups whose initial lr this schedule recorded.
+  std::vector<double> initial_bases_;
+  std::vector<size_t> groups_initialised_;
   int64_t last_epoch_ = 0;
 };
 
@@ -74,6 +90,7 @@ class StepLR : public LRScheduler {
  public:
   StepLR(Optimizer& o, int64_t step_size, double gamma = 0.1);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   int64_t step_size;
   double gamma;
 };
@@ -84,6 +101,7 @@ class MultiStepLR : public LRScheduler {
  public:
   MultiStepLR(Optimizer& o, std::vector<int64_t> milestones, double gamma = 0.1);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   std::vector<int64_t> milestones;  // sorted
   double gamma;
 };
@@ -94,6 +112,7 @@ class LinearLR : public LRScheduler {
  public:
   LinearLR(Optimizer& o, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   double start_factor, end_factor;
   int64_t total_iters;
 };
@@ -103,6 +122,7 @@ class ConstantLR : public LRScheduler {
  public:
   ConstantLR(Optimizer& o, double factor = 1.0 / 3, int64_t total_iters = 5);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   double factor;
   int64_t total_iters;
 };
@@ -112,6 +132,7 @@ class PolynomialLR : public LRScheduler {
  public:
   PolynomialLR(Optimizer& o, int64_t total_iters = 5, double power = 1);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   int64_t total_iters;
   double power;
 };
@@ -138,6 +159,7 @@ class MultiplicativeLR : public LRScheduler {
   using Lambda = std::function<double(int64_t epoch)>;
   MultiplicativeLR(Optimizer& o, Lambda lr_lambda);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override { return lambda_(epoch); }
   void restart(const std::vector<double>& initial_lrs) override;
 
  private:
@@ -153,6 +175,7 @@ class ExponentialLR : public LRScheduler {
  public:
   ExponentialLR(Optimizer& o, double gamma);
   double lr_at(int64_t epoch, double base) const override;
+  std::optional<double> step_factor(int64_t epoch) const override;
   double gamma;
 };
 
@@ -177,7 +200,9 @@ class WarmupCosineLR : public LRScheduler {
 // torch.optim.lr_scheduler.OneCycleLR: from max_lr / div_factor up to max_lr over pct_start of the
 // steps, then down to max_lr / (div_factor * final_div_factor). With three_phase, it comes back down
 // to the initial lr over as many steps as it went up, and only then to the final lr. Each phase is a
-// cosine, or a straight line with linear_anneal (PyTorch's anneal_strategy="linear"). With
+// cosine, or a straight line with linear_anneal (PyTorch's anneal_strategy="linear"; one step past the
+// end, where PyTorch's line goes below zero, the final lr is held). Every group's initial lr becomes
+// max_lr / div_factor, as in PyTorch (see SequentialLR). With
 // cycle_momentum, the momentum ("momentum", or Adam's "beta1") moves the opposite way, between
 // max_momentum and base_momentum.
 class OneCycleLR : public LRScheduler {

@@ -45,6 +45,10 @@ def sequential(opt, makers, milestones):
     return S.SequentialLR(opt, [m(opt) for m in makers], milestones=milestones)
 
 
+def chain(*schedules):
+    return S.ChainedScheduler(list(schedules))
+
+
 cases = {
     "constant": run(lambda o: S.ConstantLR(o, factor=0.5, total_iters=3), 6),
     "polynomial": run(lambda o: S.PolynomialLR(o, total_iters=4, power=2.0), 6),
@@ -85,6 +89,25 @@ cases = {
     "onecycle_three_phase_linear_momentum": run(lambda o: S.OneCycleLR(o, 0.5, total_steps=12, pct_start=0.25,
                                                                        three_phase=True, anneal_strategy="linear"), 12,
                                                 key="momentum"),
+    # Cases a review found ember off on: chainable schedules whose closed form had reached 0 (or a cosine
+    # past t_max) continuing from an lr set by hand or by a second schedule; schedules that are not
+    # chainable built after another; CyclicLR and OneCycleLR inside SequentialLR.
+    "cosine_past_t_max_edited": run(lambda o: S.CosineAnnealingLR(o, 10, 0.01), 16, edit=(9, 0.05)),
+    "cosine_then_step_chained": run(lambda o: chain(S.CosineAnnealingLR(o, 10, 0.01), S.StepLR(o, 4, 0.7)), 45),
+    "warmup_then_cosine_chained": run(lambda o: chain(S.LinearLR(o, 0.1, 1.0, 5), S.CosineAnnealingLR(o, 20, 0.001)), 30),
+    "step_gamma_zero_edited": run(lambda o: S.StepLR(o, 2, 0.0), 6, edit=(3, 0.3)),
+    "multiplicative_zero_edited": run(lambda o: S.MultiplicativeLR(o, lambda e: 0.0 if e == 1 else 0.5), 5,
+                                      edit=(2, 0.3)),
+    "constant_then_lambda": run(lambda o: chain(S.ConstantLR(o, 0.5, 3), S.LambdaLR(o, lambda e: 1.0 / (e + 1))), 6),
+    "linear_then_warm_restarts": run(lambda o: chain(S.LinearLR(o, 0.5, 1.0, 3), S.CosineAnnealingWarmRestarts(o, 4)), 8),
+    "sequential_cyclic_first": run(
+        lambda o: sequential(o, [lambda o: S.CyclicLR(o, 0.01, 0.2, 3), lambda o: S.ExponentialLR(o, 0.9)], [8]), 12),
+    "sequential_cyclic_second": run(
+        lambda o: sequential(o, [lambda o: S.LinearLR(o, 0.1, 1.0, 3), lambda o: S.CyclicLR(o, 0.01, 0.2, 3)], [4]), 10),
+    "sequential_onecycle_first": run(
+        lambda o: sequential(o, [lambda o: S.OneCycleLR(o, 1.0, 10), lambda o: S.CosineAnnealingLR(o, 10)], [10]), 14),
+    "sequential_onecycle_second": run(
+        lambda o: sequential(o, [lambda o: S.LinearLR(o, 0.5, 1.0, 3), lambda o: S.OneCycleLR(o, 1.0, 10)], [4]), 12),
     "chained": run(lambda o: S.ChainedScheduler([S.ConstantLR(o, 0.1, 2), S.ExponentialLR(o, 0.9)]), 6),
 }
 

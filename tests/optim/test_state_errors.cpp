@@ -126,12 +126,12 @@ TEST_CASE("a scheduler state dict with an unknown or malformed key is an ember::
   optim::StepLR sched(sgd, 2, 0.5);
   CHECK_THROWS_AS(sched.load_state_dict({{"gamma", number(0.1)}}), Error);
   CHECK_THROWS_WITH(sched.load_state_dict({{"gamma", number(0.1)}}),
-                    Contains("[LRScheduler] unexpected key \"gamma\""));
+                    Contains("[StepLR] unexpected key \"gamma\""));
   for (const char* key : {"base_lrs.x", "base_lrs.", "base_lrs.0x", "base_lrs.-1"}) {
     INFO(key);
     CHECK_THROWS_AS(sched.load_state_dict({{key, number(0.1)}}), Error);
     CHECK_THROWS_WITH(sched.load_state_dict({{key, number(0.1)}}),
-                      Contains("[LRScheduler]") && Contains(key));
+                      Contains("[StepLR]") && Contains(key));
   }
   // A refused state dict changes nothing, not even the keys before the bad one.
   CHECK_THROWS_AS(sched.load_state_dict(
@@ -185,16 +185,16 @@ TEST_CASE("a schedule refuses arguments and loaded states that would give a NaN,
   optim::StepLR sched(sgd2, 2, 0.5);
   for (double bad : {double(NAN), 1e30, 2.5, -3.0}) {
     CAPTURE(bad);
-    CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", number(bad)}}), StartsWith("[LRScheduler] \"last_epoch\""));
+    CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", number(bad)}}), StartsWith("[StepLR] \"last_epoch\""));
   }
   for (double bad : {double(NAN), double(INFINITY)}) {
     CAPTURE(bad);
-    CHECK_THROWS_WITH(sched.load_state_dict({{"base_lrs.0", number(bad)}}), StartsWith("[LRScheduler] \"base_lrs.0\""));
+    CHECK_THROWS_WITH(sched.load_state_dict({{"base_lrs.0", number(bad)}}), StartsWith("[StepLR] \"base_lrs.0\""));
   }
   // A negative base is refused by the lr it gives (a cosine's base below eta_min can be negative).
   CHECK_THROWS_WITH(sched.load_state_dict({{"base_lrs.0", number(-5)}}),
                     StartsWith("[StepLR] the learning rate at step 0 is -5"));
-  CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", Tensor()}}), StartsWith("[LRScheduler]"));
+  CHECK_THROWS_WITH(sched.load_state_dict({{"last_epoch", Tensor()}}), StartsWith("[StepLR]"));
   CHECK(sched.last_epoch() == 0);
   CHECK(sgd2.param_groups()[0].get("lr") == 1);
   // A loaded state whose lr the schedule cannot reach (gamma 1e300 at a late step) is refused whole.
