@@ -67,6 +67,31 @@ double erfinv(double y) {
 }
 }  // namespace
 
+namespace {
+
+// `bound` as `dtype` holds it, one step inside the interval where rounding took it outside. Values
+// clamped to the result stay within [a, b] once converted to the dtype, since rounding is monotone.
+double representable_inward(double bound, DType dtype, bool lower) {
+  if (std::isinf(bound) || dtype == DType::Float64) return bound;
+  const auto inside = [&](double r) { return lower ? r >= bound : r <= bound; };
+  if (dtype == DType::Float32) {
+    const float r = static_cast<float>(bound);
+    return inside(r) ? r : std::nextafter(r, lower ? INFINITY : -INFINITY);
+  }
+  // The 16-bit formats order magnitudes as their bit patterns: a step is one more or one less.
+  const bool half = dtype == DType::Float16;
+  const uint16_t bits = half ? Half::from_float(static_cast<float>(bound)) : BFloat16::from_float(static_cast<float>(bound));
+  const auto value = [&](uint16_t b) -> double { return half ? Half::to_float(b) : BFloat16::to_float(b); };
+  if (inside(value(bits))) return value(bits);
+  const bool negative = bits & 0x8000u, zero = (bits & 0x7fffu) == 0;
+  uint16_t step;
+  if (lower) step = negative ? (zero ? 0x0001u : bits - 1) : bits + 1;  // towards +inf
+  else step = negative ? bits + 1 : (zero ? 0x8001u : bits - 1);       // towards -inf
+  return value(step);
+}
+
+}  // namespace
+
 Tensor& trunc_normal_(Tensor& t, double mean, double std, double a, double b, Generator* gen) {
   const char* op = "trunc_normal_";
   EMBER_CHECK(t.defined(), op, "got an undefined tensor");
@@ -74,15 +99,21 @@ Tensor& trunc_normal_(Tensor& t, double mean, double std, double a, double b, Ge
               shape_str(t.shape()));
   EMBER_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0, op,
               "mean must be finite and std finite and positive, got mean {} and std {}", mean, std);
-  EMBER_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, op, "the bounds must be finite with a < b, got [{}, {}]",
-              a, b);
+  // Infinite bounds are a half-normal (a = -inf) or the normal itself, as in PyTorch.
+  EMBER_CHECK(!std::isnan(a) && !std::isnan(b) && a < b, op, "the bounds must not be NaN and a < b, got [{}, {}]", a, b);
+  // The clamp's bounds in the tensor's dtype: [0.1, 0.3] rounded to bfloat16 would let 0.30078 through.
+  const double lowest = representable_inward(a, t.dtype(), true), highest = representable_inward(b, t.dtype(), false);
+  EMBER_CHECK(lowest <= highest, op, "no {} value lies in [{}, {}]", dtype_name(t.dtype()), a, b);
   if (t.numel() == 0) return t;
   const auto cdf = [&](double v) { return (1 + std::erf((v - mean) / std / std::sqrt(2.0))) / 2; };
   // Uniform on [2 cdf(a) - 1, 2 cdf(b) - 1] is erf of the normal's standardised value / sqrt(2).
   Tensor u = empty(t.shape(), {.dtype = DType::Float64});
   u.uniform_(2 * cdf(a) - 1, 2 * cdf(b) - 1, gen);
   std::vector<double> v = u.to_vector<double>();
-  for (double& e : v) e = std::clamp(mean + std * std::sqrt(2.0) * erfinv(e), a, b);
+  // erfinv(+-1) is infinite: an infinite bound's own end (drawn once in 2^53) stays finite.
+  const double below_one = std::nextafter(1.0, 0.0);
+  for (double& e : v)
+    e = std::clamp(mean + std * std::sqrt(2.0) * erfinv(std::clamp(e, -below_one, below_one)), lowest, highest);
   NoGradGuard no_grad;
   t.copy_(from_vector(v, t.shape(), {.dtype = DType::Float64}));
   return t;

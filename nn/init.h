@@ -18,8 +18,9 @@ Tensor& uniform_(Tensor& t, double low = 0, double high = 1, Generator* gen = nu
 Tensor& normal_(Tensor& t, double mean = 0, double std = 1, Generator* gen = nullptr);
 // A normal N(mean, std^2) truncated to [a, b], by PyTorch's method: a uniform draw between the normal's
 // CDF at a and at b, mapped back through the inverse CDF (erfinv), then clamped to [a, b] against
-// rounding. Needs std > 0, a < b (all finite) and a floating-point tensor; an empty tensor is left
-// as it is. The draws are computed in float64 whatever the tensor's dtype (PyTorch computes in the
+// rounding, with the bounds rounded inwards to the tensor's dtype (so float16 and bfloat16 values stay
+// within [a, b] too). Needs std > 0, a < b (either may be infinite: a = -inf is a half-normal) and a
+// floating-point tensor; an empty tensor is left as it is. The draws are computed in float64 whatever the tensor's dtype (PyTorch computes in the
 // tensor's), so the same generator gives other values than PyTorch's but the same distribution.
 Tensor& trunc_normal_(Tensor& t, double mean = 0, double std = 1, double a = -2, double b = 2,
                       Generator* gen = nullptr);

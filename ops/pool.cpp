@@ -14,6 +14,8 @@
 #include <ember/ops/pool.h>
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -79,6 +81,10 @@ Window2d pool_window(const char* op, const Tensor& x, Size2 kernel, std::optiona
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   check_floating(op, x);
   EMBER_CHECK(x.dim() == 4, op, "expected input [N, C, H, W] or [C, H, W], got shape {}", shape_str(x.shape()));
+  // An empty height or width has no windows, but ceil_mode, or a kernel of twice the padding, would
+  // count one of padding alone: -inf from max, 0 / 0 from the mean. PyTorch refuses it too.
+  EMBER_CHECK(x.size(2) > 0 && x.size(3) > 0, op, "needs a non-empty height and width, got shape {}",
+              shape_str(x.shape()));
   const Size2 s = stride.value_or(kernel);
   EMBER_CHECK(kernel[0] > 0 && kernel[1] > 0, op, "kernel size must be positive, got [{}, {}]", kernel[0], kernel[1]);
   EMBER_CHECK(s[0] > 0 && s[1] > 0, op, "stride must be positive, got [{}, {}]", s[0], s[1]);
@@ -317,13 +323,26 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
   EMBER_CHECK(size[0] > 0 && size[1] > 0, op,
               "output size must be positive, got [{}, {}] from input {}", size[0], size[1],
               shape_str(x.shape()));
-  if (mode == "nearest") {
-    Tensor out = nearest_dim(nearest_dim(x, 2, size[0], scale[0]), 3, size[1], scale[1]);
-    return out.is_same(x) ? clone(x) : out;
+  // The taps are tables on the host, one entry per output row or column: a size the result's element
+  // count allows may still not fit in memory, and that is this op's error (not std::bad_alloc).
+  const auto too_large = [&] {
+    EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: out of memory for its index", size[0], size[1],
+               shape_str(x.shape()));
+  };
+  try {
+    if (mode == "nearest") {
+      Tensor out = nearest_dim(nearest_dim(x, 2, size[0], scale[0]), 3, size[1], scale[1]);
+      return out.is_same(x) ? clone(x) : out;
+    }
+    Tensor ah = linear_matrix(x.size(2), size[0], align_corners, scale[0], x);  // [Ho, H]
+    Tensor aw = linear_matrix(x.size(3), size[1], align_corners, scale[1], x);  // [Wo, W]
+    return matmul(matmul(ah, x), aw.mT());
+  } catch (const std::bad_alloc&) {
+    too_large();
+  } catch (const std::length_error&) {
+    too_large();
   }
-  Tensor ah = linear_matrix(x.size(2), size[0], align_corners, scale[0], x);  // [Ho, H]
-  Tensor aw = linear_matrix(x.size(3), size[1], align_corners, scale[1], x);  // [Wo, W]
-  return matmul(matmul(ah, x), aw.mT());
+  return {};  // (not reached: too_large throws)
 }
 
 }  // namespace ember

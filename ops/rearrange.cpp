@@ -6,6 +6,8 @@
 #include <ember/ops/shape.h>
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 
 #include <ember/ops/ops.h>
 
@@ -393,7 +395,18 @@ Tensor pad(const Tensor& x, std::span<const int64_t> amounts, PadMode mode, doub
       s[d] = padded;
       return s;
     }());
-    const std::vector<int64_t> src = pad_sources(mode, size, lo, hi, padded);
+    // The index is built on the host: a pad whose result fits in int64 may still not fit in memory, and
+    // that is this op's error, as it is for a tensor allocation (not std::bad_alloc).
+    std::vector<int64_t> src;
+    try {
+      src = pad_sources(mode, size, lo, hi, padded);
+    } catch (const std::bad_alloc&) {
+      EMBER_FAIL("pad", "{} padding ({}, {}) of dimension {} of shape {}: out of memory for its index of {} elements",
+                 name, lo, hi, d, shape_str(x.shape()), padded);
+    } catch (const std::length_error&) {
+      EMBER_FAIL("pad", "{} padding ({}, {}) of dimension {} of shape {}: an index of {} elements is too large", name,
+                 lo, hi, d, shape_str(x.shape()), padded);
+    }
     const TensorOptions index_options{.dtype = DType::Int64, .device = x.device()};
     out = index_select(out, d, from_vector(src, std::vector<int64_t>{padded}, index_options));
   }

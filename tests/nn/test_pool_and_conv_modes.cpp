@@ -129,6 +129,16 @@ TEST_CASE("pooling with ceil_mode refuses the shapes PyTorch refuses", "[nn][poo
     const std::string op = c.at("op") == "max" ? "[max_pool2d]" : "[avg_pool2d]";
     CHECK_THROWS_WITH(run_pool(c, x), Catch::StartsWith(op));
   }
+  // An empty height or width (PyTorch refuses it): ceil_mode, or a kernel of twice the padding, counted
+  // a window of padding alone, -inf from max and 0 / 0 from the mean.
+  for (bool ceil_mode : {true, false}) {
+    CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 4, 0}), Size2{1, 1}, Size2{2, 2}, Size2{0, 0}, ceil_mode),
+                      Catch::StartsWith("[max_pool2d] needs a non-empty height and width, got shape [1, 1, 4, 0]"));
+    CHECK_THROWS_WITH(avg_pool2d(zeros({1, 1, 4, 0}), Size2{1, 1}, Size2{2, 2}, Size2{0, 0}, true, ceil_mode),
+                      Catch::StartsWith("[avg_pool2d] needs a non-empty height and width"));
+  }
+  CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 0, 4}), 2, 1, 1), Catch::StartsWith("[max_pool2d] needs a non-empty"));
+  CHECK_THROWS_WITH((*nn::MaxPool2d(2, 2, 0, true))(zeros({1, 4, 0})), Catch::StartsWith("[max_pool2d] needs a non-empty"));
   // No window would start inside the input: the message names the shape, kernel and ceil_mode.
   CHECK_THROWS_WITH(max_pool2d(zeros({1, 1, 1, 1}), 3, 1, 0, true),
                     Catch::Contains("[1, 1, 1, 1]") && Catch::Contains("[3, 3]") && Catch::Contains("ceil_mode"));
@@ -267,6 +277,7 @@ TEST_CASE("pooling, resizing and padded convolutions print what PyTorch prints",
 namespace {
 
 double normal_pdf(double z) { return std::exp(-z * z / 2) / std::sqrt(2 * M_PI); }
+double z_times_pdf(double z) { return std::isinf(z) ? 0 : z * normal_pdf(z); }  // 0 at an infinite bound
 double normal_cdf(double z) { return (1 + std::erf(z / std::sqrt(2.0))) / 2; }
 
 struct Truncated {
@@ -278,7 +289,7 @@ struct Truncated {
   double expected_mean() const { return mean + std * (normal_pdf(alpha()) - normal_pdf(beta())) / mass(); }
   double expected_std() const {
     const double r = (normal_pdf(alpha()) - normal_pdf(beta())) / mass();
-    return std * std::sqrt(1 + (alpha() * normal_pdf(alpha()) - beta() * normal_pdf(beta())) / mass() - r * r);
+    return std * std::sqrt(1 + (z_times_pdf(alpha()) - z_times_pdf(beta())) / mass() - r * r);
   }
   double cdf(double x) const { return (normal_cdf((x - mean) / std) - normal_cdf(alpha())) / mass(); }
 };
@@ -292,6 +303,8 @@ TEST_CASE("trunc_normal_ draws the truncated normal", "[nn][init][trunc-normal]"
       {{0, 1, 3, 4}, DType::Float32},      // in the far tail: erfinv near 1
       {{0, 0.02, -0.04, 0.04}, DType::Float32},  // ViT's weights
       {{1, 1, -5, 0}, DType::Float64},     // the mean outside [a, b]
+      {{0, 1, -INFINITY, 0}, DType::Float64},  // a half-normal
+      {{0, 2, -1, INFINITY}, DType::Float32},
   };
   constexpr int64_t n = 200000;
   for (const auto& [t, dtype] : cases) {
@@ -327,6 +340,24 @@ TEST_CASE("trunc_normal_ draws the truncated normal", "[nn][init][trunc-normal]"
   }
 }
 
+TEST_CASE("trunc_normal_ keeps 16-bit values within bounds those dtypes cannot hold", "[nn][init][trunc-normal]") {
+  // 0.1 and 0.3 round outwards in bfloat16 and float16 (to 0.30078 and 0.0999756): clamping before the
+  // conversion let about one value in a thousand out.
+  for (DType dtype : {DType::BFloat16, DType::Float16}) {
+    for (auto [std, a, b] : {std::tuple{1.0, 0.1, 0.3}, std::tuple{0.02, -0.04, 0.04}}) {
+      INFO(fmt::format("{} std {} [{}, {}]", dtype, std, a, b));
+      Tensor w = empty({200000}, {.dtype = dtype});
+      Generator gen(7);
+      nn::init::trunc_normal_(w, 0, std, a, b, &gen);
+      CHECK(min(w).to(DType::Float64).item<double>() >= a);
+      CHECK(max(w).to(DType::Float64).item<double>() <= b);
+    }
+  }
+  // No bfloat16 lies in [0.1002, 0.1005] (its values there are 0.10010 and 0.10059).
+  Tensor w = empty({4}, {.dtype = DType::BFloat16});
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, 0.1002, 0.1005), Catch::Contains("no bfloat16 value lies in"));
+}
+
 TEST_CASE("trunc_normal_ follows its generator, leaves empty tensors and refuses bad arguments",
           "[nn][init][trunc-normal]") {
   Tensor a = empty({50}), b = empty({50});
@@ -349,7 +380,7 @@ TEST_CASE("trunc_normal_ follows its generator, leaves empty tensors and refuses
   CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, 2, 2),
                     Catch::StartsWith("[trunc_normal_]") && Catch::Contains("[2, 2]"));
   CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, 3, -3), Catch::StartsWith("[trunc_normal_]"));
-  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, -INFINITY, 2), Catch::StartsWith("[trunc_normal_]"));
+  CHECK_THROWS_WITH(nn::init::trunc_normal_(w, 0, 1, NAN, 2), Catch::StartsWith("[trunc_normal_]"));
   Tensor i = zeros({3}, {.dtype = DType::Int64});
   CHECK_THROWS_WITH(nn::init::trunc_normal_(i), Catch::StartsWith("[trunc_normal_]") && Catch::Contains("int64"));
   CHECK_THROWS_WITH(nn::init::trunc_normal_(none, 0, 1, 1, 0), Catch::StartsWith("[trunc_normal_]"));

@@ -44,6 +44,17 @@ TEST_CASE("pad refuses what PyTorch refuses, with an ember::Error naming pad", "
   CHECK_THROWS_WITH(pad(zeros({1, 1, 5}), {5, 0}, PadMode::Reflect),
                     Catch::Contains("(5, 0)") && Catch::Contains("size 5") && Catch::Contains("[1, 1, 5]"));
   CHECK_THROWS_WITH(pad(zeros({1, 1, 5}), {1, 1}, "mirror"), Catch::Contains("\"mirror\""));
+  // A pad whose result's size fits in int64 but whose index does not fit in memory is this op's error,
+  // not std::bad_alloc or std::length_error.
+  for (int64_t huge : {int64_t{1} << 40, int64_t{1} << 62})
+    CHECK_THROWS_WITH(pad(zeros({1, 1, 5}), {huge, 0}, PadMode::Replicate), Catch::StartsWith("[pad] replicate padding"));
+}
+
+TEST_CASE("interpolate and Upsample give an ember::Error for sizes that do not fit in memory", "[ops][pad-modes]") {
+  const Tensor x = zeros({1, 1, 2, 2});
+  CHECK_THROWS_WITH(interpolate(x, {.size = Size2{int64_t{1} << 40, 1}}), Catch::StartsWith("[interpolate]"));
+  CHECK_THROWS_WITH(interpolate(x, {.size = Size2{INT64_MAX, INT64_MAX}}), Catch::StartsWith("[interpolate]"));
+  CHECK_THROWS_WITH(interpolate(x, {.scale_factor = 1e12, .mode = "bilinear"}), Catch::StartsWith("[interpolate]"));
 }
 
 // PyTorch checks a circular pad against the uncropped size only: a pad wider than what is left after
