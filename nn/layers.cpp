@@ -24,6 +24,8 @@ std::string size_str(std::array<int64_t, 2> a) { return fmt::format("({}, {})", 
 std::string size_str(int64_t a) { return fmt::format("({},)", a); }
 bool all_equal(std::array<int64_t, 2> a, int64_t value) { return a[0] == value && a[1] == value; }
 bool all_equal(int64_t a, int64_t value) { return a == value; }
+std::vector<int64_t> as_list(std::array<int64_t, 2> a) { return {a[0], a[1]}; }
+std::vector<int64_t> as_list(int64_t a) { return {a}; }
 
 // PyTorch's convolution repr: padding, dilation, output padding, groups and a missing bias are
 // shown only when they differ from their defaults, so a printed model shows every setting that
@@ -31,10 +33,11 @@ bool all_equal(int64_t a, int64_t value) { return a == value; }
 template <class Size>
 std::string conv_repr(int64_t in, int64_t out, Size kernel, Size stride, Size padding,
                       Size dilation, Size output_padding, int64_t groups, bool has_bias,
-                      const std::string& padding_mode) {
+                      const std::string& padding_mode, bool same_padding = false) {
   std::string s =
       fmt::format("{}, {}, kernel_size={}, stride={}", in, out, size_str(kernel), size_str(stride));
-  if (!all_equal(padding, 0)) s += fmt::format(", padding={}", size_str(padding));
+  if (same_padding) s += ", padding=same";
+  else if (!all_equal(padding, 0)) s += fmt::format(", padding={}", size_str(padding));
   if (!all_equal(dilation, 1)) s += fmt::format(", dilation={}", size_str(dilation));
   if (!all_equal(output_padding, 0))
     s += fmt::format(", output_padding={}", size_str(output_padding));
@@ -49,6 +52,31 @@ void check_padding_mode(const char* module, const std::string& mode, bool zeros_
   EMBER_CHECK(mode == "zeros" || mode == "reflect" || mode == "replicate" || mode == "circular", module,
               "padding_mode must be one of zeros, reflect, replicate or circular, got \"{}\"", mode);
   EMBER_CHECK(!zeros_only || mode == "zeros", module, "only padding_mode \"zeros\" is supported, got \"{}\"", mode);
+}
+
+// padding="same" along one dim: dilation * (kernel - 1) in all, the odd one after (PyTorch's split).
+std::pair<int64_t, int64_t> same_pads(int64_t kernel, int64_t dilation) {
+  const int64_t total = dilation * (kernel - 1);
+  return {total / 2, total - total / 2};
+}
+
+// Checks a convolution's padding="same": stride 1 (PyTorch's rule), no explicit padding besides, and a
+// total padding that fits in int64.
+template <class Size>
+void check_same_padding(const char* module, bool same, const Size& kernel, const Size& stride, const Size& padding,
+                        const Size& dilation) {
+  if (!same) return;
+  EMBER_CHECK(all_equal(stride, 1), module, "padding=\"same\" needs stride 1 (as PyTorch), got stride {}",
+              size_str(stride));
+  EMBER_CHECK(all_equal(padding, 0), module, "padding=\"same\" computes the padding; got padding {} besides",
+              size_str(padding));
+  const std::vector<int64_t> k = as_list(kernel), d = as_list(dilation);
+  for (size_t i = 0; i < k.size(); ++i) {
+    int64_t total = 0;
+    EMBER_CHECK(d[i] > 0 && !__builtin_mul_overflow(d[i], k[i] - 1, &total), module,
+                "padding=\"same\" with kernel {} and dilation {} does not fit in int64", size_str(kernel),
+                size_str(dilation));
+  }
 }
 
 // Runs f on a batch of one when x is one unbatched example (spatial_dims + 1 dims), as PyTorch's modules.
@@ -83,6 +111,7 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2d
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   check_padding_mode("Conv2d", o.padding_mode, false);
+  check_same_padding("Conv2d", o.same_padding, k, o.stride, o.padding, o.dilation);
   register_parameter("weight", &weight, empty({out, in / o.groups, k[0], k[1]}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k[0] * k[1]);
@@ -90,16 +119,25 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2d
 Tensor Conv2dImpl::forward(const Tensor& x) {
   return batched(x, 2, [&](const Tensor& x4) {
     const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
-    if (options.padding_mode == "zeros")
-      return conv2d(x4, weight, b, options.stride, options.padding, options.dilation, options.groups);
     const auto [ph, pw] = options.padding;
-    return conv2d(pad(x4, {pw, pw, ph, ph}, options.padding_mode), weight, b, options.stride, {0, 0},
-                  options.dilation, options.groups);
+    auto [top, bottom] = std::pair{ph, ph};
+    auto [left, right] = std::pair{pw, pw};
+    if (options.same_padding) {
+      std::tie(top, bottom) = same_pads(kernel[0], options.dilation[0]);
+      std::tie(left, right) = same_pads(kernel[1], options.dilation[1]);
+    }
+    // Zeros on both sides alike are the convolution's own padding; anything else is padded first.
+    if (options.padding_mode == "zeros" && top == bottom && left == right)
+      return conv2d(x4, weight, b, options.stride, {top, left}, options.dilation, options.groups);
+    const std::string mode = options.padding_mode == "zeros" ? "constant" : options.padding_mode;
+    return conv2d(pad(x4, {left, right, top, bottom}, mode), weight, b, options.stride, {0, 0}, options.dilation,
+                  options.groups);
   });
 }
 std::string Conv2dImpl::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding, options.dilation,
-                   std::array<int64_t, 2>{0, 0}, options.groups, bias.defined(), options.padding_mode);
+                   std::array<int64_t, 2>{0, 0}, options.groups, bias.defined(), options.padding_mode,
+                   options.same_padding);
 }
 
 ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o)
@@ -109,6 +147,7 @@ ConvTranspose2dImpl::ConvTranspose2dImpl(int64_t in, int64_t out, std::array<int
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "ConvTranspose2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   check_padding_mode("ConvTranspose2d", o.padding_mode, true);
+  EMBER_CHECK(!o.same_padding, "ConvTranspose2d", "padding=\"same\" is for Conv1d and Conv2d (as PyTorch)");
   register_parameter("weight", &weight, empty({in, out / o.groups, k[0], k[1]}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   // PyTorch computes fan_in from weight dim 1: (out / groups) * kh * kw.
@@ -132,6 +171,7 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   check_padding_mode("Conv1d", o.padding_mode, false);
+  check_same_padding("Conv1d", o.same_padding, k, o.stride, o.padding, o.dilation);
   register_parameter("weight", &weight, empty({out, in / o.groups, k}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
   default_init(weight, &bias, in / o.groups * k);
@@ -139,15 +179,17 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
 Tensor Conv1dImpl::forward(const Tensor& x) {
   return batched(x, 1, [&](const Tensor& x3) {
     const std::optional<Tensor> b = bias.defined() ? std::optional<Tensor>(bias) : std::nullopt;
-    if (options.padding_mode == "zeros")
-      return conv1d(x3, weight, b, options.stride, options.padding, options.dilation, options.groups);
-    return conv1d(pad(x3, {options.padding, options.padding}, options.padding_mode), weight, b, options.stride, 0,
-                  options.dilation, options.groups);
+    const auto [left, right] =
+        options.same_padding ? same_pads(kernel, options.dilation) : std::pair{options.padding, options.padding};
+    if (options.padding_mode == "zeros" && left == right)
+      return conv1d(x3, weight, b, options.stride, left, options.dilation, options.groups);
+    const std::string mode = options.padding_mode == "zeros" ? "constant" : options.padding_mode;
+    return conv1d(pad(x3, {left, right}, mode), weight, b, options.stride, 0, options.dilation, options.groups);
   });
 }
 std::string Conv1dImpl::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel, options.stride, options.padding, options.dilation, int64_t{0},
-                   options.groups, bias.defined(), options.padding_mode);
+                   options.groups, bias.defined(), options.padding_mode, options.same_padding);
 }
 
 // ---------------------------------------------------------------- normalisation

@@ -35,6 +35,9 @@ struct Conv2dOptions {
   bool bias = true;
   std::array<int64_t, 2> output_padding{0, 0};  // ConvTranspose2d only
   std::string padding_mode = "zeros";
+  // PyTorch's padding="same": the output as large as the input, padded by dilation * (kernel - 1) in
+  // all, the odd one on the right or bottom. Stride 1 only, with `padding` left at 0 (Conv2d and Conv1d).
+  bool same_padding = false;
 };
 
 // The convolutions take a batch [N, C, ...] or one unbatched example [C, ...] (Conv1d [C, L],
@@ -76,6 +79,7 @@ struct Conv1dOptions {
   int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
   bool bias = true;
   std::string padding_mode = "zeros";  // as Conv2dOptions'
+  bool same_padding = false;           // as Conv2dOptions'
 };
 class Conv1dImpl : public UnaryModule {
  public:

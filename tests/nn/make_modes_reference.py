@@ -212,6 +212,11 @@ CONV = [
                                           padding_mode="circular"), (1, 2, 5, 5)),
     ("conv2d reflect unbatched", lambda: nn.Conv2d(2, 3, 3, padding=(2, 1), padding_mode="reflect"), (2, 5, 6)),
     ("conv2d zeros unbatched", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 5, 6)),
+    ("conv2d same", lambda: nn.Conv2d(2, 3, 3, padding="same"), (2, 2, 5, 6)),
+    ("conv2d same asymmetric", lambda: nn.Conv2d(2, 3, (3, 4), padding="same", dilation=(1, 3)), (1, 2, 5, 11)),
+    ("conv1d same reflect", lambda: nn.Conv1d(2, 3, 4, padding="same", padding_mode="reflect"), (2, 2, 8)),
+    ("conv2d same replicate", lambda: nn.Conv2d(2, 2, 2, padding="same", groups=2, padding_mode="replicate"), (1, 2, 4, 5)),
+    ("conv1d same unbatched", lambda: nn.Conv1d(2, 3, 2, padding="same"), (2, 6)),
     ("conv_transpose2d unbatched", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
      (2, 4, 5)),
 ]
@@ -287,6 +292,8 @@ REPRS = {
     "Conv2d(2, 4, 3, stride=2, padding_mode='replicate')": nn.Conv2d(2, 4, 3, stride=2, padding_mode="replicate"),
     "Conv1d(2, 4, 3, padding=1, padding_mode='circular')": nn.Conv1d(2, 4, 3, padding=1, padding_mode="circular"),
     "Conv1d(2, 4, 3, padding_mode='zeros')": nn.Conv1d(2, 4, 3, padding_mode="zeros"),
+    "Conv2d(2, 4, (3, 4), padding='same', dilation=(1, 3))": nn.Conv2d(2, 4, (3, 4), padding="same", dilation=(1, 3)),
+    "Conv1d(2, 4, 3, padding='same', padding_mode='reflect')": nn.Conv1d(2, 4, 3, padding="same", padding_mode="reflect"),
 }
 
 MODULE_ERRORS = {

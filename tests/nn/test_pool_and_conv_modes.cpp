@@ -77,6 +77,16 @@ std::shared_ptr<nn::UnaryModule> conv_module(const json& c, std::vector<Tensor>&
     return loaded(nn::Conv2d(2, 3, 3, C2{.stride = {2, 2}, .padding = {1, 1}}), c, params);
   if (name == "conv2d circular unbatched")
     return loaded(nn::Conv2d(2, 3, 3, C2{.padding = {1, 1}, .padding_mode = "circular"}), c, params);
+  if (name == "conv2d same") return loaded(nn::Conv2d(2, 3, 3, C2{.same_padding = true}), c, params);
+  if (name == "conv2d same asymmetric")
+    return loaded(std::make_shared<nn::Conv2dImpl>(2, 3, std::array<int64_t, 2>{3, 4},
+                                                   C2{.dilation = {1, 3}, .same_padding = true}),
+                  c, params);
+  if (name == "conv1d same reflect")
+    return loaded(nn::Conv1d(2, 3, 4, C1{.padding_mode = "reflect", .same_padding = true}), c, params);
+  if (name == "conv2d same replicate")
+    return loaded(nn::Conv2d(2, 2, 2, C2{.groups = 2, .padding_mode = "replicate", .same_padding = true}), c, params);
+  if (name == "conv1d same unbatched") return loaded(nn::Conv1d(2, 3, 2, C1{.same_padding = true}), c, params);
   if (name == "conv_transpose2d unbatched")
     return loaded(nn::ConvTranspose2d(2, 3, 3, C2{.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}}), c,
                   params);
@@ -167,7 +177,7 @@ TEST_CASE("pooling with ceil_mode is differentiable to second order", "[nn][pool
 TEST_CASE("convolutions with padding_mode and unbatched inputs give PyTorch's values and gradients",
           "[nn][conv][padding-mode]") {
   const json& cases = modes_ref::reference().at("conv");
-  REQUIRE(cases.size() >= 13);
+  REQUIRE(cases.size() >= 18);
   for (const json& c : cases) {
     INFO(c.at("name").get<std::string>());
     std::vector<Tensor> params;
@@ -204,6 +214,18 @@ TEST_CASE("convolutions with padding_mode are differentiable to second order", "
     CHECK(testing::gradcheck(f1, {u, c1->weight}) == "");
     CHECK(testing::gradgradcheck(f1, {u, c1->weight}) == "");
   }
+}
+
+TEST_CASE("padding=\"same\" refuses strides, explicit padding and transposed convolutions", "[nn][conv][padding-mode]") {
+  CHECK_THROWS_WITH(nn::Conv2d(2, 3, 3, {.stride = {2, 1}, .same_padding = true}),
+                    Catch::StartsWith("[Conv2d] padding=\"same\" needs stride 1 (as PyTorch), got stride (2, 1)"));
+  CHECK_THROWS_WITH(nn::Conv1d(2, 3, 3, {.padding = 1, .same_padding = true}),
+                    Catch::StartsWith("[Conv1d] padding=\"same\" computes the padding; got padding (1,) besides"));
+  CHECK_THROWS_WITH(nn::Conv1d(2, 3, 3, {.dilation = INT64_MAX, .same_padding = true}),
+                    Catch::StartsWith("[Conv1d] padding=\"same\" with kernel (3,) and dilation"));
+  CHECK_THROWS_WITH(nn::ConvTranspose2d(2, 3, 3, {.same_padding = true}), Catch::StartsWith("[ConvTranspose2d]"));
+  // The output keeps the input's length, for even kernels too.
+  CHECK((*nn::Conv1d(2, 3, 4, {.dilation = 3, .same_padding = true}))(zeros({1, 2, 9})).shape() == Shape{1, 3, 9});
 }
 
 TEST_CASE("convolutions refuse the padding modes PyTorch refuses", "[nn][conv][padding-mode]") {
@@ -260,6 +282,13 @@ TEST_CASE("pooling, resizing and padded convolutions print what PyTorch prints",
       {"Conv1d(2, 4, 3, padding=1, padding_mode='circular')",
        [] { return nn::Conv1d(2, 4, 3, {.padding = 1, .padding_mode = "circular"}); }},
       {"Conv1d(2, 4, 3, padding_mode='zeros')", [] { return nn::Conv1d(2, 4, 3, {.padding_mode = "zeros"}); }},
+      {"Conv2d(2, 4, (3, 4), padding='same', dilation=(1, 3))",
+       [] {
+         return std::make_shared<nn::Conv2dImpl>(2, 4, std::array<int64_t, 2>{3, 4},
+                                                 nn::Conv2dOptions{.dilation = {1, 3}, .same_padding = true});
+       }},
+      {"Conv1d(2, 4, 3, padding='same', padding_mode='reflect')",
+       [] { return nn::Conv1d(2, 4, 3, {.padding_mode = "reflect", .same_padding = true}); }},
   };
   REQUIRE(want.size() == made.size());
   for (const auto& [key, make] : made) {
