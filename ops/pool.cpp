@@ -323,8 +323,17 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
   EMBER_CHECK(size[0] > 0 && size[1] > 0, op,
               "output size must be positive, got [{}, {}] from input {}", size[0], size[1],
               shape_str(x.shape()));
-  // The taps are tables on the host, one entry per output row or column: a size the result's element
-  // count allows may still not fit in memory, and that is this op's error (not std::bad_alloc).
+  // The taps are tables on the host, one entry per output row or column (bilinear: a row of the input's
+  // length each). They are reserved through ember's allocator first: a size too large for memory is
+  // this op's error, where std::vector would throw std::bad_alloc (or abort under AddressSanitizer).
+  for (int d = 0; d < 2; ++d) {
+    try {
+      (void)empty({size[d], mode == "bilinear" ? x.size(2 + d) : 1}, {.dtype = DType::Float64});
+    } catch (const Error& e) {
+      EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: {}", size[0], size[1], shape_str(x.shape()),
+                 e.what());
+    }
+  }
   const auto too_large = [&] {
     EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: out of memory for its index", size[0], size[1],
                shape_str(x.shape()));

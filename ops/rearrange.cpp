@@ -6,8 +6,6 @@
 #include <ember/ops/shape.h>
 
 #include <algorithm>
-#include <new>
-#include <stdexcept>
 
 #include <ember/ops/ops.h>
 
@@ -329,8 +327,7 @@ namespace {
 // already checked. Reflect and replicate map output j to position j - lo of the uncropped input and
 // fold it back inside; circular first crops, then wraps within the `core` elements left. (Written so
 // that no step overflows: replicate takes any pads whose sum with the size fits in int64.)
-std::vector<int64_t> pad_sources(PadMode mode, int64_t size, int64_t lo, int64_t hi, int64_t out) {
-  std::vector<int64_t> src(static_cast<size_t>(out));
+void pad_sources(PadMode mode, int64_t size, int64_t lo, int64_t hi, int64_t out, int64_t* src) {
   if (mode == PadMode::Reflect) {  // |lo|, |hi| < 2 size here
     for (int64_t j = 0; j < out; ++j) {
       const int64_t p = j - lo;
@@ -343,7 +340,6 @@ std::vector<int64_t> pad_sources(PadMode mode, int64_t size, int64_t lo, int64_t
     const int64_t core_start = std::max<int64_t>(-lo, 0), core_at = std::max<int64_t>(lo, 0);
     for (int64_t j = 0; j < out; ++j) src[j] = core_start + (((j - core_at) % core) + core) % core;
   }
-  return src;
 }
 
 }  // namespace
@@ -395,20 +391,17 @@ Tensor pad(const Tensor& x, std::span<const int64_t> amounts, PadMode mode, doub
       s[d] = padded;
       return s;
     }());
-    // The index is built on the host: a pad whose result fits in int64 may still not fit in memory, and
-    // that is this op's error, as it is for a tensor allocation (not std::bad_alloc).
-    std::vector<int64_t> src;
+    // The index is built on the host, in a tensor from ember's allocator: a pad whose result's size fits
+    // in int64 may still not fit in memory, and that is this op's error.
+    Tensor index;
     try {
-      src = pad_sources(mode, size, lo, hi, padded);
-    } catch (const std::bad_alloc&) {
-      EMBER_FAIL("pad", "{} padding ({}, {}) of dimension {} of shape {}: out of memory for its index of {} elements",
-                 name, lo, hi, d, shape_str(x.shape()), padded);
-    } catch (const std::length_error&) {
-      EMBER_FAIL("pad", "{} padding ({}, {}) of dimension {} of shape {}: an index of {} elements is too large", name,
-                 lo, hi, d, shape_str(x.shape()), padded);
+      index = empty({padded}, {.dtype = DType::Int64});
+    } catch (const Error& e) {
+      EMBER_FAIL("pad", "{} padding ({}, {}) of dimension {} of shape {}: no memory for its index of {} elements ({})",
+                 name, lo, hi, d, shape_str(x.shape()), padded, e.what());
     }
-    const TensorOptions index_options{.dtype = DType::Int64, .device = x.device()};
-    out = index_select(out, d, from_vector(src, std::vector<int64_t>{padded}, index_options));
+    pad_sources(mode, size, lo, hi, padded, index.data<int64_t>());
+    out = index_select(out, d, index.to(x.device()));
   }
   return out.is_same(x) ? clone(x) : out;
 }
