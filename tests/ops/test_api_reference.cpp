@@ -16,6 +16,8 @@
 
 #include <ember/ops/ops.h>
 
+#include "tests/support/json_reference.h"
+
 using json = nlohmann::json;
 using namespace ember;
 
@@ -23,25 +25,13 @@ namespace {
 
 // The table sits beside this source file; EMBER_API_REFERENCE overrides the path.
 const json& reference() {
-  static const json doc = [] {
-    const char* env = std::getenv("EMBER_API_REFERENCE");
-    const auto path = env ? std::filesystem::path(env)
-                          : std::filesystem::path(__FILE__).parent_path() / "api_reference.json";
-    std::ifstream f(path);
-    if (!f)
-      throw std::runtime_error("cannot open " + path.string() +
-                               " (set EMBER_API_REFERENCE to its path)");
-    return json::parse(f);
-  }();
+  static const json doc =
+      json_ref::load(std::filesystem::path(__FILE__).parent_path(), "api_reference.json", "EMBER_API_REFERENCE");
   return doc;
 }
 
-DType parse_dtype(const std::string& s) {
-  if (s == "int64") return DType::Int64;
-  if (s == "float32") return DType::Float32;
-  if (s == "float64") return DType::Float64;
-  throw std::runtime_error("unknown dtype " + s);
-}
+// (The table holds int64, float32 and float64 tensors only.)
+DType parse_dtype(const std::string& s) { return json_ref::dtype(s); }
 
 Tensor make(const json& j) {
   return from_vector(j.at("data").get<std::vector<double>>(),

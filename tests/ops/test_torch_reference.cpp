@@ -22,6 +22,8 @@
 
 #include <ember/ops/ops.h>
 
+#include "tests/support/json_reference.h"
+
 using json = nlohmann::json;
 using namespace ember;
 
@@ -29,45 +31,14 @@ namespace {
 
 // The table sits beside this source file; EMBER_TORCH_REFERENCE overrides the path.
 const json& reference() {
-  static const json doc = [] {
-    const char* env = std::getenv("EMBER_TORCH_REFERENCE");
-    const auto path = env ? std::filesystem::path(env)
-                          : std::filesystem::path(__FILE__).parent_path() / "torch_reference.json";
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error("cannot open " + path.string() + " (set EMBER_TORCH_REFERENCE to its path)");
-    return json::parse(f);
-  }();
+  static const json doc =
+      json_ref::load(std::filesystem::path(__FILE__).parent_path(), "torch_reference.json", "EMBER_TORCH_REFERENCE");
   return doc;
 }
 
-DType parse_dtype(const std::string& s) {
-  static const std::map<std::string, DType> m = {
-      {"bool", DType::Bool},       {"uint8", DType::UInt8},         {"int32", DType::Int32},
-      {"int64", DType::Int64},     {"float16", DType::Float16},     {"bfloat16", DType::BFloat16},
-      {"float32", DType::Float32}, {"float64", DType::Float64}};
-  auto it = m.find(s);
-  if (it == m.end()) throw std::runtime_error("unknown dtype " + s);
-  return it->second;
-}
-
-// JSON has no NaN or infinities: the script writes them as strings.
-double number(const json& v) {
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-    if (s == "inf") return std::numeric_limits<double>::infinity();
-    if (s == "-inf") return -std::numeric_limits<double>::infinity();
-    throw std::runtime_error("bad number " + s);
-  }
-  return v.get<double>();
-}
-
-std::vector<double> numbers(const json& data) {
-  std::vector<double> v;
-  v.reserve(data.size());
-  for (const json& e : data) v.push_back(number(e));
-  return v;
-}
+using json_ref::number;
+using json_ref::numbers;
+DType parse_dtype(const std::string& s) { return json_ref::dtype(s); }
 
 // Integer data as int64, past 2^53 too (through a double, 123456789012345678 read as ...680).
 std::vector<int64_t> integers(const json& data) {
