@@ -1,4 +1,5 @@
 #include <ember/nn/layers.h>
+#include <ember/nn/python_repr.h>
 
 #include <cmath>
 
@@ -6,6 +7,7 @@
 #include <ember/ops/ops.h>
 
 namespace ember::nn {
+using detail::python_float;
 namespace {
 // PyTorch's default for linear and conv layers: kaiming_uniform_(a = sqrt(5)) for the weight, which
 // is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias.
@@ -319,7 +321,7 @@ std::shared_ptr<FunctionalImpl> SiLU() { return std::make_shared<FunctionalImpl>
 std::shared_ptr<FunctionalImpl> Tanh() { return std::make_shared<FunctionalImpl>("Tanh", [](const Tensor& x) { return tanh(x); }); }
 std::shared_ptr<FunctionalImpl> Sigmoid() { return std::make_shared<FunctionalImpl>("Sigmoid", [](const Tensor& x) { return sigmoid(x); }); }
 std::shared_ptr<FunctionalImpl> ELU(double a) {
-  return std::make_shared<FunctionalImpl>("ELU", [a](const Tensor& x) { return elu(x, a); }, fmt::format("alpha={}", a));
+  return std::make_shared<FunctionalImpl>("ELU", [a](const Tensor& x) { return elu(x, a); }, fmt::format("alpha={}", python_float(a)));
 }
 std::shared_ptr<FunctionalImpl> Softplus(double b, double t) {
   return std::make_shared<FunctionalImpl>("Softplus", [b, t](const Tensor& x) { return softplus(x, b, t); },
@@ -348,29 +350,26 @@ std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t k, MaxPool2dOptions o) {
 std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t k, AvgPool2dOptions o) {
   const int64_t s = o.stride.value_or(k), padding = o.padding;
   const bool ceil_mode = o.ceil_mode, count_include_pad = o.count_include_pad;
+  const std::optional<int64_t> divisor = o.divisor_override;
+  EMBER_CHECK(divisor != 0, "AvgPool2d", "divisor_override must be nonzero");
   return std::make_shared<FunctionalImpl>(
       "AvgPool2d",
-      [k, s, padding, ceil_mode, count_include_pad](const Tensor& x) {
-        return avg_pool2d(x, {k, k}, Size2{s, s}, {padding, padding}, count_include_pad, ceil_mode);
+      [k, s, padding, ceil_mode, count_include_pad, divisor](const Tensor& x) {
+        return avg_pool2d(x, {k, k}, Size2{s, s}, {padding, padding}, count_include_pad, ceil_mode, divisor);
       },
       fmt::format("kernel_size={}, stride={}, padding={}", k, s, padding));
 }
 
 namespace {
-std::shared_ptr<FunctionalImpl> adaptive_avg_pool(Size2 size, std::string shown) {
+std::shared_ptr<FunctionalImpl> adaptive_avg_pool(AdaptiveSize2 size, std::string shown) {
   // (checked here, so that a bad size is an error where the model is built, not at its first batch)
-  EMBER_CHECK(size[0] > 0 && size[1] > 0, "AdaptiveAvgPool2d", "output size must be positive, got {}", shown);
+  EMBER_CHECK(size.h.value_or(1) > 0 && size.w.value_or(1) > 0, "AdaptiveAvgPool2d",
+              "output size must be positive, got {}", shown);
   return std::make_shared<FunctionalImpl>(
       "AdaptiveAvgPool2d", [size](const Tensor& x) { return adaptive_avg_pool2d(x, size); },
       fmt::format("output_size={}", shown));
 }
 
-// Python's repr of a float: the shortest round-trip digits, and ".0" on a whole number.
-std::string python_float(double v) {
-  std::string s = fmt::format("{}", v);
-  if (std::isfinite(v) && s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
 }  // namespace
 
 std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(int64_t output_size) {
@@ -378,6 +377,23 @@ std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(int64_t output_size) {
 }
 std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(Size2 output_size) {
   return adaptive_avg_pool(output_size, size_str(output_size));
+}
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(std::optional<int64_t> h, std::optional<int64_t> w) {
+  const auto shown = [](std::optional<int64_t> n) { return n ? fmt::format("{}", *n) : std::string("None"); };
+  return adaptive_avg_pool({h, w}, fmt::format("({}, {})", shown(h), shown(w)));
+}
+
+std::shared_ptr<FunctionalImpl> PixelShuffle(int64_t upscale_factor) {
+  EMBER_CHECK(upscale_factor > 0, "PixelShuffle", "upscale_factor must be positive, got {}", upscale_factor);
+  return std::make_shared<FunctionalImpl>(
+      "PixelShuffle", [upscale_factor](const Tensor& x) { return pixel_shuffle(x, upscale_factor); },
+      fmt::format("upscale_factor={}", upscale_factor));
+}
+std::shared_ptr<FunctionalImpl> PixelUnshuffle(int64_t downscale_factor) {
+  EMBER_CHECK(downscale_factor > 0, "PixelUnshuffle", "downscale_factor must be positive, got {}", downscale_factor);
+  return std::make_shared<FunctionalImpl>(
+      "PixelUnshuffle", [downscale_factor](const Tensor& x) { return pixel_unshuffle(x, downscale_factor); },
+      fmt::format("downscale_factor={}", downscale_factor));
 }
 
 std::shared_ptr<FunctionalImpl> Upsample(InterpolateOptions o) {

@@ -212,7 +212,7 @@ std::shared_ptr<FunctionalImpl> Flatten(int64_t start_dim = 1, int64_t end_dim =
 std::shared_ptr<FunctionalImpl> Unflatten(int64_t dim, Shape sizes);
 
 // Pooling modules: max_pool2d and avg_pool2d (ops/pool.h) with square windows, in PyTorch's argument
-// order (AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad)), or by name:
+// order (AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)), or by name:
 //   nn::MaxPool2d(3, {.stride = 2, .ceil_mode = true})
 // They print what PyTorch prints, which for AvgPool2d is kernel, stride and padding only.
 struct MaxPool2dOptions {
@@ -225,6 +225,7 @@ struct AvgPool2dOptions {
   int64_t padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;
+  std::optional<int64_t> divisor_override;  // nonzero; every window's sum is divided by it
 };
 std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, MaxPool2dOptions options);
 std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, AvgPool2dOptions options);
@@ -234,15 +235,49 @@ inline std::shared_ptr<FunctionalImpl> MaxPool2d(int64_t kernel, std::optional<i
 }
 inline std::shared_ptr<FunctionalImpl> AvgPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt,
                                                  int64_t padding = 0, bool ceil_mode = false,
-                                                 bool count_include_pad = true) {
+                                                 bool count_include_pad = true,
+                                                 std::optional<int64_t> divisor_override = std::nullopt) {
   return AvgPool2d(kernel, AvgPool2dOptions{.stride = stride, .padding = padding, .ceil_mode = ceil_mode,
-                                            .count_include_pad = count_include_pad});
+                                            .count_include_pad = count_include_pad,
+                                            .divisor_override = divisor_override});
 }
 
-// adaptive_avg_pool2d to a fixed output size: one number (square) or {h, w}. Prints as PyTorch:
-// AdaptiveAvgPool2d(output_size=3) or AdaptiveAvgPool2d(output_size=(3, 3)), as it was given.
+// adaptive_avg_pool2d to a fixed output size: one number (square) or {h, w}, either of which may be
+// std::nullopt (the input's size there). Prints as PyTorch: AdaptiveAvgPool2d(output_size=3),
+// AdaptiveAvgPool2d(output_size=(3, 3)) or AdaptiveAvgPool2d(output_size=(None, 3)), as it was given.
 std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(int64_t output_size);
 std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(Size2 output_size);
+std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(std::optional<int64_t> h, std::optional<int64_t> w);
+
+// The rest of PyTorch's activation modules (ops/activation.h), printed as PyTorch prints them, and
+// Identity, Softmax and LogSoftmax. Defined in nn/activations.cpp.
+std::shared_ptr<FunctionalImpl> ReLU6();
+std::shared_ptr<FunctionalImpl> Hardtanh(double min_val = -1, double max_val = 1);
+std::shared_ptr<FunctionalImpl> Hardsigmoid();
+std::shared_ptr<FunctionalImpl> Hardswish();
+std::shared_ptr<FunctionalImpl> Mish();
+std::shared_ptr<FunctionalImpl> SELU();
+std::shared_ptr<FunctionalImpl> CELU(double alpha = 1);
+std::shared_ptr<FunctionalImpl> Softsign();
+std::shared_ptr<FunctionalImpl> GLU(int64_t dim = -1);
+std::shared_ptr<FunctionalImpl> Identity();
+std::shared_ptr<FunctionalImpl> Softmax(int64_t dim);
+std::shared_ptr<FunctionalImpl> LogSoftmax(int64_t dim);
+
+// prelu with a learned slope: one shared by all channels (num_parameters 1) or one per channel,
+// each initialised to init.
+class PReLUImpl : public UnaryModule {
+ public:
+  explicit PReLUImpl(int64_t num_parameters = 1, double init = 0.25);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "PReLU"; }
+  std::string extra_repr() const override;  // "num_parameters=1"
+  Tensor weight;                             // [num_parameters]
+  int64_t num_parameters;
+};
+inline std::shared_ptr<PReLUImpl> PReLU(int64_t num_parameters = 1, double init = 0.25) {
+  return std::make_shared<PReLUImpl>(num_parameters, init);
+}
 
 // interpolate (ops/pool.h) with fixed options, given as for it, exactly one of size and scale_factor:
 //   nn::Upsample({.scale_factor = 2})                       Upsample(scale_factor=2.0, mode=nearest)
@@ -251,5 +286,9 @@ std::shared_ptr<FunctionalImpl> AdaptiveAvgPool2d(Size2 output_size);
 // the mode, not align_corners. (Equal factors print as one number, as PyTorch prints a factor given
 // as one; PyTorch prints scale_factor=(2, 2) as two, and size=5 as one where this prints (5, 5).)
 std::shared_ptr<FunctionalImpl> Upsample(InterpolateOptions options);
+
+// pixel_shuffle and pixel_unshuffle (ops/pixel_shuffle.h) as modules, printed as PyTorch prints them.
+std::shared_ptr<FunctionalImpl> PixelShuffle(int64_t upscale_factor);
+std::shared_ptr<FunctionalImpl> PixelUnshuffle(int64_t downscale_factor);
 
 }  // namespace ember::nn

@@ -3,6 +3,7 @@
 #include <ember/nn/attention/gau.h>
 #include <ember/nn/container.h>
 #include <ember/nn/init.h>
+#include <ember/nn/instance_norm.h>
 #include <ember/nn/layers.h>
 #include <ember/nn/gan.h>
 #include <ember/nn/module.h>

@@ -9,7 +9,7 @@ namespace ember::nn {
 namespace {
 
 // x / max(||x||, eps): the unit vector of x, finite for x = 0.
-Tensor normalize(const Tensor& x, double eps) { return x / clamp(norm(x), eps, std::nullopt); }
+Tensor unit_vector(const Tensor& x, double eps) { return x / clamp(norm(x), eps, std::nullopt); }
 
 }  // namespace
 
@@ -32,8 +32,8 @@ SpectralNormImpl::SpectralNormImpl(std::shared_ptr<UnaryModule> wrapped, double 
   const Tensor w = weight_matrix(weight_ref());
   const TensorOptions opts{.dtype = w.dtype(), .device = w.device()};
   // Random unit vectors, as torch.nn.utils.spectral_norm starts.
-  register_buffer("weight_u", &weight_u, normalize(randn({w.size(0)}, opts, generator), eps));
-  register_buffer("weight_v", &weight_v, normalize(randn({w.size(1)}, opts, generator), eps));
+  register_buffer("weight_u", &weight_u, unit_vector(randn({w.size(0)}, opts, generator), eps));
+  register_buffer("weight_v", &weight_v, unit_vector(randn({w.size(1)}, opts, generator), eps));
 }
 
 Tensor& SpectralNormImpl::weight_ref() const { return *weight_; }
@@ -63,8 +63,8 @@ Tensor SpectralNormImpl::forward(const Tensor& x) {
     const Tensor wm = weight_matrix(weight_ref());
     // One step of power iteration: v <- W^T u / |W^T u|, u <- W v / |W v|. Written into the buffers
     // in place so that state_dict and checkpoints see the estimate.
-    Tensor v = normalize(matmul(wm.t(), weight_u), eps);
-    Tensor u = normalize(matmul(wm, v), eps);
+    Tensor v = unit_vector(matmul(wm.t(), weight_u), eps);
+    Tensor u = unit_vector(matmul(wm, v), eps);
     weight_v.copy_(v);
     weight_u.copy_(u);
   }

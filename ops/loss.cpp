@@ -2,6 +2,7 @@
 #include <ember/ops/loss.h>
 #include <ember/core/autocast.h>
 
+#include <cmath>
 #include <limits>
 
 #include <ember/ops/ops.h>
@@ -231,6 +232,164 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input_in, const Tensor& ta
   Tensor loss = neg(pos * log_sig + (1 - target) * log_one_minus);
   if (weight) loss = loss * *weight;
   return reduce_loss("binary_cross_entropy_with_logits", loss, reduction);
+}
+
+
+// ---------------------------------------------------------------- the rest of PyTorch's common losses
+// Each is a composite of differentiable ops (double backward needs no extra code) whose values and
+// gradients are PyTorch 1.13's, kinks included (tests/ops/test_more_losses.cpp checks them against
+// make_loss_reference.py's output). Where PyTorch broadcasts silently, these broadcast too; where it
+// only warns of a likely bug (smooth_l1_loss and huber_loss with a target of another shape) the
+// shapes must be equal, as in mse_loss and l1_loss. Integer inputs are refused (PyTorch promotes
+// some of them); an integer target of +-1 is taken where PyTorch takes one.
+namespace {
+
+void check_defined(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> tensors) {
+  for (const auto& [name, t] : tensors) EMBER_CHECK(t->defined(), op, "the {} is an undefined tensor", name);
+}
+
+// A +-1 target: floating or a signed integer (bool and uint8 cannot hold -1).
+void check_sign_target(const char* op, const Tensor& target, const Tensor& input) {
+  EMBER_CHECK(target.is_floating_point() || target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
+              "the target ({} {}) must hold +1 and -1 as a floating or signed integer tensor", target.dtype(),
+              shape_str(target.shape()));
+  check_same_device(op, input, target);
+}
+
+// 0.5 d^2 / divisor where |d| < k, linear_scale (|d| - k / 2) elsewhere, in PyTorch's order of
+// operations. At |d| = k both halves have the same slope; PyTorch's backward takes the linear one.
+Tensor quadratic_then_linear(const Tensor& d, double k, double divisor, double linear_scale) {
+  const Tensor ad = abs(d);
+  const Tensor quadratic = 0.5 * d * d;
+  return where(lt(ad, Scalar(k)), divisor == 1 ? quadratic : quadratic / divisor, linear_scale * (ad - 0.5 * k));
+}
+
+}  // namespace
+
+Tensor smooth_l1_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction, double beta) {
+  const char* op = "smooth_l1_loss";
+  const Tensor input = detail::autocast_operand(op, input_in);
+  const Tensor target = detail::autocast_operand(op, target_in);
+  check_same_shape(op, input, target);
+  EMBER_CHECK(target.dtype() != DType::Bool, op, "the target ({}) must be a number, got bool", shape_str(target.shape()));
+  EMBER_CHECK(beta >= 0, op, "beta must be >= 0 (PyTorch refuses a negative one), got {}", beta);
+  const Tensor d = input - target;
+  if (beta != 0) return reduce_loss(op, quadratic_then_linear(d, beta, beta, 1), reduction);
+  // beta = 0 is |d|. At d = 0 PyTorch's backward tests d <= -beta first, so the input's gradient is -1,
+  // and the target's too (its backward is the same with input and target swapped): 2 t - x - t is 0
+  // there with those gradients.
+  const Tensor at_zero = 2 * target.detach() - input - target;
+  return reduce_loss(op, where(gt(d, Scalar(0)), d, where(lt(d, Scalar(0)), neg(d), at_zero)), reduction);
+}
+
+Tensor huber_loss(const Tensor& input_in, const Tensor& target_in, const std::string& reduction, double delta) {
+  const char* op = "huber_loss";
+  const Tensor input = detail::autocast_operand(op, input_in);
+  const Tensor target = detail::autocast_operand(op, target_in);
+  check_same_shape(op, input, target);
+  EMBER_CHECK(target.dtype() != DType::Bool, op, "the target ({}) must be a number, got bool", shape_str(target.shape()));
+  EMBER_CHECK(delta > 0, op, "delta must be > 0, got {}", delta);
+  return reduce_loss(op, quadratic_then_linear(input - target, delta, 1, delta), reduction);
+}
+
+Tensor kl_div(const Tensor& input_in, const Tensor& target_in, const std::string& reduction, bool log_target) {
+  const char* op = "kl_div";
+  const Tensor input = detail::autocast_operand(op, input_in);
+  const Tensor target = detail::autocast_operand(op, target_in);
+  check_defined(op, {{"input", &input}, {"target", &target}});
+  check_same_device(op, input, target);
+  EMBER_CHECK(input.is_floating_point() && target.is_floating_point(), op,
+              "input ({} {}) and target ({} {}) must be floating point", input.dtype(), shape_str(input.shape()),
+              target.dtype(), shape_str(target.shape()));
+  broadcast_shapes(op, input.shape(), target.shape());  // broadcast as PyTorch does, without a warning
+  EMBER_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none" || reduction == "batchmean", op,
+              "reduction must be \"mean\", \"batchmean\", \"sum\" or \"none\", got \"{}\"", reduction);
+  Tensor loss;
+  if (log_target) {
+    loss = exp(target) * (target - input);
+  } else {
+    // PyTorch 1.13's xlogy(target, target) - target * input: 0 where target is 0 (NaN where it is
+    // negative). The masked branch's gradient is 0 * log(0), so d/d target is NaN at 0, as PyTorch's.
+    loss = where(eq(target, Scalar(0)), Scalar(0), target * log(target)) - target * input;
+  }
+  if (reduction == "batchmean") {  // the sum over input's first dim (PyTorch's: a 0-dim input is summed)
+    return input.dim() == 0 ? sum(loss) : sum(loss) / Scalar(input.size(0));
+  }
+  return reduce_loss(op, loss, reduction);
+}
+
+Tensor margin_ranking_loss(const Tensor& input1_in, const Tensor& input2_in, const Tensor& target_in, double margin,
+                           const std::string& reduction) {
+  const char* op = "margin_ranking_loss";
+  const Tensor input1 = detail::autocast_operand(op, input1_in);
+  const Tensor input2 = detail::autocast_operand(op, input2_in);
+  const Tensor target = detail::autocast_operand(op, target_in);
+  check_defined(op, {{"input1", &input1}, {"input2", &input2}, {"target", &target}});
+  check_floating(op, input1);
+  check_floating(op, input2);
+  check_same_device(op, input1, input2);
+  check_sign_target(op, target, input1);
+  EMBER_CHECK(input1.dim() == input2.dim() && input1.dim() == target.dim(), op,
+              "input1 {}, input2 {} and target {} must have the same number of dimensions", shape_str(input1.shape()),
+              shape_str(input2.shape()), shape_str(target.shape()));
+  broadcast_shapes(op, broadcast_shapes(op, input1.shape(), input2.shape()), target.shape());
+  return reduce_loss(op, clamp(neg(target) * (input1 - input2) + margin, 0.0, std::nullopt), reduction);
+}
+
+Tensor triplet_margin_loss(const Tensor& anchor_in, const Tensor& positive_in, const Tensor& negative_in, double margin, double p,
+                           double eps, bool swap, const std::string& reduction) {
+  const char* op = "triplet_margin_loss";
+  const Tensor anchor = detail::autocast_operand(op, anchor_in);
+  const Tensor positive = detail::autocast_operand(op, positive_in);
+  const Tensor negative = detail::autocast_operand(op, negative_in);
+  check_defined(op, {{"anchor", &anchor}, {"positive", &positive}, {"negative", &negative}});
+  for (const Tensor* t : {&anchor, &positive, &negative}) check_floating(op, *t);
+  check_same_device(op, anchor, positive);
+  check_same_device(op, anchor, negative);
+  EMBER_CHECK(anchor.dim() == positive.dim() && anchor.dim() == negative.dim(), op,
+              "anchor {}, positive {} and negative {} must have the same number of dimensions", shape_str(anchor.shape()),
+              shape_str(positive.shape()), shape_str(negative.shape()));
+  broadcast_shapes(op, broadcast_shapes(op, anchor.shape(), positive.shape()), negative.shape());
+  EMBER_CHECK(!std::isnan(p) && !std::isnan(eps), op, "p ({}) and eps ({}) must be numbers", p, eps);
+  EMBER_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none", op,
+              "reduction must be \"mean\", \"sum\" or \"none\", got \"{}\"", reduction);
+  const Tensor dist_pos = pairwise_distance(anchor, positive, p, eps);
+  Tensor dist_neg = pairwise_distance(anchor, negative, p, eps);
+  if (swap) dist_neg = minimum(dist_neg, pairwise_distance(positive, negative, p, eps));  // a tie splits
+  return reduce_loss(op, clamp(margin + dist_pos - dist_neg, 0.0, std::nullopt), reduction);
+}
+
+Tensor cosine_embedding_loss(const Tensor& input1_in, const Tensor& input2_in, const Tensor& target_in, double margin,
+                             const std::string& reduction) {
+  const char* op = "cosine_embedding_loss";
+  const Tensor input1 = detail::autocast_operand(op, input1_in);
+  const Tensor input2 = detail::autocast_operand(op, input2_in);
+  const Tensor target = detail::autocast_operand(op, target_in);
+  check_defined(op, {{"input1", &input1}, {"input2", &input2}, {"target", &target}});
+  check_floating(op, input1);
+  check_floating(op, input2);
+  check_same_device(op, input1, input2);
+  check_sign_target(op, target, input1);
+  const int64_t d = target.dim();
+  EMBER_CHECK(d <= 1, op, "the target must be 0-dim or 1-dim (one per pair), got {}", shape_str(target.shape()));
+  EMBER_CHECK(input1.dim() == d + 1 && input2.dim() == d + 1, op,
+              "a {}-dim target {} takes {}-dim inputs, got input1 {} and input2 {}", d, shape_str(target.shape()),
+              d + 1, shape_str(input1.shape()), shape_str(input2.shape()));
+  Shape pairs = broadcast_shapes(op, input1.shape(), input2.shape());
+  pairs.pop_back();
+  broadcast_shapes(op, pairs, target.shape());
+  // PyTorch 1.13's: the squared norms are kept from 0 by its EPSILON, the float 1e-12 (not
+  // cosine_similarity's eps).
+  const double epsilon = static_cast<double>(1e-12f);
+  const Tensor prod_sum = sum(input1 * input2, {d});
+  const Tensor mag_square1 = sum(input1 * input1, {d}) + epsilon;
+  const Tensor mag_square2 = sum(input2 * input2, {d}) + epsilon;
+  const Tensor cos = prod_sum / sqrt(mag_square1 * mag_square2);
+  const Tensor zero = zeros_like(cos);
+  // A target other than +-1 adds nothing, as in PyTorch.
+  const Tensor loss = where(eq(target, Scalar(1)), 1 - cos, zero) +
+                      where(eq(target, Scalar(-1)), clamp(cos - margin, 0.0, std::nullopt), zero);
+  return reduce_loss(op, loss, reduction);
 }
 
 }  // namespace ember

@@ -34,4 +34,27 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
                                         const std::string& reduction = "mean",
                                         const std::optional<Tensor>& pos_weight = std::nullopt);
 
+// Elementwise: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target). beta 0 is
+// l1_loss in value; its gradient at d = 0 is then -1 for input and target alike, as PyTorch's.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+                      double beta = 1.0);
+// Elementwise: 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); delta > 0.
+Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+                  double delta = 1.0);
+// KL(target || exp(input)) pointwise: target (log target - input), input log-probabilities, target
+// probabilities (log-probabilities when log_target). reduction also takes "batchmean" (the sum over
+// the batch size, the true KL divergence per example); "mean" divides by every element, as PyTorch.
+Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+              bool log_target = false);
+// max(0, -target (input1 - input2) + margin), target +1 or -1.
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0,
+                           const std::string& reduction = "mean");
+// max(d(anchor, positive) - d(anchor, negative) + margin, 0), d the pairwise p-norm distance
+// (ops/distance.h); swap uses d(positive, negative) when it is smaller, as PyTorch.
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin = 1.0,
+                           double p = 2, double eps = 1e-6, bool swap = false, const std::string& reduction = "mean");
+// 1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where target is -1.
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0,
+                             const std::string& reduction = "mean");
+
 }  // namespace ember

@@ -25,7 +25,7 @@ Normalized normalize_parts(const Tensor& x, std::span<const int64_t> dims, doubl
   Tensor rstd = rsqrt(mean(square(centered), dims, true) + eps);
   return {centered * rstd, rstd};
 }
-Tensor normalize(const Tensor& x, std::span<const int64_t> dims, double eps) { return normalize_parts(x, dims, eps).xhat; }
+Tensor standardize(const Tensor& x, std::span<const int64_t> dims, double eps) { return normalize_parts(x, dims, eps).xhat; }
 
 // 16-bit inputs are normalised in float32 and the result rounded back, as PyTorch's kernels
 // accumulate: in float16 a square overflows above 256 (the variance becomes inf and the output 0),
@@ -299,7 +299,7 @@ Tensor layer_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape,
     return apply(LayerNormRows{eps, Shape(normalized_shape.begin(), normalized_shape.end()), has(bias)}, x,
                  has(weight) ? *weight : Tensor(), has(bias) ? *bias : Tensor());
   }
-  Tensor y = normalize(x, dims, eps);
+  Tensor y = standardize(x, dims, eps);
   if (has(weight)) y = y * *weight;  // broadcasts over the leading dims
   if (has(bias)) y = y + *bias;
   return y;
@@ -327,10 +327,74 @@ Tensor group_norm(const Tensor& x_in, int64_t num_groups, const std::optional<Te
   // [N, G, C/G * spatial]: statistics per sample and group
   Tensor xg = reshape(x, std::vector<int64_t>{N, num_groups, inner});
   const int64_t last = 2;
-  Tensor y = reshape(normalize(xg, std::span<const int64_t>(&last, 1), eps), x.shape());
+  Tensor y = reshape(standardize(xg, std::span<const int64_t>(&last, 1), eps), x.shape());
   if (has(weight)) y = y * channel_view(*weight, x.dim());
   if (has(bias)) y = y + channel_view(*bias, x.dim());
   return y;
+}
+
+// As PyTorch: batch_norm over the batch viewed as one sample of N C channels, [1, N C, ...], with the
+// affine parameters and running statistics repeated N times; the running statistics then take the
+// mean of their N updated copies (momentum times the mean over the batch of each instance's mean and
+// unbiased variance). So it shares batch_norm's fused kernel and its backward of any order.
+Tensor instance_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, const std::optional<Tensor>& weight_in,
+                     const std::optional<Tensor>& bias_in, bool use_input_stats, double momentum, double eps) {
+  const char* op = "instance_norm";
+  const Tensor x = detail::autocast_operand(op, x_in);
+  const std::optional<Tensor> weight = detail::autocast_operand(op, weight_in);
+  const std::optional<Tensor> bias = detail::autocast_operand(op, bias_in);
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  EMBER_CHECK(x.dim() >= 3, op, "expected input [N, C, ...] with at least one spatial dim, got shape {}",
+              shape_str(x.shape()));
+  EMBER_CHECK(running_mean.defined() == running_var.defined(), op,
+              "running_mean and running_var must be given together (input {})", shape_str(x.shape()));
+  if (running_mean.defined()) check_channel_param(op, "running_mean", x, running_mean);
+  if (running_var.defined()) check_channel_param(op, "running_var", x, running_var);
+  if (has(weight)) check_channel_param(op, "weight", x, *weight);
+  if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  const int64_t N = x.size(0), C = x.size(1);
+  int64_t spatial = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) spatial *= x.size(d);
+  if (use_input_stats) {
+    EMBER_CHECK(spatial > 1 || x.numel() == 0, op, "expected more than one spatial element per instance, got input {}",
+                shape_str(x.shape()));
+    // PyTorch turns the running statistics into NaN here (the mean of no copies).
+    EMBER_CHECK(N > 0 || !running_mean.defined(), op,
+                "cannot update the running statistics from an empty batch (input {})", shape_str(x.shape()));
+  } else {
+    EMBER_CHECK(running_mean.defined(), op, "needs running_mean and running_var when use_input_stats is false");
+  }
+  std::vector<int64_t> one_sample(x.shape().begin(), x.shape().end());
+  one_sample[0] = 1;
+  one_sample[1] = N * C;
+  const std::vector<int64_t> times{N};
+  const auto repeated = [&](const std::optional<Tensor>& p) {
+    return has(p) ? std::optional<Tensor>(repeat(*p, times)) : std::nullopt;
+  };
+  Tensor mean_copies = running_mean.defined() ? repeat(running_mean, times) : Tensor();
+  Tensor var_copies = running_var.defined() ? repeat(running_var, times) : Tensor();
+  const Tensor y = batch_norm(reshape(x, one_sample), mean_copies, var_copies, repeated(weight), repeated(bias),
+                              use_input_stats, momentum, eps);
+  if (use_input_stats && running_mean.defined()) {
+    NoGradGuard no_grad;
+    const std::vector<int64_t> by_instance{N, C}, batch_dim{0};
+    running_mean.copy_(mean(reshape(mean_copies, by_instance), batch_dim));
+    running_var.copy_(mean(reshape(var_copies, by_instance), batch_dim));
+  }
+  return reshape(y, x.shape());
+}
+
+Tensor normalize(const Tensor& x_in, double p, int64_t dim, double eps) {
+  const char* op = "normalize";
+  const Tensor x = detail::autocast_operand(op, x_in);
+  EMBER_CHECK(x.defined(), op, "got an undefined input");
+  check_floating(op, x);
+  EMBER_CHECK(eps >= 0 && !std::isnan(eps), op, "eps must be non-negative, got {} (input {})", eps,
+              shape_str(x.shape()));
+  const int64_t d = normalize_dim(op, dim, std::max<int64_t>(x.dim(), 1));
+  const std::vector<int64_t> dims{d};
+  return x / clamp(norm(x, p, dims, true), eps, std::nullopt);
 }
 
 Tensor rms_norm(const Tensor& x_in, std::span<const int64_t> normalized_shape, const std::optional<Tensor>& weight_in,

@@ -35,6 +35,17 @@ Tensor layer_norm(const Tensor& x, std::span<const int64_t> normalized_shape,
 // x [N, C, ...]: statistics per sample over each group of C / num_groups channels; weight, bias: [C].
 Tensor group_norm(const Tensor& x, int64_t num_groups, const std::optional<Tensor>& weight = std::nullopt,
                   const std::optional<Tensor>& bias = std::nullopt, double eps = 1e-5);
+// x [N, C, ...] (at least one spatial dim): statistics per sample and channel over the spatial dims,
+// as torch.nn.functional.instance_norm. With use_input_stats (the default) and running_mean/running_var
+// given, these are updated in place by momentum times the batch's mean of each instance's mean and
+// unbiased variance (an empty batch is refused: PyTorch turns them into NaN); without
+// use_input_stats, the running statistics normalise instead (they must be given). weight, bias: [C].
+Tensor instance_norm(const Tensor& x, Tensor running_mean = {}, Tensor running_var = {},
+                     const std::optional<Tensor>& weight = std::nullopt, const std::optional<Tensor>& bias = std::nullopt,
+                     bool use_input_stats = true, double momentum = 0.1, double eps = 1e-5);
+// x divided by its p-norm along dim, kept at least eps: x / max(norm(x, p, dim), eps), as
+// torch.nn.functional.normalize (unit vectors; a zero vector stays zero).
+Tensor normalize(const Tensor& x, double p = 2, int64_t dim = 1, double eps = 1e-12);
 // x * rsqrt(mean(x^2 over the trailing normalized_shape dims) + eps) * weight; eps defaults to the
 // machine epsilon of x's dtype (as torch.nn.functional.rms_norm).
 Tensor rms_norm(const Tensor& x, std::span<const int64_t> normalized_shape,

@@ -6,6 +6,7 @@
 #include <ember/ops/activation.h>
 #include <ember/ops/attention/attention.h>
 #include <ember/ops/conv.h>
+#include <ember/ops/distance.h>
 #include <ember/ops/elementwise.h>
 #include <ember/ops/fft.h>
 #include <ember/ops/index.h>
@@ -13,6 +14,7 @@
 #include <ember/ops/loss.h>
 #include <ember/ops/norm.h>
 #include <ember/ops/op.h>
+#include <ember/ops/pixel_shuffle.h>
 #include <ember/ops/pool.h>
 #include <ember/ops/random.h>
 #include <ember/ops/reduce.h>

@@ -231,10 +231,12 @@ std::vector<int64_t> window_lengths(int64_t size, int64_t windows, int64_t kerne
 }  // namespace
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding, bool count_include_pad,
-                  bool ceil_mode) {
+                  bool ceil_mode, std::optional<int64_t> divisor_override) {
   return batched(x, [&](const Tensor& x4) {
     Size2 beyond{0, 0};
     Window2d w = pool_window("avg_pool2d", x4, kernel, stride, padding, ceil_mode, beyond);
+    EMBER_CHECK(divisor_override != 0, "avg_pool2d", "divisor_override must be nonzero (input {}, kernel [{}, {}])",
+                shape_str(x4.shape()), kernel[0], kernel[1]);
     const int64_t N = x4.size(0), C = x4.size(1);
     checked_numel("avg_pool2d", "the unfolded input", {N, C, kernel[0], kernel[1], w.blocks[0], w.blocks[1]});
     // Zeros past the padded input make the clipped last windows whole; the divisor leaves them out.
@@ -252,7 +254,9 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
       return std::all_of(v.begin(), v.end(), [&](int64_t e) { return e == v.front(); });
     };
     Tensor out;
-    if (all_same(rows) && all_same(columns)) {
+    if (divisor_override) {
+      out = s / static_cast<double>(*divisor_override);
+    } else if (all_same(rows) && all_same(columns)) {
       out = s / static_cast<double>(rows.front() * columns.front());
     } else {  // a constant [1, L] row of divisors, the outer product of the row and column lengths
       const TensorOptions o{.dtype = x4.dtype(), .device = x4.device()};
@@ -266,15 +270,16 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
   });
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
+Tensor adaptive_avg_pool2d(const Tensor& x, AdaptiveSize2 requested) {
   return batched(x, [&](const Tensor& x4) {
     const char* op = "adaptive_avg_pool2d";
     EMBER_CHECK(x4.defined(), op, "got an undefined tensor");
     check_floating(op, x4);
     EMBER_CHECK(x4.dim() == 4, op, "expected input [N, C, H, W] or [C, H, W], got shape {}", shape_str(x4.shape()));
+    EMBER_CHECK(x4.size(2) > 0 && x4.size(3) > 0, op, "input {} has an empty spatial dim", shape_str(x4.shape()));
+    const Size2 output_size{requested.h.value_or(x4.size(2)), requested.w.value_or(x4.size(3))};
     EMBER_CHECK(output_size[0] > 0 && output_size[1] > 0, op, "output size must be positive, got [{}, {}]",
                 output_size[0], output_size[1]);
-    EMBER_CHECK(x4.size(2) > 0 && x4.size(3) > 0, op, "input {} has an empty spatial dim", shape_str(x4.shape()));
     if (output_size == Size2{1, 1}) return mean(x4, {-2, -1}, true);  // global average pooling
     Tensor ph = adaptive_matrix(x4.size(2), output_size[0], x4);       // [Ho, H]
     Tensor pw = adaptive_matrix(x4.size(3), output_size[1], x4);       // [Wo, W]

@@ -25,11 +25,22 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = s
 // With ceil_mode (the output size as for max_pool2d) a window clipped by the end of the input divides
 // by what it covers of input and padding (count_include_pad) or of the input alone, as PyTorch.
 // (ceil_mode comes last, after count_include_pad, unlike PyTorch's order, so that calls written
-// before it existed keep their meaning.)
+// before it existed keep their meaning.) A divisor_override (nonzero) divides every window's sum
+// instead, whatever it covers, as PyTorch's.
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
-                  bool count_include_pad = true, bool ceil_mode = false);
+                  bool count_include_pad = true, bool ceil_mode = false,
+                  std::optional<int64_t> divisor_override = std::nullopt);
+
+// An adaptive pool's output size: one number (square), {h, w}, or a dim left out (std::nullopt, as
+// PyTorch's None) to keep the input's size there: {std::nullopt, 1} pools each row to one column.
+struct AdaptiveSize2 {
+  AdaptiveSize2(int64_t both) : h(both), w(both) {}  // NOLINT(google-explicit-constructor)
+  AdaptiveSize2(Size2 hw) : h(hw[0]), w(hw[1]) {}    // NOLINT(google-explicit-constructor)
+  AdaptiveSize2(std::optional<int64_t> h, std::optional<int64_t> w) : h(h), w(w) {}
+  std::optional<int64_t> h, w;
+};
 // Output cell (i, j) is the mean of rows [floor(i H / Ho), ceil((i + 1) H / Ho)) and likewise for columns.
-Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+Tensor adaptive_avg_pool2d(const Tensor& x, AdaptiveSize2 output_size);
 // Square windows: one number for both spatial dims.
 inline Tensor max_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
                          int64_t padding = 0, bool ceil_mode = false) {
@@ -37,9 +48,10 @@ inline Tensor max_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t>
                     Size2{padding, padding}, ceil_mode);
 }
 inline Tensor avg_pool2d(const Tensor& x, int64_t kernel, std::optional<int64_t> stride = std::nullopt,
-                         int64_t padding = 0, bool count_include_pad = true, bool ceil_mode = false) {
+                         int64_t padding = 0, bool count_include_pad = true, bool ceil_mode = false,
+                         std::optional<int64_t> divisor_override = std::nullopt) {
   return avg_pool2d(x, Size2{kernel, kernel}, stride ? std::optional<Size2>(Size2{*stride, *stride}) : std::nullopt,
-                    Size2{padding, padding}, count_include_pad, ceil_mode);
+                    Size2{padding, padding}, count_include_pad, ceil_mode, divisor_override);
 }
 
 // Resizes [N, C, H, W] to [N, C, size...]: mode "nearest" (PyTorch's legacy nearest: source index

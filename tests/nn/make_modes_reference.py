@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/nn/modes_reference.json: PyTorch 1.13's results for the padding modes of pad, the
-convolutions' padding_mode and unbatched inputs, pooling's ceil_mode, and the Upsample and
-AdaptiveAvgPool2d modules, with the reprs PyTorch prints. Read by tests/ops/test_pad_modes.cpp and
+convolutions' padding_mode and unbatched inputs, pooling's ceil_mode and divisor_override, and the
+Upsample and AdaptiveAvgPool2d (with None in its size) modules, with the reprs PyTorch prints. Read by tests/ops/test_pad_modes.cpp and
 tests/nn/test_pool_and_conv_modes.cpp, so that they check ember against PyTorch without needing it.
 
 Run with Debian's python and PyTorch 1.13 (apt-get install python3-torch):
@@ -161,6 +161,15 @@ POOL = [
     ("avg", (1, 1, 5, 5), (3, 3), (2, 2), (1, 1), False, False),
     ("avg", (1, 1, 5, 5), (3, 3), (2, 2), (1, 1), False, True),
 ]
+# avg_pool2d's divisor_override: (shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor);
+# it replaces every window's divisor, clipped windows and count_include_pad=False included.
+POOL_DIVISOR = [
+    ((1, 2, 4, 4), (2, 2), (2, 2), (0, 0), False, True, 3),
+    ((1, 1, 4, 4), (2, 2), (2, 2), (0, 0), False, True, -2),
+    ((2, 1, 5, 5), (3, 3), (2, 2), (1, 1), True, False, 2),
+    ((1, 1, 6, 7), (3, 2), (2, 3), (1, 0), True, True, 5),
+    ((2, 5, 5), (2, 2), (1, 1), (1, 1), False, False, 7),  # unbatched
+]
 
 POOL_ERRORS = [
     ("max", (1, 1, 1, 1), (3, 3), (1, 1), (0, 0), True, True),  # no window starts inside the input
@@ -169,26 +178,31 @@ POOL_ERRORS = [
 ]
 
 
-def pool(op, x, k, s, p, ceil, cip):
+def pool(op, x, k, s, p, ceil, cip, divisor=None):
     if op == "max":
         return F.max_pool2d(x, k, s, p, ceil_mode=ceil)
-    return F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=cip)
+    return F.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=divisor)
 
 
 def pool_cases():
     cases = []
-    for op, shape, k, s, p, ceil, cip in POOL:
-        name = f"pool {op} {shape} {k} {s} {p} {ceil} {cip}"
+    with_divisor = [("avg",) + c for c in POOL_DIVISOR]
+    for op, shape, k, s, p, ceil, cip, *divisor in POOL + with_divisor:
+        divisor = divisor[0] if divisor else None
+        name = f"pool {op} {shape} {k} {s} {p} {ceil} {cip}" + (f" divisor {divisor}" if divisor else "")
         x = randn(name, shape)
         if op == "max" and shape == (1, 2, 5, 5):
             x[..., 4, :] = -math.inf  # the half windows hold -inf only where they cover the input
             x[..., 3, 1] = -math.inf
         x.requires_grad_()
-        out = pool(op, x, k, s, p, ceil, cip)
+        out = pool(op, x, k, s, p, ceil, cip, divisor)
         case = {"name": name, "op": op, "kernel": list(k), "stride": list(s), "padding": list(p), "ceil_mode": ceil,
                 "count_include_pad": cip, "input": enc(x), "output": enc(out)}
+        if divisor:
+            case["divisor_override"] = divisor
         case["w"], (case["grad"],) = grads(name, out, [x])
         cases.append(case)
+    assert raises(lambda: F.avg_pool2d(torch.zeros(1, 1, 4, 4), 2, divisor_override=0))
     errors = []
     for op, shape, k, s, p, ceil, cip in POOL_ERRORS:
         x = torch.zeros(shape, dtype=torch.float64)
@@ -259,6 +273,9 @@ MODULES = [
      (2, 1, 4, 3)),
     ("adaptive 3x3", lambda: nn.AdaptiveAvgPool2d((3, 3)), (2, 3, 7, 8)),
     ("adaptive 2 unbatched", lambda: nn.AdaptiveAvgPool2d(2), (3, 5, 5)),
+    ("adaptive None 3", lambda: nn.AdaptiveAvgPool2d((None, 3)), (2, 2, 4, 7)),
+    ("adaptive 2 None unbatched", lambda: nn.AdaptiveAvgPool2d((2, None)), (3, 5, 4)),
+    ("adaptive None None", lambda: nn.AdaptiveAvgPool2d((None, None)), (1, 2, 3, 5)),
 ]
 
 
@@ -282,6 +299,9 @@ REPRS = {
     "AdaptiveAvgPool2d((3, 3))": nn.AdaptiveAvgPool2d((3, 3)),
     "AdaptiveAvgPool2d(3)": nn.AdaptiveAvgPool2d(3),
     "AdaptiveAvgPool2d((2, 5))": nn.AdaptiveAvgPool2d((2, 5)),
+    "AdaptiveAvgPool2d((None, 3))": nn.AdaptiveAvgPool2d((None, 3)),
+    "AdaptiveAvgPool2d((None, None))": nn.AdaptiveAvgPool2d((None, None)),
+    "AvgPool2d(2, divisor_override=3)": nn.AvgPool2d(2, divisor_override=3),
     "Upsample(scale_factor=2)": nn.Upsample(scale_factor=2),
     "Upsample(scale_factor=0.5, mode='bilinear')": nn.Upsample(scale_factor=0.5, mode="bilinear"),
     "Upsample(scale_factor=(2, 1.5))": nn.Upsample(scale_factor=(2, 1.5)),

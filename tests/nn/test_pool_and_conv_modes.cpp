@@ -1,6 +1,6 @@
 // Against PyTorch 1.13 (modes_reference.json, written by make_modes_reference.py): pooling's
-// ceil_mode and count_include_pad, the convolutions' padding_mode and unbatched inputs, the Upsample
-// and AdaptiveAvgPool2d modules and the reprs of all of these; each new differentiable path
+// ceil_mode, count_include_pad and divisor_override, the convolutions' padding_mode and unbatched
+// inputs, the Upsample and AdaptiveAvgPool2d (None in its size) modules and the reprs of all of these; each new differentiable path
 // gradchecked and gradgradchecked; the errors PyTorch gives. And nn::init::trunc_normal_, tested for
 // its distribution (the truncated normal's moments and CDF in closed form), not PyTorch's draws.
 #include <catch2/catch.hpp>
@@ -27,10 +27,15 @@ Size2 size2(const json& v) {
   return {s[0], s[1]};
 }
 
+std::optional<int64_t> divisor(const json& c) {
+  return c.contains("divisor_override") ? std::optional<int64_t>(c.at("divisor_override").get<int64_t>())
+                                        : std::nullopt;
+}
+
 Tensor run_pool(const json& c, const Tensor& x) {
   const Size2 k = size2(c.at("kernel")), s = size2(c.at("stride")), p = size2(c.at("padding"));
   const bool ceil = c.at("ceil_mode").get<bool>(), include_pad = c.at("count_include_pad").get<bool>();
-  return c.at("op") == "max" ? max_pool2d(x, k, s, p, ceil) : avg_pool2d(x, k, s, p, include_pad, ceil);
+  return c.at("op") == "max" ? max_pool2d(x, k, s, p, ceil) : avg_pool2d(x, k, s, p, include_pad, ceil, divisor(c));
 }
 
 // A module of the case's settings, in float64 with the case's weight and bias.
@@ -102,29 +107,32 @@ std::shared_ptr<nn::FunctionalImpl> resize_module(const std::string& name) {
     return nn::Upsample({.scale_factor = 1.5, .mode = "bilinear", .align_corners = true});
   if (name == "adaptive 3x3") return nn::AdaptiveAvgPool2d(Size2{3, 3});
   if (name == "adaptive 2 unbatched") return nn::AdaptiveAvgPool2d(2);
+  if (name == "adaptive None 3") return nn::AdaptiveAvgPool2d(std::nullopt, 3);
+  if (name == "adaptive 2 None unbatched") return nn::AdaptiveAvgPool2d(2, std::nullopt);
+  if (name == "adaptive None None") return nn::AdaptiveAvgPool2d(std::nullopt, std::nullopt);
   FAIL("no module for case " << name);
   return nullptr;
 }
 
 }  // namespace
 
-TEST_CASE("pooling with ceil_mode gives PyTorch's values and gradients", "[nn][pool][ceil-mode]") {
+TEST_CASE("pooling with ceil_mode or a divisor_override gives PyTorch's values and gradients",
+          "[nn][pool][ceil-mode]") {
   const json& cases = modes_ref::reference().at("pool");
-  REQUIRE(cases.size() >= 15);
+  REQUIRE(cases.size() >= 25);
   for (const json& c : cases) {
     INFO(c.at("name").get<std::string>());
-    const Tensor x = modes_ref::tensor(c.at("input"), true);
-    const Tensor out = run_pool(c, x);
-    CHECK(compare(out, c.at("output")) == "");
-    CHECK(compare(modes_ref::weighted_grads(out, {x}, c)[0], c.at("grad")) == "");
+    CHECK(modes_ref::check_case(c, [&](const Tensor& x) { return run_pool(c, x); }) == "");
     // The modules, where the window is square as theirs is.
+    const Tensor x = modes_ref::tensor(c.at("input"));
     const Size2 k = size2(c.at("kernel")), s = size2(c.at("stride")), p = size2(c.at("padding"));
     if (k[0] == k[1] && s[0] == s[1] && p[0] == p[1]) {
       const bool ceil = c.at("ceil_mode").get<bool>();
       auto m = c.at("op") == "max"
                    ? nn::MaxPool2d(k[0], {.stride = s[0], .padding = p[0], .ceil_mode = ceil})
                    : nn::AvgPool2d(k[0], {.stride = s[0], .padding = p[0], .ceil_mode = ceil,
-                                          .count_include_pad = c.at("count_include_pad").get<bool>()});
+                                          .count_include_pad = c.at("count_include_pad").get<bool>(),
+                                          .divisor_override = divisor(c)});
       CHECK(compare((*m)(x), c.at("output")) == "");
     }
   }
@@ -165,6 +173,8 @@ TEST_CASE("pooling with ceil_mode is differentiable to second order", "[nn][pool
       {"avg 2x2", [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 2, 2, 0, true, true); }},
       {"avg 3x3 padded, pad excluded",
        [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 3, 2, 1, false, true); }},
+      {"avg 3x3 padded, divisor_override -3",
+       [](const std::vector<Tensor>& in) { return avg_pool2d(in[0], 3, 2, 1, false, true, -3); }},
   };
   for (const auto& [name, f] : fns)
     for (const Tensor& in : {x, y}) {
@@ -243,20 +253,35 @@ TEST_CASE("convolutions refuse the padding modes PyTorch refuses", "[nn][conv][p
 
 TEST_CASE("Upsample and AdaptiveAvgPool2d give PyTorch's values and gradients", "[nn][resize-modules]") {
   const json& cases = modes_ref::reference().at("modules");
-  REQUIRE(cases.size() >= 5);
+  REQUIRE(cases.size() >= 8);
   for (const json& c : cases) {
     const std::string name = c.at("name").get<std::string>();
     INFO(name);
     auto m = resize_module(name);
-    const Tensor x = modes_ref::tensor(c.at("input"), true);
-    const Tensor out = (*m)(x);
-    CHECK(compare(out, c.at("output")) == "");
-    CHECK(compare(modes_ref::weighted_grads(out, {x}, c)[0], c.at("grad")) == "");
+    CHECK(modes_ref::check_case(c, [&](const Tensor& x) { return (*m)(x); }) == "");
   }
   CHECK_THROWS_WITH(nn::Upsample({}), Catch::StartsWith("[Upsample]"));
   CHECK_THROWS_WITH(nn::Upsample({.scale_factor = 2, .mode = "bicubic"}), Catch::StartsWith("[Upsample]"));
   CHECK_THROWS_WITH(nn::Upsample({.scale_factor = -1}), Catch::StartsWith("[Upsample]"));
   CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d(Size2{0, 3}), Catch::StartsWith("[AdaptiveAvgPool2d]"));
+  CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d(std::nullopt, -1), Catch::StartsWith("[AdaptiveAvgPool2d]"));
+  // A dim kept at the input's size is still refused when the input is empty there, as PyTorch.
+  CHECK_THROWS_WITH(adaptive_avg_pool2d(zeros({1, 1, 0, 3}), {std::nullopt, 2}),
+                    Catch::StartsWith("[adaptive_avg_pool2d]") && Catch::Contains("empty"));
+}
+
+TEST_CASE("avg_pool2d's divisor_override refuses zero, as PyTorch", "[nn][pool][divisor-override]") {
+  CHECK_THROWS_WITH(avg_pool2d(zeros({1, 1, 4, 4}), 2, std::nullopt, 0, true, false, 0),
+                    Catch::StartsWith("[avg_pool2d] divisor_override must be nonzero") &&
+                        Catch::Contains("[1, 1, 4, 4]"));
+  CHECK_THROWS_WITH(nn::AvgPool2d(2, {.divisor_override = 0}), Catch::StartsWith("[AvgPool2d]"));
+  // It divides the padded, clipped and whole windows alike, whatever count_include_pad says.
+  Generator gen(12);
+  const Tensor x = randn({1, 2, 5, 5}, {.dtype = DType::Float64}, &gen);
+  const Tensor sum_of_windows = avg_pool2d(x, 3, 2, 1, true, true, 1);
+  CHECK(allclose(avg_pool2d(x, 3, 2, 1, false, true, 4), sum_of_windows / 4.0, 0, 0));
+  // The module takes it last, in PyTorch's positional order, as well as by name.
+  CHECK(allclose((*nn::AvgPool2d(3, 2, 1, true, false, 4))(x), sum_of_windows / 4.0, 0, 0));
 }
 
 TEST_CASE("pooling, resizing and padded convolutions print what PyTorch prints", "[nn][repr][padding-mode]") {
@@ -269,6 +294,9 @@ TEST_CASE("pooling, resizing and padded convolutions print what PyTorch prints",
       {"AdaptiveAvgPool2d((3, 3))", [] { return nn::AdaptiveAvgPool2d(Size2{3, 3}); }},
       {"AdaptiveAvgPool2d(3)", [] { return nn::AdaptiveAvgPool2d(3); }},
       {"AdaptiveAvgPool2d((2, 5))", [] { return nn::AdaptiveAvgPool2d(Size2{2, 5}); }},
+      {"AdaptiveAvgPool2d((None, 3))", [] { return nn::AdaptiveAvgPool2d(std::nullopt, 3); }},
+      {"AdaptiveAvgPool2d((None, None))", [] { return nn::AdaptiveAvgPool2d(std::nullopt, std::nullopt); }},
+      {"AvgPool2d(2, divisor_override=3)", [] { return nn::AvgPool2d(2, {.divisor_override = 3}); }},
       {"Upsample(scale_factor=2)", [] { return nn::Upsample({.scale_factor = 2}); }},
       {"Upsample(scale_factor=0.5, mode='bilinear')",
        [] { return nn::Upsample({.scale_factor = 0.5, .mode = "bilinear"}); }},

@@ -62,6 +62,7 @@ TEST_CASE("stateless layers print their name and arguments, and compute their fu
   CHECK((*sigmoid)(x).to_vector<float>()[0] == Approx(1 / (1 + std::exp(1.0))));
   auto elu = nn::ELU(0.5);
   CHECK(head(*elu) == "ELU(alpha=0.5)");
+  CHECK(head(*nn::ELU()) == "ELU(alpha=1.0)");  // PyTorch's default alpha is the float 1.0
   CHECK((*elu)(x).to_vector<float>()[0] == Approx(0.5 * (std::exp(-1.0) - 1)));
   auto softplus = nn::Softplus(2, 10);
   CHECK(head(*softplus) == "Softplus(beta=2, threshold=10)");
