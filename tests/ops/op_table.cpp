@@ -372,6 +372,35 @@ std::vector<OpEntry> build_table() {
       [](double x) {
         return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
       }));
+  // The activations of the eighth round (their kinks and NaN conventions against PyTorch are in
+  // test_more_activations.cpp); here their values, gradients and layouts like every other op's.
+  const auto hardsigmoid_ref = [](double x) { return x <= -3 ? 0.0 : x >= 3 ? 1.0 : x / 6 + 0.5; };
+  t.push_back(unary_op(
+      "relu6", [](const Tensor& x) { return relu6(x); }, away(-2, 8, 0.2, {0, 6}),
+      [](double x) { return std::min(std::max(x, 0.0), 6.0); }));
+  t.push_back(unary_op(
+      "hardtanh", [](const Tensor& x) { return hardtanh(x); }, away(-3, 3, 0.2, {-1, 1}),
+      [](double x) { return std::min(std::max(x, -1.0), 1.0); }));
+  t.push_back(unary_op(
+      "hardsigmoid", [](const Tensor& x) { return hardsigmoid(x); }, away(-5, 5, 0.2, {-3, 3}), hardsigmoid_ref));
+  t.push_back(unary_op(
+      "hardswish", [](const Tensor& x) { return hardswish(x); }, away(-5, 5, 0.2, {-3, 3}),
+      [=](double x) { return x * hardsigmoid_ref(x); }));
+  t.push_back(unary_op(
+      "mish", [](const Tensor& x) { return mish(x); }, uniform(-4, 4),
+      [](double x) { return x * std::tanh(std::log1p(std::exp(x))); }));
+  t.push_back(unary_op(
+      "selu", [](const Tensor& x) { return selu(x); }, away(-3, 3),
+      [](double x) {
+        const double alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946;
+        return scale * (x > 0 ? x : alpha * std::expm1(x));
+      }));
+  t.push_back(unary_op(
+      "celu(0.5)", [](const Tensor& x) { return celu(x, 0.5); }, away(-3, 3),
+      [](double x) { return x > 0 ? x : 0.5 * std::expm1(x / 0.5); }));
+  t.push_back(unary_op(
+      "softsign", [](const Tensor& x) { return softsign(x); }, away(-3, 3),
+      [](double x) { return x / (1 + std::abs(x)); }));
   t.push_back(unary_op(
       "silu", [](const Tensor& x) { return silu(x); }, uniform(-4, 4), [](double x) { return x * sigmoid_ref(x); }));
   t.push_back(unary_op(

@@ -3,8 +3,12 @@
 // non-contiguous per entry, and empty batches where the op allows one.
 #include "tests/ops/op_table.h"
 
+#include <ember/ops/activation.h>
 #include <ember/ops/conv.h>
+#include <ember/ops/distance.h>
+#include <ember/ops/loss.h>
 #include <ember/ops/norm.h>
+#include <ember/ops/pixel_shuffle.h>
 #include <ember/ops/pool.h>
 
 namespace ember::testing {
@@ -241,6 +245,75 @@ void add_nn_op_entries(std::vector<OpEntry>& t) {
   attention_entry("linear_attention(causal, chunk 2)", 1438, [](const Inputs& in) {
     return linear_attention(in[0], in[1], in[2], {.causal = true, .chunk = 2});
   });
+
+  // ------------------------------------------------------------ the eighth round's layers and losses
+  // (their edge cases against PyTorch are in test_more_activations.cpp, test_more_losses.cpp and
+  // tests/nn/test_norm_and_shuffle.cpp; here their gradients, layouts and empty batches as every op's)
+  t.push_back(OpEntry{"glu(dim 1)", image_samples(1440, {2, 4, 3}),
+                      [](const Inputs& in) { return glu(in[0], 1); }, nullptr, empty_batch({0, 4, 3}, {0, 2, 3})});
+  t.push_back(OpEntry{
+      "prelu(per channel)",
+      [] {
+        Rng r(1441);
+        const Dist away_from_zero = away(-2, 2);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {2, 3, 4}, away_from_zero), sample(r, {3})}},
+            {"transposed", {sample(r, {2, 3, 4}, away_from_zero, Layout::Transposed), sample(r, {3})}}};
+      },
+      [](const Inputs& in) { return prelu(in[0], in[1]); }, nullptr,
+      [] {
+        Rng r(1442);
+        return std::vector<ShapeCase>{{"empty batch", {sample(r, {0, 3, 4}), sample(r, {3})}, {0, 3, 4}}};
+      }});
+  t.push_back(OpEntry{"normalize(p 2, dim 1)", image_samples(1443, {2, 3, 4}),
+                      [](const Inputs& in) { return normalize(in[0]); }, nullptr, empty_batch({0, 3, 4}, {0, 3, 4})});
+  t.push_back(OpEntry{
+      "instance_norm(affine)",
+      [] {
+        Rng r(1444);
+        return std::vector<OpSample>{
+            {"contiguous", {sample(r, {2, 3, 5}), sample(r, {3}), sample(r, {3})}},
+            {"transposed", {sample(r, {2, 3, 5}, kAny, Layout::Transposed), sample(r, {3}), sample(r, {3})}}};
+      },
+      [](const Inputs& in) { return instance_norm(in[0], {}, {}, in[1], in[2]); }, nullptr,
+      [] {
+        Rng r(1445);
+        return std::vector<ShapeCase>{{"empty batch", {sample(r, {0, 3, 5}), sample(r, {3}), sample(r, {3})}, {0, 3, 5}}};
+      }});
+  t.push_back(OpEntry{"pixel_shuffle(2)", image_samples(1446, {1, 8, 2, 3}),
+                      [](const Inputs& in) { return pixel_shuffle(in[0], 2); }, nullptr,
+                      empty_batch({0, 8, 2, 3}, {0, 2, 4, 6})});
+  t.push_back(OpEntry{"pixel_unshuffle(2)", image_samples(1447, {1, 2, 4, 6}),
+                      [](const Inputs& in) { return pixel_unshuffle(in[0], 2); }, nullptr,
+                      empty_batch({0, 2, 4, 6}, {0, 8, 2, 3})});
+  // Two inputs of one shape, both differentiated, the second non-contiguous in one sample.
+  const auto pair_entry = [&t](std::string name, uint64_t seed, Shape shape, Shape empty_out,
+                               std::function<Tensor(const Inputs&)> fn) {
+    t.push_back(OpEntry{
+        std::move(name),
+        [seed, shape] {
+          Rng r(seed);
+          return std::vector<OpSample>{
+              {"contiguous", {sample(r, shape), sample(r, shape)}},
+              {"transposed", {sample(r, shape, kAny, Layout::Transposed), sample(r, shape, kAny, Layout::Strided)}}};
+        },
+        std::move(fn), nullptr,
+        [seed, shape, empty_out] {
+          Rng r(seed + 1);
+          Shape empty = shape;
+          empty[0] = 0;
+          return std::vector<ShapeCase>{{"empty batch", {sample(r, empty), sample(r, empty)}, empty_out}};
+        }});
+  };
+  // (the smooth L1 and Huber kinks at |d| = 1 are almost never hit by the samples' differences)
+  pair_entry("smooth_l1_loss(none, beta 0.5)", 1450, {3, 4}, {0, 4},
+             [](const Inputs& in) { return smooth_l1_loss(in[0], in[1], "none", 0.5); });
+  pair_entry("huber_loss(none)", 1452, {3, 4}, {0, 4}, [](const Inputs& in) { return huber_loss(in[0], in[1], "none"); });
+  pair_entry("kl_div(none, log_target)", 1454, {3, 4}, {0, 4},
+             [](const Inputs& in) { return kl_div(in[0], in[1], "none", true); });
+  pair_entry("cosine_similarity(dim 1)", 1456, {3, 4}, {0},
+             [](const Inputs& in) { return cosine_similarity(in[0], in[1]); });
+  pair_entry("pairwise_distance", 1458, {3, 4}, {0}, [](const Inputs& in) { return pairwise_distance(in[0], in[1]); });
 }
 
 }  // namespace ember::testing

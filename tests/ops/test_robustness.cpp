@@ -65,7 +65,7 @@ std::optional<double> neutral_value(const std::string& entry, size_t input) {
   auto starts = [&](const char* prefix) { return entry.rfind(prefix, 0) == 0; };
   if (entry == "linear" && input == 2) return 0.0;
   if ((starts("conv2d(stride 2, padding 1, bias)") || starts("conv_transpose2d(")) && input == 2) return 0.0;
-  if (starts("batch_norm(training") || starts("layer_norm") || starts("group_norm")) {
+  if (starts("batch_norm(training") || starts("layer_norm") || starts("group_norm") || starts("instance_norm")) {
     if (input == 1) return 1.0;
     if (input == 2) return 0.0;
   }
