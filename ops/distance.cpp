@@ -36,8 +36,11 @@ Tensor cosine_similarity(const Tensor& x1_in, const Tensor& x2_in, int64_t dim, 
   // detach(s)) has just that value and gradient. At a zero vector it is 0, which leaves x1's gradient
   // x2 / (|x2| eps); eps = 0 leaves 0 / 0 = NaN there, as PyTorch's.
   const double eps2 = eps * eps;
+  // Both in their common dtype first, as PyTorch: a bfloat16 x1 beside a float32 x2 is normalised in
+  // float32 (in bfloat16 the cosine of a vector with itself comes out as 1.0007).
+  const DType common = result_type(x1, x2);
   auto normalized = [&](const Tensor& x) {
-    const Tensor xe = expand(x, shape);
+    const Tensor xe = expand(cast(x, common), shape);
     const Tensor s = sum(xe * xe, {d}, true);
     return xe / sqrt(where(lt(s, Scalar(eps2)), (s - s.detach()) + eps2, s));
   };

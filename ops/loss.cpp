@@ -261,6 +261,9 @@ void check_sign_target(const char* op, const Tensor& target, const Tensor& input
 Tensor quadratic_then_linear(const Tensor& d, double k, double divisor, double linear_scale) {
   const Tensor ad = abs(d);
   const Tensor quadratic = 0.5 * d * d;
+  // An infinite beta or delta: all quadratic. (The linear branch's infinite scale would turn the zero
+  // gradient where() gives the unselected branch into NaN.)
+  if (std::isinf(k)) return divisor == 1 ? quadratic : quadratic / divisor;
   return where(lt(ad, Scalar(k)), divisor == 1 ? quadratic : quadratic / divisor, linear_scale * (ad - 0.5 * k));
 }
 

@@ -245,7 +245,9 @@ Tensor batch_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var, c
     const int64_t n = C > 0 ? x.numel() / C : 0;
     EMBER_CHECK(n > 1, op, "expected more than 1 value per channel when training, got input {}", shape_str(x.shape()));
     // The affine parameters take x's dtype, so that y keeps it (as PyTorch's batch_norm does).
-    const Tensor w = has(weight) ? cast(*weight, x.dtype()) : Tensor(), b = has(bias) ? cast(*bias, x.dtype()) : Tensor();
+    // (contiguous: the fused kernels read them as dense rows; an expanded weight has stride 0)
+    const Tensor w = has(weight) ? contiguous(cast(*weight, x.dtype())) : Tensor();
+    const Tensor b = has(bias) ? contiguous(cast(*bias, x.dtype())) : Tensor();
     const Backend& kernels = backend(x.device());
     const bool fused = kernels.batch_norm_forward && kernels.batch_norm_backward &&
                        (x.dtype() == DType::Float32 || x.dtype() == DType::Float64);
@@ -353,6 +355,11 @@ Tensor instance_norm(const Tensor& x_in, Tensor running_mean, Tensor running_var
   if (running_var.defined()) check_channel_param(op, "running_var", x, running_var);
   if (has(weight)) check_channel_param(op, "weight", x, *weight);
   if (has(bias)) check_channel_param(op, "bias", x, *bias);
+  // (checked here, so that the errors name this op rather than the batch_norm it runs)
+  EMBER_CHECK(momentum >= 0 && momentum <= 1, op, "momentum must be in [0, 1], got {} (input {})", momentum,
+              shape_str(x.shape()));
+  EMBER_CHECK(eps > 0 && std::isfinite(eps), op, "eps must be positive and finite, got {} (input {})", eps,
+              shape_str(x.shape()));
   const int64_t N = x.size(0), C = x.size(1);
   int64_t spatial = 1;
   for (int64_t d = 2; d < x.dim(); ++d) spatial *= x.size(d);

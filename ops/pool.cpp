@@ -122,6 +122,20 @@ Tensor resize_matrix(const std::vector<std::vector<std::pair<int64_t, double>>>&
   return from_vector(m, std::vector<int64_t>{out, in}, {.dtype = like.dtype(), .device = like.device()});
 }
 
+// The resize tables are built on the host: a [size[d], row[d]] table of doubles per spatial dim d. They
+// are reserved through ember's allocator first, so that a size too large for memory is the op's
+// error, where std::vector would throw std::bad_alloc (or abort under AddressSanitizer).
+void reserve_host_tables(const char* op, Size2 size, Size2 row, const Tensor& x) {
+  for (int d = 0; d < 2; ++d) {
+    try {
+      (void)empty({size[d], row[d]}, {.dtype = DType::Float64});
+    } catch (const Error& e) {
+      EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: {}", size[0], size[1], shape_str(x.shape()),
+                 e.what());
+    }
+  }
+}
+
 // Adaptive average pooling taps: output o averages [floor(o in / out), ceil((o + 1) in / out)).
 Tensor adaptive_matrix(int64_t in, int64_t out, const Tensor& like) {
   std::vector<std::vector<std::pair<int64_t, double>>> taps(out);
@@ -281,6 +295,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, AdaptiveSize2 requested) {
     EMBER_CHECK(output_size[0] > 0 && output_size[1] > 0, op, "output size must be positive, got [{}, {}]",
                 output_size[0], output_size[1]);
     if (output_size == Size2{1, 1}) return mean(x4, {-2, -1}, true);  // global average pooling
+    checked_numel(op, "the output", {x4.size(0), x4.size(1), output_size[0], output_size[1]});
+    reserve_host_tables(op, output_size, {x4.size(2), x4.size(3)}, x4);
     Tensor ph = adaptive_matrix(x4.size(2), output_size[0], x4);       // [Ho, H]
     Tensor pw = adaptive_matrix(x4.size(3), output_size[1], x4);       // [Wo, W]
     return matmul(matmul(ph, x4), pw.mT());                            // P_h x P_w^T
@@ -328,17 +344,8 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options) {
   EMBER_CHECK(size[0] > 0 && size[1] > 0, op,
               "output size must be positive, got [{}, {}] from input {}", size[0], size[1],
               shape_str(x.shape()));
-  // The taps are tables on the host, one entry per output row or column (bilinear: a row of the input's
-  // length each). They are reserved through ember's allocator first: a size too large for memory is
-  // this op's error, where std::vector would throw std::bad_alloc (or abort under AddressSanitizer).
-  for (int d = 0; d < 2; ++d) {
-    try {
-      (void)empty({size[d], mode == "bilinear" ? x.size(2 + d) : 1}, {.dtype = DType::Float64});
-    } catch (const Error& e) {
-      EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: {}", size[0], size[1], shape_str(x.shape()),
-                 e.what());
-    }
-  }
+  // (bilinear builds [out, in] matrices, nearest an index per output row and column)
+  reserve_host_tables(op, size, mode == "bilinear" ? Size2{x.size(2), x.size(3)} : Size2{1, 1}, x);
   const auto too_large = [&] {
     EMBER_FAIL(op, "output size [{}, {}] of input {} is too large: out of memory for its index", size[0], size[1],
                shape_str(x.shape()));

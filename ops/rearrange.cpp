@@ -225,7 +225,10 @@ Tensor repeat(const Tensor& x, std::span<const int64_t> repeats) {
   }
   checked_numel("repeat", "the result", expanded);  // before any product: each one then fits
   for (size_t i = 0; i < n; ++i) out.push_back(expanded[2 * i] * expanded[2 * i + 1]);
-  return reshape(expand(reshape(x, interleaved), expanded), out);
+  const Tensor repeated = reshape(expand(reshape(x, interleaved), expanded), out);
+  // PyTorch's repeat always returns new memory. reshape keeps a view where it can (repeats of 1, or a
+  // one-element x: stride 0), and writing into such a result would write into x, or fail.
+  return repeated.storage() == x.storage() ? clone(repeated) : repeated;
 }
 
 Tensor flip(const Tensor& x, std::span<const int64_t> dims) {

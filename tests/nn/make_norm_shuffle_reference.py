@@ -95,7 +95,11 @@ def instance_norm_cases():
             ((3, 2, 6), True, True, True, 0.3, 1e-3),
             ((2, 3, 2, 3), False, True, True, 0.1, 1e-5),
             ((2, 3, 4), True, True, False, 0.1, 1e-5),
-            ((1, 2, 3, 2, 2), False, False, True, 0.1, 1e-5)]:
+            ((1, 2, 3, 2, 2), False, False, True, 0.1, 1e-5),
+            # one channel: the affine parameters and running statistics repeated N times are a single
+            # element each (a stride-0 view, which batch_norm once read as dense rows)
+            ((3, 1, 4), True, True, True, 0.2, 1e-5),
+            ((2, 1, 3, 3), True, False, True, 0.1, 1e-5)]:
         name = f"instance_norm {shape} affine={affine} track={track} input_stats={use_input_stats} m={momentum}"
         C = shape[1]
         x = randn(name, shape).requires_grad_()
@@ -127,7 +131,9 @@ def module_cases():
              (2, 3, 3, 4)),
             ("InstanceNorm2d(2, tracked) unbatched", lambda: nn.InstanceNorm2d(2, track_running_stats=True),
              (2, 3, 3)),
-            ("InstanceNorm2d(4) on 3 channels", lambda: nn.InstanceNorm2d(4), (2, 3, 2, 2))]:
+            ("InstanceNorm2d(4) on 3 channels", lambda: nn.InstanceNorm2d(4), (2, 3, 2, 2)),
+            ("InstanceNorm1d(1, affine, tracked)", lambda: nn.InstanceNorm1d(1, affine=True, track_running_stats=True),
+             (3, 1, 5))]:
         m = make().double()
         x = randn(name, shape)
         train_out = m(x)

@@ -145,7 +145,7 @@ TEST_CASE("normalize gradchecks to second order and refuses bad arguments", "[nn
 
 TEST_CASE("instance_norm gives PyTorch's values, gradients and running statistics", "[nn][instance-norm]") {
   const json& cases = reference().at("instance_norm");
-  REQUIRE(cases.size() >= 6);
+  REQUIRE(cases.size() >= 8);
   for (const json& c : cases) {
     INFO(c.at("name").get<std::string>());
     const auto in = leaves(c);
@@ -188,6 +188,12 @@ TEST_CASE("instance_norm gradchecks to second order and refuses bad inputs", "[n
                     StartsWith("[instance_norm] running_mean must have shape [3]"));
   CHECK_THROWS_WITH(instance_norm(zeros({2, 3, 4}), {}, {}, ones({2})), StartsWith("[instance_norm] weight"));
   CHECK_THROWS_WITH(instance_norm(zeros({2, 3, 4}, {.dtype = DType::Int64})), StartsWith("[instance_norm]"));
+  // eps and momentum are this op's errors, not those of the batch_norm it runs (eps = 0 is refused as
+  // batch_norm refuses it; PyTorch accepts it and divides a constant instance by zero).
+  CHECK_THROWS_WITH(instance_norm(zeros({2, 3, 4}), {}, {}, std::nullopt, std::nullopt, true, 0.1, 0),
+                    StartsWith("[instance_norm] eps"));
+  CHECK_THROWS_WITH(instance_norm(zeros({2, 3, 4}), {}, {}, std::nullopt, std::nullopt, true, NAN),
+                    StartsWith("[instance_norm] momentum"));
   // PyTorch turns the running statistics into NaN on an empty batch; here they are refused and kept.
   Tensor rm = zeros({3}), rv = ones({3});
   CHECK_THROWS_WITH(instance_norm(zeros({0, 3, 4}), rm, rv), StartsWith("[instance_norm]") && Contains("empty batch"));
@@ -197,7 +203,7 @@ TEST_CASE("instance_norm gradchecks to second order and refuses bad inputs", "[n
 
 TEST_CASE("InstanceNorm1d and InstanceNorm2d train and evaluate as PyTorch's", "[nn][instance-norm]") {
   const json& cases = reference().at("modules");
-  REQUIRE(cases.size() >= 4);
+  REQUIRE(cases.size() >= 5);
   for (const json& c : cases) {
     const std::string name = c.at("name").get<std::string>();
     INFO(name);
@@ -206,6 +212,7 @@ TEST_CASE("InstanceNorm1d and InstanceNorm2d train and evaluate as PyTorch's", "
     if (name == "InstanceNorm2d(3, affine, tracked)") m = nn::InstanceNorm2d(3, 1e-5, 0.1, true, true);
     if (name == "InstanceNorm2d(2, tracked) unbatched") m = nn::InstanceNorm2d(2, 1e-5, 0.1, false, true);
     if (name == "InstanceNorm2d(4) on 3 channels") m = nn::InstanceNorm2d(4);
+    if (name == "InstanceNorm1d(1, affine, tracked)") m = nn::InstanceNorm1d(1, 1e-5, 0.1, true, true);
     REQUIRE(m);
     m->to(DType::Float64);
     const Tensor x = json_ref::tensor(c.at("input"));

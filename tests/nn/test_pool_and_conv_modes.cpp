@@ -265,6 +265,13 @@ TEST_CASE("Upsample and AdaptiveAvgPool2d give PyTorch's values and gradients", 
   CHECK_THROWS_WITH(nn::Upsample({.scale_factor = -1}), Catch::StartsWith("[Upsample]"));
   CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d(Size2{0, 3}), Catch::StartsWith("[AdaptiveAvgPool2d]"));
   CHECK_THROWS_WITH(nn::AdaptiveAvgPool2d(std::nullopt, -1), Catch::StartsWith("[AdaptiveAvgPool2d]"));
+  // Output sizes too large for memory, or for int64, are this op's errors (PyTorch: "integer
+  // multiplication overflow"), not std::bad_alloc or std::length_error from the host tables.
+  const Tensor small = zeros({1, 1, 3, 5});
+  CHECK_THROWS_WITH(adaptive_avg_pool2d(small, {INT64_MAX, std::nullopt}), Catch::StartsWith("[adaptive_avg_pool2d]"));
+  CHECK_THROWS_WITH(adaptive_avg_pool2d(small, {int64_t{1} << 40, int64_t{1} << 40}),
+                    Catch::StartsWith("[adaptive_avg_pool2d]"));
+  CHECK_THROWS_WITH(adaptive_avg_pool2d(small, {int64_t{1} << 40, 1}), Catch::StartsWith("[adaptive_avg_pool2d]"));
   // A dim kept at the input's size is still refused when the input is empty there, as PyTorch.
   CHECK_THROWS_WITH(adaptive_avg_pool2d(zeros({1, 1, 0, 3}), {std::nullopt, 2}),
                     Catch::StartsWith("[adaptive_avg_pool2d]") && Catch::Contains("empty"));

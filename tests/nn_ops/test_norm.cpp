@@ -93,6 +93,26 @@ TEST_CASE("batch_norm in training: batch statistics and the running update", "[n
   CHECK(compare(vals(y2), want) == "");
 }
 
+// The fused kernels read weight and bias as dense rows: an expanded (stride-0) or strided parameter
+// is made contiguous first (an expanded one was read past its single element).
+TEST_CASE("batch_norm in training takes an expanded or strided weight and bias", "[nn_ops][norm]") {
+  const TensorOptions f64{.dtype = DType::Float64};
+  Generator gen(17);
+  const Tensor x = randn({2, 3, 4}, f64, &gen);
+  const Tensor one = randn({1}, f64, &gen), every_other = randn({6}, f64, &gen);
+  const Tensor expanded = one.expand({3}), strided = slice(every_other, 0, 0, std::nullopt, 2);
+  REQUIRE(expanded.strides()[0] == 0);
+  const Tensor want = batch_norm(x, {}, {}, contiguous(expanded), contiguous(strided), true);
+  CHECK(allclose(batch_norm(x, {}, {}, expanded, strided, true), want, 0, 0));
+  // and their gradients, through the fused backward
+  const Tensor w = one.detach().requires_grad_(), b = strided.detach().requires_grad_();
+  const Tensor wc = contiguous(expanded).detach().requires_grad_(), bc = contiguous(strided).detach().requires_grad_();
+  const auto got = grad({sum(square(batch_norm(x, {}, {}, w.expand({3}), b, true)))}, {w, b});
+  const auto ref = grad({sum(square(batch_norm(x, {}, {}, wc, bc, true)))}, {wc, bc});
+  CHECK(allclose(sum(ref[0]).reshape({1}), got[0], 1e-12, 1e-12));
+  CHECK(allclose(ref[1], got[1], 1e-12, 1e-12));
+}
+
 TEST_CASE("batch_norm in evaluation uses the running statistics", "[nn_ops][norm]") {
   const int64_t C = 3;
   Tensor x = rnd({5, C}, 10);  // BatchNorm1d input [N, C]

@@ -125,6 +125,21 @@ TEST_CASE("more losses: the conventions PyTorch 1.13 has, spelled out", "[ops][m
     CHECK(l.item<double>() == 2.0);
     CHECK(grad({l}, {x})[0].to_vector<double>() == std::vector<double>{-1, -1, 1});
   }
+  SECTION("an infinite beta or delta is all quadratic, with finite gradients (PyTorch's)") {
+    Tensor x = from_vector<double>({1, 2}, {2}).requires_grad_();
+    const Tensor t = from_vector<double>({0, -5}, {2});
+    const Tensor huber = huber_loss(x, t, "mean", INFINITY);
+    CHECK(huber.item<double>() == 12.5);  // (0.5 * 1 + 0.5 * 49) / 2
+    CHECK(grad({huber}, {x})[0].to_vector<double>() == std::vector<double>{0.5, 3.5});
+    const Tensor smooth = smooth_l1_loss(x, t, "sum", INFINITY);  // 0.5 d^2 / inf
+    CHECK(smooth.item<double>() == 0.0);
+    CHECK(grad({smooth}, {x})[0].to_vector<double>() == std::vector<double>{0, 0});
+  }
+  SECTION("cosine_similarity of a bfloat16 and a float32 input normalises in float32, as PyTorch promotes") {
+    const Tensor v = from_vector<float>({0.5f, -1.25f, 3.0f, 0.75f, 2.0f, -0.5f}, {2, 3});
+    const std::vector<float> cos = cosine_similarity(v.to(DType::BFloat16), v).to_vector<float>();
+    for (float c : cos) CHECK(std::abs(c - 1.0f) <= 1e-6f);
+  }
   SECTION("kl_div: target 0 gives 0 and a NaN target gradient (xlogy); a negative target gives NaN") {
     Tensor x = from_vector<double>({-1, -2, -3}, {3}).requires_grad_();
     Tensor t = from_vector<double>({0.5, 0, -0.5}, {3}).requires_grad_();

@@ -10,6 +10,21 @@
 using namespace ember;
 using Catch::Contains;
 
+TEST_CASE("repeat returns new memory, as PyTorch's: writing into it leaves the input alone", "[ops][shape]") {
+  for (const Shape& shape : {Shape{1}, Shape{2, 3}}) {
+    const Tensor x = arange(0, static_cast<double>(shape_numel(shape)), 1).reshape(shape);
+    const std::vector<float> before = x.to_vector<float>();
+    // a one-element input repeated (reshape would keep a stride-0 view), and repeats of 1 (a view of x)
+    for (const std::vector<int64_t>& repeats : {std::vector<int64_t>(shape.size(), 3), std::vector<int64_t>(shape.size(), 1)}) {
+      Tensor r = repeat(x, repeats);
+      REQUIRE(r.is_contiguous());
+      r.fill_(Scalar(7));  // would fail on a stride-0 view, or write into x through a view of it
+      CHECK(x.to_vector<float>() == before);
+      CHECK(r.to_vector<float>() == std::vector<float>(static_cast<size_t>(r.numel()), 7.0f));
+    }
+  }
+}
+
 TEST_CASE("narrow refuses a length that wraps start + length past INT64_MAX", "[ops][shape]") {
   // narrow(x, 0, 1, INT64_MAX) passed the check start + length <= n (the sum wrapped) and returned a
   // [INT64_MAX, 4] view of 12 floats: reading it gave garbage, then SIGSEGV.
