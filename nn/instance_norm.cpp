@@ -11,7 +11,8 @@ InstanceNormImpl::InstanceNormImpl(int64_t n, int64_t spatial_dims, double eps_,
     : num_features(n), eps(eps_), momentum(momentum_), spatial_dims_(spatial_dims) {
   EMBER_CHECK(n >= 0, type_name(), "num_features must be non-negative, got {}", n);
   EMBER_CHECK(momentum >= 0 && momentum <= 1, type_name(), "momentum must be in [0, 1], got {}", momentum);
-  EMBER_CHECK(eps >= 0 && std::isfinite(eps), type_name(), "eps must be non-negative and finite, got {}", eps);
+  // (refused here rather than at the first batch, as instance_norm refuses it)
+  EMBER_CHECK(eps > 0 && std::isfinite(eps), type_name(), "eps must be positive and finite, got {}", eps);
   if (affine) {
     register_parameter("weight", &weight, ones({n}));
     register_parameter("bias", &bias, zeros({n}));

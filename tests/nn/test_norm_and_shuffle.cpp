@@ -239,6 +239,7 @@ TEST_CASE("InstanceNorm1d and InstanceNorm2d train and evaluate as PyTorch's", "
   CHECK_THROWS_WITH((*nn::InstanceNorm2d(3))(zeros({2, 3, 2, 2, 2})), Catch::StartsWith("[InstanceNorm2d]"));
   CHECK_THROWS_WITH((*nn::InstanceNorm1d(3))(zeros({4})), Catch::StartsWith("[InstanceNorm1d]"));
   CHECK_THROWS_WITH(nn::InstanceNorm2d(3, 1e-5, 1.5), Catch::StartsWith("[InstanceNorm2d] momentum"));
+  CHECK_THROWS_WITH(nn::InstanceNorm1d(3, 0), Catch::StartsWith("[InstanceNorm1d] eps must be positive"));
 }
 
 TEST_CASE("InstanceNorm and PixelShuffle modules print what PyTorch prints", "[nn][repr][instance-norm]") {
