@@ -28,17 +28,10 @@ inline const json& reference() {
 }
 
 using json_ref::values;
-inline ember::Shape shape(const json& t) {
-  const std::vector<int64_t> s = ints(t.at("shape"));
-  return ember::Shape(s.begin(), s.end());
-}
-
+using json_ref::shape;
 // The stored tensor in `dtype` (its stored dtype when not given), optionally a leaf that requires grad.
 inline ember::Tensor tensor(const json& t, std::optional<ember::DType> dtype = std::nullopt, bool requires_grad = false) {
-  const ember::DType d = dtype ? *dtype : json_ref::dtype(t.at("dtype").get<std::string>());
-  ember::Tensor x = ember::cast(ember::from_vector(values(t), shape(t), {.dtype = ember::DType::Float64}), d);
-  if (requires_grad) x.requires_grad_();
-  return x;
+  return json_ref::typed_tensor(t, dtype, requires_grad);
 }
 
 // Empty when got has the stored shape and values: NaN where NaN is stored, equal infinities, and

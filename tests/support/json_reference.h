@@ -10,6 +10,7 @@
 #include <functional>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,20 @@ inline ember::DType dtype(const std::string& name) {
 }
 
 inline std::vector<double> values(const json& t) { return json_ref::numbers(t.at("data")); }
+
+inline ember::Shape shape(const json& t) {
+  const std::vector<int64_t> s = ints(t.at("shape"));
+  return ember::Shape(s.begin(), s.end());
+}
+
+// The stored values in `dtype` (the stored "dtype" when not given), optionally a leaf that requires grad.
+inline ember::Tensor typed_tensor(const json& t, std::optional<ember::DType> dtype = std::nullopt,
+                                  bool requires_grad = false) {
+  const ember::DType d = dtype ? *dtype : json_ref::dtype(t.at("dtype").get<std::string>());
+  ember::Tensor x = ember::cast(ember::from_vector(values(t), shape(t), {.dtype = ember::DType::Float64}), d);
+  if (requires_grad) x.requires_grad_();
+  return x;
+}
 
 // A float64 tensor of the stored values, optionally a leaf that requires grad.
 inline ember::Tensor tensor(const json& t, bool requires_grad = false) {
