@@ -7,6 +7,7 @@
 #include <ember/ops/attention/attention.h>
 #include <ember/ops/conv.h>
 #include <ember/ops/distance.h>
+#include <ember/ops/einsum.h>
 #include <ember/ops/elementwise.h>
 #include <ember/ops/fft.h>
 #include <ember/ops/index.h>
