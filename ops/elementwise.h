@@ -35,6 +35,15 @@ Tensor where(const Tensor& cond, const Tensor& a, Scalar b);
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight);
+// log(e^a + e^b) and sqrt(a^2 + b^2), neither overflowing where the result is finite; x log y, 0
+// where x is 0 (unless y is NaN), as torch.xlogy. Broadcast and promoted as the binary ops.
+Tensor logaddexp(const Tensor& a, const Tensor& b);
+Tensor hypot(const Tensor& a, const Tensor& b);
+Tensor xlogy(const Tensor& x, const Tensor& y);
+// NaN, +inf and -inf replaced by nan, posinf and neginf (by default 0 and the dtype's largest and
+// lowest finite values); the gradient passes where x was finite and is 0 where it was replaced.
+Tensor nan_to_num(const Tensor& x, double nan = 0, std::optional<double> posinf = std::nullopt,
+                  std::optional<double> neginf = std::nullopt);
 
 Tensor neg(const Tensor& x);
 Tensor abs(const Tensor& x);

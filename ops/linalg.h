@@ -11,6 +11,8 @@ Tensor bmm(const Tensor& a, const Tensor& b);  // [B, m, k] @ [B, k, n], no broa
 Tensor mm(const Tensor& a, const Tensor& b);   // 2-D only
 Tensor outer(const Tensor& a, const Tensor& b);
 Tensor dot(const Tensor& a, const Tensor& b);
+Tensor trace(const Tensor& x);                  // the sum of a 2-D tensor's main diagonal
+Tensor kron(const Tensor& a, const Tensor& b);  // the Kronecker product, of any number of dims
 // torch.nn.functional.linear: x [..., in], weight [out, in], bias [out] -> [..., out], the rows of
 // x times weight^T plus bias. A missing or undefined bias adds nothing.
 Tensor linear(const Tensor& x, const Tensor& weight,

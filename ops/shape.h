@@ -45,6 +45,22 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
 Tensor repeat(const Tensor& x, std::span<const int64_t> repeats);
 Tensor flip(const Tensor& x, std::span<const int64_t> dims);
+// torch.roll: elements shifted along each of dims by its shift, wrapping around (a negative shift
+// moves them towards index 0); with no dims, the flattened tensor is rolled by the one shift and
+// reshaped back.
+Tensor roll(const Tensor& x, std::span<const int64_t> shifts, std::span<const int64_t> dims = {});
+Tensor roll(const Tensor& x, int64_t shift, std::optional<int64_t> dim = std::nullopt);
+inline Tensor roll(const Tensor& x, std::initializer_list<int64_t> shifts, std::initializer_list<int64_t> dims) {
+  return roll(x, std::span<const int64_t>(shifts.begin(), shifts.size()), std::span<const int64_t>(dims.begin(), dims.size()));
+}
+// torch.repeat_interleave: each slice along dim repeated `repeats` times in place ([a b] -> [a a b b]),
+// or repeats[i] times for slice i (an int64 tensor of dim's size, or of one element); with no dim,
+// the flattened tensor.
+Tensor repeat_interleave(const Tensor& x, int64_t repeats, std::optional<int64_t> dim = std::nullopt);
+Tensor repeat_interleave(const Tensor& x, const Tensor& repeats, std::optional<int64_t> dim = std::nullopt);
+// torch.meshgrid of 1-D (or 0-d) tensors: the k-th result holds tensors[k] along dim k, expanded over
+// the others. indexing "ij" (matrix order) or "xy" (Cartesian: the first two dims swapped).
+std::vector<Tensor> meshgrid(const std::vector<Tensor>& tensors, const std::string& indexing = "ij");
 Tensor tril(const Tensor& x, int64_t diagonal = 0);
 Tensor triu(const Tensor& x, int64_t diagonal = 0);
 // pad = {last_lo, last_hi, second_last_lo, second_last_hi, ...} as in torch.nn.functional.pad;

@@ -14,6 +14,13 @@ struct SortResult {
 };
 
 SortResult sort(const Tensor& x, int64_t dim = -1, bool descending = false);
+// torch.searchsorted: for each of values, the index in the sorted last dim of sorted_sequence where it
+// would be inserted to keep the order: before equal entries, or after them when right. A 1-D
+// sequence serves every value; otherwise its leading dims match values'. int64 indices (int32 with
+// out_int32); not differentiable. bucketize(input, boundaries) is searchsorted(boundaries, input)
+// with a 1-D boundaries.
+Tensor searchsorted(const Tensor& sorted_sequence, const Tensor& values, bool right = false, bool out_int32 = false);
+Tensor bucketize(const Tensor& input, const Tensor& boundaries, bool right = false, bool out_int32 = false);
 Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);
 // The k largest (or smallest) elements along dim, in order (largest first when largest); ties keep
 // the lower index first.
