@@ -9,12 +9,7 @@ namespace ember::nn {
 void Module::check_new_name(const std::string& name) const {
   EMBER_CHECK(!name.empty() && name.find('.') == std::string::npos, "Module",
               "invalid name \"{}\" in {}: names must be non-empty and contain no '.'", name, type_name());
-  auto taken = [&](const auto& list) {
-    for (const auto& [n, v] : list)
-      if (n == name) return true;
-    return false;
-  };
-  EMBER_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_), "Module",
+  EMBER_CHECK(!names_.contains(name), "Module",
               "{} already has a member named \"{}\"", type_name(), name);
 }
 
@@ -35,6 +30,7 @@ void Module::check_new_child(const std::string& name, const Module* child) const
 
 Tensor& Module::register_parameter(std::string name, Tensor* member, Tensor value, bool requires_grad) {
   check_new_name(name);
+  names_.insert(name);
   if (value.defined() && requires_grad && !value.requires_grad()) value.requires_grad_();
   *member = std::move(value);
   parameters_.emplace_back(std::move(name), member);
@@ -43,6 +39,7 @@ Tensor& Module::register_parameter(std::string name, Tensor* member, Tensor valu
 
 Tensor& Module::register_buffer(std::string name, Tensor* member, Tensor value) {
   check_new_name(name);
+  names_.insert(name);
   *member = std::move(value);
   buffers_.emplace_back(std::move(name), member);
   return *member;

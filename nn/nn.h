@@ -7,6 +7,7 @@
 #include <ember/nn/layers.h>
 #include <ember/nn/gan.h>
 #include <ember/nn/module.h>
+#include <ember/nn/recurrent.h>
 #include <ember/nn/spectral_norm.h>
 #include <ember/nn/ssm/mamba.h>
 #include <ember/nn/ssm/s4d.h>
