@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 
+#include <ember/backends/common/cumulative_op.h>
 #include <ember/core/device.h>
 #include <ember/core/dtype.h>
 #include <ember/core/shape.h>
@@ -138,8 +139,9 @@ struct Backend {
   void (*reduce)(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims);
   // out = alpha * a @ b + beta * out over matching batch dims: a [..., m, k], b [..., k, n]
   void (*matmul)(const View& a, const View& b, const View& out, double alpha, double beta);
-  // out[..., i, ...] = cumulative sum of in along dim
-  void (*cumsum)(const View& in, const View& out, int64_t dim);
+  // out[..., i, ...] = in[..., 0, ...] op ... op in[..., i, ...] along dim, on floating dtypes (and
+  // integer ones for Sum and Prod)
+  void (*cumulative)(CumulativeOp op, const View& in, const View& out, int64_t dim);
   // out[i][j][k] = in[i][index[i][j][k]][k] (dim = 1 shown); index int64, already bounds-checked
   void (*gather)(const View& in, int64_t dim, const View& index, const View& out);
   // out[i][index[i][j][k]][k] += src[i][j][k]; index already bounds-checked

@@ -48,6 +48,7 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"cosine_embedding_loss", AutocastPolicy::kFloat32},
     AutocastRule{"cosine_similarity", AutocastPolicy::kFloat32},
     AutocastRule{"pairwise_distance", AutocastPolicy::kFloat32},
+    AutocastRule{"cdist", AutocastPolicy::kFloat32},
     AutocastRule{"instance_norm", AutocastPolicy::kFloat32},
     AutocastRule{"normalize", AutocastPolicy::kFloat32},
     AutocastRule{"sum", AutocastPolicy::kFloat32},
@@ -58,6 +59,8 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"norm", AutocastPolicy::kFloat32},
     AutocastRule{"logsumexp", AutocastPolicy::kFloat32},
     AutocastRule{"cumsum", AutocastPolicy::kFloat32},
+    AutocastRule{"cumprod", AutocastPolicy::kFloat32},
+    AutocastRule{"logcumsumexp", AutocastPolicy::kFloat32},
     AutocastRule{"exp", AutocastPolicy::kFloat32},
     AutocastRule{"log", AutocastPolicy::kFloat32},
 };

@@ -152,17 +152,87 @@ struct ExtremeAlongDim {
   }
 };
 
-struct Cumsum {
+Tensor reverse_cumulative(Tensor (*scan)(const Tensor&, int64_t), const Tensor& x, int64_t dim) {
+  const std::vector<int64_t> along{dim};
+  return flip(scan(flip(x, along), dim), along);
+}
+
+// cumprod's gradient, dx_k = sum_{i>=k} g_i prod_{j<=i, j!=k} x_j, exact at zeros.
+//
+// For a first derivative, O(n): before the first zero of a row it is (sum_{i>=k} g_i y_i) / x_k, as
+// x_k != 0 there; at the first zero it is sum_{i>=k} g_i y'_i, with y' the cumprod of x with that
+// zero replaced by 1; after it, 0 (every product holds the first zero).
+//
+// That 0 is right in value but not in slope (moving the first zero away from 0 makes the later
+// gradients nonzero), so under create_graph the formula itself is built, in O(n^2): row k of an
+// [n, n] matrix holds x with x_k replaced by 1, its cumprod along the row gives prod_{j<=i, j!=k} x_j,
+// and the entries i >= k are summed against g. Its derivatives are those of cumprod at any point.
+Tensor cumprod_backward(const Tensor& x, const Tensor& y, const Tensor& g, int64_t dim) {
+  if (GradMode::is_enabled()) {
+    const int64_t n = x.size(dim);
+    const Tensor moved = transpose(x, dim, -1);  // [..., n]
+    Shape square = moved.shape();
+    square.insert(square.end() - 1, n);  // [..., n (k), n (j)]
+    const TensorOptions bools{.dtype = DType::Bool, .device = x.device()};
+    const Tensor others = where(eye(n, std::nullopt, bools), Scalar(1), expand(unsqueeze(moved, -2), square));
+    const Tensor products = cumprod(others, -1);  // [..., k, i] = prod_{j<=i, j!=k} x_j
+    const Tensor from_k = triu(ones({n, n}, bools));  // i >= k
+    const Tensor weighted = where(from_k, products * unsqueeze(transpose(g, dim, -1), -2), Scalar(0));
+    return transpose(sum(weighted, {-1}), dim, -1);
+  }
+  const Tensor is_zero = eq(x, Scalar(0));
+  const Tensor zeros_so_far = cumsum(is_zero, dim);
+  const Tensor before_first_zero = eq(zeros_so_far, Scalar(0));
+  const Tensor first_zero = logical_and(is_zero, eq(zeros_so_far, Scalar(1)));
+  const Tensor before = reverse_cumulative(cumsum, g * y, dim) / where(before_first_zero, x, Scalar(1));
+  const Tensor at = reverse_cumulative(cumsum, g * cumprod(where(first_zero, Scalar(1), x), dim), dim);
+  return where(before_first_zero, before, where(first_zero, at, Scalar(0)));
+}
+
+// The most negative finite value of a floating dtype, standing for log(0) below: unlike -inf it
+// leaves lowest - lowest = 0, not NaN, when the double backward runs this formula on its own output.
+double lowest_finite(DType t) {
+  switch (t) {
+    case DType::Float16: return -65504.0;
+    case DType::BFloat16: return -3.3895313892515355e38;
+    case DType::Float32: return std::numeric_limits<float>::lowest();
+    default: return std::numeric_limits<double>::lowest();
+  }
+}
+
+// logcumsumexp's gradient dx_i = sum_{j>=i} g_j e^(x_i - y_j), summed in log space so that nothing
+// overflows: the positive and negative parts of g separately, each as e^(x_i + log sum e^(log|g_j| - y_j)).
+Tensor logcumsumexp_backward(const Tensor& x, const Tensor& y, const Tensor& g, int64_t dim) {
+  const Scalar log_zero(lowest_finite(g.dtype()));
+  const auto part = [&](const Tensor& is_part, const Tensor& magnitude) {
+    // log's input kept positive, so that its gradient is never 0/0 (a NaN where would not mask)
+    const Tensor log_magnitude = where(is_part, log(where(is_part, magnitude, Scalar(1))), log_zero);
+    return exp(reverse_cumulative(logcumsumexp, log_magnitude - y, dim) + x);
+  };
+  return part(gt(g, Scalar(0)), g) - part(lt(g, Scalar(0)), neg(g));
+}
+
+struct Cumulative {
   static constexpr const char* name = "cumsum";
+  const char* display_name;
+  CumulativeOp op;
   int64_t dim;
-  Tensor forward(Ctx&, const Tensor& x) {
+  Tensor forward(Ctx& ctx, const Tensor& x) {
     Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-    if (x.numel() > 0) backend(x.device()).cumsum(kview(x), kview(out), dim);
+    if (x.numel() > 0) backend(x.device()).cumulative(op, kview(x), kview(out), dim);
+    if (op != CumulativeOp::Sum) {
+      ctx.save(x);
+      ctx.save_output(out);
+    }
     return out;
   }
-  Grads backward(Ctx&, const Tensor& g) {  // y_j = sum_{i<=j} x_i  =>  dx_i = sum_{j>=i} g_j
-    const int64_t d = dim;
-    return {flip(cumsum(flip(g, std::vector<int64_t>{d}), d), std::vector<int64_t>{d})};
+  Grads backward(Ctx& ctx, const Tensor& g) {
+    switch (op) {
+      case CumulativeOp::Sum:  // y_j = sum_{i<=j} x_i  =>  dx_i = sum_{j>=i} g_j
+        return {reverse_cumulative(cumsum, g, dim)};
+      case CumulativeOp::Prod: return {cumprod_backward(ctx.saved(0), ctx.saved(1), g, dim)};
+      default: return {logcumsumexp_backward(ctx.saved(0), ctx.saved(1), g, dim)};
+    }
   }
 };
 
@@ -322,13 +392,24 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
   return where(logical_and(has_zero, logical_not(isnan(result))), zeros_like(result), result);  // NaN stays NaN
 }
 
-Tensor cumsum(const Tensor& x_in, int64_t dim) {
-  EMBER_CHECK(x_in.defined(), "cumsum", "got an undefined tensor");
-  const Tensor x = detail::autocast_operand("cumsum", x_in);
-  const int64_t d = normalize_dim("cumsum", dim, x.dim());
+namespace {
+Tensor scan_along(const char* op_name, CumulativeOp op, const Tensor& x_in, int64_t dim) {
+  EMBER_CHECK(x_in.defined(), op_name, "got an undefined tensor");
+  const Tensor x = detail::autocast_operand(op_name, x_in);
+  const int64_t d = normalize_dim(op_name, dim, x.dim());
+  if (op == CumulativeOp::LogSumExp) {
+    EMBER_CHECK(is_floating(x.dtype()), op_name, "needs a floating tensor; got {}", x.dtype());
+  }
   Tensor in = x.dtype() == sum_dtype(x.dtype()) ? x : cast(x, sum_dtype(x.dtype()));
   if (x.dim() == 0) return clone(in);
-  return apply(Cumsum{d}, in);
+  return apply(Cumulative{op_name, op, d}, in);
+}
+}  // namespace
+
+Tensor cumsum(const Tensor& x, int64_t dim) { return scan_along("cumsum", CumulativeOp::Sum, x, dim); }
+Tensor cumprod(const Tensor& x, int64_t dim) { return scan_along("cumprod", CumulativeOp::Prod, x, dim); }
+Tensor logcumsumexp(const Tensor& x, int64_t dim) {
+  return scan_along("logcumsumexp", CumulativeOp::LogSumExp, x, dim);
 }
 
 bool all(const Tensor& x) {

@@ -17,7 +17,7 @@ const Backend& kernel_table() {
       .where = where,
       .reduce = reduce,
       .matmul = matmul,
-      .cumsum = cumsum,
+      .cumulative = cumulative,
       .gather = gather,
       .scatter_add = scatter_add,
       .index_select = index_select,

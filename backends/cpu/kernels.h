@@ -18,7 +18,7 @@ void binary(BinaryOp op, const View& a, const View& b, const View& out);
 void where(const View& cond, const View& a, const View& b, const View& out);
 void reduce(ReduceOp op, const View& in, const View& out, std::span<const int64_t> dims);
 void matmul(const View& a, const View& b, const View& out, double alpha, double beta);
-void cumsum(const View& in, const View& out, int64_t dim);
+void cumulative(CumulativeOp op, const View& in, const View& out, int64_t dim);
 void gather(const View& in, int64_t dim, const View& index, const View& out);
 void scatter_add(const View& out, int64_t dim, const View& index, const View& src);
 void index_select(const View& in, int64_t dim, const View& index, const View& out);

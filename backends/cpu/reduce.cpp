@@ -1,10 +1,12 @@
-// CPU reductions over any set of dims, and cumsum. The reduced dims are moved last (a view), so each
-// output element reduces one strided block; floating sums accumulate in double for accuracy.
+// CPU reductions over any set of dims, and running sums, products and log-sum-exps. The reduced dims
+// are moved last (a view), so each output element reduces one strided block; floating sums
+// accumulate in double for accuracy.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include <ember/backends/common/cumulative.h>
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/loops.h>
 
@@ -239,7 +241,7 @@ void reduce(ReduceOp op, const View& in, const View& out, std::span<const int64_
   visit_dtype(in.dtype, [&](auto tag) { reduce_typed<decltype(tag)>(op, in, out, dims); });
 }
 
-void cumsum(const View& in, const View& out, int64_t dim) {
+void cumulative(CumulativeOp op, const View& in, const View& out, int64_t dim) {
   visit_dtype(in.dtype, [&](auto tag) {
     using T = decltype(tag);
     using C = compute_t<T>;
@@ -252,15 +254,17 @@ void cumsum(const View& in, const View& out, int64_t dim) {
       out_strides.push_back(out.strides[d]);
     }
     const int64_t n = in.shape[dim], si = in.strides[dim], so = out.strides[dim];
+    if (n == 0) return;
     const T* src = static_cast<const T*>(in.data);
     T* dst = static_cast<T*>(out.data);
     parallel_for(shape_numel(outer_shape), n, [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
         const T* a = src + offset_of(o, outer_shape, in_strides);
         T* b = dst + offset_of(o, outer_shape, out_strides);
-        acc_t<T> acc = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          acc += static_cast<C>(a[j * si]);
+        acc_t<T> acc = static_cast<acc_t<T>>(static_cast<C>(a[0]));
+        b[0] = T(static_cast<C>(acc));
+        for (int64_t j = 1; j < n; ++j) {
+          acc = cumulative::combine(op, acc, static_cast<acc_t<T>>(static_cast<C>(a[j * si])));
           b[j * so] = T(static_cast<C>(acc));
         }
       }

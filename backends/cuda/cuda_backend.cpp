@@ -238,11 +238,11 @@ void reduce(ReduceOp op, const View& in, const View& out, std::span<const int64_
   check_launch("reduce", dev);
 }
 
-void cumsum(const View& in, const View& out, int64_t dim) {
+void cumulative(CumulativeOp op, const View& in, const View& out, int64_t dim) {
   if (out.numel() == 0) return;
-  const int dev = prepare("cumsum", {&in, &out});
-  launch_cumsum(kv(in), kv(out), static_cast<int>(dim), stream(dev));
-  check_launch("cumsum", dev);
+  const int dev = prepare("cumulative", {&in, &out});
+  launch_cumulative(op, kv(in), kv(out), static_cast<int>(dim), stream(dev));
+  check_launch("cumulative", dev);
 }
 
 std::pair<int64_t, int64_t> index_range(const View& index) {
@@ -501,7 +501,7 @@ const Backend& backend_table() {
       .where = cuda::where,
       .reduce = cuda::reduce,
       .matmul = cuda::matmul,
-      .cumsum = cuda::cumsum,
+      .cumulative = cuda::cumulative,
       .gather = cuda::gather,
       .scatter_add = cuda::scatter_add,
       .index_select = cuda::index_select,

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include <ember/backends/common/cumulative_op.h>
 #include <ember/core/dtype.h>
 
 namespace ember::cuda {
@@ -66,7 +67,7 @@ void launch_has_nonfinite(const KView& in, int* flag, cudaStream_t s);
 size_t reduce_scratch_bytes(KReduce op, const KView& in, const int64_t* dims, int ndims);
 void launch_reduce(KReduce op, const KView& in, const KView& out, const int64_t* dims, int ndims,
                    void* scratch, cudaStream_t s);
-void launch_cumsum(const KView& in, const KView& out, int dim, cudaStream_t s);
+void launch_cumulative(CumulativeOp op, const KView& in, const KView& out, int dim, cudaStream_t s);
 // minmax: device int64[2], written {min, max}; returns false for non-integer dtypes (no launch).
 bool launch_index_range(const KView& index, int64_t* minmax, cudaStream_t s);
 // Batched matmul as a plain loop (int64 accumulation for integers, double for floats): the

@@ -1,4 +1,4 @@
-// CUDA reductions over any set of dims, cumsum, index_range and the integer matmul.
+// CUDA reductions over any set of dims, running sums/products/log-sum-exps, index_range and the integer matmul.
 //
 // A reduction maps each output element o (the kept dims) to `inner` input elements (the reduced dims).
 // Three plans, all deterministic (a fixed combination order that does not depend on timing):
@@ -13,6 +13,7 @@
 // combination is order-independent and ArgMax/ArgMin return the first index, as the CPU does.
 #include <climits>
 
+#include <ember/backends/common/cumulative.h>
 #include <ember/backends/cuda/common.cuh>
 
 namespace ember::cuda {
@@ -236,14 +237,16 @@ PlanInfo plan_for(const ReduceGeom& g) {
 }
 
 template <typename T>
-__global__ void cumsum_kernel(ReduceGeom g, const T* in, T* out, int64_t n, int64_t si, int64_t so) {
+__global__ void cumulative_kernel(CumulativeOp op, ReduceGeom g, const T* in, T* out, int64_t n, int64_t si,
+                                  int64_t so) {
   using C = compute_t<T>;
   EMBER_GRID_STRIDE(line, g.outer) {
     int64_t in_off, out_off;
     g.kept_offsets(line, in_off, out_off);
-    acc_t<T> acc = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      acc += static_cast<C>(in[in_off + j * si]);
+    acc_t<T> acc = static_cast<acc_t<T>>(static_cast<C>(in[in_off]));
+    out[out_off] = T(static_cast<C>(acc));
+    for (int64_t j = 1; j < n; ++j) {
+      acc = cumulative::combine(op, acc, static_cast<acc_t<T>>(static_cast<C>(in[in_off + j * si])));
       out[out_off + j * so] = T(static_cast<C>(acc));
     }
   }
@@ -342,14 +345,15 @@ void launch_reduce(KReduce op, const KView& in, const KView& out, const int64_t*
   });
 }
 
-void launch_cumsum(const KView& in, const KView& out, int dim, cudaStream_t s) {
+void launch_cumulative(CumulativeOp op, const KView& in, const KView& out, int dim, cudaStream_t s) {
   const int64_t d[1] = {dim};
   const ReduceGeom g = make_geom(in, out, d, 1);  // kept dims = the lines; dim is walked in order
   if (g.outer == 0 || in.shape[dim] == 0) return;
   visit_dtype(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    cumsum_kernel<T><<<grid_for(g.outer), kThreads, 0, s>>>(g, static_cast<const T*>(in.data), static_cast<T*>(out.data),
-                                                            in.shape[dim], in.strides[dim], out.strides[dim]);
+    cumulative_kernel<T><<<grid_for(g.outer), kThreads, 0, s>>>(op, g, static_cast<const T*>(in.data),
+                                                                static_cast<T*>(out.data), in.shape[dim],
+                                                                in.strides[dim], out.strides[dim]);
   });
 }
 

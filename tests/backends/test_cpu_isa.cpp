@@ -187,11 +187,13 @@ TEST_CASE("every instruction set gives the baseline's bits: conversions, reducti
         });
       }
     }
-    compare_levels(fmt::format("cumsum {}", dtype), [&](const Backend& b) {
-      Tensor out = Tensor::empty({37, 129}, dtype);
-      b.cumsum(view_of(x), view_of(out), 1);
-      return std::vector<Tensor>{out};
-    });
+    for (CumulativeOp op : {CumulativeOp::Sum, CumulativeOp::Prod, CumulativeOp::LogSumExp}) {
+      compare_levels(fmt::format("cumulative {} {}", static_cast<int>(op), dtype), [&](const Backend& b) {
+        Tensor out = Tensor::empty({37, 129}, dtype);
+        b.cumulative(op, view_of(x), view_of(out), 1);
+        return std::vector<Tensor>{out};
+      });
+    }
     // A 3x3 window with stride 2, padding and dilation, over [2, 3, 13, 11].
     const Tensor image = varied({2, 3, 13, 11}, dtype, 6);
     Window2d w;

@@ -67,6 +67,7 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
        [=](DType t) { return cosine_embedding_loss(r({3, 4}, t), r({3, 4}, t), from_vector<float>({1, -1, 1}).to(t)); }},
       {"cosine_similarity", [=](DType t) { return cosine_similarity(r({3, 4}, t), r({3, 4}, t)); }},
       {"pairwise_distance", [=](DType t) { return pairwise_distance(r({3, 4}, t), r({3, 4}, t)); }},
+      {"cdist", [=](DType t) { return cdist(r({3, 4}, t), r({5, 4}, t)); }},
       {"instance_norm", [=](DType t) { return instance_norm(r({2, 3, 4}, t), {}, {}, r({3}, t), r({3}, t)); }},
       {"normalize", [=](DType t) { return normalize(r({3, 4}, t)); }},
       {"sum", [=](DType t) { return sum(r({3, 4}, t)); }},
@@ -81,6 +82,8 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
          return logsumexp(r({3, 4}, t), std::span<const int64_t>(&d, 1));
        }},
       {"cumsum", [=](DType t) { return cumsum(r({3, 4}, t), 1); }},
+      {"cumprod", [=](DType t) { return cumprod(r({3, 4}, t), 1); }},
+      {"logcumsumexp", [=](DType t) { return logcumsumexp(r({3, 4}, t), 1); }},
       {"exp", [=](DType t) { return exp(r({3, 4}, t)); }},
       {"log", [=](DType t) { return log(rand({3, 4}).to(t) + 0.5); }},
   };

@@ -34,27 +34,10 @@ inline ember::Tensor tensor(const json& t, std::optional<ember::DType> dtype = s
   return json_ref::typed_tensor(t, dtype, requires_grad);
 }
 
-// Empty when got has the stored shape and values: NaN where NaN is stored, equal infinities, and
-// |got - want| <= rtol |want| + atol_scale max(min_scale, max|want|) elsewhere (max over the finite
-// stored values, so that an element computed from larger terms, 1 - cos for cos near 1, is held to
-// the rounding of those terms). The dtype is not compared (the callers check it).
+using json_ref::compare_scaled;
 inline std::string compare(const ember::Tensor& got, const json& want, double rtol, double atol_scale,
                            double min_scale = 0) {
-  if (!got.defined()) return "undefined tensor";
-  if (got.shape() != shape(want))
-    return fmt::format("shape {}, expected {}", ember::shape_str(got.shape()), ember::shape_str(shape(want)));
-  const std::vector<double> g = ember::contiguous(ember::cast(got, ember::DType::Float64)).to_vector<double>();
-  const std::vector<double> w = values(want);
-  double scale = min_scale;
-  for (double v : w)
-    if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < g.size(); ++i) {
-    const bool ok = std::isnan(w[i])   ? std::isnan(g[i])
-                    : std::isinf(w[i]) ? g[i] == w[i]
-                                       : std::abs(g[i] - w[i]) <= rtol * std::abs(w[i]) + atol_scale * scale;
-    if (!ok) return fmt::format("element {}: got {}, expected {}", i, g[i], w[i]);
-  }
-  return "";
+  return compare_scaled(got, want, rtol, atol_scale, min_scale);
 }
 
 }  // namespace loss_ref

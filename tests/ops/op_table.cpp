@@ -560,6 +560,29 @@ std::vector<OpEntry> build_table() {
                  });
   }
 
+  for (int64_t d : {0, 1, -1}) {
+    reduce_entry(fmt::format("cumprod(dim={})", d), f1([d](const Tensor& x) { return cumprod(x, d); }),
+                 away(-1.5, 1.5, 0.5), [d](Rng& r) {
+                   std::vector<ShapeCase> c = {{"[2, 0, 3]", {sample(r, {2, 0, 3})}, {2, 0, 3}}};
+                   if (d != 1) c.push_back({"0-dim", {sample(r, {})}, {}});
+                   return c;
+                 });
+  }
+  t.push_back(OpEntry{"cumprod(dim=1) with zeros",
+                      [] {
+                        // row 0 has one zero, row 1 two zeros, row 2 none
+                        std::vector<double> v = {0.5, 0.0, 1.2, -0.8, 0.0, 1.1, 0.0, 0.9, 1.3, -0.7, 0.6, 1.4};
+                        return std::vector<OpSample>{{"contiguous", {make_tensor_from(v, {3, 4})}},
+                                                     {"transposed", {make_tensor_from(v, {3, 4}, Layout::Transposed)}}};
+                      },
+                      f1([](const Tensor& x) { return cumprod(x, 1); }), nullptr, nullptr});
+  reduce_entry("logcumsumexp(dim=1)", f1([](const Tensor& x) { return logcumsumexp(x, 1); }), kAny, [](Rng& r) {
+    return std::vector<ShapeCase>{{"[2, 0, 3]", {sample(r, {2, 0, 3})}, {2, 0, 3}}};
+  });
+  reduce_entry("logcumsumexp(dim=0)", f1([](const Tensor& x) { return logcumsumexp(x, 0); }), kAny, [](Rng& r) {
+    return std::vector<ShapeCase>{{"[0, 3]", {sample(r, {0, 3})}, {0, 3}}, {"0-dim", {sample(r, {})}, {}}};
+  });
+
   // ------------------------------------------------------------ sorting: values gathered by the sort
   reduce_entry("sort(dim=1).values", f1([](const Tensor& x) { return sort(x, 1).values; }), distinct(), [](Rng& r) {
     return std::vector<ShapeCase>{{"[2, 0, 3]", {sample(r, {2, 0, 3})}, {2, 0, 3}}};

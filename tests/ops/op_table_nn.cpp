@@ -314,6 +314,12 @@ void add_nn_op_entries(std::vector<OpEntry>& t) {
   pair_entry("cosine_similarity(dim 1)", 1456, {3, 4}, {0},
              [](const Inputs& in) { return cosine_similarity(in[0], in[1]); });
   pair_entry("pairwise_distance", 1458, {3, 4}, {0}, [](const Inputs& in) { return pairwise_distance(in[0], in[1]); });
+  pair_entry("cdist(p=2)", 1460, {3, 4}, {0, 0}, [](const Inputs& in) { return cdist(in[0], in[1]); });
+  pair_entry("cdist(p=2, matrix product)", 1462, {3, 4}, {0, 0},
+             [](const Inputs& in) { return cdist(in[0], in[1], 2, CdistMode::MatrixProduct); });
+  pair_entry("cdist(p=1)", 1464, {3, 4}, {0, 0}, [](const Inputs& in) { return cdist(in[0], in[1], 1); });
+  pair_entry("einsum(ij,kj->ik)", 1466, {3, 4}, {0, 0}, [](const Inputs& in) { return einsum("ij,kj->ik", {in[0], in[1]}); });
+  pair_entry("einsum(ij,ij->i)", 1468, {3, 4}, {0}, [](const Inputs& in) { return einsum("ij,ij->i", {in[0], in[1]}); });
 }
 
 }  // namespace ember::testing

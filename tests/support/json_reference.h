@@ -4,6 +4,7 @@
 // scripts write ({"shape", "data"} tensors; an input, PyTorch's output, and the gradient of
 // (output * w).sum() for a stored w). Tests whose "equal" means something else (integers compared
 // as integers, float32 rounding) keep their own comparison.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -102,6 +103,30 @@ inline std::string compare(const ember::Tensor& got, const json& want, double to
   for (size_t i = 0; i < g.size(); ++i)
     if (g[i] != w[i] && !(std::abs(g[i] - w[i]) <= tol * (1 + std::abs(w[i]))) && !(std::isnan(g[i]) && std::isnan(w[i])))
       return fmt::format("element {}: got {}, expected {}", i, g[i], w[i]);
+  return "";
+}
+
+// Empty when got has the stored shape and values: NaN where NaN is stored, equal infinities, and
+// |got - want| <= rtol |want| + atol_scale max(min_scale, max|want|) elsewhere (max over the finite
+// stored values, so that an element computed from larger terms, 1 - cos for cos near 1, is held to
+// the rounding of those terms). The dtype is not compared (the callers check it).
+inline std::string compare_scaled(const ember::Tensor& got, const json& want, double rtol, double atol_scale,
+                                  double min_scale = 0) {
+  if (!got.defined()) return "undefined tensor";
+  if (got.shape() != json_ref::shape(want))
+    return fmt::format("shape {}, expected {}", ember::shape_str(got.shape()),
+                       ember::shape_str(json_ref::shape(want)));
+  const std::vector<double> g = ember::contiguous(ember::cast(got, ember::DType::Float64)).to_vector<double>();
+  const std::vector<double> w = json_ref::values(want);
+  double scale = min_scale;
+  for (double v : w)
+    if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < g.size(); ++i) {
+    const bool ok = std::isnan(w[i])   ? std::isnan(g[i])
+                    : std::isinf(w[i]) ? g[i] == w[i]
+                                       : std::abs(g[i] - w[i]) <= rtol * std::abs(w[i]) + atol_scale * scale;
+    if (!ok) return fmt::format("element {}: got {}, expected {}", i, g[i], w[i]);
+  }
   return "";
 }
 
