@@ -66,14 +66,6 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   return where(gt(bx, Scalar(threshold)), x, soft);
 }
 
-Tensor elu(const Tensor& x, double alpha) {
-  check_floating("elu", x);
-  // expm1 of min(x, 0) keeps the unused branch finite for large x (no inf * 0 in the gradient);
-  // written with the same mask (not minimum, which splits a tie) so that elu'(0) = alpha as in PyTorch.
-  Tensor pos = gt(x, Scalar(0));
-  return where(pos, x, alpha * expm1(where(pos, Scalar(0), x)));
-}
-
 Tensor log_sigmoid(const Tensor& x) { return neg(softplus(neg(x))); }
 
 // ---------------------------------------------------------------- the rest of PyTorch's activations
@@ -126,6 +118,13 @@ Tensor scaled_elu(const Tensor& x, double alpha, double scale, double input_scal
                scale == 1 ? x : x * scale);
 }
 }  // namespace
+
+// elu'(0) = alpha and elu'(NaN) = 1, as PyTorch's scalar kernel; the gradient e^x stays exact below
+// x = -20, where expm1's backward would give (e^x - 1) + 1 = 0 or a few ulps of 1.
+Tensor elu(const Tensor& x, double alpha) {
+  check_floating("elu", x);
+  return scaled_elu(x, alpha, 1, 1);
+}
 
 Tensor relu6(const Tensor& x) { return hardtanh_like("relu6", x, 0, 6); }
 

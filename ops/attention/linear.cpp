@@ -26,7 +26,11 @@ namespace {
 
 Tensor feature(const Tensor& x, FeatureMap map) {
   switch (map) {
-    case FeatureMap::Elu1: return elu(x) + 1.0;
+    case FeatureMap::Elu1: {
+      // elu(x) + 1 written out: x + 1 above 0, e^x below (exact, where elu's e^x - 1, plus 1, is not)
+      const Tensor positive = gt(x, Scalar(0));
+      return where(positive, x + 1.0, exp(where(positive, Scalar(0), x)));
+    }
     case FeatureMap::Relu: return relu(x);
     case FeatureMap::Identity: return x;
   }
@@ -164,6 +168,9 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
     EMBER_CHECK(has_kernel, op, "no fused linear attention kernel on {} yet; use AttentionPath::Math or Auto",
                 in.q.device());
   }
+  // Inside the feature map and the composites, exp and matmul would follow autocast to float32 and
+  // back to 16 bits: off for them (this op has already applied its own autocast rule to q, k and v).
+  AutocastGuard autocast_off(DType::BFloat16, /*enabled=*/false);
   const Tensor fq = feature(in.q, o.feature_map), fk = feature(in.k, o.feature_map);
   // The composites sum phi(q) phi(k)^T over keys: in float32 for 16-bit inputs, as the fused kernel
   // accumulates (64 features of 41 give 107584, past float16's 65504), rounded once at the end.
@@ -171,9 +178,6 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   const bool widen = is_16bit_float(dtype);
   auto wide = [&](const Tensor& t) { return widen ? cast(t, DType::Float32) : t; };
   auto narrow_back = [&](const Tensor& t) { return widen ? cast(t, dtype) : t; };
-  // Inside the composites matmul would follow autocast back to 16 bits: off for them (this op has
-  // already applied its own autocast rule to q, k and v).
-  AutocastGuard autocast_off(DType::BFloat16, /*enabled=*/false);
   if (!o.causal) {
     const Tensor fq32 = wide(fq), fk32 = wide(fk);
     const Tensor kv = matmul(transpose(fk32, -2, -1), wide(in.v));   // [B, H, d, dv]

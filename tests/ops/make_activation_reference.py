@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/ops/activation_reference.json: PyTorch 1.13's values and gradients for relu6, hardtanh,
-hardsigmoid, hardswish, mish, selu, celu, softsign, glu and prelu, the calls it refuses, and the
+hardsigmoid, hardswish, mish, selu, celu, softsign, elu, glu and prelu, the calls it refuses, and the
 reprs and outputs of the matching modules (and Identity, Softmax, LogSoftmax, PReLU). Read through
 tests/ops/activation_reference.h by tests/ops/test_more_activations.cpp and
 tests/nn/test_activation_modules.cpp, so that they check ember against PyTorch without needing it.
@@ -19,19 +19,19 @@ infinities, which JSON lacks, are the strings "nan", "inf" and "-inf".
 
 PyTorch 1.13's CPU kernels disagree with themselves on some gradients: their vectorized path (whole
 blocks of 8 float64 or 16 float32 under AVX-512) gives hardtanh and relu6 the gradient 0 at NaN,
-hardswish NaN at NaN and 1 at x = 3, selu and celu NaN at NaN, while their scalar path (the rest of
+hardswish NaN at NaN and 1 at x = 3, selu, celu and elu NaN at NaN, while their scalar path (the rest of
 the tensor, and the formulas CUDA's kernels use) gives 1, 1, 3/2 and scale. So the same input gets
 a different gradient depending on its position in the tensor. The element-wise references are
 computed one element at a time, which is the scalar path: hardtanh passes the gradient wherever x is
-not at or beyond a bound (NaN included), hardswish's middle piece is the closed [-3, 3], and selu and
-celu treat NaN as positive. The script checks that the batched results differ from these at no
+not at or beyond a bound (NaN included), hardswish's middle piece is the closed [-3, 3], and selu,
+celu and elu treat NaN as positive. The script checks that the batched results differ from these at no
 other place.
 
 Two places where PyTorch 1.13 is not exact, and what the tests do about them:
 - hardsigmoid's backward multiplies by 1/6 rounded to float32 (0.16666667163372040) even in float64;
   the case stores grad_rtol 1e-7 for it (the rounding is 2.2e-8 relative) and the test also checks
   ember's 1/6 by hand.
-- its elu kernel (selu, celu) computes exp(z) - 1, which loses digits for z near 0 (selu(-1e-10) is
+- its elu kernel (elu, selu, celu) computes exp(z) - 1, which loses digits for z near 0 (selu(-1e-10) is
   off in its 8th digit); the inputs keep |z| >= 1e-3, where the loss is below 1e-13 relative.
 """
 import json
@@ -101,9 +101,13 @@ ELEMENTWISE = [
     ("celu(alpha=0.5)", "celu", {"alpha": 0.5}, [-5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0] + BIG),
     ("celu(alpha=-1.5)", "celu", {"alpha": -1.5}, [-5.0, -1.0, -2e-3, 0.0, 1e-3, 1.0, 5.0] + BIG),
     ("softsign", "softsign", {}, [-1.0, -0.5, 0.0, 0.5, 1.0, 3.0] + BIG),
+    # below -20 the gradient e^x is far below 1 ulp of expm1(x) + 1, which expm1's own backward gives
+    ("elu", "elu", {}, [-700.0, -50.0, -25.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 5.0] + BIG),
+    ("elu(alpha=0.5)", "elu", {"alpha": 0.5}, [-40.0, -5.0, -1.0, -1e-3, 0.0, 1e-3, 1.0] + BIG),
+    ("elu(alpha=-2)", "elu", {"alpha": -2.0}, [-40.0, -5.0, -1.0, 0.0, 1.0] + BIG),
 ]
 FN = {"relu6": F.relu6, "hardtanh": F.hardtanh, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish,
-      "mish": F.mish, "selu": F.selu, "celu": F.celu, "softsign": F.softsign}
+      "mish": F.mish, "selu": F.selu, "celu": F.celu, "softsign": F.softsign, "elu": F.elu}
 
 
 def same(a, b):
@@ -200,7 +204,7 @@ for name, op, kwargs, x in [
     DTYPES.append({"name": name, "op": op, "args": kwargs, "input": enc(x), "output": enc(FN[op](x, **kwargs))})
 
 REFUSED_DTYPES = []
-for op in ["relu6", "hardtanh", "hardsigmoid", "hardswish", "mish", "selu", "celu", "softsign"]:
+for op in ["relu6", "hardtanh", "hardsigmoid", "hardswish", "mish", "selu", "celu", "softsign", "elu"]:
     for dtype in [torch.bool, torch.int64, torch.int32]:
         x = torch.zeros(4, dtype=dtype)
         if raises(lambda: FN[op](x)):

@@ -1,4 +1,4 @@
-// relu6, hardtanh, hardsigmoid, hardswish, mish, selu, celu, softsign, glu and prelu against PyTorch
+// relu6, hardtanh, hardsigmoid, hardswish, mish, selu, celu, softsign, elu, glu and prelu against PyTorch
 // 1.13 (activation_reference.json, written by make_activation_reference.py): values and gradients at
 // the kinks, at large magnitudes, NaN and the infinities in float64; float32 on the same inputs; the
 // dtypes PyTorch accepts and refuses; the calls it refuses; gradcheck and gradgradcheck away from the
@@ -34,12 +34,13 @@ Tensor run(const std::string& op, const json& args, const Tensor& x) {
   if (op == "selu") return selu(x);
   if (op == "celu") return celu(x, arg(args, "alpha", 1));
   if (op == "softsign") return softsign(x);
+  if (op == "elu") return elu(x, arg(args, "alpha", 1));
   if (op == "glu") return glu(x, args.contains("dim") ? args.at("dim").get<int64_t>() : -1);
   throw std::runtime_error("unknown op " + op);
 }
 
-const std::set<std::string> kElementwise = {"relu6", "hardtanh", "hardsigmoid", "hardswish",
-                                            "mish",  "selu",     "celu",        "softsign"};
+const std::set<std::string> kElementwise = {"relu6", "hardtanh", "hardsigmoid", "hardswish", "mish",
+                                            "selu",  "celu",     "softsign",    "elu"};
 
 // Float32 against float64: each op is a handful of float32 roundings (2^-24 relative each) on an input
 // float32 holds exactly, the worst amplified about 4 times (expm1(z) for celu(alpha=-1.5) at z = 10/3,
