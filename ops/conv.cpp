@@ -407,6 +407,56 @@ Tensor conv1d(const Tensor& x_in, const Tensor& weight_in, const std::optional<T
   return squeeze(out, 2);
 }
 
+namespace {
+// "same" padding along `dims` spatial dims: for each, dilation (k - 1) in all, half before and the
+// rest after. The convolution takes the symmetric half; an odd total pads the input's end by one
+// more first, as PyTorch does. Returns the input (padded where needed) and the symmetric padding.
+std::pair<Tensor, std::vector<int64_t>> same_padding(const char* op, const Tensor& x, const Tensor& weight,
+                                                     const PaddingName& padding, std::span<const int64_t> stride,
+                                                     std::span<const int64_t> dilation) {
+  const size_t dims = stride.size();
+  EMBER_CHECK(padding.name == "same" || padding.name == "valid", op,
+              "padding must be a number, \"valid\" or \"same\"; got \"{}\"", padding.name);
+  if (padding.name == "valid") return {x, std::vector<int64_t>(dims, 0)};
+  EMBER_CHECK(x.dim() == static_cast<int64_t>(dims) + 2, op, "expected a {}-D input [N, C, ...], got shape {}",
+              dims + 2, shape_str(x.shape()));
+  EMBER_CHECK(weight.defined() && weight.dim() == static_cast<int64_t>(dims) + 2, op,
+              "expected a {}-D weight, got {}", dims + 2, weight.defined() ? shape_str(weight.shape()) : "undefined");
+  for (size_t d = 0; d < dims; ++d)
+    EMBER_CHECK(stride[d] == 1, op, "padding=\"same\" needs stride 1, got stride {} (as PyTorch)", stride[d]);
+  std::vector<int64_t> symmetric(dims), extra_at_end;  // pad() lists the last dim first
+  bool odd = false;
+  for (size_t d = 0; d < dims; ++d) {
+    const int64_t k = weight.size(static_cast<int64_t>(d) + 2);
+    EMBER_CHECK(dilation[d] >= 1 && k >= 1, op, "dilation {} and kernel size {} must be positive", dilation[d], k);
+    const int64_t total = checked_numel(op, "the padding", {dilation[d], k - 1});
+    symmetric[d] = total / 2;
+    odd = odd || total % 2 == 1;
+  }
+  if (!odd) return {x, symmetric};
+  for (size_t d = dims; d-- > 0;) {
+    extra_at_end.push_back(0);
+    extra_at_end.push_back((dilation[d] * (weight.size(static_cast<int64_t>(d) + 2) - 1)) % 2);
+  }
+  return {pad(x, extra_at_end), symmetric};
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride,
+              const PaddingName& padding, Size2 dilation, int64_t groups) {
+  EMBER_CHECK(x.defined(), "conv2d", "got an undefined tensor");
+  const auto [input, symmetric] = same_padding("conv2d", x, weight, padding, stride, dilation);
+  return conv2d(input, weight, bias, stride, Size2{symmetric[0], symmetric[1]}, dilation, groups);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,
+              const PaddingName& padding, int64_t dilation, int64_t groups) {
+  EMBER_CHECK(x.defined(), "conv1d", "got an undefined tensor");
+  const int64_t strides[] = {stride}, dilations[] = {dilation};
+  const auto [input, symmetric] = same_padding("conv1d", x, weight, padding, strides, dilations);
+  return conv1d(input, weight, bias, stride, symmetric[0], dilation, groups);
+}
+
 Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight_in, const std::optional<Tensor>& bias_in, Size2 stride,
                         Size2 padding, Size2 output_padding, int64_t groups, Size2 dilation) {
   const Tensor x = detail::autocast_operand("conv_transpose2d", x_in);

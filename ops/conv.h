@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include <ember/core/tensor.h>
 
@@ -33,6 +35,23 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias = std::nullopt,
                         Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 output_padding = {0, 0},
                         int64_t groups = 1, Size2 dilation = {1, 1});
+
+// PyTorch's padding by name: "valid" (no padding) or "same" (the output as large as the input, for
+// stride 1 only: dilation (k - 1) in all along each dim, the odd one at the end), as in
+// conv2d(x, w, b, 1, "same").
+struct PaddingName {
+  PaddingName(const char* name) : name(name) {}
+  PaddingName(std::string name) : name(std::move(name)) {}
+  std::string name;
+};
+Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, Size2 stride,
+              const PaddingName& padding, Size2 dilation = {1, 1}, int64_t groups = 1);
+Tensor conv1d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,
+              const PaddingName& padding, int64_t dilation = 1, int64_t groups = 1);
+inline Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,
+                     const PaddingName& padding, int64_t dilation = 1, int64_t groups = 1) {
+  return conv2d(x, weight, bias, Size2{stride, stride}, padding, Size2{dilation, dilation}, groups);
+}
 
 // Square-kernel conveniences: one number for both spatial dims.
 inline Tensor conv2d(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias, int64_t stride,

@@ -238,6 +238,39 @@ TEST_CASE("padding=\"same\" refuses strides, explicit padding and transposed con
   CHECK((*nn::Conv1d(2, 3, 4, {.dilation = 3, .same_padding = true}))(zeros({1, 2, 9})).shape() == Shape{1, 3, 9});
 }
 
+// F.conv2d(x, w, b, padding="same") is what nn.Conv2d(padding="same") runs: the module cases' PyTorch
+// values check the functional form too.
+TEST_CASE("conv2d and conv1d take padding by name, \"same\" and \"valid\", as torch.nn.functional's",
+          "[nn][conv][padding-mode]") {
+  int checked = 0;
+  for (const json& c : modes_ref::reference().at("conv")) {
+    const std::string name = c.at("name").get<std::string>();
+    if (name != "conv2d same" && name != "conv2d same asymmetric" && name != "conv1d same unbatched") continue;
+    INFO(name);
+    ++checked;
+    const Tensor x = modes_ref::tensor(c.at("input"), true), weight = modes_ref::tensor(c.at("weight"), true);
+    const Tensor bias = modes_ref::tensor(c.at("bias"), true);
+    Tensor out;
+    if (name == "conv1d same unbatched") {
+      out = squeeze(conv1d(unsqueeze(x, 0), weight, bias, 1, "same"), 0);
+    } else {
+      const Size2 dilation = name == "conv2d same" ? Size2{1, 1} : Size2{1, 3};
+      out = conv2d(x, weight, bias, Size2{1, 1}, "same", dilation);
+    }
+    CHECK(compare(out, c.at("output")) == "");
+    const std::vector<Tensor> g = modes_ref::weighted_grads(out, {x, weight, bias}, c);
+    for (size_t i = 0; i < g.size(); ++i) CHECK(compare(g[i], c.at("grads")[i], 1e-11) == "");
+  }
+  CHECK(checked == 3);
+  const Tensor x = ones({1, 2, 5, 6}), w = ones({3, 2, 3, 3});
+  CHECK(conv2d(x, w, std::nullopt, 1, "valid").shape() == Shape{1, 3, 3, 4});
+  CHECK(conv1d(ones({1, 2, 7}), ones({3, 2, 4}), std::nullopt, 1, "valid").shape() == Shape{1, 3, 4});
+  CHECK_THROWS_WITH(conv2d(x, w, std::nullopt, 2, "same"), Catch::StartsWith("[conv2d] padding=\"same\" needs stride 1"));
+  CHECK_THROWS_WITH(conv2d(x, w, std::nullopt, 1, "full"), Catch::StartsWith("[conv2d]") && Catch::Contains("\"full\""));
+  CHECK_THROWS_WITH(conv1d(ones({2, 7}), ones({3, 2, 4}), std::nullopt, 1, "same"), Catch::StartsWith("[conv1d]"));
+  CHECK_THROWS_WITH(conv2d(x, ones({3, 2, 3}), std::nullopt, 1, "same"), Catch::StartsWith("[conv2d]"));
+}
+
 TEST_CASE("convolutions refuse the padding modes PyTorch refuses", "[nn][conv][padding-mode]") {
   CHECK(modes_ref::reference().at("module_errors").size() == 3);
   CHECK_THROWS_WITH(nn::ConvTranspose2d(2, 3, 3, {.padding_mode = "reflect"}),
