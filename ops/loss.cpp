@@ -2,6 +2,7 @@
 #include <ember/ops/loss.h>
 #include <ember/core/autocast.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -256,6 +257,26 @@ void check_sign_target(const char* op, const Tensor& target, const Tensor& input
   check_same_device(op, input, target);
 }
 
+// The three operands of a margin loss, after autocast: each defined, the first `floating_count` of
+// them floating point and on the first one's device (a target's own checks follow), and, where
+// `same_dim`, all with the same number of dims, as PyTorch requires before broadcasting them.
+using NamedOperand = std::pair<const char*, const Tensor*>;
+std::array<Tensor, 3> margin_operands(const char* op, const std::array<NamedOperand, 3>& operands,
+                                      int floating_count, bool same_dim) {
+  std::array<Tensor, 3> t;
+  for (size_t i = 0; i < 3; ++i) t[i] = detail::autocast_operand(op, *operands[i].second);
+  check_defined(op, {{operands[0].first, &t[0]}, {operands[1].first, &t[1]}, {operands[2].first, &t[2]}});
+  for (int i = 0; i < floating_count; ++i) {
+    check_floating(op, t[i]);
+    if (i > 0) check_same_device(op, t[0], t[i]);
+  }
+  EMBER_CHECK(!same_dim || (t[0].dim() == t[1].dim() && t[0].dim() == t[2].dim()), op,
+              "{} {}, {} {} and {} {} must have the same number of dimensions", operands[0].first,
+              shape_str(t[0].shape()), operands[1].first, shape_str(t[1].shape()), operands[2].first,
+              shape_str(t[2].shape()));
+  return t;
+}
+
 // 0.5 d^2 / divisor where |d| < k, linear_scale (|d| - k / 2) elsewhere, in PyTorch's order of
 // operations. At |d| = k both halves have the same slope; PyTorch's backward takes the linear one.
 Tensor quadratic_then_linear(const Tensor& d, double k, double divisor, double linear_scale) {
@@ -324,17 +345,9 @@ Tensor kl_div(const Tensor& input_in, const Tensor& target_in, const std::string
 Tensor margin_ranking_loss(const Tensor& input1_in, const Tensor& input2_in, const Tensor& target_in, double margin,
                            const std::string& reduction) {
   const char* op = "margin_ranking_loss";
-  const Tensor input1 = detail::autocast_operand(op, input1_in);
-  const Tensor input2 = detail::autocast_operand(op, input2_in);
-  const Tensor target = detail::autocast_operand(op, target_in);
-  check_defined(op, {{"input1", &input1}, {"input2", &input2}, {"target", &target}});
-  check_floating(op, input1);
-  check_floating(op, input2);
-  check_same_device(op, input1, input2);
+  const auto [input1, input2, target] =
+      margin_operands(op, {{{"input1", &input1_in}, {"input2", &input2_in}, {"target", &target_in}}}, 2, true);
   check_sign_target(op, target, input1);
-  EMBER_CHECK(input1.dim() == input2.dim() && input1.dim() == target.dim(), op,
-              "input1 {}, input2 {} and target {} must have the same number of dimensions", shape_str(input1.shape()),
-              shape_str(input2.shape()), shape_str(target.shape()));
   broadcast_shapes(op, broadcast_shapes(op, input1.shape(), input2.shape()), target.shape());
   return reduce_loss(op, clamp(neg(target) * (input1 - input2) + margin, 0.0, std::nullopt), reduction);
 }
@@ -342,16 +355,8 @@ Tensor margin_ranking_loss(const Tensor& input1_in, const Tensor& input2_in, con
 Tensor triplet_margin_loss(const Tensor& anchor_in, const Tensor& positive_in, const Tensor& negative_in, double margin, double p,
                            double eps, bool swap, const std::string& reduction) {
   const char* op = "triplet_margin_loss";
-  const Tensor anchor = detail::autocast_operand(op, anchor_in);
-  const Tensor positive = detail::autocast_operand(op, positive_in);
-  const Tensor negative = detail::autocast_operand(op, negative_in);
-  check_defined(op, {{"anchor", &anchor}, {"positive", &positive}, {"negative", &negative}});
-  for (const Tensor* t : {&anchor, &positive, &negative}) check_floating(op, *t);
-  check_same_device(op, anchor, positive);
-  check_same_device(op, anchor, negative);
-  EMBER_CHECK(anchor.dim() == positive.dim() && anchor.dim() == negative.dim(), op,
-              "anchor {}, positive {} and negative {} must have the same number of dimensions", shape_str(anchor.shape()),
-              shape_str(positive.shape()), shape_str(negative.shape()));
+  const auto [anchor, positive, negative] = margin_operands(
+      op, {{{"anchor", &anchor_in}, {"positive", &positive_in}, {"negative", &negative_in}}}, 3, true);
   broadcast_shapes(op, broadcast_shapes(op, anchor.shape(), positive.shape()), negative.shape());
   EMBER_CHECK(!std::isnan(p) && !std::isnan(eps), op, "p ({}) and eps ({}) must be numbers", p, eps);
   EMBER_CHECK(reduction == "mean" || reduction == "sum" || reduction == "none", op,
@@ -365,13 +370,8 @@ Tensor triplet_margin_loss(const Tensor& anchor_in, const Tensor& positive_in, c
 Tensor cosine_embedding_loss(const Tensor& input1_in, const Tensor& input2_in, const Tensor& target_in, double margin,
                              const std::string& reduction) {
   const char* op = "cosine_embedding_loss";
-  const Tensor input1 = detail::autocast_operand(op, input1_in);
-  const Tensor input2 = detail::autocast_operand(op, input2_in);
-  const Tensor target = detail::autocast_operand(op, target_in);
-  check_defined(op, {{"input1", &input1}, {"input2", &input2}, {"target", &target}});
-  check_floating(op, input1);
-  check_floating(op, input2);
-  check_same_device(op, input1, input2);
+  const auto [input1, input2, target] =
+      margin_operands(op, {{{"input1", &input1_in}, {"input2", &input2_in}, {"target", &target_in}}}, 2, false);
   check_sign_target(op, target, input1);
   const int64_t d = target.dim();
   EMBER_CHECK(d <= 1, op, "the target must be 0-dim or 1-dim (one per pair), got {}", shape_str(target.shape()));

@@ -42,8 +42,8 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::stri
 Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
                   double delta = 1.0);
 // KL(target || exp(input)) pointwise: target (log target - input), input log-probabilities, target
-// probabilities (log-probabilities when log_target). reduction also takes "batchmean" (the sum over
-// the batch size, the true KL divergence per example); "mean" divides by every element, as PyTorch.
+// probabilities (log-probabilities when log_target). reduction also takes "batchmean" (the sum divided
+// by the batch size, the true KL divergence per example); "mean" divides by every element, as PyTorch.
 Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
               bool log_target = false);
 // max(0, -target (input1 - input2) + margin), target +1 or -1.
