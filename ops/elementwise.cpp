@@ -136,8 +136,9 @@ struct Binary {
         return grads([&] { return g * b; }, [&] { return g * a; });
       }
       case BinaryOp::Div: {                         // d(a/b) = da / b - a db / b^2
+        // (a / b) / b, as PyTorch: b * b underflows to 0 below |b| = 1e-154, making 0/0 of a = 0
         const Tensor a = ctx.saved(0), b = ctx.saved(1);
-        return grads([&] { return g / b; }, [&] { return neg(g) * a / (b * b); });
+        return grads([&] { return g / b; }, [&] { return neg(g) * ((a / b) / b); });
       }
       case BinaryOp::Pow: {                         // d(a^b) = b a^(b-1) da + a^b ln(a) db
         const Tensor a = ctx.saved(0), b = ctx.saved(1), out = ctx.saved(2);

@@ -3,6 +3,7 @@
 // gelu), PyTorch's type promotion table, and the shapes of results on empty and 0-dim tensors.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <numeric>
 
@@ -152,6 +153,19 @@ TEST_CASE("elementwise ops in the table match their <cmath> reference", "[ops][v
       CHECK(compare(vals(out), want, 1e-12, 1e-14) == "");
     }
   }
+}
+
+// PyTorch 1.13: a = [0, 1e-300, 2], b = [1e-200, 1e-160, 1e-170], (a / b).sum().backward() gives
+// b.grad = [-0.0, -1e+20, -inf]: the divisor's gradient is -(a / b) / b, never b * b, which
+// underflows (0 / 0 = NaN at a = 0, and subnormal digits at 1e-160).
+TEST_CASE("div's gradient for tiny divisors divides twice, as PyTorch's", "[ops][values]") {
+  Tensor a = from_vector<double>({0, 1e-300, 2}, {3}).requires_grad_();
+  Tensor b = from_vector<double>({1e-200, 1e-160, 1e-170}, {3}).requires_grad_();
+  const std::vector<double> gb = grad({sum(a / b)}, {b})[0].to_vector<double>();
+  CHECK(gb[0] == 0.0);
+  CHECK(std::signbit(gb[0]));
+  CHECK(gb[1] == Approx(-1e20).epsilon(1e-15));
+  CHECK(gb[2] == -std::numeric_limits<double>::infinity());
 }
 
 TEST_CASE("every op gives the right shape on empty and 0-dim inputs, and backward through it works", "[ops][empty]") {
