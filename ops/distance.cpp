@@ -5,27 +5,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <ember/ops/ops.h>
 
 namespace ember {
 namespace {
 
-void check_pair(const char* op, const Tensor& x1, const Tensor& x2) {
+// x1 and x2 after autocast, checked defined, on one device and floating point.
+std::pair<Tensor, Tensor> checked_pair(const char* op, const Tensor& x1_in, const Tensor& x2_in) {
+  const Tensor x1 = detail::autocast_operand(op, x1_in);
+  const Tensor x2 = detail::autocast_operand(op, x2_in);
   EMBER_CHECK(x1.defined() && x2.defined(), op, "x{} is an undefined tensor", x1.defined() ? 2 : 1);
   check_same_device(op, x1, x2);
   EMBER_CHECK(x1.is_floating_point() && x2.is_floating_point(), op,
               "x1 ({} {}) and x2 ({} {}) must be floating point", x1.dtype(), shape_str(x1.shape()), x2.dtype(),
               shape_str(x2.shape()));
+  return {x1, x2};
 }
 
 }  // namespace
 
 Tensor cosine_similarity(const Tensor& x1_in, const Tensor& x2_in, int64_t dim, double eps) {
   const char* op = "cosine_similarity";
-  const Tensor x1 = detail::autocast_operand(op, x1_in);
-  const Tensor x2 = detail::autocast_operand(op, x2_in);
-  check_pair(op, x1, x2);
+  const auto [x1, x2] = checked_pair(op, x1_in, x2_in);
   EMBER_CHECK(!std::isnan(eps), op, "eps is NaN (x1 {}, x2 {})", shape_str(x1.shape()), shape_str(x2.shape()));
   const Shape shape = broadcast_shapes(op, x1.shape(), x2.shape());
   const int64_t d = normalize_dim(op, dim, static_cast<int64_t>(shape.size()));
@@ -49,9 +52,7 @@ Tensor cosine_similarity(const Tensor& x1_in, const Tensor& x2_in, int64_t dim, 
 
 Tensor pairwise_distance(const Tensor& x1_in, const Tensor& x2_in, double p, double eps, bool keepdim) {
   const char* op = "pairwise_distance";
-  const Tensor x1 = detail::autocast_operand(op, x1_in);
-  const Tensor x2 = detail::autocast_operand(op, x2_in);
-  check_pair(op, x1, x2);
+  const auto [x1, x2] = checked_pair(op, x1_in, x2_in);
   EMBER_CHECK(!std::isnan(p) && !std::isnan(eps), op, "p ({}) and eps ({}) must be numbers (x1 {}, x2 {})", p, eps,
               shape_str(x1.shape()), shape_str(x2.shape()));
   broadcast_shapes(op, x1.shape(), x2.shape());
@@ -89,9 +90,7 @@ Tensor distance_of_differences(const Tensor& x1, const Tensor& x2, double p) {
 
 Tensor cdist(const Tensor& x1_in, const Tensor& x2_in, double p, CdistMode mode) {
   const char* op = "cdist";
-  const Tensor x1 = detail::autocast_operand(op, x1_in);
-  const Tensor x2 = detail::autocast_operand(op, x2_in);
-  check_pair(op, x1, x2);
+  const auto [x1, x2] = checked_pair(op, x1_in, x2_in);
   EMBER_CHECK(x1.dim() >= 2 && x2.dim() >= 2, op, "needs x1 and x2 of at least 2 dims [..., rows, M]; got x1 {} and x2 {}",
               shape_str(x1.shape()), shape_str(x2.shape()));
   EMBER_CHECK(x1.size(-1) == x2.size(-1), op, "x1 {} and x2 {} must have the same number of columns",
