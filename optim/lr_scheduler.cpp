@@ -57,6 +57,11 @@ void LRScheduler::apply_lrs(Apply how) {
   // div_factor of 0) would otherwise reach the parameters at the next step.
   std::vector<double> lrs;
   const int64_t previous = last_epoch_ - 1;
+  // lr_at(epoch, base) = offset + slope * base for the schedules that follow their base.
+  const auto affine_at = [this](int64_t epoch) {
+    const double offset = lr_at(epoch, 0);
+    return std::pair{offset, lr_at(epoch, 1) - offset};
+  };
   for (size_t i = 0; i < groups.size(); ++i) {
     const bool added = i >= bases.size();
     if (added && how != Apply::Step) break;  // (a group a loaded state does not name: solved at the next step)
@@ -77,12 +82,10 @@ void LRScheduler::apply_lrs(Apply how) {
       // Every other schedule is affine in its base lr: lr_at(e, base) = offset(e) + slope(e) * base.
       // A group's lr this schedule did not write (or a new group's) gives the base back, and the
       // schedule goes on from there: PyTorch's chainable recursions, in closed form.
-      const double offset = lr_at(previous, 0), slope = lr_at(previous, 1) - offset;
+      const auto [offset, slope] = affine_at(previous);
       double base = added ? current : bases[i];
-      if (!edited && slope > 0) {
-        lr = lr_at(last_epoch_, base);
-      } else if (slope > 0) {
-        base = (current - offset) / slope;
+      if (slope > 0) {
+        if (edited) base = (current - offset) / slope;  // the base that gives the group's lr now
         lr = lr_at(last_epoch_, base);
       } else {
         // The previous lr did not depend on the base (a cosine at t_max, a LinearLR that ended at 0,
@@ -93,8 +96,7 @@ void LRScheduler::apply_lrs(Apply how) {
         const double initial = i < initial_bases_.size() ? initial_bases_[i] : current;
         if (const auto factor = step_factor(last_epoch_)) lr = current * *factor;
         else lr = current + (lr_at(last_epoch_, initial) - lr_at(previous, initial));
-        const double offset_now = lr_at(last_epoch_, 0), slope_now = lr_at(last_epoch_, 1) - offset_now;
-        if (slope_now > 0) base = (lr - offset_now) / slope_now;
+        if (const auto [offset_now, slope_now] = affine_at(last_epoch_); slope_now > 0) base = (lr - offset_now) / slope_now;
       }
       if (added) bases.push_back(base), initial_bases_.push_back(current);
       else bases[i] = base;
