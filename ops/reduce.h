@@ -39,6 +39,11 @@ Tensor cumsum(const Tensor& x, int64_t dim);
 Tensor cumprod(const Tensor& x, int64_t dim);
 // log(cumsum(exp(x))) without overflow, on floating dtypes.
 Tensor logcumsumexp(const Tensor& x, int64_t dim);
+// The running maximum (minimum) along dim, and the index each value was taken from: on ties the later
+// index, and a NaN, once met, stays (with the index of the latest NaN), as in PyTorch. The gradient
+// goes to the element each value was taken from.
+ValuesIndices cummax(const Tensor& x, int64_t dim);
+ValuesIndices cummin(const Tensor& x, int64_t dim);
 bool all(const Tensor& x);
 bool any(const Tensor& x);
 

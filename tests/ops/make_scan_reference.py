@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/ops/scan_reference.json: PyTorch 1.13's values, gradients and Hessian-vector
-products for cumprod, logcumsumexp and cdist, and the calls PyTorch refuses. Read by
+products for cumprod, logcumsumexp and cdist, cummax's and cummin's values, indices and gradients, and the calls PyTorch refuses. Read by
 tests/ops/test_scans_and_cdist.cpp, so that ember is checked against PyTorch without needing it.
 
 Run with Debian's python and PyTorch 1.13 (apt-get install python3-torch):
@@ -109,6 +109,25 @@ def scan_case(name, op, x, dim, hvp=True):
     CASES.append(case)
 
 
+def extreme_case(name, op, x, dim):
+    """cummax / cummin: values, indices, and (floating inputs) the gradient of (values * w).sum()."""
+    fn = getattr(torch, op)
+    case = {"name": name, "op": op, "dim": dim, "input": enc(x)}
+    if not x.is_floating_point():
+        values, indices = fn(x, dim)
+        case.update(input_ints=[int(v) for v in x.reshape(-1).tolist()],  # exact, beyond 2^53 too
+                    values=[int(v) for v in values.reshape(-1).tolist()],
+                    indices=[int(i) for i in indices.reshape(-1).tolist()])
+        CASES.append(case)
+        return
+    xg = x.clone().requires_grad_()
+    values, indices = fn(xg, dim)
+    w = randn(name + "/w", values.shape)
+    (g,) = torch.autograd.grad((values * w).sum(), xg)
+    case.update(output=enc(values), indices=[int(i) for i in indices.reshape(-1).tolist()], w=enc(w), grad=enc(g))
+    CASES.append(case)
+
+
 def cdist_case(name, x1, x2, p, mode="auto"):
     modes = {"auto": "use_mm_for_euclid_dist_if_necessary", "mm": "use_mm_for_euclid_dist",
              "direct": "donot_use_mm_for_euclid_dist"}
@@ -163,6 +182,22 @@ scan_case("logcumsumexp +inf", "logcumsumexp", t64([0.5, INF, 1.0]), 0, hvp=Fals
 scan_case("logcumsumexp nan", "logcumsumexp", t64([0.5, NAN, 1.0]), 0, hvp=False)
 scan_case("logcumsumexp 0-d", "logcumsumexp", t64(-1.5), 0)
 scan_case("logcumsumexp empty", "logcumsumexp", torch.zeros([2, 0], dtype=torch.float64), 1)
+# cummax, cummin: ties go to the later index; a NaN, once met, stays, with the latest NaN's index
+for op in ["cummax", "cummin"]:
+    extreme_case(f"{op} 1-d", op, randn(op + "1", [7]), 0)
+    extreme_case(f"{op} rows", op, randn(op + "2", [3, 5]), 1)
+    extreme_case(f"{op} columns", op, randn(op + "3", [4, 3]), 0)
+    extreme_case(f"{op} middle dim of 3", op, randn(op + "4", [2, 4, 3]), -2)
+    extreme_case(f"{op} ties", op, t64([1.0, 1.0, 0.5, 1.0, 2.0, 2.0, 0.5]), 0)
+    extreme_case(f"{op} signed zeros", op, t64([0.0, -0.0, 0.0, -0.0]), 0)
+    extreme_case(f"{op} nan", op, t64([0.5, NAN, 3.0, NAN, -2.0]), 0)
+    extreme_case(f"{op} infinities", op, t64([-INF, 1.0, INF, -INF, 2.0]), 0)
+    extreme_case(f"{op} 0-d", op, t64(1.25), 0)
+    extreme_case(f"{op} empty", op, torch.zeros([2, 0], dtype=torch.float64), 1)
+    extreme_case(f"{op} int64 ties", op, torch.tensor([[3, 1, 3, 5, 5], [-2, -2, -7, 0, -7]]), 1)
+    extreme_case(f"{op} int64 beyond 2^53", op, torch.tensor([2**60 + 1, 2**60, 2**60 + 1, 2**60]), 0)
+    extreme_case(f"{op} bool", op, torch.tensor([False, True, False, True]), 0)
+
 # cdist
 a, b = randn("d1", [4, 3]), randn("d2", [5, 3])
 for p in [2.0, 1.0, 0.0, 0.5, 1.5, 3.0, INF]:
@@ -186,6 +221,8 @@ refused("cdist negative p", lambda: torch.cdist(torch.ones(3, 2), torch.ones(2, 
 refused("cdist int64", lambda: torch.cdist(torch.ones(3, 2).long(), torch.ones(2, 2).long()), x1=[3, 2], x2=[2, 2])
 refused("cdist batch dims differ", lambda: torch.cdist(torch.ones(2, 3, 2), torch.ones(3, 3, 2)), x1=[2, 3, 2], x2=[3, 3, 2])
 refused("logcumsumexp int64", lambda: torch.logcumsumexp(torch.ones(3).long(), 0), x=[3])
+refused("cummax dim out of range", lambda: torch.cummax(torch.ones(2, 3), 2), x=[2, 3])
+refused("cummin dim out of range", lambda: torch.cummin(torch.ones(2, 3), -3), x=[2, 3])
 refused("cumprod dim out of range", lambda: torch.cumprod(torch.ones(2, 3), 2), x=[2, 3])
 
 with open(OUT, "w") as f:

@@ -1,4 +1,4 @@
-// cumprod, logcumsumexp and cdist against PyTorch 1.13 (tests/ops/scan_reference.json, written by
+// cumprod, logcumsumexp, cummax, cummin and cdist against PyTorch 1.13 (tests/ops/scan_reference.json, written by
 // make_scan_reference.py): values, gradients and Hessian-vector products in float64 through zeros,
 // overflow-prone and infinite entries, every p and both p = 2 forms; float32 and bfloat16 values;
 // gradcheck and gradgradcheck; and the calls refused with an ember::Error naming the op.
@@ -45,6 +45,32 @@ bool has_infinite_input(const json& c) {
   return false;
 }
 
+// cummax and cummin: the indices exactly, the values (exact copies of inputs, so compared at rtol 0
+// in float64) and, for floating inputs, the gradient of (values * w).sum(). Integer and bool inputs
+// keep their dtype and are compared exactly.
+std::string run_extreme_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
+  const json& in = c.at("input");
+  const bool floating = in.at("dtype") == "float64";
+  // Integer inputs come from their exact copy: "data" holds them as float64, which rounds above 2^53.
+  const Tensor x = floating ? json_ref::typed_tensor(in, dtype, true)
+                            : from_vector(json_ref::ints(c.at("input_ints")), json_ref::ints(in.at("shape")),
+                                          {.dtype = json_ref::typed_tensor(in).dtype()});
+  const int64_t dim = c.at("dim");
+  const ValuesIndices out = c.at("op") == "cummax" ? cummax(x, dim) : cummin(x, dim);
+  if (out.indices.dtype() != DType::Int64 || out.values.dtype() != x.dtype())
+    return fmt::format("dtypes {} and {}", out.values.dtype(), out.indices.dtype());
+  // Rounded to fewer bits, two inputs may tie where they did not in float64 and move an index.
+  if ((!floating || dtype == DType::Float64) && out.indices.to_vector<int64_t>() != json_ref::ints(c.at("indices")))
+    return "indices differ";
+  if (!floating)
+    return out.values.to_vector<int64_t>() == json_ref::ints(c.at("values")) ? "" : "integer values differ";
+  if (auto d = json_ref::compare_scaled(out.values, c.at("output"), rtol, atol, 1.0); !d.empty()) return "values: " + d;
+  if (!derivatives) return "";
+  const Tensor g = grad({sum(out.values * json_ref::typed_tensor(c.at("w"), dtype))}, {x})[0];
+  if (auto d = json_ref::compare_scaled(g, c.at("grad"), rtol, atol, 1.0); !d.empty()) return "gradient: " + d;
+  return "";
+}
+
 // Empty when the case's outputs (and gradients, Hessian-vector products) match within
 // rtol |want| + atol max(1, max|want|) (1: the inputs' scale, for results that are 0 by cancellation).
 std::string run_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
@@ -65,6 +91,7 @@ std::string run_case(const json& c, DType dtype, double rtol, double atol, bool 
   }
   const json& in = c.at("input");
   const int64_t dim = c.at("dim");
+  if (op == "cummax" || op == "cummin") return run_extreme_case(c, dtype, rtol, atol, derivatives);
   if (in.at("dtype") != "float64") {  // integer and bool inputs: exact int64 results, no gradient
     const Tensor out = scan(op, json_ref::typed_tensor(in), dim);
     if (out.dtype() != DType::Int64) return fmt::format("dtype {}", out.dtype());
@@ -87,10 +114,10 @@ std::string run_case(const json& c, DType dtype, double rtol, double atol, bool 
 
 }  // namespace
 
-TEST_CASE("cumprod, logcumsumexp and cdist give PyTorch 1.13's values and derivatives in float64",
+TEST_CASE("cumprod, logcumsumexp, cummax, cummin and cdist give PyTorch 1.13's values and derivatives in float64",
           "[ops][scans][cdist]") {
   const json& cases = reference().at("cases");
-  REQUIRE(cases.size() >= 50);
+  REQUIRE(cases.size() >= 76);
   std::set<std::string> seen;
   for (const json& c : cases) {
     INFO(c.at("name").get<std::string>());
@@ -98,7 +125,7 @@ TEST_CASE("cumprod, logcumsumexp and cdist give PyTorch 1.13's values and deriva
     // A few ulps of the largest term: the matrix-product cdist cancels |a|^2 + |b|^2 against 2 a.b.
     CHECK(run_case(c, DType::Float64, 1e-12, 1e-14, true) == "");
   }
-  CHECK(seen == std::set<std::string>{"cumprod", "logcumsumexp", "cdist"});
+  CHECK(seen == std::set<std::string>{"cumprod", "logcumsumexp", "cummax", "cummin", "cdist"});
 }
 
 // float32 and bfloat16 round each input first (the stored values are float64 draws), then compute;
@@ -125,6 +152,10 @@ TEST_CASE("cumprod, logcumsumexp and cdist refuse what PyTorch refuses, naming t
       const Tensor x1 = ones(shape_of("x1"), {.dtype = dtype}), x2 = ones(shape_of("x2"), {.dtype = dtype});
       const double p = r.contains("p") ? json_ref::number(r.at("p")) : 2.0;
       CHECK_THROWS_WITH(cdist(x1, x2, p), Catch::Contains("cdist"));
+    } else if (name.rfind("cummax", 0) == 0) {
+      CHECK_THROWS_WITH(cummax(ones(shape_of("x")), 2), Catch::Contains("cummax"));
+    } else if (name.rfind("cummin", 0) == 0) {
+      CHECK_THROWS_WITH(cummin(ones(shape_of("x")), -3), Catch::Contains("cummin"));
     } else if (name.rfind("logcumsumexp", 0) == 0) {
       CHECK_THROWS_WITH(logcumsumexp(ones(shape_of("x"), {.dtype = DType::Int64}), 0), Catch::Contains("logcumsumexp"));
     } else {
@@ -135,6 +166,8 @@ TEST_CASE("cumprod, logcumsumexp and cdist refuse what PyTorch refuses, naming t
   CHECK_THROWS_WITH(cdist(ones({3, 2}), ones({2, 2}), NAN), Catch::Contains("cdist"));
   CHECK_THROWS_WITH(cdist(Tensor(), ones({2, 2})), Catch::Contains("cdist"));
   CHECK_THROWS_WITH(cumprod(Tensor(), 0), Catch::Contains("cumprod"));
+  CHECK_THROWS_WITH(cummax(Tensor(), 0), Catch::Contains("cummax"));
+  CHECK_THROWS_WITH(cummin(Tensor(), 0), Catch::Contains("cummin"));
   CHECK_THROWS_WITH(logcumsumexp(ones({2}), -2), Catch::Contains("logcumsumexp"));
 }
 
@@ -209,6 +242,11 @@ TEST_CASE("cumprod, logcumsumexp and cdist pass gradcheck and gradgradcheck", "[
       {"logcumsumexp large", [](const std::vector<Tensor>& x) { return logcumsumexp(x[0] + 500.0, 0); },
        {leaf(randn({6}, f64, &gen))}},
   };
+  // Distinct values: a finite difference must not move the running extreme to another element.
+  cases.push_back({"cummax", [](const std::vector<Tensor>& x) { return cummax(x[0], 1).values; },
+                   {leaf(randn({3, 6}, f64, &gen))}});
+  cases.push_back({"cummin", [](const std::vector<Tensor>& x) { return cummin(x[0], 0).values; },
+                   {leaf(randn({5, 2}, f64, &gen))}});
   for (double p : {2.0, 1.0, 3.0, 0.5, std::numeric_limits<double>::infinity()})
     cases.push_back({fmt::format("cdist p={}", p),
                      [p](const std::vector<Tensor>& x) { return cdist(x[0], x[1], p, CdistMode::Direct); },
