@@ -63,6 +63,18 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"logcumsumexp", AutocastPolicy::kFloat32},
     AutocastRule{"exp", AutocastPolicy::kFloat32},
     AutocastRule{"log", AutocastPolicy::kFloat32},
+    // Factorisations: pivots and orthogonality are lost in 8 bits of mantissa.
+    AutocastRule{"linalg.cholesky", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.solve_triangular", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.solve", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.inv", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.det", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.slogdet", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.qr", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.eigh", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.eigvalsh", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.svd", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.svdvals", AutocastPolicy::kFloat32},
 };
 
 

@@ -6,6 +6,7 @@
 #include <ember/ops/activation.h>
 #include <ember/ops/attention/attention.h>
 #include <ember/ops/conv.h>
+#include <ember/ops/decompositions.h>
 #include <ember/ops/distance.h>
 #include <ember/ops/einsum.h>
 #include <ember/ops/elementwise.h>

@@ -11,6 +11,7 @@
 
 #include <ember/core/autocast.h>
 #include <ember/nn/nn.h>
+#include <ember/ops/decompositions.h>
 #include <ember/ops/ops.h>
 
 using namespace ember;
@@ -20,6 +21,7 @@ namespace {
 // One call of each op in the table, on inputs of dtype `t` (int64 class targets where an op wants them).
 std::map<std::string, std::function<Tensor(DType)>> op_calls() {
   auto r = [](std::initializer_list<int64_t> shape, DType t) { return randn(shape).to(t); };
+  auto well_posed = [](DType t) { return (randn({3, 3}) * 0.1 + eye(3) * 4.0).to(t); };
   return {
       {"matmul", [=](DType t) { return matmul(r({3, 4}, t), r({4, 2}, t)); }},
       {"mm", [=](DType t) { return mm(r({3, 4}, t), r({4, 2}, t)); }},
@@ -86,6 +88,18 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
       {"logcumsumexp", [=](DType t) { return logcumsumexp(r({3, 4}, t), 1); }},
       {"exp", [=](DType t) { return exp(r({3, 4}, t)); }},
       {"log", [=](DType t) { return log(rand({3, 4}).to(t) + 0.5); }},
+      // The solvers and decompositions, on a diagonally dominant (positive-definite) matrix.
+      {"linalg.cholesky", [=](DType t) { return linalg::cholesky(well_posed(t)); }},
+      {"linalg.solve_triangular", [=](DType t) { return linalg::solve_triangular(well_posed(t), r({3, 2}, t), false); }},
+      {"linalg.solve", [=](DType t) { return linalg::solve(well_posed(t), r({3, 2}, t)); }},
+      {"linalg.inv", [=](DType t) { return linalg::inv(well_posed(t)); }},
+      {"linalg.det", [=](DType t) { return linalg::det(well_posed(t)); }},
+      {"linalg.slogdet", [=](DType t) { return linalg::slogdet(well_posed(t)).logabsdet; }},
+      {"linalg.qr", [=](DType t) { return linalg::qr(well_posed(t)).R; }},
+      {"linalg.eigh", [=](DType t) { return linalg::eigh(well_posed(t)).eigenvectors; }},
+      {"linalg.eigvalsh", [=](DType t) { return linalg::eigvalsh(well_posed(t)); }},
+      {"linalg.svd", [=](DType t) { return linalg::svd(well_posed(t)).U; }},
+      {"linalg.svdvals", [=](DType t) { return linalg::svdvals(well_posed(t)); }},
   };
 }
 

@@ -1235,6 +1235,7 @@ std::vector<OpEntry> build_table() {
       nullptr, nullptr});
 
   add_nn_op_entries(t);
+  add_linalg_op_entries(t);
   return t;
 }
 

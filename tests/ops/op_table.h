@@ -46,6 +46,8 @@ struct OpEntry {
 const std::vector<OpEntry>& op_table();
 // Appends the entries of the network layers' ops (op_table_nn.cpp); op_table() calls it.
 void add_nn_op_entries(std::vector<OpEntry>& table);
+// Appends the solvers' and decompositions' entries (op_table_linalg.cpp).
+void add_linalg_op_entries(std::vector<OpEntry>& table);
 
 // ---------------------------------------------------------------- input helpers (also used by other tests)
 

@@ -314,6 +314,21 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"trunc_normal_ of an int64 tensor", []{ Tensor t = zeros({3}, {.dtype = DType::Int64}); nn::init::trunc_normal_(t); }, "trunc_normal_"},
       {"Upsample without size or scale_factor", []{ nn::Upsample({}); }, "Upsample"},
       {"AdaptiveAvgPool2d of size 0", []{ nn::AdaptiveAvgPool2d(0); }, "AdaptiveAvgPool2d"},
+      // The solvers and decompositions (ops/decompositions.h, tests/linalg/).
+      {"solve with a singular matrix", []{ linalg::solve(zeros({3, 3}), ones({3})); }, "linalg.solve"},
+      {"inv of a batch with one singular entry", []{ linalg::inv(stack({eye(2), zeros({2, 2})}, 0)); }, "linalg.inv"},
+      {"solve with B's rows not A's", []{ linalg::solve(eye(3), ones({4, 2})); }, "linalg.solve"},
+      {"solve with batch dims that do not broadcast", []{ linalg::solve(ones({2, 3, 3}), ones({3, 3, 1})); }, "linalg.solve"},
+      {"solve_triangular with a vector B", []{ linalg::solve_triangular(eye(3), ones({3}), false); }, "linalg.solve_triangular"},
+      {"cholesky of an indefinite matrix", []{ linalg::cholesky(-eye(3)); }, "linalg.cholesky"},
+      {"cholesky of a non-square matrix", []{ linalg::cholesky(ones({3, 2})); }, "linalg.cholesky"},
+      {"det of an int64 matrix", []{ linalg::det(ones({2, 2}, {.dtype = DType::Int64})); }, "linalg.det"},
+      {"inv of a float16 matrix outside autocast", []{ linalg::inv(eye(2).to(DType::Float16)); }, "linalg.inv"},
+      {"eigh of a vector", []{ linalg::eigh(ones({3})); }, "linalg.eigh"},
+      {"svd of a matrix with inf", []{ linalg::svd(full({2, 2}, INFINITY)); }, "linalg.svd"},
+      {"svdvals of a NaN in a batch", []{ linalg::svdvals(stack({eye(2), full({2, 2}, NAN)}, 0)); }, "linalg.svdvals"},
+      {"qr backward in R mode", []{ Tensor a = ones({3, 2}).requires_grad_(); linalg::qr(a, linalg::QRMode::R).R.sum().backward(); }, "linalg.qr"},
+      {"cummax dim out of range", []{ cummax(ones({2, 3}), 2); }, "cummax"},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to
   // allocate must be an Error (it was a bad_alloc, or the end of the program inside a parallel region).

@@ -155,7 +155,19 @@ TEST_CASE("the op table covers the ops it promises", "[ops][table]") {
                          "batch_norm(eval",
                          "layer_norm",
                          "group_norm",
-                         "rms_norm"}) {
+                         "rms_norm",
+                         "linalg.cholesky",
+                         "linalg.solve_triangular",
+                         "linalg.solve",
+                         "linalg.inv",
+                         "linalg.det",
+                         "linalg.slogdet",
+                         "linalg.qr.Q",
+                         "linalg.qr.R",
+                         "linalg.eigvalsh",
+                         "linalg.eigh",
+                         "linalg.svdvals",
+                         "linalg.svd"}) {
     INFO(op);
     CHECK(has_prefix(op));
   }

@@ -1,0 +1,207 @@
+// linalg.eigh and linalg.eigvalsh: the eigendecomposition of a symmetric matrix by cyclic Jacobi
+// rotations, on the host in float64, one matrix at a time.
+//
+// Each rotation zeroes one off-diagonal pair a_pq = a_qp; a sweep visits every pair once, and the
+// off-diagonal mass falls quadratically once it is small, so a handful of sweeps reach rounding level.
+// Slower than LAPACK's tridiagonal methods but short, and accurate (small eigenvalues keep their
+// relative accuracy). The gradient is PyTorch's (linalg_eig_backward, Hermitian case), written with
+// matmul and division so that it is itself differentiable.
+#include <ember/core/autocast.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include <ember/ops/decompositions.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+namespace {
+
+constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice); guards against a hang
+
+// tan of the Jacobi angle that zeroes a_pq, from theta = (a_qq - a_pp) / (2 a_pq): the smaller root of
+// t^2 + 2 theta t - 1 = 0 (|t| <= 1, the rotation by at most 45 degrees, which converges).
+double jacobi_tangent(double theta) {
+  if (std::abs(theta) > 1e150) return 0.5 / theta;  // theta^2 would overflow; t ~ 1 / (2 theta)
+  return (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(1 + theta * theta));
+}
+
+// Diagonalises the symmetric n x n matrix `a` (row-major, both triangles filled) in place by cyclic
+// Jacobi rotations A <- J^T A J, accumulating V <- V J when `v` is given (it starts as the identity).
+// Converged when the off-diagonal Frobenius norm is at most DBL_EPSILON times A's; false if
+// kMaxSweeps sweeps did not get there.
+bool jacobi_diagonalise(std::vector<double>& a, int64_t n, std::vector<double>* v) {
+  auto at = [&](int64_t i, int64_t j) -> double& { return a[i * n + j]; };
+  double norm_squared = 0;
+  for (double x : a) norm_squared += x * x;
+  const double tolerance = DBL_EPSILON * std::sqrt(norm_squared);
+  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+    double off_squared = 0;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t q = p + 1; q < n; ++q) off_squared += 2 * at(p, q) * at(p, q);
+    if (std::sqrt(off_squared) <= tolerance) return true;
+    for (int64_t p = 0; p < n; ++p) {
+      for (int64_t q = p + 1; q < n; ++q) {
+        const double apq = at(p, q);
+        if (apq == 0) continue;
+        const double t = jacobi_tangent((at(q, q) - at(p, p)) / (2 * apq));
+        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
+        // J has c at (p, p) and (q, q), s at (p, q) and -s at (q, p); the 2 x 2 block becomes diagonal.
+        at(p, p) -= t * apq;
+        at(q, q) += t * apq;
+        at(p, q) = at(q, p) = 0;
+        for (int64_t r = 0; r < n; ++r) {
+          if (r == p || r == q) continue;
+          const double arp = at(r, p), arq = at(r, q);
+          at(r, p) = at(p, r) = c * arp - s * arq;
+          at(r, q) = at(q, r) = s * arp + c * arq;
+        }
+        if (v)
+          for (int64_t r = 0; r < n; ++r) {
+            double& vrp = (*v)[r * n + p];
+            double& vrq = (*v)[r * n + q];
+            const double old_p = vrp;
+            vrp = c * old_p - s * vrq;
+            vrq = s * old_p + c * vrq;
+          }
+      }
+    }
+  }
+  return false;
+}
+
+// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
+// brings the entries into [-1, 1], so that the sums of squares below neither overflow (entries near
+// 1e200) nor underflow (near 1e-200); the results are scaled back by it.
+double power_of_two_scale(const std::vector<double>& x) {
+  double largest = 0;
+  for (double v : x) largest = std::max(largest, std::abs(v));
+  if (largest == 0) return 1;
+  int exponent = 0;
+  std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
+  return std::ldexp(1.0, exponent);
+}
+
+struct HostEigen {
+  std::vector<double> values, vectors;  // [batch, n] and [batch, n, n]; vectors empty when not wanted
+};
+
+// The eigenvalues (ascending) and, when want_vectors, the eigenvectors of each matrix of `a`, read from
+// its lower (or upper) triangle. A matrix with a NaN or inf in that triangle gets NaN eigenvalues and
+// eigenvectors without iterating (PyTorch 1.13 returns NaN eigenvalues there too; its eigenvectors
+// vary from NaN to the identity, so ember makes them all NaN).
+HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_vectors) {
+  const int64_t n = a.size(-1), batch = detail::batch_count(a.shape());
+  const std::vector<double> input = detail::host_matrices(a);
+  HostEigen out;
+  out.values.resize(batch * n);
+  if (want_vectors) out.vectors.resize(batch * n * n);
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<double> m(n * n);
+    bool finite = true;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j <= i; ++j) {  // (i, j) in the lower triangle; (j, i) in the upper
+        const double x = upper ? input[b * n * n + j * n + i] : input[b * n * n + i * n + j];
+        m[i * n + j] = m[j * n + i] = x;
+        finite = finite && std::isfinite(x);
+      }
+    double* values = out.values.data() + b * n;
+    double* vectors = want_vectors ? out.vectors.data() + b * n * n : nullptr;
+    if (!finite) {
+      std::fill(values, values + n, std::numeric_limits<double>::quiet_NaN());
+      if (vectors) std::fill(vectors, vectors + n * n, std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
+    const double scale = power_of_two_scale(m);
+    for (double& x : m) x /= scale;
+    std::vector<double> v(want_vectors ? n * n : 0, 0.0);
+    for (int64_t i = 0; want_vectors && i < n; ++i) v[i * n + i] = 1;
+    EMBER_CHECK(jacobi_diagonalise(m, n, want_vectors ? &v : nullptr), op,
+                "batch entry {} of A {}: the Jacobi iteration did not converge in {} sweeps", b,
+                shape_str(a.shape()), kMaxSweeps);
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return m[i * n + i] < m[j * n + j]; });
+    for (int64_t k = 0; k < n; ++k) values[k] = m[order[k] * n + order[k]] * scale;
+    if (!vectors) continue;
+    for (int64_t k = 0; k < n; ++k) {
+      // The header's sign convention: the first entry of largest magnitude of each eigenvector is positive.
+      int64_t largest = 0;
+      for (int64_t r = 1; r < n; ++r)
+        if (std::abs(v[r * n + order[k]]) > std::abs(v[largest * n + order[k]])) largest = r;
+      const double sign = v[largest * n + order[k]] < 0 ? -1.0 : 1.0;
+      for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = sign * v[r * n + order[k]];
+    }
+  }
+  return out;
+}
+
+// [..., n] g as the diagonal of an [..., n, n] matrix, differentiably.
+Tensor diagonal_matrix(const Tensor& g) {
+  const int64_t n = g.size(-1);
+  return unsqueeze(g, -1) * eye(n, std::nullopt, {.dtype = g.dtype(), .device = g.device()});
+}
+
+// values_only (eigvalsh): the eigenvectors are computed only when a graph is recorded, as backward
+// needs them.
+struct Eigh {
+  static constexpr const char* name = "linalg.eigh";
+  const char* display_name;
+  bool upper;
+  bool values_only;
+  std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a) {
+    const bool want_vectors = !values_only || ctx.recording();
+    const HostEigen host = eigen_on_host(display_name, a, upper, want_vectors);
+    Shape values_shape(a.shape().begin(), a.shape().end() - 1);
+    Tensor values = detail::from_host(host.values, values_shape, a.dtype(), a.device());
+    Tensor vectors = want_vectors ? detail::from_host(host.vectors, a.shape(), a.dtype(), a.device()) : Tensor();
+    ctx.save_output(values, 0);
+    ctx.save_output(vectors, 1);
+    return {values, vectors};
+  }
+  // A = V diag(L) V^T. With only the eigenvalues used, gA = V diag(gL) V^T. With the eigenvectors,
+  //   gA = V (skew(V^T gV) / E + diag(gL)) V^T,  skew(X) = (X - X^T) / 2,  E_ij = L_j - L_i (i != j),
+  // which is infinite or NaN where eigenvalues repeat, as in PyTorch. The result is symmetric: the
+  // gradient with respect to a symmetric A, not to the triangle read (PyTorch's choice too).
+  Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads) {
+    const Tensor L = ctx.saved(0), V = ctx.saved(1);
+    const Tensor& gL = grads[0];
+    const Tensor& gV = grads[1];
+    if (!gV.defined()) return {matmul(V * unsqueeze(gL, -2), V.mT())};
+    const int64_t n = L.size(-1);
+    const Tensor identity = eye(n, std::nullopt, {.dtype = L.dtype(), .device = L.device()});
+    const Tensor VtgV = matmul(V.mT(), gV);
+    const Tensor skew = (VtgV - VtgV.mT()) * 0.5;
+    const Tensor gaps = unsqueeze(L, -2) - unsqueeze(L, -1) + identity;  // 1 on the diagonal, where skew is 0
+    Tensor inner = skew / gaps;
+    if (gL.defined()) inner = inner + diagonal_matrix(gL);
+    return {matmul(V, matmul(inner, V.mT()))};
+  }
+};
+
+Tensor checked(const char* op, const Tensor& a_in) {
+  EMBER_CHECK(a_in.defined(), op, "got an undefined A");
+  const Tensor a = ember::detail::autocast_operand(op, a_in);
+  detail::check_matrix(op, "A", a, /*square=*/true);
+  return a;
+}
+
+}  // namespace
+
+EighResult eigh(const Tensor& a_in, bool upper) {
+  const Tensor a = checked("linalg.eigh", a_in);
+  auto [values, vectors] = apply(Eigh{"linalg.eigh", upper, false}, a);
+  return {values, vectors};
+}
+
+Tensor eigvalsh(const Tensor& a_in, bool upper) {
+  const Tensor a = checked("linalg.eigvalsh", a_in);
+  return apply(Eigh{"linalg.eigvalsh", upper, true}, a)[0];
+}
+
+}  // namespace ember::linalg

@@ -1,0 +1,34 @@
+#include <ember/ops/linalg_host.h>
+
+#include <ember/core/error.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg::detail {
+
+void check_matrix(const char* op, const char* what, const Tensor& a, bool square) {
+  EMBER_CHECK(a.defined(), op, "got an undefined {}", what);
+  EMBER_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64, op,
+              "{} must be float32 or float64, got {} {}{}", what, shape_str(a.shape()), a.dtype(),
+              is_16bit_float(a.dtype()) ? " (16-bit matrices are factored in float32: cast, or use autocast)"
+                                        : "");
+  EMBER_CHECK(a.dim() >= 2, op, "{} must be a matrix or a batch of matrices [..., m, n], got {} {}", what,
+              shape_str(a.shape()), a.dtype());
+  if (square)
+    EMBER_CHECK(a.size(-1) == a.size(-2), op, "{} must be square [..., n, n], got {} {}", what,
+                shape_str(a.shape()), a.dtype());
+}
+
+std::vector<double> host_matrices(const Tensor& a) { return a.detach().to_vector<double>(); }
+
+Tensor from_host(const std::vector<double>& values, std::span<const int64_t> shape, DType dtype,
+                 Device device) {
+  return from_vector(values, shape, TensorOptions{.dtype = dtype, .device = device});
+}
+
+int64_t batch_count(std::span<const int64_t> shape) {
+  int64_t count = 1;
+  for (size_t d = 0; d + 2 < shape.size(); ++d) count *= shape[d];
+  return count;
+}
+
+}  // namespace ember::linalg::detail

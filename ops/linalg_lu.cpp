@@ -1,0 +1,308 @@
+// The LU-based ops: linalg.solve, linalg.inv, linalg.det and linalg.slogdet. Each factors P A = L U
+// by Gaussian elimination with partial pivoting (the textbook algorithm, LAPACK's getf2) on the host
+// in float64, one matrix at a time. PyTorch 1.13's semantics, checked against it by
+// tests/linalg/test_solve_and_factor.cpp.
+#include <ember/ops/decompositions.h>
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include <ember/core/autocast.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/op.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+namespace {
+
+// P A = L U of one n x n matrix, stored over it: U on and above the diagonal, L's multipliers below
+// (its unit diagonal implied). Row i of P A is row row_of[i] of A.
+struct LuFactorization {
+  std::vector<int64_t> row_of;
+  bool odd_permutation = false;  // an odd number of row swaps: det(P) = -1
+  int64_t zero_pivot_column = -1;  // the first column whose pivot is exactly 0 (singular), or -1
+};
+
+LuFactorization lu_factor(double* a, int64_t n) {
+  LuFactorization f;
+  f.row_of.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) f.row_of[i] = i;
+  for (int64_t k = 0; k < n; ++k) {
+    // The largest magnitude in column k at or below the diagonal; the first one on ties. A NaN is
+    // never larger, so it is only taken when it already sits on the diagonal; either way it reaches
+    // the rest of the factorization (and so the result), as in PyTorch.
+    int64_t pivot_row = k;
+    for (int64_t i = k + 1; i < n; ++i)
+      if (std::abs(a[i * n + k]) > std::abs(a[pivot_row * n + k])) pivot_row = i;
+    if (pivot_row != k) {
+      for (int64_t j = 0; j < n; ++j) std::swap(a[k * n + j], a[pivot_row * n + j]);
+      std::swap(f.row_of[k], f.row_of[pivot_row]);
+      f.odd_permutation = !f.odd_permutation;
+    }
+    const double pivot = a[k * n + k];
+    // A zero pivot means the whole column below is zero too: there is nothing to eliminate, and
+    // (as LAPACK) nothing is divided by it. The matrix is singular; U keeps the 0.
+    if (pivot == 0) {
+      if (f.zero_pivot_column < 0) f.zero_pivot_column = k;
+    } else {
+      for (int64_t i = k + 1; i < n; ++i) a[i * n + k] /= pivot;
+    }
+    for (int64_t i = k + 1; i < n; ++i)
+      for (int64_t j = k + 1; j < n; ++j) a[i * n + j] -= a[i * n + k] * a[k * n + j];
+  }
+  return f;
+}
+
+// X = A^-1 B from A's factors, for one n x k B (row-major): permute B's rows, then L y = P B
+// (forward, unit diagonal) and U x = y (back). A zero pivot divides by zero (inf or NaN).
+std::vector<double> lu_solve(const double* lu, const LuFactorization& f, const double* b, int64_t n, int64_t k) {
+  std::vector<double> x(static_cast<size_t>(n * k));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < k; ++c) x[i * k + c] = b[f.row_of[i] * k + c];
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j)
+      for (int64_t c = 0; c < k; ++c) x[i * k + c] -= lu[i * n + j] * x[j * k + c];
+  for (int64_t i = n - 1; i >= 0; --i) {
+    for (int64_t j = i + 1; j < n; ++j)
+      for (int64_t c = 0; c < k; ++c) x[i * k + c] -= lu[i * n + j] * x[j * k + c];
+    for (int64_t c = 0; c < k; ++c) x[i * k + c] /= lu[i * n + i];
+  }
+  return x;
+}
+
+// "(batch entry 3) " for a batched operand, nothing for a single matrix (as PyTorch's messages).
+std::string batch_entry(const Tensor& a, int64_t m) {
+  return a.dim() > 2 ? fmt::format("(batch entry {}) ", m) : std::string();
+}
+
+Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular);
+
+// A X = B with A [..., n, n] and B [..., n, k] of the same batch dims (broadcast before, by expand,
+// whose backward sums the gradients back). display_name: "linalg.solve", or "linalg.inv" for inv's.
+// refuse_singular is false only inside slogdet's gradient, which PyTorch lets divide by zero.
+struct LuSolve {
+  static constexpr const char* name = "linalg.solve";
+  const char* display_name;
+  bool refuse_singular;
+
+  Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
+    const int64_t n = a.size(-1), k = b.size(-1);
+    std::vector<double> lu = detail::host_matrices(a);
+    const std::vector<double> b_host = detail::host_matrices(b);
+    std::vector<double> x_host(b_host.size());
+    const int64_t batch = detail::batch_count(b.shape());
+    for (int64_t m = 0; m < batch; ++m) {
+      double* lu_m = lu.data() + m * n * n;
+      const LuFactorization f = lu_factor(lu_m, n);
+      EMBER_CHECK(!refuse_singular || f.zero_pivot_column < 0, display_name,
+                  "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {}; A is {} {}",
+                  batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
+      const std::vector<double> x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
+      std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
+    }
+    Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
+    ctx.save(a);
+    ctx.save_output(x);
+    return x;
+  }
+
+  // X = A^-1 B: dB = A^-T dX, dA = -dB X^T.
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor a = ctx.saved(0), x = ctx.saved(1);
+    const Tensor grad_b = solve_same_batch(display_name, a.mT(), grad, refuse_singular);
+    Tensor grad_a;
+    if (ctx.needs_input_grad(0)) grad_a = -matmul(grad_b, x.mT());
+    return {grad_a, ctx.needs_input_grad(1) ? grad_b : Tensor()};
+  }
+};
+
+Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
+  return apply(LuSolve{op, refuse_singular}, a, b);
+}
+
+// g (shape [...]) times the identity: [..., n, n].
+Tensor times_identity(const Tensor& g, int64_t n) {
+  const Tensor identity = eye(n, std::nullopt, {.dtype = g.dtype(), .device = g.device()});
+  return g.unsqueeze(-1).unsqueeze(-1) * identity;
+}
+
+// The product of all of s's entries along the last dim but the i-th, for every i, without dividing
+// (exact where one is 0): the running product of those before i times that of those after i.
+Tensor products_of_the_others(const Tensor& s) {
+  const int64_t n = s.size(-1);
+  const auto exclusive_cumprod = [n](const Tensor& v) {
+    Shape one = v.shape();
+    one.back() = 1;
+    return cumprod(cat({ones(one, {.dtype = v.dtype(), .device = v.device()}), v.narrow(-1, 0, n - 1)}, -1), -1);
+  };
+  const Tensor before = exclusive_cumprod(s);
+  const Tensor after = flip(exclusive_cumprod(flip(s, {-1})), {-1});
+  return before * after;
+}
+
+// The cofactor matrix of A (the gradient of det, det(A) A^-T where A is invertible), from A = U S Vh:
+// det(U) det(Vh) U diag(prod_{j != i} s_j) Vh. det(U) det(Vh) is +-1 and locally constant, so it is
+// taken without a gradient.
+Tensor cofactor_from_svd(const Tensor& a) {
+  const SVDResult usv = svd(a, /*full_matrices=*/true);
+  Tensor orientation;
+  {
+    NoGradGuard no_grad;
+    orientation = (det(usv.U) * det(usv.Vh)).detach();
+  }
+  const Tensor scaled_u = usv.U * products_of_the_others(usv.S).unsqueeze(-2);  // column i times its product
+  return orientation.unsqueeze(-1).unsqueeze(-1) * matmul(scaled_u, usv.Vh);
+}
+
+struct Det {
+  static constexpr const char* name = "linalg.det";
+
+  Tensor forward(Ctx& ctx, const Tensor& a) {
+    const int64_t n = a.size(-1);
+    std::vector<double> lu = detail::host_matrices(a);
+    const int64_t batch = detail::batch_count(a.shape());
+    std::vector<double> dets(static_cast<size_t>(batch));
+    for (int64_t m = 0; m < batch; ++m) {
+      double* lu_m = lu.data() + m * n * n;
+      const LuFactorization f = lu_factor(lu_m, n);
+      double product = f.odd_permutation ? -1.0 : 1.0;  // a 0 x 0 matrix: the empty product, 1
+      for (int64_t i = 0; i < n; ++i) product *= lu_m[i * n + i];
+      dets[m] = product;
+    }
+    const std::span<const int64_t> shape = a.shape();
+    Tensor d = detail::from_host(dets, shape.first(shape.size() - 2), a.dtype(), a.device());
+    ctx.save(a);
+    ctx.save_output(d);
+    return d;
+  }
+
+  // d det / dA = det(A) A^-T, the solve of A^T X = det(A) I. Where some det is exactly 0 (a zero
+  // pivot, or an underflow) that solve divides by zero, and the cofactor matrix comes from the SVD
+  // instead, for the whole batch (it is the same matrix wherever both exist).
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor a = ctx.saved(0), d = ctx.saved(1);
+    const int64_t n = a.size(-1);
+    if (a.numel() == 0) return {zeros_like(a)};
+    if (any(eq(d.detach(), Scalar(0))))
+      return {grad.unsqueeze(-1).unsqueeze(-1) * cofactor_from_svd(a)};
+    return {solve_same_batch(name, a.mT(), times_identity(grad * d, n), /*refuse_singular=*/true)};
+  }
+};
+
+// sign(det A) and log|det A| from the pivots: the sign of their product (with P's), and the sum of
+// their log-magnitudes. sign(NaN) is 0, as torch.sign's.
+struct Slogdet {
+  static constexpr const char* name = "linalg.slogdet";
+
+  std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a) {
+    const int64_t n = a.size(-1);
+    std::vector<double> lu = detail::host_matrices(a);
+    const int64_t batch = detail::batch_count(a.shape());
+    std::vector<double> signs(static_cast<size_t>(batch)), logs(static_cast<size_t>(batch));
+    for (int64_t m = 0; m < batch; ++m) {
+      double* lu_m = lu.data() + m * n * n;
+      const LuFactorization f = lu_factor(lu_m, n);
+      double sign = f.odd_permutation ? -1.0 : 1.0, log_magnitude = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double pivot = lu_m[i * n + i];
+        sign *= static_cast<double>((pivot > 0) - (pivot < 0));
+        log_magnitude += std::log(std::abs(pivot));
+      }
+      signs[m] = sign;
+      logs[m] = log_magnitude;
+    }
+    const std::span<const int64_t> shape = a.shape();
+    const std::span<const int64_t> batch_shape = shape.first(shape.size() - 2);
+    ctx.save(a);
+    return {detail::from_host(signs, batch_shape, a.dtype(), a.device()),
+            detail::from_host(logs, batch_shape, a.dtype(), a.device())};
+  }
+
+  // d log|det A| / dA = A^-T. The sign is piecewise constant: no gradient. A singular A gives inf
+  // and NaN here (the solve divides by the zero pivot), as in PyTorch 1.13, rather than an error.
+  Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads) {
+    const Tensor& grad_log = grads[1];
+    if (!grad_log.defined()) return {Tensor()};
+    const Tensor a = ctx.saved(0);
+    return {solve_same_batch("linalg.slogdet", a.mT(), times_identity(grad_log, a.size(-1)),
+                             /*refuse_singular=*/false)};
+  }
+};
+
+// B's checks where B may be a vector (so check_matrix's "at least two dims" does not apply).
+void check_right_hand_side(const char* op, const Tensor& a, const Tensor& b) {
+  EMBER_CHECK(b.defined(), op, "got an undefined B");
+  EMBER_CHECK(b.dtype() == DType::Float32 || b.dtype() == DType::Float64, op,
+              "B must be float32 or float64, got {} {}{}", shape_str(b.shape()), b.dtype(),
+              is_16bit_float(b.dtype()) ? " (16-bit matrices are factored in float32: cast, or use autocast)" : "");
+  EMBER_CHECK(b.dim() >= 1, op, "B must be a vector or a matrix (or a batch of them), got a 0-d tensor");
+  EMBER_CHECK(a.dtype() == b.dtype(), op, "A and B must have the same dtype, got A {} {} and B {} {}",
+              shape_str(a.shape()), a.dtype(), shape_str(b.shape()), b.dtype());
+  check_same_device(op, a, b);
+}
+
+// PyTorch's rule: B is a (batch of) vector(s) when it is 1-D, or when its shape is A's without the
+// last dim. Anything else is a (batch of) matrices.
+bool is_vector_right_hand_side(const Tensor& a, const Tensor& b) {
+  if (b.dim() == 1) return true;
+  if (b.dim() != a.dim() - 1) return false;
+  for (int64_t d = 0; d < b.dim(); ++d)
+    if (b.size(d) != a.size(d)) return false;
+  return true;
+}
+
+}  // namespace
+
+Tensor solve(const Tensor& a_in, const Tensor& b_in, bool left) {
+  const char* op = "linalg.solve";
+  const Tensor a = ember::detail::autocast_operand(op, a_in);
+  const Tensor b = ember::detail::autocast_operand(op, b_in);
+  detail::check_matrix(op, "A", a, /*square=*/true);
+  check_right_hand_side(op, a, b);
+  const bool vector_case = is_vector_right_hand_side(a, b);
+  // As in PyTorch 1.13: x A = b for a vector b is b / A with A 1 x 1, and refused otherwise too.
+  EMBER_CHECK(left || !vector_case, op,
+              "a vector B (here {} with A {}) needs left = true; for left = false give B as a [..., k, n] matrix",
+              shape_str(b.shape()), shape_str(a.shape()));
+  const Tensor b_matrix = vector_case ? b.unsqueeze(-1) : b;
+  const int64_t n = a.size(-1);
+  EMBER_CHECK((left ? b_matrix.size(-2) : b_matrix.size(-1)) == n, op,
+              "incompatible shapes for the equation {}: A {} and B {} (B as a matrix: {}x{}; its {} must be {})",
+              left ? "AX = B" : "XA = B", shape_str(a.shape()), shape_str(b.shape()), b_matrix.size(-2),
+              b_matrix.size(-1), left ? "rows" : "columns", n);
+  const std::span<const int64_t> a_shape = a.shape(), b_shape = b_matrix.shape();
+  Shape a_full = broadcast_shapes(op, a_shape.first(a_shape.size() - 2), b_shape.first(b_shape.size() - 2));
+  Shape b_full = a_full;
+  for (size_t d = a_shape.size() - 2; d < a_shape.size(); ++d) a_full.push_back(a_shape[d]);
+  for (size_t d = b_shape.size() - 2; d < b_shape.size(); ++d) b_full.push_back(b_shape[d]);
+  const Tensor a_expanded = a.expand(a_full), b_expanded = b_matrix.expand(b_full);
+  // X A = B is A^T X^T = B^T.
+  const Tensor x = left ? solve_same_batch(op, a_expanded, b_expanded, true)
+                        : solve_same_batch(op, a_expanded.mT(), b_expanded.mT(), true).mT();
+  return vector_case ? x.squeeze(-1) : x;
+}
+
+Tensor inv(const Tensor& a_in) {
+  const char* op = "linalg.inv";
+  const Tensor a = ember::detail::autocast_operand(op, a_in);
+  detail::check_matrix(op, "A", a, /*square=*/true);
+  // A X = I; the identity needs no gradient, so the backward computes only A's, -X^T dX X^T.
+  const Tensor identity = eye(a.size(-1), std::nullopt, {.dtype = a.dtype(), .device = a.device()});
+  return solve_same_batch(op, a, identity.expand(a.shape()), true);
+}
+
+Tensor det(const Tensor& a_in) {
+  const Tensor a = ember::detail::autocast_operand("linalg.det", a_in);
+  detail::check_matrix("linalg.det", "A", a, /*square=*/true);
+  return apply(Det{}, a);
+}
+
+SlogdetResult slogdet(const Tensor& a_in) {
+  const Tensor a = ember::detail::autocast_operand("linalg.slogdet", a_in);
+  detail::check_matrix("linalg.slogdet", "A", a, /*square=*/true);
+  auto [sign, logabsdet] = apply(Slogdet{}, a);
+  return {sign, logabsdet};
+}
+
+}  // namespace ember::linalg

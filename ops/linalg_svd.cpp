@@ -1,0 +1,299 @@
+// linalg.svd and linalg.svdvals by one-sided Jacobi (Hestenes), on the host in float64, one matrix at
+// a time.
+//
+// The method works on a tall p x q matrix B (p >= q: A itself, or A^T when A is wide). Plane rotations
+// applied on the right make B's columns mutually orthogonal: B V = W. Then the singular values are the
+// column norms of W, the left vectors its normalised columns, and the right vectors V's columns. Small
+// singular values keep their relative accuracy, and the code is a few loops. Left vectors for zero
+// singular values, and the extra columns full_matrices asks for, are completed by Gram-Schmidt against
+// the standard basis.
+//
+// The gradient is PyTorch's (svd_backward), written with matmul and division so that it is itself
+// differentiable.
+#include <ember/core/autocast.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include <ember/ops/decompositions.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+namespace {
+
+constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice); guards against a hang
+
+// Orthogonalises the columns of the tall p x q matrix `b` (row-major) in place by Jacobi rotations
+// of column pairs, accumulating them into `v` (q x q, starting as the identity) when given. A pair is
+// rotated while its inner product exceeds p * DBL_EPSILON times the product of the column norms (the
+// rounding level of that inner product); converged when a whole sweep rotates nothing.
+bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::vector<double>* v) {
+  const double tolerance = static_cast<double>(p) * DBL_EPSILON;
+  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+    bool rotated = false;
+    for (int64_t i = 0; i < q; ++i) {
+      for (int64_t j = i + 1; j < q; ++j) {
+        double alpha = 0, beta = 0, gamma = 0;  // |b_i|^2, |b_j|^2, b_i . b_j
+        for (int64_t r = 0; r < p; ++r) {
+          alpha += b[r * q + i] * b[r * q + i];
+          beta += b[r * q + j] * b[r * q + j];
+          gamma += b[r * q + i] * b[r * q + j];
+        }
+        if (gamma == 0 || std::abs(gamma) <= tolerance * std::sqrt(alpha) * std::sqrt(beta)) continue;
+        rotated = true;
+        // tan of the angle that makes the pair orthogonal: the smaller root of t^2 + 2 zeta t - 1 = 0
+        const double zeta = (beta - alpha) / (2 * gamma);
+        const double t = std::abs(zeta) > 1e150
+                             ? 0.5 / zeta
+                             : (zeta >= 0 ? 1.0 : -1.0) / (std::abs(zeta) + std::sqrt(1 + zeta * zeta));
+        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
+        auto rotate = [&](std::vector<double>& m, int64_t rows) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const double mi = m[r * q + i], mj = m[r * q + j];
+            m[r * q + i] = c * mi - s * mj;
+            m[r * q + j] = s * mi + c * mj;
+          }
+        };
+        rotate(b, p);
+        if (v) rotate(*v, q);
+      }
+    }
+    if (!rotated) return true;
+  }
+  return false;
+}
+
+// Fills the columns of the p x cols matrix `u` (row-major) not marked in `have` with unit vectors
+// orthogonal to all the others: for each, the standard basis vector whose component orthogonal to the
+// columns so far is largest (at least sqrt(missing / p) of it remains, so nothing divides by ~0),
+// orthogonalised twice (once more restores what rounding lost the first time) and normalised.
+void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t cols, std::vector<bool>& have) {
+  auto project_out = [&](std::vector<double>& x) {
+    for (int pass = 0; pass < 2; ++pass)
+      for (int64_t c = 0; c < cols; ++c) {
+        if (!have[c]) continue;
+        double dot = 0;
+        for (int64_t r = 0; r < p; ++r) dot += u[r * cols + c] * x[r];
+        for (int64_t r = 0; r < p; ++r) x[r] -= dot * u[r * cols + c];
+      }
+  };
+  for (int64_t c = 0; c < cols; ++c) {
+    if (have[c]) continue;
+    std::vector<double> best;
+    double best_norm = -1;
+    for (int64_t e = 0; e < p; ++e) {
+      std::vector<double> x(p, 0.0);
+      x[e] = 1;
+      project_out(x);
+      double norm = 0;
+      for (double xi : x) norm = std::hypot(norm, xi);
+      if (norm > best_norm) best_norm = norm, best = std::move(x);
+    }
+    for (int64_t r = 0; r < p; ++r) u[r * cols + c] = best[r] / best_norm;
+    have[c] = true;
+  }
+}
+
+// The sign that makes the first largest-magnitude entry of (x_0, x_stride, ...) positive.
+double sign_of_largest(const double* x, int64_t count, int64_t stride) {
+  int64_t largest = 0;
+  for (int64_t i = 1; i < count; ++i)
+    if (std::abs(x[i * stride]) > std::abs(x[largest * stride])) largest = i;
+  return count > 0 && x[largest * stride] < 0 ? -1.0 : 1.0;
+}
+
+// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
+// brings the entries into [-1, 1], so that the sums of squares below neither overflow (entries near
+// 1e200) nor underflow (near 1e-200); the results are scaled back by it.
+double power_of_two_scale(const std::vector<double>& x) {
+  double largest = 0;
+  for (double v : x) largest = std::max(largest, std::abs(v));
+  if (largest == 0) return 1;
+  int exponent = 0;
+  std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
+  return std::ldexp(1.0, exponent);
+}
+
+struct HostSVD {
+  std::vector<double> U, S, Vh;  // one matrix after another; U and Vh empty when not wanted
+};
+
+// The SVD of every matrix of `a` (m x n): U m x u_cols, S k, Vh vh_rows x n, with u_cols = vh_rows = k
+// = min(m, n), or m and n when full_matrices. A NaN or inf entry is an error, as in PyTorch 1.13
+// ("the input matrix contained non-finite values"), rather than a loop that never converges.
+HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool want_vectors) {
+  const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n), batch = detail::batch_count(a.shape());
+  const bool wide = m < n;
+  const int64_t p = std::max(m, n), q = k;  // B, the taller orientation, is p x q
+  const int64_t left_cols = full_matrices ? p : q;  // B's left vectors kept
+  const std::vector<double> input = detail::host_matrices(a);
+  HostSVD out;
+  out.S.resize(batch * k);
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    const double* A = input.data() + bi * m * n;
+    std::vector<double> b(p * q);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        EMBER_CHECK(std::isfinite(A[i * n + j]), op, "batch entry {} of A {} contains non-finite values (NaN or inf)",
+                    bi, shape_str(a.shape()));
+        (wide ? b[j * q + i] : b[i * q + j]) = A[i * n + j];
+      }
+    const double scale = power_of_two_scale(b);
+    for (double& x : b) x /= scale;
+    std::vector<double> v(want_vectors ? q * q : 0, 0.0);
+    for (int64_t i = 0; want_vectors && i < q; ++i) v[i * q + i] = 1;
+    EMBER_CHECK(orthogonalise_columns(b, p, q, want_vectors ? &v : nullptr), op,
+                "batch entry {} of A {}: the Jacobi iteration did not converge in {} sweeps", bi,
+                shape_str(a.shape()), kMaxSweeps);
+    std::vector<double> norms(q, 0.0);
+    for (int64_t j = 0; j < q; ++j)
+      for (int64_t r = 0; r < p; ++r) norms[j] = std::hypot(norms[j], b[r * q + j]);
+    std::vector<int64_t> order(q);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return norms[i] > norms[j]; });
+    for (int64_t j = 0; j < q; ++j) out.S[bi * k + j] = norms[order[j]] * scale;
+    if (!want_vectors) continue;
+
+    // left (p x left_cols) and right (q x q) vectors of B = left diag(S) right^T, sorted. A column
+    // whose norm is at rounding level of the largest has no reliable direction: it is completed.
+    const double cutoff = (q > 0 ? norms[order[0]] : 0) * static_cast<double>(p) * DBL_EPSILON;
+    std::vector<double> left(p * left_cols, 0.0), right(q * q);
+    std::vector<bool> have(left_cols, false);
+    for (int64_t j = 0; j < q; ++j) {
+      const int64_t src = order[j];
+      for (int64_t r = 0; r < q; ++r) right[r * q + j] = v[r * q + src];
+      if (norms[src] <= cutoff || norms[src] == 0) continue;
+      for (int64_t r = 0; r < p; ++r) left[r * left_cols + j] = b[r * q + src] / norms[src];
+      have[j] = true;
+    }
+    complete_orthonormal_columns(left, p, left_cols, have);
+
+    // A = U diag(S) Vh: U = left, Vh = right^T when A is tall; U = right, Vh = left^T when wide.
+    const int64_t u_cols = full_matrices ? m : k, vh_rows = full_matrices ? n : k;
+    std::vector<double> U(m * u_cols), Vh(vh_rows * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < u_cols; ++j) U[i * u_cols + j] = wide ? right[i * q + j] : left[i * left_cols + j];
+    for (int64_t i = 0; i < vh_rows; ++i)
+      for (int64_t j = 0; j < n; ++j) Vh[i * n + j] = wide ? left[j * left_cols + i] : right[j * q + i];
+    // The header's sign convention: the largest entry of each column of U positive; for the first k
+    // pairs, the matching row of Vh flips with it. Extra rows of a full Vh follow the same rule.
+    for (int64_t j = 0; j < u_cols; ++j) {
+      const double sign = sign_of_largest(U.data() + j, m, u_cols);
+      for (int64_t i = 0; i < m; ++i) U[i * u_cols + j] *= sign;
+      if (j < k)
+        for (int64_t c = 0; c < n; ++c) Vh[j * n + c] *= sign;
+    }
+    for (int64_t i = k; i < vh_rows; ++i) {
+      const double sign = sign_of_largest(Vh.data() + i * n, n, 1);
+      for (int64_t c = 0; c < n; ++c) Vh[i * n + c] *= sign;
+    }
+    out.U.insert(out.U.end(), U.begin(), U.end());
+    out.Vh.insert(out.Vh.end(), Vh.begin(), Vh.end());
+  }
+  return out;
+}
+
+Shape with_last(const Tensor& a, std::initializer_list<int64_t> last) {
+  Shape s(a.shape().begin(), a.shape().end() - 2);
+  for (int64_t d : last) s.push_back(d);
+  return s;
+}
+
+Tensor diagonal_matrix(const Tensor& g) {
+  return unsqueeze(g, -1) * eye(g.size(-1), std::nullopt, {.dtype = g.dtype(), .device = g.device()});
+}
+
+// values_only (svdvals): U and Vh are computed only when a graph is recorded, as backward needs them.
+struct SVD {
+  static constexpr const char* name = "linalg.svd";
+  const char* display_name;
+  bool full_matrices;
+  bool values_only;
+  Shape input_shape;
+  std::array<Tensor, 3> forward(Ctx& ctx, const Tensor& a) {
+    const bool want_vectors = !values_only || ctx.recording();
+    const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
+    const HostSVD host = svd_on_host(display_name, a, full_matrices, want_vectors);
+    Tensor S = detail::from_host(host.S, with_last(a, {k}), a.dtype(), a.device());
+    Tensor U, Vh;
+    if (want_vectors) {
+      U = detail::from_host(host.U, with_last(a, {m, full_matrices ? m : k}), a.dtype(), a.device());
+      Vh = detail::from_host(host.Vh, with_last(a, {full_matrices ? n : k, n}), a.dtype(), a.device());
+    }
+    ctx.save_output(U, 0);
+    ctx.save_output(S, 1);
+    ctx.save_output(Vh, 2);
+    return {U, S, Vh};
+  }
+
+  // PyTorch's svd_backward. With full_matrices, the extra columns of U (rows of Vh) are not functions
+  // of A: they and their gradients are dropped, as PyTorch does. With k = min(m, n),
+  //   only gS:  gA = U diag(gS) Vh  (defined everywhere: svdvals' gradient)
+  //   else:     inner = (skew(U^T gU) S + S skew(Vh gV)) / E + diag(gS),  skew(X) = X - X^T,
+  //             E_ij = S_j^2 - S_i^2 (i != j), so repeated singular values give inf or NaN;
+  //             gA = U inner Vh, plus, when m > n, (I - U U^T) gU S^-1 Vh, and when m < n,
+  //             U S^-1 gVh (I - V Vh): the parts of gU, gVh outside the span of U, V.
+  Grads backward(Ctx& ctx, const std::array<Tensor, 3>& grads) {
+    const Tensor S = ctx.saved(1);
+    const int64_t k = S.size(-1);
+    const Tensor U = narrow(ctx.saved(0), -1, 0, k), Vh = narrow(ctx.saved(2), -2, 0, k);
+    const Tensor gU = grads[0].defined() ? narrow(grads[0], -1, 0, k) : Tensor();
+    const Tensor gVh = grads[2].defined() ? narrow(grads[2], -2, 0, k) : Tensor();
+    const Tensor& gS = grads[1];
+    const int64_t m = U.size(-2), n = Vh.size(-1);
+    if (k == 0) return {zeros(input_shape, {.dtype = S.dtype(), .device = S.device()})};
+    if (!gU.defined() && !gVh.defined()) return {matmul(U * unsqueeze(gS, -2), Vh)};
+
+    const Tensor S_row = unsqueeze(S, -2), S_col = unsqueeze(S, -1);  // scale columns j, rows i by S
+    const Tensor S2 = S * S;
+    const Tensor identity = eye(k, std::nullopt, {.dtype = S.dtype(), .device = S.device()});
+    const Tensor gaps = unsqueeze(S2, -2) - unsqueeze(S2, -1) + identity;  // 1 on the diagonal
+    const auto skew = [](const Tensor& x) { return x - x.mT(); };
+    Tensor inner;
+    if (gU.defined() && gVh.defined())
+      inner = (skew(matmul(U.mT(), gU)) * S_row + S_col * skew(matmul(Vh, gVh.mT()))) / gaps;
+    else if (gU.defined())
+      inner = skew(matmul(U.mT(), gU)) / gaps * S_row;
+    else
+      inner = S_col * (skew(matmul(Vh, gVh.mT())) / gaps);
+    if (gS.defined()) inner = inner + diagonal_matrix(gS);
+
+    if (m > n && gU.defined()) {
+      const Tensor gU_over_S = gU / S_row;
+      const Tensor outside = gU_over_S - matmul(U, matmul(U.mT(), gU_over_S));
+      return {matmul(matmul(U, inner) + outside, Vh)};
+    }
+    if (m < n && gVh.defined()) {
+      const Tensor gVh_over_S = gVh / S_col;
+      const Tensor outside = gVh_over_S - matmul(matmul(gVh_over_S, Vh.mT()), Vh);
+      return {matmul(U, matmul(inner, Vh) + outside)};
+    }
+    return {matmul(U, matmul(inner, Vh))};
+  }
+};
+
+Tensor checked(const char* op, const Tensor& a_in) {
+  EMBER_CHECK(a_in.defined(), op, "got an undefined A");
+  const Tensor a = ember::detail::autocast_operand(op, a_in);
+  detail::check_matrix(op, "A", a, /*square=*/false);
+  return a;
+}
+
+}  // namespace
+
+SVDResult svd(const Tensor& a_in, bool full_matrices) {
+  const Tensor a = checked("linalg.svd", a_in);
+  auto [U, S, Vh] = apply(SVD{"linalg.svd", full_matrices, false, a.shape()}, a);
+  return {U, S, Vh};
+}
+
+Tensor svdvals(const Tensor& a_in) {
+  const Tensor a = checked("linalg.svdvals", a_in);
+  return apply(SVD{"linalg.svdvals", false, true, a.shape()}, a)[1];
+}
+
+}  // namespace ember::linalg

@@ -1,0 +1,116 @@
+// The op table's entries for the solvers and decompositions (ops/decompositions.h). Each entry makes
+// its operand well-posed inside the function, so that finite differences stay in the region where the
+// op is smooth: a positive-definite M M^T + 3I for cholesky, a diagonal pushed away from 0 for the
+// solves, a symmetric (X + X^T) / 2 for eigh, and outputs that do not depend on the sign choice of
+// eigenvectors and singular vectors (V diag(w) V^T). One non-contiguous sample per entry.
+#include "tests/ops/op_table.h"
+
+#include <ember/ops/decompositions.h>
+
+namespace ember::testing {
+
+namespace {
+
+const Dist kAny = uniform(-1, 1);
+
+// [n, n] float64 identity times `scale`: added to a random matrix, keeps it far from singular.
+Tensor shifted(const Tensor& a, double scale) {
+  return a + eye(a.size(-1), std::nullopt, {.dtype = a.dtype()}) * scale;
+}
+Tensor positive_definite(const Tensor& m) { return shifted(matmul(m, m.mT()), 3.0); }
+Tensor symmetric(const Tensor& x) { return (x + x.mT()) * 0.5; }
+// Distinct weights per column: V diag(w) V^T is independent of each column's sign.
+Tensor weights(int64_t n) { return arange(1, n + 1, 1, {.dtype = DType::Float64}); }
+
+// Samples of one-operand entries: a batch [2, n, n] contiguous, and an [n, n] transposed leaf.
+std::function<std::vector<OpSample>()> square_samples(uint64_t seed, int64_t n) {
+  return [seed, n] {
+    Rng r(seed);
+    return std::vector<OpSample>{{"batched", {sample(r, {2, n, n}, kAny)}},
+                                 {"transposed", {sample(r, {n, n}, kAny, Layout::Transposed)}}};
+  };
+}
+
+// A [0, n, n] batch: the output shape.
+std::function<std::vector<ShapeCase>()> empty_batch(int64_t n, Shape expected) {
+  return [n, expected] {
+    Rng r(77);
+    return std::vector<ShapeCase>{{"empty batch", {sample(r, {0, n, n})}, expected}};
+  };
+}
+
+}  // namespace
+
+void add_linalg_op_entries(std::vector<OpEntry>& t) {
+  using namespace ember::linalg;
+  t.push_back(OpEntry{"linalg.cholesky", square_samples(3101, 3),
+                      [](const Inputs& in) { return cholesky(positive_definite(in[0])); }, nullptr,
+                      empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.cholesky(upper)", square_samples(3102, 3),
+                      [](const Inputs& in) { return cholesky(positive_definite(in[0]), true); }, nullptr, nullptr});
+  const auto two_operands = [](uint64_t seed) {
+    return [seed] {
+      Rng r(seed);
+      return std::vector<OpSample>{
+          {"batched", {sample(r, {2, 3, 3}, kAny), sample(r, {2, 3, 2}, kAny)}},
+          {"broadcast, transposed", {sample(r, {3, 3}, kAny, Layout::Transposed), sample(r, {2, 3, 2}, kAny)}}};
+    };
+  };
+  t.push_back(OpEntry{"linalg.solve_triangular(lower)", two_operands(3103),
+                      [](const Inputs& in) { return solve_triangular(shifted(in[0], 3.0), in[1], false); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.solve_triangular(upper, right, unitriangular)",
+                      [] {
+                        Rng r(3104);
+                        return std::vector<OpSample>{
+                            {"batched", {sample(r, {2, 3, 3}, kAny), sample(r, {2, 2, 3}, kAny)}},
+                            {"transposed", {sample(r, {3, 3}, kAny, Layout::Transposed), sample(r, {4, 3}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return solve_triangular(in[0], in[1], true, false, true); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.solve", two_operands(3105),
+                      [](const Inputs& in) { return solve(shifted(in[0], 3.0), in[1]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.solve(vector)",
+                      [] {
+                        Rng r(3106);
+                        return std::vector<OpSample>{
+                            {"transposed", {sample(r, {3, 3}, kAny, Layout::Transposed), sample(r, {3}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return solve(shifted(in[0], 3.0), in[1]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.inv", square_samples(3107, 3), [](const Inputs& in) { return inv(shifted(in[0], 3.0)); },
+                      nullptr, empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.det", square_samples(3108, 3), [](const Inputs& in) { return det(in[0]); }, nullptr,
+                      empty_batch(3, {0})});
+  t.push_back(OpEntry{"linalg.slogdet.logabsdet", square_samples(3109, 3),
+                      [](const Inputs& in) { return slogdet(shifted(in[0], 3.0)).logabsdet; }, nullptr,
+                      empty_batch(3, {0})});
+  const auto tall_samples = [](uint64_t seed) {
+    return [seed] {
+      Rng r(seed);
+      return std::vector<OpSample>{{"batched", {sample(r, {2, 4, 3}, kAny)}},
+                                   {"transposed", {sample(r, {4, 3}, kAny, Layout::Transposed)}}};
+    };
+  };
+  t.push_back(OpEntry{"linalg.qr.Q", tall_samples(3110), [](const Inputs& in) { return qr(in[0]).Q; }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.qr.R", tall_samples(3111), [](const Inputs& in) { return qr(in[0]).R; }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.eigvalsh", square_samples(3112, 3),
+                      [](const Inputs& in) { return eigvalsh(symmetric(in[0])); }, nullptr, empty_batch(3, {0, 3})});
+  t.push_back(OpEntry{"linalg.eigh: V diag(w) V^T", square_samples(3113, 3),
+                      [](const Inputs& in) {
+                        const Tensor v = eigh(symmetric(in[0])).eigenvectors;
+                        return matmul(v * weights(3), v.mT());
+                      },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.svdvals", tall_samples(3114), [](const Inputs& in) { return svdvals(in[0]); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.svd: U diag(w) Vh", tall_samples(3115),
+                      [](const Inputs& in) {
+                        const SVDResult s = svd(in[0], false);
+                        return matmul(s.U * weights(3), s.Vh);
+                      },
+                      nullptr, nullptr});
+}
+
+}  // namespace ember::testing
