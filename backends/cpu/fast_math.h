@@ -115,6 +115,24 @@ inline float gelu_derivative_float(float x) {
          x * (0.39894228040143267794f * gaussian);
 }
 
+// tanh x in float32 as straight-line arithmetic (glibc's tanhf is a call per element, about 20 ns: the
+// largest op of a recurrent layer's step), within 1.4 ulp of the true value over every float:
+//   |x| < 0.625: x + x z P(z), z = x^2, Cephes' tanhf polynomial (no cancellation near 0);
+//   otherwise:   sign(x) (1 - 2 / (e^2|x| + 1)), which is exactly +-1 once e^2|x| overflows.
+// NaN stays NaN (the second branch), and -0 stays -0 as in libm.
+inline float tanh_float(float x) {
+  const float a = x < 0 ? -x : x;
+  const float z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  const float small = x + x * (z * p);
+  const float large = 1.0f - 2.0f / (exp_float_full(a + a) + 1.0f);
+  return x == 0.0f ? x : (a < 0.625f ? small : (x < 0 ? -large : large));
+}
+
 // log x in float32 for normal x > 0 (Cephes' logf, about 1 ulp): x = m 2^k with m in
 // [sqrt(1/2), sqrt(2)), log m by a degree-9 polynomial in f = m - 1. Only called on arguments in
 // [1, 2] here (softplus); no handling of 0, negatives, infinities or denormals.

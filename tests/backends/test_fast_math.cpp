@@ -1,4 +1,4 @@
-// float32 exp, sigmoid and erf run as vectorisable straight-line code (backends/cpu/fast_math.h),
+// float32 exp, sigmoid, erf and tanh run as vectorisable straight-line code (backends/cpu/fast_math.h),
 // not glibc's. Their accuracy is checked here against the double-precision functions, in ulps of
 // the float32 result, over every 997th float32 bit pattern in each range (about 2 million values)
 // and the special values. float16 and bfloat16 compute in float32 and round once.
@@ -102,6 +102,26 @@ TEST_CASE("float32 erf is within 3 ulp, odd, and exact at the ends", "[fast-math
   CHECK(special[4] == 1.0f);
   CHECK(special[5] == -1.0f);
   CHECK(std::isnan(special[6]));
+}
+
+TEST_CASE("float32 tanh is within 1.4 ulp, odd, and exact at the ends", "[fast-math]") {
+  const auto xs = floats_between(-12.0f, 12.0f);  // both pieces (split at |x| = 0.625), saturation, subnormals
+  REQUIRE(xs.size() > 2000000);
+  CHECK(worst_ulps(xs, [](const Tensor& t) { return tanh(t); }, [](double x) { return std::tanh(x); }) <= 1.4);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> special =
+      tanh(from_vector(std::vector<float>{0.0f, -0.0f, inf, -inf, 50.0f, -9.5f, std::nanf(""), 1e-30f}, {8}))
+          .to_vector<float>();
+  CHECK(special[0] == 0.0f);
+  CHECK_FALSE(std::signbit(special[0]));
+  CHECK(special[1] == 0.0f);
+  CHECK(std::signbit(special[1]));
+  CHECK(special[2] == 1.0f);
+  CHECK(special[3] == -1.0f);
+  CHECK(special[4] == 1.0f);
+  CHECK(special[5] == -1.0f);
+  CHECK(std::isnan(special[6]));
+  CHECK(special[7] == 1e-30f);  // tanh x = x to within rounding for tiny x
 }
 
 TEST_CASE("16-bit exp and erf round the float32 result once", "[fast-math]") {
