@@ -187,11 +187,14 @@ RecurrentOutput RecurrentImpl::forward(const Tensor& x, const Tensor& h0, const 
       const int64_t i = layer * directions + direction;
       const Direction& w = directions_[static_cast<size_t>(i)];
       RecurrentState s{initial(h0, i, h_out), lstm ? initial(c0, i, hidden_size) : Tensor()};
-      const Tensor gi = linear(seq, w.weight_ih, w.bias_ih);  // the input's part of the gates at every step
+      // The input's part of the gates at every step, one GEMM, then split into steps by unbind: one
+      // node whose backward stacks the L step gradients once. (A select per step costs a zeroed
+      // [L, N, gates] gradient per step, and their sum: over half of a training step.)
+      const std::vector<Tensor> gi = unbind(linear(seq, w.weight_ih, w.bias_ih), 0);
       std::vector<Tensor> hs(static_cast<size_t>(L));
       for (int64_t k = 0; k < L; ++k) {
         const int64_t t = direction == 0 ? k : L - 1 - k;  // the reverse direction runs from the end
-        s = step(kind, relu, select(gi, 0, t), s, w.weight_hh, w.bias_hh, w.weight_hr);
+        s = step(kind, relu, gi[static_cast<size_t>(t)], s, w.weight_hh, w.bias_hh, w.weight_hr);
         hs[static_cast<size_t>(t)] = s.h;
       }
       outputs.push_back(stack(hs, 0));
