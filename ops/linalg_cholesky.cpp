@@ -51,7 +51,7 @@ struct Cholesky {
       EMBER_CHECK(failed_order == 0, kOp,
                   "{}the factorization could not be completed because the input is not positive-definite (the "
                   "leading minor of order {} is not positive-definite); A is {} {}",
-                  a.dim() > 2 ? fmt::format("(batch entry {}) ", m) : "", failed_order,
+                  detail::batch_entry(a, m), failed_order,
                   shape_str(a.shape()), a.dtype());
     }
     Tensor l = detail::from_host(l_host, a.shape(), a.dtype(), a.device());

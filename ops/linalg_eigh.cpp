@@ -122,8 +122,8 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     std::vector<double> v(want_vectors ? n * n : 0, 0.0);
     for (int64_t i = 0; want_vectors && i < n; ++i) v[i * n + i] = 1;
     EMBER_CHECK(jacobi_diagonalise(m, n, want_vectors ? &v : nullptr), op,
-                "batch entry {} of A {}: the Jacobi iteration did not converge in {} sweeps", b,
-                shape_str(a.shape()), kMaxSweeps);
+                "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, b),
+                kMaxSweeps, shape_str(a.shape()));
     std::vector<int64_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return m[i * n + i] < m[j * n + j]; });

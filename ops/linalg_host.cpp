@@ -25,6 +25,10 @@ Tensor from_host(const std::vector<double>& values, std::span<const int64_t> sha
   return from_vector(values, shape, TensorOptions{.dtype = dtype, .device = device});
 }
 
+std::string batch_entry(const Tensor& a, int64_t m) {
+  return a.dim() > 2 ? fmt::format("(batch entry {}) ", m) : std::string();
+}
+
 int64_t batch_count(std::span<const int64_t> shape) {
   int64_t count = 1;
   for (size_t d = 0; d + 2 < shape.size(); ++d) count *= shape[d];

@@ -4,6 +4,7 @@
 // over one row-major n x n (or m x n) matrix at a time.
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <ember/core/tensor.h>
@@ -21,6 +22,10 @@ std::vector<double> host_matrices(const Tensor& a);
 // A tensor of `shape` holding `values` (row-major), converted to `dtype` and moved to `device`.
 Tensor from_host(const std::vector<double>& values, std::span<const int64_t> shape, DType dtype,
                  Device device);
+
+// "(batch entry 3) " when `a` is a batch of matrices, nothing for a single matrix (as PyTorch's
+// messages): the start of an error about matrix m of a.
+std::string batch_entry(const Tensor& a, int64_t m);
 
 // The number of matrices in a [..., rows, cols] shape (the product of the batch dims).
 int64_t batch_count(std::span<const int64_t> shape);

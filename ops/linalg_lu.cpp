@@ -71,10 +71,6 @@ std::vector<double> lu_solve(const double* lu, const LuFactorization& f, const d
   return x;
 }
 
-// "(batch entry 3) " for a batched operand, nothing for a single matrix (as PyTorch's messages).
-std::string batch_entry(const Tensor& a, int64_t m) {
-  return a.dim() > 2 ? fmt::format("(batch entry {}) ", m) : std::string();
-}
 
 Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular);
 
@@ -97,7 +93,7 @@ struct LuSolve {
       const LuFactorization f = lu_factor(lu_m, n);
       EMBER_CHECK(!refuse_singular || f.zero_pivot_column < 0, display_name,
                   "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {}; A is {} {}",
-                  batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
+                  detail::batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
       const std::vector<double> x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
       std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
     }

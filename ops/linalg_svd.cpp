@@ -30,7 +30,10 @@ constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice)
 // Orthogonalises the columns of the tall p x q matrix `b` (row-major) in place by Jacobi rotations
 // of column pairs, accumulating them into `v` (q x q, starting as the identity) when given. A pair is
 // rotated while its inner product exceeds p * DBL_EPSILON times the product of the column norms (the
-// rounding level of that inner product); converged when a whole sweep rotates nothing.
+// rounding level of that inner product); converged when a whole sweep rotates nothing. A pair whose
+// shorter column is at the rounding level of the longer one is left alone (as LAPACK's dgesvj does):
+// that column is the rounding noise of a rank-deficient matrix, and rotating it against the longer
+// one only makes new noise, so the relative test above would never pass.
 bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::vector<double>* v) {
   const double tolerance = static_cast<double>(p) * DBL_EPSILON;
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
@@ -44,6 +47,7 @@ bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::ve
           gamma += b[r * q + i] * b[r * q + j];
         }
         if (gamma == 0 || std::abs(gamma) <= tolerance * std::sqrt(alpha) * std::sqrt(beta)) continue;
+        if (std::sqrt(std::min(alpha, beta)) <= tolerance * std::sqrt(std::max(alpha, beta))) continue;
         rotated = true;
         // tan of the angle that makes the pair orthogonal: the smaller root of t^2 + 2 zeta t - 1 = 0
         const double zeta = (beta - alpha) / (2 * gamma);
@@ -68,9 +72,12 @@ bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::ve
 }
 
 // Fills the columns of the p x cols matrix `u` (row-major) not marked in `have` with unit vectors
-// orthogonal to all the others: for each, the standard basis vector whose component orthogonal to the
-// columns so far is largest (at least sqrt(missing / p) of it remains, so nothing divides by ~0),
-// orthogonalised twice (once more restores what rounding lost the first time) and normalised.
+// orthogonal to all the others, by Gram-Schmidt over the standard basis in one pass: e_0, e_1, ... is
+// taken when its component orthogonal to the columns so far has a norm of at least 1 / sqrt(2p), and
+// skipped otherwise. The skipped ones leave less than 1/2 of squared norm outside the span, so while a
+// column is missing a later e_i always passes (and nothing divides by ~0). Each candidate is
+// orthogonalised twice (once more restores what rounding lost the first time), then normalised.
+// O(p^2 cols) per matrix.
 void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t cols, std::vector<bool>& have) {
   auto project_out = [&](std::vector<double>& x) {
     for (int pass = 0; pass < 2; ++pass)
@@ -81,20 +88,23 @@ void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t col
         for (int64_t r = 0; r < p; ++r) x[r] -= dot * u[r * cols + c];
       }
   };
+  const double threshold = 1 / std::sqrt(2.0 * static_cast<double>(p));
+  int64_t next_basis_vector = 0;
   for (int64_t c = 0; c < cols; ++c) {
     if (have[c]) continue;
-    std::vector<double> best;
-    double best_norm = -1;
-    for (int64_t e = 0; e < p; ++e) {
+    for (; next_basis_vector < p; ++next_basis_vector) {
       std::vector<double> x(p, 0.0);
-      x[e] = 1;
+      x[next_basis_vector] = 1;
       project_out(x);
       double norm = 0;
       for (double xi : x) norm = std::hypot(norm, xi);
-      if (norm > best_norm) best_norm = norm, best = std::move(x);
+      if (norm < threshold) continue;
+      for (int64_t r = 0; r < p; ++r) u[r * cols + c] = x[r] / norm;
+      have[c] = true;
+      ++next_basis_vector;
+      break;
     }
-    for (int64_t r = 0; r < p; ++r) u[r * cols + c] = best[r] / best_norm;
-    have[c] = true;
+    EMBER_CHECK(have[c], "linalg.svd", "internal: no basis vector left to complete column {} of {}", c, cols);  // GCOVR_EXCL_LINE
   }
 }
 
@@ -138,8 +148,8 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
     std::vector<double> b(p * q);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
-        EMBER_CHECK(std::isfinite(A[i * n + j]), op, "batch entry {} of A {} contains non-finite values (NaN or inf)",
-                    bi, shape_str(a.shape()));
+        EMBER_CHECK(std::isfinite(A[i * n + j]), op, "{}the input contains non-finite values (NaN or inf); A is {} {}",
+                    detail::batch_entry(a, bi), shape_str(a.shape()), a.dtype());
         (wide ? b[j * q + i] : b[i * q + j]) = A[i * n + j];
       }
     const double scale = power_of_two_scale(b);
@@ -147,8 +157,8 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
     std::vector<double> v(want_vectors ? q * q : 0, 0.0);
     for (int64_t i = 0; want_vectors && i < q; ++i) v[i * q + i] = 1;
     EMBER_CHECK(orthogonalise_columns(b, p, q, want_vectors ? &v : nullptr), op,
-                "batch entry {} of A {}: the Jacobi iteration did not converge in {} sweeps", bi,
-                shape_str(a.shape()), kMaxSweeps);
+                "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, bi),
+                kMaxSweeps, shape_str(a.shape()));
     std::vector<double> norms(q, 0.0);
     for (int64_t j = 0; j < q; ++j)
       for (int64_t r = 0; r < p; ++r) norms[j] = std::hypot(norms[j], b[r * q + j]);

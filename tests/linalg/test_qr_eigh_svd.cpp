@@ -383,3 +383,36 @@ TEST_CASE("linalg.qr, eigh, eigvalsh, svd and svdvals refuse bad calls with an e
   const Tensor wide_leaf = clone(wide).requires_grad_();
   CHECK(grad({sum(linalg::qr(wide_leaf, linalg::QRMode::Complete).Q)}, {wide_leaf})[0].defined());
 }
+
+// Found by the differential review: one-sided Jacobi did not converge on many rank-deficient matrices
+// (a column of pure rounding noise never passed the relative orthogonality test), so svd, svdvals and
+// det's gradient at a singular matrix threw. PyTorch 1.13's singular values of the first matrix, and
+// its cofactor matrix from the 2 x 2 minors (PyTorch's own det gradient there is 0, which is wrong).
+TEST_CASE("svd converges on rank-deficient matrices, and det's gradient there is the cofactor matrix", "[linalg]") {
+  const Tensor a = from_vector<double>({1, 2, 3, 2, 4, 6, 1, 0, 1}, {3, 3});
+  for (const Tensor& m : {a, a.mT()}) {
+    const std::vector<double> s = linalg::svdvals(m).to_vector<double>();
+    CHECK(s[0] == Approx(8.435448515787048).epsilon(1e-14));
+    CHECK(s[1] == Approx(0.9182637624920782).epsilon(1e-14));
+    CHECK(std::abs(s[2]) < 1e-14);
+  }
+  const Tensor leaf = clone(a).requires_grad_();
+  const std::vector<double> cofactors = grad({linalg::det(leaf)}, {leaf})[0].to_vector<double>();
+  const std::vector<double> want = {4, 4, -4, -2, -2, 2, 0, 0, 0};
+  for (size_t i = 0; i < want.size(); ++i) CHECK(cofactors[i] == Approx(want[i]).margin(1e-13));
+
+  // Random matrices whose second row is twice the first, 2 x 2 to 7 x 7 and batched: every one
+  // factors, with A = U diag(S) Vh and the smallest singular value at rounding level.
+  Generator gen(20261204);
+  for (int64_t n = 2; n <= 7; ++n) {
+    INFO("n = " << n);
+    Tensor x = randn({30, n, n}, {.dtype = DType::Float64}, &gen);
+    x = cat({x.narrow(1, 0, 1), x.narrow(1, 0, 1) * 2.0, x.narrow(1, 2, n - 2)}, 1);
+    const linalg::SVDResult usv = linalg::svd(x, false);
+    const Tensor rebuilt = matmul(usv.U * unsqueeze(usv.S, -2), usv.Vh);
+    CHECK(max(abs(rebuilt - x)).item<double>() < 1e-13);
+    CHECK(max(abs(usv.S.narrow(-1, n - 1, 1))).item<double>() < 1e-14);
+    const Tensor identity = eye(n, std::nullopt, {.dtype = DType::Float64});
+    CHECK(max(abs(matmul(usv.U.mT(), usv.U) - identity)).item<double>() < 1e-13);
+  }
+}
