@@ -26,16 +26,18 @@ struct Reflectors {
 };
 
 // H = I - tau v v^T applied from the left to columns [first_col, cols) of the row-major matrix `m`
-// (rows x cols); v is zero above row `first_row`, so only rows from there are touched.
+// (rows x cols); v is zero above row `first_row`, so only rows from there are touched. M - tau v (v^T M)
+// in two passes along the rows (first every column's v . column, then the update), so both walk
+// memory in order: a column at a time strides by `cols` and ran 20x slower at n = 256.
 void reflect_columns(std::vector<double>& m, int64_t rows, int64_t cols, const std::vector<double>& v, double tau,
                      int64_t first_row, int64_t first_col) {
   if (tau == 0) return;
-  for (int64_t c = first_col; c < cols; ++c) {
-    double v_dot_column = 0;
-    for (int64_t r = first_row; r < rows; ++r) v_dot_column += v[r] * m[r * cols + c];
-    const double scale = tau * v_dot_column;
-    for (int64_t r = first_row; r < rows; ++r) m[r * cols + c] -= scale * v[r];
-  }
+  std::vector<double> scale(static_cast<size_t>(cols - first_col), 0.0);  // tau (v . column c)
+  for (int64_t r = first_row; r < rows; ++r)
+    for (int64_t c = first_col; c < cols; ++c) scale[c - first_col] += v[r] * m[r * cols + c];
+  for (double& s : scale) s *= tau;
+  for (int64_t r = first_row; r < rows; ++r)
+    for (int64_t c = first_col; c < cols; ++c) m[r * cols + c] -= scale[c - first_col] * v[r];
 }
 
 // Overwrites the m x n matrix `a` with R (in its upper triangle; below it, zeros) and returns the

@@ -1,0 +1,97 @@
+// W13 of docs/benchmarks.md: the solvers and decompositions of ember::linalg (ember's own textbook
+// algorithms in float64 on the host: LU with partial pivoting, Cholesky, Householder QR, cyclic
+// Jacobi, one-sided Jacobi), one n x n float64 matrix (batch 1), CPU, 2 threads, n = 16, 64, 256:
+//   W13/cholesky/n   cholesky(M M^T + n I)
+//   W13/solve/n      solve(A, B), B [n, 16] (16 right-hand sides)
+//   W13/inv/n        inv(A)
+//   W13/slogdet/n    slogdet(A)
+//   W13/qr/n         qr(A), reduced (square A: Q and R n x n)
+//   W13/eigh/n       eigh((M + M^T) / 2), eigenvalues and eigenvectors
+//   W13/svd/n        svd(A, full_matrices=false)
+// and two training cases at n = 64, forward and backward (the gradient with respect to A):
+//   W13/slogdet_backward/64    loss = slogdet(A).logabsdet
+//   W13/eigvalsh_backward/64   loss = sum(eigvalsh((M + M^T) / 2))
+// A and M are standard normal; the inputs are made before the timed steps. eigh/256 and svd/256
+// (ember's Jacobi sweeps, about 1.4 s per call) are left out of the full run to keep it short; name
+// them to run them.
+//   bench_w13_linalg          every case
+//   bench_w13_linalg CASE     one case, e.g. eigh/256
+// Prints W13/CASE, ms per call.
+#include <ember/ember.h>
+#include <omp.h>
+
+#include <string>
+
+#include "bench/bench_util.h"
+
+namespace {
+
+using namespace ember;
+
+constexpr int64_t kRhs = 16;  // right-hand sides of W13/solve
+
+void run_case(const std::string& op, int64_t n) {
+  Generator gen(13);
+  const TensorOptions f64{.dtype = DType::Float64};
+  const Tensor a = randn({n, n}, f64, &gen);
+  const Tensor m = randn({n, n}, f64, &gen);
+  const Tensor b = randn({n, kRhs}, f64, &gen);
+  const Tensor spd = matmul(m, m.mT()) + eye(n, std::nullopt, f64) * double(n);
+  const Tensor sym = (m + m.mT()) * 0.5;
+  bench::Timing timing;
+  if (op == "cholesky") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::cholesky(spd)); });
+  } else if (op == "solve") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::solve(a, b)); });
+  } else if (op == "inv") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::inv(a)); });
+  } else if (op == "slogdet") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::slogdet(a)); });
+  } else if (op == "qr") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::qr(a)); });
+  } else if (op == "eigh") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::eigh(sym)); });
+  } else if (op == "svd") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::svd(a, /*full_matrices=*/false)); });
+  } else if (op == "slogdet_backward") {
+    const Tensor leaf = a.detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      Tensor loss = linalg::slogdet(leaf).logabsdet;
+      bench::do_not_optimize(grad({loss}, {leaf}));
+    });
+  } else if (op == "eigvalsh_backward") {
+    const Tensor leaf = sym.detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      Tensor loss = sum(linalg::eigvalsh(leaf));
+      bench::do_not_optimize(grad({loss}, {leaf}));
+    });
+  } else {
+    std::fprintf(stderr, "unknown case %s\n", op.c_str());
+    std::exit(2);
+  }
+  bench::print_case("W13/" + op + "/" + std::to_string(n), timing);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  omp_set_num_threads(2);
+  if (argc == 2) {  // CASE = op/n
+    const std::string name = argv[1];
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos) return 2;
+    run_case(name.substr(0, slash), std::stoll(name.substr(slash + 1)));
+    return 0;
+  }
+  std::printf("# cpu: %s threads: 2\n", ember::bench::cpu_model().c_str());
+  std::fflush(stdout);
+  for (const char* op : {"cholesky", "solve", "inv", "slogdet", "qr", "eigh", "svd"}) {
+    for (int64_t n : {16, 64, 256}) {
+      if (n == 256 && (std::string(op) == "eigh" || std::string(op) == "svd")) continue;  // > 1 s per call
+      run_case(op, n);
+    }
+  }
+  run_case("slogdet_backward", 64);
+  run_case("eigvalsh_backward", 64);
+  return 0;
+}
