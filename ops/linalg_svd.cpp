@@ -27,24 +27,28 @@ namespace {
 
 constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice); guards against a hang
 
-// Orthogonalises the columns of the tall p x q matrix `b` (row-major) in place by Jacobi rotations
-// of column pairs, accumulating them into `v` (q x q, starting as the identity) when given. A pair is
+// Orthogonalises the columns of the tall p x q matrix B in place by Jacobi rotations of column pairs,
+// accumulating them into V (q x q, starting as the identity) when given. Both are stored by columns
+// (`columns[i * p + r]` is B's entry (r, i)), so that every inner product and rotation below walks
+// memory in order: by rows, each step strided by q and ran several times slower. A pair is
 // rotated while its inner product exceeds p * DBL_EPSILON times the product of the column norms (the
 // rounding level of that inner product); converged when a whole sweep rotates nothing. A pair whose
 // shorter column is at the rounding level of the longer one is left alone (as LAPACK's dgesvj does):
 // that column is the rounding noise of a rank-deficient matrix, and rotating it against the longer
 // one only makes new noise, so the relative test above would never pass.
-bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::vector<double>* v) {
+bool orthogonalise_columns(std::vector<double>& columns, int64_t p, int64_t q, std::vector<double>* v_columns) {
   const double tolerance = static_cast<double>(p) * DBL_EPSILON;
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
     bool rotated = false;
     for (int64_t i = 0; i < q; ++i) {
       for (int64_t j = i + 1; j < q; ++j) {
+        const double* bi = columns.data() + i * p;
+        const double* bj = columns.data() + j * p;
         double alpha = 0, beta = 0, gamma = 0;  // |b_i|^2, |b_j|^2, b_i . b_j
         for (int64_t r = 0; r < p; ++r) {
-          alpha += b[r * q + i] * b[r * q + i];
-          beta += b[r * q + j] * b[r * q + j];
-          gamma += b[r * q + i] * b[r * q + j];
+          alpha += bi[r] * bi[r];
+          beta += bj[r] * bj[r];
+          gamma += bi[r] * bj[r];
         }
         if (gamma == 0 || std::abs(gamma) <= tolerance * std::sqrt(alpha) * std::sqrt(beta)) continue;
         if (std::sqrt(std::min(alpha, beta)) <= tolerance * std::sqrt(std::max(alpha, beta))) continue;
@@ -55,15 +59,17 @@ bool orthogonalise_columns(std::vector<double>& b, int64_t p, int64_t q, std::ve
                              ? 0.5 / zeta
                              : (zeta >= 0 ? 1.0 : -1.0) / (std::abs(zeta) + std::sqrt(1 + zeta * zeta));
         const double c = 1 / std::sqrt(1 + t * t), s = t * c;
-        auto rotate = [&](std::vector<double>& m, int64_t rows) {
-          for (int64_t r = 0; r < rows; ++r) {
-            const double mi = m[r * q + i], mj = m[r * q + j];
-            m[r * q + i] = c * mi - s * mj;
-            m[r * q + j] = s * mi + c * mj;
+        auto rotate = [&](std::vector<double>& m, int64_t length) {  // columns i and j of length `length`
+          double* mi = m.data() + i * length;
+          double* mj = m.data() + j * length;
+          for (int64_t r = 0; r < length; ++r) {
+            const double old_i = mi[r], old_j = mj[r];
+            mi[r] = c * old_i - s * old_j;
+            mj[r] = s * old_i + c * old_j;
           }
         };
-        rotate(b, p);
-        if (v) rotate(*v, q);
+        rotate(columns, p);
+        if (v_columns) rotate(*v_columns, q);
       }
     }
     if (!rotated) return true;
@@ -145,23 +151,23 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
   out.S.resize(batch * k);
   for (int64_t bi = 0; bi < batch; ++bi) {
     const double* A = input.data() + bi * m * n;
-    std::vector<double> b(p * q);
+    std::vector<double> b(p * q);  // B by columns: B's entry (r, c) at b[c * p + r]
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         EMBER_CHECK(std::isfinite(A[i * n + j]), op, "{}the input contains non-finite values (NaN or inf); A is {} {}",
                     detail::batch_entry(a, bi), shape_str(a.shape()), a.dtype());
-        (wide ? b[j * q + i] : b[i * q + j]) = A[i * n + j];
+        (wide ? b[i * p + j] : b[j * p + i]) = A[i * n + j];  // B = A^T when wide, A when tall
       }
     const double scale = power_of_two_scale(b);
     for (double& x : b) x /= scale;
-    std::vector<double> v(want_vectors ? q * q : 0, 0.0);
+    std::vector<double> v(want_vectors ? q * q : 0, 0.0);  // V by columns too
     for (int64_t i = 0; want_vectors && i < q; ++i) v[i * q + i] = 1;
     EMBER_CHECK(orthogonalise_columns(b, p, q, want_vectors ? &v : nullptr), op,
                 "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, bi),
                 kMaxSweeps, shape_str(a.shape()));
     std::vector<double> norms(q, 0.0);
     for (int64_t j = 0; j < q; ++j)
-      for (int64_t r = 0; r < p; ++r) norms[j] = std::hypot(norms[j], b[r * q + j]);
+      for (int64_t r = 0; r < p; ++r) norms[j] = std::hypot(norms[j], b[j * p + r]);
     std::vector<int64_t> order(q);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return norms[i] > norms[j]; });
@@ -175,9 +181,9 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
     std::vector<bool> have(left_cols, false);
     for (int64_t j = 0; j < q; ++j) {
       const int64_t src = order[j];
-      for (int64_t r = 0; r < q; ++r) right[r * q + j] = v[r * q + src];
+      for (int64_t r = 0; r < q; ++r) right[r * q + j] = v[src * q + r];
       if (norms[src] <= cutoff || norms[src] == 0) continue;
-      for (int64_t r = 0; r < p; ++r) left[r * left_cols + j] = b[r * q + src] / norms[src];
+      for (int64_t r = 0; r < p; ++r) left[r * left_cols + j] = b[src * p + r] / norms[src];
       have[j] = true;
     }
     complete_orthonormal_columns(left, p, left_cols, have);
