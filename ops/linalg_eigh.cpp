@@ -33,6 +33,8 @@ double jacobi_tangent(double theta) {
 
 // Diagonalises the symmetric n x n matrix `a` (row-major, both triangles filled) in place by cyclic
 // Jacobi rotations A <- J^T A J, accumulating V <- V J when `v` is given (it starts as the identity).
+// V is stored by columns (`(*v)[p * n + r]` is V's entry (r, p)), and A's columns p and q are read as
+// its rows (A is symmetric), so the loops below read memory in order; only A's column writes stride.
 // Converged when the off-diagonal Frobenius norm is at most DBL_EPSILON times A's; false if
 // kMaxSweeps sweeps did not get there.
 bool jacobi_diagonalise(std::vector<double>& a, int64_t n, std::vector<double>* v) {
@@ -57,18 +59,19 @@ bool jacobi_diagonalise(std::vector<double>& a, int64_t n, std::vector<double>* 
         at(p, q) = at(q, p) = 0;
         for (int64_t r = 0; r < n; ++r) {
           if (r == p || r == q) continue;
-          const double arp = at(r, p), arq = at(r, q);
+          const double arp = at(p, r), arq = at(q, r);
           at(r, p) = at(p, r) = c * arp - s * arq;
           at(r, q) = at(q, r) = s * arp + c * arq;
         }
-        if (v)
+        if (v) {
+          double* vp = v->data() + p * n;
+          double* vq = v->data() + q * n;
           for (int64_t r = 0; r < n; ++r) {
-            double& vrp = (*v)[r * n + p];
-            double& vrq = (*v)[r * n + q];
-            const double old_p = vrp;
-            vrp = c * old_p - s * vrq;
-            vrq = s * old_p + c * vrq;
+            const double old_p = vp[r];
+            vp[r] = c * old_p - s * vq[r];
+            vq[r] = s * old_p + c * vq[r];
           }
+        }
       }
     }
   }
@@ -119,7 +122,7 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     }
     const double scale = power_of_two_scale(m);
     for (double& x : m) x /= scale;
-    std::vector<double> v(want_vectors ? n * n : 0, 0.0);
+    std::vector<double> v(want_vectors ? n * n : 0, 0.0);  // by columns: eigenvector j at v[j * n]
     for (int64_t i = 0; want_vectors && i < n; ++i) v[i * n + i] = 1;
     EMBER_CHECK(jacobi_diagonalise(m, n, want_vectors ? &v : nullptr), op,
                 "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, b),
@@ -131,11 +134,12 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     if (!vectors) continue;
     for (int64_t k = 0; k < n; ++k) {
       // The header's sign convention: the first entry of largest magnitude of each eigenvector is positive.
+      const double* vector = v.data() + order[k] * n;
       int64_t largest = 0;
       for (int64_t r = 1; r < n; ++r)
-        if (std::abs(v[r * n + order[k]]) > std::abs(v[largest * n + order[k]])) largest = r;
-      const double sign = v[largest * n + order[k]] < 0 ? -1.0 : 1.0;
-      for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = sign * v[r * n + order[k]];
+        if (std::abs(vector[r]) > std::abs(vector[largest])) largest = r;
+      const double sign = vector[largest] < 0 ? -1.0 : 1.0;
+      for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = sign * vector[r];
     }
   }
   return out;
