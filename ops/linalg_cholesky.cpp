@@ -7,7 +7,6 @@
 #include <cmath>
 #include <vector>
 
-#include <ember/core/autocast.h>
 #include <ember/ops/linalg_host.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
@@ -77,8 +76,7 @@ struct Cholesky {
 }  // namespace
 
 Tensor cholesky(const Tensor& a_in, bool upper) {
-  const Tensor a = ember::detail::autocast_operand(kOp, a_in);
-  detail::check_matrix(kOp, "A", a, /*square=*/true);
+  const Tensor a = detail::matrix_operand(kOp, "A", a_in, /*square=*/true);
   // A's upper triangle is A^T's lower one, and U = L(A^T)^T; the transposes are views, so the
   // gradient flows back through them.
   if (upper) return apply(Cholesky{}, a.mT()).mT();

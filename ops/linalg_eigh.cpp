@@ -6,7 +6,6 @@
 // Slower than LAPACK's tridiagonal methods but short, and accurate (small eigenvalues keep their
 // relative accuracy). The gradient is PyTorch's (linalg_eig_backward, Hermitian case), written with
 // matmul and division so that it is itself differentiable.
-#include <ember/core/autocast.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -78,18 +77,6 @@ bool jacobi_diagonalise(std::vector<double>& a, int64_t n, std::vector<double>* 
   return false;
 }
 
-// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
-// brings the entries into [-1, 1], so that the sums of squares below neither overflow (entries near
-// 1e200) nor underflow (near 1e-200); the results are scaled back by it.
-double power_of_two_scale(const std::vector<double>& x) {
-  double largest = 0;
-  for (double v : x) largest = std::max(largest, std::abs(v));
-  if (largest == 0) return 1;
-  int exponent = 0;
-  std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
-  return std::ldexp(1.0, exponent);
-}
-
 struct HostEigen {
   std::vector<double> values, vectors;  // [batch, n] and [batch, n, n]; vectors empty when not wanted
 };
@@ -120,7 +107,7 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
       if (vectors) std::fill(vectors, vectors + n * n, std::numeric_limits<double>::quiet_NaN());
       continue;
     }
-    const double scale = power_of_two_scale(m);
+    const double scale = detail::power_of_two_scale(m);
     for (double& x : m) x /= scale;
     std::vector<double> v(want_vectors ? n * n : 0, 0.0);  // by columns: eigenvector j at v[j * n]
     for (int64_t i = 0; want_vectors && i < n; ++i) v[i * n + i] = 1;
@@ -135,10 +122,7 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     for (int64_t k = 0; k < n; ++k) {
       // The header's sign convention: the first entry of largest magnitude of each eigenvector is positive.
       const double* vector = v.data() + order[k] * n;
-      int64_t largest = 0;
-      for (int64_t r = 1; r < n; ++r)
-        if (std::abs(vector[r]) > std::abs(vector[largest])) largest = r;
-      const double sign = vector[largest] < 0 ? -1.0 : 1.0;
+      const double sign = detail::sign_of_largest(vector, n, 1);
       for (int64_t r = 0; r < n; ++r) vectors[r * n + k] = sign * vector[r];
     }
   }
@@ -188,23 +172,16 @@ struct Eigh {
   }
 };
 
-Tensor checked(const char* op, const Tensor& a_in) {
-  EMBER_CHECK(a_in.defined(), op, "got an undefined A");
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
-  detail::check_matrix(op, "A", a, /*square=*/true);
-  return a;
-}
-
 }  // namespace
 
 EighResult eigh(const Tensor& a_in, bool upper) {
-  const Tensor a = checked("linalg.eigh", a_in);
+  const Tensor a = detail::matrix_operand("linalg.eigh", "A", a_in, /*square=*/true);
   auto [values, vectors] = apply(Eigh{"linalg.eigh", upper, false}, a);
   return {values, vectors};
 }
 
 Tensor eigvalsh(const Tensor& a_in, bool upper) {
-  const Tensor a = checked("linalg.eigvalsh", a_in);
+  const Tensor a = detail::matrix_operand("linalg.eigvalsh", "A", a_in, /*square=*/true);
   return apply(Eigh{"linalg.eigvalsh", upper, true}, a)[0];
 }
 

@@ -1,12 +1,17 @@
 #include <ember/ops/linalg_host.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include <ember/core/autocast.h>
 #include <ember/core/error.h>
 #include <ember/ops/ops.h>
 
 namespace ember::linalg::detail {
 
-void check_matrix(const char* op, const char* what, const Tensor& a, bool square) {
-  EMBER_CHECK(a.defined(), op, "got an undefined {}", what);
+Tensor matrix_operand(const char* op, const char* what, const Tensor& a_in, bool square) {
+  EMBER_CHECK(a_in.defined(), op, "got an undefined {}", what);
+  const Tensor a = ember::detail::autocast_operand(op, a_in);
   EMBER_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64, op,
               "{} must be float32 or float64, got {} {}{}", what, shape_str(a.shape()), a.dtype(),
               is_16bit_float(a.dtype()) ? " (16-bit matrices are factored in float32: cast, or use autocast)"
@@ -16,6 +21,23 @@ void check_matrix(const char* op, const char* what, const Tensor& a, bool square
   if (square)
     EMBER_CHECK(a.size(-1) == a.size(-2), op, "{} must be square [..., n, n], got {} {}", what,
                 shape_str(a.shape()), a.dtype());
+  return a;
+}
+
+double power_of_two_scale(const std::vector<double>& x) {
+  double largest = 0;
+  for (double v : x) largest = std::max(largest, std::abs(v));
+  if (largest == 0) return 1;
+  int exponent = 0;
+  std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
+  return std::ldexp(1.0, exponent);
+}
+
+double sign_of_largest(const double* x, int64_t count, int64_t stride) {
+  int64_t largest = 0;
+  for (int64_t i = 1; i < count; ++i)
+    if (std::abs(x[i * stride]) > std::abs(x[largest * stride])) largest = i;
+  return count > 0 && x[largest * stride] < 0 ? -1.0 : 1.0;
 }
 
 std::vector<double> host_matrices(const Tensor& a) { return a.detach().to_vector<double>(); }

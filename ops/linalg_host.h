@@ -11,9 +11,11 @@
 
 namespace ember::linalg::detail {
 
-// Defined, float32 or float64 (a 16-bit operand is refused with a pointer to autocast), at least two
-// dims, and square when `square`. `what` names the operand in the message ("A", "B").
-void check_matrix(const char* op, const char* what, const Tensor& a, bool square);
+// The operand `a` as the op computes with it: under autocast, cast to float32 (the policy of every
+// linalg op); then checked to be defined, float32 or float64 (a 16-bit operand is refused with a
+// pointer to autocast), at least two dims, and square when `square`. `what` names the operand in the
+// message ("A", "B").
+Tensor matrix_operand(const char* op, const char* what, const Tensor& a, bool square);
 
 // The matrices of `a` ([..., rows, cols], any layout and device) on the host as float64, row-major,
 // one after another: matrix i starts at i * rows * cols.
@@ -26,6 +28,15 @@ Tensor from_host(const std::vector<double>& values, std::span<const int64_t> sha
 // "(batch entry 3) " when `a` is a batch of matrices, nothing for a single matrix (as PyTorch's
 // messages): the start of an error about matrix m of a.
 std::string batch_entry(const Tensor& a, int64_t m);
+
+// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
+// brings the entries into [-1, 1], so that sums of squares neither overflow (entries near 1e200) nor
+// underflow (near 1e-200); results are scaled back by it.
+double power_of_two_scale(const std::vector<double>& x);
+
+// The sign (+-1) that makes the first largest-magnitude entry of (x_0, x_stride, ...) positive: the
+// sign convention of eigenvectors and singular vectors.
+double sign_of_largest(const double* x, int64_t count, int64_t stride);
 
 // The number of matrices in a [..., rows, cols] shape (the product of the batch dims).
 int64_t batch_count(std::span<const int64_t> shape);

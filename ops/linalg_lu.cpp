@@ -226,7 +226,7 @@ struct Slogdet {
   }
 };
 
-// B's checks where B may be a vector (so check_matrix's "at least two dims" does not apply).
+// B's checks where B may be a vector (so matrix_operand's "at least two dims" does not apply).
 void check_right_hand_side(const char* op, const Tensor& a, const Tensor& b) {
   EMBER_CHECK(b.defined(), op, "got an undefined B");
   EMBER_CHECK(b.dtype() == DType::Float32 || b.dtype() == DType::Float64, op,
@@ -252,9 +252,8 @@ bool is_vector_right_hand_side(const Tensor& a, const Tensor& b) {
 
 Tensor solve(const Tensor& a_in, const Tensor& b_in, bool left) {
   const char* op = "linalg.solve";
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
   const Tensor b = ember::detail::autocast_operand(op, b_in);
-  detail::check_matrix(op, "A", a, /*square=*/true);
   check_right_hand_side(op, a, b);
   const bool vector_case = is_vector_right_hand_side(a, b);
   // As in PyTorch 1.13: x A = b for a vector b is b / A with A 1 x 1, and refused otherwise too.
@@ -281,22 +280,19 @@ Tensor solve(const Tensor& a_in, const Tensor& b_in, bool left) {
 
 Tensor inv(const Tensor& a_in) {
   const char* op = "linalg.inv";
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
-  detail::check_matrix(op, "A", a, /*square=*/true);
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
   // A X = I; the identity needs no gradient, so the backward computes only A's, -X^T dX X^T.
   const Tensor identity = eye(a.size(-1), std::nullopt, {.dtype = a.dtype(), .device = a.device()});
   return solve_same_batch(op, a, identity.expand(a.shape()), true);
 }
 
 Tensor det(const Tensor& a_in) {
-  const Tensor a = ember::detail::autocast_operand("linalg.det", a_in);
-  detail::check_matrix("linalg.det", "A", a, /*square=*/true);
+  const Tensor a = detail::matrix_operand("linalg.det", "A", a_in, /*square=*/true);
   return apply(Det{}, a);
 }
 
 SlogdetResult slogdet(const Tensor& a_in) {
-  const Tensor a = ember::detail::autocast_operand("linalg.slogdet", a_in);
-  detail::check_matrix("linalg.slogdet", "A", a, /*square=*/true);
+  const Tensor a = detail::matrix_operand("linalg.slogdet", "A", a_in, /*square=*/true);
   auto [sign, logabsdet] = apply(Slogdet{}, a);
   return {sign, logabsdet};
 }

@@ -7,7 +7,6 @@
 //
 // The gradient is PyTorch's (linalg_qr_backward), written with matmul, triu and solve_triangular, so
 // it is itself differentiable.
-#include <ember/core/autocast.h>
 
 #include <cmath>
 #include <vector>
@@ -151,9 +150,7 @@ struct QR {
 
 QRResult qr(const Tensor& a_in, QRMode mode) {
   const char* op = "linalg.qr";
-  EMBER_CHECK(a_in.defined(), op, "got an undefined A");
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
-  detail::check_matrix(op, "A", a, /*square=*/false);
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
   // No finiteness check: the reflections have no loop to hang, and NaN or inf spreads through the
   // columns it reaches as it does in LAPACK (PyTorch returns NaN there too, no error).
   auto [Q, R] = apply(QR{mode, a.shape()}, a);

@@ -10,7 +10,6 @@
 //
 // The gradient is PyTorch's (svd_backward), written with matmul and division so that it is itself
 // differentiable.
-#include <ember/core/autocast.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -114,26 +113,6 @@ void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t col
   }
 }
 
-// The sign that makes the first largest-magnitude entry of (x_0, x_stride, ...) positive.
-double sign_of_largest(const double* x, int64_t count, int64_t stride) {
-  int64_t largest = 0;
-  for (int64_t i = 1; i < count; ++i)
-    if (std::abs(x[i * stride]) > std::abs(x[largest * stride])) largest = i;
-  return count > 0 && x[largest * stride] < 0 ? -1.0 : 1.0;
-}
-
-// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
-// brings the entries into [-1, 1], so that the sums of squares below neither overflow (entries near
-// 1e200) nor underflow (near 1e-200); the results are scaled back by it.
-double power_of_two_scale(const std::vector<double>& x) {
-  double largest = 0;
-  for (double v : x) largest = std::max(largest, std::abs(v));
-  if (largest == 0) return 1;
-  int exponent = 0;
-  std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
-  return std::ldexp(1.0, exponent);
-}
-
 struct HostSVD {
   std::vector<double> U, S, Vh;  // one matrix after another; U and Vh empty when not wanted
 };
@@ -158,7 +137,7 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
                     detail::batch_entry(a, bi), shape_str(a.shape()), a.dtype());
         (wide ? b[i * p + j] : b[j * p + i]) = A[i * n + j];  // B = A^T when wide, A when tall
       }
-    const double scale = power_of_two_scale(b);
+    const double scale = detail::power_of_two_scale(b);
     for (double& x : b) x /= scale;
     std::vector<double> v(want_vectors ? q * q : 0, 0.0);  // V by columns too
     for (int64_t i = 0; want_vectors && i < q; ++i) v[i * q + i] = 1;
@@ -198,13 +177,13 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
     // The header's sign convention: the largest entry of each column of U positive; for the first k
     // pairs, the matching row of Vh flips with it. Extra rows of a full Vh follow the same rule.
     for (int64_t j = 0; j < u_cols; ++j) {
-      const double sign = sign_of_largest(U.data() + j, m, u_cols);
+      const double sign = detail::sign_of_largest(U.data() + j, m, u_cols);
       for (int64_t i = 0; i < m; ++i) U[i * u_cols + j] *= sign;
       if (j < k)
         for (int64_t c = 0; c < n; ++c) Vh[j * n + c] *= sign;
     }
     for (int64_t i = k; i < vh_rows; ++i) {
-      const double sign = sign_of_largest(Vh.data() + i * n, n, 1);
+      const double sign = detail::sign_of_largest(Vh.data() + i * n, n, 1);
       for (int64_t c = 0; c < n; ++c) Vh[i * n + c] *= sign;
     }
     out.U.insert(out.U.end(), U.begin(), U.end());
@@ -292,23 +271,16 @@ struct SVD {
   }
 };
 
-Tensor checked(const char* op, const Tensor& a_in) {
-  EMBER_CHECK(a_in.defined(), op, "got an undefined A");
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
-  detail::check_matrix(op, "A", a, /*square=*/false);
-  return a;
-}
-
 }  // namespace
 
 SVDResult svd(const Tensor& a_in, bool full_matrices) {
-  const Tensor a = checked("linalg.svd", a_in);
+  const Tensor a = detail::matrix_operand("linalg.svd", "A", a_in, /*square=*/false);
   auto [U, S, Vh] = apply(SVD{"linalg.svd", full_matrices, false, a.shape()}, a);
   return {U, S, Vh};
 }
 
 Tensor svdvals(const Tensor& a_in) {
-  const Tensor a = checked("linalg.svdvals", a_in);
+  const Tensor a = detail::matrix_operand("linalg.svdvals", "A", a_in, /*square=*/false);
   return apply(SVD{"linalg.svdvals", false, true, a.shape()}, a)[1];
 }
 

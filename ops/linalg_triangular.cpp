@@ -8,7 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include <ember/core/autocast.h>
 #include <ember/ops/linalg_host.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
@@ -86,11 +85,9 @@ std::pair<Tensor, Tensor> expand_batch_dims(const char* op, const Tensor& a, con
 
 Tensor solve_triangular(const Tensor& a_in, const Tensor& b_in, bool upper, bool left, bool unitriangular) {
   const char* op = "linalg.solve_triangular";
-  const Tensor a = ember::detail::autocast_operand(op, a_in);
-  const Tensor b = ember::detail::autocast_operand(op, b_in);
-  detail::check_matrix(op, "A", a, /*square=*/true);
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
   // PyTorch has no vector rule here: B is always [..., rows, cols].
-  detail::check_matrix(op, "B", b, /*square=*/false);
+  const Tensor b = detail::matrix_operand(op, "B", b_in, /*square=*/false);
   check_same_device(op, a, b);
   EMBER_CHECK(a.dtype() == b.dtype(), op, "A and B must have the same dtype, got A {} {} and B {} {}",
               shape_str(a.shape()), a.dtype(), shape_str(b.shape()), b.dtype());
