@@ -75,6 +75,14 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"linalg.eigvalsh", AutocastPolicy::kFloat32},
     AutocastRule{"linalg.svd", AutocastPolicy::kFloat32},
     AutocastRule{"linalg.svdvals", AutocastPolicy::kFloat32},
+    // Written with the factorisations (and matmul, kept in float32 inside them).
+    AutocastRule{"linalg.matrix_norm", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.cond", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.matrix_rank", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.pinv", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.lstsq", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.matrix_power", AutocastPolicy::kFloat32},
+    AutocastRule{"linalg.matrix_exp", AutocastPolicy::kFloat32},
 };
 
 

@@ -1,6 +1,7 @@
 #include <ember/ops/linalg_host.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include <ember/core/autocast.h>
@@ -55,6 +56,22 @@ int64_t batch_count(std::span<const int64_t> shape) {
   int64_t count = 1;
   for (size_t d = 0; d + 2 < shape.size(); ++d) count *= shape[d];
   return count;
+}
+
+Tensor identity_batch(std::span<const int64_t> batch, int64_t n, const Tensor& like) {
+  Shape shape(batch.begin(), batch.end());
+  shape.push_back(n);
+  shape.push_back(n);
+  return eye(n, std::nullopt, {.dtype = like.dtype(), .device = like.device()}).expand(shape);
+}
+
+Tensor rank_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tolerance) {
+  const double epsilon = a.dtype() == DType::Float64 ? DBL_EPSILON : FLT_EPSILON;
+  const double atol = tolerance.atol.value_or(0);
+  // PyTorch's defaults: rtol is max(m, n) eps, unless a positive atol is given alone.
+  const double default_rtol = atol > 0 ? 0.0 : static_cast<double>(std::max(a.size(-1), a.size(-2))) * epsilon;
+  const Tensor relative = amax(s, {-1}, /*keepdim=*/true) * Scalar(tolerance.rtol.value_or(default_rtol));
+  return clamp(relative, atol, std::nullopt);
 }
 
 }  // namespace ember::linalg::detail

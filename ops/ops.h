@@ -13,6 +13,7 @@
 #include <ember/ops/fft.h>
 #include <ember/ops/index.h>
 #include <ember/ops/linalg.h>
+#include <ember/ops/matrix_functions.h>
 #include <ember/ops/loss.h>
 #include <ember/ops/norm.h>
 #include <ember/ops/op.h>

@@ -100,6 +100,22 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
       {"linalg.eigvalsh", [=](DType t) { return linalg::eigvalsh(well_posed(t)); }},
       {"linalg.svd", [=](DType t) { return linalg::svd(well_posed(t)).U; }},
       {"linalg.svdvals", [=](DType t) { return linalg::svdvals(well_posed(t)); }},
+      // The ops written with them: their matmuls must stay in float32 too (matrix_power's and
+      // matrix_exp's results are matmul outputs).
+      {"linalg.matrix_norm", [=](DType t) { return linalg::matrix_norm(well_posed(t), 2.0); }},
+      {"linalg.cond", [=](DType t) { return linalg::cond(well_posed(t), 1.0); }},
+      // int64 whatever the input; that a 16-bit input is accepted at all shows the cast (outside
+      // autocast it is refused), and the dtype check below sees the float type the rank was counted in.
+      {"linalg.matrix_rank",
+       [=](DType t) {
+         const Tensor a = well_posed(t);
+         CHECK(linalg::matrix_rank(a).item<int64_t>() == 3);
+         return cast(linalg::matrix_rank(a), t == DType::Float64 ? DType::Float64 : DType::Float32);
+       }},
+      {"linalg.pinv", [=](DType t) { return linalg::pinv(well_posed(t)); }},
+      {"linalg.lstsq", [=](DType t) { return linalg::lstsq(well_posed(t), r({3, 2}, t)).solution; }},
+      {"linalg.matrix_power", [=](DType t) { return linalg::matrix_power(well_posed(t), 3); }},
+      {"linalg.matrix_exp", [=](DType t) { return linalg::matrix_exp(well_posed(t)); }},
   };
 }
 

@@ -48,6 +48,8 @@ const std::vector<OpEntry>& op_table();
 void add_nn_op_entries(std::vector<OpEntry>& table);
 // Appends the solvers' and decompositions' entries (op_table_linalg.cpp).
 void add_linalg_op_entries(std::vector<OpEntry>& table);
+// Appends the entries of the functions built on them (ops/matrix_functions.h); add_linalg_op_entries calls it.
+void add_matrix_function_entries(std::vector<OpEntry>& table);
 
 // ---------------------------------------------------------------- input helpers (also used by other tests)
 

@@ -2,10 +2,12 @@
 // its operand well-posed inside the function, so that finite differences stay in the region where the
 // op is smooth: a positive-definite M M^T + 3I for cholesky, a diagonal pushed away from 0 for the
 // solves, a symmetric (X + X^T) / 2 for eigh, and outputs that do not depend on the sign choice of
-// eigenvectors and singular vectors (V diag(w) V^T). One non-contiguous sample per entry.
+// eigenvectors and singular vectors (V diag(w) V^T). One non-contiguous sample per entry. Then the
+// functions built on them (ops/matrix_functions.h).
 #include "tests/ops/op_table.h"
 
 #include <ember/ops/decompositions.h>
+#include <ember/ops/matrix_functions.h>
 
 namespace ember::testing {
 
@@ -21,6 +23,9 @@ Tensor positive_definite(const Tensor& m) { return shifted(matmul(m, m.mT()), 3.
 Tensor symmetric(const Tensor& x) { return (x + x.mT()) * 0.5; }
 // Distinct weights per column: V diag(w) V^T is independent of each column's sign.
 Tensor weights(int64_t n) { return arange(1, n + 1, 1, {.dtype = DType::Float64}); }
+// diag(-3, -1, 1): a symmetric matrix within 0.45 of it (Gershgorin) has eigenvalues of both signs,
+// none near 0.
+Tensor indefinite_diagonal() { return eye(3, std::nullopt, {.dtype = DType::Float64}) * ((weights(3) - 2.5) * 2.0); }
 
 // Samples of one-operand entries: a batch [2, n, n] contiguous, and an [n, n] transposed leaf.
 std::function<std::vector<OpSample>()> square_samples(uint64_t seed, int64_t n) {
@@ -111,6 +116,86 @@ void add_linalg_op_entries(std::vector<OpEntry>& t) {
                         return matmul(s.U * weights(3), s.Vh);
                       },
                       nullptr, nullptr});
+  add_matrix_function_entries(t);
+}
+
+void add_matrix_function_entries(std::vector<OpEntry>& t) {
+  using namespace ember::linalg;
+  const auto tall_samples = [](uint64_t seed) {
+    return [seed] {
+      Rng r(seed);
+      return std::vector<OpSample>{{"batched", {sample(r, {2, 4, 3}, kAny)}},
+                                   {"transposed", {sample(r, {4, 3}, kAny, Layout::Transposed)}}};
+    };
+  };
+  t.push_back(OpEntry{"linalg.vector_norm(3)", tall_samples(3201),
+                      [](const Inputs& in) { return vector_norm(in[0], 3.0, {-1}); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.matrix_norm(Frobenius)", tall_samples(3202),
+                      [](const Inputs& in) { return matrix_norm(in[0]); }, nullptr, empty_batch(3, {0})});
+  t.push_back(OpEntry{"linalg.matrix_norm(Nuclear)", tall_samples(3203),
+                      [](const Inputs& in) { return matrix_norm(in[0], MatrixNormKind::Nuclear); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.matrix_norm(inf)", tall_samples(3204),
+                      [](const Inputs& in) { return matrix_norm(in[0], INFINITY, true); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.cond(2)", tall_samples(3205), [](const Inputs& in) { return cond(in[0]); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.cond(1)", square_samples(3206, 3),
+                      [](const Inputs& in) { return cond(shifted(in[0], 3.0), 1.0); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.pinv", tall_samples(3207), [](const Inputs& in) { return pinv(in[0]); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.pinv(hermitian)", square_samples(3208, 3),
+                      [](const Inputs& in) { return pinv(symmetric(in[0]) * 0.15 + indefinite_diagonal(), {.hermitian = true}); },
+                      nullptr, empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.lstsq.solution",
+                      [] {
+                        Rng r(3209);
+                        return std::vector<OpSample>{
+                            {"batched", {sample(r, {2, 4, 3}, kAny), sample(r, {2, 4, 2}, kAny)}},
+                            {"broadcast, transposed", {sample(r, {4, 3}, kAny, Layout::Transposed), sample(r, {2, 4, 2}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return lstsq(in[0], in[1]).solution; }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.matrix_power(-2)", square_samples(3210, 3),
+                      [](const Inputs& in) { return matrix_power(shifted(in[0], 3.0), -2); }, nullptr,
+                      empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.matrix_power(5)", square_samples(3211, 3),
+                      [](const Inputs& in) { return matrix_power(in[0], 5); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.matrix_exp", square_samples(3212, 3),
+                      [](const Inputs& in) { return matrix_exp(in[0] * 4.0); }, nullptr, empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.multi_dot",
+                      [] {
+                        Rng r(3213);
+                        return std::vector<OpSample>{
+                            {"vector ends", {sample(r, {3}, kAny), sample(r, {3, 4}, kAny), sample(r, {4, 2}, kAny),
+                                             sample(r, {2}, kAny)}},
+                            {"transposed", {sample(r, {2, 3}, kAny, Layout::Transposed), sample(r, {3, 4}, kAny),
+                                            sample(r, {4, 5}, kAny)}}};
+                      },
+                      [](const Inputs& in) {
+                        return multi_dot(std::span<const Tensor>(in.data(), in.size()));
+                      },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.cross",
+                      [] {
+                        Rng r(3214);
+                        return std::vector<OpSample>{
+                            {"broadcast", {sample(r, {2, 3}, kAny), sample(r, {3}, kAny)}},
+                            {"transposed", {sample(r, {4, 3}, kAny, Layout::Transposed), sample(r, {4, 3}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return cross(in[0], in[1]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.vecdot",
+                      [] {
+                        Rng r(3215);
+                        return std::vector<OpSample>{
+                            {"broadcast", {sample(r, {2, 3}, kAny), sample(r, {3}, kAny)}},
+                            {"transposed", {sample(r, {4, 3}, kAny, Layout::Transposed), sample(r, {4, 3}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return vecdot(in[0], in[1]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.vander",
+                      [] {
+                        Rng r(3216);
+                        return std::vector<OpSample>{{"batched", {sample(r, {2, 3}, kAny)}},
+                                                     {"transposed", {sample(r, {3, 2}, kAny, Layout::Transposed)}}};
+                      },
+                      [](const Inputs& in) { return vander(in[0], 4); }, nullptr, nullptr});
 }
 
 }  // namespace ember::testing

@@ -1,0 +1,138 @@
+// linalg.vector_norm, matrix_norm, cond and matrix_rank: each a few ops on top of norm, svdvals and
+// inv, so their gradients are those ops' gradients.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ember/core/error.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/matrix_functions.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+namespace {
+
+// [...] -> [..., 1, 1] when keepdim: the shape a reduction over the last two dims keeps.
+Tensor keep_matrix_dims(const Tensor& r, bool keepdim) { return keepdim ? r.unsqueeze(-1).unsqueeze(-1) : r; }
+
+// The orders whose value is an extreme over the rows, columns or singular values: they are not
+// defined on a matrix with no entries (PyTorch fails inside amax there).
+void check_not_empty(const char* op, const Tensor& a, double ord) {
+  EMBER_CHECK(a.size(-1) > 0 && a.size(-2) > 0, op,
+              "the norm of order {} is not defined for a matrix with no entries; A is {} {}", ord, shape_str(a.shape()),
+              a.dtype());
+}
+
+Tensor matrix_norm_unchecked(const Tensor& a, MatrixNormKind kind) {
+  if (kind == MatrixNormKind::Frobenius) return norm(a, 2, {-2, -1});
+  return sum(svdvals(a), {-1});
+}
+
+Tensor matrix_norm_unchecked(const Tensor& a, double ord) {
+  const bool largest = ord > 0;
+  const auto extreme = [largest](const Tensor& x) { return largest ? amax(x, {-1}) : amin(x, {-1}); };
+  if (std::abs(ord) == 2) return extreme(svdvals(a));
+  if (std::abs(ord) == 1) return extreme(sum(abs(a), {-2}));  // column sums
+  return extreme(sum(abs(a), {-1}));                          // row sums (ord +-inf)
+}
+
+bool is_matrix_norm_order(double ord) { return std::abs(ord) == 1 || std::abs(ord) == 2 || std::isinf(ord); }
+
+// |A| |A^-1| for a square A in a norm other than 2 and -2; inf where A is singular (PyTorch's
+// convention), found by LU's exact zero pivot (slogdet's sign 0) before inverting.
+template <typename Norm>
+Tensor cond_through_inverse(const char* op, const Tensor& a_in, Norm norm_of) {
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
+  detail::AutocastPaused paused;
+  const int64_t n = a.size(-1);
+  Tensor singular;
+  {
+    NoGradGuard no_grad;
+    singular = eq(slogdet(a).sign, Scalar(0));
+  }
+  const Shape batch(a.shape().begin(), a.shape().end() - 2);
+  const Tensor invertible = where(singular.unsqueeze(-1).unsqueeze(-1), detail::identity_batch(batch, n, a), a);
+  const Tensor product = norm_of(a) * norm_of(inv(invertible));
+  return where(singular, full_like(product, std::numeric_limits<double>::infinity()), product);
+}
+
+}  // namespace
+
+Tensor vector_norm(const Tensor& x, double ord, std::span<const int64_t> dims, bool keepdim) {
+  const char* op = "linalg.vector_norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(x.is_floating_point(), op, "needs a floating-point tensor, got {} {}", shape_str(x.shape()), x.dtype());
+  EMBER_CHECK(!std::isnan(ord), op, "the order is NaN (input {} {})", shape_str(x.shape()), x.dtype());
+  // The errors norm would raise, named as this op's: dims out of range or repeated, and no entries
+  // to take the largest or smallest of.
+  std::vector<int64_t> seen;
+  int64_t reduced = 1;
+  for (int64_t d : dims) {
+    const int64_t dim = normalize_dim(op, d, x.dim());
+    EMBER_CHECK(std::find(seen.begin(), seen.end(), dim) == seen.end(), op, "dimension {} appears twice in {}", dim,
+                shape_str(dims));
+    seen.push_back(dim);
+    reduced *= x.dim() == 0 ? 1 : x.size(dim);
+  }
+  if (dims.empty()) reduced = x.numel();
+  EMBER_CHECK(!std::isinf(ord) || reduced > 0, op,
+              "the norm of order {} of no entries is not defined (it is the {} |x|); x is {} {}", ord,
+              ord > 0 ? "largest" : "smallest", shape_str(x.shape()), x.dtype());
+  return norm(x, ord, dims, keepdim);
+}
+
+Tensor matrix_norm(const Tensor& a_in, MatrixNormKind kind, bool keepdim) {
+  const Tensor a = detail::matrix_operand("linalg.matrix_norm", "A", a_in, /*square=*/false);
+  detail::AutocastPaused paused;
+  return keep_matrix_dims(matrix_norm_unchecked(a, kind), keepdim);
+}
+
+Tensor matrix_norm(const Tensor& a_in, double ord, bool keepdim) {
+  const char* op = "linalg.matrix_norm";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+  EMBER_CHECK(is_matrix_norm_order(ord), op,
+              "the order must be 1, -1, 2, -2, inf or -inf (or MatrixNormKind::Frobenius or Nuclear), got {}; A is {} {}",
+              ord, shape_str(a.shape()), a.dtype());
+  check_not_empty(op, a, ord);
+  detail::AutocastPaused paused;
+  return keep_matrix_dims(matrix_norm_unchecked(a, ord), keepdim);
+}
+
+Tensor cond(const Tensor& a_in, double ord) {
+  const char* op = "linalg.cond";
+  if (std::abs(ord) == 2) {
+    const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+    check_not_empty(op, a, ord);
+    detail::AutocastPaused paused;
+    const Tensor s = svdvals(a);  // descending
+    const Tensor largest = s.narrow(-1, 0, 1).squeeze(-1), smallest = s.narrow(-1, s.size(-1) - 1, 1).squeeze(-1);
+    return ord > 0 ? largest / smallest : smallest / largest;
+  }
+  EMBER_CHECK(is_matrix_norm_order(ord), op,
+              "the order must be 1, -1, 2, -2, inf or -inf (or MatrixNormKind::Frobenius or Nuclear), got {}; A is {} {}",
+              ord, a_in.defined() ? shape_str(a_in.shape()) : "undefined", a_in.defined() ? a_in.dtype() : DType::Float32);
+  if (a_in.defined() && a_in.dim() >= 2) check_not_empty(op, a_in, ord);
+  return cond_through_inverse(op, a_in, [ord](const Tensor& m) { return matrix_norm_unchecked(m, ord); });
+}
+
+Tensor cond(const Tensor& a_in, MatrixNormKind kind) {
+  return cond_through_inverse("linalg.cond", a_in, [kind](const Tensor& m) { return matrix_norm_unchecked(m, kind); });
+}
+
+Tensor matrix_rank(const Tensor& a_in, RankTolerance tolerance) {
+  const char* op = "linalg.matrix_rank";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
+  EMBER_CHECK(!tolerance.atol || *tolerance.atol >= 0, op, "atol must be >= 0, got {}", tolerance.atol.value_or(0));
+  EMBER_CHECK(!tolerance.rtol || *tolerance.rtol >= 0, op, "rtol must be >= 0, got {}", tolerance.rtol.value_or(0));
+  detail::AutocastPaused paused;
+  NoGradGuard no_grad;
+  const Shape batch(a.shape().begin(), a.shape().end() - 2);
+  if (a.size(-1) == 0 || a.size(-2) == 0) return zeros(batch, {.dtype = DType::Int64, .device = a.device()});
+  const Tensor s = tolerance.hermitian ? abs(eigvalsh(a)) : svdvals(a);
+  const Tensor threshold = detail::rank_threshold(s, a, tolerance);
+  return sum(gt(s, threshold), {-1});
+}
+
+}  // namespace ember::linalg

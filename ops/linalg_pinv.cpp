@@ -1,0 +1,124 @@
+// linalg.pinv and linalg.lstsq.
+//
+// pinv is computed from the SVD (or, for a symmetric A, the eigendecomposition), but its gradient is
+// not taken through them: the SVD's gradient divides by differences of singular values and is
+// undefined at the identity, where pinv is perfectly smooth. pinv has its own backward instead, the
+// closed form of Golub and Pereyra (PyTorch's pinv_backward), written with matmul on A and A^+ so
+// that it is itself differentiable. lstsq's solution is A^+ B, which gives it PyTorch's gradient.
+#include <cfloat>
+#include <cmath>
+
+#include <ember/core/error.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/matrix_functions.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+namespace {
+
+// 1/s where s counts (above the threshold), 0 elsewhere.
+Tensor reciprocal_above(const Tensor& s, const Tensor& threshold) {
+  const Tensor counts = gt(s, threshold);
+  return where(counts, Scalar(1.0) / where(counts, s, ones_like(s)), Scalar(0.0));
+}
+
+struct PseudoInverse {
+  static constexpr const char* name = "linalg.pinv";
+  RankTolerance tolerance;
+
+  Tensor forward(Ctx& ctx, const Tensor& a) {
+    const int64_t m = a.size(-2), n = a.size(-1);
+    Tensor result;
+    if (m == 0 || n == 0) {
+      Shape shape = a.shape();
+      std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+      result = zeros(shape, {.dtype = a.dtype(), .device = a.device()});
+    } else if (tolerance.hermitian) {
+      const EighResult e = eigh(a);
+      const Tensor inverted = reciprocal_above(abs(e.eigenvalues), detail::rank_threshold(abs(e.eigenvalues), a, tolerance));
+      // V diag(1/w) V^T, with 1/w carrying w's sign.
+      const Tensor signed_inverted = where(lt(e.eigenvalues, Scalar(0)), -inverted, inverted);
+      result = matmul(e.eigenvectors * signed_inverted.unsqueeze(-2), e.eigenvectors.mT());
+    } else {
+      const SVDResult d = svd(a, /*full_matrices=*/false);
+      const Tensor inverted = reciprocal_above(d.S, detail::rank_threshold(d.S, a, tolerance));
+      result = matmul(d.Vh.mT() * inverted.unsqueeze(-2), d.U.mT());  // V diag(1/s) U^T
+    }
+    ctx.save(a);
+    ctx.save_output(result);
+    return result;
+  }
+
+  // With P = A^+ and G = dP: the three terms of the derivative of the pseudo-inverse (Golub and
+  // Pereyra 1973), arranged, as PyTorch does, so the products are of the smaller size.
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor a = ctx.saved(0), p = ctx.saved(1);
+    const Tensor pt = p.mT(), grad_t = grad.mT();
+    if (a.size(-2) <= a.size(-1)) {
+      const Tensor k = matmul(grad_t, p);
+      const Tensor k_pt = matmul(k, pt);
+      return {-matmul(p, k).mT() + k_pt - matmul(matmul(a, p), k_pt) + matmul(matmul(pt, p), grad_t - matmul(k, a))};
+    }
+    const Tensor k = matmul(p, grad_t);
+    const Tensor pt_k = matmul(pt, k);
+    return {-matmul(k, p).mT() + matmul(matmul(grad_t - matmul(a, k), p), pt) + pt_k - matmul(matmul(pt_k, p), a)};
+  }
+};
+
+void check_tolerance(const char* op, const RankTolerance& tolerance) {
+  EMBER_CHECK(!tolerance.atol || *tolerance.atol >= 0, op, "atol must be >= 0, got {}", tolerance.atol.value_or(0));
+  EMBER_CHECK(!tolerance.rtol || *tolerance.rtol >= 0, op, "rtol must be >= 0, got {}", tolerance.rtol.value_or(0));
+}
+
+}  // namespace
+
+Tensor pinv(const Tensor& a_in, RankTolerance tolerance) {
+  const char* op = "linalg.pinv";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
+  check_tolerance(op, tolerance);
+  detail::AutocastPaused paused;
+  return apply(PseudoInverse{tolerance}, a);
+}
+
+LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> rcond) {
+  const char* op = "linalg.lstsq";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+  EMBER_CHECK(b_in.defined(), op, "got an undefined B");
+  const Tensor b = ember::detail::autocast_operand(op, b_in);
+  EMBER_CHECK(b.dtype() == a.dtype(), op, "A and B must have the same dtype, got A {} {} and B {} {}",
+              shape_str(a.shape()), a.dtype(), shape_str(b.shape()), b.dtype());
+  EMBER_CHECK(b.device() == a.device(), op, "A and B must be on the same device, got A on {} and B on {}", a.device(),
+              b.device());
+  EMBER_CHECK(!rcond || *rcond >= 0, op, "rcond must be >= 0, got {}", rcond.value_or(0));
+  const int64_t m = a.size(-2), n = a.size(-1);
+  // B is a vector (or a batch of them) when 1-D, or shaped as A without its last dim (solve's rule).
+  Shape a_without_last(a.shape().begin(), a.shape().end() - 1);
+  const bool vector_case = b.dim() == 1 || (b.dim() == a.dim() - 1 && b.shape() == a_without_last);
+  const Tensor b_matrix = vector_case ? b.unsqueeze(-1) : b;
+  EMBER_CHECK(b_matrix.dim() >= 2 && b_matrix.size(-2) == m, op,
+              "B must have A's {} rows: [..., {}, k] or [..., {}], got A {} and B {} {}", m, m, m, shape_str(a.shape()),
+              shape_str(b.shape()), b.dtype());
+  broadcast_shapes(op, Shape(a.shape().begin(), a.shape().end() - 2), Shape(b_matrix.shape().begin(), b_matrix.shape().end() - 2));
+  detail::AutocastPaused paused;
+
+  const RankTolerance tolerance{.atol = 0.0, .rtol = rcond};
+  LstsqResult result;
+  const Tensor x = matmul(pinv(a, tolerance), b_matrix);
+  result.solution = vector_case ? x.squeeze(-1) : x;
+  result.singular_values = svdvals(a);
+  {
+    NoGradGuard no_grad;
+    const Shape batch(a.shape().begin(), a.shape().end() - 2);
+    result.rank = m == 0 || n == 0 ? zeros(batch, {.dtype = DType::Int64, .device = a.device()})
+                                   : sum(gt(result.singular_values.detach(),
+                                            detail::rank_threshold(result.singular_values.detach(), a, tolerance)),
+                                         {-1});
+  }
+  // gelsd's residuals: only where they are the minimum of an overdetermined, full-rank problem.
+  const bool full_rank = m > n && n > 0 && all(eq(result.rank, Scalar(n)));
+  result.residuals = full_rank ? sum(square(matmul(a, x) - b_matrix), {-2})
+                               : zeros({0}, {.dtype = a.dtype(), .device = a.device()});
+  return result;
+}
+
+}  // namespace ember::linalg

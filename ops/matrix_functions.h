@@ -1,0 +1,106 @@
+#pragma once
+// torch.linalg's functions built on the decompositions (ops/decompositions.h) and matmul: norms,
+// condition numbers and rank, the pseudo-inverse and least squares, integer powers and the
+// exponential of a matrix, and the small products (multi_dot, cross, vecdot, vander).
+//
+// Matrices are the last two dims and batch dims broadcast, as in ops/decompositions.h. Each op is
+// written with differentiable ops (pinv has its own backward, itself written with them), so gradients
+// of every order exist where the function is differentiable. dtypes: float32 and float64 for the ops
+// built on the decompositions (under autocast they run in float32); vector_norm takes any floating
+// dtype, and multi_dot, cross, vecdot and vander any numeric one, as the ops they are made of.
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+
+#include <ember/core/tensor.h>
+
+namespace ember::linalg {
+
+// torch.linalg.vector_norm: (sum |x|^ord)^(1/ord) over dims (every dim when empty); ord inf is the
+// largest |x|, -inf the smallest, 0 the number of non-zero entries (gradient 0). A zero norm has
+// gradient 0, as in PyTorch. Orders +-inf of no entries are an error (there is no largest).
+Tensor vector_norm(const Tensor& x, double ord = 2, std::span<const int64_t> dims = {}, bool keepdim = false);
+inline Tensor vector_norm(const Tensor& x, double ord, std::initializer_list<int64_t> dims, bool keepdim = false) {
+  return vector_norm(x, ord, std::span<const int64_t>(dims.begin(), dims.size()), keepdim);
+}
+
+// torch.linalg.matrix_norm over the last two dims, [..., m, n] -> [...] ([..., 1, 1] with keepdim).
+// Frobenius: sqrt(sum a^2); Nuclear: the sum of the singular values. By number: 1 and -1 are the
+// largest and smallest column sum of |a|, inf and -inf the largest and smallest row sum, 2 and -2 the
+// largest and smallest singular value; any other number is an error.
+enum class MatrixNormKind { Frobenius, Nuclear };
+Tensor matrix_norm(const Tensor& a, MatrixNormKind kind = MatrixNormKind::Frobenius, bool keepdim = false);
+Tensor matrix_norm(const Tensor& a, double ord, bool keepdim = false);
+
+// torch.linalg.cond: the condition number of A, |A| |A^-1| in the given norm. 2 (the default) and -2
+// take the ratio of the largest and smallest singular values and accept any m x n A (a rank-deficient
+// one gives inf for 2); the others need a square A, and give inf where it is singular (an exact zero
+// pivot), as PyTorch. A matrix with no entries is an error (PyTorch 1.13 returns 0 or fails in amax).
+Tensor cond(const Tensor& a, double ord = 2);
+Tensor cond(const Tensor& a, MatrixNormKind kind);
+
+// Tolerances below which a singular value counts as zero, as torch.linalg.pinv and matrix_rank take
+// them: a singular value s counts when s > max(atol, rtol * largest singular value). Left unset,
+// atol is 0 and rtol is max(m, n) * the dtype's epsilon, or 0 when atol alone is given. hermitian:
+// A is symmetric, and its eigenvalues (from eigh, reading the lower triangle) stand in for the
+// singular values, as in PyTorch.
+struct RankTolerance {
+  std::optional<double> atol;
+  std::optional<double> rtol;
+  bool hermitian = false;
+};
+
+// The number of singular values above the tolerance, int64 [...]; not differentiable.
+Tensor matrix_rank(const Tensor& a, RankTolerance tolerance = {});
+
+// The Moore-Penrose pseudo-inverse [..., n, m] of A [..., m, n]: V diag(1/s) U^T over the singular
+// values s above the tolerance. Its gradient is PyTorch's (it assumes the rank does not change near
+// A), and is defined also where singular values repeat (the identity's, an orthogonal matrix's).
+Tensor pinv(const Tensor& a, RankTolerance tolerance = {});
+
+// torch.linalg.lstsq with the gelsd driver's results: the X of least |A X - B| (of least |X| among
+// those when A is rank-deficient or wide), for A [..., m, n] and B [..., m, k], or B [..., m] (a
+// vector, as in PyTorch; X is then [..., n]). Singular values at or below rcond times the largest
+// count as zero; rcond defaults to max(m, n) * the dtype's epsilon.
+//   solution:        X, the pseudo-inverse of A times B; differentiable in A and B (PyTorch's gradient)
+//   residuals:       |A X - B|^2 per column of B, [..., k] ([..., 1] for a vector B, as PyTorch), when
+//                    m > n and every matrix of A has full rank; otherwise an empty tensor (as gelsd)
+//   rank:            int64, A's batch dims
+//   singular_values: A's batch dims and min(m, n), descending
+struct LstsqResult {
+  Tensor solution, residuals, rank, singular_values;
+};
+LstsqResult lstsq(const Tensor& a, const Tensor& b, std::optional<double> rcond = std::nullopt);
+
+// A^n for a square A and any integer n: the identity for n = 0, repeated squaring for n > 0, and
+// inv(A)^|n| for n < 0 (a singular A is then an error).
+Tensor matrix_power(const Tensor& a, int64_t n);
+
+// exp(A) = sum A^k / k! for a square A, by scaling and squaring with Pade approximants (Higham, "The
+// scaling and squaring method for the matrix exponential revisited", 2005): the degree (3, 5, 7, 9 or
+// 13) and the number of squarings follow from the largest 1-norm in the batch, which keeps the
+// backward error at the level of float64 rounding. Written with matmul and solve, so its gradient
+// is the approximant's, accurate to the same level.
+Tensor matrix_exp(const Tensor& a);
+
+// The product of two or more matrices in the cheapest order (fewest multiply-adds, by the classic
+// dynamic programme over the chain). The first may be 1-D (a row vector) and the last 1-D (a column
+// vector), whose dims are dropped from the result; every other operand is 2-D. No broadcasting.
+Tensor multi_dot(std::span<const Tensor> matrices);
+inline Tensor multi_dot(std::initializer_list<Tensor> matrices) {
+  return multi_dot(std::span<const Tensor>(matrices.begin(), matrices.size()));
+}
+
+// The cross product of 3-vectors along dim (size 3 in both), other dims broadcast.
+Tensor cross(const Tensor& a, const Tensor& b, int64_t dim = -1);
+
+// sum(x * y) along dim, other dims broadcast (torch.linalg.vecdot; real dtypes, so no conjugate).
+Tensor vecdot(const Tensor& x, const Tensor& y, int64_t dim = -1);
+
+// The Vandermonde matrix of x [..., k]: [..., k, n] with entry (i, j) = x_i^j, n = k unless given
+// (torch.linalg.vander's increasing powers); n >= 1 (PyTorch 1.13 refuses n = 1, NumPy gives the column
+// of ones, as ember). Its gradient is j x_i^(j-1), also at x_i = 0.
+Tensor vander(const Tensor& x, std::optional<int64_t> n = std::nullopt);
+
+}  // namespace ember::linalg
