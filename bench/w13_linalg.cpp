@@ -8,9 +8,14 @@
 //   W13/qr/n         qr(A), reduced (square A: Q and R n x n)
 //   W13/eigh/n       eigh((M + M^T) / 2), eigenvalues and eigenvectors
 //   W13/svd/n        svd(A, full_matrices=false)
-// and two training cases at n = 64, forward and backward (the gradient with respect to A):
+//   W13/matrix_exp/n matrix_exp(A / sqrt(n)) (1-norm about 0.8 sqrt(n): a few squarings)
+//   W13/pinv/n       pinv(A) (through the SVD; n = 16 and 64)
+//   W13/lstsq/n      lstsq(A, B).solution, B [n, 16] (through pinv; n = 16 and 64; the peer runs
+//                    PyTorch's gelsd driver, which returns the same four results)
+// and three training cases at n = 64, forward and backward (the gradient with respect to A):
 //   W13/slogdet_backward/64    loss = slogdet(A).logabsdet
 //   W13/eigvalsh_backward/64   loss = sum(eigvalsh((M + M^T) / 2))
+//   W13/matrix_exp_backward/64 loss = sum(matrix_exp(A / sqrt(n)))
 // A and M are standard normal; the inputs are made before the timed steps. eigh/256 and svd/256
 // (ember's Jacobi sweeps, about 1.4 s per call) are left out of the full run to keep it short; name
 // them to run them.
@@ -20,6 +25,7 @@
 #include <ember/ember.h>
 #include <omp.h>
 
+#include <cmath>
 #include <string>
 
 #include "bench/bench_util.h"
@@ -53,6 +59,19 @@ void run_case(const std::string& op, int64_t n) {
     timing = bench::time_steps([&] { bench::do_not_optimize(linalg::eigh(sym)); });
   } else if (op == "svd") {
     timing = bench::time_steps([&] { bench::do_not_optimize(linalg::svd(a, /*full_matrices=*/false)); });
+  } else if (op == "matrix_exp") {
+    const Tensor scaled = a * (1.0 / std::sqrt(double(n)));
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::matrix_exp(scaled)); });
+  } else if (op == "pinv") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::pinv(a)); });
+  } else if (op == "lstsq") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::lstsq(a, b).solution); });
+  } else if (op == "matrix_exp_backward") {
+    const Tensor leaf = (a * (1.0 / std::sqrt(double(n)))).detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      Tensor loss = sum(linalg::matrix_exp(leaf));
+      bench::do_not_optimize(grad({loss}, {leaf}));
+    });
   } else if (op == "slogdet_backward") {
     const Tensor leaf = a.detach().requires_grad_();
     timing = bench::time_steps([&] {
@@ -91,7 +110,11 @@ int main(int argc, char** argv) {
       run_case(op, n);
     }
   }
+  for (int64_t n : {16, 64, 256}) run_case("matrix_exp", n);
+  for (const char* op : {"pinv", "lstsq"})
+    for (int64_t n : {16, 64}) run_case(op, n);
   run_case("slogdet_backward", 64);
   run_case("eigvalsh_backward", 64);
+  run_case("matrix_exp_backward", 64);
   return 0;
 }

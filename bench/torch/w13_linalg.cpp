@@ -4,6 +4,7 @@
 // there, eigh/256 and svd/256 run only when named.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -38,6 +39,25 @@ void run_case(const std::string& op, int64_t n) {
     timing = bench::time_steps([&] { bench::do_not_optimize(torch::linalg_eigh(sym)); });
   } else if (op == "svd") {
     timing = bench::time_steps([&] { bench::do_not_optimize(torch::linalg_svd(a, /*full_matrices=*/false)); });
+  } else if (op == "matrix_exp") {
+    const torch::Tensor scaled = a * (1.0 / std::sqrt(double(n)));
+    timing = bench::time_steps([&] { bench::do_not_optimize(torch::linalg_matrix_exp(scaled)); });
+  } else if (op == "pinv") {
+    // the atol/rtol overload with both unset: PyTorch's default tolerance, as ember's
+    timing = bench::time_steps([&] {
+      bench::do_not_optimize(torch::linalg_pinv(a, c10::optional<double>(), c10::optional<double>(), false));
+    });
+  } else if (op == "lstsq") {
+    // the gelsd driver (SVD-based), whose four results ember's lstsq returns; PyTorch's default on
+    // the CPU, gelsy (QR with column pivoting), leaves the residuals and singular values empty
+    const c10::string_view driver = "gelsd";
+    timing = bench::time_steps([&] { bench::do_not_optimize(std::get<0>(torch::linalg_lstsq(a, b, c10::nullopt, driver))); });
+  } else if (op == "matrix_exp_backward") {
+    const torch::Tensor leaf = (a * (1.0 / std::sqrt(double(n)))).detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      torch::Tensor loss = torch::linalg_matrix_exp(leaf).sum();
+      bench::do_not_optimize(torch::autograd::grad({loss}, {leaf}));
+    });
   } else if (op == "slogdet_backward") {
     const torch::Tensor leaf = a.detach().requires_grad_();
     timing = bench::time_steps([&] {
@@ -76,7 +96,11 @@ int main(int argc, char** argv) {
       run_case(op, n);
     }
   }
+  for (int64_t n : {16, 64, 256}) run_case("matrix_exp", n);
+  for (const char* op : {"pinv", "lstsq"})
+    for (int64_t n : {16, 64}) run_case(op, n);
   run_case("slogdet_backward", 64);
   run_case("eigvalsh_backward", 64);
+  run_case("matrix_exp_backward", 64);
   return 0;
 }
