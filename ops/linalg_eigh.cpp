@@ -1,11 +1,8 @@
-// linalg.eigh and linalg.eigvalsh: the eigendecomposition of a symmetric matrix by cyclic Jacobi
-// rotations, on the host in float64, one matrix at a time.
-//
-// Each rotation zeroes one off-diagonal pair a_pq = a_qp; a sweep visits every pair once, and the
-// off-diagonal mass falls quadratically once it is small, so a handful of sweeps reach rounding level.
-// Slower than LAPACK's tridiagonal methods but short, and accurate (small eigenvalues keep their
-// relative accuracy). The gradient is PyTorch's (linalg_eig_backward, Hermitian case), written with
-// matmul and division so that it is itself differentiable.
+// linalg.eigh and linalg.eigvalsh: the eigendecomposition of a symmetric matrix on the host in
+// float64, one matrix at a time, by cyclic Jacobi rotations for small matrices and by Householder
+// tridiagonalisation and implicit QL from kTridiagonalFromSize (ops/linalg_symmetric_eigen.h). The
+// gradient is PyTorch's (linalg_eig_backward, Hermitian case), written with matmul and division so
+// that it is itself differentiable.
 
 #include <algorithm>
 #include <cfloat>
@@ -16,66 +13,11 @@
 
 #include <ember/ops/decompositions.h>
 #include <ember/ops/linalg_host.h>
+#include <ember/ops/linalg_symmetric_eigen.h>
 #include <ember/ops/ops.h>
 
 namespace ember::linalg {
 namespace {
-
-constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice); guards against a hang
-
-// tan of the Jacobi angle that zeroes a_pq, from theta = (a_qq - a_pp) / (2 a_pq): the smaller root of
-// t^2 + 2 theta t - 1 = 0 (|t| <= 1, the rotation by at most 45 degrees, which converges).
-double jacobi_tangent(double theta) {
-  if (std::abs(theta) > 1e150) return 0.5 / theta;  // theta^2 would overflow; t ~ 1 / (2 theta)
-  return (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(1 + theta * theta));
-}
-
-// Diagonalises the symmetric n x n matrix `a` (row-major, both triangles filled) in place by cyclic
-// Jacobi rotations A <- J^T A J, accumulating V <- V J when `v` is given (it starts as the identity).
-// V is stored by columns (`(*v)[p * n + r]` is V's entry (r, p)), and A's columns p and q are read as
-// its rows (A is symmetric), so the loops below read memory in order; only A's column writes stride.
-// Converged when the off-diagonal Frobenius norm is at most DBL_EPSILON times A's; false if
-// kMaxSweeps sweeps did not get there.
-bool jacobi_diagonalise(std::vector<double>& a, int64_t n, std::vector<double>* v) {
-  auto at = [&](int64_t i, int64_t j) -> double& { return a[i * n + j]; };
-  double norm_squared = 0;
-  for (double x : a) norm_squared += x * x;
-  const double tolerance = DBL_EPSILON * std::sqrt(norm_squared);
-  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
-    double off_squared = 0;
-    for (int64_t p = 0; p < n; ++p)
-      for (int64_t q = p + 1; q < n; ++q) off_squared += 2 * at(p, q) * at(p, q);
-    if (std::sqrt(off_squared) <= tolerance) return true;
-    for (int64_t p = 0; p < n; ++p) {
-      for (int64_t q = p + 1; q < n; ++q) {
-        const double apq = at(p, q);
-        if (apq == 0) continue;
-        const double t = jacobi_tangent((at(q, q) - at(p, p)) / (2 * apq));
-        const double c = 1 / std::sqrt(1 + t * t), s = t * c;
-        // J has c at (p, p) and (q, q), s at (p, q) and -s at (q, p); the 2 x 2 block becomes diagonal.
-        at(p, p) -= t * apq;
-        at(q, q) += t * apq;
-        at(p, q) = at(q, p) = 0;
-        for (int64_t r = 0; r < n; ++r) {
-          if (r == p || r == q) continue;
-          const double arp = at(p, r), arq = at(q, r);
-          at(r, p) = at(p, r) = c * arp - s * arq;
-          at(r, q) = at(q, r) = s * arp + c * arq;
-        }
-        if (v) {
-          double* vp = v->data() + p * n;
-          double* vq = v->data() + q * n;
-          for (int64_t r = 0; r < n; ++r) {
-            const double old_p = vp[r];
-            vp[r] = c * old_p - s * vq[r];
-            vq[r] = s * old_p + c * vq[r];
-          }
-        }
-      }
-    }
-  }
-  return false;
-}
 
 struct HostEigen {
   std::vector<double> values, vectors;  // [batch, n] and [batch, n, n]; vectors empty when not wanted
@@ -109,15 +51,17 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     }
     const double scale = detail::power_of_two_scale(m);
     for (double& x : m) x /= scale;
-    std::vector<double> v(want_vectors ? n * n : 0, 0.0);  // by columns: eigenvector j at v[j * n]
-    for (int64_t i = 0; want_vectors && i < n; ++i) v[i * n + i] = 1;
-    EMBER_CHECK(jacobi_diagonalise(m, n, want_vectors ? &v : nullptr), op,
-                "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, b),
-                kMaxSweeps, shape_str(a.shape()));
+    std::vector<double> lambda, v;  // v by columns: eigenvector j at v[j * n]
+    const bool tridiagonal = n >= detail::kTridiagonalFromSize;
+    const bool converged = tridiagonal
+                               ? detail::symmetric_eigen_tridiagonal(std::move(m), n, lambda, want_vectors ? &v : nullptr)
+                               : detail::symmetric_eigen_jacobi(std::move(m), n, lambda, want_vectors ? &v : nullptr);
+    EMBER_CHECK(converged, op, "{}the {} iteration did not converge; A is {}", detail::batch_entry(a, b),
+                tridiagonal ? "implicit QL" : "Jacobi", shape_str(a.shape()));
     std::vector<int64_t> order(n);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return m[i * n + i] < m[j * n + j]; });
-    for (int64_t k = 0; k < n; ++k) values[k] = m[order[k] * n + order[k]] * scale;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return lambda[i] < lambda[j]; });
+    for (int64_t k = 0; k < n; ++k) values[k] = lambda[order[k]] * scale;
     if (!vectors) continue;
     for (int64_t k = 0; k < n; ++k) {
       // The header's sign convention: the first entry of largest magnitude of each eigenvector is positive.

@@ -1,0 +1,29 @@
+#pragma once
+// The two ways ember diagonalises one symmetric matrix on the host (float64), behind linalg.eigh and
+// eigvalsh (ops/linalg_eigh.cpp):
+//   - cyclic Jacobi rotations, the reference: short, converges quadratically, and keeps small
+//     eigenvalues to full relative accuracy, but every sweep costs O(n^3) and it takes several;
+//   - Householder reduction to tridiagonal form, then the implicit QL iteration with Wilkinson
+//     shifts (EISPACK's tred2 and tql2, in the form of the public-domain JAMA library): O(n^3) once,
+//     then O(n^2) per eigenvalue, as LAPACK's dsyev. Backward stable: errors are a small multiple of
+//     float64's rounding of the largest |eigenvalue|.
+// eigh runs Jacobi below kTridiagonalFromSize and the tridiagonal method from there; the tests hold
+// the two to each other.
+#include <cstdint>
+#include <vector>
+
+namespace ember::linalg::detail {
+
+inline constexpr int64_t kTridiagonalFromSize = 12;
+
+// Both take the n x n matrix `a` (row-major, both triangles filled, finite, entries of magnitude at
+// most about 1: the caller scales by a power of two) and write its eigenvalues to `values` (n, in no
+// particular order) and, when `vectors` is given, the eigenvectors by columns: (*vectors)[j * n + r]
+// is entry r of the unit eigenvector of values[j]. False when the iteration did not converge (never
+// seen; the loops are bounded so that a bad input cannot hang).
+bool symmetric_eigen_jacobi(std::vector<double> a, int64_t n, std::vector<double>& values,
+                            std::vector<double>* vectors);
+bool symmetric_eigen_tridiagonal(std::vector<double> a, int64_t n, std::vector<double>& values,
+                                 std::vector<double>* vectors);
+
+}  // namespace ember::linalg::detail

@@ -1,0 +1,202 @@
+// The two symmetric eigensolvers behind linalg.eigh (ops/linalg_symmetric_eigen.h): cyclic Jacobi,
+// the reference, and Householder tridiagonalisation with implicit QL, the fast one. Each must give
+// A v = lambda v and orthonormal vectors to rounding level, and the two must agree, on random
+// matrices of every size up to 64 and on the matrices that break eigensolvers (zero, repeated
+// eigenvalues, rank one, already diagonal or tridiagonal, graded). Then eigh itself on either side of
+// the size where it switches from one to the other.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <ember/ops/linalg_symmetric_eigen.h>
+#include <ember/ops/ops.h>
+
+using namespace ember;
+using linalg::detail::symmetric_eigen_jacobi;
+using linalg::detail::symmetric_eigen_tridiagonal;
+
+namespace {
+
+using Matrix = std::vector<double>;  // row-major n x n
+
+Matrix random_symmetric(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Matrix a(n * n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) a[i * n + j] = a[j * n + i] = normal(rng);
+  // Entries of magnitude at most about 1, as the callers pass them (eigh scales by a power of two).
+  double largest = 0;
+  for (double x : a) largest = std::max(largest, std::abs(x));
+  for (double& x : a) x /= std::max(largest, 1e-300);
+  return a;
+}
+
+struct Decomposition {
+  std::vector<double> values, vectors;  // vectors by columns
+};
+
+using Method = bool (*)(Matrix, int64_t, std::vector<double>&, std::vector<double>*);
+
+Decomposition decompose(Method method, const Matrix& a, int64_t n) {
+  Decomposition d;
+  REQUIRE(method(a, n, d.values, &d.vectors));
+  REQUIRE(d.values.size() == static_cast<size_t>(n));
+  REQUIRE(d.vectors.size() == static_cast<size_t>(n * n));
+  return d;
+}
+
+double largest_magnitude(const std::vector<double>& x) {
+  double m = 0;
+  for (double v : x) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// Empty when |A v_j - lambda_j v_j| <= tol * max(1, |lambda|_max) for every j and |V^T V - I| <= tol
+// entrywise; otherwise the first failure.
+std::string check_decomposition(const Matrix& a, int64_t n, const Decomposition& d, double tol) {
+  const double scale = std::max(1.0, largest_magnitude(d.values));
+  for (int64_t j = 0; j < n; ++j) {
+    const double* v = d.vectors.data() + j * n;
+    for (int64_t r = 0; r < n; ++r) {
+      double av = 0;
+      for (int64_t k = 0; k < n; ++k) av += a[r * n + k] * v[k];
+      if (std::abs(av - d.values[j] * v[r]) > tol * scale)
+        return "A v != lambda v for eigenvalue " + std::to_string(j) + ", row " + std::to_string(r) + ": " +
+               std::to_string(av - d.values[j] * v[r]);
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      double dot = 0;
+      for (int64_t r = 0; r < n; ++r) dot += v[r] * d.vectors[k * n + r];
+      if (std::abs(dot - (j == k ? 1.0 : 0.0)) > tol)
+        return "V^T V != I at (" + std::to_string(j) + ", " + std::to_string(k) + "): " + std::to_string(dot);
+    }
+  }
+  return "";
+}
+
+std::vector<double> sorted(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  return x;
+}
+
+// Both methods decompose `a`; each is checked, and their sorted eigenvalues agree.
+void check_both(const Matrix& a, int64_t n, double tol = 1e-12) {
+  const Decomposition jacobi = decompose(symmetric_eigen_jacobi, a, n);
+  const Decomposition ql = decompose(symmetric_eigen_tridiagonal, a, n);
+  CHECK(check_decomposition(a, n, jacobi, tol) == "");
+  CHECK(check_decomposition(a, n, ql, tol) == "");
+  const std::vector<double> lj = sorted(jacobi.values), lq = sorted(ql.values);
+  const double scale = std::max(1.0, largest_magnitude(lj));
+  for (int64_t i = 0; i < n; ++i) CHECK(std::abs(lj[i] - lq[i]) <= tol * scale);
+}
+
+}  // namespace
+
+TEST_CASE("Jacobi and tridiagonal QL agree and decompose random symmetric matrices", "[linalg][eigh-methods]") {
+  for (int64_t n : {1, 2, 3, 4, 7, 11, 12, 13, 20, 33, 64}) {
+    for (uint64_t seed : {1u, 2u, 3u}) {
+      INFO("n " << n << " seed " << seed);
+      check_both(random_symmetric(n, 1000 * n + seed), n);
+    }
+  }
+}
+
+TEST_CASE("Jacobi and tridiagonal QL on the matrices that break eigensolvers", "[linalg][eigh-methods]") {
+  const int64_t n = 20;
+  SECTION("zero") { check_both(Matrix(n * n, 0.0), n); }
+  SECTION("identity: one eigenvalue, repeated n times") {
+    Matrix a(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i) a[i * n + i] = 1;
+    check_both(a, n);
+  }
+  SECTION("rank one: u u^T, one non-zero eigenvalue |u|^2") {
+    Matrix a(n * n);
+    double norm2 = 0;
+    for (int64_t i = 0; i < n; ++i) norm2 += (0.05 * (i + 1)) * (0.05 * (i + 1));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) a[i * n + j] = 0.05 * (i + 1) * 0.05 * (j + 1);
+    check_both(a, n);
+    const Decomposition ql = decompose(symmetric_eigen_tridiagonal, a, n);
+    const std::vector<double> l = sorted(ql.values);
+    CHECK(std::abs(l.back() - norm2) <= 1e-13 * norm2);  // about 20 n eps |A|: backward stable
+    for (int64_t i = 0; i + 1 < n; ++i) CHECK(std::abs(l[i]) <= 1e-13 * norm2);
+  }
+  SECTION("diagonal with repeats, out of order") {
+    Matrix a(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i) a[i * n + i] = static_cast<double>((i * 7) % 5) / 4 - 0.5;
+    check_both(a, n);
+  }
+  SECTION("the 1-2-1 Laplacian: eigenvalues 2 - 2 cos(k pi / (n + 1)) (scaled by 1/2)") {
+    Matrix a(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      a[i * n + i] = 1.0;
+      if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = -0.5;
+    }
+    check_both(a, n);
+    const std::vector<double> l = sorted(decompose(symmetric_eigen_tridiagonal, a, n).values);
+    for (int64_t k = 1; k <= n; ++k)
+      CHECK(std::abs(l[k - 1] - (1 - std::cos(k * std::numbers::pi / (n + 1)))) <= 1e-14);
+  }
+  SECTION("graded: diagonal entries from 1 down to 1e-15, small couplings") {
+    Matrix a(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      a[i * n + i] = std::pow(10.0, -0.75 * i);
+      if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = 1e-3 * std::pow(10.0, -0.75 * i);
+    }
+    check_both(a, n);
+  }
+  SECTION("0 x 0") {
+    std::vector<double> values{1.0}, vectors{1.0};
+    CHECK(symmetric_eigen_tridiagonal({}, 0, values, &vectors));
+    CHECK(values.empty());
+    CHECK(vectors.empty());
+  }
+}
+
+TEST_CASE("tridiagonal QL without vectors gives the same eigenvalues, bit for bit", "[linalg][eigh-methods]") {
+  // The rotations that build the vectors never feed back into the eigenvalues.
+  for (int64_t n : {1, 5, 12, 40}) {
+    const Matrix a = random_symmetric(n, 77 + n);
+    std::vector<double> with, without, vectors;
+    REQUIRE(symmetric_eigen_tridiagonal(a, n, with, &vectors));
+    REQUIRE(symmetric_eigen_tridiagonal(a, n, without, nullptr));
+    CHECK(with == without);
+  }
+}
+
+TEST_CASE("eigh on either side of the switch to the tridiagonal method", "[linalg][eigh-methods]") {
+  // n = kTridiagonalFromSize - 1 runs Jacobi, n = kTridiagonalFromSize and above QL: the op's contract
+  // (ascending eigenvalues, A = V diag(L) V^T, V orthonormal, the sign convention) holds on both.
+  manual_seed(5);
+  const int64_t switch_size = linalg::detail::kTridiagonalFromSize;
+  for (int64_t n : {switch_size - 1, switch_size, 3 * switch_size}) {
+    INFO("n " << n);
+    const Tensor m = randn({2, n, n}, {.dtype = DType::Float64});
+    const Tensor a = (m + m.mT()) * 0.5;
+    const linalg::EighResult e = linalg::eigh(a);
+    const Tensor identity = eye(n, std::nullopt, {.dtype = DType::Float64});
+    CHECK(max(abs(matmul(e.eigenvectors * unsqueeze(e.eigenvalues, -2), e.eigenvectors.mT()) - a)).item<double>() <
+          1e-12 * n);
+    CHECK(max(abs(matmul(e.eigenvectors.mT(), e.eigenvectors) - identity)).item<double>() < 1e-12 * n);
+    const std::vector<double> l = contiguous(e.eigenvalues).to_vector<double>();
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t i = 0; i + 1 < n; ++i) CHECK(l[b * n + i] <= l[b * n + i + 1]);
+    // The first entry of largest magnitude of each eigenvector is positive.
+    const std::vector<double> v = contiguous(e.eigenvectors).to_vector<double>();
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t col = 0; col < n; ++col) {
+        int64_t best = 0;
+        for (int64_t r = 1; r < n; ++r)
+          if (std::abs(v[b * n * n + r * n + col]) > std::abs(v[b * n * n + best * n + col])) best = r;
+        CHECK(v[b * n * n + best * n + col] > 0);
+      }
+    // eigvalsh (no vectors when no graph) gives the same values.
+    CHECK(max(abs(linalg::eigvalsh(a) - e.eigenvalues)).item<double>() == 0);
+  }
+}
