@@ -20,6 +20,14 @@ namespace ember::linalg {
 // PyTorch). A matrix that is not positive definite is an error naming the batch entry and the leading
 // minor that failed; a NaN entry gives NaNs, as in PyTorch. The gradient is symmetric (PyTorch's).
 Tensor cholesky(const Tensor& a, bool upper = false);
+// cholesky with info [...] (int32) in place of the error: 0, or the order of the first leading minor
+// that is not positive definite, as LAPACK's potrf. Where info = k > 0, L's first k - 1 columns are
+// those of the factorization and its other columns are zero. With check_errors, a non-zero info is
+// raised as cholesky does. The gradient is cholesky's (defined where info is 0).
+struct CholeskyExResult {
+  Tensor L, info;
+};
+CholeskyExResult cholesky_ex(const Tensor& a, bool upper = false, bool check_errors = false);
 
 // X with A X = B (left) or X A = B (not left), for a triangular A: A [..., n, n], B [..., n, k] when
 // left, [..., k, n] when not; batch dims broadcast. Only A's upper (or lower) triangle is read;

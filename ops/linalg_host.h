@@ -61,4 +61,23 @@ Tensor rank_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tol
 // The identity [..., n, n] in the dtype and device of `like`, broadcast over the batch shape `batch`.
 Tensor identity_batch(std::span<const int64_t> batch, int64_t n, const Tensor& like);
 
+// P A = L U of one m x n matrix (row-major), stored over it: U on and above the diagonal, L's
+// multipliers below (its unit diagonal implied). Gaussian elimination with partial pivoting, the
+// textbook algorithm (LAPACK's getf2), over k = min(m, n) columns.
+struct LuFactorization {
+  std::vector<int64_t> row_of;       // row i of P^T A is row row_of[i] of A (m entries)
+  std::vector<int64_t> swapped_with;  // at step i, rows i and swapped_with[i] were swapped (k entries)
+  bool odd_permutation = false;       // an odd number of row swaps: det(P) = -1
+  int64_t zero_pivot_column = -1;     // the first column whose pivot is exactly 0 (singular), or -1
+  // Without pivoting only: the first column whose pivot is 0 above a non-zero entry, where no
+  // factorization without row swaps exists; or -1.
+  int64_t unfactorable_column = -1;
+};
+LuFactorization factor_lu(double* a, int64_t m, int64_t n, bool pivot = true);
+
+// Raises, naming op and the batch entry, the first non-zero info [...] of an LU factorization
+// (1 + the column of its first exact zero pivot) of `a`; `remedy` ends the message. The check_errors
+// of the _ex forms, and the error of the ops without _ex that factor through them.
+void raise_first_zero_pivot(const char* op, const Tensor& a, const Tensor& info, const char* remedy = "");
+
 }  // namespace ember::linalg::detail

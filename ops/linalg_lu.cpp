@@ -1,58 +1,28 @@
-// The LU-based ops: linalg.solve, linalg.inv, linalg.det and linalg.slogdet. Each factors P A = L U
+// The LU-based ops: linalg.solve, linalg.inv (and their _ex forms), linalg.det and linalg.slogdet. Each factors P A = L U
 // by Gaussian elimination with partial pivoting (the textbook algorithm, LAPACK's getf2) on the host
 // in float64, one matrix at a time. PyTorch 1.13's semantics, checked against it by
 // tests/linalg/test_solve_and_factor.cpp.
 #include <ember/ops/decompositions.h>
 
+#include <array>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <ember/core/autocast.h>
 #include <ember/ops/linalg_host.h>
+#include <ember/ops/lu.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
 namespace ember::linalg {
 namespace {
 
-// P A = L U of one n x n matrix, stored over it: U on and above the diagonal, L's multipliers below
-// (its unit diagonal implied). Row i of P A is row row_of[i] of A.
-struct LuFactorization {
-  std::vector<int64_t> row_of;
-  bool odd_permutation = false;  // an odd number of row swaps: det(P) = -1
-  int64_t zero_pivot_column = -1;  // the first column whose pivot is exactly 0 (singular), or -1
-};
+using detail::LuFactorization;
 
-LuFactorization lu_factor(double* a, int64_t n) {
-  LuFactorization f;
-  f.row_of.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) f.row_of[i] = i;
-  for (int64_t k = 0; k < n; ++k) {
-    // The largest magnitude in column k at or below the diagonal; the first one on ties. A NaN is
-    // never larger, so it is only taken when it already sits on the diagonal; either way it reaches
-    // the rest of the factorization (and so the result), as in PyTorch.
-    int64_t pivot_row = k;
-    for (int64_t i = k + 1; i < n; ++i)
-      if (std::abs(a[i * n + k]) > std::abs(a[pivot_row * n + k])) pivot_row = i;
-    if (pivot_row != k) {
-      for (int64_t j = 0; j < n; ++j) std::swap(a[k * n + j], a[pivot_row * n + j]);
-      std::swap(f.row_of[k], f.row_of[pivot_row]);
-      f.odd_permutation = !f.odd_permutation;
-    }
-    const double pivot = a[k * n + k];
-    // A zero pivot means the whole column below is zero too: there is nothing to eliminate, and
-    // (as LAPACK) nothing is divided by it. The matrix is singular; U keeps the 0.
-    if (pivot == 0) {
-      if (f.zero_pivot_column < 0) f.zero_pivot_column = k;
-    } else {
-      for (int64_t i = k + 1; i < n; ++i) a[i * n + k] /= pivot;
-    }
-    for (int64_t i = k + 1; i < n; ++i)
-      for (int64_t j = k + 1; j < n; ++j) a[i * n + j] -= a[i * n + k] * a[k * n + j];
-  }
-  return f;
-}
 
 // X = A^-1 B from A's factors, for one n x k B (row-major): permute B's rows, then L y = P B
 // (forward, unit diagonal) and U x = y (back). A zero pivot divides by zero (inf or NaN).
@@ -72,39 +42,49 @@ std::vector<double> lu_solve(const double* lu, const LuFactorization& f, const d
 }
 
 
-Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular);
+std::array<Tensor, 2> solve_same_batch_ex(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular);
+Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
+  return solve_same_batch_ex(op, a, b, refuse_singular)[0];
+}
 
 // A X = B with A [..., n, n] and B [..., n, k] of the same batch dims (broadcast before, by expand,
-// whose backward sums the gradients back). display_name: "linalg.solve", or "linalg.inv" for inv's.
-// refuse_singular is false only inside slogdet's gradient, which PyTorch lets divide by zero.
+// whose backward sums the gradients back), and info [...] (int32): 0, or 1 + the column of the
+// first exact zero pivot. display_name: "linalg.solve", or "linalg.inv", ... for theirs.
+// refuse_singular: a zero pivot is an error (solve, inv) rather than inf or NaN in X (the _ex forms,
+// and slogdet's gradient, which PyTorch lets divide by zero).
 struct LuSolve {
   static constexpr const char* name = "linalg.solve";
   const char* display_name;
   bool refuse_singular;
 
-  Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
+  std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     const int64_t n = a.size(-1), k = b.size(-1);
     std::vector<double> lu = detail::host_matrices(a);
     const std::vector<double> b_host = detail::host_matrices(b);
     std::vector<double> x_host(b_host.size());
     const int64_t batch = detail::batch_count(b.shape());
+    std::vector<double> info(static_cast<size_t>(batch), 0.0);
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
-      const LuFactorization f = lu_factor(lu_m, n);
+      const LuFactorization f = detail::factor_lu(lu_m, n, n);
       EMBER_CHECK(!refuse_singular || f.zero_pivot_column < 0, display_name,
                   "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {}; A is {} {}",
                   detail::batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
+      info[m] = static_cast<double>(f.zero_pivot_column + 1);
       const std::vector<double> x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
       std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
     }
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
     ctx.save(a);
     ctx.save_output(x);
-    return x;
+    const std::span<const int64_t> shape = b.shape();
+    return {x, detail::from_host(info, shape.first(shape.size() - 2), DType::Int32, b.device())};
   }
 
   // X = A^-1 B: dB = A^-T dX, dA = -dB X^T.
-  Grads backward(Ctx& ctx, const Tensor& grad) {
+  Grads backward(Ctx& ctx, const std::array<Tensor, 2>& grads) {
+    const Tensor& grad = grads[0];
+    if (!grad.defined()) return {Tensor(), Tensor()};
     const Tensor a = ctx.saved(0), x = ctx.saved(1);
     const Tensor grad_b = solve_same_batch(display_name, a.mT(), grad, refuse_singular);
     Tensor grad_a;
@@ -113,7 +93,7 @@ struct LuSolve {
   }
 };
 
-Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
+std::array<Tensor, 2> solve_same_batch_ex(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
   return apply(LuSolve{op, refuse_singular}, a, b);
 }
 
@@ -161,7 +141,7 @@ struct Det {
     std::vector<double> dets(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
-      const LuFactorization f = lu_factor(lu_m, n);
+      const LuFactorization f = detail::factor_lu(lu_m, n, n);
       double product = f.odd_permutation ? -1.0 : 1.0;  // a 0 x 0 matrix: the empty product, 1
       for (int64_t i = 0; i < n; ++i) product *= lu_m[i * n + i];
       dets[m] = product;
@@ -198,7 +178,7 @@ struct Slogdet {
     std::vector<double> signs(static_cast<size_t>(batch)), logs(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
-      const LuFactorization f = lu_factor(lu_m, n);
+      const LuFactorization f = detail::factor_lu(lu_m, n, n);
       double sign = f.odd_permutation ? -1.0 : 1.0, log_magnitude = 0.0;
       for (int64_t i = 0; i < n; ++i) {
         const double pivot = lu_m[i * n + i];
@@ -248,10 +228,18 @@ bool is_vector_right_hand_side(const Tensor& a, const Tensor& b) {
   return true;
 }
 
-}  // namespace
+// info [broadcast batch...] of an expanded A, cut back to A's own batch dims (PyTorch's shape): the
+// copies expand made of one matrix all have its info.
+Tensor info_of_unbroadcast(const Tensor& info, std::span<const int64_t> batch) {
+  Tensor cut = info;
+  while (cut.dim() > static_cast<int64_t>(batch.size())) cut = cut.select(0, 0);
+  for (size_t d = 0; d < batch.size(); ++d)
+    if (batch[d] == 1 && cut.size(static_cast<int64_t>(d)) != 1) cut = cut.narrow(static_cast<int64_t>(d), 0, 1);
+  return contiguous(cut);
+}
 
-Tensor solve(const Tensor& a_in, const Tensor& b_in, bool left) {
-  const char* op = "linalg.solve";
+// linalg.solve and solve_ex: X and info, with B's vector rule and the batch dims broadcast.
+SolveExResult solve_with_info(const char* op, const Tensor& a_in, const Tensor& b_in, bool left, bool refuse_singular) {
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
   const Tensor b = ember::detail::autocast_operand(op, b_in);
   check_right_hand_side(op, a, b);
@@ -273,17 +261,43 @@ Tensor solve(const Tensor& a_in, const Tensor& b_in, bool left) {
   for (size_t d = b_shape.size() - 2; d < b_shape.size(); ++d) b_full.push_back(b_shape[d]);
   const Tensor a_expanded = a.expand(a_full), b_expanded = b_matrix.expand(b_full);
   // X A = B is A^T X^T = B^T.
-  const Tensor x = left ? solve_same_batch(op, a_expanded, b_expanded, true)
-                        : solve_same_batch(op, a_expanded.mT(), b_expanded.mT(), true).mT();
-  return vector_case ? x.squeeze(-1) : x;
+  auto [x, info] = left ? solve_same_batch_ex(op, a_expanded, b_expanded, refuse_singular)
+                        : solve_same_batch_ex(op, a_expanded.mT(), b_expanded.mT(), refuse_singular);
+  if (!left) x = x.mT();
+  return {vector_case ? x.squeeze(-1) : x, info_of_unbroadcast(info, a_shape.first(a_shape.size() - 2))};
 }
 
-Tensor inv(const Tensor& a_in) {
-  const char* op = "linalg.inv";
+// linalg.inv and inv_ex: A X = I. The identity needs no gradient, so the backward computes only
+// A's, -X^T dX X^T.
+SolveExResult inverse_with_info(const char* op, const Tensor& a_in, bool refuse_singular) {
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
-  // A X = I; the identity needs no gradient, so the backward computes only A's, -X^T dX X^T.
   const Tensor identity = eye(a.size(-1), std::nullopt, {.dtype = a.dtype(), .device = a.device()});
-  return solve_same_batch(op, a, identity.expand(a.shape()), true);
+  auto [x, info] = solve_same_batch_ex(op, a, identity.expand(a.shape()), refuse_singular);
+  return {x, info};
+}
+
+}  // namespace
+
+Tensor solve(const Tensor& a, const Tensor& b, bool left) {
+  return solve_with_info("linalg.solve", a, b, left, /*refuse_singular=*/true).result;
+}
+
+SolveExResult solve_ex(const Tensor& a, const Tensor& b, bool left, bool check_errors) {
+  SolveExResult r = solve_with_info("linalg.solve_ex", a, b, left, /*refuse_singular=*/false);
+  if (check_errors) detail::raise_first_zero_pivot("linalg.solve_ex", a, r.info);
+  return r;
+}
+
+SolveExResult inv_ex(const Tensor& a, bool check_errors) {
+  SolveExResult r = inverse_with_info("linalg.inv_ex", a, /*refuse_singular=*/false);
+  if (check_errors) detail::raise_first_zero_pivot("linalg.inv_ex", a, r.info);
+  return r;
+}
+
+
+
+Tensor inv(const Tensor& a) {
+  return inverse_with_info("linalg.inv", a, /*refuse_singular=*/true).result;
 }
 
 Tensor det(const Tensor& a_in) {

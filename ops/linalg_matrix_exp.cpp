@@ -5,8 +5,11 @@
 #include <cmath>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <ember/core/error.h>
 #include <ember/ops/linalg_host.h>
+#include <ember/ops/lu.h>
 #include <ember/ops/matrix_functions.h>
 #include <ember/ops/ops.h>
 
@@ -70,13 +73,13 @@ Tensor matrix_power(const Tensor& a_in, int64_t n) {
   detail::AutocastPaused paused;
   const Shape batch(a.shape().begin(), a.shape().end() - 2);
   if (n == 0) return ember::detail::constant_in_graph(contiguous(detail::identity_batch(batch, a.size(-1), a)), a);
+  Tensor base = a;
   if (n < 0) {
-    NoGradGuard no_grad;
-    const Tensor singular = eq(slogdet(a).sign, Scalar(0));
-    EMBER_CHECK(!any(singular), op, "A is singular (an exact zero pivot in LU), so it has no power {}; A is {} {}", n,
-                shape_str(a.shape()), a.dtype());
+    // One LU: inv_ex reports a singular A in info instead of raising linalg.inv's error.
+    auto [inverse, info] = inv_ex(a);
+    detail::raise_first_zero_pivot(op, a, info, fmt::format(", so it has no power {}", n).c_str());
+    base = inverse;
   }
-  Tensor base = n < 0 ? inv(a) : a;
   // |n| without overflow at INT64_MIN: its bits, read as unsigned.
   uint64_t remaining = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
   Tensor result;

@@ -103,4 +103,22 @@ Tensor vecdot(const Tensor& x, const Tensor& y, int64_t dim = -1);
 // of ones, as ember). Its gradient is j x_i^(j-1), also at x_i = 0.
 Tensor vander(const Tensor& x, std::optional<int64_t> n = std::nullopt);
 
+// torch.linalg.householder_product: the first n columns of H_1 H_2 ... H_k, where
+// H_i = I - tau_i v_i v_i^T and v_i is column i of A below the diagonal with a 1 on it (the form in
+// which a QR factorization stores Q, LAPACK's orgqr). A [..., m, n] with m >= n, tau [..., k] with
+// k <= n; A's entries on and above the diagonal are not read (their gradient is 0). Any floating dtype
+// and device; differentiable in A and tau.
+Tensor householder_product(const Tensor& a, const Tensor& tau);
+
+// torch.linalg.tensorinv: the tensor X with tensordot(X, A, ind) the identity, for A whose first `ind`
+// dims and the rest hold the same number of entries; X's shape is A's last dims then its first `ind`.
+Tensor tensorinv(const Tensor& a, int64_t ind = 2);
+
+// torch.linalg.tensorsolve: X with tensordot(A, X, X.dim()) = B, where A's shape is B's followed by
+// X's and B's entries number as many as X's. dims (optional) are A's dims moved to the end first.
+Tensor tensorsolve(const Tensor& a, const Tensor& b, std::span<const int64_t> dims = {});
+inline Tensor tensorsolve(const Tensor& a, const Tensor& b, std::initializer_list<int64_t> dims) {
+  return tensorsolve(a, b, std::span<const int64_t>(dims.begin(), dims.size()));
+}
+
 }  // namespace ember::linalg

@@ -15,6 +15,7 @@
 #include <ember/ops/linalg.h>
 #include <ember/ops/matrix_functions.h>
 #include <ember/ops/loss.h>
+#include <ember/ops/lu.h>
 #include <ember/ops/norm.h>
 #include <ember/ops/op.h>
 #include <ember/ops/pixel_shuffle.h>

@@ -22,6 +22,7 @@ namespace {
 std::map<std::string, std::function<Tensor(DType)>> op_calls() {
   auto r = [](std::initializer_list<int64_t> shape, DType t) { return randn(shape).to(t); };
   auto well_posed = [](DType t) { return (randn({3, 3}) * 0.1 + eye(3) * 4.0).to(t); };
+  const Tensor pivots = arange(1, 4, 1, {.dtype = DType::Int32});
   return {
       {"matmul", [=](DType t) { return matmul(r({3, 4}, t), r({4, 2}, t)); }},
       {"mm", [=](DType t) { return mm(r({3, 4}, t), r({4, 2}, t)); }},
@@ -116,6 +117,17 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
       {"linalg.lstsq", [=](DType t) { return linalg::lstsq(well_posed(t), r({3, 2}, t)).solution; }},
       {"linalg.matrix_power", [=](DType t) { return linalg::matrix_power(well_posed(t), 3); }},
       {"linalg.matrix_exp", [=](DType t) { return linalg::matrix_exp(well_posed(t)); }},
+      // The LU family and the _ex forms; the pivots 1, 2, 3 swap nothing.
+      {"linalg.lu_factor", [=](DType t) { return linalg::lu_factor(well_posed(t)).LU; }},
+      {"linalg.lu_factor_ex", [=](DType t) { return linalg::lu_factor_ex(well_posed(t)).LU; }},
+      {"linalg.lu", [=](DType t) { return linalg::lu(well_posed(t)).U; }},
+      {"linalg.lu_unpack", [=](DType t) { return linalg::lu_unpack(well_posed(t), pivots).L; }},
+      {"linalg.lu_solve", [=](DType t) { return linalg::lu_solve(well_posed(t), pivots, r({3, 2}, t)); }},
+      {"linalg.solve_ex", [=](DType t) { return linalg::solve_ex(well_posed(t), r({3, 2}, t)).result; }},
+      {"linalg.inv_ex", [=](DType t) { return linalg::inv_ex(well_posed(t)).result; }},
+      {"linalg.cholesky_ex", [=](DType t) { return linalg::cholesky_ex(well_posed(t)).L; }},
+      {"linalg.tensorinv", [=](DType t) { return linalg::tensorinv(well_posed(t), 1); }},
+      {"linalg.tensorsolve", [=](DType t) { return linalg::tensorsolve(well_posed(t), r({3}, t)); }},
   };
 }
 

@@ -50,6 +50,9 @@ void add_nn_op_entries(std::vector<OpEntry>& table);
 void add_linalg_op_entries(std::vector<OpEntry>& table);
 // Appends the entries of the functions built on them (ops/matrix_functions.h); add_linalg_op_entries calls it.
 void add_matrix_function_entries(std::vector<OpEntry>& table);
+// Appends the LU family's and the _ex forms' entries (ops/lu.h, cholesky_ex) and householder_product,
+// tensorinv and tensorsolve; add_linalg_op_entries calls it.
+void add_lu_and_tensor_entries(std::vector<OpEntry>& table);
 
 // ---------------------------------------------------------------- input helpers (also used by other tests)
 

@@ -3,10 +3,11 @@
 // op is smooth: a positive-definite M M^T + 3I for cholesky, a diagonal pushed away from 0 for the
 // solves, a symmetric (X + X^T) / 2 for eigh, and outputs that do not depend on the sign choice of
 // eigenvectors and singular vectors (V diag(w) V^T). One non-contiguous sample per entry. Then the
-// functions built on them (ops/matrix_functions.h).
+// functions built on them (ops/matrix_functions.h), the LU family (ops/lu.h) and the tensor solves.
 #include "tests/ops/op_table.h"
 
 #include <ember/ops/decompositions.h>
+#include <ember/ops/lu.h>
 #include <ember/ops/matrix_functions.h>
 
 namespace ember::testing {
@@ -117,6 +118,7 @@ void add_linalg_op_entries(std::vector<OpEntry>& t) {
                       },
                       nullptr, nullptr});
   add_matrix_function_entries(t);
+  add_lu_and_tensor_entries(t);
 }
 
 void add_matrix_function_entries(std::vector<OpEntry>& t) {
@@ -196,6 +198,88 @@ void add_matrix_function_entries(std::vector<OpEntry>& t) {
                                                      {"transposed", {sample(r, {3, 2}, kAny, Layout::Transposed)}}};
                       },
                       [](const Inputs& in) { return vander(in[0], 4); }, nullptr, nullptr});
+}
+
+
+void add_lu_and_tensor_entries(std::vector<OpEntry>& t) {
+  using namespace ember::linalg;
+  // Random (not diagonally dominant) matrices: partial pivoting swaps rows, and the pivots stay put
+  // under the finite differences' small steps.
+  const auto shaped = [](uint64_t seed, Shape batched, Shape transposed) {
+    return [seed, batched, transposed] {
+      Rng r(seed);
+      return std::vector<OpSample>{{"batched", {sample(r, batched, kAny)}},
+                                   {"transposed", {sample(r, transposed, kAny, Layout::Transposed)}}};
+    };
+  };
+  t.push_back(OpEntry{"linalg.lu_factor.LU", shaped(3301, {2, 3, 3}, {4, 3}),
+                      [](const Inputs& in) { return lu_factor(in[0]).LU; }, nullptr, empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.lu.L", shaped(3302, {2, 4, 3}, {3, 4}), [](const Inputs& in) { return lu(in[0]).L; },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.lu.U", shaped(3303, {2, 3, 4}, {4, 3}), [](const Inputs& in) { return lu(in[0]).U; },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.lu_unpack.U", shaped(3304, {2, 3, 3}, {3, 3}),
+                      [](const Inputs& in) {
+                        const Tensor pivots = full({in[0].size(-1)}, Scalar(3), {.dtype = DType::Int32});
+                        return lu_unpack(in[0], pivots.expand(Shape(in[0].shape().begin(), in[0].shape().end() - 1))).U;
+                      },
+                      nullptr, nullptr});
+  const auto matrix_and_rhs = [](uint64_t seed) {
+    return [seed] {
+      Rng r(seed);
+      return std::vector<OpSample>{
+          {"batched", {sample(r, {2, 3, 3}, kAny), sample(r, {2, 3, 2}, kAny)}},
+          {"broadcast, transposed", {sample(r, {3, 3}, kAny, Layout::Transposed), sample(r, {2, 3, 2}, kAny)}}};
+    };
+  };
+  t.push_back(OpEntry{"linalg.lu_solve", matrix_and_rhs(3305),
+                      [](const Inputs& in) {
+                        const LuFactorResult f = lu_factor(shifted(in[0], 2.0));
+                        return lu_solve(f.LU, f.pivots, in[1]);
+                      },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.lu_solve(adjoint, right)", matrix_and_rhs(3306),
+                      [](const Inputs& in) {
+                        const LuFactorResult f = lu_factor(shifted(in[0], 2.0));
+                        return lu_solve(f.LU, f.pivots, in[1].mT(), /*left=*/false, /*adjoint=*/true);
+                      },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.solve_ex.result", matrix_and_rhs(3307),
+                      [](const Inputs& in) { return solve_ex(shifted(in[0], 2.0), in[1]).result; }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.inv_ex.inverse", square_samples(3308, 3),
+                      [](const Inputs& in) { return inv_ex(shifted(in[0], 2.0)).result; }, nullptr,
+                      empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.cholesky_ex.L", square_samples(3309, 3),
+                      [](const Inputs& in) { return cholesky_ex(positive_definite(in[0])).L; }, nullptr,
+                      empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.householder_product",
+                      [] {
+                        Rng r(3310);
+                        return std::vector<OpSample>{
+                            {"batched", {sample(r, {2, 4, 3}, kAny), sample(r, {2, 2}, kAny)}},
+                            {"transposed", {sample(r, {4, 3}, kAny, Layout::Transposed), sample(r, {3}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return householder_product(in[0], in[1]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.tensorinv", shaped(3311, {2, 3, 6}, {6, 2, 3}),
+                      [](const Inputs& in) {
+                        const Tensor square = in[0].reshape({6, 6}) + eye(6, std::nullopt, {.dtype = DType::Float64}) * 2.0;
+                        return tensorinv(square.reshape(in[0].shape()), in[0].size(0) == 2 ? 2 : 1);
+                      },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.tensorsolve",
+                      [] {
+                        Rng r(3312);
+                        return std::vector<OpSample>{
+                            {"contiguous", {sample(r, {2, 3, 6}, kAny), sample(r, {2, 3}, kAny)}},
+                            {"transposed", {sample(r, {6, 2, 3}, kAny, Layout::Transposed), sample(r, {6}, kAny)}}};
+                      },
+                      [](const Inputs& in) {
+                        const int64_t rows = in[1].numel();
+                        const Tensor square =
+                            in[0].reshape({rows, rows}) + eye(rows, std::nullopt, {.dtype = DType::Float64}) * 2.0;
+                        return tensorsolve(square.reshape(in[0].shape()), in[1]);
+                      },
+                      nullptr, nullptr});
 }
 
 }  // namespace ember::testing

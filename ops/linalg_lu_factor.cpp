@@ -1,0 +1,294 @@
+// linalg.lu_factor, lu_factor_ex, lu, lu_unpack and lu_solve (ops/lu.h), and the elimination all the
+// LU-based ops share (detail::factor_lu). One primitive, LuFactor, factors and carries the gradient
+// (PyTorch's linalg_lu_backward); lu, lu_unpack and lu_solve are written over its packed result with
+// tril/triu, matmul and triangular solves, so their gradients come from those ops.
+#include <ember/ops/lu.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <ember/ops/decompositions.h>
+#include <ember/ops/linalg_host.h>
+#include <ember/ops/op.h>
+#include <ember/ops/ops.h>
+
+namespace ember::linalg {
+
+void detail::raise_first_zero_pivot(const char* op, const Tensor& a, const Tensor& info, const char* remedy) {
+  const Tensor flat = info.reshape({-1}).to(DType::Int64).cpu();
+  const int64_t* values = flat.data<int64_t>();
+  for (int64_t b = 0; b < flat.numel(); ++b) {
+    const int64_t column = values[b] - 1;
+    EMBER_CHECK(values[b] == 0, op,
+                "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {} (U[{}, {}] "
+                "= 0); A is {} {}{}",
+                info.dim() > 0 ? fmt::format("(batch entry {}) ", b) : std::string(), column, column, column,
+                shape_str(a.shape()), a.dtype(), remedy);
+  }
+}
+
+detail::LuFactorization detail::factor_lu(double* a, int64_t m, int64_t n, bool pivot) {
+  LuFactorization f;
+  const int64_t k = std::min(m, n);
+  f.row_of.resize(static_cast<size_t>(m));
+  f.swapped_with.resize(static_cast<size_t>(k));
+  for (int64_t i = 0; i < m; ++i) f.row_of[i] = i;
+  for (int64_t c = 0; c < k; ++c) {
+    // The largest magnitude in column c at or below the diagonal; the first one on ties. A NaN is
+    // never larger, so it is only taken when it already sits on the diagonal; either way it reaches
+    // the rest of the factorization (and so the result), as in PyTorch.
+    int64_t pivot_row = c;
+    if (pivot)
+      for (int64_t i = c + 1; i < m; ++i)
+        if (std::abs(a[i * n + c]) > std::abs(a[pivot_row * n + c])) pivot_row = i;
+    f.swapped_with[c] = pivot_row;
+    if (pivot_row != c) {
+      for (int64_t j = 0; j < n; ++j) std::swap(a[c * n + j], a[pivot_row * n + j]);
+      std::swap(f.row_of[c], f.row_of[pivot_row]);
+      f.odd_permutation = !f.odd_permutation;
+    }
+    const double pivot_value = a[c * n + c];
+    // A zero pivot (with pivoting) means the whole column below is zero too: there is nothing to
+    // eliminate and, as in LAPACK, nothing is divided by it. The matrix is singular; U keeps the 0.
+    // Without pivoting a non-zero entry below it cannot be eliminated at all.
+    if (pivot_value == 0) {
+      if (f.zero_pivot_column < 0) f.zero_pivot_column = c;
+      for (int64_t i = c + 1; i < m && f.unfactorable_column < 0; ++i)
+        if (a[i * n + c] != 0) f.unfactorable_column = c;
+    } else {
+      for (int64_t i = c + 1; i < m; ++i) a[i * n + c] /= pivot_value;
+    }
+    for (int64_t i = c + 1; i < m; ++i)
+      for (int64_t j = c + 1; j < n; ++j) a[i * n + j] -= a[i * n + c] * a[c * n + j];
+  }
+  return f;
+}
+
+namespace {
+
+using detail::LuFactorization;
+
+// The permutation matrices P [..., m, m] (in `like`'s dtype and device) of LAPACK pivots [..., k],
+// 1-based; P's batch shape is the pivots'. Entries are checked to lie in [1, m].
+Tensor permutation_from_pivots(const char* op, const Tensor& pivots, int64_t m, const Tensor& like) {
+  const int64_t k = pivots.size(-1);
+  const Tensor flat = pivots.reshape({-1, k}).to(DType::Int64).cpu();
+  const int64_t batch = flat.size(0);
+  const int64_t* swaps = flat.data<int64_t>();
+  std::vector<double> p(static_cast<size_t>(batch * m * m), 0.0);
+  std::vector<int64_t> row_of(static_cast<size_t>(m));
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < m; ++i) row_of[i] = i;
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t target = swaps[b * k + i];
+      EMBER_CHECK(target >= 1 && target <= m, op,
+                  "pivots must lie in [1, {}] (LAPACK's 1-based row numbers), got {} at index {}{}; pivots are {} {}",
+                  m, target, i, batch > 1 ? fmt::format(" of batch entry {}", b) : std::string(),
+                  shape_str(pivots.shape()), pivots.dtype());
+      std::swap(row_of[i], row_of[target - 1]);
+    }
+    // Row i of P^T A is row row_of[i] of A, so P[row_of[i], i] = 1.
+    for (int64_t i = 0; i < m; ++i) p[b * m * m + row_of[i] * m + i] = 1.0;
+  }
+  const std::span<const int64_t> pivots_shape = pivots.shape();
+  Shape shape(pivots_shape.first(pivots_shape.size() - 1));
+  shape.push_back(m);
+  shape.push_back(m);
+  return detail::from_host(p, shape, like.dtype(), like.device());
+}
+
+// L [..., m, k] (unit lower triangular) and U [..., k, n] from a packed LU [..., m, n]. Written with
+// differentiable ops, so the gradients of L and U reach LU's strict lower and upper triangles.
+std::pair<Tensor, Tensor> unpack_factors(const Tensor& lu_packed) {
+  const int64_t m = lu_packed.size(-2), n = lu_packed.size(-1), k = std::min(m, n);
+  const Tensor unit = eye(m, k, {.dtype = lu_packed.dtype(), .device = lu_packed.device()});
+  const Tensor l = tril(lu_packed.narrow(-1, 0, k), -1) + unit;
+  const Tensor u = triu(lu_packed.narrow(-2, 0, k));
+  return {l, u};
+}
+
+// PyTorch's linalg_lu_backward: the gradient of A = P L U from those of L [m, k] and U [k, n]
+// (either may be undefined). Square and wide A (m <= n, U = [U1 U2] with U1 k x k):
+//   dA = P L^-T [ (tril(L^T dL - dU U^T, -1) U1^-T + triu(dU1)) | dU2 ]
+// tall A (m > n, L = [L1; L2] with L1 k x k):
+//   dA = P [ L1^-T (triu(dU U^T - L^T tril(dL, -1)) + tril(dL1, -1)) ; dL2 ] U^-T
+// (for a square A both are L^-T (tril(L^T dL, -1) + triu(dU U^T)) U^-T). Every step is a
+// differentiable op, so the gradient has gradients of its own.
+Tensor lu_backward(const Tensor& p, const Tensor& l, const Tensor& u, const Tensor& grad_l, const Tensor& grad_u) {
+  const int64_t m = l.size(-2), n = u.size(-1), k = u.size(-2);
+  Tensor grad;
+  if (m <= n) {
+    const Tensor u1 = u.narrow(-1, 0, k);
+    Tensor inner = grad_l.defined() ? matmul(l.mT(), grad_l) : Tensor();
+    if (grad_u.defined()) {
+      const Tensor term = matmul(triu(grad_u), u.mT());
+      inner = inner.defined() ? inner - term : -term;
+    }
+    grad = solve_triangular(u1.mT(), tril(inner, -1), /*upper=*/false, /*left=*/false);
+    if (grad_u.defined()) {
+      grad = grad + triu(grad_u.narrow(-1, 0, k));
+      if (n > k) grad = cat({grad, grad_u.narrow(-1, k, n - k)}, -1);
+    } else if (n > k) {
+      Shape rest = grad.shape();
+      rest.back() = n - k;
+      grad = cat({grad, zeros(rest, {.dtype = grad.dtype(), .device = grad.device()})}, -1);
+    }
+    grad = solve_triangular(l.mT(), grad, /*upper=*/true, /*left=*/true, /*unitriangular=*/true);
+  } else {
+    const Tensor l1 = l.narrow(-2, 0, k);
+    Tensor inner = grad_u.defined() ? matmul(grad_u, u.mT()) : Tensor();
+    if (grad_l.defined()) {
+      const Tensor term = matmul(l.mT(), tril(grad_l, -1));
+      inner = inner.defined() ? inner - term : -term;
+    }
+    grad = solve_triangular(l1.mT(), triu(inner), /*upper=*/true, /*left=*/true, /*unitriangular=*/true);
+    if (grad_l.defined()) {
+      grad = cat({grad + tril(grad_l.narrow(-2, 0, k), -1), grad_l.narrow(-2, k, m - k)}, -2);
+    } else {
+      Shape rest = grad.shape();
+      rest[rest.size() - 2] = m - k;
+      grad = cat({grad, zeros(rest, {.dtype = grad.dtype(), .device = grad.device()})}, -2);
+    }
+    grad = solve_triangular(u.mT(), grad, /*upper=*/false, /*left=*/false);
+  }
+  return matmul(p, grad);
+}
+
+// A [..., m, n] -> LU [..., m, n], pivots [..., k] and info [...] (both int32).
+struct LuFactor {
+  static constexpr const char* name = "linalg.lu_factor";
+  const char* display_name;
+  bool pivot;
+
+  std::array<Tensor, 3> forward(Ctx& ctx, const Tensor& a) {
+    const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
+    std::vector<double> lu = detail::host_matrices(a);
+    const int64_t batch = detail::batch_count(a.shape());
+    std::vector<double> pivots(static_cast<size_t>(batch * k)), info(static_cast<size_t>(batch));
+    for (int64_t b = 0; b < batch; ++b) {
+      const LuFactorization f = detail::factor_lu(lu.data() + b * m * n, m, n, pivot);
+      EMBER_CHECK(f.unfactorable_column < 0, display_name,
+                  "{}A has no LU factorization without pivoting: column {} has a zero pivot above non-zero "
+                  "entries; A is {} {} (use pivot = true)",
+                  detail::batch_entry(a, b), f.unfactorable_column, shape_str(a.shape()), a.dtype());
+      for (int64_t i = 0; i < k; ++i) pivots[b * k + i] = static_cast<double>(f.swapped_with[i] + 1);
+      info[b] = static_cast<double>(f.zero_pivot_column + 1);
+    }
+    const std::span<const int64_t> shape = a.shape();
+    Shape pivots_shape(shape.first(shape.size() - 1));
+    pivots_shape.back() = k;
+    Tensor lu_packed = detail::from_host(lu, shape, a.dtype(), a.device());
+    Tensor pivots_tensor = detail::from_host(pivots, pivots_shape, DType::Int32, a.device());
+    ctx.save_output(lu_packed, 0);
+    ctx.save(pivots_tensor);
+    return {lu_packed, pivots_tensor,
+            detail::from_host(info, shape.first(shape.size() - 2), DType::Int32, a.device())};
+  }
+
+  // The gradient of LU is that of L on its strict lower part and of U on the rest.
+  Grads backward(Ctx& ctx, const std::array<Tensor, 3>& grads) {
+    const Tensor& grad = grads[0];
+    if (!grad.defined()) return {Tensor()};
+    const Tensor lu_packed = ctx.saved(0), pivots = ctx.saved(1);
+    const int64_t m = lu_packed.size(-2), n = lu_packed.size(-1), k = std::min(m, n);
+    const auto [l, u] = unpack_factors(lu_packed);
+    const Tensor p = permutation_from_pivots(display_name, pivots, m, lu_packed);
+    return {lu_backward(p, l, u, tril(grad.narrow(-1, 0, k), -1), triu(grad.narrow(-2, 0, k)))};
+  }
+};
+
+void check_pivots(const char* op, const Tensor& lu_packed, const Tensor& pivots) {
+  EMBER_CHECK(pivots.defined(), op, "got undefined pivots");
+  EMBER_CHECK(pivots.dtype() == DType::Int32, op, "pivots must be int32 (as lu_factor returns them), got {} {}",
+              shape_str(pivots.shape()), pivots.dtype());
+  check_same_device(op, lu_packed, pivots);
+  const std::span<const int64_t> shape = lu_packed.shape();
+  Shape expected(shape.first(shape.size() - 1));
+  expected.back() = std::min(lu_packed.size(-2), lu_packed.size(-1));
+  EMBER_CHECK(pivots.shape() == expected, op,
+              "pivots must be {} for LU {}, got {}", shape_str(expected), shape_str(shape),
+              shape_str(pivots.shape()));
+}
+
+}  // namespace
+
+LuFactorExResult lu_factor_ex(const Tensor& a_in, bool pivot, bool check_errors) {
+  const char* op = "linalg.lu_factor_ex";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+  auto [lu_packed, pivots, info] = apply(LuFactor{op, pivot}, a);
+  if (check_errors) detail::raise_first_zero_pivot(op, a, info);
+  return {lu_packed, pivots, info};
+}
+
+LuFactorResult lu_factor(const Tensor& a_in, bool pivot) {
+  const char* op = "linalg.lu_factor";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+  auto [lu_packed, pivots, info] = apply(LuFactor{op, pivot}, a);
+  detail::raise_first_zero_pivot(op, a, info, " (linalg.lu and linalg.lu_factor_ex factor it without this check)");
+  return {lu_packed, pivots};
+}
+
+LuResult lu(const Tensor& a_in, bool pivot) {
+  const char* op = "linalg.lu";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
+  auto [lu_packed, pivots, info] = apply(LuFactor{op, pivot}, a);
+  detail::AutocastPaused paused;
+  const auto [l, u] = unpack_factors(lu_packed);
+  return {permutation_from_pivots(op, pivots, a.size(-2), lu_packed), l, u};
+}
+
+LuResult lu_unpack(const Tensor& lu_in, const Tensor& pivots) {
+  const char* op = "linalg.lu_unpack";
+  const Tensor lu_packed = detail::matrix_operand(op, "LU", lu_in, /*square=*/false);
+  check_pivots(op, lu_packed, pivots);
+  detail::AutocastPaused paused;
+  const auto [l, u] = unpack_factors(lu_packed);
+  return {permutation_from_pivots(op, pivots, lu_packed.size(-2), lu_packed), l, u};
+}
+
+// A = P L U, so A X = B is X = U^-1 L^-1 P^T B and A^T X = B is X = P L^-T U^-T B; on the right,
+// X = B U^-1 L^-1 P^T and X = B P L^-T U^-T. The triangular solves read only the triangle of LU they
+// need (L's unit diagonal is not read), so no tril/triu is taken and the gradient reaches LU directly.
+Tensor lu_solve(const Tensor& lu_in, const Tensor& pivots, const Tensor& b_in, bool left, bool adjoint) {
+  const char* op = "linalg.lu_solve";
+  const Tensor lu_packed = detail::matrix_operand(op, "LU", lu_in, /*square=*/true);
+  const Tensor b = detail::matrix_operand(op, "B", b_in, /*square=*/false);
+  EMBER_CHECK(lu_packed.dtype() == b.dtype(), op, "LU and B must have the same dtype, got LU {} {} and B {} {}",
+              shape_str(lu_packed.shape()), lu_packed.dtype(), shape_str(b.shape()), b.dtype());
+  check_same_device(op, lu_packed, b);
+  check_pivots(op, lu_packed, pivots);
+  const int64_t n = lu_packed.size(-1);
+  EMBER_CHECK((left ? b.size(-2) : b.size(-1)) == n, op,
+              "incompatible shapes for {}: LU {} and B {} (B's {} must number {})",
+              left ? (adjoint ? "A^T X = B" : "A X = B") : (adjoint ? "X A^T = B" : "X A = B"),
+              shape_str(lu_packed.shape()), shape_str(b.shape()), left ? "rows" : "columns", n);
+  const std::span<const int64_t> lu_shape = lu_packed.shape(), b_shape = b.shape();
+  broadcast_shapes(op, lu_shape.first(lu_shape.size() - 2), b_shape.first(b_shape.size() - 2));
+  detail::AutocastPaused paused;
+  const Tensor p = permutation_from_pivots(op, pivots, n, lu_packed);
+  const Tensor lu_t = lu_packed.mT();
+  if (left && !adjoint) {
+    const Tensor y = solve_triangular(lu_packed, matmul(p.mT(), b), /*upper=*/false, true, /*unitriangular=*/true);
+    return solve_triangular(lu_packed, y, /*upper=*/true);
+  }
+  if (left) {
+    const Tensor y = solve_triangular(lu_t, b, /*upper=*/false);
+    return matmul(p, solve_triangular(lu_t, y, /*upper=*/true, true, /*unitriangular=*/true));
+  }
+  if (!adjoint) {
+    const Tensor y = solve_triangular(lu_packed, b, /*upper=*/true, /*left=*/false);
+    return matmul(solve_triangular(lu_packed, y, /*upper=*/false, /*left=*/false, /*unitriangular=*/true), p.mT());
+  }
+  const Tensor y = solve_triangular(lu_t, matmul(b, p), /*upper=*/true, /*left=*/false, /*unitriangular=*/true);
+  return solve_triangular(lu_t, y, /*upper=*/false, /*left=*/false);
+}
+
+}  // namespace ember::linalg
