@@ -12,10 +12,13 @@
 //   W13/pinv/n       pinv(A) (through the SVD; n = 16 and 64)
 //   W13/lstsq/n      lstsq(A, B).solution, B [n, 16] (through pinv; n = 16 and 64; the peer runs
 //                    PyTorch's gelsd driver, which returns the same four results)
-// and three training cases at n = 64, forward and backward (the gradient with respect to A):
+//   W13/lu_factor/n  lu_factor(A) (packed LU and pivots)
+//   W13/lu_solve/n   lu_solve(LU, pivots, B), B [n, 16], the factors made before the timed steps
+// and four training cases at n = 64, forward and backward (the gradient with respect to A):
 //   W13/slogdet_backward/64    loss = slogdet(A).logabsdet
 //   W13/eigvalsh_backward/64   loss = sum(eigvalsh((M + M^T) / 2))
 //   W13/matrix_exp_backward/64 loss = sum(matrix_exp(A / sqrt(n)))
+//   W13/lu_backward/64         loss = sum(L) + sum(U) of lu(A)
 // A and M are standard normal; the inputs are made before the timed steps. eigh/256 and svd/256
 // (ember's Jacobi sweeps, about 1.4 s per call) are left out of the full run to keep it short; name
 // them to run them.
@@ -66,6 +69,18 @@ void run_case(const std::string& op, int64_t n) {
     timing = bench::time_steps([&] { bench::do_not_optimize(linalg::pinv(a)); });
   } else if (op == "lstsq") {
     timing = bench::time_steps([&] { bench::do_not_optimize(linalg::lstsq(a, b).solution); });
+  } else if (op == "lu_factor") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::lu_factor(a).LU); });
+  } else if (op == "lu_solve") {
+    const linalg::LuFactorResult factors = linalg::lu_factor(a);
+    timing = bench::time_steps([&] { bench::do_not_optimize(linalg::lu_solve(factors.LU, factors.pivots, b)); });
+  } else if (op == "lu_backward") {
+    const Tensor leaf = a.detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      const linalg::LuResult plu = linalg::lu(leaf);
+      Tensor loss = sum(plu.L) + sum(plu.U);
+      bench::do_not_optimize(grad({loss}, {leaf}));
+    });
   } else if (op == "matrix_exp_backward") {
     const Tensor leaf = (a * (1.0 / std::sqrt(double(n)))).detach().requires_grad_();
     timing = bench::time_steps([&] {
@@ -113,8 +128,11 @@ int main(int argc, char** argv) {
   for (int64_t n : {16, 64, 256}) run_case("matrix_exp", n);
   for (const char* op : {"pinv", "lstsq"})
     for (int64_t n : {16, 64}) run_case(op, n);
+  for (const char* op : {"lu_factor", "lu_solve"})
+    for (int64_t n : {16, 64, 256}) run_case(op, n);
   run_case("slogdet_backward", 64);
   run_case("eigvalsh_backward", 64);
   run_case("matrix_exp_backward", 64);
+  run_case("lu_backward", 64);
   return 0;
 }

@@ -66,8 +66,13 @@ detail::LuFactorization detail::factor_lu(double* a, int64_t m, int64_t n, bool 
     } else {
       for (int64_t i = c + 1; i < m; ++i) a[i * n + c] /= pivot_value;
     }
-    for (int64_t i = c + 1; i < m; ++i)
-      for (int64_t j = c + 1; j < n; ++j) a[i * n + j] -= a[i * n + c] * a[c * n + j];
+    // The rank-one update of the rows below, along rows (contiguous: it vectorises).
+    const double* __restrict pivot_row_values = a + c * n;  // never row i: restrict lets it vectorise
+    for (int64_t i = c + 1; i < m; ++i) {
+      double* __restrict row = a + i * n;
+      const double multiplier = row[c];
+      for (int64_t j = c + 1; j < n; ++j) row[j] -= multiplier * pivot_row_values[j];
+    }
   }
   return f;
 }

@@ -17,16 +17,23 @@ namespace {
 
 // X = A^-1 B for one n x n triangular A and one n x k B (row-major), overwriting B with X. The plain
 // substitution, every product formed (no skipping of zeros), so that a NaN or inf anywhere in the
-// triangle reaches the entries it touches, as it does in PyTorch.
+// triangle reaches the entries it touches, as it does in PyTorch. Row i of X is row i of B less
+// a_ij times each row j already solved: the innermost loop runs along B's rows (contiguous, so it
+// vectorises), and each entry still sums its terms in the order of j.
 void substitute(const double* a, double* b, int64_t n, int64_t k, bool upper, bool unitriangular) {
   for (int64_t step = 0; step < n; ++step) {
     const int64_t i = upper ? n - 1 - step : step;  // upper: the last row first
-    for (int64_t c = 0; c < k; ++c) {
-      double rest = b[i * k + c];
-      // The unknowns already solved: columns j < i of a lower A, j > i of an upper one.
-      const int64_t j_begin = upper ? i + 1 : 0, j_end = upper ? n : i;
-      for (int64_t j = j_begin; j < j_end; ++j) rest -= a[i * n + j] * b[j * k + c];
-      b[i * k + c] = unitriangular ? rest : rest / a[i * n + i];
+    double* __restrict row = b + i * k;  // never row j's: restrict lets the loop below vectorise
+    // The unknowns already solved: columns j < i of a lower A, j > i of an upper one.
+    const int64_t j_begin = upper ? i + 1 : 0, j_end = upper ? n : i;
+    for (int64_t j = j_begin; j < j_end; ++j) {
+      const double a_ij = a[i * n + j];
+      const double* __restrict solved = b + j * k;
+      for (int64_t c = 0; c < k; ++c) row[c] -= a_ij * solved[c];
+    }
+    if (!unitriangular) {
+      const double diagonal = a[i * n + i];
+      for (int64_t c = 0; c < k; ++c) row[c] /= diagonal;
     }
   }
 }

@@ -52,6 +52,19 @@ void run_case(const std::string& op, int64_t n) {
     // the CPU, gelsy (QR with column pivoting), leaves the residuals and singular values empty
     const c10::string_view driver = "gelsd";
     timing = bench::time_steps([&] { bench::do_not_optimize(std::get<0>(torch::linalg_lstsq(a, b, c10::nullopt, driver))); });
+  } else if (op == "lu_factor") {
+    timing = bench::time_steps([&] { bench::do_not_optimize(std::get<0>(torch::linalg_lu_factor(a))); });
+  } else if (op == "lu_solve") {
+    const auto factors = torch::linalg_lu_factor(a);
+    timing = bench::time_steps(
+        [&] { bench::do_not_optimize(torch::linalg_lu_solve(std::get<0>(factors), std::get<1>(factors), b)); });
+  } else if (op == "lu_backward") {
+    const torch::Tensor leaf = a.detach().requires_grad_();
+    timing = bench::time_steps([&] {
+      const auto plu = torch::linalg_lu(leaf);
+      torch::Tensor loss = std::get<1>(plu).sum() + std::get<2>(plu).sum();
+      bench::do_not_optimize(torch::autograd::grad({loss}, {leaf}));
+    });
   } else if (op == "matrix_exp_backward") {
     const torch::Tensor leaf = (a * (1.0 / std::sqrt(double(n)))).detach().requires_grad_();
     timing = bench::time_steps([&] {
@@ -99,8 +112,11 @@ int main(int argc, char** argv) {
   for (int64_t n : {16, 64, 256}) run_case("matrix_exp", n);
   for (const char* op : {"pinv", "lstsq"})
     for (int64_t n : {16, 64}) run_case(op, n);
+  for (const char* op : {"lu_factor", "lu_solve"})
+    for (int64_t n : {16, 64, 256}) run_case(op, n);
   run_case("slogdet_backward", 64);
   run_case("eigvalsh_backward", 64);
   run_case("matrix_exp_backward", 64);
+  run_case("lu_backward", 64);
   return 0;
 }
