@@ -29,6 +29,15 @@ struct CholeskyExResult {
 };
 CholeskyExResult cholesky_ex(const Tensor& a, bool upper = false, bool check_errors = false);
 
+// Solving with a Cholesky factor: X with A X = B for A = L L^T (upper: A = U^T U), given L (or U)
+// [..., n, n] and B [..., n, k]; batch dims broadcast. Note the order of arguments, B first, as in
+// torch.cholesky_solve. Only the factor's triangle is read. The gradient is PyTorch's, which treats
+// the factor as a full matrix (gL = -(C + C^T) L with C = A^-1 gX X^T); a zero on the factor's
+// diagonal gives inf or NaN, as the triangular solves do.
+Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper = false);
+// A^-1 from A's Cholesky factor: cholesky_solve of the identity.
+Tensor cholesky_inverse(const Tensor& l, bool upper = false);
+
 // X with A X = B (left) or X A = B (not left), for a triangular A: A [..., n, n], B [..., n, k] when
 // left, [..., k, n] when not; batch dims broadcast. Only A's upper (or lower) triangle is read;
 // unitriangular takes its diagonal to be ones without reading it. A zero on the diagonal gives inf or
@@ -52,6 +61,9 @@ struct SlogdetResult {
   Tensor sign, logabsdet;
 };
 SlogdetResult slogdet(const Tensor& a);
+// log(det A) (torch.logdet): logabsdet where det > 0, -inf where det = 0, NaN where det < 0. Its
+// gradient is A^-T, as logabsdet's.
+Tensor logdet(const Tensor& a);
 
 // A = Q R with Q's columns orthonormal and R upper triangular (Householder reflections).
 // Reduced: Q [..., m, k], R [..., k, n] with k = min(m, n). Complete: Q [..., m, m], R [..., m, n].
@@ -62,6 +74,15 @@ struct QRResult {
   Tensor Q, R;
 };
 QRResult qr(const Tensor& a, QRMode mode = QRMode::Reduced);
+// The Householder form of A's QR factorization, as LAPACK's geqrf leaves it: `a` [..., m, n] holds R
+// on and above the diagonal and the reflectors' vectors v_i below it (v_i's 1 on the diagonal
+// implied), `tau` [..., min(m, n)] their scales, so that Q = H_1 ... H_k with H_i = I - tau_i v_i v_i^T
+// (householder_product forms it, ormqr applies it). Not differentiable, as in PyTorch: a backward
+// through it is an error that points to qr.
+struct GeqrfResult {
+  Tensor a, tau;
+};
+GeqrfResult geqrf(const Tensor& a);
 
 // The eigenvalues (ascending, [..., n]) and orthonormal eigenvectors (the columns of [..., n, n]) of a
 // symmetric A; only A's lower triangle is read (upper: its upper one). Each eigenvector's sign is

@@ -1,4 +1,4 @@
-// linalg.cholesky (and cholesky_ex): L lower triangular with a positive diagonal and A = L L^T, by the textbook
+// linalg.cholesky (and cholesky_ex, cholesky_solve, cholesky_inverse): L lower triangular with a positive diagonal and A = L L^T, by the textbook
 // column-by-column algorithm on the host in float64 (Cholesky-Crout). With upper, U = L^T with
 // A = U^T U, read from A's upper triangle, as PyTorch 1.13 (LAPACK's potrf with uplo = 'U') does.
 // PyTorch 1.13's semantics, checked against it by tests/linalg/test_solve_and_factor.cpp.
@@ -83,6 +83,43 @@ struct Cholesky {
   }
 };
 
+Tensor cholesky_solve_same_batch(const Tensor& b, const Tensor& l, bool upper);
+
+// X = A^-1 B for A = L L^T (upper: U^T U), with B [..., n, k] and the factor [..., n, n] of the same
+// batch dims: two triangular substitutions reading only the factor's triangle.
+struct CholeskySolve {
+  static constexpr const char* name = "linalg.cholesky_solve";
+  bool upper;
+
+  Tensor forward(Ctx& ctx, const Tensor& b, const Tensor& l) {
+    // L L^T X = B: L Y = B, then L^T X = Y (upper: U^T Y = B, then U X = Y).
+    const Tensor y = solve_triangular(upper ? l.mT() : l, b, /*upper=*/false);
+    Tensor x = solve_triangular(upper ? l : l.mT(), y, /*upper=*/true);
+    ctx.save(l);
+    ctx.save_output(x);
+    return x;
+  }
+
+  // PyTorch's cholesky_solve_backward: gB = A^-1 gX (a cholesky_solve again), and with
+  // C = gB X^T + X gB^T, gL = -C L (upper: gU = -U C). The factor is taken as a full matrix, as in
+  // PyTorch; every step is a differentiable op, so the gradient has gradients of its own.
+  Grads backward(Ctx& ctx, const Tensor& grad) {
+    const Tensor l = ctx.saved(0), x = ctx.saved(1);
+    const Tensor grad_b = cholesky_solve_same_batch(grad, l, upper);
+    Tensor grad_l;
+    if (ctx.needs_input_grad(1)) {
+      const Tensor half = matmul(grad_b, x.mT());
+      const Tensor c = half + half.mT();
+      grad_l = upper ? -matmul(l, c) : -matmul(c, l);
+    }
+    return {ctx.needs_input_grad(0) ? grad_b : Tensor(), grad_l};
+  }
+};
+
+Tensor cholesky_solve_same_batch(const Tensor& b, const Tensor& l, bool upper) {
+  return apply(CholeskySolve{upper}, b, l);
+}
+
 // A's upper triangle is A^T's lower one, and U = L(A^T)^T; the transposes are views, so the gradient
 // flows back through them.
 CholeskyExResult cholesky_with_info(const char* op, const Tensor& a_in, bool upper, bool refuse_failure) {
@@ -99,6 +136,35 @@ Tensor cholesky(const Tensor& a, bool upper) {
 
 CholeskyExResult cholesky_ex(const Tensor& a, bool upper, bool check_errors) {
   return cholesky_with_info("linalg.cholesky_ex", a, upper, check_errors);
+}
+
+Tensor cholesky_solve(const Tensor& b_in, const Tensor& l_in, bool upper) {
+  const char* op = "linalg.cholesky_solve";
+  const Tensor l = detail::matrix_operand(op, "L", l_in, /*square=*/true);
+  const Tensor b = detail::matrix_operand(op, "B", b_in, /*square=*/false);
+  EMBER_CHECK(l.dtype() == b.dtype(), op, "B and L must have the same dtype, got B {} {} and L {} {}",
+              shape_str(b.shape()), b.dtype(), shape_str(l.shape()), l.dtype());
+  check_same_device(op, b, l);
+  EMBER_CHECK(b.size(-2) == l.size(-1), op, "B [..., n, k] must have as many rows as L [..., n, n], got B {} and L {}",
+              shape_str(b.shape()), shape_str(l.shape()));
+  const std::span<const int64_t> l_shape = l.shape(), b_shape = b.shape();
+  Shape l_full = broadcast_shapes(op, l_shape.first(l_shape.size() - 2), b_shape.first(b_shape.size() - 2));
+  Shape b_full = l_full;
+  l_full.push_back(l.size(-2));
+  l_full.push_back(l.size(-1));
+  b_full.push_back(b.size(-2));
+  b_full.push_back(b.size(-1));
+  detail::AutocastPaused paused;
+  return cholesky_solve_same_batch(b.expand(b_full), l.expand(l_full), upper);
+}
+
+Tensor cholesky_inverse(const Tensor& l_in, bool upper) {
+  const char* op = "linalg.cholesky_inverse";
+  const Tensor l = detail::matrix_operand(op, "L", l_in, /*square=*/true);
+  detail::AutocastPaused paused;
+  // The identity needs no gradient: the backward computes only the factor's.
+  const std::span<const int64_t> shape = l.shape();
+  return cholesky_solve_same_batch(detail::identity_batch(shape.first(shape.size() - 2), l.size(-1), l), l, upper);
 }
 
 }  // namespace ember::linalg

@@ -1,4 +1,4 @@
-// The LU-based ops: linalg.solve, linalg.inv (and their _ex forms), linalg.det and linalg.slogdet. Each factors P A = L U
+// The LU-based ops: linalg.solve, linalg.inv (and their _ex forms), linalg.det, linalg.slogdet and logdet. Each factors P A = L U
 // by Gaussian elimination with partial pivoting (the textbook algorithm, LAPACK's getf2) on the host
 // in float64, one matrix at a time. PyTorch 1.13's semantics, checked against it by
 // tests/linalg/test_solve_and_factor.cpp.
@@ -303,6 +303,14 @@ Tensor inv(const Tensor& a) {
 Tensor det(const Tensor& a_in) {
   const Tensor a = detail::matrix_operand("linalg.det", "A", a_in, /*square=*/true);
   return apply(Det{}, a);
+}
+
+Tensor logdet(const Tensor& a_in) {
+  const Tensor a = detail::matrix_operand("linalg.logdet", "A", a_in, /*square=*/true);
+  auto [sign, logabsdet] = apply(Slogdet{}, a);
+  // log(sign) is 0 for a positive determinant and NaN for a negative one (a constant: the sign has no
+  // gradient); a zero determinant already has logabsdet -inf.
+  return logabsdet + log(sign);
 }
 
 SlogdetResult slogdet(const Tensor& a_in) {

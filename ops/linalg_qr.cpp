@@ -1,4 +1,4 @@
-// linalg.qr: A = Q R by Householder reflections, on the host in float64, one matrix at a time.
+// linalg.qr (and linalg.geqrf, its packed form): A = Q R by Householder reflections, on the host in float64, one matrix at a time.
 //
 // Column j is reflected onto a multiple of e_j by H_j = I - tau_j v_j v_j^T, exactly as LAPACK's
 // dgeqr2/dlarfg choose it (R_jj = -sign(A_jj) * norm, and H_j = I where the column below the diagonal
@@ -8,6 +8,8 @@
 // The gradient is PyTorch's (linalg_qr_backward), written with matmul, triu and solve_triangular, so
 // it is itself differentiable.
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -146,7 +148,43 @@ struct QR {
   }
 };
 
+// A -> geqrf's packed reflectors and R [..., m, n] and tau [..., k]. Not differentiable (PyTorch
+// defines no derivative for geqrf): the backward refuses, so that a loss through it is an error
+// rather than a silently missing gradient.
+struct Geqrf {
+  static constexpr const char* name = "linalg.geqrf";
+  std::array<Tensor, 2> forward(Ctx&, const Tensor& a) {
+    const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
+    const int64_t batch = detail::batch_count(a.shape());
+    std::vector<double> values = detail::host_matrices(a);
+    std::vector<double> taus(static_cast<size_t>(batch * k));
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<double> work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
+      const Reflectors h = householder_in_place(work, m, n);
+      for (int64_t j = 0; j < k; ++j) {
+        for (int64_t r = j + 1; r < m; ++r) work[r * n + j] = h.v[j][r];  // v's 1 on the diagonal is implied
+        taus[b * k + j] = h.tau[j];
+      }
+      std::copy(work.begin(), work.end(), values.begin() + b * m * n);
+    }
+    Shape tau_shape(a.shape().begin(), a.shape().end() - 2);
+    tau_shape.push_back(k);
+    return {detail::from_host(values, a.shape(), a.dtype(), a.device()),
+            detail::from_host(taus, tau_shape, a.dtype(), a.device())};
+  }
+  Grads backward(Ctx&, const std::array<Tensor, 2>&) {
+    EMBER_CHECK(false, name, "linalg.geqrf is not differentiable (as in PyTorch); use linalg.qr, whose Q and R are");
+    return {};
+  }
+};
+
 }  // namespace
+
+GeqrfResult geqrf(const Tensor& a_in) {
+  const Tensor a = detail::matrix_operand("linalg.geqrf", "A", a_in, /*square=*/false);
+  auto [packed, tau] = apply(Geqrf{}, a);
+  return {packed, tau};
+}
 
 QRResult qr(const Tensor& a_in, QRMode mode) {
   const char* op = "linalg.qr";

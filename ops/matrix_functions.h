@@ -109,6 +109,11 @@ Tensor vander(const Tensor& x, std::optional<int64_t> n = std::nullopt);
 // k <= n; A's entries on and above the diagonal are not read (their gradient is 0). Any floating dtype
 // and device; differentiable in A and tau.
 Tensor householder_product(const Tensor& a, const Tensor& tau);
+// torch.ormqr: C multiplied by Q = H_1 ... H_k of geqrf's (a, tau) without forming Q: Q C (left),
+// C Q (not left), or with Q^T where transpose. A [..., r, s] with r = C's rows when left, its columns
+// when not; tau [..., k] with k <= min(r, s); A's and tau's batch dims equal, C's broadcasting with
+// them. Differentiable in A, tau and C (the reflections are matmuls).
+Tensor ormqr(const Tensor& a, const Tensor& tau, const Tensor& c, bool left = true, bool transpose = false);
 
 // torch.linalg.tensorinv: the tensor X with tensordot(X, A, ind) the identity, for A whose first `ind`
 // dims and the rest hold the same number of entries; X's shape is A's last dims then its first `ind`.

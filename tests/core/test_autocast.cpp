@@ -128,6 +128,10 @@ std::map<std::string, std::function<Tensor(DType)>> op_calls() {
       {"linalg.cholesky_ex", [=](DType t) { return linalg::cholesky_ex(well_posed(t)).L; }},
       {"linalg.tensorinv", [=](DType t) { return linalg::tensorinv(well_posed(t), 1); }},
       {"linalg.tensorsolve", [=](DType t) { return linalg::tensorsolve(well_posed(t), r({3}, t)); }},
+      {"linalg.cholesky_solve", [=](DType t) { return linalg::cholesky_solve(r({3, 2}, t), well_posed(t)); }},
+      {"linalg.cholesky_inverse", [=](DType t) { return linalg::cholesky_inverse(well_posed(t)); }},
+      {"linalg.logdet", [=](DType t) { return linalg::logdet(well_posed(t)); }},
+      {"linalg.geqrf", [=](DType t) { return linalg::geqrf(well_posed(t)).tau; }},
   };
 }
 

@@ -50,9 +50,10 @@ void add_nn_op_entries(std::vector<OpEntry>& table);
 void add_linalg_op_entries(std::vector<OpEntry>& table);
 // Appends the entries of the functions built on them (ops/matrix_functions.h); add_linalg_op_entries calls it.
 void add_matrix_function_entries(std::vector<OpEntry>& table);
-// Appends the LU family's and the _ex forms' entries (ops/lu.h, cholesky_ex) and householder_product,
-// tensorinv and tensorsolve; add_linalg_op_entries calls it.
-void add_lu_and_tensor_entries(std::vector<OpEntry>& table);
+// Appends the entries of the LU family and the _ex forms (ops/lu.h, cholesky_ex), the solves with a
+// factor (cholesky_solve, cholesky_inverse, logdet, householder_product, ormqr) and tensorinv and
+// tensorsolve; add_linalg_op_entries calls it.
+void add_factor_and_solve_entries(std::vector<OpEntry>& table);
 
 // ---------------------------------------------------------------- input helpers (also used by other tests)
 

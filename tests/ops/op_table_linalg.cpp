@@ -118,7 +118,7 @@ void add_linalg_op_entries(std::vector<OpEntry>& t) {
                       },
                       nullptr, nullptr});
   add_matrix_function_entries(t);
-  add_lu_and_tensor_entries(t);
+  add_factor_and_solve_entries(t);
 }
 
 void add_matrix_function_entries(std::vector<OpEntry>& t) {
@@ -201,7 +201,7 @@ void add_matrix_function_entries(std::vector<OpEntry>& t) {
 }
 
 
-void add_lu_and_tensor_entries(std::vector<OpEntry>& t) {
+void add_factor_and_solve_entries(std::vector<OpEntry>& t) {
   using namespace ember::linalg;
   // Random (not diagonally dominant) matrices: partial pivoting swaps rows, and the pivots stay put
   // under the finite differences' small steps.
@@ -279,6 +279,44 @@ void add_lu_and_tensor_entries(std::vector<OpEntry>& t) {
                             in[0].reshape({rows, rows}) + eye(rows, std::nullopt, {.dtype = DType::Float64}) * 2.0;
                         return tensorsolve(square.reshape(in[0].shape()), in[1]);
                       },
+                      nullptr, nullptr});
+  const auto factor_and_rhs = [](uint64_t seed) {
+    return [seed] {
+      Rng r(seed);
+      return std::vector<OpSample>{
+          {"batched", {sample(r, {2, 3, 2}, kAny), sample(r, {2, 3, 3}, kAny)}},
+          {"broadcast, transposed", {sample(r, {2, 3, 2}, kAny), sample(r, {3, 3}, kAny, Layout::Transposed)}}};
+    };
+  };
+  // A factor with a diagonal well away from 0; the other triangle is zeroed, as a real factor's is
+  // (the gradient treats the factor as a full matrix, PyTorch's convention).
+  t.push_back(OpEntry{"linalg.cholesky_solve", factor_and_rhs(3313),
+                      [](const Inputs& in) { return cholesky_solve(in[0], tril(shifted(in[1], 2.0))); }, nullptr,
+                      nullptr});
+  t.push_back(OpEntry{"linalg.cholesky_solve(upper)", factor_and_rhs(3314),
+                      [](const Inputs& in) { return cholesky_solve(in[0], triu(shifted(in[1], 2.0)), true); },
+                      nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.cholesky_inverse", square_samples(3315, 3),
+                      [](const Inputs& in) { return cholesky_inverse(tril(shifted(in[0], 2.0))); }, nullptr,
+                      empty_batch(3, {0, 3, 3})});
+  t.push_back(OpEntry{"linalg.logdet", square_samples(3316, 3),
+                      [](const Inputs& in) { return logdet(positive_definite(in[0])); }, nullptr, empty_batch(3, {0})});
+  t.push_back(OpEntry{"linalg.ormqr",
+                      [] {
+                        Rng r(3317);
+                        return std::vector<OpSample>{
+                            {"batched", {sample(r, {2, 4, 3}, kAny), sample(r, {2, 2}, kAny), sample(r, {2, 4, 2}, kAny)}},
+                            {"broadcast, transposed",
+                             {sample(r, {4, 3}, kAny, Layout::Transposed), sample(r, {3}, kAny), sample(r, {2, 4, 2}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return ormqr(in[0], in[1], in[2]); }, nullptr, nullptr});
+  t.push_back(OpEntry{"linalg.ormqr(right, transpose)",
+                      [] {
+                        Rng r(3318);
+                        return std::vector<OpSample>{
+                            {"batched", {sample(r, {2, 4, 3}, kAny), sample(r, {2, 3}, kAny), sample(r, {2, 2, 4}, kAny)}}};
+                      },
+                      [](const Inputs& in) { return ormqr(in[0], in[1], in[2], /*left=*/false, /*transpose=*/true); },
                       nullptr, nullptr});
 }
 

@@ -385,6 +385,20 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"tensorsolve with a repeated dim", []{ linalg::tensorsolve(ones({2, 3, 6}), ones({6}), {0, 0}); }, "linalg.tensorsolve"},
       {"tensorsolve with a dim out of range", []{ linalg::tensorsolve(ones({6, 2, 3}), ones({6}), {3}); }, "linalg.tensorsolve"},
       {"tensorsolve of a system that is not square", []{ linalg::tensorsolve(ones({2, 3, 4}), ones({2, 3})); }, "linalg.tensorsolve"},
+      {"cholesky_solve with B's rows not n", []{ linalg::cholesky_solve(ones({4, 1}), eye(3)); }, "linalg.cholesky_solve"},
+      {"cholesky_solve with a non-square factor", []{ linalg::cholesky_solve(ones({3, 1}), ones({3, 2})); }, "linalg.cholesky_solve"},
+      {"cholesky_solve with a vector B", []{ linalg::cholesky_solve(ones({3}), eye(3)); }, "linalg.cholesky_solve"},
+      {"cholesky_solve with float64 B and float32 L", []{ linalg::cholesky_solve(ones({3, 1}, {.dtype = DType::Float64}), eye(3)); }, "linalg.cholesky_solve"},
+      {"cholesky_solve with batch dims that do not broadcast", []{ linalg::cholesky_solve(ones({2, 3, 1}), ones({3, 3, 3})); }, "linalg.cholesky_solve"},
+      {"cholesky_inverse of an int64 matrix", []{ linalg::cholesky_inverse(ones({2, 2}, {.dtype = DType::Int64})); }, "linalg.cholesky_inverse"},
+      {"logdet of a float16 matrix outside autocast", []{ linalg::logdet(eye(2).to(DType::Float16)); }, "linalg.logdet"},
+      {"logdet of a non-square matrix", []{ linalg::logdet(ones({2, 3})); }, "linalg.logdet"},
+      {"geqrf of a vector", []{ linalg::geqrf(ones({3})); }, "linalg.geqrf"},
+      {"geqrf backward", []{ Tensor a = ones({3, 2}).requires_grad_(); sum(linalg::geqrf(a).a).backward(); }, "linalg.geqrf"},
+      {"ormqr with C's rows not A's", []{ linalg::ormqr(ones({4, 2}), ones({2}), ones({3, 2})); }, "linalg.ormqr"},
+      {"ormqr with more scales than columns", []{ linalg::ormqr(ones({4, 2}), ones({3}), ones({4, 2})); }, "linalg.ormqr"},
+      {"ormqr with C's batch not broadcasting", []{ linalg::ormqr(ones({2, 4, 2}), ones({2, 2}), ones({3, 4, 2})); }, "linalg.ormqr"},
+      {"ormqr with a float64 C", []{ linalg::ormqr(ones({4, 2}), ones({2}), ones({4, 2}, {.dtype = DType::Float64})); }, "linalg.ormqr"},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to
   // allocate must be an Error (it was a bad_alloc, or the end of the program inside a parallel region).
