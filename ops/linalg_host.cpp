@@ -74,4 +74,13 @@ Tensor rank_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tol
   return clamp(relative, atol, std::nullopt);
 }
 
+Tensor count_above_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tolerance) {
+  return sum(gt(s, rank_threshold(s, a, tolerance)), {-1});
+}
+
+void check_rank_tolerance(const char* op, const RankTolerance& tolerance) {
+  EMBER_CHECK(!tolerance.atol || *tolerance.atol >= 0, op, "atol must be >= 0, got {}", tolerance.atol.value_or(0));
+  EMBER_CHECK(!tolerance.rtol || *tolerance.rtol >= 0, op, "rtol must be >= 0, got {}", tolerance.rtol.value_or(0));
+}
+
 }  // namespace ember::linalg::detail

@@ -57,6 +57,11 @@ class AutocastPaused {
 // The threshold [..., 1] above which a singular value s ([..., k], descending or not) of `a` counts,
 // max(atol, rtol * max(s)) with RankTolerance's defaults; for pinv, matrix_rank and lstsq.
 Tensor rank_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tolerance);
+// How many of the singular values s [..., k] of `a` count (lie above rank_threshold), int64 [...]:
+// the rank of matrix_rank and lstsq.
+Tensor count_above_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tolerance);
+// A negative atol or rtol is an error naming op.
+void check_rank_tolerance(const char* op, const RankTolerance& tolerance);
 
 // The identity [..., n, n] in the dtype and device of `like`, broadcast over the batch shape `batch`.
 Tensor identity_batch(std::span<const int64_t> batch, int64_t n, const Tensor& like);

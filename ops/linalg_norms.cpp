@@ -124,15 +124,13 @@ Tensor cond(const Tensor& a_in, MatrixNormKind kind) {
 Tensor matrix_rank(const Tensor& a_in, RankTolerance tolerance) {
   const char* op = "linalg.matrix_rank";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
-  EMBER_CHECK(!tolerance.atol || *tolerance.atol >= 0, op, "atol must be >= 0, got {}", tolerance.atol.value_or(0));
-  EMBER_CHECK(!tolerance.rtol || *tolerance.rtol >= 0, op, "rtol must be >= 0, got {}", tolerance.rtol.value_or(0));
+  detail::check_rank_tolerance(op, tolerance);
   detail::AutocastPaused paused;
   NoGradGuard no_grad;
   const Shape batch(a.shape().begin(), a.shape().end() - 2);
   if (a.size(-1) == 0 || a.size(-2) == 0) return zeros(batch, {.dtype = DType::Int64, .device = a.device()});
   const Tensor s = tolerance.hermitian ? abs(eigvalsh(a)) : svdvals(a);
-  const Tensor threshold = detail::rank_threshold(s, a, tolerance);
-  return sum(gt(s, threshold), {-1});
+  return detail::count_above_threshold(s, a, tolerance);
 }
 
 }  // namespace ember::linalg

@@ -5,6 +5,7 @@
 // undefined at the identity, where pinv is perfectly smooth. pinv has its own backward instead, the
 // closed form of Golub and Pereyra (PyTorch's pinv_backward), written with matmul on A and A^+ so
 // that it is itself differentiable. lstsq's solution is A^+ B, which gives it PyTorch's gradient.
+// (lstsq also takes the singular values from pinv's SVD when they need no gradient.)
 #include <cfloat>
 #include <cmath>
 
@@ -25,6 +26,9 @@ Tensor reciprocal_above(const Tensor& s, const Tensor& threshold) {
 struct PseudoInverse {
   static constexpr const char* name = "linalg.pinv";
   RankTolerance tolerance;
+  // Where forward also leaves the singular values it computed (without history; SVD path only), so
+  // that lstsq, which returns them, does not run a second SVD. Null: not wanted.
+  Tensor* singular_values = nullptr;
 
   Tensor forward(Ctx& ctx, const Tensor& a) {
     const int64_t m = a.size(-2), n = a.size(-1);
@@ -41,6 +45,7 @@ struct PseudoInverse {
       result = matmul(e.eigenvectors * signed_inverted.unsqueeze(-2), e.eigenvectors.mT());
     } else {
       const SVDResult d = svd(a, /*full_matrices=*/false);
+      if (singular_values) *singular_values = d.S;
       const Tensor inverted = reciprocal_above(d.S, detail::rank_threshold(d.S, a, tolerance));
       result = matmul(d.Vh.mT() * inverted.unsqueeze(-2), d.U.mT());  // V diag(1/s) U^T
     }
@@ -65,17 +70,12 @@ struct PseudoInverse {
   }
 };
 
-void check_tolerance(const char* op, const RankTolerance& tolerance) {
-  EMBER_CHECK(!tolerance.atol || *tolerance.atol >= 0, op, "atol must be >= 0, got {}", tolerance.atol.value_or(0));
-  EMBER_CHECK(!tolerance.rtol || *tolerance.rtol >= 0, op, "rtol must be >= 0, got {}", tolerance.rtol.value_or(0));
-}
-
 }  // namespace
 
 Tensor pinv(const Tensor& a_in, RankTolerance tolerance) {
   const char* op = "linalg.pinv";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
-  check_tolerance(op, tolerance);
+  detail::check_rank_tolerance(op, tolerance);
   detail::AutocastPaused paused;
   return apply(PseudoInverse{tolerance}, a);
 }
@@ -103,16 +103,19 @@ LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> 
 
   const RankTolerance tolerance{.atol = 0.0, .rtol = rcond};
   LstsqResult result;
-  const Tensor x = matmul(pinv(a, tolerance), b_matrix);
+  // One SVD for both the solution and the singular values, unless the singular values need a
+  // gradient (the pseudo-inverse's primitive gives them without history): then svdvals'.
+  Tensor pinv_singular_values;
+  const Tensor x = matmul(apply(PseudoInverse{tolerance, &pinv_singular_values}, a), b_matrix);
   result.solution = vector_case ? x.squeeze(-1) : x;
-  result.singular_values = svdvals(a);
+  const bool singular_values_need_grad = GradMode::is_enabled() && a.requires_grad();
+  result.singular_values =
+      singular_values_need_grad || !pinv_singular_values.defined() ? svdvals(a) : pinv_singular_values;
   {
     NoGradGuard no_grad;
     const Shape batch(a.shape().begin(), a.shape().end() - 2);
     result.rank = m == 0 || n == 0 ? zeros(batch, {.dtype = DType::Int64, .device = a.device()})
-                                   : sum(gt(result.singular_values.detach(),
-                                            detail::rank_threshold(result.singular_values.detach(), a, tolerance)),
-                                         {-1});
+                                   : detail::count_above_threshold(result.singular_values.detach(), a, tolerance);
   }
   // gelsd's residuals: only where they are the minimum of an overdetermined, full-rank problem.
   const bool full_rank = m > n && n > 0 && all(eq(result.rank, Scalar(n)));
