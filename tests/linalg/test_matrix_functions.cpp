@@ -521,6 +521,18 @@ TEST_CASE("lstsq identities: residuals are |A X - B|^2 and X is pinv(A) B with g
     // the normal equations: A^T (A X - B) = 0
     CHECK(max_abs(matmul(a.mT(), matmul(a, r.solution) - b)) < 1e-12);
   }
+  SECTION("singular values: pinv's own (no history) without a gradient, svdvals' with one") {
+    const Tensor a = randn({6, 3}, f64, &gen), b = randn({6, 2}, f64, &gen);
+    CHECK_FALSE(linalg::lstsq(a, b).singular_values.requires_grad());
+    const Tensor leaf = a.detach().clone().requires_grad_();
+    const linalg::LstsqResult r = linalg::lstsq(leaf, b);
+    REQUIRE(r.singular_values.requires_grad());
+    const Tensor got = grad({sum(r.singular_values)}, {leaf})[0];
+    // d(sum s)/dA = U V^T
+    const linalg::SVDResult usv = linalg::svd(a, /*full_matrices=*/false);
+    CHECK(max_abs_diff(got, matmul(usv.U, usv.Vh)) < 1e-12);
+    CHECK(max_abs_diff(r.singular_values.detach(), linalg::lstsq(a, b).singular_values) < 1e-13);
+  }
   SECTION("a vector b: residuals [1] (PyTorch's [..., 1]), X [..., n]") {
     const Tensor a = randn({5, 2}, f64, &gen), b = randn({5}, f64, &gen);
     const linalg::LstsqResult r = linalg::lstsq(a, b);
