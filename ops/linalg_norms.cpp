@@ -26,7 +26,7 @@ void check_not_empty(const char* op, const Tensor& a, double ord) {
 }
 
 Tensor matrix_norm_unchecked(const Tensor& a, MatrixNormKind kind) {
-  if (kind == MatrixNormKind::Frobenius) return norm(a, 2, {-2, -1});
+  if (kind == MatrixNormKind::Frobenius) return ember::norm(a, 2, {-2, -1});
   return sum(svdvals(a), {-1});
 }
 
@@ -80,7 +80,7 @@ Tensor vector_norm(const Tensor& x, double ord, std::span<const int64_t> dims, b
   EMBER_CHECK(!std::isinf(ord) || reduced > 0, op,
               "the norm of order {} of no entries is not defined (it is the {} |x|); x is {} {}", ord,
               ord > 0 ? "largest" : "smallest", shape_str(x.shape()), x.dtype());
-  return norm(x, ord, dims, keepdim);
+  return ember::norm(x, ord, dims, keepdim);
 }
 
 Tensor matrix_norm(const Tensor& a_in, MatrixNormKind kind, bool keepdim) {
@@ -131,6 +131,61 @@ Tensor matrix_rank(const Tensor& a_in, RankTolerance tolerance) {
   if (a.size(-1) == 0 || a.size(-2) == 0) return zeros(batch, {.dtype = DType::Int64, .device = a.device()});
   const Tensor s = tolerance.hermitian ? abs(eigvalsh(a)) : svdvals(a);
   return detail::count_above_threshold(s, a, tolerance);
+}
+
+namespace {
+
+// matrix_norm over the two dims named (dims[0] as the rows, dims[1] as the columns), moved to the end
+// for it; with keepdim, both stay as size 1 where they were.
+template <typename Order>
+Tensor matrix_norm_over(const char* op, const Tensor& x, Order ord, std::span<const int64_t> dims, bool keepdim) {
+  EMBER_CHECK(x.dim() >= 2, op, "a matrix norm needs at least 2 dims, got {} {}", shape_str(x.shape()), x.dtype());
+  const int64_t rows = normalize_dim(op, dims[0], x.dim()), cols = normalize_dim(op, dims[1], x.dim());
+  EMBER_CHECK(rows != cols, op, "the two dims of a matrix norm must differ, got {} (x is {})", shape_str(dims),
+              shape_str(x.shape()));
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != rows && d != cols) order.push_back(d);
+  order.push_back(rows);
+  order.push_back(cols);
+  Tensor result = matrix_norm(permute(x, order), ord, /*keepdim=*/false);
+  if (keepdim)
+    for (int64_t d : {std::min(rows, cols), std::max(rows, cols)}) result = result.unsqueeze(d);
+  return result;
+}
+
+}  // namespace
+
+Tensor norm(const Tensor& x, std::optional<double> ord, std::span<const int64_t> dims, bool keepdim) {
+  const char* op = "linalg.norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(dims.size() <= 2, op, "dims must name one dim (a vector norm) or two (a matrix norm), got {}",
+              shape_str(dims));
+  const int64_t last_two[] = {-2, -1};
+  if (!ord) {
+    if (dims.size() == 2) return matrix_norm_over(op, x, MatrixNormKind::Frobenius, dims, keepdim);
+    return vector_norm(x, 2, dims, keepdim);  // every entry when dims is empty
+  }
+  if (dims.size() == 2) return matrix_norm_over(op, x, *ord, dims, keepdim);
+  if (dims.empty()) {
+    EMBER_CHECK(x.dim() == 1 || x.dim() == 2, op,
+                "with an order and no dims, x must be 1-D (a vector norm) or 2-D (a matrix norm), got {} {}; "
+                "name the dims, or use vector_norm",
+                shape_str(x.shape()), x.dtype());
+    if (x.dim() == 2) return matrix_norm_over(op, x, *ord, last_two, keepdim);
+  }
+  return vector_norm(x, *ord, dims, keepdim);
+}
+
+Tensor norm(const Tensor& x, MatrixNormKind kind, std::span<const int64_t> dims, bool keepdim) {
+  const char* op = "linalg.norm";
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  const int64_t last_two[] = {-2, -1};
+  EMBER_CHECK(dims.size() == 2 || (dims.empty() && x.dim() == 2), op,
+              "{} is a matrix norm: it needs two dims, or a 2-D x without dims; got dims {} and x {} {}",
+              kind == MatrixNormKind::Nuclear ? "Nuclear" : "Frobenius", shape_str(dims), shape_str(x.shape()),
+              x.dtype());
+  return matrix_norm_over(op, x, kind, dims.empty() ? std::span<const int64_t>(last_two) : dims, keepdim);
 }
 
 }  // namespace ember::linalg

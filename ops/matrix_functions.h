@@ -33,6 +33,23 @@ enum class MatrixNormKind { Frobenius, Nuclear };
 Tensor matrix_norm(const Tensor& a, MatrixNormKind kind = MatrixNormKind::Frobenius, bool keepdim = false);
 Tensor matrix_norm(const Tensor& a, double ord, bool keepdim = false);
 
+// torch.linalg.norm: a vector or a matrix norm, chosen by ord and dims. ord unset: the 2-norm of
+// every entry (no dims) or of one dim, the Frobenius norm over two dims. ord a number: vector_norm
+// over one dim, matrix_norm over two (dims[0] as the rows, dims[1] as the columns); with no dims x
+// must be 1-D (a vector norm) or 2-D (a matrix norm). A MatrixNormKind needs two dims, or a 2-D x.
+// ember::norm is torch.norm, a p-norm over any dims; with both namespaces open, an unqualified
+// norm(x, 1.0, dims) picks ember::norm (its double is an exact match): call this one as linalg::norm.
+Tensor norm(const Tensor& x, std::optional<double> ord = std::nullopt, std::span<const int64_t> dims = {},
+            bool keepdim = false);
+inline Tensor norm(const Tensor& x, std::optional<double> ord, std::initializer_list<int64_t> dims,
+                   bool keepdim = false) {
+  return norm(x, ord, std::span<const int64_t>(dims.begin(), dims.size()), keepdim);
+}
+Tensor norm(const Tensor& x, MatrixNormKind kind, std::span<const int64_t> dims = {}, bool keepdim = false);
+inline Tensor norm(const Tensor& x, MatrixNormKind kind, std::initializer_list<int64_t> dims, bool keepdim = false) {
+  return norm(x, kind, std::span<const int64_t>(dims.begin(), dims.size()), keepdim);
+}
+
 // torch.linalg.cond: the condition number of A, |A| |A^-1| in the given norm. 2 (the default) and -2
 // take the ratio of the largest and smallest singular values and accept any m x n A (a rank-deficient
 // one gives inf for 2); the others need a square A, and give inf where it is singular (an exact zero

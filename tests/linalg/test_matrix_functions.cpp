@@ -5,8 +5,8 @@
 // hermitian for matrix_rank and pinv, rank-deficient and repeated singular values, tall, wide,
 // batched and broadcast shapes, vector right-hand sides, empty inputs, negative powers, matrix
 // exponentials from 1e-3 to 50 times a random matrix); float32 values; gradcheck and gradgradcheck;
-// the identities each op must satisfy (Moore-Penrose, exp(A) exp(-A) = I, ...); and the calls
-// refused with an ember::Error naming the op.
+// the identities each op must satisfy (Moore-Penrose, exp(A) exp(-A) = I, ...); linalg::norm's
+// dispatch to the vector and matrix norms; and the calls refused with an ember::Error naming the op.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -764,4 +764,57 @@ TEST_CASE("linalg matrix functions refuse bad inputs with an error naming the op
     CHECK_THROWS_AS(call(), ember::Error);
     CHECK_THROWS_WITH(call(), Catch::Contains(op) && Catch::Contains("autocast"));
   }
+}
+
+TEST_CASE("linalg::norm dispatches to the vector or matrix norm as torch.linalg.norm", "[linalg][functions]") {
+  // x = [[1, -2], [3, 4]]: Frobenius sqrt(30); column sums 4 and 6; row sums 3 and 7.
+  const Tensor x = from_vector<double>({1, -2, 3, 4}, {2, 2});
+  const auto value = [](const Tensor& t) { return t.item<double>(); };
+  CHECK(std::abs(value(linalg::norm(x)) - std::sqrt(30.0)) < 1e-15);                // every entry, 2-norm
+  CHECK(value(linalg::norm(x, 1.0)) == 6.0);                                         // 2-D, no dims: matrix 1-norm
+  CHECK(value(linalg::norm(x, INFINITY)) == 7.0);                                    // matrix inf-norm
+  CHECK(value(linalg::norm(x, 1.0, {1, 0})) == 7.0);                                 // rows and columns swapped
+  CHECK(value(linalg::norm(x, -1.0, {-2, -1})) == 4.0);
+  CHECK(linalg::norm(x, 1.0, {1}).to_vector<double>() == std::vector<double>{3.0, 7.0});  // one dim: vector 1-norms
+  CHECK(linalg::norm(x, std::nullopt, {0}).to_vector<double>() == std::vector<double>{std::sqrt(10.0), std::sqrt(20.0)});
+  CHECK(value(linalg::norm(from_vector<double>({3, -4}, {2}), 1.0)) == 7.0);          // 1-D, no dims: vector
+  // Against the vector and matrix norms (checked against PyTorch elsewhere) on a 3-D tensor.
+  Generator gen(61);
+  const Tensor t = randn({3, 4, 5}, f64, &gen);
+  const std::vector<int64_t> to_end = {1, 0, 2};  // dims 0 and 2 as the matrix, dim 1 as the batch
+  const Tensor moved = permute(t, to_end);
+  CHECK(max_abs_diff(linalg::norm(t, std::nullopt, {0, 2}), linalg::matrix_norm(moved)) < 1e-14);
+  CHECK(max_abs_diff(linalg::norm(t, 2.0, {0, 2}), linalg::matrix_norm(moved, 2.0)) < 1e-13);
+  CHECK(max_abs_diff(linalg::norm(t, linalg::MatrixNormKind::Nuclear, {0, 2}),
+                     linalg::matrix_norm(moved, linalg::MatrixNormKind::Nuclear)) < 1e-13);
+  CHECK(max_abs_diff(linalg::norm(t, INFINITY, {2, 0}), linalg::matrix_norm(moved.mT(), INFINITY)) < 1e-14);
+  CHECK(max_abs_diff(linalg::norm(t), linalg::vector_norm(t.reshape({-1}))) < 1e-14);
+  CHECK(max_abs_diff(linalg::norm(t, 3.0, {1}), linalg::vector_norm(t, 3.0, {1})) < 1e-14);
+  // keepdim leaves size-1 dims where the reduced ones were, in either order of dims.
+  CHECK(linalg::norm(t, 1.0, {2, 0}, true).shape() == Shape{1, 4, 1});
+  CHECK(linalg::norm(t, linalg::MatrixNormKind::Frobenius, {0, 1}, true).shape() == Shape{1, 1, 5});
+  CHECK(linalg::norm(t, std::nullopt, {1}, true).shape() == Shape{3, 1, 5});
+  // Gradients of the dispatched norms, first and second order.
+  const Tensor leaf = t.detach().clone().requires_grad_();
+  CHECK(ember::testing::gradcheck([](const std::vector<Tensor>& in) { return linalg::norm(in[0], std::nullopt, {0, 2}); },
+                                  {leaf}) == "");
+  CHECK(ember::testing::gradgradcheck(
+            [](const std::vector<Tensor>& in) { return linalg::norm(in[0], linalg::MatrixNormKind::Nuclear, {2, 0}); },
+            {leaf}) == "");
+  // Refusals, each naming linalg.norm.
+  const auto refused = [](const std::function<void()>& call) {
+    try {
+      call();
+    } catch (const ember::Error& e) {
+      return std::string(e.what()).find("linalg.norm") != std::string::npos;
+    }
+    return false;
+  };
+  CHECK(refused([&] { linalg::norm(t, 2.0); }));                       // an order, 3-D, no dims
+  CHECK(refused([&] { linalg::norm(t, 2.0, {0, 1, 2}); }));            // three dims
+  CHECK(refused([&] { linalg::norm(t, 2.0, {1, 1}); }));               // a repeated dim
+  CHECK(refused([&] { linalg::norm(t, 2.0, {0, 3}); }));               // out of range
+  CHECK(refused([&] { linalg::norm(t, linalg::MatrixNormKind::Nuclear, {1}); }));  // a matrix norm, one dim
+  CHECK(refused([&] { linalg::norm(t, linalg::MatrixNormKind::Frobenius); }));     // ... of a 3-D x, no dims
+  CHECK(refused([&] { linalg::norm(Tensor()); }));
 }

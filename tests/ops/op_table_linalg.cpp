@@ -134,6 +134,8 @@ void add_matrix_function_entries(std::vector<OpEntry>& t) {
                       [](const Inputs& in) { return vector_norm(in[0], 3.0, {-1}); }, nullptr, nullptr});
   t.push_back(OpEntry{"linalg.matrix_norm(Frobenius)", tall_samples(3202),
                       [](const Inputs& in) { return matrix_norm(in[0]); }, nullptr, empty_batch(3, {0})});
+  t.push_back(OpEntry{"linalg.norm(1, dims 1 and 0)", tall_samples(3217),
+                      [](const Inputs& in) { return linalg::norm(in[0], 1.0, {-1, -2}, true); }, nullptr, nullptr});
   t.push_back(OpEntry{"linalg.matrix_norm(Nuclear)", tall_samples(3203),
                       [](const Inputs& in) { return matrix_norm(in[0], MatrixNormKind::Nuclear); }, nullptr, nullptr});
   t.push_back(OpEntry{"linalg.matrix_norm(inf)", tall_samples(3204),

@@ -399,6 +399,9 @@ TEST_CASE("a table of bad input gives a clear ember::Error in every row", "[ops]
       {"ormqr with more scales than columns", []{ linalg::ormqr(ones({4, 2}), ones({3}), ones({4, 2})); }, "linalg.ormqr"},
       {"ormqr with C's batch not broadcasting", []{ linalg::ormqr(ones({2, 4, 2}), ones({2, 2}), ones({3, 4, 2})); }, "linalg.ormqr"},
       {"ormqr with a float64 C", []{ linalg::ormqr(ones({4, 2}), ones({2}), ones({4, 2}, {.dtype = DType::Float64})); }, "linalg.ormqr"},
+      {"linalg.norm with an order of a 3-d tensor and no dims", []{ linalg::norm(ones({2, 2, 2}), 2.0); }, "linalg.norm"},
+      {"linalg.norm over three dims", []{ linalg::norm(ones({2, 2, 2}), std::nullopt, {0, 1, 2}); }, "linalg.norm"},
+      {"linalg.norm Nuclear over one dim", []{ linalg::norm(ones({2, 2}), linalg::MatrixNormKind::Nuclear, {0}); }, "linalg.norm"},
   };
   // Bluestein's plan for n = 2^22 + 1 needs ~450 MB beside the 64 MB input and output: its failure to
   // allocate must be an Error (it was a bad_alloc, or the end of the program inside a parallel region).
