@@ -1,5 +1,5 @@
-// linalg.cholesky (and cholesky_ex, cholesky_solve, cholesky_inverse): L lower triangular with a positive diagonal and A = L L^T, by the textbook
-// column-by-column algorithm on the host in float64 (Cholesky-Crout). With upper, U = L^T with
+// linalg.cholesky (and cholesky_ex, cholesky_solve, cholesky_inverse): L lower triangular with a positive diagonal and A = L L^T, by Cholesky-Crout
+// on the host in float64 (detail::factor_cholesky: blocked over dgemm for large matrices). With upper, U = L^T with
 // A = U^T U, read from A's upper triangle, as PyTorch 1.13 (LAPACK's potrf with uplo = 'U') does.
 // PyTorch 1.13's semantics, checked against it by tests/linalg/test_solve_and_factor.cpp.
 #include <ember/ops/decompositions.h>
@@ -18,26 +18,6 @@ namespace {
 
 constexpr const char* kOp = "linalg.cholesky";
 
-// L of one n x n matrix (row-major), reading only a's lower triangle; the upper triangle of l is
-// left as it came (zeros). Returns 0, or the order k of the first leading minor found not positive
-// definite. A NaN passes the test (NaN <= 0 is false) and spreads through the rest of L: PyTorch
-// 1.13 gives NaN there too, not an error.
-int64_t factor(const double* a, double* l, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double pivot = a[j * n + j];
-    for (int64_t k = 0; k < j; ++k) pivot -= l[j * n + k] * l[j * n + k];
-    if (pivot <= 0) return j + 1;
-    const double l_jj = std::sqrt(pivot);
-    l[j * n + j] = l_jj;
-    for (int64_t i = j + 1; i < n; ++i) {
-      double entry = a[i * n + j];
-      for (int64_t k = 0; k < j; ++k) entry -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = entry / l_jj;
-    }
-  }
-  return 0;
-}
-
 // The lower factor of a [..., n, n], and info [...] (int32): 0, or the order of the first leading
 // minor that is not positive definite. refuse_failure: that is an error (cholesky) instead
 // (cholesky_ex).
@@ -48,12 +28,12 @@ struct Cholesky {
 
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a) {
     const int64_t n = a.size(-1);
-    const std::vector<double> a_host = detail::host_matrices(a);
-    std::vector<double> l_host(a_host.size(), 0.0);
+    const detail::HostVector a_host = detail::host_matrices(a);
+    detail::HostVector l_host(a_host.size(), 0.0);
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> info(static_cast<size_t>(batch));
+    detail::HostVector info(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
-      const int64_t failed_order = factor(a_host.data() + m * n * n, l_host.data() + m * n * n, n);
+      const int64_t failed_order = detail::factor_cholesky(a_host.data() + m * n * n, l_host.data() + m * n * n, n);
       EMBER_CHECK(!refuse_failure || failed_order == 0, display_name,
                   "{}the factorization could not be completed because the input is not positive-definite (the "
                   "leading minor of order {} is not positive-definite); A is {} {}",

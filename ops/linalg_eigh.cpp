@@ -20,7 +20,7 @@ namespace ember::linalg {
 namespace {
 
 struct HostEigen {
-  std::vector<double> values, vectors;  // [batch, n] and [batch, n, n]; vectors empty when not wanted
+  detail::HostVector values, vectors;  // [batch, n] and [batch, n, n]; vectors empty when not wanted
 };
 
 // The eigenvalues (ascending) and, when want_vectors, the eigenvectors of each matrix of `a`, read from
@@ -29,12 +29,12 @@ struct HostEigen {
 // vary from NaN to the identity, so ember makes them all NaN).
 HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_vectors) {
   const int64_t n = a.size(-1), batch = detail::batch_count(a.shape());
-  const std::vector<double> input = detail::host_matrices(a);
+  const detail::HostVector input = detail::host_matrices(a);
   HostEigen out;
   out.values.resize(batch * n);
   if (want_vectors) out.vectors.resize(batch * n * n);
   for (int64_t b = 0; b < batch; ++b) {
-    std::vector<double> m(n * n);
+    detail::HostVector m(n * n);
     bool finite = true;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j <= i; ++j) {  // (i, j) in the lower triangle; (j, i) in the upper
@@ -51,7 +51,7 @@ HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_v
     }
     const double scale = detail::power_of_two_scale(m);
     for (double& x : m) x /= scale;
-    std::vector<double> lambda, v;  // v by columns: eigenvector j at v[j * n]
+    detail::HostVector lambda, v;  // v by columns: eigenvector j at v[j * n]
     const bool tridiagonal = n >= detail::kTridiagonalFromSize;
     const bool converged = tridiagonal
                                ? detail::symmetric_eigen_tridiagonal(std::move(m), n, lambda, want_vectors ? &v : nullptr)

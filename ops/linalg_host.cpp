@@ -25,7 +25,7 @@ Tensor matrix_operand(const char* op, const char* what, const Tensor& a_in, bool
   return a;
 }
 
-double power_of_two_scale(const std::vector<double>& x) {
+double power_of_two_scale(std::span<const double> x) {
   double largest = 0;
   for (double v : x) largest = std::max(largest, std::abs(v));
   if (largest == 0) return 1;
@@ -41,11 +41,18 @@ double sign_of_largest(const double* x, int64_t count, int64_t stride) {
   return count > 0 && x[largest * stride] < 0 ? -1.0 : 1.0;
 }
 
-std::vector<double> host_matrices(const Tensor& a) { return a.detach().to_vector<double>(); }
+HostVector host_matrices(const Tensor& a) {
+  const Tensor host = a.detach().cpu().to(DType::Float64).contiguous();
+  const double* values = host.data<double>();
+  return HostVector(values, values + host.numel());
+}
 
-Tensor from_host(const std::vector<double>& values, std::span<const int64_t> shape, DType dtype,
-                 Device device) {
-  return from_vector(values, shape, TensorOptions{.dtype = dtype, .device = device});
+Tensor from_host(std::span<const double> values, std::span<const int64_t> shape, DType dtype, Device device) {
+  Tensor host = Tensor::empty(shape, DType::Float64, Device::cpu(), "linalg");
+  EMBER_CHECK(static_cast<int64_t>(values.size()) == host.numel(), "linalg", "{} values cannot fill shape {}",
+              values.size(), shape_str(shape));
+  std::copy(values.begin(), values.end(), host.data<double>());
+  return host.to(dtype).to(device);
 }
 
 std::string batch_entry(const Tensor& a, int64_t m) {

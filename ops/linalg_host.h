@@ -1,17 +1,34 @@
 #pragma once
 // What the linalg ops (ops/decompositions.h) share: the checks of a matrix operand, and the move of a
-// batch of matrices to the host in float64 and back. The factorisations themselves are plain loops
-// over one row-major n x n (or m x n) matrix at a time.
+// batch of matrices to the host in float64 and back; and the kernels of the LU, Cholesky and
+// triangular-solve ops, over one row-major n x n (or m x n) matrix at a time.
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <ember/core/autocast.h>
+#include <ember/core/storage.h>
 #include <ember/core/tensor.h>
 #include <ember/ops/matrix_functions.h>
 
 namespace ember::linalg::detail {
+
+// std::allocator's interface over ember's CPU block cache (CpuAllocator). The host copies of a
+// 256 x 256 factorisation are 512 KB each: from the C heap, glibc gave them back to the system and
+// faulted them in again on every call, which was half of cholesky's time at that size.
+template <class T>
+struct CachedHostAllocator {
+  using value_type = T;
+  CachedHostAllocator() = default;
+  template <class U>
+  CachedHostAllocator(const CachedHostAllocator<U>&) {}
+  T* allocate(size_t count) { return static_cast<T*>(CpuAllocator::allocate(count * sizeof(T))); }
+  void deallocate(T* p, size_t count) { CpuAllocator::deallocate(p, count * sizeof(T)); }
+  friend bool operator==(const CachedHostAllocator&, const CachedHostAllocator&) { return true; }
+};
+// The host matrices the linalg ops compute on.
+using HostVector = std::vector<double, CachedHostAllocator<double>>;
 
 // The operand `a` as the op computes with it: under autocast, cast to float32 (the policy of every
 // linalg op); then checked to be defined, float32 or float64 (a 16-bit operand is refused with a
@@ -21,10 +38,10 @@ Tensor matrix_operand(const char* op, const char* what, const Tensor& a, bool sq
 
 // The matrices of `a` ([..., rows, cols], any layout and device) on the host as float64, row-major,
 // one after another: matrix i starts at i * rows * cols.
-std::vector<double> host_matrices(const Tensor& a);
+HostVector host_matrices(const Tensor& a);
 
 // A tensor of `shape` holding `values` (row-major), converted to `dtype` and moved to `device`.
-Tensor from_host(const std::vector<double>& values, std::span<const int64_t> shape, DType dtype,
+Tensor from_host(std::span<const double> values, std::span<const int64_t> shape, DType dtype,
                  Device device);
 
 // "(batch entry 3) " when `a` is a batch of matrices, nothing for a single matrix (as PyTorch's
@@ -34,7 +51,7 @@ std::string batch_entry(const Tensor& a, int64_t m);
 // A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
 // brings the entries into [-1, 1], so that sums of squares neither overflow (entries near 1e200) nor
 // underflow (near 1e-200); results are scaled back by it.
-double power_of_two_scale(const std::vector<double>& x);
+double power_of_two_scale(std::span<const double> x);
 
 // The sign (+-1) that makes the first largest-magnitude entry of (x_0, x_stride, ...) positive: the
 // sign convention of eigenvectors and singular vectors.
@@ -66,9 +83,13 @@ void check_rank_tolerance(const char* op, const RankTolerance& tolerance);
 // The identity [..., n, n] in the dtype and device of `like`, broadcast over the batch shape `batch`.
 Tensor identity_batch(std::span<const int64_t> batch, int64_t n, const Tensor& like);
 
+// The host kernels (ops/linalg_dense_kernels.cpp). Each has a plain loop, the reference, and a
+// recursive version that splits the matrix in halves down to small blocks and hands most of its
+// arithmetic to dgemm; the second is the one the ops run, and agrees with the first to rounding.
+
 // P A = L U of one m x n matrix (row-major), stored over it: U on and above the diagonal, L's
-// multipliers below (its unit diagonal implied). Gaussian elimination with partial pivoting, the
-// textbook algorithm (LAPACK's getf2), over k = min(m, n) columns.
+// multipliers below (its unit diagonal implied). Gaussian elimination with partial pivoting over
+// k = min(m, n) columns: LAPACK's getrf2 (recursive) and getf2 (factor_lu_unblocked, the reference).
 struct LuFactorization {
   std::vector<int64_t> row_of;       // row i of P^T A is row row_of[i] of A (m entries)
   std::vector<int64_t> swapped_with;  // at step i, rows i and swapped_with[i] were swapped (k entries)
@@ -79,6 +100,27 @@ struct LuFactorization {
   int64_t unfactorable_column = -1;
 };
 LuFactorization factor_lu(double* a, int64_t m, int64_t n, bool pivot = true);
+LuFactorization factor_lu_unblocked(double* a, int64_t m, int64_t n, bool pivot = true);
+
+// X = A^-1 B for one n x n triangular A and one n x k B (row-major), overwriting B with X. Only A's
+// triangle is read, and not its diagonal when unitriangular. Every product is formed (no skipping of
+// zeros), so that a NaN or inf anywhere in the triangle reaches the entries it touches, as in
+// PyTorch; a zero on the diagonal divides by zero.
+void solve_triangular_in_place(const double* a, double* b, int64_t n, int64_t k, bool upper, bool unitriangular);
+// The same for an n x n A and an n x k B inside larger row-major matrices (leading dimensions lda and
+// ldb); and the reference, forward or back substitution one row of X at a time.
+void solve_triangular_block(const double* a, int64_t lda, double* b, int64_t ldb, int64_t n, int64_t k, bool upper,
+                            bool unitriangular);
+void substitute(const double* a, int64_t lda, double* b, int64_t ldb, int64_t n, int64_t k, bool upper,
+                bool unitriangular);
+
+// L of one n x n matrix (row-major) with A = L L^T, reading only a's lower triangle; l's upper
+// triangle is zero. Returns 0, or the order of the first leading minor found not positive definite,
+// and then the columns from that one on are zero. A NaN passes the test (NaN <= 0 is false) and
+// spreads through the rest of L: PyTorch 1.13 gives NaN there too, not an error. Cholesky-Crout:
+// LAPACK's potrf2 (recursive) and potf2 (factor_cholesky_unblocked, the reference).
+int64_t factor_cholesky(const double* a, double* l, int64_t n);
+int64_t factor_cholesky_unblocked(const double* a, double* l, int64_t n);
 
 // Raises, naming op and the batch entry, the first non-zero info [...] of an LU factorization
 // (1 + the column of its first exact zero pivot) of `a`; `remedy` ends the message. The check_errors

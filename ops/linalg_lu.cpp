@@ -1,6 +1,6 @@
 // The LU-based ops: linalg.solve, linalg.inv (and their _ex forms), linalg.det, linalg.slogdet and logdet. Each factors P A = L U
-// by Gaussian elimination with partial pivoting (the textbook algorithm, LAPACK's getf2) on the host
-// in float64, one matrix at a time. PyTorch 1.13's semantics, checked against it by
+// by Gaussian elimination with partial pivoting (detail::factor_lu: LAPACK's getf2, blocked over dgemm
+// as getrf for large matrices) on the host in float64, one matrix at a time. PyTorch 1.13's semantics, checked against it by
 // tests/linalg/test_solve_and_factor.cpp.
 #include <ember/ops/decompositions.h>
 
@@ -26,18 +26,12 @@ using detail::LuFactorization;
 
 // X = A^-1 B from A's factors, for one n x k B (row-major): permute B's rows, then L y = P B
 // (forward, unit diagonal) and U x = y (back). A zero pivot divides by zero (inf or NaN).
-std::vector<double> lu_solve(const double* lu, const LuFactorization& f, const double* b, int64_t n, int64_t k) {
-  std::vector<double> x(static_cast<size_t>(n * k));
+detail::HostVector lu_solve(const double* lu, const LuFactorization& f, const double* b, int64_t n, int64_t k) {
+  detail::HostVector x(static_cast<size_t>(n * k));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t c = 0; c < k; ++c) x[i * k + c] = b[f.row_of[i] * k + c];
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < i; ++j)
-      for (int64_t c = 0; c < k; ++c) x[i * k + c] -= lu[i * n + j] * x[j * k + c];
-  for (int64_t i = n - 1; i >= 0; --i) {
-    for (int64_t j = i + 1; j < n; ++j)
-      for (int64_t c = 0; c < k; ++c) x[i * k + c] -= lu[i * n + j] * x[j * k + c];
-    for (int64_t c = 0; c < k; ++c) x[i * k + c] /= lu[i * n + i];
-  }
+  detail::solve_triangular_in_place(lu, x.data(), n, k, /*upper=*/false, /*unitriangular=*/true);
+  detail::solve_triangular_in_place(lu, x.data(), n, k, /*upper=*/true, /*unitriangular=*/false);
   return x;
 }
 
@@ -59,11 +53,11 @@ struct LuSolve {
 
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     const int64_t n = a.size(-1), k = b.size(-1);
-    std::vector<double> lu = detail::host_matrices(a);
-    const std::vector<double> b_host = detail::host_matrices(b);
-    std::vector<double> x_host(b_host.size());
+    detail::HostVector lu = detail::host_matrices(a);
+    const detail::HostVector b_host = detail::host_matrices(b);
+    detail::HostVector x_host(b_host.size());
     const int64_t batch = detail::batch_count(b.shape());
-    std::vector<double> info(static_cast<size_t>(batch), 0.0);
+    detail::HostVector info(static_cast<size_t>(batch), 0.0);
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);
@@ -71,7 +65,7 @@ struct LuSolve {
                   "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {}; A is {} {}",
                   detail::batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
       info[m] = static_cast<double>(f.zero_pivot_column + 1);
-      const std::vector<double> x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
+      const detail::HostVector x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
       std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
     }
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
@@ -136,9 +130,9 @@ struct Det {
 
   Tensor forward(Ctx& ctx, const Tensor& a) {
     const int64_t n = a.size(-1);
-    std::vector<double> lu = detail::host_matrices(a);
+    detail::HostVector lu = detail::host_matrices(a);
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> dets(static_cast<size_t>(batch));
+    detail::HostVector dets(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);
@@ -173,9 +167,9 @@ struct Slogdet {
 
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a) {
     const int64_t n = a.size(-1);
-    std::vector<double> lu = detail::host_matrices(a);
+    detail::HostVector lu = detail::host_matrices(a);
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> signs(static_cast<size_t>(batch)), logs(static_cast<size_t>(batch));
+    detail::HostVector signs(static_cast<size_t>(batch)), logs(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);

@@ -1,4 +1,4 @@
-// linalg.lu_factor, lu_factor_ex, lu, lu_unpack and lu_solve (ops/lu.h), and the elimination all the
+// linalg.lu_factor, lu_factor_ex, lu, lu_unpack and lu_solve (ops/lu.h), over the elimination all the
 // LU-based ops share (detail::factor_lu). One primitive, LuFactor, factors and carries the gradient
 // (PyTorch's linalg_lu_backward); lu, lu_unpack and lu_solve are written over its packed result with
 // tril/triu, matmul and triangular solves, so their gradients come from those ops.
@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <ember/ops/decompositions.h>
+#include <ember/ops/index.h>
 #include <ember/ops/linalg_host.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
@@ -35,60 +36,19 @@ void detail::raise_first_zero_pivot(const char* op, const Tensor& a, const Tenso
   }
 }
 
-detail::LuFactorization detail::factor_lu(double* a, int64_t m, int64_t n, bool pivot) {
-  LuFactorization f;
-  const int64_t k = std::min(m, n);
-  f.row_of.resize(static_cast<size_t>(m));
-  f.swapped_with.resize(static_cast<size_t>(k));
-  for (int64_t i = 0; i < m; ++i) f.row_of[i] = i;
-  for (int64_t c = 0; c < k; ++c) {
-    // The largest magnitude in column c at or below the diagonal; the first one on ties. A NaN is
-    // never larger, so it is only taken when it already sits on the diagonal; either way it reaches
-    // the rest of the factorization (and so the result), as in PyTorch.
-    int64_t pivot_row = c;
-    if (pivot)
-      for (int64_t i = c + 1; i < m; ++i)
-        if (std::abs(a[i * n + c]) > std::abs(a[pivot_row * n + c])) pivot_row = i;
-    f.swapped_with[c] = pivot_row;
-    if (pivot_row != c) {
-      for (int64_t j = 0; j < n; ++j) std::swap(a[c * n + j], a[pivot_row * n + j]);
-      std::swap(f.row_of[c], f.row_of[pivot_row]);
-      f.odd_permutation = !f.odd_permutation;
-    }
-    const double pivot_value = a[c * n + c];
-    // A zero pivot (with pivoting) means the whole column below is zero too: there is nothing to
-    // eliminate and, as in LAPACK, nothing is divided by it. The matrix is singular; U keeps the 0.
-    // Without pivoting a non-zero entry below it cannot be eliminated at all.
-    if (pivot_value == 0) {
-      if (f.zero_pivot_column < 0) f.zero_pivot_column = c;
-      for (int64_t i = c + 1; i < m && f.unfactorable_column < 0; ++i)
-        if (a[i * n + c] != 0) f.unfactorable_column = c;
-    } else {
-      for (int64_t i = c + 1; i < m; ++i) a[i * n + c] /= pivot_value;
-    }
-    // The rank-one update of the rows below, along rows (contiguous: it vectorises).
-    const double* __restrict pivot_row_values = a + c * n;  // never row i: restrict lets it vectorise
-    for (int64_t i = c + 1; i < m; ++i) {
-      double* __restrict row = a + i * n;
-      const double multiplier = row[c];
-      for (int64_t j = c + 1; j < n; ++j) row[j] -= multiplier * pivot_row_values[j];
-    }
-  }
-  return f;
-}
-
 namespace {
 
 using detail::LuFactorization;
 
-// The permutation matrices P [..., m, m] (in `like`'s dtype and device) of LAPACK pivots [..., k],
-// 1-based; P's batch shape is the pivots'. Entries are checked to lie in [1, m].
-Tensor permutation_from_pivots(const char* op, const Tensor& pivots, int64_t m, const Tensor& like) {
+// The row order of the permutations P [..., m, m] of LAPACK pivots [..., k] (1-based, checked to lie
+// in [1, m]), one batch entry after another: row i of P^T A is row order[b * m + i] of A, so
+// P[order[i], i] = 1. With `inverse`, the inverse permutation: row j of P A is row order[j] of A.
+std::vector<int64_t> row_order_from_pivots(const char* op, const Tensor& pivots, int64_t m, bool inverse) {
   const int64_t k = pivots.size(-1);
   const Tensor flat = pivots.reshape({-1, k}).to(DType::Int64).cpu();
   const int64_t batch = flat.size(0);
   const int64_t* swaps = flat.data<int64_t>();
-  std::vector<double> p(static_cast<size_t>(batch * m * m), 0.0);
+  std::vector<int64_t> order(static_cast<size_t>(batch * m));
   std::vector<int64_t> row_of(static_cast<size_t>(m));
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t i = 0; i < m; ++i) row_of[i] = i;
@@ -100,14 +60,46 @@ Tensor permutation_from_pivots(const char* op, const Tensor& pivots, int64_t m, 
                   shape_str(pivots.shape()), pivots.dtype());
       std::swap(row_of[i], row_of[target - 1]);
     }
-    // Row i of P^T A is row row_of[i] of A, so P[row_of[i], i] = 1.
-    for (int64_t i = 0; i < m; ++i) p[b * m * m + row_of[i] * m + i] = 1.0;
+    for (int64_t i = 0; i < m; ++i) {
+      if (inverse)
+        order[b * m + row_of[i]] = i;
+      else
+        order[b * m + i] = row_of[i];
+    }
   }
+  return order;
+}
+
+// The batch shape of pivots [..., k] followed by `last`.
+Shape pivots_batch_with(const Tensor& pivots, std::initializer_list<int64_t> last) {
   const std::span<const int64_t> pivots_shape = pivots.shape();
   Shape shape(pivots_shape.first(pivots_shape.size() - 1));
+  for (const int64_t size : last) shape.push_back(size);
+  return shape;
+}
+
+// The permutation matrices P [..., m, m] (in `like`'s dtype and device) of pivots [..., k]; P's batch
+// shape is the pivots'.
+Tensor permutation_from_pivots(const char* op, const Tensor& pivots, int64_t m, const Tensor& like) {
+  const std::vector<int64_t> order = row_order_from_pivots(op, pivots, m, /*inverse=*/false);
+  const int64_t batch = static_cast<int64_t>(order.size()) / std::max<int64_t>(m, 1);
+  detail::HostVector p(static_cast<size_t>(batch * m * m), 0.0);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < m; ++i) p[b * m * m + order[b * m + i] * m + i] = 1.0;
+  return detail::from_host(p, pivots_batch_with(pivots, {m, m}), like.dtype(), like.device());
+}
+
+// P^T X (or, with `inverse`, P X) for the permutations of pivots [..., k] and X [..., m, cols], their
+// batch dims broadcast: a gather of X's rows, where a product with P would cost m^2 cols.
+Tensor permute_rows(const char* op, const Tensor& pivots, const Tensor& x, bool inverse) {
+  const int64_t m = x.size(-2), cols = x.size(-1);
+  const std::vector<int64_t> order = row_order_from_pivots(op, pivots, m, inverse);
+  const Tensor rows = from_vector(order, pivots_batch_with(pivots, {m, 1}), {.dtype = DType::Int64}).to(x.device());
+  const std::span<const int64_t> pivots_shape = pivots.shape(), x_shape = x.shape();
+  Shape shape = broadcast_shapes(op, pivots_shape.first(pivots_shape.size() - 1), x_shape.first(x_shape.size() - 2));
   shape.push_back(m);
-  shape.push_back(m);
-  return detail::from_host(p, shape, like.dtype(), like.device());
+  shape.push_back(cols);
+  return gather(x.expand(shape), -2, rows.expand(shape));
 }
 
 // L [..., m, k] (unit lower triangular) and U [..., k, n] from a packed LU [..., m, n]. Written with
@@ -175,9 +167,9 @@ struct LuFactor {
 
   std::array<Tensor, 3> forward(Ctx& ctx, const Tensor& a) {
     const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
-    std::vector<double> lu = detail::host_matrices(a);
+    detail::HostVector lu = detail::host_matrices(a);
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> pivots(static_cast<size_t>(batch * k)), info(static_cast<size_t>(batch));
+    detail::HostVector pivots(static_cast<size_t>(batch * k)), info(static_cast<size_t>(batch));
     for (int64_t b = 0; b < batch; ++b) {
       const LuFactorization f = detail::factor_lu(lu.data() + b * m * n, m, n, pivot);
       EMBER_CHECK(f.unfactorable_column < 0, display_name,
@@ -278,21 +270,25 @@ Tensor lu_solve(const Tensor& lu_in, const Tensor& pivots, const Tensor& b_in, b
   const std::span<const int64_t> lu_shape = lu_packed.shape(), b_shape = b.shape();
   broadcast_shapes(op, lu_shape.first(lu_shape.size() - 2), b_shape.first(b_shape.size() - 2));
   detail::AutocastPaused paused;
-  const Tensor p = permutation_from_pivots(op, pivots, n, lu_packed);
   const Tensor lu_t = lu_packed.mT();
+  // P^T B is B's rows in the pivots' order, B P its columns; P Y and Y P^T the inverse order.
   if (left && !adjoint) {
-    const Tensor y = solve_triangular(lu_packed, matmul(p.mT(), b), /*upper=*/false, true, /*unitriangular=*/true);
+    const Tensor y = solve_triangular(lu_packed, permute_rows(op, pivots, b, /*inverse=*/false), /*upper=*/false, true,
+                                      /*unitriangular=*/true);
     return solve_triangular(lu_packed, y, /*upper=*/true);
   }
   if (left) {
     const Tensor y = solve_triangular(lu_t, b, /*upper=*/false);
-    return matmul(p, solve_triangular(lu_t, y, /*upper=*/true, true, /*unitriangular=*/true));
+    const Tensor x = solve_triangular(lu_t, y, /*upper=*/true, true, /*unitriangular=*/true);
+    return permute_rows(op, pivots, x, /*inverse=*/true);
   }
   if (!adjoint) {
     const Tensor y = solve_triangular(lu_packed, b, /*upper=*/true, /*left=*/false);
-    return matmul(solve_triangular(lu_packed, y, /*upper=*/false, /*left=*/false, /*unitriangular=*/true), p.mT());
+    const Tensor x = solve_triangular(lu_packed, y, /*upper=*/false, /*left=*/false, /*unitriangular=*/true);
+    return permute_rows(op, pivots, x.mT(), /*inverse=*/true).mT();
   }
-  const Tensor y = solve_triangular(lu_t, matmul(b, p), /*upper=*/true, /*left=*/false, /*unitriangular=*/true);
+  const Tensor b_p = permute_rows(op, pivots, b.mT(), /*inverse=*/false).mT();
+  const Tensor y = solve_triangular(lu_t, b_p, /*upper=*/true, /*left=*/false, /*unitriangular=*/true);
   return solve_triangular(lu_t, y, /*upper=*/false, /*left=*/false);
 }
 

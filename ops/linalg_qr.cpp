@@ -22,18 +22,18 @@ namespace {
 
 // The reflectors of one factorisation: H_j = I - tau[j] v[j] v[j]^T, v[j] zero above row j and 1 at j.
 struct Reflectors {
-  std::vector<std::vector<double>> v;
-  std::vector<double> tau;
+  std::vector<detail::HostVector> v;
+  detail::HostVector tau;
 };
 
 // H = I - tau v v^T applied from the left to columns [first_col, cols) of the row-major matrix `m`
 // (rows x cols); v is zero above row `first_row`, so only rows from there are touched. M - tau v (v^T M)
 // in two passes along the rows (first every column's v . column, then the update), so both walk
 // memory in order: a column at a time strides by `cols` and ran 20x slower at n = 256.
-void reflect_columns(std::vector<double>& m, int64_t rows, int64_t cols, const std::vector<double>& v, double tau,
+void reflect_columns(detail::HostVector& m, int64_t rows, int64_t cols, const detail::HostVector& v, double tau,
                      int64_t first_row, int64_t first_col) {
   if (tau == 0) return;
-  std::vector<double> scale(static_cast<size_t>(cols - first_col), 0.0);  // tau (v . column c)
+  detail::HostVector scale(static_cast<size_t>(cols - first_col), 0.0);  // tau (v . column c)
   for (int64_t r = first_row; r < rows; ++r)
     for (int64_t c = first_col; c < cols; ++c) scale[c - first_col] += v[r] * m[r * cols + c];
   for (double& s : scale) s *= tau;
@@ -45,16 +45,16 @@ void reflect_columns(std::vector<double>& m, int64_t rows, int64_t cols, const s
 // reflectors. dlarfg's choice: with alpha = a_jj and x the entries below it, beta = -sign(alpha)
 // sqrt(alpha^2 + |x|^2) (the sign that avoids cancellation in alpha - beta), tau = (beta - alpha) /
 // beta and v = [1, x / (alpha - beta)]; when x is zero, H = I (tau = 0) and R_jj keeps alpha's sign.
-Reflectors householder_in_place(std::vector<double>& a, int64_t m, int64_t n) {
+Reflectors householder_in_place(detail::HostVector& a, int64_t m, int64_t n) {
   const int64_t k = std::min(m, n);
-  Reflectors h{std::vector<std::vector<double>>(k, std::vector<double>(m, 0.0)), std::vector<double>(k, 0.0)};
+  Reflectors h{std::vector<detail::HostVector>(k, detail::HostVector(m, 0.0)), detail::HostVector(k, 0.0)};
   for (int64_t j = 0; j < k; ++j) {
     const double alpha = a[j * n + j];
     double below_norm = 0;
     for (int64_t r = j + 1; r < m; ++r) below_norm = std::hypot(below_norm, a[r * n + j]);
     if (below_norm == 0) continue;  // already upper triangular in this column: H_j = I
     const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
-    std::vector<double>& v = h.v[j];
+    detail::HostVector& v = h.v[j];
     v[j] = 1;
     for (int64_t r = j + 1; r < m; ++r) v[r] = a[r * n + j] / (alpha - beta);
     h.tau[j] = (beta - alpha) / beta;
@@ -67,8 +67,8 @@ Reflectors householder_in_place(std::vector<double>& a, int64_t m, int64_t n) {
 
 // The first q columns of H_0 H_1 ... H_{k-1} (m x q, row-major), applied to the identity's columns
 // from the last reflector to the first.
-std::vector<double> form_q(const Reflectors& h, int64_t m, int64_t q) {
-  std::vector<double> out(m * q, 0.0);
+detail::HostVector form_q(const Reflectors& h, int64_t m, int64_t q) {
+  detail::HostVector out(m * q, 0.0);
   for (int64_t i = 0; i < std::min(m, q); ++i) out[i * q + i] = 1;
   for (int64_t j = static_cast<int64_t>(h.tau.size()) - 1; j >= 0; --j) reflect_columns(out, m, q, h.v[j], h.tau[j], j, 0);
   return out;
@@ -99,17 +99,17 @@ struct QR {
     const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
     const int64_t q_cols = mode == QRMode::Complete ? m : k;  // Q's columns, and R's rows
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> values = detail::host_matrices(a);
-    std::vector<double> q_all, r_all;
+    detail::HostVector values = detail::host_matrices(a);
+    detail::HostVector q_all, r_all;
     q_all.reserve(batch * m * q_cols);
     r_all.reserve(batch * q_cols * n);
     for (int64_t b = 0; b < batch; ++b) {
-      std::vector<double> work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
+      detail::HostVector work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
       const Reflectors h = householder_in_place(work, m, n);
       // R: the first q_cols rows (Complete with m > n keeps the zero rows below the triangle)
       r_all.insert(r_all.end(), work.begin(), work.begin() + q_cols * n);
       if (mode != QRMode::R) {
-        const std::vector<double> q = form_q(h, m, q_cols);
+        const detail::HostVector q = form_q(h, m, q_cols);
         q_all.insert(q_all.end(), q.begin(), q.end());
       }
     }
@@ -156,10 +156,10 @@ struct Geqrf {
   std::array<Tensor, 2> forward(Ctx&, const Tensor& a) {
     const int64_t m = a.size(-2), n = a.size(-1), k = std::min(m, n);
     const int64_t batch = detail::batch_count(a.shape());
-    std::vector<double> values = detail::host_matrices(a);
-    std::vector<double> taus(static_cast<size_t>(batch * k));
+    detail::HostVector values = detail::host_matrices(a);
+    detail::HostVector taus(static_cast<size_t>(batch * k));
     for (int64_t b = 0; b < batch; ++b) {
-      std::vector<double> work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
+      detail::HostVector work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
       const Reflectors h = householder_in_place(work, m, n);
       for (int64_t j = 0; j < k; ++j) {
         for (int64_t r = j + 1; r < m; ++r) work[r * n + j] = h.v[j][r];  // v's 1 on the diagonal is implied

@@ -35,7 +35,7 @@ constexpr int kMaxSweeps = 100;  // never reached in practice (about 10 suffice)
 // shorter column is at the rounding level of the longer one is left alone (as LAPACK's dgesvj does):
 // that column is the rounding noise of a rank-deficient matrix, and rotating it against the longer
 // one only makes new noise, so the relative test above would never pass.
-bool orthogonalise_columns(std::vector<double>& columns, int64_t p, int64_t q, std::vector<double>* v_columns) {
+bool orthogonalise_columns(detail::HostVector& columns, int64_t p, int64_t q, detail::HostVector* v_columns) {
   const double tolerance = static_cast<double>(p) * DBL_EPSILON;
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
     bool rotated = false;
@@ -58,7 +58,7 @@ bool orthogonalise_columns(std::vector<double>& columns, int64_t p, int64_t q, s
                              ? 0.5 / zeta
                              : (zeta >= 0 ? 1.0 : -1.0) / (std::abs(zeta) + std::sqrt(1 + zeta * zeta));
         const double c = 1 / std::sqrt(1 + t * t), s = t * c;
-        auto rotate = [&](std::vector<double>& m, int64_t length) {  // columns i and j of length `length`
+        auto rotate = [&](detail::HostVector& m, int64_t length) {  // columns i and j of length `length`
           double* mi = m.data() + i * length;
           double* mj = m.data() + j * length;
           for (int64_t r = 0; r < length; ++r) {
@@ -83,8 +83,8 @@ bool orthogonalise_columns(std::vector<double>& columns, int64_t p, int64_t q, s
 // column is missing a later e_i always passes (and nothing divides by ~0). Each candidate is
 // orthogonalised twice (once more restores what rounding lost the first time), then normalised.
 // O(p^2 cols) per matrix.
-void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t cols, std::vector<bool>& have) {
-  auto project_out = [&](std::vector<double>& x) {
+void complete_orthonormal_columns(detail::HostVector& u, int64_t p, int64_t cols, std::vector<bool>& have) {
+  auto project_out = [&](detail::HostVector& x) {
     for (int pass = 0; pass < 2; ++pass)
       for (int64_t c = 0; c < cols; ++c) {
         if (!have[c]) continue;
@@ -98,7 +98,7 @@ void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t col
   for (int64_t c = 0; c < cols; ++c) {
     if (have[c]) continue;
     for (; next_basis_vector < p; ++next_basis_vector) {
-      std::vector<double> x(p, 0.0);
+      detail::HostVector x(p, 0.0);
       x[next_basis_vector] = 1;
       project_out(x);
       double norm = 0;
@@ -114,7 +114,7 @@ void complete_orthonormal_columns(std::vector<double>& u, int64_t p, int64_t col
 }
 
 struct HostSVD {
-  std::vector<double> U, S, Vh;  // one matrix after another; U and Vh empty when not wanted
+  detail::HostVector U, S, Vh;  // one matrix after another; U and Vh empty when not wanted
 };
 
 // The SVD of every matrix of `a` (m x n): U m x u_cols, S k, Vh vh_rows x n, with u_cols = vh_rows = k
@@ -125,12 +125,12 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
   const bool wide = m < n;
   const int64_t p = std::max(m, n), q = k;  // B, the taller orientation, is p x q
   const int64_t left_cols = full_matrices ? p : q;  // B's left vectors kept
-  const std::vector<double> input = detail::host_matrices(a);
+  const detail::HostVector input = detail::host_matrices(a);
   HostSVD out;
   out.S.resize(batch * k);
   for (int64_t bi = 0; bi < batch; ++bi) {
     const double* A = input.data() + bi * m * n;
-    std::vector<double> b(p * q);  // B by columns: B's entry (r, c) at b[c * p + r]
+    detail::HostVector b(p * q);  // B by columns: B's entry (r, c) at b[c * p + r]
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         EMBER_CHECK(std::isfinite(A[i * n + j]), op, "{}the input contains non-finite values (NaN or inf); A is {} {}",
@@ -139,12 +139,12 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
       }
     const double scale = detail::power_of_two_scale(b);
     for (double& x : b) x /= scale;
-    std::vector<double> v(want_vectors ? q * q : 0, 0.0);  // V by columns too
+    detail::HostVector v(want_vectors ? q * q : 0, 0.0);  // V by columns too
     for (int64_t i = 0; want_vectors && i < q; ++i) v[i * q + i] = 1;
     EMBER_CHECK(orthogonalise_columns(b, p, q, want_vectors ? &v : nullptr), op,
                 "{}the Jacobi iteration did not converge in {} sweeps; A is {}", detail::batch_entry(a, bi),
                 kMaxSweeps, shape_str(a.shape()));
-    std::vector<double> norms(q, 0.0);
+    detail::HostVector norms(q, 0.0);
     for (int64_t j = 0; j < q; ++j)
       for (int64_t r = 0; r < p; ++r) norms[j] = std::hypot(norms[j], b[j * p + r]);
     std::vector<int64_t> order(q);
@@ -156,7 +156,7 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
     // left (p x left_cols) and right (q x q) vectors of B = left diag(S) right^T, sorted. A column
     // whose norm is at rounding level of the largest has no reliable direction: it is completed.
     const double cutoff = (q > 0 ? norms[order[0]] : 0) * static_cast<double>(p) * DBL_EPSILON;
-    std::vector<double> left(p * left_cols, 0.0), right(q * q);
+    detail::HostVector left(p * left_cols, 0.0), right(q * q);
     std::vector<bool> have(left_cols, false);
     for (int64_t j = 0; j < q; ++j) {
       const int64_t src = order[j];
@@ -169,7 +169,7 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
 
     // A = U diag(S) Vh: U = left, Vh = right^T when A is tall; U = right, Vh = left^T when wide.
     const int64_t u_cols = full_matrices ? m : k, vh_rows = full_matrices ? n : k;
-    std::vector<double> U(m * u_cols), Vh(vh_rows * n);
+    detail::HostVector U(m * u_cols), Vh(vh_rows * n);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < u_cols; ++j) U[i * u_cols + j] = wide ? right[i * q + j] : left[i * left_cols + j];
     for (int64_t i = 0; i < vh_rows; ++i)

@@ -27,7 +27,7 @@ double jacobi_tangent(double theta) {
 // columns (V(i, j) at v[j * n + i]; A is symmetric, so its storage reads the same either way) and
 // those walks run along memory. Same arithmetic in the same order as the row-major form, 4 times
 // faster at n = 256.
-void householder_tridiagonalise(std::vector<double>& v, int64_t n, std::vector<double>& d, std::vector<double>& e) {
+void householder_tridiagonalise(detail::HostVector& v, int64_t n, detail::HostVector& d, detail::HostVector& e) {
   auto V = [&](int64_t i, int64_t j) -> double& { return v[j * n + i]; };
   for (int64_t j = 0; j < n; ++j) d[j] = V(n - 1, j);
   for (int64_t i = n - 1; i > 0; --i) {
@@ -109,7 +109,7 @@ void householder_tridiagonalise(std::vector<double>& v, int64_t n, std::vector<d
 // d[l] is an eigenvalue. The Wilkinson-like shift (from the leading 2 x 2) gives cubic convergence.
 // The rotations are applied to w, Q^T stored row-major (row j is column j of Q, so each rotation walks
 // two contiguous rows); w is null when only eigenvalues are wanted.
-bool implicit_ql(std::vector<double>& d, std::vector<double>& e, int64_t n, double* w) {
+bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double* w) {
   for (int64_t i = 1; i < n; ++i) e[i - 1] = e[i];
   e[n - 1] = 0;
   double shift_sum = 0, largest = 0;
@@ -169,8 +169,8 @@ bool implicit_ql(std::vector<double>& d, std::vector<double>& e, int64_t n, doub
 
 }  // namespace
 
-bool symmetric_eigen_jacobi(std::vector<double> a, int64_t n, std::vector<double>& values,
-                            std::vector<double>* vectors) {
+bool symmetric_eigen_jacobi(detail::HostVector a, int64_t n, detail::HostVector& values,
+                            detail::HostVector* vectors) {
   // Rotations A <- J^T A J, accumulated into V <- V J. V is stored by columns, and A's columns p and q
   // are read as its rows (A is symmetric), so the loops read memory in order; only A's column writes
   // stride. Converged when the off-diagonal Frobenius norm is at most DBL_EPSILON times A's.
@@ -224,14 +224,14 @@ bool symmetric_eigen_jacobi(std::vector<double> a, int64_t n, std::vector<double
   return converged;
 }
 
-bool symmetric_eigen_tridiagonal(std::vector<double> a, int64_t n, std::vector<double>& values,
-                                 std::vector<double>* vectors) {
+bool symmetric_eigen_tridiagonal(detail::HostVector a, int64_t n, detail::HostVector& values,
+                                 detail::HostVector* vectors) {
   values.assign(n, 0.0);
   if (n == 0) {
     if (vectors) vectors->clear();
     return true;
   }
-  std::vector<double> e(n, 0.0);
+  detail::HostVector e(n, 0.0);
   householder_tridiagonalise(a, n, values, e);  // a now holds Q^T, row-major
   if (!vectors) return implicit_ql(values, e, n, nullptr);
   // Row j of Q^T is column j of Q, which the rotations turn into eigenvector j (the layout the header

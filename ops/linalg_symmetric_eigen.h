@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <ember/ops/linalg_host.h>
+
 namespace ember::linalg::detail {
 
 inline constexpr int64_t kTridiagonalFromSize = 12;
@@ -21,9 +23,9 @@ inline constexpr int64_t kTridiagonalFromSize = 12;
 // particular order) and, when `vectors` is given, the eigenvectors by columns: (*vectors)[j * n + r]
 // is entry r of the unit eigenvector of values[j]. False when the iteration did not converge (never
 // seen; the loops are bounded so that a bad input cannot hang).
-bool symmetric_eigen_jacobi(std::vector<double> a, int64_t n, std::vector<double>& values,
-                            std::vector<double>* vectors);
-bool symmetric_eigen_tridiagonal(std::vector<double> a, int64_t n, std::vector<double>& values,
-                                 std::vector<double>* vectors);
+bool symmetric_eigen_jacobi(HostVector a, int64_t n, HostVector& values,
+                            HostVector* vectors);
+bool symmetric_eigen_tridiagonal(HostVector a, int64_t n, HostVector& values,
+                                 HostVector* vectors);
 
 }  // namespace ember::linalg::detail

@@ -1,5 +1,6 @@
 // linalg.solve_triangular: X with A X = B (or X A = B) for a triangular A, by forward or back
-// substitution on the host in float64. Only A's triangle is read (the other may hold anything), and
+// substitution on the host in float64 (detail::solve_triangular_in_place, blocked over dgemm for large
+// matrices). Only A's triangle is read (the other may hold anything), and
 // unitriangular reads no diagonal. A zero on the diagonal divides by zero (inf or NaN), as PyTorch's
 // BLAS does; nothing here is refused for its values. PyTorch 1.13's semantics, checked against it by
 // tests/linalg/test_solve_and_factor.cpp.
@@ -14,29 +15,6 @@
 
 namespace ember::linalg {
 namespace {
-
-// X = A^-1 B for one n x n triangular A and one n x k B (row-major), overwriting B with X. The plain
-// substitution, every product formed (no skipping of zeros), so that a NaN or inf anywhere in the
-// triangle reaches the entries it touches, as it does in PyTorch. Row i of X is row i of B less
-// a_ij times each row j already solved: the innermost loop runs along B's rows (contiguous, so it
-// vectorises), and each entry still sums its terms in the order of j.
-void substitute(const double* a, double* b, int64_t n, int64_t k, bool upper, bool unitriangular) {
-  for (int64_t step = 0; step < n; ++step) {
-    const int64_t i = upper ? n - 1 - step : step;  // upper: the last row first
-    double* __restrict row = b + i * k;  // never row j's: restrict lets the loop below vectorise
-    // The unknowns already solved: columns j < i of a lower A, j > i of an upper one.
-    const int64_t j_begin = upper ? i + 1 : 0, j_end = upper ? n : i;
-    for (int64_t j = j_begin; j < j_end; ++j) {
-      const double a_ij = a[i * n + j];
-      const double* __restrict solved = b + j * k;
-      for (int64_t c = 0; c < k; ++c) row[c] -= a_ij * solved[c];
-    }
-    if (!unitriangular) {
-      const double diagonal = a[i * n + i];
-      for (int64_t c = 0; c < k; ++c) row[c] /= diagonal;
-    }
-  }
-}
 
 // The gradient of a function that reads only A's triangle lives on that triangle (and not on the
 // diagonal when unitriangular): the rest of A does not change the result.
@@ -54,11 +32,12 @@ struct SolveTriangular {
 
   Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     const int64_t n = a.size(-1), k = b.size(-1);
-    const std::vector<double> a_host = detail::host_matrices(a);
-    std::vector<double> x_host = detail::host_matrices(b);
+    const detail::HostVector a_host = detail::host_matrices(a);
+    detail::HostVector x_host = detail::host_matrices(b);
     const int64_t batch = detail::batch_count(b.shape());
     for (int64_t m = 0; m < batch; ++m)
-      substitute(a_host.data() + m * n * n, x_host.data() + m * n * k, n, k, upper, unitriangular);
+      detail::solve_triangular_in_place(a_host.data() + m * n * n, x_host.data() + m * n * k, n, k, upper,
+                                        unitriangular);
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
     if (ctx.needs_input_grad(0) || ctx.needs_input_grad(1)) {
       ctx.save(a);

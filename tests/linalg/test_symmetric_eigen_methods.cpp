@@ -22,7 +22,7 @@ using linalg::detail::symmetric_eigen_tridiagonal;
 
 namespace {
 
-using Matrix = std::vector<double>;  // row-major n x n
+using Matrix = ember::linalg::detail::HostVector;  // row-major n x n
 
 Matrix random_symmetric(int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -38,10 +38,10 @@ Matrix random_symmetric(int64_t n, uint64_t seed) {
 }
 
 struct Decomposition {
-  std::vector<double> values, vectors;  // vectors by columns
+  Matrix values, vectors;  // vectors by columns
 };
 
-using Method = bool (*)(Matrix, int64_t, std::vector<double>&, std::vector<double>*);
+using Method = bool (*)(Matrix, int64_t, Matrix&, Matrix*);
 
 Decomposition decompose(Method method, const Matrix& a, int64_t n) {
   Decomposition d;
@@ -51,7 +51,7 @@ Decomposition decompose(Method method, const Matrix& a, int64_t n) {
   return d;
 }
 
-double largest_magnitude(const std::vector<double>& x) {
+double largest_magnitude(const Matrix& x) {
   double m = 0;
   for (double v : x) m = std::max(m, std::abs(v));
   return m;
@@ -80,7 +80,7 @@ std::string check_decomposition(const Matrix& a, int64_t n, const Decomposition&
   return "";
 }
 
-std::vector<double> sorted(std::vector<double> x) {
+Matrix sorted(Matrix x) {
   std::sort(x.begin(), x.end());
   return x;
 }
@@ -91,7 +91,7 @@ void check_both(const Matrix& a, int64_t n, double tol = 1e-12) {
   const Decomposition ql = decompose(symmetric_eigen_tridiagonal, a, n);
   CHECK(check_decomposition(a, n, jacobi, tol) == "");
   CHECK(check_decomposition(a, n, ql, tol) == "");
-  const std::vector<double> lj = sorted(jacobi.values), lq = sorted(ql.values);
+  const Matrix lj = sorted(jacobi.values), lq = sorted(ql.values);
   const double scale = std::max(1.0, largest_magnitude(lj));
   for (int64_t i = 0; i < n; ++i) CHECK(std::abs(lj[i] - lq[i]) <= tol * scale);
 }
@@ -123,7 +123,7 @@ TEST_CASE("Jacobi and tridiagonal QL on the matrices that break eigensolvers", "
       for (int64_t j = 0; j < n; ++j) a[i * n + j] = 0.05 * (i + 1) * 0.05 * (j + 1);
     check_both(a, n);
     const Decomposition ql = decompose(symmetric_eigen_tridiagonal, a, n);
-    const std::vector<double> l = sorted(ql.values);
+    const Matrix l = sorted(ql.values);
     CHECK(std::abs(l.back() - norm2) <= 1e-13 * norm2);  // about 20 n eps |A|: backward stable
     for (int64_t i = 0; i + 1 < n; ++i) CHECK(std::abs(l[i]) <= 1e-13 * norm2);
   }
@@ -139,7 +139,7 @@ TEST_CASE("Jacobi and tridiagonal QL on the matrices that break eigensolvers", "
       if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = -0.5;
     }
     check_both(a, n);
-    const std::vector<double> l = sorted(decompose(symmetric_eigen_tridiagonal, a, n).values);
+    const Matrix l = sorted(decompose(symmetric_eigen_tridiagonal, a, n).values);
     for (int64_t k = 1; k <= n; ++k)
       CHECK(std::abs(l[k - 1] - (1 - std::cos(k * std::numbers::pi / (n + 1)))) <= 1e-14);
   }
@@ -152,7 +152,7 @@ TEST_CASE("Jacobi and tridiagonal QL on the matrices that break eigensolvers", "
     check_both(a, n);
   }
   SECTION("0 x 0") {
-    std::vector<double> values{1.0}, vectors{1.0};
+    Matrix values{1.0}, vectors{1.0};
     CHECK(symmetric_eigen_tridiagonal({}, 0, values, &vectors));
     CHECK(values.empty());
     CHECK(vectors.empty());
@@ -163,7 +163,7 @@ TEST_CASE("tridiagonal QL without vectors gives the same eigenvalues, bit for bi
   // The rotations that build the vectors never feed back into the eigenvalues.
   for (int64_t n : {1, 5, 12, 40}) {
     const Matrix a = random_symmetric(n, 77 + n);
-    std::vector<double> with, without, vectors;
+    Matrix with, without, vectors;
     REQUIRE(symmetric_eigen_tridiagonal(a, n, with, &vectors));
     REQUIRE(symmetric_eigen_tridiagonal(a, n, without, nullptr));
     CHECK(with == without);
