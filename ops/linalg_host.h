@@ -122,6 +122,19 @@ void substitute(const double* a, int64_t lda, double* b, int64_t ldb, int64_t n,
 int64_t factor_cholesky(const double* a, double* l, int64_t n);
 int64_t factor_cholesky_unblocked(const double* a, double* l, int64_t n);
 
+// Householder QR of one m x n matrix (row-major) in place, LAPACK's packed form (geqrf): R on and
+// above the diagonal, below it the vectors v_j of the reflectors H_j = I - tau_j v_j v_j^T (v_j's
+// unit entry on the diagonal implied), and tau (min(m, n) entries). Blocked (geqrf) and column by
+// column (geqr2, householder_qr_unblocked, the reference); ops/linalg_qr_kernels.cpp.
+void householder_qr(double* a, int64_t m, int64_t n, double* tau);
+void householder_qr_unblocked(double* a, int64_t m, int64_t n, double* tau);
+// The first q_cols columns of Q = H_0 ... H_{k-1} (m x q_cols, row-major) from the packed m x n
+// reflectors of householder_qr; k <= min(m, n). Blocked (orgqr) and by reflectors (org2r).
+void form_householder_q(const double* packed, int64_t m, int64_t n, const double* tau, int64_t k, double* q,
+                        int64_t q_cols);
+void form_householder_q_unblocked(const double* packed, int64_t m, int64_t n, const double* tau, int64_t k,
+                                  double* q, int64_t q_cols);
+
 // Raises, naming op and the batch entry, the first non-zero info [...] of an LU factorization
 // (1 + the column of its first exact zero pivot) of `a`; `remedy` ends the message. The check_errors
 // of the _ex forms, and the error of the ops without _ex that factor through them.

@@ -1,9 +1,11 @@
 // linalg.qr (and linalg.geqrf, its packed form): A = Q R by Householder reflections, on the host in float64, one matrix at a time.
 //
 // Column j is reflected onto a multiple of e_j by H_j = I - tau_j v_j v_j^T, exactly as LAPACK's
-// dgeqr2/dlarfg choose it (R_jj = -sign(A_jj) * norm, and H_j = I where the column below the diagonal
+// dgeqrf/dlarfg choose it (R_jj = -sign(A_jj) * norm, and H_j = I where the column below the diagonal
 // is already zero), so that Q and R agree with PyTorch's (which calls LAPACK) up to rounding, signs
 // included. Q = H_0 H_1 ... H_{k-1} applied to the first columns of the identity, as dorgqr does.
+// The kernels, blocked over dgemm, are detail::householder_qr and form_householder_q
+// (ops/linalg_qr_kernels.cpp).
 //
 // The gradient is PyTorch's (linalg_qr_backward), written with matmul, triu and solve_triangular, so
 // it is itself differentiable.
@@ -19,60 +21,6 @@
 
 namespace ember::linalg {
 namespace {
-
-// The reflectors of one factorisation: H_j = I - tau[j] v[j] v[j]^T, v[j] zero above row j and 1 at j.
-struct Reflectors {
-  std::vector<detail::HostVector> v;
-  detail::HostVector tau;
-};
-
-// H = I - tau v v^T applied from the left to columns [first_col, cols) of the row-major matrix `m`
-// (rows x cols); v is zero above row `first_row`, so only rows from there are touched. M - tau v (v^T M)
-// in two passes along the rows (first every column's v . column, then the update), so both walk
-// memory in order: a column at a time strides by `cols` and ran 20x slower at n = 256.
-void reflect_columns(detail::HostVector& m, int64_t rows, int64_t cols, const detail::HostVector& v, double tau,
-                     int64_t first_row, int64_t first_col) {
-  if (tau == 0) return;
-  detail::HostVector scale(static_cast<size_t>(cols - first_col), 0.0);  // tau (v . column c)
-  for (int64_t r = first_row; r < rows; ++r)
-    for (int64_t c = first_col; c < cols; ++c) scale[c - first_col] += v[r] * m[r * cols + c];
-  for (double& s : scale) s *= tau;
-  for (int64_t r = first_row; r < rows; ++r)
-    for (int64_t c = first_col; c < cols; ++c) m[r * cols + c] -= scale[c - first_col] * v[r];
-}
-
-// Overwrites the m x n matrix `a` with R (in its upper triangle; below it, zeros) and returns the
-// reflectors. dlarfg's choice: with alpha = a_jj and x the entries below it, beta = -sign(alpha)
-// sqrt(alpha^2 + |x|^2) (the sign that avoids cancellation in alpha - beta), tau = (beta - alpha) /
-// beta and v = [1, x / (alpha - beta)]; when x is zero, H = I (tau = 0) and R_jj keeps alpha's sign.
-Reflectors householder_in_place(detail::HostVector& a, int64_t m, int64_t n) {
-  const int64_t k = std::min(m, n);
-  Reflectors h{std::vector<detail::HostVector>(k, detail::HostVector(m, 0.0)), detail::HostVector(k, 0.0)};
-  for (int64_t j = 0; j < k; ++j) {
-    const double alpha = a[j * n + j];
-    double below_norm = 0;
-    for (int64_t r = j + 1; r < m; ++r) below_norm = std::hypot(below_norm, a[r * n + j]);
-    if (below_norm == 0) continue;  // already upper triangular in this column: H_j = I
-    const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
-    detail::HostVector& v = h.v[j];
-    v[j] = 1;
-    for (int64_t r = j + 1; r < m; ++r) v[r] = a[r * n + j] / (alpha - beta);
-    h.tau[j] = (beta - alpha) / beta;
-    reflect_columns(a, m, n, v, h.tau[j], j, j + 1);
-    a[j * n + j] = beta;
-    for (int64_t r = j + 1; r < m; ++r) a[r * n + j] = 0;
-  }
-  return h;
-}
-
-// The first q columns of H_0 H_1 ... H_{k-1} (m x q, row-major), applied to the identity's columns
-// from the last reflector to the first.
-detail::HostVector form_q(const Reflectors& h, int64_t m, int64_t q) {
-  detail::HostVector out(m * q, 0.0);
-  for (int64_t i = 0; i < std::min(m, q); ++i) out[i * q + i] = 1;
-  for (int64_t j = static_cast<int64_t>(h.tau.size()) - 1; j >= 0; --j) reflect_columns(out, m, q, h.v[j], h.tau[j], j, 0);
-  return out;
-}
 
 Shape with_matrix(const Tensor& a, int64_t rows, int64_t cols) {
   Shape s(a.shape().begin(), a.shape().end() - 2);
@@ -103,15 +51,20 @@ struct QR {
     detail::HostVector q_all, r_all;
     q_all.reserve(batch * m * q_cols);
     r_all.reserve(batch * q_cols * n);
+    detail::HostVector tau(static_cast<size_t>(k)), q;
     for (int64_t b = 0; b < batch; ++b) {
-      detail::HostVector work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
-      const Reflectors h = householder_in_place(work, m, n);
-      // R: the first q_cols rows (Complete with m > n keeps the zero rows below the triangle)
-      r_all.insert(r_all.end(), work.begin(), work.begin() + q_cols * n);
+      double* work = values.data() + b * m * n;
+      detail::householder_qr(work, m, n, tau.data());
       if (mode != QRMode::R) {
-        const detail::HostVector q = form_q(h, m, q_cols);
+        q.resize(static_cast<size_t>(m * q_cols));
+        detail::form_householder_q(work, m, n, tau.data(), k, q.data(), q_cols);
         q_all.insert(q_all.end(), q.begin(), q.end());
       }
+      // R: the first q_cols rows (Complete with m > n keeps the zero rows below the triangle), with
+      // zeros where the reflectors were kept.
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < std::min(r, n); ++c) work[r * n + c] = 0;
+      r_all.insert(r_all.end(), work, work + q_cols * n);
     }
     Tensor R = detail::from_host(r_all, with_matrix(a, q_cols, n), a.dtype(), a.device());
     // mode R: Q is an empty tensor, as PyTorch returns
@@ -158,15 +111,7 @@ struct Geqrf {
     const int64_t batch = detail::batch_count(a.shape());
     detail::HostVector values = detail::host_matrices(a);
     detail::HostVector taus(static_cast<size_t>(batch * k));
-    for (int64_t b = 0; b < batch; ++b) {
-      detail::HostVector work(values.begin() + b * m * n, values.begin() + (b + 1) * m * n);
-      const Reflectors h = householder_in_place(work, m, n);
-      for (int64_t j = 0; j < k; ++j) {
-        for (int64_t r = j + 1; r < m; ++r) work[r * n + j] = h.v[j][r];  // v's 1 on the diagonal is implied
-        taus[b * k + j] = h.tau[j];
-      }
-      std::copy(work.begin(), work.end(), values.begin() + b * m * n);
-    }
+    for (int64_t b = 0; b < batch; ++b) detail::householder_qr(values.data() + b * m * n, m, n, taus.data() + b * k);
     Shape tau_shape(a.shape().begin(), a.shape().end() - 2);
     tau_shape.push_back(k);
     return {detail::from_host(values, a.shape(), a.dtype(), a.device()),

@@ -1,6 +1,7 @@
-// The host kernels of ops/linalg_dense_kernels.cpp: the recursive LU, Cholesky and triangular solve
-// the ops run, held to the textbook loops beside them (the references) on sizes on both sides of the
-// recursion's leaf (32 columns), square, tall and wide. Also what the recursion must keep from the
+// The host kernels of ops/linalg_dense_kernels.cpp and ops/linalg_qr_kernels.cpp: the recursive LU,
+// Cholesky and triangular solve and the blocked Householder QR the ops run, held to the textbook
+// loops beside them (the references) on sizes on both sides of the recursion's leaf and the QR
+// panel (32 columns), square, tall and wide. Also what the recursion must keep from the
 // loops exactly: the pivots, the singular and non-factorable columns, the failing minor, NaN spreading,
 // and never reading the triangle a triangular solve is not given.
 #include <catch2/catch.hpp>
@@ -18,6 +19,10 @@ using ember::linalg::detail::factor_cholesky;
 using ember::linalg::detail::factor_cholesky_unblocked;
 using ember::linalg::detail::factor_lu;
 using ember::linalg::detail::factor_lu_unblocked;
+using ember::linalg::detail::form_householder_q;
+using ember::linalg::detail::form_householder_q_unblocked;
+using ember::linalg::detail::householder_qr;
+using ember::linalg::detail::householder_qr_unblocked;
 using ember::linalg::detail::LuFactorization;
 using ember::linalg::detail::solve_triangular_in_place;
 using ember::linalg::detail::substitute;
@@ -253,4 +258,67 @@ TEST_CASE("recursive Cholesky stops at the same leading minor and clears the sam
       }
     CHECK(relative_difference(recursive, reference) < 1e-12);
   }
+}
+
+TEST_CASE("blocked Householder QR agrees with the column-by-column reduction", "[linalg][dense_kernels]") {
+  struct Size {
+    int64_t m, n;
+  };
+  for (const Size size : {Size{1, 1}, Size{31, 31}, Size{64, 64}, Size{65, 70}, Size{100, 100}, Size{257, 257},
+                          Size{300, 130}, Size{130, 300}, Size{200, 64}}) {
+    const int64_t m = size.m, n = size.n, k = std::min(m, n);
+    CAPTURE(m, n);
+    Matrix a = random_matrix(m, n, static_cast<uint64_t>(m * 7 + n));
+    if (n > 40) {
+      for (int64_t r = 41; r < m; ++r) a[r * n + 40] = 0.0;  // column 40 needs no reflection below row 40...
+      for (int64_t r = 0; r <= std::min<int64_t>(40, m - 1); ++r) a[r * n + 40] = 1.0;  // ...before the others act
+    }
+    Matrix blocked = a, reference = a;
+    Matrix tau_blocked(static_cast<size_t>(k), -1.0), tau_reference(static_cast<size_t>(k), -1.0);
+    householder_qr(blocked.data(), m, n, tau_blocked.data());
+    householder_qr_unblocked(reference.data(), m, n, tau_reference.data());
+    CHECK(relative_difference(blocked, reference) < 1e-12);
+    CHECK(relative_difference(tau_blocked, tau_reference) < 1e-12);
+    for (const double tau : tau_blocked) CHECK((tau == 0.0 || (tau >= 1.0 && tau <= 2.0)));  // dlarfg's range
+    for (const int64_t q_cols : {k, m}) {
+      CAPTURE(q_cols);
+      Matrix q_blocked(static_cast<size_t>(m * q_cols)), q_reference(static_cast<size_t>(m * q_cols));
+      form_householder_q(blocked.data(), m, n, tau_blocked.data(), k, q_blocked.data(), q_cols);
+      form_householder_q_unblocked(reference.data(), m, n, tau_reference.data(), k, q_reference.data(), q_cols);
+      CHECK(relative_difference(q_blocked, q_reference) < 1e-12);
+      // Q^T Q = I and Q R = A (R: the upper triangle of the packed result, its first q_cols rows).
+      double orthogonality = 0, residual = 0;
+      for (int64_t i = 0; i < q_cols; ++i)
+        for (int64_t j = 0; j < q_cols; ++j) {
+          double sum = 0;
+          for (int64_t r = 0; r < m; ++r) sum += q_blocked[r * q_cols + i] * q_blocked[r * q_cols + j];
+          orthogonality = std::max(orthogonality, std::abs(sum - (i == j ? 1.0 : 0.0)));
+        }
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = 0;
+          for (int64_t t = 0; t <= std::min(j, q_cols - 1); ++t) sum += q_blocked[i * q_cols + t] * blocked[t * n + j];
+          residual = std::max(residual, std::abs(sum - a[i * n + j]));
+        }
+      CHECK(orthogonality < 1e-13 * double(m));
+      CHECK(residual < 1e-13 * double(m) * max_abs(a));
+    }
+  }
+}
+
+// The block reflector's explicit zeros would spread a NaN further (0 * NaN): such inputs run the loop.
+TEST_CASE("blocked Householder QR spreads a NaN to the same entries", "[linalg][dense_kernels]") {
+  const int64_t m = 120, n = 100;
+  Matrix a = random_matrix(m, n, 21);
+  a[80 * n + 50] = kNan;
+  Matrix blocked = a, reference = a;
+  Matrix tau_blocked(static_cast<size_t>(n)), tau_reference(static_cast<size_t>(n));
+  householder_qr(blocked.data(), m, n, tau_blocked.data());
+  householder_qr_unblocked(reference.data(), m, n, tau_reference.data());
+  int64_t nans = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(std::isnan(blocked[i]) == std::isnan(reference[i]));
+    nans += std::isnan(reference[i]) ? 1 : 0;
+  }
+  CHECK(nans > n);
 }
