@@ -44,8 +44,9 @@ Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool r
 // A X = B with A [..., n, n] and B [..., n, k] of the same batch dims (broadcast before, by expand,
 // whose backward sums the gradients back), and info [...] (int32): 0, or 1 + the column of the
 // first exact zero pivot. display_name: "linalg.solve", or "linalg.inv", ... for theirs.
-// refuse_singular: a zero pivot is an error (solve, inv) rather than inf or NaN in X (the _ex forms,
-// and slogdet's gradient, which PyTorch lets divide by zero).
+// refuse_singular: a zero pivot is an error (solve, inv; raised by solve_same_batch_ex once X is made)
+// rather than inf or NaN in X (the _ex forms, and slogdet's gradient, which PyTorch lets divide by
+// zero); the backward's solve inherits it.
 struct LuSolve {
   static constexpr const char* name = "linalg.solve";
   const char* display_name;
@@ -61,9 +62,6 @@ struct LuSolve {
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);
-      EMBER_CHECK(!refuse_singular || f.zero_pivot_column < 0, display_name,
-                  "{}the matrix is singular: LU with partial pivoting met an exact zero pivot in column {}; A is {} {}",
-                  detail::batch_entry(a, m), f.zero_pivot_column, shape_str(a.shape()), a.dtype());
       info[m] = static_cast<double>(f.zero_pivot_column + 1);
       const detail::HostVector x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
       std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
@@ -88,7 +86,9 @@ struct LuSolve {
 };
 
 std::array<Tensor, 2> solve_same_batch_ex(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
-  return apply(LuSolve{op, refuse_singular}, a, b);
+  std::array<Tensor, 2> x_and_info = apply(LuSolve{op, refuse_singular}, a, b);
+  if (refuse_singular) detail::raise_first_zero_pivot(op, a, x_and_info[1]);
+  return x_and_info;
 }
 
 // g (shape [...]) times the identity: [..., n, n].

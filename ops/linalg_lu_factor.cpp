@@ -112,51 +112,32 @@ std::pair<Tensor, Tensor> unpack_factors(const Tensor& lu_packed) {
   return {l, u};
 }
 
-// PyTorch's linalg_lu_backward: the gradient of A = P L U from those of L [m, k] and U [k, n]
-// (either may be undefined). Square and wide A (m <= n, U = [U1 U2] with U1 k x k):
-//   dA = P L^-T [ (tril(L^T dL - dU U^T, -1) U1^-T + triu(dU1)) | dU2 ]
+// PyTorch's linalg_lu_backward, from the gradient g of the packed LU [..., m, n]: that of L [m, k] on
+// its strict lower part, gL = tril(g[:, :k], -1), and that of U [k, n] on the rest, gU = triu(g[:k]).
+// Square and wide A (m <= n, U = [U1 U2] with U1 k x k):
+//   dA = P L^-T [ (tril(L^T gL - gU U^T, -1) U1^-T + gU1) | gU2 ]
 // tall A (m > n, L = [L1; L2] with L1 k x k):
-//   dA = P [ L1^-T (triu(dU U^T - L^T tril(dL, -1)) + tril(dL1, -1)) ; dL2 ] U^-T
-// (for a square A both are L^-T (tril(L^T dL, -1) + triu(dU U^T)) U^-T). Every step is a
-// differentiable op, so the gradient has gradients of its own.
-Tensor lu_backward(const Tensor& p, const Tensor& l, const Tensor& u, const Tensor& grad_l, const Tensor& grad_u) {
+//   dA = P [ L1^-T triu(gU U^T - L^T gL) + gL1 ; gL2 ] U^-T
+// (for a square A both are L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T). P's product is a gather of
+// rows. Every step is a differentiable op, so the gradient has gradients of its own.
+Tensor lu_backward(const char* op, const Tensor& pivots, const Tensor& l, const Tensor& u, const Tensor& grad_packed) {
   const int64_t m = l.size(-2), n = u.size(-1), k = u.size(-2);
+  const Tensor grad_l = tril(grad_packed.narrow(-1, 0, k), -1), grad_u = triu(grad_packed.narrow(-2, 0, k));
   Tensor grad;
   if (m <= n) {
     const Tensor u1 = u.narrow(-1, 0, k);
-    Tensor inner = grad_l.defined() ? matmul(l.mT(), grad_l) : Tensor();
-    if (grad_u.defined()) {
-      const Tensor term = matmul(triu(grad_u), u.mT());
-      inner = inner.defined() ? inner - term : -term;
-    }
-    grad = solve_triangular(u1.mT(), tril(inner, -1), /*upper=*/false, /*left=*/false);
-    if (grad_u.defined()) {
-      grad = grad + triu(grad_u.narrow(-1, 0, k));
-      if (n > k) grad = cat({grad, grad_u.narrow(-1, k, n - k)}, -1);
-    } else if (n > k) {
-      Shape rest = grad.shape();
-      rest.back() = n - k;
-      grad = cat({grad, zeros(rest, {.dtype = grad.dtype(), .device = grad.device()})}, -1);
-    }
+    const Tensor inner = matmul(l.mT(), grad_l) - matmul(grad_u, u.mT());
+    grad = solve_triangular(u1.mT(), tril(inner, -1), /*upper=*/false, /*left=*/false) + grad_u.narrow(-1, 0, k);
+    if (n > k) grad = cat({grad, grad_u.narrow(-1, k, n - k)}, -1);
     grad = solve_triangular(l.mT(), grad, /*upper=*/true, /*left=*/true, /*unitriangular=*/true);
   } else {
     const Tensor l1 = l.narrow(-2, 0, k);
-    Tensor inner = grad_u.defined() ? matmul(grad_u, u.mT()) : Tensor();
-    if (grad_l.defined()) {
-      const Tensor term = matmul(l.mT(), tril(grad_l, -1));
-      inner = inner.defined() ? inner - term : -term;
-    }
+    const Tensor inner = matmul(grad_u, u.mT()) - matmul(l.mT(), grad_l);
     grad = solve_triangular(l1.mT(), triu(inner), /*upper=*/true, /*left=*/true, /*unitriangular=*/true);
-    if (grad_l.defined()) {
-      grad = cat({grad + tril(grad_l.narrow(-2, 0, k), -1), grad_l.narrow(-2, k, m - k)}, -2);
-    } else {
-      Shape rest = grad.shape();
-      rest[rest.size() - 2] = m - k;
-      grad = cat({grad, zeros(rest, {.dtype = grad.dtype(), .device = grad.device()})}, -2);
-    }
+    grad = cat({grad + grad_l.narrow(-2, 0, k), grad_l.narrow(-2, k, m - k)}, -2);
     grad = solve_triangular(u.mT(), grad, /*upper=*/false, /*left=*/false);
   }
-  return matmul(p, grad);
+  return permute_rows(op, pivots, grad, /*inverse=*/true);
 }
 
 // A [..., m, n] -> LU [..., m, n], pivots [..., k] and info [...] (both int32).
@@ -195,10 +176,8 @@ struct LuFactor {
     const Tensor& grad = grads[0];
     if (!grad.defined()) return {Tensor()};
     const Tensor lu_packed = ctx.saved(0), pivots = ctx.saved(1);
-    const int64_t m = lu_packed.size(-2), n = lu_packed.size(-1), k = std::min(m, n);
     const auto [l, u] = unpack_factors(lu_packed);
-    const Tensor p = permutation_from_pivots(display_name, pivots, m, lu_packed);
-    return {lu_backward(p, l, u, tril(grad.narrow(-1, 0, k), -1), triu(grad.narrow(-2, 0, k)))};
+    return {lu_backward(display_name, pivots, l, u, grad)};
   }
 };
 
