@@ -61,26 +61,7 @@ Tensor cond_through_inverse(const char* op, const Tensor& a_in, Norm norm_of) {
 }  // namespace
 
 Tensor vector_norm(const Tensor& x, double ord, std::span<const int64_t> dims, bool keepdim) {
-  const char* op = "linalg.vector_norm";
-  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
-  EMBER_CHECK(x.is_floating_point(), op, "needs a floating-point tensor, got {} {}", shape_str(x.shape()), x.dtype());
-  EMBER_CHECK(!std::isnan(ord), op, "the order is NaN (input {} {})", shape_str(x.shape()), x.dtype());
-  // The errors norm would raise, named as this op's: dims out of range or repeated, and no entries
-  // to take the largest or smallest of.
-  std::vector<int64_t> seen;
-  int64_t reduced = 1;
-  for (int64_t d : dims) {
-    const int64_t dim = normalize_dim(op, d, x.dim());
-    EMBER_CHECK(std::find(seen.begin(), seen.end(), dim) == seen.end(), op, "dimension {} appears twice in {}", dim,
-                shape_str(dims));
-    seen.push_back(dim);
-    reduced *= x.dim() == 0 ? 1 : x.size(dim);
-  }
-  if (dims.empty()) reduced = x.numel();
-  EMBER_CHECK(!std::isinf(ord) || reduced > 0, op,
-              "the norm of order {} of no entries is not defined (it is the {} |x|); x is {} {}", ord,
-              ord > 0 ? "largest" : "smallest", shape_str(x.shape()), x.dtype());
-  return ember::norm(x, ord, dims, keepdim);
+  return ember::detail::norm_named("linalg.vector_norm", x, ord, dims, keepdim);
 }
 
 Tensor matrix_norm(const Tensor& a_in, MatrixNormKind kind, bool keepdim) {

@@ -370,12 +370,17 @@ Tensor logsumexp(const Tensor& x_in, std::span<const int64_t> dims, bool keepdim
   return keepdim ? out : reshape(out, reduced_shape(x, d, false));
 }
 
-Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool keepdim) {
-  const Tensor x = detail::autocast_operand("norm", x_in);
-  EMBER_CHECK(x.defined(), "norm", "got an undefined tensor");
-  check_floating("norm", x);
-  EMBER_CHECK(!std::isnan(p), "norm", "the order p is NaN (input {} {})", x.dtype(), shape_str(x.shape()));
-  Dims d = reduce_dims("norm", x, dims);
+Tensor detail::norm_named(const char* op, const Tensor& x_in, double p, std::span<const int64_t> dims, bool keepdim) {
+  const Tensor x = detail::autocast_operand(op, x_in);
+  EMBER_CHECK(x.defined(), op, "got an undefined tensor");
+  check_floating(op, x);
+  EMBER_CHECK(!std::isnan(p), op, "the order p is NaN (input {} {})", x.dtype(), shape_str(x.shape()));
+  Dims d = reduce_dims(op, x, dims);
+  int64_t reduced = 1;
+  for (const int64_t dim : d) reduced *= x.size(dim);
+  EMBER_CHECK(!std::isinf(p) || reduced > 0, op,
+              "the norm of order {} of no entries is not defined (it is the {} |x|); x is {} {}", p,
+              p > 0 ? "largest" : "smallest", shape_str(x.shape()), x.dtype());
   // p = 0 counts the non-zero entries (PyTorch's definition), a step function: its gradient is 0.
   if (p == 0) return detail::constant_in_graph(cast(sum(ne(x, Scalar(0)), d, keepdim), x.dtype()), x);
   if (std::isinf(p)) return p > 0 ? amax(abs(x), d, keepdim) : amin(abs(x), d, keepdim);
@@ -390,6 +395,10 @@ Tensor norm(const Tensor& x_in, double p, std::span<const int64_t> dims, bool ke
   // entry was counted as 0 above.
   const Tensor has_zero = ne(sum(cast(eq(ax, Scalar(0)), x.dtype()), d, keepdim), Scalar(0));
   return where(logical_and(has_zero, logical_not(isnan(result))), zeros_like(result), result);  // NaN stays NaN
+}
+
+Tensor norm(const Tensor& x, double p, std::span<const int64_t> dims, bool keepdim) {
+  return detail::norm_named("norm", x, p, dims, keepdim);
 }
 
 namespace {

@@ -32,6 +32,10 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool k
 Tensor logsumexp(const Tensor& x, std::span<const int64_t> dims, bool keepdim = false);
 // p-norm over dims (p = 2 by default; p = inf is the max norm). Gradient 0 at 0, as in PyTorch.
 Tensor norm(const Tensor& x, double p = 2, std::span<const int64_t> dims = {}, bool keepdim = false);
+namespace detail {
+// norm, its errors named op (linalg.vector_norm is norm under its own name).
+Tensor norm_named(const char* op, const Tensor& x, double p, std::span<const int64_t> dims, bool keepdim);
+}  // namespace detail
 // Running sums and products along dim (integer and bool inputs give int64, as in PyTorch).
 // cumprod's gradient is exact where x has zeros (through the first zero of each row), and it has
 // gradients of any order.
