@@ -66,12 +66,28 @@ void gather(const View& in, int64_t dim, const View& index, const View& out) {
     const int64_t* idx = static_cast<const int64_t*>(index.data);
     const T* src = static_cast<const T*>(in.data);
     T* dst = static_cast<T*>(out.data);
+    const size_t nd = out.shape.size();
+    if (nd == 0) {  // a 0-d gather: the index (checked) is 0
+      dst[0] = src[0];
+      return;
+    }
     Strides in_strides = in.strides;
     in_strides[dim] = 0;  // the position along dim comes from the index instead
-    parallel_for(out.numel(), 4, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t j = idx[offset_of(i, out.shape, index.strides)];
-        dst[offset_of(i, out.shape, out.strides)] = src[offset_of(i, out.shape, in_strides) + j * in.strides[dim]];
+    // A row (the last dim) at a time: where it starts in each operand is found once (the divisions of
+    // offset_of), then the row is walked by strides.
+    const int64_t row_length = out.shape[nd - 1];
+    const std::span<const int64_t> row_shape(out.shape.data(), nd - 1);
+    const std::span<const int64_t> index_rows(index.strides.data(), nd - 1), out_rows(out.strides.data(), nd - 1),
+        in_rows(in_strides.data(), nd - 1);
+    const int64_t index_step = index.strides[nd - 1], out_step = out.strides[nd - 1], in_step = in_strides[nd - 1];
+    const int64_t dim_stride = in.strides[dim];
+    parallel_for(out.numel() / row_length, row_length, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t* row_index = idx + offset_of(r, row_shape, index_rows);
+        const T* row_in = src + offset_of(r, row_shape, in_rows);
+        T* row_out = dst + offset_of(r, row_shape, out_rows);
+        for (int64_t k = 0; k < row_length; ++k)
+          row_out[k * out_step] = row_in[k * in_step + row_index[k * index_step] * dim_stride];
       }
     });
   });
