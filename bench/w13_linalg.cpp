@@ -22,7 +22,7 @@
 // A and M are standard normal; the inputs are made before the timed steps. svd/256 (ember's one-sided
 // Jacobi sweeps, about 0.2 s per call) is left out of the full run to keep it short; name it to run it.
 //   bench_w13_linalg          every case
-//   bench_w13_linalg CASE     one case, e.g. svd/256
+//   bench_w13_linalg CASE     one case, e.g. svd/256 (or W13/svd/256)
 // Prints W13/CASE, ms per call.
 #include <ember/ember.h>
 #include <omp.h>
@@ -109,11 +109,16 @@ void run_case(const std::string& op, int64_t n) {
 
 int main(int argc, char** argv) {
   omp_set_num_threads(2);
-  if (argc == 2) {  // CASE = op/n
-    const std::string name = argv[1];
+  if (argc == 2) {  // CASE = op/n, or W13/op/n as the full run prints it
+    std::string name = argv[1];
+    if (name.rfind("W13/", 0) == 0) name = name.substr(4);
     const size_t slash = name.find('/');
-    if (slash == std::string::npos) return 2;
-    run_case(name.substr(0, slash), std::stoll(name.substr(slash + 1)));
+    const std::string size = slash == std::string::npos ? "" : name.substr(slash + 1);
+    if (size.empty() || size.size() > 6 || size.find_first_not_of("0123456789") != std::string::npos) {
+      std::fprintf(stderr, "bench_w13_linalg: a case is OP/N with N a size, e.g. solve/256; got '%s'\n", argv[1]);
+      return 2;
+    }
+    run_case(name.substr(0, slash), std::stoll(size));
     return 0;
   }
   std::printf("# cpu: %s threads: 2\n", ember::bench::cpu_model().c_str());
