@@ -49,7 +49,7 @@ double norm2(const double* x, int64_t count, int64_t stride) {
 // below the unit one under it; returns tau.
 double make_reflector(double* a, int64_t m, int64_t n, int64_t j) {
   const double alpha = a[j * n + j];
-  const double below_norm = norm2(a + (j + 1) * n + j, m - j - 1, n);
+  const double below_norm = j + 1 < m ? norm2(a + (j + 1) * n + j, m - j - 1, n) : 0.0;  // no pointer past the end
   if (below_norm == 0) return 0;  // already upper triangular here: H_j = I
   const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
   const double divisor = alpha - beta;
