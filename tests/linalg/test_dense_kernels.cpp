@@ -1,7 +1,7 @@
 // The host kernels of ops/linalg_dense_kernels.cpp and ops/linalg_qr_kernels.cpp: the recursive LU,
 // Cholesky and triangular solve and the blocked Householder QR the ops run, held to the textbook
-// loops beside them (the references) on sizes on both sides of the recursion's leaf and the QR
-// panel (32 columns), square, tall and wide. Also what the recursion must keep from the
+// loops beside them (the references) on sizes on both sides of the recursion's leaf (8 columns) and
+// the QR panel (32 columns), square, tall and wide. Also what the recursion must keep from the
 // loops exactly: the pivots, the singular and non-factorable columns, the failing minor, NaN spreading,
 // and never reading the triangle a triangular solve is not given.
 #include <catch2/catch.hpp>
@@ -126,7 +126,7 @@ TEST_CASE("recursive LU agrees with the unblocked elimination", "[linalg][dense_
   struct Size {
     int64_t m, n;
   };
-  for (const Size size : {Size{1, 1}, Size{5, 5}, Size{32, 32}, Size{33, 33}, Size{64, 64}, Size{65, 65},
+  for (const Size size : {Size{1, 1}, Size{5, 5}, Size{8, 8}, Size{9, 9}, Size{32, 32}, Size{33, 33}, Size{64, 64}, Size{65, 65},
                           Size{100, 100}, Size{257, 257}, Size{300, 130}, Size{130, 300}, Size{97, 40}, Size{40, 97}}) {
     const int64_t m = size.m, n = size.n;
     CAPTURE(m, n);
@@ -188,7 +188,7 @@ TEST_CASE("recursive LU finds the same zero and non-factorable pivots", "[linalg
 }
 
 TEST_CASE("recursive triangular solve agrees with substitution and reads one triangle", "[linalg][dense_kernels]") {
-  for (const int64_t n : {1, 5, 32, 33, 100, 200}) {
+  for (const int64_t n : {1, 5, 8, 9, 32, 33, 100, 200}) {
     for (const int64_t k : {1, 16, 100}) {
       for (const bool upper : {false, true}) {
         for (const bool unit : {false, true}) {
@@ -216,8 +216,18 @@ TEST_CASE("recursive triangular solve agrees with substitution and reads one tri
   }
 }
 
+TEST_CASE("a triangular solve with no right-hand sides does nothing", "[linalg][dense_kernels]") {
+  // B [n, 0]: no leading dimension for the products inside, which must not be called.
+  for (const int64_t n : {0, 5, 9, 100}) {
+    CAPTURE(n);
+    const Matrix a = random_triangular(n, /*upper=*/false, /*unit=*/false, 3);
+    Matrix b;
+    for (const bool upper : {false, true}) CHECK_NOTHROW(solve_triangular_in_place(a.data(), b.data(), n, 0, upper, false));
+  }
+}
+
 TEST_CASE("recursive Cholesky agrees with the column-by-column loop", "[linalg][dense_kernels]") {
-  for (const int64_t n : {1, 7, 32, 33, 64, 100, 257}) {
+  for (const int64_t n : {1, 7, 8, 9, 32, 33, 64, 100, 257}) {
     CAPTURE(n);
     Matrix a = random_spd(n, static_cast<uint64_t>(n));
     for (int64_t i = 0; i < n; ++i)
@@ -269,10 +279,11 @@ TEST_CASE("blocked Householder QR agrees with the column-by-column reduction", "
     const int64_t m = size.m, n = size.n, k = std::min(m, n);
     CAPTURE(m, n);
     Matrix a = random_matrix(m, n, static_cast<uint64_t>(m * 7 + n));
-    if (n > 40) {
-      for (int64_t r = 41; r < m; ++r) a[r * n + 40] = 0.0;  // column 40 needs no reflection below row 40...
-      for (int64_t r = 0; r <= std::min<int64_t>(40, m - 1); ++r) a[r * n + 40] = 1.0;  // ...before the others act
-    }
+    // The first 40 columns already upper triangular: their reflectors are H = I (tau = 0), inside the
+    // first panel and across the second.
+    const int64_t triangular_columns = std::min<int64_t>(40, k);
+    for (int64_t c = 0; c < triangular_columns && k >= 64; ++c)
+      for (int64_t r = c + 1; r < m; ++r) a[r * n + c] = 0.0;
     Matrix blocked = a, reference = a;
     Matrix tau_blocked(static_cast<size_t>(k), -1.0), tau_reference(static_cast<size_t>(k), -1.0);
     householder_qr(blocked.data(), m, n, tau_blocked.data());
@@ -280,6 +291,8 @@ TEST_CASE("blocked Householder QR agrees with the column-by-column reduction", "
     CHECK(relative_difference(blocked, reference) < 1e-12);
     CHECK(relative_difference(tau_blocked, tau_reference) < 1e-12);
     for (const double tau : tau_blocked) CHECK((tau == 0.0 || (tau >= 1.0 && tau <= 2.0)));  // dlarfg's range
+    if (k >= 64)
+      for (int64_t c = 0; c < triangular_columns; ++c) CHECK(tau_blocked[c] == 0.0);
     for (const int64_t q_cols : {k, m}) {
       CAPTURE(q_cols);
       Matrix q_blocked(static_cast<size_t>(m * q_cols)), q_reference(static_cast<size_t>(m * q_cols));

@@ -275,6 +275,20 @@ TEST_CASE("linalg ops: the conventions spelled out", "[linalg][factor]") {
     CHECK(linalg::det(zeros({0, 3, 3}, f64)).shape() == Shape{0});
     CHECK(linalg::slogdet(zeros({2, 0, 0}, f64)).logabsdet.to_vector<double>() == std::vector<double>{0, 0});
   }
+  SECTION("a right-hand side with no columns (or, on the right, no rows) gives an empty solution") {
+    // 9 x 9 and 100 x 100: past the recursion's leaf, whose products must not be called with no columns.
+    for (const int64_t n : {9, 100}) {
+      CAPTURE(n);
+      const Tensor a = eye(n, std::nullopt, f64) * 2.0 + ones({n, n}, f64) * 0.1;
+      CHECK(linalg::solve(a, zeros({n, 0}, f64)).shape() == Shape{n, 0});
+      CHECK(linalg::solve(a, zeros({0, n}, f64), /*left=*/false).shape() == Shape{0, n});
+      CHECK(linalg::solve_triangular(a, zeros({n, 0}, f64), /*upper=*/true).shape() == Shape{n, 0});
+      CHECK(linalg::solve_triangular(a, zeros({0, n}, f64), /*upper=*/false, /*left=*/false).shape() == Shape{0, n});
+      const linalg::LuFactorResult f = linalg::lu_factor(a);
+      CHECK(linalg::lu_solve(f.LU, f.pivots, zeros({n, 0}, f64)).shape() == Shape{n, 0});
+      CHECK(linalg::cholesky_solve(zeros({n, 0}, f64), linalg::cholesky(a)).shape() == Shape{n, 0});
+    }
+  }
   SECTION("slogdet neither overflows nor loses the sign where det does") {
     const Tensor big = eye(3, std::nullopt, f64) * -1e200;
     CHECK(std::isinf(linalg::det(big).item<double>()));
