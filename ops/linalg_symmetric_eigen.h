@@ -25,7 +25,13 @@ inline constexpr int64_t kTridiagonalFromSize = 12;
 // seen; the loops are bounded so that a bad input cannot hang).
 bool symmetric_eigen_jacobi(HostVector a, int64_t n, HostVector& values,
                             HostVector* vectors);
-bool symmetric_eigen_tridiagonal(HostVector a, int64_t n, HostVector& values,
-                                 HostVector* vectors);
+// The tridiagonal method's two implementations. The reference is the textbook's loops: Q accumulated
+// one reflector at a time, and each QL sweep's rotations applied to the eigenvectors as the sweep
+// makes them. The fast one (the default) forms Q from block reflectors over dgemm, and logs the
+// rotations to apply them a strip of columns at a time, on every thread. Eigenvalues and eigenvectors
+// agree to rounding.
+enum class EigenKernels { reference, fast };
+bool symmetric_eigen_tridiagonal(HostVector a, int64_t n, HostVector& values, HostVector* vectors,
+                                 EigenKernels how = EigenKernels::fast);
 
 }  // namespace ember::linalg::detail
