@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include <ember/backends/cpu/host_kernels.h>
 #include <ember/backends/cpu/loops.h>
 
 namespace ember::linalg::detail {
@@ -14,6 +15,16 @@ namespace {
 constexpr int kMaxSweeps = 100;  // Jacobi: never reached in practice (about 10 suffice); guards against a hang
 constexpr int kMaxQlIterations = 60;  // QL, per eigenvalue: 2-3 in practice (cubic convergence)
 
+// sqrt(a^2 + b^2). glibc's hypot, exact to an ulp at any magnitude, was a third of eigvalsh's time
+// at n = 256; where the larger of |a|, |b| lies in [1e-150, 1e150] the plain formula can neither
+// overflow nor lose the sum to underflow (a square of the smaller that underflows is below the
+// larger's rounding), and is within an ulp or two. Outside that range, and for NaN, hypot.
+double radius(double a, double b) {
+  const double larger = std::max(std::abs(a), std::abs(b));
+  if (larger >= 1e-150 && larger <= 1e150) return std::sqrt(a * a + b * b);
+  return std::hypot(a, b);
+}
+
 // tan of the Jacobi angle that zeroes a_pq, from theta = (a_qq - a_pp) / (2 a_pq): the smaller root of
 // t^2 + 2 theta t - 1 = 0 (|t| <= 1, the rotation by at most 45 degrees, which converges).
 double jacobi_tangent(double theta) {
@@ -21,126 +32,7 @@ double jacobi_tangent(double theta) {
   return (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(1 + theta * theta));
 }
 
-// e = A u for the symmetric leading i x i block A of V (its lower triangle read), u = d[0..i-1], which
-// is also stored as column i of V. Column j of the triangle adds A(j+1..i-1, j) u_j to e and takes
-// its dot product with u for e_j: one chain of dependent additions per column, each add waiting on
-// the last. Four columns go side by side, four chains at once, about 4 times faster; every sum still
-// takes its terms in the order of one column at a time, so the bits are the same. The head of a
-// group, where its columns start one after another, runs in that order too.
-void multiply_by_reflector(detail::HostVector& v, int64_t n, int64_t i, const detail::HostVector& d,
-                           detail::HostVector& e) {
-  auto V = [&](int64_t r, int64_t c) -> double& { return v[c * n + r]; };
-  int64_t j = 0;
-  for (; j + 4 <= i; j += 4) {
-    const double f0 = d[j], f1 = d[j + 1], f2 = d[j + 2], f3 = d[j + 3];
-    V(j, i) = f0;
-    V(j + 1, i) = f1;
-    V(j + 2, i) = f2;
-    V(j + 3, i) = f3;
-    const double* c0 = &V(0, j);
-    const double* c1 = &V(0, j + 1);
-    const double* c2 = &V(0, j + 2);
-    const double* c3 = &V(0, j + 3);
-    double g0 = e[j] + c0[j] * f0;
-    for (int64_t k = j + 1; k < j + 4; ++k) {
-      g0 += c0[k] * d[k];
-      e[k] += c0[k] * f0;
-    }
-    double g1 = e[j + 1] + c1[j + 1] * f1;
-    for (int64_t k = j + 2; k < j + 4; ++k) {
-      g1 += c1[k] * d[k];
-      e[k] += c1[k] * f1;
-    }
-    double g2 = e[j + 2] + c2[j + 2] * f2;
-    g2 += c2[j + 3] * d[j + 3];
-    e[j + 3] += c2[j + 3] * f2;
-    double g3 = e[j + 3] + c3[j + 3] * f3;
-    for (int64_t k = j + 4; k < i; ++k) {
-      const double dk = d[k];
-      g0 += c0[k] * dk;
-      g1 += c1[k] * dk;
-      g2 += c2[k] * dk;
-      g3 += c3[k] * dk;
-      double ek = e[k];
-      ek += c0[k] * f0;
-      ek += c1[k] * f1;
-      ek += c2[k] * f2;
-      ek += c3[k] * f3;
-      e[k] = ek;
-    }
-    e[j] = g0;
-    e[j + 1] = g1;
-    e[j + 2] = g2;
-    e[j + 3] = g3;
-  }
-  for (; j < i; ++j) {
-    const double f = d[j];
-    V(j, i) = f;
-    double g = e[j] + V(j, j) * f;
-    for (int64_t k = j + 1; k < i; ++k) {
-      g += V(k, j) * d[k];
-      e[k] += V(k, j) * f;
-    }
-    e[j] = g;
-  }
-}
-
-// Householder reduction of the symmetric matrix held in v (n x n, both triangles) to tridiagonal
-// form T = Q^T A Q, Q = P_(n-1) ... P_1. Each step i, from the last row up, reflects row i's entries
-// left of the diagonal onto one entry with P_i = I - u_i u_i^T / h_i. On return T's diagonal is on v's
-// diagonal, e[1..n-1] is its subdiagonal, u_i is in column i of v above the diagonal (V(0..i-1, i))
-// and h_i in d[i] (0 for no reflection); form_q_* turn these into Q.
-// The algorithm (JAMA's) walks down columns, V(k, j) with k innermost; V is therefore kept by
-// columns (V(i, j) at v[j * n + i]; A is symmetric, so its storage reads the same either way) and
-// those walks run along memory. Same arithmetic in the same order as the row-major form, 4 times
-// faster at n = 256.
-void reduce_to_tridiagonal(detail::HostVector& v, int64_t n, detail::HostVector& d, detail::HostVector& e) {
-  auto V = [&](int64_t i, int64_t j) -> double& { return v[j * n + i]; };
-  for (int64_t j = 0; j < n; ++j) d[j] = V(n - 1, j);
-  for (int64_t i = n - 1; i > 0; --i) {
-    double scale = 0, h = 0;  // scaling the row by its 1-norm keeps h = |x|^2 from under- or overflowing
-    for (int64_t k = 0; k < i; ++k) scale += std::abs(d[k]);
-    if (scale == 0) {  // the row is already zero left of the subdiagonal: nothing to reflect
-      e[i] = d[i - 1];
-      for (int64_t j = 0; j < i; ++j) {
-        d[j] = V(i - 1, j);
-        V(i, j) = 0;
-        V(j, i) = 0;
-      }
-    } else {
-      // The reflector P = I - u u^T / h with u = x - g e_(i-1), g = -sign(f) |x| (no cancellation).
-      for (int64_t k = 0; k < i; ++k) {
-        d[k] /= scale;
-        h += d[k] * d[k];
-      }
-      double f = d[i - 1];
-      double g = f > 0 ? -std::sqrt(h) : std::sqrt(h);
-      e[i] = scale * g;
-      h -= f * g;
-      d[i - 1] = f - g;
-      for (int64_t j = 0; j < i; ++j) e[j] = 0;
-      multiply_by_reflector(v, n, i, d, e);  // e = A u, A the leading i x i block; u stored as column i
-      f = 0;
-      for (int64_t j = 0; j < i; ++j) {
-        e[j] /= h;
-        f += e[j] * d[j];
-      }
-      // q = p - (u^T p / 2h) u, then A <- A - q u^T - u q^T (the symmetric rank-2 update).
-      const double hh = f / (h + h);
-      for (int64_t j = 0; j < i; ++j) e[j] -= hh * d[j];
-      for (int64_t j = 0; j < i; ++j) {
-        f = d[j];
-        g = e[j];
-        for (int64_t k = j; k <= i - 1; ++k) V(k, j) -= (f * e[k] + g * d[k]);
-        d[j] = V(i - 1, j);
-        V(i, j) = 0;
-      }
-    }
-    d[i] = h;
-  }
-}
-
-// Q from reduce_to_tridiagonal's output, one reflector at a time (JAMA's loop, the reference): on
+// Q from the output of reduce_to_tridiagonal (backends/cpu/host_kernels.h), one reflector at a time (JAMA's loop, the reference): on
 // return d is T's diagonal, e[0] = 0, and v holds Q^T row-major (Q by columns).
 void form_q_by_reflectors(detail::HostVector& v, int64_t n, detail::HostVector& d, detail::HostVector& e) {
   auto V = [&](int64_t i, int64_t j) -> double& { return v[j * n + i]; };
@@ -218,40 +110,6 @@ void form_q_by_block_reflectors(detail::HostVector& v, int64_t n, detail::HostVe
   e[0] = 0;
 }
 
-// One QL sweep's rotations applied to columns [k0, k1) of the rows of w (n x n, row-major): rotation i,
-// from i = last - 1 down to first, turns rows i and i + 1 by (c[i - first], s[i - first]). Two
-// consecutive rotations share a row, so they are applied in one pass over three rows, which reads and
-// writes the shared row once instead of twice; each entry still sees the rotations in the same order,
-// with the same arithmetic.
-void rotate_rows(double* w, int64_t n, int64_t first, int64_t last, const double* c, const double* s, int64_t k0,
-                 int64_t k1) {
-  int64_t i = last - 1;
-  for (; i - 1 >= first; i -= 2) {
-    double* __restrict w0 = w + (i - 1) * n;
-    double* __restrict w1 = w + i * n;
-    double* __restrict w2 = w + (i + 1) * n;
-    const double c1 = c[i - first], s1 = s[i - first], c0 = c[i - 1 - first], s0 = s[i - 1 - first];
-    for (int64_t k = k0; k < k1; ++k) {
-      const double next = w2[k], middle = w1[k];
-      w2[k] = s1 * middle + c1 * next;
-      const double turned = c1 * middle - s1 * next;
-      const double top = w0[k];
-      w1[k] = s0 * top + c0 * turned;
-      w0[k] = c0 * top - s0 * turned;
-    }
-  }
-  if (i == first) {
-    double* __restrict wi = w + i * n;
-    double* __restrict wi1 = w + (i + 1) * n;
-    const double ci = c[0], si = s[0];
-    for (int64_t k = k0; k < k1; ++k) {
-      const double next = wi1[k];
-      wi1[k] = si * wi[k] + ci * next;
-      wi[k] = ci * wi[k] - si * next;
-    }
-  }
-}
-
 // The QL sweeps' rotations, kept until they are applied to the eigenvectors. A rotation reads and
 // writes only its two rows' entries in one column, so the columns are independent: the log is applied
 // a strip of columns at a time, every logged sweep in order to one strip while it sits in L1, instead
@@ -265,7 +123,7 @@ class RotationLog {
   // Rotation i of the sweep over rows first..last is (c[i], s[i]). The reference applies it at once.
   void record(int64_t first, int64_t last, const detail::HostVector& c, const detail::HostVector& s) {
     if (how_ == EigenKernels::reference) {
-      rotate_rows(w_, n_, first, last, c.data() + first, s.data() + first, 0, n_);
+      cpu::host_kernels().rotate_rows(w_, n_, first, last, c.data() + first, s.data() + first, 0, n_);
       return;
     }
     sweeps_.push_back({first, last, static_cast<int64_t>(c_.size())});
@@ -278,6 +136,7 @@ class RotationLog {
     if (sweeps_.empty()) return;
     const int64_t strips = (n_ + kStripWidth - 1) / kStripWidth;
     const int64_t cost_per_strip = static_cast<int64_t>(c_.size()) * kStripWidth * 6;
+    const auto rotate_rows = cpu::host_kernels().rotate_rows;
     cpu::parallel_for(strips, cost_per_strip, [&](int64_t begin, int64_t end) {
       for (int64_t strip = begin; strip < end; ++strip) {
         const int64_t k0 = strip * kStripWidth, k1 = std::min(n_, k0 + kStripWidth);
@@ -328,7 +187,7 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
         if (++iterations > kMaxQlIterations) return false;
         double g = d[l];
         double p = (d[l + 1] - g) / (2 * e[l]);
-        double r = std::hypot(p, 1.0);
+        double r = radius(p, 1.0);
         if (p < 0) r = -r;
         d[l] = e[l] / (p + r);
         d[l + 1] = e[l] * (p + r);
@@ -345,7 +204,7 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
           s2 = s;
           g = c * e[i];
           h = c * p;
-          r = std::hypot(p, e[i]);
+          r = radius(p, e[i]);
           e[i + 1] = s * r;
           s = e[i] / r;
           c = p / r;
@@ -432,7 +291,7 @@ bool symmetric_eigen_tridiagonal(detail::HostVector a, int64_t n, detail::HostVe
     return true;
   }
   detail::HostVector e(n, 0.0);
-  reduce_to_tridiagonal(a, n, values, e);
+  cpu::host_kernels().reduce_to_tridiagonal(a.data(), n, values.data(), e.data());
   if (!vectors) {
     for (int64_t j = 0; j < n; ++j) values[j] = a[j * n + j];  // T's diagonal; Q is not needed
     e[0] = 0;

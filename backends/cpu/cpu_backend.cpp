@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/host_kernels.h>
 #include <ember/backends/cpu/loops.h>
 #include <ember/backends/cpu/onednn.h>
 #include <ember/backends/cuda/cuda.h>
@@ -10,9 +11,9 @@
 
 namespace ember {
 namespace cpu {
-namespace baseline { const Backend& kernel_table(); }
-namespace avx2 { const Backend& kernel_table(); }
-namespace avx512 { const Backend& kernel_table(); }
+namespace baseline { const Backend& kernel_table(); const HostKernels& host_kernel_table(); }
+namespace avx2 { const Backend& kernel_table(); const HostKernels& host_kernel_table(); }
+namespace avx512 { const Backend& kernel_table(); const HostKernels& host_kernel_table(); }
 
 const Backend& cpu_backend_for(CpuIsa isa) {
   switch (isa) {
@@ -21,6 +22,20 @@ const Backend& cpu_backend_for(CpuIsa isa) {
     case CpuIsa::Baseline: break;
   }
   return baseline::kernel_table();
+}
+
+const HostKernels& host_kernels_for(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::Avx512: return avx512::host_kernel_table();
+    case CpuIsa::Avx2: return avx2::host_kernel_table();
+    case CpuIsa::Baseline: break;
+  }
+  return baseline::host_kernel_table();
+}
+
+const HostKernels& host_kernels() {
+  static const HostKernels& table = host_kernels_for(cpu_isa());
+  return table;
 }
 }  // namespace cpu
 

@@ -1,4 +1,4 @@
-// The Backend table of one instruction set's kernels (compiled once per CpuIsa, like the kernels).
+// The Backend table, and the HostKernels table, of one instruction set's kernels (compiled once per CpuIsa, like the kernels).
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/onednn.h>
 #include <ember/core/storage.h>
@@ -48,6 +48,11 @@ const Backend& kernel_table() {
       .batch_norm_backward = batch_norm_backward,
       .rotary = rotary,
   };
+  return table;
+}
+
+const HostKernels& host_kernel_table() {
+  static const HostKernels table{.rotate_rows = rotate_rows, .reduce_to_tridiagonal = reduce_to_tridiagonal};
   return table;
 }
 

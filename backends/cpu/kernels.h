@@ -4,6 +4,7 @@
 // namespace (baseline, avx2, avx512) and the matching -march; only cpu_backend.cpp chooses between
 // the three tables. Each kernel is described where it is declared in backends/backend.h.
 #include <ember/backends/backend.h>
+#include <ember/backends/cpu/host_kernels.h>
 
 #if !defined(EMBER_CPU_ISA)
 #error "backends/cpu/kernels.h is for the per-instruction-set kernel files (EMBER_CPU_ISA unset)"
@@ -62,5 +63,10 @@ void rotary(const View& x, const View& cos, const View& sin, const View& out);
 
 // The Backend of these kernels (kernel_table.cpp).
 const Backend& kernel_table();
+// The host kernels (backends/cpu/host_kernels.h) and their table (kernel_table.cpp).
+void rotate_rows(double* w, int64_t n, int64_t first, int64_t last, const double* c, const double* s, int64_t k0,
+                 int64_t k1);
+void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e);
+const HostKernels& host_kernel_table();
 
 }  // namespace ember::cpu::EMBER_CPU_ISA

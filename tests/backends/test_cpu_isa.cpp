@@ -14,6 +14,7 @@
 #include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/cpu_backend.h>
 #include <ember/backends/cpu/fallback_gemm.h>
+#include <ember/backends/cpu/host_kernels.h>
 #include <ember/core/info.h>
 #include <ember/ops/ops.h>
 
@@ -374,4 +375,78 @@ TEST_CASE("every instruction set gives the baseline's bits: the fused Adam step"
                                               /*any_nan_payload=*/true);
           CHECK(compared == 1);
         }
+}
+
+namespace {
+
+std::vector<double> random_doubles(size_t count, uint64_t seed) {
+  manual_seed(seed);
+  return randn({static_cast<int64_t>(count)}, {.dtype = DType::Float64}).to_vector<double>();
+}
+
+// One rotation at a time, as the header defines the sweep: the reference for rotate_rows, which
+// fuses two rotations per pass.
+void rotate_rows_one_at_a_time(double* w, int64_t n, int64_t first, int64_t last, const double* c, const double* s,
+                               int64_t k0, int64_t k1) {
+  for (int64_t i = last - 1; i >= first; --i)
+    for (int64_t k = k0; k < k1; ++k) {
+      const double top = w[i * n + k], bottom = w[(i + 1) * n + k];
+      w[(i + 1) * n + k] = s[i - first] * top + c[i - first] * bottom;
+      w[i * n + k] = c[i - first] * top - s[i - first] * bottom;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("every instruction set gives the baseline's bits: the host kernels of eigh", "[cpu-isa][linalg]") {
+  SECTION("rotate_rows, against one rotation at a time") {
+    const int64_t n = 37;
+    // Sweeps of odd and even length (an odd one ends with a rotation applied alone), from the first
+    // row and not, over all columns and over a strip with vector-loop tails at both ends.
+    struct Sweep {
+      int64_t first, last, k0, k1;
+    };
+    for (const Sweep& sweep : {Sweep{0, 36, 0, 37}, Sweep{3, 20, 0, 37}, Sweep{5, 6, 0, 37}, Sweep{2, 31, 5, 28},
+                               Sweep{0, 1, 9, 10}, Sweep{4, 4, 0, 37}}) {
+      INFO("rows " << sweep.first << ".." << sweep.last << ", columns " << sweep.k0 << ".." << sweep.k1);
+      const std::vector<double> start = random_doubles(n * n, 11);
+      const std::vector<double> angles = random_doubles(n, 12);
+      std::vector<double> c(n), s(n);
+      for (int64_t i = 0; i < n; ++i) c[i] = std::cos(angles[i]), s[i] = std::sin(angles[i]);
+      std::vector<double> expected = start;
+      rotate_rows_one_at_a_time(expected.data(), n, sweep.first, sweep.last, c.data(), s.data(), sweep.k0, sweep.k1);
+      if (sweep.last > sweep.first) CHECK(expected != start);
+      for (CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512}) {
+        if (isa > cpu::detected_cpu_isa()) continue;
+        INFO(cpu::cpu_isa_name(isa));
+        std::vector<double> w = start;
+        cpu::host_kernels_for(isa).rotate_rows(w.data(), n, sweep.first, sweep.last, c.data(), s.data(), sweep.k0,
+                                               sweep.k1);
+        CHECK(w == expected);
+      }
+    }
+  }
+  SECTION("reduce_to_tridiagonal") {
+    for (int64_t n : {1, 2, 5, 37, 100}) {
+      INFO("n " << n);
+      const std::vector<double> noise = random_doubles(n * n, 20 + n);
+      std::vector<double> a(n * n);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j <= i; ++j) a[i * n + j] = a[j * n + i] = noise[i * n + j];
+      std::vector<double> expected_v = a, expected_d(n), expected_e(n);
+      cpu::host_kernels_for(CpuIsa::Baseline).reduce_to_tridiagonal(expected_v.data(), n, expected_d.data(),
+                                                                     expected_e.data());
+      for (CpuIsa isa : levels_above_baseline()) {
+        INFO(cpu::cpu_isa_name(isa));
+        std::vector<double> v = a, d(n), e(n);
+        cpu::host_kernels_for(isa).reduce_to_tridiagonal(v.data(), n, d.data(), e.data());
+        CHECK(v == expected_v);
+        CHECK(d == expected_d);
+        CHECK(e == expected_e);
+      }
+    }
+  }
+  // The tables of the three levels are three builds (the same check as for the Backend tables).
+  CHECK(cpu::host_kernels_for(CpuIsa::Baseline).rotate_rows != cpu::host_kernels_for(CpuIsa::Avx512).rotate_rows);
+  CHECK(&cpu::host_kernels() == &cpu::host_kernels_for(cpu::cpu_isa()));
 }

@@ -1,0 +1,33 @@
+#pragma once
+// Host loops that are not tensor ops: kernels the linalg code (ops/linalg_*.cpp) runs on its plain
+// float64 arrays. Like the Backend table's kernels they are compiled once per instruction set
+// (backends/cpu/cpu_isa.h), without floating-point contraction, so every level gives the same bits;
+// host_kernels() is the table of the level cpu_backend() uses.
+#include <cstdint>
+
+#include <ember/backends/cpu/cpu_isa.h>
+
+namespace ember::cpu {
+
+struct HostKernels {
+  // One sweep of plane rotations applied to columns [k0, k1) of the rows of w (n columns, row-major):
+  // for i from last - 1 down to first, rows i and i + 1 become
+  //   row_i <- c_i row_i - s_i row_(i+1),   row_(i+1) <- s_i row_i + c_i row_(i+1),
+  // with (c_i, s_i) = (c[i - first], s[i - first]). The eigenvector update of implicit QL
+  // (ops/linalg_symmetric_eigen.cpp); backends/cpu/plane_rotations.cpp.
+  void (*rotate_rows)(double* w, int64_t n, int64_t first, int64_t last, const double* c, const double* s,
+                      int64_t k0, int64_t k1);
+  // Householder reduction of the symmetric n x n matrix in v (both triangles filled) to tridiagonal
+  // form T = Q^T A Q, Q = P_(n-1) ... P_1: each step i, from the last row up, reflects row i's entries
+  // left of the diagonal onto one entry with P_i = I - u_i u_i^T / h_i. On return T's diagonal is on
+  // v's diagonal, its subdiagonal in e[1..n-1], u_i in v[i * n + 0 .. i * n + i - 1] and h_i in d[i]
+  // (0 for no reflection). EISPACK's tred2, as JAMA writes it; backends/cpu/tridiagonal_reduction.cpp.
+  void (*reduce_to_tridiagonal)(double* v, int64_t n, double* d, double* e);
+};
+
+// The table compiled for isa, whatever this CPU supports (for tests that compare the levels).
+const HostKernels& host_kernels_for(CpuIsa isa);
+// The table for cpu_isa().
+const HostKernels& host_kernels();
+
+}  // namespace ember::cpu
