@@ -32,8 +32,9 @@ double jacobi_tangent(double theta) {
   return (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(1 + theta * theta));
 }
 
-// Q from the output of reduce_to_tridiagonal (backends/cpu/host_kernels.h), one reflector at a time (JAMA's loop, the reference): on
-// return d is T's diagonal, e[0] = 0, and v holds Q^T row-major (Q by columns).
+// Q from the output of reduce_to_tridiagonal (backends/cpu/host_kernels.h), one reflector at a time
+// (JAMA's loop, the reference): on return d is T's diagonal, e[0] = 0, and v holds Q^T row-major (Q
+// by columns).
 void form_q_by_reflectors(detail::HostVector& v, int64_t n, detail::HostVector& d, detail::HostVector& e) {
   auto V = [&](int64_t i, int64_t j) -> double& { return v[j * n + i]; };
   for (int64_t i = 0; i < n - 1; ++i) {
@@ -82,7 +83,6 @@ void form_q_by_reflectors(detail::HostVector& v, int64_t n, detail::HostVector& 
   e[0] = 0;
 }
 
-
 // The same Q from block reflectors, as QR's Q is formed (form_householder_q, over dgemm). P_i acts on
 // indices 0..i-1 with u_i's leading entry last (at i - 1); read with the indices reversed (k -> n-2-k
 // on the leading n-1 indices; index n-1 is untouched) it is a QR reflector H_j = I - tau v v^T with
@@ -112,8 +112,9 @@ void form_q_by_block_reflectors(detail::HostVector& v, int64_t n, detail::HostVe
 
 // The QL sweeps' rotations, kept until they are applied to the eigenvectors. A rotation reads and
 // writes only its two rows' entries in one column, so the columns are independent: the log is applied
-// a strip of columns at a time, every logged sweep in order to one strip while it sits in L1, instead
-// of every sweep streaming through the whole matrix; the strips also go to separate threads. Each
+// a strip of columns at a time, every logged sweep in order to one strip while it stays in cache
+// (L2 at n = 256), instead of every sweep streaming through the whole matrix; the strips also go to
+// separate threads. Each
 // entry sees the same rotations in the same order, so the result is bit-identical to applying each
 // sweep as it is made, whatever the strip width or thread count.
 class RotationLog {
@@ -150,7 +151,7 @@ class RotationLog {
   }
 
  private:
-  // 32 columns of 256 rows are 64 KB; measured against 16 and 64 at n = 256.
+  // 32 columns of 256 rows are 64 KB; measured faster than 16 and 64 at n = 256, on 1 and 2 threads.
   static constexpr int64_t kStripWidth = 32;
   // Rotations logged before they are applied: enough that a strip is reused many times, few enough
   // that the log (16 bytes a rotation) stays in L2.
@@ -184,7 +185,10 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
     if (m > l) {
       int iterations = 0;
       do {
-        if (++iterations > kMaxQlIterations) return false;
+        if (++iterations > kMaxQlIterations) {
+          if (w) log.apply();  // the vectors are then those of the rotations made, as in the reference
+          return false;
+        }
         double g = d[l];
         double p = (d[l + 1] - g) / (2 * e[l]);
         double r = radius(p, 1.0);
@@ -222,7 +226,7 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
     d[l] += shift_sum;
     e[l] = 0;
   }
-  if (w) log.apply();
+  if (w) log.apply();  // what the last sweeps logged
   return true;
 }
 
@@ -291,7 +295,9 @@ bool symmetric_eigen_tridiagonal(detail::HostVector a, int64_t n, detail::HostVe
     return true;
   }
   detail::HostVector e(n, 0.0);
-  cpu::host_kernels().reduce_to_tridiagonal(a.data(), n, values.data(), e.data());
+  const cpu::HostKernels& kernels = cpu::host_kernels();
+  (how == EigenKernels::reference ? kernels.reduce_to_tridiagonal_reference
+                                  : kernels.reduce_to_tridiagonal)(a.data(), n, values.data(), e.data());
   if (!vectors) {
     for (int64_t j = 0; j < n; ++j) values[j] = a[j * n + j];  // T's diagonal; Q is not needed
     e[0] = 0;

@@ -27,9 +27,10 @@ bool symmetric_eigen_jacobi(HostVector a, int64_t n, HostVector& values,
                             HostVector* vectors);
 // The tridiagonal method's two implementations. The reference is the textbook's loops: Q accumulated
 // one reflector at a time, and each QL sweep's rotations applied to the eigenvectors as the sweep
-// makes them. The fast one (the default) forms Q from block reflectors over dgemm, and logs the
-// rotations to apply them a strip of columns at a time, on every thread. Eigenvalues and eigenvectors
-// agree to rounding.
+// makes them. The fast one (the default) forms Q as QR's Q is formed (form_householder_q: block
+// reflectors over dgemm from 64 reflectors, n > 64), and logs the rotations to apply them a strip of
+// columns at a time, on every thread. The eigenvalues are the same bits; the eigenvectors agree to
+// rounding.
 enum class EigenKernels { reference, fast };
 bool symmetric_eigen_tridiagonal(HostVector a, int64_t n, HostVector& values, HostVector* vectors,
                                  EigenKernels how = EigenKernels::fast);

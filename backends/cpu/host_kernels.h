@@ -2,7 +2,8 @@
 // Host loops that are not tensor ops: kernels the linalg code (ops/linalg_*.cpp) runs on its plain
 // float64 arrays. Like the Backend table's kernels they are compiled once per instruction set
 // (backends/cpu/cpu_isa.h), without floating-point contraction, so every level gives the same bits;
-// host_kernels() is the table of the level cpu_backend() uses.
+// host_kernels() is the table of the level cpu_backend() uses (cpu_isa(); a CpuBackendOverride,
+// which swaps the tensor kernels for a test, does not reach these).
 #include <cstdint>
 
 #include <ember/backends/cpu/cpu_isa.h>
@@ -22,7 +23,10 @@ struct HostKernels {
   // left of the diagonal onto one entry with P_i = I - u_i u_i^T / h_i. On return T's diagonal is on
   // v's diagonal, its subdiagonal in e[1..n-1], u_i in v[i * n + 0 .. i * n + i - 1] and h_i in d[i]
   // (0 for no reflection). EISPACK's tred2, as JAMA writes it; backends/cpu/tridiagonal_reduction.cpp.
+  // The fast one forms A u four columns at a time; the reference one column at a time, as JAMA. They
+  // give the same bits.
   void (*reduce_to_tridiagonal)(double* v, int64_t n, double* d, double* e);
+  void (*reduce_to_tridiagonal_reference)(double* v, int64_t n, double* d, double* e);
 };
 
 // The table compiled for isa, whatever this CPU supports (for tests that compare the levels).

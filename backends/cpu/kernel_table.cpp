@@ -52,7 +52,9 @@ const Backend& kernel_table() {
 }
 
 const HostKernels& host_kernel_table() {
-  static const HostKernels table{.rotate_rows = rotate_rows, .reduce_to_tridiagonal = reduce_to_tridiagonal};
+  static const HostKernels table{.rotate_rows = rotate_rows,
+                                 .reduce_to_tridiagonal = reduce_to_tridiagonal,
+                                 .reduce_to_tridiagonal_reference = reduce_to_tridiagonal_reference};
   return table;
 }
 

@@ -67,6 +67,7 @@ const Backend& kernel_table();
 void rotate_rows(double* w, int64_t n, int64_t first, int64_t last, const double* c, const double* s, int64_t k0,
                  int64_t k1);
 void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e);
+void reduce_to_tridiagonal_reference(double* v, int64_t n, double* d, double* e);
 const HostKernels& host_kernel_table();
 
 }  // namespace ember::cpu::EMBER_CPU_ISA

@@ -9,6 +9,26 @@
 namespace ember::cpu::EMBER_CPU_ISA {
 namespace {
 
+// Columns first..i-1 of multiply_by_reflector's product, one at a time: the reference, and the
+// columns left over after the groups of four.
+void multiply_columns_one_at_a_time(double* v, int64_t n, int64_t i, const double* d, double* e, int64_t first) {
+  auto V = [&](int64_t r, int64_t c) -> double& { return v[c * n + r]; };
+  for (int64_t j = first; j < i; ++j) {
+    const double f = d[j];
+    V(j, i) = f;
+    double g = e[j] + V(j, j) * f;
+    for (int64_t k = j + 1; k < i; ++k) {
+      g += V(k, j) * d[k];
+      e[k] += V(k, j) * f;
+    }
+    e[j] = g;
+  }
+}
+
+void multiply_by_reflector_one_column_at_a_time(double* v, int64_t n, int64_t i, const double* d, double* e) {
+  multiply_columns_one_at_a_time(v, n, i, d, e, 0);
+}
+
 // e = A u for the symmetric leading i x i block A of V (its lower triangle read), u = d[0..i-1], which
 // is also stored as column i of V. Column j of the triangle adds A(j+1..i-1, j) u_j to e and takes
 // its dot product with u for e_j: one chain of dependent additions per column, each add waiting on
@@ -60,25 +80,15 @@ void multiply_by_reflector(double* v, int64_t n, int64_t i, const double* d, dou
     e[j + 2] = g2;
     e[j + 3] = g3;
   }
-  for (; j < i; ++j) {
-    const double f = d[j];
-    V(j, i) = f;
-    double g = e[j] + V(j, j) * f;
-    for (int64_t k = j + 1; k < i; ++k) {
-      g += V(k, j) * d[k];
-      e[k] += V(k, j) * f;
-    }
-    e[j] = g;
-  }
+  multiply_columns_one_at_a_time(v, n, i, d, e, j);
 }
-
-}  // namespace
 
 // JAMA's algorithm walks down columns, V(k, j) with k innermost; V is therefore kept by columns
 // (V(i, j) at v[j * n + i]; A is symmetric, so its storage reads the same either way) and those walks
 // run along memory: the same arithmetic in the same order as the row-major form, 4 times faster at
 // n = 256.
-void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e) {
+template <void (*multiply_by_reflector)(double*, int64_t, int64_t, const double*, double*)>
+void reduce(double* v, int64_t n, double* d, double* e) {
   auto V = [&](int64_t i, int64_t j) -> double& { return v[j * n + i]; };
   for (int64_t j = 0; j < n; ++j) d[j] = V(n - 1, j);
   for (int64_t i = n - 1; i > 0; --i) {
@@ -122,6 +132,14 @@ void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e) {
     }
     d[i] = h;
   }
+}
+
+}  // namespace
+
+void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e) { reduce<multiply_by_reflector>(v, n, d, e); }
+
+void reduce_to_tridiagonal_reference(double* v, int64_t n, double* d, double* e) {
+  reduce<multiply_by_reflector_one_column_at_a_time>(v, n, d, e);
 }
 
 }  // namespace ember::cpu::EMBER_CPU_ISA

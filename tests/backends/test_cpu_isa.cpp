@@ -426,23 +426,30 @@ TEST_CASE("every instruction set gives the baseline's bits: the host kernels of 
       }
     }
   }
-  SECTION("reduce_to_tridiagonal") {
-    for (int64_t n : {1, 2, 5, 37, 100}) {
+  SECTION("reduce_to_tridiagonal, four columns at a time against one at a time") {
+    // Sizes below, at and past a group of four columns, with leftover columns of every count.
+    for (int64_t n : {1, 2, 5, 6, 7, 8, 9, 37, 100}) {
       INFO("n " << n);
       const std::vector<double> noise = random_doubles(n * n, 20 + n);
       std::vector<double> a(n * n);
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j <= i; ++j) a[i * n + j] = a[j * n + i] = noise[i * n + j];
       std::vector<double> expected_v = a, expected_d(n), expected_e(n);
-      cpu::host_kernels_for(CpuIsa::Baseline).reduce_to_tridiagonal(expected_v.data(), n, expected_d.data(),
-                                                                     expected_e.data());
-      for (CpuIsa isa : levels_above_baseline()) {
-        INFO(cpu::cpu_isa_name(isa));
-        std::vector<double> v = a, d(n), e(n);
-        cpu::host_kernels_for(isa).reduce_to_tridiagonal(v.data(), n, d.data(), e.data());
-        CHECK(v == expected_v);
-        CHECK(d == expected_d);
-        CHECK(e == expected_e);
+      cpu::host_kernels_for(CpuIsa::Baseline)
+          .reduce_to_tridiagonal_reference(expected_v.data(), n, expected_d.data(), expected_e.data());
+      if (n > 2) CHECK(expected_v != a);
+      for (CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512}) {
+        if (isa > cpu::detected_cpu_isa()) continue;
+        for (bool reference : {false, true}) {
+          INFO(cpu::cpu_isa_name(isa) << (reference ? ", reference" : ", four columns at a time"));
+          const cpu::HostKernels& kernels = cpu::host_kernels_for(isa);
+          std::vector<double> v = a, d(n), e(n);
+          (reference ? kernels.reduce_to_tridiagonal_reference : kernels.reduce_to_tridiagonal)(v.data(), n, d.data(),
+                                                                                                e.data());
+          CHECK(v == expected_v);
+          CHECK(d == expected_d);
+          CHECK(e == expected_e);
+        }
       }
     }
   }

@@ -21,16 +21,13 @@ using linalg::detail::EigenKernels;
 using linalg::detail::symmetric_eigen_jacobi;
 
 namespace {
-// The fast method as the tests call it, with its default (deferred) rotation application.
-bool tridiagonal_ql(linalg::detail::HostVector a, int64_t n, linalg::detail::HostVector& values,
-                                 linalg::detail::HostVector* vectors) {
-  return linalg::detail::symmetric_eigen_tridiagonal(std::move(a), n, values, vectors);
-}
-}  // namespace
-
-namespace {
 
 using Matrix = ember::linalg::detail::HostVector;  // row-major n x n
+
+// The tridiagonal method as eigh runs it (its fast kernels), in the shape the tests pass methods.
+bool tridiagonal_ql(Matrix a, int64_t n, Matrix& values, Matrix* vectors) {
+  return linalg::detail::symmetric_eigen_tridiagonal(std::move(a), n, values, vectors);
+}
 
 Matrix random_symmetric(int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -178,33 +175,68 @@ TEST_CASE("tridiagonal QL without vectors gives the same eigenvalues, bit for bi
   }
 }
 
+namespace {
+
+// The fast kernels against the reference loops on one matrix: A v = lambda v and orthonormal vectors
+// for both, the same eigenvalues bit for bit (the rotations depend only on the tridiagonal, which both
+// share), and, where the eigenvalues are apart, the same eigenvectors up to sign.
+void check_fast_against_reference(const Matrix& a, int64_t n, bool distinct_eigenvalues) {
+  Decomposition reference, fast;
+  REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, reference.values, &reference.vectors,
+                                                      EigenKernels::reference));
+  REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, fast.values, &fast.vectors, EigenKernels::fast));
+  const double tol = 1e-12 * static_cast<double>(std::max<int64_t>(1, n / 32));
+  CHECK(check_decomposition(a, n, fast, tol) == "");
+  CHECK(check_decomposition(a, n, reference, tol) == "");
+  CHECK(fast.values == reference.values);
+  if (!distinct_eigenvalues) return;
+  double worst = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double* u = fast.vectors.data() + j * n;
+    const double* v = reference.vectors.data() + j * n;
+    double dot = 0;
+    for (int64_t r = 0; r < n; ++r) dot += u[r] * v[r];
+    const double sign = dot < 0 ? -1 : 1;
+    for (int64_t r = 0; r < n; ++r) worst = std::max(worst, std::abs(u[r] - sign * v[r]));
+  }
+  CHECK(worst <= 1e-9);
+}
+
+}  // namespace
+
 TEST_CASE("the fast tridiagonal kernels agree with the reference loops", "[linalg][eigh-methods]") {
   // The fast kernels form Q from 32-column block reflectors from 64 reflectors on (n = 65), apply the
   // rotations in strips of 32 columns, and flush the rotation log every 16384 rotations: sizes on both
   // sides of a strip and of the block reflectors, a partial last strip and panel, and matrices large
   // enough to flush many times (n = 300 makes about 90,000 rotations). Random eigenvalues are apart
-  // by about 1e-3 or more, so the eigenvectors, sign-fixed, agree to rounding over that gap.
-  for (int64_t n : {2, 13, 31, 32, 33, 64, 65, 97, 300}) {
+  // by about 1e-3 or more, so the eigenvectors agree to rounding over that gap.
+  for (int64_t n : {1, 2, 13, 31, 32, 33, 64, 65, 97, 300}) {
+    INFO("random, n " << n);
+    check_fast_against_reference(random_symmetric(n, 500 + n), n, /*distinct_eigenvalues=*/true);
+  }
+  // Matrices where the reduction skips reflections (h = 0: a row already zero left of its
+  // subdiagonal), so that block reflectors hold identity reflectors (tau = 0), above the switch.
+  for (int64_t n : {65, 100}) {
     INFO("n " << n);
-    const Matrix a = random_symmetric(n, 500 + n);
-    Decomposition reference, fast;
-    REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, reference.values, &reference.vectors,
-                                                        EigenKernels::reference));
-    REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, fast.values, &fast.vectors, EigenKernels::fast));
-    CHECK(check_decomposition(a, n, fast, 1e-12 * std::max<int64_t>(1, n / 32)) == "");
-    CHECK(check_decomposition(a, n, reference, 1e-12 * std::max<int64_t>(1, n / 32)) == "");
-    // The rotations depend on the tridiagonal only, which both share: the same eigenvalues, bit for bit.
-    CHECK(fast.values == reference.values);
-    double worst = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      const double* u = fast.vectors.data() + j * n;
-      const double* v = reference.vectors.data() + j * n;
-      double dot = 0;
-      for (int64_t r = 0; r < n; ++r) dot += u[r] * v[r];
-      const double sign = dot < 0 ? -1 : 1;
-      for (int64_t r = 0; r < n; ++r) worst = std::max(worst, std::abs(u[r] - sign * v[r]));
+    Matrix diagonal(n * n, 0.0), laplacian(n * n, 0.0), block_diagonal(n * n, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      diagonal[i * n + i] = static_cast<double>((i * 7) % 5) / 4 - 0.5;  // with repeats
+      laplacian[i * n + i] = 1.0;
+      if (i + 1 < n) laplacian[i * n + i + 1] = laplacian[(i + 1) * n + i] = -0.5;
     }
-    CHECK(worst <= 1e-9);
+    const Matrix top = random_symmetric(40, 7), bottom = random_symmetric(n - 40, 8);
+    for (int64_t i = 0; i < 40; ++i)
+      for (int64_t j = 0; j < 40; ++j) block_diagonal[i * n + j] = top[i * 40 + j];
+    for (int64_t i = 0; i < n - 40; ++i)
+      for (int64_t j = 0; j < n - 40; ++j) block_diagonal[(40 + i) * n + 40 + j] = bottom[i * (n - 40) + j];
+    auto check = [n](const char* what, const Matrix& a, bool distinct_eigenvalues) {
+      INFO(what);
+      check_fast_against_reference(a, n, distinct_eigenvalues);
+    };
+    check("zero", Matrix(n * n, 0.0), false);
+    check("diagonal with repeats", diagonal, false);
+    check("tridiagonal: the 1-2-1 Laplacian", laplacian, true);
+    check("block diagonal: random blocks of 40 and n - 40", block_diagonal, false);
   }
 }
 
