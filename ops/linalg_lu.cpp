@@ -23,18 +23,15 @@ namespace {
 
 using detail::LuFactorization;
 
-
-// X = A^-1 B from A's factors, for one n x k B (row-major): permute B's rows, then L y = P B
-// (forward, unit diagonal) and U x = y (back). A zero pivot divides by zero (inf or NaN).
-detail::HostVector lu_solve(const double* lu, const LuFactorization& f, const double* b, int64_t n, int64_t k) {
-  detail::HostVector x(static_cast<size_t>(n * k));
+// X = A^-1 B from A's factors, for one n x k B (row-major), into x (n x k): permute B's rows into x,
+// then L y = P B (forward, unit diagonal) and U x = y (back), in place. A zero pivot divides by zero
+// (inf or NaN).
+void lu_solve(const double* lu, const LuFactorization& f, const double* b, int64_t n, int64_t k, double* x) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t c = 0; c < k; ++c) x[i * k + c] = b[f.row_of[i] * k + c];
-  detail::solve_triangular_in_place(lu, x.data(), n, k, /*upper=*/false, /*unitriangular=*/true);
-  detail::solve_triangular_in_place(lu, x.data(), n, k, /*upper=*/true, /*unitriangular=*/false);
-  return x;
+  detail::solve_triangular_in_place(lu, x, n, k, /*upper=*/false, /*unitriangular=*/true);
+  detail::solve_triangular_in_place(lu, x, n, k, /*upper=*/true, /*unitriangular=*/false);
 }
-
 
 std::array<Tensor, 2> solve_same_batch_ex(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular);
 Tensor solve_same_batch(const char* op, const Tensor& a, const Tensor& b, bool refuse_singular) {
@@ -63,8 +60,7 @@ struct LuSolve {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);
       info[m] = static_cast<double>(f.zero_pivot_column + 1);
-      const detail::HostVector x = lu_solve(lu_m, f, b_host.data() + m * n * k, n, k);
-      std::copy(x.begin(), x.end(), x_host.begin() + m * n * k);
+      lu_solve(lu_m, f, b_host.data() + m * n * k, n, k, x_host.data() + m * n * k);
     }
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
     ctx.save(a);
