@@ -22,7 +22,7 @@
 #include <ember/ops/ops.h>
 #include <ember/testing/gradcheck.h>
 
-#include "tests/support/json_reference.h"
+#include "tests/support/reference_case.h"
 
 using namespace ember;
 using json_ref::json;
@@ -62,56 +62,11 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& x, 
   return {};
 }
 
-Tensor stored(const json& t, DType dtype, bool requires_grad = false) {
-  Tensor x = cast(json_ref::tensor(t), dtype);
-  if (requires_grad) x.requires_grad_();
-  return x;
-}
-
-// Empty when every output (and, with derivatives, every gradient and Hessian-vector product) is
-// within rtol |want| + atol max(1, max|want|) of PyTorch's, NaN where NaN is stored and infinities
-// equal; otherwise every difference, one per line.
+// The case against PyTorch's values and derivatives (json_ref::run_case) with this file's ops.
 std::string run_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
   const std::string op = c.at("op");
-  const std::vector<std::string> keys = input_keys(op);
-  derivatives = derivatives && c.contains("grads");
-  std::vector<Tensor> x;
-  for (const std::string& k : keys) x.push_back(stored(c.at("inputs").at(k), dtype, derivatives));
-  const std::vector<Tensor> out = run_op(op, x, c.at("kwargs"));
-  if (out.size() != c.at("outputs").size()) return fmt::format("{} outputs, expected {}", out.size(), c.at("outputs").size());
-  std::string failures;
-  const auto fail = [&](const std::string& what) { failures += (failures.empty() ? "" : "\n") + what; };
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!out[i].defined()) {
-      fail(fmt::format("output {}: undefined tensor", i));
-    } else if (out[i].dtype() != dtype) {
-      fail(fmt::format("output {}: dtype {}, expected {}", i, out[i].dtype(), dtype));
-    } else if (auto d = json_ref::compare_scaled(out[i], c.at("outputs")[i], rtol, atol, 1.0); !d.empty()) {
-      fail(fmt::format("output {}: {}", i, d));
-    }
-  }
-  if (!derivatives || !failures.empty()) return failures;
-  Tensor loss = zeros({}, {.dtype = dtype});
-  for (size_t i = 0; i < out.size(); ++i) loss = loss + sum(out[i] * stored(c.at("w")[i], dtype));
-  if (!loss.requires_grad()) return "the loss does not require grad";
-  const std::vector<Tensor> g = grad({loss}, x, {}, {.create_graph = true, .allow_unused = true});
-  Tensor total = zeros({}, {.dtype = dtype});
-  for (size_t j = 0; j < x.size(); ++j) {
-    const Tensor gj = g[j].defined() ? g[j] : zeros_like(x[j]);
-    if (auto d = json_ref::compare_scaled(gj, c.at("grads").at(keys[j]), rtol, atol, 1.0); !d.empty())
-      fail(fmt::format("gradient of {}: {}", keys[j], d));
-    total = total + sum(gj * stored(c.at("v").at(keys[j]), dtype));
-  }
-  if (!c.contains("hvp")) return failures;
-  // A gradient that is constant in every input (ormqr with k = 0: the identity, in C alone) has a zero
-  // derivative and may carry no graph.
-  const std::vector<Tensor> h =
-      total.requires_grad() ? grad({total}, x, {}, {.allow_unused = true}) : std::vector<Tensor>(x.size());
-  for (size_t j = 0; j < x.size(); ++j)
-    if (auto d = json_ref::compare_scaled(h[j].defined() ? h[j] : zeros_like(x[j]), c.at("hvp").at(keys[j]), rtol, atol, 1.0);
-        !d.empty())
-      fail(fmt::format("Hessian-vector product for {}: {}", keys[j], d));
-  return failures;
+  return json_ref::run_case(c, dtype, rtol, atol, derivatives, input_keys(op),
+                            [&](const std::vector<Tensor>& x) { return run_op(op, x, c.at("kwargs")); });
 }
 
 // The largest |entry| of a - b, shapes equal (0 for empty tensors; NaN where either has one).

@@ -25,7 +25,7 @@
 #include <ember/ops/ops.h>
 #include <ember/testing/gradcheck.h>
 
-#include "tests/support/json_reference.h"
+#include "tests/support/reference_case.h"
 
 using namespace ember;
 using json_ref::json;
@@ -53,8 +53,6 @@ std::vector<std::string> input_keys(const std::string& op) {
   if (op == "solve_ex" || op == "tensorsolve") return {"A", "B"};
   return {"A"};
 }
-
-bool is_integer(const json& t) { return t.value("dtype", "float64") != "float64"; }
 
 // The op of a case on its inputs, with the case's keyword arguments.
 std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& x, const json& kw) {
@@ -98,33 +96,13 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& x, 
   return {};
 }
 
-Tensor stored(const json& t, DType dtype, bool requires_grad = false) {
-  Tensor x = cast(json_ref::tensor(t), dtype);
-  if (requires_grad) x.requires_grad_();
-  return x;
-}
-
-// Integers (pivots, info) compared exactly, shape and dtype (int32) included.
-std::string compare_ints(const Tensor& got, const json& want) {
-  if (!got.defined()) return "undefined tensor";
-  const DType dtype = json_ref::dtype(want.at("dtype").get<std::string>());
-  if (got.dtype() != dtype) return fmt::format("dtype {}, expected {}", got.dtype(), dtype);
-  if (got.shape() != json_ref::shape(want))
-    return fmt::format("shape {}, expected {}", shape_str(got.shape()), shape_str(json_ref::shape(want)));
-  const std::vector<int64_t> g = got.to_vector<int64_t>();
-  const std::vector<int64_t> w = json_ref::ints(want.at("data"));
-  for (size_t i = 0; i < g.size(); ++i)
-    if (g[i] != w[i]) return fmt::format("element {}: got {}, expected {}", i, g[i], w[i]);
-  return "";
-}
-
 // One output against PyTorch's: |got - want| <= rtol |want| + atol max(1, max|want|), integers
 // exactly; a null stored output is not compared. cholesky_ex's L where A is not positive definite:
 // its first `leading` columns (rows, with upper), the part the header defines as the factorization's.
 std::string compare_output(const json& c, size_t i, Tensor got, DType dtype, double rtol, double atol) {
   const json& want = c.at("outputs")[i];
   if (want.is_null()) return got.defined() ? "" : "undefined tensor";
-  if (is_integer(want)) return compare_ints(got, want);
+  if (json_ref::is_integer(want)) return json_ref::compare_ints(got, want);
   if (!got.defined()) return "undefined tensor";
   if (got.dtype() != dtype) return fmt::format("dtype {}, expected {}", got.dtype(), dtype);
   if (c.contains("leading") && i == 0) {
@@ -136,59 +114,13 @@ std::string compare_output(const json& c, size_t i, Tensor got, DType dtype, dou
   return json_ref::compare_scaled(got, want, rtol, atol, 1.0);
 }
 
-// Empty when every output (and, with derivatives, every gradient and Hessian-vector product) is
-// within rtol |want| + atol max(1, max|want|) of PyTorch's; otherwise every difference, one per line.
+// The case against PyTorch's values and derivatives (json_ref::run_case) with this file's ops.
 std::string run_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
   const std::string op = c.at("op");
-  const std::vector<std::string> keys = input_keys(op);
-  derivatives = derivatives && c.contains("grads");
-  std::vector<Tensor> x;
-  std::vector<size_t> floating;  // the inputs differentiated: all but pivots
-  for (size_t k = 0; k < keys.size(); ++k) {
-    const json& t = c.at("inputs").at(keys[k]);
-    if (is_integer(t)) {
-      x.push_back(json_ref::typed_tensor(t));
-    } else {
-      x.push_back(stored(t, dtype, derivatives));
-      floating.push_back(k);
-    }
-  }
-  const std::vector<Tensor> out = run_op(op, x, c.at("kwargs"));
-  if (out.size() != c.at("outputs").size()) return fmt::format("{} outputs, expected {}", out.size(), c.at("outputs").size());
-  std::string failures;
-  const auto fail = [&](const std::string& what) { failures += (failures.empty() ? "" : "\n") + what; };
-  for (size_t i = 0; i < out.size(); ++i)
-    if (auto d = compare_output(c, i, out[i], dtype, rtol, atol); !d.empty()) fail(fmt::format("output {}: {}", i, d));
-  if (!derivatives || !failures.empty()) return failures;
-  Tensor loss = zeros({}, {.dtype = dtype});
-  for (size_t i = 0; i < out.size(); ++i)
-    if (!c.at("w")[i].is_null()) loss = loss + sum(out[i] * stored(c.at("w")[i], dtype));
-  std::vector<Tensor> wrt;
-  for (size_t k : floating) wrt.push_back(x[k]);
-  // A constant output (householder_product with k = 0) has no graph: its gradient is zero.
-  const std::vector<Tensor> g = loss.requires_grad()
-                                    ? grad({loss}, wrt, {}, {.create_graph = true, .allow_unused = true})
-                                    : std::vector<Tensor>(wrt.size());
-  Tensor total = zeros({}, {.dtype = dtype});
-  for (size_t j = 0; j < wrt.size(); ++j) {
-    const std::string& key = keys[floating[j]];
-    const Tensor gj = g[j].defined() ? g[j] : zeros_like(wrt[j]);
-    if (auto d = json_ref::compare_scaled(gj, c.at("grads").at(key), rtol, atol, 1.0); !d.empty())
-      fail(fmt::format("gradient of {}: {}", key, d));
-    if (c.contains("v")) total = total + sum(gj * stored(c.at("v").at(key), dtype));
-  }
-  if (!c.contains("hvp")) return failures;
-  // A constant gradient (lu_unpack is linear in LU; the LU of a 1 x 1 matrix is itself) has a zero derivative.
-  const std::vector<Tensor> h = total.requires_grad() ? grad({total}, wrt, {}, {.allow_unused = true})
-                                                      : std::vector<Tensor>(wrt.size());
-  for (size_t j = 0; j < wrt.size(); ++j) {
-    const std::string& key = keys[floating[j]];
-    if (auto d = json_ref::compare_scaled(h[j].defined() ? h[j] : zeros_like(wrt[j]), c.at("hvp").at(key), rtol, atol,
-                                          1.0);
-        !d.empty())
-      fail(fmt::format("Hessian-vector product for {}: {}", key, d));
-  }
-  return failures;
+  return json_ref::run_case(
+      c, dtype, rtol, atol, derivatives, input_keys(op),
+      [&](const std::vector<Tensor>& x) { return run_op(op, x, c.at("kwargs")); },
+      [&](size_t i, const Tensor& got) { return compare_output(c, i, got, dtype, rtol, atol); });
 }
 
 // The largest |entry| of a - b, shapes equal (0 for empty tensors).

@@ -23,7 +23,7 @@
 #include <ember/ops/ops.h>
 #include <ember/testing/gradcheck.h>
 
-#include "tests/support/json_reference.h"
+#include "tests/support/reference_case.h"
 
 using namespace ember;
 using json_ref::json;
@@ -111,31 +111,12 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& x, 
   return {};
 }
 
-Tensor stored(const json& t, DType dtype, bool requires_grad = false) {
-  Tensor x = cast(json_ref::tensor(t), dtype);
-  if (requires_grad) x.requires_grad_();
-  return x;
-}
-
-// Integers (ranks) compared exactly, shape and dtype included.
-std::string compare_ints(const Tensor& got, const json& want) {
-  if (!got.defined()) return "undefined tensor";
-  if (got.dtype() != DType::Int64) return fmt::format("dtype {}, expected int64", got.dtype());
-  if (got.shape() != json_ref::shape(want))
-    return fmt::format("shape {}, expected {}", shape_str(got.shape()), shape_str(json_ref::shape(want)));
-  const std::vector<int64_t> g = contiguous(got).to_vector<int64_t>();
-  const std::vector<int64_t> w = json_ref::ints(want.at("data"));
-  for (size_t i = 0; i < g.size(); ++i)
-    if (g[i] != w[i]) return fmt::format("element {}: got {}, expected {}", i, g[i], w[i]);
-  return "";
-}
-
 // One output against PyTorch's: |got - want| <= rtol |want| + atol max(1, max|want|), int64 outputs
 // exactly. lstsq's residuals (output 1): an empty tensor where PyTorch's is empty (otherwise its shape,
 // [..., 1] for a vector B, as the header says).
 std::string compare_output(const json& c, size_t i, const Tensor& got, DType dtype, double rtol, double atol) {
   const json& want = c.at("outputs")[i];
-  if (want.value("dtype", "float64") == "int64") return compare_ints(got, want);
+  if (want.value("dtype", "float64") == "int64") return json_ref::compare_ints(got, want);
   if (!got.defined()) return "undefined tensor";
   if (got.dtype() != dtype) return fmt::format("dtype {}, expected {}", got.dtype(), dtype);
   if (c.at("op") == "lstsq" && i == 1 && json_ref::values(want).empty())
@@ -143,43 +124,12 @@ std::string compare_output(const json& c, size_t i, const Tensor& got, DType dty
   return json_ref::compare_scaled(got, want, rtol, atol, 1.0);
 }
 
-// Empty when every output (and, with derivatives, every gradient and Hessian-vector product) is
-// within rtol |want| + atol max(1, max|want|) of PyTorch's; otherwise every difference, one per line.
+// The case against PyTorch's values and derivatives (json_ref::run_case) with this file's ops.
 std::string run_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
-  const std::vector<std::string> keys = input_keys(c);
-  derivatives = derivatives && c.contains("grads");
-  std::vector<Tensor> x;
-  for (const std::string& k : keys) x.push_back(stored(c.at("inputs").at(k), dtype, derivatives));
-  const std::vector<Tensor> out = run_op(c.at("op"), x, c.at("kwargs"));
-  if (out.size() != c.at("outputs").size()) return fmt::format("{} outputs, expected {}", out.size(), c.at("outputs").size());
-  std::string failures;
-  const auto fail = [&](const std::string& what) { failures += (failures.empty() ? "" : "\n") + what; };
-  for (size_t i = 0; i < out.size(); ++i)
-    if (auto d = compare_output(c, i, out[i], dtype, rtol, atol); !d.empty()) fail(fmt::format("output {}: {}", i, d));
-  if (!derivatives) return failures;
-  Tensor loss = zeros({}, {.dtype = dtype});
-  for (size_t i = 0; i < out.size(); ++i)
-    if (!c.at("w")[i].is_null()) loss = loss + sum(out[i] * stored(c.at("w")[i], dtype));
-  // A constant output (matrix_power with n = 0) has no graph: its gradient is zero.
-  const std::vector<Tensor> g = loss.requires_grad() ? grad({loss}, x, {}, {.create_graph = true, .allow_unused = true})
-                                                     : std::vector<Tensor>(x.size());
-  Tensor total = zeros({}, {.dtype = dtype});
-  for (size_t k = 0; k < keys.size(); ++k) {
-    const Tensor gk = g[k].defined() ? g[k] : zeros_like(x[k]);
-    if (auto d = json_ref::compare_scaled(gk, c.at("grads").at(keys[k]), rtol, atol, 1.0); !d.empty())
-      fail(fmt::format("gradient of {}: {}", keys[k], d));
-    if (c.contains("v")) total = total + sum(gk * stored(c.at("v").at(keys[k]), dtype));
-  }
-  if (!c.contains("hvp")) return failures;
-  // A constant gradient (an affine function's, or matrix_power's with n = 0) has a zero derivative.
-  const std::vector<Tensor> h = total.requires_grad() ? grad({total}, x, {}, {.allow_unused = true})
-                                                      : std::vector<Tensor>(x.size());
-  for (size_t k = 0; k < keys.size(); ++k)
-    if (auto d = json_ref::compare_scaled(h[k].defined() ? h[k] : zeros_like(x[k]), c.at("hvp").at(keys[k]), rtol,
-                                          atol, 1.0);
-        !d.empty())
-      fail(fmt::format("Hessian-vector product for {}: {}", keys[k], d));
-  return failures;
+  return json_ref::run_case(
+      c, dtype, rtol, atol, derivatives, input_keys(c),
+      [&](const std::vector<Tensor>& x) { return run_op(c.at("op"), x, c.at("kwargs")); },
+      [&](size_t i, const Tensor& got) { return compare_output(c, i, got, dtype, rtol, atol); });
 }
 
 // The largest |entry| of a - b, shapes equal (0 for empty tensors).

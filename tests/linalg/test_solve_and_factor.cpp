@@ -16,7 +16,7 @@
 #include <ember/ops/ops.h>
 #include <ember/testing/gradcheck.h>
 
-#include "tests/support/json_reference.h"
+#include "tests/support/reference_case.h"
 
 using namespace ember;
 using json_ref::json;
@@ -46,48 +46,13 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& x, 
   return {r.sign, r.logabsdet};
 }
 
-Tensor stored(const json& t, DType dtype, bool requires_grad = false) {
-  Tensor x = cast(json_ref::tensor(t), dtype);
-  if (requires_grad) x.requires_grad_();
-  return x;
-}
-
-// Empty when every output (and, with derivatives, every gradient and Hessian-vector product) is
-// within rtol |want| + atol max(1, max|want|) of PyTorch's.
+// The case against PyTorch's values and derivatives (json_ref::run_case) with this file's ops.
 std::string run_case(const json& c, DType dtype, double rtol, double atol, bool derivatives) {
   const std::vector<std::string> keys = c.at("op") == "solve_triangular" || c.at("op") == "solve"
                                             ? std::vector<std::string>{"A", "B"}
                                             : std::vector<std::string>{"A"};
-  derivatives = derivatives && c.contains("grads");
-  std::vector<Tensor> x;
-  for (const std::string& k : keys) x.push_back(stored(c.at("inputs").at(k), dtype, derivatives));
-  const std::vector<Tensor> out = run_op(c.at("op"), x, c.at("kwargs"));
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i].dtype() != dtype) return fmt::format("output {} has dtype {}", i, out[i].dtype());
-    if (auto d = json_ref::compare_scaled(out[i], c.at("outputs")[i], rtol, atol, 1.0); !d.empty())
-      return fmt::format("output {}: {}", i, d);
-  }
-  if (!derivatives) return "";
-  Tensor loss = zeros({}, {.dtype = dtype});
-  for (size_t i = 0; i < out.size(); ++i) loss = loss + sum(out[i] * stored(c.at("w")[i], dtype));
-  const std::vector<Tensor> g = grad({loss}, x, {}, {.create_graph = true, .allow_unused = true});
-  Tensor total = zeros({}, {.dtype = dtype});
-  for (size_t k = 0; k < keys.size(); ++k) {
-    const Tensor gk = g[k].defined() ? g[k] : zeros_like(x[k]);
-    if (auto d = json_ref::compare_scaled(gk, c.at("grads").at(keys[k]), rtol, atol, 1.0); !d.empty())
-      return fmt::format("gradient of {}: {}", keys[k], d);
-    if (c.contains("v")) total = total + sum(gk * stored(c.at("v").at(keys[k]), dtype));
-  }
-  if (!c.contains("hvp")) return "";
-  // A constant gradient (an empty matrix's) has no graph: its derivative is zero.
-  const std::vector<Tensor> h = total.requires_grad() ? grad({total}, x, {}, {.allow_unused = true})
-                                                      : std::vector<Tensor>(x.size());
-  for (size_t k = 0; k < keys.size(); ++k)
-    if (auto d = json_ref::compare_scaled(h[k].defined() ? h[k] : zeros_like(x[k]), c.at("hvp").at(keys[k]), rtol,
-                                          atol, 1.0);
-        !d.empty())
-      return fmt::format("Hessian-vector product for {}: {}", keys[k], d);
-  return "";
+  return json_ref::run_case(c, dtype, rtol, atol, derivatives, keys,
+                            [&](const std::vector<Tensor>& x) { return run_op(c.at("op"), x, c.at("kwargs")); });
 }
 
 const TensorOptions f64{.dtype = DType::Float64};
