@@ -18,49 +18,20 @@ results are NaN/inf there and gradients are not compared). Floats are written wi
 NaN and the infinities are the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
-import zlib
 
 import torch
+
+import reference_common
+from reference_common import F64, randn, spd, t64, well_conditioned
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "factor_reference.json")
 INF, NAN = float("inf"), float("nan")
-F64 = torch.float64
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
 
 
 def enc(t):
-    return {"shape": list(t.shape), "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
-
-
-def randn(name, shape, scale=1.0):
-    g = torch.Generator()
-    g.manual_seed(zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=g, dtype=F64) * scale
-
-
-def t64(values):
-    return torch.tensor(values, dtype=F64)
-
-
-def well_conditioned(name, shape):
-    """Random square matrices plus n on the diagonal: far from singular."""
-    n = shape[-1]
-    return randn(name, shape) + n * torch.eye(n, dtype=F64)
-
-
-def spd(name, shape):
-    m = randn(name, shape)
-    return m @ m.mT + shape[-1] * torch.eye(shape[-1], dtype=F64)
+    return reference_common.enc(t, with_dtype=False)  # this file's tensors are all float64, stored without a dtype
 
 
 def hilbert(n):

@@ -40,52 +40,14 @@ gradient with respect to the Cholesky factor is that of the full matrix L (not p
 triangle): so is the composite's, and so is ember's (ops/decompositions.h).
 """
 import json
-import math
 import os
-import zlib
 
 import torch
 
+from reference_common import F64, decode, enc, randn, spd, t64, well_conditioned
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "factored_reference.json")
-F64 = torch.float64
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    if t is None:
-        return None
-    if t._is_zerotensor():  # PyTorch's lazily-zero tensors have no storage
-        t = torch.zeros(t.shape, dtype=t.dtype)
-    assert t.dtype == F64, t.dtype
-    return {"shape": list(t.shape), "dtype": "float64",
-            "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
-
-
-def decode(t):
-    return torch.tensor([float(v) for v in t["data"]], dtype=F64).reshape(t["shape"])
-
-
-def randn(name, shape, scale=1.0):
-    g = torch.Generator()
-    g.manual_seed(zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=g, dtype=F64) * scale
-
-
-def t64(values):
-    return torch.tensor(values, dtype=F64)
-
-
-def spd(name, shape):
-    m = randn(name, shape)
-    return m @ m.mT + shape[-1] * torch.eye(shape[-1], dtype=F64)
 
 
 def factor(name, shape, upper=False):
@@ -94,12 +56,6 @@ def factor(name, shape, upper=False):
     a = spd(name, shape)
     assert float(torch.linalg.cond(a).max()) < 30, name
     return torch.linalg.cholesky(a, upper=upper)
-
-
-def well_conditioned(name, shape):
-    """Random square matrices plus n on the diagonal: far from singular, det > 0 (checked where used)."""
-    n = shape[-1]
-    return randn(name, shape) + n * torch.eye(n, dtype=F64)
 
 
 # --- the ops ---------------------------------------------------------------------------------------

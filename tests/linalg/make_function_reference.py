@@ -38,33 +38,16 @@ broadcast batch dims its rank and singular_values have A's batch dims, not the b
 Floats are written with Python's repr; NaN and the infinities as the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
-import zlib
 
 import mpmath
 import torch
 
+from reference_common import F64, enc, num, randn, t64, well_conditioned
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "function_reference.json")
 INF = float("inf")
-F64 = torch.float64
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    if t._is_zerotensor():  # PyTorch's lazily-zero tensors (abs's second derivative) have no storage
-        t = torch.zeros(t.shape, dtype=t.dtype)
-    if t.dtype == torch.int64:
-        return {"shape": list(t.shape), "dtype": "int64", "data": [int(v) for v in t.reshape(-1).tolist()]}
-    return {"shape": list(t.shape), "dtype": "float64", "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
 
 
 def enc_ord(o):
@@ -75,16 +58,6 @@ def dec_ord(o):
     if o in ("inf", "-inf"):
         return float(o)
     return o
-
-
-def randn(name, shape, scale=1.0):
-    g = torch.Generator()
-    g.manual_seed(zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=g, dtype=F64) * scale
-
-
-def t64(values):
-    return torch.tensor(values, dtype=F64)
 
 
 def orthogonal(name, n):
@@ -101,11 +74,6 @@ def with_singular_values(name, m, n, s):
 def low_rank(name, m, n, r, batch=()):
     """A rank-r matrix as the product of thin random ones."""
     return randn(name + "/l", batch + (m, r)) @ randn(name + "/r", batch + (r, n))
-
-
-def well_conditioned(name, shape):
-    n = shape[-1]
-    return randn(name, shape) + n * torch.eye(n, dtype=F64)
 
 
 def symmetric(name, n):

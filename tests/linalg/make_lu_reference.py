@@ -38,54 +38,13 @@ as the strings "nan", "inf", "-inf".
 import json
 import math
 import os
-import zlib
 
 import torch
 
+from reference_common import F64, decode, enc, randn, spd, t64, well_conditioned
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "lu_reference.json")
-F64 = torch.float64
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    if t is None:
-        return None
-    if t._is_zerotensor():  # PyTorch's lazily-zero tensors have no storage
-        t = torch.zeros(t.shape, dtype=t.dtype)
-    if t.dtype in (torch.int32, torch.int64):
-        return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-                "data": [int(v) for v in t.reshape(-1).tolist()]}
-    assert t.dtype == F64, t.dtype
-    return {"shape": list(t.shape), "dtype": "float64", "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
-
-
-def randn(name, shape, scale=1.0):
-    g = torch.Generator()
-    g.manual_seed(zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=g, dtype=F64) * scale
-
-
-def t64(values):
-    return torch.tensor(values, dtype=F64)
-
-
-def well_conditioned(name, shape):
-    """Random square matrices plus n on the diagonal: far from singular."""
-    n = shape[-1]
-    return randn(name, shape) + n * torch.eye(n, dtype=F64)
-
-
-def spd(name, shape):
-    m = randn(name, shape)
-    return m @ m.mT + shape[-1] * torch.eye(shape[-1], dtype=F64)
 
 
 def lu_factored(name, shape):
@@ -432,7 +391,6 @@ case("tensorsolve", "A 2 x 2 x 2 x 2, B 2 x 2", {"A": well_conditioned_tensor("t
                                                 "B": randn("ts/4 b", (2, 2))})
 
 
-
 # --- an independent check of PyTorch's derivatives ---------------------------------------------------
 # The derivatives of lu_factor, lu, lu_solve and householder_product are PyTorch's own formulas
 # (linalg_lu_backward, linalg_lu_solve_LU, householder_product_backward). Each is checked here against
@@ -441,11 +399,6 @@ case("tensorsolve", "A 2 x 2 x 2 x 2, B 2 x 2", {"A": well_conditioned_tensor("t
 # the packed LU, and householder_product as the product of the reflectors I - tau v v^T. Values,
 # gradients and Hessian-vector products must agree within 1e-13 of max(1, the largest entry), ten times
 # inside the 1e-12 the tests use.
-def decode(t):
-    if t["dtype"] == "float64":
-        return torch.tensor([float(v) for v in t["data"]], dtype=F64).reshape(t["shape"])
-    return torch.tensor(t["data"], dtype=getattr(torch, t["dtype"])).reshape(t["shape"])
-
 
 def nopivot_lu(a):
     """L [..., m, k] and U [..., k, n] with A = L U, by elimination in autograd-visible steps."""

@@ -20,33 +20,14 @@ with the gradient with respect to A and the Hessian-vector product d/dA sum(grad
 Floats are written with Python's repr; NaN and the infinities as the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
-import zlib
 
 import torch
 
+from reference_common import enc, randn
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "spectral_reference.json")
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
-
-
-def randn(name, shape):
-    g = torch.Generator()
-    g.manual_seed(zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=g, dtype=torch.float64)
 
 
 def orthogonal(name, n):
