@@ -114,9 +114,8 @@ void form_q_by_block_reflectors(detail::HostVector& v, int64_t n, detail::HostVe
 // writes only its two rows' entries in one column, so the columns are independent: the log is applied
 // a strip of columns at a time, every logged sweep in order to one strip while it stays in cache
 // (L2 at n = 256), instead of every sweep streaming through the whole matrix; the strips also go to
-// separate threads. Each
-// entry sees the same rotations in the same order, so the result is bit-identical to applying each
-// sweep as it is made, whatever the strip width or thread count.
+// separate threads. Each entry sees the same rotations in the same order, so the result is
+// bit-identical to applying each sweep as it is made, whatever the strip width or thread count.
 class RotationLog {
  public:
   RotationLog(double* w, int64_t n, EigenKernels how) : w_(w), n_(n), how_(how) {}

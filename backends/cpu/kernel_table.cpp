@@ -1,4 +1,5 @@
-// The Backend table, and the HostKernels table, of one instruction set's kernels (compiled once per CpuIsa, like the kernels).
+// The Backend and HostKernels tables of one instruction set's kernels (compiled once per CpuIsa, like
+// the kernels).
 #include <ember/backends/cpu/kernels.h>
 #include <ember/backends/cpu/onednn.h>
 #include <ember/core/storage.h>
