@@ -122,6 +122,16 @@ void substitute(const double* a, int64_t lda, double* b, int64_t ldb, int64_t n,
 int64_t factor_cholesky(const double* a, double* l, int64_t n);
 int64_t factor_cholesky_unblocked(const double* a, double* l, int64_t n);
 
+// dlarfg on the `count` entries x_0, x_stride, ...: with alpha = x_0, reflects them onto beta e_0 by
+// H = I - tau v v^T, v = [1, x_1.. / (alpha - beta)]. Writes beta over x_0 and v's entries after its
+// unit one over the rest; returns tau (0 when there is nothing below alpha: H = I).
+double make_householder_reflector(double* x, int64_t count, int64_t stride);
+// H = I - tau v v^T (v[0] = 1) from the left on rows [first_row, first_row + v.size()) and columns
+// [first_col, last_col) of the row-major c (leading dimension ldc), in two passes along the rows.
+// scratch is storage the caller reuses.
+void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row,
+                            int64_t first_col, int64_t last_col, HostVector& scratch);
+
 // Householder QR of one m x n matrix (row-major) in place, LAPACK's packed form (geqrf): R on and
 // above the diagonal, below it the vectors v_j of the reflectors H_j = I - tau_j v_j v_j^T (v_j's
 // unit entry on the diagonal implied), and tau (min(m, n) entries). Blocked (geqrf) and column by

@@ -48,14 +48,7 @@ double norm2(const double* x, int64_t count, int64_t stride) {
 // dlarfg on column j of the m x n matrix a, rows j..m: writes beta on the diagonal and v's entries
 // below the unit one under it; returns tau.
 double make_reflector(double* a, int64_t m, int64_t n, int64_t j) {
-  const double alpha = a[j * n + j];
-  const double below_norm = j + 1 < m ? norm2(a + (j + 1) * n + j, m - j - 1, n) : 0.0;  // no pointer past the end
-  if (below_norm == 0) return 0;  // already upper triangular here: H_j = I
-  const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
-  const double divisor = alpha - beta;
-  for (int64_t r = j + 1; r < m; ++r) a[r * n + j] /= divisor;
-  a[j * n + j] = beta;
-  return (beta - alpha) / beta;
+  return make_householder_reflector(a + j * n + j, m - j, n);
 }
 
 // v_j of the packed reflectors (m x n, leading dimension lda) as rows j..m of a contiguous vector.
@@ -65,25 +58,6 @@ void reflector_vector(const double* packed, int64_t m, int64_t lda, int64_t j, H
   for (int64_t r = j + 1; r < m; ++r) v[r - j] = packed[r * lda + j];
 }
 
-// H = I - tau v v^T from the left on rows [first_row, first_row + v.size()) and columns
-// [first_col, last_col) of the row-major matrix c (leading dimension ldc). C - tau v (v^T C) in two
-// passes along the rows (first every column's v . column, then the update), both in memory order.
-void reflect(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row, int64_t first_col,
-             int64_t last_col, HostVector& scale) {
-  if (tau == 0 || first_col >= last_col) return;
-  const int64_t rows = static_cast<int64_t>(v.size()), cols = last_col - first_col;
-  scale.assign(static_cast<size_t>(cols), 0.0);
-  for (int64_t r = 0; r < rows; ++r) {
-    const double* __restrict row = c + (first_row + r) * ldc + first_col;
-    for (int64_t j = 0; j < cols; ++j) scale[j] += v[r] * row[j];
-  }
-  for (double& s : scale) s *= tau;
-  for (int64_t r = 0; r < rows; ++r) {
-    double* __restrict row = c + (first_row + r) * ldc + first_col;
-    for (int64_t j = 0; j < cols; ++j) row[j] -= scale[j] * v[r];
-  }
-}
-
 // Columns [begin, end) of the m x n matrix a reduced one by one, each reflector applied to the
 // columns after it up to update_end (geqr2 on a panel).
 void factor_columns(double* a, int64_t m, int64_t n, double* tau, int64_t begin, int64_t end, int64_t update_end) {
@@ -91,7 +65,7 @@ void factor_columns(double* a, int64_t m, int64_t n, double* tau, int64_t begin,
   for (int64_t j = begin; j < end; ++j) {
     tau[j] = make_reflector(a, m, n, j);
     reflector_vector(a, m, n, j, v);
-    reflect(a, n, v, tau[j], j, j + 1, update_end, scale);
+    apply_householder_left(a, n, v, tau[j], j, j + 1, update_end, scale);
   }
 }
 
@@ -154,6 +128,36 @@ bool blocked(int64_t k) { return k >= 2 * kPanel; }
 
 }  // namespace
 
+double make_householder_reflector(double* x, int64_t count, int64_t stride) {
+  const double alpha = x[0];
+  const double below_norm = count > 1 ? norm2(x + stride, count - 1, stride) : 0.0;  // no pointer past the end
+  if (below_norm == 0) return 0;  // nothing below alpha to reflect away: H = I
+  const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
+  const double divisor = alpha - beta;
+  for (int64_t i = 1; i < count; ++i) x[i * stride] /= divisor;
+  x[0] = beta;
+  return (beta - alpha) / beta;
+}
+
+// H = I - tau v v^T from the left on rows [first_row, first_row + v.size()) and columns
+// [first_col, last_col) of the row-major matrix c (leading dimension ldc). C - tau v (v^T C) in two
+// passes along the rows (first every column's v . column, then the update), both in memory order.
+void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row,
+                            int64_t first_col, int64_t last_col, HostVector& scale) {
+  if (tau == 0 || first_col >= last_col) return;
+  const int64_t rows = static_cast<int64_t>(v.size()), cols = last_col - first_col;
+  scale.assign(static_cast<size_t>(cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double* __restrict row = c + (first_row + r) * ldc + first_col;
+    for (int64_t j = 0; j < cols; ++j) scale[j] += v[r] * row[j];
+  }
+  for (double& s : scale) s *= tau;
+  for (int64_t r = 0; r < rows; ++r) {
+    double* __restrict row = c + (first_row + r) * ldc + first_col;
+    for (int64_t j = 0; j < cols; ++j) row[j] -= scale[j] * v[r];
+  }
+}
+
 void householder_qr_unblocked(double* a, int64_t m, int64_t n, double* tau) {
   factor_columns(a, m, n, tau, 0, std::min(m, n), n);
 }
@@ -181,7 +185,7 @@ void form_householder_q_unblocked(const double* packed, int64_t m, int64_t n, co
   HostVector v, scale;
   for (int64_t j = k - 1; j >= 0; --j) {
     reflector_vector(packed, m, n, j, v);
-    reflect(q, q_cols, v, tau[j], j, j, q_cols, scale);
+    apply_householder_left(q, q_cols, v, tau[j], j, j, q_cols, scale);
   }
 }
 

@@ -7,23 +7,13 @@
 #include <cmath>
 
 #include <ember/backends/cpu/host_kernels.h>
-#include <ember/backends/cpu/loops.h>
+#include <ember/ops/linalg_plane_rotations.h>
 
 namespace ember::linalg::detail {
 namespace {
 
 constexpr int kMaxSweeps = 100;  // Jacobi: never reached in practice (about 10 suffice); guards against a hang
 constexpr int kMaxQlIterations = 60;  // QL, per eigenvalue: 2-3 in practice (cubic convergence)
-
-// sqrt(a^2 + b^2). glibc's hypot, exact to an ulp at any magnitude, was a third of eigvalsh's time
-// at n = 256; where the larger of |a|, |b| lies in [1e-150, 1e150] the plain formula can neither
-// overflow nor lose the sum to underflow (a square of the smaller that underflows is below the
-// larger's rounding), and is within an ulp or two. Outside that range, and for NaN, hypot.
-double radius(double a, double b) {
-  const double larger = std::max(std::abs(a), std::abs(b));
-  if (larger >= 1e-150 && larger <= 1e150) return std::sqrt(a * a + b * b);
-  return std::hypot(a, b);
-}
 
 // tan of the Jacobi angle that zeroes a_pq, from theta = (a_qq - a_pp) / (2 a_pq): the smaller root of
 // t^2 + 2 theta t - 1 = 0 (|t| <= 1, the rotation by at most 45 degrees, which converges).
@@ -110,61 +100,6 @@ void form_q_by_block_reflectors(detail::HostVector& v, int64_t n, detail::HostVe
   e[0] = 0;
 }
 
-// The QL sweeps' rotations, kept until they are applied to the eigenvectors. A rotation reads and
-// writes only its two rows' entries in one column, so the columns are independent: the log is applied
-// a strip of columns at a time, every logged sweep in order to one strip while it stays in cache
-// (L2 at n = 256), instead of every sweep streaming through the whole matrix; the strips also go to
-// separate threads. Each entry sees the same rotations in the same order, so the result is
-// bit-identical to applying each sweep as it is made, whatever the strip width or thread count.
-class RotationLog {
- public:
-  RotationLog(double* w, int64_t n, EigenKernels how) : w_(w), n_(n), how_(how) {}
-
-  // Rotation i of the sweep over rows first..last is (c[i], s[i]). The reference applies it at once.
-  void record(int64_t first, int64_t last, const detail::HostVector& c, const detail::HostVector& s) {
-    if (how_ == EigenKernels::reference) {
-      cpu::host_kernels().rotate_rows(w_, n_, first, last, c.data() + first, s.data() + first, 0, n_);
-      return;
-    }
-    sweeps_.push_back({first, last, static_cast<int64_t>(c_.size())});
-    c_.insert(c_.end(), c.begin() + first, c.begin() + last);
-    s_.insert(s_.end(), s.begin() + first, s.begin() + last);
-    if (static_cast<int64_t>(c_.size()) >= kCapacity) apply();
-  }
-
-  void apply() {
-    if (sweeps_.empty()) return;
-    const int64_t strips = (n_ + kStripWidth - 1) / kStripWidth;
-    const int64_t cost_per_strip = static_cast<int64_t>(c_.size()) * kStripWidth * 6;
-    const auto rotate_rows = cpu::host_kernels().rotate_rows;
-    cpu::parallel_for(strips, cost_per_strip, [&](int64_t begin, int64_t end) {
-      for (int64_t strip = begin; strip < end; ++strip) {
-        const int64_t k0 = strip * kStripWidth, k1 = std::min(n_, k0 + kStripWidth);
-        for (const Sweep& sweep : sweeps_)
-          rotate_rows(w_, n_, sweep.first, sweep.last, c_.data() + sweep.offset, s_.data() + sweep.offset, k0, k1);
-      }
-    });
-    sweeps_.clear();
-    c_.clear();
-    s_.clear();
-  }
-
- private:
-  // 32 columns of 256 rows are 64 KB; measured faster than 16 and 64 at n = 256, on 1 and 2 threads.
-  static constexpr int64_t kStripWidth = 32;
-  // Rotations logged before they are applied: enough that a strip is reused many times, few enough
-  // that the log (16 bytes a rotation) stays in L2.
-  static constexpr int64_t kCapacity = 16384;
-  struct Sweep {
-    int64_t first, last, offset;
-  };
-  double* w_;
-  int64_t n_;
-  EigenKernels how_;
-  std::vector<Sweep> sweeps_;
-  detail::HostVector c_, s_;
-};
-
 // The implicit QL iteration on the tridiagonal (d, e): each sweep over the unreduced block l..m
 // applies plane rotations that chase the shift's bulge up the matrix, until e[l] is negligible and
 // d[l] is an eigenvalue. The Wilkinson-like shift (from the leading 2 x 2) gives cubic convergence.
@@ -173,7 +108,7 @@ class RotationLog {
 // rotations depend on d and e alone, never on w, which is what lets their application wait.
 bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double* w, EigenKernels how) {
   detail::HostVector rotation_c(static_cast<size_t>(n)), rotation_s(static_cast<size_t>(n));
-  RotationLog log(w, n, how);
+  RotationLog log(w, n, /*deferred=*/how == EigenKernels::fast);
   for (int64_t i = 1; i < n; ++i) e[i - 1] = e[i];
   e[n - 1] = 0;
   double shift_sum = 0, largest = 0;
@@ -190,7 +125,7 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
         }
         double g = d[l];
         double p = (d[l + 1] - g) / (2 * e[l]);
-        double r = radius(p, 1.0);
+        double r = rotation_radius(p, 1.0);
         if (p < 0) r = -r;
         d[l] = e[l] / (p + r);
         d[l + 1] = e[l] * (p + r);
@@ -207,7 +142,7 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
           s2 = s;
           g = c * e[i];
           h = c * p;
-          r = radius(p, e[i]);
+          r = rotation_radius(p, e[i]);
           e[i + 1] = s * r;
           s = e[i] / r;
           c = p / r;
