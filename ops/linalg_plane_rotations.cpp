@@ -2,18 +2,11 @@
 #include <ember/ops/linalg_plane_rotations.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include <ember/backends/cpu/host_kernels.h>
 #include <ember/backends/cpu/loops.h>
 
 namespace ember::linalg::detail {
-
-double rotation_radius(double a, double b) {
-  const double larger = std::max(std::abs(a), std::abs(b));
-  if (larger >= 1e-150 && larger <= 1e150) return std::sqrt(a * a + b * b);
-  return std::hypot(a, b);
-}
 
 void RotationLog::record(int64_t first, int64_t last, const HostVector& c, const HostVector& s) {
   if (!deferred_) {

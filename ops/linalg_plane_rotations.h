@@ -3,6 +3,8 @@
 // ops/linalg_symmetric_eigen.cpp, the Golub-Kahan SVD step in ops/linalg_svd_golub_kahan.cpp): the
 // radius of a rotation, and a log of sweeps of rotations that applies them to the vectors later, a
 // strip of columns at a time.
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -14,7 +16,12 @@ namespace ember::linalg::detail {
 // at n = 256; where the larger of |a|, |b| lies in [1e-150, 1e150] the plain formula can neither
 // overflow nor lose the sum to underflow (a square of the smaller that underflows is below the
 // larger's rounding), and is within an ulp or two. Outside that range, and for NaN, hypot.
-double rotation_radius(double a, double b);
+// Inline: it sits on the dependent chain of every QL and QR sweep.
+inline double rotation_radius(double a, double b) {
+  const double larger = std::max(std::abs(a), std::abs(b));
+  if (larger >= 1e-150 && larger <= 1e150) return std::sqrt(a * a + b * b);
+  return std::hypot(a, b);
+}
 
 // Sweeps of rotations kept until they are applied to the rows of w (row-major, n columns). A sweep
 // over rows first..last is rotations i from last - 1 down to first, each of rows i and i + 1:

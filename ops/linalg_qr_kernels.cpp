@@ -16,6 +16,7 @@
 #include <limits>
 
 #include <ember/backends/cpu/blas.h>
+#include <ember/backends/cpu/host_kernels.h>
 
 namespace ember::linalg::detail {
 namespace {
@@ -139,23 +140,13 @@ double make_householder_reflector(double* x, int64_t count, int64_t stride) {
   return (beta - alpha) / beta;
 }
 
-// H = I - tau v v^T from the left on rows [first_row, first_row + v.size()) and columns
-// [first_col, last_col) of the row-major matrix c (leading dimension ldc). C - tau v (v^T C) in two
-// passes along the rows (first every column's v . column, then the update), both in memory order.
 void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row,
-                            int64_t first_col, int64_t last_col, HostVector& scale) {
+                            int64_t first_col, int64_t last_col, HostVector& scratch) {
   if (tau == 0 || first_col >= last_col) return;
-  const int64_t rows = static_cast<int64_t>(v.size()), cols = last_col - first_col;
-  scale.assign(static_cast<size_t>(cols), 0.0);
-  for (int64_t r = 0; r < rows; ++r) {
-    const double* __restrict row = c + (first_row + r) * ldc + first_col;
-    for (int64_t j = 0; j < cols; ++j) scale[j] += v[r] * row[j];
-  }
-  for (double& s : scale) s *= tau;
-  for (int64_t r = 0; r < rows; ++r) {
-    double* __restrict row = c + (first_row + r) * ldc + first_col;
-    for (int64_t j = 0; j < cols; ++j) row[j] -= scale[j] * v[r];
-  }
+  const int64_t cols = last_col - first_col;
+  scratch.resize(static_cast<size_t>(cols));
+  cpu::host_kernels().reflect_columns(c + first_row * ldc + first_col, ldc, static_cast<int64_t>(v.size()), cols,
+                                      v.data(), tau, scratch.data());
 }
 
 void householder_qr_unblocked(double* a, int64_t m, int64_t n, double* tau) {

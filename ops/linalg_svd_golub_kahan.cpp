@@ -18,6 +18,7 @@
 #include <cmath>
 #include <tuple>
 
+#include <ember/backends/cpu/host_kernels.h>
 #include <ember/ops/linalg_plane_rotations.h>
 
 namespace ember::linalg::detail {
@@ -36,6 +37,7 @@ void bidiagonalize(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVecto
   tau_left.assign(q, 0.0);
   tau_right.assign(q, 0.0);
   HostVector v, scratch;
+  const auto reflect_rows = cpu::host_kernels().reflect_rows;
   for (int64_t k = 0; k < q; ++k) {
     tau_left[k] = make_householder_reflector(a.data() + k * q + k, p - k, q);
     d[k] = a[k * q + k];
@@ -50,15 +52,8 @@ void bidiagonalize(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVecto
     const double tau = tau_right[k] = make_householder_reflector(row_k, width, 1);
     e[k] = row_k[0];
     if (tau == 0) continue;
-    // G_k = I - tau v v^T from the right on rows k + 1.., v = [1, row_k[1..]]: row <- row - tau (row . v) v.
-    for (int64_t r = k + 1; r < p; ++r) {
-      double* row = a.data() + r * q + k + 1;
-      double dot = row[0];
-      for (int64_t j = 1; j < width; ++j) dot += row[j] * row_k[j];
-      dot *= tau;
-      row[0] -= dot;
-      for (int64_t j = 1; j < width; ++j) row[j] -= dot * row_k[j];
-    }
+    // G_k from the right on rows k + 1.. (row_k[0], beta, is not read)
+    reflect_rows(a.data() + (k + 1) * q + k + 1, q, p - k - 1, width, row_k, tau);
   }
 }
 

@@ -27,6 +27,17 @@ struct HostKernels {
   // give the same bits.
   void (*reduce_to_tridiagonal)(double* v, int64_t n, double* d, double* e);
   void (*reduce_to_tridiagonal_reference)(double* v, int64_t n, double* d, double* e);
+  // H = I - tau v v^T from the left on the rows x cols block at c (leading dimension ldc): C - tau v
+  // (v^T C), in two passes along the rows (every column's v . column, then the update); scratch holds
+  // cols doubles. QR's reflections (ops/linalg_qr_kernels.cpp); backends/cpu/householder_reflections.cpp.
+  void (*reflect_columns)(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* v, double tau,
+                          double* scratch);
+  // G = I - tau v v^T from the right on the rows x width block at c, v = [1, v[1], ..., v[width - 1]]
+  // (v[0] is not read): row <- row - tau (row . v) v. The SVD's bidiagonalisation
+  // (ops/linalg_svd_golub_kahan.cpp). The fast one runs four rows' dot products side by side, the
+  // reference one row at a time; they give the same bits.
+  void (*reflect_rows)(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
+  void (*reflect_rows_reference)(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
 };
 
 // The table compiled for isa, whatever this CPU supports (for tests that compare the levels).

@@ -55,7 +55,10 @@ const Backend& kernel_table() {
 const HostKernels& host_kernel_table() {
   static const HostKernels table{.rotate_rows = rotate_rows,
                                  .reduce_to_tridiagonal = reduce_to_tridiagonal,
-                                 .reduce_to_tridiagonal_reference = reduce_to_tridiagonal_reference};
+                                 .reduce_to_tridiagonal_reference = reduce_to_tridiagonal_reference,
+                                 .reflect_columns = reflect_columns,
+                                 .reflect_rows = reflect_rows,
+                                 .reflect_rows_reference = reflect_rows_reference};
   return table;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ember/backends/cpu/blas.h>
@@ -398,7 +399,7 @@ void rotate_rows_one_at_a_time(double* w, int64_t n, int64_t first, int64_t last
 
 }  // namespace
 
-TEST_CASE("every instruction set gives the baseline's bits: the host kernels of eigh", "[cpu-isa][linalg]") {
+TEST_CASE("every instruction set gives the baseline's bits: the host kernels of eigh, svd and qr", "[cpu-isa][linalg]") {
   SECTION("rotate_rows, against one rotation at a time") {
     const int64_t n = 37;
     // Sweeps of odd and even length (an odd one ends with a rotation applied alone), from the first
@@ -449,6 +450,47 @@ TEST_CASE("every instruction set gives the baseline's bits: the host kernels of 
           CHECK(v == expected_v);
           CHECK(d == expected_d);
           CHECK(e == expected_e);
+        }
+      }
+    }
+  }
+  SECTION("reflect_columns and reflect_rows, against a reflection written out") {
+    // Blocks narrower and wider than a vector, with tails, inside a larger matrix (ldc > width).
+    const int64_t ldc = 41;
+    for (const auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {3, 2}, {9, 7}, {23, 17}, {37, 40}}) {
+      INFO(rows << " x " << cols);
+      const std::vector<double> start = random_doubles(rows * ldc, 30 + rows);
+      std::vector<double> v = random_doubles(std::max(rows, cols), 31 + cols);
+      v[0] = 1;
+      const double tau = 1.3;
+      // From the left: C - tau v (v^T C), column by column.
+      std::vector<double> left = start;
+      for (int64_t j = 0; j < cols; ++j) {
+        double dot = 0;
+        for (int64_t r = 0; r < rows; ++r) dot += v[r] * start[r * ldc + j];
+        dot *= tau;
+        for (int64_t r = 0; r < rows; ++r) left[r * ldc + j] = start[r * ldc + j] - dot * v[r];
+      }
+      // From the right: row - tau (row . v) v, row by row.
+      std::vector<double> right = start;
+      for (int64_t r = 0; r < rows; ++r) {
+        double dot = start[r * ldc];
+        for (int64_t j = 1; j < cols; ++j) dot += start[r * ldc + j] * v[j];
+        dot *= tau;
+        right[r * ldc] = start[r * ldc] - dot;
+        for (int64_t j = 1; j < cols; ++j) right[r * ldc + j] = start[r * ldc + j] - dot * v[j];
+      }
+      for (CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512}) {
+        if (isa > cpu::detected_cpu_isa()) continue;
+        INFO(cpu::cpu_isa_name(isa));
+        const cpu::HostKernels& kernels = cpu::host_kernels_for(isa);
+        std::vector<double> c = start, scratch(cols);
+        kernels.reflect_columns(c.data(), ldc, rows, cols, v.data(), tau, scratch.data());
+        CHECK(c == left);
+        for (auto reflect : {kernels.reflect_rows, kernels.reflect_rows_reference}) {
+          c = start;
+          reflect(c.data(), ldc, rows, cols, v.data(), tau);
+          CHECK(c == right);
         }
       }
     }

@@ -167,21 +167,22 @@ TEST_CASE("matmul of training shapes is bit-identical on 1, 2, 3 and 7 threads",
   }
 }
 
-TEST_CASE("linalg's blocked decompositions are bit-identical on 1, 2, 3 and 7 threads", "[determinism][linalg]") {
-  // eigh's QL rotations are applied by strips of 32 eigenvector columns among threads (n = 300 flushes
-  // its rotation log several times, n = 100 has a partial strip); the blocked LU, Cholesky and QR
-  // hand their products to GEMM.
+TEST_CASE("linalg's blocked and rotation-logged decompositions are bit-identical on 1, 2, 3 and 7 threads", "[determinism][linalg]") {
+  // eigh's QL rotations and svd's QR rotations are applied by strips of 32 vector columns among
+  // threads (n = 300 flushes the rotation log several times, n = 100 has a partial strip); the
+  // blocked LU, Cholesky and QR hand their products to GEMM.
   for (int64_t n : {100, 300}) {
     INFO("n " << n);
     const Tensor m = randn_f({n, n}, 40 + n, DType::Float64);
     const Tensor symmetric = (m + m.mT()) * 0.5;
     const Tensor spd = matmul(m, m.mT()) + eye(n, std::nullopt, {.dtype = DType::Float64}) * static_cast<double>(n);
-    CHECK(count_thread_dependent("eigh, qr, cholesky, lu_factor", [&] {
+    CHECK(count_thread_dependent("eigh, svd, qr, cholesky, lu_factor", [&] {
       const linalg::EighResult e = linalg::eigh(symmetric);
       const linalg::QRResult qr = linalg::qr(m);
       const linalg::LuFactorResult lu = linalg::lu_factor(m);
-      return std::vector<Tensor>{e.eigenvalues, e.eigenvectors, linalg::eigvalsh(symmetric), qr.Q, qr.R,
-                                 linalg::cholesky(spd), lu.LU};
+      const linalg::SVDResult svd = linalg::svd(m, false);
+      return std::vector<Tensor>{e.eigenvalues, e.eigenvectors, linalg::eigvalsh(symmetric), svd.U, svd.S, svd.Vh,
+                                 qr.Q, qr.R, linalg::cholesky(spd), lu.LU};
     }) == 0);
   }
 }
