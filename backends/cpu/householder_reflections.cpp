@@ -7,8 +7,8 @@
 
 namespace ember::cpu::EMBER_CPU_ISA {
 
-void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* v, double tau,
-                     double* scratch) {
+void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* __restrict v, double tau,
+                     double* __restrict scratch) {
   for (int64_t j = 0; j < cols; ++j) scratch[j] = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const double* __restrict row = c + r * ldc;

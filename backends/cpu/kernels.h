@@ -68,8 +68,8 @@ void rotate_rows(double* w, int64_t n, int64_t first, int64_t last, const double
                  int64_t k1);
 void reduce_to_tridiagonal(double* v, int64_t n, double* d, double* e);
 void reduce_to_tridiagonal_reference(double* v, int64_t n, double* d, double* e);
-void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* v, double tau,
-                     double* scratch);
+void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* __restrict v, double tau,
+                     double* __restrict scratch);
 void reflect_rows(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
 void reflect_rows_reference(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
 const HostKernels& host_kernel_table();
