@@ -11,13 +11,15 @@
 // The rotations depend on Bd alone, never on the vectors, so they are logged and applied to the
 // vectors a strip at a time (RotationLog, ops/linalg_plane_rotations.h). O(p q^2) for the reduction
 // and about 12 q^3 for the rotations, against one-sided Jacobi's O(p q^2) per sweep over some ten
-// sweeps.
+// sweeps. When B is much taller than wide (p >= 1.6 q) it is first factored B = Q R, and the three
+// steps run on the q x q R.
 #include <ember/ops/linalg_svd_methods.h>
 
 #include <cfloat>
 #include <cmath>
 #include <tuple>
 
+#include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/host_kernels.h>
 #include <ember/ops/linalg_plane_rotations.h>
 
@@ -211,10 +213,8 @@ bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVect
   return true;
 }
 
-}  // namespace
-
-bool tall_svd_golub_kahan(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool want_vectors,
-                          TallSVD& out) {
+// The method on B itself: bidiagonalise, then QR steps.
+bool bidiagonal_svd(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool want_vectors, TallSVD& out) {
   HostVector d, e, tau_left, tau_right;
   bidiagonalize(b, p, q, d, e, tau_left, tau_right);
   HostVector q_left, u_rows, v_rows;
@@ -258,6 +258,40 @@ bool tall_svd_golub_kahan(HostVector b, int64_t p, int64_t q, int64_t left_cols,
     for (int64_t r = 0; r < q; ++r) out.right[r * q + j] = sign * v_src[r];
   }
   return converged;
+}
+
+// B = Q R first (householder_qr, blocked over dgemm), then the SVD of the q x q R: R = L S R_v^T gives
+// B = (Q L) S R_v^T, with Q L one matrix product, and Q's columns past q complete the left basis.
+bool svd_through_qr(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool want_vectors, TallSVD& out) {
+  HostVector tau(q);
+  householder_qr(b.data(), p, q, tau.data());
+  HostVector r(q * q, 0.0);
+  for (int64_t i = 0; i < q; ++i)
+    for (int64_t j = i; j < q; ++j) r[i * q + j] = b[i * q + j];
+  TallSVD of_r;
+  const bool converged = bidiagonal_svd(std::move(r), q, q, q, want_vectors, of_r);
+  out.values = std::move(of_r.values);
+  out.left.clear();
+  out.right.clear();
+  if (!want_vectors) return converged;
+  HostVector q_matrix(p * left_cols);
+  form_householder_q(b.data(), p, q, tau.data(), q, q_matrix.data(), left_cols);
+  out.left = q_matrix;  // columns q.. as they are; the first q replaced by Q L below
+  cpu::blas::dgemm(false, false, p, q, q, 1.0, q_matrix.data(), left_cols, of_r.left.data(), q, 0.0, out.left.data(),
+                   left_cols);
+  out.right = std::move(of_r.right);
+  return converged;
+}
+
+}  // namespace
+
+bool tall_svd_golub_kahan(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool want_vectors,
+                          TallSVD& out) {
+  // LAPACK's choice (dgesvd's crossover): from p = 1.6 q on, the QR factorisation and the SVD of R
+  // cost less than bidiagonalising B, most of all in the rotations, which then turn q-long rows of
+  // vectors instead of p-long ones.
+  if (q > 0 && 5 * p >= 8 * q) return svd_through_qr(std::move(b), p, q, left_cols, want_vectors, out);
+  return bidiagonal_svd(std::move(b), p, q, left_cols, want_vectors, out);
 }
 
 }  // namespace ember::linalg::detail

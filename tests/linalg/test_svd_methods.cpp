@@ -120,8 +120,11 @@ TEST_CASE("Jacobi and Golub-Kahan agree and decompose random tall matrices", "[l
   struct Size {
     int64_t p, q;
   };
+  // Golub-Kahan factors B = Q R first from p = 1.6 q (64 x 40 is the first such height for 40 columns,
+  // 63 x 40 the last without).
   for (const Size s : std::vector<Size>{{1, 1}, {2, 2}, {3, 2}, {5, 5}, {7, 7}, {8, 8}, {9, 8}, {20, 8}, {13, 13},
-                                        {33, 17}, {40, 40}, {64, 64}, {100, 70}}) {
+                                        {33, 17}, {40, 40}, {63, 40}, {64, 40}, {64, 64}, {100, 70}, {100, 20},
+                                        {300, 8}}) {
     for (uint64_t seed : {1u, 2u}) {
       for (const int64_t left_cols : {s.q, s.p}) {
         INFO(s.p << " x " << s.q << ", " << left_cols << " left columns, seed " << seed);
@@ -158,6 +161,15 @@ TEST_CASE("Jacobi and Golub-Kahan on the matrices that break SVD solvers", "[lin
     for (int64_t j = 0; j < n; ++j) b[n + j] = 2 * b[j];
     for (int64_t i = 0; i < n; ++i) b[i * n + 3] = b[i * n + 7];
     check_both(b, n, n, n);
+  }
+  SECTION("rank-deficient and tall (through QR): two equal columns and one zero column") {
+    const int64_t p = 3 * n;
+    Matrix b = random_matrix(p, n, 6);
+    for (int64_t i = 0; i < p; ++i) {
+      b[i * n + 2] = b[i * n + 9];
+      b[i * n + 5] = 0;
+    }
+    check_both(b, p, n, p);
   }
   SECTION("diagonal with repeats and signs, out of order") {
     Matrix b(n * n, 0.0);
