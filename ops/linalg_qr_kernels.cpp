@@ -130,14 +130,27 @@ bool blocked(int64_t k) { return k >= 2 * kPanel; }
 }  // namespace
 
 double make_householder_reflector(double* x, int64_t count, int64_t stride) {
-  const double alpha = x[0];
-  const double below_norm = count > 1 ? norm2(x + stride, count - 1, stride) : 0.0;  // no pointer past the end
+  double alpha = x[0];
+  double below_norm = count > 1 ? norm2(x + stride, count - 1, stride) : 0.0;  // no pointer past the end
   if (below_norm == 0) return 0;  // nothing below alpha to reflect away: H = I
-  const double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
+  double beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
+  // As LAPACK's dlarfg: a vector this short is scaled up by 2^970 (exactly) until it is not, so that
+  // alpha - beta and the quotients below are not subnormal; with them, v and tau would lose their
+  // precision and H would not be orthogonal. beta is scaled back at the end.
+  constexpr double kSmall = 0x1p-970;  // DBL_MIN / DBL_EPSILON
+  int scalings = 0;
+  while (std::abs(beta) < kSmall && scalings < 20) {
+    for (int64_t i = 0; i < count; ++i) x[i * stride] *= 0x1p970;
+    ++scalings;
+    alpha = x[0];
+    below_norm = norm2(x + stride, count - 1, stride);
+    beta = -std::copysign(std::hypot(alpha, below_norm), alpha);
+  }
   const double divisor = alpha - beta;
   for (int64_t i = 1; i < count; ++i) x[i * stride] /= divisor;
-  x[0] = beta;
-  return (beta - alpha) / beta;
+  const double tau = (beta - alpha) / beta;
+  x[0] = std::ldexp(beta, -970 * scalings);
+  return tau;
 }
 
 void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row,

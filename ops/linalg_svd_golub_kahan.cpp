@@ -27,6 +27,11 @@ namespace ember::linalg::detail {
 namespace {
 
 constexpr int kMaxIterationsPerValue = 75;  // 2-3 QR steps in practice; guards against a hang
+// Entries at most this large are negligible whatever their neighbours (JAMA's "tiny", DBL_MIN * 2^56).
+// B's largest entry is about 1, so this is far below the rounding of any singular value that matters;
+// without it, eps times neighbours near underflow rounds to 0, only exact zeros pass the relative
+// tests, and a block of rounding noise there never converges.
+constexpr double kNegligible = 0x1p-966;
 
 // Reduces a (p x q row-major, p >= q) to upper bidiagonal form in place: diagonal d (q), superdiagonal
 // e (e[j] couples d[j] and d[j + 1]; e[q - 1] = 0). The reflectors stay in a as LAPACK packs them:
@@ -120,7 +125,7 @@ bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVect
     // k: the last negligible e below the bottom of the active part (-1 if none).
     int64_t k = active - 2;
     for (; k >= 0; --k)
-      if (std::abs(e[k]) <= eps * (std::abs(d[k]) + std::abs(d[k + 1]))) {
+      if (std::abs(e[k]) <= kNegligible + eps * (std::abs(d[k]) + std::abs(d[k + 1]))) {
         e[k] = 0;
         break;
       }
@@ -139,7 +144,7 @@ bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVect
     for (; zero >= first; --zero) {
       const double neighbours =
           (zero < last ? std::abs(e[zero]) : 0.0) + (zero > first ? std::abs(e[zero - 1]) : 0.0);
-      if (std::abs(d[zero]) <= eps * neighbours) {
+      if (std::abs(d[zero]) <= kNegligible + eps * neighbours) {
         d[zero] = 0;
         break;
       }

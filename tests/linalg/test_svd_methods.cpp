@@ -188,6 +188,21 @@ TEST_CASE("Jacobi and Golub-Kahan on the matrices that break SVD solvers", "[lin
     check_both(bidiagonal({0.9, 0.5, 0.4, 0.3, 0.8, 0.6, 0.1, 0.2, 0.7}, {0.3, 0.2, 0.0, -0.1, 0.5, 0.0, 0.3, 0.6}),
                9, 9, 9);
   }
+  SECTION("tall, with the bidiagonal's zeros: deflations on p > q rows and the full left basis") {
+    // The q x q bidiagonal over three zero rows: the reduction leaves it as it is.
+    for (const std::vector<double>& diagonal : {std::vector<double>{0.9, -0.5, 0.7, 0.3, 0.8, 0.6, -0.4, 0.2, 0.0},
+                                                std::vector<double>{0.9, 0.5, 0.0, 0.3, 0.8, 0.6, 0.0, 0.2, 0.7}}) {
+      const Matrix square = bidiagonal(diagonal, {0.3, 0.2, -0.4, 0.1, 0.5, 0.25, 0.3, 0.6});
+      Matrix b(12 * 9, 0.0);
+      std::copy(square.begin(), square.end(), b.begin());
+      check_both(b, 12, 9, 12);
+    }
+  }
+  SECTION("bidiagonal near underflow: a block whose relative tests would round to 0") {
+    check_both(bidiagonal({0.75, 3e-308, 1e-308, 2e-308, 5e-309, 1e-308, 4e-308, 2e-308},
+                          {1e-308, 2e-308, 1e-308, 3e-308, 1e-308, 2e-308, 1e-308}),
+               8, 8, 8);
+  }
   SECTION("graded: singular values from 1 down to 1e-12") {
     // U diag(10^(-12 j / (n - 1))) V^T with U, V from two random matrices' Jacobi SVDs
     TallSVD u, v;
@@ -207,6 +222,38 @@ TEST_CASE("Jacobi and Golub-Kahan on the matrices that break SVD solvers", "[lin
     CHECK(d.values.empty());
     CHECK(d.right.empty());
     CHECK(check_decomposition({}, 4, 0, 4, d, 1e-15) == "");  // L is a whole orthonormal basis
+  }
+}
+
+// Found by review: the QR iteration's relative tests round to 0 on a rank-deficient block of entries
+// near 1e-295 (its rounding noise is subnormal), so svd threw "did not converge"; and Householder
+// reflectors of subnormal columns were not orthogonal (dlarfg scales such a column up first).
+TEST_CASE("svd and qr of matrices with entries near underflow", "[linalg][svd-methods]") {
+  const int64_t n = 16;
+  std::vector<double> values(n * n, 0.0);
+  values[0] = 1;
+  for (int64_t r = 1; r < n; ++r)
+    for (int64_t c = 1; c < n; ++c) values[r * n + c] = 1e-295 * static_cast<double>((7 * r + 3 * c) % 11 - 5);
+  const Tensor a = from_vector(values, {n, n});
+  const auto [U, S, Vh] = linalg::svd(a, false);
+  const Tensor identity = eye(n, std::nullopt, {.dtype = DType::Float64});
+  CHECK(S[0].item<double>() == 1.0);
+  CHECK(max(abs(matmul(U * unsqueeze(S, -2), Vh) - a)).item<double>() < 1e-15);
+  CHECK(max(abs(matmul(U.mT(), U) - identity)).item<double>() < 1e-13);
+  CHECK(max(abs(matmul(Vh, Vh.mT()) - identity)).item<double>() < 1e-13);
+
+  // QR of a matrix of subnormals: Q orthogonal, and Q R = A to A's own scale.
+  for (const double scale : {1e-300, 1e-315, 1e-320}) {
+    INFO("scale " << scale);
+    Generator gen(17);
+    const Tensor m = randn({6, 4}, {.dtype = DType::Float64}, &gen);
+    const Tensor tiny = m * scale;
+    const auto [Q, R] = linalg::qr(tiny);
+    CHECK(max(abs(matmul(Q.mT(), Q) - eye(4, std::nullopt, {.dtype = DType::Float64}))).item<double>() < 1e-13);
+    // Entries near 1e-320 carry a few significant bits: compare Q R with A in units of A's largest entry.
+    const double largest = max(abs(tiny)).item<double>();
+    const double bits_kept = scale < 1e-310 ? 1e-3 : 1e-14;
+    CHECK(max(abs(matmul(Q, R) - tiny)).item<double>() <= bits_kept * largest);
   }
 }
 
