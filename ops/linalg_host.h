@@ -137,6 +137,10 @@ void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double 
 // unit entry on the diagonal implied), and tau (min(m, n) entries). Blocked (geqrf) and column by
 // column (geqr2, householder_qr_unblocked, the reference); ops/linalg_qr_kernels.cpp.
 void householder_qr(double* a, int64_t m, int64_t n, double* tau);
+// Columns [begin, end) of the m x n matrix a reduced one by one (tau[begin..end)), each reflector
+// applied to the columns after it up to update_end: geqr2 on a panel, and the left half of each step
+// of the SVD's bidiagonalisation.
+void factor_columns(double* a, int64_t m, int64_t n, double* tau, int64_t begin, int64_t end, int64_t update_end);
 void householder_qr_unblocked(double* a, int64_t m, int64_t n, double* tau);
 // The first q_cols columns of Q = H_0 ... H_{k-1} (m x q_cols, row-major) from the packed m x n
 // reflectors of householder_qr; k <= min(m, n). Blocked (orgqr) and by reflectors (org2r).

@@ -59,17 +59,6 @@ void reflector_vector(const double* packed, int64_t m, int64_t lda, int64_t j, H
   for (int64_t r = j + 1; r < m; ++r) v[r - j] = packed[r * lda + j];
 }
 
-// Columns [begin, end) of the m x n matrix a reduced one by one, each reflector applied to the
-// columns after it up to update_end (geqr2 on a panel).
-void factor_columns(double* a, int64_t m, int64_t n, double* tau, int64_t begin, int64_t end, int64_t update_end) {
-  HostVector v, scale;
-  for (int64_t j = begin; j < end; ++j) {
-    tau[j] = make_reflector(a, m, n, j);
-    reflector_vector(a, m, n, j, v);
-    apply_householder_left(a, n, v, tau[j], j, j + 1, update_end, scale);
-  }
-}
-
 // The block reflector of reflectors [first, first + width) of the packed m x n matrix: V (rows
 // first.., width columns, unit lower trapezoidal, row-major) and the upper triangular T (width x
 // width) with H_first ... H_{first+width-1} = I - V T V^T (larft, forward and by columns).
@@ -160,6 +149,15 @@ void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double 
   scratch.resize(static_cast<size_t>(cols));
   cpu::host_kernels().reflect_columns(c + first_row * ldc + first_col, ldc, static_cast<int64_t>(v.size()), cols,
                                       v.data(), tau, scratch.data());
+}
+
+void factor_columns(double* a, int64_t m, int64_t n, double* tau, int64_t begin, int64_t end, int64_t update_end) {
+  HostVector v, scale;
+  for (int64_t j = begin; j < end; ++j) {
+    tau[j] = make_reflector(a, m, n, j);
+    reflector_vector(a, m, n, j, v);
+    apply_householder_left(a, n, v, tau[j], j, j + 1, update_end, scale);
+  }
 }
 
 void householder_qr_unblocked(double* a, int64_t m, int64_t n, double* tau) {

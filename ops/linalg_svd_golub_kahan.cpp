@@ -43,16 +43,11 @@ void bidiagonalize(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVecto
   e.assign(q, 0.0);
   tau_left.assign(q, 0.0);
   tau_right.assign(q, 0.0);
-  HostVector v, scratch;
   const auto reflect_rows = cpu::host_kernels().reflect_rows;
   for (int64_t k = 0; k < q; ++k) {
-    tau_left[k] = make_householder_reflector(a.data() + k * q + k, p - k, q);
+    factor_columns(a.data(), p, q, tau_left.data(), k, k + 1, q);  // column k, as QR reduces it
     d[k] = a[k * q + k];
     if (k + 1 == q) break;
-    v.assign(static_cast<size_t>(p - k), 0.0);
-    v[0] = 1;
-    for (int64_t r = k + 1; r < p; ++r) v[r - k] = a[r * q + k];
-    apply_householder_left(a.data(), q, v, tau_left[k], k, k + 1, q, scratch);
 
     double* row_k = a.data() + k * q + k + 1;  // entries k + 1.. of row k
     const int64_t width = q - k - 1;
