@@ -1,7 +1,8 @@
 // The Golub-Kahan-Reinsch SVD of a tall p x q matrix B (ops/linalg_svd_methods.h), in three steps:
 //   1. Householder reflectors from the left (zeroing a column below the diagonal) and from the right
 //      (zeroing a row right of the superdiagonal), alternately, reduce B to an upper bidiagonal
-//      matrix: B = Q_L Bd Q_R^T (LAPACK's gebd2). Q_L and Q_R are formed as QR's Q is formed.
+//      matrix: B = Q_L Bd Q_R^T (bidiagonalize, ops/linalg_bidiagonalize.cpp: LAPACK's gebrd). Q_L
+//      and Q_R are formed as QR's Q is formed.
 //   2. Implicit-shift QR steps on Bd (LINPACK's dsvdc, which LAPACK's dbdsqr refines): each step
 //      chases a bulge down the unreduced block by rotations from the right and the left, which is QR
 //      on Bd^T Bd with the Wilkinson shift from its trailing 2 x 2, converging cubically; negligible
@@ -20,7 +21,6 @@
 #include <tuple>
 
 #include <ember/backends/cpu/blas.h>
-#include <ember/backends/cpu/host_kernels.h>
 #include <ember/ops/linalg_plane_rotations.h>
 
 namespace ember::linalg::detail {
@@ -32,32 +32,6 @@ constexpr int kMaxIterationsPerValue = 75;  // 2-3 QR steps in practice; guards 
 // without it, eps times neighbours near underflow rounds to 0, only exact zeros pass the relative
 // tests, and a block of rounding noise there never converges.
 constexpr double kNegligible = 0x1p-966;
-
-// Reduces a (p x q row-major, p >= q) to upper bidiagonal form in place: diagonal d (q), superdiagonal
-// e (e[j] couples d[j] and d[j + 1]; e[q - 1] = 0). The reflectors stay in a as LAPACK packs them:
-// left reflector k's vector below the diagonal in column k (tau_left[k]), right reflector k's vector
-// right of the superdiagonal in row k (tau_right[k]), each with its unit entry implied.
-void bidiagonalize(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVector& e, HostVector& tau_left,
-                   HostVector& tau_right) {
-  d.assign(q, 0.0);
-  e.assign(q, 0.0);
-  tau_left.assign(q, 0.0);
-  tau_right.assign(q, 0.0);
-  const auto reflect_rows = cpu::host_kernels().reflect_rows;
-  for (int64_t k = 0; k < q; ++k) {
-    factor_columns(a.data(), p, q, tau_left.data(), k, k + 1, q);  // column k, as QR reduces it
-    d[k] = a[k * q + k];
-    if (k + 1 == q) break;
-
-    double* row_k = a.data() + k * q + k + 1;  // entries k + 1.. of row k
-    const int64_t width = q - k - 1;
-    const double tau = tau_right[k] = make_householder_reflector(row_k, width, 1);
-    e[k] = row_k[0];
-    if (tau == 0) continue;
-    // G_k from the right on rows k + 1.. (row_k[0], beta, is not read)
-    reflect_rows(a.data() + (k + 1) * q + k + 1, q, p - k - 1, width, row_k, tau);
-  }
-}
 
 // Q_R = G_0 ... G_{q-2} as a q x q row-major matrix. G_k acts on entries k + 1.., so Q_R = diag(1, Q'),
 // Q' the (q - 1) x (q - 1) Q of QR's packed form whose column k holds G_k's vector below the diagonal.

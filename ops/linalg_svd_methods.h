@@ -39,6 +39,17 @@ bool tall_svd_jacobi(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool
 bool tall_svd_golub_kahan(HostVector b, int64_t p, int64_t q, int64_t left_cols, bool want_vectors,
                           TallSVD& out);
 
+// Reduces a (p x q row-major, p >= q) to upper bidiagonal form in place, B = Q_L Bd Q_R^T: diagonal d
+// (q), superdiagonal e (e[j] couples d[j] and d[j + 1]; e[q - 1] = 0). The reflectors stay in a as
+// LAPACK packs them: left reflector k's vector below the diagonal in column k (tau_left[k]), right
+// reflector k's vector right of the superdiagonal in row k (tau_right[k]), each with its unit entry
+// implied; the diagonal and superdiagonal hold d and e. Blocked (gebrd) and step by step (gebd2, the
+// reference); ops/linalg_bidiagonalize.cpp.
+void bidiagonalize(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVector& e, HostVector& tau_left,
+                   HostVector& tau_right);
+void bidiagonalize_unblocked(HostVector& a, int64_t p, int64_t q, HostVector& d, HostVector& e,
+                             HostVector& tau_left, HostVector& tau_right);
+
 // The indices of `values` ordered largest first, ties in index order.
 inline std::vector<int64_t> descending_order(const HostVector& values) {
   std::vector<int64_t> order(values.size());

@@ -38,6 +38,14 @@ struct HostKernels {
   // reference one row at a time; they give the same bits.
   void (*reflect_rows)(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
   void (*reflect_rows_reference)(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
+  // The two products of a rows x cols block a (leading dimension lda) with a vector that the blocked
+  // bidiagonalisation's panel takes with the matrix not yet updated (ops/linalg_bidiagonalize.cpp):
+  // y = a^T u (each column's dot product with u, summed down the rows, as reflect_columns' first
+  // pass) and x = a v (each row's dot product with v: the products of whole blocks of eight summed
+  // into eight partial sums by j mod 8, those added as ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)), then
+  // the rest added in order).
+  void (*column_dots)(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* u, double* y);
+  void (*row_dots)(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* v, double* x);
 };
 
 // The table compiled for isa, whatever this CPU supports (for tests that compare the levels).

@@ -58,7 +58,9 @@ const HostKernels& host_kernel_table() {
                                  .reduce_to_tridiagonal_reference = reduce_to_tridiagonal_reference,
                                  .reflect_columns = reflect_columns,
                                  .reflect_rows = reflect_rows,
-                                 .reflect_rows_reference = reflect_rows_reference};
+                                 .reflect_rows_reference = reflect_rows_reference,
+                                 .column_dots = column_dots,
+                                 .row_dots = row_dots};
   return table;
 }
 

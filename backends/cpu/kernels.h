@@ -72,6 +72,9 @@ void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const d
                      double* __restrict scratch);
 void reflect_rows(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
 void reflect_rows_reference(double* c, int64_t ldc, int64_t rows, int64_t width, const double* v, double tau);
+void column_dots(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* __restrict u,
+                 double* __restrict y);
+void row_dots(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* v, double* x);
 const HostKernels& host_kernel_table();
 
 }  // namespace ember::cpu::EMBER_CPU_ISA

@@ -495,6 +495,42 @@ TEST_CASE("every instruction set gives the baseline's bits: the host kernels of 
       }
     }
   }
+  SECTION("column_dots and row_dots, against the sums written out in their order") {
+    // Rows and columns short and long of a vector, of four rows and of eight-entry blocks, with tails.
+    const int64_t lda = 45;
+    for (const auto [rows, cols] :
+         {std::pair<int64_t, int64_t>{0, 3}, {5, 0}, {1, 1}, {3, 2}, {5, 9}, {9, 7}, {23, 17}, {37, 40}, {8, 45}}) {
+      INFO(rows << " x " << cols);
+      const std::vector<double> a = random_doubles(std::max<int64_t>(rows, 1) * lda, 40 + rows);
+      const std::vector<double> u = random_doubles(std::max<int64_t>(rows, 1), 41 + cols);
+      const std::vector<double> v = random_doubles(cols, 42 + cols);
+      std::vector<double> expected_y(cols), expected_x(rows);
+      for (int64_t j = 0; j < cols; ++j) {
+        double sum = 0;  // down the rows, in order
+        for (int64_t r = 0; r < rows; ++r) sum += u[r] * a[r * lda + j];
+        expected_y[j] = sum;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        // products of whole blocks of eight into sums by j mod 8, those in a fixed tree, then the rest
+        double lanes[8] = {};
+        const int64_t whole = cols / 8 * 8;
+        for (int64_t j = 0; j < whole; ++j) lanes[j % 8] += a[r * lda + j] * v[j];
+        double sum = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        for (int64_t j = whole; j < cols; ++j) sum += a[r * lda + j] * v[j];
+        expected_x[r] = sum;
+      }
+      for (CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2, CpuIsa::Avx512}) {
+        if (isa > cpu::detected_cpu_isa()) continue;
+        INFO(cpu::cpu_isa_name(isa));
+        const cpu::HostKernels& kernels = cpu::host_kernels_for(isa);
+        std::vector<double> y(cols, -1.0), x(rows, -1.0);
+        kernels.column_dots(a.data(), lda, rows, cols, u.data(), y.data());
+        kernels.row_dots(a.data(), lda, rows, cols, v.data(), x.data());
+        CHECK(y == expected_y);
+        CHECK(x == expected_x);
+      }
+    }
+  }
   // The tables of the three levels are three builds (the same check as for the Backend tables).
   CHECK(cpu::host_kernels_for(CpuIsa::Baseline).rotate_rows != cpu::host_kernels_for(CpuIsa::Avx512).rotate_rows);
   CHECK(&cpu::host_kernels() == &cpu::host_kernels_for(cpu::cpu_isa()));
