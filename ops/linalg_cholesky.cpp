@@ -28,12 +28,13 @@ struct Cholesky {
 
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a) {
     const int64_t n = a.size(-1);
-    const detail::HostVector a_host = detail::host_matrices(a);
-    detail::HostVector l_host(a_host.size(), 0.0);
+    const Tensor a_host = detail::host_matrices_to_read(a);
+    const double* a_values = a_host.data<double>();
+    detail::HostVector l_host(a_host.numel(), 0.0);
     const int64_t batch = detail::batch_count(a.shape());
     detail::HostVector info(static_cast<size_t>(batch));
     for (int64_t m = 0; m < batch; ++m) {
-      const int64_t failed_order = detail::factor_cholesky(a_host.data() + m * n * n, l_host.data() + m * n * n, n);
+      const int64_t failed_order = detail::factor_cholesky(a_values + m * n * n, l_host.data() + m * n * n, n);
       EMBER_CHECK(!refuse_failure || failed_order == 0, display_name,
                   "{}the factorization could not be completed because the input is not positive-definite (the "
                   "leading minor of order {} is not positive-definite); A is {} {}",

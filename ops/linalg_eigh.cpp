@@ -29,7 +29,8 @@ struct HostEigen {
 // vary from NaN to the identity, so ember makes them all NaN).
 HostEigen eigen_on_host(const char* op, const Tensor& a, bool upper, bool want_vectors) {
   const int64_t n = a.size(-1), batch = detail::batch_count(a.shape());
-  const detail::HostVector input = detail::host_matrices(a);
+  const Tensor host = detail::host_matrices_to_read(a);
+  const double* input = host.data<double>();
   HostEigen out;
   out.values.resize(batch * n);
   if (want_vectors) out.vectors.resize(batch * n * n);

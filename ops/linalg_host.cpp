@@ -42,10 +42,12 @@ double sign_of_largest(const double* x, int64_t count, int64_t stride) {
 }
 
 HostVector host_matrices(const Tensor& a) {
-  const Tensor host = a.detach().cpu().to(DType::Float64).contiguous();
+  const Tensor host = host_matrices_to_read(a);
   const double* values = host.data<double>();
   return HostVector(values, values + host.numel());
 }
+
+Tensor host_matrices_to_read(const Tensor& a) { return a.detach().cpu().to(DType::Float64).contiguous(); }
 
 Tensor from_host(std::span<const double> values, std::span<const int64_t> shape, DType dtype, Device device) {
   Tensor host = Tensor::empty(shape, DType::Float64, Device::cpu(), "linalg");

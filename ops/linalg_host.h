@@ -39,6 +39,10 @@ Tensor matrix_operand(const char* op, const char* what, const Tensor& a, bool sq
 // The matrices of `a` ([..., rows, cols], any layout and device) on the host as float64, row-major,
 // one after another: matrix i starts at i * rows * cols.
 HostVector host_matrices(const Tensor& a);
+// The same values for reading only, as a contiguous float64 tensor on the host (read through
+// data<double>()): `a` itself, not a copy, when it already is one, as a float64 CPU matrix is. A copy
+// of a 256 x 256 matrix costs about as much as a triangular solve with 16 right-hand sides.
+Tensor host_matrices_to_read(const Tensor& a);
 
 // A tensor of `shape` holding `values` (row-major), converted to `dtype` and moved to `device`.
 Tensor from_host(std::span<const double> values, std::span<const int64_t> shape, DType dtype,

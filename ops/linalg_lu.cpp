@@ -52,15 +52,16 @@ struct LuSolve {
   std::array<Tensor, 2> forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     const int64_t n = a.size(-1), k = b.size(-1);
     detail::HostVector lu = detail::host_matrices(a);
-    const detail::HostVector b_host = detail::host_matrices(b);
-    detail::HostVector x_host(b_host.size());
+    const Tensor b_host = detail::host_matrices_to_read(b);
+    const double* b_values = b_host.data<double>();
+    detail::HostVector x_host(b_host.numel());
     const int64_t batch = detail::batch_count(b.shape());
     detail::HostVector info(static_cast<size_t>(batch), 0.0);
     for (int64_t m = 0; m < batch; ++m) {
       double* lu_m = lu.data() + m * n * n;
       const LuFactorization f = detail::factor_lu(lu_m, n, n);
       info[m] = static_cast<double>(f.zero_pivot_column + 1);
-      lu_solve(lu_m, f, b_host.data() + m * n * k, n, k, x_host.data() + m * n * k);
+      lu_solve(lu_m, f, b_values + m * n * k, n, k, x_host.data() + m * n * k);
     }
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
     ctx.save(a);

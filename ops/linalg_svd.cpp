@@ -29,11 +29,12 @@ HostSVD svd_on_host(const char* op, const Tensor& a, bool full_matrices, bool wa
   const bool wide = m < n;
   const int64_t p = std::max(m, n), q = k;  // B, the taller orientation, is p x q
   const int64_t left_cols = full_matrices ? p : q;  // B's left vectors kept
-  const detail::HostVector input = detail::host_matrices(a);
+  const Tensor host = detail::host_matrices_to_read(a);
+  const double* input = host.data<double>();
   HostSVD out;
   out.S.resize(batch * k);
   for (int64_t bi = 0; bi < batch; ++bi) {
-    const double* A = input.data() + bi * m * n;
+    const double* A = input + bi * m * n;
     detail::HostVector b(p * q);  // B, row-major
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {

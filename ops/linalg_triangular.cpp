@@ -32,11 +32,12 @@ struct SolveTriangular {
 
   Tensor forward(Ctx& ctx, const Tensor& a, const Tensor& b) {
     const int64_t n = a.size(-1), k = b.size(-1);
-    const detail::HostVector a_host = detail::host_matrices(a);
+    const Tensor a_host = detail::host_matrices_to_read(a);
+    const double* a_values = a_host.data<double>();
     detail::HostVector x_host = detail::host_matrices(b);
     const int64_t batch = detail::batch_count(b.shape());
     for (int64_t m = 0; m < batch; ++m)
-      detail::solve_triangular_in_place(a_host.data() + m * n * n, x_host.data() + m * n * k, n, k, upper,
+      detail::solve_triangular_in_place(a_values + m * n * n, x_host.data() + m * n * k, n, k, upper,
                                         unitriangular);
     Tensor x = detail::from_host(x_host, b.shape(), b.dtype(), b.device());
     if (ctx.needs_input_grad(0) || ctx.needs_input_grad(1)) {
