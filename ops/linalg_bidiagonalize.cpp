@@ -11,17 +11,15 @@
 //     (V: the panel's left reflectors, U: its right reflectors, as rows) is two matrix products
 //     (cpu::blas::dgemm, on every thread). Each step still reads the trailing matrix twice, for
 //     A^T u and A v, but only reads it, and reading needs no move of the matrix between the cores'
-//     caches: those products are split among threads. (Splitting the step-by-step loop's writing
-//     passes instead made a 256 x 256 reduction slower, not faster: the matrix then changed caches
-//     every step. The split products gain little at 256 x 256, where each takes a few microseconds,
-//     close to a parallel region's cost, and 22 -> 18 ms at 512 x 512.)
+//     caches: those products are split among threads for large matrices (matrix_vector_product,
+//     ops/linalg_host.h). Splitting the step-by-step loop's writing passes instead made a 256 x 256
+//     reduction slower, not faster: the matrix then changed caches every step.
 // tests/linalg/test_svd_methods.cpp holds the two to each other.
 #include <algorithm>
 #include <cstdint>
 
 #include <ember/backends/cpu/blas.h>
 #include <ember/backends/cpu/host_kernels.h>
-#include <ember/backends/cpu/loops.h>
 #include <ember/ops/linalg_svd_methods.h>
 
 namespace ember::linalg::detail {
@@ -32,32 +30,6 @@ constexpr int64_t kPanel = 32;  // LAPACK's block size for gebrd
 // matrix this narrow or narrower is never blocked). Measured (one thread, Zen 5): the two break even
 // near 70 columns (65: 0.079 against 0.073 ms; 80: 0.124 against 0.130; 128: 0.41 against 0.49).
 constexpr int64_t kBlockedAbove = 64;
-
-// The products are split among threads in groups counted from the block's start: a vector's worth of
-// columns, four rows (row_dots' bundle), so that each thread's part stays aligned as on one thread.
-// (The bits do not depend on the split: each entry is summed by one thread in the kernel's order.)
-constexpr int64_t kColumnGroup = 8;
-constexpr int64_t kRowGroup = 4;
-
-// y = a^T u for the rows x cols block a (leading dimension lda), split among threads by columns.
-void column_dots(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* u, double* y) {
-  const auto kernel = cpu::host_kernels().column_dots;
-  const int64_t groups = (cols + kColumnGroup - 1) / kColumnGroup;
-  cpu::parallel_for(groups, rows * kColumnGroup, [&](int64_t begin, int64_t end) {
-    const int64_t first = begin * kColumnGroup, last = std::min(cols, end * kColumnGroup);
-    kernel(a + first, lda, rows, last - first, u, y + first);
-  });
-}
-
-// x = a v, split among threads by rows.
-void row_dots(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* v, double* x) {
-  const auto kernel = cpu::host_kernels().row_dots;
-  const int64_t groups = (rows + kRowGroup - 1) / kRowGroup;
-  cpu::parallel_for(groups, cols * kRowGroup, [&](int64_t begin, int64_t end) {
-    const int64_t first = begin * kRowGroup, last = std::min(rows, end * kRowGroup);
-    kernel(a + first * lda, lda, last - first, cols, v, x + first);
-  });
-}
 
 // Steps first..q-1 of the reduction, one at a time (gebd2).
 void reduce_step_by_step(HostVector& a, int64_t p, int64_t q, int64_t first, HostVector& d, HostVector& e,
@@ -123,7 +95,7 @@ void reduce_panel(HostVector& a, int64_t p, int64_t q, int64_t s, int64_t width,
     for (int64_t r = i; r < m; ++r) A(r, i) = u[r - i];  // u_i's unit entry too, read by the row update
 
     // Y[i+1:, i] = tau_u (A^T u - Y[i+1:, :i] (V^T u) - U[:i, i+1:]^T (X^T u)), over rows i..
-    column_dots(&A(i, i + 1), q, m - i, n - i - 1, u, row.data());
+    transposed_matrix_vector_product(&A(i, i + 1), q, m - i, n - i - 1, u, row.data());
     small_row_dots(&Vt(0, i), m, i, m - i, u, small_1.data());
     small_row_dots(&Xt(0, i), m, i, m - i, u, small_2.data());
     small_column_dots(&Yt(0, i + 1), n, i, n - i - 1, small_1.data(), correction_1.data());
@@ -142,7 +114,7 @@ void reduce_panel(HostVector& a, int64_t p, int64_t q, int64_t s, int64_t width,
     const double* v = &A(i, i + 1);
 
     // X[i+1:, i] = tau_v (A v - V[i+1:, :i+1] (Y^T v) - X[i+1:, :i] (U v)), over columns i + 1..
-    row_dots(&A(i + 1, i + 1), q, m - i - 1, n - i - 1, v, column.data());
+    matrix_vector_product(&A(i + 1, i + 1), q, m - i - 1, n - i - 1, v, column.data());
     small_row_dots(&Yt(0, i + 1), n, i + 1, n - i - 1, v, small_1.data());
     small_row_dots(&A(0, i + 1), q, i, n - i - 1, v, small_2.data());
     small_column_dots(&Vt(0, i + 1), m, i + 1, m - i - 1, small_1.data(), correction_1.data());

@@ -136,6 +136,14 @@ double make_householder_reflector(double* x, int64_t count, int64_t stride);
 void apply_householder_left(double* c, int64_t ldc, const HostVector& v, double tau, int64_t first_row,
                             int64_t first_col, int64_t last_col, HostVector& scratch);
 
+// x = a v and y = a^T u for the rows x cols block a (leading dimension lda), through the host kernels
+// row_dots and column_dots (backends/cpu/host_kernels.h), split among threads when the block is large;
+// each entry is summed by one thread in the kernel's order, so the bits do not depend on the number
+// of threads. ops/linalg_matrix_vector.cpp.
+void matrix_vector_product(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* v, double* x);
+void transposed_matrix_vector_product(const double* a, int64_t lda, int64_t rows, int64_t cols, const double* u,
+                                      double* y);
+
 // Householder QR of one m x n matrix (row-major) in place, LAPACK's packed form (geqrf): R on and
 // above the diagonal, below it the vectors v_j of the reflectors H_j = I - tau_j v_j v_j^T (v_j's
 // unit entry on the diagonal implied), and tau (min(m, n) entries). Blocked (geqrf) and column by

@@ -230,8 +230,12 @@ bool symmetric_eigen_tridiagonal(detail::HostVector a, int64_t n, detail::HostVe
   }
   detail::HostVector e(n, 0.0);
   const cpu::HostKernels& kernels = cpu::host_kernels();
-  (how == EigenKernels::reference ? kernels.reduce_to_tridiagonal_reference
-                                  : kernels.reduce_to_tridiagonal)(a.data(), n, values.data(), e.data());
+  if (how == EigenKernels::reference)
+    kernels.reduce_to_tridiagonal_reference(a.data(), n, values.data(), e.data());
+  else if (n > kBlockedTridiagonalAbove)
+    reduce_to_tridiagonal_blocked(a.data(), n, values.data(), e.data());
+  else
+    kernels.reduce_to_tridiagonal(a.data(), n, values.data(), e.data());
   if (!vectors) {
     for (int64_t j = 0; j < n; ++j) values[j] = a[j * n + j];  // T's diagonal; Q is not needed
     e[0] = 0;

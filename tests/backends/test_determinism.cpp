@@ -170,8 +170,10 @@ TEST_CASE("matmul of training shapes is bit-identical on 1, 2, 3 and 7 threads",
 TEST_CASE("linalg's blocked and rotation-logged decompositions are bit-identical on 1, 2, 3 and 7 threads", "[determinism][linalg]") {
   // eigh's QL rotations and svd's QR rotations are applied by strips of 32 vector columns among
   // threads (n = 300 flushes the rotation log several times, n = 100 has a partial strip); the
-  // blocked LU, Cholesky and QR hand their products to GEMM.
-  for (int64_t n : {100, 300}) {
+  // blocked LU, Cholesky and QR hand their products to GEMM, and so do the blocked tridiagonal and
+  // bidiagonal reductions, whose matrix-vector products are split among threads from about 360 rows
+  // (n = 400).
+  for (int64_t n : {100, 300, 400}) {
     INFO("n " << n);
     const Tensor m = randn_f({n, n}, 40 + n, DType::Float64);
     const Tensor symmetric = (m + m.mT()) * 0.5;

@@ -178,8 +178,10 @@ TEST_CASE("tridiagonal QL without vectors gives the same eigenvalues, bit for bi
 namespace {
 
 // The fast kernels against the reference loops on one matrix: A v = lambda v and orthonormal vectors
-// for both, the same eigenvalues bit for bit (the rotations depend only on the tridiagonal, which both
-// share), and, where the eigenvalues are apart, the same eigenvectors up to sign.
+// for both; the same eigenvalues bit for bit up to kBlockedTridiagonalAbove rows, where both reduce
+// step by step to the same tridiagonal and the rotations depend on nothing else, and above it (where
+// the fast one reduces by panels, rounding differently) to the same tolerance as the decomposition;
+// and, where the eigenvalues are apart, the same eigenvectors up to sign.
 void check_fast_against_reference(const Matrix& a, int64_t n, bool distinct_eigenvalues) {
   Decomposition reference, fast;
   REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, reference.values, &reference.vectors,
@@ -188,7 +190,16 @@ void check_fast_against_reference(const Matrix& a, int64_t n, bool distinct_eige
   const double tol = 1e-12 * static_cast<double>(std::max<int64_t>(1, n / 32));
   CHECK(check_decomposition(a, n, fast, tol) == "");
   CHECK(check_decomposition(a, n, reference, tol) == "");
-  CHECK(fast.values == reference.values);
+  if (n <= linalg::detail::kBlockedTridiagonalAbove) {
+    CHECK(fast.values == reference.values);
+  } else {
+    double largest = 1, difference = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      largest = std::max(largest, std::abs(reference.values[j]));
+      difference = std::max(difference, std::abs(fast.values[j] - reference.values[j]));
+    }
+    CHECK(difference <= tol * largest);
+  }
   if (!distinct_eigenvalues) return;
   double worst = 0;
   for (int64_t j = 0; j < n; ++j) {
