@@ -6,8 +6,8 @@
 //     A <- A - u w^T - w u^T,   w = tau (A u - (tau/2) (u^T A u) u),
 // which reads and writes the whole block every step. Here a panel of kPanel rows leaves the leading
 // block as it was and keeps each step's u (in A's row) and w (in W); a step brings its own row up to
-// date from them, and forms w from the stale block's A u (read only; split among threads when large) less the
-// panel's corrections. After the panel the block takes all of them at once,
+// date from them, and forms w from the stale block's A u (read only; split among threads when large)
+// less the panel's corrections. After the panel the block takes all of them at once,
 //     A <- A - U^T W - W^T U,
 // as two matrix products (cpu::blas::dgemm). The output is the step-by-step kernel's, so that Q is
 // formed the same way: u_i in row i left of the diagonal, scaled so that its last entry is 1, and
