@@ -18,7 +18,7 @@ constexpr int64_t kColumnGroup = 8;
 // memory): each entry read here is a multiply and an add on a matrix in cache, measured at about a
 // quarter of one. With that, the two threads start at blocks of about 360 x 360: at 256 x 256 a
 // product takes a few microseconds, near a parallel region's cost, and splitting it made the
-// tridiagonalisation slower (1.19 -> 1.31 ms on two threads); at 512 x 512 they gain (9.6 -> 6.5).
+// tridiagonalisation slower (1.19 -> 1.31 ms on two threads); at 512 x 512 they gain (9.6 -> 7.2).
 constexpr int64_t kEntriesPerGrainElement = 4;
 
 }  // namespace

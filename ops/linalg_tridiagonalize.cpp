@@ -23,6 +23,7 @@ namespace ember::linalg::detail {
 namespace {
 
 constexpr int64_t kPanel = 32;  // LAPACK's block size for sytrd
+static_assert(kBlockedTridiagonalAbove >= kPanel, "a panel must fit above row 0");
 
 // Rows hi - 1 down to lo = hi - kPanel of the n x n matrix a (row-major, both triangles of the
 // leading hi x hi block valid), then the update of the leading lo x lo block. W holds w_j in row
@@ -88,7 +89,10 @@ void reduce_to_tridiagonal_blocked(double* a, int64_t n, double* d, double* e) {
   HostVector block(hi * hi);
   for (int64_t r = 0; r < hi; ++r) std::copy(a + r * n, a + r * n + hi, block.data() + r * hi);
   cpu::host_kernels().reduce_to_tridiagonal(block.data(), hi, d, e);
-  for (int64_t r = 0; r < hi; ++r) std::copy(block.data() + r * hi, block.data() + r * hi + r + 1, a + r * n);
+  for (int64_t r = 0; r < hi; ++r) std::copy(block.data() + r * hi, block.data() + (r + 1) * hi, a + r * n);
+  // The kernel leaves zeros right of the diagonal, which JAMA's accumulation of Q reads
+  // (form_q_by_reflectors): the panels' rows and columns get them too.
+  for (int64_t r = 0; r < n; ++r) std::fill(a + r * n + std::max(r + 1, hi), a + (r + 1) * n, 0.0);
 }
 
 }  // namespace ember::linalg::detail
