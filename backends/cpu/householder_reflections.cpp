@@ -12,12 +12,7 @@ namespace ember::cpu::EMBER_CPU_ISA {
 
 void reflect_columns(double* c, int64_t ldc, int64_t rows, int64_t cols, const double* __restrict v, double tau,
                      double* __restrict scratch) {
-  for (int64_t j = 0; j < cols; ++j) scratch[j] = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const double* __restrict row = c + r * ldc;
-    const double vr = v[r];
-    for (int64_t j = 0; j < cols; ++j) scratch[j] += vr * row[j];
-  }
+  column_dots(c, ldc, rows, cols, v, scratch);  // v^T C
   for (int64_t j = 0; j < cols; ++j) scratch[j] *= tau;
   for (int64_t r = 0; r < rows; ++r) {
     double* __restrict row = c + r * ldc;
