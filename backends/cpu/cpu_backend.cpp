@@ -15,23 +15,26 @@ namespace baseline { const Backend& kernel_table(); const HostKernels& host_kern
 namespace avx2 { const Backend& kernel_table(); const HostKernels& host_kernel_table(); }
 namespace avx512 { const Backend& kernel_table(); const HostKernels& host_kernel_table(); }
 
-const Backend& cpu_backend_for(CpuIsa isa) {
-  switch (isa) {
-    case CpuIsa::Avx512: return avx512::kernel_table();
-    case CpuIsa::Avx2: return avx2::kernel_table();
-    case CpuIsa::Baseline: break;
-  }
-  return baseline::kernel_table();
-}
+namespace {
+// Each instruction set's two tables, listed once: the op kernels and the host (linalg) kernels.
+struct IsaTables {
+  const Backend& (*kernels)();
+  const HostKernels& (*host_kernels)();
+};
 
-const HostKernels& host_kernels_for(CpuIsa isa) {
+IsaTables tables_for(CpuIsa isa) {
   switch (isa) {
-    case CpuIsa::Avx512: return avx512::host_kernel_table();
-    case CpuIsa::Avx2: return avx2::host_kernel_table();
+    case CpuIsa::Avx512: return {avx512::kernel_table, avx512::host_kernel_table};
+    case CpuIsa::Avx2: return {avx2::kernel_table, avx2::host_kernel_table};
     case CpuIsa::Baseline: break;
   }
-  return baseline::host_kernel_table();
+  return {baseline::kernel_table, baseline::host_kernel_table};
 }
+}  // namespace
+
+const Backend& cpu_backend_for(CpuIsa isa) { return tables_for(isa).kernels(); }
+
+const HostKernels& host_kernels_for(CpuIsa isa) { return tables_for(isa).host_kernels(); }
 
 const HostKernels& host_kernels() {
   static const HostKernels& table = host_kernels_for(cpu_isa());
