@@ -1,41 +1,21 @@
-"""What the make_*_reference.py scripts beside this file share: the JSON encoding of tensors that
-tests/support/json_reference.h reads, and the seeded inputs.
+"""What the make_*_reference.py scripts beside this file share: the JSON encoding of tensors (from
+tests/support/reference_json.py, which json_reference.h reads), and the seeded inputs.
 
 A tensor is {"shape", "dtype", "data"}: float64 data as Python's repr, with NaN and the infinities as
 the strings "nan", "inf" and "-inf" (JSON has no such numbers), integer data (int32 pivots, int64
 ranks) as integers. Inputs come from a generator seeded with the CRC-32 of a name, so that adding a
 case does not change the others.
 """
-import math
+import os
+import sys
 import zlib
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from reference_json import enc, num  # noqa: E402,F401 (after the path is set; the scripts import them from here)
+
 F64 = torch.float64
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t, with_dtype=True):
-    """The JSON of tensor t (None for None). with_dtype=False leaves the "dtype" out (float64 only)."""
-    if t is None:
-        return None
-    if t._is_zerotensor():  # PyTorch's lazily-zero tensors (abs's second derivative) have no storage
-        t = torch.zeros(t.shape, dtype=t.dtype)
-    if t.dtype in (torch.int32, torch.int64):
-        return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-                "data": [int(v) for v in t.reshape(-1).tolist()]}
-    assert t.dtype == F64, t.dtype
-    data = [num(float(v)) for v in t.detach().reshape(-1).tolist()]
-    if not with_dtype:
-        return {"shape": list(t.shape), "data": data}
-    return {"shape": list(t.shape), "dtype": "float64", "data": data}
 
 
 def decode(t):

@@ -17,25 +17,22 @@ Error cases are those PyTorch refuses; the script checks that it does.
 import json
 import math
 import os
+import sys
 import zlib
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import reference_json  # noqa: E402 (after the path is set)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "modes_reference.json")
 
 
-def num(v):
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    assert not math.isnan(v)
-    return v
-
-
 def enc(t):
-    return {"shape": list(t.shape), "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
+    return reference_json.enc(t, with_dtype=False)  # this file's tensors are all float64
 
 
 def gen(name):

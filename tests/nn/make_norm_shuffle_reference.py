@@ -16,26 +16,23 @@ repr (float64 round-trips exactly); NaN and infinities, which JSON lacks, are st
 import json
 import math
 import os
+import sys
 import zlib
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import reference_json  # noqa: E402 (after the path is set)
+from reference_json import num  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "norm_shuffle_reference.json")
 
 
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
 def enc(t):
-    return {"shape": list(t.shape), "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
+    return reference_json.enc(t, with_dtype=False)  # this file's tensors are all float64
 
 
 def randn(name, shape):

@@ -21,6 +21,7 @@ round-trips exactly).
 import json
 import math
 import os
+import sys
 import re
 import warnings
 import zlib
@@ -28,14 +29,17 @@ import zlib
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import reference_json  # noqa: E402 (after the path is set)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "recurrent_reference.json")
 
 
 def enc(t):
-    data = [float(v) for v in t.detach().reshape(-1).tolist()]
-    assert all(math.isfinite(v) for v in data)
-    return {"shape": list(t.shape), "data": data}
+    doc = reference_json.enc(t, with_dtype=False)  # this file's tensors are all float64
+    assert all(isinstance(v, float) and math.isfinite(v) for v in doc["data"])
+    return doc
 
 
 def seed(name):

@@ -24,17 +24,16 @@ test itself.
 """
 import json
 import os
+import sys
 import zlib
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from reference_json import enc  # noqa: E402 (after the path is set)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "einsum_reference.json")
-
-
-def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": [float(v) if t.is_floating_point() else int(v) for v in t.detach().reshape(-1).tolist()]}
 
 
 def randn(name, shape):

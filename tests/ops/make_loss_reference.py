@@ -24,32 +24,22 @@ takes, ties of the inf-norm, and broadcast shapes. Floats are written with Pytho
 round-trips exactly); NaN and the infinities, which JSON lacks, are the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
+import sys
 import warnings
 import zlib
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from reference_json import enc, num  # noqa: E402 (after the path is set)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "loss_reference.json")
 
 NAN, INF = float("nan"), float("inf")
 warnings.simplefilter("ignore")  # kl_div's reduction="mean" warning
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
 
 
 def f32(values):

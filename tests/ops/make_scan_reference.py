@@ -18,29 +18,19 @@ PyTorch's switch-over), broadcast batch dims and empty inputs. Floats are writte
 (float64 round-trips exactly); NaN and the infinities are the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
+import sys
 import zlib
 from fractions import Fraction
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from reference_json import enc, num  # noqa: E402 (after the path is set)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "scan_reference.json")
 INF, NAN = float("inf"), float("nan")
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
 
 
 def randn(name, shape, scale=1.0):

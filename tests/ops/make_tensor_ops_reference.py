@@ -30,31 +30,21 @@ Floats are written with Python's repr (float64 round-trips exactly); NaN and the
 JSON lacks, are the strings "nan", "inf", "-inf".
 """
 import json
-import math
 import os
+import sys
 import warnings
 import zlib
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from reference_json import enc, num  # noqa: E402 (after the path is set)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "tensor_ops_reference.json")
 
 NAN, INF = float("nan"), float("inf")
 warnings.simplefilter("ignore")  # meshgrid's and searchsorted's warnings
-
-
-def num(v):
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def enc(t):
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": [num(float(v)) for v in t.detach().reshape(-1).tolist()]}
 
 
 def f64(values):
@@ -428,7 +418,6 @@ errors = [
     refused("bucketize", [z(3), z(2, 5)]), refused("bucketize", [z(3), z(())]),
     refused("bucketize", [z(3, dtype=B), z(2, dtype=B)]),
 ]
-
 
 
 def stricter(op, inputs, **args):
