@@ -8,7 +8,8 @@
 //   window w    i - w + 1 <= j <= i (a causal sliding window of w keys, itself included);
 //   mask        bool, true where attention is allowed, broadcastable to [batch, heads, n_q, n_k];
 //               a floating mask is added to the scores instead (math path only);
-// A query that sees no key at all gets output 0 and passes back a zero gradient, never NaN.
+// A query that sees no key at all gets output 0 and passes back a zero gradient, never NaN; a NaN
+// score gives its row NaN on every path.
 //
 // scaled_dot_product_attention runs one of two paths, which compute the same function:
 //   Math   the textbook composite (matmul, masked softmax, matmul): the reference, n_q x n_k memory;

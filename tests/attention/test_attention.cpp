@@ -195,6 +195,53 @@ TEST_CASE("attention: a query that sees no key gives 0 and a zero gradient, neve
     for (double x : vals(scaled_dot_product_attention(q.detach(), empty_k, empty_k, {.path = path}))) CHECK(x == 0.0);
 }
 
+TEST_CASE("attention: a NaN score gives NaN on every path, never a row read as fully masked", "[attention]") {
+  // The fused kernel's running maximum once skipped NaN (std::max(-inf, NaN) is -inf), so a row or a
+  // whole tile of NaN scores looked like a row with no allowed key: output 0 and gradient 0 where the
+  // math path gives NaN, which hides a diverging model.
+  auto poisoned = [](Tensor t, int64_t first, int64_t count) {
+    t.narrow(2, first, count).fill_(std::nan(""));
+    return t.detach().requires_grad_();
+  };
+  auto row_is = [](const std::vector<double>& x, int64_t row, int64_t width, bool nan) {
+    for (int64_t c = 0; c < width; ++c)
+      if (std::isnan(x[row * width + c]) != nan) return false;
+    return true;
+  };
+  for (DType dt : {DType::Float64, DType::Float32})
+    for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash}) {
+      INFO("dtype " << dtype_name(dt) << " path " << static_cast<int>(path));
+      // Query row 1 is NaN: that row's output and its query gradient are NaN, the others are not.
+      const Tensor q = poisoned(rnd({1, 1, 3, 4}, 60, dt), 1, 1), k = rnd({1, 1, 5, 4}, 61, dt, true);
+      const Tensor v = rnd({1, 1, 5, 2}, 62, dt, true);
+      const Tensor out = scaled_dot_product_attention(q, k, v, {.path = path});
+      const auto o = vals(out), dq = vals(grad({sum(out)}, {q})[0]);
+      CHECK(row_is(o, 1, 2, true));
+      CHECK(row_is(dq, 1, 4, true));
+      for (int64_t i : {0, 2}) CHECK(row_is(o, i, 2, false));
+      // Causal, key 0 NaN: every query sees it, so every row is NaN, the first (which sees only it) too.
+      const Tensor k0 = poisoned(rnd({1, 1, 4, 4}, 63, dt), 0, 1);
+      const auto causal = vals(scaled_dot_product_attention(rnd({1, 1, 4, 4}, 64, dt), k0, rnd({1, 1, 4, 2}, 65, dt),
+                                                            {.causal = true, .path = path}));
+      for (int64_t i = 0; i < 4; ++i) CHECK(row_is(causal, i, 2, true));
+      // A whole tile of the fused kernel's keys (128) NaN, then 72 finite keys: NaN, not the
+      // attention over the 72 alone. And every key NaN.
+      for (int64_t bad : {128, 200}) {
+        const Tensor kt = poisoned(rnd({1, 1, 200, 4}, 66, dt), 0, bad);
+        const auto o2 = vals(scaled_dot_product_attention(rnd({1, 1, 3, 4}, 67, dt), kt, rnd({1, 1, 200, 2}, 68, dt),
+                                                          {.path = path}));
+        for (int64_t i = 0; i < 3; ++i) CHECK(row_is(o2, i, 2, true));
+      }
+    }
+  // local_attention and block_sparse_attention run the same kernel: a NaN key inside the window.
+  const Tensor kw = poisoned(rnd({1, 1, 6, 4}, 69, DType::Float64), 2, 1);
+  const auto local = vals(local_attention(rnd({1, 1, 6, 4}, 70), kw, rnd({1, 1, 6, 2}, 71), {.window = 2}));
+  CHECK(row_is(local, 1, 2, false));  // sees keys 0 and 1
+  CHECK(row_is(local, 2, 2, true));   // sees keys 1 and 2
+  CHECK(row_is(local, 3, 2, true));   // sees keys 2 and 3
+  CHECK(row_is(local, 4, 2, false));  // sees keys 3 and 4
+}
+
 TEST_CASE("attention: gradcheck and gradgradcheck in float64", "[attention]") {
   const Tensor mask = bool_mask(2, 5, 7, [](int64_t b, int64_t i, int64_t j) { return i != 1 && (i + j + b) % 4 != 0; });
   for (AttentionPath path : {AttentionPath::Math, AttentionPath::Flash})

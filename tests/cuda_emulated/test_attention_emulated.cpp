@@ -29,6 +29,7 @@ struct Case {
   double dropout = 0.0;
   DType dtype = DType::Float64;
   bool strided = false;  // q, k, v as transposed views of [B, n, H, d]
+  int64_t nan_keys = 0;  // the first nan_keys keys are NaN: every output and gradient must be NaN
 };
 
 struct Result {
@@ -53,11 +54,14 @@ TEST_CASE("emulated CUDA flash attention agrees with the CPU kernel", "[cuda-emu
       {"head dim 128, float32", 1, 1, 65, 33, 128, 64, -1, 0, false, 0, 0.0, DType::Float32},
       {"bfloat16, strided", 1, 2, 40, 40, 16, 16, -1, 0, false, 0, 0.0, DType::BFloat16, true},
       {"float16, mask and dropout", 1, 1, 20, 70, 8, 8, -1, -1, true, 0, 0.2, DType::Float16},
+      // A whole tile of NaN scores once read as "no allowed key yet" (output 0) in both kernels.
+      {.name = "NaN keys filling a tile", .B = 1, .H = 1, .n_q = 5, .n_k = 40, .d = 8, .dv = 8, .nan_keys = 32},
   };
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.name) {
       const Tensor q = make_operand(c, c.n_q, c.d, 1), k = make_operand(c, c.n_k, c.d, 2);
       const Tensor v = make_operand(c, c.n_k, c.dv, 3);
+      if (c.nan_keys > 0) k.narrow(2, 0, c.nan_keys).fill_(std::nan(""));
       const Tensor grad_out = normal({c.B, c.H, c.n_q, c.dv}, 4, c.dtype);
       Tensor mask, layout;
       if (c.mask) {
@@ -102,6 +106,12 @@ TEST_CASE("emulated CUDA flash attention agrees with the CPU kernel", "[cuda-emu
         return r;
       };
       const Result gpu = run(true), cpu = run(false);
+      if (c.nan_keys > 0) {
+        for (const Result* r : {&gpu, &cpu})
+          for (const Tensor* t : {&r->out, &r->lse, &r->grad_q, &r->grad_k, &r->grad_v})
+            for (double x : vals(*t)) CHECK(std::isnan(x));
+        continue;
+      }
       // float64 and float32 differ from the CPU only in summation order; 16-bit outputs are rounded
       // once from float32, so they may differ by a unit in the last place (2^-8 for bfloat16).
       const double tol = c.dtype == DType::Float64 ? 1e-11
