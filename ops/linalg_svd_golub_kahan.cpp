@@ -87,6 +87,13 @@ struct RotatedVectors {
 // holds the singular values up to sign (the sign is the caller's to fold into v), in no order.
 bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVectors& u, RotatedVectors& v) {
   const double eps = DBL_EPSILON;
+  // Besides the relative tests, an entry at most float64's rounding of B's norm is negligible, as in
+  // LAPACK's dbdsqr with an absolute tolerance: zeroing it moves every singular value by no more
+  // than that rounding, and a graded B (entries from 1e-100 to 1, say) no longer runs out of
+  // iterations chasing relative accuracy in its tiny part with a shift that cannot give it.
+  double norm = 0;
+  for (int64_t i = 0; i < q; ++i) norm = std::max({norm, std::abs(d[i]), i + 1 < q ? std::abs(e[i]) : 0.0});
+  const double negligible = std::max(kNegligible, eps * norm);
   HostVector u_c(q, 0.0), u_s(q, 0.0), v_c(q, 0.0), v_s(q, 0.0);  // one QR step's rotations, by row
   int64_t active = q;  // d[active..] have converged; e[active - 1] = 0
   int iterations = 0;
@@ -94,7 +101,7 @@ bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVect
     // k: the last negligible e below the bottom of the active part (-1 if none).
     int64_t k = active - 2;
     for (; k >= 0; --k)
-      if (std::abs(e[k]) <= kNegligible + eps * (std::abs(d[k]) + std::abs(d[k + 1]))) {
+      if (std::abs(e[k]) <= negligible + eps * (std::abs(d[k]) + std::abs(d[k + 1]))) {
         e[k] = 0;
         break;
       }
@@ -113,7 +120,7 @@ bool diagonalize_bidiagonal(HostVector& d, HostVector& e, int64_t q, RotatedVect
     for (; zero >= first; --zero) {
       const double neighbours =
           (zero < last ? std::abs(e[zero]) : 0.0) + (zero > first ? std::abs(e[zero - 1]) : 0.0);
-      if (std::abs(d[zero]) <= kNegligible + eps * neighbours) {
+      if (std::abs(d[zero]) <= negligible + eps * neighbours) {
         d[zero] = 0;
         break;
       }

@@ -111,9 +111,16 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
   RotationLog log(w, n, /*deferred=*/how == EigenKernels::fast);
   for (int64_t i = 1; i < n; ++i) e[i - 1] = e[i];
   e[n - 1] = 0;
+  // An off-diagonal entry is negligible against the whole matrix's norm, not (as in JAMA's tql2)
+  // against the largest of the rows 0..l seen so far. With the running maximum a matrix whose
+  // leading rows are tiny (a rank-deficient one reduces to a tridiagonal that starts with entries
+  // near 1e-320) was iterated on at that tiny scale, in subnormal numbers, whose few significant bits
+  // gave rotations with c^2 + s^2 far from 1: the eigenvectors of a constant 60 x 60 matrix came out
+  // with |V^T V - I| near 1. Deflating at float64's rounding of the norm is what LAPACK's dsteqr
+  // does, and is backward stable.
   double shift_sum = 0, largest = 0;
+  for (int64_t l = 0; l < n; ++l) largest = std::max(largest, std::abs(d[l]) + std::abs(e[l]));
   for (int64_t l = 0; l < n; ++l) {
-    largest = std::max(largest, std::abs(d[l]) + std::abs(e[l]));
     int64_t m = l;
     while (m < n - 1 && std::abs(e[m]) > DBL_EPSILON * largest) ++m;  // the first negligible e[m]
     if (m > l) {

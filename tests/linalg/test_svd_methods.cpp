@@ -216,6 +216,18 @@ TEST_CASE("Jacobi and Golub-Kahan on the matrices that break SVD solvers", "[lin
           b[r * n + c] += u.left[r * n + j] * std::pow(10.0, -12.0 * j / (n - 1)) * v.right[c * n + j];
     check_both(b, n, n, n);
   }
+  SECTION("graded bidiagonals from 1e-200 to 1: the QR iteration converges") {
+    // Found by a red-team review: the relative tests alone ran out of iterations here ("did not
+    // converge"); entries below float64's rounding of |B| are now negligible too.
+    for (int64_t q : {20, 40, 64})
+      for (double decades : {100.0, 200.0, 300.0}) {
+        INFO("q " << q << " decades " << decades);
+        std::vector<double> diagonal(q), superdiagonal(q - 1);
+        for (int64_t i = 0; i < q; ++i) diagonal[i] = std::pow(10.0, -decades + decades * i / (q - 1));
+        for (int64_t i = 0; i + 1 < q; ++i) superdiagonal[i] = diagonal[i];
+        check_both(bidiagonal(diagonal, superdiagonal), q, q, q);
+      }
+  }
   SECTION("one column, and 0 columns") {
     check_both(random_matrix(6, 1, 3), 6, 1, 6);
     TallSVD d;

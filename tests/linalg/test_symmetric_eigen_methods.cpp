@@ -165,6 +165,31 @@ TEST_CASE("Jacobi and tridiagonal QL on the matrices that break eigensolvers", "
   }
 }
 
+// Found by a red-team review: a rank-deficient matrix reduces to a tridiagonal whose leading entries
+// are near underflow (1e-320). QL's negligibility test was relative to the rows seen so far, so it
+// iterated at that scale in subnormal numbers, and their few bits gave rotations that are not
+// orthogonal: |V^T V - I| reached 1 for the constant 60 x 60 matrix, 3 for the 86 x 86 parity one.
+TEST_CASE("tridiagonal QL keeps the eigenvectors orthonormal when the tridiagonal starts near underflow",
+          "[linalg][eigh-methods]") {
+  const auto constant = [](int64_t n) { return Matrix(n * n, 1.0 / n); };
+  const auto parity = [](int64_t n) {  // 1 where i and j have the same parity: rank 2
+    Matrix a(n * n);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) a[i * n + j] = (i % 2 == j % 2) ? 1.0 / n : 0.0;
+    return a;
+  };
+  for (int64_t n : {47, 56, 58, 60, 64, 72, 86, 120}) {
+    INFO("n " << n);
+    for (const Matrix& a : {constant(n), parity(n)}) {
+      check_both(a, n);
+      Decomposition reference;
+      REQUIRE(linalg::detail::symmetric_eigen_tridiagonal(a, n, reference.values, &reference.vectors,
+                                                           EigenKernels::reference));
+      CHECK(check_decomposition(a, n, reference, 1e-12) == "");
+    }
+  }
+}
+
 TEST_CASE("tridiagonal QL without vectors gives the same eigenvalues, bit for bit", "[linalg][eigh-methods]") {
   // The rotations that build the vectors never feed back into the eigenvalues.
   for (int64_t n : {1, 5, 12, 40}) {
