@@ -28,6 +28,7 @@ constexpr std::array kAutocastPolicy = {
     AutocastRule{"scaled_dot_product_attention", AutocastPolicy::kLowPrecision},
     AutocastRule{"local_attention", AutocastPolicy::kLowPrecision},
     AutocastRule{"linear_attention", AutocastPolicy::kLowPrecision},
+    AutocastRule{"prelu", AutocastPolicy::kLowPrecision},
     AutocastRule{"softmax", AutocastPolicy::kFloat32},
     AutocastRule{"log_softmax", AutocastPolicy::kFloat32},
     AutocastRule{"layer_norm", AutocastPolicy::kFloat32},

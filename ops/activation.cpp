@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numbers>
 
+#include <ember/core/autocast.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
@@ -197,9 +198,12 @@ Tensor glu(const Tensor& x, int64_t dim) {
   return narrow(x, d, 0, n / 2) * sigmoid(narrow(x, d, n / 2, n / 2));
 }
 
-Tensor prelu(const Tensor& x, const Tensor& weight) {
+Tensor prelu(const Tensor& x_in, const Tensor& weight_in) {
   const char* op = "prelu";
-  EMBER_CHECK(x.defined() && weight.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(x_in.defined() && weight_in.defined(), op, "got an undefined tensor");
+  // Under autocast both go to the 16-bit dtype, as in PyTorch's CPU and CUDA lists: a PReLU after a
+  // 16-bit convolution then takes its float32 weight.
+  const Tensor x = detail::autocast_operand(op, x_in), weight = detail::autocast_operand(op, weight_in);
   check_floating(op, x);
   EMBER_CHECK(weight.dtype() == x.dtype(), op, "weight's dtype {} differs from the input's {} (input {}, weight {})",
               weight.dtype(), x.dtype(), shape_str(x.shape()), shape_str(weight.shape()));

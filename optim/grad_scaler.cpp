@@ -3,6 +3,7 @@
 #include <ember/optim/grad_scaler.h>
 #include <fmt/ranges.h>
 
+#include <cfloat>
 #include <cmath>
 #include <string_view>
 
@@ -234,7 +235,10 @@ void GradScaler::update() {
   const float used = scale_;
   // PyTorch's _amp_update_scale_: the products in double, rounded to the float32 scale.
   if (found_inf) {
-    scale_ = static_cast<float>(static_cast<double>(scale_) * options_.backoff_factor);
+    // At the bottom of float32 the scale stays too: halved without end it would reach 0, and
+    // 0 * loss has gradient 0, which unscales to 0/0 = NaN that no inf check sees.
+    const float backed_off = static_cast<float>(static_cast<double>(scale_) * options_.backoff_factor);
+    if (backed_off >= FLT_MIN) scale_ = backed_off;
     growth_tracker_ = 0;
   } else if (growth_tracker_ + 1 == options_.growth_interval) {
     const float grown = static_cast<float>(static_cast<double>(scale_) * options_.growth_factor);

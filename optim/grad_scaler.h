@@ -92,8 +92,9 @@ class GradScaler {
   // Returns whether it stepped. At most once per optimizer between update()s.
   bool step(Optimizer& optimizer);
   // Ends the iteration: scale *= backoff_factor if any optimizer saw NaN/Inf (growth tracker
-  // reset), else after growth_interval consecutive clean iterations scale *= growth_factor unless
-  // that would be infinite (then the scale stays). Appends a ScaleRecord.
+  // reset) unless that would fall below float32's smallest normal number, else after
+  // growth_interval consecutive clean iterations scale *= growth_factor unless that would be
+  // infinite (either way the scale then stays). Appends a ScaleRecord.
   void update();
   // Ends the iteration with the scale set to new_scale (PyTorch's update(new_scale)).
   void update(double new_scale);

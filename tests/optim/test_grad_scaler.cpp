@@ -201,6 +201,33 @@ TEST_CASE("GradScaler: the scale never grows to inf; it keeps the last finite va
   }
 }
 
+// Found by a red-team review: halved on every overflow the scale reached 0 after 166 steps, and a
+// clean step then wrote NaN into the weights (0 * loss has gradient 0, unscaled to 0/0).
+TEST_CASE("GradScaler: the scale never falls to 0; it stays at float32's smallest normal number",
+          "[grad_scaler]") {
+  optim::GradScaler scaler;
+  Tensor w = ones({3}).requires_grad_();
+  optim::SGD sgd({w}, {.lr = 0.1});
+  for (int t = 0; t < 200; ++t) {
+    sgd.zero_grad();
+    scaler.backward(linear_loss(w, {kNaN, 1, 1}));
+    CHECK_FALSE(scaler.step(sgd));
+    scaler.update();
+    CHECK(scaler.get_scale() >= FLT_MIN);
+  }
+  // 2^16 halved 142 times is 2^-126, FLT_MIN; the next halving would leave the normal range.
+  CHECK(scaler.get_scale() == static_cast<double>(FLT_MIN));
+  sgd.zero_grad();
+  scaler.backward(linear_loss(w, {1, 2, 3}));
+  CHECK(scaler.step(sgd));
+  scaler.update();
+  const std::vector<float> got = w.detach().to_vector<float>();
+  for (int i = 0; i < 3; ++i) CHECK(got[i] == Approx(1 - 0.1 * (i + 1)).epsilon(1e-6));
+  optim::GradScaler restored;
+  restored.load_state_dict(scaler.state_dict());  // a state at the floor loads again
+  CHECK(restored.get_scale() == scaler.get_scale());
+}
+
 TEST_CASE("GradScaler refuses a second unscale_ or step before update, as PyTorch does",
           "[grad_scaler]") {
   Tensor w = ones({2}).requires_grad_();
