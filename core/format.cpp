@@ -3,6 +3,7 @@
 #include <ember/core/format.h>
 
 #include <cmath>
+#include <functional>
 
 #include <ember/ops/ops.h>
 
@@ -22,7 +23,6 @@ struct Style {
 
 std::string format_value(double v, const Style& s) {
   if (s.is_bool) return v != 0 ? "True" : "False";
-  if (!s.floating) return fmt::format("{}", static_cast<int64_t>(v));
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   if (s.scientific) return fmt::format("{:.{}e}", v, s.precision);
@@ -30,10 +30,13 @@ std::string format_value(double v, const Style& s) {
   return fmt::format("{:.{}f}", v, s.precision);
 }
 
-void format_dim(std::string& out, const std::vector<double>& values, const Shape& shape, const Strides& strides,
-                int64_t dim, int64_t offset, bool summarise, const Style& style, size_t width, int indent) {
+// The entry at an offset, formatted.
+using EntryText = std::function<std::string(int64_t)>;
+
+void format_dim(std::string& out, const EntryText& entry, const Shape& shape, const Strides& strides, int64_t dim,
+                int64_t offset, bool summarise, size_t width, int indent) {
   if (dim == static_cast<int64_t>(shape.size())) {
-    std::string v = format_value(values[offset], style);
+    std::string v = entry(offset);
     out += std::string(width > v.size() ? width - v.size() : 0, ' ') + v;
     return;
   }
@@ -45,10 +48,22 @@ void format_dim(std::string& out, const std::vector<double>& values, const Shape
       out += last ? "..., " : fmt::format("...,\n{}", std::string(indent + 1, ' '));
       i = n - kEdgeItems;
     }
-    format_dim(out, values, shape, strides, dim + 1, offset + i * strides[dim], summarise, style, width, indent + 1);
+    format_dim(out, entry, shape, strides, dim + 1, offset + i * strides[dim], summarise, width, indent + 1);
     if (i + 1 < n) out += last ? ", " : fmt::format(",{}{}", std::string(shape.size() - dim - 1, '\n'), std::string(indent + 1, ' '));
   }
   out += "]";
+}
+
+// ", dtype=..., device=..., shape=..., grad_fn=..." as PyTorch adds them after the entries.
+std::string extras_of(const Tensor& t) {
+  std::string extras;
+  if (t.dtype() != DType::Float32 && t.dtype() != DType::Int64 && t.dtype() != DType::Bool)
+    extras += fmt::format(", dtype={}", t.dtype());
+  if (!t.device().is_cpu()) extras += fmt::format(", device='{}'", t.device());
+  if (t.numel() == 0 || t.numel() > kSummariseAbove) extras += fmt::format(", shape={}", shape_str(t.shape()));
+  if (t.grad_fn()) extras += fmt::format(", grad_fn=<{}>", t.grad_fn()->name());
+  else if (t.requires_grad()) extras += ", requires_grad=True";
+  return extras;
 }
 
 }  // namespace
@@ -56,6 +71,21 @@ void format_dim(std::string& out, const std::vector<double>& values, const Shape
 std::string Tensor::str() const {
   if (!defined()) return "Tensor(undefined)";  // printing is how users find out; it must not throw
   NoGradGuard no_grad;
+  const bool integral = is_integral(dtype());
+  std::string body;
+  const std::string prefix = "tensor(";
+  const bool summarise = numel() > kSummariseAbove;
+  if (integral) {
+    // Integers print from int64, not through double, which rounds above 2^53 (123456789012345678
+    // printed as ...680, INT64_MAX as INT64_MIN).
+    const Tensor c = ember::contiguous(cast(to_device(detach(), Device::cpu()), DType::Int64));
+    const int64_t* values = static_cast<const int64_t*>(c.data_ptr());
+    size_t width = 0;
+    for (int64_t i = 0; i < c.numel(); ++i) width = std::max(width, fmt::formatted_size("{}", values[i]));
+    format_dim(body, [&](int64_t at) { return fmt::format("{}", values[at]); }, c.shape(), c.strides(), 0, 0, summarise,
+               width, static_cast<int>(prefix.size()));
+    return prefix + body + extras_of(*this) + ")";
+  }
   const Tensor c = ember::contiguous(cast(to_device(detach(), Device::cpu()), DType::Float64));
   const std::vector<double> values(static_cast<const double*>(c.data_ptr()), static_cast<const double*>(c.data_ptr()) + c.numel());
   Style style{is_floating(dtype()), dtype() == DType::Bool, true, false};
@@ -68,21 +98,13 @@ std::string Tensor::str() const {
   }
   if (style.floating && !style.integral_values && (max_abs >= 1e8 || (min_abs < 1e-4 && min_abs > 0))) style.scientific = true;
   if (style.floating && style.integral_values && max_abs >= 1e8) { style.integral_values = false; style.scientific = true; }
-  const bool summarise = numel() > kSummariseAbove;
   size_t width = 0;
   // As in PyTorch, the column width is that of the finite entries; nan and inf may stick out.
   for (double v : values)
     if (std::isfinite(v)) width = std::max(width, format_value(v, style).size());
-  std::string body;
-  const std::string prefix = "tensor(";
-  format_dim(body, values, c.shape(), c.strides(), 0, 0, summarise, style, width, static_cast<int>(prefix.size()));
-  std::string extras;
-  if (dtype() != DType::Float32 && dtype() != DType::Int64 && dtype() != DType::Bool) extras += fmt::format(", dtype={}", dtype());
-  if (!device().is_cpu()) extras += fmt::format(", device='{}'", device());
-  if (numel() == 0 || summarise) extras += fmt::format(", shape={}", shape_str(shape()));
-  if (grad_fn()) extras += fmt::format(", grad_fn=<{}>", grad_fn()->name());
-  else if (requires_grad()) extras += ", requires_grad=True";
-  return prefix + body + extras + ")";
+  format_dim(body, [&](int64_t at) { return format_value(values[at], style); }, c.shape(), c.strides(), 0, 0, summarise,
+             width, static_cast<int>(prefix.size()));
+  return prefix + body + extras_of(*this) + ")";
 }
 
 }  // namespace ember

@@ -512,6 +512,10 @@ Tensor& Tensor::uniform_(double lo, double hi, Generator* gen) {
   EMBER_CHECK(is_floating(dtype()), "uniform_", "expected a floating tensor, got {} {}", dtype(), shape_str(shape()));
   EMBER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, "uniform_",
               "the bounds must be finite with lo <= hi, got [{}, {}) ({} {})", lo, hi, dtype(), shape_str(shape()));
+  // As PyTorch ("from is out of bounds for Half"): a bound the dtype cannot hold would fill inf.
+  EMBER_CHECK(std::max(std::abs(lo), std::abs(hi)) <= largest_finite(dtype()), "uniform_",
+              "the bounds [{}, {}) are out of range for {} (largest finite {}) ({})", lo, hi, dtype(),
+              largest_finite(dtype()), shape_str(shape()));
   Generator& g = gen ? *gen : default_generator();
   backend(device()).random(RandomKind::Uniform, kview(*this), g.seed(), g.reserve(numel()), lo, hi);
   storage()->bump_version();
@@ -607,6 +611,17 @@ Tensor arange(double start, double end, double step, TensorOptions o) {
   const int64_t n = static_cast<int64_t>(count);
   checked_nbytes("arange", std::array<int64_t, 1>{std::max<int64_t>(n, 0)}, o.dtype);
   if (n > 0) check_values_fit("arange", start, start + static_cast<double>(n - 1) * step, o.dtype);
+  if (o.dtype == DType::Int64 && n > 0) {
+    // In int64, not double: above 2^53 start + i step in double rounds (arange(2^62, 2^62 + 2048,
+    // 512) gave 2^62 twice). start and step are integers here, and the values were checked to fit.
+    const auto first = static_cast<int64_t>(start), stride = static_cast<int64_t>(step);
+    Tensor t = Tensor::empty({n}, DType::Int64, Device::cpu(), "arange");
+    int64_t* p = t.data<int64_t>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(static_cast<__int128>(first) + static_cast<__int128>(i) * stride);
+    Tensor out = t.to(o.device);
+    if (o.requires_grad) out.requires_grad_();
+    return out;
+  }
   Tensor t = Tensor::empty({std::max<int64_t>(n, 0)}, DType::Float64, Device::cpu(), "arange");
   double* p = t.data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
@@ -625,6 +640,11 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions o) {
   // int64 is [0, 2, 5, 7, 10] (the points of 0..10), not the truncated points of 0.5..10.7.
   // (The ends are checked against the dtype first, untruncated: -0.5 is no uint8, as in full.)
   check_values_fit("linspace", start, end, o.dtype);
+  // The points are computed in double, which holds every integer only up to 2^53: beyond it an
+  // integer linspace would repeat points, so it is refused (as randint refuses such a range).
+  EMBER_CHECK(!is_integral(o.dtype) || (std::abs(start) <= 0x1p53 && std::abs(end) <= 0x1p53), "linspace",
+              "[{}, {}] reaches past 2^53, where the points, computed in double, would lose integers ({})", start, end,
+              o.dtype);
   if (is_integral(o.dtype) && std::isfinite(start) && std::isfinite(end)) {
     start = std::trunc(start);
     end = std::trunc(end);

@@ -45,8 +45,10 @@ using detail::LuFactorization;
 // P[order[i], i] = 1. With `inverse`, the inverse permutation: row j of P A is row order[j] of A.
 std::vector<int64_t> row_order_from_pivots(const char* op, const Tensor& pivots, int64_t m, bool inverse) {
   const int64_t k = pivots.size(-1);
-  const Tensor flat = pivots.reshape({-1, k}).to(DType::Int64).cpu();
-  const int64_t batch = flat.size(0);
+  // The batch counted, not inferred: reshape({-1, 0}) is ambiguous when there are no pivots (0 columns).
+  int64_t batch = 1;
+  for (int64_t i = 0; i + 1 < pivots.dim(); ++i) batch *= pivots.size(i);
+  const Tensor flat = pivots.reshape({batch, k}).to(DType::Int64).cpu();
   const int64_t* swaps = flat.data<int64_t>();
   std::vector<int64_t> order(static_cast<size_t>(batch * m));
   std::vector<int64_t> row_of(static_cast<size_t>(m));

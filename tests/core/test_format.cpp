@@ -4,6 +4,7 @@
 // entries per dimension, written out by hand.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -103,4 +104,13 @@ TEST_CASE("a tensor of more than 1000 entries shows the first and last three per
   const std::string thousand = arange(1000).str();
   CHECK(thousand.find("...") == std::string::npos);
   CHECK(thousand.find(" 500,") != std::string::npos);
+}
+
+// Found by a red-team review: integers printed through double, which rounds above 2^53.
+TEST_CASE("int64 entries print exactly, INT64_MAX and INT64_MIN included", "[format]") {
+  CHECK(from_vector(std::vector<int64_t>{123456789012345678}, {1}).str() == "tensor([123456789012345678])");
+  CHECK(full({2}, std::numeric_limits<int64_t>::max(), {.dtype = DType::Int64}).str() ==
+        "tensor([9223372036854775807, 9223372036854775807])");
+  CHECK(from_vector(std::vector<int64_t>{std::numeric_limits<int64_t>::min(), 5}, {2}).str() ==
+        "tensor([-9223372036854775808,                    5])");
 }

@@ -43,3 +43,18 @@ TEST_CASE("linspace into an integer dtype truncates its ends first, as PyTorch",
   // The ends are checked before they are truncated: -0.5 is no uint8 (torch refuses it too).
   CHECK_THROWS_WITH(linspace(-0.5, 10, 3, {.dtype = DType::UInt8}), Catch::Contains("[linspace]"));
 }
+
+// Found by a red-team review: integer ranges were computed in double, which rounds above 2^53.
+TEST_CASE("an int64 arange is exact beyond 2^53; an integer linspace there is refused", "[linspace]") {
+  const int64_t big = int64_t{1} << 62;
+  CHECK(arange(0x1p62, 0x1p62 + 2048, 512).to_vector<int64_t>() ==
+        std::vector<int64_t>{big, big + 512, big + 1024, big + 1536});
+  CHECK(arange(0x1p62, 0x1p62 - 2048, -1024).to_vector<int64_t>() == std::vector<int64_t>{big, big - 1024});
+  const int64_t near = 9007199254740990;  // 2^53 - 2
+  CHECK(arange(9007199254740990.0, 9007199254740994.0, 1).to_vector<int64_t>() ==
+        std::vector<int64_t>{near, near + 1, near + 2, near + 3});
+  CHECK_THROWS_WITH(linspace(9007199254740990.0, 9007199254740996.0, 4, {.dtype = DType::Int64}),
+                    Catch::Contains("[linspace]") && Catch::Contains("2^53"));
+  CHECK(linspace(-0x1p53, 0x1p53, 3, {.dtype = DType::Int64}).to_vector<int64_t>() ==
+        std::vector<int64_t>{-(int64_t{1} << 53), 0, int64_t{1} << 53});
+}

@@ -163,3 +163,13 @@ TEST_CASE("randint(lo, hi) covers exactly [lo, hi)", "[random][generator]") {
   const std::vector<int64_t> single = randint(9, 10, {100}, {}, &g).to_vector<int64_t>();
   CHECK(std::set<int64_t>(single.begin(), single.end()) == std::set<int64_t>{9});
 }
+
+// Found by a red-team review: bounds a 16-bit dtype cannot hold filled inf, where PyTorch refuses.
+TEST_CASE("uniform_ refuses bounds outside the tensor's dtype", "[random]") {
+  Tensor h = zeros({3}, {.dtype = DType::Float16});
+  CHECK_THROWS_WITH(h.uniform_(1e5, 2e5), Catch::Contains("[uniform_]") && Catch::Contains("float16"));
+  CHECK_THROWS_WITH(zeros({3}, {.dtype = DType::BFloat16}).uniform_(-1e39, 0),
+                    Catch::Contains("[uniform_]") && Catch::Contains("bfloat16"));
+  h.uniform_(-65504, 65504);
+  for (float v : h.to(DType::Float32).to_vector<float>()) CHECK(std::isfinite(v));
+}

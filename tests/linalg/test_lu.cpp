@@ -16,6 +16,7 @@
 #include <numeric>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ember/core/autocast.h>
@@ -794,4 +795,32 @@ TEST_CASE("linalg LU ops refuse bad inputs with an error naming the op", "[linal
   CHECK_THROWS_WITH(linalg::lu_factor(stack({eye(4, std::nullopt, f64), zero_col})),
                     Catch::Contains("batch entry 1") && Catch::Contains("column 1"));
   CHECK_THROWS_WITH(linalg::lu_factor(zero_col), !Catch::Contains("batch entry"));
+}
+
+// Found by a red-team review: with no columns there are no pivots, and lu, lu_unpack and lu_solve
+// failed in an internal reshape({-1, 0}).
+TEST_CASE("lu, lu_unpack and lu_solve of matrices with no rows or columns", "[linalg][lu]") {
+  auto shape = [](const Tensor& t) { return std::vector<int64_t>(t.shape().begin(), t.shape().end()); };
+  using V = std::vector<int64_t>;
+  const std::vector<std::tuple<V, V, V, V>> cases = {  // A, then P, L, U as PyTorch gives them
+      {{0, 0}, {0, 0}, {0, 0}, {0, 0}},
+      {{0, 3}, {0, 0}, {0, 0}, {0, 3}},
+      {{3, 0}, {3, 3}, {3, 0}, {0, 0}},
+      {{2, 3, 0}, {2, 3, 3}, {2, 3, 0}, {2, 0, 0}},
+  };
+  for (const auto& [a, p, l, u] : cases) {
+    const Tensor A = zeros(a, {.dtype = DType::Float64});
+    const auto [P, L, U] = linalg::lu(A);
+    CHECK(shape(P) == p);
+    CHECK(shape(L) == l);
+    CHECK(shape(U) == u);
+    const auto [LU, pivots] = linalg::lu_factor(A);
+    const auto [P2, L2, U2] = linalg::lu_unpack(LU, pivots);
+    CHECK(shape(P2) == p);
+    CHECK(shape(L2) == l);
+    CHECK(shape(U2) == u);
+    if (a[a.size() - 1] == 3 && a[0] == 3) CHECK(P.to_vector<double>() == eye(3, 3, {.dtype = DType::Float64}).to_vector<double>());
+  }
+  const auto [LU, pivots] = linalg::lu_factor(zeros({2, 0, 0}, {.dtype = DType::Float64}));
+  CHECK(shape(linalg::lu_solve(LU, pivots, zeros({2, 0, 4}, {.dtype = DType::Float64}))) == V{2, 0, 4});
 }
