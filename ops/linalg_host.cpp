@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <limits>
 
 #include <ember/core/autocast.h>
 #include <ember/core/error.h>
@@ -31,7 +32,9 @@ double power_of_two_scale(std::span<const double> x) {
   if (largest == 0) return 1;
   int exponent = 0;
   std::frexp(largest, &exponent);  // largest = f 2^exponent with f in [0.5, 1)
-  return std::ldexp(1.0, exponent);
+  // 2^1024 is inf: an entry of 2^1023 or more is brought into [-2, 2) by 2^1023 instead (a scale of
+  // inf made every entry 0 and every result NaN).
+  return std::ldexp(1.0, std::min(exponent, std::numeric_limits<double>::max_exponent - 1));
 }
 
 double sign_of_largest(const double* x, int64_t count, int64_t stride) {

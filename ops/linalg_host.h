@@ -52,8 +52,8 @@ Tensor from_host(std::span<const double> values, std::span<const int64_t> shape,
 // messages): the start of an error about matrix m of a.
 std::string batch_entry(const Tensor& a, int64_t m);
 
-// A power of two at or above the largest |entry| (1 for a zero matrix). Dividing by it is exact and
-// brings the entries into [-1, 1], so that sums of squares neither overflow (entries near 1e200) nor
+// A power of two at or above the largest |entry| (1 for a zero matrix; 2^1023, half of it, for an
+// entry of 2^1023 or more). Dividing by it is exact and brings the entries into [-1, 1] ([-2, 2)), so that sums of squares neither overflow (entries near 1e200) nor
 // underflow (near 1e-200); results are scaled back by it.
 double power_of_two_scale(std::span<const double> x);
 

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -261,6 +262,31 @@ TEST_CASE("eigh and svd of matrices with entries near 1e198 and 1e-198 neither o
     CHECK(close(S / factor, svd_case->at("S"), 1e-12) == "");
     CHECK(close(matmul(times_diag(U, stored(*svd_case, "c1")), Vh), svd_case->at("USVh"), 1e-12) == "");
   }
+}
+
+// Found by a red-team review: an entry of 2^1023 or more made the power-of-two scale 2^1024 = inf,
+// and every eigenvalue and singular value NaN.
+TEST_CASE("eigh and svd of matrices with entries of 2^1023 and more", "[linalg]") {
+  const Tensor a = from_vector(std::vector<double>{1e308, 1e307, -3e306, 1e307, 5e307, 2e307, -3e306, 2e307, 9e307},
+                               std::vector<int64_t>{3, 3}, {.dtype = DType::Float64});
+  const double factor = 0x1p-10;  // the same matrix 1024 times smaller: exact, and far from overflow
+  const auto close_to_scaled = [&](const Tensor& big, const Tensor& small) {
+    const auto x = big.to_vector<double>(), y = small.to_vector<double>();
+    REQUIRE(x.size() == y.size());
+    for (size_t i = 0; i < x.size(); ++i) CHECK(std::abs(x[i] * factor - y[i]) <= 1e-14 * std::abs(y[0]) + 1e-300);
+  };
+  close_to_scaled(linalg::eigvalsh(a), linalg::eigvalsh(a * factor));
+  close_to_scaled(linalg::svdvals(a), linalg::svdvals(a * factor));
+  const auto [L, V] = linalg::eigh(a);
+  const auto [L_small, V_small] = linalg::eigh(a * factor);
+  close_to_scaled(L, L_small);
+  CHECK(amax(abs(abs(V) - abs(V_small))).item<double>() <= 1e-14);
+  const Tensor one = full({1, 1}, 9e307, {.dtype = DType::Float64});
+  CHECK(linalg::svdvals(one).to_vector<double>() == std::vector<double>{9e307});
+  // A singular value beyond the largest double is inf, not NaN.
+  const auto s = linalg::svdvals(full({2, 2}, 1.5e308, {.dtype = DType::Float64})).to_vector<double>();
+  CHECK(s[0] == std::numeric_limits<double>::infinity());
+  CHECK(s[1] == 0.0);
 }
 
 TEST_CASE("gradcheck and gradgradcheck pass for qr, eigh, eigvalsh, svd and svdvals in float64", "[linalg]") {
