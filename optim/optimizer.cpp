@@ -100,6 +100,7 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
   for (size_t g = 1; g < groups_.size(); ++g)
     first_param[g] = first_param[g - 1] + static_cast<int64_t>(groups_[g - 1].params.size());
   std::vector<bool> groups_seen(groups_.size(), false);
+  std::vector<std::set<std::string>> options_seen(groups_.size());
   for (const auto& [key, value] : state) {
     size_t a = key.find('.'), b = key.find('.', a + 1);
     EMBER_CHECK(a != std::string::npos && b != std::string::npos, name_, "unexpected key \"{}\" in state dict", key);
@@ -125,6 +126,7 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       const double v = value.item<double>();
       check_option(name_, field, v);
       new_groups[index].options[field] = v;
+      options_seen[index].insert(field);
     } else if (kind == "state") {
       EMBER_CHECK(index >= 0 && index < static_cast<int64_t>(params.size()), name_,
                   "state dict key \"{}\" names parameter {}, but the optimizer has {}", key, index, params.size());
@@ -167,6 +169,10 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
                 "the state dict has no entries for parameter group {} (no \"param_groups.{}.*\"): it is not this "
                 "optimizer's, or was saved without it",
                 g, g);
+  // A group without one of its options would silently keep this optimizer's value (its lr, say).
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (const auto& [option, unused] : defaults_)
+      EMBER_CHECK(options_seen[g].count(option), name_, "the state dict has no \"param_groups.{}.{}\"", g, option);
   groups_ = std::move(new_groups);
   state_ = std::move(new_state);
 }

@@ -9,14 +9,26 @@
 namespace ember::optim {
 namespace {
 // The step count lives in the state as a 0-dim float64 tensor, so state_dict can save it.
-double next_step(std::map<std::string, Tensor>& state) {
-  Tensor& step = state["step"];
+// A parameter's state is made whole on its first step (`fresh`: the state was empty before it). A
+// piece missing later came from a state dict that lacked it: an error, as PyTorch's KeyError at
+// step(), never a zero buffer that silently restarts one moment of a trained optimizer.
+Tensor& state_entry(std::map<std::string, Tensor>& state, const char* name, bool fresh, const char* optimizer,
+                    const Tensor& param) {
+  Tensor& t = state[name];
+  EMBER_CHECK(t.defined() || fresh, optimizer,
+              "the state of a parameter (shape {}) has no \"{}\": the state dict loaded into this optimizer lacked it",
+              shape_str(param.shape()), name);
+  return t;
+}
+double next_step(std::map<std::string, Tensor>& state, bool fresh, const char* optimizer, const Tensor& param) {
+  Tensor& step = state_entry(state, "step", fresh, optimizer, param);
   if (!step.defined()) step = zeros({}, {.dtype = DType::Float64});
   step.add_(1);
   return step.item<double>();
 }
-Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Tensor& like) {
-  Tensor& t = state[name];
+Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Tensor& like, bool fresh,
+               const char* optimizer) {
+  Tensor& t = state_entry(state, name, fresh, optimizer, like);
   if (!t.defined()) t = zeros_like(like);
   return t;
 }
@@ -99,10 +111,11 @@ void Adam::step() {
       if (!p.grad().defined()) continue;
       Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
-      const double t = next_step(state);
-      Tensor& m = buffer(state, "exp_avg", p);
-      Tensor& v = buffer(state, "exp_avg_sq", p);
-      Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
+      const bool fresh = state.empty();
+      const double t = next_step(state, fresh, name_, p);
+      Tensor& m = buffer(state, "exp_avg", p, fresh, name_);
+      Tensor& v = buffer(state, "exp_avg_sq", p, fresh, name_);
+      Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p, fresh, name_) : nullptr;
       const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t), decay_factor = 1 - lr * wd;
       const Backend& kernels = backend(p.device());
       if (fused_ && kernels.adam_step && (vmax ? fusable({&p, &g, &m, &v, vmax}) : fusable({&p, &g, &m, &v}))) {
@@ -149,20 +162,21 @@ void RMSprop::step() {
       if (!p.grad().defined()) continue;
       Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
-      next_step(state);
+      const bool fresh = state.empty();
+      next_step(state, fresh, name_, p);
       if (wd != 0) g = g + p * wd;
-      Tensor& v = buffer(state, "square_avg", p);
+      Tensor& v = buffer(state, "square_avg", p, fresh, name_);
       v.mul_(alpha).add_(g * g * (1 - alpha));
       Tensor avg;
       if (centered) {
-        Tensor& mean_g = buffer(state, "grad_avg", p);
+        Tensor& mean_g = buffer(state, "grad_avg", p, fresh, name_);
         mean_g.mul_(alpha).add_(g * (1 - alpha));
         avg = sqrt(v - mean_g * mean_g) + eps;
       } else {
         avg = sqrt(v) + eps;
       }
       if (momentum > 0) {
-        Tensor& buf = buffer(state, "momentum_buffer", p);
+        Tensor& buf = buffer(state, "momentum_buffer", p, fresh, name_);
         buf.mul_(momentum).add_(g / avg);
         p.add_(buf * -lr);
       } else {
@@ -186,7 +200,7 @@ void Lion::step() {
       if (!p.grad().defined()) continue;
       Tensor g = p.grad();
       auto& state = state_of(p);
-      Tensor& m = buffer(state, "exp_avg", p);
+      Tensor& m = buffer(state, "exp_avg", p, state.empty(), name_);
       if (wd != 0) p.mul_(1 - lr * wd);
       p.add_(sign(m * b1 + g * (1 - b1)) * -lr);
       m.mul_(b2).add_(g * (1 - b2));

@@ -6,6 +6,8 @@
 #include <ember/ember.h>
 
 #include <chrono>
+#include <cmath>
+#include <numeric>
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/classify/network.h"
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     const std::string data_dir = examples::dataset_dir(opt.data_dir);
     auto train_set = data::fashion_mnist(true, data_dir);
     auto test_set = data::fashion_mnist(false, data_dir);
+    EMBER_CHECK(test_set->size() > 0, "classify", "the test set in {} is empty", data_dir);
     data::DataLoader train_loader(train_set, {.batch_size = opt.batch_size, .shuffle = true, .drop_last = true, .seed = opt.seed});
     data::DataLoader test_loader(test_set, {.batch_size = 1000});
 
@@ -84,8 +87,12 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     bool stop = false;
     bool saved_checkpoint = false;
-    for (; epoch < opt.epochs && !stop; ++epoch) {
-      examples::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs), train_loader.num_batches());
+    // --steps, when given, decides the length alone, as in every trainer (it was capped by --epochs).
+    const auto more_epochs = [&] { return opt.steps > 0 ? step < opt.steps : epoch < opt.epochs; };
+    for (; more_epochs() && !stop; ++epoch) {
+      examples::ProgressBar bar(opt.steps > 0 ? fmt::format("epoch {}", epoch + 1)
+                                              : fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
+                                train_loader.num_batches());
       double loss_sum = 0;
       int64_t correct = 0, seen = 0, batches = 0;
       const auto epoch_start = std::chrono::steady_clock::now();
@@ -104,7 +111,12 @@ int main(int argc, char** argv) {
         amp.update();
         ++step;
         ++batches;
-        loss_sum += loss.item<double>();
+        const double loss_value = loss.item<double>();
+        // A diverged run (too large an --lr) would go on printing nan and saving NaN weights.
+        EMBER_CHECK(std::isfinite(loss_value) || amp.scaler().is_enabled(), "classify",
+                    "the training loss is {} at step {}: the run diverged (try a smaller --lr than {})", loss_value,
+                    step, opt.lr);
+        loss_sum += loss_value;
         {
           NoGradGuard no_grad;
           correct += sum(eq(argmax(logits, 1), labels)).item<int64_t>();
@@ -132,11 +144,14 @@ int main(int argc, char** argv) {
       io::save_checkpoint(checkpoint_path, ck);
       saved_checkpoint = true;
     }
-    {  // 64 test images; the ones the model gets wrong are shown inverted
+    {  // up to 64 test images; the ones the model gets wrong are shown inverted
       NoGradGuard no_grad;
       model->eval();
-      data::Batch b = test_set->get_batch([] { std::vector<int64_t> v(64); for (int i = 0; i < 64; ++i) v[i] = i; return v; }());
-      Tensor right = eq(argmax((*model)(b.data.to(device)), 1).to(Device::cpu()), b.target).reshape({64, 1, 1, 1});
+      const int64_t shown = std::min<int64_t>(64, test_set->size());
+      std::vector<int64_t> first(static_cast<size_t>(shown));
+      std::iota(first.begin(), first.end(), 0);
+      data::Batch b = test_set->get_batch(first);
+      Tensor right = eq(argmax((*model)(b.data.to(device)), 1).to(Device::cpu()), b.target).reshape({shown, 1, 1, 1});
       io::save_image_grid(where(right, b.data, 1 - b.data), opt.out + "/predictions.png", 8);
     }
     if (saved_checkpoint) {

@@ -2,6 +2,8 @@
 //   demo --steps 200 --lr 0.1
 #include <ember/ember.h>
 
+#include <cmath>
+
 #include "examples/common/cli.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +26,8 @@ int main(int argc, char** argv) {
     Tensor w2 = (randn({32, 1}) * 0.3).requires_grad_();
     for (int64_t step = 0; step <= steps; ++step) {
       Tensor loss = mse_loss(matmul(relu(matmul(x, w1)), w2), y);
+      EMBER_CHECK(std::isfinite(loss.item<double>()), "demo",
+                  "the loss is {} at step {}: the run diverged (try a smaller --lr than {})", loss.item<double>(), step, lr);
       loss.backward();
       {
         NoGradGuard no_grad;

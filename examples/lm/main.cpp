@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
       step = io::load_checkpoint(opt.resume, ck);
+      check_architecture(ck.extra, model_options);
       amp.load_state(ck.extra);
       if (!opt.quiet) fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }
@@ -104,6 +105,11 @@ int main(int argc, char** argv) {
       return;
     }
     const Corpus corpus = load_fortunes(fortunes_dir(opt.data_dir));
+    // Checked now, not at the first evaluation after --eval-every steps of training.
+    for (const auto& [split, text] : {std::pair{"training", &corpus.train}, std::pair{"validation", &corpus.validation}})
+      EMBER_CHECK(static_cast<int64_t>(text->size()) > seq + 1, "lm",
+                  "the {} split of the corpus ({} bytes) is shorter than one window of --seq {} + 1", split,
+                  text->size(), seq);
     if (!opt.quiet)
       fmt::print("{}{}corpus: {} training bytes, {} validation bytes; {} parameters\n", info(), model->str(),
                  corpus.train.size(), corpus.validation.size(), model->num_parameters());
@@ -144,7 +150,7 @@ int main(int argc, char** argv) {
         log.row(step, loss_sum / losses, val, tokens_per_s, total);
         if (!opt.quiet) fmt::print("step {}: train loss {:.4f} | val loss {:.4f} ({:.3f} bits/byte) | {:.0f} tok/s\n", step,
                                    loss_sum / losses, val, val / std::log(2.0), tokens_per_s);
-        nn::NamedTensors extra;
+        nn::NamedTensors extra = architecture_extras(model_options);
         amp.save_state(extra);
         io::save_checkpoint(checkpoint_path, {.model = model.get(), .optimizer = &optimizer, .step = step, .extra = extra});
         loss_sum = 0;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <unordered_set>
 
 #include <ember/ops/ops.h>
@@ -20,6 +21,51 @@ nn::Mixer parse_mixer(const std::string& name) {
 
 bool is_gau(const std::string& mixer) { return mixer == "gau" || mixer == "flash-gau"; }
 bool is_recurrent(const std::string& mixer) { return mixer == "mamba" || mixer == "s4d"; }
+
+namespace {
+// The options a model with these ones depends on, by command-line flag, as int64 values (the mixer
+// as its bytes).
+std::vector<std::pair<std::string, int64_t>> shaping_options(const ModelOptions& o) {
+  std::vector<std::pair<std::string, int64_t>> out = {{"d-model", o.d_model}, {"layers", o.layers}};
+  if (is_recurrent(o.mixer)) out.emplace_back("d-state", o.d_state);
+  if (!is_recurrent(o.mixer) && !is_gau(o.mixer)) out.emplace_back("heads", o.heads);
+  if (o.mixer == "local") out.emplace_back("window", o.window);
+  if (o.mixer == "sparse") out.emplace_back("block", o.block);
+  if (is_gau(o.mixer)) out.emplace_back("seq", o.max_len);  // GAU's scale and position-bias range
+  if (o.mixer == "flash-gau") out.emplace_back("gau-chunk", o.gau_chunk);
+  return out;
+}
+Tensor mixer_bytes(const std::string& mixer) {
+  return from_vector(std::vector<uint8_t>(mixer.begin(), mixer.end()), std::vector<int64_t>{static_cast<int64_t>(mixer.size())},
+                     {.dtype = DType::UInt8});
+}
+}  // namespace
+
+nn::NamedTensors architecture_extras(const ModelOptions& options) {
+  nn::NamedTensors out = {{"model.mixer", mixer_bytes(options.mixer)}};
+  for (const auto& [flag, value] : shaping_options(options))
+    out.emplace_back("model." + flag, scalar_tensor(value, {.dtype = DType::Int64}));
+  return out;
+}
+
+void check_architecture(const nn::NamedTensors& extras, const ModelOptions& options) {
+  std::map<std::string, Tensor> saved;
+  for (const auto& [name, t] : extras)
+    if (name.rfind("model.", 0) == 0) saved[name.substr(6)] = t;
+  if (saved.empty()) return;
+  std::string mixer;
+  if (auto it = saved.find("mixer"); it != saved.end() && it->second.dtype() == DType::UInt8 && it->second.dim() == 1)
+    for (uint8_t c : it->second.to_vector<uint8_t>()) mixer += static_cast<char>(c);
+  EMBER_CHECK(mixer == options.mixer, "lm", "the checkpoint was written with --mixer {}, this run has --mixer {}", mixer,
+              options.mixer);
+  for (const auto& [flag, value] : shaping_options(options)) {
+    auto it = saved.find(flag);
+    EMBER_CHECK(it != saved.end() && it->second.numel() == 1, "lm", "the checkpoint does not record --{}", flag);
+    const int64_t was = it->second.to(DType::Int64).item<int64_t>();
+    EMBER_CHECK(was == value, "lm", "the checkpoint was written with --{} {}, this run has --{} {}", flag, was, flag,
+                value);
+  }
+}
 
 S4DBlockImpl::S4DBlockImpl(int64_t d_model, int64_t d_state) {
   norm1 = register_module("norm1", nn::LayerNorm(d_model));

@@ -30,6 +30,14 @@ struct ModelOptions {
   int64_t gau_chunk = 64;  // flash-gau
 };
 
+// The options that shape the model's computation, as checkpoint extras ("model.mixer", ...), and the
+// check that a checkpoint's match this run's: with the same parameter shapes, a model resumed or
+// sampled under another --heads, --mixer (softmax and flash share parameters), --window or --block
+// would load without complaint and compute something else. A checkpoint without them (an older
+// one) is not checked.
+nn::NamedTensors architecture_extras(const ModelOptions& options);
+void check_architecture(const nn::NamedTensors& extras, const ModelOptions& options);
+
 // The attention mixer named on the command line (not gau, flash-gau, mamba or s4d); an unknown name
 // is an error listing the known ones.
 nn::Mixer parse_mixer(const std::string& name);

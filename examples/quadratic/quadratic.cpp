@@ -1,6 +1,7 @@
 #include "examples/quadratic/quadratic.h"
 
 #include <cmath>
+#include <limits>
 
 #include <ember/core/autograd.h>
 #include <ember/core/error.h>
@@ -83,13 +84,18 @@ std::vector<double> cholesky_solve(std::vector<double> h, std::vector<double> g,
   return g;
 }
 
-int64_t iterations_for_rate(double rate, double factor, double tolerance) {
-  if (rate <= 0) return 1;
-  return std::max<int64_t>(
-      0, static_cast<int64_t>(std::ceil(std::log(tolerance / factor) / std::log(rate))));
+// The t with factor rate^t <= tolerance, for rate = 1 - gap. From the gap, through log1p: at a
+// condition number of 1e16, (k - 1)/(k + 1) rounds to 1 and log(rate) to 0, which predicted 0
+// iterations (and cast -inf to int64). A count beyond int64 is reported as INT64_MAX.
+int64_t iterations_for_gap(double gap, double factor, double tolerance) {
+  if (gap >= 1) return 1;
+  const double t = std::ceil(std::log(tolerance / factor) / std::log1p(-gap));
+  if (!(t < 0x1p62)) return std::numeric_limits<int64_t>::max();
+  return std::max<int64_t>(0, static_cast<int64_t>(t));
 }
 
 double accelerated_rate(double kappa) { return (std::sqrt(kappa) - 1) / (std::sqrt(kappa) + 1); }
+double accelerated_gap(double kappa) { return 2 / (std::sqrt(kappa) + 1); }  // 1 - accelerated_rate
 
 }  // namespace
 
@@ -269,22 +275,21 @@ Trajectory ember_adam(const Problem& p, const Tensor& x0, const RunOptions& o, d
 }
 
 Prediction predict_gradient_descent(double kappa, double tolerance) {
-  return {iterations_for_rate((kappa - 1) / (kappa + 1), 1, tolerance), "((k-1)/(k+1))^t"};
+  return {iterations_for_gap(2 / (kappa + 1), 1, tolerance), "((k-1)/(k+1))^t"};
 }
 Prediction predict_line_search(double kappa, double tolerance) {
-  return {iterations_for_rate((kappa - 1) / (kappa + 1), 1, tolerance),
-          "((k-1)/(k+1))^t, Kantorovich"};
+  return {iterations_for_gap(2 / (kappa + 1), 1, tolerance), "((k-1)/(k+1))^t, Kantorovich"};
 }
 Prediction predict_heavy_ball(double kappa, double tolerance) {
-  return {iterations_for_rate(accelerated_rate(kappa), 1, tolerance),
+  return {iterations_for_gap(accelerated_gap(kappa), 1, tolerance),
           "((sqrt k-1)/(sqrt k+1))^t, asymptotic"};
 }
 Prediction predict_conjugate_gradient(double kappa, int64_t n, double tolerance) {
-  return {std::min(n, iterations_for_rate(accelerated_rate(kappa), 2, tolerance)),
+  return {std::min(n, iterations_for_gap(accelerated_gap(kappa), 2, tolerance)),
           "min(n, 2((sqrt k-1)/(sqrt k+1))^t)"};
 }
 Prediction predict_sgd(double kappa, double tolerance) {
-  return {iterations_for_rate(1 - 1 / kappa, 1, tolerance), "(1-1/k)^t"};
+  return {iterations_for_gap(1 / kappa, 1, tolerance), "(1-1/k)^t"};
 }
 
 }  // namespace ember::examples::quadratic

@@ -152,8 +152,12 @@ io::Plot first_return_plot(double p, const std::vector<double>& exact,
                  .log_y = true});
   std::vector<double> t_exact, f_exact, t_sim, f_sim;
   for (size_t t = 2; t < exact.size(); t += 2) {
-    t_exact.push_back(static_cast<double>(t));
-    f_exact.push_back(exact[t]);
+    // Far out in a biased walk (p = 0.1, t = 1436) the exact probability underflows to 0: no point
+    // on a log axis, as for a count of 0 below.
+    if (exact[t] > 0) {
+      t_exact.push_back(static_cast<double>(t));
+      f_exact.push_back(exact[t]);
+    }
     const int64_t hits = counts.first_return[t];
     if (hits == 0) continue;  // no point on a log axis
     t_sim.push_back(static_cast<double>(t));

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
       ->check(examples::number_at_least(0));
   app.add_option("--d-model", mo.d_model, "channels H")->check(examples::integer_at_least(1));
   app.add_option("--d-state", mo.d_state, "state size N (N/2 complex modes), even")->check(examples::integer_at_least(2));
-  app.add_option("--layers", mo.layers, "S4D blocks")->check(examples::integer_at_least(0));
+  app.add_option("--layers", mo.layers, "S4D blocks")->check(examples::integer_between(0, 1024));
   app.add_option("--dropout", mo.dropout, "dropout after each S4D block")->check(examples::number_between(0.0, 0.99));
   app.add_option("--seed", seed, "random seed (initialisation, shuffling, dropout)")->check(examples::unsigned_integer());
   // Bounded: libgomp crashes on a request for 100000 threads instead of refusing it.

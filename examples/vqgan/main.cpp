@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   app.add_option("--autoencoder", v.autoencoder, "Stage two: stage one's checkpoint (required)");
   app.add_flag("--class-conditional", v.class_conditional,
                "Stage two: start each sequence with its class (10 start tokens) and sample a row per class");
-  app.add_option("--layers", v.layers, "Stage two: transformer blocks")->check(examples::integer_at_least(1));
+  app.add_option("--layers", v.layers, "Stage two: transformer blocks")->check(examples::integer_between(1, 1024));
   app.add_option("--d-model", v.d_model, "Stage two: model width")->check(examples::integer_at_least(1));
   app.add_option("--heads", v.heads, "Stage two: attention heads (dividing --d-model)")
       ->check(examples::integer_at_least(1));

@@ -29,6 +29,12 @@ resumed=$(tail -1 "$out/b/metrics.csv" | cut -d, -f2,5,6)
 echo "straight: $straight  resumed: $resumed"
 [[ "$straight" == "$resumed" ]] || { echo "resumed run differs"; exit 1; }
 
+# --steps decides the length alone (it was capped by --epochs): 30 steps of 2048 images cross the
+# epoch of 29 and end at step 30.
+"$bin" --steps 30 --epochs 1 --batch-size 2048 --seed 3 --quiet --out "$out/s" >/dev/null
+[[ $(tail -1 "$out/s/metrics.csv" | cut -d, -f1,2) == "2,30" ]] ||
+  { echo "--steps 30 --epochs 1 did not end at epoch 2, step 30:"; cat "$out/s/metrics.csv"; exit 1; }
+
 # Mixed precision: --amp bf16 and --amp fp16 (with loss scaling) learn as float32 does, and do
 # something (their losses are not float32's bit for bit); fp16 resumes exactly, scaler state included.
 for amp in bf16 fp16; do

@@ -135,6 +135,8 @@ if ((have_data)); then
   # a classifier the user names must exist (only the default path is optional)
   expect_error "[gan] --classifier \"$tmp/missing\": no such file" 300 \
     "$gan" --data fashion-mnist --quiet --steps 1 --out "$tmp/g9" --classifier "$tmp/missing"
+  # A diverged run stops with an error instead of printing nan and saving NaN weights.
+  expect_error "[classify] the training loss is nan at step" 200 "$classify" --quiet --steps 5 --lr 1e30 --out "$tmp/c7"
   mkdir -p "$tmp/c6/metrics.csv"
   expect_error "cannot open \"$tmp/c6/metrics.csv\"" 300 "$classify" --quiet --epochs 0 --out "$tmp/c6"
 
@@ -150,6 +152,8 @@ if ((have_data)); then
 else
   echo "dataset-fashion-mnist not installed: the cases that load it are skipped"
 fi
+
+expect_error "[demo] the loss is" 200 "$demo" --lr 1000 --steps 50
 
 # ---- and a good run still works (exit 0, silent stderr with --quiet)
 status=0

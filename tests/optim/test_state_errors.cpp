@@ -16,6 +16,7 @@
 using namespace ember;
 using Catch::Contains;
 using Catch::StartsWith;
+using optim::NamedTensors;
 
 namespace {
 Tensor param(std::initializer_list<int64_t> shape) { return zeros(shape).requires_grad_(); }
@@ -110,13 +111,53 @@ TEST_CASE("an optimizer state with NaN moments or a negative running square is r
   CHECK_THROWS_WITH(rmsprop.load_state_dict({{"state.0.square_avg", negative_square}}), StartsWith("[RMSprop]"));
   // An infinite running square is the optimizer's own (float16 state after a gradient of 60000): its
   // checkpoint loads, and the step is finite (0). A negative first moment is an ordinary value.
-  adam.load_state_dict({{"param_groups.0.lr", number(1e-3)}, {"state.0.step", number(1)},
-                        {"state.0.exp_avg", zeros({2})}, {"state.0.exp_avg_sq", full({2}, INFINITY)}});
-  adam.load_state_dict({{"param_groups.0.lr", number(1e-3)}, {"state.0.step", number(1)},
-                        {"state.0.exp_avg", negative_square}, {"state.0.exp_avg_sq", full({2}, 1.0)}});
+  const NamedTensors groups = adam.state_dict();  // the options and parameter indices; no state yet
+  auto with_state = [&](NamedTensors state) {
+    state.insert(state.begin(), groups.begin(), groups.end());
+    return state;
+  };
+  adam.load_state_dict(with_state({{"state.0.step", number(1)}, {"state.0.exp_avg", zeros({2})},
+                                   {"state.0.exp_avg_sq", full({2}, INFINITY)}}));
+  adam.load_state_dict(with_state({{"state.0.step", number(1)}, {"state.0.exp_avg", negative_square},
+                                   {"state.0.exp_avg_sq", full({2}, 1.0)}}));
   w.set_grad(zeros({2}));
   adam.step();
   CHECK(std::isfinite(w.to_vector<float>()[0]));
+}
+
+// Found by a red-team review: a state dict without a moment (or without a group's lr) loaded, and
+// the next step silently restarted that moment from 0 (or kept the constructor's lr).
+TEST_CASE("an optimizer state dict missing a group option or a parameter's moment is refused", "[optim][errors]") {
+  Tensor w = param({3});
+  optim::Adam adam({w}, {.lr = 0.1});
+  w.set_grad(ones({3}));
+  adam.step();
+  const NamedTensors saved = adam.state_dict();
+  auto without = [&](const std::string& key) {
+    NamedTensors out;
+    for (const auto& [k, v] : saved)
+      if (k != key) out.emplace_back(k, v);
+    REQUIRE(out.size() + 1 == saved.size());
+    return out;
+  };
+  CHECK_THROWS_WITH(adam.load_state_dict(without("param_groups.0.lr")),
+                    StartsWith("[Adam]") && Contains("\"param_groups.0.lr\""));
+  for (const char* moment : {"state.0.exp_avg_sq", "state.0.step"}) {
+    INFO(moment);
+    optim::Adam fresh({w}, {.lr = 0.1});
+    fresh.load_state_dict(without(moment));  // PyTorch loads it too, and fails at step()
+    CHECK_THROWS_WITH(fresh.step(), StartsWith("[Adam]") && Contains(std::string(moment).substr(8)));
+  }
+  optim::RMSprop rmsprop({w}, {.momentum = 0.9, .centered = true});
+  rmsprop.step();
+  NamedTensors partial;
+  for (const auto& [k, v] : rmsprop.state_dict())
+    if (k != "state.0.grad_avg") partial.emplace_back(k, v);
+  rmsprop.load_state_dict(partial);
+  CHECK_THROWS_WITH(rmsprop.step(), StartsWith("[RMSprop]") && Contains("grad_avg"));
+  // The whole dict still loads and steps, and a fresh optimizer makes its state on its first step.
+  adam.load_state_dict(saved);
+  adam.step();
 }
 
 TEST_CASE("a scheduler state dict with an unknown or malformed key is an ember::Error",

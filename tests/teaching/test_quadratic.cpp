@@ -1,6 +1,8 @@
 // examples/quadratic: the problem is the quadratic it claims to be, conjugate gradients through hvp
 // solves an n-dimensional SPD system in at most n steps, and each method meets its textbook rate.
 #include <catch2/catch.hpp>
+
+#include <limits>
 #include <string>
 #include <unistd.h>
 #include <cmath>
@@ -111,6 +113,12 @@ TEST_CASE("quadratic: the predicted iteration counts") {
   CHECK(q::predict_conjugate_gradient(100, 1000, 1e-8).iterations == 96);  // ln 5e-9 / ln(9/11)
   CHECK(q::predict_conjugate_gradient(100, 50, 1e-8).iterations == 50);
   CHECK(q::predict_sgd(100, 1e-8).iterations == 1833);  // ln 1e-8 / ln 0.99
+  // Found by a red-team review: at condition 1e16 (k-1)/(k+1) rounds to 1 and 0 iterations were
+  // predicted. ln 1e-8 / ln(1 - 2/(k+1)) is 18.42 (k+1)/2 = 9.21e16; CG needs at most n.
+  CHECK(q::predict_gradient_descent(1e16, 1e-8).iterations == Approx(9.2103e16).epsilon(1e-4));
+  CHECK(q::predict_heavy_ball(1e16, 1e-8).iterations == Approx(9.2103e8).epsilon(1e-4));
+  CHECK(q::predict_conjugate_gradient(1e300, 10, 1e-8).iterations == 10);
+  CHECK(q::predict_sgd(1e300, 1e-8).iterations == std::numeric_limits<int64_t>::max());  // beyond int64
 }
 
 TEST_CASE("quadratic: on n = 1000, each method against its bound") {
