@@ -99,27 +99,53 @@ Tensor matrix_exp(const Tensor& a_in) {
   detail::AutocastPaused paused;
   const int64_t n = a.size(-1);
   if (a.numel() == 0) return clone(a);
-  double norm1 = 0;  // the largest 1-norm (column sum of |a|) over the batch
+  const Shape batch(a.shape().begin(), a.shape().end() - 2);
+  std::vector<double> norms;  // each matrix's 1-norm (largest column sum of |a|)
   {
     NoGradGuard no_grad;
-    norm1 = max(sum(abs(a), {-2})).item_double();
+    norms = cast(amax(sum(abs(a), {-2}), {-1}), DType::Float64).reshape({-1}).to_vector<double>();
   }
-  int m = 13, squarings = 0;
-  if (std::isfinite(norm1)) {
+  // Each matrix's degree and number of squarings, Higham's choice for its own norm. NaN or inf
+  // entries: degree 13 unscaled, which carries them into the result (NaN).
+  std::vector<int> degrees(norms.size(), 13), squarings(norms.size(), 0);
+  for (size_t b = 0; b < norms.size(); ++b) {
+    if (!std::isfinite(norms[b])) continue;
     const auto fits = std::find_if(kPadeDegrees.begin(), kPadeDegrees.end() - 1,
-                                   [norm1](const PadeDegree& d) { return norm1 <= d.theta; });
-    m = fits->m;
-    if (m == 13 && norm1 > kPadeDegrees.back().theta)
+                                   [&](const PadeDegree& d) { return norms[b] <= d.theta; });
+    degrees[b] = fits->m;
+    if (fits->m == 13 && norms[b] > kPadeDegrees.back().theta)
       // exp(A) = exp(A / 2^s)^(2^s), with s the fewest halvings that bring the norm under theta_13;
       // past 1100 the result overflows float64 whatever s is.
-      squarings = std::min(1100, static_cast<int>(std::ceil(std::log2(norm1 / kPadeDegrees.back().theta))));
+      squarings[b] = std::min(1100, static_cast<int>(std::ceil(std::log2(norms[b] / kPadeDegrees.back().theta))));
   }
-  // NaN or inf entries: degree 13 unscaled, which carries them into the result (NaN).
-  const Tensor scaled = squarings > 0 ? a * std::ldexp(1.0, -squarings) : a;  // a power of two: exact
-  const Shape batch(a.shape().begin(), a.shape().end() - 2);
-  const OddEven parts = pade_parts(scaled, detail::identity_batch(batch, n, a), m);
+  const int m = *std::max_element(degrees.begin(), degrees.end());
+  const int most = *std::max_element(squarings.begin(), squarings.end());
+  const bool shared = std::all_of(squarings.begin(), squarings.end(), [&](int s) { return s == most; });
+  if (shared) {  // one scaling for the whole batch (always for one matrix)
+    const Tensor scaled = most > 0 ? a * std::ldexp(1.0, -most) : a;  // a power of two: exact
+    const OddEven parts = pade_parts(scaled, detail::identity_batch(batch, n, a), m);
+    Tensor result = solve(parts.even - parts.odd, parts.even + parts.odd);
+    for (int i = 0; i < most; ++i) result = matmul(result, result);
+    return result;
+  }
+  // Matrices of a batch that need different numbers of squarings each get their own: one scaling
+  // for all, that of the largest norm, squared a small matrix 50 times from A / 2^50, whose Pade
+  // value is I to rounding (exp(1e-3 I) came out as I next to a matrix of norm 1e15). Each is scaled
+  // by its own 2^-s, and the squarings stop for each where its s is reached.
+  Shape column_shape = batch;
+  column_shape.push_back(1);
+  column_shape.push_back(1);
+  std::vector<double> factors(squarings.size());
+  for (size_t b = 0; b < squarings.size(); ++b) factors[b] = std::ldexp(1.0, -squarings[b]);
+  const Tensor scale = from_vector(factors, column_shape, {.dtype = a.dtype(), .device = a.device()});
+  const OddEven parts = pade_parts(a * scale, detail::identity_batch(batch, n, a), m);
   Tensor result = solve(parts.even - parts.odd, parts.even + parts.odd);
-  for (int i = 0; i < squarings; ++i) result = matmul(result, result);
+  std::vector<uint8_t> squares_left(squarings.size());
+  for (int i = 0; i < most; ++i) {
+    for (size_t b = 0; b < squarings.size(); ++b) squares_left[b] = i < squarings[b];
+    const Tensor more = from_vector(squares_left, column_shape, {.dtype = DType::Bool, .device = a.device()});
+    result = where(more, matmul(result, result), result);
+  }
   return result;
 }
 

@@ -426,7 +426,26 @@ TEST_CASE("matrix_exp identities: exp(A) exp(-A) = I and diagonal and commuting 
     const Tensor q = linalg::matrix_exp(m - m.mT());
     CHECK(max_abs_diff(matmul(q, q.mT()), identity_like(q)) < 1e-13);
   }
-  SECTION("a batch takes its scaling from its largest norm and each matrix stays exact") {
+  SECTION("each matrix of a batch has its own scaling: a small one next to a huge one stays exact") {
+    // Found by a red-team review: with the batch's one scaling (that of its largest norm) exp(1e-3 I)
+    // next to a nilpotent matrix of norm 1e15 came out as I: 1e-3 / 2^48, squared 48 times.
+    const Tensor nilpotent = from_vector(std::vector<double>{0, 1e15, 0, 0}, {2, 2});
+    const Tensor small = eye(2, std::nullopt, f64) * 1e-3;
+    const Tensor batched = linalg::matrix_exp(stack({small, nilpotent, small * 3000.0}));
+    const auto got = batched.to_vector<double>();
+    const std::vector<double> want = {std::exp(1e-3), 0, 0, std::exp(1e-3), 1, 1e15, 0, 1, std::exp(3.0), 0, 0, std::exp(3.0)};
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("entry " << i << ": " << got[i] << " against " << want[i]);
+      CHECK(std::abs(got[i] - want[i]) <= 1e-14 * std::abs(want[i]));
+    }
+    // Gradients through the per-matrix squarings, of first and second order.
+    const std::vector<Tensor> inputs{stack({randn({3, 3}, f64, &gen) * 0.01, randn({3, 3}, f64, &gen) * 8.0})
+                                         .requires_grad_()};
+    auto f = [](const std::vector<Tensor>& x) { return linalg::matrix_exp(x[0]); };
+    CHECK(testing::gradcheck(f, inputs) == "");
+    CHECK(testing::gradgradcheck(f, inputs) == "");
+  }
+  SECTION("a batch of a small and a large matrix: each as exact as alone") {
     const Tensor small = randn({3, 3}, f64, &gen) * 1e-3, large = randn({3, 3}, f64, &gen) * 8.0;
     const Tensor batched = linalg::matrix_exp(stack({small, large}));
     CHECK(max_abs_diff(select(batched, 0, 0), linalg::matrix_exp(small)) < 1e-14);
