@@ -56,6 +56,15 @@ void check_padding_mode(const char* module, const std::string& mode, bool zeros_
   EMBER_CHECK(!zeros_only || mode == "zeros", module, "only padding_mode \"zeros\" is supported, got \"{}\"", mode);
 }
 
+// Negative padding in every padding_mode: conv2d refuses it, but pad() in the other modes crops
+// (PyTorch refuses it in all of them).
+template <class Size>
+void check_padding(const char* module, const Size& padding, const std::string& mode) {
+  for (int64_t p : as_list(padding))
+    EMBER_CHECK(p >= 0, module, "padding must be non-negative, got {} (padding_mode \"{}\")", size_str(padding),
+                mode);
+}
+
 // padding="same" along one dim: dilation * (kernel - 1) in all, the odd one after (PyTorch's split).
 std::pair<int64_t, int64_t> same_pads(int64_t kernel, int64_t dilation) {
   const int64_t total = dilation * (kernel - 1);
@@ -113,6 +122,10 @@ Conv2dImpl::Conv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> k, Conv2d
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv2d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   check_padding_mode("Conv2d", o.padding_mode, false);
+  check_padding("Conv2d", o.padding, o.padding_mode);
+  // The options are shared with ConvTranspose2d; a Conv2d has no output_padding and ignored one.
+  EMBER_CHECK(all_equal(o.output_padding, 0), "Conv2d",
+              "output_padding is for ConvTranspose2d; a Conv2d takes only (0, 0), got {}", size_str(o.output_padding));
   check_same_padding("Conv2d", o.same_padding, k, o.stride, o.padding, o.dilation);
   register_parameter("weight", &weight, empty({out, in / o.groups, k[0], k[1]}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));
@@ -173,6 +186,7 @@ Conv1dImpl::Conv1dImpl(int64_t in, int64_t out, int64_t k, Conv1dOptions o)
   EMBER_CHECK(o.groups > 0 && in % o.groups == 0 && out % o.groups == 0, "Conv1d",
               "groups ({}) must divide in_channels ({}) and out_channels ({})", o.groups, in, out);
   check_padding_mode("Conv1d", o.padding_mode, false);
+  check_padding("Conv1d", o.padding, o.padding_mode);
   check_same_padding("Conv1d", o.same_padding, k, o.stride, o.padding, o.dilation);
   register_parameter("weight", &weight, empty({out, in / o.groups, k}));
   if (o.bias) register_parameter("bias", &bias, empty({out}));

@@ -33,7 +33,7 @@ struct Conv2dOptions {
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
   bool bias = true;
-  std::array<int64_t, 2> output_padding{0, 0};  // ConvTranspose2d only
+  std::array<int64_t, 2> output_padding{0, 0};  // ConvTranspose2d only (Conv2d refuses a non-zero one)
   std::string padding_mode = "zeros";
   // PyTorch's padding="same": the output as large as the input, padded by dilation * (kernel - 1) in
   // all, the odd one on the right or bottom. Stride 1 only, with `padding` left at 0 (Conv2d and Conv1d).

@@ -218,6 +218,9 @@ void VectorQuantizerImpl::set_codebook_from_ema() {
 
 int64_t VectorQuantizerImpl::restart_dead_codes(const Tensor& z, double min_uses, Generator* generator) {
   constexpr const char* op = "VectorQuantizer::restart_dead_codes";
+  // NaN compared false with every count: no code was dead and the usage counts were reset anyway.
+  EMBER_CHECK(std::isfinite(min_uses), op, "min_uses must be finite, got {} (the input of shape {})", min_uses,
+              z.defined() ? shape_str(z.shape()) : std::string("undefined"));
   const Tensor flat = flat_vectors(z, op).detach().to(codebook.dtype()).contiguous();
   NoGradGuard no_grad;
   const Tensor used = usage.cpu().contiguous();

@@ -58,7 +58,8 @@ class VectorQuantizerImpl : public Module {
   // Moves every code used by fewer than `min_uses` vectors since the last call (or since construction)
   // onto a distinct vector of z (any shape with D in options.dim), drawn at random from `generator`,
   // and resets the EMA state of the moved codes (cluster size 1, sum = the new code). Resets the
-  // usage counts. Returns the number of codes moved. Needs at least as many vectors as dead codes.
+  // usage counts. Returns the number of codes moved. Needs at least as many vectors as dead codes, and
+  // a finite min_uses.
   int64_t restart_dead_codes(const Tensor& z, double min_uses = 1, Generator* generator = nullptr);
   // Lloyd's k-means on the vectors of z (at least num_codes of them), started from distinct random
   // vectors; sets the codebook to the centroids and the EMA state to the final cluster sizes and sums.

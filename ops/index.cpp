@@ -18,19 +18,12 @@ void check_index(const char* op, const Tensor& index, int64_t bound, const Tenso
               dim, shape_str(x.shape()), bound);
 }
 
-// src is added in x's dtype. Into a floating input any src converts (rounded, as a floating op rounds
-// its result); into an integer input only a narrower integer or bool src does (int32 into int64): a
-// float would lose its fraction, a wider integer wrap (300 into uint8 is 44). PyTorch requires equal
-// dtypes everywhere.
-Tensor src_in_dtype_of(const char* op, const Tensor& x, const Tensor& src) {
-  if (src.dtype() == x.dtype()) return src;
-  const bool widening = x.dtype() != DType::Bool && is_integral(x.dtype()) && is_integral(src.dtype(), true) &&
-                        dtype_size(src.dtype()) < dtype_size(x.dtype());
-  EMBER_CHECK(is_floating(x.dtype()) || widening, op,
-              "src of dtype {} (shape {}) cannot be added into an input of dtype {} (shape {}) without changing "
-              "its values; cast it to {} first",
+// src must have x's dtype, as PyTorch 1.13 requires of scatter_add and index_add: a silent cast rounded
+// float64 into float32, and a float would lose its fraction in an integer input.
+void check_src_dtype(const char* op, const Tensor& x, const Tensor& src) {
+  EMBER_CHECK(src.dtype() == x.dtype(), op,
+              "src of dtype {} (shape {}) must have the dtype of the input, {} (shape {}); cast it to {} first",
               src.dtype(), shape_str(src.shape()), x.dtype(), shape_str(x.shape()), x.dtype());
-  return cast(src, x.dtype());
 }
 
 Tensor as_int64(const Tensor& index) { return index.dtype() == DType::Int64 ? index : cast(index, DType::Int64); }
@@ -153,13 +146,13 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
   EMBER_CHECK(src.shape() == expect, "index_add", "source of shape {} does not match input {} with {} indices along dim {}",
               shape_str(src.shape()), shape_str(x.shape()), index.numel(), d);
   check_index("index_add", index, x.dim() ? x.size(d) : 1, x, d);
+  check_src_dtype("index_add", x, src);
   if (x.dim() == 0) {  // the kernels index a dim: a 0-d input runs as [1] (a 0-d src says one index)
     EMBER_CHECK(index.numel() == 1, "index_add", "a 0-d input takes one index, got {}", index.numel());
     const std::vector<int64_t> one{1}, scalar{};
     return reshape(index_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
   }
-  const Tensor s = src_in_dtype_of("index_add", x, src);
-  return apply(IndexAdd{d}, x, as_int64(reshape(index, std::vector<int64_t>{-1})), s);
+  return apply(IndexAdd{d}, x, as_int64(reshape(index, std::vector<int64_t>{-1})), src);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -185,12 +178,12 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
                 shape_str(index.shape()), shape_str(x.shape()), k);
   }
   check_index("scatter_add", index, x.dim() ? x.size(d) : 1, x, d);
+  check_src_dtype("scatter_add", x, src);
   if (x.dim() == 0) {  // the kernels index a dim: 0-d operands run as [1]
     const std::vector<int64_t> one{1}, scalar{};
     return reshape(scatter_add(reshape(x, one), 0, reshape(index, one), reshape(src, one)), scalar);
   }
-  const Tensor s = src_in_dtype_of("scatter_add", x, src);
-  return apply(ScatterAdd{d, s.shape()}, x, as_int64(index), s);
+  return apply(ScatterAdd{d, src.shape()}, x, as_int64(index), src);
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
@@ -208,7 +201,10 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   EMBER_CHECK(labels.dtype() == DType::Int64 || labels.dtype() == DType::Int32, "one_hot",
               "expected integer class indices, got {}", labels.dtype());
-  if (num_classes < 0) {
+  // As PyTorch: -1 alone means "one more than the largest class"; other negatives were taken as -1.
+  EMBER_CHECK(num_classes >= -1, "one_hot", "num_classes must be -1 (inferred) or non-negative, got {} (labels {})",
+              num_classes, shape_str(labels.shape()));
+  if (num_classes == -1) {
     const int64_t largest = labels.numel() ? max(labels).item<int64_t>() : -1;
     EMBER_CHECK(largest < INT64_MAX, "one_hot", "class {} leaves no room for num_classes = class + 1", largest);
     num_classes = largest + 1;

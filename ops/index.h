@@ -6,11 +6,11 @@
 namespace ember {
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D int64
-Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);  // src: x's dtype
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
-Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);  // src: x's dtype
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
-Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);  // int64 result
+Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);  // int64 result; -1 infers num_classes
 // weight [num, dim] rows picked by indices of any shape -> [..., dim]
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 

@@ -399,7 +399,7 @@ Tensor normalize(const Tensor& x_in, double p, int64_t dim, double eps) {
   check_floating(op, x);
   EMBER_CHECK(eps >= 0 && !std::isnan(eps), op, "eps must be non-negative, got {} (input {})", eps,
               shape_str(x.shape()));
-  const int64_t d = normalize_dim(op, dim, std::max<int64_t>(x.dim(), 1));
+  const int64_t d = normalize_dim(op, dim, x.dim());
   const std::vector<int64_t> dims{d};
   return x / clamp(norm(x, p, dims, true), eps, std::nullopt);
 }

@@ -336,7 +336,7 @@ Tensor min(const Tensor& x) { return extreme("min", ReduceOp::Min, x, {}, false)
 namespace {
 ValuesIndices extreme_along(const char* name, ReduceOp arg_op, const Tensor& x, int64_t dim, bool keepdim) {
   EMBER_CHECK(x.defined(), name, "got an undefined tensor");
-  const int64_t d = normalize_dim(name, dim, std::max<int64_t>(x.dim(), 1));
+  const int64_t d = normalize_dim(name, dim, x.dim());
   if (x.dim() == 0) {  // a 0-dim tensor is its own extreme, at index 0
     auto [values, indices] = extreme_along(name, arg_op, reshape(x, std::vector<int64_t>{1}), 0, keepdim);
     return {reshape(values, std::vector<int64_t>{}), reshape(indices, std::vector<int64_t>{})};  // keepdim too

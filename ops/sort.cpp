@@ -51,7 +51,7 @@ Tensor sort_indices(const Tensor& x, int64_t dim, bool descending, int64_t keep)
 int64_t checked_dim(const char* op, const Tensor& x, int64_t dim) {
   EMBER_CHECK(x.defined(), op, "got an undefined tensor");
   EMBER_CHECK(x.dtype() != DType::Bool, op, "cannot sort a bool tensor (shape {})", shape_str(x.shape()));
-  return normalize_dim(op, dim, std::max<int64_t>(x.dim(), 1));
+  return normalize_dim(op, dim, x.dim());  // (which takes -1 and 0 of a 0-d tensor, and says it has 0 dims)
 }
 
 }  // namespace

@@ -18,6 +18,11 @@ MasterWeights::MasterWeights(std::vector<Tensor> model_params) : params_(std::mo
     EMBER_CHECK(p.defined(), "MasterWeights", "parameter {} is undefined", i);
     EMBER_CHECK(p.is_floating_point(), "MasterWeights", "parameter {} (shape {}) is {}, not floating point", i,
                 shape_str(p.shape()), p.dtype());
+    // As the optimizers: the steps written back into a computed tensor would never reach the model.
+    EMBER_CHECK(p.is_leaf(), "MasterWeights",
+                "parameter {} (shape {}) is not a leaf tensor (it was computed from others); pass the model's "
+                "parameters themselves",
+                i, shape_str(p.shape()));
     EMBER_CHECK(seen.insert(p.impl()).second, "MasterWeights", "parameter {} (shape {}) is listed twice", i,
                 shape_str(p.shape()));
     if (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) {  // no 16-bit rounding to undo

@@ -32,7 +32,7 @@ namespace ember::optim {
 
 class MasterWeights {
  public:
-  // model_params: the parameters the optimizer would otherwise be given, floating point, each once.
+  // model_params: the parameters the optimizer would otherwise be given, floating-point leaves, each once.
   explicit MasterWeights(std::vector<Tensor> model_params);
 
   // The tensors to build the optimizer on (float32, or a float64 parameter itself), one per model

@@ -282,6 +282,18 @@ TEST_CASE("convolutions refuse the padding modes PyTorch refuses", "[nn][conv][p
   // A reflect pad as large as the input is refused when the input comes.
   auto m = nn::Conv1d(1, 1, 3, {.padding = 4, .padding_mode = "reflect"});
   CHECK_THROWS_WITH((*m)(zeros({1, 1, 4})), Catch::StartsWith("[pad]") && Catch::Contains("(4, 4)"));
+  // Found by a red-team review: negative padding was refused (at forward) only with "zeros"; the other
+  // modes cropped the input (circular padding -1 took L = 8 to 4). PyTorch refuses it in every mode.
+  for (const char* mode : {"zeros", "reflect", "replicate", "circular"}) {
+    INFO(mode);
+    CHECK_THROWS_WITH(nn::Conv1d(1, 1, 3, {.padding = -1, .padding_mode = mode}),
+                      Catch::StartsWith("[Conv1d]") && Catch::Contains("padding must be non-negative"));
+    CHECK_THROWS_WITH(nn::Conv2d(1, 1, 3, {.padding = {0, -1}, .padding_mode = mode}),
+                      Catch::StartsWith("[Conv2d]") && Catch::Contains("(0, -1)"));
+  }
+  // Found by a red-team review: output_padding (ConvTranspose2d's) on a Conv2d was ignored.
+  CHECK_THROWS_WITH(nn::Conv2d(2, 3, 3, {.stride = {2, 2}, .output_padding = {1, 0}}),
+                    Catch::StartsWith("[Conv2d]") && Catch::Contains("output_padding") && Catch::Contains("(1, 0)"));
 }
 
 TEST_CASE("Upsample and AdaptiveAvgPool2d give PyTorch's values and gradients", "[nn][resize-modules]") {

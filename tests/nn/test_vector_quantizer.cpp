@@ -280,4 +280,12 @@ TEST_CASE("VectorQuantizer: bad input is an error naming the op and the shapes",
   CHECK_THROWS_WITH(nn::VectorQuantizer(8, 4, {.epsilon = 0}), Catch::Contains("epsilon"));
   CHECK_THROWS_WITH(vq->kmeans_init(randn({2, 4, 1, 1}), -1), Catch::Contains("iterations"));
   CHECK_THROWS_WITH(vq->restart_dead_codes(randn({1, 4, 1, 1})), Catch::Contains("dead codes"));
+  // Found by a red-team review: a NaN min_uses compared false with every count, so no code was dead,
+  // 0 came back and the usage counts were reset without a word.
+  vq->forward(randn({2, 4, 3}));
+  const std::vector<int64_t> usage = ints(vq->usage);
+  for (double min_uses : {double(NAN), double(INFINITY), -double(INFINITY)})
+    CHECK_THROWS_WITH(vq->restart_dead_codes(randn({2, 4, 8}), min_uses),
+                      Catch::StartsWith("[VectorQuantizer::restart_dead_codes]") && Catch::Contains("min_uses"));
+  CHECK(ints(vq->usage) == usage);
 }

@@ -109,6 +109,11 @@ TEST_CASE("negative and out-of-range dims", "[ops][errors]") {
   Tensor s = f32({});
   CHECK_THROWS_WITH(sum(s, {1}), Contains("[sum]"));
   CHECK_THROWS_WITH(softmax(s, -2), Contains("[softmax]"));
+  // Found by a red-team review: sort, argsort and topk called a 0-d tensor one of 1 dimension.
+  CHECK_THROWS_WITH(cumsum(s, 1), Contains("[cumsum]") && Contains("a tensor of 0 dimensions"));
+  CHECK_THROWS_WITH(sort(s, 1), Contains("[sort]") && Contains("dimension 1 out of range for a tensor of 0 dimensions"));
+  CHECK_THROWS_WITH(argsort(s, -2), Contains("[argsort]") && Contains("a tensor of 0 dimensions"));
+  CHECK_THROWS_WITH(topk(s, 1, 1), Contains("[topk]") && Contains("a tensor of 0 dimensions"));
 }
 
 TEST_CASE("index out of range is an error, never a crash", "[ops][errors][index]") {
@@ -137,6 +142,10 @@ TEST_CASE("index out of range is an error, never a crash", "[ops][errors][index]
   CHECK_THROWS_WITH(embedding(w, int_tensor({-1}, {1})), Contains("[embedding]"));
   CHECK_THROWS_WITH(embedding(f32({5}), idx({0})), Contains("[embedding]") && Contains("[5]"));
   CHECK_THROWS_WITH(one_hot(idx({0, 3}), 3), Contains("[one_hot]"));
+  // Found by a red-team review: -2 was taken as -1 (infer the count); PyTorch takes only -1 or a count.
+  CHECK_THROWS_WITH(one_hot(idx({0, 1}), -2), Contains("[one_hot]") && Contains("-2"));
+  CHECK_THROWS_WITH(one_hot(idx({0, 1}), INT64_MIN), Contains("[one_hot]"));
+  CHECK(one_hot(idx({0, 1}), -1).shape() == Shape{2, 2});
   CHECK_THROWS_WITH(select(x, 0, 3), Contains("[select]") && Contains("[3, 4]"));
   CHECK_THROWS_WITH(select(x, 1, -5), Contains("[select]"));
   CHECK_THROWS_WITH(narrow(x, 1, 2, 3), Contains("[narrow]") && Contains("[3, 4]"));
@@ -192,6 +201,16 @@ TEST_CASE("dtype errors", "[ops][errors][dtype]") {
   CHECK_THROWS_WITH(mse_loss(i, i), Contains("[mse_loss]") && Contains("int64"));
   CHECK_THROWS_WITH(sub(bool_tensor({1}, {1}), bool_tensor({0}, {1})), Contains("[sub]"));
   CHECK_THROWS_WITH(neg(bool_tensor({1}, {1})), Contains("[neg]") && Contains("bool"));
+  // Found by a red-team review: a src of another dtype was cast into the input's (float64 rounded to
+  // float32, int32 widened); PyTorch 1.13 requires scatter_add's and index_add's src to have self's dtype.
+  CHECK_THROWS_WITH(scatter_add(f32({2, 3}), 1, int_tensor({0}, {1, 1}), f64({1, 1})),
+                    Contains("[scatter_add]") && Contains("float64") && Contains("float32"));
+  CHECK_THROWS_WITH(scatter_add(f32({}), 0, int_tensor({0}, {}), f64({})),
+                    Contains("[scatter_add]") && Contains("float64") && Contains("float32"));
+  CHECK_THROWS_WITH(index_add(f32({2, 3}), 0, idx({1}), f64({1, 3})),
+                    Contains("[index_add]") && Contains("float64") && Contains("float32"));
+  CHECK_THROWS_WITH(index_add(zeros({2}, {.dtype = DType::Int64}), 0, idx({1}), zeros({1}, {.dtype = DType::Int32})),
+                    Contains("[index_add]") && Contains("int32") && Contains("int64"));
 }
 
 TEST_CASE("cat, stack and split of mismatched shapes", "[ops][errors]") {

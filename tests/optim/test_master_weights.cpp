@@ -146,6 +146,12 @@ TEST_CASE("MasterWeights: bad parameters and states are errors naming them", "[o
   Tensor w = zeros({2}, {.dtype = DType::BFloat16});
   CHECK_THROWS_WITH(optim::MasterWeights({w, w}), Contains("listed twice"));
   CHECK_THROWS_WITH(optim::MasterWeights({Tensor()}), Contains("undefined"));
+  // Found by a red-team review: a computed tensor was taken (and, in float32, stepped as its own master),
+  // so the steps never reached the leaf it came from. The optimizers refuse it too.
+  Tensor leaf = zeros({2}).requires_grad_();
+  CHECK_THROWS_WITH(optim::MasterWeights({leaf * 2}), Contains("[MasterWeights] parameter 0") && Contains("not a leaf"));
+  CHECK_THROWS_WITH(optim::MasterWeights({w, leaf.to(DType::BFloat16)}),
+                    Contains("[MasterWeights] parameter 1") && Contains("not a leaf"));
   optim::MasterWeights master({w});
   CHECK_THROWS_WITH(master.load_state_dict({}), Contains("no master.0"));
   CHECK_THROWS_WITH(master.load_state_dict({{"master.1", zeros({2})}}), Contains("unexpected entry \"master.1\""));
