@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
     examples::MixedPrecision amp(opt.amp);
     amp.scaler().add_parameter_names(*model);
-    amp.log_scale_to(opt.out + "/loss_scale.csv");  // --amp fp16: the scale per step, overflows named
+    // --amp fp16: the scale per step, overflows named
+    amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
     if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
     int64_t epoch = step / steps_per_epoch;
     train_loader.set_position(epoch, step % steps_per_epoch);
     examples::CsvLog log(opt.out + "/metrics.csv",
-                         {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "images_per_s", "seconds"});
+                         {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "images_per_s", "seconds"}, !opt.resume.empty());
     const auto start = std::chrono::steady_clock::now();
     bool stop = false;
     bool saved_checkpoint = false;

@@ -62,9 +62,11 @@ class MixedPrecision {
   }
   // fp16 only: from now on each update() appends (update, scale, skipped, overflow) to the CSV at
   // path: the scale's history, and for a skipped step which parameters (and, in anomaly mode, which
-  // backward op) overflowed. A resumed run appends to the same file.
-  void log_scale_to(const std::string& path) {
-    if (scaler_.is_enabled()) scale_log_ = std::make_unique<CsvLog>(path, std::vector<std::string>{"update", "scale", "skipped", "overflow"});
+  // backward op) overflowed. A resumed run continues the same file (CsvLog).
+  void log_scale_to(const std::string& path, bool resumed) {
+    if (scaler_.is_enabled())
+      scale_log_ = std::make_unique<CsvLog>(path, std::vector<std::string>{"update", "scale", "skipped", "overflow"},
+                                            resumed);
   }
   optim::GradScaler& scaler() { return scaler_; }
 

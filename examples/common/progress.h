@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -41,29 +43,80 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
-// Appends rows to a CSV file, writing the header when the file is new.
+// Rows of a CSV file. A fresh run (resumed = false) starts the file over: two runs into one --out
+// used to leave both runs' rows in it. A resumed run keeps the rows of the runs before it up to
+// where it continues: its first row drops every old row whose step (the "step" column, else the
+// first) is not below its own, which are the rows a killed run wrote after its last checkpoint and
+// this run writes again.
 class CsvLog {
  public:
-  CsvLog(const std::string& path, const std::vector<std::string>& columns) : path_(path) {
+  CsvLog(const std::string& path, const std::vector<std::string>& columns, bool resumed)
+      : path_(path), header_(fmt::format("{}", fmt::join(columns, ","))) {
+    for (size_t i = 0; i < columns.size(); ++i)
+      if (columns[i] == "step") key_column_ = i;
     std::error_code error;
-    const bool exists = std::filesystem::exists(path, error);
-    out_.open(path, std::ios::app);
+    if (resumed && std::filesystem::exists(path, error)) {
+      std::ifstream in(path);
+      std::string first;
+      std::getline(in, first);
+      EMBER_CHECK(first == header_, "CsvLog", "\"{}\" has the columns {}, not this trainer's {}: resume into the --out of "
+                  "the run that wrote the checkpoint, or another folder", path, first, header_);
+      trim_pending_ = true;
+      out_.open(path, std::ios::app);
+    } else {
+      out_.open(path, std::ios::trunc);
+      if (out_.is_open()) write(header_ + "\n");
+    }
     EMBER_CHECK(out_.is_open(), "CsvLog", "cannot open \"{}\" for writing: {}", path, std::strerror(errno));
-    if (!exists) write(fmt::format("{}\n", fmt::join(columns, ",")));
   }
   template <typename... Ts>
   void row(const Ts&... values) {
-    write(fmt::format("{}\n", fmt::join(std::vector<std::string>{fmt::format("{}", values)...}, ",")));
+    const std::vector<std::string> cells{fmt::format("{}", values)...};
+    if (trim_pending_) keep_rows_before(key_of(cells));
+    write(fmt::format("{}\n", fmt::join(cells, ",")));
   }
 
  private:
+  double key_of(const std::vector<std::string>& cells) const {
+    if (key_column_ >= cells.size()) return NAN;
+    char* end = nullptr;
+    const double key = std::strtod(cells[key_column_].c_str(), &end);
+    return end != cells[key_column_].c_str() ? key : NAN;
+  }
+  // Rewrites the file with its header and the rows whose key is below `key` (all of them when key is
+  // not a number).
+  void keep_rows_before(double key) {
+    trim_pending_ = false;
+    out_.close();
+    std::vector<std::string> kept;
+    {
+      std::ifstream in(path_);
+      std::string line;
+      std::getline(in, line);  // the header, checked when the file was opened
+      while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        size_t from = 0;
+        for (size_t comma; (comma = line.find(',', from)) != std::string::npos; from = comma + 1)
+          cells.push_back(line.substr(from, comma - from));
+        cells.push_back(line.substr(from));
+        const double k = key_of(cells);
+        if (std::isnan(key) || std::isnan(k) || k < key) kept.push_back(line);
+      }
+    }
+    out_.open(path_, std::ios::trunc);
+    EMBER_CHECK(out_.is_open(), "CsvLog", "cannot open \"{}\" for writing: {}", path_, std::strerror(errno));
+    write(header_ + "\n");
+    for (const std::string& line : kept) write(line + "\n");
+  }
   void write(const std::string& line) {
     out_ << line;
     out_.flush();
     EMBER_CHECK(out_.good(), "CsvLog", "writing \"{}\" failed", path_);
   }
 
-  std::string path_;
+  std::string path_, header_;
+  size_t key_column_ = 0;
+  bool trim_pending_ = false;
   std::ofstream out_;
 };
 

@@ -262,8 +262,8 @@ int main(int argc, char** argv) {
     nn::NamedTensors trace;
     if (!g.trace.empty())
       for (const auto& [name, t] : model->state_dict()) trace.emplace_back("init." + name, t.clone());
-    examples::CsvLog log(opt.out + "/metrics.csv", {"step", "d_loss", "g_loss", "gp", "w_estimate", "seconds"});
-    examples::CsvLog coverage_log(opt.out + "/coverage.csv", {"step", "modes_covered", "share_near_mode"});
+    examples::CsvLog log(opt.out + "/metrics.csv", {"step", "d_loss", "g_loss", "gp", "w_estimate", "seconds"}, !opt.resume.empty());
+    examples::CsvLog coverage_log(opt.out + "/coverage.csv", {"step", "modes_covered", "share_near_mode"}, !opt.resume.empty());
     examples::ProgressBar bar(fmt::format("{} {}", g.loss, g.data), opt.steps);
     const auto start = std::chrono::steady_clock::now();
     const int64_t first_step = step;
@@ -275,8 +275,8 @@ int main(int argc, char** argv) {
       penalty_gradient = [&](const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs) {
         return amp.scaler().grad(outputs, inputs, {.create_graph = true});
       };
-    amp.log_scale_to(opt.out + "/loss_scale_critic.csv");
-    g_amp.log_scale_to(opt.out + "/loss_scale_generator.csv");
+    amp.log_scale_to(opt.out + "/loss_scale_critic.csv", !opt.resume.empty());
+    g_amp.log_scale_to(opt.out + "/loss_scale_generator.csv", !opt.resume.empty());
     while (step < opt.steps) {
       // Backward formulas and optimizer updates are not autocast, so one scope covers the steps;
       // it ends before the figures and PNGs, which are float32.

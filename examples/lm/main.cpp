@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     examples::MixedPrecision amp(opt.amp);
     amp.scaler().add_parameter_names(*model);
-    amp.log_scale_to(opt.out + "/loss_scale.csv");  // --amp fp16: the scale per step, overflows named
+    // --amp fp16: the scale per step, overflows named
+    amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
       step = io::load_checkpoint(opt.resume, ck);
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
     if (!opt.quiet)
       fmt::print("{}{}corpus: {} training bytes, {} validation bytes; {} parameters\n", info(), model->str(),
                  corpus.train.size(), corpus.validation.size(), model->num_parameters());
-    examples::CsvLog log(opt.out + "/metrics.csv", {"step", "train_loss", "val_loss", "tokens_per_s", "seconds"});
+    examples::CsvLog log(opt.out + "/metrics.csv", {"step", "train_loss", "val_loss", "tokens_per_s", "seconds"}, !opt.resume.empty());
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
     examples::ProgressBar bar(fmt::format("lm --mixer {}", model_options.mixer), opt.steps);
     const auto start = std::chrono::steady_clock::now();

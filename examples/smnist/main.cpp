@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
                batch_size, omp_get_max_threads());
 
     examples::CsvLog log(out + "/metrics.csv",
-                         {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"});
+                         {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}, /*resumed=*/false);
     const auto start = std::chrono::steady_clock::now();
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < epochs; ++epoch) {

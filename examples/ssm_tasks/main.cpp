@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
         optim::Adam adam(model.parameters(), {.lr = opt.lr});  // no weight decay, as in the paper
         examples::MixedPrecision amp(opt.amp);  // the scan's state stays float32 under autocast
         amp.scaler().add_parameter_names(model);
-        amp.log_scale_to(fmt::format("{}/loss_scale_{}_{}.csv", opt.out, task_name(task), model_name(kind)));
+        amp.log_scale_to(fmt::format("{}/loss_scale_{}_{}.csv", opt.out, task_name(task), model_name(kind)),
+                         /*resumed=*/false);
         const auto start = std::chrono::steady_clock::now();
         // The mean training loss over the first and the last tenth of the steps (one batch is noisy).
         const int64_t tenth = std::max<int64_t>(1, opt.steps / 10);

@@ -166,9 +166,9 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
   }
 
   examples::CsvLog log(opt.out + "/metrics.csv", {"step", "rec_mse", "psnr", "perceptual", "vq_loss", "g_adv", "d_loss",
-                                                  "lambda", "perplexity", "codes_used", "seconds"});
-  amp.log_scale_to(opt.out + "/loss_scale.csv");
-  d_amp.log_scale_to(opt.out + "/loss_scale_discriminator.csv");
+                                                  "lambda", "perplexity", "codes_used", "seconds"}, !opt.resume.empty());
+  amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
+  d_amp.log_scale_to(opt.out + "/loss_scale_discriminator.csv", !opt.resume.empty());
   examples::ProgressBar bar("vqgan autoencoder", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;

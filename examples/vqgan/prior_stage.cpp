@@ -202,9 +202,9 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
     io::save_image_grid(decode_to_images(autoencoder, codes, device), path, grid_columns, 0, 1);
   };
 
-  examples::CsvLog log(opt.out + "/metrics.csv", {"step", "loss", "bits_per_code", "seconds"});
+  examples::CsvLog log(opt.out + "/metrics.csv", {"step", "loss", "bits_per_code", "seconds"}, !opt.resume.empty());
   amp.scaler().add_parameter_names(*prior);
-  amp.log_scale_to(opt.out + "/loss_scale.csv");
+  amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
   examples::ProgressBar bar(v.class_conditional ? "vqgan prior (conditional)" : "vqgan prior", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;

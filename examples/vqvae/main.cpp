@@ -185,7 +185,8 @@ int main(int argc, char** argv) {
     optim::Adam optimizer(model->parameters(), {.lr = opt.lr});
     examples::MixedPrecision amp(opt.amp);
     amp.scaler().add_parameter_names(*model);
-    amp.log_scale_to(opt.out + "/loss_scale.csv");  // --amp fp16: the scale per step, overflows named
+    // --amp fp16: the scale per step, overflows named
+    amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
     if (!opt.quiet) fmt::print("{}{}", info(), model->str());
 
     const std::string checkpoint_path = opt.out + "/checkpoint.safetensors";
@@ -216,7 +217,7 @@ int main(int argc, char** argv) {
                v.kmeans_init ? ", k-means init" : "");
 
     examples::CsvLog log(opt.out + "/metrics.csv", {"step", "recon_mse", "psnr", "vq_loss", "commitment", "perplexity",
-                                                    "codes_used", "restarted", "seconds"});
+                                                    "codes_used", "restarted", "seconds"}, !opt.resume.empty());
     examples::ProgressBar bar(fmt::format("vqvae {}", v.codebook), total_steps);
     const auto start = std::chrono::steady_clock::now();
     const int64_t first_step = step;

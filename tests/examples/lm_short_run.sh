@@ -25,11 +25,20 @@ awk -v v="$val" 'BEGIN { exit !(v + 0 < 3.3) }' || { echo "validation loss $val 
 
 # 80 steps, then resume to 160: the same train and validation losses as the straight run.
 "$bin" "${small[@]}" --steps 80 --eval-every 80 --out "$out/b"
+# A run killed after writing its step-160 row but before its checkpoint: the resumed run writes that
+# row again, in place of the old one.
+echo "160,9,9,9,9" >>"$out/b/metrics.csv"
 "$bin" "${small[@]}" --steps 160 --eval-every 80 --out "$out/b" --resume "$out/b/checkpoint.safetensors"
 straight=$(tail -1 "$out/a/metrics.csv" | cut -d, -f1-3)
 resumed=$(tail -1 "$out/b/metrics.csv" | cut -d, -f1-3)
 echo "straight: $straight  resumed: $resumed"
 [[ "$straight" == "$resumed" ]] || { echo "resumed run differs"; exit 1; }
+[[ $(cut -d, -f1 "$out/b/metrics.csv" | tr '\n' ' ') == "step 80 160 " ]] ||
+  { echo "the resumed run's metrics.csv does not hold steps 80 and 160 once each:"; cat "$out/b/metrics.csv"; exit 1; }
+# A fresh run into the same folder starts metrics.csv over.
+"$bin" "${small[@]}" --steps 2 --eval-every 2 --out "$out/b"
+[[ $(cut -d, -f1 "$out/b/metrics.csv" | tr '\n' ' ') == "step 2 " ]] ||
+  { echo "a fresh run kept the old rows of metrics.csv:"; cat "$out/b/metrics.csv"; exit 1; }
 
 # Sampling from the checkpoint: the prompt, then --tokens (40) bytes; the same seed gives the same text.
 gen=(--generate --resume "$out/a/checkpoint.safetensors" --prompt "Q: " --top-k 20 --top-p 0.9 --temperature 0.8)
