@@ -181,6 +181,12 @@ void create_output_folder(const std::string& out) {
               std::strerror(errno));
 }
 
+void refuse_options(const CLI::App& app, const char* trainer, std::initializer_list<const char*> options,
+                    const std::string& why) {
+  for (const char* option : options)
+    EMBER_CHECK(app.count(option) == 0, trainer, "{} is not used {}", option, why);
+}
+
 int run_trainer(CLI::App& app, int argc, char** argv, const std::function<void()>& train) {
   try {
     app.parse(argc, argv);

@@ -63,6 +63,11 @@ Device select_device(const std::string& device_option, const char* trainer);
 // Creates --out (and its parents) and checks that it is a folder this process can write into.
 void create_output_folder(const std::string& out);
 
+// Each of `options` given on the command line is an error "[trainer] --x is not used <why>": a
+// silently ignored option reads as one that took effect.
+void refuse_options(const CLI::App& app, const char* trainer, std::initializer_list<const char*> options,
+                    const std::string& why);
+
 // Parses the command line, then runs `train`. --help prints the options and returns 0 without
 // training; a bad option or any exception from `train` prints one line "error: ..." to stderr and
 // returns 1. Use as `return examples::run_trainer(app, argc, argv, [&] { ... });`.

@@ -164,6 +164,11 @@ int main(int argc, char** argv) {
     examples::MixedPrecision amp(opt.amp), g_amp(opt.amp);
     const bool images = g.data == "fashion-mnist";
     const bool wasserstein = g.loss == "wgan" || g.loss == "wgan-gp";
+    if (g.loss != "wgan-gp") examples::refuse_options(app, "gan", {"--gp-lambda"}, "without --loss wgan-gp");
+    if (g.loss != "wgan") examples::refuse_options(app, "gan", {"--clip"}, "without --loss wgan");
+    if (!images)
+      examples::refuse_options(app, "gan", {"--data-dir", "--classifier", "--fid-calibration"},
+                               "with --data 8gaussians (it has no image files and no Frechet distance)");
     if (g.critic_steps <= 0) g.critic_steps = wasserstein ? 5 : 1;
     if (opt.batch_size <= 0) opt.batch_size = images ? 64 : 256;
     if (opt.steps <= 0) opt.steps = images ? 3000 : 20000;

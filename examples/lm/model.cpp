@@ -187,7 +187,11 @@ Tensor next_byte_probabilities(const Tensor& logits, const SamplingOptions& o) {
   EMBER_CHECK(o.top_k >= 0 && o.top_k <= 256, "lm", "--top-k must be in [0, 256], got {}", o.top_k);
   EMBER_CHECK(o.top_p > 0 && o.top_p <= 1, "lm", "--top-p must be in (0, 1], got {}", o.top_p);
   const double neg_inf = -std::numeric_limits<double>::infinity();
-  Tensor scaled = cast(logits, DType::Float32) / o.temperature;
+  // Shifted so that the largest logit is 0 before dividing (softmax does not change): at a tiny
+  // temperature the others go to -inf and the largest stays, where logits / 1e-300 were +-inf and
+  // softmax NaN.
+  const Tensor wide = cast(logits, DType::Float64);
+  Tensor scaled = cast((wide - amax(wide, std::vector<int64_t>{-1}, true)) / o.temperature, DType::Float32);
   if (o.top_k > 0) {  // keep the k largest logits
     const Tensor kth = narrow(topk(scaled, o.top_k, -1).values, 1, o.top_k - 1, 1);
     scaled = where(lt(scaled, kth), neg_inf, scaled);

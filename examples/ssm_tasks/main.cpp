@@ -3,6 +3,7 @@
 // one table row per (task, model, evaluation length) and writes them to --out/results.csv.
 //   ssm_tasks --task induction --models mamba,attention --steps 2000
 //   ssm_tasks --task copying --seq 256 --models mamba,lti,attention
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -74,6 +75,11 @@ int main(int argc, char** argv) {
                 "ssm_tasks", "--d-model {} is not a multiple of the {} attention heads", model_options.d_model,
                 model_options.heads);
     EMBER_CHECK(opt.resume.empty(), "ssm_tasks", "--resume: this trainer writes no checkpoints (each run is minutes)");
+    examples::refuse_options(app, "ssm_tasks", {"--data-dir"}, "(the tasks' sequences are generated, not read)");
+    const bool induction = std::find(task_list.begin(), task_list.end(), Task::InductionHeads) != task_list.end();
+    EMBER_CHECK(!induction || max_eval_length >= seq, "ssm_tasks",
+                "--max-eval-length {} is below --seq {}: the evaluation starts at the training length", max_eval_length,
+                seq);
     examples::create_output_folder(opt.out);
     std::vector<Row> rows;
     for (Task task : task_list)

@@ -77,10 +77,16 @@ int main(int argc, char** argv) {
                 "--classifier \"{}\": no such file", v.classifier);
     if (v.stage == "autoencoder") {
       EMBER_CHECK(v.autoencoder.empty(), "vqgan", "--autoencoder is for --stage prior (stage one trains one)");
+      examples::refuse_options(app, "vqgan",
+                               {"--class-conditional", "--layers", "--d-model", "--heads", "--weight-decay",
+                                "--temperature", "--top-k"},
+                               "by stage one (it is a --stage prior option)");
       if (opt.lr <= 0) opt.lr = 2e-4;
       vqgan::train_autoencoder(opt, v);
     } else {
       EMBER_CHECK(!v.autoencoder.empty(), "vqgan", "--stage prior needs --autoencoder (stage one's checkpoint)");
+      examples::refuse_options(app, "vqgan", {"--disc-start", "--disc-weight", "--perceptual-weight", "--restart-every"},
+                               "by stage two (it is a --stage autoencoder option)");
       EMBER_CHECK(v.d_model % v.heads == 0, "vqgan", "--d-model {} is not a multiple of --heads {}", v.d_model,
                   v.heads);
       EMBER_CHECK(v.top_k <= 512, "vqgan", "--top-k must be at most the 512 codes, got {}", v.top_k);

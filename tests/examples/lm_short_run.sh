@@ -47,6 +47,10 @@ gen=(--generate --resume "$out/a/checkpoint.safetensors" --prompt "Q: " --top-k 
 head -c 3 "$out/g1.txt" | grep -qF "Q: " || { echo "the sample does not start with its prompt"; exit 1; }
 (( $(wc -c <"$out/g1.txt") >= 43 )) || { echo "the sample is shorter than prompt + 40 bytes"; exit 1; }
 cmp -s "$out/g1.txt" "$out/g2.txt" || { echo "two samples with one seed differ"; exit 1; }
+# A temperature near 0 is greedy decoding, as --top-k 1 (logits / 1e-300 were inf, and softmax NaN).
+"$bin" "${small[@]}" --generate --resume "$out/a/checkpoint.safetensors" --prompt "Q: " --temperature 1e-300 --out "$out/g" >"$out/g4.txt"
+"$bin" "${small[@]}" --generate --resume "$out/a/checkpoint.safetensors" --prompt "Q: " --top-k 1 --out "$out/g" >"$out/g5.txt"
+cmp -s "$out/g4.txt" "$out/g5.txt" || { echo "--temperature 1e-300 does not sample as --top-k 1 does"; exit 1; }
 # A UTF-8 prompt is bytes >= 128, which are tokens 128..255 (a signed char made them negative indices).
 "$bin" "${small[@]}" --generate --resume "$out/a/checkpoint.safetensors" --prompt "café naïve" --out "$out/g" >"$out/g3.txt"
 head -c 12 "$out/g3.txt" | grep -qF "café naïve" || { echo "the sample does not start with its UTF-8 prompt"; exit 1; }

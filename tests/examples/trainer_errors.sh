@@ -154,6 +154,11 @@ else
 fi
 
 expect_error "[demo] the loss is" 200 "$demo" --lr 1000 --steps 50
+# An option the configuration does not use is an error, not silently ignored.
+expect_error "[gan] --gp-lambda is not used without --loss wgan-gp" 200 "$gan" --loss bce --gp-lambda 5 --out "$tmp/g10"
+expect_error "[gan] --clip is not used without --loss wgan" 200 "$gan" --loss wgan-gp --clip 0.1 --out "$tmp/g11"
+expect_error "[gan] --data-dir is not used with --data 8gaussians" 200 \
+  "$gan" --data 8gaussians --data-dir "$tmp/empty" --out "$tmp/g12"
 
 # ---- and a good run still works (exit 0, silent stderr with --quiet)
 status=0
