@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   opt.lr = 3e-4;
   opt.out = "out/lm";
   add_common_options(app, opt, examples::Epochs::kNotOffered);
+  app.get_option("--data-dir")
+      ->description("Folder of the fortunes corpus")
+      ->default_str("$EMBER_FORTUNES, else /usr/share/games/fortunes");
   ModelOptions model_options;
   int64_t seq = 256, eval_every = 200, eval_batches = 8, tokens = 300;
   double weight_decay = 0.1, time_budget = 0;

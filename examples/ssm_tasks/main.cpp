@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   opt.lr = 1e-3;
   opt.out = "out/ssm_tasks";
   add_common_options(app, opt, examples::Epochs::kNotOffered);
+  app.get_option("--data-dir")->description("Not used: the tasks' sequences are generated")->default_str("");
   std::string tasks = "induction", models = "mamba,lti,attention";
   ModelOptions model_options;
   int64_t seq = 256, max_eval_length = 65536, max_attention_length = 4096, eval_samples = 64, log_every = 100;
