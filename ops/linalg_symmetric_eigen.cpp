@@ -116,8 +116,10 @@ bool implicit_ql(detail::HostVector& d, detail::HostVector& e, int64_t n, double
   // leading rows are tiny (a rank-deficient one reduces to a tridiagonal that starts with entries
   // near 1e-320) was iterated on at that tiny scale, in subnormal numbers, whose few significant bits
   // gave rotations with c^2 + s^2 far from 1: the eigenvectors of a constant 60 x 60 matrix came out
-  // with |V^T V - I| near 1. Deflating at float64's rounding of the norm is what LAPACK's dsteqr
-  // does, and is backward stable.
+  // with |V^T V - I| near 1. Deflating at float64's rounding of the norm is backward stable, the
+  // normwise bound dsyev promises; a graded tridiagonal's tiny eigenvalues lose their relative
+  // accuracy (LAPACK's dsteqr keeps it with a test relative to the neighbouring diagonal entries and
+  // a scaling of each block; Jacobi, eigh's reference, keeps it too).
   double shift_sum = 0, largest = 0;
   for (int64_t l = 0; l < n; ++l) largest = std::max(largest, std::abs(d[l]) + std::abs(e[l]));
   for (int64_t l = 0; l < n; ++l) {

@@ -96,8 +96,8 @@ Tensor matrix_power(const Tensor& a, int64_t n);
 
 // exp(A) = sum A^k / k! for a square A, by scaling and squaring with Pade approximants (Higham, "The
 // scaling and squaring method for the matrix exponential revisited", 2005): the degree (3, 5, 7, 9 or
-// 13) and the number of squarings follow from the largest 1-norm in the batch, which keeps the
-// backward error at the level of float64 rounding. Written with matmul and solve, so its gradient
+// 13) and the number of squarings follow from each matrix's 1-norm (the degree the largest any
+// matrix of the batch needs), which keeps the backward error at the level of float64 rounding. Written with matmul and solve, so its gradient
 // is the approximant's, accurate to the same level.
 Tensor matrix_exp(const Tensor& a);
 

@@ -70,6 +70,8 @@ void Optimizer::zero_grad() {
 
 std::map<std::string, Tensor>& Optimizer::state_of(const Tensor& param) { return state_[param.impl()]; }
 
+std::vector<std::string> Optimizer::required_state(const ParamGroup&) const { return {}; }
+
 NamedTensors Optimizer::state_dict() const {
   NamedTensors out;
   int64_t index = 0;
@@ -170,9 +172,21 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
                 "optimizer's, or was saved without it",
                 g, g);
   // A group without one of its options would silently keep this optimizer's value (its lr, say).
+  // "maximize" came later than the first checkpoints; absent, it is off, as it was then.
   for (size_t g = 0; g < groups_.size(); ++g)
     for (const auto& [option, unused] : defaults_)
-      EMBER_CHECK(options_seen[g].count(option), name_, "the state dict has no \"param_groups.{}.{}\"", g, option);
+      EMBER_CHECK(options_seen[g].count(option) || option == "maximize", name_,
+                  "the state dict has no \"param_groups.{}.{}\"", g, option);
+  // A parameter with state has all of it: a missing moment would start again from 0 at the next step.
+  int64_t index = 0;
+  for (const ParamGroup& group : new_groups)
+    for (const Tensor& p : group.params) {
+      if (auto it = new_state.find(p.impl()); it != new_state.end())
+        for (const std::string& key : required_state(group))
+          EMBER_CHECK(it->second.count(key), name_, "the state dict has state for parameter {} but no \"state.{}.{}\"",
+                      index, index, key);
+      ++index;
+    }
   groups_ = std::move(new_groups);
   state_ = std::move(new_state);
 }

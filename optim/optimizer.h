@@ -48,6 +48,12 @@ class Optimizer {
  protected:
   // The state of one parameter ("exp_avg", "step", ...), created empty on first use.
   std::map<std::string, Tensor>& state_of(const Tensor& param);
+  // The entries a parameter that has state must have under its group's options (Adam: step,
+  // exp_avg, exp_avg_sq, and max_exp_avg_sq with amsgrad). load_state_dict refuses a state dict
+  // that lacks one: step() would start it from 0 and silently restart that moment. Entries that
+  // options switched on between steps bring (RMSprop's momentum_buffer) are made by step(), as
+  // before. Empty: no check.
+  virtual std::vector<std::string> required_state(const ParamGroup& group) const;
 
   const char* name_;
   std::map<std::string, double> defaults_;

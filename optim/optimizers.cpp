@@ -9,26 +9,14 @@
 namespace ember::optim {
 namespace {
 // The step count lives in the state as a 0-dim float64 tensor, so state_dict can save it.
-// A parameter's state is made whole on its first step (`fresh`: the state was empty before it). A
-// piece missing later came from a state dict that lacked it: an error, as PyTorch's KeyError at
-// step(), never a zero buffer that silently restarts one moment of a trained optimizer.
-Tensor& state_entry(std::map<std::string, Tensor>& state, const char* name, bool fresh, const char* optimizer,
-                    const Tensor& param) {
-  Tensor& t = state[name];
-  EMBER_CHECK(t.defined() || fresh, optimizer,
-              "the state of a parameter (shape {}) has no \"{}\": the state dict loaded into this optimizer lacked it",
-              shape_str(param.shape()), name);
-  return t;
-}
-double next_step(std::map<std::string, Tensor>& state, bool fresh, const char* optimizer, const Tensor& param) {
-  Tensor& step = state_entry(state, "step", fresh, optimizer, param);
+double next_step(std::map<std::string, Tensor>& state) {
+  Tensor& step = state["step"];
   if (!step.defined()) step = zeros({}, {.dtype = DType::Float64});
   step.add_(1);
   return step.item<double>();
 }
-Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Tensor& like, bool fresh,
-               const char* optimizer) {
-  Tensor& t = state_entry(state, name, fresh, optimizer, like);
+Tensor& buffer(std::map<std::string, Tensor>& state, const char* name, const Tensor& like) {
+  Tensor& t = state[name];
   if (!t.defined()) t = zeros_like(like);
   return t;
 }
@@ -95,6 +83,12 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
   buffers_ = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
 }
 
+std::vector<std::string> Adam::required_state(const ParamGroup& group) const {
+  std::vector<std::string> keys{"step", "exp_avg", "exp_avg_sq"};
+  if (group.get("amsgrad") != 0) keys.push_back("max_exp_avg_sq");
+  return keys;
+}
+
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
     : Adam(std::move(params),
            AdamOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
@@ -111,11 +105,10 @@ void Adam::step() {
       if (!p.grad().defined()) continue;
       Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
-      const bool fresh = state.empty();
-      const double t = next_step(state, fresh, name_, p);
-      Tensor& m = buffer(state, "exp_avg", p, fresh, name_);
-      Tensor& v = buffer(state, "exp_avg_sq", p, fresh, name_);
-      Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p, fresh, name_) : nullptr;
+      const double t = next_step(state);
+      Tensor& m = buffer(state, "exp_avg", p);
+      Tensor& v = buffer(state, "exp_avg_sq", p);
+      Tensor* vmax = amsgrad ? &buffer(state, "max_exp_avg_sq", p) : nullptr;
       const double bias1 = 1 - std::pow(b1, t), bias2 = 1 - std::pow(b2, t), decay_factor = 1 - lr * wd;
       const Backend& kernels = backend(p.device());
       if (fused_ && kernels.adam_step && (vmax ? fusable({&p, &g, &m, &v, vmax}) : fusable({&p, &g, &m, &v}))) {
@@ -152,6 +145,14 @@ RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions o)
   buffers_ = {"square_avg", "grad_avg", "momentum_buffer"};
 }
 
+std::vector<std::string> RMSprop::required_state(const ParamGroup& group) const {
+  // Not momentum_buffer: a momentum schedule (CyclicLR) may turn momentum on after the last step,
+  // and step() then starts the buffer, as PyTorch's first step does.
+  std::vector<std::string> keys{"step", "square_avg"};
+  if (group.get("centered") != 0) keys.push_back("grad_avg");
+  return keys;
+}
+
 void RMSprop::step() {
   NoGradGuard no_grad;
   for (auto& group : groups_) {
@@ -162,21 +163,20 @@ void RMSprop::step() {
       if (!p.grad().defined()) continue;
       Tensor g = maximize ? -p.grad() : p.grad();
       auto& state = state_of(p);
-      const bool fresh = state.empty();
-      next_step(state, fresh, name_, p);
+      next_step(state);
       if (wd != 0) g = g + p * wd;
-      Tensor& v = buffer(state, "square_avg", p, fresh, name_);
+      Tensor& v = buffer(state, "square_avg", p);
       v.mul_(alpha).add_(g * g * (1 - alpha));
       Tensor avg;
       if (centered) {
-        Tensor& mean_g = buffer(state, "grad_avg", p, fresh, name_);
+        Tensor& mean_g = buffer(state, "grad_avg", p);
         mean_g.mul_(alpha).add_(g * (1 - alpha));
         avg = sqrt(v - mean_g * mean_g) + eps;
       } else {
         avg = sqrt(v) + eps;
       }
       if (momentum > 0) {
-        Tensor& buf = buffer(state, "momentum_buffer", p, fresh, name_);
+        Tensor& buf = buffer(state, "momentum_buffer", p);
         buf.mul_(momentum).add_(g / avg);
         p.add_(buf * -lr);
       } else {
@@ -192,6 +192,8 @@ Lion::Lion(std::vector<Tensor> params, LionOptions o)
   buffers_ = {"exp_avg"};
 }
 
+std::vector<std::string> Lion::required_state(const ParamGroup&) const { return {"exp_avg"}; }
+
 void Lion::step() {
   NoGradGuard no_grad;
   for (auto& group : groups_) {
@@ -200,7 +202,7 @@ void Lion::step() {
       if (!p.grad().defined()) continue;
       Tensor g = p.grad();
       auto& state = state_of(p);
-      Tensor& m = buffer(state, "exp_avg", p, state.empty(), name_);
+      Tensor& m = buffer(state, "exp_avg", p);
       if (wd != 0) p.mul_(1 - lr * wd);
       p.add_(sign(m * b1 + g * (1 - b1)) * -lr);
       m.mul_(b2).add_(g * (1 - b2));

@@ -41,6 +41,7 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, AdamOptions options = {});
   void step() override;
+  std::vector<std::string> required_state(const ParamGroup& group) const override;
 
  protected:
   Adam(std::vector<Tensor> params, AdamOptions options, bool decoupled, const char* name);
@@ -79,6 +80,7 @@ class RMSprop : public Optimizer {
  public:
   RMSprop(std::vector<Tensor> params, RMSpropOptions options = {});
   void step() override;
+  std::vector<std::string> required_state(const ParamGroup& group) const override;
 };
 
 // Lion is not in torch.optim; these are the defaults of the paper's reference implementation
@@ -93,6 +95,7 @@ class Lion : public Optimizer {
  public:
   Lion(std::vector<Tensor> params, LionOptions options = {});
   void step() override;
+  std::vector<std::string> required_state(const ParamGroup& group) const override;
 };
 
 }  // namespace ember::optim

@@ -52,10 +52,12 @@ class CsvLog {
  public:
   CsvLog(const std::string& path, const std::vector<std::string>& columns, bool resumed)
       : path_(path), header_(fmt::format("{}", fmt::join(columns, ","))) {
+    columns_ = columns.size();
     for (size_t i = 0; i < columns.size(); ++i)
       if (columns[i] == "step") key_column_ = i;
     std::error_code error;
-    if (resumed && std::filesystem::exists(path, error)) {
+    // (An empty file is a new one: a run killed between starting the file and its header.)
+    if (resumed && std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0) {
       std::ifstream in(path);
       std::string first;
       std::getline(in, first);
@@ -100,6 +102,8 @@ class CsvLog {
           cells.push_back(line.substr(from, comma - from));
         cells.push_back(line.substr(from));
         const double k = key_of(cells);
+        // A row cut short by a kill (fewer cells than the header) is dropped: "16" of "160,...".
+        if (cells.size() != columns_) continue;
         if (std::isnan(key) || std::isnan(k) || k < key) kept.push_back(line);
       }
     }
@@ -115,7 +119,7 @@ class CsvLog {
   }
 
   std::string path_, header_;
-  size_t key_column_ = 0;
+  size_t key_column_ = 0, columns_ = 0;
   bool trim_pending_ = false;
   std::ofstream out_;
 };

@@ -27,7 +27,7 @@ namespace {
 // as its bytes).
 std::vector<std::pair<std::string, int64_t>> shaping_options(const ModelOptions& o) {
   std::vector<std::pair<std::string, int64_t>> out = {{"d-model", o.d_model}, {"layers", o.layers}};
-  if (is_recurrent(o.mixer)) out.emplace_back("d-state", o.d_state);
+  if (is_recurrent(o.mixer)) out.emplace_back("d-state", o.d_state > 0 ? o.d_state : o.mixer == "mamba" ? 16 : 64);
   if (!is_recurrent(o.mixer) && !is_gau(o.mixer)) out.emplace_back("heads", o.heads);
   if (o.mixer == "local") out.emplace_back("window", o.window);
   if (o.mixer == "sparse") out.emplace_back("block", o.block);
@@ -56,8 +56,10 @@ void check_architecture(const nn::NamedTensors& extras, const ModelOptions& opti
   std::string mixer;
   if (auto it = saved.find("mixer"); it != saved.end() && it->second.dtype() == DType::UInt8 && it->second.dim() == 1)
     for (uint8_t c : it->second.to_vector<uint8_t>()) mixer += static_cast<char>(c);
-  EMBER_CHECK(mixer == options.mixer, "lm", "the checkpoint was written with --mixer {}, this run has --mixer {}", mixer,
-              options.mixer);
+  // softmax and flash are one function (the math path and the fused kernel): either reads the other's.
+  const auto same_function = [](const std::string& m) { return m == "flash" ? std::string("softmax") : m; };
+  EMBER_CHECK(same_function(mixer) == same_function(options.mixer), "lm",
+              "the checkpoint was written with --mixer {}, this run has --mixer {}", mixer, options.mixer);
   for (const auto& [flag, value] : shaping_options(options)) {
     auto it = saved.find(flag);
     EMBER_CHECK(it != saved.end() && it->second.numel() == 1, "lm", "the checkpoint does not record --{}", flag);

@@ -32,8 +32,9 @@ struct ModelOptions {
 
 // The options that shape the model's computation, as checkpoint extras ("model.mixer", ...), and the
 // check that a checkpoint's match this run's: with the same parameter shapes, a model resumed or
-// sampled under another --heads, --mixer (softmax and flash share parameters), --window or --block
-// would load without complaint and compute something else. A checkpoint without them (an older
+// sampled under another --heads, --mixer (linear where it was trained with local, say), --window
+// or --block would load without complaint and compute something else. softmax and flash, one
+// function on two paths, read each other's checkpoints. A checkpoint without the options (an older
 // one) is not checked.
 nn::NamedTensors architecture_extras(const ModelOptions& options);
 void check_architecture(const nn::NamedTensors& extras, const ModelOptions& options);

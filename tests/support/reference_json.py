@@ -1,8 +1,8 @@
 """The JSON encoding of tensors that the make_*_reference.py scripts write and json_reference.h
 reads, in one place.
 
-A tensor is {"shape", "dtype", "data"} (a script whose tensors are all float64 may leave the dtype
-out). Floating data is written as Python's repr, which reads back bit for bit, with NaN and the
+A tensor is {"shape", "dtype", "data"} (a float64 tensor may leave the dtype out; an integer one
+always has it). Floating data is written as Python's repr, which reads back bit for bit, with NaN and the
 infinities as the strings "nan", "inf" and "-inf" (JSON has no such numbers); integer and boolean
 data as integers. A script imports this module by putting this folder on its path:
 
@@ -33,6 +33,8 @@ def enc(t, with_dtype=True):
         data = [num(float(v)) for v in values]
     else:
         data = [int(v) for v in values]
-    if not with_dtype:
+    if not with_dtype and t.is_floating_point():
+        # The reader takes a tensor without a dtype for float64: a float32 one would change type.
+        assert t.dtype == torch.float64, t.dtype
         return {"shape": list(t.shape), "data": data}
     return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "data": data}
