@@ -166,13 +166,6 @@ __device__ void add_tile_rows(const Rows4<const T>& other, int64_t b, int64_t h,
   }
 }
 
-// The larger of a and b, NaN if either is: a tile whose scores are all NaN must not read as a tile
-// with no allowed key (the CPU kernel's max_or_nan).
-template <class Acc>
-__device__ Acc max_or_nan(Acc a, Acc b) {
-  return (b > a || b != b) ? b : a;
-}
-
 // The block's (batch, head, first row) when blocks walk [B, H, ceil(n / kRows)].
 struct BlockRows {
   int64_t b, h, first, count;
@@ -208,9 +201,14 @@ __global__ void __launch_bounds__(kRows) forward_kernel(Args<T> a, Rows4<T> out,
     Acc tile_max = neg_inf;
     for (int r = 0; r < kTile; ++r) {
       s[r] = active && r < cols && a.visible(blk.b, blk.h, i, j0 + r) ? a.scale * s[r] : neg_inf;
-      tile_max = max_or_nan(tile_max, s[r]);
+      tile_max = s[r] > tile_max ? s[r] : tile_max;  // skips NaN
     }
-    const Acc new_max = max_or_nan(m, tile_max);
+    Acc new_max = tile_max > m ? tile_max : m;  // a NaN m (an earlier NaN score) stays NaN
+    if (new_max == neg_inf) {  // no allowed key yet, or scores all NaN or -inf: a NaN makes the row NaN
+      bool nan_score = false;
+      for (int r = 0; r < kTile; ++r) nan_score = nan_score || s[r] != s[r];
+      if (nan_score) new_max = Acc(NAN);
+    }
     Acc rescale = 1;
     if (new_max == neg_inf) {  // no allowed key yet: these probabilities are all 0
       for (int r = 0; r < kTile; ++r) s[r] = Acc(0);
