@@ -114,3 +114,35 @@ TEST_CASE("int64 entries print exactly, INT64_MAX and INT64_MIN included", "[for
   CHECK(from_vector(std::vector<int64_t>{std::numeric_limits<int64_t>::min(), 5}, {2}).str() ==
         "tensor([-9223372036854775808,                    5])");
 }
+
+// Found by a red-team review: printing copied the whole tensor to float64 before summarising, so a
+// broadcast view of 2^60 entries asked for 8 EiB.
+TEST_CASE("a summarised tensor reads only the entries it shows", "[format]") {
+  const Tensor huge = full({1, 1}, 2.5).expand({int64_t{1} << 30, int64_t{1} << 30});
+  CHECK(huge.str() ==
+        "tensor([[2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000],\n"
+        "        [2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000],\n"
+        "        [2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000],\n"
+        "        ...,\n"
+        "        [2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000],\n"
+        "        [2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000],\n"
+        "        [2.5000, 2.5000, 2.5000, ..., 2.5000, 2.5000, 2.5000]], shape=[1073741824, 1073741824])");
+  // As in PyTorch, the hidden entries decide neither the notation nor the width: torch 1.13 prints
+  // cat([ones(1000), tensor([1e9]), ones(1000)]) as whole numbers.
+  const Tensor hidden_large = cat({ones({1000}), full({1}, 1e9), ones({1000})});
+  CHECK(hidden_large.str() == "tensor([1., 1., 1., ..., 1., 1., 1.], shape=[2001])");
+  const Tensor hidden_wide =
+      cat({arange(3), full({1000}, int64_t{123456789}, {.dtype = DType::Int64}), arange(3)});
+  CHECK(hidden_wide.str() == "tensor([0, 1, 2, ..., 0, 1, 2], shape=[1006])");
+  // Views that start inside their storage, and one that is transposed as well.
+  CHECK(arange(3000).narrow(0, 500, 2000).str() == "tensor([ 500,  501,  502, ..., 2497, 2498, 2499], shape=[2000])");
+  // Entry [i][j] of this transposed, offset view is (j + 2) * 30 + i.
+  CHECK(arange(3000).reshape({100, 30}).t().narrow(1, 2, 40).str() ==
+        "tensor([[  60,   90,  120, ..., 1170, 1200, 1230],\n"
+        "        [  61,   91,  121, ..., 1171, 1201, 1231],\n"
+        "        [  62,   92,  122, ..., 1172, 1202, 1232],\n"
+        "        ...,\n"
+        "        [  87,  117,  147, ..., 1197, 1227, 1257],\n"
+        "        [  88,  118,  148, ..., 1198, 1228, 1258],\n"
+        "        [  89,  119,  149, ..., 1199, 1229, 1259]], shape=[30, 40])");
+}
