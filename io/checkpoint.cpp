@@ -1,5 +1,7 @@
 #include <ember/io/checkpoint.h>
 
+#include <zlib.h>
+
 #include <cstring>
 
 #include <ember/io/safetensors.h>
@@ -9,6 +11,20 @@ namespace ember::io {
 namespace {
 
 constexpr const char* kFormat = "ember-checkpoint-1";
+// A CRC-32 of the tensor data, in the metadata: safetensors checks the header's structure but not the
+// values, and a flipped bit in a weight would otherwise load as a silently different model.
+// Checkpoints written before it was added have none and still load.
+constexpr const char* kChecksumKey = "data_crc32";
+
+// The CRC-32 of the data section: the tensors' bytes in the order they are laid out in the file.
+uint32_t data_crc32(const nn::NamedTensors& tensors) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto& [name, t] : tensors) {
+    const Tensor c = t.detach().to(Device::cpu()).contiguous();
+    crc = crc32_z(crc, static_cast<const Bytef*>(c.data_ptr()), static_cast<z_size_t>(c.numel()) * c.element_size());
+  }
+  return static_cast<uint32_t>(crc);
+}
 
 void add_prefixed(nn::NamedTensors& out, const std::string& prefix, const nn::NamedTensors& tensors) {
   for (const auto& [name, t] : tensors) out.emplace_back(prefix + name, t);
@@ -48,7 +64,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   all.emplace_back("rng.seed", u64_tensor(seed));
   all.emplace_back("rng.offset", u64_tensor(offset));
   all.emplace_back("step", from_vector(std::vector<int64_t>{c.step}));
-  save_safetensors(path, all, {{"format", kFormat}});
+  save_safetensors(path, all, {{"format", kFormat}, {kChecksumKey, fmt::format("{:08x}", data_crc32(all))}});
 }
 
 int64_t load_checkpoint(const std::string& path, Checkpoint& c) {
@@ -57,6 +73,13 @@ int64_t load_checkpoint(const std::string& path, Checkpoint& c) {
   EMBER_CHECK(format != file.metadata.end() && format->second == kFormat, "checkpoint",
               "{}: not an ember checkpoint (metadata format is \"{}\")", path,
               format == file.metadata.end() ? "" : format->second);
+  if (auto stored = file.metadata.find(kChecksumKey); stored != file.metadata.end()) {
+    const uint32_t computed = data_crc32(file.tensors);  // the loader lists the tensors in file order
+    EMBER_CHECK(stored->second == fmt::format("{:08x}", computed), "checkpoint",
+                "{}: the tensor data does not match the CRC-32 saved with it (stored \"{}\", computed \"{:08x}\"): "
+                "the file is corrupt",
+                path, stored->second, computed);
+  }
   auto find = [&](const std::string& name) -> const Tensor& {
     for (const auto& [n, t] : file.tensors)
       if (n == name) return t;

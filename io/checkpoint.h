@@ -1,7 +1,8 @@
 #pragma once
 // One file with everything needed to resume training bit for bit: model, optimizer, scheduler, the
 // random generator's state and the step. A safetensors file with prefixed names ("model.",
-// "optimizer.", "scheduler.", "extra.") written atomically (see write_file_atomic).
+// "optimizer.", "scheduler.", "extra.") written atomically (see write_file_atomic), with a CRC-32 of
+// the tensor data in its metadata that loading checks.
 #include <cstdint>
 #include <string>
 

@@ -166,6 +166,39 @@ TEST_CASE("a checkpoint that cannot be loaded is a clear error", "[io]") {
   CHECK_THROWS_WITH(io::load_checkpoint(wrong_model, ck), Catch::Contains("shape mismatch"));
 }
 
+// Found by a red-team review: safetensors checks a file's structure, not its values, so a flipped bit
+// in a weight loaded as a different model without a word.
+TEST_CASE("a checkpoint whose data was changed after saving is refused as corrupt", "[io]") {
+  auto model = nn::Linear(3, 2);
+  const std::string path = temp_path("checksummed.safetensors");
+  io::save_checkpoint(path, {.model = model.get(), .step = 7});
+  auto fresh = nn::Linear(3, 2);
+  io::Checkpoint ck{.model = fresh.get()};
+  CHECK(io::load_checkpoint(path, ck) == 7);
+  std::vector<uint8_t> bytes = io::read_file(path);
+  const std::vector<uint8_t> intact = bytes;
+  // The data section ends with the step (int64 7): flip one bit of a weight instead, in the middle.
+  const uint64_t header_size = bytes[0] | (uint64_t{bytes[1]} << 8);
+  bytes[8 + header_size + 2] ^= 0x10;
+  io::write_file_atomic(path, bytes);
+  CHECK_THROWS_WITH(io::load_checkpoint(path, ck), Catch::Contains("checkpoint") && Catch::Contains("corrupt") &&
+                                                       Catch::Contains("CRC-32"));
+  // A checksum that was itself tampered with is refused the same way.
+  io::SafetensorsFile file = io::deserialize_safetensors(intact.data(), intact.size());
+  REQUIRE(file.metadata.count("data_crc32") == 1);
+  CHECK(file.metadata["data_crc32"].size() == 8);
+  file.metadata["data_crc32"] = "not a crc";
+  io::save_safetensors(path, file.tensors, file.metadata);
+  CHECK_THROWS_WITH(io::load_checkpoint(path, ck), Catch::Contains("corrupt"));
+  // A checkpoint from before checksums (no key) still loads, with its values.
+  file.metadata.erase("data_crc32");
+  io::save_safetensors(path, file.tensors, file.metadata);
+  auto older = nn::Linear(3, 2);
+  io::Checkpoint older_ck{.model = older.get()};
+  CHECK(io::load_checkpoint(path, older_ck) == 7);
+  CHECK(equal(older->weight, model->weight));
+}
+
 TEST_CASE("a writer killed mid-write leaves the previous checkpoint intact", "[io]") {
   const std::string path = temp_path("atomic.safetensors");
   io::save_safetensors(path, {{"x", ones({4})}});
