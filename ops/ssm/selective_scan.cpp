@@ -214,7 +214,10 @@ std::array<Tensor, 2> selective_scan_step(const Tensor& state, const Tensor& u, 
               describe("state", state));
   const Tensor dt = effective_delta(in, options.delta_softplus, 0);                              // [b, D]
   const Tensor decay = exp(unsqueeze(dt, -1) * in.A);                                            // [b, D, N]
-  const Tensor x = decay * to_dtype(state, in.u.dtype()) + unsqueeze(dt * in.u, -1) * unsqueeze(in.B, 1);
+  // The state keeps its precision: a float64 state carried through float32 steps would otherwise be
+  // rounded to float32 at the first token (and a 16-bit one is widened to the scan's float32).
+  const DType state_dtype = promote_types(state.dtype(), in.u.dtype());
+  const Tensor x = to_dtype(decay, state_dtype) * to_dtype(state, state_dtype) + unsqueeze(dt * in.u, -1) * unsqueeze(in.B, 1);
   const Tensor y = sum(x * unsqueeze(in.C, 1), {-1});
   return {to_dtype(skip_and_gate(in, y, false), in.out_dtype), x};
 }

@@ -45,6 +45,8 @@ std::array<Tensor, 2> selective_scan_with_state(const Tensor& u, const Tensor& d
 
 // One step of the same recurrence, for generation with constant memory per token: state [batch, D, N],
 // u, delta, z [batch, D], B, C [batch, N]; returns {out [batch, D], next state}. Options' z is [batch, D].
+// The next state is in the wider of the state's dtype and the scan's (float32, or float64 for float64
+// inputs): a float64 state stays float64 through float32 steps.
 std::array<Tensor, 2> selective_scan_step(const Tensor& state, const Tensor& u, const Tensor& delta, const Tensor& A,
                                           const Tensor& B, const Tensor& C, const SelectiveScanOptions& options = {});
 

@@ -215,6 +215,22 @@ TEST_CASE("selective_scan_step: stepping through a sequence reproduces the scan"
   CHECK(max_abs_diff(state, want_state) < 1e-12);
 }
 
+// Found by a red-team review: the step cast its state to the inputs' dtype, so a float64 state lost
+// its low bits at the first float32 token.
+TEST_CASE("selective_scan_step: the state keeps its precision", "[ssm][scan]") {
+  const Tensor u = ones({1, 2}), delta = zeros({1, 2}), A = full({2, 3}, -1.0f), B = ones({1, 3}), C = ones({1, 3});
+  // With delta = 0 the step is the identity on the state: decay exp(0) = 1, input term 0.
+  const double fine = 1 + std::ldexp(1.0, -40);  // 1 in float32
+  auto [y, next] = selective_scan_step(full({1, 2, 3}, fine, {.dtype = DType::Float64}), u, delta, A, B, C);
+  CHECK(next.dtype() == DType::Float64);
+  CHECK(vals(next) == std::vector<double>(6, fine));
+  CHECK(y.dtype() == DType::Float32);
+  auto [y16, next16] = selective_scan_step(full({1, 2, 3}, 0.5, {.dtype = DType::Float16}), u, delta, A, B, C);
+  CHECK(next16.dtype() == DType::Float32);
+  CHECK(vals(next16) == std::vector<double>(6, 0.5));
+  CHECK(vals(y16) == std::vector<double>(2, 1.5));  // C . state = 3 * 0.5
+}
+
 TEST_CASE("selective_scan: 16-bit inputs run in float32 and return their own dtype", "[ssm][scan]") {
   const Problem p = make(1, 3, 4, 20, 70, DType::Float32);
   const Tensor want = selective_scan(p.u, p.delta, p.A, p.B, p.C, {.D = p.D, .delta_softplus = true});
