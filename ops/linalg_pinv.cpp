@@ -117,8 +117,9 @@ LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> 
     result.rank = m == 0 || n == 0 ? zeros(batch, {.dtype = DType::Int64, .device = a.device()})
                                    : detail::count_above_threshold(result.singular_values.detach(), a, tolerance);
   }
-  // gelsd's residuals: only where they are the minimum of an overdetermined, full-rank problem.
-  const bool full_rank = m > n && n > 0 && all(eq(result.rank, Scalar(n)));
+  // gelsd's residuals: only where they are the minimum of an overdetermined, full-rank problem. An A
+  // with no columns is one (rank 0 = n): X is empty and the residuals are |B|^2, as in PyTorch.
+  const bool full_rank = m > n && all(eq(result.rank, Scalar(n)));
   result.residuals = full_rank ? sum(square(matmul(a, x) - b_matrix), {-2})
                                : zeros({0}, {.dtype = a.dtype(), .device = a.device()});
   return result;

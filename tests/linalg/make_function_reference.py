@@ -333,6 +333,8 @@ case("lstsq", "rcond 0.01 keeps it", {"A": graded_ls, "B": randn("ls/graded b", 
      weighted=LSTSQ_W)
 case("lstsq", "0 x 3 A: X is zero", {"A": torch.zeros(0, 3, dtype=F64), "B": torch.zeros(0, 2, dtype=F64)},
      derivatives=False)
+case("lstsq", "3 x 0 A: X is empty, the residuals are |B|^2",
+     {"A": torch.zeros(3, 0, dtype=F64), "B": randn("ls/no columns b", (3, 2))}, derivatives=False)
 
 # --- matrix_power ----------------------------------------------------------------------------------
 mp = well_conditioned("mp/a", (3, 3)) / 3  # norm near 1, so that A^5 and A^-3 stay near 1
