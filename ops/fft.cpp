@@ -17,6 +17,7 @@
 //         dX_k = (c_k / n) rfft(g)_k with c_k = 2 for 0 < k < n/2 and 1 at the ends (whose imaginary
 //         parts get no gradient: they do not reach the output).
 // Each backward calls the primitives themselves, so gradients of any order follow.
+#include <ember/core/error_context.h>
 #include <ember/ops/fft.h>
 
 #include <ember/ops/ops.h>
@@ -55,11 +56,14 @@ Tensor fit_length(const Tensor& x, int64_t d, int64_t n) {
   return pad(x, amounts);
 }
 
-// Runs f in float32 for 16-bit floats and casts back.
+// Runs f in float32 for 16-bit floats and casts back; errors from the ops f calls (an allocation for a
+// huge n) are reported as op's.
 template <class F>
-Tensor in_compute_dtype(const Tensor& x, F&& f) {
-  if (!is_16bit_float(x.dtype())) return f(x);
-  return cast(f(cast(x, DType::Float32)), x.dtype());
+Tensor in_compute_dtype(const char* op, const Tensor& x, F&& f) {
+  return detail::reported_as(op, [&] {
+    if (!is_16bit_float(x.dtype())) return f(x);
+    return cast(f(cast(x, DType::Float32)), x.dtype());
+  });
 }
 
 Tensor run_kernel(const Tensor& complex, bool inverse) {
@@ -145,7 +149,7 @@ Tensor fft(const Tensor& x, int64_t n) {
   check_fft_kernel("fft", x);
   if (n == -1) n = x.size(-2);
   check_length("fft", n, x);
-  return in_compute_dtype(x, [&](const Tensor& t) { return DFT::dft(fit_length(t, -2, n), false); });
+  return in_compute_dtype("fft", x, [&](const Tensor& t) { return DFT::dft(fit_length(t, -2, n), false); });
 }
 
 Tensor ifft(const Tensor& x, int64_t n) {
@@ -153,7 +157,7 @@ Tensor ifft(const Tensor& x, int64_t n) {
   check_fft_kernel("ifft", x);
   if (n == -1) n = x.size(-2);
   check_length("ifft", n, x);
-  return in_compute_dtype(x, [&](const Tensor& t) {
+  return in_compute_dtype("ifft", x, [&](const Tensor& t) {
     return DFT::dft(fit_length(t, -2, n), true) / static_cast<double>(n);
   });
 }
@@ -167,7 +171,7 @@ Tensor rfft(const Tensor& x, int64_t n) {
   check_fft_kernel("rfft", x);
   if (n == -1) n = x.size(-1);
   check_length("rfft", n, x);
-  return in_compute_dtype(x, [&](const Tensor& t) { return apply(RFFT{n, t.size(-1)}, t); });
+  return in_compute_dtype("rfft", x, [&](const Tensor& t) { return apply(RFFT{n, t.size(-1)}, t); });
 }
 
 Tensor irfft(const Tensor& x, int64_t n) {
@@ -179,7 +183,7 @@ Tensor irfft(const Tensor& x, int64_t n) {
                 x.dtype(), shape_str(x.shape()));
   }
   check_length("irfft", n, x);
-  return in_compute_dtype(x, [&](const Tensor& t) { return irfft_exact(fit_length(t, -2, n / 2 + 1), n); });
+  return in_compute_dtype("irfft", x, [&](const Tensor& t) { return irfft_exact(fit_length(t, -2, n / 2 + 1), n); });
 }
 
 }  // namespace ember

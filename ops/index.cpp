@@ -1,5 +1,6 @@
 // Gather/scatter style ops. Each pair is the other's gradient: index_select <-> index_add,
 // gather <-> scatter_add, so gradients of any order stay inside these four primitives.
+#include <ember/core/error_context.h>
 #include <ember/ops/index.h>
 
 #include <ember/ops/ops.h>
@@ -214,8 +215,10 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
     EMBER_CHECK(lo >= 0 && hi < num_classes, "one_hot", "class values span [{}, {}] but num_classes is {}", lo, hi,
                 num_classes);
   }
-  Tensor classes = arange(0, static_cast<double>(num_classes), 1, {.dtype = DType::Int64, .device = labels.device()});
-  return cast(eq(unsqueeze(as_int64(labels), -1), classes), DType::Int64);
+  return detail::reported_as("one_hot", [&] {
+    Tensor classes = arange(0, static_cast<double>(num_classes), 1, {.dtype = DType::Int64, .device = labels.device()});
+    return cast(eq(unsqueeze(as_int64(labels), -1), classes), DType::Int64);
+  });
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {

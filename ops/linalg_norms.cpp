@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include <ember/core/error_context.h>
 #include <ember/core/error.h>
 #include <ember/ops/linalg_host.h>
 #include <ember/ops/matrix_functions.h>
@@ -87,7 +88,7 @@ Tensor cond(const Tensor& a_in, double ord) {
     const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
     check_not_empty(op, a, ord);
     detail::AutocastPaused paused;
-    const Tensor s = svdvals(a);  // descending
+    const Tensor s = ember::detail::reported_as(op, [&] { return svdvals(a); });  // descending
     const Tensor largest = s.narrow(-1, 0, 1).squeeze(-1), smallest = s.narrow(-1, s.size(-1) - 1, 1).squeeze(-1);
     return ord > 0 ? largest / smallest : smallest / largest;
   }
@@ -110,7 +111,7 @@ Tensor matrix_rank(const Tensor& a_in, RankTolerance tolerance) {
   NoGradGuard no_grad;
   const Shape batch(a.shape().begin(), a.shape().end() - 2);
   if (a.size(-1) == 0 || a.size(-2) == 0) return zeros(batch, {.dtype = DType::Int64, .device = a.device()});
-  const Tensor s = tolerance.hermitian ? abs(eigvalsh(a)) : svdvals(a);
+  const Tensor s = ember::detail::reported_as(op, [&] { return tolerance.hermitian ? abs(eigvalsh(a)) : svdvals(a); });
   return detail::count_above_threshold(s, a, tolerance);
 }
 

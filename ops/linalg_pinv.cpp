@@ -9,6 +9,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include <ember/core/error_context.h>
 #include <ember/core/error.h>
 #include <ember/ops/linalg_host.h>
 #include <ember/ops/matrix_functions.h>
@@ -77,7 +78,7 @@ Tensor pinv(const Tensor& a_in, RankTolerance tolerance) {
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
   detail::check_rank_tolerance(op, tolerance);
   detail::AutocastPaused paused;
-  return apply(PseudoInverse{tolerance}, a);
+  return ember::detail::reported_as(op, [&] { return apply(PseudoInverse{tolerance}, a); });
 }
 
 LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> rcond) {
@@ -106,7 +107,8 @@ LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> 
   // One SVD for both the solution and the singular values, unless the singular values need a
   // gradient (the pseudo-inverse's primitive gives them without history): then svdvals'.
   Tensor pinv_singular_values;
-  const Tensor x = matmul(apply(PseudoInverse{tolerance, &pinv_singular_values}, a), b_matrix);
+  const Tensor x = ember::detail::reported_as(
+      op, [&] { return matmul(apply(PseudoInverse{tolerance, &pinv_singular_values}, a), b_matrix); });
   result.solution = vector_case ? x.squeeze(-1) : x;
   const bool singular_values_need_grad = GradMode::is_enabled() && a.requires_grad();
   result.singular_values =
