@@ -12,6 +12,7 @@
 #include <ember/data/fashion_mnist.h>
 #include "examples/classify/network.h"
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include <ember/io/checkpoint.h>
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
-      step = io::load_checkpoint(opt.resume, ck);
+      step = examples::load_checkpoint("classify", "--resume", opt.resume, ck);
       amp.load_state(ck.extra);
       fmt::print("resumed from {} at step {}\n", opt.resume, step);
     }

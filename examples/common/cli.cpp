@@ -181,6 +181,20 @@ void create_output_folder(const std::string& out) {
               std::strerror(errno));
 }
 
+void check_output_file(const char* option, const std::string& path) {
+  namespace fs = std::filesystem;
+  EMBER_CHECK(!path.empty(), option, "the output file is an empty path");
+  std::error_code error;
+  EMBER_CHECK(!fs::is_directory(path, error), option, "\"{}\" is a folder, not a file", path);
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string folder = parent.empty() ? "." : parent.string();
+  const fs::file_status status = fs::status(folder, error);
+  EMBER_CHECK(fs::exists(status), option, "cannot write \"{}\": the folder \"{}\" does not exist", path, folder);
+  EMBER_CHECK(fs::is_directory(status), option, "cannot write \"{}\": \"{}\" is not a folder", path, folder);
+  EMBER_CHECK(::access(folder.c_str(), W_OK | X_OK) == 0, option, "cannot write into the folder \"{}\": {}", folder,
+              std::strerror(errno));
+}
+
 void refuse_options(const CLI::App& app, const char* trainer, std::initializer_list<const char*> options,
                     const std::string& why) {
   for (const char* option : options)

@@ -63,6 +63,11 @@ Device select_device(const std::string& device_option, const char* trainer);
 // Creates --out (and its parents) and checks that it is a folder this process can write into.
 void create_output_folder(const std::string& out);
 
+// Checks that the file `path` that `option` names can be written when the run ends: its folder exists
+// and this process can write into it, and `path` is no folder. An error "[--x] ..." otherwise, at the
+// start rather than after the training whose results the file was to hold.
+void check_output_file(const char* option, const std::string& path);
+
 // Each of `options` given on the command line is an error "[trainer] --x is not used <why>": a
 // silently ignored option reads as one that took effect.
 void refuse_options(const CLI::App& app, const char* trainer, std::initializer_list<const char*> options,

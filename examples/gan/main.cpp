@@ -14,6 +14,7 @@
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
@@ -30,6 +31,11 @@ namespace F = ember::nn::functional;
 namespace gan = ember::examples::gan;
 
 namespace {
+
+// The most --eval-samples: 20 times the 50,000 of the usual Frechet distance, and few enough to fit in
+// memory (a million Fashion-MNIST images are 3 GB of float32); more ran out of memory, or out of int64,
+// only at the first figures, after --every steps of training.
+constexpr int64_t kMaxEvalSamples = int64_t{1} << 20;
 
 struct GanOptions {
   std::string loss = "wgan-gp";
@@ -149,7 +155,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", g.log_every, "Append losses to metrics.csv every N generator steps")
       ->check(examples::integer_at_least(1));
   app.add_option("--eval-samples", g.eval_samples, "Samples for the final quality figures")
-      ->check(examples::integer_at_least(2));  // (a covariance needs two)
+      ->check(examples::integer_between(2, kMaxEvalSamples));  // (a covariance needs two)
   app.add_option("--classifier", g.classifier, "examples/classify's checkpoint, for the Frechet distance");
   app.add_flag("--fid-calibration", g.fid_calibration,
                "Also measure the Frechet distance of train vs test images and of the untrained generator");
@@ -173,7 +179,9 @@ int main(int argc, char** argv) {
     if (opt.batch_size <= 0) opt.batch_size = images ? 64 : 256;
     if (opt.steps <= 0) opt.steps = images ? 3000 : 20000;
     if (g.every <= 0) g.every = images ? 500 : 1000;
-    examples::create_output_folder(opt.out);
+    examples::create_output_folder(opt.out);  // first: --trace may name a file in it
+    // The trace is written after the last step: a path it cannot be written to is refused now.
+    if (!g.trace.empty()) examples::check_output_file("--trace", g.trace);
     const std::string data_dir = examples::dataset_dir(opt.data_dir);
     manual_seed(opt.seed);
 
@@ -230,7 +238,7 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = g_opt.get()};
-      step = io::load_checkpoint(opt.resume, ck);
+      step = examples::load_checkpoint("gan", "--resume", opt.resume, ck);
       d_opt->load_state_dict([&] {
         nn::NamedTensors s;
         for (const auto& [name, t] : ck.extra)

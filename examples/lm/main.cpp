@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/lm/corpus.h"
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
     amp.log_scale_to(opt.out + "/loss_scale.csv", !opt.resume.empty());
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
-      step = io::load_checkpoint(opt.resume, ck);
+      step = examples::load_checkpoint("lm", "--resume", opt.resume, ck);
       check_architecture(ck.extra, model_options);
       amp.load_state(ck.extra);
       if (!opt.quiet) fmt::print("resumed from {} at step {}\n", opt.resume, step);

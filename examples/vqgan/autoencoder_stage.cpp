@@ -18,6 +18,7 @@
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/vqgan/adaptive_weight.h"
@@ -153,7 +154,7 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
     // statistics, and the checkpoint the default generator that restarts draw from, so the run
     // continues bit for bit.
     io::Checkpoint ck{.model = model.get(), .optimizer = &g_opt};
-    step = io::load_checkpoint(opt.resume, ck);
+    step = examples::load_checkpoint("vqgan", "--resume", opt.resume, ck);
     nn::NamedTensors d_state;
     for (const auto& [name, t] : ck.extra)
       if (name.rfind(kDiscriminatorOptimizer, 0) == 0)

@@ -7,6 +7,7 @@
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/vqgan/autoencoder.h"
@@ -116,7 +117,7 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   {
     Generator scratch;
     io::Checkpoint ck{.model = &autoencoder, .generator = &scratch};
-    const int64_t trained = io::load_checkpoint(v.autoencoder, ck);
+    const int64_t trained = examples::load_checkpoint("vqgan", "--autoencoder", v.autoencoder, ck);
     fmt::print("stage one: {} (trained {} steps)\n", v.autoencoder, trained);
   }
   autoencoder.to(device);
@@ -159,7 +160,7 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   int64_t step = 0;
   if (!opt.resume.empty()) {
     io::Checkpoint ck{.model = prior.get(), .optimizer = &optimizer};
-    step = io::load_checkpoint(opt.resume, ck);
+    step = examples::load_checkpoint("vqgan", "--resume", opt.resume, ck);
     amp.load_state(ck.extra);
     batches.skip(step);
     fmt::print("resumed from {} at step {}\n", opt.resume, step);

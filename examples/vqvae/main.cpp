@@ -18,6 +18,7 @@
 
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
+#include "examples/common/checkpoint.h"
 #include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/vqvae/networks.h"
@@ -36,6 +37,11 @@ namespace {
 constexpr int64_t kLatentVectorsPerImage = 7 * 7;
 // Test images shown in every reconstruction grid (4 rows of 8 originals above their reconstructions).
 constexpr int64_t kGridImages = 32;
+
+// The largest --codes: 64 times the largest codebooks in use (16,384), and small enough that the
+// codebook's sizes stay far inside an int64 (a huge K made the --batch-size advice overflow, or failed
+// as a tensor shape with more elements than an int64 can count).
+constexpr int64_t kMaxCodes = int64_t{1} << 20;
 
 struct VqvaeOptions {
   std::string codebook = "loss";
@@ -148,7 +154,7 @@ int main(int argc, char** argv) {
   add_common_options(app, opt);
   app.add_option("--codebook", v.codebook, "How the codebook learns: loss (by gradient) or ema (moving averages)")
       ->check(CLI::IsMember({"loss", "ema"}));
-  app.add_option("--codes", v.codes, "Codebook size K")->check(examples::integer_at_least(1));
+  app.add_option("--codes", v.codes, "Codebook size K")->check(examples::integer_between(1, kMaxCodes));
   app.add_option("--code-dim", v.code_dim, "Code dimension D (the latents' channels)")->check(examples::integer_at_least(1));
   app.add_option("--beta", v.beta, "Weight of the commitment loss")->check(examples::number_at_least(0));
   app.add_option("--decay", v.decay, "EMA decay (--codebook ema), below 1")->check(examples::number_at_least(0));
@@ -197,7 +203,7 @@ int main(int argc, char** argv) {
       // The model's state holds the quantizer's buffers, and the checkpoint the default generator that
       // restarts draw from, so the run continues bit for bit.
       io::Checkpoint ck{.model = model.get(), .optimizer = &optimizer};
-      step = io::load_checkpoint(opt.resume, ck);
+      step = examples::load_checkpoint("vqvae", "--resume", opt.resume, ck);
       amp.load_state(ck.extra);
       for (const auto& [name, t] : ck.extra)
         if (name == "restarted_since_row") restarted_since_row = t.item<int64_t>();

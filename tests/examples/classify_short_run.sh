@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The classify trainer's short fixed-seed run: it must learn (test accuracy well above chance after
 # 100 steps), write its outputs, and resume from its checkpoint to exactly the metrics of a run that
-# never stopped.
+# never stopped; a checkpoint at a negative step is refused at once.
 #   classify_short_run.sh path/to/classify
 set -euo pipefail
 bin=$1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/checkpoint_step.sh"  # expect_negative_step_refused
 if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
   echo "dataset-fashion-mnist not installed: skipped"
   exit 77  # CTest reports this as skipped (SKIP_RETURN_CODE), not as passed
@@ -60,4 +61,6 @@ status=0
 [[ $status -eq 1 ]] || { echo "a corrupt checkpoint: exit code $status, expected 1"; cat "$out/err.log"; exit 1; }
 [[ $(wc -l <"$out/err.log") -eq 1 ]] && grep -qF "error: [safetensors] $out/bad.safetensors: " "$out/err.log" ||
   { echo "unclear error:"; cat "$out/err.log"; exit 1; }
+# A checkpoint at a negative step is refused at once, not taken for a position in the data.
+expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" --steps 1 --out "$out/n" || exit 1
 echo "classify short run: passed"

@@ -7,13 +7,14 @@
 #  - a second run gives bit-identical losses, and so does a run stopped at step 8 and resumed;
 #  - --amp bf16 and --amp fp16 (two loss scalers, the penalty through the critic's) learn the constraint too;
 #  - BCE, WGAN (weight clipping), hinge and SN-GAN (hinge + spectral norm) runs finish with finite losses, a Fashion-MNIST run writes a
-#    sample grid, and a corrupt checkpoint is a clear error, not a crash.
+#    sample grid, and a corrupt checkpoint or one at a negative step is a clear error, not a crash.
 #   gan_short_run.sh path/to/gan path/to/gan_short_run_trajectory.csv
 set -euo pipefail
 bin=$1
 reference=$2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/checkpoint_step.sh"  # expect_negative_step_refused
 args=(--data 8gaussians --loss wgan-gp --batch-size 64 --log-every 1 --every 8 --eval-samples 2000 --seed 7 --quiet)
 
 "$bin" "${args[@]}" --steps 16 --out "$out/a" >"$out/a.log"
@@ -88,5 +89,7 @@ status=0
 [[ $status -eq 1 ]] || { echo "a corrupt checkpoint: exit code $status, expected 1"; cat "$out/err.log"; exit 1; }
 [[ $(wc -l <"$out/err.log") -eq 1 ]] && grep -qF "error: [safetensors] $out/bad.safetensors: " "$out/err.log" ||
   { echo "unclear error:"; cat "$out/err.log"; exit 1; }
+# A checkpoint at a negative step is refused at once (gan trained on from step -5).
+expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 16 --out "$out/n" || exit 1
 cat "$out/a/summary.txt"
 echo "gan short run: passed"

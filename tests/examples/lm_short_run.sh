@@ -2,13 +2,15 @@
 # The language-model trainer's short fixed-seed run on a small model: it must learn (validation loss
 # far below the 5.55 nats of a uniform byte), resume to exactly the losses of a run that never
 # stopped, sample text from a checkpoint reproducibly, train with every mixer, and turn bad options
-# into one line "error: ..." with exit code 1. The Mamba LM gets the same learning, resuming and
-# sampling checks (its optimizer has a group without weight decay, its sampler a recurrent state).
+# and a checkpoint at a negative step into one line "error: ..." with exit code 1. The Mamba LM gets
+# the same learning, resuming and sampling checks (its optimizer has a group without weight decay,
+# its sampler a recurrent state).
 #   lm_short_run.sh path/to/lm
 set -euo pipefail
 bin=$1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/checkpoint_step.sh"  # expect_negative_step_refused
 if [[ ! -d /usr/share/games/fortunes ]]; then
   echo "fortunes not installed: skipped"
   exit 77
@@ -110,4 +112,6 @@ expect_error "sample under another mixer" "was written with --mixer flash, this 
 expect_error "absurd depth" "an integer from 0 to 1024" --layers 9223372036854775807
 expect_error "absurd sample" "an integer from 0 to 16777216" --tokens 9223372036854775807
 expect_error "absurd context" "an integer from 1 to 16777216" --seq 9223372036854775000
+# A checkpoint at a negative step is refused at once.
+expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${small[@]}" --steps 170 --out "$out/n" || exit 1
 echo "lm short run: passed"

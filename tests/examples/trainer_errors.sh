@@ -111,6 +111,21 @@ mkdir -p "$tmp/g3/checkpoint.safetensors"  # a folder where the checkpoint goes
 expect_error "--eval-samples" 300 "$gan" --quiet --steps 1 --eval-samples 1 --out "$tmp/g_eval"
 [[ ! -e $tmp/g_eval ]] || fail "gan --eval-samples 1 started training"
 expect_error "it is a folder" 300 "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g3"
+# Too many samples failed at the first figures, after --every steps (randn of 2^63 - 1 samples, or
+# 8 EB of them): now a range error at once.
+expect_error '--eval-samples: expected an integer from 2 to 1048576, got "9223372036854775807"' 120 \
+  "$gan" --quiet --steps 1 --eval-samples 9223372036854775807 --out "$tmp/g_eval2"
+expect_error '--eval-samples: expected an integer from 2 to 1048576, got "1000000000000000000"' 120 \
+  "$gan" --quiet --steps 1 --eval-samples 1000000000000000000 --out "$tmp/g_eval2"
+[[ ! -e $tmp/g_eval2 ]] || fail "gan with too many --eval-samples started training"
+# --trace is written after the last step: a path it cannot be written to failed only then.
+expect_error "[--trace] cannot write \"$tmp/nowhere/trace.safetensors\": the folder \"$tmp/nowhere\" does not exist" 300 \
+  "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g_trace" --trace "$tmp/nowhere/trace.safetensors"
+expect_error "[--trace] \"$tmp/empty\" is a folder, not a file" 300 \
+  "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g_trace" --trace "$tmp/empty"
+expect_error "[--trace] cannot write \"$tmp/a_file/trace.safetensors\": \"$tmp/a_file\" is not a folder" 300 \
+  "$gan" --quiet --steps 1 --batch-size 16 --every 1 --eval-samples 10 --out "$tmp/g_trace" --trace "$tmp/a_file/trace.safetensors"
+[[ ! -e $tmp/g_trace/metrics.csv ]] || fail "gan with a --trace it cannot write started training"
 mkdir -p "$tmp/g4/metrics.csv"
 expect_error "cannot open \"$tmp/g4/metrics.csv\"" 300 "$gan" --quiet --steps 1 --eval-samples 10 --out "$tmp/g4"
 

@@ -10,14 +10,15 @@
 #   loss falls clearly below ln(512) = 6.24 nats (a uniform guess), the sample grids are written, the
 #   sampled codes are in [0, 512), and a run stopped at step 30 and resumed ends bit-identical;
 # - --amp fp16 in both stages (loss scaling, scales resumed from the checkpoint) learns as well;
-# - bad options, a missing --autoencoder and a corrupt checkpoint end in one line "error: ..." and
-#   exit code 1.
+# - bad options, a missing --autoencoder, a corrupt checkpoint and checkpoints at a negative step end in
+#   one line "error: ..." and exit code 1.
 #   vqgan_short_run.sh path/to/vqgan path/to/classify
 set -euo pipefail
 bin=$1
 classify=$2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/checkpoint_step.sh"  # expect_negative_step_refused
 if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
   echo "dataset-fashion-mnist not installed: skipped"
   exit 77  # CTest reports this as skipped (SKIP_RETURN_CODE), not as passed
@@ -56,9 +57,10 @@ diff <(figures "$out/a/metrics.csv") <(figures "$out/b/metrics.csv") >/dev/null 
 cmp -s "$out/a/summary.txt" "$out/b/summary.txt" || { echo "stage one: the resumed run's test figures differ"; exit 1; }
 
 # Stage two on that checkpoint: a small prior learns the codes' distribution.
-stage2=(--stage prior --autoencoder "$out/a/checkpoint.safetensors" --batch-size 32 --lr 1e-3 --layers 2
-        --d-model 64 --heads 2 --train-images 2000 --test-images 500 --eval-samples 64 --every 30 --log-every 1
-        --temperature 0.9 --top-k 50 --classifier "$classifier" --seed 5 --quiet)
+prior=(--stage prior --batch-size 32 --lr 1e-3 --layers 2 --d-model 64 --heads 2 --train-images 2000
+       --test-images 500 --eval-samples 64 --every 30 --log-every 1 --temperature 0.9 --top-k 50
+       --classifier "$classifier" --seed 5 --quiet)
+stage2=(--autoencoder "$out/a/checkpoint.safetensors" "${prior[@]}")
 "$bin" "${stage2[@]}" --class-conditional --steps 60 --out "$out/p" >"$out/p.log"
 for f in metrics.csv checkpoint.safetensors samples_000030.png samples_000060.png summary.txt; do
   [[ -s "$out/p/$f" ]] || { echo "stage two: missing $f"; exit 1; }
@@ -109,5 +111,10 @@ for bad in "${bad_cases[@]}"; do
   msg=$("$bin" $bad --quiet --out "$out/e" 2>&1 >/dev/null) || status=$?
   [[ $status == 1 && $(wc -l <<<"$msg") == 1 && $msg == error:* ]] || { echo "\"$bad\" gave exit code $status and: $msg"; exit 1; }
 done
+# Checkpoints at a negative step are refused at once: either stage's --resume, and stage one's as
+# --autoencoder (stage two printed "trained -5 steps" and went on).
+expect_negative_step_refused "$ae" --resume "$bin" "${stage1[@]}" --steps 24 --out "$out/n1" || exit 1
+expect_negative_step_refused "$ae" --autoencoder "$bin" "${prior[@]}" --steps 60 --out "$out/n2" || exit 1
+expect_negative_step_refused "$out/p/checkpoint.safetensors" --resume "$bin" "${stage2[@]}" --class-conditional --steps 60 --out "$out/n3" || exit 1
 cat "$out/a/summary.txt" "$out/p/summary.txt"
 echo "vqgan short run: passed"

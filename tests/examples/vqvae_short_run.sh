@@ -23,7 +23,8 @@
 #  - the codebook option reaches the quantizer (vq_loss is 1.25 x the commitment term by gradient,
 #    0.25 x with EMA), an EMA run with k-means initialisation uses nearly every code from its first
 #    step and its reconstruction error falls too;
-#  - bad options and a corrupt checkpoint end in exit code 1 and one line "error: ...".
+#  - bad options (a --codes above 2^20 included), a corrupt checkpoint and one at a negative step end
+#    in exit code 1 and one line "error: ...".
 # About a minute on 2 cores (47-68 s measured while other builds shared them).
 #   vqvae_short_run.sh path/to/vqvae path/to/vqvae_short_run_trajectory.csv
 set -euo pipefail
@@ -31,6 +32,7 @@ bin=$1
 reference=$2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/checkpoint_step.sh"  # expect_negative_step_refused
 if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
   echo "dataset-fashion-mnist not installed: skipped"
   exit 77  # CTest reports this as skipped (SKIP_RETURN_CODE), not as passed
@@ -117,5 +119,11 @@ expect_error "--decay" --decay 1 --steps 1 --out "$out/e"
 expect_error "--batch-size 11 or more" --batch-size 8 --steps 1 --out "$out/e"
 head -c 100 "$out/a/checkpoint.safetensors" >"$out/bad.safetensors"
 expect_error "$out/bad.safetensors" "${args[@]}" --steps 40 --out "$out/e" --resume "$out/bad.safetensors"
+# A codebook too large for any run: refused by its range, not by an overflowed --batch-size advice
+# ("use --batch-size -188232082384791342 or more") or a tensor shape that no int64 counts.
+expect_error '--codes: expected an integer from 1 to 1048576, got "9223372036854775807"' --codes 9223372036854775807 --steps 1 --out "$out/e"
+expect_error '--codes: expected an integer from 1 to 1048576, got "4611686018427387904"' --codes 4611686018427387904 --restart-every 0 --steps 1 --out "$out/e"
+# A checkpoint at a negative step is refused at once.
+expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 40 --out "$out/n" || exit 1
 cat "$out/a/summary.txt" "$out/ema/summary.txt"
 echo "vqvae short run: passed in $((SECONDS - start)) s"
