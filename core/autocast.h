@@ -46,6 +46,17 @@ class AutocastGuard {
 // The name PyTorch users look for: `ember::autocast scope(DType::BFloat16);`.
 using autocast = AutocastGuard;
 
+// Autocast off for this scope whatever encloses it (PyTorch's `autocast(enabled=False)`): for work
+// whose operands must keep their own precision inside a region that is autocast, such as SpectralNorm's
+// power iteration or a linalg op written with matmul after casting its input up to float32.
+class AutocastDisabled {
+ public:
+  AutocastDisabled() : guard_(DType::BFloat16, /*enabled=*/false) {}
+
+ private:
+  AutocastGuard guard_;
+};
+
 struct AutocastRule {
   std::string_view op;
   AutocastPolicy policy;

@@ -1,6 +1,8 @@
 #pragma once
-// Printing tensors like PyTorch: fmt::format("{}", t) or t.str().
+// Printing tensors like PyTorch: fmt::format("{}", t), t.str(), or std::cout << t as in libtorch.
 #include <fmt/format.h>
+
+#include <ostream>
 
 #include <ember/core/tensor.h>
 
@@ -11,3 +13,7 @@ struct fmt::formatter<ember::Tensor> : fmt::formatter<std::string> {
     return fmt::formatter<std::string>::format(t.defined() ? t.str() : std::string("Tensor(undefined)"), ctx);
   }
 };
+
+namespace ember {
+inline std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.str(); }
+}  // namespace ember

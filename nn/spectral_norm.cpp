@@ -12,13 +12,6 @@ namespace {
 // x / max(||x||, eps): the unit vector of x, finite for x = 0.
 Tensor unit_vector(const Tensor& x, double eps) { return x / clamp(norm(x), eps, std::nullopt); }
 
-// The power iteration and sigma run in the weight's own dtype whatever autocast scope the forward is
-// in: they are small, they need float32's precision, and under autocast W v would be 16-bit while u
-// is not (dot refused the mix). The wrapped layer still runs under the scope.
-struct NoAutocast : AutocastGuard {
-  NoAutocast() : AutocastGuard(DType::BFloat16, /*enabled=*/false) {}
-};
-
 }  // namespace
 
 SpectralNormImpl::SpectralNormImpl(std::shared_ptr<UnaryModule> wrapped, double eps_, Generator* generator)
@@ -51,8 +44,11 @@ Tensor SpectralNormImpl::weight_matrix(const Tensor& w) const {
   return oriented.reshape({oriented.size(0), -1});
 }
 
+// The power iteration and sigma run in the weight's own dtype whatever autocast scope the forward is
+// in: they are small, they need float32's precision, and under autocast W v would be 16-bit while u
+// is not (dot refused the mix). The wrapped layer still runs under the scope.
 Tensor SpectralNormImpl::normalized_weight() const {
-  const NoAutocast no_autocast;
+  const AutocastDisabled autocast_off;
   const Tensor& w = weight_ref();
   // sigma = u^T W v with u, v held constant: its gradient is u v^T, as in the paper (and PyTorch).
   // u and v are copies: the graph saves them, and the next training forward (the critic runs on real,
@@ -63,14 +59,14 @@ Tensor SpectralNormImpl::normalized_weight() const {
 
 double SpectralNormImpl::sigma() const {
   NoGradGuard no_grad;
-  const NoAutocast no_autocast;
+  const AutocastDisabled autocast_off;
   return dot(weight_u, matmul(weight_matrix(weight_ref()), weight_v)).item_double();
 }
 
 Tensor SpectralNormImpl::forward(const Tensor& x) {
   if (is_training()) {
     NoGradGuard no_grad;
-    const NoAutocast no_autocast;
+    const AutocastDisabled autocast_off;
     const Tensor wm = weight_matrix(weight_ref());
     // One step of power iteration: v <- W^T u / |W^T u|, u <- W v / |W v|. Written into the buffers
     // in place so that state_dict and checkpoints see the estimate.

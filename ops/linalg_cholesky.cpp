@@ -135,14 +135,14 @@ Tensor cholesky_solve(const Tensor& b_in, const Tensor& l_in, bool upper) {
   l_full.push_back(l.size(-1));
   b_full.push_back(b.size(-2));
   b_full.push_back(b.size(-1));
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   return cholesky_solve_same_batch(b.expand(b_full), l.expand(l_full), upper);
 }
 
 Tensor cholesky_inverse(const Tensor& l_in, bool upper) {
   const char* op = "linalg.cholesky_inverse";
   const Tensor l = detail::matrix_operand(op, "L", l_in, /*square=*/true);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   // The identity needs no gradient: the backward computes only the factor's.
   const std::span<const int64_t> shape = l.shape();
   return cholesky_solve_same_batch(detail::identity_batch(shape.first(shape.size() - 2), l.size(-1), l), l, upper);

@@ -64,17 +64,6 @@ double sign_of_largest(const double* x, int64_t count, int64_t stride);
 // The number of matrices in a [..., rows, cols] shape (the product of the batch dims).
 int64_t batch_count(std::span<const int64_t> shape);
 
-// Held while an op written with other ops (matrix_exp, pinv, ...) computes: its operands were cast
-// to float32 by matrix_operand, and the ops inside (matmul among them) must not cast them back down
-// to 16 bits under an enclosing autocast scope.
-class AutocastPaused {
- public:
-  AutocastPaused() : guard_(DType::BFloat16, /*enabled=*/false) {}
-
- private:
-  AutocastGuard guard_;
-};
-
 // The threshold [..., 1] above which a singular value s ([..., k], descending or not) of `a` counts,
 // max(atol, rtol * max(s)) with RankTolerance's defaults; for pinv, matrix_rank and lstsq.
 Tensor rank_threshold(const Tensor& s, const Tensor& a, const RankTolerance& tolerance);

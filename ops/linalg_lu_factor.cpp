@@ -218,7 +218,7 @@ LuResult lu(const Tensor& a_in, bool pivot) {
   const char* op = "linalg.lu";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
   auto [lu_packed, pivots, info] = apply(LuFactor{op, pivot}, a);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const auto [l, u] = unpack_factors(lu_packed);
   return {permutation_from_pivots(op, pivots, a.size(-2), lu_packed), l, u};
 }
@@ -227,7 +227,7 @@ LuResult lu_unpack(const Tensor& lu_in, const Tensor& pivots) {
   const char* op = "linalg.lu_unpack";
   const Tensor lu_packed = detail::matrix_operand(op, "LU", lu_in, /*square=*/false);
   check_pivots(op, lu_packed, pivots);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const auto [l, u] = unpack_factors(lu_packed);
   return {permutation_from_pivots(op, pivots, lu_packed.size(-2), lu_packed), l, u};
 }
@@ -250,7 +250,7 @@ Tensor lu_solve(const Tensor& lu_in, const Tensor& pivots, const Tensor& b_in, b
               shape_str(lu_packed.shape()), shape_str(b.shape()), left ? "rows" : "columns", n);
   const std::span<const int64_t> lu_shape = lu_packed.shape(), b_shape = b.shape();
   broadcast_shapes(op, lu_shape.first(lu_shape.size() - 2), b_shape.first(b_shape.size() - 2));
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const Tensor lu_t = lu_packed.mT();
   // P^T B is B's rows in the pivots' order, B P its columns; P Y and Y P^T the inverse order.
   if (left && !adjoint) {

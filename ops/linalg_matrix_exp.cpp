@@ -70,7 +70,7 @@ OddEven pade_parts(const Tensor& a, const Tensor& identity, int m) {
 Tensor matrix_power(const Tensor& a_in, int64_t n) {
   const char* op = "linalg.matrix_power";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const Shape batch(a.shape().begin(), a.shape().end() - 2);
   if (n == 0) return ember::detail::constant_in_graph(contiguous(detail::identity_batch(batch, a.size(-1), a)), a);
   Tensor base = a;
@@ -96,7 +96,7 @@ Tensor matrix_power(const Tensor& a_in, int64_t n) {
 Tensor matrix_exp(const Tensor& a_in) {
   const char* op = "linalg.matrix_exp";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const int64_t n = a.size(-1);
   if (a.numel() == 0) return clone(a);
   const Shape batch(a.shape().begin(), a.shape().end() - 2);

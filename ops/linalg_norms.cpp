@@ -46,7 +46,7 @@ bool is_matrix_norm_order(double ord) { return std::abs(ord) == 1 || std::abs(or
 template <typename Norm>
 Tensor cond_through_inverse(const char* op, const Tensor& a_in, Norm norm_of) {
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const int64_t n = a.size(-1);
   Tensor singular;
   {
@@ -67,7 +67,7 @@ Tensor vector_norm(const Tensor& x, double ord, std::span<const int64_t> dims, b
 
 Tensor matrix_norm(const Tensor& a_in, MatrixNormKind kind, bool keepdim) {
   const Tensor a = detail::matrix_operand("linalg.matrix_norm", "A", a_in, /*square=*/false);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   return keep_matrix_dims(matrix_norm_unchecked(a, kind), keepdim);
 }
 
@@ -78,7 +78,7 @@ Tensor matrix_norm(const Tensor& a_in, double ord, bool keepdim) {
               "the order must be 1, -1, 2, -2, inf or -inf (or MatrixNormKind::Frobenius or Nuclear), got {}; A is {} {}",
               ord, shape_str(a.shape()), a.dtype());
   check_not_empty(op, a, ord);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   return keep_matrix_dims(matrix_norm_unchecked(a, ord), keepdim);
 }
 
@@ -87,7 +87,7 @@ Tensor cond(const Tensor& a_in, double ord) {
   if (std::abs(ord) == 2) {
     const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
     check_not_empty(op, a, ord);
-    detail::AutocastPaused paused;
+    AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
     const Tensor s = ember::detail::reported_as(op, [&] { return svdvals(a); });  // descending
     const Tensor largest = s.narrow(-1, 0, 1).squeeze(-1), smallest = s.narrow(-1, s.size(-1) - 1, 1).squeeze(-1);
     return ord > 0 ? largest / smallest : smallest / largest;
@@ -107,7 +107,7 @@ Tensor matrix_rank(const Tensor& a_in, RankTolerance tolerance) {
   const char* op = "linalg.matrix_rank";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
   detail::check_rank_tolerance(op, tolerance);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   NoGradGuard no_grad;
   const Shape batch(a.shape().begin(), a.shape().end() - 2);
   if (a.size(-1) == 0 || a.size(-2) == 0) return zeros(batch, {.dtype = DType::Int64, .device = a.device()});

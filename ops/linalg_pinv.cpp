@@ -77,7 +77,7 @@ Tensor pinv(const Tensor& a_in, RankTolerance tolerance) {
   const char* op = "linalg.pinv";
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/tolerance.hermitian);
   detail::check_rank_tolerance(op, tolerance);
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   return ember::detail::reported_as(op, [&] { return apply(PseudoInverse{tolerance}, a); });
 }
 
@@ -100,7 +100,7 @@ LstsqResult lstsq(const Tensor& a_in, const Tensor& b_in, std::optional<double> 
               "B must have A's {} rows: [..., {}, k] or [..., {}], got A {} and B {} {}", m, m, m, shape_str(a.shape()),
               shape_str(b.shape()), b.dtype());
   broadcast_shapes(op, Shape(a.shape().begin(), a.shape().end() - 2), Shape(b_matrix.shape().begin(), b_matrix.shape().end() - 2));
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
 
   const RankTolerance tolerance{.atol = 0.0, .rtol = rcond};
   LstsqResult result;

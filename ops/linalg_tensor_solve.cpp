@@ -42,7 +42,7 @@ Tensor tensorinv(const Tensor& a_in, int64_t ind) {
   EMBER_CHECK(n == product(cols), op,
               "A's first {} dims {} and its other dims {} must hold as many entries (a square matrix), got {} and {}",
               ind, shape_str(rows), shape_str(cols), n, product(cols));
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const Tensor matrix = a.reshape({n, n});
   auto [inverse, info] = inv_ex(matrix);
   detail::raise_first_zero_pivot(op, a, info);
@@ -82,7 +82,7 @@ Tensor tensorsolve(const Tensor& a_in, const Tensor& b_in, std::span<const int64
   EMBER_CHECK(rows == cols, op,
               "B {} and the solution {} must hold as many entries (a square system), got {} and {}; A is {}",
               shape_str(b_shape), shape_str(x_shape), rows, cols, shape_str(a_shape));
-  detail::AutocastPaused paused;
+  AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
   const Tensor matrix = a.reshape({rows, cols});
   auto [x, info] = solve_ex(matrix, b.reshape({rows}));
   detail::raise_first_zero_pivot(op, a, info);

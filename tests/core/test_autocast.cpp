@@ -260,6 +260,22 @@ TEST_CASE("autocast: SpectralNorm and PReLU run in a scope, their state stays fl
     }
     CHECK(layer->weight_u.dtype() == DType::Float32);
     CHECK(layer->weight_v.dtype() == DType::Float32);
+    // The power iteration's step is float32 arithmetic inside the scope too: from the same u and v, a
+    // training forward under autocast and one outside it leave the same estimates (16-bit
+    // arithmetic would be off by ~1e-3).
+    const Tensor u0 = layer->weight_u.clone(), v0 = layer->weight_v.clone();
+    layer->train();
+    {
+      autocast scope(low);
+      (*layer)(x);
+    }
+    const Tensor u_in_scope = layer->weight_u.clone(), v_in_scope = layer->weight_v.clone();
+    layer->weight_u.copy_(u0);
+    layer->weight_v.copy_(v0);
+    (*layer)(x);
+    layer->eval();
+    CHECK(max(abs(u_in_scope - layer->weight_u)).item_double() <= 1e-6);
+    CHECK(max(abs(v_in_scope - layer->weight_v)).item_double() <= 1e-6);
     // 16-bit inputs of a 3 x 3 x 2 convolution: within 2% of the float32 result in norm.
     CHECK(norm(y.to(DType::Float32) - reference).item_double() <= 0.02 * norm(reference).item_double());
     sum(y.to(DType::Float32)).backward();

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ TEST_CASE("whole-number floats print as '1.', others with four decimals, padded 
   CHECK(floats({1.5f, -2.25f, 3}, {3}).str() == "tensor([ 1.5000, -2.2500,  3.0000])");
   CHECK(scalar_tensor(3.5).str() == "tensor(3.5000)");
   CHECK(fmt::format("{}", floats({1, 2}, {2})) == "tensor([1., 2.])");
+  std::ostringstream stream;  // as libtorch users write it
+  stream << floats({1, 2}, {2}) << ' ' << Tensor();
+  CHECK(stream.str() == "tensor([1., 2.]) Tensor(undefined)");
 }
 
 TEST_CASE("rows go on their own lines, 3-d blocks are separated by a blank line", "[format]") {
