@@ -110,7 +110,7 @@ Tensor cdist(const Tensor& x1_in, const Tensor& x2_in, double p, CdistMode mode)
   // product's clamp would make it 1e-15); the 2-norm of nothing gives it, with a graph.
   if (x1.size(-1) == 0) return distance_of_differences(a, b, 2);
   // The matrix product inside stays in cdist's float32, where autocast would take matmul to 16 bits.
-  AutocastGuard autocast_off(DType::BFloat16, /*enabled=*/false);
+  const AutocastDisabled autocast_off;
   const bool use_matrix_product =
       p == 2 && (mode == CdistMode::MatrixProduct ||
                  (mode == CdistMode::Auto && (x1.size(-2) > 25 || x2.size(-2) > 25)));

@@ -170,7 +170,7 @@ Tensor linear_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   }
   // Inside the feature map and the composites, exp and matmul would follow autocast to float32 and
   // back to 16 bits: off for them (this op has already applied its own autocast rule to q, k and v).
-  AutocastGuard autocast_off(DType::BFloat16, /*enabled=*/false);
+  const AutocastDisabled autocast_off;
   const Tensor fq = feature(in.q, o.feature_map), fk = feature(in.k, o.feature_map);
   // The composites sum phi(q) phi(k)^T over keys: in float32 for 16-bit inputs, as the fused kernel
   // accumulates (64 features of 41 give 107584, past float16's 65504), rounded once at the end.
