@@ -44,6 +44,9 @@ MambaImpl::MambaImpl(const MambaOptions& o) : options(o) {
                   std::isfinite(o.dt_init_floor),
               op, "need 0 < dt_min <= dt_max (finite) and a finite dt_init_floor >= 0; got {}, {}, {}", o.dt_min,
               o.dt_max, o.dt_init_floor);
+  // Checked here, not only at the first forward: a model that cannot run should not be built and trained for.
+  EMBER_CHECK(o.path == ScanPath::Auto || o.path == ScanPath::Reference || o.path == ScanPath::Fused, op,
+              "unknown ScanPath {} (Auto, Reference or Fused)", static_cast<int>(o.path));
   d_inner = checked_numel(op, "d_inner = expand x d_model", {o.expand, o.d_model});
   dt_rank = o.dt_rank > 0 ? o.dt_rank : o.d_model / 16 + (o.d_model % 16 > 0);  // ceil(d_model / 16)
   options.dt_rank = dt_rank;

@@ -299,6 +299,7 @@ TEST_CASE("Mamba and MambaLM: bad input is an error naming the module and the sh
   CHECK_THROWS_WITH(m->step(randn({2, 7}), state), Contains("[Mamba.step] expected floating input [batch, 8], got [2, 7]"));
   CHECK_THROWS_WITH(nn::Mamba({.d_model = 0}), Contains("[Mamba]") && Contains("d_model 0"));
   CHECK_THROWS_WITH(nn::Mamba({.d_model = 8, .dt_min = 0.5, .dt_max = 0.1}), Contains("[Mamba]") && Contains("dt_min"));
+  CHECK_THROWS_WITH(nn::Mamba({.d_model = 8, .path = static_cast<ScanPath>(7)}), Contains("[Mamba] unknown ScanPath 7"));
 
   manual_seed(23);
   auto lm = nn::MambaLM({.vocab = 10, .d_model = 8, .n_layer = 1, .d_state = 4});
