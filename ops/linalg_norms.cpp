@@ -47,16 +47,18 @@ template <typename Norm>
 Tensor cond_through_inverse(const char* op, const Tensor& a_in, Norm norm_of) {
   const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/true);
   AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
-  const int64_t n = a.size(-1);
-  Tensor singular;
-  {
-    NoGradGuard no_grad;
-    singular = eq(slogdet(a).sign, Scalar(0));
-  }
-  const Shape batch(a.shape().begin(), a.shape().end() - 2);
-  const Tensor invertible = where(singular.unsqueeze(-1).unsqueeze(-1), detail::identity_batch(batch, n, a), a);
-  const Tensor product = norm_of(a) * norm_of(inv(invertible));
-  return where(singular, full_like(product, std::numeric_limits<double>::infinity()), product);
+  return ember::detail::reported_as(op, [&] {
+    const int64_t n = a.size(-1);
+    Tensor singular;
+    {
+      NoGradGuard no_grad;
+      singular = eq(slogdet(a).sign, Scalar(0));
+    }
+    const Shape batch(a.shape().begin(), a.shape().end() - 2);
+    const Tensor invertible = where(singular.unsqueeze(-1).unsqueeze(-1), detail::identity_batch(batch, n, a), a);
+    const Tensor product = norm_of(a) * norm_of(inv(invertible));
+    return where(singular, full_like(product, std::numeric_limits<double>::infinity()), product);
+  });
 }
 
 }  // namespace
@@ -66,9 +68,10 @@ Tensor vector_norm(const Tensor& x, double ord, std::span<const int64_t> dims, b
 }
 
 Tensor matrix_norm(const Tensor& a_in, MatrixNormKind kind, bool keepdim) {
-  const Tensor a = detail::matrix_operand("linalg.matrix_norm", "A", a_in, /*square=*/false);
+  const char* op = "linalg.matrix_norm";
+  const Tensor a = detail::matrix_operand(op, "A", a_in, /*square=*/false);
   AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
-  return keep_matrix_dims(matrix_norm_unchecked(a, kind), keepdim);
+  return ember::detail::reported_as(op, [&] { return keep_matrix_dims(matrix_norm_unchecked(a, kind), keepdim); });
 }
 
 Tensor matrix_norm(const Tensor& a_in, double ord, bool keepdim) {
@@ -79,7 +82,7 @@ Tensor matrix_norm(const Tensor& a_in, double ord, bool keepdim) {
               ord, shape_str(a.shape()), a.dtype());
   check_not_empty(op, a, ord);
   AutocastDisabled autocast_off;  // operands already in float32 (matrix_operand)
-  return keep_matrix_dims(matrix_norm_unchecked(a, ord), keepdim);
+  return ember::detail::reported_as(op, [&] { return keep_matrix_dims(matrix_norm_unchecked(a, ord), keepdim); });
 }
 
 Tensor cond(const Tensor& a_in, double ord) {
@@ -130,7 +133,7 @@ Tensor matrix_norm_over(const char* op, const Tensor& x, Order ord, std::span<co
     if (d != rows && d != cols) order.push_back(d);
   order.push_back(rows);
   order.push_back(cols);
-  Tensor result = matrix_norm(permute(x, order), ord, /*keepdim=*/false);
+  Tensor result = ember::detail::reported_as(op, [&] { return matrix_norm(permute(x, order), ord, /*keepdim=*/false); });
   if (keepdim)
     for (int64_t d : {std::min(rows, cols), std::max(rows, cols)}) result = result.unsqueeze(d);
   return result;

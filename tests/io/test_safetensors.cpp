@@ -189,7 +189,10 @@ TEST_CASE("a checkpoint whose data was changed after saving is refused as corrup
   CHECK(file.metadata["data_crc32"].size() == 8);
   file.metadata["data_crc32"] = "not a crc";
   io::save_safetensors(path, file.tensors, file.metadata);
-  CHECK_THROWS_WITH(io::load_checkpoint(path, ck), Catch::Contains("corrupt"));
+  CHECK_THROWS_WITH(io::load_checkpoint(path, ck), Catch::Contains("not 8 hex digits") && Catch::Contains("corrupt"));
+  file.metadata["data_crc32"] = "0000\n000";  // and a message stays one line
+  io::save_safetensors(path, file.tensors, file.metadata);
+  CHECK_THROWS_WITH(io::load_checkpoint(path, ck), Catch::Contains("not 8 hex digits"));
   // A checkpoint from before checksums (no key) still loads, with its values.
   file.metadata.erase("data_crc32");
   io::save_safetensors(path, file.tensors, file.metadata);
@@ -197,6 +200,13 @@ TEST_CASE("a checkpoint whose data was changed after saving is refused as corrup
   io::Checkpoint older_ck{.model = older.get()};
   CHECK(io::load_checkpoint(path, older_ck) == 7);
   CHECK(equal(older->weight, model->weight));
+  // An empty tensor whose data pointer is null (zlib's CRC of a null buffer is 0, not the running CRC).
+  io::Checkpoint with_empty{.model = model.get(), .step = 3};
+  with_empty.extra = {{"nothing", from_blob(nullptr, std::vector<int64_t>{0}, DType::Float32)}, {"after", ones({2})}};
+  io::save_checkpoint(path, with_empty);
+  io::Checkpoint reload{.model = older.get()};
+  CHECK(io::load_checkpoint(path, reload) == 3);
+  REQUIRE(reload.extra.size() == 2);
 }
 
 TEST_CASE("a writer killed mid-write leaves the previous checkpoint intact", "[io]") {
