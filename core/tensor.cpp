@@ -355,6 +355,20 @@ void check_fits(const char* op, const Tensor& self, const Tensor& other) {
               shape_str(s), shape_str(self.shape()));
 }
 
+// Whether a and b share memory other than element for element (the same elements in the same layout
+// are a no-op copy). Conservative: it compares the spans between each one's first and last element.
+bool may_overlap_in_another_layout(const Tensor& a, const Tensor& b) {
+  if (a.storage() != b.storage() || a.numel() == 0 || b.numel() == 0) return false;
+  if (a.offset() == b.offset() && a.shape() == b.shape() && a.strides() == b.strides()) return false;
+  auto last = [](const Tensor& t) {
+    int64_t end = t.offset();
+    for (int64_t d = 0; d < t.dim(); ++d) end += (t.shape()[d] - 1) * t.strides()[d];
+    return end;
+  };
+  const int64_t a_size = dtype_size(a.dtype()), b_size = dtype_size(b.dtype());
+  return a.offset() * a_size < (last(b) + 1) * b_size && b.offset() * b_size < (last(a) + 1) * a_size;
+}
+
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
@@ -363,7 +377,11 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   // Fast path (optimizer updates, gradient accumulation): same dtype, no graph.
   if (!(GradMode::is_enabled() && (requires_grad() || other.requires_grad())) && alpha.to_double() == 1 &&
       other.dtype() == dtype() && other.device() == device()) {
-    const Tensor src = other.shape() == shape() ? other : ember::expand(other, shape());
+    Tensor src = other.shape() == shape() ? other : ember::expand(other, shape());
+    // The kernel writes as it reads: an operand that overlaps self in another layout (a.add_(a.t()),
+    // a.add_(a[0])) would be read after its elements were overwritten, so it is copied out first,
+    // as NumPy does (PyTorch refuses the call).
+    if (may_overlap_in_another_layout(src, *this)) src = ember::clone(src);
     backend(device()).binary(BinaryOp::Add, kview(*this), kview(src), kview(*this));
     storage()->bump_version();
     return *this;
@@ -407,21 +425,6 @@ Tensor& Tensor::remainder_(const Tensor& other) {
 }
 Tensor& Tensor::remainder_(Scalar other) { return remainder_(wrap_scalar(other, *this)); }
 
-namespace {
-// Whether a and b share memory other than element for element (the same elements in the same layout
-// are a no-op copy). Conservative: it compares the spans between each one's first and last element.
-bool may_overlap_in_another_layout(const Tensor& a, const Tensor& b) {
-  if (a.storage() != b.storage() || a.numel() == 0 || b.numel() == 0) return false;
-  if (a.offset() == b.offset() && a.shape() == b.shape() && a.strides() == b.strides()) return false;
-  auto last = [](const Tensor& t) {
-    int64_t end = t.offset();
-    for (int64_t d = 0; d < t.dim(); ++d) end += (t.shape()[d] - 1) * t.strides()[d];
-    return end;
-  };
-  const int64_t a_size = dtype_size(a.dtype()), b_size = dtype_size(b.dtype());
-  return a.offset() * a_size < (last(b) + 1) * b_size && b.offset() * b_size < (last(a) + 1) * a_size;
-}
-}  // namespace
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place("copy_", *this, &src);

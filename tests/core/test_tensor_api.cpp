@@ -182,3 +182,22 @@ TEST_CASE("randint into an integer or bool dtype draws only values the dtype hol
         240);  // all 2000 below 241: p = (241/256)^2000
   CHECK(randint(-3, 3, {100}, {.dtype = DType::Int32}, &gen).dtype() == DType::Int32);
 }
+
+// Found by a red-team review: add_'s fast path (no graph, alpha 1) wrote as it read, so an operand
+// sharing memory with the target in another layout was read after being overwritten.
+TEST_CASE("add_ with an operand that overlaps its target in another layout", "[core][api]") {
+  auto values = [](const Tensor& t) { return contiguous(t).to(DType::Float64).to_vector<double>(); };
+  Tensor b = arange(0, 9, 1, {.dtype = DType::Float32}).reshape({3, 3});
+  b.add_(b.t());  // symmetrising in place
+  CHECK(values(b) == std::vector<double>{0, 4, 8, 4, 8, 12, 8, 12, 16});
+  Tensor a = from_vector(std::vector<double>{1, 2, 3, 4}).reshape({2, 2});
+  a.add_(a[0]);  // a row of a, broadcast over a
+  CHECK(values(a) == std::vector<double>{2, 4, 4, 6});
+  Tensor y = from_vector(std::vector<double>{1, 2, 3});
+  y.slice(0, 1, 3).add_(y.slice(0, 0, 2));
+  CHECK(values(y) == std::vector<double>{1, 3, 5});
+  // The same elements in the same layout need no copy: each element is read before it is written.
+  Tensor z = from_vector(std::vector<double>{1, 2, 3});
+  z.add_(z);
+  CHECK(values(z) == std::vector<double>{2, 4, 6});
+}
