@@ -3,11 +3,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -25,6 +29,9 @@ namespace fs = std::filesystem;
 constexpr const char* kTempMarker = ".ember-tmp-";
 constexpr size_t kTempSuffixLength = 12;
 constexpr int kMaxSymlinkHops = 40;  // Linux's own limit (ELOOP)
+// A file whose size is not known up front (see size_known_up_front) is read until its end, up to this:
+// such files are small, and one that never ends must not take all memory.
+constexpr size_t kMaxUnsizedRead = size_t{1} << 30;
 
 class FileDescriptor {
  public:
@@ -73,6 +80,27 @@ std::string random_suffix() {
   std::string suffix(kTempSuffixLength, '0');
   for (char& c : suffix) c = kAlphabet[device() % (sizeof kAlphabet - 1)];
   return suffix;
+}
+
+// FNV-1a: a hash that is the same in every process and build, as the names of temporary files must be.
+uint64_t stable_hash(const std::string& text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// The start of the temporary files' names next to the file `name`: ".NAME" + kTempMarker. Where that
+// would make them longer than the folder allows (`name_max` bytes), NAME is cut short (at a character
+// boundary of UTF-8) and followed by "~" and a hash of the whole name: long names that start alike
+// still get prefixes of their own, so a cleanup never takes another file's temporaries.
+std::string temporary_prefix(const std::string& name, size_t name_max) {
+  std::string prefix = fmt::format(".{}{}", name, kTempMarker);
+  if (prefix.size() + kTempSuffixLength <= name_max) return prefix;
+  const std::string hash = fmt::format("~{:016x}", stable_hash(name));
+  const size_t overhead = 1 + hash.size() + std::strlen(kTempMarker) + kTempSuffixLength;
+  size_t keep = std::min(name.size(), name_max > overhead ? name_max - overhead : 0);
+  while (keep > 0 && keep < name.size() && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+  return fmt::format(".{}{}{}", name.substr(0, keep), hash, kTempMarker);
 }
 
 bool is_temporary_name(const std::string& name, const std::string& prefix) {
@@ -128,6 +156,46 @@ void remove_orphaned_temporaries(const fs::path& dir, const std::string& prefix)
   ::closedir(folder);
 }
 
+// Whether st_size is the number of bytes a read will return. Files of procfs, sysfs and their kin are
+// generated when read: the kernel reports a size of 0 (/proc) or a page (/sys) whatever they hold.
+// An empty regular file is read until its end as well, in case it grew after fstat.
+bool size_known_up_front(int fd, const struct stat& st) {
+  if (st.st_size == 0) return false;
+  struct statfs fs_info;
+  if (::fstatfs(fd, &fs_info) != 0) return true;  // GCOVR_EXCL_LINE: fstatfs fails only on a bad descriptor
+  switch (static_cast<unsigned long>(fs_info.f_type)) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::vector<uint8_t> read_until_end(int fd, const std::string& path) {
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    EMBER_CHECK(n >= 0, "io", "reading \"{}\" failed after {} bytes: {}", path, bytes.size(), std::strerror(errno));
+    if (n == 0) return bytes;
+    EMBER_CHECK(bytes.size() + static_cast<size_t>(n) <= kMaxUnsizedRead, "io",
+                "cannot read \"{}\": its size is not known up front, and it goes on past {} bytes", path,
+                kMaxUnsizedRead);
+    try {
+      bytes.insert(bytes.end(), chunk, chunk + n);
+    } catch (const std::bad_alloc&) {  // GCOVR_EXCL_LINE: under kMaxUnsizedRead, only when memory is nearly full
+      EMBER_FAIL("io", "cannot read \"{}\": its first {} bytes do not fit in memory", path, bytes.size() + n);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> read_file(const std::string& path) {
@@ -137,6 +205,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
   struct stat st;
   EMBER_CHECK(::fstat(fd.get(), &st) == 0, "io", "cannot read \"{}\": {}", path, std::strerror(errno));
   EMBER_CHECK(S_ISREG(st.st_mode), "io", "cannot read \"{}\": it is {}, not a file", path, kind_of(st.st_mode));
+  if (!size_known_up_front(fd.get(), st)) return read_until_end(fd.get(), path);
   const size_t size = static_cast<size_t>(st.st_size);
   std::vector<uint8_t> bytes;
   try {
@@ -168,7 +237,12 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
                 kind_of(existing.st_mode));
 
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string prefix = fmt::format(".{}{}", target.filename().string(), kTempMarker);
+  const std::string name = target.filename().string();
+  const long limit = ::pathconf(dir.c_str(), _PC_NAME_MAX);  // -1 where the folder is missing: open() says so
+  const size_t name_max = limit > 0 ? static_cast<size_t>(limit) : NAME_MAX;
+  EMBER_CHECK(name.size() <= name_max, "io", "cannot save to {}: the file name is {} bytes long, more than the {} its folder allows",
+              shown, name.size(), name_max);
+  const std::string prefix = temporary_prefix(name, name_max);
   std::string temporary;
   const int fd = create_locked_temporary(dir, prefix, path, temporary);
   auto fail = [&](const char* what) {
