@@ -148,6 +148,9 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
   if (!leaf_->hooks.empty()) g = run_hooks(leaf_->hooks, std::move(g), [&] { return describe_leaf(*leaf_); });
+  // A leaf frozen after the graph was built (requires_grad_(false), detach_()) gets no .grad, as in
+  // PyTorch: an optimizer would otherwise step the parameter the user just froze.
+  if (!leaf_->requires_grad) return {};
   Tensor leaf(leaf_);
   // Under create_graph, .grad stays in the graph even where the gradient is constant in the leaf.
   if (GradMode::is_enabled()) g = detail::constant_in_graph(g, leaf);

@@ -186,3 +186,22 @@ TEST_CASE("a linear layer's weight gets a contiguous .grad equal to g^T x", "[au
       CHECK(got[o * 7 + i] == Approx(want).epsilon(1e-14).margin(1e-14));
     }
 }
+
+// Found by a red-team review: a leaf frozen between forward and backward still received .grad, so an
+// optimizer stepped the parameter the user had just frozen. PyTorch leaves its .grad alone.
+TEST_CASE("a leaf that stopped requiring grad before backward gets no .grad", "[autograd][accumulate]") {
+  Tensor x = from_vector(std::vector<double>{1, 2}).requires_grad_();
+  Tensor w = from_vector(std::vector<double>{3, 4}).requires_grad_();
+  Tensor y = sum(x * w);
+  x.requires_grad_(false);
+  y.backward();
+  CHECK_FALSE(x.grad().defined());
+  REQUIRE(w.grad().defined());  // the other leaf still gets its gradient, x = [1, 2]
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{1, 2});
+  // detach_() freezes a leaf the same way.
+  Tensor u = from_vector(std::vector<double>{5}).requires_grad_();
+  Tensor z = u * 2;
+  u.detach_();
+  z.backward();
+  CHECK_FALSE(u.grad().defined());
+}
