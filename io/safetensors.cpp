@@ -61,15 +61,67 @@ nlohmann::json parse_header(const std::string& text, const std::string& origin) 
   return header;
 }
 
+// The length of the UTF-8 character that starts at text[i], or 0 where the bytes there are not one
+// (a stray continuation byte, a cut sequence, an overlong form, a surrogate, past U+10FFFF).
+size_t utf8_char_length(const std::string& text, size_t i) {
+  auto byte = [&](size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0u; };
+  const unsigned c = byte(i);
+  if (c < 0x80) return 1;
+  // The allowed range of the second byte (RFC 3629's table) and the sequence's length.
+  unsigned low = 0x80, high = 0xBF;
+  size_t length = 0;
+  if (c >= 0xC2 && c <= 0xDF) length = 2;
+  else if (c >= 0xE0 && c <= 0xEF) length = 3, low = c == 0xE0 ? 0xA0 : 0x80, high = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) length = 4, low = c == 0xF0 ? 0x90 : 0x80, high = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  return length;
+}
+
+// The text for an error message: bytes that are not UTF-8, and control characters, written as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = utf8_char_length(text, i);
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (length == 0 || c < 0x20 || c == 0x7F) {
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else {
+      out.append(text, i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+// The header is JSON, whose strings are UTF-8: a name or metadata string that is not would make
+// nlohmann::json throw its own exception when the header is written.
+void check_utf8(const std::string& text, const char* what) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = utf8_char_length(text, i);
+    EMBER_CHECK(length > 0, "safetensors", "{} \"{}\" is not valid UTF-8 (byte {} of {}); the header is JSON, which needs UTF-8",
+                what, printable(text), i, text.size());
+    i += length;
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> serialize_safetensors(const nn::NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metadata) {
+    check_utf8(key, "the metadata key");
+    check_utf8(value, fmt::format("the metadata value of \"{}\"", key).c_str());
+  }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> contiguous_cpu;
   uint64_t offset = 0;
   std::set<std::string> names;
   for (const auto& [name, t] : tensors) {
+    check_utf8(name, "the tensor name");
     EMBER_CHECK(!name.empty() && name != "__metadata__", "safetensors", "invalid tensor name \"{}\"", name);
     EMBER_CHECK(names.insert(name).second, "safetensors", "tensor name \"{}\" appears twice", name);
     EMBER_CHECK(t.defined(), "safetensors", "tensor \"{}\" is undefined", name);
@@ -139,19 +191,25 @@ SafetensorsFile deserialize_safetensors(const uint8_t* data, size_t size, const 
     EMBER_CHECK(s.is_array(), "safetensors", "{}: shape of \"{}\" is not a list", origin, name);
     Shape shape;
     uint64_t numel = 1;
+    // Zero-size dimensions count as 1 in `span`, as in Tensor::empty: the strides of [0, 2^62, 2^62]
+    // overflow as much as those of [2^62, 2^62, 0], and either shape is refused here, in one way.
+    int64_t span = 1;
     bool overflow = false;
     for (const auto& dim : s) {
       EMBER_CHECK(dim.is_number_unsigned(), "safetensors", "{}: shape of \"{}\" has a non-integer or negative entry", origin, name);
       const uint64_t v = dim.get<uint64_t>();
       EMBER_CHECK(v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "safetensors",
                   "{}: dimension {} of \"{}\" is too large", origin, v, name);
-      if (v != 0 && numel > std::numeric_limits<uint64_t>::max() / v) overflow = true;
-      numel *= v;
+      overflow = overflow || __builtin_mul_overflow(span, std::max<int64_t>(static_cast<int64_t>(v), 1), &span);
+      numel *= v;  // at most span, once span has not overflowed
       shape.push_back(static_cast<int64_t>(v));
     }
     const uint64_t elem = dtype_size(*dtype);
-    EMBER_CHECK(!overflow && numel <= std::numeric_limits<uint64_t>::max() / elem, "safetensors",
-                "{}: the shape {} of \"{}\" overflows", origin, shape_str(shape), name);
+    int64_t span_bytes = 0;
+    EMBER_CHECK(!overflow && !__builtin_mul_overflow(span, static_cast<int64_t>(elem), &span_bytes), "safetensors",
+                "{}: the shape {} of \"{}\" overflows: its dimensions (a zero-size one counted as 1) times its {} bytes "
+                "per element exceed an int64",
+                origin, shape_str(shape), name, elem);
     const auto& o = info["data_offsets"];
     EMBER_CHECK(o.is_array() && o.size() == 2 && o[0].is_number_unsigned() && o[1].is_number_unsigned(), "safetensors",
                 "{}: data_offsets of \"{}\" must be two non-negative integers", origin, name);

@@ -101,6 +101,50 @@ TEST_CASE("the safetensors loader enforces every rule of the format", "[io]") {
   }
 }
 
+TEST_CASE("tensor names and metadata must be UTF-8; the error shows the bad bytes as \\xNN", "[io]") {
+  const Tensor t = ones({1});
+  // These used to escape as nlohmann::json::type_error (316) from writing the header.
+  CHECK_THROWS_WITH(io::serialize_safetensors({{"\xff\xfe", t}}),
+                    Catch::Contains(R"([safetensors] the tensor name "\xff\xfe" is not valid UTF-8 (byte 0 of 2))"));
+  CHECK_THROWS_WITH(io::serialize_safetensors({{"x", t}}, {{"k", "\xff bad"}}),
+                    Catch::Contains(R"(the metadata value of "k" "\xff bad" is not valid UTF-8 (byte 0 of 5))"));
+  CHECK_THROWS_WITH(io::serialize_safetensors({{"x", t}}, {{"key\xc3", "v"}}),
+                    Catch::Contains(R"(the metadata key "key\xc3" is not valid UTF-8 (byte 3 of 4))"));
+  // A surrogate, an overlong '/', a sequence cut short, a code point past U+10FFFF; a control
+  // character is escaped in the message too.
+  for (const std::string bad : {"\xed\xa0\x80", "\xc0\xaf", "a\xe2\x82", "\xf4\x90\x80\x80", "\n\x80"}) {
+    INFO(bad.size());
+    CHECK_THROWS_WITH(io::serialize_safetensors({{bad, t}}), Catch::Contains("is not valid UTF-8"));
+  }
+  CHECK_THROWS_WITH(io::serialize_safetensors({{"\n\x80", t}}), Catch::Contains(R"("\x0a\x80")"));
+  // Any character of UTF-8, from two to four bytes, is a valid name and round-trips.
+  const std::string name = "temp\xc3\xa9rature \xe5\x90\x8d\xe5\x89\x8d \xf0\x9f\x98\x80";
+  const auto bytes = io::serialize_safetensors({{name, t}}, {{name, name}});
+  const io::SafetensorsFile file = io::deserialize_safetensors(bytes.data(), bytes.size());
+  CHECK(file.tensors.at(0).first == name);
+  CHECK(file.metadata.at(name) == name);
+}
+
+TEST_CASE("a zero-element entry whose other dimensions overflow is refused whatever their order", "[io]") {
+  // Its strides overflow an int64 as Tensor::empty computes them. [0, 2^62, 2^62] used to fail in
+  // Tensor::empty without naming the file, [2^62, 2^62, 0] as "overflows".
+  for (const char* shape : {"[0,4611686018427387904,4611686018427387904]", "[4611686018427387904,4611686018427387904,0]",
+                            "[4611686018427387904,0,4611686018427387904]"}) {
+    INFO(shape);
+    const auto f = make_file(fmt::format(R"({{"a":{{"dtype":"F32","shape":{},"data_offsets":[0,0]}}}})", shape), 0);
+    CHECK_THROWS_WITH(io::deserialize_safetensors(f.data(), f.size(), "z.safetensors"),
+                      Catch::Contains("[safetensors] z.safetensors: the shape [") && Catch::Contains("of \"a\" overflows"));
+  }
+  // Zero elements with dimensions ember can stride over load, in any order.
+  for (const char* shape : {"[0,1048576,1048576]", "[1048576,1048576,0]"}) {
+    INFO(shape);
+    const auto f = make_file(fmt::format(R"({{"a":{{"dtype":"F32","shape":{},"data_offsets":[0,0]}}}})", shape), 0);
+    const io::SafetensorsFile file = io::deserialize_safetensors(f.data(), f.size());
+    CHECK(file.tensors.at(0).second.numel() == 0);
+    CHECK(file.tensors.at(0).second.dim() == 3);
+  }
+}
+
 TEST_CASE("a file PyTorch wrote loads into the matching module, and ember writes it back byte for byte", "[io]") {
   // tests/io/torch_linear.safetensors: torch.nn.Linear(3, 2) with weight = arange(6).view(2, 3) / 10 and
   // bias = [-1, 1], written by tests/io/make_torch_files.py with Debian's python3-torch.
