@@ -473,6 +473,9 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs, GradOptions options) {
   EMBER_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "grad",
               "got {} outputs but {} grad_outputs", outputs.size(), grad_outputs.size());
+  // As PyTorch: an empty list of inputs is a mistake (a parameter list not yet filled), not a request
+  // for no gradients.
+  EMBER_CHECK(!inputs.empty(), "grad", "needs at least one input to differentiate with respect to, got none");
   std::vector<Edge> roots = root_edges("grad", outputs);
   std::vector<Tensor> root_grads;
   for (size_t i = 0; i < outputs.size(); ++i)
@@ -522,7 +525,10 @@ Tensor& Tensor::retain_grad() {
   register_hook([weak](const Tensor& g) {
     if (auto impl = weak.lock()) {
       Tensor self(impl);
-      if (!impl->grad) self.set_grad(g.detach().clone());
+      // As a leaf's .grad: under create_graph (grad mode on inside backward) it keeps its history.
+      const bool create_graph = GradMode::is_enabled();
+      if (!impl->grad) self.set_grad(create_graph ? g.clone() : g.detach().clone());
+      else if (create_graph) self.set_grad(self.grad() + g);
       else self.grad().add_(g.detach());
     }
     return Tensor();

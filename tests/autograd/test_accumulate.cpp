@@ -205,3 +205,18 @@ TEST_CASE("a leaf that stopped requiring grad before backward gets no .grad", "[
   z.backward();
   CHECK_FALSE(u.grad().defined());
 }
+
+// Found by a red-team review: under create_graph a retained non-leaf grad was stored detached, so it
+// could not be differentiated again (PyTorch keeps it in the graph, as a leaf's .grad).
+TEST_CASE("a retained non-leaf grad keeps its history under create_graph", "[autograd][accumulate]") {
+  Tensor x = f64({1, 2, 3});
+  x.requires_grad_();
+  Tensor y = x * 2;
+  y.retain_grad();
+  sum(y * y).backward({}, true, /*create_graph=*/true);  // y.grad = 2y = 4x
+  REQUIRE(y.grad().defined());
+  CHECK(y.grad().to_vector<double>() == std::vector<double>{4, 8, 12});
+  REQUIRE(y.grad().requires_grad());
+  const Tensor d = grad({sum(y.grad())}, {x})[0];  // d(sum 4x)/dx
+  CHECK(d.to_vector<double>() == std::vector<double>{4, 4, 4});
+}

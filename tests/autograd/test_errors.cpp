@@ -24,6 +24,12 @@ TEST_CASE("backward of a non-scalar without grad_outputs names the shape") {
   check_values(x.grad(), std::vector<double>(6, 2.0));
 }
 
+// Found by a red-team review: grad with no inputs returned an empty list (PyTorch refuses it).
+TEST_CASE("grad with no inputs is an error") {
+  Tensor x = leaf({1, 2}, {2});
+  CHECK_THROWS_WITH(grad({sum(x * 2)}, {}), Contains("[grad]") && Contains("at least one input"));
+}
+
 TEST_CASE("a saved input modified in place names the op that saved it and the versions") {
   Tensor x = leaf({1, 2});
   Tensor a = x * 2;  // a new tensor: its storage is at version 0
