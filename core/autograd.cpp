@@ -565,9 +565,22 @@ void check_forward_anomaly(const char* op, const Tensor& out) {
 
 // ---------------------------------------------------------------- DOT export
 namespace autograd {
+namespace {
+// A user's tensor name inside a DOT string: quotes and backslashes escaped, line breaks as DOT's \n.
+std::string dot_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') out += "\\n";
+    else if (c != '\r') out += c;
+  }
+  return out;
+}
+}  // namespace
+
 std::string to_dot(const Tensor& t) {
   std::string out = "digraph autograd {\n  node [shape=box, fontname=\"monospace\"];\n";
-  out += fmt::format("  root [label=\"{} {}\", shape=ellipse];\n", t.name().empty() ? "output" : t.name(),
+  out += fmt::format("  root [label=\"{} {}\", shape=ellipse];\n", t.name().empty() ? "output" : dot_escaped(t.name()),
                      shape_str(t.shape()));
   if (!t.requires_grad()) return out + "}\n";
   Edge root = gradient_edge(t);
@@ -580,7 +593,7 @@ std::string to_dot(const Tensor& t) {
     const int id = ids[n];
     std::string label = n->name();
     if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
-      label = fmt::format("{}\\n{} {}", acc->leaf()->name.empty() ? "leaf" : acc->leaf()->name,
+      label = fmt::format("{}\\n{} {}", acc->leaf()->name.empty() ? "leaf" : dot_escaped(acc->leaf()->name),
                           shape_str(acc->leaf()->shape), dtype_name(acc->leaf()->dtype));
       out += fmt::format("  n{} [label=\"{}\", style=filled, fillcolor=lightblue];\n", id, label);
     } else {

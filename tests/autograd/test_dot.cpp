@@ -54,3 +54,21 @@ TEST_CASE("to_dot of a tensor without history is just the root") {
   CHECK(count(dot, "->") == 0);
   CHECK(count(dot, "[label=") == 1);
 }
+
+// Found by a red-team review: a quote or backslash in a tensor's name ended the DOT string early.
+TEST_CASE("to_dot escapes quotes, backslashes and line breaks in names") {
+  Tensor w = ones({2}, {.requires_grad = true});
+  w.set_name("w\"eight\\1");
+  Tensor y = (w * 2).sum();
+  y.set_name("two\nlines");
+  const std::string dot = autograd::to_dot(y);
+  INFO(dot);
+  CHECK(dot.find("w\\\"eight\\\\1\\n[2] float32") != std::string::npos);
+  CHECK(dot.find("two\\nlines []") != std::string::npos);
+  // Every quote left unescaped opens or closes a string: they pair up.
+  int unescaped = 0;
+  for (size_t i = 0; i < dot.size(); ++i)
+    if (dot[i] == '"' && (i == 0 || dot[i - 1] != '\\')) ++unescaped;
+  CHECK(unescaped % 2 == 0);
+  CHECK(dot.find('\n' + std::string("lines")) == std::string::npos);
+}
