@@ -11,6 +11,7 @@ namespace ember::data {
 TextFile::TextFile(std::vector<uint8_t> bytes, int64_t seq_len, int64_t stride)
     : bytes_(std::move(bytes)), seq_len_(seq_len), stride_(stride > 0 ? stride : seq_len) {
   EMBER_CHECK(seq_len > 0, "TextFile", "seq_len must be positive, got {}", seq_len);
+  EMBER_CHECK(stride >= 0, "TextFile", "stride must be positive (or 0 for seq_len), got {}", stride);
   EMBER_CHECK(static_cast<int64_t>(bytes_.size()) > seq_len, "TextFile", "{} bytes of text are too few for seq_len {}",
               bytes_.size(), seq_len);
 }
@@ -28,6 +29,7 @@ std::shared_ptr<TextFile> TextFile::load(const std::string& path, int64_t seq_le
       if (it->is_regular_file(error) && it->path().extension() != ".dat" && it->path().extension() != ".u8")
         files.push_back(it->path());
     EMBER_CHECK(!error, "TextFile", "cannot list the folder \"{}\": {}", path, error.message());
+    EMBER_CHECK(!files.empty(), "TextFile", "the folder \"{}\" holds no text files", path);
     std::sort(files.begin(), files.end());
   } else {
     files.push_back(path);

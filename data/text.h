@@ -11,7 +11,7 @@ namespace ember::data {
 inline constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
 
 // Examples are windows of seq_len + 1 bytes: data = the first seq_len, target = the last seq_len
-// (the next byte at every position). Example i starts at byte i * stride.
+// (the next byte at every position). Example i starts at byte i * stride; stride 0 means seq_len.
 class TextFile : public Dataset {
  public:
   TextFile(std::vector<uint8_t> bytes, int64_t seq_len, int64_t stride = 0);

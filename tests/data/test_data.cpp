@@ -91,6 +91,18 @@ TEST_CASE("TextFile gives next-byte targets", "[data]") {
   CHECK(b.data.to_vector<int64_t>() == std::vector<int64_t>{'l', 'l', 'o', ','});
   CHECK(b.target.to_vector<int64_t>() == std::vector<int64_t>{'l', 'o', ',', ' '});
   CHECK_THROWS_WITH(file.get_batch({100}), Catch::Contains("out of range"));
+  // Found by a red-team review: a negative stride was taken as the default, and an empty folder was
+  // reported as too little text without naming it.
+  const std::vector<uint8_t> bytes(text.begin(), text.end());
+  CHECK_THROWS_WITH(data::TextFile(bytes, 4, -2), Catch::Contains("[TextFile] stride must be positive") &&
+                                                      Catch::Contains("got -2"));
+  CHECK(data::TextFile(bytes, 4, 0).size() == (12 - 4 - 1) / 4 + 1);  // 0: one window after another
+  const auto empty_folder = std::filesystem::temp_directory_path() / ("ember-empty-" + std::to_string(getpid()));
+  std::filesystem::create_directories(empty_folder);
+  CHECK_THROWS_WITH(data::TextFile::load(empty_folder.string(), 3),
+                    Catch::Contains("[TextFile]") && Catch::Contains(empty_folder.string()) &&
+                        Catch::Contains("holds no text files"));
+  std::filesystem::remove_all(empty_folder);
 }
 
 // Hidden ("[.]"): the default run of this executable never reaches it, so a missing dataset cannot
