@@ -17,7 +17,10 @@ namespace ember::io {
 void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow, double low, double high, int64_t padding) {
   EMBER_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), "save_image_grid",
               "expected images [N, 1 or 3, H, W], got shape {}", shape_str(images.shape()));
-  EMBER_CHECK(high > low && nrow > 0 && padding >= 0, "save_image_grid", "need high > low, nrow > 0, padding >= 0");
+  EMBER_CHECK(std::isfinite(low) && std::isfinite(high) && high > low, "save_image_grid",
+              "need finite bounds with low < high, got low = {} and high = {}", low, high);
+  EMBER_CHECK(nrow > 0 && padding >= 0, "save_image_grid", "need nrow > 0 and padding >= 0, got nrow = {} and padding = {}",
+              nrow, padding);
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   EMBER_CHECK(n > 0 && h > 0 && w > 0, "save_image_grid", "no pixels to write (shape {})", shape_str(images.shape()));
   const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
@@ -40,6 +43,9 @@ void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow
               "({} bytes)",
               n, h, w, cols, padding, kMaxBytes);
   std::vector<double> v = images.to_vector<double>();
+  // In halves: high - low (and value - low) overflow for bounds such as -1e308 and 1e308, which made
+  // every pixel NaN or 0.
+  const double half_low = low / 2, half_span = high / 2 - low / 2;
   std::vector<uint8_t> pixels(static_cast<size_t>(width * height * c), 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t y0 = padding + (i / cols) * (h + padding), x0 = padding + (i % cols) * (w + padding);
@@ -47,7 +53,9 @@ void save_image_grid(const Tensor& images, const std::string& path, int64_t nrow
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x) {
           const double value = v[((i * c + ch) * h + y) * w + x];
-          const double scaled = std::isnan(value) ? 0 : std::clamp((value - low) / (high - low), 0.0, 1.0);
+          // NaN is written as 0, as torchvision's save_image does in practice (its uint8 cast of NaN);
+          // an infinite value clamps like any other value out of range.
+          const double scaled = std::isnan(value) ? 0 : std::clamp((value / 2 - half_low) / half_span, 0.0, 1.0);
           pixels[((y0 + y) * width + (x0 + x)) * c + ch] = static_cast<uint8_t>(std::lround(scaled * 255));
         }
   }

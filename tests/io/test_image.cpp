@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -82,4 +83,23 @@ TEST_CASE("save_image_grid maps [low, high] to [0, 255], clamps, and keeps RGB c
   REQUIRE(png.channels == 3);
   CHECK(png.pixels == std::vector<uint8_t>{0, 0, 191, 128, 255, 0, 255, 0, 128, 191, 255, 191});
   std::filesystem::remove(path);
+}
+
+TEST_CASE("save_image_grid: bounds must be finite; a span a double cannot hold still maps; NaN is 0",
+          "[io][image]") {
+  constexpr double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor image = from_vector(std::vector<double>{-1e308, 0, 1e308, nan, inf, -inf},
+                                   std::vector<int64_t>{1, 1, 1, 6}, {.dtype = DType::Float64});
+  const std::string path = temp_png("bounds.png");
+  // high - low overflows here: every pixel used to come out black.
+  io::save_image_grid(image, path, 8, -1e308, 1e308, /*padding=*/0);
+  CHECK(decode_png(path).pixels == std::vector<uint8_t>{0, 128, 255, 0, 255, 0});
+  std::filesystem::remove(path);
+  for (auto [low, high] : {std::pair{-inf, 1.0}, std::pair{0.0, inf}, std::pair{nan, 1.0}, std::pair{1.0, 1.0}}) {
+    INFO(low << ", " << high);
+    CHECK_THROWS_WITH(io::save_image_grid(image, path, 8, low, high),
+                      Catch::Contains("[save_image_grid] need finite bounds with low < high, got low = "));
+  }
+  CHECK_THROWS_WITH(io::save_image_grid(image, path, 0), Catch::Contains("nrow = 0"));
+  CHECK_FALSE(std::filesystem::exists(path));
 }
