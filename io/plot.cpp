@@ -8,6 +8,7 @@
 
 #include <ember/core/error.h>
 #include <ember/io/file.h>
+#include <ember/io/plot_axis.h>
 #include <ember/io/plot_contour.h>
 
 namespace ember::io {
@@ -21,7 +22,10 @@ constexpr std::array<const char*, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2ca02c
 // Space around the plot area for tick labels, axis labels and the title.
 constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 40, kMarginBottom = 56;
 
+using detail::Axis;
 using detail::Polyline;
+using detail::make_axis;
+using detail::tick_label;
 
 std::string escape_xml(const std::string& text) {
   std::string out;
@@ -84,115 +88,14 @@ void check_style(const char* op, const Style& style) {
               "style opacity must be in [0, 1], got {}", style.opacity);
 }
 
-// One axis: its shown data range and ticks. A log axis works in log10 of the data.
-struct Axis {
-  bool log = false;
-  double lo = 0, hi = 1;      // in axis units (log10 of the data on a log axis)
-  std::vector<double> ticks;  // in axis units
-  double step = 0;            // linear axes: the tick spacing, for the label precision
-
-  double to_unit(double v) const { return log ? std::log10(v) : v; }
-};
-
-// The tick spacing of 1, 2 or 5 times a power of ten that puts about `target` ticks on [lo, hi].
-double nice_step(double lo, double hi, int target) {
-  const double raw = (hi - lo) / target;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  const double residual = raw / magnitude;
-  const double mantissa = residual < 1.5 ? 1 : residual < 3 ? 2 : residual < 7 ? 5 : 10;
-  return mantissa * magnitude;
+// Every coordinate of the document goes through here: none is ever written as "inf" or "nan". Finite
+// data inside the shown range maps to finite pixels; only data far outside user limits can overflow.
+std::string num(double v) {
+  EMBER_CHECK(std::isfinite(v), "Plot",
+              "a coordinate came out as {} pixels: the data lies too far outside the shown range to draw",
+              v);
+  return fmt::format("{:.2f}", v);
 }
-
-void set_linear_ticks(Axis& axis, int target) {
-  axis.step = nice_step(axis.lo, axis.hi, target);
-  axis.ticks.clear();
-  const double tolerance = axis.step * 1e-9;
-  const double first = std::ceil((axis.lo - tolerance) / axis.step);
-  // Counted in integers: far from 0, ++k on a double can stop changing k.
-  for (int i = 0; i < 100 && (first + i) * axis.step <= axis.hi + tolerance; ++i)
-    axis.ticks.push_back(std::abs(first + i) < 0.5 ? 0.0 : (first + i) * axis.step);
-}
-
-// Decades; on a range of less than two decades, also the 2s and 5s between them.
-void set_log_ticks(Axis& axis) {
-  axis.ticks.clear();
-  const double tolerance = 1e-9;
-  const bool fine = axis.hi - axis.lo < 2;
-  for (double decade = std::floor(axis.lo); decade <= axis.hi + tolerance; ++decade) {
-    for (double mantissa : {1.0, 2.0, 5.0}) {
-      if (mantissa != 1 && !fine) continue;
-      const double t = decade + std::log10(mantissa);
-      if (t >= axis.lo - tolerance && t <= axis.hi + tolerance) axis.ticks.push_back(t);
-    }
-  }
-  // Under one decade with no 1-2-5 tick inside: fall back to linear ticks on the data values.
-  if (axis.ticks.size() < 2) {
-    Axis linear;
-    linear.lo = std::pow(10.0, axis.lo);
-    linear.hi = std::pow(10.0, axis.hi);
-    set_linear_ticks(linear, 4);
-    axis.ticks.clear();
-    for (double t : linear.ticks)
-      if (t > 0) axis.ticks.push_back(std::log10(t));
-  }
-}
-
-// The shown range of an axis from its data range [lo, hi] (in axis units) or the user's limits.
-Axis make_axis(bool log, double lo, double hi,
-               const std::optional<std::pair<double, double>>& limits, const char* name) {
-  Axis axis;
-  axis.log = log;
-  if (limits) {
-    auto [a, b] = *limits;
-    EMBER_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, "Plot",
-                "{}lim must be finite with lo < hi, got [{}, {}]", name, a, b);
-    EMBER_CHECK(!log || a > 0, "Plot", "{}lim [{}, {}] on a log axis must be positive", name, a, b);
-    axis.lo = axis.to_unit(a);
-    axis.hi = axis.to_unit(b);
-    EMBER_CHECK(std::isfinite(axis.hi - axis.lo) &&
-                    axis.hi - axis.lo > 1e-12 * std::max(std::abs(axis.lo), std::abs(axis.hi)),
-                "Plot", "{}lim [{}, {}] is too wide or too narrow to draw", name, a, b);
-    return axis;
-  }
-  if (lo > hi) {  // no data at all
-    lo = 0;
-    hi = 1;
-  }
-  if (log) {
-    axis.lo = std::floor(lo);
-    axis.hi = std::ceil(hi);
-    if (axis.hi - axis.lo < 1) axis.lo -= 0.5, axis.hi += 0.5;  // a single value on an exact decade
-    return axis;
-  }
-  if (hi - lo <= std::abs(hi) * 1e-12) {  // a single value: a unit window (or ±10%) around it
-    const double half = lo == 0 ? 1 : std::abs(lo) * 0.1;
-    lo -= half, hi += half;
-  }
-  EMBER_CHECK(std::isfinite(hi - lo), "Plot", "the {} data span [{}, {}] is too wide to draw", name,
-              lo, hi);
-  // Widened to the next tick outside the data, so both ends of the axis are labelled.
-  const double step = nice_step(lo, hi, 6);
-  axis.lo = std::floor(lo / step + 1e-9) * step;
-  axis.hi = std::ceil(hi / step - 1e-9) * step;
-  if (!std::isfinite(axis.lo) || !std::isfinite(axis.hi)) axis.lo = lo, axis.hi = hi;
-  return axis;
-}
-
-std::string tick_label(const Axis& axis, double t) {
-  if (axis.log) {
-    const double v = std::pow(10.0, t);
-    const double exponent = std::round(t);
-    if (std::abs(t - exponent) < 1e-9 && (exponent < -3 || exponent > 4))
-      return fmt::format("1e{}", static_cast<int>(exponent));
-    return fmt::format("{:.6g}", v);
-  }
-  const double largest = std::max(std::abs(axis.lo), std::abs(axis.hi));
-  if (largest >= 1e6 || axis.step < 1e-4) return fmt::format("{:.3g}", t);
-  const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(axis.step) + 1e-9)));
-  return fmt::format("{:.{}f}", t, decimals);
-}
-
-std::string num(double v) { return fmt::format("{:.2f}", v); }
 
 }  // namespace
 
@@ -332,25 +235,45 @@ Plot& Plot::bars(const std::vector<double>& edges, const std::vector<double>& he
 Plot& Plot::histogram(const std::vector<double>& values, int bins, Style style, bool density,
                       std::optional<std::pair<double, double>> range) {
   const char* op = "Plot::histogram";
-  EMBER_CHECK(!values.empty() && bins > 0, op,
-              "need values and bins > 0, got {} values and {} bins", values.size(), bins);
+  // More bins than the widest plot has pixels draw nothing more; the cap keeps a typo from
+  // allocating gigabytes.
+  constexpr int kMaxBins = 1'000'000;
+  EMBER_CHECK(!values.empty() && bins > 0 && bins <= kMaxBins, op,
+              "need values and bins in [1, {}], got {} values and {} bins", kMaxBins, values.size(),
+              bins);
   check_finite(op, "values", values);
   auto [data_lo, data_hi] = extent(values, false);
-  auto [lo, hi] = range.value_or(std::pair{data_lo, data_hi});
-  EMBER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, op,
-              "range [{}, {}] must be finite with lo <= hi", lo, hi);
-  if (lo == hi) lo -= 0.5, hi += 0.5;  // all values equal: one unit-wide window
+  const auto [given_lo, given_hi] = range.value_or(std::pair{data_lo, data_hi});
+  const char* what = range ? "range" : "values' span";
+  EMBER_CHECK(std::isfinite(given_lo) && std::isfinite(given_hi) && given_lo <= given_hi, op,
+              "range [{}, {}] must be finite with lo <= hi", given_lo, given_hi);
+  double lo = given_lo, hi = given_hi;
+  if (lo == hi) {  // all values equal: a unit-wide window (wider far from 0, to stay a window)
+    const double half = std::max(0.5, std::abs(lo) * 1e-9);
+    lo -= half, hi += half;
+  }
+  // hi - lo overflowed for [-1e308, 1e308]: bin positions were inf / inf, and NaN an index.
+  EMBER_CHECK(std::isfinite(hi - lo), op, "the {} [{}, {}] is too wide: its width overflows a double",
+              what, given_lo, given_hi);
   std::vector<double> edges(static_cast<size_t>(bins) + 1), counts(static_cast<size_t>(bins), 0);
-  for (int i = 0; i <= bins; ++i) edges[static_cast<size_t>(i)] = lo + (hi - lo) * i / bins;
+  for (int i = 0; i < bins; ++i) edges[static_cast<size_t>(i)] = lo + (hi - lo) * i / bins;
+  edges.back() = hi;
+  for (size_t i = 1; i < edges.size(); ++i)
+    EMBER_CHECK(edges[i] > edges[i - 1], op,
+                "the {} [{}, {}] is too narrow for {} bins: their edges are not distinct doubles", what,
+                given_lo, given_hi, bins);
   double inside = 0;
   for (double v : values) {
     if (v < lo || v > hi) continue;  // numpy's convention: outside the range is not counted
-    const int b = std::min(bins - 1, static_cast<int>((v - lo) / (hi - lo) * bins));
-    counts[static_cast<size_t>(b)] += 1;
+    const double position = std::floor((v - lo) / (hi - lo) * bins);  // in [0, bins]: v - lo <= hi - lo
+    counts[static_cast<size_t>(std::clamp(position, 0.0, bins - 1.0))] += 1;
     inside += 1;
   }
   if (density && inside > 0)
-    for (double& c : counts) c /= inside * (hi - lo) / bins;
+    for (double& c : counts) {
+      c = c / inside / ((hi - lo) / bins);  // in this order: inside * width can overflow
+      EMBER_CHECK(std::isfinite(c), op, "the density over bins {} wide is not finite", (hi - lo) / bins);
+    }
   return bars(edges, counts, std::move(style));
 }
 
@@ -403,12 +326,16 @@ std::string Plot::svg() const {
     ax.lo = cx - per_px * pw / 2, ax.hi = cx + per_px * pw / 2;
     ay.lo = cy - per_px * ph / 2, ay.hi = cy + per_px * ph / 2;
   }
-  ax.log ? set_log_ticks(ax) : set_linear_ticks(ax, std::max(3, static_cast<int>(pw / 90)));
-  ay.log ? set_log_ticks(ay) : set_linear_ticks(ay, std::max(3, static_cast<int>(ph / 70)));
+  detail::set_ticks(ax, pw, /*horizontal=*/true);
+  detail::set_ticks(ay, ph, /*horizontal=*/false);
   auto px = [&](double x) { return left + (ax.to_unit(x) - ax.lo) / (ax.hi - ax.lo) * pw; };
   auto py = [&](double y) { return top + ph - (ay.to_unit(y) - ay.lo) / (ay.hi - ay.lo) * ph; };
   auto tx = [&](double t) { return left + (t - ax.lo) / (ax.hi - ax.lo) * pw; };
   auto ty = [&](double t) { return top + ph - (t - ay.lo) / (ay.hi - ay.lo) * ph; };
+  // A dot wholly outside the plot area is clipped away: it is left out, however far out it lies.
+  auto dot_visible = [&](double x, double y, double r) {
+    return x > left - r && x < left + pw + r && y > top - r && y < top + ph + r;
+  };
 
   std::string out;
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -463,15 +390,17 @@ std::string Plot::svg() const {
         out += "\"/>\n";
         if (s.style.markers)
           for (size_t i = 0; i < s.x.size(); ++i)
-            out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
-                               num(py(s.y[i])), num(radius), dot);
+            if (dot_visible(px(s.x[i]), py(s.y[i]), radius))
+              out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
+                                 num(py(s.y[i])), num(radius), dot);
         break;
       }
       case SeriesKind::kScatter:
         out += "<g class=\"series\">\n";
         for (size_t i = 0; i < s.x.size(); ++i)
-          out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
-                             num(py(s.y[i])), num(radius), dot);
+          if (dot_visible(px(s.x[i]), py(s.y[i]), radius))
+            out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {}/>\n", num(px(s.x[i])),
+                               num(py(s.y[i])), num(radius), dot);
         out += "</g>\n";
         break;
       case SeriesKind::kContour: {
@@ -496,7 +425,11 @@ std::string Plot::svg() const {
         const double base = ay.log ? top + ph : std::clamp(py(0), top, top + ph);
         for (size_t i = 0; i < s.y.size(); ++i) {
           if (ay.log && s.y[i] <= 0) continue;
-          const double x0 = px(s.x[i]), x1 = px(s.x[i + 1]), y = py(s.y[i]);
+          // Clamped to just outside the plot area, which clips them: the same picture, and finite
+          // numbers however far outside the shown range a bar reaches.
+          auto in_x = [&](double x) { return std::clamp(x, left - 1, left + pw + 1); };
+          const double x0 = in_x(px(s.x[i])), x1 = in_x(px(s.x[i + 1])),
+                       y = std::clamp(py(s.y[i]), top - 1, top + ph + 1);
           out +=
               fmt::format("<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n",
                           num(x0), num(std::min(y, base)), num(x1 - x0), num(std::abs(base - y)));

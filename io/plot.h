@@ -15,7 +15,9 @@
 // starts), bars <rect class="bar">, arrows a <line> and a <polygon> head each in
 // <g class="series arrows">; title, axis labels and legend are <text class="title">, "xlabel",
 // "ylabel" and <g class="legend">. Ranges not given are fitted to the data and widened to the next
-// 1-2-5 tick (decades on a log axis).
+// 1-2-5 tick (decades on a log axis, every k-th one where they would not fit). Tick labels have the
+// digits their step needs. Dots wholly outside the shown range are left out and bars are cut to it;
+// a line point so far outside it that its pixel overflows is an error (no "inf" is ever written).
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,8 +60,8 @@ class Plot {
                 const std::vector<double>& levels, Style style = {});
   // Bars of height heights[i] over [edges[i], edges[i + 1]] (edges.size() == heights.size() + 1).
   Plot& bars(const std::vector<double>& edges, const std::vector<double>& heights, Style style = {});
-  // A histogram of values in `bins` equal bins over their range (or [lo, hi]); density = true
-  // normalises the bars to unit area.
+  // A histogram of values in `bins` (at most 1e6) equal bins over their range (or [lo, hi]), whose
+  // width must be a finite double; density = true normalises the bars to unit area.
   Plot& histogram(const std::vector<double>& values, int bins, Style style = {}, bool density = false,
                   std::optional<std::pair<double, double>> range = std::nullopt);
   // Arrows from (x[i], y[i]) to (x[i] + dx[i], y[i] + dy[i]), in data units.

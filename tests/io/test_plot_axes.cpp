@@ -16,14 +16,8 @@ using namespace ember::testing;
 
 namespace {
 
-// The y pixel of each y tick label, by label.
 std::vector<std::pair<std::string, double>> y_ticks(const std::vector<Element>& doc) {
-  std::vector<std::pair<std::string, double>> out;
-  for (const Element& e : doc)
-    if (e.name == "text" && e.parent >= 0 &&
-        has_class(doc[static_cast<size_t>(e.parent)], "y-ticks"))
-      out.emplace_back(e.text, std::stod(e.attrs.at("y")));
-  return out;
+  return tick_positions(doc, "y-ticks");
 }
 
 }  // namespace
