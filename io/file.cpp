@@ -240,8 +240,9 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   const std::string name = target.filename().string();
   const long limit = ::pathconf(dir.c_str(), _PC_NAME_MAX);  // -1 where the folder is missing: open() says so
   const size_t name_max = limit > 0 ? static_cast<size_t>(limit) : NAME_MAX;
-  EMBER_CHECK(name.size() <= name_max, "io", "cannot save to {}: the file name is {} bytes long, more than the {} its folder allows",
-              shown, name.size(), name_max);
+  EMBER_CHECK(name.size() <= name_max, "io",
+              "cannot save to {}: the file name is {} bytes long, more than the {} its folder allows", shown,
+              name.size(), name_max);
   const std::string prefix = temporary_prefix(name, name_max);
   std::string temporary;
   const int fd = create_locked_temporary(dir, prefix, path, temporary);

@@ -23,8 +23,8 @@ constexpr std::array<const char*, 10> kPalette = {"#1f77b4", "#ff7f0e", "#2ca02c
 constexpr double kMarginLeft = 72, kMarginRight = 24, kMarginTop = 40, kMarginBottom = 56;
 
 using detail::Axis;
-using detail::Polyline;
 using detail::make_axis;
+using detail::Polyline;
 using detail::tick_label;
 
 std::string escape_xml(const std::string& text) {
@@ -88,12 +88,14 @@ void check_style(const char* op, const Style& style) {
               "style opacity must be in [0, 1], got {}", style.opacity);
 }
 
-// Every coordinate of the document goes through here: none is ever written as "inf" or "nan". Finite
-// data inside the shown range maps to finite pixels; only data far outside user limits can overflow.
+// Every coordinate of the document goes through here: none is ever written as "inf" or "nan".
+// Finite data inside the shown range maps to finite pixels; only data far outside user limits can
+// overflow.
 std::string num(double v) {
-  EMBER_CHECK(std::isfinite(v), "Plot",
-              "a coordinate came out as {} pixels: the data lies too far outside the shown range to draw",
-              v);
+  EMBER_CHECK(
+      std::isfinite(v), "Plot",
+      "a coordinate came out as {} pixels: the data lies too far outside the shown range to draw",
+      v);
   return fmt::format("{:.2f}", v);
 }
 
@@ -137,8 +139,8 @@ std::pair<double, double> extent(const std::vector<double>& v, bool log) {
 }  // namespace
 
 // Lines and scatter plots take the same (x, y) points and the same checks.
-Plot& Plot::points(const char* method, int kind, const std::vector<double>& x, const std::vector<double>& y,
-                   Style style) {
+Plot& Plot::points(const char* method, int kind, const std::vector<double>& x,
+                   const std::vector<double>& y, Style style) {
   check_same_size(method, x, y);
   check_finite(method, "x", x);
   check_finite(method, "y", y);
@@ -148,7 +150,8 @@ Plot& Plot::points(const char* method, int kind, const std::vector<double>& x, c
   style.color = pick_color(style, next_color_);
   auto [xl, xh] = extent(x, options_.log_x);
   auto [yl, yh] = extent(y, options_.log_y);
-  series_.push_back({static_cast<SeriesKind>(kind), std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
+  series_.push_back(
+      {static_cast<SeriesKind>(kind), std::move(style), x, y, {}, {}, {}, {}, xl, xh, yl, yh});
   return *this;
 }
 
@@ -253,26 +256,29 @@ Plot& Plot::histogram(const std::vector<double>& values, int bins, Style style, 
     lo -= half, hi += half;
   }
   // hi - lo overflowed for [-1e308, 1e308]: bin positions were inf / inf, and NaN an index.
-  EMBER_CHECK(std::isfinite(hi - lo), op, "the {} [{}, {}] is too wide: its width overflows a double",
-              what, given_lo, given_hi);
+  EMBER_CHECK(std::isfinite(hi - lo), op,
+              "the {} [{}, {}] is too wide: its width overflows a double", what, given_lo,
+              given_hi);
   std::vector<double> edges(static_cast<size_t>(bins) + 1), counts(static_cast<size_t>(bins), 0);
   for (int i = 0; i < bins; ++i) edges[static_cast<size_t>(i)] = lo + (hi - lo) * i / bins;
   edges.back() = hi;
   for (size_t i = 1; i < edges.size(); ++i)
     EMBER_CHECK(edges[i] > edges[i - 1], op,
-                "the {} [{}, {}] is too narrow for {} bins: their edges are not distinct doubles", what,
-                given_lo, given_hi, bins);
+                "the {} [{}, {}] is too narrow for {} bins: their edges are not distinct doubles",
+                what, given_lo, given_hi, bins);
   double inside = 0;
   for (double v : values) {
     if (v < lo || v > hi) continue;  // numpy's convention: outside the range is not counted
-    const double position = std::floor((v - lo) / (hi - lo) * bins);  // in [0, bins]: v - lo <= hi - lo
+    const double position =
+        std::floor((v - lo) / (hi - lo) * bins);  // in [0, bins]: v - lo <= hi - lo
     counts[static_cast<size_t>(std::clamp(position, 0.0, bins - 1.0))] += 1;
     inside += 1;
   }
   if (density && inside > 0)
     for (double& c : counts) {
       c = c / inside / ((hi - lo) / bins);  // in this order: inside * width can overflow
-      EMBER_CHECK(std::isfinite(c), op, "the density over bins {} wide is not finite", (hi - lo) / bins);
+      EMBER_CHECK(std::isfinite(c), op, "the density over bins {} wide is not finite",
+                  (hi - lo) / bins);
     }
   return bars(edges, counts, std::move(style));
 }

@@ -22,7 +22,9 @@ constexpr double kMinSpan = 1e-290;
 constexpr double kLabelRow = 24, kCharWidth = 7, kLabelGap = 12;
 
 // 10^t, finite at the top of the range, where pow may round log10(DBL_MAX) back up to infinity.
-double from_log(double t) { return std::min(std::pow(10.0, t), std::numeric_limits<double>::max()); }
+double from_log(double t) {
+  return std::min(std::pow(10.0, t), std::numeric_limits<double>::max());
+}
 
 // The tick spacing of 1, 2 or 5 times a power of ten that puts about `target` ticks on [lo, hi].
 double nice_step(double lo, double hi, int target) {
@@ -60,7 +62,8 @@ void set_log_ticks(Axis& axis, int max_ticks) {
   double every = 1;
   for (int i = 1; std::floor((decades - 1) / every) + 1 > max_ticks; ++i) {
     const double next = kMantissas[static_cast<size_t>(i % 3)] * std::pow(10.0, i / 3);
-    if (decades < 2 * next) break;  // any `decades` consecutive decades then hold two multiples of it
+    if (decades < 2 * next)
+      break;  // any `decades` consecutive decades then hold two multiples of it
     every = next;
   }
   for (double decade = std::floor(axis.lo); decade <= axis.hi + tolerance; ++decade) {
@@ -85,10 +88,11 @@ void set_log_ticks(Axis& axis, int max_ticks) {
   }
 }
 
-// Labels of ticks `step` apart on an axis reaching `largest` in magnitude: as many digits as the step
-// needs, so that adjacent labels differ (1e6 + 3 used to be "1e+06" like its neighbours).
+// Labels of ticks `step` apart on an axis reaching `largest` in magnitude: as many digits as the
+// step needs, so that adjacent labels differ (1e6 + 3 used to be "1e+06" like its neighbours).
 std::string linear_label(double v, double step, double largest) {
-  const int last_digit = static_cast<int>(std::floor(std::log10(step) + 1e-9));  // the step's decimal place
+  const int last_digit =
+      static_cast<int>(std::floor(std::log10(step) + 1e-9));  // the step's decimal place
   if (largest >= 1e6 || step < 1e-4) {
     if (v == 0) return "0";
     const int digits = static_cast<int>(std::floor(std::log10(std::abs(v)))) - last_digit + 1;
@@ -102,15 +106,16 @@ bool labels_collide(const Axis& axis, double length) {
   if (axis.ticks.size() < 2) return false;
   size_t widest = 0;
   for (double t : axis.ticks) widest = std::max(widest, tick_label(axis, t).size());
-  return static_cast<double>(widest) * kCharWidth + kLabelGap > length * axis.step / (axis.hi - axis.lo);
+  return static_cast<double>(widest) * kCharWidth + kLabelGap >
+         length * axis.step / (axis.hi - axis.lo);
 }
 
 }  // namespace
 
 double Axis::to_unit(double v) const { return log ? std::log10(v) : v; }
 
-Axis make_axis(bool log, double lo, double hi, const std::optional<std::pair<double, double>>& limits,
-               const char* name) {
+Axis make_axis(bool log, double lo, double hi,
+               const std::optional<std::pair<double, double>>& limits, const char* name) {
   Axis axis;
   axis.log = log;
   if (limits) {
@@ -145,10 +150,11 @@ Axis make_axis(bool log, double lo, double hi, const std::optional<std::pair<dou
   }
   EMBER_CHECK(std::isfinite(hi - lo), "Plot", "the {} data span [{}, {}] is too wide to draw", name,
               data_lo, data_hi);
-  EMBER_CHECK(hi - lo >= kMinSpan, "Plot",
-              "the {} data span [{}, {}] is too narrow to draw on a linear axis (under {}); a log axis "
-              "can show it",
-              name, data_lo, data_hi, kMinSpan);
+  EMBER_CHECK(
+      hi - lo >= kMinSpan, "Plot",
+      "the {} data span [{}, {}] is too narrow to draw on a linear axis (under {}); a log axis "
+      "can show it",
+      name, data_lo, data_hi, kMinSpan);
   // Widened to the next tick outside the data, so both ends of the axis are labelled.
   const double step = nice_step(lo, hi, 6);
   axis.lo = std::floor(lo / step + 1e-9) * step;
@@ -172,7 +178,8 @@ void set_ticks(Axis& axis, double length, bool horizontal) {
 
 std::string tick_label(const Axis& axis, double t) {
   if (!axis.log) return linear_label(t, axis.step, std::max(std::abs(axis.lo), std::abs(axis.hi)));
-  if (axis.step > 0) return linear_label(from_log(t), axis.step, from_log(axis.hi));  // linear fallback ticks
+  if (axis.step > 0)
+    return linear_label(from_log(t), axis.step, from_log(axis.hi));  // linear fallback ticks
   const double decade = std::floor(t + 1e-9);
   const double mantissa = std::round(std::pow(10.0, t - decade));  // 1, 2 or 5
   if (decade < -3 || decade > 4) return fmt::format("{}e{}", mantissa, static_cast<int>(decade));

@@ -19,10 +19,11 @@ struct Axis {
 
 // The shown range of an axis from its data range [lo, hi] (in axis units; lo > hi: no data) or the
 // user's limits (in data units). `name` is "x" or "y", for the errors.
-Axis make_axis(bool log, double lo, double hi, const std::optional<std::pair<double, double>>& limits,
-               const char* name);
+Axis make_axis(bool log, double lo, double hi,
+               const std::optional<std::pair<double, double>>& limits, const char* name);
 
-// Ticks for an axis `length` pixels long: as many as fit without their labels running into each other
+// Ticks for an axis `length` pixels long: as many as fit without their labels running into each
+// other
 // (`horizontal`: labels side by side, else stacked).
 void set_ticks(Axis& axis, double length, bool horizontal);
 

@@ -30,8 +30,8 @@ struct Grid {
     const bool is_vertical = edge % 2 == 1;
     const size_t i1 = is_vertical ? i : i + 1, j1 = is_vertical ? j + 1 : j;
     const double z0 = z[j * nx + i], z1 = z[j1 * nx + i1];
-    // In halves, and clamped: z1 - z0 and level - z0 overflow for z near ±1e308 (inf / inf wrote "nan"
-    // into the SVG). z0 and z1 lie on different sides of level, so t is in [0, 1].
+    // In halves, and clamped: z1 - z0 and level - z0 overflow for z near ±1e308 (inf / inf wrote
+    // "nan" into the SVG). z0 and z1 lie on different sides of level, so t is in [0, 1].
     const double t = std::clamp((level / 2 - z0 / 2) / (z1 / 2 - z0 / 2), 0.0, 1.0);
     return {lerp(xs[i], xs[i1], t), lerp(ys[j], ys[j1], t)};
   }
@@ -66,7 +66,8 @@ std::vector<Polyline> contour_lines(const std::vector<double>& xs, const std::ve
       }
       // A saddle (opposite corners on the same side): the cell's mean decides whether the two high
       // corners are connected through the centre.
-      const bool centre_high = corner[0] / 4 + corner[1] / 4 + corner[2] / 4 + corner[3] / 4 >= level;  // no overflow
+      const bool centre_high =
+          corner[0] / 4 + corner[1] / 4 + corner[2] / 4 + corner[3] / 4 >= level;  // no overflow
       const bool corner0_high = mask & 1;
       if (centre_high == corner0_high) {  // corner 0's side runs through the centre
         segments.push_back({edge[0], edge[1]});

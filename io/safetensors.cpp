@@ -102,8 +102,9 @@ std::string printable(const std::string& text) {
 void check_utf8(const std::string& text, const char* what) {
   for (size_t i = 0; i < text.size();) {
     const size_t length = utf8_char_length(text, i);
-    EMBER_CHECK(length > 0, "safetensors", "{} \"{}\" is not valid UTF-8 (byte {} of {}); the header is JSON, which needs UTF-8",
-                what, printable(text), i, text.size());
+    EMBER_CHECK(length > 0, "safetensors",
+                "{} \"{}\" is not valid UTF-8 (byte {} of {}); the header is JSON, which needs UTF-8", what,
+                printable(text), i, text.size());
     i += length;
   }
 }

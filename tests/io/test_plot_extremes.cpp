@@ -1,7 +1,7 @@
 // io::Plot at the ends of the double range: histograms and contours of values near ±1e308, tick
-// labels of values far from 0 with a small step, log axes over hundreds of decades or at the largest
-// and smallest doubles, linear spans near the subnormal numbers. Each either draws a readable figure
-// with finite numbers only or is an ember::Error naming the method.
+// labels of values far from 0 with a small step, log axes over hundreds of decades or at the
+// largest and smallest doubles, linear spans near the subnormal numbers. Each either draws a
+// readable figure with finite numbers only or is an ember::Error naming the method.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -62,8 +62,9 @@ TEST_CASE("a histogram whose span overflows a double, or with too many bins, is 
   CHECK_THROWS_WITH(p.histogram({0, 1}, 2'000'000'000),
                     Contains("[Plot::histogram] need values and bins in [1, 1000000]") &&
                         Contains("2000000000 bins"));
-  CHECK_THROWS_WITH(p.histogram({1}, 100, {}, false, std::pair{1.0, 1.0 + 1e-15}),
-                    Contains("[Plot::histogram] the range [1, 1.000000000000001] is too narrow for 100 bins"));
+  CHECK_THROWS_WITH(
+      p.histogram({1}, 100, {}, false, std::pair{1.0, 1.0 + 1e-15}),
+      Contains("[Plot::histogram] the range [1, 1.000000000000001] is too narrow for 100 bins"));
   CHECK(find(parse_xml(p.svg()), "rect", "bar").empty());  // nothing half-added
 }
 
