@@ -46,6 +46,18 @@ CLI::Validator integer_between(int64_t min, int64_t max);  // inclusive
 // The largest --batch-size a trainer accepts: far above any batch that fits in memory, and small
 // enough that a batch's token, pixel or latent-vector count stays well inside an int64.
 inline constexpr int64_t kMaxBatchSize = int64_t{1} << 24;
+// The largest width a trainer accepts (--d-model, vqvae's --code-dim, --d-state, quadratic's --dim,
+// whose matrix is n x n): four times
+// 16,384, beyond the widest models in use, and small enough that a layer's weight count (width^2
+// times a small factor) and a batch's activations stay far inside an int64. A larger width failed
+// as a tensor shape "with more elements than an int64 can count", or ran out of memory, only once
+// the model was built.
+inline constexpr int64_t kMaxWidth = int64_t{1} << 16;
+// The most samples or images for a run's final figures (gan's and vqgan's --eval-samples, and
+// ssm_tasks' sequences per length): 20 times the 50,000 of the usual Frechet distance, few enough to
+// fit in memory (a million Fashion-MNIST images are 3 GB of float32); more ran out of memory, or out
+// of int64, or never finished, only at the figures, after the training.
+inline constexpr int64_t kMaxEvalSamples = int64_t{1} << 20;
 CLI::Validator unsigned_integer();  // 0 to 2^64 - 1, for seeds
 CLI::Validator number_above(double min);
 CLI::Validator number_at_least(double min);

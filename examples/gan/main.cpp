@@ -32,10 +32,9 @@ namespace gan = ember::examples::gan;
 
 namespace {
 
-// The most --eval-samples: 20 times the 50,000 of the usual Frechet distance, and few enough to fit in
-// memory (a million Fashion-MNIST images are 3 GB of float32); more ran out of memory, or out of int64,
-// only at the first figures, after --every steps of training.
-constexpr int64_t kMaxEvalSamples = int64_t{1} << 20;
+// The most --critic-steps: ten times the 100 the WGAN paper takes in its first generator steps; a
+// huge count never finished its first generator step.
+constexpr int64_t kMaxCriticSteps = 1000;
 
 struct GanOptions {
   std::string loss = "wgan-gp";
@@ -144,7 +143,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bce", "hinge", "wgan", "wgan-gp"}));
   app.add_option("--data", g.data, "8gaussians or fashion-mnist")->check(CLI::IsMember({"8gaussians", "fashion-mnist"}));
   app.add_option("--critic-steps", g.critic_steps, "Critic steps per generator step")
-      ->check(examples::integer_at_least(1))
+      ->check(examples::integer_between(1, kMaxCriticSteps))
       ->default_str("5 (wgan, wgan-gp), 1 (bce, hinge)");
   app.add_option("--gp-lambda", g.gp_lambda, "Weight of the gradient penalty (wgan-gp)")->check(examples::number_at_least(0));
   app.add_option("--clip", g.clip, "Weight clipping bound c (wgan)")->check(examples::number_above(0));
@@ -155,7 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-every", g.log_every, "Append losses to metrics.csv every N generator steps")
       ->check(examples::integer_at_least(1));
   app.add_option("--eval-samples", g.eval_samples, "Samples for the final quality figures")
-      ->check(examples::integer_between(2, kMaxEvalSamples));  // (a covariance needs two)
+      ->check(examples::integer_between(2, examples::kMaxEvalSamples));  // (a covariance needs two)
   app.add_option("--classifier", g.classifier, "examples/classify's checkpoint, for the Frechet distance");
   app.add_flag("--fid-calibration", g.fid_calibration,
                "Also measure the Frechet distance of train vs test images and of the untrained generator");
@@ -238,7 +237,7 @@ int main(int argc, char** argv) {
     int64_t step = 0;
     if (!opt.resume.empty()) {
       io::Checkpoint ck{.model = model.get(), .optimizer = g_opt.get()};
-      step = examples::load_checkpoint("gan", "--resume", opt.resume, ck);
+      step = examples::load_checkpoint("gan", "--resume", opt.resume, ck, g.critic_steps);
       d_opt->load_state_dict([&] {
         nn::NamedTensors s;
         for (const auto& [name, t] : ck.extra)

@@ -8,6 +8,7 @@
 #include <ember/ember.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 #include "examples/common/amp.h"
@@ -61,17 +62,21 @@ int main(int argc, char** argv) {
   SamplingOptions sampling;
   app.add_option("--mixer", model_options.mixer, "token mixer: softmax|flash|linear|local|sparse|gau|flash-gau|mamba|s4d")
       ->check(CLI::IsMember({"softmax", "flash", "linear", "local", "sparse", "gau", "flash-gau", "mamba", "s4d"}));
-  app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
+  app.add_option("--d-model", model_options.d_model, "model width")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
   app.add_option("--heads", model_options.heads, "attention heads")->check(examples::integer_at_least(1));
   app.add_option("--layers", model_options.layers, "transformer blocks")->check(examples::integer_between(0, 1024));
   app.add_option("--window", model_options.window, "local mixer: positions each query sees")->check(examples::integer_at_least(1));
   app.add_option("--block", model_options.block, "sparse mixer: block size")->check(examples::integer_at_least(1));
   app.add_option("--d-state", model_options.d_state, "mamba, s4d: state size N (0: 16 for mamba, 64 for s4d)")
-      ->check(examples::integer_at_least(0));
+      ->check(examples::integer_between(0, examples::kMaxWidth));
   app.add_option("--seq", seq, "context length in bytes")->check(examples::integer_between(1, 1 << 24));
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay")->check(examples::number_at_least(0));
   app.add_option("--eval-every", eval_every, "steps between validation losses and checkpoints")->check(examples::integer_at_least(1));
-  app.add_option("--eval-batches", eval_batches, "validation batches per evaluation")->check(examples::integer_at_least(1));
+  // Up to 2^16: 2^28 bytes of windows at the default batch and --seq, hundreds of times the validation
+  // split (a huge count never finished the first evaluation).
+  app.add_option("--eval-batches", eval_batches, "validation batches per evaluation")
+      ->check(examples::integer_between(1, 1 << 16));
   app.add_option("--time-budget", time_budget, "stop after this many seconds of training (0: no limit)")
       ->check(examples::number_at_least(0));
   app.add_flag("--generate", generate_only, "only sample text from the --resume checkpoint");
@@ -141,7 +146,13 @@ int main(int argc, char** argv) {
       amp.step(optimizer);
       amp.update();
       ++step;
-      loss_sum += loss.item<double>();
+      const double loss_value = loss.item<double>();
+      // A diverged run (too large an --lr or --weight-decay) went on to NaN weights, and failed only
+      // when sampling the text, with "[multinomial] probabilities must be finite".
+      EMBER_CHECK(std::isfinite(loss_value) || amp.scaler().is_enabled(), "lm",
+                  "the training loss is {} at step {}: the run diverged (--lr {}, --weight-decay {})", loss_value,
+                  step, opt.lr, weight_decay);
+      loss_sum += loss_value;
       ++losses;
       tokens_seen += opt.batch_size * seq;
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
@@ -151,6 +162,9 @@ int main(int argc, char** argv) {
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= time_budget;
       if (step % eval_every == 0 || step == opt.steps || out_of_time) {
         const double val = validation_loss(*model, corpus.validation, eval_batches, opt.batch_size, seq, device);
+        EMBER_CHECK(std::isfinite(val), "lm",
+                    "the validation loss is {} at step {}: the run diverged (--lr {}, --weight-decay {})", val,
+                    step, opt.lr, weight_decay);
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         log.row(step, loss_sum / losses, val, tokens_per_s, total);
         if (!opt.quiet) fmt::print("step {}: train loss {:.4f} | val loss {:.4f} ({:.3f} bits/byte) | {:.0f} tok/s\n", step,

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   examples::show_defaults_in_help(app);
   Options o;
   app.add_option("--dim", o.dim, "dimension n of the problem the table measures")
-      ->check(examples::integer_at_least(2));
+      ->check(examples::integer_between(2, examples::kMaxWidth));  // A is a dense n x n matrix
   app.add_option("--condition", o.condition, "condition number L/mu of A")
       ->check(examples::number_at_least(1));
   app.add_option("--plot-condition", o.plot_condition,

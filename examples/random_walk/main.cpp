@@ -29,10 +29,12 @@ int main(int argc, char** argv) {
   app.add_option("--p", ps, "Probabilities of a +1 step, one simulation each")
       ->check(examples::number_above(0))
       ->expected(1, 16);
+  // Up to 2^40 walks (a million times the default) and 2^24 steps: the exact probabilities and the
+  // counts are vectors of --steps + 1 numbers, and more walks never finished (nor could be counted).
   app.add_option("--walks", sim.walks, "Walks simulated for each p")
-      ->check(examples::integer_at_least(1));
+      ->check(examples::integer_between(1, int64_t{1} << 40));
   app.add_option("--steps", sim.steps, "Steps per walk (the horizon)")
-      ->check(examples::integer_at_least(2));
+      ->check(examples::integer_between(2, 1 << 24));
   app.add_option("--level", sim.level, "Level of the first-passage rows")
       ->check(examples::integer_between(1, INT32_MAX));
   app.add_option("--batch-size", sim.batch_elements,

@@ -114,8 +114,10 @@ int main(int argc, char** argv) {
   app.add_option("--lr", lr, "AdamW learning rate (the SSM parameters take min(1e-3, lr))")->check(examples::number_above(0));
   app.add_option("--weight-decay", weight_decay, "AdamW weight decay (none on the SSM parameters)")
       ->check(examples::number_at_least(0));
-  app.add_option("--d-model", mo.d_model, "channels H")->check(examples::integer_at_least(1));
-  app.add_option("--d-state", mo.d_state, "state size N (N/2 complex modes), even")->check(examples::integer_at_least(2));
+  app.add_option("--d-model", mo.d_model, "channels H")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
+  app.add_option("--d-state", mo.d_state, "state size N (N/2 complex modes), even")
+      ->check(examples::integer_between(2, examples::kMaxWidth));
   app.add_option("--layers", mo.layers, "S4D blocks")->check(examples::integer_between(0, 1024));
   app.add_option("--dropout", mo.dropout, "dropout after each S4D block")->check(examples::number_between(0.0, 0.99));
   app.add_option("--seed", seed, "random seed (initialisation, shuffling, dropout)")->check(examples::unsigned_integer());

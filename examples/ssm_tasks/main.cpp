@@ -52,16 +52,19 @@ int main(int argc, char** argv) {
   app.add_option("--models", models, "comma-separated: mamba, lti (Mamba without selection), attention");
   app.add_option("--seq", seq, "training length (selective copying: noise positions before the 16 markers)")
       ->check(examples::integer_between(16, 1 << 24));
-  app.add_option("--d-model", model_options.d_model, "model width")->check(examples::integer_at_least(1));
+  app.add_option("--d-model", model_options.d_model, "model width")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
   app.add_option("--layers", model_options.layers, "blocks")->check(examples::integer_between(1, 1024));
-  app.add_option("--d-state", model_options.d_state, "Mamba state size N")->check(examples::integer_at_least(1));
+  app.add_option("--d-state", model_options.d_state, "Mamba state size N")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
   // Up to 2^20, the longest length the Mamba paper evaluates (beyond it the activations outgrow memory).
   app.add_option("--max-eval-length", max_eval_length, "induction heads: evaluate at seq, 2 seq, ... up to this")
       ->check(examples::integer_between(16, 1 << 20));
   app.add_option("--max-attention-length", max_attention_length,
                  "longest evaluation for attention (its cost grows as length^2)")
       ->check(examples::integer_between(16, 1 << 20));
-  app.add_option("--eval-samples", eval_samples, "sequences per evaluation length")->check(examples::integer_at_least(1));
+  app.add_option("--eval-samples", eval_samples, "sequences per evaluation length")
+      ->check(examples::integer_between(1, examples::kMaxEvalSamples));
   app.add_option("--log-every", log_every, "steps between training-loss lines")->check(examples::integer_at_least(1));
   return examples::run_trainer(app, argc, argv, [&] {
     EMBER_CHECK(opt.device == "cpu" || examples::select_device(opt.device, "ssm_tasks") == Device::cpu(), "ssm_tasks",

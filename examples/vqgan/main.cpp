@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
                  "Measure the final figures on the first N test images (0: all 10,000)")
       ->check(examples::integer_at_least(0));
   app.add_option("--eval-samples", v.eval_samples, "Images for the final Frechet distance")
-      ->check(examples::integer_at_least(2));
+      ->check(examples::integer_between(2, examples::kMaxEvalSamples));
   app.add_option("--classifier", v.classifier,
                  "examples/classify's checkpoint: the perceptual term's features and the Frechet distance");
   app.add_flag("--fid-calibration", v.fid_calibration,
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   app.add_flag("--class-conditional", v.class_conditional,
                "Stage two: start each sequence with its class (10 start tokens) and sample a row per class");
   app.add_option("--layers", v.layers, "Stage two: transformer blocks")->check(examples::integer_between(1, 1024));
-  app.add_option("--d-model", v.d_model, "Stage two: model width")->check(examples::integer_at_least(1));
+  app.add_option("--d-model", v.d_model, "Stage two: model width")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
   app.add_option("--heads", v.heads, "Stage two: attention heads (dividing --d-model)")
       ->check(examples::integer_at_least(1));
   app.add_option("--weight-decay", v.weight_decay, "Stage two: AdamW's weight decay")

@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
   app.add_option("--codebook", v.codebook, "How the codebook learns: loss (by gradient) or ema (moving averages)")
       ->check(CLI::IsMember({"loss", "ema"}));
   app.add_option("--codes", v.codes, "Codebook size K")->check(examples::integer_between(1, kMaxCodes));
-  app.add_option("--code-dim", v.code_dim, "Code dimension D (the latents' channels)")->check(examples::integer_at_least(1));
+  app.add_option("--code-dim", v.code_dim, "Code dimension D (the latents' channels)")
+      ->check(examples::integer_between(1, examples::kMaxWidth));
   app.add_option("--beta", v.beta, "Weight of the commitment loss")->check(examples::number_at_least(0));
   app.add_option("--decay", v.decay, "EMA decay (--codebook ema), below 1")->check(examples::number_at_least(0));
   app.add_option("--restart-every", v.restart_every,

@@ -31,23 +31,29 @@ set_checkpoint_step() {
 # "error: [trainer] OPTION "FILE": the checkpoint's step is -5, ...". (The trainers resumed from it:
 # gan trained on from step -5, vqgan's prior printed "trained -5 steps", the others failed later.)
 expect_negative_step_refused() {
-  local checkpoint=$1 option=$2
-  shift 2
+  expect_step_refused -5 "$@"
+}
+
+# expect_step_refused STEP CHECKPOINT OPTION COMMAND...: the same for a checkpoint at step STEP
+# (one too large to skip data by, say), with "the checkpoint's step is STEP" in the error.
+expect_step_refused() {
+  local step=$1 checkpoint=$2 option=$3
+  shift 3
   local dir
   dir=$(mktemp -d)
-  local file=$dir/negative_step.safetensors
-  set_checkpoint_step "$checkpoint" "$file" -5 || { rm -rf "$dir"; return 1; }
+  local file=$dir/step_$step.safetensors
+  set_checkpoint_step "$checkpoint" "$file" "$step" || { rm -rf "$dir"; return 1; }
   local status=0
   "$@" "$option" "$file" >"$dir/stdout" 2>"$dir/stderr" </dev/null || status=$?
-  local expected="] $option \"$file\": the checkpoint's step is -5"
+  local expected="] $option \"$file\": the checkpoint's step is $step"
   local result=0
   if [[ $status -ne 1 || $(wc -l <"$dir/stderr") -ne 1 ]] || ! grep -q '^error: \[' "$dir/stderr" ||
     ! grep -qF -- "$expected" "$dir/stderr"; then
-    echo "a checkpoint at step -5 ($option): exit code $status, expected 1 and one line with \"$expected\":"
+    echo "a checkpoint at step $step ($option): exit code $status, expected 1 and one line with \"$expected\":"
     head -c 1000 "$dir/stderr"
     result=1
   else
-    echo "a checkpoint at step -5 ($option): $(cat "$dir/stderr")"
+    echo "a checkpoint at step $step ($option): $(cat "$dir/stderr")"
   fi
   rm -rf "$dir"
   return $result

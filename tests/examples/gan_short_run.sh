@@ -7,7 +7,8 @@
 #  - a second run gives bit-identical losses, and so does a run stopped at step 8 and resumed;
 #  - --amp bf16 and --amp fp16 (two loss scalers, the penalty through the critic's) learn the constraint too;
 #  - BCE, WGAN (weight clipping), hinge and SN-GAN (hinge + spectral norm) runs finish with finite losses, a Fashion-MNIST run writes a
-#    sample grid, and a corrupt checkpoint or one at a negative step is a clear error, not a crash.
+#    sample grid, and a corrupt checkpoint, one at a negative step or one at a step too large to skip
+#    batches by (2^62 x 5 critic steps) is a clear error, not a crash.
 #   gan_short_run.sh path/to/gan path/to/gan_short_run_trajectory.csv
 set -euo pipefail
 bin=$1
@@ -91,5 +92,8 @@ status=0
   { echo "unclear error:"; cat "$out/err.log"; exit 1; }
 # A checkpoint at a negative step is refused at once (gan trained on from step -5).
 expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 16 --out "$out/n" || exit 1
+# A step of 2^62 at 5 critic batches a step: skipping 5 * 2^62 batches wrapped round an int64.
+expect_step_refused 4611686018427387904 "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 16 \
+  --out "$out/n" || exit 1
 cat "$out/a/summary.txt"
 echo "gan short run: passed"

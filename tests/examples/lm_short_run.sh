@@ -86,7 +86,7 @@ expect_error() {
   local what=$1 pattern=$2
   shift 2
   local status=0
-  "$bin" "$@" --out "$out/e" >/dev/null 2>"$out/err.log" || status=$?
+  timeout 60 "$bin" "$@" --out "$out/e" >/dev/null 2>"$out/err.log" || status=$?  # (a hang fails too)
   [[ $status -eq 1 && $(wc -l <"$out/err.log") -eq 1 ]] && grep -qF -- "$pattern" "$out/err.log" ||
     { echo "$what: exit code $status, expected 1 and one line with \"$pattern\":"; cat "$out/err.log"; exit 1; }
 }
@@ -112,6 +112,18 @@ expect_error "sample under another mixer" "was written with --mixer flash, this 
 expect_error "absurd depth" "an integer from 0 to 1024" --layers 9223372036854775807
 expect_error "absurd sample" "an integer from 0 to 16777216" --tokens 9223372036854775807
 expect_error "absurd context" "an integer from 1 to 16777216" --seq 9223372036854775000
+# (a tensor shape "with more elements than an int64 can count" once the model was built)
+expect_error "absurd width" "--d-model: expected an integer from 1 to 65536" --d-model 4611686018427387904 --heads 2
+expect_error "absurd state" "--d-state: expected an integer from 0 to 65536" --mixer mamba --d-state 9223372036854775807
+# (the first evaluation never finished)
+expect_error "absurd evaluation" "--eval-batches: expected an integer from 1 to 65536" \
+  --d-model 16 --heads 2 --layers 1 --seq 16 --batch-size 2 --steps 1 --eval-every 1 --eval-batches 9223372036854775807
+# A diverged run says so (it trained on to NaN weights and failed only when sampling the text, with
+# "[multinomial] probabilities must be finite").
+tiny=(--d-model 16 --heads 2 --layers 1 --seq 16 --batch-size 2 --steps 3 --eval-every 3 --tokens 5 --quiet)
+expect_error "huge learning rate" "[lm] the training loss is nan at step 2: the run diverged (--lr 1e+18, --weight-decay 0.1)" \
+  "${tiny[@]}" --lr 1e18
+expect_error "huge weight decay" "the run diverged (--lr 0.0003, --weight-decay 1e+18)" "${tiny[@]}" --weight-decay 1e18
 # A checkpoint at a negative step is refused at once.
 expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${small[@]}" --steps 170 --out "$out/n" || exit 1
 echo "lm short run: passed"

@@ -45,6 +45,8 @@ expect_error() {
 }
 expect_error "--condition" --condition 0.5
 expect_error "--dim" --dim 1
+# (was "[linspace] shape [9223372036854775807] ... more bytes than an int64 can count")
+expect_error "--dim: expected an integer from 2 to 65536" --dim 9223372036854775807
 expect_error "--tolerance" --tolerance abc
 expect_error "cannot create" --out /proc/none/quadratic
 "$quadratic" --help | grep -q "default: 1000" || fail "--help does not show the defaults"

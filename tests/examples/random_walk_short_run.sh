@@ -20,7 +20,7 @@ grep -q "return by step 30" "$out/stdout" || fail "the table was not printed"
 
 expect_error() {
   local expected="$1"; shift
-  "$program" "$@" --out "$out/bad" > "$out/bad_stdout" 2> "$out/stderr"
+  timeout 60 "$program" "$@" --out "$out/bad" > "$out/bad_stdout" 2> "$out/stderr"  # (a hang fails too)
   local rc=$?
   [ $rc -eq 1 ] || fail "$* exited with $rc, expected 1"
   [ "$(wc -l < "$out/stderr")" -eq 1 ] || fail "$* printed more than one line: $(cat "$out/stderr")"
@@ -28,11 +28,14 @@ expect_error() {
 }
 expect_error "strictly between 0 and 1" --p 1.5
 expect_error "expected a number" --p abc
-expect_error "positive integer" --walks 0
+expect_error "--walks: expected an integer from 1 to 1099511627776" --walks 0
 expect_error "cannot be reached" --level 9 --steps 4
 expect_error "device" --device tpu
 # (was CLI11's "Could not convert" past an int)
 expect_error "an integer from 1 to 2147483647" --level 4294967296
+# (was "cannot create std::vector larger than max_size()", and 2^63 - 1 walks never finished)
+expect_error "--steps: expected an integer from 2 to 16777216" --steps 9223372036854775807
+expect_error "--walks: expected an integer from 1 to 1099511627776" --walks 9223372036854775807 --steps 10
 # (was a cuda device that the run then failed on; now the device is checked before any work)
 expect_error "cuda:7" --device cuda:7
 echo "random_walk short run: OK"

@@ -48,4 +48,7 @@ expect_error "batch larger than the data" "is larger than the 8 training images"
 expect_error "missing dataset" "error: [fashion_mnist]" --data-dir /nonexistent/fashion-mnist
 expect_error "zero threads is fine, negative is not" "--threads" --threads -1
 expect_error "more threads than libgomp survives" "--threads" --threads 100000
+# (a tensor shape that no int64 counts, after the dataset was read)
+expect_error "absurd width" "--d-model: expected an integer from 1 to 65536" --d-model 9223372036854775807 --train-limit 16 --batch-size 8
+expect_error "absurd state" "--d-state: expected an integer from 2 to 65536" --d-state 4611686018427387904 --train-limit 16 --batch-size 8
 echo "smnist short run: passed"

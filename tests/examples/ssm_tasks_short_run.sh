@@ -52,4 +52,16 @@ for bad in "--task sorting" "--models mamba,rnn" "--seq 8" "--d-model 30 --model
   [[ $code == 1 && $(wc -l <<<"$msg") == 1 && $msg == error:* ]] ||
     { echo "\"$bad\" gave exit code $code and: $msg"; exit 1; }
 done
+# Sizes refused by their range, naming the option: a huge width or state failed as a tensor shape
+# "with more elements than an int64 can count", and a huge --eval-samples never finished evaluating.
+for bad in "--d-model 9223372036854775807" "--d-state 9223372036854775807" "--eval-samples 9223372036854775807"; do
+  set +e
+  # shellcheck disable=SC2086
+  msg=$(timeout 60 "$bin" $bad --steps 1 --seq 16 --layers 1 --max-eval-length 16 --models mamba \
+    --out "$out/c" 2>&1 >/dev/null)
+  code=$?
+  set -e
+  [[ $code == 1 && $(wc -l <<<"$msg") == 1 && $msg == "error: ${bad%% *}: expected an integer from "* ]] ||
+    { echo "\"$bad\" gave exit code $code and: $msg"; exit 1; }
+done
 echo "ssm_tasks short run: ok"

@@ -73,7 +73,10 @@ expect_error '--epochs: expected an integer of at least 0, got "1.5"' 100 "$clas
 expect_error '--seed: expected an integer from 0' 120 "$classify" --seed -1
 expect_error '--bogus' 100 "$classify" --bogus
 expect_error '--lr: expected a number greater than 0, got "abc"' 100 "$gan" --lr abc
-expect_error '--critic-steps: expected a positive integer, got "0"' 100 "$gan" --critic-steps 0
+expect_error '--critic-steps: expected an integer from 1 to 1000, got "0"' 100 "$gan" --critic-steps 0
+# (the first generator step never finished)
+expect_error '--critic-steps: expected an integer from 1 to 1000, got "9223372036854775807"' 120 \
+  timeout 60 "$gan" --quiet --steps 1 --critic-steps 9223372036854775807 --out "$tmp/g_critic"
 expect_error '--loss' 120 "$gan" --loss bogus
 # 0 steps for a trainer without epochs: gan took it for its default (20000 steps)
 expect_error '--steps: expected a positive integer, got "0"' 100 "$gan" --steps 0

@@ -114,6 +114,12 @@ done
 # Checkpoints at a negative step are refused at once: either stage's --resume, and stage one's as
 # --autoencoder (stage two printed "trained -5 steps" and went on).
 expect_negative_step_refused "$ae" --resume "$bin" "${stage1[@]}" --steps 24 --out "$out/n1" || exit 1
+# Too many --eval-samples: refused by their range at once (randn of 2^63 - 1 images after training).
+status=0
+msg=$("$bin" --steps 2 --batch-size 16 --restart-every 0 --train-images 64 --test-images 16 --eval-samples 9223372036854775807 \
+  --quiet --out "$out/e" 2>&1 >/dev/null) || status=$?
+[[ $status == 1 && $msg == 'error: --eval-samples: expected an integer from 2 to 1048576, got "9223372036854775807"'* ]] ||
+  { echo "--eval-samples 9223372036854775807 gave exit code $status and: $msg"; exit 1; }
 expect_negative_step_refused "$ae" --autoencoder "$bin" "${prior[@]}" --steps 60 --out "$out/n2" || exit 1
 expect_negative_step_refused "$out/p/checkpoint.safetensors" --resume "$bin" "${stage2[@]}" --class-conditional --steps 60 --out "$out/n3" || exit 1
 cat "$out/a/summary.txt" "$out/p/summary.txt"

@@ -123,6 +123,8 @@ expect_error "$out/bad.safetensors" "${args[@]}" --steps 40 --out "$out/e" --res
 # ("use --batch-size -188232082384791342 or more") or a tensor shape that no int64 counts.
 expect_error '--codes: expected an integer from 1 to 1048576, got "9223372036854775807"' --codes 9223372036854775807 --steps 1 --out "$out/e"
 expect_error '--codes: expected an integer from 1 to 1048576, got "4611686018427387904"' --codes 4611686018427387904 --restart-every 0 --steps 1 --out "$out/e"
+# (was "[empty] shape [9223372036854775807, 1, 4, 4] (float32) has more elements than an int64 can count")
+expect_error '--code-dim: expected an integer from 1 to 65536, got "9223372036854775807"' --code-dim 9223372036854775807 --steps 1 --out "$out/e"
 # A checkpoint at a negative step is refused at once.
 expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 40 --out "$out/n" || exit 1
 cat "$out/a/summary.txt" "$out/ema/summary.txt"
