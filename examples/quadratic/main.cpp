@@ -136,11 +136,14 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--dim", o.dim, "dimension n of the problem the table measures")
       ->check(examples::integer_between(2, examples::kMaxWidth));  // A is a dense n x n matrix
+  // Up to 1e16, about 1 / float64's epsilon: beyond it rounding leaves the A built from the
+  // eigenvalues indefinite, and Newton's step failed with "the Hessian is not positive definite".
+  constexpr double kMaxCondition = 1e16;
   app.add_option("--condition", o.condition, "condition number L/mu of A")
-      ->check(examples::number_at_least(1));
+      ->check(examples::number_between(1, kMaxCondition));
   app.add_option("--plot-condition", o.plot_condition,
                  "condition number of the 2-D problem drawn in contours.svg")
-      ->check(examples::number_at_least(1));
+      ->check(examples::number_between(1, kMaxCondition));
   app.add_option("--tolerance", o.tolerance, "relative A-norm error a method must reach")
       ->check(examples::number_above(0));
   app.add_option("--max-iterations", o.max_iterations, "iterations before a method is given up")

@@ -47,6 +47,10 @@ expect_error "--condition" --condition 0.5
 expect_error "--dim" --dim 1
 # (was "[linspace] shape [9223372036854775807] ... more bytes than an int64 can count")
 expect_error "--dim: expected an integer from 2 to 65536" --dim 9223372036854775807
+# (A was indefinite after rounding: "[newton] the Hessian is not positive definite (pivot 3 is -87040)",
+# or "(pivot 1 is -24)" for the 2-D problem)
+expect_error "--condition: expected a number in \[1, 1e+16\], got \"1e19\"" --condition 1e19 --dim 4
+expect_error "--plot-condition: expected a number in \[1, 1e+16\], got \"1e17\"" --plot-condition 1e17
 expect_error "--tolerance" --tolerance abc
 expect_error "cannot create" --out /proc/none/quadratic
 "$quadratic" --help | grep -q "default: 1000" || fail "--help does not show the defaults"
