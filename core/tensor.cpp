@@ -374,8 +374,11 @@ bool may_overlap_in_another_layout(const Tensor& a, const Tensor& b) {
 Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   check_in_place("add_", *this, &other);
   check_fits("add_", *this, other);
-  // Fast path (optimizer updates, gradient accumulation): same dtype, no graph.
-  if (!(GradMode::is_enabled() && (requires_grad() || other.requires_grad())) && alpha.to_double() == 1 &&
+  // Fast path (optimizer updates, gradient accumulation): same dtype, no graph, an alpha of 1 that
+  // add itself accepts (a floating 1.0 for an integer tensor, or a bool alpha, is add's error to give).
+  const bool alpha_is_one = alpha.is_integral() ? !alpha.is_bool() && alpha.to_int64() == 1
+                                                : alpha.to_double() == 1 && is_floating(dtype());
+  if (!(GradMode::is_enabled() && (requires_grad() || other.requires_grad())) && alpha_is_one &&
       other.dtype() == dtype() && other.device() == device()) {
     Tensor src = other.shape() == shape() ? other : ember::expand(other, shape());
     // The kernel writes as it reads: an operand that overlaps self in another layout (a.add_(a.t()),

@@ -425,9 +425,10 @@ namespace {
 // nearest integer (ties down) gives 9. A zero divisor gives a / b (+-inf or NaN). The gradient is 0
 // almost everywhere (PyTorch defines none).
 Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
-  // 16-bit floats compute in float32, as every elementwise op does.
+  // 16-bit floats compute in float32, as every elementwise op does, from operands first rounded to
+  // the result's dtype (a number divisor 2.0001 is 2 in float16, as remainder and PyTorch see it).
   const DType compute = is_16bit_float(dtype) ? DType::Float32 : dtype;
-  const Tensor x = cast(a, compute), y = cast(b, compute);
+  const Tensor x = cast(cast(a, dtype), compute), y = cast(cast(b, dtype), compute);
   const Tensor quotient = div(x - remainder(x, y), y);  // an integer, up to rounding
   const Tensor down = floor(quotient);
   Tensor result = where(gt(quotient - down, Scalar(0.5)), down + 1, down);
@@ -469,11 +470,25 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   }
   return apply(Where{}, c, x, y);
 }
-Tensor where(const Tensor& cond, const Tensor& a, Scalar b) { return where(cond, a, wrap_scalar(b, a)); }
-Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where(cond, wrap_scalar(a, b), b); }
+namespace {
+// where(cond, x, number): as PyTorch, a number the result's dtype cannot hold is refused (1e6 for a
+// float16 x would otherwise become inf, 300 for an int8 x would wrap).
+Tensor where_number(const Tensor& cond, const Tensor& x, Scalar number, bool number_first) {
+  EMBER_CHECK(x.defined(), "where", "got an undefined tensor");
+  const Tensor wrapped = wrap_scalar(number, x);
+  check_fill_value("where", number, result_type(x, wrapped));
+  return number_first ? where(cond, wrapped, x) : where(cond, x, wrapped);
+}
+}  // namespace
+Tensor where(const Tensor& cond, const Tensor& a, Scalar b) { return where_number(cond, a, b, false); }
+Tensor where(const Tensor& cond, Scalar a, const Tensor& b) { return where_number(cond, b, a, true); }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   EMBER_CHECK(x.defined(), "clamp", "got an undefined tensor");
+  // As PyTorch: without bounds there is nothing to clamp, and returning x itself would let a write
+  // into the "result" change x.
+  EMBER_CHECK(lo || hi, "clamp", "needs a lower or an upper bound (or both), got neither ({} {})", x.dtype(),
+              shape_str(x.shape()));
   EMBER_CHECK(!is_integral(x.dtype(), true) || ((!lo || !std::isnan(*lo)) && (!hi || !std::isnan(*hi))), "clamp",
               "a NaN bound cannot clamp an integer tensor ({} {})", x.dtype(), shape_str(x.shape()));
   // where() keeps the gradient 1 inside [lo, hi] and 0 outside, as in PyTorch.
@@ -512,6 +527,10 @@ Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& weight) {
   EMBER_CHECK(a.defined() && b.defined() && weight.defined(), "lerp", "got an undefined tensor");
   // (checked here so that a mismatch names lerp, not the mul or sub it is made of)
   broadcast_shapes("lerp", broadcast_shapes("lerp", a.shape(), b.shape()), weight.shape());
+  // 16-bit floats compute in float32 and round once, as PyTorch's kernel does: the composite below
+  // in 16-bit ops rounds each step (lerp(-3.906, 4.594, 0.459) in bfloat16 gave 0, not -0.0049).
+  if (is_16bit_float(a.dtype()) && a.dtype() == b.dtype() && a.dtype() == weight.dtype())
+    return cast(lerp(cast(a, DType::Float32), cast(b, DType::Float32), cast(weight, DType::Float32)), a.dtype());
   // As PyTorch, from the nearer end: a + w (b - a) at w = 1 loses b when |a| dwarfs it
   // (lerp(1e16, 1e-17, 1) gave 0, not 1e-17).
   // Each branch sees a weight that zeroes its own terms where the other branch is taken, so an
@@ -577,17 +596,38 @@ Tensor gt(const Tensor& a, Scalar b) { return gt(a, wrap_scalar(b, a)); }
 Tensor ge(const Tensor& a, Scalar b) { return ge(a, wrap_scalar(b, a)); }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
+  check_operands_defined("allclose", a, b);
+  EMBER_CHECK(rtol >= 0 && atol >= 0, "allclose", "rtol and atol must be non-negative, got rtol {} and atol {}", rtol, atol);
   if (a.shape() != b.shape()) return false;
   NoGradGuard no_grad;
-  Tensor x = cast(a, DType::Float64), y = cast(b, DType::Float64);
-  Tensor close = le(abs(x - y), atol + rtol * abs(y));
-  close = logical_or(close, eq(x, y));  // equal infinities
-  if (equal_nan) close = logical_or(close, logical_and(isnan(x), isnan(y)));
+  // Equal values are close (equal infinities too); otherwise only a pair of finite values can be, by
+  // |a - b| <= atol + rtol |b|. (An infinite b made the bound infinite and every a close to it.)
+  Tensor close = eq(a, b);
+  Tensor distance, comparable;  // comparable: both finite
+  if (is_integral(a.dtype(), true) && is_integral(b.dtype(), true)) {
+    // Exactly: int64 values past 2^53 differ by less than a double's spacing there. Values of one
+    // sign subtract without overflow; of different signs, their distance is |a| + |b|.
+    const Tensor x = cast(a, DType::Int64), y = cast(b, DType::Int64);
+    const Tensor same_sign = eq(lt(x, Scalar(0)), lt(y, Scalar(0)));
+    const Tensor x_same = where(same_sign, x, zeros_like(x)), y_same = where(same_sign, y, zeros_like(y));
+    distance = where(same_sign, cast(abs(x_same - y_same), DType::Float64),
+                     abs(cast(x, DType::Float64)) + abs(cast(y, DType::Float64)));
+    comparable = cast(ones_like(x), DType::Bool);
+  } else {
+    const Tensor x = cast(a, DType::Float64), y = cast(b, DType::Float64);
+    distance = abs(x - y);
+    comparable = logical_and(isfinite(x), isfinite(y));
+  }
+  close = logical_or(close, logical_and(comparable, le(distance, atol + rtol * abs(cast(b, DType::Float64)))));
+  if (equal_nan && a.is_floating_point() && b.is_floating_point())
+    close = logical_or(close, logical_and(isnan(a), isnan(b)));
   return all(close);
 }
 
 bool equal(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  check_operands_defined("equal", a, b);
+  // As PyTorch 1.13: values compared after type promotion (int64 1 equals float32 1).
+  if (a.shape() != b.shape()) return false;
   return all(eq(a, b));
 }
 

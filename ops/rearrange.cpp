@@ -277,6 +277,7 @@ Tensor triu(const Tensor& x, int64_t diagonal) {
 }
 
 Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
+  EMBER_CHECK(x.defined(), "pad", "got an undefined tensor");
   EMBER_CHECK(amounts.size() % 2 == 0 && amounts.size() / 2 <= static_cast<size_t>(x.dim()), "pad",
               "padding {} must have an even length of at most 2 * {} (the tensor's dimensions)", shape_str(amounts), x.dim());
   check_fill_value("pad", value, x.dtype());
@@ -303,7 +304,9 @@ Tensor pad(const Tensor& x, std::span<const int64_t> amounts, double value) {
     if (hi > 0) { block[d] = hi; parts.push_back(full(block, value, o)); }
     out = cat(parts, d);
   }
-  return out;
+  // As PyTorch, always a new tensor: with nothing added (zero or crop-only padding) `out` is x or a
+  // view of it, and writing into the result must not change x.
+  return out.storage() == x.storage() ? clone(out) : out;
 }
 
 PadMode pad_mode_from_name(const std::string& name, const char* op) {
