@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include <ember/core/error_context.h>
 #include <ember/core/generator.h>
 #include <ember/core/running_op.h>
 #include <ember/ops/ops.h>
@@ -305,6 +306,7 @@ void assign_in_place(const char* op, Tensor& self, const Tensor& result) {
 
 void check_in_place(const char* op, const Tensor& self, const Tensor* other) {
   EMBER_CHECK(self.defined(), op, "called on an undefined tensor");
+  EMBER_CHECK(!other || other->defined(), op, "got an undefined operand");
   // A stale view as the source: the fast paths below copy its values without apply()'s check.
   if (GradMode::is_enabled() && other) detail::check_view_history(op, *other);
   // A dim of stride 0 (an expanded tensor) certainly repeats elements; PyTorch refuses that case only.
@@ -577,7 +579,9 @@ Tensor filled(const char* op, std::span<const int64_t> shape, Scalar value, Tens
 Tensor full(std::span<const int64_t> shape, Scalar value, TensorOptions o) { return filled("full", shape, value, o); }
 Tensor zeros(std::span<const int64_t> shape, TensorOptions o) { return filled("zeros", shape, 0, o); }
 Tensor ones(std::span<const int64_t> shape, TensorOptions o) { return filled("ones", shape, 1, o); }
-Tensor scalar_tensor(Scalar value, TensorOptions o) { return full(std::span<const int64_t>(), value, o); }
+Tensor scalar_tensor(Scalar value, TensorOptions o) {
+  return detail::reported_as("scalar_tensor", [&] { return full(std::span<const int64_t>(), value, o); });
+}
 
 namespace {
 // The first and last values of a sequence (arange, linspace) must fit an integer dtype: arange(0, 300)

@@ -5,11 +5,13 @@
 #include <numbers>
 
 #include <ember/core/autocast.h>
+#include <ember/core/error_context.h>
 #include <ember/ops/op.h>
 #include <ember/ops/ops.h>
 
 namespace ember {
 Tensor relu(const Tensor& x) {
+  EMBER_CHECK(x.defined(), "relu", "got an undefined tensor");
   EMBER_CHECK(x.dtype() != DType::Bool, "relu", "not defined for bool tensors");
   return detail::relu_primitive(x);
 }
@@ -67,7 +69,9 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   return where(gt(bx, Scalar(threshold)), x, soft);
 }
 
-Tensor log_sigmoid(const Tensor& x) { return neg(softplus(neg(x))); }
+Tensor log_sigmoid(const Tensor& x) {
+  return detail::reported_as("log_sigmoid", [&] { return neg(softplus(neg(x))); });
+}
 
 // ---------------------------------------------------------------- the rest of PyTorch's activations
 // Each is a composite of differentiable ops (double backward needs no extra code), written so that

@@ -448,6 +448,7 @@ Tensor floating_floor_divide(const Tensor& a, const Tensor& b, DType dtype) {
 
 Tensor floor_divide(const Tensor& a, const Tensor& b) {
   check_operands_defined("floor_divide", a, b);
+  broadcast_shapes("floor_divide", a.shape(), b.shape());  // here, not in the remainder it is made of
   const DType dtype = result_type(a, b);
   if (is_floating(dtype)) return floating_floor_divide(a, b, dtype);
   return integer_division("floor_divide", BinaryOp::Div, a, b);

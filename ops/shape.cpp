@@ -232,12 +232,20 @@ bool overlaps(std::span<const int64_t> shape, std::span<const int64_t> strides) 
 }
 
 // ---------------------------------------------------------------- views
+namespace {
+// A view op's error for an undefined tensor names the op, not the accessor it would reach first
+// ("[shape] the tensor is undefined").
+void require_defined(const char* op, const Tensor& x) { EMBER_CHECK(x.defined(), op, "got an undefined tensor"); }
+}  // namespace
+
 Tensor reshape(const Tensor& x, std::span<const int64_t> shape) {
+  require_defined("reshape", x);
   Shape out_shape = infer_shape("reshape", shape, x.shape());
   return apply(Reshape{x.shape(), std::move(out_shape)}, x);
 }
 
 Tensor view(const Tensor& x, std::span<const int64_t> shape) {
+  require_defined("view", x);
   Shape out_shape = infer_shape("view", shape, x.shape());
   EMBER_CHECK(view_strides(x.shape(), x.strides(), out_shape).has_value(), "view",
               "shape {} cannot view a tensor of shape {} and strides {} without a copy; use reshape",
@@ -246,6 +254,7 @@ Tensor view(const Tensor& x, std::span<const int64_t> shape) {
 }
 
 Tensor permute(const Tensor& x, std::span<const int64_t> dims) {
+  require_defined("permute", x);
   const int64_t nd = x.dim();
   EMBER_CHECK(static_cast<int64_t>(dims.size()) == nd, "permute",
               "got {} dims {} for a tensor of {} dimensions", dims.size(), shape_str(dims), nd);
@@ -261,6 +270,7 @@ Tensor permute(const Tensor& x, std::span<const int64_t> dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
+  require_defined("transpose", x);
   const int64_t nd = x.dim();
   // Checked before the 0-d shortcut: a 0-d tensor takes dims 0 and -1 only, as in PyTorch.
   d0 = normalize_dim("transpose", d0, nd);
@@ -273,6 +283,7 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 }
 
 Tensor expand(const Tensor& x, std::span<const int64_t> shape) {
+  require_defined("expand", x);
   EMBER_CHECK(shape.size() >= x.shape().size(), "expand",
               "the target shape {} has fewer dimensions than the tensor's {}", shape_str(shape), shape_str(x.shape()));
   Shape out(shape.size());
@@ -293,6 +304,7 @@ Tensor expand(const Tensor& x, std::span<const int64_t> shape) {
 }
 
 Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
+  require_defined("squeeze", x);
   Shape out;
   if (dim) {
     const int64_t d = normalize_dim("squeeze", *dim, x.dim());
@@ -306,6 +318,7 @@ Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  require_defined("unsqueeze", x);
   const int64_t d = normalize_dim("unsqueeze", dim, x.dim() + 1);
   Shape out = x.shape();
   out.insert(out.begin() + d, 1);
@@ -313,6 +326,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 }
 
 Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) {
+  require_defined("slice", x);
   EMBER_CHECK(x.dim() > 0, "slice", "cannot slice a 0-dimensional tensor");
   const int64_t d = normalize_dim("slice", dim, x.dim());
   EMBER_CHECK(step > 0, "slice", "step must be positive, got {}", step);
@@ -331,6 +345,7 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  require_defined("narrow", x);
   EMBER_CHECK(x.dim() > 0, "narrow", "cannot narrow a 0-dimensional tensor");
   const int64_t d = normalize_dim("narrow", dim, x.dim());
   const int64_t n = x.shape()[d];
@@ -348,6 +363,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  require_defined("select", x);
   EMBER_CHECK(x.dim() > 0, "select", "cannot index a 0-dimensional tensor");
   const int64_t d = normalize_dim("select", dim, x.dim());
   const int64_t n = x.shape()[d];
@@ -363,6 +379,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
+  require_defined("flatten", x);
   const int64_t s = normalize_dim("flatten", start_dim, x.dim());
   const int64_t e = normalize_dim("flatten", end_dim, x.dim());
   if (x.dim() == 0) return reshape(x, std::vector<int64_t>{1});
@@ -377,6 +394,7 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 }
 
 Tensor unflatten(const Tensor& x, int64_t dim, std::span<const int64_t> sizes) {
+  require_defined("unflatten", x);
   // normalize_dim takes dim 0 of a 0-d tensor (reductions accept it); unflatten has no dim to split.
   EMBER_CHECK(x.dim() > 0, "unflatten", "cannot unflatten a 0-dimensional tensor (dim {})", dim);
   const int64_t d = normalize_dim("unflatten", dim, x.dim());
@@ -421,6 +439,7 @@ void check_window_in_storage(const char* op, std::span<const int64_t> shape, std
 }  // namespace
 
 Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<const int64_t> strides, int64_t storage_offset) {
+  require_defined("as_strided", x);
   EMBER_CHECK(x.defined(), "as_strided", "got an undefined tensor");
   check_window_in_storage("as_strided", shape, strides, storage_offset, x.dtype(),
                           static_cast<int64_t>(x.storage()->nbytes() / x.element_size()), x.shape());
@@ -440,6 +459,7 @@ Tensor as_strided(const Tensor& x, std::span<const int64_t> shape, std::span<con
 }
 
 Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
+  require_defined("diagonal", x);
   const int64_t d1 = normalize_dim("diagonal", dim1, x.dim());
   const int64_t d2 = normalize_dim("diagonal", dim2, x.dim());
   EMBER_CHECK(d1 != d2, "diagonal", "dim1 and dim2 are both {}", d1);

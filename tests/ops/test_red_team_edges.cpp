@@ -94,3 +94,11 @@ TEST_CASE("where with a number its result dtype cannot hold is an error, as in P
   CHECK(values(where(c, f32({1, 2}).to(DType::Float16), Scalar(INFINITY))) == std::vector<double>{1, INFINITY});
   CHECK(where(c, Scalar(1e6), f32({1, 2}).to(DType::BFloat16)).dtype() == DType::BFloat16);
 }
+
+TEST_CASE("composites name the op the user called", "[ops][errors]") {
+  CHECK_THROWS_WITH(floor_divide(ones({2, 3}), ones({2})), Contains("[floor_divide]") && Contains("broadcast"));
+  CHECK_THROWS_WITH(log_sigmoid(i64({1})), Contains("[log_sigmoid]"));
+  CHECK_THROWS_WITH(log_sigmoid(cast(i64({1}), DType::Bool)), Contains("[log_sigmoid]"));
+  CHECK_THROWS_WITH(scalar_tensor(Scalar(300), {.dtype = DType::UInt8}),
+                    Contains("[scalar_tensor] value 300 cannot be converted to uint8"));
+}

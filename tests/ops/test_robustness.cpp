@@ -194,6 +194,17 @@ TEST_CASE("tensor methods and ops on an undefined tensor are errors naming them"
   CHECK_THROWS_WITH(u.backward(), Catch::Contains("undefined"));
   CHECK_THROWS_WITH(add(u, ones({2})), Catch::StartsWith("[add]") && Catch::Contains("undefined"));
   CHECK_THROWS_WITH(add(ones({2}), u), Catch::StartsWith("[add]") && Catch::Contains("undefined"));
+  // Found by a red-team review: these named the accessor they reached first ("[shape]", "[dim]").
+  CHECK_THROWS_WITH(u.reshape({2}), Catch::StartsWith("[reshape]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(transpose(u, 0, 1), Catch::StartsWith("[transpose]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(unsqueeze(u, 0), Catch::StartsWith("[unsqueeze]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(pad(u, std::vector<int64_t>{1, 1}), Catch::StartsWith("[pad]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(relu(u), Catch::StartsWith("[relu]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(equal(u, ones({2})), Catch::StartsWith("[equal]") && Catch::Contains("undefined"));
+  Tensor target = ones({2});
+  CHECK_THROWS_WITH(target.copy_(u), Catch::StartsWith("[copy_]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(target.add_(u), Catch::StartsWith("[add_]") && Catch::Contains("undefined"));
+  CHECK_THROWS_WITH(target.mul_(u), Catch::StartsWith("[mul_]") && Catch::Contains("undefined"));
   // The case users meet: the norm of a gradient that zero_grad() reset.
   Tensor w = ones({3}).requires_grad_();
   (w * 2).sum().backward();
