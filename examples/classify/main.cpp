@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
       double loss_sum = 0;
       int64_t correct = 0, seen = 0, batches = 0;
       const auto epoch_start = std::chrono::steady_clock::now();
+      const std::string diverged_hint = fmt::format("try a smaller --lr than {}", opt.lr);
       for (const data::Batch& b : train_loader) {
         // On a GPU the copies are queued on the device's stream behind the previous step's work.
         const Tensor images = b.data.to(device), labels = b.target.to(device);
@@ -115,9 +116,8 @@ int main(int argc, char** argv) {
         ++batches;
         const double loss_value = loss.item<double>();
         // A diverged run (too large an --lr) would go on printing nan and saving NaN weights.
-        EMBER_CHECK(std::isfinite(loss_value) || amp.scaler().is_enabled(), "classify",
-                    "the training loss is {} at step {}: the run diverged (try a smaller --lr than {})", loss_value,
-                    step, opt.lr);
+        if (!amp.scaler().is_enabled())
+          examples::check_finite_loss("classify", "training loss", loss_value, step, diverged_hint);
         loss_sum += loss_value;
         {
           NoGradGuard no_grad;

@@ -225,4 +225,10 @@ int run_trainer(CLI::App& app, int argc, char** argv, const std::function<void()
   return 1;
 }
 
+void fail_diverged(const char* trainer, std::string_view what, double value, int64_t step, std::string_view hint) {
+  // (NaN without its sign: "nan", not "-nan")
+  EMBER_FAIL(trainer, "the {} is {} at step {}: the run diverged ({})", what, std::isnan(value) ? std::fabs(value) : value,
+             step, hint);
+}
+
 }  // namespace ember::examples

@@ -4,9 +4,11 @@
 // failure escapes as a crash: every error ends as one line "error: ..." on stderr and exit code 1.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <ember/core/device.h>
 
@@ -84,6 +86,20 @@ void check_output_file(const char* option, const std::string& path);
 // silently ignored option reads as one that took effect.
 void refuse_options(const CLI::App& app, const char* trainer, std::initializer_list<const char*> options,
                     const std::string& why);
+
+// Stops a diverged run (too large an --lr or --weight-decay), which would otherwise go on printing
+// nan and saving NaN weights: a `value` that is not finite is an error
+// "[trainer] the <what> is nan at step N: the run diverged (<hint>)", e.g. what = "training loss",
+// hint = "--lr 1e+18, --weight-decay 0.1". Pass a loss the trainer has already read to the CPU (for
+// its log), so that the check costs no device sync. Skip it under --amp fp16, where the GradScaler
+// expects and skips an inf/NaN step (`if (!amp.scaler().is_enabled()) check_finite_loss(...)`).
+[[noreturn]] void fail_diverged(const char* trainer, std::string_view what, double value, int64_t step,
+                                std::string_view hint);
+inline void check_finite_loss(const char* trainer, std::string_view what, double value, int64_t step,
+                              std::string_view hint) {
+  if (!std::isfinite(value)) [[unlikely]]
+    fail_diverged(trainer, what, value, step, hint);
+}
 
 // Parses the command line, then runs `train`. --help prints the options and returns 0 without
 // training; a bad option or any exception from `train` prints one line "error: ..." to stderr and

@@ -24,10 +24,10 @@ int main(int argc, char** argv) {
     Tensor y = tanh(matmul(x, true_w));
     Tensor w1 = (randn({8, 32}) * 0.3).requires_grad_();
     Tensor w2 = (randn({32, 1}) * 0.3).requires_grad_();
+    const std::string diverged_hint = fmt::format("try a smaller --lr than {}", lr);
     for (int64_t step = 0; step <= steps; ++step) {
       Tensor loss = mse_loss(matmul(relu(matmul(x, w1)), w2), y);
-      EMBER_CHECK(std::isfinite(loss.item<double>()), "demo",
-                  "the loss is {} at step {}: the run diverged (try a smaller --lr than {})", loss.item<double>(), step, lr);
+      examples::check_finite_loss("demo", "loss", loss.item<double>(), step, diverged_hint);
       loss.backward();
       {
         NoGradGuard no_grad;

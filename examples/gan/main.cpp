@@ -199,13 +199,13 @@ int main(int argc, char** argv) {
     // The optimisers of the papers: DCGAN Adam(2e-4, (0.5, 0.999)); WGAN RMSprop(5e-5);
     // WGAN-GP Adam(1e-4, (0, 0.9)).
     std::unique_ptr<optim::Optimizer> g_opt, d_opt;
+    const double lr = opt.lr > 0 ? opt.lr : g.loss == "wgan" ? 5e-5 : g.loss == "wgan-gp" ? 1e-4 : 2e-4;
     if (g.loss == "wgan") {
-      const double lr = opt.lr > 0 ? opt.lr : 5e-5;
       g_opt = std::make_unique<optim::RMSprop>(G.parameters(), optim::RMSpropOptions{.lr = lr});
       d_opt = std::make_unique<optim::RMSprop>(D.parameters(), optim::RMSpropOptions{.lr = lr});
     } else {
       const bool gp = g.loss == "wgan-gp";
-      const optim::AdamOptions adam{.lr = opt.lr > 0 ? opt.lr : gp ? 1e-4 : 2e-4, .beta1 = gp ? 0.0 : 0.5,
+      const optim::AdamOptions adam{.lr = lr, .beta1 = gp ? 0.0 : 0.5,
                                     .beta2 = gp ? 0.9 : 0.999};
       g_opt = std::make_unique<optim::Adam>(G.parameters(), adam);
       d_opt = std::make_unique<optim::Adam>(D.parameters(), adam);
@@ -289,6 +289,7 @@ int main(int argc, char** argv) {
       };
     amp.log_scale_to(opt.out + "/loss_scale_critic.csv", !opt.resume.empty());
     g_amp.log_scale_to(opt.out + "/loss_scale_generator.csv", !opt.resume.empty());
+    const std::string diverged_hint = fmt::format("--lr {}", lr);
     while (step < opt.steps) {
       // Backward formulas and optimizer updates are not autocast, so one scope covers the steps;
       // it ends before the figures and PNGs, which are float32.
@@ -345,6 +346,12 @@ int main(int argc, char** argv) {
       l.g_loss = g_loss.item_double();
       scope.reset();
       ++step;
+      // A diverged run (too large an --lr) went on logging nan losses and saving NaN weights. Any
+      // finite value passes (a Wasserstein critic's loss has no range); under --amp fp16 the
+      // scalers expect and skip inf/NaN steps.
+      if (!amp.scaler().is_enabled()) examples::check_finite_loss("gan", "critic loss", l.d_loss, step, diverged_hint);
+      if (!g_amp.scaler().is_enabled())
+        examples::check_finite_loss("gan", "generator loss", l.g_loss, step, diverged_hint);
 
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (step % g.log_every == 0 || step == opt.steps)

@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
     int64_t losses = 0, tokens_seen = 0;
     auto window_start = std::chrono::steady_clock::now();
     bool out_of_time = false;
+    const std::string diverged_hint = fmt::format("--lr {}, --weight-decay {}", opt.lr, weight_decay);
     while (step < opt.steps && !out_of_time) {
       // Windows come from the default generator, whose state the checkpoint keeps: a resumed run
       // sees the batches the uninterrupted one would have.
@@ -149,9 +150,8 @@ int main(int argc, char** argv) {
       const double loss_value = loss.item<double>();
       // A diverged run (too large an --lr or --weight-decay) went on to NaN weights, and failed only
       // when sampling the text, with "[multinomial] probabilities must be finite".
-      EMBER_CHECK(std::isfinite(loss_value) || amp.scaler().is_enabled(), "lm",
-                  "the training loss is {} at step {}: the run diverged (--lr {}, --weight-decay {})", loss_value,
-                  step, opt.lr, weight_decay);
+      if (!amp.scaler().is_enabled())
+        examples::check_finite_loss("lm", "training loss", loss_value, step, diverged_hint);
       loss_sum += loss_value;
       ++losses;
       tokens_seen += opt.batch_size * seq;
@@ -162,9 +162,7 @@ int main(int argc, char** argv) {
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= time_budget;
       if (step % eval_every == 0 || step == opt.steps || out_of_time) {
         const double val = validation_loss(*model, corpus.validation, eval_batches, opt.batch_size, seq, device);
-        EMBER_CHECK(std::isfinite(val), "lm",
-                    "the validation loss is {} at step {}: the run diverged (--lr {}, --weight-decay {})", val,
-                    step, opt.lr, weight_decay);
+        examples::check_finite_loss("lm", "validation loss", val, step, diverged_hint);
         const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         log.row(step, loss_sum / losses, val, tokens_per_s, total);
         if (!opt.quiet) fmt::print("step {}: train loss {:.4f} | val loss {:.4f} ({:.3f} bits/byte) | {:.0f} tok/s\n", step,

@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
                          {"epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}, /*resumed=*/false);
     const auto start = std::chrono::steady_clock::now();
     int64_t step = 0;
+    const std::string diverged_hint = fmt::format("--lr {}, --weight-decay {}", lr, weight_decay);
     for (int64_t epoch = 0; epoch < epochs; ++epoch) {
       examples::ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, epochs), steps_per_epoch);
       double loss_sum = 0;
@@ -177,7 +178,10 @@ int main(int argc, char** argv) {
         schedule.step();
         ++step;
         ++batches;
-        loss_sum += loss.item<double>();
+        const double loss_value = loss.item<double>();
+        // A diverged run (too large an --lr or --weight-decay) went on printing nan.
+        examples::check_finite_loss("smnist", "training loss", loss_value, step, diverged_hint);
+        loss_sum += loss_value;
         {
           NoGradGuard no_grad;
           correct += sum(eq(argmax(logits, 1), labels)).item<int64_t>();

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
         // The mean training loss over the first and the last tenth of the steps (one batch is noisy).
         const int64_t tenth = std::max<int64_t>(1, opt.steps / 10);
         double first_loss = 0, last_loss = 0;
+        const std::string diverged_hint = fmt::format("--lr {}", opt.lr);
         for (int64_t step = 1; step <= opt.steps; ++step) {
           const Batch batch = make_batch(task, opt.batch_size, seq, data);
           Score s{};
@@ -112,6 +113,10 @@ int main(int argc, char** argv) {
           amp.step(adam);
           amp.update();
           const double loss = s.loss.item<double>();
+          // A diverged run (too large an --lr) went on printing nan; under --amp fp16 the scaler
+          // expects and skips inf/NaN steps.
+          if (!amp.scaler().is_enabled())
+            examples::check_finite_loss("ssm_tasks", "training loss", loss, step, diverged_hint);
           if (step <= tenth) first_loss += loss / static_cast<double>(tenth);
           if (step > opt.steps - tenth) last_loss += loss / static_cast<double>(tenth);
           if (!opt.quiet && (step % log_every == 0 || step == opt.steps))

@@ -19,6 +19,7 @@
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
 #include "examples/common/checkpoint.h"
+#include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/vqgan/adaptive_weight.h"
@@ -173,6 +174,7 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
   examples::ProgressBar bar("vqgan autoencoder", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
+  const std::string diverged_hint = fmt::format("--lr {}", opt.lr);
   while (step < opt.steps) {
     // Backward formulas and optimizer updates are not autocast, so one scope covers the steps; it
     // ends before the figures and PNGs, which are float32.
@@ -222,6 +224,16 @@ void train_autoencoder(const CommonOptions& opt, const VqganOptions& v) {
     f.vq_loss = q.loss.item_double();
     f.perplexity = q.perplexity.item_double();
     f.codes_used = q.codes_used.item<int64_t>();
+    // A diverged run (too large an --lr) went on logging nan and saving NaN weights; under --amp fp16
+    // the scalers expect and skip inf/NaN steps. (The values are 0 before the discriminator starts.)
+    if (!amp.scaler().is_enabled()) {
+      examples::check_finite_loss("vqgan", "reconstruction loss", f.rec_mse, step, diverged_hint);
+      examples::check_finite_loss("vqgan", "perceptual loss", f.perceptual, step, diverged_hint);
+      examples::check_finite_loss("vqgan", "vq loss", f.vq_loss, step, diverged_hint);
+      examples::check_finite_loss("vqgan", "generator loss", f.g_adv, step, diverged_hint);
+    }
+    if (!d_amp.scaler().is_enabled())
+      examples::check_finite_loss("vqgan", "discriminator loss", f.d_loss, step, diverged_hint);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (step % v.log_every == 0 || step == opt.steps)
       log.row(step, number(f.rec_mse), fmt::format("{:.4f}", psnr_from_mse_pm1(f.rec_mse)), number(f.perceptual),

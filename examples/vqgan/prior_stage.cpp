@@ -8,6 +8,7 @@
 #include <ember/data/fashion_mnist.h>
 #include "examples/common/amp.h"
 #include "examples/common/checkpoint.h"
+#include "examples/common/cli.h"
 #include "examples/common/progress.h"
 #include "examples/gan/fid.h"
 #include "examples/vqgan/autoencoder.h"
@@ -209,6 +210,7 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
   examples::ProgressBar bar(v.class_conditional ? "vqgan prior (conditional)" : "vqgan prior", opt.steps);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
+  const std::string diverged_hint = fmt::format("--lr {}, --weight-decay {}", opt.lr, v.weight_decay);
   while (step < opt.steps) {
     const data::Batch b = batches.next();
     Tensor loss;
@@ -222,6 +224,9 @@ void train_prior(const CommonOptions& opt, const VqganOptions& v) {
     amp.update();
     ++step;
     const double l = loss.item_double();
+    // A diverged run (too large an --lr or --weight-decay) went on logging nan; under --amp fp16 the
+    // scaler expects and skips inf/NaN steps.
+    if (!amp.scaler().is_enabled()) examples::check_finite_loss("vqgan", "prior's training loss", l, step, diverged_hint);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (step % v.log_every == 0 || step == opt.steps)
       log.row(step, number(l), fmt::format("{:.4f}", l / std::log(2.0)), fmt::format("{:.2f}", secs));

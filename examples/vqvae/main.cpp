@@ -228,6 +228,7 @@ int main(int argc, char** argv) {
     examples::ProgressBar bar(fmt::format("vqvae {}", v.codebook), total_steps);
     const auto start = std::chrono::steady_clock::now();
     const int64_t first_step = step;
+    const std::string diverged_hint = fmt::format("--lr {}", opt.lr);
     while (step < total_steps) {
       const Tensor x = batches.next().to(device);
       Tensor z, recon_mse, loss;
@@ -252,9 +253,14 @@ int main(int argc, char** argv) {
 
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double mse = recon_mse.item_double();
+      // A diverged run (too large an --lr) went on logging nan and saving NaN weights; under --amp
+      // fp16 the scaler expects and skips inf/NaN steps.
+      if (!amp.scaler().is_enabled()) examples::check_finite_loss("vqvae", "reconstruction loss", mse, step, diverged_hint);
       const int64_t codes_used = q.codes_used.item<int64_t>();
       if (step % v.log_every == 0 || step == total_steps) {
-        log.row(step, number(mse), fmt::format("{:.4f}", vqvae::psnr_from_mse_pm1(mse)), number(q.loss.item_double()),
+        const double vq_loss = q.loss.item_double();
+        if (!amp.scaler().is_enabled()) examples::check_finite_loss("vqvae", "vq loss", vq_loss, step, diverged_hint);
+        log.row(step, number(mse), fmt::format("{:.4f}", vqvae::psnr_from_mse_pm1(mse)), number(vq_loss),
                 number(q.commitment_loss.item_double()), number(q.perplexity.item_double()), codes_used,
                 restarted_since_row, fmt::format("{:.2f}", secs));
         restarted_since_row = 0;

@@ -95,5 +95,15 @@ expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${
 # A step of 2^62 at 5 critic batches a step: skipping 5 * 2^62 batches wrapped round an int64.
 expect_step_refused 4611686018427387904 "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 16 \
   --out "$out/n" || exit 1
+# A diverged run says so (it went on logging nan losses and exited 0): the critic's loss under
+# WGAN-GP, the generator's under BCE.
+for case in "wgan-gp|the critic loss is nan at step 1" "bce|the generator loss is nan at step 1"; do
+  status=0
+  "$bin" --data 8gaussians --loss "${case%%|*}" --steps 2 --batch-size 64 --eval-samples 500 --seed 7 --quiet --lr 1e18 \
+    --out "$out/diverged" 2>"$out/err.log" >/dev/null || status=$?
+  [[ $status -eq 1 && $(wc -l <"$out/err.log") -eq 1 ]] &&
+    grep -qF "error: [gan] ${case#*|}: the run diverged (--lr 1e+18)" "$out/err.log" ||
+    { echo "--loss ${case%%|*} --lr 1e18: exit code $status, expected 1 and one line:"; cat "$out/err.log"; exit 1; }
+done
 cat "$out/a/summary.txt"
 echo "gan short run: passed"

@@ -51,4 +51,8 @@ expect_error "more threads than libgomp survives" "--threads" --threads 100000
 # (a tensor shape that no int64 counts, after the dataset was read)
 expect_error "absurd width" "--d-model: expected an integer from 1 to 65536" --d-model 9223372036854775807 --train-limit 16 --batch-size 8
 expect_error "absurd state" "--d-state: expected an integer from 2 to 65536" --d-state 4611686018427387904 --train-limit 16 --batch-size 8
+# A diverged run says so (it went on printing nan losses and accuracies and exited 0).
+expect_error "huge learning rate" "[smnist] the training loss is nan at step 2: the run diverged (--lr 1e+18, --weight-decay 0.01)" \
+  "${small[@]}" --epochs 1 --lr 1e18
+expect_error "huge weight decay" "the run diverged (--lr 0.01, --weight-decay 1e+18)" "${small[@]}" --epochs 1 --weight-decay 1e18
 echo "smnist short run: passed"

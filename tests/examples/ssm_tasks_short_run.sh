@@ -64,4 +64,13 @@ for bad in "--d-model 9223372036854775807" "--d-state 9223372036854775807" "--ev
   [[ $code == 1 && $(wc -l <<<"$msg") == 1 && $msg == "error: ${bad%% *}: expected an integer from "* ]] ||
     { echo "\"$bad\" gave exit code $code and: $msg"; exit 1; }
 done
+# A diverged run says so (it went on printing nan losses and exited 0).
+set +e
+msg=$("$bin" --models mamba --task induction --d-model 16 --layers 1 --seq 16 --batch-size 8 --steps 3 --max-eval-length 16 \
+  --eval-samples 8 --seed 3 --quiet --lr 1e18 --out "$out/c" 2>&1 >/dev/null)
+code=$?
+set -e
+[[ $code == 1 && $(wc -l <<<"$msg") == 1 &&
+   $msg == "error: [ssm_tasks] the training loss is nan at step 2: the run diverged (--lr 1e+18)" ]] ||
+  { echo "--lr 1e18 gave exit code $code and: $msg"; exit 1; }
 echo "ssm_tasks short run: ok"

@@ -122,5 +122,18 @@ msg=$("$bin" --steps 2 --batch-size 16 --restart-every 0 --train-images 64 --tes
   { echo "--eval-samples 9223372036854775807 gave exit code $status and: $msg"; exit 1; }
 expect_negative_step_refused "$ae" --autoencoder "$bin" "${prior[@]}" --steps 60 --out "$out/n2" || exit 1
 expect_negative_step_refused "$out/p/checkpoint.safetensors" --resume "$bin" "${stage2[@]}" --class-conditional --steps 60 --out "$out/n3" || exit 1
+# A diverged run says so, in either stage (it went on logging nan and exited 0).
+tiny=(--batch-size 16 --train-images 64 --test-images 16 --eval-samples 16 --steps 3 --seed 5 --quiet --out "$out/e")
+tiny_prior=(--stage prior --autoencoder "$ae" --layers 1 --d-model 16 --heads 2 "${tiny[@]}")
+for case in "--restart-every 0 --lr 1e18|the reconstruction loss is nan at step 2: the run diverged (--lr 1e+18)" \
+            "--lr 1e18|the prior's training loss is nan at step 2: the run diverged (--lr 1e+18, --weight-decay 0.01)" \
+            "--weight-decay 1e18|the prior's training loss is nan at step 2: the run diverged (--lr 0.0003, --weight-decay 1e+18)"; do
+  status=0
+  if [[ $case == --restart-every* ]]; then run=("${tiny[@]}"); else run=("${tiny_prior[@]}"); fi
+  # shellcheck disable=SC2086  # the options are several arguments
+  "$bin" ${case%%|*} "${run[@]}" 2>"$out/err.log" >/dev/null || status=$?
+  [[ $status == 1 && $(wc -l <"$out/err.log") == 1 ]] && grep -qF "error: [vqgan] ${case#*|}" "$out/err.log" ||
+    { echo "\"${case%%|*}\" gave exit code $status and:"; cat "$out/err.log"; exit 1; }
+done
 cat "$out/a/summary.txt" "$out/p/summary.txt"
 echo "vqgan short run: passed"

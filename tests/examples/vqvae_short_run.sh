@@ -127,5 +127,8 @@ expect_error '--codes: expected an integer from 1 to 1048576, got "4611686018427
 expect_error '--code-dim: expected an integer from 1 to 65536, got "9223372036854775807"' --code-dim 9223372036854775807 --steps 1 --out "$out/e"
 # A checkpoint at a negative step is refused at once.
 expect_negative_step_refused "$out/a/checkpoint.safetensors" --resume "$bin" "${args[@]}" --steps 40 --out "$out/n" || exit 1
+# A diverged run says so (it went on logging nan and exited 0).
+expect_error "[vqvae] the reconstruction loss is nan at step 2: the run diverged (--lr 1e+18)" \
+  "${args[@]}" --steps 3 --lr 1e18 --quiet --out "$out/e"
 cat "$out/a/summary.txt" "$out/ema/summary.txt"
 echo "vqvae short run: passed in $((SECONDS - start)) s"
